@@ -1,0 +1,30 @@
+"""Hardware catalogue: GPU, system and fabric specs in SI units, loaded from TOML data files.
+
+Typical use::
+
+    from hardware import default_catalogue
+    hw = default_catalogue().hardware("h200-sxm")      # a GPU name picks its default system
+    hw.gpu.hbm_bytes_per_s                              # 4.8e12
+    hw.tier_for_span(16)                                # 'inter_server'
+    hw.with_fabric("400gbe")                            # every tier on 400 GbE (what-if)
+
+`hardware` imports nothing from `planner` or `models`.
+"""
+
+from hardware.catalogue import Catalogue, default_catalogue
+from hardware.errors import CatalogueError
+from hardware.schema import PresetSpec
+from hardware.specs import DTYPES, TIERS, FabricSpec, GpuSpec, Hardware, SystemSpec
+
+__all__ = [
+    "DTYPES",
+    "TIERS",
+    "Catalogue",
+    "CatalogueError",
+    "FabricSpec",
+    "GpuSpec",
+    "Hardware",
+    "PresetSpec",
+    "SystemSpec",
+    "default_catalogue",
+]

@@ -1,0 +1,299 @@
+"""Hardware specs in SI units: GPUs, fabrics, systems and a resolved `Hardware`.
+
+Every spec here is built once, at load, from a catalogue file written in datasheet units
+(`hardware.schema` does the conversion). Inside the planner only these objects travel, so every
+attribute is SI: bytes, bytes per second, FLOP per second, seconds, watts; fractions end in
+`_fraction`. Rates use decimal prefixes (1 GB/s = 1e9 B/s); capacities are the vendor's label
+read as decimal GB unless the source says GiB.
+
+The models are frozen pydantic models with ``extra="forbid"``. Their dict attributes are not
+deep-frozen: treat them as read-only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hardware.errors import CatalogueError
+
+DTYPES: tuple[str, ...] = ("bf16", "fp8", "int8", "fp4", "int4")
+"""Tensor-core data types with a peak rate in the catalogue (int8/int4 rates are OP/s)."""
+
+TIERS: tuple[str, ...] = ("intra_server", "inter_server", "inter_rack")
+"""Fabric tiers, innermost first: inside one server, between servers of a rack, between racks."""
+
+HOST_LINKS: tuple[str, ...] = ("pcie-gen4", "pcie-gen5", "pcie-gen6", "nvlink-c2c")
+"""CPU<->GPU link kinds a catalogue entry may name."""
+
+FABRIC_KINDS: tuple[str, ...] = ("scale-up", "scale-out")
+"""Scale-up: a GPU-to-GPU memory fabric (NVLink, Infinity Fabric). Scale-out: NICs (IB, Ethernet)."""
+
+HostLink = Literal["pcie-gen4", "pcie-gen5", "pcie-gen6", "nvlink-c2c"]
+FabricKind = Literal["scale-up", "scale-out"]
+Positive = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+
+class _Spec(BaseModel):
+    """Frozen, closed base: a misspelt attribute fails at construction."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __hash__(self) -> int:
+        # Frozen pydantic hashes field values, and dicts are unhashable; hash the JSON instead so
+        # specs can key caches.
+        return hash((type(self).__name__, self.model_dump_json()))
+
+
+class GpuSpec(_Spec):
+    """One accelerator, all SI.
+
+    Attributes:
+        name: Catalogue name, e.g. ``"h200-sxm"``.
+        vendor: ``"nvidia"`` or ``"amd"`` (free text for user entries).
+        source: One-line summary of where the figures come from.
+        hbm_bytes: HBM capacity in bytes (vendor label in decimal GB x 1e9).
+        hbm_bytes_per_s: Peak HBM bandwidth in B/s (TB/s x 1e12).
+        peak_flop_per_s: Dense (no 2:4 sparsity) tensor-core peak per dtype in FLOP/s (OP/s for
+            int8/int4); keys are `DTYPES`; ``None`` marks a mode the part does not have.
+        scale_up_bytes_per_s: Scale-up link (NVLink / Infinity Fabric) rate per GPU per direction.
+        host_link: CPU<->GPU link kind, one of `HOST_LINKS`.
+        host_link_bytes_per_s: CPU<->GPU rate per GPU per direction, B/s.
+        host_memory_bytes: Host (CPU) memory per GPU in the typical system, bytes.
+        power_w: Board power (TDP/TBP), watts.
+        hbm_efficiency_fraction: Achievable fraction of `hbm_bytes_per_s` in streaming reads.
+        decode_compute_efficiency_fraction: Achievable fraction of peak FLOP/s in decode-shaped
+            (skinny, tokens x hidden) matmuls.
+        prefill_compute_efficiency_fraction: Achievable fraction of peak FLOP/s in
+            prefill-shaped (large square) matmuls.
+        sustained_decode_flop_per_s: Optional override of the decode FLOP rate (the seed
+            simulator's preset, see `Catalogue.gpu(..., preset="seed")`); ``None`` by default,
+            meaning "derive it from peak x decode efficiency".
+        sources: Source of each attribute, keyed by attribute name; peaks are keyed
+            ``"peak_flop_per_s.<dtype>"``.
+    """
+
+    name: str
+    vendor: str
+    source: str
+    hbm_bytes: Positive
+    hbm_bytes_per_s: Positive
+    peak_flop_per_s: dict[str, float | None]
+    scale_up_bytes_per_s: Positive
+    host_link: HostLink
+    host_link_bytes_per_s: Positive
+    host_memory_bytes: Positive
+    power_w: Positive
+    hbm_efficiency_fraction: Fraction
+    decode_compute_efficiency_fraction: Fraction
+    prefill_compute_efficiency_fraction: Fraction
+    sustained_decode_flop_per_s: Positive | None = None
+    sources: dict[str, str]
+
+    @field_validator("peak_flop_per_s")
+    @classmethod
+    def _peaks_cover_dtypes(cls, peaks: dict[str, float | None]) -> dict[str, float | None]:
+        if set(peaks) != set(DTYPES):
+            raise ValueError(f"keys must be exactly {', '.join(DTYPES)} (got {', '.join(peaks)})")
+        for dtype, value in peaks.items():
+            if value is not None and not value > 0:
+                raise ValueError(f"peak for {dtype} must be > 0 or None (got {value})")
+        return {dtype: peaks[dtype] for dtype in DTYPES}
+
+    def supports(self, dtype: str) -> bool:
+        """Whether the part has tensor-core support for ``dtype``.
+
+        Args:
+            dtype: One of `DTYPES`.
+
+        Raises:
+            CatalogueError: ``dtype`` is not one of `DTYPES`.
+        """
+        if dtype not in DTYPES:
+            raise CatalogueError(f"unknown dtype '{dtype}'; use one of {', '.join(DTYPES)}")
+        return self.peak_flop_per_s[dtype] is not None
+
+    def with_sustained_decode(
+        self, flop_per_s: float | None, source: str = "set by caller"
+    ) -> GpuSpec:
+        """A copy whose `sustained_decode_flop_per_s` is ``flop_per_s``.
+
+        Args:
+            flop_per_s: Sustained decode rate in FLOP/s, or ``None`` to clear the override.
+            source: Where the figure comes from; recorded in `sources`.
+
+        Raises:
+            CatalogueError: ``flop_per_s`` is zero or negative.
+        """
+        if flop_per_s is not None and not flop_per_s > 0:
+            raise CatalogueError(
+                f"GPU '{self.name}': sustained_decode_flop_per_s must be > 0 (got {flop_per_s})"
+            )
+        sources = dict(self.sources)
+        if flop_per_s is None:
+            sources.pop("sustained_decode_flop_per_s", None)
+        else:
+            sources["sustained_decode_flop_per_s"] = source
+        return self.model_copy(
+            update={"sustained_decode_flop_per_s": flop_per_s, "sources": sources}
+        )
+
+
+class FabricSpec(_Spec):
+    """One interconnect as seen by one GPU, all SI.
+
+    Attributes:
+        name: Catalogue name, e.g. ``"nvlink5"``, ``"400gbe"``.
+        kind: ``"scale-up"`` or ``"scale-out"``.
+        source: One-line summary of where the figures come from.
+        bytes_per_s: Wire rate per GPU per direction, B/s (for a mesh, the all-to-all aggregate).
+        latency_s: Fixed cost per message (per collective step), seconds.
+        efficiency_fraction: Achievable fraction of `bytes_per_s` in collectives (NCCL/RCCL
+            bus bandwidth over wire rate).
+        peer_to_peer_bytes_per_s: Rate between one pair of GPUs per direction, where it is lower
+            than `bytes_per_s` (a direct mesh such as Infinity Fabric); ``None`` when a switch
+            gives every pair the full rate.
+        sources: Source of each attribute, keyed by attribute name.
+    """
+
+    name: str
+    kind: FabricKind
+    source: str
+    bytes_per_s: Positive
+    latency_s: Positive
+    efficiency_fraction: Fraction
+    peer_to_peer_bytes_per_s: Positive | None = None
+    sources: dict[str, str]
+
+
+class SystemSpec(_Spec):
+    """A server/rack design built from one GPU type.
+
+    Attributes:
+        name: Catalogue name, e.g. ``"hgx-h200"``, ``"gb200-nvl72"``.
+        gpu: Name of the GPU entry it is built from.
+        source: One-line summary of where the figures come from.
+        gpus_per_server: GPUs in one server (for NVL72, one compute tray).
+        servers_per_rack: Servers in one rack.
+        scale_up_domain_gpus: GPUs reachable over the scale-up fabric (NVLink/IF domain).
+        intra_server_fabric: Fabric name between GPUs of one server.
+        inter_server_fabric: Fabric name between servers of one rack.
+        inter_rack_fabric: Fabric name between racks.
+        rack_power_w: Rack power budget in watts, where a source gives one.
+        sources: Source of each attribute, keyed by attribute name.
+    """
+
+    name: str
+    gpu: str
+    source: str
+    gpus_per_server: PositiveInt
+    servers_per_rack: PositiveInt
+    scale_up_domain_gpus: PositiveInt
+    intra_server_fabric: str
+    inter_server_fabric: str
+    inter_rack_fabric: str
+    rack_power_w: Positive | None = None
+    sources: dict[str, str]
+
+    @property
+    def gpus_per_rack(self) -> int:
+        """GPUs in one rack: gpus_per_server x servers_per_rack."""
+        return self.gpus_per_server * self.servers_per_rack
+
+    @model_validator(mode="after")
+    def _domain_fits_rack(self) -> SystemSpec:
+        if self.scale_up_domain_gpus > self.gpus_per_rack:
+            raise ValueError(
+                f"field 'scale_up_domain_gpus' ({self.scale_up_domain_gpus}) must be <= "
+                f"gpus_per_server x servers_per_rack ({self.gpus_per_rack})"
+            )
+        return self
+
+
+class Hardware(_Spec):
+    """A resolved system: its `SystemSpec`, its `GpuSpec` and one `FabricSpec` per tier.
+
+    Attributes:
+        system: The system design.
+        gpu: The GPU the system is built from (possibly with a preset applied).
+        fabrics: Fabric per tier, keyed by `TIERS`.
+    """
+
+    system: SystemSpec
+    gpu: GpuSpec
+    fabrics: dict[str, FabricSpec]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Hardware:
+        if set(self.fabrics) != set(TIERS):
+            raise ValueError(f"fabrics must be keyed by {', '.join(TIERS)}")
+        if self.gpu.name.lower() != self.system.gpu.lower():
+            raise ValueError(
+                f"system '{self.system.name}' is built from GPU '{self.system.gpu}', "
+                f"not '{self.gpu.name}'"
+            )
+        return self
+
+    @property
+    def gpus_per_server(self) -> int:
+        """GPUs in one server."""
+        return self.system.gpus_per_server
+
+    @property
+    def gpus_per_rack(self) -> int:
+        """GPUs in one rack."""
+        return self.system.gpus_per_rack
+
+    @property
+    def scale_up_domain_gpus(self) -> int:
+        """GPUs in one scale-up (NVLink / Infinity Fabric) domain."""
+        return self.system.scale_up_domain_gpus
+
+    def tier_for_span(self, span_gpus: int) -> str:
+        """The innermost tier that holds a group of ``span_gpus`` consecutive GPUs.
+
+        Assumes groups are packed: a group no larger than a server sits in one server, one no
+        larger than a rack sits in one rack.
+
+        Args:
+            span_gpus: GPUs the communicating group spans (>= 1).
+
+        Returns:
+            ``"intra_server"``, ``"inter_server"`` or ``"inter_rack"``.
+
+        Raises:
+            CatalogueError: ``span_gpus`` < 1.
+        """
+        if span_gpus < 1:
+            raise CatalogueError(f"span_gpus must be >= 1 (got {span_gpus})")
+        if span_gpus <= self.gpus_per_server:
+            return "intra_server"
+        if span_gpus <= self.gpus_per_rack:
+            return "inter_server"
+        return "inter_rack"
+
+    def fabric_for_span(self, span_gpus: int) -> FabricSpec:
+        """The fabric a group of ``span_gpus`` GPUs communicates over (see `tier_for_span`)."""
+        return self.fabrics[self.tier_for_span(span_gpus)]
+
+    def with_fabric(self, name_or_spec: str | FabricSpec) -> Hardware:
+        """A copy with every tier on one fabric: the "400 GbE everywhere" what-if.
+
+        Args:
+            name_or_spec: A `FabricSpec`, or a fabric name looked up in the shipped catalogue
+                (for a fabric from extra catalogue dirs pass its spec, or use
+                ``Catalogue.hardware(name, fabric=...)``). ``"default"`` returns ``self``.
+
+        Raises:
+            CatalogueError: The name is not a known fabric.
+        """
+        if isinstance(name_or_spec, str):
+            if name_or_spec.strip().lower() == "default":
+                return self
+            from hardware.catalogue import default_catalogue  # deferred: catalogue imports specs
+
+            name_or_spec = default_catalogue().fabric(name_or_spec)
+        return self.model_copy(update={"fabrics": {tier: name_or_spec for tier in TIERS}})

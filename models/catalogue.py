@@ -1,0 +1,163 @@
+"""The model catalogue: HF ``config.json`` copies shipped in ``models/data``.
+
+Adding a model is adding its ``config.json`` to ``models/data`` and a ``[[model]]`` table to
+``models/data/SOURCES.toml`` (name, HF id, provenance); no code changes.
+
+:func:`model` resolves, in order: a catalogue name, an HF id or alias, or the repository part
+of an HF id (all case-insensitive), then a path to any ``config.json`` or its folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from models.errors import ModelError
+from models.hf import load_hf_config
+from models.spec import ModelSpec
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+SOURCES_FILE = DATA_DIR / "SOURCES.toml"
+
+
+class Snapshot(BaseModel):
+    """Where the catalogue's configs were copied from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    repository: str
+    commit: str = Field(pattern=r"^[0-9a-f]{40}$")
+    commit_date: str
+    folder: str
+    history: str
+
+
+class CatalogueEntry(BaseModel):
+    """One catalogue model: its file, its HF id and where the copy came from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    file: str
+    hf_id: str = Field(pattern=r"^[^/\s]+/[^/\s]+$")
+    hf_aliases: tuple[str, ...] = ()
+    upstream_path: str
+    git_blob: str
+    notes: str
+
+    def source(self, snapshot: Snapshot) -> str:
+        """One-line provenance for ``ModelSpec.source``."""
+        return (
+            f"https://huggingface.co/{self.hf_id}/blob/main/config.json, copied from "
+            f"{snapshot.repository}@{snapshot.commit[:9]}:{self.upstream_path}"
+        )
+
+
+class Sources(BaseModel):
+    """Schema of ``SOURCES.toml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    snapshot: Snapshot
+    model: tuple[CatalogueEntry, ...]
+
+
+@lru_cache(maxsize=1)
+def sources() -> Sources:
+    """Parse and check ``models/data/SOURCES.toml``.
+
+    Raises:
+        ModelError: malformed TOML, a schema violation, or a missing data file.
+    """
+    try:
+        raw = tomllib.loads(SOURCES_FILE.read_text(encoding="utf-8"))
+        parsed = Sources.model_validate(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(f"{SOURCES_FILE}: malformed TOML ({exc}); fix the syntax") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(part) for part in err["loc"])
+        raise ModelError(f"{SOURCES_FILE}: field '{where}': {err['msg']}; fix the entry") from None
+    for entry in parsed.model:
+        if not (DATA_DIR / entry.file).is_file():
+            raise ModelError(
+                f"{SOURCES_FILE}: model '{entry.name}' names missing file '{entry.file}'"
+            )
+    return parsed
+
+
+@lru_cache(maxsize=1)
+def _index() -> dict[str, str]:
+    """Lower-cased lookup key -> catalogue name (names, HF ids, aliases, repo parts)."""
+    index: dict[str, str] = {}
+    for entry in sources().model:
+        keys = {entry.name, entry.hf_id, *entry.hf_aliases}
+        keys |= {k.split("/", 1)[1] for k in (entry.hf_id, *entry.hf_aliases)}
+        for key in keys:
+            key = key.lower()
+            if index.get(key, entry.name) != entry.name:
+                raise ModelError(
+                    f"{SOURCES_FILE}: '{key}' names both '{index[key]}' and '{entry.name}'; "
+                    "make names and HF ids unique"
+                )
+            index[key] = entry.name
+    return index
+
+
+def model_names() -> tuple[str, ...]:
+    """Catalogue names, in ``SOURCES.toml`` order."""
+    return tuple(entry.name for entry in sources().model)
+
+
+def catalogue_entry(name: str) -> CatalogueEntry:
+    """Provenance of a catalogue model, looked up like :func:`model` (no paths)."""
+    key = _index().get(name.strip().lower())
+    if key is None:
+        raise _unknown(name)
+    return next(entry for entry in sources().model if entry.name == key)
+
+
+@lru_cache(maxsize=None)
+def _load_entry(name: str) -> ModelSpec:
+    entry = next(e for e in sources().model if e.name == name)
+    source = entry.source(sources().snapshot)
+    return load_hf_config(DATA_DIR / entry.file, name=entry.name, source=source)
+
+
+def model(name_or_path: str | Path) -> ModelSpec:
+    """Look a model up by catalogue name, HF id (case-insensitive) or config path.
+
+    Args:
+        name_or_path: ``"qwen3-235b-a22b"``, ``"Qwen/Qwen3-235B-A22B"``,
+            ``"meta-llama/Meta-Llama-3.1-8B"``, ``"./my-model/config.json"`` or its folder.
+
+    Returns:
+        The frozen spec (catalogue specs are cached and shared).
+
+    Raises:
+        ModelError: unknown name (with the closest names), or a bad config file.
+    """
+    if isinstance(name_or_path, Path):
+        return load_hf_config(name_or_path)
+    text = name_or_path.strip()
+    key = _index().get(text.lower())
+    if key is not None:
+        return _load_entry(key)
+    path = Path(text).expanduser()
+    looks_like_path = (
+        text.endswith(".json") or text.startswith((".", "/", "~")) or text.count("/") > 1
+    )
+    if path.exists() or looks_like_path:
+        return load_hf_config(path)
+    raise _unknown(text)
+
+
+def _unknown(text: str) -> ModelError:
+    keys = sorted(set(_index()) | set(model_names()))
+    close = difflib.get_close_matches(text.lower(), keys, n=3, cutoff=0.5)
+    hint = f"closest: {', '.join(close)}" if close else f"catalogue: {', '.join(model_names())}"
+    return ModelError(f"unknown model '{text}'; {hint}; or give a path to a HF config.json")

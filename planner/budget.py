@@ -1,0 +1,66 @@
+"""GPU, power and fabric budgets, and how many instances of a layout fit in them.
+
+Packing: an instance that fits a scale-up domain never straddles two (its traffic would
+leave the fast fabric), so a domain of ``D`` GPUs holds ``floor(D / G)`` instances of ``G``
+GPUs. An instance larger than a domain (``--allow-span``) takes ``ceil(G / D)`` whole domains.
+A GPU budget that is not a whole number of domains adds one partial domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hardware.specs import TIERS, Hardware
+from planner.errors import InputError
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What the planner may use.
+
+    Attributes:
+        gpus: GPUs available.
+        racks: racks available (``None`` when the budget was given in GPUs).
+        max_power_w: board-power cap over all GPUs in use (``None``: no cap).
+    """
+
+    gpus: int
+    racks: int | None = None
+    max_power_w: float | None = None
+
+    @classmethod
+    def of(cls, hw: Hardware, racks: int | None, gpus: int | None, max_kw: float | None = None) -> "Budget":
+        """Budget from ``--racks`` or ``--gpus`` (racks win when both are given: an error)."""
+        if racks is not None and gpus is not None:
+            raise InputError("give --racks or --gpus, not both")
+        if racks is not None and racks < 1 or gpus is not None and gpus < 1:
+            raise InputError("the budget must be at least 1 rack or 1 GPU")
+        if max_kw is not None and max_kw <= 0:
+            raise InputError(f"--max-kw must be > 0 (got {max_kw})")
+        if gpus is None:
+            racks = 1 if racks is None else racks
+            gpus = racks * hw.gpus_per_rack
+        return cls(gpus=int(gpus), racks=racks, max_power_w=None if max_kw is None else max_kw * 1e3)
+
+    def label(self) -> str:
+        """``2 racks (144 GPUs)`` or ``64 GPUs``."""
+        if self.racks is not None:
+            return f"{self.racks} rack{'s' if self.racks != 1 else ''} ({self.gpus} GPUs)"
+        return f"{self.gpus} GPUs"
+
+
+def max_instances(gpus_budget: int, domain_gpus: int, gpus_per_instance: np.ndarray) -> np.ndarray:
+    """Most instances of ``gpus_per_instance`` GPUs that pack into the budget (see module docstring)."""
+    g = np.asarray(gpus_per_instance, dtype=np.int64)
+    full, rest = divmod(int(gpus_budget), int(domain_gpus))
+    within = full * (domain_gpus // g) + rest // g
+    domains_each = -(-g // domain_gpus)
+    spanning = full // domains_each
+    return np.where(g <= domain_gpus, within, spanning)
+
+
+def fabric_capacity_bytes_per_s(hw: Hardware, gpus: int) -> np.ndarray:
+    """Summed nominal link capacity per tier for ``gpus`` GPUs (per-GPU bandwidth x GPUs)."""
+    return np.array([hw.fabrics[t].bytes_per_s * gpus for t in TIERS])

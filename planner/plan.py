@@ -1,0 +1,91 @@
+"""Plans: one frozen ``Plan`` for reports, and ``PlanArrays`` for vectorised scoring."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from planner import quant
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One deployment decision: layout, batch, quantisation, offload and instance count."""
+
+    tp: int = 1
+    pp: int = 1
+    ep: int = 1
+    dp: int = 1
+    batch: int = 1
+    quant: str = "bf16"
+    kv_quant: str = "bf16"
+    kv_offload_fraction: float = 0.0
+    instances: int = 1
+
+    @property
+    def gpus_per_instance(self) -> int:
+        """GPUs of one instance: ``tp * pp * dp``."""
+        return self.tp * self.pp * self.dp
+
+    @property
+    def gpus(self) -> int:
+        """GPUs of all instances."""
+        return self.gpus_per_instance * self.instances
+
+    def layout(self) -> str:
+        """Compact layout text ``TPxPPxEPxDP``, e.g. ``4x1x4x1``."""
+        return f"{self.tp}x{self.pp}x{self.ep}x{self.dp}"
+
+    def as_dict(self) -> dict:
+        """The plan's decisions plus ``gpus`` (the JSON ``plan`` object)."""
+        out = asdict(self)
+        out["gpus"] = self.gpus
+        return out
+
+
+@dataclass(frozen=True)
+class PlanArrays:
+    """Many plans as parallel numpy arrays (quantisations as indices into ``quant.MODE_NAMES``)."""
+
+    tp: np.ndarray
+    pp: np.ndarray
+    ep: np.ndarray
+    dp: np.ndarray
+    batch: np.ndarray
+    quant: np.ndarray
+    kv_quant: np.ndarray
+    kv_offload_fraction: np.ndarray
+    instances: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.tp.shape[0])
+
+    @classmethod
+    def from_plans(cls, plans: list[Plan]) -> "PlanArrays":
+        """Stack plans into arrays."""
+        ints = ("tp", "pp", "ep", "dp", "batch", "instances")
+        cols = {name: np.array([getattr(p, name) for p in plans], dtype=np.int64) for name in ints}
+        cols["quant"] = np.array([quant.mode_index(p.quant) for p in plans], dtype=np.int64)
+        cols["kv_quant"] = np.array([quant.mode_index(p.kv_quant) for p in plans], dtype=np.int64)
+        cols["kv_offload_fraction"] = np.array([p.kv_offload_fraction for p in plans], dtype=float)
+        return cls(**cols)
+
+    def take(self, index) -> "PlanArrays":
+        """Rows ``index`` (a mask or integer array)."""
+        return PlanArrays(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def with_instances(self, instances: np.ndarray) -> "PlanArrays":
+        """Same layouts with another instance count."""
+        cols = {f.name: getattr(self, f.name) for f in fields(self)}
+        cols["instances"] = np.asarray(instances, dtype=np.int64)
+        return PlanArrays(**cols)
+
+    def plan(self, i: int) -> Plan:
+        """Row ``i`` as a frozen ``Plan`` (integers rounded, quant indices named)."""
+        return Plan(
+            tp=int(self.tp[i]), pp=int(self.pp[i]), ep=int(self.ep[i]), dp=int(self.dp[i]),
+            batch=int(self.batch[i]), quant=quant.MODE_NAMES[int(self.quant[i])],
+            kv_quant=quant.MODE_NAMES[int(self.kv_quant[i])],
+            kv_offload_fraction=float(self.kv_offload_fraction[i]), instances=int(self.instances[i]),
+        )

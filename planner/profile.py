@@ -1,0 +1,93 @@
+"""Serving-engine profiles: efficiency multipliers, overheads and memory reserve, as data.
+
+A profile scales the per-GPU efficiency fractions of the hardware catalogue (a GPU's
+achievable HBM bandwidth and FLOP/s are properties of the part; how much of them an engine
+reaches is a property of the engine) and adds per-step costs. Profiles live in
+``planner/data/engines/*.toml``; a user file is passed with ``--profile FILE``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from planner.errors import InputError
+
+ENGINE_DIR = Path(__file__).parent / "data" / "engines"
+
+
+class EngineProfile(BaseModel):
+    """Achievable-efficiency multipliers and overheads of one serving engine.
+
+    Attributes:
+        gemm_efficiency_scale: multiplies the GPU's compute efficiency for dense GEMMs.
+        attention_efficiency_scale: multiplies it for attention kernels.
+        moe_efficiency_scale: multiplies it for grouped expert GEMMs.
+        hbm_efficiency_scale: multiplies the GPU's achievable HBM fraction.
+        comm_efficiency_scale: multiplies the fabric's collective efficiency.
+        step_overhead_s: fixed cost of each decode step (scheduling, sampling, launch).
+        per_layer_overhead_s: fixed cost per layer per step (kernel launch latencies).
+        hbm_usable_fraction: share of HBM the engine lets weights, KV and activations use.
+        overlap_fraction: 1 = the step takes the max of compute, HBM, comm and offload
+            (perfect overlap); 0 = their sum; in between is a linear blend.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str = ""
+    source: str
+    gemm_efficiency_scale: float = Field(1.0, gt=0, le=2)
+    attention_efficiency_scale: float = Field(1.0, gt=0, le=2)
+    moe_efficiency_scale: float = Field(1.0, gt=0, le=2)
+    hbm_efficiency_scale: float = Field(1.0, gt=0, le=1.2)
+    comm_efficiency_scale: float = Field(1.0, gt=0, le=1.5)
+    step_overhead_s: float = Field(0.0, ge=0)
+    per_layer_overhead_s: float = Field(0.0, ge=0)
+    hbm_usable_fraction: float = Field(0.9, gt=0, le=1)
+    overlap_fraction: float = Field(0.5, ge=0, le=1)
+    sources: dict[str, str] = Field(default_factory=dict)
+
+
+def _from_file(path: Path) -> EngineProfile:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: malformed TOML ({exc})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read profile ({exc.strerror})") from None
+    for key_us, key_s in (("step_overhead_us", "step_overhead_s"), ("per_layer_overhead_us", "per_layer_overhead_s")):
+        if key_us in raw:
+            raw[key_s] = float(raw.pop(key_us)) * 1e-6
+    try:
+        return EngineProfile(**raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(file)"
+        raise InputError(f"{path}: field '{field}': {err['msg']}") from None
+
+
+def engine_names() -> list[str]:
+    """Names of the shipped engine profiles."""
+    return sorted(p.stem for p in ENGINE_DIR.glob("*.toml"))
+
+
+@lru_cache(maxsize=None)
+def engine(name: str = "default") -> EngineProfile:
+    """A shipped engine profile by name."""
+    key = name.strip().lower()
+    path = ENGINE_DIR / f"{key}.toml"
+    if not path.exists():
+        close = difflib.get_close_matches(key, engine_names(), n=3, cutoff=0.3)
+        hint = f"; closest: {', '.join(close)}" if close else f"; known: {', '.join(engine_names())}"
+        raise InputError(f"unknown engine '{name}'{hint}")
+    return _from_file(path)
+
+
+def load_profile(path: str | Path) -> EngineProfile:
+    """An engine profile from a user TOML file (e.g. written by ``rackplan calibrate``)."""
+    return _from_file(Path(path))

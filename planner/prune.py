@@ -1,0 +1,41 @@
+"""Dominance pruning of the candidate table before the MILP (numpy only).
+
+Two candidates with the same GPUs per instance have the same packing bound, the same
+power per instance and (in this model) the same per-GPU limits already met, so the one with
+more tokens/s is never worse, unless its fabric load could make a fabric constraint bind.
+Pruning keeps, for each GPUs-per-instance value, the highest-throughput candidate, plus
+every candidate whose inter-server or inter-rack load at its packing bound could exceed the
+links (those are left for the MILP to weigh). ``distinct_best`` first reduces each distinct
+layout (everything but the batch) to its best batch, the unit the ``--top`` list ranks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _best_per_group(keys: np.ndarray, tps: np.ndarray) -> np.ndarray:
+    """Index of the highest-``tps`` row of each distinct key row (ties: first row)."""
+    order = np.lexsort((-tps,) + tuple(keys[:, j] for j in range(keys.shape[1] - 1, -1, -1)))
+    sorted_keys = keys[order]
+    first = np.ones(order.size, bool)
+    first[1:] = np.any(sorted_keys[1:] != sorted_keys[:-1], axis=1)
+    return order[first]
+
+
+def distinct_best(layout_keys: np.ndarray, tps: np.ndarray, fabric_may_bind: np.ndarray) -> np.ndarray:
+    """Rows kept: best batch per layout key, plus rows whose fabric limit may bind."""
+    best = _best_per_group(layout_keys, tps)
+    keep = np.zeros(tps.size, bool)
+    keep[best] = True
+    keep |= fabric_may_bind
+    return np.flatnonzero(keep)
+
+
+def dominance(gpus: np.ndarray, tps: np.ndarray, fabric_may_bind: np.ndarray) -> np.ndarray:
+    """Rows kept for the MILP: best per GPUs-per-instance, plus fabric-bound rows."""
+    best = _best_per_group(gpus.reshape(-1, 1), tps)
+    keep = np.zeros(tps.size, bool)
+    keep[best] = True
+    keep |= fabric_may_bind
+    return np.flatnonzero(keep)

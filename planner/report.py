@@ -1,0 +1,206 @@
+"""Formatting: every table the CLI prints, as pure ``format_*() -> str`` functions.
+
+The only module that imports ``tabulate``. Tables come in four formats: ``table`` (plain
+text for terminals), ``markdown``, ``csv`` and ``json`` (machine-readable; nothing else is
+printed with it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from tabulate import tabulate
+
+FORMATS = ("table", "markdown", "csv", "json")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: header, how to read the value from a row dict, how to print it."""
+
+    header: str
+    key: str | Callable[[dict], Any]
+    fmt: str = ""
+
+    def value(self, row: dict) -> Any:
+        """The raw value of this column in ``row`` (dotted keys walk nested dicts)."""
+        if callable(self.key):
+            return self.key(row)
+        value: Any = row
+        for part in self.key.split("."):
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+    def text(self, row: dict) -> str:
+        """The printed value."""
+        value = self.value(row)
+        if value is None:
+            return "-"
+        if isinstance(value, float) and math.isinf(value):
+            return "inf"
+        if self.fmt and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return format(value, self.fmt)
+        return str(value)
+
+
+def to_json(obj: Any) -> str:
+    """JSON text with infinities as null and stable key order."""
+    return json.dumps(_clean(obj), indent=2, sort_keys=False)
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def format_rows(rows: list[dict], columns: list[Column], fmt: str, title: str | None = None) -> str:
+    """Rows as a table in ``fmt`` (``json`` dumps the row dicts themselves)."""
+    if fmt == "json":
+        return to_json(rows)
+    headers = [c.header for c in columns]
+    body = [[c.text(r) for c in columns] for r in rows]
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows([[_csv_value(c.value(r)) for c in columns] for r in rows])
+        return buf.getvalue().rstrip("\n")
+    text = tabulate(body, headers=headers, tablefmt="github" if fmt == "markdown" else "simple",
+                    disable_numparse=True)
+    if title:
+        text = (f"**{title}**\n\n" if fmt == "markdown" else f"{title}\n") + text
+    return text
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else repr(round(value, 6))
+    return value
+
+
+def format_pairs(pairs: list[tuple[str, Any]], fmt: str, title: str | None = None) -> str:
+    """A two-column key/value table (``show`` commands); json gives an object."""
+    if fmt == "json":
+        return to_json(dict(pairs))
+    rows = [{"field": k, "value": v} for k, v in pairs]
+    return format_rows(rows, [Column("field", "field"), Column("value", "value")], fmt, title)
+
+
+def flatten(obj: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested dict as dotted key/value pairs, lists joined."""
+    out: list[tuple[str, Any]] = []
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.extend(flatten(value, name + "."))
+        elif isinstance(value, (list, tuple)):
+            out.append((name, "; ".join(str(v) for v in value) if value else "-"))
+        else:
+            out.append((name, value))
+    return out
+
+
+def _human(key: str, value: Any) -> Any:
+    if isinstance(value, float):
+        if key.startswith("memory_per_gpu_bytes"):
+            return f"{value / 1e9:,.2f} GB"
+        if key.endswith("_s") or ".compute" in key and "time_split" in key or "time_split" in key:
+            return f"{value * 1e3:,.3f} ms"
+        if "utilisation" in key:
+            return f"{value * 100:.2f} %"
+        return f"{value:,.2f}"
+    return value
+
+
+def format_evaluation(result: dict, fmt: str, title: str | None = None) -> str:
+    """One evaluated plan: JSON object, or a field/value table with readable units."""
+    if fmt == "json":
+        return to_json(result)
+    pairs = [(k, _human(k, v) if fmt != "csv" else v) for k, v in flatten(result)]
+    return format_pairs(pairs, fmt, title)
+
+
+PLAN_COLUMNS = [
+    Column("#", "rank"),
+    Column("TPxPPxEPxDP", "layout"),
+    Column("batch", "plan.batch"),
+    Column("quant/kv", lambda r: f"{r['plan']['quant']}/{r['plan']['kv_quant']}"),
+    Column("offload", "plan.kv_offload_fraction", ".2f"),
+    Column("inst", "plan.instances"),
+    Column("GPUs", "gpus"),
+    Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"),
+    Column("Inst TPS", "instance_tps", ",.0f"),
+    Column("Total TPS", "total_tps", ",.0f"),
+    Column("tok/s/user", "tok_per_user", ",.1f"),
+    Column("TTFT ms", lambda r: None if r.get("ttft_s") is None else r["ttft_s"] * 1e3, ",.0f"),
+    Column("Limit", "limit"),
+    Column("Bound comp", "bounds_tok_per_gpu.compute", ",.0f"),
+    Column("Bound HBM", "bounds_tok_per_gpu.hbm", ",.0f"),
+    Column("Bound comm", "bounds_tok_per_gpu.comm", ",.0f"),
+    Column("intra GB/s", "fabric_load_gb_per_s.intra_server", ",.1f"),
+    Column("inter-srv GB/s", "fabric_load_gb_per_s.inter_server", ",.1f"),
+    Column("inter-rack GB/s", "fabric_load_gb_per_s.inter_rack", ",.1f"),
+    Column("mem/GPU GB", lambda r: r["memory_per_gpu_bytes"]["total"] / 1e9, ",.1f"),
+    Column("verified", lambda r: "ok" if r["verification"]["ok"] else "FAIL"),
+]
+
+
+def _space_text(space: dict) -> str:
+    parts = []
+    for key in ("tp", "pp", "ep", "dp", "quant", "kv_quant", "kv_offload_fraction"):
+        parts.append(f"{key} {{{', '.join(str(v) for v in space[key])}}}")
+    b = space["batch"]
+    parts.append(f"batch {b[0]}..{b[-1]} ({len(b)} values)")
+    return "; ".join(parts)
+
+
+def format_result(doc: dict, fmt: str) -> str:
+    """A planner result: header lines, then the optimum and the next best plans as rows."""
+    if fmt == "json":
+        return to_json(doc)
+    rows = [doc] + list(doc["alternatives"])
+    table = format_rows(rows, PLAN_COLUMNS, fmt)
+    if fmt == "csv":
+        return table
+    sc = doc["scenario"]
+    w = sc["workload"]
+    wl = f"tokens cached {w['tokens_cached']}" if w.get("tokens_cached") is not None else f"isl {w['isl']} / osl {w['osl']}"
+    counts = doc["search_space"]["counts"]
+    checks = doc["verification"]["checks"]
+    numeric = [c for c in checks if c["name"] not in ("layout_rules", "search_space", "objective_match")]
+    tight = min(numeric, key=lambda c: c["slack"] / (1 + abs(c["slack"])))
+    objective = "maximise total TPS" if doc["objective"] == "max_tps" else \
+        f"fewest GPUs reaching {sc['target_tps']:,.0f} tok/s"
+    budget = sc["budget"]
+    budget_text = f"{budget['racks']} rack(s), {budget['gpus']} GPUs" if budget["racks"] else f"{budget['gpus']} GPUs"
+    lines = [
+        f"{sc['model']} on {sc['system']} ({sc['gpu']}), {wl}, engine {sc['engine']}",
+        f"objective: {objective}; budget {budget_text}"
+        + (f"; max {budget['max_power_kw']:,.1f} kW" if budget["max_power_kw"] else "")
+        + (f"; TPOT <= {sc['limits']['max_tpot_s'] * 1e3:,.2f} ms" if sc["limits"]["max_tpot_s"] else "")
+        + (f"; TTFT <= {sc['limits']['max_ttft_s'] * 1e3:,.0f} ms" if sc["limits"]["max_ttft_s"] else ""),
+        f"search space: {_space_text(doc['search_space'])}",
+        f"candidates: {counts['enumerated']:,} enumerated, {counts['layout_valid']:,} valid layouts, "
+        f"{counts['feasible']:,} meet the per-instance limits, {counts['milp_columns']} MILP columns after pruning",
+        f"solver: {doc['solver']} in {doc['solve_time_s'] * 1e3:,.1f} ms (wall {doc['wall_time_s']:,.2f} s); "
+        f"verification: {'ok' if doc['verification']['ok'] else 'FAILED'} "
+        f"({len(checks)} checks, tightest {tight['name']} slack {tight['slack']:.4g})",
+        "",
+    ]
+    if fmt == "markdown":
+        lines = [ln + ("  " if ln else "") for ln in lines]
+    return "\n".join(lines) + table

@@ -1,0 +1,66 @@
+"""Workloads: what the served sequences look like.
+
+Two views:
+
+* steady-state decode with ``tokens_cached`` tokens of context per sequence (the seed notes'
+  view: every sequence in the batch is mid-generation at that context length);
+* ``isl``/``osl`` requests (prompt and output lengths): decode runs at the average context
+  ``isl + osl / 2`` and the KV cache must hold ``isl + osl`` tokens per sequence; the prompt
+  is prefilled first (time to first token).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Workload(BaseModel):
+    """Sequence shape of the served traffic.
+
+    Attributes:
+        tokens_cached: context tokens per sequence in steady-state decode.
+        isl: prompt (input sequence) length in tokens.
+        osl: output sequence length in tokens.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tokens_cached: int | None = Field(default=None, ge=0)
+    isl: int | None = Field(default=None, ge=1)
+    osl: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_view(self) -> "Workload":
+        has_io = self.isl is not None or self.osl is not None
+        if self.tokens_cached is not None and has_io:
+            raise ValueError("give either tokens_cached or isl/osl, not both")
+        if has_io and (self.isl is None or self.osl is None):
+            raise ValueError("isl and osl go together: give both")
+        if self.tokens_cached is None and not has_io:
+            raise ValueError("give tokens_cached, or isl and osl")
+        return self
+
+    @property
+    def has_prefill(self) -> bool:
+        """True for isl/osl workloads (time to first token is modelled)."""
+        return self.isl is not None
+
+    @property
+    def decode_context_tokens(self) -> float:
+        """Average context a decode step attends to, in tokens."""
+        if self.tokens_cached is not None:
+            return float(self.tokens_cached)
+        return self.isl + self.osl / 2.0
+
+    @property
+    def kv_context_tokens(self) -> float:
+        """Context each sequence's KV cache must hold at its largest, in tokens."""
+        if self.tokens_cached is not None:
+            return float(self.tokens_cached)
+        return float(self.isl + self.osl)
+
+    def label(self) -> str:
+        """Short text for tables, e.g. ``ctx 8192`` or ``1024/1024``."""
+        if self.tokens_cached is not None:
+            return f"ctx {self.tokens_cached}"
+        return f"{self.isl}/{self.osl}"

@@ -1,0 +1,61 @@
+"""The layering of STYLE.md, checked by walking every module's imports with ``ast``.
+
+catalogue files -> specs -> candidates (numpy) -> MILP (PuLP) -> Plan -> verification -> report -> CLI:
+``hardware`` and ``models`` import nothing from ``planner``; only the formulation/solve modules
+import ``pulp``; only ``planner.report`` imports ``tabulate``; only the CLI imports ``click``.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("hardware", "models", "planner")
+PULP_MODULES = {"planner.formulation", "planner.solve"}
+TABULATE_MODULES = {"planner.report"}
+
+
+def _modules():
+    for pkg in PACKAGES:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            rel = path.relative_to(ROOT).with_suffix("")
+            yield ".".join(rel.parts).removesuffix(".__init__"), path
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+MODULES = list(_modules())
+
+
+def test_every_package_has_modules():
+    # Guards the walk itself: an empty list would make every check below pass vacuously.
+    names = {m for m, _ in MODULES}
+    assert {"hardware.specs", "models.counts", "planner.roofline", "planner.cli"} <= names
+
+
+@pytest.mark.parametrize("module,path", MODULES, ids=[m for m, _ in MODULES])
+def test_layers(module, path):
+    imported = _imports(path)
+    roots = {name.split(".")[0] for name in imported}
+    if module.startswith(("hardware", "models")):
+        assert "planner" not in roots, f"{module} imports planner"
+    if module.startswith("hardware"):
+        assert "models" not in roots
+    if module.startswith("models"):
+        assert "hardware" not in roots
+    if "pulp" in roots or "highspy" in roots:
+        assert module in PULP_MODULES, f"{module} imports pulp/highspy"
+    if "tabulate" in roots:
+        assert module in TABULATE_MODULES, f"{module} imports tabulate"
+    if "click" in roots:
+        assert module == "planner.cli" or module.startswith("planner.commands"), f"{module} imports click"
