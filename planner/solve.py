@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 
 import pulp
@@ -46,7 +47,12 @@ def solver_command(name: str, time_limit_s: float | None) -> pulp.LpSolver:
     if key == "highs":
         return pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=MIP_GAP, gapAbs=0.0, threads=1)
     if key == "cbc":
-        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=MIP_GAP, gapAbs=0.0)
+        solver = pulp.COIN_CMD(msg=False, timeLimit=time_limit_s, gapRel=MIP_GAP, gapAbs=0.0)
+        if not solver.available():
+            with warnings.catch_warnings():
+                # PuLP 3 marks its bundled CBC deprecated (PuLP 4 drops it); it is still the CBC we have.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=MIP_GAP, gapAbs=0.0)
         if not solver.available():
             raise InputError("solver cbc is not available in this installation; use --solver highs")
         return solver
