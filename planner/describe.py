@@ -87,7 +87,9 @@ def show_pairs(cat: Catalogue, kind: str, name: str) -> list[tuple[str, object]]
     """Field/value pairs (spec, derived figures, sources) for ``rackplan show``."""
     if kind == "model":
         spec = model_catalogue.model(name)
-        pairs = list(spec.model_dump(exclude_none=True).items())
+        data = spec.model_dump(exclude_none=True)
+        pairs = [(k, v) for k, v in data.items() if not isinstance(v, dict)]
+        pairs += [(f"{k}.{sub}", v2) for k, v in data.items() if isinstance(v, dict) for sub, v2 in v.items()]
         pairs += [(f"derived.{k}", v) for k, v in model_summary(spec).items() if k != "name"]
         return pairs
     spec = {"gpu": cat.gpu, "system": cat.system, "fabric": cat.fabric}[kind](name)

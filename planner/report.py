@@ -203,4 +203,4 @@ def format_result(doc: dict, fmt: str) -> str:
     ]
     if fmt == "markdown":
         lines = [ln + ("  " if ln else "") for ln in lines]
-    return "\n".join(lines) + table
+    return "\n".join(lines) + "\n" + table
