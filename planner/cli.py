@@ -14,9 +14,14 @@ import click
 
 from hardware.errors import CatalogueError
 from models.errors import ModelError
+from planner.commands import calibrate as calibrate_cmd
 from planner.commands import catalogue as catalogue_cmds
+from planner.commands import compare as compare_cmd
 from planner.commands import evaluate as evaluate_cmd
+from planner.commands import fleet as fleet_cmd
+from planner.commands import frontier as frontier_cmd
 from planner.commands import plan as plan_cmd
+from planner.commands import sweep as sweep_cmd
 from planner.commands.options import CATALOGUE_ENV
 from planner.errors import PlannerError
 
@@ -39,6 +44,11 @@ def cli(ctx: click.Context, catalogue_dirs: tuple[str, ...]) -> None:
 catalogue_cmds.register(cli)
 evaluate_cmd.register(cli)
 plan_cmd.register(cli)
+fleet_cmd.register(cli)
+compare_cmd.register(cli)
+frontier_cmd.register(cli)
+sweep_cmd.register(cli)
+calibrate_cmd.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,8 +58,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
+    except click.UsageError as exc:
+        hint = f" (see: rackplan {exc.ctx.command_path.split(' ', 1)[1] if exc.ctx and ' ' in exc.ctx.command_path else ''} --help)"
+        click.echo(f"error: {exc.format_message()}{hint}".replace("rackplan  --help", "rackplan --help"), err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except USER_ERRORS as exc:
         click.echo(f"error: {exc}", err=True)

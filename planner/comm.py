@@ -59,35 +59,39 @@ def comm(shape: ModelShape, lay: Layout, r: Rates, gpus_per_server: int, gpus_pe
     latency = np.zeros((NUM_TIERS, rows))
     hidden_bytes = shape.hidden_size * ACTIVATION_BYTES
 
+    # Masks multiply (x * on) rather than select (np.where): the terms are finite, so the
+    # results are identical, and a product is about twice as fast over a million rows.
     def add(span, sent_bytes, messages):
-        tier = tier_of_span(span, gpus_per_server, gpus_per_rack)
-        for t in range(NUM_TIERS):
-            on = tier == t
-            volume[t] += np.where(on, sent_bytes, 0.0)
-            latency[t] += np.where(on, messages, 0.0)
+        beyond_server = span > gpus_per_server
+        if not beyond_server.any():  # the common case: every group inside one server
+            volume[0] += sent_bytes
+            latency[0] += messages
+            return
+        beyond_rack = span > gpus_per_rack
+        for t, on in enumerate((~beyond_server, beyond_server & ~beyond_rack, beyond_rack)):
+            volume[t] += sent_bytes * on
+            latency[t] += messages * on
 
     # Attention and dense-FFN all-reduce over tp.
     n_allreduce = lay.stage_layers + lay.dense_layers
     message = lay.group_tokens * hidden_bytes
     active = lay.tp > 1
-    add(lay.tp, np.where(active, 2.0 * (lay.tp - 1) / lay.tp * message * n_allreduce, 0.0),
-        np.where(active, n_allreduce, 0.0))
+    add(lay.tp, 2.0 * (lay.tp - 1) / lay.tp * message * n_allreduce * active, n_allreduce * active)
 
     if shape.num_moe_layers:
         # Expert-parallel dispatch + combine.
         ep_on = lay.ep > 1
         sent = lay.micro_tokens / lay.stage_gpus * shape.top_k * hidden_bytes * 2.0 * (lay.ep - 1) / lay.ep
-        add(lay.stage_gpus, np.where(ep_on, sent * lay.moe_layers, 0.0), np.where(ep_on, 2.0 * lay.moe_layers, 0.0))
+        add(lay.stage_gpus, sent * lay.moe_layers * ep_on, 2.0 * lay.moe_layers * ep_on)
         # Expert tensor-parallel all-reduce.
         mt_on = lay.moe_tp > 1
         pairs = np.where(ep_on, lay.micro_tokens * shape.top_k / lay.ep, lay.micro_tokens)
         msg = pairs * hidden_bytes
-        add(lay.moe_tp, np.where(mt_on, 2.0 * (lay.moe_tp - 1) / lay.moe_tp * msg * lay.moe_layers, 0.0),
-            np.where(mt_on, lay.moe_layers, 0.0))
+        add(lay.moe_tp, 2.0 * (lay.moe_tp - 1) / lay.moe_tp * msg * lay.moe_layers * mt_on, lay.moe_layers * mt_on)
 
     # Pipeline hand-off to the next stage.
     pp_on = lay.pp > 1
-    add(2.0 * lay.stage_gpus, np.where(pp_on, lay.group_tokens * hidden_bytes / lay.tp, 0.0), np.where(pp_on, 1.0, 0.0))
+    add(2.0 * lay.stage_gpus, lay.group_tokens * hidden_bytes / lay.tp * pp_on, pp_on.astype(float))
 
     time = (volume / r.fabric_bytes_per_s[:, None] + latency * r.fabric_latency_s[:, None]).sum(axis=0)
     return Comm(bytes_by_tier=volume, time_s=time)

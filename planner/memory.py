@@ -47,7 +47,8 @@ def weight_bytes_per_gpu(shape: ModelShape, lay: Layout) -> np.ndarray:
                      shape.embedding_params + shape.lm_head_params) / lay.tp
     routed = shape.num_experts / lay.ep * shape.expert_params / lay.moe_tp * lay.moe_layers \
         if shape.num_moe_layers else 0.0
-    return (dense + vocab + routed) * lay.weight_bytes
+    # Block precision as in ``planner.roofline`` (experts at the plan's mode; see Layout).
+    return dense * lay.dense_weight_bytes + vocab * lay.vocab_weight_bytes + routed * lay.weight_bytes
 
 
 def memory(shape: ModelShape, lay: Layout) -> Memory:

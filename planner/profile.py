@@ -12,6 +12,7 @@ import difflib
 import tomllib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -26,14 +27,33 @@ class EngineProfile(BaseModel):
     Attributes:
         gemm_efficiency_scale: multiplies the GPU's compute efficiency for dense GEMMs.
         attention_efficiency_scale: multiplies it for attention kernels.
-        moe_efficiency_scale: multiplies it for grouped expert GEMMs.
+        moe_efficiency_scale: multiplies the compute efficiency and the HBM streaming
+            efficiency of routed-expert (grouped GEMM) kernels.
+        weight_only_efficiency_scale: multiplies the compute rate of weight-only kernels, which
+            dequantise weights the part has no tensor cores for (MXFP4 on Hopper) to BF16.
         hbm_efficiency_scale: multiplies the GPU's achievable HBM fraction.
         comm_efficiency_scale: multiplies the fabric's collective efficiency.
         step_overhead_s: fixed cost of each decode step (scheduling, sampling, launch).
         per_layer_overhead_s: fixed cost per layer per step (kernel launch latencies).
         hbm_usable_fraction: share of HBM the engine lets weights, KV and activations use.
+        kv_memory_fraction: share of the HBM left after weights and activations that the engine
+            gives its KV cache (TensorRT-LLM's ``free_gpu_memory_fraction``; 1 where the engine
+            reserves a share of the whole HBM instead, as vLLM and SGLang do). With
+            ``hbm_usable_fraction`` it sets how many sequences the engine admits at once.
         overlap_fraction: 1 = the step takes the max of compute, HBM, comm and offload
             (perfect overlap); 0 = their sum; in between is a linear blend.
+        prefill_chunk_tokens: most tokens one engine iteration takes (chunked prefill budget:
+            vLLM ``max_num_batched_tokens``, SGLang ``chunked_prefill_size``, TensorRT-LLM
+            ``max_num_tokens``); a longer prompt is prefilled over several iterations.
+        prefill_wait_fraction: share of the other in-flight prompts of its attention group a new
+            prompt waits behind (0 = never queues; 0.5 = requests arrive in one synchronised
+            wave, as when a benchmark starts all its clients at once).
+        ttft_overhead_s: fixed cost added to every time to first token (request parsing,
+            tokenisation, scheduling, first-token streaming).
+        lm_head_quant: quantisation the engine runs the output projection in (``bf16``: engines
+            keep the LM head unquantised); ``None`` follows the plan's weight quantisation.
+        default_kv_quant: KV-cache mode the engine picks when a measurement does not say:
+            ``bf16``, ``fp8``, or ``weights`` (fp8 when the weights are 8-bit or narrower).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -44,12 +64,19 @@ class EngineProfile(BaseModel):
     gemm_efficiency_scale: float = Field(1.0, gt=0, le=2)
     attention_efficiency_scale: float = Field(1.0, gt=0, le=2)
     moe_efficiency_scale: float = Field(1.0, gt=0, le=2)
+    weight_only_efficiency_scale: float = Field(1.0, gt=0, le=2)
     hbm_efficiency_scale: float = Field(1.0, gt=0, le=1.2)
     comm_efficiency_scale: float = Field(1.0, gt=0, le=1.5)
     step_overhead_s: float = Field(0.0, ge=0)
     per_layer_overhead_s: float = Field(0.0, ge=0)
     hbm_usable_fraction: float = Field(0.9, gt=0, le=1)
+    kv_memory_fraction: float = Field(1.0, gt=0, le=1)
     overlap_fraction: float = Field(0.5, ge=0, le=1)
+    prefill_chunk_tokens: int = Field(8192, ge=16)
+    prefill_wait_fraction: float = Field(0.0, ge=0, le=1)
+    ttft_overhead_s: float = Field(0.0, ge=0)
+    lm_head_quant: Literal["bf16", "fp8", "int8", "int4", "fp4"] | None = None
+    default_kv_quant: Literal["bf16", "fp8", "weights"] = "bf16"
     sources: dict[str, str] = Field(default_factory=dict)
 
 
@@ -60,7 +87,8 @@ def _from_file(path: Path) -> EngineProfile:
         raise InputError(f"{path}: malformed TOML ({exc})") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read profile ({exc.strerror})") from None
-    for key_us, key_s in (("step_overhead_us", "step_overhead_s"), ("per_layer_overhead_us", "per_layer_overhead_s")):
+    for key_us, key_s in (("step_overhead_us", "step_overhead_s"), ("per_layer_overhead_us", "per_layer_overhead_s"),
+                          ("ttft_overhead_us", "ttft_overhead_s")):
         if key_us in raw:
             raw[key_s] = float(raw.pop(key_us)) * 1e-6
     try:

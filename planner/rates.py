@@ -67,6 +67,9 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
     dec_eff = gpu.decode_compute_efficiency_fraction * profile.gemm_efficiency_scale
     pre_eff = gpu.prefill_compute_efficiency_fraction * profile.gemm_efficiency_scale
     peaks = np.array([_peak(hw, quant.MODES[n].compute_dtype) for n in quant.MODE_NAMES])
+    # Modes the part has no tensor cores for run weight-only dequantising kernels at the engine's scale.
+    weight_only = np.array([not hw.gpu.peak_flop_per_s.get(quant.MODES[n].compute_dtype) for n in quant.MODE_NAMES])
+    peaks = np.where(weight_only, peaks * profile.weight_only_efficiency_scale, peaks)
     decode = peaks * dec_eff
     seed = decode
     attention = _peak(hw, "bf16") * gpu.decode_compute_efficiency_fraction * profile.attention_efficiency_scale

@@ -204,3 +204,126 @@ def format_result(doc: dict, fmt: str) -> str:
     if fmt == "markdown":
         lines = [ln + ("  " if ln else "") for ln in lines]
     return "\n".join(lines) + "\n" + table
+
+
+def format_progress(done: int, total: int, elapsed_s: float, ran: int | None = None, width: int = 24) -> str:
+    """A one-line progress bar: ``[#####-----] 40/100 40% 12.5/s 0:04 left``.
+
+    The rate counts the ``ran`` items finished in ``elapsed_s`` (items skipped by a resume
+    excluded); time left is the remaining items at that rate.
+    """
+    ran = done if ran is None else ran
+    fraction = done / total if total else 1.0
+    filled = int(round(width * fraction))
+    rate = ran / elapsed_s if elapsed_s > 0 and ran else 0.0
+    left = (total - done) / rate if rate else None
+    left_text = "-:--" if left is None else f"{int(left) // 60}:{int(left) % 60:02d}"
+    return (f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total} {fraction:4.0%} "
+            f"{rate:,.1f}/s {left_text} left")
+
+
+def _ms(key: str):
+    return lambda r: None if r.get(key) is None else r[key] * 1e3
+
+
+FLEET_POOL_COLUMNS = [
+    Column("model", "model"),
+    Column("kind", "kind"),
+    Column("role", "role"),
+    Column("TPxPPxEPxDP", "layout"),
+    Column("batch", "plan.batch"),
+    Column("quant/kv", lambda r: f"{r['plan']['quant']}/{r['plan']['kv_quant']}"),
+    Column("offload", "plan.kv_offload_fraction", ".2f"),
+    Column("inst", "instances"),
+    Column("GPUs", "gpus"),
+    Column("Inst tok/s", "instance_tok_per_s", ",.0f"),
+    Column("Pool tok/s", "pool_tok_per_s", ",.0f"),
+    Column("of", "rate_kind"),
+    Column("TPOT ms", _ms("tpot_s"), ",.1f"),
+    Column("TTFT ms", _ms("ttft_s"), ",.0f"),
+    Column("mem/GPU GB", lambda r: r["memory_per_gpu_bytes"] / 1e9, ",.1f"),
+    Column("kW", "power_kw", ",.1f"),
+    Column("$/h", "cost_per_hour", ",.2f"),
+]
+
+FLEET_MODEL_COLUMNS = [
+    Column("model", "model"),
+    Column("isl/osl", "workload_label"),
+    Column("serving", "serving"),
+    Column("target TPS", "target_tps", ",.0f"),
+    Column("output TPS", "output_tps", ",.0f"),
+    Column("GPUs", "gpus"),
+    Column("kW", "power_kw", ",.1f"),
+    Column("$/h", "cost_per_hour", ",.2f"),
+    Column("tok/J", "tokens_per_joule", ",.2f"),
+    Column("$/Mtok", "cost_per_million_tokens", ",.3f"),
+    Column("tok/s/MW", "tok_per_s_per_mw", ",.0f"),
+    Column("worst TPOT ms", _ms("worst_tpot_s"), ",.1f"),
+    Column("worst TTFT ms", _ms("worst_ttft_s"), ",.0f"),
+]
+
+FLEET_KV_COLUMNS = [
+    Column("model", "model"),
+    Column("kv", "kv_quant"),
+    Column("prefill on", "from"),
+    Column("decode on", "to"),
+    Column("tier charged", "tier"),
+    Column("req/s", "requests_per_s", ",.1f"),
+    Column("MB/req", lambda r: r["bytes_per_request"] / 1e6, ",.1f"),
+    Column("GB/s", "gb_per_s", ",.1f"),
+]
+
+FLEET_FABRIC_COLUMNS = [
+    Column("kind", "kind"),
+    Column("tier", "tier"),
+    Column("fabric", "fabric"),
+    Column("load GB/s", "load_gb_per_s", ",.1f"),
+    Column("of which KV", "kv_gb_per_s", ",.1f"),
+    Column("capacity GB/s", "capacity_gb_per_s", ",.0f"),
+    Column("util", lambda r: f"{r['utilisation'] * 100:.2f} %"),
+]
+
+FLEET_OBJECTIVES = {"min_gpus": "fewest GPUs", "min_cost": "least cost per hour", "min_power": "least power",
+                    "max_tps": "most (weighted) output tokens/s"}
+
+
+def _opt(value, fmt: str, unit: str = "") -> str:
+    return "-" if value is None else f"{format(value, fmt)}{unit}"
+
+
+def format_fleet(doc: dict, fmt: str) -> str:
+    """A fleet plan: header lines, the pools, the models' totals and efficiency, KV and fabric loads."""
+    if fmt == "json":
+        return to_json(doc)
+    if fmt == "csv":
+        return format_rows(doc["pools"], FLEET_POOL_COLUMNS, fmt)
+    t, lim = doc["totals"], doc["limits"]
+    checks = doc["verification"]["checks"]
+    numeric = [c for c in checks
+               if not c["name"].startswith(("layout_rules", "search_space", "instance_size", "objective_match"))]
+    tight = min(numeric, key=lambda c: c["slack"] / (1 + abs(c["slack"])))
+    kinds = ", ".join(f"{k['kind']} {k['gpus_used']}/{k['gpus']} GPUs" for k in doc["kinds"])
+    limits = "".join([f"; max {lim['max_power_kw']:,.1f} kW" if lim["max_power_kw"] else "",
+                      f"; max {lim['max_cost_per_hour']:,.2f}/h" if lim["max_cost_per_hour"] else ""])
+    lines = [
+        f"fleet: {kinds}; engine {doc['engine']}",
+        f"objective: {FLEET_OBJECTIVES[doc['objective']]} (then {FLEET_OBJECTIVES[doc['tiebreak']]}){limits}",
+        f"candidates: {len(doc['candidates']['tables'])} tables (model x kind x role), "
+        f"{doc['candidates']['milp_columns']} MILP columns after pruning",
+        f"solver: {doc['solver']} in {doc['solve_time_s'] * 1e3:,.0f} ms (tables {doc['table_time_s']:,.2f} s, "
+        f"wall {doc['wall_time_s']:,.2f} s); verification: {'ok' if doc['verification']['ok'] else 'FAILED'} "
+        f"({len(checks)} checks, tightest {tight['name']} slack {tight['slack']:.4g})",
+        f"totals: {t['gpus']} of {t['gpus_held']} GPUs, {t['power_kw']:,.1f} kW, "
+        f"{_opt(t['cost_per_hour'], ',.2f', '/h')}, {t['output_tps']:,.0f} output tok/s, "
+        f"{_opt(t['tokens_per_joule'], ',.2f')} tok/J, {_opt(t['cost_per_million_tokens'], ',.3f')} per M tokens, "
+        f"{_opt(t['tok_per_s_per_mw'], ',.0f')} tok/s per MW",
+    ]
+    if fmt == "markdown":
+        lines = [ln + "  " for ln in lines]
+    parts = ["\n".join(lines), format_rows(doc["pools"], FLEET_POOL_COLUMNS, fmt, title="pools"),
+             format_rows(doc["models"], FLEET_MODEL_COLUMNS, fmt, title="models")]
+    if doc["kv_transfer"]:
+        parts.append(format_rows(doc["kv_transfer"], FLEET_KV_COLUMNS, fmt, title="KV hand-off (prefill -> decode)"))
+    if doc["fabric"]:
+        parts.append(format_rows(doc["fabric"], FLEET_FABRIC_COLUMNS, fmt, title="fabric load"))
+    return "\n\n".join(parts)

@@ -2,7 +2,8 @@
 
 catalogue files -> specs -> candidates (numpy) -> MILP (PuLP) -> Plan -> verification -> report -> CLI:
 ``hardware`` and ``models`` import nothing from ``planner``; only the formulation/solve modules
-import ``pulp``; only ``planner.report`` imports ``tabulate``; only the CLI imports ``click``.
+import ``pulp``; only ``planner.report`` imports ``tabulate``; only ``planner.plot`` imports ``matplotlib`` and only
+``planner.executors`` imports ``ray`` (both optional extras); only the CLI imports ``click``.
 """
 
 import ast
@@ -12,8 +13,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("hardware", "models", "planner")
-PULP_MODULES = {"planner.formulation", "planner.solve"}
+PULP_MODULES = {"planner.formulation", "planner.solve", "planner.fleet_formulation", "planner.fleet_solve",
+                "planner.training_formulation"}
 TABULATE_MODULES = {"planner.report"}
+MATPLOTLIB_MODULES = {"planner.plot"}  # the optional plot extra, imported lazily
+RAY_MODULES = {"planner.executors"}  # the optional ray extra, imported lazily
 
 
 def _modules():
@@ -57,5 +61,9 @@ def test_layers(module, path):
         assert module in PULP_MODULES, f"{module} imports pulp/highspy"
     if "tabulate" in roots:
         assert module in TABULATE_MODULES, f"{module} imports tabulate"
+    if "matplotlib" in roots:
+        assert module in MATPLOTLIB_MODULES, f"{module} imports matplotlib"
+    if "ray" in roots:
+        assert module in RAY_MODULES, f"{module} imports ray"
     if "click" in roots:
         assert module == "planner.cli" or module.startswith("planner.commands"), f"{module} imports click"

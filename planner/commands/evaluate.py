@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from planner import quant, resolve
+from planner.commands import training as training_cmd
 from planner.commands.options import (emit, engine_options, format_option, hardware_options, model_option,
                                       pass_catalogue, workload_options)
+from planner.commands.training_options import mode_option, pop_training, training_options
 from planner.errors import InputError
 from planner.evaluate import evaluate_plan, row
 from planner.plan import Plan
@@ -36,16 +38,18 @@ def _plan_options(func):
 
 
 @click.command("evaluate")
+@mode_option
 @model_option
 @hardware_options
 @workload_options
 @_plan_options
+@training_options
 @engine_options
 @format_option
 @pass_catalogue
 def evaluate(model, system, gpu, fabric, preset, tokens_cached, isl, osl, tp, pp, ep, dp, batch, quant, kv_quant,
              kv_offload_fraction, instances, engine_name, profile_path, allow_span, seed_moe, fmt, output,
-             catalogue_dirs):
+             catalogue_dirs, mode="inference", **train):
     """Score one plan: step time split, limit, bounds, fabric load, memory per GPU.
 
     Example: rackplan evaluate --model qwen3-235b-a22b --system gb200-nvl72 --tp 4 --ep 4 --batch 64
@@ -55,6 +59,13 @@ def evaluate(model, system, gpu, fabric, preset, tokens_cached, isl, osl, tp, pp
         raise InputError("evaluate needs --model (a catalogue name, a Hugging Face id or a config.json path)")
     if system is None and gpu is None:
         raise InputError("evaluate needs --system or --gpu (see `rackplan systems` / `rackplan gpus`)")
+    train = pop_training(train)
+    if mode == "training":
+        emit(training_cmd.evaluate_text(model=model, system=system, gpu=gpu, fabric=fabric, preset=preset,
+                                        allow_span=allow_span, catalogue_dirs=catalogue_dirs, tp=tp, pp=pp, ep=ep,
+                                        dp=dp, train=train, fmt=fmt), output)
+        return
+    training_cmd.refuse_training_options()
     sc = resolve.scenario(model=model, system=system, gpu=gpu, fabric=fabric, preset=preset,
                           tokens_cached=tokens_cached, isl=isl, osl=osl, engine_name=engine_name,
                           profile_path=profile_path, allow_span=allow_span, seed_moe=seed_moe,

@@ -7,10 +7,15 @@ import click
 from planner import resolve
 from planner.budget import Budget
 from planner.candidates import Limits
+from planner.commands import training as training_cmd
 from planner.commands.options import (emit, engine_options, format_option, hardware_options, model_option,
                                       pass_catalogue, workload_options)
+from planner.commands.training_options import mode_option, pop_training, target_options, training_options
+from planner.errors import InputError
+from planner.disagg_plan import plan_disagg
+from planner.fleet_summary import fleet_document
 from planner.optimise import optimise
-from planner.report import format_result
+from planner.report import format_fleet, format_result
 from planner.solve import SOLVERS
 from planner.space import DEFAULT_MAX_BATCH, default_space
 from planner.summary import result_document
@@ -72,7 +77,7 @@ def _common(func):
 def run(objective, target_tps, model, system, gpu, fabric, preset, tokens_cached, isl, osl, racks, gpu_budget, tp,
         pp, ep, dp, batch, quant, kv_quant, kv_offload_fraction, max_batch, min_tok_per_user, max_tpot_ms,
         max_ttft_ms, max_kw, top, solver, time_limit, export_mps, export_lp, engine_name, profile_path, allow_span,
-        seed_moe, catalogue_dirs):
+        seed_moe, catalogue_dirs, disagg=False):
     """Shared body of ``plan`` and ``min-gpus``: returns the JSON document."""
     sc = resolve.scenario(model=model or DEFAULT_MODEL, system=system or (None if gpu else DEFAULT_SYSTEM), gpu=gpu,
                           fabric=fabric, preset=preset, tokens_cached=tokens_cached, isl=isl, osl=osl,
@@ -86,39 +91,72 @@ def run(objective, target_tps, model, system, gpu, fabric, preset, tokens_cached
         tp=_ints(tp), pp=_ints(pp), ep=_ints(ep), dp=_ints(dp), batch=_ints(batch), quant=_strs(quant),
         kv_quant=_strs(kv_quant), kv_offload_fraction=_floats(kv_offload_fraction))
     limits = Limits.from_cli(min_tok_per_user, max_tpot_ms, max_ttft_ms)
+    if disagg:  # prefill and decode pools sized together (planner.disagg_plan)
+        if export_mps or export_lp:
+            raise InputError("--export-mps/--export-lp are not available with --disagg")
+        return fleet_document(plan_disagg(sc, budget, space, limits, solver, time_limit, target_tps))
     result = optimise(sc, budget, space, limits, objective, target_tps, top, solver, time_limit, export_mps, export_lp)
     return result_document(result)
 
 
 @click.command("plan")
+@click.option("--disagg", is_flag=True, default=False,
+              help="Disaggregated serving: size a prefill pool and a decode pool together (isl/osl workloads).")
+@mode_option
 @model_option
 @hardware_options
 @workload_options
 @_common
+@training_options
+@target_options
 @engine_options
 @format_option
 @pass_catalogue
-def plan(fmt, output, **kw):
+def plan(fmt, output, mode, **kw):
     """Throughput-optimal plan for a rack or GPU budget (MILP, verified by the evaluator).
 
     With no arguments: Qwen3-235B-A22B on one gb200-nvl72 rack, steady-state decode at 8,192 tokens cached.
+    With --mode training: Llama 3.1 70B pre-training on one gb200-nvl72 rack (see README, training).
     """
-    emit(format_result(run("max_tps", None, **kw), fmt), output)
+    train = pop_training(kw)
+    if mode == "training":
+        emit(training_cmd.plan_text("max_tokens_per_s", kw, train, fmt), output)
+        return
+    training_cmd.refuse_training_options()
+    doc = run("max_tps", None, **kw)
+    emit(format_fleet(doc, fmt) if "pools" in doc else format_result(doc, fmt), output)
 
 
 @click.command("min-gpus")
-@click.option("--target-tps", type=click.FloatRange(min=0, min_open=True), required=True,
-              help="Total tokens/s to reach.")
+@click.option("--target-tps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Total tokens/s to reach (serving; required there).")
+@click.option("--disagg", is_flag=True, default=False,
+              help="Disaggregated serving: fewest GPUs of a prefill pool and a decode pool together.")
+@mode_option
 @model_option
 @hardware_options
 @workload_options
 @_common
+@training_options
+@target_options
 @engine_options
 @format_option
 @pass_catalogue
-def min_gpus(target_tps, fmt, output, **kw):
-    """Fewest GPUs (then racks) that reach --target-tps (budget cap: --racks, default 64 racks)."""
-    emit(format_result(run("min_gpus", target_tps, **kw), fmt), output)
+def min_gpus(target_tps, fmt, output, mode, **kw):
+    """Fewest GPUs (then racks) that reach --target-tps (budget cap: --racks, default 64 racks).
+
+    With --mode training: fewest GPUs whose job reaches --target-tokens-per-s, or trains --train-tokens
+    within --deadline-days (budget cap default 1024 racks).
+    """
+    train = pop_training(kw)
+    if mode == "training":
+        emit(training_cmd.plan_text("min_gpus", kw, train, fmt), output)
+        return
+    training_cmd.refuse_training_options()
+    if target_tps is None:
+        raise InputError("min-gpus needs --target-tps (or --mode training with --target-tokens-per-s)")
+    doc = run("min_gpus", target_tps, **kw)
+    emit(format_fleet(doc, fmt) if "pools" in doc else format_result(doc, fmt), output)
 
 
 def register(group: click.Group) -> None:

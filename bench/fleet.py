@@ -1,0 +1,61 @@
+"""Fleet planning speed: three hardware kinds, three models, every objective.
+
+Plans ``examples/fleet.toml`` (2 gb200-nvl72 racks, 16 mi355x-8 servers, 8 hgx-h200 servers;
+Qwen3-235B-A22B, Llama-3.1-70B and gpt-oss-120b, each aggregated or disaggregated) for each
+objective and prints, per run, the time to build the candidate tables (numpy), to solve the
+MILP (both the optimum and the tie-break solve), to verify the plan, and the whole call's
+wall time; then the wall time of the complete CLI command. Goal: under 5 s per plan.
+
+Run: python bench/fleet.py
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# This folder holds bench/planner.py, named like the `planner` package; keep it off the import path.
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from hardware.catalogue import Catalogue  # noqa: E402
+from planner.fleet import plan_fleet  # noqa: E402
+from planner.fleet_spec import Overrides, load  # noqa: E402
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fleet.toml"
+OBJECTIVES = ("min_cost", "min_gpus", "min_power", "max_tps")
+GOAL_S = 5.0
+
+
+def main() -> None:
+    cat = Catalogue()
+    print(f"fleet: {EXAMPLE.relative_to(EXAMPLE.parents[1])} (3 hardware kinds, 3 models, serving agg or disagg)")
+    print(f"{'objective':<10} {'columns':>7} {'tables s':>9} {'solve s':>8} {'verify s':>9} {'wall s':>7} "
+          f"{'GPUs':>5} {'output tok/s':>13}  verified")
+    worst = 0.0
+    for objective in OBJECTIVES:
+        fleet = load(EXAMPLE, cat, Overrides(objective=objective))
+        start = time.perf_counter()
+        result = plan_fleet(fleet)
+        wall = time.perf_counter() - start
+        worst = max(worst, wall)
+        v = result.verified
+        print(f"{objective:<10} {len(result.problem.columns):>7} {result.table_time_s:>9.2f} "
+              f"{result.solution.solve_time_s:>8.2f} {result.verify_time_s:>9.3f} {wall:>7.2f} "
+              f"{sum(p.plan.gpus for p in v.pools):>5} {float(v.output_tps.sum()):>13,.0f}  "
+              f"{'ok' if v.verdict.ok else 'FAILED'}")
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "planner.cli", "fleet", str(EXAMPLE), "--format", "json"],
+                          capture_output=True, text=True, cwd=EXAMPLE.parents[1])
+    cli_s = time.perf_counter() - start
+    print(f"CLI `rackplan fleet examples/fleet.toml` (process start to exit): {cli_s:.2f} s, exit {done.returncode}")
+    print(f"slowest plan {worst:.2f} s: {'within' if worst < GOAL_S else 'OVER'} the {GOAL_S:.0f} s goal")
+
+
+if __name__ == "__main__":
+    main()

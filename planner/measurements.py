@@ -1,0 +1,316 @@
+"""Measured serving runs: read a CSV of TTFT/TPOT/throughput measurements into checked rows.
+
+Two formats, told apart by their header:
+
+* **silicon** (``silicon_tpot_ms`` column): NVIDIA aiconfigurator's ``silicon_sample.csv``
+  (``shared/calibration/silicon_calibration.csv``). Its layout columns mean: ``tp_size`` x
+  ``attention_dp_size`` = ``moe_tp_size`` x ``moe_ep_size`` = the GPUs of one instance
+  (times ``pp_size``); ours are ``tp = tp_size``, ``dp = attention_dp_size`` (empty or 0:
+  1), ``ep = moe_ep_size`` (so ``moe_tp = tp x dp / ep``). Quantisation: ``fp8`` and
+  ``fp8_block`` are our ``fp8``, ``nvfp4`` our ``fp4``, empty/``float16``/``bfloat16`` our
+  ``bf16``; the MoE mode wins where both are given (routed experts hold most weights). The
+  file has no KV-cache column: the engine's ``default_kv_quant`` applies. ``batch_size`` is
+  the measured concurrency (requests in flight on the instance).
+* **simple** (``tpot_ms`` or ``ttft_ms`` or ``tok_per_gpu`` column), one run per line:
+
+  ``model, system | gpu, [engine], tp, [pp], [ep], [dp], batch, [quant], [kv_quant], isl, osl,
+  [tpot_ms], [ttft_ms], [tok_per_gpu]``
+
+  ``model`` is a catalogue name, HF id or config path; ``system`` a catalogue system (or
+  ``gpu``: its default system); missing ``pp``/``ep``/``dp`` are 1, ``quant`` is ``bf16``,
+  an empty ``kv_quant`` is the engine's default; ``tok_per_gpu`` is output tokens/s per GPU.
+  At least one of the three measurements must be present on a line.
+
+Rows that cannot be used are counted by reason (:attr:`MeasurementSet.skipped`), never
+dropped silently: disaggregated runs, unparsable values, and, once resolved against the
+catalogue (:func:`resolve`), unknown models or systems and layouts that contradict
+themselves (wider than the scale-up domain, ``tp`` not dividing the heads, ``tp x dp`` not
+equal to ``moe_tp x moe_ep``).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from hardware.catalogue import Catalogue
+from hardware.errors import CatalogueError
+from hardware.specs import Hardware
+from models.catalogue import model as load_model
+from models.errors import ModelError
+from models.spec import ModelSpec
+from planner import parallel, quant
+from planner.errors import InputError
+
+# silicon_sample.csv system names -> catalogue systems (one instance inside one server or NVL72 rack).
+SILICON_SYSTEMS = {
+    "h100_sxm": "hgx-h100", "h200_sxm": "hgx-h200", "b200_sxm": "hgx-b200", "b300_sxm": "hgx-b300",
+    "gb200": "gb200-nvl72", "gb300": "gb300-nvl72",
+}
+# aiconfigurator quantisation modes -> ours (``fp8_block`` is block-scaled FP8, same bytes and tensor cores).
+SILICON_QUANTS = {"": "bf16", "float16": "bf16", "bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8",
+                  "fp8_static": "fp8", "nvfp4": "fp4", "mxfp4": "fp4", "w4a16_mxfp4": "fp4", "int8": "int8"}
+# Checkpoints that share a catalogue entry's architecture (same config.json shapes).
+SAME_ARCHITECTURE = {"deepseek-v3.1": "deepseek-v3", "deepseek-r1-0528": "deepseek-r1", "llama-3.3-70b": "llama-3.1-70b"}
+# Suffixes naming a quantised re-release of a checkpoint, not another architecture.
+_CHECKPOINT_SUFFIX = re.compile(r"(-instruct|-fp8|-nvfp4|-fp4|-mxfp4|-fp8-dynamic|-v2)+$", re.IGNORECASE)
+
+SIMPLE_MEASURES = ("tpot_ms", "ttft_ms", "tok_per_gpu")
+SIMPLE_REQUIRED = ("model", "tp", "batch", "isl", "osl")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured run (SI units; ``None`` where not measured).
+
+    Attributes:
+        line: line in the file (the header is line 1).
+        label: the run's id in the file, or ``line N``.
+        model: model as written (catalogue name, HF id or path).
+        system, gpu: catalogue system or GPU name (one of them).
+        engine: serving engine (``trtllm``, ``vllm``, ``sglang``), or None.
+        tp, pp, ep, dp, batch: layout and concurrency of one instance.
+        quant, kv_quant: weight and KV-cache modes (``kv_quant`` None: the engine default).
+        isl, osl: prompt and output lengths, tokens.
+        tpot_s, ttft_s: measured time per output token and time to first token.
+        tok_per_gpu: measured output tokens/s per GPU.
+        model_name, hardware: catalogue names once resolved (:func:`resolve`).
+    """
+
+    line: int
+    label: str
+    model: str
+    system: str | None
+    gpu: str | None
+    engine: str | None
+    tp: int
+    pp: int
+    ep: int
+    dp: int
+    batch: int
+    quant: str
+    kv_quant: str | None
+    isl: int
+    osl: int
+    tpot_s: float | None
+    ttft_s: float | None
+    tok_per_gpu: float | None
+    moe_tp: int | None = None
+    model_name: str | None = None
+
+    @property
+    def gpus(self) -> int:
+        """GPUs of one instance."""
+        return self.tp * self.pp * self.dp
+
+
+@dataclass(frozen=True)
+class MeasurementSet:
+    """Rows read from one file, with the count of rows skipped per reason."""
+
+    path: str
+    kind: str
+    rows: tuple[Measurement, ...]
+    skipped: dict[str, int]
+
+    def with_rows(self, rows, more_skipped: Counter | dict | None = None) -> "MeasurementSet":
+        """Same file, other rows, more skip reasons."""
+        skipped = Counter(self.skipped)
+        skipped.update(more_skipped or {})
+        return replace(self, rows=tuple(rows), skipped=dict(skipped))
+
+    @property
+    def num_skipped(self) -> int:
+        """Rows skipped for any reason."""
+        return sum(self.skipped.values())
+
+
+def _int(text: str, default: int | None = None, zero_is_unset: bool = False) -> int | None:
+    text = (text or "").strip()
+    if not text:
+        return default
+    value = int(float(text))
+    if zero_is_unset and value == 0:
+        return default
+    return value
+
+
+def _float(text: str) -> float | None:
+    text = (text or "").strip()
+    return float(text) if text else None
+
+
+def _positive(value: float | None) -> float | None:
+    return value if value is not None and value > 0 else None
+
+
+def _silicon_row(raw: dict, line: int) -> Measurement | str:
+    if raw.get("mode", "agg").strip() != "agg":
+        return "disaggregated run (prefill and decode pools measured together)"
+    system = SILICON_SYSTEMS.get(raw["system"].strip())
+    if system is None:
+        return f"system '{raw['system'].strip()}' not in the catalogue"
+    moe_mode = (raw.get("moe_quant_mode") or "").strip()
+    gemm_mode = (raw.get("gemm_quant_mode") or "").strip()
+    mode = moe_mode or gemm_mode
+    if mode not in SILICON_QUANTS:
+        return f"quantisation '{mode}' not modelled"
+    tpot = _positive(_float(raw.get("silicon_tpot_ms", "")))
+    ttft = _positive(_float(raw.get("silicon_ttft_ms", "")))
+    if tpot is None and ttft is None:
+        return "no measurement"
+    ep = _int(raw.get("moe_ep_size", ""), None, zero_is_unset=True)
+    moe_tp = _int(raw.get("moe_tp_size", ""), None, zero_is_unset=True)
+    return Measurement(
+        line=line, label=raw.get("id") or f"line {line}", model=raw["model_path"].strip(), system=system, gpu=None,
+        engine=raw.get("backend", "").strip() or None,
+        tp=_int(raw["tp_size"]), pp=_int(raw.get("pp_size", ""), 1, True), ep=ep or 1,
+        dp=_int(raw.get("attention_dp_size", ""), 1, zero_is_unset=True), batch=_int(raw["batch_size"]),
+        quant=SILICON_QUANTS[mode], kv_quant=None, isl=_int(raw["isl"]), osl=_int(raw["osl"]),
+        tpot_s=None if tpot is None else tpot / 1e3, ttft_s=None if ttft is None else ttft / 1e3, tok_per_gpu=None,
+        moe_tp=moe_tp if ep else None,
+    )
+
+
+def _simple_row(raw: dict, line: int) -> Measurement | str:
+    measures = {k: _positive(_float(raw.get(k, ""))) for k in SIMPLE_MEASURES}
+    if all(v is None for v in measures.values()):
+        return "no measurement"
+    system = (raw.get("system") or "").strip() or None
+    gpu = (raw.get("gpu") or "").strip() or None
+    if system is None and gpu is None:
+        return "neither system nor gpu given"
+    try:
+        weight_mode = quant.mode((raw.get("quant") or "").strip() or "bf16").name
+        kv_text = (raw.get("kv_quant") or "").strip()
+        kv_mode = quant.mode(kv_text).name if kv_text else None
+    except InputError:
+        return "unknown quantisation"
+    return Measurement(
+        line=line, label=f"line {line}", model=raw["model"].strip(), system=system, gpu=gpu,
+        engine=(raw.get("engine") or "").strip().lower() or None,
+        tp=_int(raw["tp"]), pp=_int(raw.get("pp", ""), 1), ep=_int(raw.get("ep", ""), 1),
+        dp=_int(raw.get("dp", ""), 1), batch=_int(raw["batch"]), quant=weight_mode, kv_quant=kv_mode,
+        isl=_int(raw["isl"]), osl=_int(raw["osl"]),
+        tpot_s=None if measures["tpot_ms"] is None else measures["tpot_ms"] / 1e3,
+        ttft_s=None if measures["ttft_ms"] is None else measures["ttft_ms"] / 1e3,
+        tok_per_gpu=measures["tok_per_gpu"],
+    )
+
+
+def read(path: str | Path) -> MeasurementSet:
+    """Parse a silicon or simple measurements CSV (module docstring).
+
+    Raises:
+        InputError: the file cannot be read, or its header fits neither format.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read measurements ({getattr(exc, 'strerror', None) or exc})") from None
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    if "silicon_tpot_ms" in header:
+        kind, parse = "silicon", _silicon_row
+        missing = [c for c in ("model_path", "system", "isl", "osl", "batch_size", "tp_size") if c not in header]
+    elif any(m in header for m in SIMPLE_MEASURES):
+        kind, parse = "simple", _simple_row
+        missing = [c for c in SIMPLE_REQUIRED if c not in header]
+        if "system" not in header and "gpu" not in header:
+            missing.append("system or gpu")
+    else:
+        raise InputError(f"{path}: not a measurements CSV: the header needs tpot_ms, ttft_ms or tok_per_gpu "
+                         f"(simple format) or silicon_tpot_ms (silicon format)")
+    if missing:
+        raise InputError(f"{path}: {kind} measurements CSV lacks column(s): {', '.join(missing)}")
+    rows, skipped = [], Counter()
+    for line, raw in enumerate(reader, start=2):
+        try:
+            parsed = parse(raw, line)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            parsed = "unparsable value"
+        if isinstance(parsed, str):
+            skipped[parsed] += 1
+        else:
+            rows.append(parsed)
+    if not rows and not skipped:
+        raise InputError(f"{path}: no measurement rows")
+    return MeasurementSet(path=str(path), kind=kind, rows=tuple(rows), skipped=dict(skipped))
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The catalogue model of a checkpoint name, quantised re-releases mapped to their base.
+
+    ``nvidia/Llama-3.1-8B-Instruct-FP8`` -> ``llama-3.1-8b``; ``nvidia/DeepSeek-V3.1-NVFP4`` ->
+    ``deepseek-v3`` (same architecture, :data:`SAME_ARCHITECTURE`).
+
+    Raises:
+        ModelError: no catalogue entry fits.
+    """
+    try:
+        return load_model(name)
+    except ModelError:
+        pass
+    repo = name.strip().split("/")[-1]
+    base = _CHECKPOINT_SUFFIX.sub("", repo).lower()
+    base = SAME_ARCHITECTURE.get(base, base)
+    return load_model(base)
+
+
+def check(m: Measurement, spec: ModelSpec, hw: Hardware) -> str | None:
+    """Why row ``m`` contradicts itself or the catalogue (None when usable)."""
+    if min(m.tp, m.pp, m.ep, m.dp, m.batch, m.isl, m.osl) < 1:
+        return "layout or length below 1"
+    if m.gpus > hw.scale_up_domain_gpus:
+        return "layout wider than the scale-up domain"
+    if spec.moe is not None and m.moe_tp is not None and m.moe_tp * m.ep != m.tp * m.dp:
+        return "tp x attention_dp differs from moe_tp x moe_ep"
+    reasons = parallel.layout_reasons(spec, m.tp, m.pp, m.ep if spec.moe is not None else 1, m.dp, m.batch)
+    if reasons:
+        return "invalid layout: " + reasons[0].split(" (")[0].split(":")[0]
+    return None
+
+
+def saturated(m: Measurement) -> bool:
+    """The run's requests waited longer for their first token than they spent decoding.
+
+    Then most of the stated concurrency sat in the engine's queue, so ``batch`` is not the
+    running batch the measured TPOT belongs to (e.g. gpt-oss-120b on H100 with vLLM at
+    concurrency 512: TPOT 5 ms, TTFT 20-460 s).
+    """
+    return m.ttft_s is not None and m.tpot_s is not None and m.ttft_s > (m.osl - 1) * m.tpot_s
+
+
+def resolve(mset: MeasurementSet, cat: Catalogue) -> tuple[MeasurementSet, dict[str, Hardware]]:
+    """Keep the rows whose model, system and layout the catalogue accepts; count the others.
+
+    Returns:
+        The kept rows (``model_name`` and ``system`` filled in; ``ep`` 1 on dense models) and
+        the hardware of each system used.
+    """
+    hardware: dict[str, Hardware] = {}
+    kept, skipped = [], Counter()
+    for m in mset.rows:
+        try:
+            spec = model_spec(m.model)
+        except ModelError:
+            skipped[f"model '{m.model}' not in the catalogue"] += 1
+            continue
+        try:
+            system = m.system or cat.hardware(m.gpu).system.name
+            if system not in hardware:
+                hardware[system] = cat.hardware(system)
+        except CatalogueError:
+            skipped[f"system '{m.system or m.gpu}' not in the catalogue"] += 1
+            continue
+        reason = check(m, spec, hardware[system])
+        if reason:
+            skipped[reason] += 1
+            continue
+        kept.append(replace(m, model_name=spec.name, system=system, ep=m.ep if spec.moe is not None else 1))
+    return mset.with_rows(kept, skipped), hardware

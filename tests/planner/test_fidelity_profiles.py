@@ -1,0 +1,71 @@
+"""Shipped engine profiles: every one loads, is sourced, and every serving command takes --engine."""
+
+import tomllib
+
+import pytest
+from click.testing import CliRunner
+
+from planner.cli import cli
+from planner.profile import ENGINE_DIR, EngineProfile, engine, engine_names
+
+RUN = CliRunner()
+FITTED_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale", "hbm_efficiency_scale",
+                "comm_efficiency_scale", "step_overhead_us", "per_layer_overhead_us", "overlap_fraction",
+                "prefill_wait_fraction", "ttft_overhead_us")
+
+
+def test_shipped_engines():
+    assert set(engine_names()) >= {"default", "trtllm", "vllm", "sglang"}
+
+
+@pytest.mark.parametrize("name", engine_names())
+def test_profile_loads_and_every_value_is_sourced(name):
+    prof = engine(name)
+    assert isinstance(prof, EngineProfile) and prof.name == name and prof.source
+    raw = tomllib.loads((ENGINE_DIR / f"{name}.toml").read_text())
+    values = {k for k in raw if k not in ("name", "description", "source", "sources")}
+    # Every value in the file says where it comes from: a source or "fitted by bench/accuracy.py".
+    assert values <= set(raw["sources"]), sorted(values - set(raw["sources"]))
+    # Ranges a serving engine can have: overheads below 10 ms a step and 0.2 ms a layer, TTFT
+    # overhead below 1 s, the chunk budget a power of two between 512 and 65,536 tokens.
+    assert 0 <= prof.step_overhead_s < 10e-3 and 0 <= prof.per_layer_overhead_s < 0.2e-3
+    assert 0 <= prof.ttft_overhead_s < 1.0 and 0 <= prof.prefill_wait_fraction <= 0.5
+    assert prof.prefill_chunk_tokens in (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
+    assert 0.5 <= prof.hbm_usable_fraction <= 1.0
+
+
+@pytest.mark.parametrize("name", ("trtllm", "vllm", "sglang"))
+def test_engine_knobs_are_fitted_on_the_calibration_data(name):
+    raw = tomllib.loads((ENGINE_DIR / f"{name}.toml").read_text())
+    for knob in FITTED_KNOBS:
+        assert "fitted by bench/accuracy.py" in raw["sources"][knob], knob
+        assert "held-out family: llama" in raw["sources"][knob]
+    assert raw["lm_head_quant"] == "bf16"  # every engine keeps the LM head unquantised
+
+
+def test_default_engine_stays_neutral():
+    # Unit multipliers: the GPU catalogue's efficiencies unchanged, whatever engine measured them.
+    d = engine("default")
+    for knob in ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale",
+                 "weight_only_efficiency_scale", "hbm_efficiency_scale", "comm_efficiency_scale"):
+        assert getattr(d, knob) == 1.0
+    assert d.lm_head_quant is None and d.default_kv_quant == "bf16"
+
+
+@pytest.mark.parametrize("name", ("default", "trtllm", "vllm", "sglang"))
+def test_evaluate_accepts_engine(name):
+    args = ["evaluate", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--batch", "8", "--isl", "1024",
+            "--osl", "256", "--engine", name, "--format", "json"]
+    result = RUN.invoke(cli, args, obj={})
+    assert result.exit_code == 0, result.output
+    assert '"ttft_s"' in result.output
+
+
+def test_serving_commands_accept_engine_and_profile():
+    # Every command that scores plans declares --engine and --profile. Catalogue listings score
+    # nothing; calibrate's --engine names its starting profile; sweep reads engine and profile
+    # from its grid file (planner.sweep: ``engine`` / ``profile`` keys).
+    scoring = [name for name in cli.commands
+               if name not in ("gpus", "systems", "fabrics", "models", "show", "calibrate", "sweep")]
+    missing = [name for name in scoring if not {"engine_name", "profile_path"} <= {p.name for p in cli.commands[name].params}]
+    assert missing == [], f"commands without --engine/--profile: {missing}"
