@@ -15,7 +15,7 @@ Constraints (names are the report's vocabulary; the verifier speaks of the same 
   packing bound of ``planner.budget.max_instances`` (the big-M, from data).
 * ``gpu_budget``: ``sum_c G_c n_c <= GPUs``; ``power_budget``: ``sum_c P_c n_c <= max W``.
 * ``fabric_inter_server``, ``fabric_inter_rack``: summed instance load on those tiers within
-  their links' capacity.
+  their links' capacity (GB/s).
 * ``hbm_capacity``, ``host_memory``, ``tpot_limit``, ``ttft_limit``: ``sum_c a_c y_c <= limit``
   with ``a_c`` the candidate's memory per GPU, offloaded KV per GPU, TPOT, TTFT.
 * min-GPUs only: ``target_tps``: ``sum_c TPS_c n_c >= T`` and ``racks_used``:
@@ -37,6 +37,10 @@ from planner import quant
 from planner.plan import PlanArrays
 
 OBJECTIVES = ("max_tps", "min_gpus")
+# Row scaling: HiGHS rejects matrix entries of 1e15 or more, and well-scaled rows solve
+# more reliably, so bytes enter as GB, bytes/s as GB/s and seconds as milliseconds.
+GB = 1e9
+MS = 1e-3
 
 
 def candidate_name(plans: PlanArrays, i: int) -> str:
@@ -107,14 +111,16 @@ def build(coef: Coefficients, lim: Limits, objective: str) -> Model:
     for t in (1, 2):
         loads = coef.fabric_load[t]
         if np.any(loads > 0):
-            prob += (pulp.lpSum(float(loads[i]) * n[i] for i in range(rows)) <= float(lim.fabric_capacity[t]),
+            prob += (pulp.lpSum(float(loads[i] / GB) * n[i] for i in range(rows)) <= float(lim.fabric_capacity[t] / GB),
                      f"fabric_{TIERS[t]}")
-    prob += pulp.lpSum(float(coef.memory_bytes[i]) * y[i] for i in range(rows)) <= lim.hbm_bytes, "hbm_capacity"
-    prob += pulp.lpSum(float(coef.kv_offloaded_bytes[i]) * y[i] for i in range(rows)) <= lim.host_bytes, "host_memory"
+    prob += pulp.lpSum(float(coef.memory_bytes[i] / GB) * y[i] for i in range(rows)) <= lim.hbm_bytes / GB, \
+        "hbm_capacity"
+    prob += pulp.lpSum(float(coef.kv_offloaded_bytes[i] / GB) * y[i] for i in range(rows)) <= lim.host_bytes / GB, \
+        "host_memory"
     if lim.max_tpot_s is not None:
-        prob += pulp.lpSum(float(coef.tpot_s[i]) * y[i] for i in range(rows)) <= lim.max_tpot_s, "tpot_limit"
+        prob += pulp.lpSum(float(coef.tpot_s[i] / MS) * y[i] for i in range(rows)) <= lim.max_tpot_s / MS, "tpot_limit"
     if lim.max_ttft_s is not None and coef.ttft_s is not None:
-        prob += pulp.lpSum(float(coef.ttft_s[i]) * y[i] for i in range(rows)) <= lim.max_ttft_s, "ttft_limit"
+        prob += pulp.lpSum(float(coef.ttft_s[i] / MS) * y[i] for i in range(rows)) <= lim.max_ttft_s / MS, "ttft_limit"
     racks = None
     throughput = pulp.lpSum(float(coef.tps[i]) * n[i] for i in range(rows))
     if objective == "max_tps":

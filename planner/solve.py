@@ -76,7 +76,11 @@ def solve(model: Model, solver: str = "highs", time_limit_s: float | None = None
     command = solver_command(solver, time_limit_s)
     start = time.perf_counter()
     with quiet_stdout():
-        status = model.problem.solve(command)
+        try:
+            status = model.problem.solve(command)
+        except (pulp.PulpError, IndexError, ValueError, OSError) as exc:
+            # PuLP raises when a solver rejects the model (e.g. HiGHS refuses entries >= 1e15).
+            raise SolverError(f"solver {solver} failed on the model: {exc}") from None
     elapsed = time.perf_counter() - start
     name = pulp.LpStatus.get(status, str(status))
     if name == "Infeasible":
