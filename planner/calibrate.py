@@ -166,6 +166,7 @@ def report(pred: Predictions, meas: Predictions) -> Report:
 
 
 def to_theta(knob: Knob, value: float) -> float:
+    """A knob's value in the fit's unbounded space (log, or logit between its bounds)."""
     value = min(max(value, knob.low), knob.high)
     if knob.kind == "logit":
         x = (value - knob.low) / (knob.high - knob.low)
@@ -175,12 +176,14 @@ def to_theta(knob: Knob, value: float) -> float:
 
 
 def from_theta(knob: Knob, theta: float) -> float:
+    """Inverse of :func:`to_theta`, clipped to the knob's bounds."""
     if knob.kind == "logit":
         return knob.low + (knob.high - knob.low) / (1.0 + math.exp(-theta))
     return min(max(math.exp(theta), knob.low), knob.high)
 
 
 def log_residuals(pred: Predictions, meas: Predictions) -> np.ndarray:
+    """``log(predicted / measured)`` of every measurement present, TTFT weighted ``TTFT_WEIGHT``."""
     parts = []
     for p, m, w in ((pred.tpot_s, meas.tpot_s, 1.0), (pred.ttft_s, meas.ttft_s, TTFT_WEIGHT),
                     (pred.tok_per_gpu, meas.tok_per_gpu, 1.0)):
@@ -205,16 +208,18 @@ def informed_knobs(rows: list[Measurement], hardware: dict[str, Hardware]) -> tu
     return tuple(keep)
 
 
-def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25) -> np.ndarray:
+def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
+                         prior_weight: float = PRIOR_WEIGHT) -> np.ndarray:
     """Minimise the soft-L1 cost of ``residuals(theta)`` plus the prior (module docstring).
 
     Args:
         residuals: ``theta -> residual vector`` (log ratios).
         theta0: start, also the prior's centre (transformed units).
         iterations: most Levenberg-Marquardt iterations.
+        prior_weight: pull towards ``theta0`` per transformed unit.
     """
     def both(theta):
-        return residuals(theta), np.sqrt(PRIOR_WEIGHT) * (theta - theta0)
+        return residuals(theta), np.sqrt(prior_weight) * (theta - theta0)
 
     def cost(r, prior):
         return float(np.sum(2.0 * ROBUST_SCALE**2 * (np.sqrt(1.0 + (r / ROBUST_SCALE) ** 2) - 1.0)) + prior @ prior)
@@ -229,7 +234,7 @@ def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25) ->
             t[j] += step_h
             jac[:, j] = (residuals(t) - r) / step_h
         w = (1.0 + (r / ROBUST_SCALE) ** 2) ** -0.25  # square roots of the IRLS weights
-        a = np.vstack([jac * w[:, None], np.sqrt(PRIOR_WEIGHT) * np.eye(theta.size)])
+        a = np.vstack([jac * w[:, None], np.sqrt(prior_weight) * np.eye(theta.size)])
         b = np.concatenate([r * w, prior])
         ata, atb = a.T @ a, a.T @ b
         improved, delta = False, np.zeros_like(theta)

@@ -3,7 +3,9 @@
 One vectorised code path scores one plan or millions. A decode step (every sequence of an
 instance gains one token) takes ``pp`` stage times plus the engine's step overhead; a stage
 time blends compute, HBM, communication and KV-offload time (``roofline.combine``, with the
-engine's ``overlap_fraction``) and adds a per-layer overhead.
+engine's ``overlap_fraction``) and adds a per-layer overhead. For isl/osl workloads the step
+also carries the prompt work interleaved into it and TTFT is the chunked prefill plus its
+queueing (``planner.serving``); ``tokens_cached`` workloads are pure decode.
 
 Reported figures (the seed notes' columns):
 

@@ -6,9 +6,12 @@ The only module that imports ``ray`` (the optional ``ray`` extra), and only when
 
 * ``local`` with ``jobs=1`` runs in this process (no pickling, no start-up cost);
 * ``local`` with ``jobs>1`` uses a ``concurrent.futures.ProcessPoolExecutor``;
-* ``ray`` submits tasks of a few items each (``chunks``) to the cluster at ``address``, or to a local Ray instance
-  started for the call (``jobs`` CPUs) and shut down after it; an already initialised Ray
-  session (``ray.init`` by the caller) is used as it is.
+* ``ray`` runs on the cluster at ``address``, or on a local Ray instance started for the call
+  (``jobs`` CPUs) and shut down after it; an already initialised Ray session (``ray.init`` by
+  the caller) is used as it is.
+
+Worker processes and Ray get the items in tasks of a few each (``chunks``), and a finished
+task's results are yielded together.
 
 Stopping early (an exception in the consumer, Ctrl-C) cancels what has not started.
 """
@@ -17,16 +20,18 @@ from __future__ import annotations
 
 import os
 import signal
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterable, Iterator
 
 from planner.errors import InputError
 
 EXECUTORS = ("local", "ray")
-# Measured with bench/sweep.py on 2 cores: one task per scenario ran at about half the rate of
-# two local processes; 16-scenario tasks close most of that gap.
-RAY_MAX_CHUNK = 16
-RAY_TASKS_PER_CPU = 8
+# A task costs a process pool or Ray a fraction of a millisecond to a few milliseconds, as much as
+# planning one small scenario. Measured with bench/sweep.py on 2 cores: one scenario per task ran
+# Ray at the rate of one process; tasks of up to 16 (still about 8 per CPU to balance the load)
+# let 2 CPUs run 1.4x to 2x faster than one.
+MAX_CHUNK = 16
+TASKS_PER_CPU = 8
 
 
 def default_jobs() -> int:
@@ -67,11 +72,9 @@ def _ignore_interrupts() -> None:
 def _processes(fn, items, jobs) -> Iterator[Any]:
     pool = ProcessPoolExecutor(max_workers=min(jobs, max(1, len(items))), initializer=_ignore_interrupts)
     try:
-        pending = {pool.submit(fn, item) for item in items}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
+        futures = [pool.submit(_call_chunk, fn, chunk) for chunk in chunks(items, jobs)]
+        for future in as_completed(futures):
+            yield from future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -81,12 +84,8 @@ def _call_chunk(fn, chunk):
 
 
 def chunks(items: list, jobs: int) -> list[list]:
-    """Items grouped for Ray: about ``RAY_TASKS_PER_CPU`` tasks per CPU, at most ``RAY_MAX_CHUNK`` items each.
-
-    A Ray task costs a few milliseconds of scheduling, as much as planning one small scenario;
-    grouping amortises it while keeping enough tasks to balance the load.
-    """
-    size = max(1, min(RAY_MAX_CHUNK, len(items) // (jobs * RAY_TASKS_PER_CPU)))
+    """Items in consecutive groups: at most ``MAX_CHUNK`` each, about ``TASKS_PER_CPU`` groups per CPU or more."""
+    size = max(1, min(MAX_CHUNK, len(items) // (jobs * TASKS_PER_CPU)))
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 

@@ -3,8 +3,8 @@
 ``plan_fleet`` builds the coefficient table (``planner.fleet_table``: numpy, the
 evaluator's numbers), the MILP (``planner.fleet_formulation``: PuLP), solves it
 (``planner.fleet_solve``: HiGHS by default, then a tie-break solve) and re-scores and
-re-checks the answer from scratch (``planner.fleet_verify``). ``plan_disagg`` asks the
-same question for one model on one system: size a prefill pool and a decode pool together.
+re-checks the answer from scratch (``planner.fleet_verify``). ``planner.disagg_plan`` asks the
+same question of one model on one system: size a prefill pool and a decode pool together.
 """
 
 from __future__ import annotations
@@ -66,13 +66,13 @@ def _check_columns(fleet: Fleet, table: FleetTable) -> None:
         if lim.max_tpot_s is not None:
             need.append(f"TPOT <= {lim.max_tpot_s * 1e3:,.2f} ms")
             fastest = min((r["best_tpot_s"] for r in rows if r["best_tpot_s"] is not None), default=None)
-            if fastest is not None:
+            if fastest is not None and np.isfinite(fastest):
                 best.append(f"the fastest TPOT that fits in memory is {fastest * 1e3:,.2f} ms")
         if lim.max_ttft_s is not None:
             need.append(f"TTFT <= {lim.max_ttft_s * 1e3:,.0f} ms")
             fastest = min((r["best_ttft_s"] for r in rows if r["best_ttft_s"] is not None), default=None)
-            if fastest is not None:
-                best.append(f"the fastest TTFT is {fastest * 1e3:,.0f} ms")
+            if fastest is not None and np.isfinite(fastest):
+                best.append(f"the fastest TTFT that fits in memory is {fastest * 1e3:,.0f} ms")
         fits = sum(r["feasible"] for r in rows)
         raise InfeasibleError(
             f"model {m.label}: no instance on any hardware kind fits in memory"

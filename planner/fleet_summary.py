@@ -74,7 +74,8 @@ def model_rows(result: FleetResult) -> list[dict]:
         rows.append({
             "model": m.label, "name": m.spec.name, "workload": w.model_dump(), "workload_label": w.label(),
             "serving_allowed": m.serving, "serving": serving, "target_tps": m.target_tps, "share": m.share,
-            "weight": m.weight, "output_tps": out, "gpus": sum(p.plan.gpus for p in pools),
+            "weight": m.weight, "output_tps": out, "capacity_tps": float(v.capacity_tps[mi]),
+            "gpus": sum(p.plan.gpus for p in pools),
             "power_kw": power / 1e3, "cost_per_hour": cost,
             "max_tpot_s": m.limits.max_tpot_s, "max_ttft_s": m.limits.max_ttft_s,
             "worst_tpot_s": max(tpots) if tpots else None, "worst_ttft_s": max(ttfts) if ttfts else None,
@@ -135,6 +136,7 @@ def fleet_document(result: FleetResult) -> dict:
     output = float(v.output_tps.sum())
     return {
         "objective": fleet.objective, "objective_value": v.objective_value, "tiebreak": sol.tiebreak,
+        "tiebreak_proven": sol.tiebreak_proven,
         "solver": sol.solver, "solve_time_s": sol.solve_time_s, "table_time_s": result.table_time_s,
         "verify_time_s": result.verify_time_s, "wall_time_s": result.wall_time_s,
         "engine": fleet.profile.name,

@@ -77,7 +77,8 @@ class Verified:
 
     pools: tuple[Pool, ...]
     flows: tuple[Flow, ...]
-    output_tps: np.ndarray       # per model, output tokens/s the plan serves
+    output_tps: np.ndarray       # per model, output tokens/s the plan serves (at the shares, if any)
+    capacity_tps: np.ndarray     # per model, output tokens/s its pools and KV flows could serve
     fabric: list[dict]           # per kind, tier, direction: load and capacity (bytes/s)
     objective_value: float
     verdict: Verdict
@@ -173,10 +174,15 @@ def verify(fleet: Fleet, problem: FleetProblem, sol: FleetSolution) -> Verified:
                     if need > 0 or have > 0:
                         checks.append(Check(f"{name}__{fm.label}__{MODE_NAMES[q]}__{k.label}", _limit(have, need)))
 
-    output = np.zeros(len(fleet.models))
+    capacity = np.zeros(len(fleet.models))
     for mi, fm in enumerate(fleet.models):
-        output[mi] = sum(p.rate * p.plan.instances for p in pools if p.model == mi and p.role == AGG) \
+        capacity[mi] = sum(p.rate * p.plan.instances for p in pools if p.model == mi and p.role == AGG) \
             + (fm.workload.osl or 0) * sum(f.requests_per_s for f in flows if f.model == mi)
+    shared = fleet.objective == "max_tps" and fleet.models[0].share is not None
+    shares = np.array([fm.share or 1.0 for fm in fleet.models])
+    # At fixed shares the fleet serves each model its share of the largest total all capacities allow.
+    output = shares * float(np.min(capacity / shares)) if shared else capacity
+    for mi, fm in enumerate(fleet.models):
         if fm.target_tps:
             checks.append(Check(f"target__{fm.label}", _limit(output[mi], fm.target_tps)))
 
@@ -193,10 +199,8 @@ def verify(fleet: Fleet, problem: FleetProblem, sol: FleetSolution) -> Verified:
         checks.append(Check("cost_budget", fleet.max_cost_per_hour - cost))
     value = {"min_gpus": float(gpus), "min_cost": cost, "min_power": power}.get(fleet.objective)
     if value is None:
-        if fleet.models[0].share is not None:
-            value = float(min(output[mi] / fm.share for mi, fm in enumerate(fleet.models)))
-        else:
-            value = float(sum(fm.weight * output[mi] for mi, fm in enumerate(fleet.models)))
+        value = float(output[0] / shares[0]) if shared else float(sum(fm.weight * output[mi]
+                                                                          for mi, fm in enumerate(fleet.models)))
     mismatch = abs(value - sol.objective_value) / max(1.0, abs(sol.objective_value))
     checks.append(Check("objective_match", OBJECTIVE_RELATIVE_TOLERANCE - mismatch))
     verdict = Verdict(ok=all(ch.ok for ch in checks), checks=tuple(checks))
@@ -204,7 +208,7 @@ def verify(fleet: Fleet, problem: FleetProblem, sol: FleetSolution) -> Verified:
         failed = ", ".join(f"{ch.name} (slack {ch.slack:.6g})" for ch in checks if not ch.ok)
         raise VerificationError(f"the solver's fleet plan fails re-evaluation: {failed}; "
                                 "this is a bug, please report it with the command line")
-    return Verified(tuple(pools), tuple(flows), output, fabric, value, verdict)
+    return Verified(tuple(pools), tuple(flows), output, capacity, fabric, value, verdict)
 
 
 def _fabric(fleet: Fleet, pools: list[Pool], flows: list[Flow]) -> list[dict]:

@@ -212,6 +212,8 @@ def read(path: str | Path) -> MeasurementSet:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read measurements ({getattr(exc, 'strerror', None) or exc})") from None
+    if not text.strip():
+        raise InputError(f"{path}: empty file, no measurement rows")
     reader = csv.DictReader(text.splitlines())
     header = [h.strip() for h in (reader.fieldnames or [])]
     reader.fieldnames = header

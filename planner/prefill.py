@@ -16,7 +16,7 @@ import numpy as np
 from planner.comm import comm
 from planner.memory import weight_bytes_per_gpu
 from planner.rates import Rates
-from planner.roofline import Layout, combine
+from planner.roofline import Layout, combine, moe_imbalance
 from planner.shape import ModelShape
 
 
@@ -28,8 +28,9 @@ def prefill_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     dense = 2.0 * n * (shape.attention_params * lay.stage_layers + shape.dense_ffn_params * lay.dense_layers
                        + shape.shared_params * lay.moe_layers
                        + (shape.embedding_params + shape.lm_head_params) / lay.pp) / lay.tp
+    # Routed experts wait for the most loaded EP rank, as in decode (planner.roofline.moe_imbalance).
     routed = 2.0 * n * shape.top_k * shape.expert_params * lay.moe_layers / lay.stage_gpus \
-        if shape.num_moe_layers else 0.0
+        * moe_imbalance(np.full_like(lay.tp, n), shape.top_k, lay.ep) if shape.num_moe_layers else 0.0
     attention = shape.prefill_attention_flop / shape.num_layers * lay.stage_layers / lay.tp
     compute = (dense + routed) / rate + attention / r.prefill_attention_flop_per_s
     hbm = weight_bytes_per_gpu(shape, lay) / r.hbm_bytes_per_s

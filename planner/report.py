@@ -307,7 +307,8 @@ def format_fleet(doc: dict, fmt: str) -> str:
                       f"; max {lim['max_cost_per_hour']:,.2f}/h" if lim["max_cost_per_hour"] else ""])
     lines = [
         f"fleet: {kinds}; engine {doc['engine']}",
-        f"objective: {FLEET_OBJECTIVES[doc['objective']]} (then {FLEET_OBJECTIVES[doc['tiebreak']]}){limits}",
+        f"objective: {FLEET_OBJECTIVES[doc['objective']]} (then {FLEET_OBJECTIVES[doc['tiebreak']]}"
+        + ("" if doc["tiebreak_proven"] else ": not proven in time, the first optimum kept") + f"){limits}",
         f"candidates: {len(doc['candidates']['tables'])} tables (model x kind x role), "
         f"{doc['candidates']['milp_columns']} MILP columns after pruning",
         f"solver: {doc['solver']} in {doc['solve_time_s'] * 1e3:,.0f} ms (tables {doc['table_time_s']:,.2f} s, "

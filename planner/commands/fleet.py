@@ -74,6 +74,9 @@ def fleet_cmd(fleet_file, minimise, maximise, max_kw, max_cost_per_hour, serving
     extra = {k: v for k, v in (("tokens_cached", tokens_cached), ("isl", isl), ("osl", osl),
                                ("max_tpot_ms", max_tpot_ms), ("min_tok_per_user", min_tok_per_user),
                                ("max_ttft_ms", max_ttft_ms)) if v is not None}
+    if extra and not models:
+        raise InputError(f"--{next(iter(extra)).replace('_', '-')} applies to --model NAME=TPS models; "
+                         "the file's [[model]] tables set their own workloads and limits")
     cli_models = tuple({"name": name, **({"target_tps": tps} if tps is not None else {}), **extra}
                        for name, tps in models)
     profile = resolve.profile(engine_name, profile_path) if engine_name or profile_path else None

@@ -79,6 +79,13 @@ def test_small_fleet_each_objective(tmp_path, objective):
     assert doc["models"][0]["output_tps"] >= 20000 * (1 - 1e-9)
 
 
+def test_cbc_and_highs_agree(tmp_path):
+    path = _write(tmp_path, SMALL.format(objective="cost"))
+    highs, cbc = (_json(["fleet", path, "--solver", name]) for name in ("highs", "cbc"))
+    assert cbc["verification"]["ok"]
+    assert cbc["objective_value"] == pytest.approx(highs["objective_value"], rel=1e-6)
+
+
 def test_spec_converts_counts_prices_and_power_once(tmp_path):
     text = SMALL.format(objective="cost") + """
 [[hardware]]
@@ -105,6 +112,18 @@ def test_cli_models_replace_the_files_and_maximise(tmp_path):
     # Weights default to 1: the objective is the two models' output tokens/s summed.
     assert doc["objective_value"] == pytest.approx(sum(m["output_tps"] for m in doc["models"]), rel=1e-6)
     assert all(p["role"] == "agg" for p in doc["pools"])
+
+
+def test_fixed_shares_split_the_output(tmp_path):
+    text = SMALL.format(objective="gpus").replace('minimise = "gpus"', 'maximise = "tps"').replace(
+        "target_tps = 20000", "share = 2") + '[[model]]\nname = "qwen3-30b-a3b"\nisl = 1024\nosl = 256\nshare = 1\n'
+    doc = _json(["fleet", _write(tmp_path, text)])
+    llama, qwen = doc["models"]
+    # Shares 2 : 1: the fleet serves Llama twice Qwen's tokens, at the largest total both allow,
+    # and the objective is that total per unit of share (Qwen's output, share 1).
+    assert llama["output_tps"] == pytest.approx(2 * qwen["output_tps"], rel=1e-9)
+    assert doc["objective_value"] == pytest.approx(qwen["output_tps"], rel=1e-6)
+    assert min(llama["capacity_tps"] / 2, qwen["capacity_tps"]) == pytest.approx(qwen["output_tps"], rel=1e-9)
 
 
 def test_plan_disagg_json_has_both_pools():
@@ -179,9 +198,10 @@ def test_bad_fleet_files_give_one_line_and_exit_1(tmp_path, capfd, text, needle)
     assert needle in err, err
 
 
-def test_missing_file_and_clashing_objectives(tmp_path, capfd):
+def test_missing_file_clashing_objectives_and_stray_options(tmp_path, capfd):
     for args, needle in ((["fleet", str(tmp_path / "none.toml")], "cannot read fleet file"),
-                         (["fleet", str(EXAMPLE), "--minimise", "gpus", "--maximise", "tps"], "not both")):
+                         (["fleet", str(EXAMPLE), "--minimise", "gpus", "--maximise", "tps"], "not both"),
+                         (["fleet", str(EXAMPLE), "--isl", "100"], "--isl applies to --model NAME=TPS models")):
         with pytest.raises(SystemExit) as exit_info:
             main(args)
         assert exit_info.value.code == 1

@@ -1,0 +1,146 @@
+"""``rackplan calibrate``: recover known factors from synthetic measurements; count unusable rows.
+
+The synthetic runs are the evaluator's own predictions under a profile with known factors
+(the default engine with HBM scale 0.85, GEMM scale 0.8, 600 us per step, wait fraction 0.1
+and 20 ms of TTFT overhead), so a fit that works must find those factors again from the
+default engine's starting point.
+"""
+
+import csv
+import itertools
+import tomllib
+
+import pytest
+
+from hardware.catalogue import Catalogue
+from models.catalogue import model
+from planner import measurements
+from planner.calibrate import calibrate_file, profile_toml
+from planner.cli import main
+from planner.evaluate import evaluate_plan
+from planner.plan import Plan
+from planner.profile import engine, load_profile
+from planner.scenario import Scenario
+from planner.workload import Workload
+
+CAT = Catalogue()
+TRUTH = engine("default").model_copy(update=dict(hbm_efficiency_scale=0.85, gemm_efficiency_scale=0.8,
+                                                  step_overhead_s=600e-6, prefill_wait_fraction=0.1,
+                                                  ttft_overhead_s=0.020))
+SIMPLE_HEADER = ["model", "system", "tp", "batch", "quant", "kv_quant", "isl", "osl", "tpot_ms", "ttft_ms"]
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """32 runs: Llama-3.1-8B and Qwen3-32B on one HGX H200, tp 1-2, batch 1-64, two isl/osl."""
+    path = tmp_path_factory.mktemp("cal") / "synthetic.csv"
+    hw = CAT.hardware("hgx-h200")
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(SIMPLE_HEADER)
+        for name, tp, batch, (isl, osl) in itertools.product(
+                ("llama-3.1-8b", "qwen3-32b"), (1, 2), (1, 8, 32, 64), ((1024, 256), (4096, 128))):
+            s = evaluate_plan(Scenario(hw, model(name), Workload(isl=isl, osl=osl), TRUTH),
+                              Plan(tp=tp, batch=batch, quant="fp8", kv_quant="bf16"))
+            out.writerow([name, "hgx-h200", tp, batch, "fp8", "bf16", isl, osl,
+                          f"{s.step_time_s[0] * 1e3:.9f}", f"{s.ttft_s[0] * 1e3:.9f}"])
+    return path
+
+
+def test_fit_recovers_known_factors(synthetic):
+    cal = calibrate_file(str(synthetic), CAT)
+    assert cal.rows_used == 32 and cal.skipped == {}
+    # The default engine is off by 12.7 % (TPOT) and 69 % (TTFT) MAPE; the fit lands within 1 %.
+    assert cal.before.tpot.mape > 10 and cal.before.ttft.mape > 50
+    assert cal.after.tpot.mape < 1.0 and cal.after.ttft.mape < 1.0
+    p = cal.profile
+    assert p.hbm_efficiency_scale == pytest.approx(0.85, rel=0.03)
+    assert p.gemm_efficiency_scale == pytest.approx(0.8, rel=0.05)
+    assert p.step_overhead_s == pytest.approx(600e-6, rel=0.15)
+    assert p.prefill_wait_fraction == pytest.approx(0.1, rel=0.05)
+    assert p.ttft_overhead_s == pytest.approx(0.020, rel=0.05)
+    # Dense bf16/fp8 runs on a part with FP8 tensor cores say nothing of MoE or weight-only kernels.
+    assert "moe_efficiency_scale" not in cal.knobs and "weight_only_efficiency_scale" not in cal.knobs
+
+
+def test_written_profile_round_trips(synthetic, tmp_path):
+    cal = calibrate_file(str(synthetic), CAT, name="h200-fitted")
+    out = tmp_path / "h200-fitted.toml"
+    out.write_text(profile_toml(cal.profile))
+    raw = tomllib.loads(out.read_text())
+    assert raw["step_overhead_us"] == pytest.approx(cal.profile.step_overhead_s * 1e6, rel=1e-5)
+    assert "fitted by rackplan calibrate" in raw["sources"]["hbm_efficiency_scale"]
+    loaded = load_profile(out)
+    for knob in cal.knobs:
+        assert getattr(loaded, knob) == pytest.approx(getattr(cal.profile, knob), rel=1e-5)
+
+
+def test_cli_writes_a_profile_every_command_accepts(synthetic, tmp_path, capsys):
+    out = tmp_path / "mine.toml"
+    with pytest.raises(SystemExit) as done:
+        main(["calibrate", str(synthetic), "--out", str(out), "--format", "json"])
+    assert done.value.code == 0
+    assert '"rows_used": 32' in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["evaluate", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--isl", "1024", "--osl", "256",
+              "--batch", "8", "--quant", "fp8", "--profile", str(out), "--format", "json"])
+    assert done.value.code == 0
+
+
+def test_unusable_rows_are_counted(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join([
+        ",".join(SIMPLE_HEADER),
+        "llama-3.1-8b,hgx-h200,1,8,fp8,,1024,256,9.5,120",     # usable
+        "no-such-model,hgx-h200,1,8,fp8,,1024,256,9.5,120",    # unknown model
+        "llama-3.1-8b,hgx-h200,3,8,fp8,,1024,256,9.5,120",     # tp 3 does not divide 32 heads
+        "llama-3.1-8b,hgx-h200,16,8,fp8,,1024,256,9.5,120",    # 16 GPUs on an 8-GPU server
+        "llama-3.1-8b,hgx-h200,1,8,fp8,,1024,256,,",           # nothing measured
+        "llama-3.1-8b,hgx-h200,one,8,fp8,,1024,256,9.5,120",   # not a number
+        "llama-3.1-8b,hgx-h200,1,8,fp8,,1024,256,9.5,90000",   # saturated: 90 s queued > 255 x 9.5 ms
+    ]) + "\n")
+    mset = measurements.read(path)
+    assert len(mset.rows) == 5
+    assert mset.skipped == {"no measurement": 1, "unparsable value": 1}
+    resolved, _ = measurements.resolve(mset, CAT)
+    assert len(resolved.rows) == 2
+    assert resolved.skipped["model 'no-such-model' not in the catalogue"] == 1
+    assert resolved.skipped["layout wider than the scale-up domain"] == 1
+    assert sum(v for k, v in resolved.skipped.items() if k.startswith("invalid layout: tp 3")) == 1
+    cal = calibrate_file(str(path), CAT)
+    assert cal.rows_used == 1 and sum(cal.skipped.values()) == 6
+    assert cal.skipped["saturated run (queued longer than it decoded)"] == 1
+
+
+def test_silicon_format_is_read(tmp_path):
+    # Two rows in the silicon_sample.csv layout: one aggregated, one disaggregated (counted).
+    head = ("id,backend,model_path,system,mode,isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,"
+            "attention_dp_size,moe_tp_size,moe_ep_size,silicon_ttft_ms,silicon_tpot_ms")
+    path = tmp_path / "silicon.csv"
+    path.write_text(head + "\n"
+                    "a,vllm,openai/gpt-oss-120b,h200_sxm,agg,1024,1024,nvfp4,nvfp4,16,1,1,4,2,2,90,8\n"
+                    "b,trtllm,deepseek-ai/DeepSeek-V3,gb200,disagg,1024,1024,fp8,fp8,,,,,,,600,20\n")
+    mset = measurements.read(path)
+    assert mset.kind == "silicon" and len(mset.rows) == 1
+    assert mset.skipped == {"disaggregated run (prefill and decode pools measured together)": 1}
+    row = mset.rows[0]
+    # tp 1 x attention_dp 4 = moe_tp 2 x moe_ep 2: our tp 1, dp 4, ep 2; nvfp4 is our fp4.
+    assert (row.tp, row.dp, row.ep, row.moe_tp, row.quant, row.engine) == (1, 4, 2, 2, "fp4", "vllm")
+    assert (row.tpot_s, row.ttft_s, row.system) == (0.008, 0.090, "hgx-h200")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty file"),
+    ("model,system,tp,batch,isl,osl,tpot_ms\n", "no measurement rows"),
+    ("a,b\n1,2\n", "not a measurements CSV"),
+    ("model,tpot_ms\nllama-3.1-8b,5\n", "lacks column(s): tp, batch, isl, osl, system or gpu"),
+])
+def test_bad_csv_is_one_line_and_exit_1(tmp_path, capsys, text, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(SystemExit) as done:
+        main(["calibrate", str(path), "--out", str(tmp_path / "x.toml")])
+    assert done.value.code == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "x.toml").exists()

@@ -1,0 +1,82 @@
+"""Anchored: the shipped defaults' accuracy on shared/calibration (bench/accuracy.py), as measured.
+
+The issue's goals are TPOT MAPE <= 12 %, TTFT MAPE <= 30 % and a published max-throughput
+median error <= 20 %. Measured with the shipped defaults (bench/accuracy.py, README "Accuracy"):
+TPOT MAPE 17.4 % overall (13.8 % on the fitted families, 30.8 % on the held-out Llama family),
+TTFT MAPE 47.7 % (median 24.7 %), published median 12.7 %. Only the last goal is met; these
+tests pin today's levels (with ~10 % headroom) so that a change that loses accuracy fails, and
+the published goal itself. Skipped where the calibration data are not checked out.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "accuracy.py"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("rackplan_bench_accuracy", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+acc = _bench()
+pytestmark = pytest.mark.skipif(not (acc.CALIBRATION / "silicon_calibration.csv").exists(),
+                                reason="shared/calibration not checked out")
+
+
+@pytest.fixture(scope="module")
+def silicon():
+    from hardware.catalogue import Catalogue
+    from planner import calibrate as cal
+    from planner.profile import engine
+
+    rows, hardware, skipped = acc.silicon(Catalogue())
+    pred = cal.predict(rows, hardware, acc.profiles_for(rows, {n: engine(n) for n in ("default", *acc.ENGINES)}))
+    return rows, pred, skipped, cal
+
+
+def _errors(silicon, keep):
+    rows, pred, _, cal = silicon
+    idx = np.array([i for i, m in enumerate(rows) if keep(m)])
+    meas = cal.measured(rows)
+    return cal.Errors.of(pred.tpot_s[idx], meas.tpot_s[idx]), cal.Errors.of(pred.ttft_s[idx], meas.ttft_s[idx])
+
+
+def test_rows_scored_and_skipped(silicon):
+    rows, _, skipped, _ = silicon
+    # 1,607 rows: 293 disaggregated and 132 wider than one server are counted out; 1,182 scored,
+    # of which 18 saturated runs are reported apart.
+    assert skipped == {"disaggregated run (prefill and decode pools measured together)": 293,
+                       "layout wider than the scale-up domain": 132}
+    assert len(rows) == 1182 and sum(acc.saturated(m) for m in rows) == 18
+
+
+def test_fitted_families_tpot(silicon):
+    tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m) and acc.family(m.model_name) != acc.HELD_OUT_FAMILY)
+    assert tpot.n == 920
+    assert tpot.mape <= 15.0 and tpot.median <= 10.0  # measured 13.8 / 8.8
+    assert ttft.median <= 25.0  # measured 21.3
+
+
+def test_held_out_family(silicon):
+    tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m) and acc.family(m.model_name) == acc.HELD_OUT_FAMILY)
+    assert tpot.n == 244
+    assert tpot.median <= 25.0 and tpot.mape <= 34.0  # measured 22.0 / 30.8
+
+
+def test_overall(silicon):
+    tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m))
+    assert tpot.mape <= 19.0 and ttft.median <= 27.0  # measured 17.4 / 24.7
+
+
+def test_published_max_throughput_goal():
+    from hardware.catalogue import Catalogue
+
+    _, median, skipped = acc.published(Catalogue())
+    assert median <= 20.0  # the issue's goal; measured 12.7 over 22 comparable points
+    assert len(skipped) == 13  # speculative decoding, disaggregation, variable-length datasets
