@@ -85,9 +85,11 @@ def solve(model: Model, solver: str = "highs", time_limit_s: float | None = None
     name = pulp.LpStatus.get(status, str(status))
     if name == "Infeasible":
         raise InfeasibleError("the MILP is infeasible: no candidate meets every limit together")
-    if name != "Optimal":
-        raise SolverError(f"solver {solver} returned status '{name}' (time limit {time_limit_s} s); "
-                          "raise --time-limit or narrow the search space")
+    # PuLP reports a run stopped by the time limit with a feasible incumbent as "Optimal"; the
+    # solution status says whether optimality was proven.
+    if name != "Optimal" or model.problem.sol_status != pulp.LpSolutionOptimal:
+        why = f"status '{name}'" if name != "Optimal" else f"no proven optimum within the time limit of {time_limit_s:g} s"
+        raise SolverError(f"solver {solver} returned {why}; raise --time-limit or narrow the search space")
     chosen = [i for i, var in enumerate(model.y) if round(var.value() or 0.0) == 1]
     if len(chosen) != 1:
         raise SolverError(f"solver {solver} chose {len(chosen)} layouts; expected exactly one")
