@@ -121,7 +121,7 @@ def format_frontier(rows: list[dict], fmt: str) -> str:
         return to_json(rows)
     specs = [replace(spec_of(r), min_tok_per_user=None) for r in rows]
     shared = common_label(specs, skip=("latency",))
-    title = (f"frontier: tokens/s per GPU vs tokens/s per user" + (f"; shared: {shared}" if shared else "")
+    title = ("frontier: tokens/s per GPU vs tokens/s per user" + (f"; shared: {shared}" if shared else "")
              + f"; {len({r['series'] for r in rows})} line(s), {len(rows)} point(s)")
     return format_rows(rows, FRONTIER_COLUMNS, fmt, title=None if fmt == "csv" else title)
 

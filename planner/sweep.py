@@ -16,8 +16,9 @@ the order of ``planner.compare.AXES`` (models vary slowest)::
     max_batch = 512
     kv_quant = ["fp8"]
 
-Rows stream to CSV or JSON Lines: each row is written and flushed the moment its scenario
-finishes (completion order), so an interrupted sweep loses no finished row. When the sweep
+Rows stream to CSV or JSON Lines: each row is written and flushed as soon as the executor hands
+it back (completion order; worker processes and Ray return a few rows per task, see
+``planner.executors``), so an interrupted sweep loses no finished row. When the sweep
 completes, the file is rewritten sorted by scenario index, so the finished file is the same,
 row for row, whichever executor ran it. ``resume`` keeps the rows already in the file (after
 checking they belong to this grid), drops a torn last line, and runs only the rest.
