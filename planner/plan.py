@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 
 import numpy as np
 
@@ -73,7 +73,7 @@ class PlanArrays:
 
     def take(self, index) -> "PlanArrays":
         """Rows ``index`` (a mask or integer array)."""
-        return PlanArrays(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return take_rows(self, index)
 
     def with_instances(self, instances: np.ndarray) -> "PlanArrays":
         """Same layouts with another instance count."""
@@ -89,3 +89,19 @@ class PlanArrays:
             kv_quant=quant.MODE_NAMES[int(self.kv_quant[i])],
             kv_offload_fraction=float(self.kv_offload_fraction[i]), instances=int(self.instances[i]),
         )
+
+
+def take_rows(obj, index):
+    """Rows ``index`` of a frozen dataclass of per-row arrays.
+
+    1-D arrays are indexed by row, 2-D arrays (tier-major, shape (tiers, rows)) by column, nested
+    dataclasses recursively; scalars and ``None`` are kept.
+    """
+    changes = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if is_dataclass(v) and not isinstance(v, type):
+            changes[f.name] = take_rows(v, index)
+        elif isinstance(v, np.ndarray):
+            changes[f.name] = v[:, index] if v.ndim == 2 else v[index]
+    return replace(obj, **changes)

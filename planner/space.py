@@ -36,18 +36,8 @@ def batch_ladder(limit: int) -> tuple[int, ...]:
     return tuple(sorted(values))
 
 
-@dataclass(frozen=True)
-class SearchSpace:
-    """Finite value lists for every decision (an empty ``ep`` list means 'powers of two')."""
-
-    tp: tuple[int, ...]
-    pp: tuple[int, ...]
-    dp: tuple[int, ...]
-    ep: tuple[int, ...]
-    batch: tuple[int, ...]
-    quant: tuple[str, ...]
-    kv_quant: tuple[str, ...]
-    kv_offload_fraction: tuple[float, ...]
+class DeclaredSpace:
+    """Behaviour shared by frozen dataclasses of per-decision value tuples (serving and training)."""
 
     def as_dict(self) -> dict:
         """JSON-ready declaration."""
@@ -60,15 +50,24 @@ class SearchSpace:
             n *= len(v)
         return n
 
-    def pinned(self, **pins) -> "SearchSpace":
+    def pinned(self, **pins):
         """Restrict decisions to given values (``None`` leaves a decision free)."""
-        changes = {}
-        for key, value in pins.items():
-            if value is None:
-                continue
-            values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
-            changes[key] = values
+        changes = {k: tuple(v) if isinstance(v, (list, tuple)) else (v,) for k, v in pins.items() if v is not None}
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class SearchSpace(DeclaredSpace):
+    """Finite value lists for every serving decision."""
+
+    tp: tuple[int, ...]
+    pp: tuple[int, ...]
+    dp: tuple[int, ...]
+    ep: tuple[int, ...]
+    batch: tuple[int, ...]
+    quant: tuple[str, ...]
+    kv_quant: tuple[str, ...]
+    kv_offload_fraction: tuple[float, ...]
 
 
 def default_space(scenario: Scenario, max_batch: int = DEFAULT_MAX_BATCH) -> SearchSpace:

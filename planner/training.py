@@ -28,12 +28,13 @@ the limit is the largest share of the step (compute, hbm, comm or pipeline bubbl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from hardware.specs import Hardware
 from models.spec import ModelSpec
+from planner.plan import take_rows
 from planner.training_comm import training_comm
 from planner.training_memory import (TRAINING_HBM_USABLE_FRACTION, TrainingMemory, layer_params, stage_layers,
                                      stored_bytes_per_layer, training_memory, vocab_params)
@@ -105,16 +106,7 @@ class TrainingScores:
 
     def take(self, index) -> "TrainingScores":
         """Rows ``index`` of every array (tier arrays keep their first axis)."""
-        changes = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name == "plans":
-                changes[f.name] = v.take(index)
-            elif isinstance(v, TrainingMemory):
-                changes[f.name] = TrainingMemory(*(getattr(v, k.name)[index] for k in fields(v)))
-            elif isinstance(v, np.ndarray):
-                changes[f.name] = v[:, index] if v.ndim == 2 else v[index]
-        return replace(self, **changes)
+        return take_rows(self, index)
 
     @property
     def hbm_excess_bytes(self) -> np.ndarray:

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from planner.errors import InputError
-from planner.space import powers_of_two
+from planner.space import DeclaredSpace, powers_of_two
 from planner.training import TrainingScenario, TrainingScores, evaluate_training, memory_of
 from planner.training_memory import TRAINING_HBM_USABLE_FRACTION
 from planner.training_parallel import layout_mask
@@ -35,7 +35,7 @@ DEFAULT_MICRO_BATCH = (1, 2, 4, 8)
 
 
 @dataclass(frozen=True)
-class TrainingSearchSpace:
+class TrainingSearchSpace(DeclaredSpace):
     """Finite value lists for every training decision."""
 
     tp: tuple[int, ...]
@@ -48,22 +48,6 @@ class TrainingSearchSpace:
     recompute: tuple[str, ...]
     zero: tuple[int, ...]
     precision: tuple[str, ...]
-
-    def as_dict(self) -> dict:
-        """JSON-ready declaration."""
-        return {k: list(v) for k, v in asdict(self).items()}
-
-    def size(self) -> int:
-        """Number of raw combinations before validity filtering."""
-        n = 1
-        for v in asdict(self).values():
-            n *= len(v)
-        return n
-
-    def pinned(self, **pins) -> "TrainingSearchSpace":
-        """Restrict decisions to given values (``None`` leaves a decision free)."""
-        changes = {k: tuple(v) if isinstance(v, (list, tuple)) else (v,) for k, v in pins.items() if v is not None}
-        return replace(self, **changes)
 
     def contains(self, plan) -> bool:
         """Whether every decision of ``plan`` (a `TrainingPlan`) is in the space."""

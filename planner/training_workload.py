@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from planner.errors import InputError
+from planner.plan import take_rows
 
 RECOMPUTE_MODES: tuple[str, ...] = ("none", "selective", "full")
 """Activation recomputation (Korthikanti et al. 2022, arXiv 2205.05198): none stores every
@@ -238,7 +239,7 @@ class TrainingPlanArrays:
 
     def take(self, index) -> "TrainingPlanArrays":
         """Rows ``index`` (a mask or integer array)."""
-        return TrainingPlanArrays(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return take_rows(self, index)
 
     def plan(self, i: int) -> TrainingPlan:
         """Row ``i`` as a frozen `TrainingPlan` (integers rounded, indices named)."""

@@ -281,7 +281,7 @@ def test_kv_offload_llama8b_half():
 # ---------------------------------------------------------------------------------------------
 def test_tp16_spans_two_servers_over_infiniband():
     sc = scenario("llama-3.1-70b", "hgx-h200", 1024, allow_span=True)
-    gpu, ib = sc.hardware.gpu, sc.hardware.fabrics["inter_server"]
+    ib = sc.hardware.fabrics["inter_server"]
     assert ib.name == "ib-ndr-400"
     s = evaluate_plan(sc, Plan(tp=16, batch=64))
     r = row(sc, s)

@@ -12,7 +12,7 @@ from planner.errors import InfeasibleError
 from planner.optimise import optimise
 from planner.profile import engine
 from planner.scenario import Scenario
-from planner.space import SearchSpace, default_space
+from planner.space import default_space
 from planner.workload import Workload
 from test_plan_oracle import instances
 
