@@ -1,6 +1,6 @@
 """Accuracy of rackplan's predictions against measurements, with the shipped defaults.
 
-Three comparisons (data in ``shared/calibration/``, see its README):
+Three comparisons (data in ``calibration/``, see its README):
 
 1. ``silicon_calibration.csv``: measured TPOT and TTFT of aggregated serving runs, per
    (model, system, engine) group and overall: n, TPOT MAPE, TPOT median absolute % error,
@@ -63,7 +63,7 @@ from planner.scenario import Scenario  # noqa: E402
 from planner.space import default_space  # noqa: E402
 from planner.workload import Workload  # noqa: E402
 
-CALIBRATION = Path(__file__).resolve().parents[2] / "shared" / "calibration"
+CALIBRATION = Path(__file__).resolve().parents[1] / "calibration"
 HELD_OUT_FAMILY = "llama"  # Llama-3.1-8B (bf16 and FP8): dense GQA, never seen by --fit
 ENGINES = ("trtllm", "vllm", "sglang")
 MIN_GPU_ROWS = 150  # GPUs with fewer training rows keep their sourced efficiencies

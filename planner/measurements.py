@@ -3,14 +3,18 @@
 Two formats, told apart by their header:
 
 * **silicon** (``silicon_tpot_ms`` column): NVIDIA aiconfigurator's ``silicon_sample.csv``
-  (``shared/calibration/silicon_calibration.csv``). Its layout columns mean: ``tp_size`` x
+  (``calibration/silicon_calibration.csv``). Its layout columns mean: ``tp_size`` x
   ``attention_dp_size`` = ``moe_tp_size`` x ``moe_ep_size`` = the GPUs of one instance
   (times ``pp_size``); ours are ``tp = tp_size``, ``dp = attention_dp_size`` (empty or 0:
   1), ``ep = moe_ep_size`` (so ``moe_tp = tp x dp / ep``). Quantisation: ``fp8`` and
   ``fp8_block`` are our ``fp8``, ``nvfp4`` our ``fp4``, empty/``float16``/``bfloat16`` our
   ``bf16``; the MoE mode wins where both are given (routed experts hold most weights). The
   file has no KV-cache column: the engine's ``default_kv_quant`` applies. ``batch_size`` is
-  the measured concurrency (requests in flight on the instance).
+  the measured concurrency (requests in flight on the instance). On 46 aggregated rows the
+  ``silicon_data_source`` field records a larger ``silicon_concurrency=N`` (``batch_size`` times
+  the GPUs or attention-DP ranks); ``batch_size`` is kept: with ``N`` in flight several of those
+  rows would beat the physical floor (:func:`physical_floor`; e.g. Qwen3-32B NVFP4 15000/500 on
+  two GPUs, whose KV cache cannot hold ``N`` sequences at the measured TPOT).
 * **simple** (``tpot_ms`` or ``ttft_ms`` or ``tok_per_gpu`` column), one run per line:
 
   ``model, system | gpu, [engine], tp, [pp], [ep], [dp], batch, [quant], [kv_quant], isl, osl,
@@ -25,7 +29,8 @@ Rows that cannot be used are counted by reason (:attr:`MeasurementSet.skipped`),
 dropped silently: disaggregated runs, unparsable values, and, once resolved against the
 catalogue (:func:`resolve`), unknown models or systems and layouts that contradict
 themselves (wider than the scale-up domain, ``tp`` not dividing the heads, ``tp x dp`` not
-equal to ``moe_tp x moe_ep``).
+equal to ``moe_tp x moe_ep``) or whose measurements are faster than physics allows for the
+described run (:func:`physical_floor`).
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ from models.errors import ModelError
 from models.spec import ModelSpec
 from planner import parallel, quant
 from planner.errors import InputError
+from planner.memory import weight_bytes_per_gpu
+from planner.plan import Plan, PlanArrays
+from planner.roofline import block_modes, dense_read_bytes, layout
+from planner.shape import model_shape
 
 # silicon_sample.csv system names -> catalogue systems (one instance inside one server or NVL72 rack).
 SILICON_SYSTEMS = {
@@ -288,6 +297,80 @@ def saturated(m: Measurement) -> bool:
     return m.ttft_s is not None and m.tpot_s is not None and m.ttft_s > (m.osl - 1) * m.tpot_s
 
 
+@dataclass(frozen=True)
+class Floor:
+    """Hard lower bounds of one row's measurements (seconds); see :func:`physical_floor`."""
+
+    tpot_s: float
+    ttft_s: float
+    lifetime_s: float
+    running: int
+
+
+def physical_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> Floor:
+    """Hard lower bounds on TPOT and TTFT of row ``m``: its work at the part's datasheet peaks.
+
+    Every FLOP runs at the dense tensor-core peak of the row's compute dtype (at least BF16's)
+    and every byte moves at the nominal HBM bandwidth, both at once (perfect overlap), with
+    no communication, no overhead and perfectly balanced GPUs. A measurement below its floor
+    contradicts the row's own description (layout, batch, quantisation, lengths): the run
+    was not what the row says (e.g. a prefix-cache hit, a smaller running batch).
+
+    * TPOT: one decode step of the sequences the KV cache can hold at all (``running``: the
+      batch, or fewer when even the whole HBM less the weights holds fewer at ``isl`` tokens),
+      with no prompt work (a synchronised wave prefills before it decodes): ``running x 2 x
+      (active parameters less the input embedding) + attention at context isl`` FLOPs over
+      the instance's GPUs; each GPU reads its share of the non-expert weights
+      (``planner.roofline.dense_read_bytes``), its sequences' KV cache at ``isl`` tokens, and
+      at least ``top_k`` experts per MoE layer spread over all GPUs.
+    * TTFT: the request's own prompt, ``isl`` tokens of linear work plus causal attention,
+      spread over every GPU of the instance, and one read of each GPU's non-expert weights.
+
+    The KV cache is taken at the row's mode, or at one byte per element when the row does not
+    say (the smallest any engine stores), so the floor errs low.
+    """
+    shape = model_shape(spec, m.isl, m.isl, prefill_tokens=m.isl)
+    kv_mode = m.kv_quant or "fp8"
+    plans = PlanArrays.from_plans([Plan(tp=m.tp, pp=m.pp, ep=m.ep if spec.moe is not None else 1, dp=m.dp,
+                                        batch=m.batch, quant=m.quant, kv_quant=kv_mode)])
+    lay = layout(shape, plans, *block_modes(spec.native_weight_quant, None))
+    peak = max(hw.gpu.peak_flop_per_s.get(quant.mode(m.quant).compute_dtype) or 0.0,
+               hw.gpu.peak_flop_per_s.get("bf16") or 0.0)
+    bandwidth = hw.gpu.hbm_bytes_per_s
+    layers = shape.num_layers
+    moe_layers = shape.num_moe_layers
+    # Per-token linear FLOPs without the input embedding (a lookup, no multiply).
+    linear_flop = 2.0 * (shape.attention_params * layers + shape.dense_ffn_params * (layers - moe_layers)
+                         + (shape.shared_params + shape.top_k * shape.expert_params) * moe_layers
+                         + shape.vocab_params)
+    kv_per_sequence_gpu = (shape.kv_read_sequence_elements / layers * float(lay.stage_layers[0])
+                           * quant.mode(kv_mode).bytes_per_element / float(lay.kv_split[0]))
+    free = hw.gpu.hbm_bytes - float(weight_bytes_per_gpu(shape, lay)[0])
+    running = m.batch if kv_per_sequence_gpu <= 0 else int(min(m.batch, max(free / kv_per_sequence_gpu, 1.0) * m.dp))
+    dense = float(dense_read_bytes(shape, lay)[0])
+    routed = shape.top_k * shape.expert_params * moe_layers * float(lay.weight_bytes[0]) / m.gpus
+    step_flop = running * (linear_flop + shape.attention_flop_per_token) / m.gpus
+    step_bytes = dense + running / m.dp * kv_per_sequence_gpu + routed
+    tpot = max(step_flop / peak, step_bytes / bandwidth)
+    prompt_flop = (m.isl * (linear_flop - 2.0 * shape.vocab_params) + 2.0 * shape.vocab_params
+                   + shape.prefill_attention_flop) / m.gpus
+    ttft = max(prompt_flop / peak, (dense + routed) / bandwidth)
+    request_flop = prompt_flop + m.osl * (linear_flop + shape.attention_flop_per_token) / m.gpus
+    return Floor(tpot_s=tpot, ttft_s=ttft, lifetime_s=m.batch * request_flop / peak, running=running)
+
+
+def below_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> str | None:
+    """Why row ``m``'s measurements are physically impossible as described (None when possible)."""
+    floor = physical_floor(m, spec, hw)
+    if m.tpot_s is not None and m.tpot_s < floor.tpot_s:
+        return "TPOT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)"
+    if m.ttft_s is not None and m.ttft_s < floor.ttft_s:
+        return "TTFT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)"
+    if m.tpot_s is not None and m.ttft_s is not None and m.ttft_s + (m.osl - 1) * m.tpot_s < floor.lifetime_s:
+        return "request rate above the physical ceiling (batch x request FLOPs at peak, Little's law)"
+    return None
+
+
 def resolve(mset: MeasurementSet, cat: Catalogue) -> tuple[MeasurementSet, dict[str, Hardware]]:
     """Keep the rows whose model, system and layout the catalogue accepts; count the others.
 
@@ -310,7 +393,7 @@ def resolve(mset: MeasurementSet, cat: Catalogue) -> tuple[MeasurementSet, dict[
         except CatalogueError:
             skipped[f"system '{m.system or m.gpu}' not in the catalogue"] += 1
             continue
-        reason = check(m, spec, hardware[system])
+        reason = check(m, spec, hardware[system]) or below_floor(m, spec, hardware[system])
         if reason:
             skipped[reason] += 1
             continue

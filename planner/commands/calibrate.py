@@ -57,7 +57,7 @@ def format_calibration(doc: dict, fmt: str, out_path: str) -> str:
 def calibrate(measurements, out_path, system, gpu, engine_name, name, fmt, output, catalogue_dirs):
     """Fit an engine profile's efficiency factors to MEASUREMENTS.csv (robust least squares).
 
-    Reads the silicon CSV format (shared/calibration/silicon_calibration.csv) or a simple CSV with
+    Reads the silicon CSV format (calibration/silicon_calibration.csv) or a simple CSV with
     columns model, system or gpu, [engine], tp, [pp], [ep], [dp], batch, [quant], [kv_quant], isl,
     osl, and at least one of tpot_ms, ttft_ms, tok_per_gpu. Prints the error before and after.
 

@@ -1,11 +1,12 @@
-"""Anchored: the shipped defaults' accuracy on shared/calibration (bench/accuracy.py), as measured.
+"""Anchored: the shipped defaults' accuracy on calibration/ (bench/accuracy.py), as measured.
 
 The issue's goals are TPOT MAPE <= 12 %, TTFT MAPE <= 30 % and a published max-throughput
 median error <= 20 %. Measured with the shipped defaults (bench/accuracy.py, README "Accuracy"):
 TPOT MAPE 17.4 % overall (13.8 % on the fitted families, 30.8 % on the held-out Llama family),
 TTFT MAPE 47.7 % (median 24.7 %), published median 12.7 %. Only the last goal is met; these
 tests pin today's levels (with ~10 % headroom) so that a change that loses accuracy fails, and
-the published goal itself. Skipped where the calibration data are not checked out.
+the published goal itself. The data ship in the repository (calibration/, see its README), so
+these tests run on a bare clone.
 """
 
 import importlib.util
@@ -25,8 +26,6 @@ def _bench():
 
 
 acc = _bench()
-pytestmark = pytest.mark.skipif(not (acc.CALIBRATION / "silicon_calibration.csv").exists(),
-                                reason="shared/calibration not checked out")
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +48,15 @@ def _errors(silicon, keep):
 
 def test_rows_scored_and_skipped(silicon):
     rows, _, skipped, _ = silicon
-    # 1,607 rows: 293 disaggregated and 132 wider than one server are counted out; 1,182 scored,
-    # of which 18 saturated runs are reported apart.
+    # 1,607 rows: 293 disaggregated, 132 wider than one server and 1 faster than physics allows
+    # (gpt-oss-120b, H100 x 4, vLLM, concurrency 512 at 8192/1024: TPOT 5.46 ms, but reading its
+    # weight share and the KV cache of 512 sequences of 8,192 tokens takes 6.22 ms at the
+    # 3.35 TB/s peak, planner.measurements.physical_floor) are
+    # counted out; 1,181 scored, of which 17 saturated runs are reported apart.
     assert skipped == {"disaggregated run (prefill and decode pools measured together)": 293,
-                       "layout wider than the scale-up domain": 132}
-    assert len(rows) == 1182 and sum(acc.saturated(m) for m in rows) == 18
+                       "layout wider than the scale-up domain": 132,
+                       "TPOT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)": 1}
+    assert len(rows) == 1181 and sum(acc.saturated(m) for m in rows) == 17
 
 
 def test_fitted_families_tpot(silicon):
