@@ -26,7 +26,8 @@ from planner.candidates import Limits, candidate_table
 from planner.disagg_plan import disagg_row
 from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.optimise import optimise
-from planner.report import Column, format_rows, to_json
+from planner.report import (BOUND_COLUMNS, FABRIC_COLUMNS, LAYOUT_COLUMNS, THROUGHPUT_COLUMNS, Column, format_rows,
+                            to_json)
 from planner.scenario import Scenario
 from planner.space import DEFAULT_MAX_BATCH, SearchSpace, default_space
 from planner.summary import choice_row
@@ -308,29 +309,7 @@ def spec_of(row: dict) -> ScenarioSpec:
     return ScenarioSpec(**kw)
 
 
-def _plan(key: str):
-    return lambda r: r["plan"][key] if r.get("plan") else None
-
-
-PLAN_COLUMNS = [
-    Column("TPxPPxEPxDP", "layout"),
-    Column("batch", _plan("batch")),
-    Column("quant/kv", lambda r: f"{r['plan']['quant']}/{r['plan']['kv_quant']}" if r.get("plan") else None),
-    Column("offload", _plan("kv_offload_fraction"), ".2f"),
-    Column("inst", _plan("instances")),
-    Column("GPUs", "gpus"),
-    Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"),
-    Column("Inst TPS", "instance_tps", ",.0f"),
-    Column("Total TPS", "total_tps", ",.0f"),
-    Column("tok/s/user", "tok_per_user", ",.1f"),
-    Column("Limit", "limit"),
-    Column("Bound comp", "bounds_tok_per_gpu.compute", ",.0f"),
-    Column("Bound HBM", "bounds_tok_per_gpu.hbm", ",.0f"),
-    Column("Bound comm", "bounds_tok_per_gpu.comm", ",.0f"),
-    Column("intra GB/s", "fabric_load_gb_per_s.intra_server", ",.1f"),
-    Column("inter-srv GB/s", "fabric_load_gb_per_s.inter_server", ",.1f"),
-    Column("inter-rack GB/s", "fabric_load_gb_per_s.inter_rack", ",.1f"),
-]
+PLAN_COLUMNS = [*LAYOUT_COLUMNS, *THROUGHPUT_COLUMNS, *BOUND_COLUMNS, *FABRIC_COLUMNS]
 
 
 def compare_columns(rows: list[dict], fmt: str = "table") -> list[Column]:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from planner.compare import (ScenarioSpec, Settings, common_label, fastest_tok_per_user, plan_row, spec_of,
                              varying_axes)
 from planner.errors import InputError, PlannerError
-from planner.report import Column, format_rows, to_json
+from planner.report import LAYOUT_COLUMNS, Column, format_rows, to_json
 
 DEFAULT_POINTS = 10
 # The top floor sits this fraction under the fastest plan's own tokens/s per user, so that
@@ -93,22 +93,13 @@ def frontier(specs: list[ScenarioSpec], settings: Settings, points: int = DEFAUL
     return rows
 
 
-def _plan(key: str):
-    return lambda r: r["plan"][key] if r.get("plan") else None
-
-
 FRONTIER_COLUMNS = [
     Column("line", "series"),
     Column("#", "point"),
     Column("tok/s/user", "tok_per_user", ",.1f"),
     Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"),
     Column("floor tok/s/user", "floor_tok_per_user", ",.1f"),
-    Column("TPxPPxEPxDP", "layout"),
-    Column("batch", _plan("batch")),
-    Column("quant/kv", lambda r: f"{r['plan']['quant']}/{r['plan']['kv_quant']}" if r.get("plan") else None),
-    Column("offload", _plan("kv_offload_fraction"), ".2f"),
-    Column("inst", _plan("instances")),
-    Column("GPUs", "gpus"),
+    *LAYOUT_COLUMNS,
     Column("Total TPS", "total_tps", ",.0f"),
     Column("Limit", "limit"),
     Column("why not", lambda r: None if r["status"] == "ok" else f"{r['status']}: {r['reason']}"),

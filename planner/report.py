@@ -134,28 +134,50 @@ def format_evaluation(result: dict, fmt: str, title: str | None = None) -> str:
     return format_pairs(pairs, fmt, title)
 
 
-PLAN_COLUMNS = [
-    Column("#", "rank"),
+def plan_value(key: str) -> Callable[[dict], Any]:
+    """Reader of ``row["plan"][key]`` that gives None for rows without a plan (failed scenarios)."""
+    return lambda r: r["plan"][key] if r.get("plan") else None
+
+
+# Column groups shared by every plan table (plan, min-gpus, compare, frontier, training).
+LAYOUT_COLUMNS = [
     Column("TPxPPxEPxDP", "layout"),
-    Column("batch", "plan.batch"),
-    Column("quant/kv", lambda r: f"{r['plan']['quant']}/{r['plan']['kv_quant']}"),
-    Column("offload", "plan.kv_offload_fraction", ".2f"),
-    Column("inst", "plan.instances"),
+    Column("batch", plan_value("batch")),
+    Column("quant/kv", lambda r: f"{r['plan']['quant']}/{r['plan']['kv_quant']}" if r.get("plan") else None),
+    Column("offload", plan_value("kv_offload_fraction"), ".2f"),
+    Column("inst", plan_value("instances")),
     Column("GPUs", "gpus"),
+]
+THROUGHPUT_COLUMNS = [
     Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"),
     Column("Inst TPS", "instance_tps", ",.0f"),
     Column("Total TPS", "total_tps", ",.0f"),
     Column("tok/s/user", "tok_per_user", ",.1f"),
-    Column("TTFT ms", lambda r: None if r.get("ttft_s") is None else r["ttft_s"] * 1e3, ",.0f"),
+]
+BOUND_COLUMNS = [
     Column("Limit", "limit"),
     Column("Bound comp", "bounds_tok_per_gpu.compute", ",.0f"),
     Column("Bound HBM", "bounds_tok_per_gpu.hbm", ",.0f"),
     Column("Bound comm", "bounds_tok_per_gpu.comm", ",.0f"),
+]
+FABRIC_COLUMNS = [
     Column("intra GB/s", "fabric_load_gb_per_s.intra_server", ",.1f"),
     Column("inter-srv GB/s", "fabric_load_gb_per_s.inter_server", ",.1f"),
     Column("inter-rack GB/s", "fabric_load_gb_per_s.inter_rack", ",.1f"),
+]
+MEMORY_AND_VERDICT_COLUMNS = [
     Column("mem/GPU GB", lambda r: r["memory_per_gpu_bytes"]["total"] / 1e9, ",.1f"),
     Column("verified", lambda r: "ok" if r["verification"]["ok"] else "FAIL"),
+]
+
+PLAN_COLUMNS = [
+    Column("#", "rank"),
+    *LAYOUT_COLUMNS,
+    *THROUGHPUT_COLUMNS,
+    Column("TTFT ms", lambda r: None if r.get("ttft_s") is None else r["ttft_s"] * 1e3, ",.0f"),
+    *BOUND_COLUMNS,
+    *FABRIC_COLUMNS,
+    *MEMORY_AND_VERDICT_COLUMNS,
 ]
 
 

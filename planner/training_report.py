@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.report import Column, _human, flatten, format_pairs, format_rows, to_json
+from planner.report import BOUND_COLUMNS, FABRIC_COLUMNS, MEMORY_AND_VERDICT_COLUMNS, Column, _human, flatten, format_pairs, format_rows, to_json
 
 TRAINING_PLAN_COLUMNS = [
     Column("#", "rank"),
@@ -27,15 +27,9 @@ TRAINING_PLAN_COLUMNS = [
     Column("step s", "step_time_s", ",.2f"),
     Column("MFU", lambda r: r["mfu"] * 100, ".1f"),
     Column("days", "time_to_train_days", ",.1f"),
-    Column("Limit", "limit"),
-    Column("Bound comp", "bounds_tok_per_gpu.compute", ",.0f"),
-    Column("Bound HBM", "bounds_tok_per_gpu.hbm", ",.0f"),
-    Column("Bound comm", "bounds_tok_per_gpu.comm", ",.0f"),
-    Column("intra GB/s", "fabric_load_gb_per_s.intra_server", ",.1f"),
-    Column("inter-srv GB/s", "fabric_load_gb_per_s.inter_server", ",.1f"),
-    Column("inter-rack GB/s", "fabric_load_gb_per_s.inter_rack", ",.1f"),
-    Column("mem/GPU GB", lambda r: r["memory_per_gpu_bytes"]["total"] / 1e9, ",.1f"),
-    Column("verified", lambda r: "ok" if r["verification"]["ok"] else "FAIL"),
+    *BOUND_COLUMNS,
+    *FABRIC_COLUMNS,
+    *MEMORY_AND_VERDICT_COLUMNS,
 ]
 
 
