@@ -118,6 +118,7 @@ class GpuFile(_File):
         "hbm_efficiency",
         "decode_compute_efficiency",
         "prefill_compute_efficiency",
+        "narrow_gemm_efficiency_ratio",
         "sustained_decode_tflops",
     )
     SOURCED_KEYS: ClassVar[tuple[str, ...]] = (*NUMERIC_KEYS, "peak_dense_tflops", "host_link")
@@ -135,6 +136,7 @@ class GpuFile(_File):
     hbm_efficiency: Fraction
     decode_compute_efficiency: Fraction
     prefill_compute_efficiency: Fraction
+    narrow_gemm_efficiency_ratio: Fraction = 1.0
     sustained_decode_tflops: Positive | None = None
 
     def _has_value(self, key: str) -> bool:
@@ -172,6 +174,7 @@ class GpuFile(_File):
             "hbm_efficiency_fraction": self.source_of("hbm_efficiency"),
             "decode_compute_efficiency_fraction": self.source_of("decode_compute_efficiency"),
             "prefill_compute_efficiency_fraction": self.source_of("prefill_compute_efficiency"),
+            "narrow_gemm_efficiency_fraction": self.source_of("narrow_gemm_efficiency_ratio"),
         }
         sustained = None
         if self.sustained_decode_tflops is not None:
@@ -192,6 +195,7 @@ class GpuFile(_File):
             hbm_efficiency_fraction=self.hbm_efficiency,
             decode_compute_efficiency_fraction=self.decode_compute_efficiency,
             prefill_compute_efficiency_fraction=self.prefill_compute_efficiency,
+            narrow_gemm_efficiency_fraction=self.narrow_gemm_efficiency_ratio,
             sustained_decode_flop_per_s=sustained,
             sources=sources,
         )

@@ -69,6 +69,9 @@ class GpuSpec(_Spec):
             (skinny, tokens x hidden) matmuls.
         prefill_compute_efficiency_fraction: Achievable fraction of peak FLOP/s in
             prefill-shaped (large square) matmuls.
+        narrow_gemm_efficiency_fraction: Achievable fraction of peak in 8- and 4-bit serving
+            matmuls relative to bf16's (the compute efficiencies above are bf16 measurements;
+            narrow-dtype kernels reach a smaller share of their doubled peak).
         sustained_decode_flop_per_s: Optional override of the decode FLOP rate (the seed
             simulator's preset, see `Catalogue.gpu(..., preset="seed")`); ``None`` by default,
             meaning "derive it from peak x decode efficiency".
@@ -90,6 +93,7 @@ class GpuSpec(_Spec):
     hbm_efficiency_fraction: Fraction
     decode_compute_efficiency_fraction: Fraction
     prefill_compute_efficiency_fraction: Fraction
+    narrow_gemm_efficiency_fraction: Fraction = 1.0
     sustained_decode_flop_per_s: Positive | None = None
     sources: dict[str, str]
 

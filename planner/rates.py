@@ -4,7 +4,8 @@ Efficiency fractions are catalogue data per GPU (hardware) scaled by the engine 
 When a GPU carries the seed notes' ``sustained_decode_flop_per_s`` preset, the decode
 compute rate is that figure times the quantisation's ``compute_scale`` (seed Note 2);
 otherwise it is the dense peak of the quantisation's compute dtype times the GPU's decode
-efficiency. A part without a dtype runs weight-only dequantised kernels at its bf16 rate.
+efficiency. A part without a dtype runs weight-only dequantised kernels at its bf16 rate; 8- and
+4-bit tensor-core kernels reach ``narrow_gemm_efficiency_fraction`` of the share bf16 reaches.
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
     # Modes the part has no tensor cores for run weight-only dequantising kernels at the engine's scale.
     weight_only = np.array([not hw.gpu.peak_flop_per_s.get(quant.MODES[n].compute_dtype) for n in quant.MODE_NAMES])
     peaks = np.where(weight_only, peaks * profile.weight_only_efficiency_scale, peaks)
+    # 8- and 4-bit tensor-core kernels reach a smaller share of their (doubled) peak than bf16's.
+    bf16_peak = hw.gpu.peak_flop_per_s.get("bf16") or 0.0
+    narrow = np.array([(hw.gpu.peak_flop_per_s.get(quant.MODES[n].compute_dtype) or 0.0) > bf16_peak
+                       for n in quant.MODE_NAMES])
+    peaks = np.where(narrow, peaks * gpu.narrow_gemm_efficiency_fraction, peaks)
     decode = peaks * dec_eff
     seed = decode
     attention = _peak(hw, "bf16") * gpu.decode_compute_efficiency_fraction * profile.attention_efficiency_scale
