@@ -119,6 +119,7 @@ class GpuFile(_File):
         "decode_compute_efficiency",
         "prefill_compute_efficiency",
         "narrow_gemm_efficiency_ratio",
+        "prefill_narrow_gemm_efficiency_ratio",
         "sustained_decode_tflops",
     )
     SOURCED_KEYS: ClassVar[tuple[str, ...]] = (*NUMERIC_KEYS, "peak_dense_tflops", "host_link")
@@ -137,6 +138,7 @@ class GpuFile(_File):
     decode_compute_efficiency: Fraction
     prefill_compute_efficiency: Fraction
     narrow_gemm_efficiency_ratio: Fraction = 1.0
+    prefill_narrow_gemm_efficiency_ratio: Fraction = 1.0
     sustained_decode_tflops: Positive | None = None
 
     def _has_value(self, key: str) -> bool:
@@ -175,6 +177,7 @@ class GpuFile(_File):
             "decode_compute_efficiency_fraction": self.source_of("decode_compute_efficiency"),
             "prefill_compute_efficiency_fraction": self.source_of("prefill_compute_efficiency"),
             "narrow_gemm_efficiency_fraction": self.source_of("narrow_gemm_efficiency_ratio"),
+            "prefill_narrow_gemm_efficiency_fraction": self.source_of("prefill_narrow_gemm_efficiency_ratio"),
         }
         sustained = None
         if self.sustained_decode_tflops is not None:
@@ -196,6 +199,7 @@ class GpuFile(_File):
             decode_compute_efficiency_fraction=self.decode_compute_efficiency,
             prefill_compute_efficiency_fraction=self.prefill_compute_efficiency,
             narrow_gemm_efficiency_fraction=self.narrow_gemm_efficiency_ratio,
+            prefill_narrow_gemm_efficiency_fraction=self.prefill_narrow_gemm_efficiency_ratio,
             sustained_decode_flop_per_s=sustained,
             sources=sources,
         )

@@ -69,9 +69,10 @@ class GpuSpec(_Spec):
             (skinny, tokens x hidden) matmuls.
         prefill_compute_efficiency_fraction: Achievable fraction of peak FLOP/s in
             prefill-shaped (large square) matmuls.
-        narrow_gemm_efficiency_fraction: Achievable fraction of peak in 8- and 4-bit serving
+        narrow_gemm_efficiency_fraction: Achievable fraction of peak in 8- and 4-bit decode-shaped
             matmuls relative to bf16's (the compute efficiencies above are bf16 measurements;
             narrow-dtype kernels reach a smaller share of their doubled peak).
+        prefill_narrow_gemm_efficiency_fraction: The same for prefill-shaped matmuls.
         sustained_decode_flop_per_s: Optional override of the decode FLOP rate (the seed
             simulator's preset, see `Catalogue.gpu(..., preset="seed")`); ``None`` by default,
             meaning "derive it from peak x decode efficiency".
@@ -94,6 +95,7 @@ class GpuSpec(_Spec):
     decode_compute_efficiency_fraction: Fraction
     prefill_compute_efficiency_fraction: Fraction
     narrow_gemm_efficiency_fraction: Fraction = 1.0
+    prefill_narrow_gemm_efficiency_fraction: Fraction = 1.0
     sustained_decode_flop_per_s: Positive | None = None
     sources: dict[str, str]
 

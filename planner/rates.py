@@ -5,7 +5,8 @@ When a GPU carries the seed notes' ``sustained_decode_flop_per_s`` preset, the d
 compute rate is that figure times the quantisation's ``compute_scale`` (seed Note 2);
 otherwise it is the dense peak of the quantisation's compute dtype times the GPU's decode
 efficiency. A part without a dtype runs weight-only dequantised kernels at its bf16 rate; 8- and
-4-bit tensor-core kernels reach ``narrow_gemm_efficiency_fraction`` of the share bf16 reaches.
+4-bit tensor-core kernels reach ``narrow_gemm_efficiency_fraction`` (decode-shaped) and
+``prefill_narrow_gemm_efficiency_fraction`` (prefill-shaped) of the share bf16 reaches.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
     bf16_peak = hw.gpu.peak_flop_per_s.get("bf16") or 0.0
     narrow = np.array([(hw.gpu.peak_flop_per_s.get(quant.MODES[n].compute_dtype) or 0.0) > bf16_peak
                        for n in quant.MODE_NAMES])
+    prefill_peaks = np.where(narrow, peaks * gpu.prefill_narrow_gemm_efficiency_fraction, peaks)
     peaks = np.where(narrow, peaks * gpu.narrow_gemm_efficiency_fraction, peaks)
     decode = peaks * dec_eff
     seed = decode
@@ -86,7 +88,7 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
     fabrics = [hw.fabrics[t] for t in TIERS]
     return Rates(
         decode_flop_per_s=decode,
-        prefill_flop_per_s=peaks * pre_eff,
+        prefill_flop_per_s=prefill_peaks * pre_eff,
         attention_flop_per_s=attention,
         prefill_attention_flop_per_s=_peak(hw, "bf16") * pre_eff * profile.attention_efficiency_scale,
         moe_scale=profile.moe_efficiency_scale,
