@@ -66,7 +66,7 @@ KNOBS = (
     Knob("hbm_efficiency_scale", "log", 0.05, 1.2),
     Knob("comm_efficiency_scale", "log", 0.05, 1.5),
     Knob("step_overhead_s", "log", OVERHEAD_FLOOR_S, 0.1, start=1e-4),
-    Knob("per_layer_overhead_s", "log", OVERHEAD_FLOOR_S, 1e-3, start=1e-6),
+    Knob("per_kernel_overhead_s", "log", OVERHEAD_FLOOR_S, 1e-4, start=1e-7),
     Knob("prefill_wait_fraction", "logit", 1e-4, 0.5, needs="ttft", start=0.05),
     Knob("ttft_overhead_s", "log", OVERHEAD_FLOOR_S, 1.0, needs="ttft", start=1e-3),
 )

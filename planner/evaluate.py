@@ -3,7 +3,7 @@
 One vectorised code path scores one plan or millions. A decode step (every sequence of an
 instance gains one token) takes ``pp`` stage times plus the engine's step overhead; a stage
 time blends compute, HBM, communication and KV-offload time (``roofline.combine``, with the
-engine's ``overlap_fraction``) and adds a per-layer overhead. For isl/osl workloads the step
+engine's ``overlap_fraction``) and adds a per-kernel (and per-layer) overhead. For isl/osl workloads the step
 also carries the prompt work interleaved into it and TTFT is the chunked prefill plus its
 queueing (``planner.serving``); ``tokens_cached`` workloads are pure decode.
 
@@ -31,7 +31,7 @@ from planner.comm import comm
 from planner.memory import Memory, memory
 from planner.plan import Plan, PlanArrays
 from planner.rates import rates
-from planner.roofline import block_modes, combine, compute_s, hbm_s, layout, offload_s
+from planner.roofline import block_modes, combine, compute_s, hbm_s, launch_overhead_s, layout, offload_s
 from planner.scenario import Scenario
 from planner.serving import DecodeTerms, admitted_sequences, prefill_attention_scale, serving
 from planner.shape import ModelShape, model_shape
@@ -117,7 +117,8 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     traffic = comm(shape, lay, r, gps, gpr)
     t_offload = offload_s(shape, lay, r)
     terms = [t_compute, t_hbm, traffic.time_s, t_offload]
-    stage = combine(terms, prof.overlap_fraction) + prof.per_layer_overhead_s * lay.stage_layers
+    stage = combine(terms, prof.overlap_fraction) \
+        + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s)
     step = lay.pp * stage + prof.step_overhead_s
     instance_tps = lay.batch / step
     ttft = None

@@ -34,7 +34,10 @@ class EngineProfile(BaseModel):
         hbm_efficiency_scale: multiplies the GPU's achievable HBM fraction.
         comm_efficiency_scale: multiplies the fabric's collective efficiency.
         step_overhead_s: fixed cost of each decode step (scheduling, sampling, launch).
-        per_layer_overhead_s: fixed cost per layer per step (kernel launch latencies).
+        per_kernel_overhead_s: fixed cost of each kernel a layer launches, per step (launch gap
+            and minimum kernel duration under CUDA graphs; kernels counted from the
+            architecture, ``planner.shape.kernels_per_layer``).
+        per_layer_overhead_s: fixed cost per layer per step, on top of the per-kernel cost.
         hbm_usable_fraction: share of HBM the engine lets weights, KV and activations use.
         kv_memory_fraction: share of the HBM left after weights and activations that the engine
             gives its KV cache (TensorRT-LLM's ``free_gpu_memory_fraction``; 1 where the engine
@@ -68,6 +71,7 @@ class EngineProfile(BaseModel):
     hbm_efficiency_scale: float = Field(1.0, gt=0, le=1.2)
     comm_efficiency_scale: float = Field(1.0, gt=0, le=1.5)
     step_overhead_s: float = Field(0.0, ge=0)
+    per_kernel_overhead_s: float = Field(0.0, ge=0)
     per_layer_overhead_s: float = Field(0.0, ge=0)
     hbm_usable_fraction: float = Field(0.9, gt=0, le=1)
     kv_memory_fraction: float = Field(1.0, gt=0, le=1)
@@ -88,6 +92,7 @@ def _from_file(path: Path) -> EngineProfile:
     except OSError as exc:
         raise InputError(f"{path}: cannot read profile ({exc.strerror})") from None
     for key_us, key_s in (("step_overhead_us", "step_overhead_s"), ("per_layer_overhead_us", "per_layer_overhead_s"),
+                          ("per_kernel_overhead_us", "per_kernel_overhead_s"),
                           ("ttft_overhead_us", "ttft_overhead_s")):
         if key_us in raw:
             raw[key_s] = float(raw.pop(key_us)) * 1e-6

@@ -34,6 +34,10 @@ Modelling assumptions (each a named term below):
 * KV cache: each attention group reads its own sequences' cache; GQA heads are split over
   ``min(tp, kv_heads)``, MLA's latent is held whole by every TP rank. The offloaded fraction
   is streamed from host memory over the host link every step (PCIe, or NVLink-C2C on Grace).
+* Fixed costs (:func:`launch_overhead_s`): every kernel of the stage's layers costs the
+  engine's ``per_kernel_overhead_s`` (launch gap and minimum kernel duration under CUDA
+  graphs), with kernels counted from the architecture (``planner.shape.kernels_per_layer``),
+  plus any ``per_layer_overhead_s`` per layer.
 * Activations: about ``ACTIVATION_PASSES_PER_LAYER`` reads/writes of a hidden vector per
   token per layer (norms, residuals, projections' inputs and outputs).
 """
@@ -214,6 +218,21 @@ def hbm_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
 def offload_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
     """Host-link time to stream the offloaded share of the KV cache for one micro-batch."""
     return kv_read_bytes(shape, lay) * lay.offload / r.host_bytes_per_s
+
+
+def stage_kernels(shape: ModelShape, lay: Layout) -> np.ndarray:
+    """Kernels one micro-batch launches on one stage: attention in every layer, dense or MoE FFN.
+
+    E.g. gpt-oss-120b at ``pp = 1``: 36 layers x (5 + 8) = 468 kernels.
+    """
+    return (shape.attention_kernels * lay.stage_layers + shape.dense_ffn_kernels * lay.dense_layers
+            + shape.moe_ffn_kernels * lay.moe_layers)
+
+
+def launch_overhead_s(shape: ModelShape, lay: Layout, per_layer_overhead_s: float,
+                      per_kernel_overhead_s: float) -> np.ndarray:
+    """Fixed per-stage cost of one micro-batch: per kernel and per layer overheads (seconds)."""
+    return per_kernel_overhead_s * stage_kernels(shape, lay) + per_layer_overhead_s * lay.stage_layers
 
 
 def combine(terms: list[np.ndarray], overlap_fraction: float) -> np.ndarray:

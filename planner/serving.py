@@ -70,7 +70,7 @@ from planner.memory import Memory
 from planner.profile import EngineProfile
 from planner.rates import Rates
 from planner.roofline import (ACTIVATION_BYTES, ACTIVATION_PASSES_PER_LAYER, Layout, combine, compute_s, hbm_s,
-                              moe_imbalance, offload_s, routed_read_bytes)
+                              launch_overhead_s, moe_imbalance, offload_s, routed_read_bytes)
 from planner.shape import ModelShape
 
 
@@ -236,7 +236,7 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     hbm = decode.hbm_s + (extra_bytes + kv_write + activations) / r.hbm_bytes_per_s
     traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack)
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) \
-        + profile.per_layer_overhead_s * lay.stage_layers
+        + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s)
     return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage)
 
 

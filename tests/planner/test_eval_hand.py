@@ -10,6 +10,7 @@ and pinned against ``ModelShape`` so the arithmetic below rests on checked liter
 """
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -134,6 +135,28 @@ def test_overlap_fraction_blends_max_and_sum():
     total = serial.compute_s[0] + serial.hbm_s[0]
     assert serial.step_time_s[0] == pytest.approx(total, rel=REL)
     assert half.step_time_s[0] == pytest.approx(0.5 * serial.hbm_s[0] + 0.5 * total, rel=REL)
+
+
+@pytest.mark.parametrize("name, attention, dense_ffn, moe_ffn", [
+    ("llama-3.1-8b", 5, 4, 0),     # GQA 5 (norm, QKV, rope + KV append, attention, O); FFN 4
+    ("qwen3-32b", 6, 4, 0),        # GQA 5 + Qwen3's q/k norm 1
+    ("gpt-oss-120b", 5, 4, 8),     # GQA 5; routed MoE 8 (norm, router, top-k, permute, 2 GEMMs, act, combine)
+    ("deepseek-v3", 9, 4, 11),     # MLA 9; routed MoE 8 + shared expert 3
+])
+def test_kernels_per_layer(name, attention, dense_ffn, moe_ffn):
+    s = shape_of(scenario(name, "hgx-h200", 1024))
+    assert (s.attention_kernels, s.dense_ffn_kernels, s.moe_ffn_kernels) == (attention, dense_ffn, moe_ffn)
+
+
+def test_per_kernel_overhead_llama8b():
+    # Llama-3.1-8B at pp 1: 32 layers x (5 + 4) = 288 kernels; at 3 us each, 864 us more per step
+    # than the bare roofline, plus 10 us x 32 layers = 320 us for a per-layer overhead on top.
+    plan = Plan(batch=64)
+    bare = evaluate_plan(scenario("llama-3.1-8b", "h200-sxm", 1024), plan)
+    sc = scenario("llama-3.1-8b", "h200-sxm", 1024)
+    sc = replace(sc, profile=sc.profile.model_copy(update={"per_kernel_overhead_s": 3e-6, "per_layer_overhead_s": 10e-6}))
+    charged = evaluate_plan(sc, plan)
+    assert charged.step_time_s[0] - bare.step_time_s[0] == pytest.approx(288 * 3e-6 + 32 * 10e-6, rel=1e-9)
 
 
 # ---------------------------------------------------------------------------------------------

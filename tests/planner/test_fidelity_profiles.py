@@ -10,7 +10,7 @@ from planner.profile import ENGINE_DIR, EngineProfile, engine, engine_names
 
 RUN = CliRunner()
 FITTED_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale", "hbm_efficiency_scale",
-                "comm_efficiency_scale", "step_overhead_us", "per_layer_overhead_us", "overlap_fraction",
+                "comm_efficiency_scale", "step_overhead_us", "per_kernel_overhead_us", "overlap_fraction",
                 "prefill_wait_fraction", "ttft_overhead_us")
 
 
@@ -26,9 +26,11 @@ def test_profile_loads_and_every_value_is_sourced(name):
     values = {k for k in raw if k not in ("name", "description", "source", "sources")}
     # Every value in the file says where it comes from: a source or "fitted by bench/accuracy.py".
     assert values <= set(raw["sources"]), sorted(values - set(raw["sources"]))
-    # Ranges a serving engine can have: overheads below 10 ms a step and 0.2 ms a layer, TTFT
-    # overhead below 1 s, the chunk budget a power of two between 512 and 65,536 tokens.
+    # Ranges a serving engine can have: overheads below 10 ms a step, 0.2 ms a layer and 20 us a
+    # kernel (aiconfigurator's constant is 3 us), TTFT overhead below 1 s, the chunk budget a power
+    # of two between 512 and 65,536 tokens.
     assert 0 <= prof.step_overhead_s < 10e-3 and 0 <= prof.per_layer_overhead_s < 0.2e-3
+    assert 0 <= prof.per_kernel_overhead_s < 20e-6
     assert 0 <= prof.ttft_overhead_s < 1.0 and 0 <= prof.prefill_wait_fraction <= 0.5
     assert prof.prefill_chunk_tokens in (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
     assert 0.5 <= prof.hbm_usable_fraction <= 1.0
