@@ -99,5 +99,26 @@ def show_pairs(cat: Catalogue, kind: str, name: str) -> list[tuple[str, object]]
     pairs += [(f"{k}.{sub}", v2) for k, v in data.items() if isinstance(v, dict) for sub, v2 in v.items()]
     if kind == "system":
         pairs.append(("derived.gpus_per_rack", spec.gpus_per_rack))
+    if kind == "gpu":
+        pairs += gpu_derived(spec)
     pairs += [(f"source.{k}", v) for k, v in sources.items()]
     return pairs
+
+
+def gpu_derived(g) -> list[tuple[str, object]]:
+    """Figures derived from a GPU's datasheet numbers and efficiencies (datasheet units)."""
+    bf16 = g.peak_flop_per_s["bf16"]
+    achievable_bw = g.hbm_bytes_per_s * g.hbm_efficiency_fraction
+    out = [
+        ("derived.achievable_hbm_tb_per_s", achievable_bw / 1e12),
+        ("derived.ridge_point_flop_per_byte_bf16", bf16 / g.hbm_bytes_per_s),
+        ("derived.decode_tflops_bf16", bf16 * g.decode_compute_efficiency_fraction / 1e12),
+        ("derived.prefill_tflops_bf16", bf16 * g.prefill_compute_efficiency_fraction / 1e12),
+    ]
+    for dtype in ("fp8", "fp4"):
+        peak = g.peak_flop_per_s.get(dtype)
+        if peak and peak > bf16:
+            out.append((f"derived.decode_tflops_{dtype}",
+                        peak * g.decode_compute_efficiency_fraction * g.narrow_gemm_efficiency_fraction / 1e12))
+    out.append(("derived.hbm_gb_per_kw", g.hbm_bytes / 1e9 / (g.power_w / 1e3)))
+    return out

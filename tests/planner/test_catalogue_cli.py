@@ -59,6 +59,9 @@ def test_show_pages_carry_sources():
     gpu = json.loads(RUN.invoke(cli, ["show", "gpu", "h200-sxm", "--format", "json"]).output)
     assert gpu["hbm_bytes"] == pytest.approx(141e9)
     assert "h200_microbench" in gpu["source.hbm_efficiency_fraction"]
+    # Ridge point: 989 TFLOP/s bf16 / 4.8 TB/s = 206.04 FLOP per byte; HBM per kW: 141 GB / 0.7 kW.
+    assert gpu["derived.ridge_point_flop_per_byte_bf16"] == pytest.approx(989 / 4.8)
+    assert gpu["derived.hbm_gb_per_kw"] == pytest.approx(141 / 0.7)
     system = json.loads(RUN.invoke(cli, ["show", "system", "gb200-nvl72", "--format", "json"]).output)
     assert system["derived.gpus_per_rack"] == 72 and system["scale_up_domain_gpus"] == 72
     model = json.loads(RUN.invoke(cli, ["show", "model", "Qwen/Qwen3-235B-A22B", "--format", "json"]).output)
