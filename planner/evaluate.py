@@ -202,10 +202,20 @@ def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
+def bounds_and_fabric(hardware, scores, i: int) -> dict:
+    """The bounds and per-tier fabric keys of row ``i`` (shared by serving and training scores)."""
+    return {
+        "bounds_tok_per_gpu": {"compute": _finite(scores.bound_compute[i]), "hbm": _finite(scores.bound_hbm[i]),
+                               "comm": _finite(scores.bound_comm[i])},
+        "fabric_load_gb_per_s": {k: float(scores.fabric_bytes_per_s[t, i]) / 1e9 for t, k in enumerate(TIERS)},
+        "fabric_utilisation": {k: float(scores.fabric_utilisation[t, i]) for t, k in enumerate(TIERS)},
+        "fabric_names": {k: hardware.fabrics[k].name for k in TIERS},
+    }
+
+
 def row(scenario: Scenario, scores: Scores, i: int = 0) -> dict:
     """Row ``i`` as the evaluator's JSON object (SI units; GB/s for fabric load)."""
     m = scores.memory
-    tier_keys = list(TIERS)
     ttft = None if scores.ttft_s is None else float(scores.ttft_s[i])
     step = float(scores.step_time_s[i])
     return {
@@ -221,11 +231,7 @@ def row(scenario: Scenario, scores: Scores, i: int = 0) -> dict:
         "limit": LIMITS[int(scores.limit[i])],
         "time_split_s": {"compute": float(scores.compute_s[i]), "hbm": float(scores.hbm_s[i]),
                          "comm": float(scores.comm_s[i]), "offload": float(scores.offload_s[i])},
-        "bounds_tok_per_gpu": {"compute": _finite(scores.bound_compute[i]), "hbm": _finite(scores.bound_hbm[i]),
-                               "comm": _finite(scores.bound_comm[i])},
-        "fabric_load_gb_per_s": {k: float(scores.fabric_bytes_per_s[t, i]) / 1e9 for t, k in enumerate(tier_keys)},
-        "fabric_utilisation": {k: float(scores.fabric_utilisation[t, i]) for t, k in enumerate(tier_keys)},
-        "fabric_names": {k: scenario.hardware.fabrics[k].name for k in tier_keys},
+        **bounds_and_fabric(scenario.hardware, scores, i),
         "memory_per_gpu_bytes": {
             "weights": float(m.weights[i]), "kv_hbm": float(m.kv_hbm[i]), "kv_offloaded": float(m.kv_offloaded[i]),
             "activations": float(m.activations[i]), "total": float(m.total[i]),

@@ -6,16 +6,10 @@ SI units throughout (seconds, bytes, FLOP/s); fabric load in GB/s as the serving
 
 from __future__ import annotations
 
-import numpy as np
-
-from hardware.specs import TIERS
+from planner.evaluate import bounds_and_fabric
 from planner.training import LIMITS, TrainingScenario, TrainingScores
 from planner.training_optimise import SECONDS_PER_DAY, TrainingChoice, TrainingResult
 from planner.training_parallel import layout_reasons
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
 
 
 def reasons(scenario: TrainingScenario, scores: TrainingScores, i: int = 0) -> list[str]:
@@ -60,11 +54,7 @@ def training_row(scenario: TrainingScenario, scores: TrainingScores, i: int = 0)
         "limit": LIMITS[int(scores.limit[i])],
         "time_split_s": {"compute": float(scores.compute_s[i]), "hbm": float(scores.hbm_s[i]),
                          "comm": float(scores.comm_s[i]), "bubble": float(scores.bubble_s[i])},
-        "bounds_tok_per_gpu": {"compute": _finite(scores.bound_compute[i]), "hbm": _finite(scores.bound_hbm[i]),
-                               "comm": _finite(scores.bound_comm[i])},
-        "fabric_load_gb_per_s": {k: float(scores.fabric_bytes_per_s[t, i]) / 1e9 for t, k in enumerate(TIERS)},
-        "fabric_utilisation": {k: float(scores.fabric_utilisation[t, i]) for t, k in enumerate(TIERS)},
-        "fabric_names": {k: scenario.hardware.fabrics[k].name for k in TIERS},
+        **bounds_and_fabric(scenario.hardware, scores, i),
         "memory_per_gpu_bytes": {
             "weights": float(m.weights[i]), "grads": float(m.grads[i]), "optimiser": float(m.optimiser[i]),
             "activations": float(m.activations[i]), "buffers": float(m.buffers[i]), "total": float(m.total[i]),

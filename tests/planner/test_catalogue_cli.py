@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -11,28 +12,8 @@ from planner.cli import cli, main
 
 RUN = CliRunner()
 
-MY_GPU = """\
-name = "my-gpu"
-vendor = "acme"
-source = "acme datasheet rev 3"
-hbm_capacity_gb = 96
-hbm_bandwidth_tb_per_s = 3.0
-scale_up_bandwidth_gb_per_s_per_direction = 200
-host_link = "pcie-gen5"
-host_link_bandwidth_gb_per_s_per_direction = 63
-host_memory_gb_per_gpu = 128
-board_power_w = 500
-hbm_efficiency = 0.8
-decode_compute_efficiency = 0.5
-prefill_compute_efficiency = 0.7
-
-[peak_dense_tflops]
-bf16 = 600
-fp8 = 1200
-int8 = 1200
-fp4 = false
-int4 = false
-"""
+# The README recipe's GPU file (also used by tests/hardware/test_hw_user_catalogue.py).
+MY_GPU = (Path(__file__).resolve().parents[1] / "fixtures" / "catalogue" / "gpus" / "my-gpu.toml").read_text()
 
 
 @pytest.mark.parametrize("command", ["gpus", "systems", "models", "fabrics"])
