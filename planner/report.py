@@ -181,6 +181,19 @@ PLAN_COLUMNS = [
 ]
 
 
+# Pass/fail checks (slack 0 or -1 by construction); the "tightest" limit is chosen among the others.
+LOGICAL_CHECKS = ("layout_rules", "search_space", "objective_match", "instance_size", "precision_supported")
+
+
+def verification_text(verification: dict) -> str:
+    """``verification: ok (N checks, tightest NAME slack S)`` for a report header."""
+    checks = verification["checks"]
+    numeric = [c for c in checks if not c["name"].startswith(LOGICAL_CHECKS)]
+    tight = min(numeric, key=lambda c: c["slack"] / (1 + abs(c["slack"])))
+    return (f"verification: {'ok' if verification['ok'] else 'FAILED'} "
+            f"({len(checks)} checks, tightest {tight['name']} slack {tight['slack']:.4g})")
+
+
 def _space_text(space: dict) -> str:
     parts = []
     for key in ("tp", "pp", "ep", "dp", "quant", "kv_quant", "kv_offload_fraction"):
@@ -202,9 +215,6 @@ def format_result(doc: dict, fmt: str) -> str:
     w = sc["workload"]
     wl = f"tokens cached {w['tokens_cached']}" if w.get("tokens_cached") is not None else f"isl {w['isl']} / osl {w['osl']}"
     counts = doc["search_space"]["counts"]
-    checks = doc["verification"]["checks"]
-    numeric = [c for c in checks if c["name"] not in ("layout_rules", "search_space", "objective_match")]
-    tight = min(numeric, key=lambda c: c["slack"] / (1 + abs(c["slack"])))
     objective = "maximise total TPS" if doc["objective"] == "max_tps" else \
         f"fewest GPUs reaching {sc['target_tps']:,.0f} tok/s"
     budget = sc["budget"]
@@ -219,8 +229,7 @@ def format_result(doc: dict, fmt: str) -> str:
         f"candidates: {counts['enumerated']:,} enumerated, {counts['layout_valid']:,} valid layouts, "
         f"{counts['feasible']:,} meet the per-instance limits, {counts['milp_columns']} MILP columns after pruning",
         f"solver: {doc['solver']} in {doc['solve_time_s'] * 1e3:,.1f} ms (wall {doc['wall_time_s']:,.2f} s); "
-        f"verification: {'ok' if doc['verification']['ok'] else 'FAILED'} "
-        f"({len(checks)} checks, tightest {tight['name']} slack {tight['slack']:.4g})",
+        + verification_text(doc["verification"]),
         "",
     ]
     if fmt == "markdown":
@@ -320,10 +329,6 @@ def format_fleet(doc: dict, fmt: str) -> str:
     if fmt == "csv":
         return format_rows(doc["pools"], FLEET_POOL_COLUMNS, fmt)
     t, lim = doc["totals"], doc["limits"]
-    checks = doc["verification"]["checks"]
-    numeric = [c for c in checks
-               if not c["name"].startswith(("layout_rules", "search_space", "instance_size", "objective_match"))]
-    tight = min(numeric, key=lambda c: c["slack"] / (1 + abs(c["slack"])))
     kinds = ", ".join(f"{k['kind']} {k['gpus_used']}/{k['gpus']} GPUs" for k in doc["kinds"])
     limits = "".join([f"; max {lim['max_power_kw']:,.1f} kW" if lim["max_power_kw"] else "",
                       f"; max {lim['max_cost_per_hour']:,.2f}/h" if lim["max_cost_per_hour"] else ""])
@@ -334,8 +339,7 @@ def format_fleet(doc: dict, fmt: str) -> str:
         f"candidates: {len(doc['candidates']['tables'])} tables (model x kind x role), "
         f"{doc['candidates']['milp_columns']} MILP columns after pruning",
         f"solver: {doc['solver']} in {doc['solve_time_s'] * 1e3:,.0f} ms (tables {doc['table_time_s']:,.2f} s, "
-        f"wall {doc['wall_time_s']:,.2f} s); verification: {'ok' if doc['verification']['ok'] else 'FAILED'} "
-        f"({len(checks)} checks, tightest {tight['name']} slack {tight['slack']:.4g})",
+        f"wall {doc['wall_time_s']:,.2f} s); " + verification_text(doc["verification"]),
         f"totals: {t['gpus']} of {t['gpus_held']} GPUs, {t['power_kw']:,.1f} kW, "
         f"{_opt(t['cost_per_hour'], ',.2f', '/h')}, {t['output_tps']:,.0f} output tok/s, "
         f"{_opt(t['tokens_per_joule'], ',.2f')} tok/J, {_opt(t['cost_per_million_tokens'], ',.3f')} per M tokens, "

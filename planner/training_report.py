@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.report import BOUND_COLUMNS, FABRIC_COLUMNS, MEMORY_AND_VERDICT_COLUMNS, Column, _human, flatten, format_pairs, format_rows, to_json
+from planner.report import (BOUND_COLUMNS, FABRIC_COLUMNS, MEMORY_AND_VERDICT_COLUMNS, Column, _human, flatten,
+                            format_pairs, format_rows, to_json, verification_text)
 
 TRAINING_PLAN_COLUMNS = [
     Column("#", "rank"),
@@ -78,10 +79,6 @@ def format_training_result(doc: dict, fmt: str) -> str:
     sc = doc["scenario"]
     w = sc["workload"]
     counts = doc["search_space"]["counts"]
-    checks = doc["verification"]["checks"]
-    numeric = [c for c in checks if c["name"] not in ("layout_rules", "precision_supported", "search_space",
-                                                      "objective_match")]
-    tight = min(numeric, key=lambda c: c["slack"] / (1 + abs(c["slack"])))
     target = sc.get("target_tokens_per_s")
     objective = "maximise tokens/s" if doc["objective"] == "max_tokens_per_s" else \
         f"fewest GPUs reaching {target:,.0f} tokens/s"
@@ -98,8 +95,7 @@ def format_training_result(doc: dict, fmt: str) -> str:
         f"candidates: {counts['enumerated']:,} enumerated, {counts['layout_valid']:,} valid layouts, "
         f"{counts['feasible']:,} fit in memory, {counts['milp_columns']} MILP columns after pruning",
         f"solver: {doc['solver']} in {doc['solve_time_s'] * 1e3:,.1f} ms (wall {doc['wall_time_s']:,.2f} s); "
-        f"verification: {'ok' if doc['verification']['ok'] else 'FAILED'} "
-        f"({len(checks)} checks, tightest {tight['name']} slack {tight['slack']:.4g})",
+        + verification_text(doc["verification"]),
         "",
     ]
     if fmt == "markdown":
