@@ -74,6 +74,10 @@ PRIOR_WEIGHT = 0.05
 # blanket 0.8 guess ([E1]); GEMM efficiencies stay measured (MAMF [E8], H200 microbench). Bounds:
 # 0.6 up to the 0.877 copy rate measured on H200 (h200_microbench.json) plus a read-only margin.
 GPU_KNOBS = {"hbm_efficiency_fraction": (0.6, 0.92)}
+# Fitted per (engine, GPU) pair with at least MIN_PAIR_ROWS training rows (the profile's
+# [gpus.NAME] tables): launch path and kernel maturity of one engine differ by part.
+PAIR_KNOBS = ("step_overhead_s", "per_kernel_overhead_s", "hbm_efficiency_scale")
+MIN_PAIR_ROWS = 40
 GOALS = {"tpot_mape": 12.0, "ttft_mape": 30.0, "published_median": 20.0}
 
 PUBLISHED_SYSTEMS = {"H100": "hgx-h100", "H200": "hgx-h200", "B200": "hgx-b200", "B300": "hgx-b300",
@@ -259,6 +263,15 @@ def microbench(cat: Catalogue) -> str:
 
 
 # ------------------------------------------------------------------------------------------ fit
+def pair_value(profile, knob, offset: float) -> float:
+    """An (engine, GPU) pair's knob: the engine-wide value times ``exp(offset)``, within bounds.
+
+    Fitting offsets (pulled towards 0 by the prior) keeps the engine-wide values informed by
+    every GPU's rows, so they stay the defaults for parts without a pair of their own.
+    """
+    return float(np.clip(max(getattr(profile, knob.name), knob.start) * math.exp(offset), knob.low, knob.high))
+
+
 def refit(rows, hardware, cat: Catalogue) -> None:
     """Jointly refit engine knobs and GPU efficiencies on the training rows; print the values."""
     train = [m for m in rows if family(m.model_name) != HELD_OUT_FAMILY and not saturated(m)]
@@ -272,17 +285,30 @@ def refit(rows, hardware, cat: Catalogue) -> None:
         params += [("engine", e, k) for k in cal.informed_knobs(sub, hardware)]
     gpu_knob = {f: cal.Knob(f, "logit", lo, hi) for f, (lo, hi) in GPU_KNOBS.items()}
     params += [("gpu", g, gpu_knob[f]) for g in gpus for f in GPU_KNOBS]
+    pair_rows = Counter((m.engine, hardware[m.system].gpu.name) for m in train)
+    pairs = sorted(p for p, c in pair_rows.items() if c >= MIN_PAIR_ROWS)
+    knob_by_name = {k.name: k for k in cal.KNOBS}
+    params += [("pair", pair, knob_by_name[f]) for pair in pairs for f in PAIR_KNOBS]
 
     def start(kind, owner, knob):
         if kind == "engine":
             return max(getattr(engines[owner], knob.name), knob.start)
+        if kind == "pair":  # log offset from the engine-wide value (0: none)
+            return None
         return getattr(next(h.gpu for h in hardware.values() if h.gpu.name == owner), knob.name)
 
-    theta0 = np.array([cal.to_theta(k, start(kind, o, k)) for kind, o, k in params])
+    theta0 = np.array([0.0 if kind == "pair" else cal.to_theta(k, start(kind, o, k)) for kind, o, k in params])
 
     def state(theta):
-        prof = {e: p.model_copy(update={k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta)
-                                        if kind == "engine" and o == e}) for e, p in engines.items()}
+        prof = {}
+        for e, p in engines.items():
+            upd = {k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta) if kind == "engine" and o == e}
+            base = p.model_copy(update=upd)
+            per_gpu = {}
+            for (kind, o, k), t in zip(params, theta):
+                if kind == "pair" and o[0] == e:
+                    per_gpu.setdefault(o[1], {})[k.name] = pair_value(base, k, t)
+            prof[e] = base.model_copy(update={"gpus": per_gpu})
         hw = {}
         for name, h in hardware.items():
             upd = {k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta) if kind == "gpu" and o == h.gpu.name}
@@ -308,6 +334,13 @@ def refit(rows, hardware, cat: Catalogue) -> None:
         for kind, o, k in params:
             if kind == "engine" and o == e:
                 v = getattr(prof[e], k.name)
+                print(f"{k.name.removesuffix('_s') + '_us' if k.name.endswith('_overhead_s') else k.name} = "
+                      f"{v * 1e6 if k.name.endswith('_overhead_s') else v:.4g}")
+    for e, g in pairs:
+        print(f"[{e}: gpus.{g}]")
+        for (kind, o, k), t in zip(params, theta):
+            if kind == "pair" and o == (e, g):
+                v = prof[e].gpus[g][k.name]
                 print(f"{k.name.removesuffix('_s') + '_us' if k.name.endswith('_overhead_s') else k.name} = "
                       f"{v * 1e6 if k.name.endswith('_overhead_s') else v:.4g}")
     for g in gpus:

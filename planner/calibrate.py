@@ -271,6 +271,18 @@ def fit(rows: list[Measurement], hardware: dict[str, Hardware], base: EngineProf
     return profile_at(robust_least_squares(residual_at, theta0, iterations))
 
 
+def flattened(base: EngineProfile, gpus: set[str]) -> EngineProfile:
+    """``base`` ready to fit on rows of ``gpus``: their per-GPU values moved to the top level.
+
+    On one GPU the fit starts from the values that GPU runs with and the written profile
+    holds them at the top level (a profile for that GPU/engine pair); on several, their
+    per-GPU tables are dropped so the fitted top-level values apply to all of them.
+    """
+    keep = {g: v for g, v in base.gpus.items() if g not in gpus}
+    start = base.on_gpu(next(iter(gpus))) if len(gpus) == 1 else base
+    return start.model_copy(update={"gpus": keep})
+
+
 def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineProfile, name: str,
               source: str) -> Calibration:
     """Fit ``base`` to the resolved rows of ``mset``; the fitted profile is named ``name``.
@@ -285,7 +297,7 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
     meas = measured(rows)
     before = report(predict(rows, hardware, [base] * len(rows)), meas)
     knobs = informed_knobs(rows, hardware)
-    fitted = fit(rows, hardware, base, knobs)
+    fitted = fit(rows, hardware, flattened(base, {hardware[m.system].gpu.name for m in rows}), knobs)
     after = report(predict(rows, hardware, [fitted] * len(rows)), meas)
     systems = tuple(sorted({m.system for m in rows}))
     engines = tuple(sorted({m.engine or "unnamed" for m in rows}))
@@ -374,6 +386,7 @@ def profile_toml(profile: EngineProfile) -> str:
     lines = ["# Engine profile written by rackplan calibrate: load it with --profile FILE."]
     data = profile.model_dump()
     sources = data.pop("sources")
+    gpus = data.pop("gpus")
     for key, value in data.items():
         if value is None:
             continue
@@ -382,6 +395,12 @@ def profile_toml(profile: EngineProfile) -> str:
         elif isinstance(value, float):
             value = float(f"{value:.6g}")
         lines.append(f"{key} = {_toml_value(value)}")
+    for gpu, values in gpus.items():
+        lines += ["", f"[gpus.{gpu}]"]
+        for key, value in values.items():
+            if key.endswith("_overhead_s"):
+                key, value = toml_key(key), value * 1e6
+            lines.append(f"{key} = {_toml_value(float(f'{value:.6g}'))}")
     if sources:
         lines += ["", "[sources]"]
         for key, text in sources.items():

@@ -93,7 +93,7 @@ class PrefillScores:
 def prefill_scores(scenario: Scenario, plans: PlanArrays) -> PrefillScores:
     """Score prefill-only instances of ``scenario``'s isl/osl workload (module docstring)."""
     isl = int(scenario.workload.isl)
-    hw, prof, model = scenario.hardware, scenario.profile, scenario.model
+    hw, prof, model = scenario.hardware, scenario.engine_profile, scenario.model
     scores = evaluate(prefill_scenario(scenario), plans)
     shape = model_shape(model, float(isl), float(isl), scenario.moe_approximation, prefill_tokens=isl)
     r = rates(hw, prof)

@@ -106,7 +106,7 @@ def shape_of(scenario: Scenario) -> ModelShape:
 
 def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = None) -> Scores:
     """Score every row of ``plans`` under ``scenario``."""
-    hw, prof = scenario.hardware, scenario.profile
+    hw, prof = scenario.hardware, scenario.engine_profile
     shape = shape or shape_of(scenario)
     r = rates(hw, prof)
     lay = layout(shape, plans, *block_modes(scenario.model.native_weight_quant, prof.lm_head_quant))
@@ -127,7 +127,7 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     if w.has_prefill:  # aggregated serving: the step carries prompt work (planner.serving)
         sv = serving(shape, lay, r, plans.quant, prof, DecodeTerms(t_compute, t_hbm, t_offload), w.isl, w.osl,
                      shape.prefill_attention_flop * prefill_attention_scale(scenario.model), gps, gpr,
-                     admitted_sequences(mem, lay, hw.gpu.hbm_bytes, prof))
+                     admitted_sequences(mem, lay, hw.gpu.hbm_bytes, prof, w.isl, w.osl))
         t_compute, t_hbm, traffic, terms = sv.step.compute_s, sv.step.hbm_s, sv.step.comm, sv.step.terms
         stage, step, ttft, instance_tps = sv.step.stage_time_s, sv.step_time_s, sv.ttft_s, sv.instance_tps
 

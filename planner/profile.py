@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from planner.errors import InputError
 
@@ -43,6 +43,12 @@ class EngineProfile(BaseModel):
             gives its KV cache (TensorRT-LLM's ``free_gpu_memory_fraction``; 1 where the engine
             reserves a share of the whole HBM instead, as vLLM and SGLang do). With
             ``hbm_usable_fraction`` it sets how many sequences the engine admits at once.
+        kv_reserved_output_fraction: share of a sequence's output length the engine counts
+            when it admits the sequence against its KV cache: 1 when it reserves every block a
+            request may need up front (TensorRT-LLM's default ``GUARANTEED_NO_EVICT`` capacity
+            policy); 0.5 when blocks are allocated as tokens are generated (vLLM's and SGLang's
+            paged caches), so a closed loop's running sequences hold on average their prompt
+            and half their output.
         overlap_fraction: 1 = the step takes the max of compute, HBM, comm and offload
             (perfect overlap); 0 = their sum; in between is a linear blend.
         prefill_chunk_tokens: most tokens one engine iteration takes (chunked prefill budget:
@@ -57,6 +63,11 @@ class EngineProfile(BaseModel):
             keep the LM head unquantised); ``None`` follows the plan's weight quantisation.
         default_kv_quant: KV-cache mode the engine picks when a measurement does not say:
             ``bf16``, ``fp8``, or ``weights`` (fp8 when the weights are 8-bit or narrower).
+        gpus: per-GPU values of the performance knobs (`GPU_KNOBS`), keyed by catalogue GPU
+            name: how fast one engine's kernels, launch path and scheduler run differs by part
+            and platform (host CPU, CUDA-graph support, kernel maturity per architecture).
+            In files: a ``[gpus.NAME]`` table, overheads in microseconds. Applied by
+            :meth:`on_gpu`; GPUs not listed use the top-level values.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -75,13 +86,56 @@ class EngineProfile(BaseModel):
     per_layer_overhead_s: float = Field(0.0, ge=0)
     hbm_usable_fraction: float = Field(0.9, gt=0, le=1)
     kv_memory_fraction: float = Field(1.0, gt=0, le=1)
+    kv_reserved_output_fraction: float = Field(1.0, ge=0, le=1)
     overlap_fraction: float = Field(0.5, ge=0, le=1)
     prefill_chunk_tokens: int = Field(8192, ge=16)
     prefill_wait_fraction: float = Field(0.0, ge=0, le=1)
     ttft_overhead_s: float = Field(0.0, ge=0)
     lm_head_quant: Literal["bf16", "fp8", "int8", "int4", "fp4"] | None = None
     default_kv_quant: Literal["bf16", "fp8", "weights"] = "bf16"
+    gpus: dict[str, dict[str, float]] = Field(default_factory=dict)
     sources: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("gpus")
+    @classmethod
+    def _known_gpu_knobs(cls, gpus: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for name, values in gpus.items():
+            unknown = sorted(set(values) - set(GPU_KNOBS))
+            if unknown:
+                raise ValueError(f"gpus.{name}: '{unknown[0]}' cannot be set per GPU (allowed: {', '.join(GPU_KNOBS)})")
+        return gpus
+
+    def on_gpu(self, gpu_name: str) -> "EngineProfile":
+        """This profile with ``gpus[gpu_name]``'s values in place (itself when none are set)."""
+        values = self.gpus.get(gpu_name)
+        if not values:
+            return self
+        key = (id(self), gpu_name)
+        hit = _ON_GPU.get(key)
+        if hit is None or hit[0] is not self:
+            if len(_ON_GPU) > 256:
+                _ON_GPU.clear()
+            hit = (self, EngineProfile(**{**self.model_dump(), **values}))
+            _ON_GPU[key] = hit
+        return hit[1]
+
+
+# Knobs an engine profile may set per GPU: the performance ones, not memory or scheduling policy.
+GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale",
+             "weight_only_efficiency_scale", "hbm_efficiency_scale", "comm_efficiency_scale",
+             "step_overhead_s", "per_kernel_overhead_s", "per_layer_overhead_s", "overlap_fraction")
+_ON_GPU: dict[tuple[int, str], tuple[EngineProfile, EngineProfile]] = {}
+_US_KEYS = (("step_overhead_us", "step_overhead_s"), ("per_layer_overhead_us", "per_layer_overhead_s"),
+            ("per_kernel_overhead_us", "per_kernel_overhead_s"), ("ttft_overhead_us", "ttft_overhead_s"))
+
+
+def _seconds(table: dict) -> dict:
+    """``table`` with its ``*_us`` keys converted to ``*_s`` seconds."""
+    out = dict(table)
+    for key_us, key_s in _US_KEYS:
+        if key_us in out:
+            out[key_s] = float(out.pop(key_us)) * 1e-6
+    return out
 
 
 def _from_file(path: Path) -> EngineProfile:
@@ -91,11 +145,9 @@ def _from_file(path: Path) -> EngineProfile:
         raise InputError(f"{path}: malformed TOML ({exc})") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read profile ({exc.strerror})") from None
-    for key_us, key_s in (("step_overhead_us", "step_overhead_s"), ("per_layer_overhead_us", "per_layer_overhead_s"),
-                          ("per_kernel_overhead_us", "per_kernel_overhead_s"),
-                          ("ttft_overhead_us", "ttft_overhead_s")):
-        if key_us in raw:
-            raw[key_s] = float(raw.pop(key_us)) * 1e-6
+    raw = _seconds(raw)
+    if isinstance(raw.get("gpus"), dict):
+        raw["gpus"] = {name: _seconds(t) if isinstance(t, dict) else t for name, t in raw["gpus"].items()}
     try:
         return EngineProfile(**raw)
     except ValidationError as exc:

@@ -30,3 +30,8 @@ class Scenario:
     profile: EngineProfile = field(default_factory=engine)
     allow_span: bool = False
     moe_approximation: SeedMoeApproximation | None = None
+
+    @property
+    def engine_profile(self) -> EngineProfile:
+        """The profile as it applies on this scenario's GPU (``EngineProfile.on_gpu``)."""
+        return self.profile.on_gpu(self.hardware.gpu.name)

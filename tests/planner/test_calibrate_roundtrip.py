@@ -144,3 +144,27 @@ def test_bad_csv_is_one_line_and_exit_1(tmp_path, capsys, text, message):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "x.toml").exists()
+
+
+def test_calibrating_one_gpu_starts_from_that_gpus_values():
+    from planner.calibrate import flattened
+
+    # A base with an H200 table: the fit on H200 rows starts from (and writes at the top
+    # level) the values H200 runs with; other GPUs' tables are kept as they were.
+    base = engine("default").model_copy(update={"gpus": {"h200-sxm": {"step_overhead_s": 250e-6},
+                                                         "b200": {"step_overhead_s": 50e-6}}})
+    flat = flattened(base, {"h200-sxm"})
+    assert flat.step_overhead_s == 250e-6 and flat.gpus == {"b200": {"step_overhead_s": 50e-6}}
+    both = flattened(base, {"h200-sxm", "b200"})
+    assert both.step_overhead_s == base.step_overhead_s and both.gpus == {}
+
+
+def test_per_gpu_tables_round_trip(tmp_path):
+    prof = engine("trtllm")
+    assert prof.gpus  # the shipped TensorRT-LLM profile has fitted per-GPU tables
+    out = tmp_path / "t.toml"
+    out.write_text(profile_toml(prof))
+    loaded = load_profile(out)
+    for gpu, values in prof.gpus.items():
+        for knob, value in values.items():
+            assert getattr(loaded.on_gpu(gpu), knob) == pytest.approx(value, rel=1e-5)

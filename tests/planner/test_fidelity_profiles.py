@@ -71,3 +71,62 @@ def test_serving_commands_accept_engine_and_profile():
                if name not in ("gpus", "systems", "fabrics", "models", "show", "calibrate", "sweep")]
     missing = [name for name in scoring if not {"engine_name", "profile_path"} <= {p.name for p in cli.commands[name].params}]
     assert missing == [], f"commands without --engine/--profile: {missing}"
+
+
+@pytest.mark.parametrize("name", engine_names())
+def test_per_gpu_tables_name_catalogue_gpus_and_stay_in_range(name):
+    from hardware.catalogue import Catalogue
+
+    prof, gpus = engine(name), set(Catalogue().gpu_names())
+    raw = tomllib.loads((ENGINE_DIR / f"{name}.toml").read_text())
+    if prof.gpus:
+        assert "fitted by bench/accuracy.py" in raw["sources"]["gpus"]
+    for gpu in prof.gpus:
+        assert gpu in gpus, gpu
+        on = prof.on_gpu(gpu)
+        # The same ranges as the top level (test above).
+        assert 0 <= on.step_overhead_s < 10e-3 and 0 <= on.per_kernel_overhead_s < 20e-6
+        assert 0 < on.hbm_efficiency_scale <= 1.2
+
+
+def test_per_gpu_values_apply_on_that_gpu_only():
+    from hardware.catalogue import Catalogue
+    from models.catalogue import model
+    from planner.evaluate import evaluate_plan
+    from planner.plan import Plan
+    from planner.scenario import Scenario
+    from planner.workload import Workload
+
+    cat, llama = Catalogue(), model("llama-3.1-8b")
+    base = EngineProfile(name="t", source="test", step_overhead_s=100e-6)
+    over = base.model_copy(update={"gpus": {"h200-sxm": {"step_overhead_s": 600e-6}}})
+    w, plan = Workload(tokens_cached=1024), Plan(tp=1, batch=16)
+
+    def step(profile, system):
+        return evaluate_plan(Scenario(hardware=cat.hardware(system), model=llama, workload=w, profile=profile),
+                             plan).step_time_s[0]
+
+    # Decode step = stage + step overhead: the H200 table adds 600 - 100 = 500 us there, nothing on H100.
+    assert step(over, "hgx-h200") - step(base, "hgx-h200") == pytest.approx(500e-6, rel=1e-9)
+    assert step(over, "hgx-h100") == step(base, "hgx-h100")
+
+
+def test_per_gpu_table_read_from_file_in_microseconds(tmp_path):
+    from planner.profile import load_profile
+
+    path = tmp_path / "p.toml"
+    path.write_text('name = "mine"\nsource = "test"\nstep_overhead_us = 100\n\n[gpus.b200]\nstep_overhead_us = 40\n'
+                    'hbm_efficiency_scale = 1.05\n')
+    prof = load_profile(path)
+    assert prof.step_overhead_s == pytest.approx(100e-6) and prof.on_gpu("b200").step_overhead_s == pytest.approx(40e-6)
+    assert prof.on_gpu("b200").hbm_efficiency_scale == 1.05 and prof.on_gpu("h100-sxm") is prof
+
+
+def test_per_gpu_table_rejects_memory_knobs(tmp_path):
+    from planner.errors import InputError
+    from planner.profile import load_profile
+
+    path = tmp_path / "p.toml"
+    path.write_text('name = "mine"\nsource = "test"\n\n[gpus.b200]\nhbm_usable_fraction = 0.5\n')
+    with pytest.raises(InputError, match="gpus.*hbm_usable_fraction.*cannot be set per GPU"):
+        load_profile(path)

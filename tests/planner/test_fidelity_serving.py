@@ -149,3 +149,16 @@ def test_experts_only_checkpoint_keeps_attention_bf16():
     dense = 36 * (b.attention_per_layer + b.router_per_layer)
     expected = dense * 2 + (b.embedding + b.lm_head) * 2 + 36 * 128 * b.expert_params * 0.5
     assert s.memory.weights[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_on_demand_kv_admits_by_prompt_and_half_the_output():
+    # The Little's-law case above (usable share 0.3: 26.2 GB of KV, 536.9 MB per 4,096-token
+    # sequence, 48 admitted of 64) with blocks allocated on demand (fraction 0.5): a sequence is
+    # counted at (2048 + 0.5 x 2048) / 4096 = 0.75 of its full length, 402.7 MB, and
+    # floor(26.2e9 / 402.7e6) = 65 >= 64 sequences fit: nobody queues.
+    w, plan = Workload(isl=2048, osl=2048), Plan(tp=1, batch=64)
+    roomy = score(w, plan, bare())
+    on_demand = score(w, plan, bare(hbm_usable_fraction=0.3, kv_reserved_output_fraction=0.5))
+    reserved = score(w, plan, bare(hbm_usable_fraction=0.3, kv_reserved_output_fraction=1.0))
+    assert on_demand.ttft_s[0] == pytest.approx(roomy.ttft_s[0], rel=1e-12)
+    assert reserved.ttft_s[0] > 1.3 * roomy.ttft_s[0]  # 16 of 64 wait a whole request lifetime
