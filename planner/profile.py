@@ -120,10 +120,11 @@ class EngineProfile(BaseModel):
         return hit[1]
 
 
-# Knobs an engine profile may set per GPU: the performance ones, not memory or scheduling policy.
+# Knobs an engine profile may set per GPU: speed and latency, not memory or chunking policy.
 GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale",
              "weight_only_efficiency_scale", "hbm_efficiency_scale", "comm_efficiency_scale",
-             "step_overhead_s", "per_kernel_overhead_s", "per_layer_overhead_s", "overlap_fraction")
+             "step_overhead_s", "per_kernel_overhead_s", "per_layer_overhead_s", "overlap_fraction",
+             "prefill_wait_fraction", "ttft_overhead_s")
 _ON_GPU: dict[tuple[int, str], tuple[EngineProfile, EngineProfile]] = {}
 _US_KEYS = (("step_overhead_us", "step_overhead_s"), ("per_layer_overhead_us", "per_layer_overhead_s"),
             ("per_kernel_overhead_us", "per_kernel_overhead_s"), ("ttft_overhead_us", "ttft_overhead_s"))

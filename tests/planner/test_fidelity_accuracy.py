@@ -62,24 +62,26 @@ def test_rows_scored_and_skipped(silicon):
 def test_fitted_families_tpot(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m) and acc.family(m.model_name) != acc.HELD_OUT_FAMILY)
     assert tpot.n == 920
-    assert tpot.mape <= 11.5 and tpot.median <= 7.0  # measured 10.4 / 6.2
-    assert ttft.median <= 22.0 and ttft.mape <= 33.0  # measured 20.3 / 30.3
+    assert tpot.mape <= 12.0 and tpot.median <= 8.0  # measured 11.0 / 7.0
+    assert ttft.median <= 18.0 and ttft.mape <= 26.0  # measured 16.1 / 24.1
 
 
 def test_held_out_family(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m) and acc.family(m.model_name) == acc.HELD_OUT_FAMILY)
     assert tpot.n == 244
-    assert tpot.median <= 14.5 and tpot.mape <= 28.0  # measured 13.3 / 26.0
+    assert tpot.median <= 14.0 and tpot.mape <= 26.0  # measured 12.6 / 24.0
+    assert ttft.mape <= 52.0  # measured 48.8
 
 
 def test_overall(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m))
-    assert tpot.mape <= 14.5 and ttft.median <= 26.0 and ttft.mape <= 47.0  # measured 13.6 / 23.9 / 44.1
+    assert tpot.mape <= 14.5 and ttft.median <= 21.0  # measured 13.7 / 19.2
+    assert ttft.mape <= 30.0  # the TTFT goal; measured 29.3
 
 
 def test_published_max_throughput_goal():
     from hardware.catalogue import Catalogue
 
     _, median, skipped = acc.published(Catalogue())
-    assert median <= 20.0  # the goal; measured 12.2 over 22 comparable points
+    assert median <= 20.0  # the goal; measured 14.5 over 22 comparable points
     assert len(skipped) == 13  # speculative decoding, disaggregation, variable-length datasets
