@@ -25,9 +25,12 @@ Usage::
 ``--fit`` refits, on the silicon rows outside the held-out family (saturated runs
 excluded), every engine profile's knobs (``planner.calibrate.KNOBS``) jointly with the
 efficiency fractions of the GPUs that have at least ``MIN_GPU_ROWS`` training rows and no
-measured microbenchmark (H200's are measured and stay), by the robust least squares of
-``planner.calibrate``; it prints the values to paste into ``planner/data/engines/*.toml`` and
-``hardware/data/gpus/*.toml``. The ``default`` engine keeps its unit multipliers and
+measured microbenchmark (H200's are measured and stay), and the per-GPU tables of the engine
+profiles (``[gpus.NAME]``: latency knobs for (engine, GPU) pairs with ``MIN_PAIR_ROWS`` rows,
+speed knobs where two model families measured the pair; fitted as offsets from the engine-wide
+values), by the robust least squares of ``planner.calibrate``, in two passes (the second
+leaves out rows the first misses by more than ``OUTLIER_FACTOR`` in TPOT, and names them); it
+prints the values to paste into ``planner/data/engines/*.toml`` and ``hardware/data/gpus/*.toml``. The ``default`` engine keeps its unit multipliers and
 overheads (neutral) and takes the pooled serving knobs.
 """
 
