@@ -381,26 +381,24 @@ def _toml_value(value) -> str:
     return f'"{text}"'
 
 
+def _toml_line(key: str, value) -> str:
+    """One ``key = value`` line of a profile file (overheads in microseconds, floats to 6 digits)."""
+    if key.endswith("_overhead_s"):
+        key, value = toml_key(key), value * 1e6
+    if isinstance(value, float):
+        value = float(f"{value:.6g}")
+    return f"{key} = {_toml_value(value)}"
+
+
 def profile_toml(profile: EngineProfile) -> str:
     """The profile as a TOML file ``--profile`` accepts (overheads in microseconds)."""
     lines = ["# Engine profile written by rackplan calibrate: load it with --profile FILE."]
     data = profile.model_dump()
     sources = data.pop("sources")
     gpus = data.pop("gpus")
-    for key, value in data.items():
-        if value is None:
-            continue
-        if key.endswith("_overhead_s"):
-            key, value = toml_key(key), float(f"{value * 1e6:.6g}")
-        elif isinstance(value, float):
-            value = float(f"{value:.6g}")
-        lines.append(f"{key} = {_toml_value(value)}")
+    lines += [_toml_line(key, value) for key, value in data.items() if value is not None]
     for gpu, values in gpus.items():
-        lines += ["", f"[gpus.{gpu}]"]
-        for key, value in values.items():
-            if key.endswith("_overhead_s"):
-                key, value = toml_key(key), value * 1e6
-            lines.append(f"{key} = {_toml_value(float(f'{value:.6g}'))}")
+        lines += ["", f"[gpus.{gpu}]"] + [_toml_line(key, float(value)) for key, value in values.items()]
     if sources:
         lines += ["", "[sources]"]
         for key, text in sources.items():
