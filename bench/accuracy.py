@@ -272,6 +272,13 @@ def microbench(cat: Catalogue) -> str:
 
 
 # ------------------------------------------------------------------------------------------ fit
+def knob_line(name: str, value: float) -> str:
+    """A fitted knob as its profile-file line (overheads in microseconds, 4 significant digits)."""
+    if name.endswith("_overhead_s"):
+        value *= 1e6
+    return f"{cal.toml_key(name)} = {value:.4g}"
+
+
 def pair_value(profile, knob, offset: float) -> float:
     """An (engine, GPU) pair's knob: the engine-wide value times ``exp(offset)``, within bounds.
 
@@ -359,16 +366,11 @@ def refit(rows, hardware, cat: Catalogue) -> None:
         print(f"[{e}]")
         for kind, o, k in params:
             if kind == "engine" and o == e:
-                v = getattr(prof[e], k.name)
-                print(f"{k.name.removesuffix('_s') + '_us' if k.name.endswith('_overhead_s') else k.name} = "
-                      f"{v * 1e6 if k.name.endswith('_overhead_s') else v:.4g}")
+                print(knob_line(k.name, getattr(prof[e], k.name)))
     for e, g in pairs:
         print(f"[{e}: gpus.{g}]")
-        for (kind, o, k), t in zip(params, theta):
-            if kind == "pair" and o == (e, g):
-                v = prof[e].gpus[g][k.name]
-                print(f"{k.name.removesuffix('_s') + '_us' if k.name.endswith('_overhead_s') else k.name} = "
-                      f"{v * 1e6 if k.name.endswith('_overhead_s') else v:.4g}")
+        for name, value in prof[e].gpus[g].items():
+            print(knob_line(name, value))
     for g in gpus:
         print(f"[gpu {g}]")
         for (kind, o, k), t in zip(params, theta):
