@@ -8,10 +8,14 @@ TensorRT-LLM all do this). Pure, vectorised functions over candidate rows.
 
 Assumptions, each a named term below:
 
-* **Interleaved prefill (TPOT).** In steady state one request finishes, and one new prompt
-  arrives, every ``osl / B`` decode steps, so each step carries on average
-  ``B x isl / osl`` prompt tokens (:func:`interleaved_prompt_tokens`) spread over the
-  attention groups, plus ``B / osl`` prompts' causal attention. Of the other prompts, the
+* **Interleaved prefill (TPOT).** In steady state a closed loop of ``B`` requests completes
+  ``B`` of them per request lifetime ``TTFT + (osl - 1) x TPOT`` (Little's law), and as many
+  new prompts arrive, so each step carries on average ``B x isl / (osl - 1 + TTFT / TPOT)``
+  prompt tokens (:func:`interleaved_prompt_tokens`; ``B x isl / osl`` when TTFT is short),
+  plus as many prompts' causal attention. TPOT appears on both sides: it is iterated to a
+  fixed point (``FIXED_POINT_ROUNDS``), starting from ``osl`` steps per lifetime. On the
+  attention-DP groups the prompt work is not spread evenly: the groups step in lockstep and
+  a chunk runs on one of them (:func:`critical_group_tokens`). Of the other prompts, the
   share a request queued behind (``prefill_wait_fraction``, below) ran before its first
   token, not during its decode: its steps carry ``(1 - prefill_wait_fraction)`` of that
   prompt work (all of it when arrivals are spread out, half in a synchronised wave, where
@@ -192,12 +196,35 @@ def prefill_attention_scale(model: ModelSpec) -> float:
     return prefill / absorbed
 
 
-def interleaved_prompt_tokens(batch: np.ndarray, isl: float, osl: float) -> np.ndarray:
-    """Prompt tokens an average decode step carries: ``batch x isl / osl``.
+# Little's-law iteration of TPOT (module docstring): at most this many rounds, stopping once
+# TPOT moves by less than this share on every row (each round shrinks the change ~20x).
+FIXED_POINT_ROUNDS = 12
+FIXED_POINT_TOLERANCE = 1e-9
 
-    E.g. 64 requests of 4,096 in / 128 out: ``64 x 4096 / 128 = 2,048`` prompt tokens per step.
+
+def interleaved_prompt_tokens(batch: np.ndarray, isl: float, steps: float | np.ndarray) -> np.ndarray:
+    """Prompt tokens an average decode step carries: ``batch x isl / steps``.
+
+    ``steps`` is a request's lifetime in decode steps, ``osl - 1 + TTFT / TPOT`` (``osl``
+    when TTFT is short). E.g. 64 requests of 4,096 in / 128 out: ``64 x 4096 / 128 = 2,048``.
     """
-    return np.asarray(batch, dtype=float) * isl / osl
+    return np.asarray(batch, dtype=float) * isl / steps
+
+
+def critical_group_tokens(stage_tokens: np.ndarray, chunk: float, dp: np.ndarray) -> np.ndarray:
+    """Prompt tokens per step on the busiest attention-DP group: ``max(P / dp, min(P, chunk))``.
+
+    Attention-DP ranks run each step in lockstep (every MoE layer's collectives wait for all
+    of them), and a prompt is prefilled in whole chunks on one rank. When the stage's ``P``
+    prompt tokens per step are fewer than a chunk, a chunk lands on one rank every
+    ``chunk / P`` steps while the others wait for it, so the step carries ``P`` tokens on its
+    critical path, not ``P / dp``; only when every rank has a chunk in most steps
+    (``P >= dp x chunk``) is the work spread evenly. E.g. 32 requests of 8,192 in / 1,024 out
+    on 4 ranks: ``P = 256`` tokens per step, on the critical path 256, not 64. ``dp = 1``:
+    ``P``, unchanged.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.maximum(stage_tokens / dp, np.minimum(stage_tokens, chunk))
 
 
 def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
@@ -267,19 +294,8 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
         decode = DecodeTerms(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r))
     ones = np.ones_like(lay.tp)
     during_decode = 1.0 - profile.prefill_wait_fraction  # share of others' prompts inside the decode window
-    per_step = interleaved_prompt_tokens(lay.batch, isl, osl) * during_decode
-    prompts = lay.batch / osl * during_decode  # prompts finishing per step, instance
     chunks = np.ceil(isl / profile.prefill_chunk_tokens)
     chunk = isl / chunks
-    steady = PromptWork(
-        group_tokens=per_step / lay.pp / lay.dp,
-        stage_tokens=per_step / lay.pp,
-        prompts_per_group=prompts / lay.pp / lay.dp,
-        attention_flop=prompts / lay.pp / lay.dp * prefill_attention_flop,
-        chunk_tokens=chunk * ones,
-    )
-    step = iteration(shape, lay, r, quant_index, profile, decode, steady, gpus_per_server, gpus_per_rack)
-    tpot = lay.pp * step.stage_time_s + profile.step_overhead_s
 
     own = PromptWork(group_tokens=chunk * ones, stage_tokens=chunk * ones, prompts_per_group=ones / chunks,
                      attention_flop=prefill_attention_flop / chunks * ones, chunk_tokens=chunk * ones)
@@ -296,6 +312,28 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
         per_prompt = prompt
     wait = profile.prefill_wait_fraction * np.maximum(lay.batch / lay.dp - 1.0, 0.0) * per_prompt
     ttft = profile.ttft_overhead_s + wait + prompt
+
+    # Little's law: prompts arrive once per request lifetime, TTFT + (osl - 1) TPOT, so the
+    # prompt work per step depends on TPOT itself; iterate from osl steps per lifetime.
+    steps_per_life = float(osl) * ones
+    tpot = None
+    for _ in range(FIXED_POINT_ROUNDS):
+        per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode
+        prompts = lay.batch / steps_per_life * during_decode  # prompts finishing per step, instance
+        stage_tokens = per_step / lay.pp
+        group_share = critical_group_tokens(stage_tokens, chunk, lay.dp) / stage_tokens  # of the stage's prompts
+        steady = PromptWork(
+            group_tokens=stage_tokens * group_share,
+            stage_tokens=stage_tokens,
+            prompts_per_group=prompts / lay.pp * group_share,
+            attention_flop=prompts / lay.pp * group_share * prefill_attention_flop,
+            chunk_tokens=chunk * ones,
+        )
+        step = iteration(shape, lay, r, quant_index, profile, decode, steady, gpus_per_server, gpus_per_rack)
+        previous, tpot = tpot, lay.pp * step.stage_time_s + profile.step_overhead_s
+        steps_per_life = osl - 1.0 + ttft / tpot
+        if previous is not None and np.all(np.abs(tpot - previous) <= FIXED_POINT_TOLERANCE * tpot):
+            break
     lifetime = ttft + (osl - 1.0) * tpot
     queued = (batch / lay.batch - 1.0) * lifetime
     return ServingTimes(step=step, step_time_s=tpot, prompt_s=prompt, wait_s=wait + queued, ttft_s=ttft + queued,
