@@ -223,8 +223,7 @@ def critical_group_tokens(stage_tokens: np.ndarray, chunk: float, dp: np.ndarray
     on 4 ranks: ``P = 256`` tokens per step, on the critical path 256, not 64. ``dp = 1``:
     ``P``, unchanged.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.maximum(stage_tokens / dp, np.minimum(stage_tokens, chunk))
+    return np.maximum(stage_tokens / dp, np.minimum(stage_tokens, chunk))
 
 
 def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
