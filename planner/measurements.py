@@ -10,11 +10,14 @@ Two formats, told apart by their header:
   ``fp8_block`` are our ``fp8``, ``nvfp4`` our ``fp4``, empty/``float16``/``bfloat16`` our
   ``bf16``; the MoE mode wins where both are given (routed experts hold most weights). The
   file has no KV-cache column: the engine's ``default_kv_quant`` applies. ``batch_size`` is
-  the measured concurrency (requests in flight on the instance). On 46 aggregated rows the
-  ``silicon_data_source`` field records a larger ``silicon_concurrency=N`` (``batch_size`` times
-  the GPUs or attention-DP ranks); ``batch_size`` is kept: with ``N`` in flight several of those
-  rows would beat the physical floor (:func:`physical_floor`; e.g. Qwen3-32B NVFP4 15000/500 on
-  two GPUs, whose KV cache cannot hold ``N`` sequences at the measured TPOT).
+  the measured concurrency (requests in flight) of one attention-DP rank, so the instance's is
+  ``batch_size x attention_dp_size`` (TensorRT-LLM's batch limit is per rank under attention
+  DP): on all 23 aggregated rows with ``attention_dp_size > 1`` the ``silicon_data_source``
+  field records exactly that product as ``silicon_concurrency=N``. On 23 other rows it records
+  a larger ``N`` (``batch_size`` times the GPUs, or more); ``batch_size`` is kept there: with
+  ``N`` in flight several of them would beat the physical floor (:func:`physical_floor`; e.g.
+  Qwen3-32B NVFP4 15000/500 on two GPUs, whose KV cache cannot hold ``N`` sequences at the
+  measured TPOT).
 * **simple** (``tpot_ms`` or ``ttft_ms`` or ``tok_per_gpu`` column), one run per line:
 
   ``model, system | gpu, [engine], tp, [pp], [ep], [dp], batch, [quant], [kv_quant], isl, osl,
@@ -26,7 +29,8 @@ Two formats, told apart by their header:
   At least one of the three measurements must be present on a line.
 
 Rows that cannot be used are counted by reason (:attr:`MeasurementSet.skipped`), never
-dropped silently: disaggregated runs, unparsable values, and, once resolved against the
+dropped silently: disaggregated runs, unparsable values, repeat runs of one configuration
+that contradict each other (:func:`reproducible`), and, once resolved against the
 catalogue (:func:`resolve`), unknown models or systems and layouts that contradict
 themselves (wider than the scale-up domain, ``tp`` not dividing the heads, ``tp x dp`` not
 equal to ``moe_tp x moe_ep``) or whose measurements are faster than physics allows for the
@@ -66,6 +70,10 @@ SILICON_QUANTS = {"": "bf16", "float16": "bf16", "bfloat16": "bf16", "fp8": "fp8
 SAME_ARCHITECTURE = {"deepseek-v3.1": "deepseek-v3", "deepseek-r1-0528": "deepseek-r1", "llama-3.3-70b": "llama-3.1-70b"}
 # Suffixes naming a quantised re-release of a checkpoint, not another architecture.
 _CHECKPOINT_SUFFIX = re.compile(r"(-instruct|-fp8|-nvfp4|-fp4|-mxfp4|-fp8-dynamic|-v2)+$", re.IGNORECASE)
+
+# Repeat runs of one configuration agree within 20 % in TPOT on 69 of the 71 repeated
+# configurations of calibration/silicon_calibration.csv; the other two differ 2.6x and 5.2x.
+IRREPRODUCIBLE_RATIO = 2.0
 
 SIMPLE_MEASURES = ("tpot_ms", "ttft_ms", "tok_per_gpu")
 SIMPLE_REQUIRED = ("model", "tp", "batch", "isl", "osl")
@@ -173,11 +181,12 @@ def _silicon_row(raw: dict, line: int) -> Measurement | str:
         return "no measurement"
     ep = _int(raw.get("moe_ep_size", ""), None, zero_is_unset=True)
     moe_tp = _int(raw.get("moe_tp_size", ""), None, zero_is_unset=True)
+    dp = _int(raw.get("attention_dp_size", ""), 1, zero_is_unset=True)
     return Measurement(
         line=line, label=raw.get("id") or f"line {line}", model=raw["model_path"].strip(), system=system, gpu=None,
         engine=raw.get("backend", "").strip() or None,
         tp=_int(raw["tp_size"]), pp=_int(raw.get("pp_size", ""), 1, True), ep=ep or 1,
-        dp=_int(raw.get("attention_dp_size", ""), 1, zero_is_unset=True), batch=_int(raw["batch_size"]),
+        dp=dp, batch=_int(raw["batch_size"]) * dp,
         quant=SILICON_QUANTS[mode], kv_quant=None, isl=_int(raw["isl"]), osl=_int(raw["osl"]),
         tpot_s=None if tpot is None else tpot / 1e3, ttft_s=None if ttft is None else ttft / 1e3, tok_per_gpu=None,
         moe_tp=moe_tp if ep else None,
@@ -251,7 +260,34 @@ def read(path: str | Path) -> MeasurementSet:
             rows.append(parsed)
     if not rows and not skipped:
         raise InputError(f"{path}: no measurement rows")
+    rows, dropped = reproducible(rows)
+    if dropped:
+        skipped[IRREPRODUCIBLE] += dropped
     return MeasurementSet(path=str(path), kind=kind, rows=tuple(rows), skipped=dict(skipped))
+
+
+IRREPRODUCIBLE = f"configuration measured more than once, TPOTs more than {IRREPRODUCIBLE_RATIO:g}x apart"
+
+
+def reproducible(rows: list[Measurement]) -> tuple[list[Measurement], int]:
+    """``rows`` less every run of a configuration whose repeat runs contradict each other.
+
+    A configuration (model, system or GPU, engine, layout, concurrency, modes, lengths)
+    measured more than once whose TPOTs differ by more than ``IRREPRODUCIBLE_RATIO`` was not
+    the same run each time (e.g. Qwen3-32B on two GB200 GPUs at concurrency 1: 8.1 and
+    41.9 ms), so none of its runs describes it. Returns the kept rows and how many were dropped.
+    """
+    def key(m: Measurement) -> tuple:
+        return (m.model, m.system, m.gpu, m.engine, m.tp, m.pp, m.ep, m.dp, m.moe_tp, m.batch,
+                m.quant, m.kv_quant, m.isl, m.osl)
+
+    tpots: dict[tuple, list[float]] = {}
+    for m in rows:
+        if m.tpot_s is not None:
+            tpots.setdefault(key(m), []).append(m.tpot_s)
+    bad = {k for k, v in tpots.items() if max(v) > IRREPRODUCIBLE_RATIO * min(v)}
+    kept = [m for m in rows if key(m) not in bad]
+    return kept, len(rows) - len(kept)
 
 
 def model_spec(name: str) -> ModelSpec:

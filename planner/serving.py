@@ -196,8 +196,8 @@ def prefill_attention_scale(model: ModelSpec) -> float:
     return prefill / absorbed
 
 
-# Little's-law iteration of TPOT (module docstring): at most this many rounds, stopping once
-# TPOT moves by less than this share on every row (each round shrinks the change ~20x).
+# Little's-law iteration of TPOT (module docstring): at most this many rounds; a row stops once
+# its TPOT moves by less than this share (each round shrinks the change ~20x).
 FIXED_POINT_ROUNDS = 12
 FIXED_POINT_TOLERANCE = 1e-9
 
@@ -314,7 +314,11 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
 
     # Little's law: prompts arrive once per request lifetime, TTFT + (osl - 1) TPOT, so the
     # prompt work per step depends on TPOT itself; iterate from osl steps per lifetime.
+    # Each row stops on its own (``settled``): its steps per lifetime freeze once its TPOT moves
+    # by less than the tolerance, so later rounds recompute exactly the same value and a row
+    # scores the same whichever rows are evaluated beside it.
     steps_per_life = float(osl) * ones
+    settled = np.zeros(ones.shape, dtype=bool)
     tpot = None
     for _ in range(FIXED_POINT_ROUNDS):
         per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode
@@ -330,9 +334,11 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
         )
         step = iteration(shape, lay, r, quant_index, profile, decode, steady, gpus_per_server, gpus_per_rack)
         previous, tpot = tpot, lay.pp * step.stage_time_s + profile.step_overhead_s
-        steps_per_life = osl - 1.0 + ttft / tpot
-        if previous is not None and np.all(np.abs(tpot - previous) <= FIXED_POINT_TOLERANCE * tpot):
-            break
+        if previous is not None:
+            settled |= np.abs(tpot - previous) <= FIXED_POINT_TOLERANCE * tpot
+            if settled.all():
+                break
+        steps_per_life = np.where(settled, steps_per_life, osl - 1.0 + ttft / tpot)
     lifetime = ttft + (osl - 1.0) * tpot
     queued = (batch / lay.batch - 1.0) * lifetime
     return ServingTimes(step=step, step_time_s=tpot, prompt_s=prompt, wait_s=wait + queued, ttft_s=ttft + queued,

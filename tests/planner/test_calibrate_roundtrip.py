@@ -127,6 +127,25 @@ def test_silicon_format_is_read(tmp_path):
     # tp 1 x attention_dp 4 = moe_tp 2 x moe_ep 2: our tp 1, dp 4, ep 2; nvfp4 is our fp4.
     assert (row.tp, row.dp, row.ep, row.moe_tp, row.quant, row.engine) == (1, 4, 2, 2, "fp4", "vllm")
     assert (row.tpot_s, row.ttft_s, row.system) == (0.008, 0.090, "hgx-h200")
+    # batch_size is per attention-DP rank: 16 x 4 ranks = 64 requests in flight on the instance.
+    assert row.batch == 64
+
+
+def test_contradicting_repeat_runs_are_counted_not_kept(tmp_path):
+    # The same configuration three times: TPOT 8.0, 8.5 and 17.0 ms (17.0 / 8.0 = 2.125 > 2):
+    # all three go; a second configuration run twice, 8.0 and 15.9 ms (1.99x), stays.
+    path = tmp_path / "repeats.csv"
+    path.write_text("\n".join([
+        ",".join(SIMPLE_HEADER),
+        "llama-3.1-8b,hgx-h200,1,8,fp8,,1024,256,8.0,120",
+        "llama-3.1-8b,hgx-h200,1,8,fp8,,1024,256,8.5,120",
+        "llama-3.1-8b,hgx-h200,1,8,fp8,,1024,256,17.0,120",
+        "llama-3.1-8b,hgx-h200,1,16,fp8,,1024,256,8.0,120",
+        "llama-3.1-8b,hgx-h200,1,16,fp8,,1024,256,15.9,120",
+    ]) + "\n")
+    mset = measurements.read(path)
+    assert [(m.batch, m.tpot_s) for m in mset.rows] == [(16, 0.008), (16, 0.0159)]
+    assert mset.skipped == {measurements.IRREPRODUCIBLE: 3}
 
 
 @pytest.mark.parametrize("text, message", [

@@ -2,8 +2,8 @@
 
 The issue's goals are TPOT MAPE <= 12 %, TTFT MAPE <= 30 % and a published max-throughput
 median error <= 20 %. Measured with the shipped defaults (bench/accuracy.py, README "Accuracy"):
-TPOT MAPE 13.4 % overall (10.6 % on the fitted families, 23.8 % on the held-out Llama family),
-TTFT MAPE 29.1 % (median 18.4 %), published median 12.4 %. The TPOT goal is not met; these
+TPOT MAPE 13.1 % overall (10.3 % on the fitted families, 23.7 % on the held-out Llama family),
+TTFT MAPE 29.6 % (median 19.0 %), published median 12.5 %. The TPOT goal is not met; these
 tests pin today's levels (with a little headroom) so that a change that loses accuracy fails,
 and the TTFT and published goals themselves. The data ship in the repository (calibration/, see its README), so
 these tests run on a bare clone.
@@ -48,40 +48,43 @@ def _errors(silicon, keep):
 
 def test_rows_scored_and_skipped(silicon):
     rows, _, skipped, _ = silicon
-    # 1,607 rows: 293 disaggregated, 132 wider than one server and 1 faster than physics allows
-    # (gpt-oss-120b, H100 x 4, vLLM, concurrency 512 at 8192/1024: TPOT 5.46 ms, but reading its
-    # weight share and the KV cache of 512 sequences of 8,192 tokens takes 6.22 ms at the
-    # 3.35 TB/s peak, planner.measurements.physical_floor) are
-    # counted out; 1,181 scored, of which 17 saturated runs are reported apart.
+    # 1,607 rows: 293 disaggregated, 132 wider than one server, 4 repeat runs of two Qwen3-32B /
+    # GB200 configurations that contradict each other (batch 1 at 2000/500: TPOT 8.1 and 41.9 ms;
+    # at 4000/1000: 8.2 and 21.2 ms; planner.measurements.reproducible) and 1 faster than physics
+    # allows (gpt-oss-120b, H100 x 4, vLLM, concurrency 512 at 8192/1024: TPOT 5.46 ms, but
+    # reading its weight share and the KV cache of 512 sequences of 8,192 tokens takes 6.22 ms at
+    # the 3.35 TB/s peak, planner.measurements.physical_floor) are counted out; 1,177 scored, of
+    # which 17 saturated runs are reported apart.
     assert skipped == {"disaggregated run (prefill and decode pools measured together)": 293,
                        "layout wider than the scale-up domain": 132,
+                       "configuration measured more than once, TPOTs more than 2x apart": 4,
                        "TPOT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)": 1}
-    assert len(rows) == 1181 and sum(acc.saturated(m) for m in rows) == 17
+    assert len(rows) == 1177 and sum(acc.saturated(m) for m in rows) == 17
 
 
 def test_fitted_families_tpot(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m) and acc.family(m.model_name) != acc.HELD_OUT_FAMILY)
-    assert tpot.n == 920
-    assert tpot.mape <= 11.5 and tpot.median <= 7.5  # measured 10.6 / 6.8
-    assert ttft.median <= 17.0 and ttft.mape <= 26.0  # measured 15.4 / 23.9
+    assert tpot.n == 916
+    assert tpot.mape <= 11.0 and tpot.median <= 7.5  # measured 10.3 / 6.7
+    assert ttft.median <= 17.5 and ttft.mape <= 26.0  # measured 16.2 / 24.2
 
 
 def test_held_out_family(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m) and acc.family(m.model_name) == acc.HELD_OUT_FAMILY)
     assert tpot.n == 244
-    assert tpot.median <= 13.0 and tpot.mape <= 25.5  # measured 11.9 / 23.8
-    assert ttft.mape <= 52.0  # measured 48.8
+    assert tpot.median <= 13.0 and tpot.mape <= 25.5  # measured 11.8 / 23.7
+    assert ttft.mape <= 52.0  # measured 50.1
 
 
 def test_overall(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m))
-    assert tpot.mape <= 14.0 and ttft.median <= 20.0  # measured 13.4 / 18.4
-    assert ttft.mape <= 30.0  # the TTFT goal; measured 29.1
+    assert tpot.mape <= 13.8 and ttft.median <= 20.0  # measured 13.1 / 19.0
+    assert ttft.mape <= 30.0  # the TTFT goal; measured 29.6
 
 
 def test_published_max_throughput_goal():
     from hardware.catalogue import Catalogue
 
     _, median, skipped = acc.published(Catalogue())
-    assert median <= 20.0  # the goal; measured 12.4 over 22 comparable points
+    assert median <= 20.0  # the goal; measured 12.5 over 22 comparable points
     assert len(skipped) == 13  # speculative decoding, disaggregation, variable-length datasets

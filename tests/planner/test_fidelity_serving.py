@@ -107,6 +107,21 @@ def test_prompt_rate_is_a_littles_law_fixed_point():
     assert first > converged * 1.03
 
 
+def test_a_row_scores_the_same_alone_or_among_others():
+    # The fixed point stops row by row: a plan evaluated alone (as the solver's verification
+    # does) must score bit for bit as it does inside a brute-force table, whose other rows take
+    # more rounds to settle (batch 1 settles in fewer rounds than batch 256 here).
+    from planner.evaluate import evaluate
+    from planner.plan import PlanArrays
+    sc = Scenario(hardware=H200, model=LLAMA, workload=Workload(isl=4096, osl=128), profile=bare(prefill_wait_fraction=0.5))
+    plans = [Plan(tp=1, batch=b) for b in (1, 3, 8, 32, 96, 256)]
+    together = evaluate(sc, PlanArrays.from_plans(plans))
+    for i, plan in enumerate(plans):
+        alone = evaluate_plan(sc, plan)
+        assert alone.step_time_s[0] == together.step_time_s[i]
+        assert alone.total_tps[0] == together.total_tps[i]
+
+
 def test_attention_dp_prompt_chunks_sit_on_one_group():
     # P prompt tokens per step, chunks of c, d attention-DP groups in lockstep: max(P/d, min(P, c)).
     assert critical_group_tokens(np.array([256.0]), 8192.0, np.array([4.0]))[0] == 256.0    # one chunk at a time
