@@ -337,7 +337,7 @@ def refit(rows, hardware, cat: Catalogue) -> None:
 
     def residual(theta):
         prof, hw = state(theta)
-        return cal.log_residuals(cal.predict(train, hw, [prof[m.engine] for m in train]), meas)
+        return cal.relative_residuals(cal.predict(train, hw, [prof[m.engine] for m in train]), meas)
 
     t0 = time.perf_counter()
     theta = cal.robust_least_squares(residual, theta0, iterations=20, prior_weight=PRIOR_WEIGHT)

@@ -4,8 +4,9 @@
 ``fit`` adjusts the profile's knobs so that predicted TPOT, TTFT and tokens/s per GPU match
 the measurements, and ``calibrate`` wraps both for ``rackplan calibrate``.
 
-Method: the residual of a row is ``log(predicted / measured)`` for each measurement it has
-(TTFT weighted half: queueing makes it the noisier one). Knobs are optimised in a transformed
+Method: the residual of a row is its relative error ``predicted / measured - 1`` for each
+measurement it has (the error the accuracy benchmark reports as MAPE; TTFT weighted half:
+queueing makes it the noisier one). Knobs are optimised in a transformed
 space (log for multipliers and overheads, logit for fractions) by Levenberg-Marquardt on
 forward-difference Jacobians, with soft-L1 robust weights ``(1 + (r / 0.15)^2)^(-1/2)``
 (iteratively reweighted) so that a few contradictory rows cannot drag the fit, and a weak
@@ -182,13 +183,18 @@ def from_theta(knob: Knob, theta: float) -> float:
     return min(max(math.exp(theta), knob.low), knob.high)
 
 
-def log_residuals(pred: Predictions, meas: Predictions) -> np.ndarray:
-    """``log(predicted / measured)`` of every measurement present, TTFT weighted ``TTFT_WEIGHT``."""
+def relative_residuals(pred: Predictions, meas: Predictions) -> np.ndarray:
+    """``predicted / measured - 1`` of every measurement present, TTFT weighted ``TTFT_WEIGHT``.
+
+    Relative errors, not log ratios: the fit then minimises a robust form of the absolute
+    percentage error the benchmark reports (a log ratio weighs an over-prediction by 2x, +100 %,
+    the same as an under-prediction by half, -50 %).
+    """
     parts = []
     for p, m, w in ((pred.tpot_s, meas.tpot_s, 1.0), (pred.ttft_s, meas.ttft_s, TTFT_WEIGHT),
                     (pred.tok_per_gpu, meas.tok_per_gpu, 1.0)):
         ok = np.isfinite(m)
-        r = np.log(np.where(np.isfinite(p) & (p > 0), p, 1e-30)[ok] / m[ok]) * w
+        r = (np.where(np.isfinite(p) & (p > 0), p, 1e-30)[ok] / m[ok] - 1.0) * w
         parts.append(r)
     return np.concatenate(parts)
 
@@ -265,7 +271,7 @@ def fit(rows: list[Measurement], hardware: dict[str, Hardware], base: EngineProf
         return base.model_copy(update={k.name: from_theta(k, t) for k, t in zip(knobs, theta)})
 
     def residual_at(theta):
-        return log_residuals(predict(rows, hardware, [profile_at(theta)] * len(rows)), meas)
+        return relative_residuals(predict(rows, hardware, [profile_at(theta)] * len(rows)), meas)
 
     theta0 = np.array([to_theta(k, max(getattr(base, k.name), k.start)) for k in knobs])
     return profile_at(robust_least_squares(residual_at, theta0, iterations))
