@@ -29,7 +29,8 @@ measured microbenchmark (H200's are measured and stay), and the per-GPU tables o
 profiles (``[gpus.NAME]``: latency knobs for (engine, GPU) pairs with ``MIN_PAIR_ROWS`` rows,
 speed knobs where two model families measured the pair; fitted as offsets from the engine-wide
 values), by the robust least squares of ``planner.calibrate``, in two passes (the second
-leaves out rows the first misses by more than ``OUTLIER_FACTOR`` in TPOT, and names them); it
+leaves out rows the first misses by more than ``OUTLIER_FACTOR`` in TPOT, and names them, and
+weighs TTFT by the ratio of the first pass's median TPOT and TTFT errors); it
 prints the values to paste into ``planner/data/engines/*.toml`` and ``hardware/data/gpus/*.toml``. The ``default`` engine keeps its unit multipliers and
 overheads (neutral) and takes the pooled serving knobs.
 """
@@ -335,9 +336,11 @@ def refit(rows, hardware, cat: Catalogue) -> None:
             hw[name] = h.model_copy(update={"gpu": h.gpu.model_copy(update=upd)}) if upd else h
         return prof, hw
 
+    ttft_weight = cal.TTFT_WEIGHT
+
     def residual(theta):
         prof, hw = state(theta)
-        return cal.relative_residuals(cal.predict(train, hw, [prof[m.engine] for m in train]), meas)
+        return cal.relative_residuals(cal.predict(train, hw, [prof[m.engine] for m in train]), meas, ttft_weight)
 
     t0 = time.perf_counter()
     theta = cal.robust_least_squares(residual, theta0, iterations=20, prior_weight=PRIOR_WEIGHT)
@@ -345,12 +348,17 @@ def refit(rows, hardware, cat: Catalogue) -> None:
     # something else than their row says (e.g. Qwen3-32B BF16 on GB200 at batch 1: 42 ms a token
     # against a 4 ms weight read); they are counted and left out of the second pass.
     prof, hw_fit = state(theta)
-    ratio = cal.predict(train, hw_fit, [prof[m.engine] for m in train]).tpot_s / meas.tpot_s
-    keep = np.abs(np.log(ratio)) <= math.log(OUTLIER_FACTOR)
+    first = cal.predict(train, hw_fit, [prof[m.engine] for m in train])
+    keep = np.abs(np.log(first.tpot_s / meas.tpot_s)) <= math.log(OUTLIER_FACTOR)
     trimmed = Counter(" / ".join((m.model_name, m.system, m.engine)) for m, k in zip(train, keep) if not k)
     print(f"trimmed after the first pass (TPOT off by more than {OUTLIER_FACTOR}x): {sum(trimmed.values())} rows: "
           + "; ".join(f"{g}: {c}" for g, c in sorted(trimmed.items())))
 
+    # The second pass weighs TTFT by how much noisier it is than TPOT on the kept rows: the
+    # ratio of their median absolute relative errors after the first pass (pooled over engines).
+    ttft_weight = float(np.nanmedian(np.abs(first.tpot_s[keep] / meas.tpot_s[keep] - 1.0))
+                        / np.nanmedian(np.abs(first.ttft_s[keep] / meas.ttft_s[keep] - 1.0)))
+    print(f"TTFT weight of the second pass (median TPOT / TTFT relative error, first pass): {ttft_weight:.3f}")
     train = [m for m, k in zip(train, keep) if k]
     meas = cal.measured(train)
     theta = cal.robust_least_squares(residual, theta0, iterations=20, prior_weight=PRIOR_WEIGHT)

@@ -66,8 +66,10 @@ KNOBS = (
     Knob("overlap_fraction", "logit", 0.0, 1.0),
     Knob("hbm_efficiency_scale", "log", 0.05, 1.2),
     Knob("comm_efficiency_scale", "log", 0.05, 1.5),
+    Knob("comm_latency_scale", "log", 0.1, 10.0),
     Knob("step_overhead_s", "log", OVERHEAD_FLOOR_S, 0.1, start=1e-4),
     Knob("per_kernel_overhead_s", "log", OVERHEAD_FLOOR_S, 1e-4, start=1e-7),
+    Knob("sequence_overhead_s", "log", OVERHEAD_FLOOR_S, 1e-3, start=1e-6),
     Knob("prefill_wait_fraction", "logit", 1e-4, 0.5, needs="ttft", start=0.05),
     Knob("ttft_overhead_s", "log", OVERHEAD_FLOOR_S, 1.0, needs="ttft", start=1e-3),
 )
@@ -183,15 +185,15 @@ def from_theta(knob: Knob, theta: float) -> float:
     return min(max(math.exp(theta), knob.low), knob.high)
 
 
-def relative_residuals(pred: Predictions, meas: Predictions) -> np.ndarray:
-    """``predicted / measured - 1`` of every measurement present, TTFT weighted ``TTFT_WEIGHT``.
+def relative_residuals(pred: Predictions, meas: Predictions, ttft_weight: float = TTFT_WEIGHT) -> np.ndarray:
+    """``predicted / measured - 1`` of every measurement present, TTFT weighted ``ttft_weight``.
 
     Relative errors, not log ratios: the fit then minimises a robust form of the absolute
     percentage error the benchmark reports (a log ratio weighs an over-prediction by 2x, +100 %,
     the same as an under-prediction by half, -50 %).
     """
     parts = []
-    for p, m, w in ((pred.tpot_s, meas.tpot_s, 1.0), (pred.ttft_s, meas.ttft_s, TTFT_WEIGHT),
+    for p, m, w in ((pred.tpot_s, meas.tpot_s, 1.0), (pred.ttft_s, meas.ttft_s, ttft_weight),
                     (pred.tok_per_gpu, meas.tok_per_gpu, 1.0)):
         ok = np.isfinite(m)
         r = (np.where(np.isfinite(p) & (p > 0), p, 1e-30)[ok] / m[ok] - 1.0) * w
@@ -219,7 +221,7 @@ def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
     """Minimise the soft-L1 cost of ``residuals(theta)`` plus the prior (module docstring).
 
     Args:
-        residuals: ``theta -> residual vector`` (log ratios).
+        residuals: ``theta -> residual vector`` (relative errors).
         theta0: start, also the prior's centre (transformed units).
         iterations: most Levenberg-Marquardt iterations.
         prior_weight: pull towards ``theta0`` per transformed unit.

@@ -16,9 +16,12 @@ Collectives (activations in bf16):
   tensor-parallel group (``T`` tokens when ``ep == 1``, ``T k / ep`` token-expert pairs otherwise).
 * Pipeline: each stage hands its micro-batch's hidden vectors to the next (``1 / tp`` each).
 
-Latency: every collective costs one per-message latency of its tier (decode messages are
-small, so engines use one-shot all-reduce and direct all-to-all kernels; the catalogue's
-latency is an observed per-collective cost, aiconfigurator's ``p2p_latency``).
+Latency: a collective over ``n`` GPUs costs ``log2 n`` rounds of its tier's per-message
+latency (a tree or recursive-doubling all-reduce takes ``log2 n`` rounds; a one-shot kernel
+waits on ``n - 1`` peers), times the engine's ``comm_latency_scale`` (how fast its collective
+kernels are: custom one-shot all-reduce vs NCCL); a pipeline hand-off is one message. Decode
+messages are small, so this term dominates them; the catalogue's latency is an observed
+per-message cost (aiconfigurator's ``p2p_latency``).
 """
 
 from __future__ import annotations
@@ -61,7 +64,9 @@ def comm(shape: ModelShape, lay: Layout, r: Rates, gpus_per_server: int, gpus_pe
 
     # Masks multiply (x * on) rather than select (np.where): the terms are finite, so the
     # results are identical, and a product is about twice as fast over a million rows.
-    def add(span, sent_bytes, messages):
+    def add(span, sent_bytes, messages, collective=True):
+        if collective:  # log2 n latency rounds (module docstring)
+            messages = messages * np.log2(np.maximum(span, 2.0))
         beyond_server = span > gpus_per_server
         if not beyond_server.any():  # the common case: every group inside one server
             volume[0] += sent_bytes
@@ -91,7 +96,7 @@ def comm(shape: ModelShape, lay: Layout, r: Rates, gpus_per_server: int, gpus_pe
 
     # Pipeline hand-off to the next stage.
     pp_on = lay.pp > 1
-    add(2.0 * lay.stage_gpus, lay.group_tokens * hidden_bytes / lay.tp * pp_on, pp_on.astype(float))
+    add(2.0 * lay.stage_gpus, lay.group_tokens * hidden_bytes / lay.tp * pp_on, pp_on.astype(float), collective=False)
 
     time = (volume / r.fabric_bytes_per_s[:, None] + latency * r.fabric_latency_s[:, None]).sum(axis=0)
     return Comm(bytes_by_tier=volume, time_s=time)

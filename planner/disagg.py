@@ -107,8 +107,9 @@ def prefill_scores(scenario: Scenario, plans: PlanArrays) -> PrefillScores:
                       prompts_per_group=prompts / n / lay.dp, attention_flop=prompts / n / lay.dp * one_prompt,
                       chunk_tokens=prompts * isl / n)  # one chunk per iteration: the micro-batch's share
     it = iteration(shape, idle, r, plans.quant, prof, decode, work, hw.gpus_per_server, hw.gpus_per_rack)
-    batch_time = (n + lay.pp - 1.0) * it.stage_time_s + n * prof.step_overhead_s + prof.ttft_overhead_s
-    prompt_tps = lay.batch * isl / (n * (lay.pp * it.stage_time_s + prof.step_overhead_s))
+    overhead = prof.iteration_overhead_s(prompts / n / lay.dp)  # the prompts an iteration carries
+    batch_time = (n + lay.pp - 1.0) * it.stage_time_s + n * overhead + prof.ttft_overhead_s
+    prompt_tps = lay.batch * isl / (n * (lay.pp * it.stage_time_s + overhead))
     fabric = it.comm.bytes_by_tier / it.stage_time_s * lay.gpus
     return PrefillScores(scores, batch_time, prompt_tps, fabric, n)
 

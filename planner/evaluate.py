@@ -119,7 +119,7 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     terms = [t_compute, t_hbm, traffic.time_s, t_offload]
     stage = combine(terms, prof.overlap_fraction) \
         + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s)
-    step = lay.pp * stage + prof.step_overhead_s
+    step = lay.pp * stage + prof.iteration_overhead_s(lay.batch / lay.dp)
     instance_tps = lay.batch / step
     ttft = None
     w = scenario.workload

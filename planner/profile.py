@@ -33,7 +33,12 @@ class EngineProfile(BaseModel):
             dequantise weights the part has no tensor cores for (MXFP4 on Hopper) to BF16.
         hbm_efficiency_scale: multiplies the GPU's achievable HBM fraction.
         comm_efficiency_scale: multiplies the fabric's collective efficiency.
+        comm_latency_scale: multiplies the fabric's per-message latency (how fast the engine's
+            collective kernels are; ``planner.comm``).
         step_overhead_s: fixed cost of each decode step (scheduling, sampling, launch).
+        sequence_overhead_s: cost of each step per running sequence of an attention group
+            (per-request scheduling, sampling and output handling); see
+            :meth:`iteration_overhead_s`.
         per_kernel_overhead_s: fixed cost of each kernel a layer launches, per step (launch gap
             and minimum kernel duration under CUDA graphs; kernels counted from the
             architecture, ``planner.shape.kernels_per_layer``).
@@ -81,7 +86,9 @@ class EngineProfile(BaseModel):
     weight_only_efficiency_scale: float = Field(1.0, gt=0, le=2)
     hbm_efficiency_scale: float = Field(1.0, gt=0, le=1.2)
     comm_efficiency_scale: float = Field(1.0, gt=0, le=1.5)
+    comm_latency_scale: float = Field(1.0, gt=0, le=10)
     step_overhead_s: float = Field(0.0, ge=0)
+    sequence_overhead_s: float = Field(0.0, ge=0)
     per_kernel_overhead_s: float = Field(0.0, ge=0)
     per_layer_overhead_s: float = Field(0.0, ge=0)
     hbm_usable_fraction: float = Field(0.9, gt=0, le=1)
@@ -105,6 +112,11 @@ class EngineProfile(BaseModel):
                 raise ValueError(f"gpus.{name}: '{unknown[0]}' cannot be set per GPU (allowed: {', '.join(GPU_KNOBS)})")
         return gpus
 
+    def iteration_overhead_s(self, sequences):
+        """Fixed cost of one engine iteration running ``sequences`` per attention group:
+        ``step_overhead_s + sequence_overhead_s x sequences`` (scalar or array)."""
+        return self.step_overhead_s + self.sequence_overhead_s * sequences
+
     def on_gpu(self, gpu_name: str) -> "EngineProfile":
         """This profile with ``gpus[gpu_name]``'s values in place (itself when none are set)."""
         values = self.gpus.get(gpu_name)
@@ -123,10 +135,10 @@ class EngineProfile(BaseModel):
 # Knobs an engine profile may set per GPU: speed and latency, not memory or chunking policy.
 GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale",
              "weight_only_efficiency_scale", "hbm_efficiency_scale", "comm_efficiency_scale",
-             "step_overhead_s", "per_kernel_overhead_s", "per_layer_overhead_s", "overlap_fraction",
+             "comm_latency_scale", "step_overhead_s", "sequence_overhead_s", "per_kernel_overhead_s", "per_layer_overhead_s", "overlap_fraction",
              "prefill_wait_fraction", "ttft_overhead_s")
 _ON_GPU: dict[tuple[int, str], tuple[EngineProfile, EngineProfile]] = {}
-_US_KEYS = (("step_overhead_us", "step_overhead_s"), ("per_layer_overhead_us", "per_layer_overhead_s"),
+_US_KEYS = (("step_overhead_us", "step_overhead_s"), ("sequence_overhead_us", "sequence_overhead_s"), ("per_layer_overhead_us", "per_layer_overhead_s"),
             ("per_kernel_overhead_us", "per_kernel_overhead_s"), ("ttft_overhead_us", "ttft_overhead_s"))
 
 

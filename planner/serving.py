@@ -299,14 +299,15 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     own = PromptWork(group_tokens=chunk * ones, stage_tokens=chunk * ones, prompts_per_group=ones / chunks,
                      attention_flop=prefill_attention_flop / chunks * ones, chunk_tokens=chunk * ones)
     first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack)
-    prompt = (chunks + lay.pp - 1.0) * first.stage_time_s + chunks * profile.step_overhead_s
+    overhead = profile.iteration_overhead_s(lay.batch / lay.dp)  # per iteration, the running batch's
+    prompt = (chunks + lay.pp - 1.0) * first.stage_time_s + chunks * overhead
     if isl < profile.prefill_chunk_tokens:  # queued prompts share iterations up to the token budget
         budget = float(profile.prefill_chunk_tokens)
         share = isl / budget
         full = PromptWork(group_tokens=budget * ones, stage_tokens=budget * ones, prompts_per_group=ones / share,
                           attention_flop=prefill_attention_flop / share * ones, chunk_tokens=budget * ones)
         batched = iteration(shape, lay, r, quant_index, profile, decode, full, gpus_per_server, gpus_per_rack)
-        per_prompt = share * (lay.pp * batched.stage_time_s + profile.step_overhead_s)
+        per_prompt = share * (lay.pp * batched.stage_time_s + overhead)
     else:
         per_prompt = prompt
     wait = profile.prefill_wait_fraction * np.maximum(lay.batch / lay.dp - 1.0, 0.0) * per_prompt
@@ -333,7 +334,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
             chunk_tokens=chunk * ones,
         )
         step = iteration(shape, lay, r, quant_index, profile, decode, steady, gpus_per_server, gpus_per_rack)
-        previous, tpot = tpot, lay.pp * step.stage_time_s + profile.step_overhead_s
+        previous, tpot = tpot, lay.pp * step.stage_time_s + overhead
         if previous is not None:
             settled |= np.abs(tpot - previous) <= FIXED_POINT_TOLERANCE * tpot
             if settled.all():

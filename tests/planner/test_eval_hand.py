@@ -137,6 +137,30 @@ def test_overlap_fraction_blends_max_and_sum():
     assert half.step_time_s[0] == pytest.approx(0.5 * serial.hbm_s[0] + 0.5 * total, rel=REL)
 
 
+def test_collective_latency_rounds_grow_as_log2_of_the_group():
+    # Llama-3.1-8B decode: 32 layers x 2 all-reduces (attention and FFN outputs) = 64 per step.
+    # Each costs log2(tp) latency rounds of NVLink 4's 10 us, times the engine's comm_latency_scale:
+    # raising the scale from 1 to 2 adds 64 x log2(tp) x 10 us: 0.64 ms at tp 2, 1.92 ms at tp 8.
+    sc = scenario("llama-3.1-8b", "hgx-h200", 1024)
+    slow = replace(sc, profile=sc.profile.model_copy(update={"comm_latency_scale": 2.0}))
+    latency = sc.hardware.fabrics["intra_server"].latency_s
+    assert latency == pytest.approx(10e-6, rel=1e-12)
+    for tp, rounds in ((2, 1), (8, 3)):
+        plan = Plan(tp=tp, batch=64)
+        extra = evaluate_plan(slow, plan).comm_s[0] - evaluate_plan(sc, plan).comm_s[0]
+        assert extra == pytest.approx(64 * rounds * latency, rel=1e-9)
+
+
+def test_sequence_overhead_charges_each_running_sequence():
+    # 2 us per sequence per step: 64 sequences on one attention group add 128 us to the step; on two
+    # attention-DP groups of 32 (tp 1, dp 2), 64 us (the groups run side by side).
+    sc = scenario("qwen3-30b-a3b", "hgx-h200", 1024)
+    charged = replace(sc, profile=sc.profile.model_copy(update={"sequence_overhead_s": 2e-6}))
+    for plan, sequences in ((Plan(batch=64), 64), (Plan(dp=2, ep=2, batch=64), 32)):
+        extra = evaluate_plan(charged, plan).step_time_s[0] - evaluate_plan(sc, plan).step_time_s[0]
+        assert extra == pytest.approx(sequences * 2e-6, rel=1e-9)
+
+
 @pytest.mark.parametrize("name, attention, dense_ffn, moe_ffn", [
     ("llama-3.1-8b", 5, 4, 0),     # GQA 5 (norm, QKV, rope + KV append, attention, O); FFN 4
     ("qwen3-32b", 6, 4, 0),        # GQA 5 + Qwen3's q/k norm 1
@@ -315,13 +339,15 @@ def test_tp16_spans_two_servers_over_infiniband():
     # ring: 2 x 15/16 of the message sent per GPU -> 160 x 1,966,080 = 314,572,800 B per step.
     sent = 2 * 15 / 16 * 64 * 8192 * 2 * 160
     assert sent == 314_572_800
-    # Time: 314,572,800 B / (50e9 x 0.73) + 160 messages x 15 us = 8.618 + 2.400 = 11.018 ms.
-    t_comm = sent / fabric_rate(ib) + 160 * ib.latency_s
+    # Time: 314,572,800 B / (50e9 x 0.73) + 160 all-reduces x log2(16) = 4 latency rounds x 15 us
+    # = 8.618 + 9.600 = 18.218 ms.
+    t_comm = sent / fabric_rate(ib) + 160 * 4 * ib.latency_s
+    assert t_comm == pytest.approx(18.218e-3, rel=1e-4)
     assert s.comm_s[0] == pytest.approx(t_comm, rel=REL)
     assert r["limit"] == "comm"
     assert r["step_time_s"] == pytest.approx(t_comm, rel=REL)
-    # Fabric load: each of 16 GPUs sends 314.6 MB per 11.02 ms step -> 28.55 GB/s each, 456.8 GB/s for
-    # the instance, utilising 28.55 / 50 = 57 % of each GPU's NIC; nothing on NVLink or between racks.
+    # Fabric load: each of 16 GPUs sends 314.6 MB per 18.22 ms step -> 17.27 GB/s each, 276.3 GB/s for
+    # the instance, utilising 17.27 / 50 = 35 % of each GPU's NIC; nothing on NVLink or between racks.
     per_gpu = sent / t_comm
     assert r["fabric_load_gb_per_s"]["inter_server"] == pytest.approx(per_gpu * 16 / 1e9, rel=REL)
     assert r["fabric_utilisation"]["inter_server"] == pytest.approx(per_gpu / ib.bytes_per_s, rel=REL)
