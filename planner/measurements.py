@@ -13,11 +13,12 @@ Two formats, told apart by their header:
   the measured concurrency (requests in flight) of one attention-DP rank, so the instance's is
   ``batch_size x attention_dp_size`` (TensorRT-LLM's batch limit is per rank under attention
   DP): on all 23 aggregated rows with ``attention_dp_size > 1`` the ``silicon_data_source``
-  field records exactly that product as ``silicon_concurrency=N``. On 23 other rows it records
-  a larger ``N`` (``batch_size`` times the GPUs, or more); ``batch_size`` is kept there: with
-  ``N`` in flight several of them would beat the physical floor (:func:`physical_floor`; e.g.
-  Qwen3-32B NVFP4 15000/500 on two GPUs, whose KV cache cannot hold ``N`` sequences at the
-  measured TPOT).
+  field records exactly that product as ``silicon_concurrency=N``. 23 other aggregated rows
+  record an ``N`` 2-32x that product with no attention DP; neither reading is safe (with ``N``
+  in flight some would beat the physical floor, :func:`physical_floor`, e.g. Qwen3-32B NVFP4
+  15000/500 on two GPUs, whose KV cache cannot hold ``N`` sequences; with ``batch_size`` others
+  run 2-4x slower than the model at any efficiency the rest of the file supports), so such a
+  row is counted out as ambiguous (``AMBIGUOUS_CONCURRENCY``).
 * **simple** (``tpot_ms`` or ``ttft_ms`` or ``tok_per_gpu`` column), one run per line:
 
   ``model, system | gpu, [engine], tp, [pp], [ep], [dp], batch, [quant], [kv_quant], isl, osl,
@@ -74,6 +75,10 @@ _CHECKPOINT_SUFFIX = re.compile(r"(-instruct|-fp8|-nvfp4|-fp4|-mxfp4|-fp8-dynami
 # Repeat runs of one configuration agree within 20 % in TPOT on 69 of the 71 repeated
 # configurations of calibration/silicon_calibration.csv; the other two differ 2.6x and 5.2x.
 IRREPRODUCIBLE_RATIO = 2.0
+
+# The concurrency a silicon row's provenance records, when it does.
+_SILICON_CONCURRENCY = re.compile(r"silicon_concurrency=(\d+)")
+AMBIGUOUS_CONCURRENCY = "recorded silicon_concurrency differs from batch_size x attention_dp_size"
 
 SIMPLE_MEASURES = ("tpot_ms", "ttft_ms", "tok_per_gpu")
 SIMPLE_REQUIRED = ("model", "tp", "batch", "isl", "osl")
@@ -182,11 +187,15 @@ def _silicon_row(raw: dict, line: int) -> Measurement | str:
     ep = _int(raw.get("moe_ep_size", ""), None, zero_is_unset=True)
     moe_tp = _int(raw.get("moe_tp_size", ""), None, zero_is_unset=True)
     dp = _int(raw.get("attention_dp_size", ""), 1, zero_is_unset=True)
+    batch = _int(raw["batch_size"]) * dp
+    recorded = _SILICON_CONCURRENCY.search(raw.get("silicon_data_source") or "")
+    if recorded is not None and int(recorded.group(1)) != batch:
+        return AMBIGUOUS_CONCURRENCY
     return Measurement(
         line=line, label=raw.get("id") or f"line {line}", model=raw["model_path"].strip(), system=system, gpu=None,
         engine=raw.get("backend", "").strip() or None,
         tp=_int(raw["tp_size"]), pp=_int(raw.get("pp_size", ""), 1, True), ep=ep or 1,
-        dp=dp, batch=_int(raw["batch_size"]) * dp,
+        dp=dp, batch=batch,
         quant=SILICON_QUANTS[mode], kv_quant=None, isl=_int(raw["isl"]), osl=_int(raw["osl"]),
         tpot_s=None if tpot is None else tpot / 1e3, ttft_s=None if ttft is None else ttft / 1e3, tok_per_gpu=None,
         moe_tp=moe_tp if ep else None,

@@ -131,6 +131,22 @@ def test_silicon_format_is_read(tmp_path):
     assert row.batch == 64
 
 
+def test_silicon_concurrency_must_match_the_row(tmp_path):
+    # The provenance's silicon_concurrency is the instance's requests in flight: 16 per rank x 4
+    # attention-DP ranks = 64 agrees (kept, batch 64); a row recording 96 for batch_size 48 on
+    # tp 2 without attention DP is ambiguous (counted out); a row without provenance is kept.
+    head = ("id,silicon_data_source,backend,model_path,system,mode,isl,osl,gemm_quant_mode,moe_quant_mode,"
+            "batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,silicon_ttft_ms,silicon_tpot_ms")
+    path = tmp_path / "silicon.csv"
+    path.write_text(head + "\n"
+                    "a,run; silicon_concurrency=64,trtllm,openai/gpt-oss-120b,b200_sxm,agg,1024,1024,nvfp4,nvfp4,16,1,1,4,1,4,120,6\n"
+                    "b,run; silicon_concurrency=96,trtllm,Qwen/Qwen3-32B,gb200,agg,2000,500,,,48,2,1,,,,700,40\n"
+                    "c,,trtllm,Qwen/Qwen3-32B,gb200,agg,2000,500,,,48,2,1,,,,700,40\n")
+    mset = measurements.read(path)
+    assert [(m.label, m.batch) for m in mset.rows] == [("a", 64), ("c", 48)]
+    assert mset.skipped == {measurements.AMBIGUOUS_CONCURRENCY: 1}
+
+
 def test_contradicting_repeat_runs_are_counted_not_kept(tmp_path):
     # The same configuration three times: TPOT 8.0, 8.5 and 17.0 ms (17.0 / 8.0 = 2.125 > 2):
     # all three go; a second configuration run twice, 8.0 and 15.9 ms (1.99x), stays.
