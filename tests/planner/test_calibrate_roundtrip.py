@@ -112,15 +112,22 @@ def test_unusable_rows_are_counted(tmp_path):
     assert cal.skipped["saturated run (queued longer than it decoded)"] == 1
 
 
+SILICON_HEAD = ("id,backend,model_path,system,mode,isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,tp_size,"
+                "pp_size,attention_dp_size,moe_tp_size,moe_ep_size,silicon_ttft_ms,silicon_tpot_ms")
+
+
+def _read_silicon(tmp_path, lines, provenance=False):
+    """``lines`` under the silicon_sample.csv header (with a silicon_data_source column when asked)."""
+    head = SILICON_HEAD.replace("id,", "id,silicon_data_source,", 1) if provenance else SILICON_HEAD
+    path = tmp_path / "silicon.csv"
+    path.write_text("\n".join([head, *lines]) + "\n")
+    return measurements.read(path)
+
+
 def test_silicon_format_is_read(tmp_path):
     # Two rows in the silicon_sample.csv layout: one aggregated, one disaggregated (counted).
-    head = ("id,backend,model_path,system,mode,isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,"
-            "attention_dp_size,moe_tp_size,moe_ep_size,silicon_ttft_ms,silicon_tpot_ms")
-    path = tmp_path / "silicon.csv"
-    path.write_text(head + "\n"
-                    "a,vllm,openai/gpt-oss-120b,h200_sxm,agg,1024,1024,nvfp4,nvfp4,16,1,1,4,2,2,90,8\n"
-                    "b,trtllm,deepseek-ai/DeepSeek-V3,gb200,disagg,1024,1024,fp8,fp8,,,,,,,600,20\n")
-    mset = measurements.read(path)
+    mset = _read_silicon(tmp_path, ["a,vllm,openai/gpt-oss-120b,h200_sxm,agg,1024,1024,nvfp4,nvfp4,16,1,1,4,2,2,90,8",
+                                    "b,trtllm,deepseek-ai/DeepSeek-V3,gb200,disagg,1024,1024,fp8,fp8,,,,,,,600,20"])
     assert mset.kind == "silicon" and len(mset.rows) == 1
     assert mset.skipped == {"disaggregated run (prefill and decode pools measured together)": 1}
     row = mset.rows[0]
@@ -135,14 +142,10 @@ def test_silicon_concurrency_must_match_the_row(tmp_path):
     # The provenance's silicon_concurrency is the instance's requests in flight: 16 per rank x 4
     # attention-DP ranks = 64 agrees (kept, batch 64); a row recording 96 for batch_size 48 on
     # tp 2 without attention DP is ambiguous (counted out); a row without provenance is kept.
-    head = ("id,silicon_data_source,backend,model_path,system,mode,isl,osl,gemm_quant_mode,moe_quant_mode,"
-            "batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,silicon_ttft_ms,silicon_tpot_ms")
-    path = tmp_path / "silicon.csv"
-    path.write_text(head + "\n"
-                    "a,run; silicon_concurrency=64,trtllm,openai/gpt-oss-120b,b200_sxm,agg,1024,1024,nvfp4,nvfp4,16,1,1,4,1,4,120,6\n"
-                    "b,run; silicon_concurrency=96,trtllm,Qwen/Qwen3-32B,gb200,agg,2000,500,,,48,2,1,,,,700,40\n"
-                    "c,,trtllm,Qwen/Qwen3-32B,gb200,agg,2000,500,,,48,2,1,,,,700,40\n")
-    mset = measurements.read(path)
+    mset = _read_silicon(tmp_path, [
+        "a,run; silicon_concurrency=64,trtllm,openai/gpt-oss-120b,b200_sxm,agg,1024,1024,nvfp4,nvfp4,16,1,1,4,1,4,120,6",
+        "b,run; silicon_concurrency=96,trtllm,Qwen/Qwen3-32B,gb200,agg,2000,500,,,48,2,1,,,,700,40",
+        "c,,trtllm,Qwen/Qwen3-32B,gb200,agg,2000,500,,,48,2,1,,,,700,40"], provenance=True)
     assert [(m.label, m.batch) for m in mset.rows] == [("a", 64), ("c", 48)]
     assert mset.skipped == {measurements.AMBIGUOUS_CONCURRENCY: 1}
 
