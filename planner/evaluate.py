@@ -1,7 +1,8 @@
 """The evaluator: score many plans at once, check every limit, explain failures.
 
 One vectorised code path scores one plan or millions. A decode step (every sequence of an
-instance gains one token) takes ``pp`` stage times plus the engine's step overhead; a stage
+instance gains one token) takes ``pp`` stage times plus the engine's step overhead and its
+per-sequence overhead for each sequence of an attention group; a stage
 time blends compute, HBM, communication and KV-offload time (``roofline.combine``, with the
 engine's ``overlap_fraction``) and adds a per-kernel (and per-layer) overhead. For isl/osl workloads the step
 also carries the prompt work interleaved into it and TTFT is the chunked prefill plus its

@@ -17,7 +17,7 @@ Two formats, told apart by their header:
   record an ``N`` 2-32x that product with no attention DP; neither reading is safe (with ``N``
   in flight some would beat the physical floor, :func:`physical_floor`, e.g. Qwen3-32B NVFP4
   15000/500 on two GPUs, whose KV cache cannot hold ``N`` sequences; with ``batch_size`` others
-  run 2-4x slower than the model at any efficiency the rest of the file supports), so such a
+  run 2-8x slower than the model at any efficiency the rest of the file supports), so such a
   row is counted out as ambiguous (``AMBIGUOUS_CONCURRENCY``).
 * **simple** (``tpot_ms`` or ``ttft_ms`` or ``tok_per_gpu`` column), one run per line:
 
@@ -75,6 +75,7 @@ _CHECKPOINT_SUFFIX = re.compile(r"(-instruct|-fp8|-nvfp4|-fp4|-mxfp4|-fp8-dynami
 # Repeat runs of one configuration agree within 20 % in TPOT on 69 of the 71 repeated
 # configurations of calibration/silicon_calibration.csv; the other two differ 2.6x and 5.2x.
 IRREPRODUCIBLE_RATIO = 2.0
+IRREPRODUCIBLE = f"configuration measured more than once, TPOTs more than {IRREPRODUCIBLE_RATIO:g}x apart"
 
 # The concurrency a silicon row's provenance records, when it does.
 _SILICON_CONCURRENCY = re.compile(r"silicon_concurrency=(\d+)")
@@ -273,9 +274,6 @@ def read(path: str | Path) -> MeasurementSet:
     if dropped:
         skipped[IRREPRODUCIBLE] += dropped
     return MeasurementSet(path=str(path), kind=kind, rows=tuple(rows), skipped=dict(skipped))
-
-
-IRREPRODUCIBLE = f"configuration measured more than once, TPOTs more than {IRREPRODUCIBLE_RATIO:g}x apart"
 
 
 def reproducible(rows: list[Measurement]) -> tuple[list[Measurement], int]:

@@ -135,11 +135,12 @@ class EngineProfile(BaseModel):
 # Knobs an engine profile may set per GPU: speed and latency, not memory or chunking policy.
 GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale",
              "weight_only_efficiency_scale", "hbm_efficiency_scale", "comm_efficiency_scale",
-             "comm_latency_scale", "step_overhead_s", "sequence_overhead_s", "per_kernel_overhead_s", "per_layer_overhead_s", "overlap_fraction",
-             "prefill_wait_fraction", "ttft_overhead_s")
+             "comm_latency_scale", "step_overhead_s", "sequence_overhead_s", "per_kernel_overhead_s",
+             "per_layer_overhead_s", "overlap_fraction", "prefill_wait_fraction", "ttft_overhead_s")
 _ON_GPU: dict[tuple[int, str], tuple[EngineProfile, EngineProfile]] = {}
-_US_KEYS = (("step_overhead_us", "step_overhead_s"), ("sequence_overhead_us", "sequence_overhead_s"), ("per_layer_overhead_us", "per_layer_overhead_s"),
-            ("per_kernel_overhead_us", "per_kernel_overhead_s"), ("ttft_overhead_us", "ttft_overhead_s"))
+_US_KEYS = (("step_overhead_us", "step_overhead_s"), ("sequence_overhead_us", "sequence_overhead_s"),
+            ("per_layer_overhead_us", "per_layer_overhead_s"), ("per_kernel_overhead_us", "per_kernel_overhead_s"),
+            ("ttft_overhead_us", "ttft_overhead_s"))
 
 
 def _seconds(table: dict) -> dict:
