@@ -10,7 +10,7 @@ Three comparisons (data in ``calibration/``, see its README):
    concurrency) are scored on a separate line. The held-out family (``HELD_OUT_FAMILY``,
    never used by ``--fit``) is reported on its own line.
 2. ``published_calibration.json``: predicted maximum output tokens/s per GPU (the planner,
-   ``planner.optimise.optimise``, with the published layout, precision, GPU count and,
+   ``planner.search.serving.optimise``, with the published layout, precision, GPU count and,
    where given, concurrency pinned) against the published figure, per point, with the
    reason for every point left out (speculative decoding, disaggregation, variable-length
    datasets, models outside the catalogue). Input+output figures are compared on their
@@ -23,15 +23,15 @@ Usage::
     .venv/bin/python bench/accuracy.py --fit      # also refit the defaults (minutes) and print them
 
 ``--fit`` refits, on the silicon rows outside the held-out family (saturated runs
-excluded), every engine profile's knobs (``planner.calibrate.KNOBS``) jointly with the
+excluded), every engine profile's knobs (``planner.calibration.fit.KNOBS``) jointly with the
 efficiency fractions of the GPUs that have at least ``MIN_GPU_ROWS`` training rows and no
 measured microbenchmark (H200's are measured and stay), and the per-GPU tables of the engine
 profiles (``[gpus.NAME]``: latency knobs for (engine, GPU) pairs with ``MIN_PAIR_ROWS`` rows,
 speed knobs where two model families measured the pair; fitted as offsets from the engine-wide
-values), by the robust least squares of ``planner.calibrate``, in two passes (the second
+values), by the robust least squares of ``planner.calibration.fit``, in two passes (the second
 leaves out rows the first misses by more than ``OUTLIER_FACTOR`` in TPOT, and names them, and
 weighs TTFT by the ratio of the first pass's median TPOT and TTFT errors); it
-prints the values to paste into ``planner/data/engines/*.toml`` and ``hardware/data/gpus/*.toml``. The ``default`` engine keeps its unit multipliers and
+prints the values to paste into ``planner/engine/data/*.toml`` and ``hardware/data/gpus/*.toml``. The ``default`` engine keeps its unit multipliers and
 overheads (neutral) and takes the pooled serving knobs.
 """
 
@@ -53,19 +53,19 @@ import numpy as np  # noqa: E402
 
 from hardware.catalogue import Catalogue  # noqa: E402
 from models.catalogue import model as load_model  # noqa: E402
-from planner import calibrate as cal  # noqa: E402
-from planner import measurements  # noqa: E402
+from planner.calibration import fit as cal  # noqa: E402
+from planner.calibration import measurements  # noqa: E402
 from planner.budget import Budget  # noqa: E402
-from planner.candidates import Limits  # noqa: E402
+from planner.serving.candidates import Limits  # noqa: E402
 from planner.errors import PlannerError  # noqa: E402
-from planner.evaluate import evaluate_plan  # noqa: E402
-from planner.optimise import optimise  # noqa: E402
-from planner.plan import Plan  # noqa: E402
-from planner.profile import engine  # noqa: E402
-from planner.rates import rates  # noqa: E402
-from planner.scenario import Scenario  # noqa: E402
-from planner.space import default_space  # noqa: E402
-from planner.workload import Workload  # noqa: E402
+from planner.serving.evaluate import evaluate_plan  # noqa: E402
+from planner.search.serving import optimise  # noqa: E402
+from planner.serving.plan import Plan  # noqa: E402
+from planner.engine.profile import engine  # noqa: E402
+from planner.engine.rates import rates  # noqa: E402
+from planner.serving.scenario import Scenario  # noqa: E402
+from planner.serving.space import default_space  # noqa: E402
+from planner.serving.workload import Workload  # noqa: E402
 
 CALIBRATION = Path(__file__).resolve().parents[1] / "calibration"
 HELD_OUT_FAMILY = "llama"  # Llama-3.1-8B (bf16 and FP8): dense GQA, never seen by --fit
@@ -233,7 +233,7 @@ def published(cat: Catalogue) -> tuple[str, float, list]:
                 skipped.append((p["id"], f"no feasible plan ({str(exc).splitlines()[0][:60]})"))
                 continue
             # The stated concurrency does not fit in one GPU's KV cache: the engine admits what
-            # fits and queues the rest (planner.serving admission), which the evaluator scores.
+            # fits and queues the rest (planner.serving.aggregated admission), which the evaluator scores.
             plan = Plan(batch=pins["batch"], quant=pins["quant"], kv_quant=pins["kv_quant"])
             tps, note = float(evaluate_plan(sc, plan).total_tps[0]), " (KV admits fewer; rest queued)"
         pred = tps / gpus

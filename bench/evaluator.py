@@ -29,10 +29,10 @@ import numpy as np  # noqa: E402
 from hardware.catalogue import Catalogue  # noqa: E402
 from models.catalogue import model  # noqa: E402
 from planner import quant  # noqa: E402
-from planner.evaluate import evaluate, shape_of  # noqa: E402
-from planner.plan import PlanArrays  # noqa: E402
-from planner.scenario import Scenario  # noqa: E402
-from planner.workload import Workload  # noqa: E402
+from planner.serving.evaluate import evaluate, shape_of  # noqa: E402
+from planner.serving.plan import PlanArrays  # noqa: E402
+from planner.serving.scenario import Scenario  # noqa: E402
+from planner.serving.workload import Workload  # noqa: E402
 
 GOAL_PLANS_PER_S = 2_000_000
 TOKENS_CACHED = 8192

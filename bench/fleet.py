@@ -24,8 +24,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from hardware.catalogue import Catalogue  # noqa: E402
-from planner.fleet import plan_fleet  # noqa: E402
-from planner.fleet_spec import Overrides, load  # noqa: E402
+from planner.fleet.optimise import plan_fleet  # noqa: E402
+from planner.fleet.spec import Overrides, load  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fleet.toml"
 OBJECTIVES = ("min_cost", "min_gpus", "min_power", "max_tps")
@@ -50,7 +50,7 @@ def main() -> None:
               f"{sum(p.plan.gpus for p in v.pools):>5} {float(v.output_tps.sum()):>13,.0f}  "
               f"{'ok' if v.verdict.ok else 'FAILED'}")
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "planner.cli", "fleet", str(EXAMPLE), "--format", "json"],
+    done = subprocess.run([sys.executable, "-m", "planner.cli.main", "fleet", str(EXAMPLE), "--format", "json"],
                           capture_output=True, text=True, cwd=EXAMPLE.parents[1])
     cli_s = time.perf_counter() - start
     print(f"CLI `rackplan fleet examples/fleet.toml` (process start to exit): {cli_s:.2f} s, exit {done.returncode}")

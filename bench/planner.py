@@ -2,7 +2,7 @@
 
 Prints, per budget, the candidate count, the MILP solve time, the verification time and the
 wall time of the whole `optimise` call, then the time brute-force enumeration of the same
-space takes (planner.bruteforce: itertools listing + one vectorised evaluator call + direct
+space takes (planner.verify.bruteforce: itertools listing + one vectorised evaluator call + direct
 selection), and the wall time of the complete CLI command for one budget.
 
 Run: python bench/planner.py
@@ -23,15 +23,15 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from hardware.catalogue import Catalogue  # noqa: E402
 from models.catalogue import model  # noqa: E402
-from planner.bruteforce import brute_force  # noqa: E402
+from planner.verify.bruteforce import brute_force  # noqa: E402
 from planner.budget import Budget  # noqa: E402
-from planner.candidates import Limits  # noqa: E402
-from planner.optimise import optimise  # noqa: E402
-from planner.profile import engine  # noqa: E402
-from planner.scenario import Scenario  # noqa: E402
-from planner.space import default_space  # noqa: E402
-from planner.verify import verify  # noqa: E402
-from planner.workload import Workload  # noqa: E402
+from planner.serving.candidates import Limits  # noqa: E402
+from planner.search.serving import optimise  # noqa: E402
+from planner.engine.profile import engine  # noqa: E402
+from planner.serving.scenario import Scenario  # noqa: E402
+from planner.serving.space import default_space  # noqa: E402
+from planner.verify.serving import verify  # noqa: E402
+from planner.serving.workload import Workload  # noqa: E402
 
 RACKS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -63,7 +63,7 @@ def main() -> None:
     print(f"brute-force enumeration of the same space (1 rack): {time.perf_counter() - start:.2f} s "
           f"over {oracle.rows:,} combinations, optimum {oracle.value:,.0f} tok/s")
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "planner.cli", "plan", "--racks", "64", "--format", "json"],
+    subprocess.run([sys.executable, "-m", "planner.cli.main", "plan", "--racks", "64", "--format", "json"],
                    check=True, stdout=subprocess.DEVNULL)
     print(f"whole command `rackplan plan --racks 64` (process start, imports, top-5 plans): "
           f"{time.perf_counter() - start:.2f} s")

@@ -31,8 +31,8 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from planner.compare import Settings, axis_values, expand  # noqa: E402
-from planner.sweep import run_sweep  # noqa: E402
+from planner.studies.compare import Settings, axis_values, expand  # noqa: E402
+from planner.studies.sweep import run_sweep  # noqa: E402
 
 GRID = axis_values(
     models=["qwen3-30b-a3b", "llama-3.1-8b", "qwen3-32b", "llama-3.1-70b", "mixtral-8x7b"],

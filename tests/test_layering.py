@@ -2,8 +2,8 @@
 
 catalogue files -> specs -> candidates (numpy) -> MILP (PuLP) -> Plan -> verification -> report -> CLI:
 ``hardware`` and ``models`` import nothing from ``planner``; only the formulation/solve modules
-import ``pulp``; only ``planner.report`` imports ``tabulate``; only ``planner.plot`` imports ``matplotlib`` and only
-``planner.executors`` imports ``ray`` (both optional extras); only the CLI imports ``click``.
+import ``pulp``; only ``planner.report.tables`` imports ``tabulate``; only ``planner.report.plot`` imports ``matplotlib`` and only
+``planner.studies.executors`` imports ``ray`` (both optional extras); only the CLI imports ``click``.
 """
 
 import ast
@@ -13,11 +13,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("hardware", "models", "planner")
-PULP_MODULES = {"planner.formulation", "planner.solve", "planner.fleet_formulation", "planner.fleet_solve",
-                "planner.training_formulation"}
-TABULATE_MODULES = {"planner.report"}
-MATPLOTLIB_MODULES = {"planner.plot"}  # the optional plot extra, imported lazily
-RAY_MODULES = {"planner.executors"}  # the optional ray extra, imported lazily
+PULP_MODULES = {"planner.milp.serving", "planner.milp.solve", "planner.milp.fleet", "planner.milp.fleet_solve",
+                "planner.milp.training"}
+TABULATE_MODULES = {"planner.report.tables"}
+MATPLOTLIB_MODULES = {"planner.report.plot"}  # the optional plot extra, imported lazily
+RAY_MODULES = {"planner.studies.executors"}  # the optional ray extra, imported lazily
 
 
 def _modules():
@@ -44,7 +44,7 @@ MODULES = list(_modules())
 def test_every_package_has_modules():
     # Guards the walk itself: an empty list would make every check below pass vacuously.
     names = {m for m, _ in MODULES}
-    assert {"hardware.specs", "models.counts", "planner.roofline", "planner.cli"} <= names
+    assert {"hardware.specs", "models.counts", "planner.serving.roofline", "planner.cli.main"} <= names
 
 
 @pytest.mark.parametrize("module,path", MODULES, ids=[m for m, _ in MODULES])
@@ -66,4 +66,4 @@ def test_layers(module, path):
     if "ray" in roots:
         assert module in RAY_MODULES, f"{module} imports ray"
     if "click" in roots:
-        assert module == "planner.cli" or module.startswith("planner.commands"), f"{module} imports click"
+        assert module == "planner.cli.main" or module.startswith("planner.cli"), f"{module} imports click"

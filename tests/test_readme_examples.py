@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from planner.cli import cli
+from planner.cli.main import cli
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SETUP_BLOCKS = 2

@@ -9,7 +9,7 @@ import pytest
 from hardware import Catalogue, CatalogueError
 from hardware.catalogue import DATA_DIR
 
-# The README recipe's GPU file (also used by tests/planner/test_catalogue_cli.py).
+# The README recipe's GPU file (also used by tests/planner/cli/test_catalogue_cli.py).
 MY_GPU = (Path(__file__).resolve().parents[1] / "fixtures" / "catalogue" / "gpus" / "my-gpu.toml").read_text()
 
 MY_BOX = """\

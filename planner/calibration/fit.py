@@ -1,0 +1,415 @@
+"""Fit an engine profile's efficiency factors to measured runs (robust least squares, numpy).
+
+``predict`` scores measured rows with the evaluator (aggregated serving, ``planner.serving.aggregated``);
+``fit`` adjusts the profile's knobs so that predicted TPOT, TTFT and tokens/s per GPU match
+the measurements, and ``calibrate`` wraps both for ``rackplan calibrate``.
+
+Method: the residual of a row is its relative error ``predicted / measured - 1`` for each
+measurement it has (the error the accuracy benchmark reports as MAPE; TTFT weighted half:
+queueing makes it the noisier one). Knobs are optimised in a transformed
+space (log for multipliers and overheads, logit for fractions) by Levenberg-Marquardt on
+forward-difference Jacobians, with soft-L1 robust weights ``(1 + (r / 0.15)^2)^(-1/2)``
+(iteratively reweighted) so that a few contradictory rows cannot drag the fit, and a weak
+prior (weight 0.005 per knob, in transformed units) towards the base profile so that knobs the
+data cannot tell apart stay where they were. Knobs a data set cannot inform are not fitted
+(no TTFT column: no TTFT knobs; no MoE model: no MoE knob).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from hardware.specs import Hardware
+from models.catalogue import model as load_model
+from planner import quant
+from hardware.catalogue import Catalogue
+from planner.calibration import measurements
+from planner.errors import InputError
+from planner.serving.evaluate import evaluate
+from planner.calibration.measurements import Measurement, MeasurementSet
+from planner.serving.plan import Plan, PlanArrays
+from planner.engine.profile import EngineProfile, engine, engine_names
+from planner.serving.scenario import Scenario
+from planner.serving.workload import Workload
+
+# Soft-L1 scale of the robust loss: residuals beyond ~15 % count linearly, not quadratically.
+ROBUST_SCALE = 0.15
+# TTFT residual weight relative to TPOT and throughput (benchmark queueing makes TTFT noisier).
+TTFT_WEIGHT = 0.5
+# Pull of each knob towards the base profile, per transformed unit (keeps unidentifiable knobs put).
+PRIOR_WEIGHT = 0.005
+# Smallest overhead the log transform can reach (0.1 us).
+OVERHEAD_FLOOR_S = 1e-7
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One fitted profile field: its transform and bounds (value units)."""
+
+    name: str
+    kind: str  # "log" or "logit"
+    low: float
+    high: float
+    needs: str = "any"  # "ttft", "moe" or "weight_only": data that informs it
+    start: float = 0.0  # the fit starts at least here (a knob at 0 has no gradient in log/logit space)
+
+
+KNOBS = (
+    Knob("gemm_efficiency_scale", "log", 0.05, 2.0),
+    Knob("attention_efficiency_scale", "log", 0.05, 2.0),
+    # Grouped expert GEMMs stream and multiply no faster than the dense ones (at most 1).
+    Knob("moe_efficiency_scale", "log", 0.05, 1.0, needs="moe"),
+    Knob("weight_only_efficiency_scale", "log", 0.05, 2.0, needs="weight_only"),
+    Knob("overlap_fraction", "logit", 0.0, 1.0),
+    Knob("hbm_efficiency_scale", "log", 0.05, 1.2),
+    Knob("comm_efficiency_scale", "log", 0.05, 1.5),
+    Knob("comm_latency_scale", "log", 0.1, 10.0),
+    Knob("step_overhead_s", "log", OVERHEAD_FLOOR_S, 0.1, start=1e-4),
+    Knob("per_kernel_overhead_s", "log", OVERHEAD_FLOOR_S, 1e-4, start=1e-7),
+    Knob("sequence_overhead_s", "log", OVERHEAD_FLOOR_S, 1e-3, start=1e-6),
+    Knob("prefill_wait_fraction", "logit", 1e-4, 0.5, needs="ttft", start=0.05),
+    Knob("ttft_overhead_s", "log", OVERHEAD_FLOOR_S, 1.0, needs="ttft", start=1e-3),
+)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Predicted figures aligned with the rows (NaN where a row could not be scored)."""
+
+    tpot_s: np.ndarray
+    ttft_s: np.ndarray
+    tok_per_gpu: np.ndarray
+
+
+@dataclass(frozen=True)
+class Errors:
+    """Absolute percentage errors of one measure over the rows that have it."""
+
+    n: int
+    mape: float
+    median: float
+    within_20: float
+
+    @classmethod
+    def of(cls, predicted: np.ndarray, measured: np.ndarray) -> "Errors":
+        """Errors of ``predicted`` against ``measured`` where both are finite."""
+        ok = np.isfinite(predicted) & np.isfinite(measured) & (measured > 0)
+        if not ok.any():
+            return cls(0, math.nan, math.nan, math.nan)
+        ape = np.abs(predicted[ok] / measured[ok] - 1.0) * 100.0
+        return cls(int(ok.sum()), float(ape.mean()), float(np.median(ape)), float((ape <= 20.0).mean() * 100.0))
+
+
+@dataclass(frozen=True)
+class Report:
+    """Errors of TPOT, TTFT and tokens/s per GPU."""
+
+    tpot: Errors
+    ttft: Errors
+    tok_per_gpu: Errors
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What ``rackplan calibrate`` produced."""
+
+    base: EngineProfile
+    profile: EngineProfile
+    before: Report
+    after: Report
+    rows_used: int
+    skipped: dict[str, int]
+    systems: tuple[str, ...]
+    engines: tuple[str, ...]
+    knobs: tuple[str, ...]
+
+
+def kv_mode(profile: EngineProfile, weight_quant: str) -> str:
+    """The KV-cache mode an engine picks when the measurement does not say (``default_kv_quant``)."""
+    if profile.default_kv_quant == "weights":
+        return "fp8" if quant.mode(weight_quant).bytes_per_element <= 1.0 else "bf16"
+    return profile.default_kv_quant
+
+
+def measured(rows: list[Measurement]) -> Predictions:
+    """The measurements themselves, in the shape of :class:`Predictions` (NaN where absent)."""
+    def col(name):
+        return np.array([np.nan if getattr(m, name) is None else getattr(m, name) for m in rows], dtype=float)
+    return Predictions(col("tpot_s"), col("ttft_s"), col("tok_per_gpu"))
+
+
+def predict(rows: list[Measurement], hardware: dict[str, Hardware], profiles: list[EngineProfile]) -> Predictions:
+    """Score every (resolved) row under its profile; one evaluator call per scenario group."""
+    n = len(rows)
+    out = Predictions(np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan))
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, (m, prof) in enumerate(zip(rows, profiles)):
+        groups[(m.model_name, m.system, m.isl, m.osl, id(prof))].append(i)
+    for (name, system, isl, osl, _), idx in groups.items():
+        prof = profiles[idx[0]]
+        sc = Scenario(hardware=hardware[system], model=load_model(name), workload=Workload(isl=isl, osl=osl),
+                      profile=prof)
+        plans = PlanArrays.from_plans([
+            Plan(tp=rows[i].tp, pp=rows[i].pp, ep=rows[i].ep, dp=rows[i].dp, batch=rows[i].batch,
+                 quant=rows[i].quant, kv_quant=rows[i].kv_quant or kv_mode(prof, rows[i].quant)) for i in idx])
+        s = evaluate(sc, plans)
+        out.tpot_s[idx] = s.step_time_s
+        out.ttft_s[idx] = s.ttft_s
+        out.tok_per_gpu[idx] = s.tok_per_gpu
+    return out
+
+
+def report(pred: Predictions, meas: Predictions) -> Report:
+    """Errors of ``pred`` against ``meas``."""
+    return Report(Errors.of(pred.tpot_s, meas.tpot_s), Errors.of(pred.ttft_s, meas.ttft_s),
+                  Errors.of(pred.tok_per_gpu, meas.tok_per_gpu))
+
+
+def to_theta(knob: Knob, value: float) -> float:
+    """A knob's value in the fit's unbounded space (log, or logit between its bounds)."""
+    value = min(max(value, knob.low), knob.high)
+    if knob.kind == "logit":
+        x = (value - knob.low) / (knob.high - knob.low)
+        x = min(max(x, 1e-6), 1 - 1e-6)
+        return math.log(x / (1 - x))
+    return math.log(value)
+
+
+def from_theta(knob: Knob, theta: float) -> float:
+    """Inverse of :func:`to_theta`, clipped to the knob's bounds."""
+    if knob.kind == "logit":
+        return knob.low + (knob.high - knob.low) / (1.0 + math.exp(-theta))
+    return min(max(math.exp(theta), knob.low), knob.high)
+
+
+def relative_residuals(pred: Predictions, meas: Predictions, ttft_weight: float = TTFT_WEIGHT) -> np.ndarray:
+    """``predicted / measured - 1`` of every measurement present, TTFT weighted ``ttft_weight``.
+
+    Relative errors, not log ratios: the fit then minimises a robust form of the absolute
+    percentage error the benchmark reports (a log ratio weighs an over-prediction by 2x, +100 %,
+    the same as an under-prediction by half, -50 %).
+    """
+    parts = []
+    for p, m, w in ((pred.tpot_s, meas.tpot_s, 1.0), (pred.ttft_s, meas.ttft_s, ttft_weight),
+                    (pred.tok_per_gpu, meas.tok_per_gpu, 1.0)):
+        ok = np.isfinite(m)
+        r = (np.where(np.isfinite(p) & (p > 0), p, 1e-30)[ok] / m[ok] - 1.0) * w
+        parts.append(r)
+    return np.concatenate(parts)
+
+
+def informed_knobs(rows: list[Measurement], hardware: dict[str, Hardware]) -> tuple[Knob, ...]:
+    """The knobs ``rows`` can inform (module docstring)."""
+    has_ttft = any(m.ttft_s is not None for m in rows)
+    has_moe = any(load_model(m.model_name).moe is not None for m in rows)
+    has_weight_only = any(not hardware[m.system].gpu.peak_flop_per_s.get(quant.mode(m.quant).compute_dtype)
+                          for m in rows)
+    keep = []
+    for k in KNOBS:
+        if (k.needs == "ttft" and not has_ttft) or (k.needs == "moe" and not has_moe) \
+                or (k.needs == "weight_only" and not has_weight_only):
+            continue
+        keep.append(k)
+    return tuple(keep)
+
+
+def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
+                         prior_weight: float = PRIOR_WEIGHT) -> np.ndarray:
+    """Minimise the soft-L1 cost of ``residuals(theta)`` plus the prior (module docstring).
+
+    Args:
+        residuals: ``theta -> residual vector`` (relative errors).
+        theta0: start, also the prior's centre (transformed units).
+        iterations: most Levenberg-Marquardt iterations.
+        prior_weight: pull towards ``theta0`` per transformed unit.
+    """
+    def both(theta):
+        return residuals(theta), np.sqrt(prior_weight) * (theta - theta0)
+
+    def cost(r, prior):
+        return float(np.sum(2.0 * ROBUST_SCALE**2 * (np.sqrt(1.0 + (r / ROBUST_SCALE) ** 2) - 1.0)) + prior @ prior)
+
+    theta, damping, step_h = theta0.copy(), 1e-2, 1e-3
+    r, prior = both(theta)
+    current = cost(r, prior)
+    for _ in range(iterations):
+        jac = np.empty((r.size, theta.size))
+        for j in range(theta.size):
+            t = theta.copy()
+            t[j] += step_h
+            jac[:, j] = (residuals(t) - r) / step_h
+        w = (1.0 + (r / ROBUST_SCALE) ** 2) ** -0.25  # square roots of the IRLS weights
+        a = np.vstack([jac * w[:, None], np.sqrt(prior_weight) * np.eye(theta.size)])
+        b = np.concatenate([r * w, prior])
+        ata, atb = a.T @ a, a.T @ b
+        improved, delta = False, np.zeros_like(theta)
+        for _ in range(8):
+            delta = np.linalg.solve(ata + damping * np.diag(np.diag(ata) + 1e-9), -atb)
+            r2, prior2 = both(theta + delta)
+            c2 = cost(r2, prior2)
+            if c2 < current:
+                theta, r, prior, current = theta + delta, r2, prior2, c2
+                damping = max(damping / 3.0, 1e-6)
+                improved = True
+                break
+            damping *= 4.0
+        if not improved or np.max(np.abs(delta)) < 1e-4:
+            break
+    return theta
+
+
+def fit(rows: list[Measurement], hardware: dict[str, Hardware], base: EngineProfile,
+        knobs: tuple[Knob, ...] | None = None, iterations: int = 25) -> EngineProfile:
+    """The profile whose knobs best fit ``rows`` (module docstring), starting from ``base``."""
+    knobs = informed_knobs(rows, hardware) if knobs is None else knobs
+    if not rows or not knobs:
+        return base
+    meas = measured(rows)
+
+    def profile_at(theta):
+        return base.model_copy(update={k.name: from_theta(k, t) for k, t in zip(knobs, theta)})
+
+    def residual_at(theta):
+        return relative_residuals(predict(rows, hardware, [profile_at(theta)] * len(rows)), meas)
+
+    theta0 = np.array([to_theta(k, max(getattr(base, k.name), k.start)) for k in knobs])
+    return profile_at(robust_least_squares(residual_at, theta0, iterations))
+
+
+def flattened(base: EngineProfile, gpus: set[str]) -> EngineProfile:
+    """``base`` ready to fit on rows of ``gpus``: their per-GPU values moved to the top level.
+
+    On one GPU the fit starts from the values that GPU runs with and the written profile
+    holds them at the top level (a profile for that GPU/engine pair); on several, their
+    per-GPU tables are dropped so the fitted top-level values apply to all of them.
+    """
+    keep = {g: v for g, v in base.gpus.items() if g not in gpus}
+    start = base.on_gpu(next(iter(gpus))) if len(gpus) == 1 else base
+    return start.model_copy(update={"gpus": keep})
+
+
+def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineProfile, name: str,
+              source: str) -> Calibration:
+    """Fit ``base`` to the resolved rows of ``mset``; the fitted profile is named ``name``.
+
+    Raises:
+        InputError: no usable row.
+    """
+    rows = list(mset.rows)
+    if not rows:
+        reasons = "; ".join(f"{k}: {v}" for k, v in sorted(mset.skipped.items())) or "none read"
+        raise InputError(f"{mset.path}: no usable measurement rows ({reasons})")
+    meas = measured(rows)
+    before = report(predict(rows, hardware, [base] * len(rows)), meas)
+    knobs = informed_knobs(rows, hardware)
+    fitted = fit(rows, hardware, flattened(base, {hardware[m.system].gpu.name for m in rows}), knobs)
+    after = report(predict(rows, hardware, [fitted] * len(rows)), meas)
+    systems = tuple(sorted({m.system for m in rows}))
+    engines = tuple(sorted({m.engine or "unnamed" for m in rows}))
+    note = (f"fitted by rackplan calibrate on {source} ({len(rows)} rows; systems {', '.join(systems)}; "
+            f"engines {', '.join(engines)}), starting from '{base.name}'")
+    sources = dict(base.sources)
+    for k in knobs:
+        sources[toml_key(k.name)] = note
+    profile = fitted.model_copy(update={
+        "name": name, "source": note, "sources": sources,
+        "description": f"Calibrated from '{base.name}' on {len(rows)} measured runs.",
+    })
+    return Calibration(base=base, profile=profile, before=before, after=after, rows_used=len(rows),
+                       skipped=dict(mset.skipped), systems=systems, engines=engines,
+                       knobs=tuple(k.name for k in knobs))
+
+
+def calibrate_file(path: str, cat: Catalogue, *, system: str | None = None, gpu: str | None = None,
+                   engine_name: str | None = None, name: str | None = None) -> Calibration:
+    """Read ``path``, keep the rows of one GPU/engine pair, and fit a profile to them.
+
+    Rows of other engines (when ``engine_name`` is given and the rows name engines) or of
+    other systems/GPUs (when ``system``/``gpu`` is given) are counted as skipped.
+
+    Raises:
+        InputError: a bad file, rows naming several engines without ``engine_name``, or no
+            usable row.
+    """
+    mset = measurements.read(path)
+    named = sorted({m.engine for m in mset.rows if m.engine})
+    if engine_name is None and len(named) > 1:
+        raise InputError(f"{path}: the rows name several engines ({', '.join(named)}); pick one with --engine")
+    base_name = engine_name or (named[0] if named and named[0] in engine_names() else "default")
+    base = engine(base_name)
+    skipped: dict[str, int] = {}
+    rows = list(mset.rows)
+    if engine_name is not None:
+        keep = [m for m in rows if m.engine in (None, base_name)]
+        if len(keep) < len(rows):
+            skipped[f"engine other than {base_name}"] = len(rows) - len(keep)
+        rows = keep
+    mset, hardware = measurements.resolve(mset.with_rows(rows, skipped), cat)
+    unsaturated = [m for m in mset.rows if not measurements.saturated(m)]
+    if len(unsaturated) < len(mset.rows):
+        mset = mset.with_rows(unsaturated, {"saturated run (queued longer than it decoded)": len(mset.rows) - len(unsaturated)})
+    if system or gpu:
+        want_system = cat.hardware(system).system.name if system else None
+        want_gpu = cat.gpu(gpu).name if gpu else None
+        keep = [m for m in mset.rows if (want_system is None or m.system == want_system)
+                and (want_gpu is None or hardware[m.system].gpu.name == want_gpu)]
+        label = want_system or want_gpu
+        mset = mset.with_rows(keep, {f"system or GPU other than {label}": len(mset.rows) - len(keep)}
+                              if len(keep) < len(mset.rows) else None)
+    return calibrate(mset, hardware, base, name or f"{base_name}-calibrated", source=str(path))
+
+
+def calibration_document(c: Calibration) -> dict:
+    """The calibration as a JSON-ready document (errors in %, overheads in seconds)."""
+    def errors(rep: Report) -> dict:
+        return {m: {"n": e.n, "mape_pct": e.mape, "median_pct": e.median, "within_20_pct": e.within_20}
+                for m, e in (("tpot", rep.tpot), ("ttft", rep.ttft), ("tok_per_gpu", rep.tok_per_gpu))}
+    return {
+        "profile": c.profile.name, "base": c.base.name, "rows_used": c.rows_used, "skipped": c.skipped,
+        "systems": list(c.systems), "engines": list(c.engines),
+        "before": errors(c.before), "after": errors(c.after),
+        "knobs": {k: {"before": getattr(c.base, k), "after": getattr(c.profile, k)} for k in c.knobs},
+    }
+
+
+def toml_key(field: str) -> str:
+    """The profile-file key of a field: overheads are written in microseconds (``*_us``)."""
+    return field.removesuffix("_s") + "_us" if field.endswith("_overhead_s") else field
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(float(value)) if isinstance(value, float) else str(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _toml_line(key: str, value) -> str:
+    """One ``key = value`` line of a profile file (overheads in microseconds, floats to 6 digits)."""
+    if key.endswith("_overhead_s"):
+        key, value = toml_key(key), value * 1e6
+    if isinstance(value, float):
+        value = float(f"{value:.6g}")
+    return f"{key} = {_toml_value(value)}"
+
+
+def profile_toml(profile: EngineProfile) -> str:
+    """The profile as a TOML file ``--profile`` accepts (overheads in microseconds)."""
+    lines = ["# Engine profile written by rackplan calibrate: load it with --profile FILE."]
+    data = profile.model_dump()
+    sources = data.pop("sources")
+    gpus = data.pop("gpus")
+    lines += [_toml_line(key, value) for key, value in data.items() if value is not None]
+    for gpu, values in gpus.items():
+        lines += ["", f"[gpus.{gpu}]"] + [_toml_line(key, float(value)) for key, value in values.items()]
+    if sources:
+        lines += ["", "[sources]"]
+        for key, text in sources.items():
+            lines.append(f"{toml_key(key)} = {_toml_value(text)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,79 @@
+"""``rackplan calibrate``: fit an engine profile to measured runs and write it as TOML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from planner.serving import resolve
+from planner.calibration.fit import calibrate_file, calibration_document, profile_toml
+from planner.cli.options import emit, format_option, pass_catalogue
+from planner.errors import InputError
+from planner.report.tables import Column, format_rows, to_json
+
+MEASURES = (("tpot", "TPOT"), ("ttft", "TTFT"), ("tok_per_gpu", "tok/s/GPU"))
+
+
+def format_calibration(doc: dict, fmt: str, out_path: str) -> str:
+    """Errors before and after, the fitted knobs, and the rows not used."""
+    if fmt == "json":
+        return to_json({**doc, "written": out_path})
+    rows = []
+    for key, label in MEASURES:
+        before, after = doc["before"][key], doc["after"][key]
+        if before["n"]:
+            rows.append({"measure": label, "n": before["n"], "mape_before": before["mape_pct"],
+                         "mape_after": after["mape_pct"], "median_before": before["median_pct"],
+                         "median_after": after["median_pct"], "within_before": before["within_20_pct"],
+                         "within_after": after["within_20_pct"]})
+    cols = [Column("measure", "measure"), Column("n", "n"), Column("MAPE % before", "mape_before", ".1f"),
+            Column("MAPE % after", "mape_after", ".1f"), Column("median % before", "median_before", ".1f"),
+            Column("median % after", "median_after", ".1f"), Column("within 20 % before", "within_before", ".0f"),
+            Column("within 20 % after", "within_after", ".0f")]
+    title = (f"calibrated '{doc['profile']}' from '{doc['base']}' on {doc['rows_used']} rows "
+             f"({', '.join(doc['systems'])}; engines {', '.join(doc['engines'])})")
+    out = [format_rows(rows, cols, fmt, title)]
+    knobs = [{"knob": k, "before": v["before"], "after": v["after"]} for k, v in doc["knobs"].items()]
+    out.append(format_rows(knobs, [Column("knob", "knob"), Column("before", "before", ".4g"),
+                                   Column("after", "after", ".4g")], fmt))
+    skipped = "; ".join(f"{why}: {n}" for why, n in sorted(doc["skipped"].items())) or "none"
+    out.append(f"rows not used: {skipped}")
+    out.append(f"wrote {out_path} (use it with --profile {out_path})")
+    return "\n\n".join(out)
+
+
+@click.command("calibrate")
+@click.argument("measurements", type=click.Path(dir_okay=False))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="Profile TOML to write; every command accepts it with --profile.")
+@click.option("--system", default=None, help="Fit only the rows of this system.")
+@click.option("--gpu", default=None, help="Fit only the rows of this GPU.")
+@click.option("--engine", "engine_name", default=None,
+              help="Profile to start from (default, trtllm, vllm, sglang); rows naming another engine are left out.")
+@click.option("--name", default=None, help="Name of the written profile (default: the output file's stem).")
+@format_option
+@pass_catalogue
+def calibrate(measurements, out_path, system, gpu, engine_name, name, fmt, output, catalogue_dirs):
+    """Fit an engine profile's efficiency factors to MEASUREMENTS.csv (robust least squares).
+
+    Reads the silicon CSV format (calibration/silicon_calibration.csv) or a simple CSV with
+    columns model, system or gpu, [engine], tp, [pp], [ep], [dp], batch, [quant], [kv_quant], isl,
+    osl, and at least one of tpot_ms, ttft_ms, tok_per_gpu. Prints the error before and after.
+
+    Example: rackplan calibrate runs.csv --engine vllm --gpu h100 --out my-vllm.toml
+    """
+    if not Path(measurements).is_file():
+        raise InputError(f"{measurements}: no such measurements file")
+    cal = calibrate_file(measurements, resolve.catalogue(catalogue_dirs), system=system, gpu=gpu,
+                         engine_name=engine_name, name=name or Path(out_path).stem)
+    try:
+        Path(out_path).write_text(profile_toml(cal.profile))
+    except OSError as exc:
+        raise InputError(f"{out_path}: cannot write the profile ({exc.strerror})") from None
+    emit(format_calibration(calibration_document(cal), fmt, out_path), output)
+
+
+def register(group: click.Group) -> None:
+    """Attach ``calibrate`` to ``group``."""
+    group.add_command(calibrate)

@@ -1,0 +1,77 @@
+"""The ``rackplan`` command line: option parsing and the one place errors become exit codes.
+
+Every command parses its options, calls one library function, formats the result with a
+pure ``format_*`` function and echoes it. Errors of the library (``PlannerError``,
+``CatalogueError``, ``ModelError``) become one line on stderr and exit code 1; usage errors
+exit with code 2 (click's convention).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hardware.errors import CatalogueError
+from models.errors import ModelError
+from planner.cli import calibrate as calibrate_cmd
+from planner.cli import catalogue as catalogue_cmds
+from planner.cli import compare as compare_cmd
+from planner.cli import evaluate as evaluate_cmd
+from planner.cli import fleet as fleet_cmd
+from planner.cli import frontier as frontier_cmd
+from planner.cli import plan as plan_cmd
+from planner.cli import sweep as sweep_cmd
+from planner.cli.options import CATALOGUE_ENV
+from planner.errors import PlannerError
+
+USER_ERRORS = (PlannerError, CatalogueError, ModelError)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--catalogue", "catalogue_dirs", multiple=True, envvar=CATALOGUE_ENV,
+              type=click.Path(exists=True, file_okay=False),
+              help=f"Extra catalogue directory of GPU/system/fabric TOML files (repeatable; env {CATALOGUE_ENV}, "
+                   "paths separated by ':').")
+@click.version_option(package_name="rackplan")
+@click.pass_context
+def cli(ctx: click.Context, catalogue_dirs: tuple[str, ...]) -> None:
+    """Plan LLM serving and training deployments on GPU racks."""
+    ctx.ensure_object(dict)
+    ctx.obj["catalogue_dirs"] = tuple(catalogue_dirs)
+
+
+catalogue_cmds.register(cli)
+evaluate_cmd.register(cli)
+plan_cmd.register(cli)
+fleet_cmd.register(cli)
+compare_cmd.register(cli)
+frontier_cmd.register(cli)
+sweep_cmd.register(cli)
+calibrate_cmd.register(cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=argv, prog_name="rackplan", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.UsageError as exc:
+        hint = f" (see: rackplan {exc.ctx.command_path.split(' ', 1)[1] if exc.ctx and ' ' in exc.ctx.command_path else ''} --help)"
+        click.echo(f"error: {exc.format_message()}{hint}".replace("rackplan  --help", "rackplan --help"), err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except USER_ERRORS as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

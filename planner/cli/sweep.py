@@ -1,0 +1,86 @@
+"""``rackplan sweep GRID.toml``: plan every scenario of a grid file, streaming rows to a file."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from planner.cli.options import pass_catalogue
+from planner.studies.executors import EXECUTORS, default_jobs
+from planner.report.tables import format_progress
+from planner.studies.sweep import SWEEP_FORMATS, load_grid, run_sweep
+
+# A terminal gets a redrawn bar at most this often; a log (not a terminal) gets a line per tenth.
+REDRAW_INTERVAL_S = 0.1
+LOG_STEPS = 10
+
+
+class Progress:
+    """Progress bar on stderr: count, rate and time left."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.start = time.perf_counter()
+        self.first: int | None = None
+        self.last_draw = 0.0
+        self.last_step = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.first is None:
+            self.first = done  # rows kept by --resume do not count towards the rate
+        now = time.perf_counter()
+        line = format_progress(done, total, now - self.start, done - self.first)
+        if self.tty:
+            if done == total or now - self.last_draw >= REDRAW_INTERVAL_S:
+                click.echo("\r" + line, err=True, nl=done == total)
+                self.last_draw = now
+        else:
+            step = done * LOG_STEPS // max(total, 1)
+            if step != self.last_step:
+                click.echo(line, err=True)
+                self.last_step = step
+
+
+@click.command("sweep")
+@click.argument("grid", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
+              help="Results file: .csv or .jsonl (rows are written as scenarios finish, then sorted).")
+@click.option("--format", "fmt", type=click.Choice(SWEEP_FORMATS), default=None,
+              help="csv or jsonl (default: from the --output file name).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help=f"Local worker processes, or CPUs of a local Ray instance (default: all cores, {default_jobs()} here).")
+@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
+              help="local processes, or ray (the ray extra).")
+@click.option("--address", default=None,
+              help="Ray cluster address (e.g. ray://head:10001 or auto); without it a local Ray instance is started.")
+@click.option("--resume", is_flag=True, default=False,
+              help="Keep the rows already in --output and plan only the missing scenarios.")
+@click.option("--no-progress", is_flag=True, default=False, help="No progress bar on stderr.")
+@pass_catalogue
+def sweep(grid, output, fmt, jobs, executor, address, resume, no_progress, catalogue_dirs):
+    """Plan every scenario of GRID.toml (models x systems x budgets x workloads x latency floors x fabrics).
+
+    Rows stream to --output as scenarios finish and are flushed one by one, so an interrupted sweep loses
+    no finished row; --resume skips them. The finished file is sorted by scenario index, the same row for
+    row whichever executor ran it.
+    """
+    specs, settings = load_grid(grid, catalogue_dirs)
+    try:
+        summary = run_sweep(specs, settings, output, fmt, executor, jobs, address, resume, Progress(not no_progress))
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: the finished rows are in {output}; rerun with --resume to complete it", err=True)
+        raise
+    counts = ", ".join(f"{v} {k}" for k, v in summary.counts.items() if v)
+    click.echo(f"{summary.total} scenarios ({summary.skipped} kept from {output}, {summary.ran} planned: "
+               f"{counts or 'none'}) in {summary.elapsed_s:.1f} s, {summary.rate_per_s:.1f} scenarios/s -> {output}",
+               err=True)
+
+
+def register(group: click.Group) -> None:
+    """Attach ``sweep`` to ``group``."""
+    group.add_command(sweep)

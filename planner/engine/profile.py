@@ -1,0 +1,192 @@
+"""Serving-engine profiles: efficiency multipliers, overheads and memory reserve, as data.
+
+A profile scales the per-GPU efficiency fractions of the hardware catalogue (a GPU's
+achievable HBM bandwidth and FLOP/s are properties of the part; how much of them an engine
+reaches is a property of the engine) and adds per-step costs. Profiles live in
+``planner/engine/data/*.toml``; a user file is passed with ``--profile FILE``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from planner.errors import InputError
+
+ENGINE_DIR = Path(__file__).parent / "data"
+
+
+class EngineProfile(BaseModel):
+    """Achievable-efficiency multipliers and overheads of one serving engine.
+
+    Attributes:
+        gemm_efficiency_scale: multiplies the GPU's compute efficiency for dense GEMMs.
+        attention_efficiency_scale: multiplies it for attention kernels.
+        moe_efficiency_scale: multiplies the compute efficiency and the HBM streaming
+            efficiency of routed-expert (grouped GEMM) kernels.
+        weight_only_efficiency_scale: multiplies the compute rate of weight-only kernels, which
+            dequantise weights the part has no tensor cores for (MXFP4 on Hopper) to BF16.
+        hbm_efficiency_scale: multiplies the GPU's achievable HBM fraction.
+        comm_efficiency_scale: multiplies the fabric's collective efficiency.
+        comm_latency_scale: multiplies the fabric's per-message latency (how fast the engine's
+            collective kernels are; ``planner.serving.comm``).
+        step_overhead_s: fixed cost of each decode step (scheduling, sampling, launch).
+        sequence_overhead_s: cost of each step per running sequence of an attention group
+            (per-request scheduling, sampling and output handling); see
+            :meth:`iteration_overhead_s`.
+        per_kernel_overhead_s: fixed cost of each kernel a layer launches, per step (launch gap
+            and minimum kernel duration under CUDA graphs; kernels counted from the
+            architecture, ``planner.serving.shape.kernels_per_layer``).
+        per_layer_overhead_s: fixed cost per layer per step, on top of the per-kernel cost.
+        hbm_usable_fraction: share of HBM the engine lets weights, KV and activations use.
+        kv_memory_fraction: share of the HBM left after weights and activations that the engine
+            gives its KV cache (TensorRT-LLM's ``free_gpu_memory_fraction``; 1 where the engine
+            reserves a share of the whole HBM instead, as vLLM and SGLang do). With
+            ``hbm_usable_fraction`` it sets how many sequences the engine admits at once.
+        kv_reserved_output_fraction: share of a sequence's output length the engine counts
+            when it admits the sequence against its KV cache: 1 when it reserves every block a
+            request may need up front (TensorRT-LLM's default ``GUARANTEED_NO_EVICT`` capacity
+            policy); 0.5 when blocks are allocated as tokens are generated (vLLM's and SGLang's
+            paged caches), so a closed loop's running sequences hold on average their prompt
+            and half their output.
+        overlap_fraction: 1 = the step takes the max of compute, HBM, comm and offload
+            (perfect overlap); 0 = their sum; in between is a linear blend.
+        prefill_chunk_tokens: most tokens one engine iteration takes (chunked prefill budget:
+            vLLM ``max_num_batched_tokens``, SGLang ``chunked_prefill_size``, TensorRT-LLM
+            ``max_num_tokens``); a longer prompt is prefilled over several iterations.
+        prefill_wait_fraction: share of the other in-flight prompts of its attention group a new
+            prompt waits behind (0 = never queues; 0.5 = requests arrive in one synchronised
+            wave, as when a benchmark starts all its clients at once).
+        ttft_overhead_s: fixed cost added to every time to first token (request parsing,
+            tokenisation, scheduling, first-token streaming).
+        lm_head_quant: quantisation the engine runs the output projection in (``bf16``: engines
+            keep the LM head unquantised); ``None`` follows the plan's weight quantisation.
+        default_kv_quant: KV-cache mode the engine picks when a measurement does not say:
+            ``bf16``, ``fp8``, or ``weights`` (fp8 when the weights are 8-bit or narrower).
+        gpus: per-GPU values of the performance knobs (`GPU_KNOBS`), keyed by catalogue GPU
+            name: how fast one engine's kernels, launch path and scheduler run differs by part
+            and platform (host CPU, CUDA-graph support, kernel maturity per architecture).
+            In files: a ``[gpus.NAME]`` table, overheads in microseconds. Applied by
+            :meth:`on_gpu`; GPUs not listed use the top-level values.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str = ""
+    source: str
+    gemm_efficiency_scale: float = Field(1.0, gt=0, le=2)
+    attention_efficiency_scale: float = Field(1.0, gt=0, le=2)
+    moe_efficiency_scale: float = Field(1.0, gt=0, le=2)
+    weight_only_efficiency_scale: float = Field(1.0, gt=0, le=2)
+    hbm_efficiency_scale: float = Field(1.0, gt=0, le=1.2)
+    comm_efficiency_scale: float = Field(1.0, gt=0, le=1.5)
+    comm_latency_scale: float = Field(1.0, gt=0, le=10)
+    step_overhead_s: float = Field(0.0, ge=0)
+    sequence_overhead_s: float = Field(0.0, ge=0)
+    per_kernel_overhead_s: float = Field(0.0, ge=0)
+    per_layer_overhead_s: float = Field(0.0, ge=0)
+    hbm_usable_fraction: float = Field(0.9, gt=0, le=1)
+    kv_memory_fraction: float = Field(1.0, gt=0, le=1)
+    kv_reserved_output_fraction: float = Field(1.0, ge=0, le=1)
+    overlap_fraction: float = Field(0.5, ge=0, le=1)
+    prefill_chunk_tokens: int = Field(8192, ge=16)
+    prefill_wait_fraction: float = Field(0.0, ge=0, le=1)
+    ttft_overhead_s: float = Field(0.0, ge=0)
+    lm_head_quant: Literal["bf16", "fp8", "int8", "int4", "fp4"] | None = None
+    default_kv_quant: Literal["bf16", "fp8", "weights"] = "bf16"
+    gpus: dict[str, dict[str, float]] = Field(default_factory=dict)
+    sources: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("gpus")
+    @classmethod
+    def _known_gpu_knobs(cls, gpus: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for name, values in gpus.items():
+            unknown = sorted(set(values) - set(GPU_KNOBS))
+            if unknown:
+                raise ValueError(f"gpus.{name}: '{unknown[0]}' cannot be set per GPU (allowed: {', '.join(GPU_KNOBS)})")
+        return gpus
+
+    def iteration_overhead_s(self, sequences):
+        """Fixed cost of one engine iteration running ``sequences`` per attention group:
+        ``step_overhead_s + sequence_overhead_s x sequences`` (scalar or array)."""
+        return self.step_overhead_s + self.sequence_overhead_s * sequences
+
+    def on_gpu(self, gpu_name: str) -> "EngineProfile":
+        """This profile with ``gpus[gpu_name]``'s values in place (itself when none are set)."""
+        values = self.gpus.get(gpu_name)
+        if not values:
+            return self
+        key = (id(self), gpu_name)
+        hit = _ON_GPU.get(key)
+        if hit is None or hit[0] is not self:
+            if len(_ON_GPU) > 256:
+                _ON_GPU.clear()
+            hit = (self, EngineProfile(**{**self.model_dump(), **values}))
+            _ON_GPU[key] = hit
+        return hit[1]
+
+
+# Knobs an engine profile may set per GPU: speed and latency, not memory or chunking policy.
+GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale",
+             "weight_only_efficiency_scale", "hbm_efficiency_scale", "comm_efficiency_scale",
+             "comm_latency_scale", "step_overhead_s", "sequence_overhead_s", "per_kernel_overhead_s",
+             "per_layer_overhead_s", "overlap_fraction", "prefill_wait_fraction", "ttft_overhead_s")
+_ON_GPU: dict[tuple[int, str], tuple[EngineProfile, EngineProfile]] = {}
+_US_KEYS = (("step_overhead_us", "step_overhead_s"), ("sequence_overhead_us", "sequence_overhead_s"),
+            ("per_layer_overhead_us", "per_layer_overhead_s"), ("per_kernel_overhead_us", "per_kernel_overhead_s"),
+            ("ttft_overhead_us", "ttft_overhead_s"))
+
+
+def _seconds(table: dict) -> dict:
+    """``table`` with its ``*_us`` keys converted to ``*_s`` seconds."""
+    out = dict(table)
+    for key_us, key_s in _US_KEYS:
+        if key_us in out:
+            out[key_s] = float(out.pop(key_us)) * 1e-6
+    return out
+
+
+def _from_file(path: Path) -> EngineProfile:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: malformed TOML ({exc})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read profile ({exc.strerror})") from None
+    raw = _seconds(raw)
+    if isinstance(raw.get("gpus"), dict):
+        raw["gpus"] = {name: _seconds(t) if isinstance(t, dict) else t for name, t in raw["gpus"].items()}
+    try:
+        return EngineProfile(**raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(file)"
+        raise InputError(f"{path}: field '{field}': {err['msg']}") from None
+
+
+def engine_names() -> list[str]:
+    """Names of the shipped engine profiles."""
+    return sorted(p.stem for p in ENGINE_DIR.glob("*.toml"))
+
+
+@lru_cache(maxsize=None)
+def engine(name: str = "default") -> EngineProfile:
+    """A shipped engine profile by name."""
+    key = name.strip().lower()
+    path = ENGINE_DIR / f"{key}.toml"
+    if not path.exists():
+        close = difflib.get_close_matches(key, engine_names(), n=3, cutoff=0.3)
+        hint = f"; closest: {', '.join(close)}" if close else f"; known: {', '.join(engine_names())}"
+        raise InputError(f"unknown engine '{name}'{hint}")
+    return _from_file(path)
+
+
+def load_profile(path: str | Path) -> EngineProfile:
+    """An engine profile from a user TOML file (e.g. written by ``rackplan calibrate``)."""
+    return _from_file(Path(path))

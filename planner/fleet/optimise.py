@@ -1,0 +1,111 @@
+"""Fleet planning: several models on several hardware kinds, aggregated or disaggregated, in one MILP.
+
+``plan_fleet`` builds the coefficient table (``planner.fleet.table``: numpy, the
+evaluator's numbers), the MILP (``planner.milp.fleet``: PuLP), solves it
+(``planner.milp.fleet_solve``: HiGHS by default, then a tie-break solve) and re-scores and
+re-checks the answer from scratch (``planner.fleet.verify``). ``planner.fleet.disagg`` asks the
+same question of one model on one system: size a prefill pool and a decode pool together.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from planner.errors import InfeasibleError
+from planner.milp.fleet import build as build_milp
+from planner.milp.fleet_problem import FleetProblem
+from planner.milp.fleet_solve import FleetSolution, solve
+from planner.fleet.spec import Fleet
+from planner.fleet.table import FleetTable, build as build_table
+from planner.fleet.verify import Verified, verify
+
+
+@dataclass(frozen=True)
+class FleetResult:
+    """A verified fleet plan and how it was found."""
+
+    fleet: Fleet
+    problem: FleetProblem
+    counts: list[dict]
+    solution: FleetSolution
+    verified: Verified
+    table_time_s: float
+    verify_time_s: float
+    wall_time_s: float
+
+
+def plan_fleet(fleet: Fleet, solver: str = "highs", time_limit_s: float | None = None) -> FleetResult:
+    """Plan ``fleet`` for its objective; see the module docstring."""
+    start = time.perf_counter()
+    table = build_table(fleet)
+    built = time.perf_counter()
+    problem = table.problem
+    _check_columns(fleet, table)
+    try:
+        solution = solve(build_milp(problem), solver, time_limit_s)
+    except InfeasibleError:
+        raise InfeasibleError(explain(fleet, problem, solver, time_limit_s)) from None
+    solved = time.perf_counter()
+    verified = verify(fleet, problem, solution)
+    done = time.perf_counter()
+    return FleetResult(fleet, problem, table.counts, solution, verified, built - start, done - solved, done - start)
+
+
+def _check_columns(fleet: Fleet, table: FleetTable) -> None:
+    """One line for the first model no candidate of any kind can serve, with the best latency reachable."""
+    c = table.problem.columns
+    for mi, m in enumerate(fleet.models):
+        if np.any(c.model == mi):
+            continue
+        rows = [r for r in table.counts if r["model"] == m.label]
+        lim = m.limits
+        need, best = [], []
+        if lim.max_tpot_s is not None:
+            need.append(f"TPOT <= {lim.max_tpot_s * 1e3:,.2f} ms")
+            fastest = min((r["best_tpot_s"] for r in rows if r["best_tpot_s"] is not None), default=None)
+            if fastest is not None and np.isfinite(fastest):
+                best.append(f"the fastest TPOT that fits in memory is {fastest * 1e3:,.2f} ms")
+        if lim.max_ttft_s is not None:
+            need.append(f"TTFT <= {lim.max_ttft_s * 1e3:,.0f} ms")
+            fastest = min((r["best_ttft_s"] for r in rows if r["best_ttft_s"] is not None), default=None)
+            if fastest is not None and np.isfinite(fastest):
+                best.append(f"the fastest TTFT that fits in memory is {fastest * 1e3:,.0f} ms")
+        fits = sum(r["feasible"] for r in rows)
+        raise InfeasibleError(
+            f"model {m.label}: no instance on any hardware kind fits in memory"
+            + (f" and meets {' and '.join(need)}" if need else "") + " within the budgets"
+            + (f" ({'; '.join(best)})" if best else f" ({fits:,} candidates meet the per-instance limits)"))
+
+
+def explain(fleet: Fleet, problem: FleetProblem, solver: str, time_limit_s: float | None) -> str:
+    """Why the fleet cannot meet its targets, with numbers: each model's best alone."""
+    if fleet.objective == "max_tps":
+        floors = [m for m in fleet.models if m.target_tps]
+        what = ", ".join(f"{m.label} >= {m.target_tps:,.0f} tok/s" for m in floors)
+        return f"the fleet cannot serve the floors together ({what}) within its GPUs and budgets"
+    for mi, m in enumerate(fleet.models):
+        alone = _alone(fleet, problem, mi)
+        try:
+            best = solve(build_milp(alone), solver, time_limit_s).objective_value
+        except InfeasibleError:
+            best = 0.0
+        if best < m.target_tps * (1 - 1e-9):
+            return (f"model {m.label}: target {m.target_tps:,.0f} output tok/s, but the whole fleet serving only "
+                    f"this model reaches {best:,.0f} tok/s within its GPUs and budgets")
+    targets = ", ".join(f"{m.label} {m.target_tps:,.0f}" for m in fleet.models)
+    return (f"each model's target fits the fleet alone, but not all together (targets, output tok/s: {targets}); "
+            "add hardware or raise the budgets")
+
+
+def _alone(fleet: Fleet, problem: FleetProblem, mi: int) -> FleetProblem:
+    """Model ``mi`` by itself, maximising its throughput (budgets kept, demand caps lifted)."""
+    c = problem.columns
+    cols = c.take(np.flatnonzero(c.model == mi))
+    cols = replace(cols, model=np.zeros(len(cols), np.int64),
+                   max_instances=np.array([problem.kinds[int(k)].slots(int(g)) for k, g in zip(cols.kind, cols.gpus)],
+                                          dtype=np.int64))
+    model = replace(problem.models[mi], target_tps=None, share=None, weight=1.0)
+    return replace(problem, models=(model,), columns=cols, objective="max_tps")

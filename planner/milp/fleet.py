@@ -1,0 +1,153 @@
+"""The fleet MILP: how many instances of every candidate, and where each model's KV flows.
+
+Numpy computes, PuLP selects: every coefficient comes from ``planner.milp.fleet_problem``
+(the evaluator's numbers, via ``planner.fleet.table``). Any number of columns may be used
+at once: several instance types per model, per role and per hardware kind.
+
+Variables:
+
+* ``n__<column>`` integer in ``[0, U_c]``: instances of column ``c`` (``U_c`` from packing,
+  budgets and, when minimising, demand: ``Columns.max_instances``).
+* ``kv__<model>__<kvq>__<a>__to__<b>`` >= 0: requests/s of a model whose prompt is prefilled
+  on kind ``a`` and whose output is decoded on kind ``b``, KV cache in format ``kvq``.
+* maximise only: ``served__<model>`` >= 0, output tokens/s the model gets; with shares,
+  ``total`` (output tokens/s of the whole fleet).
+
+Constraints (the names are the verifier's and the report's vocabulary):
+
+* ``packing__<kind>__g<s>``: instances of ``s`` or more GPUs on the kind take at most
+  ``s x slots(s)`` GPUs (exact for power-of-two sizes: ``planner.milp.fleet_problem``).
+* ``prefill_capacity__<model>__<kvq>__<kind>``: ``isl x sum_b kv`` <= the kind's prefill
+  columns' prompt tokens/s; ``decode_capacity__...``: ``osl x sum_a kv`` <= decode tokens/s.
+* ``target__<model>``: aggregated output tokens/s plus ``osl x`` its KV flows >= target
+  (minimising: the target; maximising: the optional floor); maximising, ``served__<model>``
+  is at most that sum, and ``share__<model>`` fixes ``served = share x total``.
+* ``fabric_inter_server__<kind>``: the instances' own inter-server load plus the KV bytes
+  of hand-offs between two instances of that kind (paired inside one rack: NVLink on an
+  NVL72, the NICs between HGX servers) within ``per-GPU rate x GPUs``;
+  ``fabric_inter_rack_out__<kind>`` / ``_in__<kind>``: hand-offs to / from other kinds,
+  each direction of the inter-rack links. In GB/s, to keep the coefficients near 1.
+* ``power_budget`` (W), ``cost_budget`` (per hour): over the GPUs in use.
+
+Objectives: ``min_gpus``, ``min_cost``, ``min_power`` (sums over instances), ``max_tps``
+(weighted output tokens/s, or ``total`` with shares). ``planner.milp.fleet_solve`` then breaks
+ties with a second solve (fewest GPUs; least power when minimising GPUs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pulp
+
+from planner.milp.fleet_problem import AGG, DECODE, PREFILL, FleetProblem
+from planner.quant import MODE_NAMES
+
+# Fabric rows are written in GB/s: bytes/s coefficients (1e9-1e12) next to counts of 1-100
+# would leave the constraint matrix badly scaled.
+FABRIC_UNIT_BYTES_PER_S = 1e9
+
+
+@dataclass
+class Milp:
+    """A built fleet MILP, its variables and its objective expressions."""
+
+    problem: pulp.LpProblem
+    n: list
+    flows: dict[tuple[int, int, int, int], object]
+    served: dict[int, object]
+    expressions: dict[str, object]
+    objective: str
+
+
+def flow_name(p: FleetProblem, m: int, q: int, a: int, b: int) -> str:
+    """Deterministic name of a KV flow variable."""
+    return f"kv__{p.models[m].label}__{MODE_NAMES[q]}__{p.kinds[a].label}__to__{p.kinds[b].label}"
+
+
+def build(p: FleetProblem) -> Milp:
+    """Build the MILP of ``p`` for ``p.objective``."""
+    c = p.columns
+    maximise = p.objective == "max_tps"
+    prob = pulp.LpProblem(f"rackplan_fleet_{p.objective}", pulp.LpMaximize if maximise else pulp.LpMinimize)
+    cols = range(len(c))
+    n = [prob.add_variable(f"n__{c.names[i]}", lowBound=0, upBound=int(c.max_instances[i]), cat=pulp.LpInteger)
+         for i in cols]
+
+    flows: dict[tuple[int, int, int, int], object] = {}
+    for m, q in p.commodities():
+        for a in p.flow_kinds(m, q, PREFILL):
+            for b in p.flow_kinds(m, q, DECODE):
+                flows[(m, q, a, b)] = prob.add_variable(flow_name(p, m, q, a, b), lowBound=0)
+
+    for k, kind in enumerate(p.kinds):
+        for s in p.packing_sizes(k):
+            sel = [i for i in cols if c.kind[i] == k and c.gpus[i] >= s]
+            prob += (pulp.lpSum(int(c.gpus[i]) * n[i] for i in sel) <= s * kind.slots(s),
+                     f"packing__{kind.label}__g{s}")
+
+    for m, q in p.commodities():
+        md, label = p.models[m], f"{p.models[m].label}__{MODE_NAMES[q]}"
+        for role, tokens, cap in ((PREFILL, md.isl, "prefill_capacity"), (DECODE, md.osl, "decode_capacity")):
+            for k in p.flow_kinds(m, q, role):
+                sel = [i for i in cols if c.model[i] == m and c.kv_quant[i] == q and c.role[i] == role
+                       and c.kind[i] == k]
+                through = [f for key, f in flows.items()
+                           if key[:2] == (m, q) and (key[2] if role == PREFILL else key[3]) == k]
+                prob += (tokens * pulp.lpSum(through) - pulp.lpSum(float(c.rate[i]) * n[i] for i in sel) <= 0,
+                         f"{cap}__{label}__{p.kinds[k].label}")
+
+    served: dict[int, object] = {}
+    total = prob.add_variable("total", lowBound=0) if maximise and p.models[0].share is not None else None
+    for m, md in enumerate(p.models):
+        agg = [i for i in cols if c.model[i] == m and c.role[i] == AGG]
+        output = (pulp.lpSum(float(c.rate[i]) * n[i] for i in agg)
+                  + (md.osl or 0) * pulp.lpSum(f for key, f in flows.items() if key[0] == m))
+        if maximise:
+            served[m] = prob.add_variable(f"served__{md.label}", lowBound=0)
+            prob += served[m] - output <= 0, f"served__{md.label}"
+            if md.target_tps:
+                prob += served[m] >= float(md.target_tps), f"target__{md.label}"
+            if total is not None:
+                prob += served[m] - float(md.share) * total == 0, f"share__{md.label}"
+        else:
+            prob += output >= float(md.target_tps), f"target__{md.label}"
+
+    _fabric(prob, p, n, flows)
+    gpus = pulp.lpSum(int(c.gpus[i]) * n[i] for i in cols)
+    power_w = p.power_w()
+    cost = p.cost_per_hour()
+    power = pulp.lpSum(float(power_w[i]) * n[i] for i in cols)
+    price = pulp.lpSum(float(cost[i]) * n[i] for i in cols)
+    if p.max_power_w is not None:
+        prob += power <= float(p.max_power_w), "power_budget"
+    if p.max_cost_per_hour is not None:
+        prob += price <= float(p.max_cost_per_hour), "cost_budget"
+    if total is not None:
+        tps = 1.0 * total
+    else:
+        tps = pulp.lpSum(float(p.models[m].weight) * v for m, v in served.items())
+    expressions = {"min_gpus": gpus, "min_cost": price, "min_power": power, "max_tps": tps}
+    prob.setObjective(expressions[p.objective])
+    return Milp(prob, n, flows, served, expressions, p.objective)
+
+
+def _fabric(prob: pulp.LpProblem, p: FleetProblem, n: list, flows: dict) -> None:
+    c = p.columns
+    unit = FABRIC_UNIT_BYTES_PER_S
+    for k, kind in enumerate(p.kinds):
+        cap = kind.fabric_capacity_bytes_per_s / unit
+        on = [i for i in range(len(c)) if c.kind[i] == k]
+        inst = [pulp.lpSum(float(c.fabric_load[t, i]) / unit * n[i] for i in on) for t in range(3)]
+        kv = {key: p.models[key[0]].kv_bytes_per_request[key[1]] / unit * f for key, f in flows.items()}
+        same = [v for key, v in kv.items() if key[2] == k and key[3] == k]
+        out = [v for key, v in kv.items() if key[2] == k and key[3] != k]
+        into = [v for key, v in kv.items() if key[3] == k and key[2] != k]
+        has_load = lambda t: bool(np.any(c.fabric_load[t, on] > 0)) if on else False  # noqa: E731
+        if same or has_load(1):
+            prob += inst[1] + pulp.lpSum(same) <= float(cap[1]), f"fabric_inter_server__{kind.label}"
+        if out or has_load(2):
+            prob += inst[2] + pulp.lpSum(out) <= float(cap[2]), f"fabric_inter_rack_out__{kind.label}"
+        if into or has_load(2):
+            prob += inst[2] + pulp.lpSum(into) <= float(cap[2]), f"fabric_inter_rack_in__{kind.label}"

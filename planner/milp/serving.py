@@ -1,0 +1,134 @@
+"""The mixed-integer program: choose one candidate layout and how many instances of it.
+
+Numpy computes, PuLP selects: every coefficient comes from the candidate table (the
+evaluator's numbers); no roofline term is built here.
+
+Variables, per candidate ``c`` (a layout, batch, quantisation and offload level):
+
+* ``y_c`` binary: the plan uses layout ``c``;
+* ``n_c`` integer: instances of ``c``.
+
+Constraints (names are the report's vocabulary; the verifier speaks of the same names):
+
+* ``choose_one``: ``sum_c y_c = 1``.
+* ``instances_min__c``: ``n_c >= y_c``; ``packing__c``: ``n_c <= U_c y_c`` where ``U_c`` is the
+  packing bound of ``planner.budget.max_instances`` (the big-M, from data).
+* ``gpu_budget``: ``sum_c G_c n_c <= GPUs``; ``power_budget``: ``sum_c P_c n_c <= max W``.
+* ``fabric_inter_server``, ``fabric_inter_rack``: summed instance load on those tiers within
+  their links' capacity (GB/s).
+* ``hbm_capacity``, ``host_memory``, ``tpot_limit``, ``ttft_limit``: ``sum_c a_c y_c <= limit``
+  with ``a_c`` the candidate's memory per GPU, offloaded KV per GPU, TPOT, TTFT.
+* min-GPUs only: ``target_tps``: ``sum_c TPS_c n_c >= T`` and ``racks_used``:
+  ``GPUs_per_rack * r >= sum_c G_c n_c``.
+
+Objectives: ``max_tps`` maximises ``sum_c TPS_c n_c``; ``min_gpus`` minimises
+``sum_c G_c n_c + eps * r`` with ``eps < 1 / (max racks + 1)``, i.e. fewest GPUs, then fewest racks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pulp
+
+from hardware.specs import TIERS
+from planner import quant
+from planner.serving.plan import PlanArrays
+
+OBJECTIVES = ("max_tps", "min_gpus")
+# Row scaling: HiGHS rejects matrix entries of 1e15 or more, and well-scaled rows solve
+# more reliably, so bytes enter as GB, bytes/s as GB/s and seconds as milliseconds.
+GB = 1e9
+MS = 1e-3
+
+
+def candidate_name(plans: PlanArrays, i: int) -> str:
+    """Deterministic ``[a-z0-9_]`` name of candidate ``i``, e.g. ``tp4_pp1_ep4_dp1_b64_fp8_kvfp8_off0``."""
+    off = int(round(float(plans.kv_offload_fraction[i]) * 100))
+    return (f"tp{plans.tp[i]}_pp{plans.pp[i]}_ep{plans.ep[i]}_dp{plans.dp[i]}_b{plans.batch[i]}_"
+            f"{quant.MODE_NAMES[plans.quant[i]]}_kv{quant.MODE_NAMES[plans.kv_quant[i]]}_off{off}")
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """Everything the MILP needs, one entry per candidate (numpy, from the evaluator)."""
+
+    names: list[str]
+    gpus: np.ndarray            # G_c, GPUs per instance
+    tps: np.ndarray             # instance tokens/s
+    power_w: np.ndarray         # board power per instance
+    max_instances: np.ndarray   # U_c
+    fabric_load: np.ndarray     # (3, rows) bytes/s per instance per tier
+    memory_bytes: np.ndarray
+    kv_offloaded_bytes: np.ndarray
+    tpot_s: np.ndarray
+    ttft_s: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Right-hand sides."""
+
+    gpus: int
+    power_w: float | None
+    fabric_capacity: np.ndarray  # (3,)
+    hbm_bytes: float
+    host_bytes: float
+    max_tpot_s: float | None
+    max_ttft_s: float | None
+    target_tps: float | None = None
+    gpus_per_rack: int = 1
+
+
+@dataclass
+class Model:
+    """A built PuLP problem and its variables."""
+
+    problem: pulp.LpProblem
+    y: list
+    n: list
+    racks: object | None
+    objective: str
+
+
+def build(coef: Coefficients, lim: Limits, objective: str) -> Model:
+    """Build the MILP for ``objective`` (one of ``OBJECTIVES``)."""
+    sense = pulp.LpMaximize if objective == "max_tps" else pulp.LpMinimize
+    prob = pulp.LpProblem(f"rackplan_{objective}", sense)
+    rows = len(coef.names)
+    y = [prob.add_variable(f"y__{coef.names[i]}", cat=pulp.LpBinary) for i in range(rows)]
+    n = [prob.add_variable(f"n__{coef.names[i]}", lowBound=0, upBound=int(coef.max_instances[i]), cat=pulp.LpInteger)
+         for i in range(rows)]
+    prob += pulp.lpSum(y) == 1, "choose_one"
+    for i in range(rows):
+        prob += n[i] - y[i] >= 0, f"instances_min__{coef.names[i]}"
+        prob += n[i] - int(coef.max_instances[i]) * y[i] <= 0, f"packing__{coef.names[i]}"
+    used = pulp.lpSum(int(coef.gpus[i]) * n[i] for i in range(rows))
+    prob += used <= lim.gpus, "gpu_budget"
+    if lim.power_w is not None:
+        prob += pulp.lpSum(float(coef.power_w[i]) * n[i] for i in range(rows)) <= lim.power_w, "power_budget"
+    for t in (1, 2):
+        loads = coef.fabric_load[t]
+        if np.any(loads > 0):
+            prob += (pulp.lpSum(float(loads[i] / GB) * n[i] for i in range(rows)) <= float(lim.fabric_capacity[t] / GB),
+                     f"fabric_{TIERS[t]}")
+    prob += pulp.lpSum(float(coef.memory_bytes[i] / GB) * y[i] for i in range(rows)) <= lim.hbm_bytes / GB, \
+        "hbm_capacity"
+    prob += pulp.lpSum(float(coef.kv_offloaded_bytes[i] / GB) * y[i] for i in range(rows)) <= lim.host_bytes / GB, \
+        "host_memory"
+    if lim.max_tpot_s is not None:
+        prob += pulp.lpSum(float(coef.tpot_s[i] / MS) * y[i] for i in range(rows)) <= lim.max_tpot_s / MS, "tpot_limit"
+    if lim.max_ttft_s is not None and coef.ttft_s is not None:
+        prob += pulp.lpSum(float(coef.ttft_s[i] / MS) * y[i] for i in range(rows)) <= lim.max_ttft_s / MS, "ttft_limit"
+    racks = None
+    throughput = pulp.lpSum(float(coef.tps[i]) * n[i] for i in range(rows))
+    if objective == "max_tps":
+        prob += throughput
+    else:
+        prob += throughput >= float(lim.target_tps), "target_tps"
+        max_racks = -(-lim.gpus // lim.gpus_per_rack)
+        racks = prob.add_variable("racks_used", lowBound=0, upBound=max_racks, cat=pulp.LpInteger)
+        prob += lim.gpus_per_rack * racks - used >= 0, "racks_used"
+        prob += used + racks * (1.0 / (max_racks + 1))
+    return Model(prob, y, n, racks, objective)

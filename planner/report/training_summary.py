@@ -1,0 +1,105 @@
+"""Training results as plain dicts: the evaluator's JSON object, the planner's document, table rows.
+
+SI units throughout (seconds, bytes, FLOP/s); fabric load in GB/s as the serving reports give it;
+``time_to_train_days`` beside ``time_to_train_s`` for people.
+"""
+
+from __future__ import annotations
+
+from planner.serving.evaluate import bounds_and_fabric
+from planner.training.evaluate import LIMITS, TrainingScenario, TrainingScores
+from planner.search.training import SECONDS_PER_DAY, TrainingChoice, TrainingResult
+from planner.training.parallel import layout_reasons
+
+
+def reasons(scenario: TrainingScenario, scores: TrainingScores, i: int = 0) -> list[str]:
+    """Why row ``i`` cannot run, with numbers (empty when it can)."""
+    hw = scenario.hardware
+    p = scores.plans.plan(i)
+    out = layout_reasons(scenario.model, scenario.workload, p, hw.scale_up_domain_gpus, scenario.allow_span)
+    if not scores.precision_ok[i]:
+        out.append(f"precision: {hw.gpu.name} has no {p.precision} tensor cores")
+    excess = float(scores.hbm_excess_bytes[i])
+    if excess > 0:
+        out.append(f"hbm_capacity: needs {scores.memory.total[i] / 1e9:.1f} GB per GPU but "
+                   f"{scores.hbm_capacity_bytes / 1e9:.1f} GB is usable: over by {excess:,.0f} bytes")
+    return out
+
+
+def training_row(scenario: TrainingScenario, scores: TrainingScores, i: int = 0) -> dict:
+    """Row ``i`` as the training evaluator's JSON object."""
+    m = scores.memory
+    ttt = None if scores.time_to_train_s is None else float(scores.time_to_train_s[i])
+    step = float(scores.step_time_s[i])
+    gpus = int(scores.gpus[i])
+    p = scores.plans.plan(i)
+    return {
+        "feasible": bool(scores.feasible[i]),
+        "reasons": reasons(scenario, scores, i),
+        "tokens_per_s": float(scores.tokens_per_s[i]),
+        "tok_per_gpu": float(scores.tok_per_gpu[i]),
+        "instance_steps_per_s": float(scores.instance_steps_per_s[i]),
+        "total_steps_per_s": float(scores.total_steps_per_s[i]),
+        "step_time_s": step,
+        "steps_per_s": 1.0 / step,
+        "micro_batches": int(scores.micro_batches[i]),
+        "micro_batch_s": float(scores.micro_batch_s[i]),
+        "bubble_fraction": float(scores.bubble_s[i] / step),
+        "mfu": float(scores.mfu[i]),
+        "mfu_bf16": float(scores.mfu_bf16[i]),
+        "hfu": float(scores.hfu[i]),
+        "model_flop_per_s_per_gpu": float(scores.model_flop_per_s_per_gpu[i]),
+        "time_to_train_s": ttt,
+        "time_to_train_days": None if ttt is None else ttt / SECONDS_PER_DAY,
+        "limit": LIMITS[int(scores.limit[i])],
+        "time_split_s": {"compute": float(scores.compute_s[i]), "hbm": float(scores.hbm_s[i]),
+                         "comm": float(scores.comm_s[i]), "bubble": float(scores.bubble_s[i])},
+        **bounds_and_fabric(scenario.hardware, scores, i),
+        "memory_per_gpu_bytes": {
+            "weights": float(m.weights[i]), "grads": float(m.grads[i]), "optimiser": float(m.optimiser[i]),
+            "activations": float(m.activations[i]), "buffers": float(m.buffers[i]), "total": float(m.total[i]),
+            "capacity": float(scores.hbm_capacity_bytes),
+        },
+        "replica_gpus": p.replica_gpus,
+        "gpus": gpus,
+        "power_kw": float(scores.power_w[i]) / 1e3,
+    }
+
+
+def scenario_dict(scenario: TrainingScenario) -> dict:
+    """What was asked: model, system, workload."""
+    hw = scenario.hardware
+    return {"mode": "training", "model": scenario.model.name, "system": hw.system.name, "gpu": hw.gpu.name,
+            "fabrics": {k: f.name for k, f in hw.fabrics.items()}, "workload": scenario.workload.model_dump(),
+            "allow_span": scenario.allow_span}
+
+
+def choice_row(result: TrainingResult, choice: TrainingChoice, rank: int) -> dict:
+    """One plan: the evaluator's keys plus ``plan``, rank, solver and verification."""
+    out = {"rank": rank, "plan": choice.plan.as_dict(), "layout": choice.plan.layout()}
+    out.update(training_row(result.scenario, choice.scores, 0))
+    out["verification"] = choice.verdict.as_dict()
+    out["solve_time_s"] = choice.solution.solve_time_s
+    return out
+
+
+def result_document(result: TrainingResult) -> dict:
+    """The JSON document of ``plan`` / ``min-gpus`` in training mode: the chosen plan's keys at top level."""
+    doc = choice_row(result, result.best, 1)
+    b = result.budget
+    scenario = scenario_dict(result.scenario)
+    scenario.update({
+        "budget": {"gpus": b.gpus, "racks": b.racks,
+                   "max_power_kw": None if b.max_power_w is None else b.max_power_w / 1e3},
+        "target_tokens_per_s": result.target_tokens_per_s,
+    })
+    doc.update({
+        "objective": result.objective,
+        "solver": result.best.solution.solver,
+        "solve_time_s": result.best.solution.solve_time_s,
+        "wall_time_s": result.wall_time_s,
+        "scenario": scenario,
+        "search_space": {**result.space.as_dict(), "counts": result.counts},
+        "alternatives": [choice_row(result, c, k + 2) for k, c in enumerate(result.choices[1:])],
+    })
+    return doc

@@ -1,0 +1,62 @@
+"""One line saying why nothing in the search space meets the limits, with numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models import counts
+from planner import quant
+from planner.budget import Budget, max_instances
+from planner.serving.candidates import CandidateTable, Limits
+from planner.serving.scenario import Scenario
+
+
+def explain_infeasible(scenario: Scenario, budget: Budget, table: CandidateTable, limits: Limits,
+                       objective: str, target_tps: float | None) -> str:
+    """The most useful reason no plan exists (checked in order: memory, latency, budget, target)."""
+    s = table.scores
+    hw = scenario.hardware
+    if len(table.plans) == 0:
+        return ("no layout of the search space is valid for this model and system "
+                f"(instances are limited to the scale-up domain of {hw.scale_up_domain_gpus} GPUs; "
+                "try --allow-span or other degrees)")
+    fits = s.feasible
+    if not fits.any():
+        per_elem = quant.BYTES_PER_ELEMENT[table.plans.quant]
+        j = int(np.argmin(per_elem))
+        smallest, name = float(per_elem[j]), quant.MODE_NAMES[int(table.plans.quant[j])]
+        need = counts.weight_bytes(scenario.model, smallest)
+        g = int(s.gpus_per_instance.max())
+        holds = g * s.hbm_capacity_bytes
+        return (f"memory: {scenario.model.name} needs {need / 1e9:,.0f} GB of weights at {name} and the largest "
+                f"allowed instance ({g} GPUs x {s.hbm_capacity_bytes / 1e9:,.0f} GB usable) holds {holds / 1e9:,.0f} GB "
+                "before any KV cache; allow larger instances (--allow-span), a smaller quantisation or KV offload")
+    ok = fits.copy()
+    if limits.max_tpot_s is not None:
+        best_tpot = float(s.step_time_s[fits].min())
+        if best_tpot > limits.max_tpot_s:
+            return (f"latency: the best reachable tokens/s per user is {1 / best_tpot:,.1f} (TPOT {best_tpot * 1e3:,.2f} ms) "
+                    f"but the limit asks {1 / limits.max_tpot_s:,.1f} (TPOT {limits.max_tpot_s * 1e3:,.2f} ms)")
+        ok &= s.step_time_s <= limits.max_tpot_s
+    if limits.max_ttft_s is not None and s.ttft_s is not None:
+        best_ttft = float(s.ttft_s[ok].min())
+        if best_ttft > limits.max_ttft_s:
+            return (f"latency: the fastest reachable TTFT is {best_ttft * 1e3:,.1f} ms but --max-ttft-ms is "
+                    f"{limits.max_ttft_s * 1e3:,.1f}")
+        ok &= s.ttft_s <= limits.max_ttft_s
+    g = s.gpus_per_instance[ok]
+    bounds = max_instances(budget.gpus, hw.scale_up_domain_gpus, g)
+    if not (bounds >= 1).any():
+        return (f"budget: the smallest feasible instance needs {int(g.min())} GPUs but the budget is "
+                f"{budget.label()}")
+    if budget.max_power_w is not None:
+        per = s.power_w[ok]
+        if per.min() > budget.max_power_w:
+            return (f"power: the smallest feasible instance draws {per.min() / 1e3:,.1f} kW but --max-kw is "
+                    f"{budget.max_power_w / 1e3:,.1f}")
+        bounds = np.minimum(bounds, np.floor(budget.max_power_w / per).astype(np.int64))
+    if objective == "min_gpus":
+        best = float((bounds * s.instance_tps[ok]).max())
+        return (f"target: the most this budget ({budget.label()}) reaches is {best:,.0f} tokens/s, below the target "
+                f"{target_tps:,.0f}; give more --racks/--gpus")
+    return "no candidate meets every limit together"

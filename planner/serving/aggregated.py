@@ -1,0 +1,346 @@
+"""Aggregated serving of isl/osl requests: TPOT with interleaved prefill, TTFT with chunked prefill.
+
+One instance keeps ``B`` requests in flight (the plan's ``batch``, the measured concurrency);
+each brings a prompt of ``isl`` tokens and generates ``osl`` tokens. The engine batches
+continuously: every iteration decodes one token for each running sequence and also takes
+some prompt tokens, at most ``prefill_chunk_tokens`` (chunked prefill; vLLM, SGLang and
+TensorRT-LLM all do this). Pure, vectorised functions over candidate rows.
+
+Assumptions, each a named term below:
+
+* **Interleaved prefill (TPOT).** In steady state a closed loop of ``B`` requests completes
+  ``B`` of them per request lifetime ``TTFT + (osl - 1) x TPOT`` (Little's law), and as many
+  new prompts arrive, so each step carries on average ``B x isl / (osl - 1 + TTFT / TPOT)``
+  prompt tokens (:func:`interleaved_prompt_tokens`; ``B x isl / osl`` when TTFT is short),
+  plus as many prompts' causal attention. TPOT appears on both sides: it is iterated to a
+  fixed point (``FIXED_POINT_ROUNDS``), starting from ``osl`` steps per lifetime. On the
+  attention-DP groups the prompt work is not spread evenly: the groups step in lockstep and
+  a chunk runs on one of them (:func:`critical_group_tokens`). Of the other prompts, the
+  share a request queued behind (``prefill_wait_fraction``, below) ran before its first
+  token, not during its decode: its steps carry ``(1 - prefill_wait_fraction)`` of that
+  prompt work (all of it when arrivals are spread out, half in a synchronised wave, where
+  the k-th request of the wave decodes through the prefills of the ``B - 1 - k`` after it).
+  Prompts are not spread token by token: a chunk of ``c = min(isl, chunk)`` tokens
+  joins a decode step every ``c / (prompt tokens per step)`` steps. That step reads the
+  routed experts the chunk and the decode tokens hit together (nearly all of them for a
+  large chunk) instead of the decode tokens' alone; the difference, and the chunk's EP
+  imbalance, are charged per step in proportion. Prompt tokens add compute at the
+  prefill-shaped rate, KV writes, activations and collective volume (the messages are the
+  decode step's, so no extra latency). TPOT is the average step's time. Engines that run prefill in separate iterations
+  (SGLang's default) stall decode for the same work, so the average step is the same to
+  first order; only the weight re-read differs, which a compute-bound prefill hides.
+* **Prefill FLOPs.** Linear layers ``2 x parameters`` per prompt token; the LM head only for
+  each prompt's last token (engines compute no logits for the rest of the prompt); causal
+  attention ``sum_{i < isl} attention(i)`` (``models.counts.prefill_attention_flops``). MLA
+  prefill runs un-absorbed (per head ``qk_nope + qk_rope`` score and ``v_head`` value widths,
+  DeepSeek-V3 report 2.1.1) while decode runs absorbed over the latent: prefill attention is
+  scaled by :func:`prefill_attention_scale`. Routed experts pay the EP load imbalance of the
+  tokens they receive (``planner.serving.roofline.moe_imbalance``).
+* **Own prefill (TTFT).** A prompt of ``isl`` tokens takes ``n = ceil(isl / chunk)``
+  iterations, each carrying one chunk of ``isl / n`` tokens in one attention group, ``1 / n``
+  of its causal attention, and the running decode batch; with ``pp`` stages the chunks
+  pipeline, ``(n + pp - 1)`` stage times, and every iteration pays the step overhead.
+* **Queueing (TTFT).** A new prompt also waits behind ``prefill_wait_fraction x (B / dp - 1)``
+  other prompts of its attention group. Queued prompts shorter than the token budget share
+  iterations, so each costs ``isl / chunk`` of an iteration that carries a full budget of
+  prompt tokens (and the decode batch); a longer prompt costs as long as its own prefill. The
+  fraction is 0.5 when the ``B`` requests arrive in one synchronised wave (as when a
+  benchmark starts all its clients at once and the fixed output length keeps them in
+  step) and near 0 when arrivals are spread out; it is an engine-profile knob fitted to
+  measurements (``bench/accuracy.py``). ``ttft_overhead_s`` adds the request's fixed costs.
+* **Admission (KV capacity).** The engine runs at most as many sequences as its KV cache
+  holds at their full length ``isl + osl`` (:func:`admitted_sequences`, from the engine's
+  ``hbm_usable_fraction`` and ``kv_memory_fraction``); the other ``B - b`` requests queue
+  outside. By Little's law in a closed loop the queue adds
+  ``(B / b - 1) x (TTFT_b + (osl - 1) x TPOT_b)`` to TTFT, where TPOT and TTFT are those of
+  the admitted ``b``. Plans whose batch does not fit are infeasible for the planner anyway;
+  this keeps predictions of overloaded measured runs meaningful.
+* **Throughput.** Every admitted request is either waiting for its first token or
+  decoding, so an instance emits ``b x osl / (TTFT_b + (osl - 1) x TPOT_b)`` output tokens/s.
+
+Steady-state decode (``tokens_cached`` workloads) is the limiting case ``isl / osl -> 0``
+with no prompt work at all; the evaluator does not call this module for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from models.spec import ModelSpec
+from planner.serving.comm import Comm, comm
+from planner.serving.memory import Memory
+from planner.engine.profile import EngineProfile
+from planner.engine.rates import Rates
+from planner.serving.roofline import (ACTIVATION_BYTES, ACTIVATION_PASSES_PER_LAYER, Layout, combine, compute_s, hbm_s,
+                              launch_overhead_s, moe_imbalance, offload_s, routed_read_bytes)
+from planner.serving.shape import ModelShape
+
+
+@dataclass(frozen=True)
+class PromptWork:
+    """Prompt work one iteration carries on one micro-batch (arrays over rows).
+
+    Attributes:
+        group_tokens: prompt tokens in the busiest attention group (on average).
+        stage_tokens: prompt tokens through the stage's routed experts, all groups (on average).
+        prompts_per_group: prompts of that group whose last token is in this iteration
+            (rows of the LM head; fractional on average).
+        attention_flop: causal attention FLOPs of the group's prompt tokens, all layers.
+        chunk_tokens: tokens of the real chunk behind the average (sets the experts it hits
+            and its EP imbalance); ``stage_tokens / chunk_tokens`` chunks join each step.
+    """
+
+    group_tokens: np.ndarray
+    stage_tokens: np.ndarray
+    prompts_per_group: np.ndarray
+    attention_flop: np.ndarray
+    chunk_tokens: np.ndarray
+
+
+@dataclass(frozen=True)
+class DecodeTerms:
+    """The decode step's per-stage terms, as the evaluator computed them (seconds)."""
+
+    compute_s: np.ndarray
+    hbm_s: np.ndarray
+    offload_s: np.ndarray
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One engine iteration (decode batch plus prompt work) on one stage."""
+
+    compute_s: np.ndarray
+    hbm_s: np.ndarray
+    comm: Comm
+    offload_s: np.ndarray
+    stage_time_s: np.ndarray
+
+    @property
+    def terms(self) -> list[np.ndarray]:
+        """Compute, HBM, communication and offload time, in ``planner.serving.evaluate.LIMITS`` order."""
+        return [self.compute_s, self.hbm_s, self.comm.time_s, self.offload_s]
+
+
+@dataclass(frozen=True)
+class ServingTimes:
+    """Aggregated-serving figures per row (SI units).
+
+    Attributes:
+        step: the average decode step with its interleaved prompt work (TPOT per stage).
+        step_time_s: TPOT.
+        prompt_s: the request's own prefill (its chunks' iterations).
+        wait_s: time queued behind other prompts.
+        ttft_s: time to first token: overhead + waits + own prefill.
+        prompt_tokens_per_step: prompt tokens each decode step carries (instance).
+        instance_tps: output tokens/s of one instance.
+        running: sequences the engine admits (at most the batch).
+    """
+
+    step: Iteration
+    step_time_s: np.ndarray
+    prompt_s: np.ndarray
+    wait_s: np.ndarray
+    ttft_s: np.ndarray
+    prompt_tokens_per_step: np.ndarray
+    instance_tps: np.ndarray
+    running: np.ndarray
+
+
+def admitted_sequences(mem: Memory, lay: Layout, hbm_bytes: float, profile: EngineProfile,
+                       isl: float = 0.0, osl: float = 0.0) -> np.ndarray:
+    """Sequences an instance's KV cache holds at once, at most the batch.
+
+    Per GPU the KV cache gets ``min(hbm x usable - weights - activations,
+    kv_memory_fraction x (hbm - weights - activations))``; each sequence of a GPU's attention
+    group needs ``mem.kv_hbm / (batch / dp)`` of it at its full length ``isl + osl``, of which
+    the engine counts ``(isl + r x osl) / (isl + osl)`` when admitting, with ``r`` the
+    profile's ``kv_reserved_output_fraction`` (1: blocks reserved up front; 0.5: allocated on
+    demand, the running sequences being halfway through their output on average). At least
+    ``dp x pp`` sequences (one per group and micro-batch); rows whose weights do not fit keep
+    their batch (infeasible anyway).
+    """
+    left = hbm_bytes - mem.weights - mem.activations
+    free = np.minimum(hbm_bytes * profile.hbm_usable_fraction - mem.weights - mem.activations,
+                      profile.kv_memory_fraction * left)
+    held = (isl + profile.kv_reserved_output_fraction * osl) / (isl + osl) if isl + osl > 0 else 1.0
+    per_sequence = mem.kv_hbm / (lay.batch / lay.dp) * held
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fits = np.floor(free / per_sequence) * lay.dp
+    fits = np.where((free > 0) & (per_sequence > 0), np.maximum(fits, lay.dp * lay.pp), lay.batch)
+    return np.minimum(fits, lay.batch)
+
+
+def with_batch(lay: Layout, batch: np.ndarray) -> Layout:
+    """``lay`` with another batch (micro-batch and group shares follow)."""
+    micro = batch / lay.pp
+    return replace(lay, batch=batch, micro_tokens=micro, group_tokens=micro / lay.dp)
+
+
+def prefill_attention_scale(model: ModelSpec) -> float:
+    """Prefill / decode attention FLOPs per (query, cached token) pair: 1 except for MLA.
+
+    MLA decode is absorbed: ``2 h (kv_lora + rope) + 2 h kv_lora`` per pair; prefill
+    decompresses keys and values and runs ``2 h (qk_nope + qk_rope) + 2 h v_head``.
+    DeepSeek-V3: ``(2 x 128 x 192 + 2 x 128 x 128) / (2 x 128 x 576 + 2 x 128 x 512)
+    = 81,920 / 278,528 = 0.294``.
+    """
+    m = model.mla
+    if m is None:
+        return 1.0
+    h = model.num_attention_heads
+    prefill = 2 * h * (m.qk_nope_head_dim + m.qk_rope_head_dim) + 2 * h * m.v_head_dim
+    absorbed = 2 * h * (m.kv_lora_rank + m.qk_rope_head_dim) + 2 * h * m.kv_lora_rank
+    return prefill / absorbed
+
+
+# Little's-law iteration of TPOT (module docstring): at most this many rounds; a row stops once
+# its TPOT moves by less than this share (each round shrinks the change ~20x).
+FIXED_POINT_ROUNDS = 12
+FIXED_POINT_TOLERANCE = 1e-9
+
+
+def interleaved_prompt_tokens(batch: np.ndarray, isl: float, steps: float | np.ndarray) -> np.ndarray:
+    """Prompt tokens an average decode step carries: ``batch x isl / steps``.
+
+    ``steps`` is a request's lifetime in decode steps, ``osl - 1 + TTFT / TPOT`` (``osl``
+    when TTFT is short). E.g. 64 requests of 4,096 in / 128 out: ``64 x 4096 / 128 = 2,048``.
+    """
+    return np.asarray(batch, dtype=float) * isl / steps
+
+
+def critical_group_tokens(stage_tokens: np.ndarray, chunk: float, dp: np.ndarray) -> np.ndarray:
+    """Prompt tokens per step on the busiest attention-DP group: ``max(P / dp, min(P, chunk))``.
+
+    Attention-DP ranks run each step in lockstep (every MoE layer's collectives wait for all
+    of them), and a prompt is prefilled in whole chunks on one rank. When the stage's ``P``
+    prompt tokens per step are fewer than a chunk, a chunk lands on one rank every
+    ``chunk / P`` steps while the others wait for it, so the step carries ``P`` tokens on its
+    critical path, not ``P / dp``; only when every rank has a chunk in most steps
+    (``P >= dp x chunk``) is the work spread evenly. E.g. 32 requests of 8,192 in / 1,024 out
+    on 4 ranks: ``P = 256`` tokens per step, on the critical path 256, not 64. ``dp = 1``:
+    ``P``, unchanged.
+    """
+    return np.maximum(stage_tokens / dp, np.minimum(stage_tokens, chunk))
+
+
+def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
+                     work: PromptWork) -> np.ndarray:
+    """Compute time of ``work`` on one stage, per GPU, at the prefill-shaped rates (seconds)."""
+    block = 2.0 * work.group_tokens / lay.tp * (
+        shape.attention_params * lay.stage_layers
+        + shape.dense_ffn_params * lay.dense_layers
+        + shape.shared_params * lay.moe_layers
+    )
+    lm_head = 2.0 * work.prompts_per_group / lay.tp * shape.vocab_params / lay.pp
+    t = block / r.prefill_flop_per_s[lay.dense_quant] + lm_head / r.prefill_flop_per_s[lay.vocab_quant]
+    if shape.num_moe_layers:
+        imbalance = moe_imbalance(work.chunk_tokens, shape.top_k, lay.ep)
+        routed = 2.0 * shape.expert_params * shape.top_k * work.stage_tokens / lay.stage_gpus * lay.moe_layers \
+            * imbalance
+        t = t + routed / (r.prefill_flop_per_s[quant_index] * r.moe_scale)
+    attention = work.attention_flop / shape.num_layers * lay.stage_layers / lay.tp
+    return t + attention / r.prefill_attention_flop_per_s
+
+
+def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
+              decode: DecodeTerms, work: PromptWork, gpus_per_server: int, gpus_per_rack: int) -> Iteration:
+    """One stage of an iteration that decodes ``lay``'s micro-batch and carries ``work``.
+
+    Weights are read once for both: in a step that takes a chunk, the routed experts hit by
+    decode and chunk tokens together replace the decode-only ones (charged per step by the
+    share of steps that take a chunk). Prompt tokens write their KV and move their
+    activations; the collectives carry decode and prompt tokens in the same messages.
+    """
+    both = replace(lay, micro_tokens=lay.micro_tokens + work.stage_tokens,
+                   group_tokens=lay.group_tokens + work.group_tokens)
+    with_chunk = replace(lay, micro_tokens=lay.micro_tokens + work.chunk_tokens)
+    chunks_per_step = work.stage_tokens / work.chunk_tokens
+    extra_bytes = (routed_read_bytes(shape, with_chunk) - routed_read_bytes(shape, lay)) * chunks_per_step \
+        / r.moe_scale
+    kv_write = work.group_tokens * shape.kv_new_token_elements / shape.num_layers * lay.stage_layers \
+        * lay.kv_bytes / lay.kv_split
+    activations = work.group_tokens * shape.hidden_size * ACTIVATION_BYTES * ACTIVATION_PASSES_PER_LAYER \
+        * lay.stage_layers
+    compute = decode.compute_s + prompt_compute_s(shape, lay, r, quant_index, work)
+    hbm = decode.hbm_s + (extra_bytes + kv_write + activations) / r.hbm_bytes_per_s
+    traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack)
+    stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) \
+        + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s)
+    return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage)
+
+
+def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
+            decode: DecodeTerms, isl: int, osl: int, prefill_attention_flop: float,
+            gpus_per_server: int, gpus_per_rack: int, running: np.ndarray | None = None) -> ServingTimes:
+    """TPOT, TTFT and output rate of aggregated serving (module docstring).
+
+    Args:
+        shape, lay, r, quant_index: the evaluator's model shape, layout, rates and weight modes.
+        profile: engine profile (overheads, chunk size, wait fraction, overlap).
+        decode: the decode step's terms at the batch's context.
+        isl, osl: prompt and output lengths, tokens.
+        prefill_attention_flop: causal attention FLOPs of one prompt, already scaled for
+            MLA (:func:`prefill_attention_scale`).
+        gpus_per_server, gpus_per_rack: placement tiers for the collectives.
+        running: sequences the engine admits (:func:`admitted_sequences`); None: the batch.
+    """
+    batch = lay.batch
+    if running is not None and np.any(running < batch):
+        lay = with_batch(lay, running)
+        decode = DecodeTerms(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r))
+    ones = np.ones_like(lay.tp)
+    during_decode = 1.0 - profile.prefill_wait_fraction  # share of others' prompts inside the decode window
+    chunks = np.ceil(isl / profile.prefill_chunk_tokens)
+    chunk = isl / chunks
+
+    own = PromptWork(group_tokens=chunk * ones, stage_tokens=chunk * ones, prompts_per_group=ones / chunks,
+                     attention_flop=prefill_attention_flop / chunks * ones, chunk_tokens=chunk * ones)
+    first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack)
+    overhead = profile.iteration_overhead_s(lay.batch / lay.dp)  # per iteration, the running batch's
+    prompt = (chunks + lay.pp - 1.0) * first.stage_time_s + chunks * overhead
+    if isl < profile.prefill_chunk_tokens:  # queued prompts share iterations up to the token budget
+        budget = float(profile.prefill_chunk_tokens)
+        share = isl / budget
+        full = PromptWork(group_tokens=budget * ones, stage_tokens=budget * ones, prompts_per_group=ones / share,
+                          attention_flop=prefill_attention_flop / share * ones, chunk_tokens=budget * ones)
+        batched = iteration(shape, lay, r, quant_index, profile, decode, full, gpus_per_server, gpus_per_rack)
+        per_prompt = share * (lay.pp * batched.stage_time_s + overhead)
+    else:
+        per_prompt = prompt
+    wait = profile.prefill_wait_fraction * np.maximum(lay.batch / lay.dp - 1.0, 0.0) * per_prompt
+    ttft = profile.ttft_overhead_s + wait + prompt
+
+    # Little's law: prompts arrive once per request lifetime, TTFT + (osl - 1) TPOT, so the
+    # prompt work per step depends on TPOT itself; iterate from osl steps per lifetime.
+    # Each row stops on its own (``settled``): its steps per lifetime freeze once its TPOT moves
+    # by less than the tolerance, so later rounds recompute exactly the same value and a row
+    # scores the same whichever rows are evaluated beside it.
+    steps_per_life = float(osl) * ones
+    settled = np.zeros(ones.shape, dtype=bool)
+    tpot = None
+    for _ in range(FIXED_POINT_ROUNDS):
+        per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode
+        prompts = lay.batch / steps_per_life * during_decode  # prompts finishing per step, instance
+        stage_tokens = per_step / lay.pp
+        group_share = critical_group_tokens(stage_tokens, chunk, lay.dp) / stage_tokens  # of the stage's prompts
+        steady = PromptWork(
+            group_tokens=stage_tokens * group_share,
+            stage_tokens=stage_tokens,
+            prompts_per_group=prompts / lay.pp * group_share,
+            attention_flop=prompts / lay.pp * group_share * prefill_attention_flop,
+            chunk_tokens=chunk * ones,
+        )
+        step = iteration(shape, lay, r, quant_index, profile, decode, steady, gpus_per_server, gpus_per_rack)
+        previous, tpot = tpot, lay.pp * step.stage_time_s + overhead
+        if previous is not None:
+            settled |= np.abs(tpot - previous) <= FIXED_POINT_TOLERANCE * tpot
+            if settled.all():
+                break
+        steps_per_life = np.where(settled, steps_per_life, osl - 1.0 + ttft / tpot)
+    lifetime = ttft + (osl - 1.0) * tpot
+    queued = (batch / lay.batch - 1.0) * lifetime
+    return ServingTimes(step=step, step_time_s=tpot, prompt_s=prompt, wait_s=wait + queued, ttft_s=ttft + queued,
+                        prompt_tokens_per_step=per_step, instance_tps=lay.batch * osl / lifetime, running=lay.batch)

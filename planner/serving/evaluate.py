@@ -1,0 +1,244 @@
+"""The evaluator: score many plans at once, check every limit, explain failures.
+
+One vectorised code path scores one plan or millions. A decode step (every sequence of an
+instance gains one token) takes ``pp`` stage times plus the engine's step overhead and its
+per-sequence overhead for each sequence of an attention group; a stage
+time blends compute, HBM, communication and KV-offload time (``roofline.combine``, with the
+engine's ``overlap_fraction``) and adds a per-kernel (and per-layer) overhead. For isl/osl workloads the step
+also carries the prompt work interleaved into it and TTFT is the chunked prefill plus its
+queueing (``planner.serving.aggregated``); ``tokens_cached`` workloads are pure decode.
+
+Reported figures (the seed notes' columns):
+
+* ``tok_per_gpu``: instance tokens/s over its GPUs (= total TPS / GPUs in use).
+* ``instance_tps``: ``batch / step_time``; ``total_tps``: times the instance count.
+* ``limit``: the largest of the four terms.
+* bounds, tokens/s per GPU if only one subsystem mattered: compute is exactly the seed's
+  Note 2 formula ``rate x compute_scale / (2 x active params)``; HBM and comm are the
+  micro-batch's tokens per GPU over that term's time alone.
+* fabric load per tier: bytes/s one instance puts on that tier's links; utilisation is the
+  per-GPU rate over the tier's nominal per-GPU bandwidth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from hardware.specs import TIERS
+from planner.serving import parallel
+from planner.serving.comm import comm
+from planner.serving.memory import Memory, memory
+from planner.serving.plan import Plan, PlanArrays
+from planner.engine.rates import rates
+from planner.serving.roofline import block_modes, combine, compute_s, hbm_s, launch_overhead_s, layout, offload_s
+from planner.serving.scenario import Scenario
+from planner.serving.aggregated import DecodeTerms, admitted_sequences, prefill_attention_scale, serving
+from planner.serving.shape import ModelShape, model_shape
+
+LIMITS = ("compute", "hbm", "comm", "offload")
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Evaluator output, one entry per candidate row (SI units)."""
+
+    plans: PlanArrays
+    compute_s: np.ndarray
+    hbm_s: np.ndarray
+    comm_s: np.ndarray
+    offload_s: np.ndarray
+    stage_time_s: np.ndarray
+    step_time_s: np.ndarray
+    ttft_s: np.ndarray | None
+    tok_per_gpu: np.ndarray
+    instance_tps: np.ndarray
+    total_tps: np.ndarray
+    limit: np.ndarray
+    bound_compute: np.ndarray
+    bound_hbm: np.ndarray
+    bound_comm: np.ndarray
+    fabric_bytes_per_s: np.ndarray
+    fabric_utilisation: np.ndarray
+    memory: Memory
+    hbm_capacity_bytes: float
+    host_capacity_bytes: float
+    layout_ok: np.ndarray
+    span_ok: np.ndarray
+    gpus_per_instance: np.ndarray
+    power_w: np.ndarray
+
+    def take(self, index: np.ndarray) -> "Scores":
+        """Rows ``index`` of every array (tier arrays keep their first axis)."""
+        changes = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "plans":
+                changes[f.name] = v.take(index)
+            elif isinstance(v, Memory):
+                changes[f.name] = Memory(*(getattr(v, k.name)[index] for k in fields(v)))
+            elif isinstance(v, np.ndarray):
+                changes[f.name] = v[:, index] if v.ndim == 2 else v[index]
+        return replace(self, **changes)
+
+    @property
+    def hbm_excess_bytes(self) -> np.ndarray:
+        """Bytes per GPU above the usable HBM (negative: headroom)."""
+        return self.memory.total - self.hbm_capacity_bytes
+
+    @property
+    def host_excess_bytes(self) -> np.ndarray:
+        """Offloaded KV bytes per GPU above the usable host memory (negative: headroom)."""
+        return self.memory.kv_offloaded - self.host_capacity_bytes
+
+    @property
+    def feasible(self) -> np.ndarray:
+        """Rows meeting every per-instance limit (layout, placement, HBM, host memory)."""
+        return self.layout_ok & self.span_ok & (self.hbm_excess_bytes <= 0) & (self.host_excess_bytes <= 0)
+
+
+def shape_of(scenario: Scenario) -> ModelShape:
+    """Model scalars at the scenario's contexts."""
+    w = scenario.workload
+    return model_shape(scenario.model, w.decode_context_tokens, w.kv_context_tokens,
+                       scenario.moe_approximation, prefill_tokens=w.isl or 0)
+
+
+def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = None) -> Scores:
+    """Score every row of ``plans`` under ``scenario``."""
+    hw, prof = scenario.hardware, scenario.engine_profile
+    shape = shape or shape_of(scenario)
+    r = rates(hw, prof)
+    lay = layout(shape, plans, *block_modes(scenario.model.native_weight_quant, prof.lm_head_quant))
+    gps, gpr = hw.gpus_per_server, hw.gpus_per_rack
+
+    t_compute = compute_s(shape, lay, r, plans.quant)
+    t_hbm = hbm_s(shape, lay, r)
+    traffic = comm(shape, lay, r, gps, gpr)
+    t_offload = offload_s(shape, lay, r)
+    terms = [t_compute, t_hbm, traffic.time_s, t_offload]
+    stage = combine(terms, prof.overlap_fraction) \
+        + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s)
+    step = lay.pp * stage + prof.iteration_overhead_s(lay.batch / lay.dp)
+    instance_tps = lay.batch / step
+    ttft = None
+    w = scenario.workload
+    mem = memory(shape, lay)
+    if w.has_prefill:  # aggregated serving: the step carries prompt work (planner.serving.aggregated)
+        sv = serving(shape, lay, r, plans.quant, prof, DecodeTerms(t_compute, t_hbm, t_offload), w.isl, w.osl,
+                     shape.prefill_attention_flop * prefill_attention_scale(scenario.model), gps, gpr,
+                     admitted_sequences(mem, lay, hw.gpu.hbm_bytes, prof, w.isl, w.osl))
+        t_compute, t_hbm, traffic, terms = sv.step.compute_s, sv.step.hbm_s, sv.step.comm, sv.step.terms
+        stage, step, ttft, instance_tps = sv.step.stage_time_s, sv.step_time_s, sv.ttft_s, sv.instance_tps
+
+    tok_per_gpu = instance_tps / lay.gpus
+    per_gpu_tokens = lay.micro_tokens / lay.gpus
+    with np.errstate(divide="ignore"):
+        bound_hbm = per_gpu_tokens / t_hbm
+        bound_comm = np.where(traffic.time_s > 0, per_gpu_tokens / np.where(traffic.time_s > 0, traffic.time_s, 1.0), np.inf)
+    bound_compute = r.seed_compute_bound_flop_per_s[plans.quant] / shape.linear_flop_per_token
+
+    per_gpu_rate = traffic.bytes_by_tier / stage
+    gpus = lay.gpus
+    return Scores(
+        plans=plans,
+        compute_s=t_compute, hbm_s=t_hbm, comm_s=traffic.time_s, offload_s=t_offload,
+        stage_time_s=stage, step_time_s=step, ttft_s=ttft,
+        tok_per_gpu=tok_per_gpu, instance_tps=instance_tps, total_tps=instance_tps * plans.instances,
+        limit=first_largest(terms),
+        bound_compute=bound_compute, bound_hbm=bound_hbm, bound_comm=bound_comm,
+        fabric_bytes_per_s=per_gpu_rate * gpus,
+        fabric_utilisation=per_gpu_rate / r.fabric_peak_bytes_per_s[:, None],
+        memory=mem,
+        hbm_capacity_bytes=hw.gpu.hbm_bytes * prof.hbm_usable_fraction,
+        host_capacity_bytes=r.host_memory_bytes,
+        layout_ok=parallel.layout_mask(scenario.model, plans.tp, plans.pp, plans.ep, plans.dp, plans.batch),
+        span_ok=np.ones(len(plans), bool) if scenario.allow_span else gpus <= hw.scale_up_domain_gpus,
+        gpus_per_instance=gpus.astype(np.int64),
+        power_w=gpus * plans.instances * hw.gpu.power_w,
+    )
+
+
+def first_largest(terms: list[np.ndarray]) -> np.ndarray:
+    """Index of the largest term of each row, the first on ties (``np.vstack(terms).argmax(axis=0)``).
+
+    Compares row-wise instead of stacking: argmax down the short axis of a (terms x rows)
+    array is strided and about three times slower over a million rows.
+    """
+    largest = terms[0]
+    for term in terms[1:]:
+        largest = np.maximum(largest, term)
+    index = np.full(np.shape(largest), len(terms) - 1, dtype=np.int64)
+    for k in range(len(terms) - 2, -1, -1):
+        index[terms[k] == largest] = k
+    return index
+
+
+def evaluate_plan(scenario: Scenario, plan: Plan) -> Scores:
+    """Score a single plan (a one-row ``Scores``)."""
+    return evaluate(scenario, PlanArrays.from_plans([plan]))
+
+
+def reasons(scenario: Scenario, scores: Scores, i: int = 0) -> list[str]:
+    """Why row ``i`` is infeasible, with numbers (empty when feasible)."""
+    p = scores.plans.plan(i)
+    out = parallel.layout_reasons(scenario.model, p.tp, p.pp, p.ep, p.dp, p.batch)
+    if not scores.span_ok[i]:
+        out.append(f"placement: the instance needs {p.gpus_per_instance} GPUs but the scale-up domain of "
+                   f"{scenario.hardware.system.name} holds {scenario.hardware.scale_up_domain_gpus} "
+                   f"(use --allow-span to cross onto the slower tier)")
+    excess = float(scores.hbm_excess_bytes[i])
+    if excess > 0:
+        out.append(f"hbm_capacity: needs {scores.memory.total[i] / 1e9:.1f} GB per GPU but "
+                   f"{scores.hbm_capacity_bytes / 1e9:.1f} GB is usable: over by {excess:,.0f} bytes")
+    host = float(scores.host_excess_bytes[i])
+    if host > 0:
+        out.append(f"host_memory: offloaded KV needs {scores.memory.kv_offloaded[i] / 1e9:.1f} GB per GPU but "
+                   f"{scores.host_capacity_bytes / 1e9:.1f} GB of host memory is usable: over by {host:,.0f} bytes")
+    return out
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def bounds_and_fabric(hardware, scores, i: int) -> dict:
+    """The bounds and per-tier fabric keys of row ``i`` (shared by serving and training scores)."""
+    return {
+        "bounds_tok_per_gpu": {"compute": _finite(scores.bound_compute[i]), "hbm": _finite(scores.bound_hbm[i]),
+                               "comm": _finite(scores.bound_comm[i])},
+        "fabric_load_gb_per_s": {k: float(scores.fabric_bytes_per_s[t, i]) / 1e9 for t, k in enumerate(TIERS)},
+        "fabric_utilisation": {k: float(scores.fabric_utilisation[t, i]) for t, k in enumerate(TIERS)},
+        "fabric_names": {k: hardware.fabrics[k].name for k in TIERS},
+    }
+
+
+def row(scenario: Scenario, scores: Scores, i: int = 0) -> dict:
+    """Row ``i`` as the evaluator's JSON object (SI units; GB/s for fabric load)."""
+    m = scores.memory
+    ttft = None if scores.ttft_s is None else float(scores.ttft_s[i])
+    step = float(scores.step_time_s[i])
+    return {
+        "feasible": bool(scores.feasible[i]),
+        "reasons": reasons(scenario, scores, i),
+        "tok_per_gpu": float(scores.tok_per_gpu[i]),
+        "instance_tps": float(scores.instance_tps[i]),
+        "total_tps": float(scores.total_tps[i]),
+        "step_time_s": step,
+        "tpot_s": step,
+        "tok_per_user": 1.0 / step,
+        "ttft_s": ttft,
+        "limit": LIMITS[int(scores.limit[i])],
+        "time_split_s": {"compute": float(scores.compute_s[i]), "hbm": float(scores.hbm_s[i]),
+                         "comm": float(scores.comm_s[i]), "offload": float(scores.offload_s[i])},
+        **bounds_and_fabric(scenario.hardware, scores, i),
+        "memory_per_gpu_bytes": {
+            "weights": float(m.weights[i]), "kv_hbm": float(m.kv_hbm[i]), "kv_offloaded": float(m.kv_offloaded[i]),
+            "activations": float(m.activations[i]), "total": float(m.total[i]),
+            "capacity": float(scores.hbm_capacity_bytes),
+        },
+        "gpus_per_instance": int(scores.gpus_per_instance[i]),
+        "gpus": int(scores.gpus_per_instance[i] * scores.plans.instances[i]),
+        "power_kw": float(scores.power_w[i]) / 1e3,
+    }

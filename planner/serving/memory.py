@@ -1,0 +1,69 @@
+"""Memory per GPU: weights, KV cache (in HBM and offloaded to host), activations.
+
+Placement follows ``planner.serving.parallel``: a GPU holds ``1 / tp`` of its stage's attention and
+dense weights, ``num_experts / ep`` routed experts each split ``moe_tp`` ways, and the
+vocabulary matrices split over ``tp`` (both on one GPU when ``pp == 1``, the larger one on
+the first/last stage otherwise). Each attention group keeps the KV cache of its
+``batch / dp`` sequences for its stage's layers, split over ``min(tp, kv_heads)`` for GQA.
+Activations are the working buffers of the largest micro-batch: a few hidden-sized vectors
+per token, the FFN intermediate, fp32 logits, and the MoE dispatch buffers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.serving.roofline import ACTIVATION_BYTES, Layout
+from planner.serving.shape import ModelShape
+
+# Hidden-sized live buffers per token in a layer (residual, norm output, attention output, QKV).
+HIDDEN_BUFFERS_PER_TOKEN = 4.0
+# Logits are kept in fp32 for sampling.
+LOGIT_BYTES = 4.0
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Bytes per GPU (arrays over candidate rows)."""
+
+    weights: np.ndarray
+    kv_hbm: np.ndarray
+    kv_offloaded: np.ndarray
+    activations: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        """HBM in use: weights + KV kept in HBM + activations."""
+        return self.weights + self.kv_hbm + self.activations
+
+
+def weight_bytes_per_gpu(shape: ModelShape, lay: Layout) -> np.ndarray:
+    """Bytes of weights one GPU stores."""
+    dense = (shape.attention_params * lay.stage_layers + shape.dense_ffn_params * lay.dense_layers
+             + shape.shared_params * lay.moe_layers) / lay.tp
+    vocab = np.where(lay.pp > 1, max(shape.embedding_params, shape.lm_head_params),
+                     shape.embedding_params + shape.lm_head_params) / lay.tp
+    routed = shape.num_experts / lay.ep * shape.expert_params / lay.moe_tp * lay.moe_layers \
+        if shape.num_moe_layers else 0.0
+    # Block precision as in ``planner.serving.roofline`` (experts at the plan's mode; see Layout).
+    return dense * lay.dense_weight_bytes + vocab * lay.vocab_weight_bytes + routed * lay.weight_bytes
+
+
+def memory(shape: ModelShape, lay: Layout) -> Memory:
+    """Memory per GPU of every row."""
+    kv = lay.batch / lay.dp * shape.kv_sequence_elements / shape.num_layers * lay.stage_layers \
+        * lay.kv_bytes / lay.kv_split
+    tokens = lay.group_tokens
+    ffn = max(shape.intermediate_size, 1)
+    act = tokens * (HIDDEN_BUFFERS_PER_TOKEN * shape.hidden_size + 2.0 * ffn / lay.tp) * ACTIVATION_BYTES \
+        + tokens * shape.vocab_size / lay.tp * LOGIT_BYTES
+    if shape.num_moe_layers:
+        act = act + lay.micro_tokens / lay.stage_gpus * shape.top_k * shape.hidden_size * ACTIVATION_BYTES * 2.0
+    return Memory(
+        weights=weight_bytes_per_gpu(shape, lay),
+        kv_hbm=kv * (1.0 - lay.offload),
+        kv_offloaded=kv * lay.offload,
+        activations=act,
+    )

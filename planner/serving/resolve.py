@@ -1,0 +1,68 @@
+"""Turn names typed by a user into specs: the library entry point the CLI calls.
+
+Hardware comes from ``hardware.catalogue`` (shipped entries plus ``--catalogue`` dirs),
+models from ``models.catalogue`` (catalogue name, Hugging Face id, or a config.json path).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hardware.catalogue import Catalogue
+from hardware.specs import Hardware
+from models.catalogue import model as load_model
+from models.counts import SeedMoeApproximation
+from planner.errors import InputError
+from planner.engine.profile import EngineProfile, engine, load_profile
+from planner.serving.scenario import Scenario
+from planner.serving.workload import Workload
+
+
+def catalogue(dirs: tuple[str, ...] | list[str] = ()) -> Catalogue:
+    """The hardware catalogue with the user's extra directories."""
+    return Catalogue([Path(d) for d in dirs])
+
+
+def hardware(cat: Catalogue, system: str | None, gpu: str | None, fabric: str | None = None,
+             preset: str | None = None) -> Hardware:
+    """Resolve ``--system`` or ``--gpu`` (its default system), then apply ``--fabric``/``--preset``."""
+    hw = cat.hardware(system or gpu or "gb200-nvl72", preset=preset, fabric=fabric or "default")
+    if system and gpu and hw.gpu.name != cat.gpu(gpu).name:
+        raise InputError(f"--gpu {gpu} does not match --system {system} (which has {hw.gpu.name}); give one of them")
+    return hw
+
+
+def workload(tokens_cached: int | None, isl: int | None, osl: int | None,
+             default_tokens_cached: int | None = None) -> Workload:
+    """Build the workload, one line of error on bad combinations."""
+    if tokens_cached is None and isl is None and osl is None:
+        tokens_cached = default_tokens_cached
+    try:
+        return Workload(tokens_cached=tokens_cached, isl=isl, osl=osl)
+    except ValueError as exc:
+        msg = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
+        raise InputError(f"workload: {msg.removeprefix('Value error, ')} (--tokens-cached N, or --isl N --osl N)") from None
+
+
+def profile(engine_name: str | None, profile_path: str | None) -> EngineProfile:
+    """``--profile FILE`` wins over ``--engine NAME``; the default engine otherwise."""
+    if profile_path:
+        return load_profile(profile_path)
+    return engine(engine_name or "default")
+
+
+def scenario(*, model: str, system: str | None = None, gpu: str | None = None, fabric: str | None = None,
+             tokens_cached: int | None = None, isl: int | None = None, osl: int | None = None,
+             engine_name: str | None = None, profile_path: str | None = None, allow_span: bool = False,
+             seed_moe: bool = False, preset: str | None = None, catalogue_dirs=(),
+             default_tokens_cached: int | None = None) -> Scenario:
+    """Everything a command needs except the plan."""
+    cat = catalogue(catalogue_dirs)
+    return Scenario(
+        hardware=hardware(cat, system, gpu, fabric, preset),
+        model=load_model(model),
+        workload=workload(tokens_cached, isl, osl, default_tokens_cached),
+        profile=profile(engine_name, profile_path),
+        allow_span=allow_span,
+        moe_approximation=SeedMoeApproximation() if seed_moe else None,
+    )

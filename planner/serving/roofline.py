@@ -1,0 +1,248 @@
+"""Decode-step roofline: compute, HBM, communication and offload time of one pipeline stage.
+
+All functions are pure and vectorised over candidate rows (numpy arrays of equal length).
+Quantities are per GPU for one *micro-batch* passing one *pipeline stage*; with ``pp``
+stages the batch is split into ``pp`` micro-batches of ``T = batch / pp`` sequences that
+flow through the stages back to back, so one decode step (every sequence gains a token)
+takes ``pp`` stage times and each stage is busy all the time.
+
+Modelling assumptions (each a named term below):
+
+* Layers: the slowest stage carries ``ceil(L / pp)`` layers with the model's MoE/dense mix;
+  the embedding and output projection are spread evenly over the stages.
+* Linear FLOPs per token are ``2 x active parameters`` (seed Note 2), split over the GPUs
+  that hold each block: attention and dense FFN over ``tp`` (replicated over ``dp``), routed
+  experts over the ``tp * dp`` GPUs of the stage.
+* Weight precision by block: routed experts use the plan's weight quantisation; the other
+  block weights (attention, dense FFN, shared experts) use it too unless the checkpoint
+  quantises its experts only (gpt-oss's MXFP4: attention, router, embeddings and LM head stay
+  BF16, ``models/data/SOURCES.toml``); the LM head uses the engine's ``lm_head_quant``
+  (engines keep it BF16). Each block's GEMMs run at the rate of its own precision.
+* Expected distinct experts (:func:`experts_hit_fraction`): a micro-batch of ``T`` tokens
+  makes ``T k`` top-``k`` choices; taken as independent and uniform over the ``E`` routed
+  experts, each expert is missed by all of them with probability ``(1 - k/E)^T``, so the
+  weights read per step are ``E (1 - (1 - k/E)^T)`` experts' worth (all of them once
+  ``T k >> E``; about ``T k`` at small batch). Real routers are skewed, which hits fewer
+  experts; the uniform draw is the conservative (more bytes) choice.
+* EP load imbalance (:func:`moe_imbalance`): the tokens arriving at each of ``ep`` ranks are
+  approximately Poisson with mean ``mu = T k / ep``; every rank waits for the slowest, and
+  the expected maximum of ``ep`` such counts is about ``mu + sqrt(2 mu ln ep)`` (Gaussian
+  extreme-value approximation), so routed-expert compute (decode and prefill alike) is scaled
+  by ``1 + sqrt(2 ln(ep) / mu)``, at most ``ep``; it tends to 1 as the micro-batch grows,
+  and is exactly 1 without EP. Weight reads are not scaled (each rank streams its own
+  experts once whatever its load).
+* KV cache: each attention group reads its own sequences' cache; GQA heads are split over
+  ``min(tp, kv_heads)``, MLA's latent is held whole by every TP rank. The offloaded fraction
+  is streamed from host memory over the host link every step (PCIe, or NVLink-C2C on Grace).
+* Fixed costs (:func:`launch_overhead_s`): every kernel of the stage's layers costs the
+  engine's ``per_kernel_overhead_s`` (launch gap and minimum kernel duration under CUDA
+  graphs), with kernels counted from the architecture (``planner.serving.shape.kernels_per_layer``),
+  plus any ``per_layer_overhead_s`` per layer.
+* Activations: about ``ACTIVATION_PASSES_PER_LAYER`` reads/writes of a hidden vector per
+  token per layer (norms, residuals, projections' inputs and outputs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner import quant
+from planner.serving.plan import PlanArrays
+from planner.engine.rates import Rates
+from planner.serving.shape import ModelShape
+
+# Bytes per activation element on the wire and in HBM (bf16 activations in every engine).
+ACTIVATION_BYTES = 2.0
+# Hidden-vector reads+writes per token per layer: ~4 norms/residual adds x (read + write).
+ACTIVATION_PASSES_PER_LAYER = 8.0
+# Checkpoint formats that quantise the routed experts only: gpt-oss's quant_method "mxfp4" lists
+# attention, router, embeddings and lm_head in modules_to_not_convert (models/data/SOURCES.toml).
+EXPERTS_ONLY_CHECKPOINT_QUANTS = frozenset({"mxfp4"})
+
+
+def block_modes(native_weight_quant: str | None, lm_head_quant: str | None) -> tuple[str | None, str | None]:
+    """Precision of (non-expert block weights, LM head); ``None`` follows the plan's quantisation.
+
+    An experts-only checkpoint keeps its other weights and LM head in BF16; otherwise the LM
+    head follows the engine's ``lm_head_quant``.
+    """
+    if native_weight_quant in EXPERTS_ONLY_CHECKPOINT_QUANTS:
+        return "bf16", lm_head_quant or "bf16"
+    return None, lm_head_quant
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Derived per-row layout quantities shared by every term."""
+
+    tp: np.ndarray
+    pp: np.ndarray
+    ep: np.ndarray
+    dp: np.ndarray
+    batch: np.ndarray
+    gpus: np.ndarray          # tp * pp * dp
+    stage_gpus: np.ndarray    # tp * dp
+    moe_tp: np.ndarray        # tp * dp / ep
+    micro_tokens: np.ndarray  # T = batch / pp sequences per micro-batch
+    group_tokens: np.ndarray  # T / dp sequences per attention group
+    stage_layers: np.ndarray  # ceil(L / pp)
+    moe_layers: np.ndarray    # stage_layers x MoE share
+    dense_layers: np.ndarray
+    kv_split: np.ndarray
+    weight_bytes: np.ndarray  # per element, by row: routed experts (the plan's quantisation)
+    kv_bytes: np.ndarray
+    offload: np.ndarray
+    dense_quant: np.ndarray         # mode index of attention / dense FFN / shared-expert weights
+    dense_weight_bytes: np.ndarray  # per element
+    vocab_quant: np.ndarray         # mode index of the LM head
+    vocab_weight_bytes: np.ndarray  # per element
+
+
+def layout(shape: ModelShape, plans: PlanArrays, dense_quant: str | None = None,
+           vocab_quant: str | None = None) -> Layout:
+    """Derive the per-row quantities of ``plans``.
+
+    ``dense_quant`` / ``vocab_quant`` pin the precision of the non-expert block weights and
+    of the LM head (mode names); ``None`` follows each row's weight quantisation.
+    """
+    tp = plans.tp.astype(float)
+    pp = plans.pp.astype(float)
+    dp = plans.dp.astype(float)
+    ep = plans.ep.astype(float)
+    stage_layers = np.ceil(shape.num_layers / pp)
+    moe_layers = stage_layers * shape.moe_layer_fraction
+    if shape.is_mla:
+        kv_split = np.ones_like(tp)
+    else:
+        kv_split = np.minimum(tp, shape.kv_heads)
+    micro = plans.batch / pp
+    dense_q = plans.quant if dense_quant is None else np.full_like(plans.quant, quant.mode_index(dense_quant))
+    vocab_q = plans.quant if vocab_quant is None else np.full_like(plans.quant, quant.mode_index(vocab_quant))
+    return Layout(
+        tp=tp, pp=pp, ep=ep, dp=dp, batch=plans.batch.astype(float),
+        gpus=tp * pp * dp, stage_gpus=tp * dp, moe_tp=tp * dp / ep,
+        micro_tokens=micro, group_tokens=micro / dp,
+        stage_layers=stage_layers, moe_layers=moe_layers, dense_layers=stage_layers - moe_layers,
+        kv_split=kv_split,
+        weight_bytes=quant.BYTES_PER_ELEMENT[plans.quant],
+        kv_bytes=quant.BYTES_PER_ELEMENT[plans.kv_quant],
+        offload=plans.kv_offload_fraction.astype(float),
+        dense_quant=dense_q, dense_weight_bytes=quant.BYTES_PER_ELEMENT[dense_q],
+        vocab_quant=vocab_q, vocab_weight_bytes=quant.BYTES_PER_ELEMENT[vocab_q],
+    )
+
+
+def moe_imbalance(micro_tokens: np.ndarray, top_k: int, ep: np.ndarray) -> np.ndarray:
+    """Slowest-rank / mean-rank expert load for ``ep`` ranks (1 where ``ep == 1``).
+
+    ``1 + sqrt(2 ln(ep) / mu)`` with ``mu = micro_tokens * top_k / ep`` token-expert pairs per
+    rank (Poisson arrivals, Gaussian approximation of the maximum of ``ep`` counts), capped
+    at ``ep`` (one rank takes everything). E.g. ``ep = 8``, 64 tokens, top-8: ``mu = 64``,
+    ratio ``1 + sqrt(2 ln 8 / 64) = 1.255``.
+    """
+    mu = np.maximum(micro_tokens * top_k / ep, 1e-9)
+    ratio = 1.0 + np.sqrt(2.0 * np.log(ep) / mu)
+    return np.minimum(ratio, np.maximum(ep, 1.0))
+
+
+def experts_hit_fraction(tokens: np.ndarray, top_k: int, num_experts: int) -> np.ndarray:
+    """Expected share of routed experts hit at least once by ``tokens`` tokens choosing top-k.
+
+    ``1 - (1 - k/E)^tokens`` (uniform, independent choices). E.g. gpt-oss-120b (``E = 128``,
+    ``k = 4``) at 4 tokens: ``1 - (124/128)^4 = 0.119``, about 15 of the 128 experts.
+    """
+    miss = 1.0 - top_k / num_experts
+    return 1.0 - np.power(miss, tokens)
+
+
+def compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> np.ndarray:
+    """Compute time of one micro-batch on one stage, per GPU, in seconds."""
+    rate = r.decode_flop_per_s[quant_index]
+    per_group = lay.group_tokens / lay.tp
+    block_flop = 2.0 * per_group * (
+        shape.attention_params * lay.stage_layers
+        + shape.dense_ffn_params * lay.dense_layers
+        + shape.shared_params * lay.moe_layers
+    )
+    vocab_flop = 2.0 * per_group * (shape.embedding_params + shape.lm_head_params) / lay.pp
+    routed_flop = 0.0
+    if shape.num_moe_layers:
+        imbalance = moe_imbalance(lay.micro_tokens, shape.top_k, lay.ep)
+        routed_flop = (2.0 * shape.expert_params * shape.top_k * lay.micro_tokens / lay.stage_gpus
+                       * lay.moe_layers * imbalance)
+    attention_flop = shape.attention_flop_per_token / shape.num_layers * lay.stage_layers * per_group
+    return (block_flop / r.decode_flop_per_s[lay.dense_quant] + vocab_flop / r.decode_flop_per_s[lay.vocab_quant]
+            + routed_flop / (rate * r.moe_scale) + attention_flop / r.attention_flop_per_s)
+
+
+def weight_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
+    """Weight bytes one GPU reads for one micro-batch on its stage (all blocks)."""
+    return dense_read_bytes(shape, lay) + routed_read_bytes(shape, lay)
+
+
+def dense_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
+    """Non-expert weight bytes (attention, dense FFN, shared experts, LM head) one GPU reads per micro-batch."""
+    block = (shape.attention_params * lay.stage_layers + shape.dense_ffn_params * lay.dense_layers
+             + shape.shared_params * lay.moe_layers) / lay.tp
+    return block * lay.dense_weight_bytes + shape.vocab_params / lay.pp / lay.tp * lay.vocab_weight_bytes
+
+
+def routed_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
+    """Routed-expert weight bytes one GPU reads per micro-batch: its experts hit at least once."""
+    if not shape.num_moe_layers:
+        return np.zeros_like(lay.tp)
+    hit = experts_hit_fraction(lay.micro_tokens, shape.top_k, shape.num_experts)
+    return shape.num_experts / lay.ep * hit * shape.expert_params / lay.moe_tp * lay.moe_layers * lay.weight_bytes
+
+
+def kv_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
+    """KV-cache bytes one GPU's attention reads for one micro-batch (HBM plus offloaded)."""
+    per_seq = shape.kv_read_sequence_elements / shape.num_layers * lay.stage_layers
+    return lay.group_tokens * per_seq * lay.kv_bytes / lay.kv_split
+
+
+def hbm_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
+    """HBM time: weights, the on-GPU share of KV read, new KV written, activations."""
+    kv_write = lay.group_tokens * shape.kv_new_token_elements / shape.num_layers * lay.stage_layers \
+        * lay.kv_bytes / lay.kv_split
+    activations = lay.group_tokens * shape.hidden_size * ACTIVATION_BYTES * ACTIVATION_PASSES_PER_LAYER \
+        * lay.stage_layers
+    # Grouped expert GEMMs stream their weights at the engine's MoE efficiency.
+    total = dense_read_bytes(shape, lay) + routed_read_bytes(shape, lay) / r.moe_scale \
+        + kv_read_bytes(shape, lay) * (1.0 - lay.offload) + kv_write + activations
+    return total / r.hbm_bytes_per_s
+
+
+def offload_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
+    """Host-link time to stream the offloaded share of the KV cache for one micro-batch."""
+    return kv_read_bytes(shape, lay) * lay.offload / r.host_bytes_per_s
+
+
+def stage_kernels(shape: ModelShape, lay: Layout) -> np.ndarray:
+    """Kernels one micro-batch launches on one stage: attention in every layer, dense or MoE FFN.
+
+    E.g. gpt-oss-120b at ``pp = 1``: 36 layers x (5 + 8) = 468 kernels.
+    """
+    return (shape.attention_kernels * lay.stage_layers + shape.dense_ffn_kernels * lay.dense_layers
+            + shape.moe_ffn_kernels * lay.moe_layers)
+
+
+def launch_overhead_s(shape: ModelShape, lay: Layout, per_layer_overhead_s: float,
+                      per_kernel_overhead_s: float) -> np.ndarray:
+    """Fixed per-stage cost of one micro-batch: per kernel and per layer overheads (seconds)."""
+    return per_kernel_overhead_s * stage_kernels(shape, lay) + per_layer_overhead_s * lay.stage_layers
+
+
+def combine(terms: list[np.ndarray], overlap_fraction: float) -> np.ndarray:
+    """Blend of the terms: ``overlap * max + (1 - overlap) * sum``.
+
+    ``overlap_fraction = 1`` assumes compute, HBM traffic, communication and offload
+    overlap perfectly (pure roofline); ``0`` assumes they run one after another.
+    """
+    largest, total = terms[0], terms[0]
+    for term in terms[1:]:  # pairwise, not np.vstack: no (terms x rows) copy
+        largest = np.maximum(largest, term)
+        total = total + term
+    return overlap_fraction * largest + (1.0 - overlap_fraction) * total

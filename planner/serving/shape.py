@@ -1,0 +1,158 @@
+"""Scalar model facts the vectorised cost model needs, computed once per (model, workload).
+
+Kernels per layer (:func:`kernels_per_layer`): what a decode step launches per layer under
+CUDA graphs, counted from the architecture. Each kernel costs a launch gap and a minimum
+duration however little work it does (aiconfigurator's ``mem_empirical_constant_latency``,
+about 3 us per kernel), which the engine profile charges as ``per_kernel_overhead_s``.
+Residual adds are fused into the next RMSNorm (vLLM/SGLang ``fused_add_rms_norm``,
+TensorRT-LLM's all-reduce + residual + norm fusion) and biases into GEMM epilogues, so
+neither counts; tensor-parallel and expert-parallel collectives are charged in
+``planner.serving.comm`` (one per-message latency each), not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models import counts
+from models.spec import ModelSpec
+
+# GQA/MHA attention block: RMSNorm, fused QKV GEMM, rotary + KV-cache append, attention, O GEMM.
+GQA_ATTENTION_KERNELS = 5
+# Qwen3's per-head query/key RMSNorm: one more (fused q and k) kernel.
+QK_NORM_KERNELS = 1
+# MLA (absorbed decode, DeepSeek-V3): RMSNorm, fused q_a/kv_a down-projection GEMM, latent RMSNorms,
+# q_b up-projection GEMM, W_UK absorption BMM, rotary + latent KV append, attention, W_UV BMM, O GEMM.
+MLA_ATTENTION_KERNELS = 9
+# MLA without a query latent (q_lora_rank None): no q_b GEMM.
+MLA_NO_Q_LORA_KERNELS = 8
+# Dense FFN: RMSNorm, gate-up (or up) GEMM, activation, down GEMM.
+DENSE_FFN_KERNELS = 4
+# Routed MoE: RMSNorm, router GEMM, top-k, permute/dispatch, grouped gate-up GEMM, activation,
+# grouped down GEMM, finalize/combine.
+ROUTED_MOE_KERNELS = 8
+# Shared expert(s), run as one dense FFN without its own norm: gate-up GEMM, activation, down GEMM.
+SHARED_EXPERT_KERNELS = 3
+# A sigmoid gate on the shared expert's output (hidden_size x 1 GEMV and scale).
+SHARED_EXPERT_GATE_KERNELS = 1
+
+
+def kernels_per_layer(model: ModelSpec) -> tuple[int, int, int]:
+    """Kernels one decode step launches per layer: (attention block, dense FFN, MoE FFN).
+
+    E.g. gpt-oss-120b (GQA, routed MoE): 5 + 8 = 13 per layer; DeepSeek-V3's MoE layers
+    (MLA, routed MoE with a shared expert): 9 + 8 + 3 = 20; Llama-3.1-8B: 5 + 4 = 9.
+    """
+    if model.mla is not None:
+        attention = MLA_ATTENTION_KERNELS if model.mla.q_lora_rank else MLA_NO_Q_LORA_KERNELS
+    else:
+        attention = GQA_ATTENTION_KERNELS + (QK_NORM_KERNELS if model.qk_norm else 0)
+    moe = 0
+    if model.moe is not None:
+        moe = ROUTED_MOE_KERNELS
+        if model.moe.num_shared_experts:
+            moe += SHARED_EXPERT_KERNELS + (SHARED_EXPERT_GATE_KERNELS if model.moe.shared_expert_gate else 0)
+    return attention, DENSE_FFN_KERNELS, moe
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """Parameter counts per block and context-dependent per-token costs, all scalars.
+
+    Attributes (parameter counts, not bytes, unless the name says otherwise):
+        num_layers, num_moe_layers: layer counts.
+        attention_params, dense_ffn_params, shared_params: per layer (shared includes the router).
+        expert_params: one routed expert; num_experts, top_k: routing.
+        vocab_params: the larger of embedding / lm_head matrix read by the output projection.
+        embedding_params, lm_head_params: as stored (lm_head 0 when tied).
+        linear_flop_per_token: 2 x active parameters (seed Note 2 definition).
+        active_params: active parameters per token.
+        attention_flop_per_token: score and value FLOPs per new token at the decode context.
+        prefill_tokens, prefill_attention_flop: prompt length and its causal attention FLOPs.
+        kv_sequence_elements: KV elements one sequence holds at the KV context, all layers,
+            sliding windows applied (multiply by bytes per element).
+        kv_read_sequence_elements: the same at the decode context (what one step reads).
+        kv_new_token_elements: elements one new token writes, all layers.
+        attention_kernels, dense_ffn_kernels, moe_ffn_kernels: kernels per layer of each
+            block (:func:`kernels_per_layer`).
+    """
+
+    num_layers: int
+    num_moe_layers: int
+    hidden_size: int
+    intermediate_size: int
+    vocab_size: int
+    kv_heads: int
+    attention_params: float
+    dense_ffn_params: float
+    shared_params: float
+    expert_params: float
+    num_experts: int
+    top_k: int
+    embedding_params: float
+    lm_head_params: float
+    vocab_params: float
+    total_params: float
+    active_params: float
+    linear_flop_per_token: float
+    attention_flop_per_token: float
+    kv_sequence_elements: float
+    kv_read_sequence_elements: float
+    kv_new_token_elements: float
+    is_mla: bool
+    attention_kernels: int
+    dense_ffn_kernels: int
+    moe_ffn_kernels: int
+    prefill_tokens: float = 0.0
+    prefill_attention_flop: float = 0.0
+
+    @property
+    def moe_layer_fraction(self) -> float:
+        """Share of layers that are MoE."""
+        return self.num_moe_layers / self.num_layers
+
+
+def model_shape(model: ModelSpec, decode_context_tokens: float, kv_context_tokens: float,
+                moe_approximation: counts.SeedMoeApproximation | None = None,
+                prefill_tokens: float = 0.0) -> ModelShape:
+    """Collect the scalars of ``model`` at the given decode and KV contexts and prompt length (tokens)."""
+    pb = counts.param_breakdown(model)
+    layers = model.num_hidden_layers
+    per_elem = counts.kv_bytes_per_token(model, 1.0)  # elements per token, all layers, no window
+    kv_seq = float(np.asarray(counts.kv_bytes_per_sequence(model, float(kv_context_tokens), 1.0)))
+    kv_read = float(np.asarray(counts.kv_bytes_per_sequence(model, float(decode_context_tokens), 1.0)))
+    active = float(counts.active_params(model, moe_approximation))
+    attention_kernels, dense_ffn_kernels, moe_ffn_kernels = kernels_per_layer(model)
+    return ModelShape(
+        num_layers=layers,
+        num_moe_layers=pb.num_moe_layers,
+        hidden_size=model.hidden_size,
+        intermediate_size=model.intermediate_size,
+        vocab_size=model.vocab_size,
+        kv_heads=model.num_key_value_heads,
+        attention_params=float(pb.attention_per_layer),
+        dense_ffn_params=float(pb.dense_ffn_per_layer),
+        shared_params=float(pb.shared_expert_per_layer + pb.router_per_layer),
+        expert_params=float(pb.expert_params),
+        num_experts=max(pb.num_experts, 1),
+        top_k=pb.num_experts_per_tok,
+        embedding_params=float(pb.embedding),
+        lm_head_params=float(pb.lm_head),
+        vocab_params=float(max(pb.lm_head, pb.embedding)),
+        total_params=float(counts.total_params(model)),
+        active_params=active,
+        linear_flop_per_token=2.0 * active,
+        attention_flop_per_token=float(np.asarray(counts.attention_flops_per_token(model, decode_context_tokens))),
+        kv_sequence_elements=kv_seq,
+        kv_read_sequence_elements=kv_read,
+        kv_new_token_elements=per_elem,
+        is_mla=model.mla is not None,
+        attention_kernels=attention_kernels,
+        dense_ffn_kernels=dense_ffn_kernels,
+        moe_ffn_kernels=moe_ffn_kernels,
+        prefill_tokens=float(prefill_tokens),
+        prefill_attention_flop=float(np.asarray(counts.prefill_attention_flops(model, prefill_tokens)))
+        if prefill_tokens else 0.0,
+    )

@@ -1,0 +1,166 @@
+"""Training communication per GPU, by fabric tier: per micro-batch and per optimiser step.
+
+Each group runs on the slowest tier its span crosses (``planner.serving.comm.tier_of_span``; spans
+from ``planner.training.parallel.tier_span_gpus``). Ring collectives over ``n`` GPUs move
+``(n - 1) / n`` of the message per GPU for an all-gather or reduce-scatter and twice that for
+an all-reduce, at the tier's per-GPU collective bandwidth, with ``n - 1`` steps of the tier's
+per-message latency.
+
+Per micro-batch, on the fullest pipeline stage (activations bf16, ``M = b S / cp x h x 2``
+bytes for one micro-batch's hidden states of one CP shard):
+
+* TP with sequence parallelism (Korthikanti et al. 2022, section 4.2.2): per layer, forward
+  an all-gather and a reduce-scatter around attention and around the MLP, the same in the
+  backward, again in a recomputed forward. MoE layers keep experts whole (expert TP 1), so
+  only attention's pair is tensor-parallel there.
+* CP (ring attention): per layer, each GPU passes its K/V chunk ``cp - 1`` times in the
+  forward and K/V plus their gradients in the backward; it overlaps with attention compute.
+* EP: per MoE layer, dispatch and combine all-to-alls in the forward and the backward; each
+  GPU sends its ``b S / (tp cp)`` tokens to ``top_k`` experts, ``(ep - 1) / ep`` of them remote.
+* PP: each virtual stage sends its output forward and receives a gradient back:
+  ``2 vpp`` transfers of ``M / tp`` (scatter-gather, Narayanan et al. 2021 section 4.1).
+
+Data-parallel collectives (ZeRO, arXiv 1910.02054 section 7): stage 0 all-reduces gradients
+once per step; stage 1 reduce-scatters gradients once and all-gathers updated weights once;
+stage 2 must reduce-scatter every micro-batch (no full gradient buffer is kept) and
+all-gathers weights once; stage 3 all-gathers weights before each forward and backward and
+reduce-scatters gradients every micro-batch. Each is tagged with the pass it can hide behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.serving.comm import NUM_TIERS, tier_of_span
+from planner.training.memory import ACTIVATION_BYTES
+from planner.training.parallel import tier_span_gpus
+from planner.training.rates import TrainingRates
+from planner.training.shape import TrainingShape
+from planner.training.workload import OptimiserSpec
+
+
+@dataclass(frozen=True)
+class TrainingComm:
+    """Per-GPU traffic and unoverlapped times (arrays over rows; tier arrays shape (3, rows)).
+
+    Attributes:
+        micro_bytes_by_tier: bytes sent per micro-batch (TP, CP, EP, PP, per-micro-batch DP).
+        step_bytes_by_tier: bytes sent once per optimiser step (once-per-step DP).
+        tp_s, cp_s, ep_s, pp_s: per micro-batch.
+        dp_micro_fwd_s, dp_micro_bwd_s: per micro-batch DP collectives beside the forward /
+            backward pass (ZeRO 2 and 3).
+        dp_step_fwd_s, dp_step_bwd_s: once per step, beside the first forward (weight
+            all-gather) / the last backward (gradient reduction).
+    """
+
+    micro_bytes_by_tier: np.ndarray
+    step_bytes_by_tier: np.ndarray
+    tp_s: np.ndarray
+    cp_s: np.ndarray
+    ep_s: np.ndarray
+    pp_s: np.ndarray
+    dp_micro_fwd_s: np.ndarray
+    dp_micro_bwd_s: np.ndarray
+    dp_step_fwd_s: np.ndarray
+    dp_step_bwd_s: np.ndarray
+
+
+class _Ledger:
+    """Accumulates bytes per group and returns the time of each transfer.
+
+    A group's tier is fixed per row, so it is looked up once per group and the bytes of all
+    its transfers are placed on the tiers in one pass (`bytes_by_tier`).
+    """
+
+    def __init__(self, r: TrainingRates, gpus_per_server: int, gpus_per_rack: int):
+        self.r, self.gps, self.gpr = r, gpus_per_server, gpus_per_rack
+        self.groups: dict[str, list] = {}
+
+    def add(self, group: str, span, sent_bytes, messages) -> np.ndarray:
+        if group not in self.groups:
+            tier = tier_of_span(np.asarray(span), self.gps, self.gpr)
+            self.groups[group] = [tier, self.r.fabric_bytes_per_s[tier], self.r.fabric_latency_s[tier], 0.0]
+        entry = self.groups[group]
+        sent = np.asarray(sent_bytes, dtype=float)
+        entry[3] = entry[3] + sent
+        return sent / entry[1] + np.asarray(messages) * entry[2]
+
+    def bytes_by_tier(self, rows: int) -> np.ndarray:
+        out = np.zeros((NUM_TIERS, rows))
+        index = np.arange(rows)
+        for tier, _, _, sent in self.groups.values():
+            out[tier, index] += np.broadcast_to(sent, (rows,))
+        return out
+
+
+def training_comm(shape: TrainingShape, optimiser: OptimiserSpec, r: TrainingRates, gpus_per_server: int,
+                  gpus_per_rack: int, tp, pp, vpp, cp, ep, dp, micro_batch, recompute, zero, layers,
+                  dense_params, expert_params) -> TrainingComm:
+    """Traffic and unoverlapped times of one pipeline stage in every row.
+
+    ``layers`` are the stage's layers, ``dense_params`` and ``expert_params`` what one of its
+    GPUs holds before data-parallel sharding; ``recompute`` is an index (0 none, 1 selective,
+    2 full).
+    """
+    tp, pp, vpp, cp, ep, dp, mb, rc, z = (np.asarray(a, dtype=float)
+                                          for a in (tp, pp, vpp, cp, ep, dp, micro_batch, recompute, zero))
+    rows = tp.shape[0]
+    span = tier_span_gpus(tp, cp, dp, ep)
+    micro, step = _Ledger(r, gpus_per_server, gpus_per_rack), _Ledger(r, gpus_per_server, gpus_per_rack)
+    layers = np.asarray(layers, dtype=float)
+    moe_layers = layers * shape.moe_layer_fraction
+    dense_layers = layers - moe_layers
+    passes = np.where(rc == 2, 3.0, 2.0)  # forward, backward, and a recomputed forward
+    hidden_bytes = mb * shape.sequence_tokens / cp * shape.hidden_size * ACTIVATION_BYTES  # M
+
+    # Tensor parallel (sequence parallel): AG + RS around attention and around dense MLPs.
+    per_pass = 4.0 * dense_layers + 2.0 * moe_layers
+    tp_on = tp > 1
+    tp_s = micro.add("tp", span["tp"], np.where(tp_on, passes * per_pass * (tp - 1) / tp * hidden_bytes, 0.0),
+                     np.where(tp_on, passes * per_pass * (tp - 1), 0.0))
+
+    # Context parallel ring: K/V chunk forward (cp - 1 times), K/V + gradients backward.
+    kv_heads_per_gpu = shape.kv_heads / np.minimum(tp, shape.kv_heads)
+    chunk = mb * shape.sequence_tokens / cp * kv_heads_per_gpu * (shape.qk_head_dim + shape.v_head_dim) \
+        * ACTIVATION_BYTES
+    cp_on = cp > 1
+    cp_passes = np.where(rc == 2, 4.0, 3.0)
+    cp_s = micro.add("cp", span["cp"], np.where(cp_on, cp_passes * (cp - 1) * chunk * layers, 0.0),
+                     np.where(cp_on, cp_passes * (cp - 1) * layers, 0.0))
+
+    # Expert parallel all-to-alls: dispatch + combine per pass.
+    ep_on = (ep > 1) & (shape.num_moe_layers > 0)
+    tokens_gpu = mb * shape.sequence_tokens / (tp * cp)
+    a2a = tokens_gpu * shape.top_k * shape.hidden_size * ACTIVATION_BYTES * (ep - 1) / ep
+    ep_s = micro.add("ep", span["ep"], np.where(ep_on, 2.0 * passes * a2a * moe_layers, 0.0),
+                     np.where(ep_on, 2.0 * passes * moe_layers, 0.0))
+
+    # Pipeline: one activation forward and one gradient back per virtual stage.
+    pp_on = pp > 1
+    pp_s = micro.add("pp", span["pp"], np.where(pp_on, 2.0 * vpp * hidden_bytes / tp, 0.0), np.where(pp_on, 2.0 * vpp, 0.0))
+
+    # Data parallel: dense states over dp * cp GPUs, expert states over tp * cp * dp / ep.
+    g, w = optimiser.grad_bytes_per_param, optimiser.weight_bytes_per_param
+    zeros = np.zeros(rows)
+
+    def collective(ledger: _Ledger, factor_g: float, factor_w: float, on, count) -> np.ndarray:
+        # factor_g / factor_w: gradient / weight messages of (n - 1) / n each (all-reduce = 2);
+        # count: ring collectives of n - 1 latency steps each.
+        total = zeros.copy()
+        for params, members in ((dense_params, dp * cp), (expert_params, tp * cp * dp / ep)):
+            share = np.where(members > 1, (members - 1) / members, 0.0)
+            sent = share * np.asarray(params, dtype=float) * (factor_g * g + factor_w * w)
+            msgs = np.where((members > 1) & (np.asarray(params) > 0), (members - 1) * count, 0.0)
+            total = total + ledger.add("dp", span["dp"], np.where(on, sent, 0.0), np.where(on, msgs, 0.0))
+        return total
+
+    per_layer = np.maximum(layers, 1.0)  # ZeRO-3 gathers one layer at a time
+    step_bwd = collective(step, 2.0, 0.0, z == 0, 2.0) + collective(step, 1.0, 0.0, z == 1, 1.0)
+    step_fwd = collective(step, 0.0, 1.0, (z == 1) | (z == 2), 1.0)
+    micro_bwd = collective(micro, 1.0, 0.0, z == 2, 1.0) + collective(micro, 1.0, 1.0, z == 3, 2.0 * per_layer)
+    micro_fwd = collective(micro, 0.0, 1.0, z == 3, per_layer)
+    return TrainingComm(micro_bytes_by_tier=micro.bytes_by_tier(rows), step_bytes_by_tier=step.bytes_by_tier(rows), tp_s=tp_s, cp_s=cp_s,
+                        ep_s=ep_s, pp_s=pp_s, dp_micro_fwd_s=micro_fwd, dp_micro_bwd_s=micro_bwd,
+                        dp_step_fwd_s=step_fwd, dp_step_bwd_s=step_bwd)

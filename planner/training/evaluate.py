@@ -1,0 +1,291 @@
+"""The training evaluator: step time, throughput, MFU, memory and fabric load of many layouts at once.
+
+One optimiser step of a job with ``m`` micro-batches per replica (``planner.training.workload``):
+
+* Per micro-batch on the slower of the first pipeline stage (``ceil(L / pp)`` layers) and the
+  last (the remaining layers plus the LM head): forward linear FLOPs ``2 x tokens x params`` at the
+  precision's GEMM rate and causal attention at the fused-attention rate
+  (``planner.training.rates``); the backward pass costs twice the forward; recomputation adds
+  the attention core (selective) or a whole forward (full). Non-matmul kernels (norms,
+  SwiGLU, residual adds, rotary) stream the stored activations ``ELEMENTWISE_PASSES`` times
+  from HBM. Exposed communication is added: TP collectives less ``tp_overlap_fraction``, the
+  CP ring beyond what attention compute hides, EP all-to-alls, PP transfers, and ZeRO-2/3
+  per-micro-batch collectives beyond ``dp_overlap_fraction`` of the pass beside them.
+* Pipeline: ``t_micro x (m + (pp - 1) / vpp)``; the bubble fraction is
+  ``(pp - 1) / (m vpp + pp - 1)`` (Narayanan et al. 2021, arXiv 2104.04473, section 2.2;
+  ``(pp - 1) / (m + pp - 1)`` without interleaving).
+* Then the once-per-step data-parallel collectives beyond what the last backward (gradient
+  reduction) and the first forward (weight all-gather) hide, and the optimiser update, which
+  streams ``update_bytes_per_param`` per locally updated parameter through HBM.
+
+Reported figures: tokens/s = global batch x sequence / step time; Tok/GPU(avg) over all GPUs of
+the job; MFU = model FLOPs (``6 N + 3 x attention``, no recomputation) / (step time x GPUs x the
+precision's dense peak), and ``mfu_bf16`` against the BF16 peak (Llama 3's convention);
+"Inst Steps/s" = micro-batch steps per second of one data-parallel replica and "Tot Steps/s"
+= all ``dp`` replicas together (the seed's instance/total pair, with a replica as the instance);
+the limit is the largest share of the step (compute, hbm, comm or pipeline bubble).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hardware.specs import Hardware
+from models.spec import ModelSpec
+from planner.serving.plan import take_rows
+from planner.training.comm import training_comm
+from planner.training.memory import (TRAINING_HBM_USABLE_FRACTION, TrainingMemory, layer_params, stage_layers,
+                                     stored_bytes_per_layer, training_memory, vocab_params)
+from planner.training.parallel import layout_mask, num_micro_batches
+from planner.training.rates import training_rates
+from planner.training.shape import TrainingShape, training_shape
+from planner.training.workload import PRECISIONS, TrainingPlan, TrainingPlanArrays, TrainingWorkload
+
+LIMITS = ("compute", "hbm", "comm", "bubble")
+# Non-matmul kernels write each stored activation once in the forward pass, then read it and
+# write its gradient once in the backward pass: three HBM passes over the stored bytes.
+ELEMENTWISE_PASSES = 3.0
+FP8_INDEX = PRECISIONS.index("fp8")
+# FP8 training casts every GEMM operand from bf16 before the GEMM (Transformer Engine): it
+# reads 2 bytes and writes the FP8 copy plus its transpose for the weight gradient (1 + 1).
+FP8_CAST_BYTES_PER_ELEMENT = 4.0
+
+
+@dataclass(frozen=True)
+class TrainingScenario:
+    """Everything fixed about a training question except the layout.
+
+    Attributes:
+        hardware: resolved system (GPU, topology, fabrics per tier).
+        model: the model trained.
+        workload: batch, sequence, optimiser, overlap parameters.
+        allow_span: let tensor parallelism cross the scale-up domain onto the slower tier.
+    """
+
+    hardware: Hardware
+    model: ModelSpec
+    workload: TrainingWorkload
+    allow_span: bool = False
+
+
+@dataclass(frozen=True)
+class TrainingScores:
+    """Evaluator output, one entry per row (SI units; tier arrays have shape (3, rows))."""
+
+    plans: TrainingPlanArrays
+    micro_batches: np.ndarray
+    micro_batch_s: np.ndarray
+    step_time_s: np.ndarray
+    compute_s: np.ndarray
+    hbm_s: np.ndarray
+    comm_s: np.ndarray
+    bubble_s: np.ndarray
+    tokens_per_s: np.ndarray
+    tok_per_gpu: np.ndarray
+    instance_steps_per_s: np.ndarray
+    total_steps_per_s: np.ndarray
+    mfu: np.ndarray
+    mfu_bf16: np.ndarray
+    hfu: np.ndarray
+    model_flop_per_s_per_gpu: np.ndarray
+    time_to_train_s: np.ndarray | None
+    limit: np.ndarray
+    bound_compute: np.ndarray
+    bound_hbm: np.ndarray
+    bound_comm: np.ndarray
+    fabric_bytes_per_s: np.ndarray
+    fabric_utilisation: np.ndarray
+    memory: TrainingMemory
+    hbm_capacity_bytes: float
+    layout_ok: np.ndarray
+    precision_ok: np.ndarray
+    gpus: np.ndarray
+    power_w: np.ndarray
+
+    def take(self, index) -> "TrainingScores":
+        """Rows ``index`` of every array (tier arrays keep their first axis)."""
+        return take_rows(self, index)
+
+    @property
+    def hbm_excess_bytes(self) -> np.ndarray:
+        """Bytes per GPU above the usable HBM (negative: headroom)."""
+        return self.memory.total - self.hbm_capacity_bytes
+
+    @property
+    def feasible(self) -> np.ndarray:
+        """Rows meeting every per-job rule and limit: layout, precision, HBM."""
+        return self.layout_ok & self.precision_ok & (self.hbm_excess_bytes <= 0)
+
+
+def shape_of(scenario: TrainingScenario) -> TrainingShape:
+    """Model scalars at the scenario's sequence length."""
+    return training_shape(scenario.model, scenario.workload.sequence_tokens)
+
+
+def fp8_cast_elements_per_token(shape: TrainingShape, moe: bool) -> float:
+    """Elements cast to FP8 per token in one layer: forward GEMM inputs, backward output gradients.
+
+    Forward: the QKV, output-projection, up/gate and down-projection inputs. Backward: the
+    gradients arriving at each of those GEMMs' outputs. MoE layers count ``top_k`` experts and
+    the shared experts.
+    """
+    h, a, kv = shape.hidden_size, shape.num_heads, shape.kv_heads
+    attention = (h + a * shape.v_head_dim) + (a * shape.qk_head_dim + kv * (shape.qk_head_dim + shape.v_head_dim) + h)
+
+    def ffn(width: float, gated: bool) -> float:
+        return (h + width) + ((2.0 if gated else 1.0) * width + h)
+
+    if moe:
+        mlp = shape.top_k * ffn(shape.moe_intermediate_size, shape.expert_gated)
+        if shape.shared_intermediate_size:
+            mlp += ffn(shape.shared_intermediate_size, shape.expert_gated)
+    else:
+        mlp = ffn(shape.intermediate_size, shape.mlp_gated)
+    return attention + mlp
+
+
+def _exposed(time_s: np.ndarray, window_s: np.ndarray, overlap: float) -> np.ndarray:
+    """Collective time left on the critical path when ``overlap`` of it may hide behind ``window_s``."""
+    return time_s - overlap * np.minimum(time_s, window_s)
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One pipeline stage's per-micro-batch times and once-per-step tail, per GPU."""
+
+    compute_s: np.ndarray
+    hardware_flop: np.ndarray
+    elementwise_s: np.ndarray
+    comm_s: np.ndarray
+    unoverlapped_s: np.ndarray
+    tail_s: np.ndarray
+    tail_comm_s: np.ndarray
+    optimiser_s: np.ndarray
+    bytes_micro: np.ndarray
+    bytes_step: np.ndarray
+
+    @property
+    def micro_s(self) -> np.ndarray:
+        """Time of one micro-batch (forward and backward) on this stage."""
+        return self.compute_s + self.elementwise_s + self.comm_s
+
+
+def _stage(scenario: TrainingScenario, shape: TrainingShape, r, plans: TrainingPlanArrays, cols: dict,
+           layers: np.ndarray, head: np.ndarray, last: bool) -> _Stage:
+    """Score one pipeline stage (``layers`` per row; ``head``: it runs the LM head; ``cols``: float columns)."""
+    hw, w = scenario.hardware, scenario.workload
+    opt = w.optimiser_spec
+    tp, pp, vpp, cp, ep, dp, mb = (cols[k] for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "micro_batch"))
+    rc, z, prec = plans.recompute, plans.zero, plans.precision
+    moe_layers = layers * shape.moe_layer_fraction
+    tokens_gpu = mb * shape.sequence_tokens / (tp * cp)
+    dense_flop = 2.0 * tokens_gpu * (shape.attention_params * layers + shape.dense_ffn_params * (layers - moe_layers)
+                                     + shape.shared_params * moe_layers + np.where(head, shape.output_params, 0.0))
+    expert_flop = 2.0 * tokens_gpu * shape.top_k * shape.expert_params * moe_layers
+    attention_flop = shape.attention_flop_per_sequence / shape.num_layers * layers * mb / (tp * cp)
+    attention_s = attention_flop / r.attention_flop_per_s
+    forward_s = (dense_flop + expert_flop) / r.gemm_flop_per_s[prec] + attention_s
+    recompute_s = np.select([rc == 1, rc == 2], [attention_s, forward_s], 0.0)
+    hardware_flop = 3.0 * (dense_flop + expert_flop + attention_flop) + np.select(
+        [rc == 1, rc == 2], [attention_flop, dense_flop + expert_flop + attention_flop], 0.0)
+    # Non-matmul kernels stream the stored activations (a non-fused attention's score matrix
+    # among them); a full recomputation writes them once more.
+    streamed = stored_bytes_per_layer(shape, tp, cp, mb, np.where(rc == 2, 1, rc), prec == FP8_INDEX)
+    casts = (1.0 - shape.moe_layer_fraction) * fp8_cast_elements_per_token(shape, False)
+    if shape.num_moe_layers:
+        casts += shape.moe_layer_fraction * fp8_cast_elements_per_token(shape, True)
+    cast_bytes = np.where(prec == FP8_INDEX, FP8_CAST_BYTES_PER_ELEMENT * casts * tokens_gpu * layers, 0.0)
+    elementwise_s = ((ELEMENTWISE_PASSES + (rc == 2)) * streamed * layers + cast_bytes) / r.hbm_bytes_per_s
+
+    dense_p, expert_p = layer_params(shape, layers, tp, ep)
+    dense_p = dense_p + vocab_params(shape, pp, tp, last=last)
+    c = training_comm(shape, opt, r, hw.gpus_per_server, hw.gpus_per_rack, tp, pp, vpp, cp, ep, dp, mb, rc, z,
+                      layers, dense_p, expert_p)
+    fwd_window, bwd_window = forward_s, 2.0 * forward_s + recompute_s
+    overlap = w.dp_overlap_fraction
+    dp_micro = _exposed(c.dp_micro_fwd_s, fwd_window, overlap) + _exposed(c.dp_micro_bwd_s, bwd_window, overlap)
+    comm_s = (c.tp_s * (1.0 - w.tp_overlap_fraction) + np.maximum(c.cp_s - 3.0 * attention_s, 0.0)
+              + c.ep_s + c.pp_s + dp_micro)
+    tail_comm = _exposed(c.dp_step_fwd_s, fwd_window, overlap) + _exposed(c.dp_step_bwd_s, bwd_window, overlap)
+    updated = np.where(z >= 1, dense_p / (dp * cp) + expert_p / (tp * cp * dp / ep), dense_p + expert_p)
+    optimiser_s = opt.update_bytes_per_param * updated / r.hbm_bytes_per_s
+    unoverlapped = c.tp_s + c.cp_s + c.ep_s + c.pp_s + c.dp_micro_fwd_s + c.dp_micro_bwd_s
+    return _Stage(compute_s=3.0 * forward_s + recompute_s, hardware_flop=hardware_flop, elementwise_s=elementwise_s,
+                  comm_s=comm_s, unoverlapped_s=unoverlapped, tail_s=tail_comm + optimiser_s, tail_comm_s=tail_comm,
+                  optimiser_s=optimiser_s, bytes_micro=c.micro_bytes_by_tier, bytes_step=c.step_bytes_by_tier)
+
+
+def memory_of(scenario: TrainingScenario, plans: TrainingPlanArrays,
+              shape: TrainingShape | None = None) -> TrainingMemory:
+    """Memory per GPU of every row (the cheap part of `evaluate_training`, used to filter first)."""
+    w = scenario.workload
+    shape = shape or shape_of(scenario)
+    m = np.maximum(num_micro_batches(w, plans.dp, plans.micro_batch).astype(float), 1.0)
+    return training_memory(shape, w.optimiser_spec, plans.tp, plans.pp, plans.vpp, plans.cp, plans.ep, plans.dp,
+                           plans.micro_batch, plans.recompute, plans.zero, m, plans.precision == FP8_INDEX)
+
+
+def evaluate_training(scenario: TrainingScenario, plans: TrainingPlanArrays,
+                      shape: TrainingShape | None = None) -> TrainingScores:
+    """Score every row of ``plans`` under ``scenario`` (see module docstring)."""
+    hw, w = scenario.hardware, scenario.workload
+    shape = shape or shape_of(scenario)
+    r = training_rates(hw)
+    cols = {k: getattr(plans, k).astype(float) for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "micro_batch")}
+    tp, pp, vpp, cp, dp = (cols[k] for k in ("tp", "pp", "vpp", "cp", "dp"))
+    prec = plans.precision
+    m = np.maximum(num_micro_batches(w, plans.dp, plans.micro_batch).astype(float), 1.0)
+    gpus = tp * pp * cp * dp
+
+    first_layers, last_layers = stage_layers(shape, pp)
+    first = _stage(scenario, shape, r, plans, cols, first_layers, pp == 1, last=False)
+    last = _stage(scenario, shape, r, plans, cols, last_layers, np.ones_like(pp, bool), last=True)
+    # The slower stage paces the pipeline; the last stage's tail ends the step.
+    slow = last.micro_s > first.micro_s
+    pick = lambda name: np.where(slow, getattr(last, name), getattr(first, name))  # noqa: E731
+    micro_s = pick("micro_s")
+    bubble_s = micro_s * (pp - 1.0) / vpp
+    tail_s = np.maximum(first.tail_s, last.tail_s)
+    step = m * micro_s + bubble_s + tail_s
+
+    tokens_step = float(w.tokens_per_step)
+    tokens_per_s = tokens_step / step
+    model_flop_step = tokens_step * shape.model_flop_per_token
+    per_gpu_tokens = tokens_step / gpus
+    tail_comm = np.where(last.tail_s >= first.tail_s, last.tail_comm_s, first.tail_comm_s)
+    optimiser_s = tail_s - tail_comm
+    hbm_s = m * pick("elementwise_s") + optimiser_s
+    terms = [m * pick("compute_s"), hbm_s, m * pick("comm_s") + tail_comm, bubble_s]
+    unoverlapped = m * pick("unoverlapped_s") + tail_comm
+    bytes_step = np.maximum(first.bytes_micro, last.bytes_micro) * m + np.maximum(first.bytes_step, last.bytes_step)
+    with np.errstate(divide="ignore"):
+        bound_comm = np.where(unoverlapped > 0, per_gpu_tokens / np.where(unoverlapped > 0, unoverlapped, 1.0), np.inf)
+    mem = memory_of(scenario, plans, shape)
+    hardware_flop_step = m * (first.hardware_flop * (pp - 1.0) + last.hardware_flop) / pp
+    return TrainingScores(
+        plans=plans, micro_batches=m, micro_batch_s=micro_s, step_time_s=step,
+        compute_s=terms[0], hbm_s=hbm_s, comm_s=terms[2], bubble_s=bubble_s,
+        tokens_per_s=tokens_per_s, tok_per_gpu=tokens_per_s / gpus,
+        instance_steps_per_s=m / step, total_steps_per_s=dp * m / step,
+        mfu=model_flop_step / (step * gpus * r.peak_flop_per_s[prec]),
+        mfu_bf16=model_flop_step / (step * gpus * r.bf16_peak_flop_per_s),
+        hfu=hardware_flop_step / (step * r.peak_flop_per_s[prec]),
+        model_flop_per_s_per_gpu=model_flop_step / (step * gpus),
+        time_to_train_s=None if w.tokens_to_train is None else w.tokens_to_train / tokens_per_s,
+        limit=np.vstack(terms).argmax(axis=0),
+        bound_compute=per_gpu_tokens / terms[0], bound_hbm=per_gpu_tokens / hbm_s, bound_comm=bound_comm,
+        fabric_bytes_per_s=bytes_step * gpus / step,
+        fabric_utilisation=bytes_step / step / r.fabric_peak_bytes_per_s[:, None],
+        memory=mem, hbm_capacity_bytes=hw.gpu.hbm_bytes * TRAINING_HBM_USABLE_FRACTION,
+        layout_ok=layout_mask(scenario.model, w, plans.tp, plans.pp, plans.vpp, plans.cp, plans.ep, plans.dp,
+                              plans.micro_batch, hw.scale_up_domain_gpus, scenario.allow_span),
+        precision_ok=r.supported[prec],
+        gpus=gpus.astype(np.int64), power_w=gpus * hw.gpu.power_w,
+    )
+
+
+def evaluate_training_plan(scenario: TrainingScenario, plan: TrainingPlan) -> TrainingScores:
+    """Score a single plan (a one-row `TrainingScores`)."""
+    return evaluate_training(scenario, TrainingPlanArrays.from_plans([plan]))

@@ -1,0 +1,233 @@
+"""Training memory per GPU: model states after ZeRO sharding, activations, working buffers.
+
+Model states (Rajbhandari et al. 2020, arXiv 1910.02054, section 5 and Figure 1), for ``P``
+parameters on a GPU whose data-parallel group has ``N`` members, with ``w``, ``g``, ``o``
+bytes per parameter of weights, gradients and optimiser state (2, 2, 12 for Adam):
+
+* stage 0: ``(w + g + o) P``                 (16 P)
+* stage 1: ``(w + g) P + o P / N``           (4 P + 12 P / N)
+* stage 2: ``w P + (g + o) P / N``           (2 P + 14 P / N)
+* stage 3: ``(w + g + o) P / N``             (16 P / N)
+
+Dense weights are sharded over the ``dp * cp`` GPUs that hold the same slice; a routed
+expert over the ``tp * cp * dp / ep`` GPUs holding a copy of it (``planner.training.parallel``).
+
+Activations stored per layer for the backward pass (Korthikanti et al. 2022, "Reducing
+Activation Recomputation in Large Transformer Models", arXiv 2205.05198, section 4): for a GPT
+layer in 16-bit with dropout, ``s b h (34 + 5 a s / h)`` bytes (sequence ``s``, micro-batch
+``b``, hidden ``h``, heads ``a``). `layer_activation_bytes` derives that sum term by term, so it
+also covers SwiGLU MLPs, grouped-query attention, MoE layers and models trained without dropout
+(modern LLMs). Tensor parallelism with sequence parallelism divides every term by ``tp``
+(their Table 2), context parallelism the sequence by ``cp``. Selective recomputation drops the
+``5 a s / h`` score term; full recomputation keeps only each layer's 2-byte input (``2 s b h``)
+plus one layer's working set while it is recomputed. With 1F1B pipelining the first stage
+holds ``pp`` micro-batches in flight, times ``1 + (pp - 1) / (pp * vpp)`` when interleaved
+(their section 4.2.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.training.shape import TrainingShape
+from planner.training.workload import OptimiserSpec
+
+ACTIVATION_BYTES = 2.0  # bf16 activations
+DROPOUT_MASK_BYTES = 1.0  # one byte per element (Korthikanti section 4.1)
+LOGIT_BYTES = 4.0  # fp32 logits for the vocabulary-parallel cross-entropy loss
+ROUTER_PROB_BYTES = 4.0  # fp32 router probabilities per token and expert
+# ZeRO-3 / FSDP gathers a layer's weights just before use and prefetches the next one:
+# two layers' full weights are resident (PyTorch FSDP forward/backward prefetch of one unit).
+ZERO3_RESIDENT_LAYERS = 2.0
+# Share of HBM a training process may fill; the CUDA context, NCCL buffers and allocator
+# fragmentation keep the rest (the same 0.9 the serving profiles use, vLLM's default).
+TRAINING_HBM_USABLE_FRACTION = 0.9
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """Bytes per GPU on the fullest GPU (arrays over candidate rows)."""
+
+    weights: np.ndarray
+    grads: np.ndarray
+    optimiser: np.ndarray
+    activations: np.ndarray
+    buffers: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        """HBM in use: model states + activations + working buffers."""
+        return self.weights + self.grads + self.optimiser + self.activations + self.buffers
+
+
+def model_state_bytes(params, shards, optimiser: OptimiserSpec, zero) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights, gradients and optimiser-state bytes of ``params`` under ZeRO stage ``zero``.
+
+    Args:
+        params: parameters one GPU is responsible for before data-parallel sharding.
+        shards: members ``N`` of the data-parallel group the states are sharded over.
+        optimiser: bytes per parameter.
+        zero: stage 0-3 (arrays broadcast).
+    """
+    p, n, z = (np.asarray(a, dtype=float) for a in (params, shards, zero))
+    w = optimiser.weight_bytes_per_param * p
+    g = optimiser.grad_bytes_per_param * p
+    o = optimiser.state_bytes_per_param * p
+    return (np.where(z >= 3, w / n, w), np.where(z >= 2, g / n, g), np.where(z >= 1, o / n, o))
+
+
+def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, scores: bool,
+                           with_dropout: bool = False, gemm_input_bytes=ACTIVATION_BYTES) -> np.ndarray:
+    """Bytes one transformer layer stores for its backward pass, before any parallel split.
+
+    Args:
+        shape: model scalars.
+        tokens: tokens of the micro-batch, ``s b``.
+        sequences: sequences of the micro-batch, ``b`` (for the ``a s^2 b`` score terms).
+        moe: the layer's FFN is the MoE block.
+        scores: store the attention scores (no recomputation, non-fused attention).
+        with_dropout: count dropout masks and outputs (GPT-3-style training).
+        gemm_input_bytes: bytes per stored element of a linear layer's input (kept for its
+            weight gradient): 2 in bf16; 1 in FP8 training, where Transformer Engine keeps the
+            FP8 copy it cast for the forward GEMM.
+
+    Term by term, for a GPT layer (MHA, 4h GeLU MLP, dropout, bf16) this is Korthikanti's
+    ``34 s b h + 5 a s^2 b``.
+    """
+    t = np.asarray(tokens, dtype=float)
+    h, a = shape.hidden_size, shape.num_heads
+    e, x = ACTIVATION_BYTES, np.asarray(gemm_input_bytes, dtype=float)
+    attention = (
+        x * t * h                                      # QKV input (norm output)
+        + e * t * a * shape.qk_head_dim                # Q
+        + e * t * shape.kv_heads * (shape.qk_head_dim + shape.v_head_dim)  # K and V
+        + x * t * a * shape.v_head_dim                 # attention output, input to o-proj
+        + (DROPOUT_MASK_BYTES * t * h if with_dropout else 0.0)  # mask after o-proj
+    )
+    if scores:
+        s = float(shape.sequence_tokens)
+        score_elements = a * s * s * np.asarray(sequences, dtype=float)
+        attention = attention + e * score_elements     # softmax output
+        if with_dropout:
+            attention = attention + (DROPOUT_MASK_BYTES + e) * score_elements  # mask + dropped scores
+    norms = 2.0 * e * t * h                             # inputs of the two norms
+
+    def ffn(width: float, gated: bool) -> np.ndarray:
+        # SwiGLU keeps its gate and up outputs (2 elements of 2 bytes) and their product (the
+        # down-projection input); GeLU keeps its input (2 bytes) and output (down-proj input).
+        return t * width * ((2.0 if gated else 1.0) * e + x)
+
+    if moe:
+        mlp = (x * t * h                                 # router and dispatch input
+               + ROUTER_PROB_BYTES * t * shape.num_experts
+               + (x + e) * t * shape.top_k * h           # permuted expert inputs, expert outputs
+               + shape.top_k * ffn(shape.moe_intermediate_size, shape.expert_gated)
+               + ffn(shape.shared_intermediate_size, shape.expert_gated))
+    else:
+        mlp = x * t * h + ffn(shape.intermediate_size, shape.mlp_gated)
+    if with_dropout:
+        mlp = mlp + DROPOUT_MASK_BYTES * t * h
+    return attention + mlp + norms
+
+
+def stage_layers(shape: TrainingShape, pp) -> tuple[np.ndarray, np.ndarray]:
+    """Layers on the first and on the last pipeline stage.
+
+    The first ``pp - 1`` stages take ``ceil(L / pp)`` layers each and the last stage the rest,
+    which leaves room for the LM head it also carries (Llama 3 balanced its pipeline the same
+    way, arXiv 2407.21783 section 3.3.2). With interleaving a GPU's ``vpp`` virtual stages
+    share those layers (the layout rules guarantee at least one each). Without pipelining
+    both are all ``L`` layers.
+    """
+    pp = np.asarray(pp, dtype=float)
+    first = np.where(pp > 1, np.ceil(shape.num_layers / pp), float(shape.num_layers))
+    last = np.where(pp > 1, np.maximum(shape.num_layers - (pp - 1.0) * first, 0.0), float(shape.num_layers))
+    return first, last
+
+
+def layer_params(shape: TrainingShape, layers, tp, ep) -> tuple[np.ndarray, np.ndarray]:
+    """Dense and routed-expert parameters one GPU holds for ``layers`` layers.
+
+    Dense blocks split over tp; ``num_experts / ep`` whole experts per MoE layer (expert
+    tensor parallel 1). MoE layers are the model's MoE share of ``layers``.
+    """
+    layers, tp, ep = (np.asarray(a, dtype=float) for a in (layers, tp, ep))
+    moe = layers * shape.moe_layer_fraction
+    dense = (shape.attention_params * layers + shape.dense_ffn_params * (layers - moe)
+             + shape.shared_params * moe) / tp
+    expert = shape.num_experts / ep * shape.expert_params * moe if shape.num_moe_layers else np.zeros_like(dense)
+    return dense, expert
+
+
+def vocab_params(shape: TrainingShape, pp, tp, last: bool) -> np.ndarray:
+    """Vocabulary-matrix parameters on the first (``last=False``) or last stage, split over tp.
+
+    The first stage holds the embedding and the last the LM head (a tied model keeps a copy
+    there, as Megatron-LM does); without pipelining one GPU holds both (one matrix if tied).
+    """
+    pp, tp = np.asarray(pp, dtype=float), np.asarray(tp, dtype=float)
+    both = shape.embedding_params + (0.0 if shape.tied else shape.output_params)
+    own = shape.output_params if last else shape.embedding_params
+    return np.where(pp > 1, own, both) / tp
+
+
+def in_flight_micro_batches(pp, vpp, micro_batches) -> np.ndarray:
+    """Micro-batches whose activations the first stage holds at once under (interleaved) 1F1B."""
+    pp, vpp, m = (np.asarray(a, dtype=float) for a in (pp, vpp, micro_batches))
+    interleave = np.where(vpp > 1, 1.0 + (pp - 1.0) / (pp * vpp), 1.0)
+    return np.where(pp > 1, np.minimum(pp, m) * interleave, 1.0)
+
+
+def stored_bytes_per_layer(shape: TrainingShape, tp, cp, micro_batch, recompute, precision_fp8) -> np.ndarray:
+    """Activation bytes one layer keeps per GPU for one micro-batch (MoE share averaged in).
+
+    ``recompute`` is an index into ``RECOMPUTE_MODES``; sequence parallelism splits every
+    term over tp and context parallelism over cp.
+    """
+    tp, cp, mb, rc = (np.asarray(a, dtype=float) for a in (tp, cp, micro_batch, recompute))
+    tokens = mb * shape.sequence_tokens
+    gemm_bytes = np.where(np.asarray(precision_fp8, bool), 1.0, ACTIVATION_BYTES)
+
+    def mixed(scores: bool) -> np.ndarray:
+        dense_l = layer_activation_bytes(shape, tokens, mb, False, scores, gemm_input_bytes=gemm_bytes)
+        if not shape.num_moe_layers:
+            return dense_l
+        moe_l = layer_activation_bytes(shape, tokens, mb, True, scores, gemm_input_bytes=gemm_bytes)
+        return (1.0 - shape.moe_layer_fraction) * dense_l + shape.moe_layer_fraction * moe_l
+
+    split = tp * cp
+    full = ACTIVATION_BYTES * tokens * shape.hidden_size / split  # the layer input only
+    return np.select([rc == 0, rc == 2], [mixed(True) / split, full], mixed(False) / split)
+
+
+def training_memory(shape: TrainingShape, optimiser: OptimiserSpec, tp, pp, vpp, cp, ep, dp, micro_batch,
+                    recompute, zero, micro_batches, precision_fp8) -> TrainingMemory:
+    """Memory per GPU of every row on its fuller stage (first or last)."""
+    tp, pp, vpp, cp, ep, dp, mb, rc, z = (np.asarray(a, dtype=float)
+                                          for a in (tp, pp, vpp, cp, ep, dp, micro_batch, recompute, zero))
+    stored = stored_bytes_per_layer(shape, tp, cp, mb, rc, precision_fp8)
+    # Full recomputation rebuilds one layer's activations while that layer's backward runs.
+    rebuilt = np.where(rc == 2, stored_bytes_per_layer(shape, tp, cp, mb, np.ones_like(rc), precision_fp8), 0.0)
+    in_flight = in_flight_micro_batches(pp, vpp, micro_batches)
+    tokens = mb * shape.sequence_tokens
+    logits = (LOGIT_BYTES * shape.vocab_size + ACTIVATION_BYTES * shape.hidden_size) * tokens / (tp * cp)
+    stages = []
+    for is_last, layers in zip((False, True), stage_layers(shape, pp)):
+        dense_p, expert_p = layer_params(shape, layers, tp, ep)
+        dense_p = dense_p + vocab_params(shape, pp, tp, last=is_last)
+        dw, dg, do = model_state_bytes(dense_p, dp * cp, optimiser, z)
+        ew, eg, eo = model_state_bytes(expert_p, tp * cp * dp / ep, optimiser, z)
+        flight = np.where(vpp > 1, in_flight, 1.0) if is_last else in_flight
+        holds_head = np.ones_like(pp, bool) if is_last else pp == 1
+        acts = stored * layers * flight + np.where(holds_head, logits, 0.0)
+        per_layer_w = (dense_p + expert_p) / np.maximum(layers, 1.0) * optimiser.weight_bytes_per_param
+        gathered = np.minimum(ZERO3_RESIDENT_LAYERS, layers) * per_layer_w  # nothing to gather from one member
+        buffers = rebuilt + np.where((z >= 3) & (dp * cp > 1), gathered, 0.0)
+        stages.append(TrainingMemory(weights=dw + ew, grads=dg + eg, optimiser=do + eo, activations=acts,
+                                     buffers=buffers))
+    first, last = stages
+    pick_last = last.total > first.total
+    return TrainingMemory(*(np.where(pick_last, getattr(last, k), getattr(first, k))
+                            for k in ("weights", "grads", "optimiser", "activations", "buffers")))

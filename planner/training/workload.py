@@ -1,0 +1,248 @@
+"""Training jobs: the workload (what is trained) and the plan (how one job is laid out).
+
+A training job is ONE job. Its plan lays the model out over ``tp x cp x pp`` GPUs (one
+data-parallel *replica*) and copies that replica ``dp`` times, so the job uses
+``tp * cp * pp * dp`` GPUs. Each optimiser step consumes the global batch of
+``global_batch_sequences`` sequences of ``sequence_tokens`` tokens: every replica takes
+``global_batch / dp`` of them in ``num_micro_batches = global_batch / (dp * micro_batch)``
+micro-batches, which is why the global batch must divide by ``dp * micro_batch``. The global
+batch is a property of the optimisation (it sets the learning dynamics), never a knob the
+planner turns; the planner picks the layout and the dp degree that best fit the GPU budget.
+
+Optimiser state, per parameter (mixed-precision Adam, Rajbhandari et al. 2020, "ZeRO: Memory
+Optimizations Toward Training Trillion Parameter Models", arXiv 1910.02054, section 3.1):
+bf16 working weights (2 bytes) + bf16 gradients (2) + fp32 master weights, momentum and
+variance (4 + 4 + 4 = 12, the paper's K = 12): "16 Psi" bytes in all. Megatron-LM keeps its
+gradient accumulation buffer in fp32 (4 bytes); ``adam-fp32-grads`` models that (18 bytes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from planner.errors import InputError
+from planner.serving.plan import take_rows
+
+RECOMPUTE_MODES: tuple[str, ...] = ("none", "selective", "full")
+"""Activation recomputation (Korthikanti et al. 2022, arXiv 2205.05198): none stores every
+activation; selective recomputes the attention core (scores, softmax, weighted values), as
+FlashAttention does in its backward pass; full stores only each layer's input and reruns the
+layer's forward pass during the backward pass."""
+
+ZERO_STAGES: tuple[int, ...] = (0, 1, 2, 3)
+"""ZeRO stages (arXiv 1910.02054): 0 plain data parallel; 1 shards optimiser states; 2 also
+gradients; 3 also weights (PyTorch FSDP full sharding)."""
+
+PRECISIONS: tuple[str, ...] = ("bf16", "fp8")
+"""Compute precision of the linear layers' matrix products. fp8 runs the GEMMs in FP8
+(Transformer Engine); attention, weights kept for the optimiser and collectives stay bf16."""
+
+
+@dataclass(frozen=True)
+class OptimiserSpec:
+    """Bytes per parameter an optimiser keeps, before any sharding.
+
+    Attributes:
+        name: as typed on the command line.
+        weight_bytes_per_param: working (compute) copy of the weights.
+        grad_bytes_per_param: gradient (accumulation) buffer; also the bytes per gradient
+            element that data-parallel collectives move.
+        state_bytes_per_param: fp32 master weights plus optimiser moments.
+        source: where the split comes from.
+    """
+
+    name: str
+    weight_bytes_per_param: float
+    grad_bytes_per_param: float
+    state_bytes_per_param: float
+    source: str
+
+    @property
+    def bytes_per_param(self) -> float:
+        """All model-state bytes per parameter (16 for mixed-precision Adam)."""
+        return self.weight_bytes_per_param + self.grad_bytes_per_param + self.state_bytes_per_param
+
+    @property
+    def update_bytes_per_param(self) -> float:
+        """HBM bytes the optimiser step moves per parameter it updates.
+
+        A fused Adam step reads the gradient and the fp32 state (master, m, v), writes the
+        state back and writes the new bf16 working weights: ``g + 2 x state + w``
+        (2 + 24 + 2 = 28 bytes for mixed-precision Adam).
+        """
+        return self.grad_bytes_per_param + 2.0 * self.state_bytes_per_param + self.weight_bytes_per_param
+
+
+OPTIMISERS: dict[str, OptimiserSpec] = {
+    "adam": OptimiserSpec("adam", 2.0, 2.0, 12.0,
+                          "arXiv 1910.02054 section 3.1: 2 (bf16 weights) + 2 (bf16 grads) + 12 "
+                          "(fp32 master, momentum, variance) = 16 bytes per parameter"),
+    "adam-fp32-grads": OptimiserSpec("adam-fp32-grads", 2.0, 4.0, 12.0,
+                                     "Megatron-LM distributed optimizer (docs/source/api-guide/"
+                                     "dist_optimizer.md): fp32 gradient buffer, 2 + 4 + 12 = 18 bytes"),
+    "sgd-momentum": OptimiserSpec("sgd-momentum", 2.0, 2.0, 8.0,
+                                  "mixed-precision SGD with momentum: fp32 master + momentum = 8 bytes of "
+                                  "state (arXiv 1910.02054 section 3.1's K = 8 analogue of Adam's 12)"),
+}
+
+
+def optimiser(name: str) -> OptimiserSpec:
+    """Look an optimiser up by name, case-insensitively."""
+    key = name.strip().lower()
+    if key not in OPTIMISERS:
+        raise InputError(f"unknown optimiser '{name}'; choose one of: {', '.join(OPTIMISERS)}")
+    return OPTIMISERS[key]
+
+
+# Megatron-LM --overlap-grad-reduce / --overlap-param-gather and PyTorch DDP/FSDP bucketing
+# launch each bucket's collective as soon as its gradients (weights) are ready, so the
+# collective hides behind the backward (forward) pass it runs next to. 1.0: it hides fully
+# whenever that pass is long enough (Li et al. 2020, "PyTorch Distributed", arXiv 2006.15704).
+DEFAULT_DP_OVERLAP_FRACTION = 1.0
+# Tensor-parallel collectives sit between dependent GEMMs: without userbuffer/TP-comm
+# overlap kernels they run exposed (Korthikanti et al. 2022 section 4.2.2 counts them so).
+DEFAULT_TP_OVERLAP_FRACTION = 0.0
+
+
+class TrainingWorkload(BaseModel):
+    """What one training job trains on.
+
+    Attributes:
+        global_batch_sequences: sequences per optimiser step (all replicas together).
+        sequence_tokens: tokens per sequence.
+        optimiser: a name of `OPTIMISERS`.
+        tokens_to_train: tokens the whole run consumes (optional; gives time to train).
+        dp_overlap_fraction: share of data-parallel collective time that may hide behind the
+            backward (forward) pass running next to it; the rest is exposed.
+        tp_overlap_fraction: share of tensor-parallel collective time hidden behind GEMMs.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    global_batch_sequences: int = Field(ge=1)
+    sequence_tokens: int = Field(ge=1)
+    optimiser: str = "adam"
+    tokens_to_train: float | None = Field(default=None, gt=0)
+    dp_overlap_fraction: float = Field(default=DEFAULT_DP_OVERLAP_FRACTION, ge=0, le=1)
+    tp_overlap_fraction: float = Field(default=DEFAULT_TP_OVERLAP_FRACTION, ge=0, le=1)
+
+    @field_validator("optimiser")
+    @classmethod
+    def _known_optimiser(cls, name: str) -> str:
+        key = name.strip().lower()
+        if key not in OPTIMISERS:
+            raise ValueError(f"unknown optimiser '{name}'; choose one of: {', '.join(OPTIMISERS)}")
+        return key
+
+    @property
+    def optimiser_spec(self) -> OptimiserSpec:
+        """The optimiser's bytes per parameter."""
+        return OPTIMISERS[self.optimiser]
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Tokens one optimiser step consumes: global batch x sequence length."""
+        return self.global_batch_sequences * self.sequence_tokens
+
+    def label(self) -> str:
+        """Short text for tables, e.g. ``seq 8192 x 2048``."""
+        return f"seq {self.sequence_tokens} x {self.global_batch_sequences}"
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """One layout of a training job (see the module docstring).
+
+    Attributes:
+        tp: tensor-parallel degree (with sequence parallelism).
+        pp: pipeline stages; vpp: virtual stages (interleaved 1F1B chunks) per GPU.
+        cp: context-parallel degree (the sequence split over cp GPUs, ring attention).
+        ep: expert-parallel degree, carved out of the ``tp * cp * dp`` GPUs of a stage.
+        dp: data-parallel replicas.
+        micro_batch: sequences per micro-batch per replica.
+        recompute: one of `RECOMPUTE_MODES`; zero: one of `ZERO_STAGES`;
+        precision: one of `PRECISIONS`.
+    """
+
+    tp: int = 1
+    pp: int = 1
+    vpp: int = 1
+    cp: int = 1
+    ep: int = 1
+    dp: int = 1
+    micro_batch: int = 1
+    recompute: str = "selective"
+    zero: int = 1
+    precision: str = "bf16"
+
+    @property
+    def replica_gpus(self) -> int:
+        """GPUs holding one model replica: ``tp * cp * pp``."""
+        return self.tp * self.cp * self.pp
+
+    @property
+    def gpus(self) -> int:
+        """GPUs of the job: ``tp * cp * pp * dp``."""
+        return self.replica_gpus * self.dp
+
+    def layout(self) -> str:
+        """Compact layout text ``TPxCPxPPxEPxDP``, e.g. ``8x1x16x1x128``."""
+        return f"{self.tp}x{self.cp}x{self.pp}x{self.ep}x{self.dp}"
+
+    def as_dict(self) -> dict:
+        """The plan's decisions plus ``gpus`` (the JSON ``plan`` object)."""
+        out = asdict(self)
+        out["gpus"] = self.gpus
+        return out
+
+
+def _index(name: str, values: tuple[str, ...], what: str) -> int:
+    key = str(name).strip().lower()
+    if key not in values:
+        raise InputError(f"unknown {what} '{name}'; choose one of: {', '.join(values)}")
+    return values.index(key)
+
+
+@dataclass(frozen=True)
+class TrainingPlanArrays:
+    """Many training plans as parallel int64 arrays (recompute and precision as indices)."""
+
+    tp: np.ndarray
+    pp: np.ndarray
+    vpp: np.ndarray
+    cp: np.ndarray
+    ep: np.ndarray
+    dp: np.ndarray
+    micro_batch: np.ndarray
+    recompute: np.ndarray
+    zero: np.ndarray
+    precision: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.tp.shape[0])
+
+    @classmethod
+    def from_plans(cls, plans: list[TrainingPlan]) -> "TrainingPlanArrays":
+        """Stack plans into arrays; unknown recompute or precision names raise ``InputError``."""
+        cols = {f.name: np.array([getattr(p, f.name) for p in plans], dtype=np.int64)
+                for f in fields(cls) if f.name not in ("recompute", "precision")}
+        cols["recompute"] = np.array([_index(p.recompute, RECOMPUTE_MODES, "recompute mode") for p in plans],
+                                     dtype=np.int64)
+        cols["precision"] = np.array([_index(p.precision, PRECISIONS, "precision") for p in plans], dtype=np.int64)
+        bad = [p.zero for p in plans if p.zero not in ZERO_STAGES]
+        if bad:
+            raise InputError(f"ZeRO stage {bad[0]} does not exist; choose one of: 0, 1, 2, 3")
+        return cls(**cols)
+
+    def take(self, index) -> "TrainingPlanArrays":
+        """Rows ``index`` (a mask or integer array)."""
+        return take_rows(self, index)
+
+    def plan(self, i: int) -> TrainingPlan:
+        """Row ``i`` as a frozen `TrainingPlan` (integers rounded, indices named)."""
+        ints = {f.name: int(getattr(self, f.name)[i]) for f in fields(self) if f.name not in ("recompute", "precision")}
+        return TrainingPlan(**ints, recompute=RECOMPUTE_MODES[int(self.recompute[i])],
+                            precision=PRECISIONS[int(self.precision[i])])

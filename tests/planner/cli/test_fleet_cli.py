@@ -1,0 +1,209 @@
+"""``rackplan fleet``, ``plan --disagg`` and ``compare --serving agg,disagg`` from the command line."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hardware.catalogue import Catalogue
+from planner.cli.main import cli, main
+from planner.fleet.spec import load
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "fleet.toml"
+RUN = CliRunner()
+
+SMALL = """
+[plan]
+minimise = "{objective}"
+
+[[hardware]]
+system = "hgx-h200"
+servers = 1
+price_per_server_hour = 28.0
+
+[[hardware]]
+system = "mi355x-8"
+gpus = 8
+price_per_gpu_hour = 3.0
+power_w_per_gpu = 1000
+
+[[model]]
+name = "llama-3.1-8b"
+isl = 1024
+osl = 256
+target_tps = 20000
+max_tpot_ms = 40
+"""
+
+
+def _json(args):
+    result = RUN.invoke(cli, args + ["--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _write(tmp_path, text, name="fleet.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_example_fleet_meets_every_target_verified():
+    doc = _json(["fleet", str(EXAMPLE)])
+    assert doc["objective"] == "min_cost" and doc["verification"]["ok"]
+    assert [k["kind"] for k in doc["kinds"]] == ["gb200_nvl72", "mi355x_8", "hgx_h200"]
+    # 2 NVL72 racks x 72 + 16 MI355X servers x 8 + 8 H200 servers x 8 = 144 + 128 + 64 = 336 GPUs held.
+    assert doc["totals"]["gpus_held"] == 336
+    for m in doc["models"]:
+        assert m["output_tps"] >= m["target_tps"] * (1 - 1e-9)
+    t = doc["totals"]
+    # Efficiency figures by definition: tok/J = tok/s / W; tok/s per MW = tok/s / (W / 1e6);
+    # cost per million tokens = cost per hour / (tok/s x 3600 s) x 1e6.
+    assert t["tokens_per_joule"] == pytest.approx(t["output_tps"] / (t["power_kw"] * 1e3), rel=1e-12)
+    assert t["tok_per_s_per_mw"] == pytest.approx(t["output_tps"] / (t["power_kw"] / 1e3), rel=1e-12)
+    assert t["cost_per_million_tokens"] == pytest.approx(t["cost_per_hour"] / (t["output_tps"] * 3600) * 1e6, rel=1e-12)
+    # The objective is the fleet's price: GPUs in use x price per GPU-hour, summed over pools.
+    assert doc["objective_value"] == pytest.approx(sum(p["cost_per_hour"] for p in doc["pools"]), rel=1e-9)
+    assert t["power_kw"] <= 600
+
+
+@pytest.mark.parametrize("objective", ["gpus", "cost", "power"])
+def test_small_fleet_each_objective(tmp_path, objective):
+    doc = _json(["fleet", _write(tmp_path, SMALL.format(objective=objective))])
+    assert doc["objective"] == f"min_{objective}" and doc["verification"]["ok"]
+    value = {"gpus": doc["totals"]["gpus"], "cost": doc["totals"]["cost_per_hour"],
+             "power": doc["totals"]["power_kw"] * 1e3}[objective]
+    assert doc["objective_value"] == pytest.approx(value, rel=1e-9)
+    assert doc["models"][0]["output_tps"] >= 20000 * (1 - 1e-9)
+
+
+def test_cbc_and_highs_agree(tmp_path):
+    path = _write(tmp_path, SMALL.format(objective="cost"))
+    highs, cbc = (_json(["fleet", path, "--solver", name]) for name in ("highs", "cbc"))
+    assert cbc["verification"]["ok"]
+    assert cbc["objective_value"] == pytest.approx(highs["objective_value"], rel=1e-6)
+
+
+def test_spec_converts_counts_prices_and_power_once(tmp_path):
+    text = SMALL.format(objective="cost") + """
+[[hardware]]
+system = "gb200-nvl72"
+racks = 1
+price_per_rack_hour = 432.0
+power_kw_per_rack = 120
+"""
+    fleet = load(_write(tmp_path, text), Catalogue())
+    h200, mi, gb = fleet.kinds
+    # servers = 1 of 8 GPUs; $28 per server-hour / 8 = $3.5 per GPU-hour; board power 700 W (catalogue).
+    assert (h200.gpus, h200.price_per_gpu_hour, h200.power_w_per_gpu) == (8, 3.5, h200.hardware.gpu.power_w)
+    assert (mi.gpus, mi.price_per_gpu_hour, mi.power_w_per_gpu) == (8, 3.0, 1000.0)
+    # One NVL72 rack = 72 GPUs; $432 per rack-hour / 72 = $6; 120 kW per rack / 72 = 1,666.7 W per GPU.
+    assert (gb.gpus, gb.price_per_gpu_hour) == (72, 6.0)
+    assert gb.power_w_per_gpu == pytest.approx(120e3 / 72)
+
+
+def test_cli_models_replace_the_files_and_maximise(tmp_path):
+    path = _write(tmp_path, SMALL.format(objective="gpus"))
+    doc = _json(["fleet", path, "--maximise", "tps", "--model", "qwen3-30b-a3b", "--model", "llama-3.1-8b",
+                 "--isl", "512", "--osl", "128", "--serving", "agg"])
+    assert doc["objective"] == "max_tps" and [m["model"] for m in doc["models"]] == ["qwen3_30b_a3b", "llama_3_1_8b"]
+    # Weights default to 1: the objective is the two models' output tokens/s summed.
+    assert doc["objective_value"] == pytest.approx(sum(m["output_tps"] for m in doc["models"]), rel=1e-6)
+    assert all(p["role"] == "agg" for p in doc["pools"])
+
+
+def test_fixed_shares_split_the_output(tmp_path):
+    text = SMALL.format(objective="gpus").replace('minimise = "gpus"', 'maximise = "tps"').replace(
+        "target_tps = 20000", "share = 2") + '[[model]]\nname = "qwen3-30b-a3b"\nisl = 1024\nosl = 256\nshare = 1\n'
+    doc = _json(["fleet", _write(tmp_path, text)])
+    llama, qwen = doc["models"]
+    # Shares 2 : 1: the fleet serves Llama twice Qwen's tokens, at the largest total both allow,
+    # and the objective is that total per unit of share (Qwen's output, share 1).
+    assert llama["output_tps"] == pytest.approx(2 * qwen["output_tps"], rel=1e-9)
+    assert doc["objective_value"] == pytest.approx(qwen["output_tps"], rel=1e-6)
+    assert min(llama["capacity_tps"] / 2, qwen["capacity_tps"]) == pytest.approx(qwen["output_tps"], rel=1e-9)
+
+
+def test_plan_disagg_json_has_both_pools():
+    doc = _json(["plan", "--disagg", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--gpus", "8",
+                 "--isl", "1024", "--osl", "256", "--max-tpot-ms", "40", "--batch", "8,64,256"])
+    assert doc["verification"]["ok"]
+    assert {p["role"] for p in doc["pools"]} == {"prefill", "decode"}
+    assert doc["totals"]["gpus"] <= 8
+
+
+def test_min_gpus_disagg_reaches_the_target_with_both_pools():
+    doc = _json(["min-gpus", "--disagg", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--isl", "2048",
+                 "--osl", "256", "--target-tps", "30000", "--batch", "8,64,256"])
+    assert doc["objective"] == "min_gpus" and doc["verification"]["ok"]
+    assert doc["totals"]["output_tps"] >= 30000 * (1 - 1e-9)
+    # The objective is the GPUs of both pools.
+    assert doc["objective_value"] == doc["totals"]["gpus"] == sum(p["gpus"] for p in doc["pools"])
+
+
+def test_steady_state_models_are_served_aggregated(tmp_path):
+    # tokens_cached workloads have no prompt to hand off: only aggregated pools, no TTFT.
+    doc = _json(["fleet", _write(tmp_path, SMALL.format(objective="power")), "--model", "llama-3.1-8b=30000",
+                 "--tokens-cached", "4096"])
+    assert {p["role"] for p in doc["pools"]} == {"agg"} and doc["kv_transfer"] == []
+    assert doc["models"][0]["output_tps"] >= 30000 * (1 - 1e-9)
+    assert all(p["ttft_s"] is None for p in doc["pools"])
+
+
+def test_compare_serving_agg_and_disagg():
+    result = RUN.invoke(cli, ["compare", "--serving", "agg,disagg", "--model", "llama-3.1-8b", "--system", "hgx-h200",
+                              "--gpus", "8", "--isl", "1024", "--osl", "256", "--batch", "8,64,256",
+                              "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["rows"]
+    assert [r["scenario"]["serving"] for r in rows] == ["agg", "disagg"]
+    assert all(r["status"] == "ok" for r in rows)
+    disagg = rows[1]
+    # The disaggregated row counts both pools' GPUs and its output tokens/s per GPU.
+    assert disagg["gpus"] == sum(p["gpus"] for p in disagg["pools"])
+    assert disagg["tok_per_gpu"] == pytest.approx(disagg["total_tps"] / disagg["gpus"], rel=1e-12)
+
+
+BAD = [
+    ("[[hardware]]\nsystem = 'hgx-h200'\nservers = -2\n", "hardware[1].servers"),
+    ("[[hardware]]\nsystem = 'hgx-h201'\nservers = 2\n[[model]]\nname='llama-3.1-8b'\ntokens_cached=10\n",
+     "hardware[1]: unknown system"),
+    ("[[hardware]]\nsystem = 'hgx-h200'\nservers = 2\nrack = 1\n", "'hardware[1].rack': is not a known key"),
+    ("[[hardware]]\nsystem = 'hgx-h200'\nservers = 2\nracks = 1\n", "give one of racks, servers, gpus"),
+    ("[[hardware]\nsystem = 'hgx-h200'\n", "malformed TOML"),
+    ("[plan]\nminimise='cost'\n[[hardware]]\nsystem = 'hgx-h200'\nservers = 1\n[[model]]\nname='llama-3.1-8b'\n"
+     "tokens_cached=1024\ntarget_tps=100\n", "hardware[1].price_per_gpu_hour: a price is needed"),
+    ("[plan]\nminimise='gpus'\n[[hardware]]\nsystem = 'hgx-h200'\nservers = 1\n[[model]]\nname='llama-3.1-8b'\n"
+     "tokens_cached=1024\n", "model[1].target_tps: required"),
+    ("[[hardware]]\nsystem = 'hgx-h200'\nservers = 1\n[[model]]\nname='llama-3.1-8b'\ntokens_cached=1024\n"
+     "serving='disagg'\n", "model[1].serving: 'disagg' needs an isl/osl workload"),
+    ("[[hardware]]\nsystem = 'hgx-h200'\nservers = 1\n[[model]]\nname='llama-3.1-8c'\ntokens_cached=1024\n",
+     "model[1].name: unknown model"),
+    ("[[hardware]]\nsystem = 'hgx-h200'\nservers = 1\n", "no models to plan"),
+    ("[[hardware]]\nsystem = 'hgx-h200'\nservers = 1\n[[model]]\nname='llama-3.1-8b'\nisl=1024\nosl=128\n"
+     "target_tps=1e9\n", "model llama_3_1_8b: target 1,000,000,000 output tok/s, but the whole fleet"),
+]
+
+
+@pytest.mark.parametrize("text,needle", BAD, ids=[b[1][:30] for b in BAD])
+def test_bad_fleet_files_give_one_line_and_exit_1(tmp_path, capfd, text, needle):
+    path = _write(tmp_path, text)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fleet", path])
+    assert exit_info.value.code == 1
+    err = capfd.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert needle in err, err
+
+
+def test_missing_file_clashing_objectives_and_stray_options(tmp_path, capfd):
+    for args, needle in ((["fleet", str(tmp_path / "none.toml")], "cannot read fleet file"),
+                         (["fleet", str(EXAMPLE), "--minimise", "gpus", "--maximise", "tps"], "not both"),
+                         (["fleet", str(EXAMPLE), "--isl", "100"], "--isl applies to --model NAME=TPS models")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(args)
+        assert exit_info.value.code == 1
+        err = capfd.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and needle in err, err

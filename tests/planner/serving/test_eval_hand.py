@@ -1,0 +1,401 @@
+"""Hand-computed evaluator cases: dense, MoE (DEP-2), MLA, KV offload, and a plan spanning two servers.
+
+Each case scores one plan with an explicit engine profile (perfect overlap or none, no
+overheads, every efficiency scale 1), so the expected numbers depend only on the model's
+Hugging Face config and on catalogue fields read from the spec objects here. A re-calibration of
+the catalogue's efficiencies or of the default engine moves both sides alike.
+
+Parameter counts come from the configs in ``models/data``; each is derived once in a comment
+and pinned against ``ModelShape`` so the arithmetic below rests on checked literals.
+"""
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from hardware.catalogue import Catalogue
+from models.catalogue import model
+from planner.engine import rates as rates_module
+from planner.serving.evaluate import evaluate_plan, reasons, row, shape_of
+from planner.serving.plan import Plan
+from planner.engine.profile import EngineProfile
+from planner.serving.scenario import Scenario
+from planner.serving.workload import Workload
+
+CAT = Catalogue()
+REL = 1e-9  # the evaluator and the test add the same float terms in another order
+
+
+def profile(overlap_fraction: float) -> EngineProfile:
+    """An engine with no overheads and unit scales: the bare roofline."""
+    return EngineProfile(name=f"overlap-{overlap_fraction}", source="test: bare roofline",
+                         gemm_efficiency_scale=1.0, attention_efficiency_scale=1.0, moe_efficiency_scale=1.0,
+                         hbm_efficiency_scale=1.0, comm_efficiency_scale=1.0, step_overhead_s=0.0,
+                         per_layer_overhead_s=0.0, hbm_usable_fraction=0.9, overlap_fraction=overlap_fraction)
+
+
+def scenario(model_name, system, tokens_cached, overlap_fraction=1.0, allow_span=False):
+    return Scenario(hardware=CAT.hardware(system), model=model(model_name),
+                    workload=Workload(tokens_cached=tokens_cached), profile=profile(overlap_fraction),
+                    allow_span=allow_span)
+
+
+def decode_rate(gpu, dtype):
+    """Decode GEMM FLOP/s: dense peak of the dtype x the GPU's decode efficiency, x the narrow-GEMM
+    ratio (0.77, H200 microbench) for 8- and 4-bit tensor-core modes faster than bf16."""
+    narrow = gpu.narrow_gemm_efficiency_fraction if gpu.peak_flop_per_s[dtype] > gpu.peak_flop_per_s["bf16"] else 1.0
+    return gpu.peak_flop_per_s[dtype] * gpu.decode_compute_efficiency_fraction * narrow
+
+
+def hbm_rate(gpu):
+    """Achievable HBM bytes/s: peak x the GPU's HBM efficiency."""
+    return gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction
+
+
+def fabric_rate(fabric):
+    """Achievable collective bytes/s of one fabric: wire rate x efficiency."""
+    return fabric.bytes_per_s * fabric.efficiency_fraction
+
+
+# ---------------------------------------------------------------------------------------------
+# Dense: Llama-3.1-8B, one H200, batch 64, 1,024 tokens cached, bf16 weights and KV.
+# ---------------------------------------------------------------------------------------------
+# hidden 4096, 32 layers, 32 heads, 8 KV heads, head_dim 128, intermediate 14336, vocab 128256.
+LLAMA8_ATTN = 41_943_040       # q 4096x4096 + k,v 2 x 4096x1024 + o 4096x4096
+LLAMA8_FFN = 176_160_768       # gate, up, down: 3 x 4096 x 14336
+LLAMA8_VOCAB = 525_336_576     # 128256 x 4096, embedding and (untied) lm_head each
+LLAMA8_KV_TOKEN_BYTES = 131_072  # 32 layers x 2 (K, V) x 8 heads x 128 x 2 bytes
+
+
+def test_llama8b_shape_literals():
+    s = shape_of(scenario("llama-3.1-8b", "hgx-h200", 1024))
+    assert (s.attention_params, s.dense_ffn_params, s.embedding_params, s.lm_head_params) == (
+        LLAMA8_ATTN, LLAMA8_FFN, LLAMA8_VOCAB, LLAMA8_VOCAB)
+    # 32 x (41,943,040 + 176,160,768) + 2 x 525,336,576 + norms (2 x 4096 x 32 + 4096 = 266,240)
+    assert s.active_params == 8_030_261_248
+    assert s.kv_new_token_elements * 2 == LLAMA8_KV_TOKEN_BYTES
+
+
+def test_dense_llama8b_one_h200():
+    sc = scenario("llama-3.1-8b", "h200-sxm", 1024, overlap_fraction=1.0)
+    gpu = sc.hardware.gpu
+    s = evaluate_plan(sc, Plan(batch=64))
+    r = row(sc, s)
+
+    # Compute: 2 x 64 tokens x (32 x (41,943,040 + 176,160,768) + 2 x 525,336,576) = 1,027,839,361,024 FLOP
+    # of projections, plus attention 4 x 32 heads x 128 x 1,024 ctx x 32 layers = 536,870,912 FLOP per
+    # token x 64 = 34,359,738,368 FLOP, both at 989e12 x 0.63 = 623.07 TFLOP/s -> 1.7048 ms.
+    linear_flop = 2 * 64 * (32 * (LLAMA8_ATTN + LLAMA8_FFN) + 2 * LLAMA8_VOCAB)
+    attention_flop = 64 * 4 * 32 * 128 * 1024 * 32
+    assert linear_flop == 1_027_839_361_024 and attention_flop == 34_359_738_368
+    t_compute = (linear_flop + attention_flop) / decode_rate(gpu, "bf16")
+    assert s.compute_s[0] == pytest.approx(t_compute, rel=REL)
+
+    # HBM: weights read once: (32 x 218,103,808 + lm_head 525,336,576) x 2 B = 15,009,316,864 B (the
+    # embedding is a row lookup, not read whole); KV read 64 x 1,024 x 131,072 B = 8,589,934,592 B;
+    # KV written 64 x 131,072 = 8,388,608 B; activations 64 x 4096 x 2 B x 8 passes x 32 layers
+    # = 134,217,728 B. Total 23,741,857,792 B at 4.8e12 x 0.877 = 4.2096 TB/s -> 5.6399 ms.
+    hbm_bytes = ((32 * (LLAMA8_ATTN + LLAMA8_FFN) + LLAMA8_VOCAB) * 2 + 64 * 1024 * LLAMA8_KV_TOKEN_BYTES
+                 + 64 * LLAMA8_KV_TOKEN_BYTES + 64 * 4096 * 2 * 8 * 32)
+    assert hbm_bytes == 23_741_857_792
+    t_hbm = hbm_bytes / hbm_rate(gpu)
+    assert s.hbm_s[0] == pytest.approx(t_hbm, rel=REL)
+    assert s.comm_s[0] == 0.0 and s.offload_s[0] == 0.0  # one GPU, nothing offloaded
+
+    # Perfect overlap, no overheads: the step is the HBM term; 64 tokens / 5.64 ms = 11,348 tok/s.
+    assert r["limit"] == "hbm"
+    assert r["step_time_s"] == pytest.approx(t_hbm, rel=REL) and r["tpot_s"] == r["step_time_s"]
+    assert r["tok_per_gpu"] == pytest.approx(64 / t_hbm, rel=REL)
+    assert r["instance_tps"] == r["total_tps"] == r["tok_per_gpu"]
+    assert r["tok_per_user"] == pytest.approx(1 / t_hbm, rel=REL)
+    # Bounds: HBM 64 / t_hbm; compute = Note 2: 623.07e12 / (2 x 8,030,261,248) = 38,795 tok/s; comm none.
+    assert r["bounds_tok_per_gpu"]["hbm"] == pytest.approx(64 / t_hbm, rel=REL)
+    assert r["bounds_tok_per_gpu"]["compute"] == pytest.approx(decode_rate(gpu, "bf16") / (2 * 8_030_261_248), rel=REL)
+    assert r["bounds_tok_per_gpu"]["comm"] is None
+
+    # Memory per GPU: weights (32 x 218,103,808 + 2 x 525,336,576) x 2 = 16,059,990,016 B (norms are not
+    # stored in this count); KV 8,589,934,592 B; activations 64 x (4 x 4096 + 2 x 14336) x 2 B
+    # + 64 x 128,256 x 4 B fp32 logits = 5,767,168 + 32,833,536 = 38,600,704 B; usable HBM 0.9 x 141e9.
+    m = r["memory_per_gpu_bytes"]
+    assert m["weights"] == 16_059_990_016
+    assert m["kv_hbm"] == 8_589_934_592 and m["kv_offloaded"] == 0
+    assert m["activations"] == 38_600_704
+    assert m["total"] == 16_059_990_016 + 8_589_934_592 + 38_600_704
+    assert m["capacity"] == pytest.approx(0.9 * gpu.hbm_bytes, rel=REL)
+    assert r["feasible"] and r["reasons"] == []
+
+
+def test_overlap_fraction_blends_max_and_sum():
+    # overlap 0: the terms run one after another, step = compute + HBM = 1.7048 + 5.6399 ms;
+    # overlap 0.5: halfway, 0.5 x max + 0.5 x sum.
+    plan = Plan(batch=64)
+    serial = evaluate_plan(scenario("llama-3.1-8b", "h200-sxm", 1024, overlap_fraction=0.0), plan)
+    half = evaluate_plan(scenario("llama-3.1-8b", "h200-sxm", 1024, overlap_fraction=0.5), plan)
+    total = serial.compute_s[0] + serial.hbm_s[0]
+    assert serial.step_time_s[0] == pytest.approx(total, rel=REL)
+    assert half.step_time_s[0] == pytest.approx(0.5 * serial.hbm_s[0] + 0.5 * total, rel=REL)
+
+
+def test_collective_latency_rounds_grow_as_log2_of_the_group():
+    # Llama-3.1-8B decode: 32 layers x 2 all-reduces (attention and FFN outputs) = 64 per step.
+    # Each costs log2(tp) latency rounds of NVLink 4's 10 us, times the engine's comm_latency_scale:
+    # raising the scale from 1 to 2 adds 64 x log2(tp) x 10 us: 0.64 ms at tp 2, 1.92 ms at tp 8.
+    sc = scenario("llama-3.1-8b", "hgx-h200", 1024)
+    slow = replace(sc, profile=sc.profile.model_copy(update={"comm_latency_scale": 2.0}))
+    latency = sc.hardware.fabrics["intra_server"].latency_s
+    assert latency == pytest.approx(10e-6, rel=1e-12)
+    for tp, rounds in ((2, 1), (8, 3)):
+        plan = Plan(tp=tp, batch=64)
+        extra = evaluate_plan(slow, plan).comm_s[0] - evaluate_plan(sc, plan).comm_s[0]
+        assert extra == pytest.approx(64 * rounds * latency, rel=1e-9)
+
+
+def test_sequence_overhead_charges_each_running_sequence():
+    # 2 us per sequence per step: 64 sequences on one attention group add 128 us to the step; on two
+    # attention-DP groups of 32 (tp 1, dp 2), 64 us (the groups run side by side).
+    sc = scenario("qwen3-30b-a3b", "hgx-h200", 1024)
+    charged = replace(sc, profile=sc.profile.model_copy(update={"sequence_overhead_s": 2e-6}))
+    for plan, sequences in ((Plan(batch=64), 64), (Plan(dp=2, ep=2, batch=64), 32)):
+        extra = evaluate_plan(charged, plan).step_time_s[0] - evaluate_plan(sc, plan).step_time_s[0]
+        assert extra == pytest.approx(sequences * 2e-6, rel=1e-9)
+
+
+@pytest.mark.parametrize("name, attention, dense_ffn, moe_ffn", [
+    ("llama-3.1-8b", 5, 4, 0),     # GQA 5 (norm, QKV, rope + KV append, attention, O); FFN 4
+    ("qwen3-32b", 6, 4, 0),        # GQA 5 + Qwen3's q/k norm 1
+    ("gpt-oss-120b", 5, 4, 8),     # GQA 5; routed MoE 8 (norm, router, top-k, permute, 2 GEMMs, act, combine)
+    ("deepseek-v3", 9, 4, 11),     # MLA 9; routed MoE 8 + shared expert 3
+])
+def test_kernels_per_layer(name, attention, dense_ffn, moe_ffn):
+    s = shape_of(scenario(name, "hgx-h200", 1024))
+    assert (s.attention_kernels, s.dense_ffn_kernels, s.moe_ffn_kernels) == (attention, dense_ffn, moe_ffn)
+
+
+def test_per_kernel_overhead_llama8b():
+    # Llama-3.1-8B at pp 1: 32 layers x (5 + 4) = 288 kernels; at 3 us each, 864 us more per step
+    # than the bare roofline, plus 10 us x 32 layers = 320 us for a per-layer overhead on top.
+    plan = Plan(batch=64)
+    bare = evaluate_plan(scenario("llama-3.1-8b", "h200-sxm", 1024), plan)
+    sc = scenario("llama-3.1-8b", "h200-sxm", 1024)
+    sc = replace(sc, profile=sc.profile.model_copy(update={"per_kernel_overhead_s": 3e-6, "per_layer_overhead_s": 10e-6}))
+    charged = evaluate_plan(sc, plan)
+    assert charged.step_time_s[0] - bare.step_time_s[0] == pytest.approx(288 * 3e-6 + 32 * 10e-6, rel=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# MoE: Qwen3-30B-A3B as DEP-2 (tp 1, attention dp 2, ep 2) on two H200s, batch 64, 2,048 cached.
+# ---------------------------------------------------------------------------------------------
+# hidden 2048, 48 layers (all MoE), 32 heads, 4 KV heads, head_dim 128, 128 experts, top-8,
+# moe_intermediate 768, vocab 151936.
+QWEN30_ATTN = 18_874_624   # q 2048x4096 + k,v 2 x 2048x512 + o 4096x2048 + q/k norms 2 x 128
+QWEN30_ROUTER = 262_144    # 2048 x 128
+QWEN30_EXPERT = 4_718_592  # 3 x 2048 x 768
+QWEN30_VOCAB = 311_164_928  # 151936 x 2048
+
+
+def test_qwen30b_shape_literals():
+    s = shape_of(scenario("qwen3-30b-a3b", "hgx-h200", 2048))
+    assert (s.attention_params, s.shared_params, s.expert_params, s.embedding_params) == (
+        QWEN30_ATTN, QWEN30_ROUTER, QWEN30_EXPERT, QWEN30_VOCAB)
+    assert (s.num_experts, s.top_k, s.num_moe_layers, s.kv_heads) == (128, 8, 48, 4)
+
+
+def test_moe_qwen30b_dep2():
+    sc = scenario("qwen3-30b-a3b", "hgx-h200", 2048)
+    gpu, nvlink = sc.hardware.gpu, sc.hardware.fabrics["intra_server"]
+    s = evaluate_plan(sc, Plan(tp=1, dp=2, ep=2, batch=64))
+    # Layout: 1 x 1 x 2 = 2 GPUs; each attention group serves 64 / 2 = 32 sequences; each GPU holds
+    # 128 / 2 = 64 whole experts (moe_tp = tp x dp / ep = 1).
+    assert s.gpus_per_instance[0] == 2
+
+    # Compute. Attention + router + vocab on each group's 32 tokens:
+    # 2 x 32 x (48 x 18,874,624 + 48 x 262,144 + 2 x 311,164,928) = 98,617,262,080 FLOP.
+    dense_flop = 2 * 32 * (48 * QWEN30_ATTN + 48 * QWEN30_ROUTER + 2 * QWEN30_VOCAB)
+    assert dense_flop == 98_617_262_080
+    # Routed experts: 64 tokens x 8 choices spread over the 2 GPUs, x 48 layers, times the slowest
+    # rank's excess: mu = 64 x 8 / 2 = 256 arrivals, 1 + sqrt(2 ln 2 / 256) = 1.07359.
+    imbalance = 1 + math.sqrt(2 * math.log(2) / 256)
+    routed_flop = 2 * QWEN30_EXPERT * 8 * 64 / 2 * 48 * imbalance
+    # Attention: 4 x 32 heads x 128 x 2,048 ctx x 48 layers per token, x 32 tokens per group.
+    attention_flop = 32 * 4 * 32 * 128 * 2048 * 48
+    rate = decode_rate(gpu, "bf16")
+    assert s.compute_s[0] == pytest.approx((dense_flop + routed_flop + attention_flop) / rate, rel=REL)
+
+    # HBM. Weights: (48 x (18,874,624 + 262,144) + lm_head 311,164,928) x 2 B, plus the distinct
+    # experts hit: each of a GPU's 64 experts is hit by 64 tokens choosing 8 of 128 with probability
+    # 1 - (1 - 8/128)^64 = 0.98392, so 64 x 0.98392 x 4,718,592 x 48 layers x 2 B.
+    hit = 1 - (1 - 8 / 128) ** 64
+    weights = ((48 * (QWEN30_ATTN + QWEN30_ROUTER) + QWEN30_VOCAB) + 64 * hit * QWEN30_EXPERT * 48) * 2
+    # KV: 32 sequences x 2,048 x (48 x 2 x 4 x 128 = 49,152 elements) x 2 B (tp 1: no head split);
+    # written: 32 x 49,152 x 2 B; activations 32 x 2048 x 2 B x 8 x 48.
+    kv_read = 32 * 2048 * 49_152 * 2
+    assert kv_read == 6_442_450_944
+    other = 32 * 49_152 * 2 + 32 * 2048 * 2 * 8 * 48
+    assert s.hbm_s[0] == pytest.approx((weights + kv_read + other) / hbm_rate(gpu), rel=REL)
+
+    # Comm: EP dispatch + combine inside one server (NVLink 4): each GPU sends its 32 tokens'
+    # 8 expert copies of a 2048 x 2 B vector, half of them off-GPU ((ep - 1) / ep), there and back:
+    # 32 x 8 x 4,096 B x 2 x 1/2 = 1,048,576 B per layer, x 48 = 50,331,648 B; 2 messages per layer.
+    sent = 32 * 8 * 4096 * 2 * 0.5 * 48
+    assert sent == 50_331_648
+    t_comm = sent / fabric_rate(nvlink) + 2 * 48 * nvlink.latency_s
+    assert s.comm_s[0] == pytest.approx(t_comm, rel=REL)
+    assert s.fabric_bytes_per_s[:, 0] == pytest.approx([sent * 2 / s.stage_time_s[0], 0.0, 0.0], rel=REL)
+
+    # Memory: 64 experts x 4,718,592 x 48 layers + (48 x 19,136,768 + 2 x 311,164,928) = 16,117,399,552
+    # parameters x 2 B per GPU; KV 32 x 2,048 x 49,152 x 2 B = 6,442,450,944 B.
+    assert s.memory.weights[0] == (64 * QWEN30_EXPERT * 48 + 48 * (QWEN30_ATTN + QWEN30_ROUTER)
+                                   + 2 * QWEN30_VOCAB) * 2
+    assert s.memory.kv_hbm[0] == 6_442_450_944
+
+
+# ---------------------------------------------------------------------------------------------
+# MLA: DeepSeek-V3, tp 8 / ep 8 on one HGX H200, fp8 weights and KV, batch 32, 4,096 cached.
+# ---------------------------------------------------------------------------------------------
+# hidden 7168, 61 layers (3 dense + 58 MoE), 128 heads, kv_lora_rank 512, rope 64, 256 experts, top-8.
+DSV3_ATTN = 187_107_328
+DSV3_DENSE_FFN = 396_361_728     # 3 x 7168 x 18432
+DSV3_SHARED = 44_040_192 + 1_835_264  # one shared expert (3 x 7168 x 2048) + router 7168 x 256 + 256 bias
+DSV3_EXPERT = 44_040_192         # 3 x 7168 x 2048
+DSV3_VOCAB = 926_679_040         # 129280 x 7168
+DSV3_KV_TOKEN_ELEMENTS = 61 * (512 + 64)  # the latent and the shared rope key, per layer
+
+
+def test_mla_deepseek_v3_tp8():
+    sc = scenario("deepseek-v3", "hgx-h200", 4096)
+    gpu = sc.hardware.gpu
+    s = evaluate_plan(sc, Plan(tp=8, ep=8, batch=32, quant="fp8", kv_quant="fp8"))
+    sh = shape_of(sc)
+    assert (sh.attention_params, sh.dense_ffn_params, sh.shared_params, sh.expert_params) == (
+        DSV3_ATTN, DSV3_DENSE_FFN, DSV3_SHARED, DSV3_EXPERT)
+    assert sh.is_mla
+
+    # KV: the latent is not split over heads, so every TP rank holds and reads all of it:
+    # 32 sequences x 4,096 x 61 x 576 x 1 B (fp8) = 4,605,345,792 B per GPU, the same at any tp.
+    kv = 32 * 4096 * DSV3_KV_TOKEN_ELEMENTS * 1
+    assert kv == 4_605_345_792
+    assert s.memory.kv_hbm[0] == kv
+    tp4 = evaluate_plan(sc, Plan(tp=4, ep=4, batch=32, quant="fp8", kv_quant="fp8"))
+    assert tp4.memory.kv_hbm[0] == kv
+
+    # Compute: projections on 32 / 8 = 4 token-shares per GPU at fp8 (1979e12 x 0.63 x 0.77):
+    # 2 x 4 x (61 x 187,107,328 + 3 x 396,361,728 + 58 x 45,875,456 + 2 x 926,679,040);
+    # routed: 2 x 44,040,192 x 8 x 32 / 8 GPUs x 58 layers x (1 + sqrt(2 ln 8 / (32 x 8 / 8))) = x 1.3605;
+    # absorbed MLA attention per token: 61 x (2 x 128 x 576 + 2 x 128 x 512) x 4,096 = 69,591,891,968
+    # FLOP, x 4 tokens per GPU, at the bf16 attention rate (989e12 x 0.63).
+    dense_flop = 2 * 4 * (61 * DSV3_ATTN + 3 * DSV3_DENSE_FFN + 58 * DSV3_SHARED + 2 * DSV3_VOCAB)
+    imbalance = 1 + math.sqrt(2 * math.log(8) / 32)
+    routed_flop = 2 * DSV3_EXPERT * 8 * 32 / 8 * 58 * imbalance
+    attention_flop = 4 * 61 * (2 * 128 * 576 + 2 * 128 * 512) * 4096
+    assert attention_flop == 4 * 69_591_891_968
+    expected = (dense_flop + routed_flop) / decode_rate(gpu, "fp8") + attention_flop / decode_rate(gpu, "bf16")
+    assert s.compute_s[0] == pytest.approx(expected, rel=REL)
+
+    # Weights per GPU: (61 x 187,107,328 + 3 x 396,361,728 + 58 x 45,875,456) / 8 + 2 x 926,679,040 / 8
+    # + 256 / 8 = 32 whole experts x 44,040,192 x 58, at 1 B = 83,878,192,192 B (83.9 GB of 126.9 usable).
+    weights = (61 * DSV3_ATTN + 3 * DSV3_DENSE_FFN + 58 * DSV3_SHARED + 2 * DSV3_VOCAB) / 8 + 32 * DSV3_EXPERT * 58
+    assert weights == 83_878_192_192
+    assert s.memory.weights[0] == weights
+    assert bool(s.feasible[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# KV offload: the dense case with half the KV cache in host memory, streamed over PCIe Gen5.
+# ---------------------------------------------------------------------------------------------
+def test_kv_offload_llama8b_half():
+    sc = scenario("llama-3.1-8b", "h200-sxm", 1024)
+    gpu = sc.hardware.gpu
+    base = evaluate_plan(sc, Plan(batch=64))
+    off = evaluate_plan(sc, Plan(batch=64, kv_offload_fraction=0.5))
+    r = row(sc, off)
+    kv = 64 * 1024 * LLAMA8_KV_TOKEN_BYTES  # 8,589,934,592 B
+    # Offload: 0.5 x 8,589,934,592 B over 63 GB/s x 0.87 (pinned H2D 54.9 GB/s measured) = 78.4 ms.
+    host_rate = gpu.host_link_bytes_per_s * rates_module.HOST_LINK_EFFICIENCY[gpu.host_link]
+    assert gpu.host_link == "pcie-gen5"
+    assert off.offload_s[0] == pytest.approx(0.5 * kv / host_rate, rel=REL)
+    assert off.offload_s[0] > 0.070  # the host link is ~77x slower than HBM: offload binds
+    assert r["limit"] == "offload"
+    # HBM reads 4,294,967,296 B less: 0.5 x 8,589,934,592 / 4.2096e12 = 1.020 ms.
+    assert base.hbm_s[0] - off.hbm_s[0] == pytest.approx(0.5 * kv / hbm_rate(gpu), rel=1e-6)
+    m = r["memory_per_gpu_bytes"]
+    assert m["kv_hbm"] == m["kv_offloaded"] == 4_294_967_296
+    assert m["total"] == base.memory.total[0] - 4_294_967_296
+    # Host memory per GPU: 256 GB x 0.8 usable holds the 4.3 GB easily.
+    assert r["feasible"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Two servers: Llama-3.1-70B at tp 16 on HGX H200 (8 GPUs a server), allowed to span.
+# ---------------------------------------------------------------------------------------------
+def test_tp16_spans_two_servers_over_infiniband():
+    sc = scenario("llama-3.1-70b", "hgx-h200", 1024, allow_span=True)
+    ib = sc.hardware.fabrics["inter_server"]
+    assert ib.name == "ib-ndr-400"
+    s = evaluate_plan(sc, Plan(tp=16, batch=64))
+    r = row(sc, s)
+    # The tp group spans 16 > 8 GPUs, so its all-reduces run on the inter-server tier (IB NDR 400).
+    # Per layer two all-reduces (attention and FFN outputs) of 64 tokens x 8192 x 2 B = 1,048,576 B;
+    # ring: 2 x 15/16 of the message sent per GPU -> 160 x 1,966,080 = 314,572,800 B per step.
+    sent = 2 * 15 / 16 * 64 * 8192 * 2 * 160
+    assert sent == 314_572_800
+    # Time: 314,572,800 B / (50e9 x 0.73) + 160 all-reduces x log2(16) = 4 latency rounds x 15 us
+    # = 8.618 + 9.600 = 18.218 ms.
+    t_comm = sent / fabric_rate(ib) + 160 * 4 * ib.latency_s
+    assert t_comm == pytest.approx(18.218e-3, rel=1e-4)
+    assert s.comm_s[0] == pytest.approx(t_comm, rel=REL)
+    assert r["limit"] == "comm"
+    assert r["step_time_s"] == pytest.approx(t_comm, rel=REL)
+    # Fabric load: each of 16 GPUs sends 314.6 MB per 18.22 ms step -> 17.27 GB/s each, 276.3 GB/s for
+    # the instance, utilising 17.27 / 50 = 35 % of each GPU's NIC; nothing on NVLink or between racks.
+    per_gpu = sent / t_comm
+    assert r["fabric_load_gb_per_s"]["inter_server"] == pytest.approx(per_gpu * 16 / 1e9, rel=REL)
+    assert r["fabric_utilisation"]["inter_server"] == pytest.approx(per_gpu / ib.bytes_per_s, rel=REL)
+    assert r["fabric_load_gb_per_s"]["intra_server"] == 0.0 and r["fabric_load_gb_per_s"]["inter_rack"] == 0.0
+    assert r["bounds_tok_per_gpu"]["comm"] == pytest.approx(64 / 16 / t_comm, rel=REL)
+    # KV: 8 KV heads over 16 ranks: min(16, 8) = 8 distinct shares, each head held twice:
+    # 64 x 1,024 x (80 x 2 x 8 x 128 x 2 B = 327,680) / 8 = 2,684,354,560 B per GPU.
+    assert s.memory.kv_hbm[0] == 2_684_354_560
+    assert r["feasible"]
+
+    # Without --allow-span the same plan is refused: the NVLink domain holds 8 GPUs.
+    fenced = scenario("llama-3.1-70b", "hgx-h200", 1024, allow_span=False)
+    why = reasons(fenced, evaluate_plan(fenced, Plan(tp=16, batch=64)))
+    assert why == ["placement: the instance needs 16 GPUs but the scale-up domain of hgx-h200 holds 8 "
+                   "(use --allow-span to cross onto the slower tier)"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Infeasible plans name the limit and the excess.
+# ---------------------------------------------------------------------------------------------
+def test_infeasible_hbm_names_limit_and_bytes():
+    sc = scenario("llama-3.1-70b", "h200-sxm", 1024)
+    s = evaluate_plan(sc, Plan(batch=8))
+    # Weights (80 x (150,994,944 + 704,643,072) + 2 x 1,050,673,152) x 2 B = 141,104,775,168 B alone
+    # exceed 0.9 x 141e9 = 126,900,000,000 B usable. KV 8 x 1,024 x 327,680 = 2,684,354,560 B;
+    # activations 8 x (4 x 8192 + 2 x 28672) x 2 + 8 x 128,256 x 4 = 1,441,792 + 4,104,192 = 5,545,984 B.
+    total = 141_104_775_168 + 2_684_354_560 + 5_545_984
+    assert s.memory.total[0] == total
+    excess = total - 126_900_000_000
+    assert excess == 16_894_675_712
+    assert not s.feasible[0]
+    assert reasons(sc, s) == [f"hbm_capacity: needs 143.8 GB per GPU but 126.9 GB is usable: over by {excess:,} bytes"]
+
+
+def test_infeasible_host_memory_and_layout():
+    sc = scenario("llama-3.1-8b", "h200-sxm", 131072)
+    # All of 128 sequences x 131,072 tokens x 131,072 B = 2,199,023,255,552 B of KV offloaded, against
+    # 256 GB x 0.8 = 204.8 GB of host memory per GPU.
+    s = evaluate_plan(sc, Plan(batch=128, kv_offload_fraction=1.0))
+    kv = 128 * 131072 * LLAMA8_KV_TOKEN_BYTES
+    host = sc.hardware.gpu.host_memory_bytes * rates_module.HOST_MEMORY_USABLE_FRACTION
+    assert s.memory.kv_offloaded[0] == kv
+    (msg,) = reasons(sc, s)
+    assert msg == (f"host_memory: offloaded KV needs {kv / 1e9:.1f} GB per GPU but {host / 1e9:.1f} GB of "
+                   f"host memory is usable: over by {kv - host:,.0f} bytes")
+    # Layout rules: tp 3 divides neither the 32 heads nor the 8 KV heads; a dense model has no ep.
+    bad = evaluate_plan(sc, Plan(tp=3, ep=2, batch=4))
+    assert not bad.feasible[0]
+    assert reasons(sc, bad)[:3] == ["tp 3 does not divide num_attention_heads 32",
+                                    "tp 3 and num_key_value_heads 8: neither divides the other",
+                                    "ep 2 on a dense model: ep must be 1"]

@@ -1,0 +1,128 @@
+"""Training memory: ZeRO arithmetic, Korthikanti's activation formula, hand-computed Llama layers, properties."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hardware.catalogue import Catalogue
+from models.catalogue import model
+from models.spec import ModelSpec
+from planner.errors import InputError
+from planner.training.evaluate import TrainingScenario, evaluate_training
+from planner.training.memory import (in_flight_micro_batches, layer_activation_bytes, model_state_bytes,
+                                     stage_layers, stored_bytes_per_layer)
+from planner.training.shape import training_shape
+from planner.training.workload import OPTIMISERS, TrainingPlan, TrainingPlanArrays, TrainingWorkload, optimiser
+
+ADAM = OPTIMISERS["adam"]
+
+
+def _states(params, shards, stage, opt=ADAM):
+    return float(sum(np.asarray(x) for x in model_state_bytes(params, shards, opt, stage)))
+
+
+def test_adam_mixed_precision_is_16_bytes_per_parameter():
+    # ZeRO paper (arXiv 1910.02054) section 3.1: 2 (bf16 weights) + 2 (bf16 grads) + 12 (fp32 master,
+    # momentum, variance) = 16 bytes; Megatron's fp32 gradient buffer makes it 2 + 4 + 12 = 18.
+    assert ADAM.bytes_per_param == 16.0
+    assert OPTIMISERS["adam-fp32-grads"].bytes_per_param == 18.0
+    # One fused Adam update reads g (2) and the fp32 state (12), writes the state (12) and bf16 weights (2).
+    assert ADAM.update_bytes_per_param == 28.0
+    with pytest.raises(InputError, match="unknown optimiser 'lion'"):
+        optimiser("lion")
+
+
+@pytest.mark.parametrize("stage,paper_gb,exact_bytes", [
+    (0, 120.0, 16 * 7.5e9),                       # (2 + 2 + 12) x 7.5e9
+    (1, 31.4, 4 * 7.5e9 + 12 * 7.5e9 / 64),       # 30 GB + 1.40625 GB = 31.40625 GB
+    (2, 16.6, 2 * 7.5e9 + 14 * 7.5e9 / 64),       # 15 GB + 1.640625 GB = 16.640625 GB
+    (3, 1.9, 16 * 7.5e9 / 64),                    # 1.875 GB
+])
+def test_zero_stages_match_the_zero_paper_figure_1(stage, paper_gb, exact_bytes):
+    # ZeRO paper Figure 1: a 7.5B-parameter model on 64 data-parallel GPUs needs 120 / 31.4 / 16.6 / 1.9 GB
+    # of model states per GPU at stages 0 / 1 (P_os) / 2 (P_os+g) / 3 (P_os+g+p).
+    got = _states(7.5e9, 64, stage)
+    assert got == pytest.approx(exact_bytes, rel=1e-12)
+    assert round(got / 1e9, 1) == paper_gb
+
+
+def test_megatron_distributed_optimizer_is_6_plus_12_over_d():
+    # Megatron-LM docs/source/api-guide/dist_optimizer.md: bf16 params with fp32 grads take 18 bytes per
+    # parameter without sharding and 6 + 12 / d with the distributed optimizer (our ZeRO-1).
+    p, d = 1e9, 8
+    assert _states(p, d, 0, OPTIMISERS["adam-fp32-grads"]) == pytest.approx(18 * p)
+    assert _states(p, d, 1, OPTIMISERS["adam-fp32-grads"]) == pytest.approx((6 + 12 / d) * p)
+
+
+GPT3 = ModelSpec(name="gpt3-175b-like", source="Brown et al. 2020 Table 2.1 dimensions", model_type="gpt2",
+                 hidden_size=12288, num_hidden_layers=96, num_attention_heads=96, num_key_value_heads=96,
+                 intermediate_size=4 * 12288, vocab_size=51200, mlp_gated=False)
+
+
+def test_gpt_layer_matches_korthikanti_34_plus_5as_over_h():
+    # Korthikanti et al. 2022 (arXiv 2205.05198) section 4.1: one GPT layer in 16-bit with dropout stores
+    # s b h (34 + 5 a s / h) bytes; selective recomputation drops the 5 a s / h score term.
+    s, b, h, a = 2048, 1, 12288, 96
+    shape = training_shape(GPT3, s)
+    none = layer_activation_bytes(shape, s * b, b, moe=False, scores=True, with_dropout=True)
+    selective = layer_activation_bytes(shape, s * b, b, moe=False, scores=False, with_dropout=True)
+    assert float(none) == pytest.approx(s * b * h * (34 + 5 * a * s / h), rel=1e-12)
+    assert float(selective) == pytest.approx(34 * s * b * h, rel=1e-12)
+
+
+def test_llama_405b_layer_by_hand():
+    # Llama 3.1 405B: h 16384, 128 heads of 128, 8 KV heads, SwiGLU width 53248, no dropout, bf16.
+    # Per token: QKV input 2h + Q 2h + K,V 2 x 8 x 256 + attention output 2h = 102,400 bytes;
+    # MLP input 2h + gate, up, product 3 x 2 x 53248 = 352,256; two norm inputs 4h = 65,536.
+    # 520,192 bytes/token x 8192 tokens / tp 8 (sequence parallel) = 532,676,608 bytes.
+    shape = training_shape(model("llama-3.1-405b"), 8192)
+    got = stored_bytes_per_layer(shape, tp=8, cp=1, micro_batch=1, recompute=1, precision_fp8=False)
+    assert float(got) == pytest.approx(520_192 * 8192 / 8, rel=1e-12)
+    # FP8: Transformer Engine keeps the 1-byte copy of the four GEMM inputs (QKV, o-proj, MLP, down-proj
+    # input): 520,192 - (h + h + h + 53248) = 417,792 bytes/token.
+    fp8 = stored_bytes_per_layer(shape, tp=8, cp=1, micro_batch=1, recompute=1, precision_fp8=True)
+    assert float(fp8) == pytest.approx(417_792 * 8192 / 8, rel=1e-12)
+    # Full recomputation keeps only the 2-byte layer input: 2 x 16384 x 8192 / 8 bytes; cp 2 halves it.
+    full = stored_bytes_per_layer(shape, tp=8, cp=2, micro_batch=1, recompute=2, precision_fp8=False)
+    assert float(full) == pytest.approx(2 * 16384 * 8192 / 16, rel=1e-12)
+
+
+def test_pipeline_stages_and_in_flight_micro_batches():
+    shape = training_shape(model("llama-3.1-405b"), 8192)
+    # 126 layers on pp 16: the first 15 stages take ceil(126 / 16) = 8 layers, the last one the remaining
+    # 126 - 15 x 8 = 6 (beside the LM head); on pp 32, 4 each and 126 - 124 = 2. Without pipelining: all 126.
+    first, last = stage_layers(shape, np.array([16, 32, 1]))
+    assert first.tolist() == [8.0, 4.0, 126.0] and last.tolist() == [6.0, 2.0, 126.0]
+    # 1F1B: the first stage holds pp micro-batches; interleaving multiplies by 1 + (pp - 1) / (pp vpp)
+    # (Korthikanti section 4.2.3): 16 x (1 + 15 / 64) = 19.75; fewer micro-batches than stages cap it.
+    flights = in_flight_micro_batches(np.array([16, 16, 4, 1]), np.array([4, 1, 1, 1]), np.array([16, 16, 2, 8]))
+    assert flights.tolist() == [19.75, 16.0, 2.0, 1.0]
+
+
+CAT = Catalogue()
+
+
+@settings(max_examples=30, deadline=None)
+@given(tp=st.sampled_from([1, 2, 4, 8]), pp=st.sampled_from([1, 2, 4]), cp=st.sampled_from([1, 2]),
+       dp=st.sampled_from([1, 2, 4]), mb=st.sampled_from([1, 2]), precision=st.sampled_from(["bf16", "fp8"]))
+def test_memory_never_rises_with_sharding_or_recomputation(tp, pp, cp, dp, mb, precision):
+    sc = TrainingScenario(CAT.hardware("hgx-h100"), model("llama-3.1-8b"),
+                          TrainingWorkload(global_batch_sequences=32, sequence_tokens=4096))
+    plans = [TrainingPlan(tp=tp, pp=pp, cp=cp, dp=dp, micro_batch=mb, recompute=r, zero=z, precision=precision)
+             for r in ("none", "selective", "full") for z in (0, 1, 2, 3)]
+    total = evaluate_training(sc, TrainingPlanArrays.from_plans(plans)).memory.total.reshape(3, 4)
+    # ZeRO 0 -> 1 -> 2 never adds HBM; stage 3 adds two gathered layers (FSDP prefetch) but stays below stage 0.
+    assert np.all(np.diff(total[:, :3], axis=1) <= 1e-6)
+    assert np.all(total[:, 3] <= total[:, 0] + 1e-6)
+    assert np.all(np.diff(total, axis=0) <= 1e-6)   # none -> selective -> full never adds HBM
+
+
+@settings(max_examples=20, deadline=None)
+@given(pp=st.sampled_from([1, 2, 4]), zero=st.sampled_from([0, 1, 2, 3]))
+def test_weight_bytes_per_gpu_never_rise_with_tp(pp, zero):
+    sc = TrainingScenario(CAT.hardware("hgx-h100"), model("llama-3.1-70b"),
+                          TrainingWorkload(global_batch_sequences=16, sequence_tokens=4096))
+    plans = [TrainingPlan(tp=t, pp=pp, zero=zero, dp=2) for t in (1, 2, 4, 8)]
+    weights = evaluate_training(sc, TrainingPlanArrays.from_plans(plans)).memory.weights
+    assert np.all(np.diff(weights) <= 0)
