@@ -1,6 +1,9 @@
 """The layering of STYLE.md, checked by walking every module's imports with ``ast``.
 
-catalogue files -> specs -> candidates (numpy) -> MILP (PuLP) -> Plan -> verification -> report -> CLI:
+catalogue files -> specs -> candidates (numpy) -> MILP (PuLP) -> Plan -> verification -> report -> CLI.
+Inside ``planner`` the subpackages are stages in the order of ``STAGES``: a module may import its own
+stage and any lower one, never a higher one (the top-level core modules are the lowest stage, the
+public API in ``planner/__init__.py`` sits just below the CLI).
 ``hardware`` and ``models`` import nothing from ``planner``; only the formulation/solve modules
 import ``pulp``; only ``planner.report.tables`` imports ``tabulate``; only ``planner.report.plot`` imports ``matplotlib`` and only
 ``planner.studies.executors`` imports ``ray`` (both optional extras); only the CLI imports ``click``.
@@ -39,6 +42,39 @@ def _imports(path: Path) -> set[str]:
 
 
 MODULES = list(_modules())
+
+# planner's stages, lowest first. "core" is the top-level modules (errors, units, quant, budget).
+STAGES = ("core", "engine", "serving", "training", "milp", "verify", "search", "fleet", "calibration",
+          "report", "studies", "api", "cli")
+
+
+def stage_of(module: str) -> int | None:
+    """The stage index of a ``planner`` module, or None outside ``planner``."""
+    parts = module.split(".")
+    if parts[0] != "planner":
+        return None
+    if len(parts) == 1:
+        return STAGES.index("api")
+    if parts[1] in STAGES:
+        return STAGES.index(parts[1])
+    assert (ROOT / "planner" / f"{parts[1]}.py").exists(), f"{module}: not a stage of {STAGES} nor a core module"
+    return STAGES.index("core")
+
+
+def test_every_subpackage_is_a_stage():
+    subpackages = {p.name for p in (ROOT / "planner").iterdir() if (p / "__init__.py").exists()}
+    assert subpackages == set(STAGES) - {"core", "api"}
+
+
+@pytest.mark.parametrize("module,path", [(m, p) for m, p in MODULES if m.startswith("planner")],
+                         ids=[m for m, _ in MODULES if m.startswith("planner")])
+def test_stage_order(module, path):
+    # Every import, lazy ones inside functions included: a lower stage never imports a higher one.
+    own = stage_of(module)
+    for name in _imports(path):
+        other = stage_of(name)
+        if other is not None and name != "planner":
+            assert other <= own, f"{module} ({STAGES[own]}) imports {name} ({STAGES[other]})"
 
 
 def test_every_package_has_modules():

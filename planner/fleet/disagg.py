@@ -17,7 +17,6 @@ from planner.serving.candidates import Limits
 from planner.errors import InputError
 from planner.fleet.optimise import FleetResult, plan_fleet
 from planner.fleet.spec import single
-from planner.report.fleet_summary import disagg_choice_row
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace
 
@@ -39,12 +38,3 @@ def plan_disagg(scenario: Scenario, budget: Budget, space: SearchSpace, limits: 
                    scenario.profile, target_tps=target_tps, max_power_w=budget.max_power_w, space=space)
     return plan_fleet(fleet, solver, time_limit_s)
 
-
-def disagg_row(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Limits, solver: str = "highs",
-               time_limit_s: float | None = None) -> dict:
-    """The disaggregated optimum as a ``rackplan compare`` row (``fleet_summary.disagg_choice_row``)."""
-    result = plan_disagg(scenario, budget, space, limits, solver, time_limit_s)
-    out = disagg_choice_row(result)
-    out["system_name"] = scenario.hardware.system.name
-    out["gpu_name"] = scenario.hardware.gpu.name
-    return out

@@ -23,7 +23,8 @@ from models.errors import ModelError
 from planner.serving import resolve
 from planner.budget import Budget, max_instances
 from planner.serving.candidates import Limits, candidate_table
-from planner.fleet.disagg import disagg_row
+from planner.fleet.disagg import plan_disagg
+from planner.report.fleet_summary import disagg_choice_row
 from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.search.serving import optimise
 from planner.report.tables import (BOUND_COLUMNS, FABRIC_COLUMNS, LAYOUT_COLUMNS, THROUGHPUT_COLUMNS, Column, format_rows,
@@ -134,6 +135,16 @@ class Problem:
     budget: Budget
     space: SearchSpace
     limits: Limits
+
+
+def disagg_row(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Limits, solver: str = "highs",
+               time_limit_s: float | None = None) -> dict:
+    """The disaggregated optimum as a ``rackplan compare`` row (``fleet_summary.disagg_choice_row``)."""
+    result = plan_disagg(scenario, budget, space, limits, solver, time_limit_s)
+    out = disagg_choice_row(result)
+    out["system_name"] = scenario.hardware.system.name
+    out["gpu_name"] = scenario.hardware.gpu.name
+    return out
 
 
 def problem(spec: ScenarioSpec, settings: Settings) -> Problem:
