@@ -3,10 +3,11 @@
 Typical use::
 
     from hardware import default_catalogue
-    hw = default_catalogue().hardware("h200-sxm")      # a GPU name picks its default system
+    cat = default_catalogue()
+    hw = cat.hardware("h200-sxm")                       # a GPU name picks its default system
     hw.gpu.hbm_bytes_per_s                              # 4.8e12
     hw.tier_for_span(16)                                # 'inter_server'
-    hw.with_fabric("400gbe")                            # every tier on 400 GbE (what-if)
+    cat.with_fabric(hw, "400gbe")                       # every tier on 400 GbE (what-if)
 
 `hardware` imports nothing from `planner` or `models`.
 """

@@ -215,7 +215,7 @@ class Catalogue:
                 no shipped system, the first system from the extra directories.
             preset: Passed to `gpu`.
             fabric: ``"default"`` keeps the system's fabrics; a fabric name puts every tier on
-                that fabric (`Hardware.with_fabric`).
+                that fabric (`with_fabric`).
 
         Raises:
             CatalogueError: Unknown name, preset or fabric, or a GPU with no system.
@@ -235,9 +235,24 @@ class Catalogue:
             gpu=self.gpu(system.gpu, preset=preset),
             fabrics={tier: self.fabric(getattr(system, f"{tier}_fabric")) for tier in TIERS},
         )
-        if fabric.strip().lower() == "default":
-            return hardware
-        return hardware.with_fabric(self.fabric(fabric))
+        return self.with_fabric(hardware, fabric)
+
+    def with_fabric(self, hardware: Hardware, fabric: str | FabricSpec) -> Hardware:
+        """``hardware`` with every tier on one fabric: the "400 GbE everywhere" what-if.
+
+        Args:
+            hardware: A resolved system.
+            fabric: A `FabricSpec`, or a fabric name looked up in this catalogue (shipped or
+                extra directories); ``"default"`` returns ``hardware`` unchanged.
+
+        Raises:
+            CatalogueError: The name is not a known fabric.
+        """
+        if isinstance(fabric, str):
+            if fabric.strip().lower() == "default":
+                return hardware
+            fabric = self.fabric(fabric)
+        return hardware.with_fabric(fabric)
 
     def _default_system(self, gpu_key: str) -> SystemSpec:
         user_order = [k for k in self._systems if k not in self._shipped_systems]

@@ -285,21 +285,20 @@ class Hardware(_Spec):
         """The fabric a group of ``span_gpus`` GPUs communicates over (see `tier_for_span`)."""
         return self.fabrics[self.tier_for_span(span_gpus)]
 
-    def with_fabric(self, name_or_spec: str | FabricSpec) -> Hardware:
+    def with_fabric(self, fabric: FabricSpec) -> Hardware:
         """A copy with every tier on one fabric: the "400 GbE everywhere" what-if.
 
-        Args:
-            name_or_spec: A `FabricSpec`, or a fabric name looked up in the shipped catalogue
-                (for a fabric from extra catalogue dirs pass its spec, or use
-                ``Catalogue.hardware(name, fabric=...)``). ``"default"`` returns ``self``.
+        Takes a resolved `FabricSpec`; to name a fabric, use `Catalogue.with_fabric` (or
+        ``Catalogue.hardware(name, fabric=...)``), which looks the name up in that catalogue.
+        Specs know nothing of the catalogue they were loaded from, so this module does not
+        import it.
 
         Raises:
-            CatalogueError: The name is not a known fabric.
+            CatalogueError: ``fabric`` is not a `FabricSpec` (a name was passed).
         """
-        if isinstance(name_or_spec, str):
-            if name_or_spec.strip().lower() == "default":
-                return self
-            from hardware.catalogue import default_catalogue  # deferred: catalogue imports specs
-
-            name_or_spec = default_catalogue().fabric(name_or_spec)
-        return self.model_copy(update={"fabrics": {tier: name_or_spec for tier in TIERS}})
+        if not isinstance(fabric, FabricSpec):
+            raise CatalogueError(
+                f"Hardware.with_fabric takes a FabricSpec (got {fabric!r}); to name a fabric use "
+                "Catalogue.with_fabric(hardware, name) or Catalogue.hardware(name, fabric=...)"
+            )
+        return self.model_copy(update={"fabrics": {tier: fabric for tier in TIERS}})

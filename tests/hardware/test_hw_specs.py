@@ -99,16 +99,20 @@ def test_mi355x_rack(cat) -> None:
 
 def test_with_fabric_replaces_every_tier(cat) -> None:
     hw = cat.hardware("hgx-h200")
-    slow = hw.with_fabric("400gbe")
+    slow = cat.with_fabric(hw, "400gbe")
     assert {slow.fabrics[tier].name for tier in TIERS} == {"400gbe"}
     assert slow.system == hw.system and slow.gpu == hw.gpu
     assert hw.fabrics["intra_server"].name == "nvlink4"  # the original is untouched
-    assert hw.with_fabric("default") is hw
+    assert cat.with_fabric(hw, "default") is hw
     spec = cat.fabric("800g")
     assert {hw.with_fabric(spec).fabrics[t].name for t in TIERS} == {"800g"}
+    assert cat.with_fabric(hw, spec) == hw.with_fabric(spec)
     assert cat.hardware("hgx-h200", fabric="400gbe") == slow
     with pytest.raises(CatalogueError, match="closest: 400gbe"):
-        hw.with_fabric("400gb")
+        cat.with_fabric(hw, "400gb")
+    # A spec does not know its catalogue: a name must go through one.
+    with pytest.raises(CatalogueError, match="takes a FabricSpec"):
+        hw.with_fabric("400gbe")  # type: ignore[arg-type]
 
 
 def test_seed_preset_is_opt_in(cat) -> None:
