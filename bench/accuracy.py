@@ -54,7 +54,8 @@ import numpy as np  # noqa: E402
 from hardware.catalogue import Catalogue  # noqa: E402
 from models.catalogue import model as load_model  # noqa: E402
 from planner.calibration import fit as cal  # noqa: E402
-from planner.calibration import measurements  # noqa: E402
+from planner.calibration import measurements, screen  # noqa: E402
+from planner.calibration.profile_file import toml_key  # noqa: E402
 from planner.budget import Budget  # noqa: E402
 from planner.serving.candidates import Limits  # noqa: E402
 from planner.errors import PlannerError  # noqa: E402
@@ -104,13 +105,13 @@ def family(model_name: str) -> str:
     return model_name.split("-")[0]
 
 
-saturated = measurements.saturated
+saturated = screen.saturated
 
 
 # --------------------------------------------------------------------------------------- silicon
 def silicon(cat: Catalogue):
     """Resolved silicon rows, their hardware, and the read/resolve skip counts."""
-    mset, hardware = measurements.resolve(measurements.read(CALIBRATION / "silicon_calibration.csv"), cat)
+    mset, hardware = screen.resolve(measurements.read(CALIBRATION / "silicon_calibration.csv"), cat)
     return list(mset.rows), hardware, mset.skipped
 
 
@@ -277,7 +278,7 @@ def knob_line(name: str, value: float) -> str:
     """A fitted knob as its profile-file line (overheads in microseconds, 4 significant digits)."""
     if name.endswith("_overhead_s"):
         value *= 1e6
-    return f"{cal.toml_key(name)} = {value:.4g}"
+    return f"{toml_key(name)} = {value:.4g}"
 
 
 def pair_value(profile, knob, offset: float) -> float:

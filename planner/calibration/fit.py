@@ -2,7 +2,8 @@
 
 ``predict`` scores measured rows with the evaluator (aggregated serving, ``planner.serving.aggregated``);
 ``fit`` adjusts the profile's knobs so that predicted TPOT, TTFT and tokens/s per GPU match
-the measurements, and ``calibrate`` wraps both for ``rackplan calibrate``.
+the measurements. ``planner.calibration.calibrate`` wraps both for ``rackplan calibrate`` and
+``planner.calibration.profile_file`` writes the fitted profile out.
 
 Method: the residual of a row is its relative error ``predicted / measured - 1`` for each
 measurement it has (the error the accuracy benchmark reports as MAPE; TTFT weighted half:
@@ -26,13 +27,10 @@ import numpy as np
 from hardware.specs import Hardware
 from models.catalogue import model as load_model
 from planner import quant
-from hardware.catalogue import Catalogue
-from planner.calibration import measurements
-from planner.errors import InputError
+from planner.calibration.measurements import Measurement
 from planner.serving.evaluate import evaluate
-from planner.calibration.measurements import Measurement, MeasurementSet
 from planner.serving.plan import Plan, PlanArrays
-from planner.engine.profile import EngineProfile, engine, engine_names
+from planner.engine.profile import EngineProfile
 from planner.serving.scenario import Scenario
 from planner.serving.workload import Workload
 
@@ -112,20 +110,6 @@ class Report:
     ttft: Errors
     tok_per_gpu: Errors
 
-
-@dataclass(frozen=True)
-class Calibration:
-    """What ``rackplan calibrate`` produced."""
-
-    base: EngineProfile
-    profile: EngineProfile
-    before: Report
-    after: Report
-    rows_used: int
-    skipped: dict[str, int]
-    systems: tuple[str, ...]
-    engines: tuple[str, ...]
-    knobs: tuple[str, ...]
 
 
 def kv_mode(profile: EngineProfile, weight_quant: str) -> str:
@@ -291,125 +275,3 @@ def flattened(base: EngineProfile, gpus: set[str]) -> EngineProfile:
     start = base.on_gpu(next(iter(gpus))) if len(gpus) == 1 else base
     return start.model_copy(update={"gpus": keep})
 
-
-def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineProfile, name: str,
-              source: str) -> Calibration:
-    """Fit ``base`` to the resolved rows of ``mset``; the fitted profile is named ``name``.
-
-    Raises:
-        InputError: no usable row.
-    """
-    rows = list(mset.rows)
-    if not rows:
-        reasons = "; ".join(f"{k}: {v}" for k, v in sorted(mset.skipped.items())) or "none read"
-        raise InputError(f"{mset.path}: no usable measurement rows ({reasons})")
-    meas = measured(rows)
-    before = report(predict(rows, hardware, [base] * len(rows)), meas)
-    knobs = informed_knobs(rows, hardware)
-    fitted = fit(rows, hardware, flattened(base, {hardware[m.system].gpu.name for m in rows}), knobs)
-    after = report(predict(rows, hardware, [fitted] * len(rows)), meas)
-    systems = tuple(sorted({m.system for m in rows}))
-    engines = tuple(sorted({m.engine or "unnamed" for m in rows}))
-    note = (f"fitted by rackplan calibrate on {source} ({len(rows)} rows; systems {', '.join(systems)}; "
-            f"engines {', '.join(engines)}), starting from '{base.name}'")
-    sources = dict(base.sources)
-    for k in knobs:
-        sources[toml_key(k.name)] = note
-    profile = fitted.model_copy(update={
-        "name": name, "source": note, "sources": sources,
-        "description": f"Calibrated from '{base.name}' on {len(rows)} measured runs.",
-    })
-    return Calibration(base=base, profile=profile, before=before, after=after, rows_used=len(rows),
-                       skipped=dict(mset.skipped), systems=systems, engines=engines,
-                       knobs=tuple(k.name for k in knobs))
-
-
-def calibrate_file(path: str, cat: Catalogue, *, system: str | None = None, gpu: str | None = None,
-                   engine_name: str | None = None, name: str | None = None) -> Calibration:
-    """Read ``path``, keep the rows of one GPU/engine pair, and fit a profile to them.
-
-    Rows of other engines (when ``engine_name`` is given and the rows name engines) or of
-    other systems/GPUs (when ``system``/``gpu`` is given) are counted as skipped.
-
-    Raises:
-        InputError: a bad file, rows naming several engines without ``engine_name``, or no
-            usable row.
-    """
-    mset = measurements.read(path)
-    named = sorted({m.engine for m in mset.rows if m.engine})
-    if engine_name is None and len(named) > 1:
-        raise InputError(f"{path}: the rows name several engines ({', '.join(named)}); pick one with --engine")
-    base_name = engine_name or (named[0] if named and named[0] in engine_names() else "default")
-    base = engine(base_name)
-    skipped: dict[str, int] = {}
-    rows = list(mset.rows)
-    if engine_name is not None:
-        keep = [m for m in rows if m.engine in (None, base_name)]
-        if len(keep) < len(rows):
-            skipped[f"engine other than {base_name}"] = len(rows) - len(keep)
-        rows = keep
-    mset, hardware = measurements.resolve(mset.with_rows(rows, skipped), cat)
-    unsaturated = [m for m in mset.rows if not measurements.saturated(m)]
-    if len(unsaturated) < len(mset.rows):
-        mset = mset.with_rows(unsaturated, {"saturated run (queued longer than it decoded)": len(mset.rows) - len(unsaturated)})
-    if system or gpu:
-        want_system = cat.hardware(system).system.name if system else None
-        want_gpu = cat.gpu(gpu).name if gpu else None
-        keep = [m for m in mset.rows if (want_system is None or m.system == want_system)
-                and (want_gpu is None or hardware[m.system].gpu.name == want_gpu)]
-        label = want_system or want_gpu
-        mset = mset.with_rows(keep, {f"system or GPU other than {label}": len(mset.rows) - len(keep)}
-                              if len(keep) < len(mset.rows) else None)
-    return calibrate(mset, hardware, base, name or f"{base_name}-calibrated", source=str(path))
-
-
-def calibration_document(c: Calibration) -> dict:
-    """The calibration as a JSON-ready document (errors in %, overheads in seconds)."""
-    def errors(rep: Report) -> dict:
-        return {m: {"n": e.n, "mape_pct": e.mape, "median_pct": e.median, "within_20_pct": e.within_20}
-                for m, e in (("tpot", rep.tpot), ("ttft", rep.ttft), ("tok_per_gpu", rep.tok_per_gpu))}
-    return {
-        "profile": c.profile.name, "base": c.base.name, "rows_used": c.rows_used, "skipped": c.skipped,
-        "systems": list(c.systems), "engines": list(c.engines),
-        "before": errors(c.before), "after": errors(c.after),
-        "knobs": {k: {"before": getattr(c.base, k), "after": getattr(c.profile, k)} for k in c.knobs},
-    }
-
-
-def toml_key(field: str) -> str:
-    """The profile-file key of a field: overheads are written in microseconds (``*_us``)."""
-    return field.removesuffix("_s") + "_us" if field.endswith("_overhead_s") else field
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(float(value)) if isinstance(value, float) else str(value)
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
-
-
-def _toml_line(key: str, value) -> str:
-    """One ``key = value`` line of a profile file (overheads in microseconds, floats to 6 digits)."""
-    if key.endswith("_overhead_s"):
-        key, value = toml_key(key), value * 1e6
-    if isinstance(value, float):
-        value = float(f"{value:.6g}")
-    return f"{key} = {_toml_value(value)}"
-
-
-def profile_toml(profile: EngineProfile) -> str:
-    """The profile as a TOML file ``--profile`` accepts (overheads in microseconds)."""
-    lines = ["# Engine profile written by rackplan calibrate: load it with --profile FILE."]
-    data = profile.model_dump()
-    sources = data.pop("sources")
-    gpus = data.pop("gpus")
-    lines += [_toml_line(key, value) for key, value in data.items() if value is not None]
-    for gpu, values in gpus.items():
-        lines += ["", f"[gpus.{gpu}]"] + [_toml_line(key, float(value)) for key, value in values.items()]
-    if sources:
-        lines += ["", "[sources]"]
-        for key, text in sources.items():
-            lines.append(f"{toml_key(key)} = {_toml_value(text)}")
-    return "\n".join(lines) + "\n"

@@ -15,10 +15,10 @@ Two formats, told apart by their header:
   DP): on all 23 aggregated rows with ``attention_dp_size > 1`` the ``silicon_data_source``
   field records exactly that product as ``silicon_concurrency=N``. 23 other aggregated rows
   record an ``N`` 2-32x that product with no attention DP; neither reading is safe (with ``N``
-  in flight some would beat the physical floor, :func:`physical_floor`, e.g. Qwen3-32B NVFP4
-  15000/500 on two GPUs, whose KV cache cannot hold ``N`` sequences; with ``batch_size`` others
-  run 2-8x slower than the model at any efficiency the rest of the file supports), so such a
-  row is counted out as ambiguous (``AMBIGUOUS_CONCURRENCY``).
+  in flight some would beat the physical floor, `planner.calibration.screen.physical_floor`,
+  e.g. Qwen3-32B NVFP4 15000/500 on two GPUs, whose KV cache cannot hold ``N`` sequences; with
+  ``batch_size`` others run 2-8x slower than the model at any efficiency the rest of the file
+  supports), so such a row is counted out as ambiguous (``AMBIGUOUS_CONCURRENCY``).
 * **simple** (``tpot_ms`` or ``ttft_ms`` or ``tok_per_gpu`` column), one run per line:
 
   ``model, system | gpu, [engine], tp, [pp], [ep], [dp], batch, [quant], [kv_quant], isl, osl,
@@ -30,12 +30,9 @@ Two formats, told apart by their header:
   At least one of the three measurements must be present on a line.
 
 Rows that cannot be used are counted by reason (:attr:`MeasurementSet.skipped`), never
-dropped silently: disaggregated runs, unparsable values, repeat runs of one configuration
-that contradict each other (:func:`reproducible`), and, once resolved against the
-catalogue (:func:`resolve`), unknown models or systems and layouts that contradict
-themselves (wider than the scale-up domain, ``tp`` not dividing the heads, ``tp x dp`` not
-equal to ``moe_tp x moe_ep``) or whose measurements are faster than physics allows for the
-described run (:func:`physical_floor`).
+dropped silently: disaggregated runs, unparsable values and repeat runs of one configuration
+that contradict each other (:func:`reproducible`). Checking the rows against the catalogue and
+physics is the next step, `planner.calibration.screen`.
 """
 
 from __future__ import annotations
@@ -46,19 +43,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hardware.catalogue import Catalogue
-from hardware.errors import CatalogueError
-from hardware.specs import Hardware
-from models.catalogue import model as load_model
-from models.errors import ModelError
-from models.spec import ModelSpec
 from planner import quant
-from planner.serving import parallel
 from planner.errors import InputError
-from planner.serving.memory import weight_bytes_per_gpu
-from planner.serving.plan import Plan, PlanArrays
-from planner.serving.roofline import block_modes, dense_read_bytes, layout
-from planner.serving.shape import model_shape
 
 # silicon_sample.csv system names -> catalogue systems (one instance inside one server or NVL72 rack).
 SILICON_SYSTEMS = {
@@ -68,10 +54,6 @@ SILICON_SYSTEMS = {
 # aiconfigurator quantisation modes -> ours (``fp8_block`` is block-scaled FP8, same bytes and tensor cores).
 SILICON_QUANTS = {"": "bf16", "float16": "bf16", "bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8",
                   "fp8_static": "fp8", "nvfp4": "fp4", "mxfp4": "fp4", "w4a16_mxfp4": "fp4", "int8": "int8"}
-# Checkpoints that share a catalogue entry's architecture (same config.json shapes).
-SAME_ARCHITECTURE = {"deepseek-v3.1": "deepseek-v3", "deepseek-r1-0528": "deepseek-r1", "llama-3.3-70b": "llama-3.1-70b"}
-# Suffixes naming a quantised re-release of a checkpoint, not another architecture.
-_CHECKPOINT_SUFFIX = re.compile(r"(-instruct|-fp8|-nvfp4|-fp4|-mxfp4|-fp8-dynamic|-v2)+$", re.IGNORECASE)
 
 # Repeat runs of one configuration agree within 20 % in TPOT on 69 of the 71 repeated
 # configurations of calibration/silicon_calibration.csv; the other two differ 2.6x and 5.2x.
@@ -101,7 +83,7 @@ class Measurement:
         isl, osl: prompt and output lengths, tokens.
         tpot_s, ttft_s: measured time per output token and time to first token.
         tok_per_gpu: measured output tokens/s per GPU.
-        model_name, hardware: catalogue names once resolved (:func:`resolve`).
+        model_name, hardware: catalogue names once resolved (`planner.calibration.screen.resolve`).
     """
 
     line: int
@@ -297,149 +279,3 @@ def reproducible(rows: list[Measurement]) -> tuple[list[Measurement], int]:
     kept = [m for m in rows if key(m) not in bad]
     return kept, len(rows) - len(kept)
 
-
-def model_spec(name: str) -> ModelSpec:
-    """The catalogue model of a checkpoint name, quantised re-releases mapped to their base.
-
-    ``nvidia/Llama-3.1-8B-Instruct-FP8`` -> ``llama-3.1-8b``; ``nvidia/DeepSeek-V3.1-NVFP4`` ->
-    ``deepseek-v3`` (same architecture, :data:`SAME_ARCHITECTURE`).
-
-    Raises:
-        ModelError: no catalogue entry fits.
-    """
-    try:
-        return load_model(name)
-    except ModelError:
-        pass
-    repo = name.strip().split("/")[-1]
-    base = _CHECKPOINT_SUFFIX.sub("", repo).lower()
-    base = SAME_ARCHITECTURE.get(base, base)
-    return load_model(base)
-
-
-def check(m: Measurement, spec: ModelSpec, hw: Hardware) -> str | None:
-    """Why row ``m`` contradicts itself or the catalogue (None when usable)."""
-    if min(m.tp, m.pp, m.ep, m.dp, m.batch, m.isl, m.osl) < 1:
-        return "layout or length below 1"
-    if m.gpus > hw.scale_up_domain_gpus:
-        return "layout wider than the scale-up domain"
-    if spec.moe is not None and m.moe_tp is not None and m.moe_tp * m.ep != m.tp * m.dp:
-        return "tp x attention_dp differs from moe_tp x moe_ep"
-    reasons = parallel.layout_reasons(spec, m.tp, m.pp, m.ep if spec.moe is not None else 1, m.dp, m.batch)
-    if reasons:
-        return "invalid layout: " + reasons[0].split(" (")[0].split(":")[0]
-    return None
-
-
-def saturated(m: Measurement) -> bool:
-    """The run's requests waited longer for their first token than they spent decoding.
-
-    Then most of the stated concurrency sat in the engine's queue, so ``batch`` is not the
-    running batch the measured TPOT belongs to (e.g. gpt-oss-120b on H100 with vLLM at
-    concurrency 512: TPOT 5 ms, TTFT 20-460 s).
-    """
-    return m.ttft_s is not None and m.tpot_s is not None and m.ttft_s > (m.osl - 1) * m.tpot_s
-
-
-@dataclass(frozen=True)
-class Floor:
-    """Hard lower bounds of one row's measurements (seconds); see :func:`physical_floor`."""
-
-    tpot_s: float
-    ttft_s: float
-    lifetime_s: float
-    running: int
-
-
-def physical_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> Floor:
-    """Hard lower bounds on TPOT and TTFT of row ``m``: its work at the part's datasheet peaks.
-
-    Every FLOP runs at the dense tensor-core peak of the row's compute dtype (at least BF16's)
-    and every byte moves at the nominal HBM bandwidth, both at once (perfect overlap), with
-    no communication, no overhead and perfectly balanced GPUs. A measurement below its floor
-    contradicts the row's own description (layout, batch, quantisation, lengths): the run
-    was not what the row says (e.g. a prefix-cache hit, a smaller running batch).
-
-    * TPOT: one decode step of the sequences the KV cache can hold at all (``running``: the
-      batch, or fewer when even the whole HBM less the weights holds fewer at ``isl`` tokens),
-      with no prompt work (a synchronised wave prefills before it decodes): ``running x 2 x
-      (active parameters less the input embedding) + attention at context isl`` FLOPs over
-      the instance's GPUs; each GPU reads its share of the non-expert weights
-      (``planner.serving.roofline.dense_read_bytes``), its sequences' KV cache at ``isl`` tokens, and
-      at least ``top_k`` experts per MoE layer spread over all GPUs.
-    * TTFT: the request's own prompt, ``isl`` tokens of linear work plus causal attention,
-      spread over every GPU of the instance, and one read of each GPU's non-expert weights.
-
-    The KV cache is taken at the row's mode, or at one byte per element when the row does not
-    say (the smallest any engine stores), so the floor errs low.
-    """
-    shape = model_shape(spec, m.isl, m.isl, prefill_tokens=m.isl)
-    kv_mode = m.kv_quant or "fp8"
-    plans = PlanArrays.from_plans([Plan(tp=m.tp, pp=m.pp, ep=m.ep if spec.moe is not None else 1, dp=m.dp,
-                                        batch=m.batch, quant=m.quant, kv_quant=kv_mode)])
-    lay = layout(shape, plans, *block_modes(spec.native_weight_quant, None))
-    peak = max(hw.gpu.peak_flop_per_s.get(quant.mode(m.quant).compute_dtype) or 0.0,
-               hw.gpu.peak_flop_per_s.get("bf16") or 0.0)
-    bandwidth = hw.gpu.hbm_bytes_per_s
-    layers = shape.num_layers
-    moe_layers = shape.num_moe_layers
-    # Per-token linear FLOPs without the input embedding (a lookup, no multiply).
-    linear_flop = 2.0 * (shape.attention_params * layers + shape.dense_ffn_params * (layers - moe_layers)
-                         + (shape.shared_params + shape.top_k * shape.expert_params) * moe_layers
-                         + shape.vocab_params)
-    kv_per_sequence_gpu = (shape.kv_read_sequence_elements / layers * float(lay.stage_layers[0])
-                           * quant.mode(kv_mode).bytes_per_element / float(lay.kv_split[0]))
-    free = hw.gpu.hbm_bytes - float(weight_bytes_per_gpu(shape, lay)[0])
-    running = m.batch if kv_per_sequence_gpu <= 0 else int(min(m.batch, max(free / kv_per_sequence_gpu, 1.0) * m.dp))
-    dense = float(dense_read_bytes(shape, lay)[0])
-    routed = shape.top_k * shape.expert_params * moe_layers * float(lay.weight_bytes[0]) / m.gpus
-    step_flop = running * (linear_flop + shape.attention_flop_per_token) / m.gpus
-    step_bytes = dense + running / m.dp * kv_per_sequence_gpu + routed
-    tpot = max(step_flop / peak, step_bytes / bandwidth)
-    prompt_flop = (m.isl * (linear_flop - 2.0 * shape.vocab_params) + 2.0 * shape.vocab_params
-                   + shape.prefill_attention_flop) / m.gpus
-    ttft = max(prompt_flop / peak, (dense + routed) / bandwidth)
-    request_flop = prompt_flop + m.osl * (linear_flop + shape.attention_flop_per_token) / m.gpus
-    return Floor(tpot_s=tpot, ttft_s=ttft, lifetime_s=m.batch * request_flop / peak, running=running)
-
-
-def below_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> str | None:
-    """Why row ``m``'s measurements are physically impossible as described (None when possible)."""
-    floor = physical_floor(m, spec, hw)
-    if m.tpot_s is not None and m.tpot_s < floor.tpot_s:
-        return "TPOT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)"
-    if m.ttft_s is not None and m.ttft_s < floor.ttft_s:
-        return "TTFT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)"
-    if m.tpot_s is not None and m.ttft_s is not None and m.ttft_s + (m.osl - 1) * m.tpot_s < floor.lifetime_s:
-        return "request rate above the physical ceiling (batch x request FLOPs at peak, Little's law)"
-    return None
-
-
-def resolve(mset: MeasurementSet, cat: Catalogue) -> tuple[MeasurementSet, dict[str, Hardware]]:
-    """Keep the rows whose model, system and layout the catalogue accepts; count the others.
-
-    Returns:
-        The kept rows (``model_name`` and ``system`` filled in; ``ep`` 1 on dense models) and
-        the hardware of each system used.
-    """
-    hardware: dict[str, Hardware] = {}
-    kept, skipped = [], Counter()
-    for m in mset.rows:
-        try:
-            spec = model_spec(m.model)
-        except ModelError:
-            skipped[f"model '{m.model}' not in the catalogue"] += 1
-            continue
-        try:
-            system = m.system or cat.hardware(m.gpu).system.name
-            if system not in hardware:
-                hardware[system] = cat.hardware(system)
-        except CatalogueError:
-            skipped[f"system '{m.system or m.gpu}' not in the catalogue"] += 1
-            continue
-        reason = check(m, spec, hardware[system]) or below_floor(m, spec, hardware[system])
-        if reason:
-            skipped[reason] += 1
-            continue
-        kept.append(replace(m, model_name=spec.name, system=system, ep=m.ep if spec.moe is not None else 1))
-    return mset.with_rows(kept, skipped), hardware

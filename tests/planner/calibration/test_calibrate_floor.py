@@ -5,7 +5,7 @@ import pytest
 from hardware.catalogue import Catalogue
 from models.catalogue import model
 from models import counts
-from planner.calibration import measurements
+from planner.calibration import screen
 from planner.calibration.measurements import Measurement, MeasurementSet
 
 # Llama-3.1-8B in BF16 on one H200 (4.8 TB/s, 989 TFLOP/s BF16), batch 1, 1,024 in / 128 out, BF16 KV.
@@ -28,7 +28,7 @@ def _row(tpot_s, ttft_s):
 def test_floor_by_hand():
     hw = Catalogue().hardware("hgx-h200")
     spec = model("llama-3.1-8b")
-    floor = measurements.physical_floor(_row(0.01, 0.1), spec, hw)
+    floor = screen.physical_floor(_row(0.01, 0.1), spec, hw)
     assert floor.tpot_s == pytest.approx(TPOT_FLOOR_S, rel=1e-9)
     attention = float(counts.prefill_attention_flops(spec, 1024))
     assert floor.ttft_s == pytest.approx((LINEAR_PROMPT_FLOP + attention) / 989e12, rel=1e-9)
@@ -38,7 +38,7 @@ def test_floor_by_hand():
 def test_rows_below_the_floor_are_counted_not_kept():
     cat = Catalogue()
     rows = [_row(TPOT_FLOOR_S * 0.99, 0.1), _row(TPOT_FLOOR_S * 1.01, 0.1), _row(0.01, 1e-6)]
-    kept, _ = measurements.resolve(MeasurementSet(path="hand.csv", kind="simple", rows=tuple(rows), skipped={}), cat)
+    kept, _ = screen.resolve(MeasurementSet(path="hand.csv", kind="simple", rows=tuple(rows), skipped={}), cat)
     assert [m.tpot_s for m in kept.rows] == [TPOT_FLOOR_S * 1.01]
     assert kept.skipped == {"TPOT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)": 1,
                             "TTFT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)": 1}

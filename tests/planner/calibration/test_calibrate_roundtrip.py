@@ -14,8 +14,9 @@ import pytest
 
 from hardware.catalogue import Catalogue
 from models.catalogue import model
-from planner.calibration import measurements
-from planner.calibration.fit import calibrate_file, profile_toml
+from planner.calibration import measurements, screen
+from planner.calibration.calibrate import calibrate_file
+from planner.calibration.profile_file import profile_toml
 from planner.cli.main import main
 from planner.serving.evaluate import evaluate_plan
 from planner.serving.plan import Plan
@@ -102,7 +103,7 @@ def test_unusable_rows_are_counted(tmp_path):
     mset = measurements.read(path)
     assert len(mset.rows) == 5
     assert mset.skipped == {"no measurement": 1, "unparsable value": 1}
-    resolved, _ = measurements.resolve(mset, CAT)
+    resolved, _ = screen.resolve(mset, CAT)
     assert len(resolved.rows) == 2
     assert resolved.skipped["model 'no-such-model' not in the catalogue"] == 1
     assert resolved.skipped["layout wider than the scale-up domain"] == 1

@@ -54,7 +54,7 @@ def test_rows_scored_and_skipped(silicon):
     # Qwen3-32B / GB200 repeat pairs that also contradict each other, 8.1 vs 41.9 ms) and 1 faster
     # than physics allows (gpt-oss-120b, H100 x 4, vLLM, concurrency 512 at 8192/1024: TPOT
     # 5.46 ms, but reading its weight share and the KV cache of 512 sequences of 8,192 tokens takes
-    # 6.22 ms at the 3.35 TB/s peak, planner.calibration.measurements.physical_floor) are counted out; 1,158
+    # 6.22 ms at the 3.35 TB/s peak, planner.calibration.screen.physical_floor) are counted out; 1,158
     # scored, of which 17 saturated runs are reported apart.
     assert skipped == {"disaggregated run (prefill and decode pools measured together)": 293,
                        "layout wider than the scale-up domain": 132,

@@ -1,0 +1,119 @@
+"""``rackplan calibrate``: read a measurements file, screen it, fit a profile, report the errors.
+
+The steps are `planner.calibration.measurements` (read), `planner.calibration.screen` (keep
+the rows the catalogue and physics accept), `planner.calibration.fit` (score and fit) and
+`planner.calibration.profile_file` (write the profile, done by the caller).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hardware.catalogue import Catalogue
+from hardware.specs import Hardware
+from planner.calibration import measurements, screen
+from planner.calibration.fit import Report, fit, flattened, informed_knobs, measured, predict, report
+from planner.calibration.measurements import MeasurementSet
+from planner.calibration.profile_file import toml_key
+from planner.engine.profile import EngineProfile, engine, engine_names
+from planner.errors import InputError
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What ``rackplan calibrate`` produced."""
+
+    base: EngineProfile
+    profile: EngineProfile
+    before: Report
+    after: Report
+    rows_used: int
+    skipped: dict[str, int]
+    systems: tuple[str, ...]
+    engines: tuple[str, ...]
+    knobs: tuple[str, ...]
+
+
+def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineProfile, name: str,
+              source: str) -> Calibration:
+    """Fit ``base`` to the resolved rows of ``mset``; the fitted profile is named ``name``.
+
+    Raises:
+        InputError: no usable row.
+    """
+    rows = list(mset.rows)
+    if not rows:
+        reasons = "; ".join(f"{k}: {v}" for k, v in sorted(mset.skipped.items())) or "none read"
+        raise InputError(f"{mset.path}: no usable measurement rows ({reasons})")
+    meas = measured(rows)
+    before = report(predict(rows, hardware, [base] * len(rows)), meas)
+    knobs = informed_knobs(rows, hardware)
+    fitted = fit(rows, hardware, flattened(base, {hardware[m.system].gpu.name for m in rows}), knobs)
+    after = report(predict(rows, hardware, [fitted] * len(rows)), meas)
+    systems = tuple(sorted({m.system for m in rows}))
+    engines = tuple(sorted({m.engine or "unnamed" for m in rows}))
+    note = (f"fitted by rackplan calibrate on {source} ({len(rows)} rows; systems {', '.join(systems)}; "
+            f"engines {', '.join(engines)}), starting from '{base.name}'")
+    sources = dict(base.sources)
+    for k in knobs:
+        sources[toml_key(k.name)] = note
+    profile = fitted.model_copy(update={
+        "name": name, "source": note, "sources": sources,
+        "description": f"Calibrated from '{base.name}' on {len(rows)} measured runs.",
+    })
+    return Calibration(base=base, profile=profile, before=before, after=after, rows_used=len(rows),
+                       skipped=dict(mset.skipped), systems=systems, engines=engines,
+                       knobs=tuple(k.name for k in knobs))
+
+
+def calibrate_file(path: str, cat: Catalogue, *, system: str | None = None, gpu: str | None = None,
+                   engine_name: str | None = None, name: str | None = None) -> Calibration:
+    """Read ``path``, keep the rows of one GPU/engine pair, and fit a profile to them.
+
+    Rows of other engines (when ``engine_name`` is given and the rows name engines) or of
+    other systems/GPUs (when ``system``/``gpu`` is given) are counted as skipped.
+
+    Raises:
+        InputError: a bad file, rows naming several engines without ``engine_name``, or no
+            usable row.
+    """
+    mset = measurements.read(path)
+    named = sorted({m.engine for m in mset.rows if m.engine})
+    if engine_name is None and len(named) > 1:
+        raise InputError(f"{path}: the rows name several engines ({', '.join(named)}); pick one with --engine")
+    base_name = engine_name or (named[0] if named and named[0] in engine_names() else "default")
+    base = engine(base_name)
+    skipped: dict[str, int] = {}
+    rows = list(mset.rows)
+    if engine_name is not None:
+        keep = [m for m in rows if m.engine in (None, base_name)]
+        if len(keep) < len(rows):
+            skipped[f"engine other than {base_name}"] = len(rows) - len(keep)
+        rows = keep
+    mset, hardware = screen.resolve(mset.with_rows(rows, skipped), cat)
+    unsaturated = [m for m in mset.rows if not screen.saturated(m)]
+    if len(unsaturated) < len(mset.rows):
+        mset = mset.with_rows(unsaturated, {"saturated run (queued longer than it decoded)": len(mset.rows) - len(unsaturated)})
+    if system or gpu:
+        want_system = cat.hardware(system).system.name if system else None
+        want_gpu = cat.gpu(gpu).name if gpu else None
+        keep = [m for m in mset.rows if (want_system is None or m.system == want_system)
+                and (want_gpu is None or hardware[m.system].gpu.name == want_gpu)]
+        label = want_system or want_gpu
+        mset = mset.with_rows(keep, {f"system or GPU other than {label}": len(mset.rows) - len(keep)}
+                              if len(keep) < len(mset.rows) else None)
+    return calibrate(mset, hardware, base, name or f"{base_name}-calibrated", source=str(path))
+
+
+def calibration_document(c: Calibration) -> dict:
+    """The calibration as a JSON-ready document (errors in %, overheads in seconds)."""
+    def errors(rep: Report) -> dict:
+        return {m: {"n": e.n, "mape_pct": e.mape, "median_pct": e.median, "within_20_pct": e.within_20}
+                for m, e in (("tpot", rep.tpot), ("ttft", rep.ttft), ("tok_per_gpu", rep.tok_per_gpu))}
+    return {
+        "profile": c.profile.name, "base": c.base.name, "rows_used": c.rows_used, "skipped": c.skipped,
+        "systems": list(c.systems), "engines": list(c.engines),
+        "before": errors(c.before), "after": errors(c.after),
+        "knobs": {k: {"before": getattr(c.base, k), "after": getattr(c.profile, k)} for k in c.knobs},
+    }
+
