@@ -21,7 +21,8 @@ class Scenario:
         workload: sequence shapes.
         profile: serving-engine profile.
         allow_span: let an instance cross its scale-up domain onto the slower tier.
-        moe_approximation: the seed notes' shared/expert split, or None for real counts.
+        moe_approximation: the seed notes' split of weights into shared and expert parts, or None
+            for real counts.
     """
 
     hardware: Hardware

@@ -24,7 +24,7 @@ def test_h200_values(cat) -> None:
     assert gpu.host_link == "pcie-gen5"
     assert gpu.host_link_bytes_per_s == pytest.approx(63e9)  # Gen5 x16 per direction [N3]
     assert gpu.power_w == 700  # [N1]
-    # Measured, shared/calibration/h200_microbench.json:
+    # Measured, calibration/h200_microbench.json:
     assert gpu.hbm_efficiency_fraction == pytest.approx(4207.9 / 4800, abs=1e-3)  # copy 4,207.9 GB/s
     assert gpu.prefill_compute_efficiency_fraction == pytest.approx(752.05 / 989, abs=5e-3)
     # 2 x 1024 x 4096 x 14336 FLOP / 194.14 us = 619.4 TFLOP/s; / 989 = 0.626
@@ -118,7 +118,7 @@ def test_with_fabric_replaces_every_tier(cat) -> None:
 def test_seed_preset_is_opt_in(cat) -> None:
     assert cat.gpu("gb200").sustained_decode_flop_per_s is None
     seeded = cat.gpu("gb200", preset="seed")
-    assert seeded.sustained_decode_flop_per_s == pytest.approx(24e12)  # seed-notes.md Note 1
+    assert seeded.sustained_decode_flop_per_s == pytest.approx(24e12)  # the seed notes' Note 1 (docs/sources.md)
     assert "Note 1" in seeded.sources["sustained_decode_flop_per_s"]
     assert cat.gpu("mi300x", preset="seed").sustained_decode_flop_per_s == pytest.approx(11.5e12)
     assert cat.gpu("mi355x", preset="seed").sustained_decode_flop_per_s == pytest.approx(14.5e12)

@@ -1,4 +1,4 @@
-"""The seed notes' figures, reproduced by the evaluator (shared/spec/seed-notes.md, Notes 2 and 4)."""
+"""The seed notes' figures (Notes 2 and 4, excerpted in docs/sources.md), reproduced by the evaluator."""
 
 import pytest
 

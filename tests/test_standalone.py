@@ -1,0 +1,56 @@
+"""The repository stands alone: no tracked file points into a folder a user's clone lacks.
+
+The project was started next to a team folder of reference notes and raw data; everything the code,
+data and tests need has since been copied in or cited at its original source (docs/sources.md).
+A path into that folder (the folder's name followed by a slash) in any tracked file would send a
+reader, or a test, somewhere a clone does not have.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NEEDLE = "shared" + "/"  # split so that this file does not match itself
+# Another change rewrites these; until it is merged they may still hold the old references.
+PENDING = ("README.md", "docs/")
+
+
+def tracked_files() -> list[str]:
+    """Paths git tracks in this checkout; skips the test outside a git checkout."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    done = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("not a git checkout")
+    return [p for p in done.stdout.decode().split("\0") if p]
+
+
+def references(paths: list[str]) -> list[str]:
+    """``path:line`` of every line of ``paths`` that names the outside folder."""
+    hits = []
+    for rel in paths:
+        path = ROOT / rel
+        if not path.is_file():  # deleted in the working tree, or a submodule
+            continue
+        data = path.read_bytes()
+        if NEEDLE.encode() not in data:
+            continue
+        text = data.decode("utf-8", errors="replace")
+        hits += [f"{rel}:{n}" for n, line in enumerate(text.splitlines(), 1) if NEEDLE in line]
+    return hits
+
+
+def test_no_tracked_file_points_outside_the_repository():
+    paths = [p for p in tracked_files() if not p.startswith(PENDING)]
+    assert references(paths) == []
+
+
+@pytest.mark.xfail(strict=False, reason="README.md and docs/ are rewritten by another change")
+def test_readme_and_docs_point_nowhere_outside():
+    paths = [p for p in tracked_files() if p.startswith(PENDING)]
+    assert references(paths) == []
