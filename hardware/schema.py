@@ -5,6 +5,10 @@ Each schema is a frozen, strict pydantic model with ``extra="forbid"``: a misspe
 where a number belongs, or a zero/negative size fails at load with the key named. ``to_spec()``
 converts to the SI objects of `hardware.specs` (calculon's habit: convert once, at load).
 
+Each schema's ``CONVERT`` table is the one place that says which spec attribute a file key becomes
+and the factor that takes its datasheet unit to SI; ``to_spec()``, the per-attribute sources and
+the list of keys that need a source all follow from it.
+
 Sources: every entry has a one-line ``source``; the ``[sources]`` table maps each key to where its
 value comes from. A key missing from ``[sources]`` falls back to ``source`` (so a user entry may
 give just ``source``); the shipped catalogue's test demands an explicit source for every number.
@@ -24,7 +28,19 @@ from pydantic import (
     model_validator,
 )
 
-from hardware.specs import DTYPES, FabricKind, FabricSpec, GpuSpec, HostLink, SystemSpec
+from hardware.specs import (
+    DTYPES,
+    FabricKind,
+    FabricSpec,
+    Fraction,
+    GpuSpec,
+    HostLink,
+    Positive,
+    PositiveInt,
+    PresetSpec,
+    SystemSpec,
+    check_domain_fits_rack,
+)
 
 # Decimal prefixes for rates and labelled capacities (STYLE habit 1).
 GB = 1e9
@@ -33,10 +49,11 @@ TFLOP = 1e12
 US = 1e-6
 KW = 1e3
 
-Positive = Annotated[float, Field(gt=0)]
-PositiveInt = Annotated[int, Field(gt=0)]
-Fraction = Annotated[float, Field(gt=0, le=1)]
 Text = Annotated[str, Field(min_length=1)]
+
+#: A ``CONVERT`` entry: the spec attribute a file key becomes, and the factor to SI (1 for a
+#: number already in SI, ``None`` for a name or kind, which is copied as is).
+Conversion = tuple[str, float | None]
 
 
 def _peak_or_false(value: Any) -> float | None:
@@ -58,20 +75,31 @@ class _File(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    #: Keys that may appear in ``[sources]`` (besides any listed here, nothing).
-    SOURCED_KEYS: ClassVar[tuple[str, ...]] = ()
-    #: Keys that hold numbers; the shipped catalogue must source each explicitly.
-    NUMERIC_KEYS: ClassVar[tuple[str, ...]] = ()
+    #: File key -> (spec attribute, factor to SI); drives `to_spec`.
+    CONVERT: ClassVar[dict[str, Conversion]] = {}
+    #: The SI spec `to_spec` builds.
+    SPEC: ClassVar[type[BaseModel]]
 
     source: Text
     sources: dict[str, Text] = {}
 
+    @classmethod
+    def sourced_keys(cls) -> tuple[str, ...]:
+        """Keys that may appear in ``[sources]``: every ``CONVERT`` key."""
+        return tuple(cls.CONVERT)
+
+    @classmethod
+    def numeric_keys(cls) -> tuple[str, ...]:
+        """Keys that hold numbers; the shipped catalogue must source each explicitly."""
+        return tuple(key for key, (_, factor) in cls.CONVERT.items() if factor is not None)
+
     @field_validator("sources")
     @classmethod
     def _known_source_keys(cls, sources: dict[str, str]) -> dict[str, str]:
+        known = cls.sourced_keys()
         for key in sources:
-            if key not in cls.SOURCED_KEYS:
-                close = difflib.get_close_matches(key, cls.SOURCED_KEYS, n=1)
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 raise ValueError(f"names unknown key '{key}'{hint}")
         return sources
@@ -82,10 +110,30 @@ class _File(BaseModel):
 
     def unsourced_keys(self) -> list[str]:
         """Numeric keys present in this file that have no explicit ``[sources]`` entry."""
-        return [key for key in self.NUMERIC_KEYS if self._has_value(key) and key not in self.sources]
+        return [key for key in self.numeric_keys() if self._has_value(key) and key not in self.sources]
 
     def _has_value(self, key: str) -> bool:
         return getattr(self, key, None) is not None
+
+    def converted(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The ``CONVERT`` keys present, as spec attributes in SI, and the source of each.
+
+        An absent optional key is left out, so the spec's default (``None``) applies.
+        """
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        for key, (attribute, factor) in self.CONVERT.items():
+            value = getattr(self, key)
+            if value is None:
+                continue
+            values[attribute] = value if factor is None else value * factor
+            sources[attribute] = self.source_of(key)
+        return values, sources
+
+    def to_spec(self) -> BaseModel:
+        """Convert to the SI spec (``CONVERT`` gives each key's attribute and factor)."""
+        values, sources = self.converted()
+        return self.SPEC(name=self.name, source=self.source, sources=sources, **values)
 
 
 class PeakTable(BaseModel):
@@ -107,22 +155,23 @@ class PeakTable(BaseModel):
 class GpuFile(_File):
     """``data/gpus/<name>.toml``."""
 
-    NUMERIC_KEYS: ClassVar[tuple[str, ...]] = (
-        "hbm_capacity_gb",
-        "hbm_bandwidth_tb_per_s",
-        *(f"peak_dense_tflops.{dtype}" for dtype in DTYPES),
-        "scale_up_bandwidth_gb_per_s_per_direction",
-        "host_link_bandwidth_gb_per_s_per_direction",
-        "host_memory_gb_per_gpu",
-        "board_power_w",
-        "hbm_efficiency",
-        "decode_compute_efficiency",
-        "prefill_compute_efficiency",
-        "narrow_gemm_efficiency_ratio",
-        "prefill_narrow_gemm_efficiency_ratio",
-        "sustained_decode_tflops",
-    )
-    SOURCED_KEYS: ClassVar[tuple[str, ...]] = (*NUMERIC_KEYS, "peak_dense_tflops", "host_link")
+    SPEC = GpuSpec
+    CONVERT: ClassVar[dict[str, Conversion]] = {
+        "hbm_capacity_gb": ("hbm_bytes", GB),
+        "hbm_bandwidth_tb_per_s": ("hbm_bytes_per_s", TB),
+        "scale_up_bandwidth_gb_per_s_per_direction": ("scale_up_bytes_per_s", GB),
+        "host_link": ("host_link", None),
+        "host_link_bandwidth_gb_per_s_per_direction": ("host_link_bytes_per_s", GB),
+        "host_memory_gb_per_gpu": ("host_memory_bytes", GB),
+        "board_power_w": ("power_w", 1),
+        "hbm_efficiency": ("hbm_efficiency_fraction", 1),
+        "decode_compute_efficiency": ("decode_compute_efficiency_fraction", 1),
+        "prefill_compute_efficiency": ("prefill_compute_efficiency_fraction", 1),
+        "narrow_gemm_efficiency_ratio": ("narrow_gemm_efficiency_fraction", 1),
+        "prefill_narrow_gemm_efficiency_ratio": ("prefill_narrow_gemm_efficiency_fraction", 1),
+        "sustained_decode_tflops": ("sustained_decode_flop_per_s", TFLOP),
+    }
+    PEAK_KEYS: ClassVar[tuple[str, ...]] = tuple(f"peak_dense_tflops.{dtype}" for dtype in DTYPES)
 
     name: Text
     vendor: Text
@@ -141,6 +190,16 @@ class GpuFile(_File):
     prefill_narrow_gemm_efficiency_ratio: Fraction = 1.0
     sustained_decode_tflops: Positive | None = None
 
+    @classmethod
+    def sourced_keys(cls) -> tuple[str, ...]:
+        """As `_File.sourced_keys`, plus the peaks: one per dtype, or all at once."""
+        return (*super().sourced_keys(), *cls.PEAK_KEYS, "peak_dense_tflops")
+
+    @classmethod
+    def numeric_keys(cls) -> tuple[str, ...]:
+        """As `_File.numeric_keys`, plus one key per peak dtype."""
+        return (*super().numeric_keys(), *cls.PEAK_KEYS)
+
     def _has_value(self, key: str) -> bool:
         if key.startswith("peak_dense_tflops."):
             return True  # a `false` is a claim too, and needs a source
@@ -158,63 +217,34 @@ class GpuFile(_File):
         return self.sources.get(key) or self.source_of("peak_dense_tflops")
 
     def to_spec(self) -> GpuSpec:
-        """Convert to SI: GB x 1e9, TB/s x 1e12, TFLOP/s x 1e12."""
-        peaks = {
-            dtype: (None if value is None else value * TFLOP)
-            for dtype in DTYPES
-            for value in [getattr(self.peak_dense_tflops, dtype)]
-        }
-        sources = {
-            "hbm_bytes": self.source_of("hbm_capacity_gb"),
-            "hbm_bytes_per_s": self.source_of("hbm_bandwidth_tb_per_s"),
-            **{f"peak_flop_per_s.{dtype}": self._peak_source(dtype) for dtype in DTYPES},
-            "scale_up_bytes_per_s": self.source_of("scale_up_bandwidth_gb_per_s_per_direction"),
-            "host_link": self.source_of("host_link"),
-            "host_link_bytes_per_s": self.source_of("host_link_bandwidth_gb_per_s_per_direction"),
-            "host_memory_bytes": self.source_of("host_memory_gb_per_gpu"),
-            "power_w": self.source_of("board_power_w"),
-            "hbm_efficiency_fraction": self.source_of("hbm_efficiency"),
-            "decode_compute_efficiency_fraction": self.source_of("decode_compute_efficiency"),
-            "prefill_compute_efficiency_fraction": self.source_of("prefill_compute_efficiency"),
-            "narrow_gemm_efficiency_fraction": self.source_of("narrow_gemm_efficiency_ratio"),
-            "prefill_narrow_gemm_efficiency_fraction": self.source_of("prefill_narrow_gemm_efficiency_ratio"),
-        }
-        sustained = None
-        if self.sustained_decode_tflops is not None:
-            sustained = self.sustained_decode_tflops * TFLOP
-            sources["sustained_decode_flop_per_s"] = self.source_of("sustained_decode_tflops")
+        """Convert to SI: GB x 1e9, TB/s x 1e12, TFLOP/s x 1e12; peaks from the table."""
+        values, sources = self.converted()
+        peaks = {dtype: getattr(self.peak_dense_tflops, dtype) for dtype in DTYPES}
+        sources.update({f"peak_flop_per_s.{dtype}": self._peak_source(dtype) for dtype in DTYPES})
+        # Listed in the spec's field order (peaks after the HBM figures), as `rackplan show` prints them.
+        fields = list(GpuSpec.model_fields)
+        sources = dict(sorted(sources.items(), key=lambda item: fields.index(item[0].split(".")[0])))
         return GpuSpec(
             name=self.name,
             vendor=self.vendor,
             source=self.source,
-            hbm_bytes=self.hbm_capacity_gb * GB,
-            hbm_bytes_per_s=self.hbm_bandwidth_tb_per_s * TB,
-            peak_flop_per_s=peaks,
-            scale_up_bytes_per_s=self.scale_up_bandwidth_gb_per_s_per_direction * GB,
-            host_link=self.host_link,
-            host_link_bytes_per_s=self.host_link_bandwidth_gb_per_s_per_direction * GB,
-            host_memory_bytes=self.host_memory_gb_per_gpu * GB,
-            power_w=self.board_power_w,
-            hbm_efficiency_fraction=self.hbm_efficiency,
-            decode_compute_efficiency_fraction=self.decode_compute_efficiency,
-            prefill_compute_efficiency_fraction=self.prefill_compute_efficiency,
-            narrow_gemm_efficiency_fraction=self.narrow_gemm_efficiency_ratio,
-            prefill_narrow_gemm_efficiency_fraction=self.prefill_narrow_gemm_efficiency_ratio,
-            sustained_decode_flop_per_s=sustained,
+            peak_flop_per_s={dtype: None if tflops is None else tflops * TFLOP for dtype, tflops in peaks.items()},
             sources=sources,
+            **values,
         )
 
 
 class FabricFile(_File):
     """``data/fabrics/<name>.toml``; bandwidths are per GPU per direction."""
 
-    NUMERIC_KEYS: ClassVar[tuple[str, ...]] = (
-        "bandwidth_gb_per_s_per_direction",
-        "latency_us",
-        "efficiency",
-        "peer_to_peer_gb_per_s_per_direction",
-    )
-    SOURCED_KEYS: ClassVar[tuple[str, ...]] = (*NUMERIC_KEYS, "kind")
+    SPEC = FabricSpec
+    CONVERT: ClassVar[dict[str, Conversion]] = {
+        "kind": ("kind", None),
+        "bandwidth_gb_per_s_per_direction": ("bytes_per_s", GB),
+        "latency_us": ("latency_s", US),
+        "efficiency": ("efficiency_fraction", 1),
+        "peer_to_peer_gb_per_s_per_direction": ("peer_to_peer_bytes_per_s", GB),
+    }
 
     name: Text
     kind: FabricKind
@@ -223,45 +253,21 @@ class FabricFile(_File):
     efficiency: Fraction
     peer_to_peer_gb_per_s_per_direction: Positive | None = None
 
-    def to_spec(self) -> FabricSpec:
-        """Convert to SI: GB/s x 1e9, us x 1e-6."""
-        p2p = self.peer_to_peer_gb_per_s_per_direction
-        sources = {
-            "kind": self.source_of("kind"),
-            "bytes_per_s": self.source_of("bandwidth_gb_per_s_per_direction"),
-            "latency_s": self.source_of("latency_us"),
-            "efficiency_fraction": self.source_of("efficiency"),
-        }
-        if p2p is not None:
-            sources["peer_to_peer_bytes_per_s"] = self.source_of("peer_to_peer_gb_per_s_per_direction")
-        return FabricSpec(
-            name=self.name,
-            kind=self.kind,
-            source=self.source,
-            bytes_per_s=self.bandwidth_gb_per_s_per_direction * GB,
-            latency_s=self.latency_us * US,
-            efficiency_fraction=self.efficiency,
-            peer_to_peer_bytes_per_s=None if p2p is None else p2p * GB,
-            sources=sources,
-        )
-
 
 class SystemFile(_File):
     """``data/systems/<name>.toml``; fabric and GPU fields name other catalogue entries."""
 
-    NUMERIC_KEYS: ClassVar[tuple[str, ...]] = (
-        "gpus_per_server",
-        "servers_per_rack",
-        "scale_up_domain_gpus",
-        "rack_power_kw",
-    )
-    SOURCED_KEYS: ClassVar[tuple[str, ...]] = (
-        *NUMERIC_KEYS,
-        "gpu",
-        "intra_server_fabric",
-        "inter_server_fabric",
-        "inter_rack_fabric",
-    )
+    SPEC = SystemSpec
+    CONVERT: ClassVar[dict[str, Conversion]] = {
+        "gpu": ("gpu", None),
+        "gpus_per_server": ("gpus_per_server", 1),
+        "servers_per_rack": ("servers_per_rack", 1),
+        "scale_up_domain_gpus": ("scale_up_domain_gpus", 1),
+        "intra_server_fabric": ("intra_server_fabric", None),
+        "inter_server_fabric": ("inter_server_fabric", None),
+        "inter_rack_fabric": ("inter_rack_fabric", None),
+        "rack_power_kw": ("rack_power_w", KW),
+    }
 
     name: Text
     gpu: Text
@@ -275,52 +281,9 @@ class SystemFile(_File):
 
     @model_validator(mode="after")
     def _domain_fits_rack(self) -> SystemFile:
-        gpus_per_rack = self.gpus_per_server * self.servers_per_rack
-        if self.scale_up_domain_gpus > gpus_per_rack:
-            raise ValueError(
-                f"field 'scale_up_domain_gpus' ({self.scale_up_domain_gpus}) must be <= "
-                f"gpus_per_server x servers_per_rack ({gpus_per_rack})"
-            )
+        # Checked here too (not only in `SystemSpec`) so the error names the file at load.
+        check_domain_fits_rack(self.scale_up_domain_gpus, self.gpus_per_server, self.servers_per_rack)
         return self
-
-    def to_spec(self) -> SystemSpec:
-        """Convert to SI: kW x 1e3."""
-        names = ("gpu", "gpus_per_server", "servers_per_rack", "scale_up_domain_gpus")
-        names += ("intra_server_fabric", "inter_server_fabric", "inter_rack_fabric")
-        sources = {key: self.source_of(key) for key in names}
-        if self.rack_power_kw is not None:
-            sources["rack_power_w"] = self.source_of("rack_power_kw")
-        return SystemSpec(
-            name=self.name,
-            gpu=self.gpu,
-            source=self.source,
-            gpus_per_server=self.gpus_per_server,
-            servers_per_rack=self.servers_per_rack,
-            scale_up_domain_gpus=self.scale_up_domain_gpus,
-            intra_server_fabric=self.intra_server_fabric,
-            inter_server_fabric=self.inter_server_fabric,
-            inter_rack_fabric=self.inter_rack_fabric,
-            rack_power_w=None if self.rack_power_kw is None else self.rack_power_kw * KW,
-            sources=sources,
-        )
-
-
-class PresetSpec(BaseModel):
-    """A named set of per-GPU overrides (SI), e.g. the seed simulator's decode FLOP rates.
-
-    Attributes:
-        name: Preset name, e.g. ``"seed"``.
-        source: One-line summary.
-        sustained_decode_flop_per_s: FLOP/s keyed by lower-case GPU name.
-        sources: Source per GPU name.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    source: str
-    sustained_decode_flop_per_s: dict[str, float]
-    sources: dict[str, str]
 
 
 class PresetFile(_File):

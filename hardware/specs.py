@@ -37,6 +37,20 @@ PositiveInt = Annotated[int, Field(gt=0)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
 
 
+def check_domain_fits_rack(scale_up_domain_gpus: int, gpus_per_server: int, servers_per_rack: int) -> None:
+    """A scale-up domain cannot span more GPUs than one rack holds.
+
+    Raises:
+        ValueError: It does (pydantic validators turn this into a field error).
+    """
+    gpus_per_rack = gpus_per_server * servers_per_rack
+    if scale_up_domain_gpus > gpus_per_rack:
+        raise ValueError(
+            f"field 'scale_up_domain_gpus' ({scale_up_domain_gpus}) must be <= "
+            f"gpus_per_server x servers_per_rack ({gpus_per_rack})"
+        )
+
+
 class _Spec(BaseModel):
     """Frozen, closed base: a misspelt attribute fails at construction."""
 
@@ -211,12 +225,24 @@ class SystemSpec(_Spec):
 
     @model_validator(mode="after")
     def _domain_fits_rack(self) -> SystemSpec:
-        if self.scale_up_domain_gpus > self.gpus_per_rack:
-            raise ValueError(
-                f"field 'scale_up_domain_gpus' ({self.scale_up_domain_gpus}) must be <= "
-                f"gpus_per_server x servers_per_rack ({self.gpus_per_rack})"
-            )
+        check_domain_fits_rack(self.scale_up_domain_gpus, self.gpus_per_server, self.servers_per_rack)
         return self
+
+
+class PresetSpec(_Spec):
+    """A named set of per-GPU overrides (SI), e.g. the seed simulator's decode FLOP rates.
+
+    Attributes:
+        name: Preset name, e.g. ``"seed"``.
+        source: One-line summary.
+        sustained_decode_flop_per_s: FLOP/s keyed by lower-case GPU name.
+        sources: Source per GPU name.
+    """
+
+    name: str
+    source: str
+    sustained_decode_flop_per_s: dict[str, float]
+    sources: dict[str, str]
 
 
 class Hardware(_Spec):

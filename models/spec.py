@@ -19,6 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 LayerType = Literal["sliding_attention", "full_attention"]
 
 
+def _at_most(name: str, value: int, limit_name: str, limit: int) -> None:
+    """Raise ``ValueError("name=value exceeds limit_name=limit")`` when ``value > limit``."""
+    if value > limit:
+        raise ValueError(f"{name}={value} exceeds {limit_name}={limit}")
+
+
 class MoeSpec(BaseModel):
     """Mixture-of-experts block, shared by every MoE layer of a model.
 
@@ -67,11 +73,7 @@ class MoeSpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> MoeSpec:
-        if self.num_experts_per_tok > self.num_experts:
-            raise ValueError(
-                f"num_experts_per_tok={self.num_experts_per_tok} exceeds "
-                f"num_experts={self.num_experts}"
-            )
+        _at_most("num_experts_per_tok", self.num_experts_per_tok, "num_experts", self.num_experts)
         if self.num_shared_experts > 0 and self.shared_expert_intermediate_size == 0:
             raise ValueError(
                 f"num_shared_experts={self.num_shared_experts} but "
@@ -199,11 +201,8 @@ class ModelSpec(BaseModel):
                 raise ValueError(
                     "layer_types has sliding_attention layers but sliding_window is unset"
                 )
-        if self.moe is not None and self.moe.num_dense_layers > self.num_hidden_layers:
-            raise ValueError(
-                f"moe.num_dense_layers={self.moe.num_dense_layers} exceeds "
-                f"num_hidden_layers={self.num_hidden_layers}"
-            )
+        if self.moe is not None:
+            _at_most("moe.num_dense_layers", self.moe.num_dense_layers, "num_hidden_layers", self.num_hidden_layers)
         if self.num_dense_layers > 0 and self.intermediate_size == 0:
             raise ValueError(
                 f"intermediate_size must be > 0: the model has {self.num_dense_layers} dense layers"

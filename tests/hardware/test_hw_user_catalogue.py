@@ -85,46 +85,33 @@ def test_malformed_toml_names_file_and_line(tmp_path: Path) -> None:
     assert "line 2" in message
 
 
-def test_misspelt_key_is_named_with_a_suggestion(tmp_path: Path) -> None:
-    write(tmp_path, "gpus/my-gpu.toml", MY_GPU.replace("hbm_capacity_gb", "hbm_capcity_gb"))
-    one_line_error(tmp_path, "my-gpu.toml: field 'hbm_capcity_gb' is not a known key; did you mean 'hbm_capacity_gb'?")
+# One bad edit of the README recipe's GPU file each, and (part of) the one-line error it must give.
+GPU_EDITS = {
+    "misspelt key, with a suggestion": (
+        "hbm_capacity_gb", "hbm_capcity_gb",
+        "my-gpu.toml: field 'hbm_capcity_gb' is not a known key; did you mean 'hbm_capacity_gb'?"),
+    "misspelt peak dtype": (
+        "int4 = false", "int4 = false\nfp6 = 900", "field 'peak_dense_tflops.fp6' is not a known key"),
+    "missing peak dtype must be marked": ("fp4 = false\n", "", "field 'peak_dense_tflops.fp4' is required"),
+    "negative size": (
+        "hbm_capacity_gb = 96", "hbm_capacity_gb = -1",
+        "gpus/my-gpu.toml: field 'hbm_capacity_gb' must be > 0 (got -1)"),
+    "zero peak": ("bf16 = 600", "bf16 = 0", "field 'peak_dense_tflops.bf16' must be > 0, or false"),
+    "true peak": ("fp4 = false", "fp4 = true", "field 'peak_dense_tflops.fp4' must be a positive number"),
+    "fraction above one": (
+        "hbm_efficiency = 0.8", "hbm_efficiency = 80", "field 'hbm_efficiency' must be <= 1 (got 80)"),
+    "string for number": (
+        "board_power_w = 500", 'board_power_w = "500"',
+        "field 'board_power_w' input should be a valid number (got '500')"),
+    "unknown host link": ('"pcie-gen5"', '"pcie5"', "field 'host_link' must be one of"),
+}
 
 
-def test_misspelt_peak_dtype(tmp_path: Path) -> None:
-    write(tmp_path, "gpus/my-gpu.toml", MY_GPU.replace("int4 = false", "int4 = false\nfp6 = 900"))
-    one_line_error(tmp_path, "field 'peak_dense_tflops.fp6' is not a known key")
-
-
-def test_missing_peak_dtype_must_be_marked(tmp_path: Path) -> None:
-    write(tmp_path, "gpus/my-gpu.toml", MY_GPU.replace("fp4 = false\n", ""))
-    one_line_error(tmp_path, "field 'peak_dense_tflops.fp4' is required")
-
-
-def test_negative_size(tmp_path: Path) -> None:
-    write(tmp_path, "gpus/my-gpu.toml", MY_GPU.replace("hbm_capacity_gb = 96", "hbm_capacity_gb = -1"))
-    one_line_error(tmp_path, "gpus/my-gpu.toml: field 'hbm_capacity_gb' must be > 0 (got -1)")
-
-
-def test_zero_peak_and_true_peak(tmp_path: Path) -> None:
-    write(tmp_path, "gpus/my-gpu.toml", MY_GPU.replace("bf16 = 600", "bf16 = 0"))
-    one_line_error(tmp_path, "field 'peak_dense_tflops.bf16' must be > 0, or false")
-    write(tmp_path, "gpus/my-gpu.toml", MY_GPU.replace("fp4 = false", "fp4 = true"))
-    one_line_error(tmp_path, "field 'peak_dense_tflops.fp4' must be a positive number")
-
-
-def test_fraction_above_one(tmp_path: Path) -> None:
-    write(tmp_path, "gpus/my-gpu.toml", MY_GPU.replace("hbm_efficiency = 0.8", "hbm_efficiency = 80"))
-    one_line_error(tmp_path, "field 'hbm_efficiency' must be <= 1 (got 80)")
-
-
-def test_string_for_number(tmp_path: Path) -> None:
-    write(tmp_path, "gpus/my-gpu.toml", MY_GPU.replace("board_power_w = 500", 'board_power_w = "500"'))
-    one_line_error(tmp_path, "field 'board_power_w' input should be a valid number (got '500')")
-
-
-def test_unknown_host_link(tmp_path: Path) -> None:
-    write(tmp_path, "gpus/my-gpu.toml", MY_GPU.replace('"pcie-gen5"', '"pcie5"'))
-    one_line_error(tmp_path, "field 'host_link' must be one of")
+@pytest.mark.parametrize(("old", "new", "message"), GPU_EDITS.values(), ids=GPU_EDITS)
+def test_bad_gpu_file_gives_one_line_error(tmp_path: Path, old: str, new: str, message: str) -> None:
+    assert old in MY_GPU
+    write(tmp_path, "gpus/my-gpu.toml", MY_GPU.replace(old, new))
+    one_line_error(tmp_path, message)
 
 
 def test_misspelt_source_key(tmp_path: Path) -> None:
