@@ -8,6 +8,7 @@ reader, or a test, somewhere a clone does not have.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -54,3 +55,13 @@ def test_no_tracked_file_points_outside_the_repository():
 def test_readme_and_docs_point_nowhere_outside():
     paths = [p for p in tracked_files() if p.startswith(PENDING)]
     assert references(paths) == []
+
+
+def test_every_source_key_of_the_catalogue_resolves_in_docs():
+    # The catalogue's [sources] cite short keys ([N1], [A2]=[N2], [E8], ...); docs/sources.md lists each.
+    cited = set()
+    for path in sorted((ROOT / "hardware" / "data").rglob("*.toml")):
+        cited |= set(re.findall(r"\[([NAESG]\d+b?)\]", path.read_text()))
+    listed = set(re.findall(r"^- \[([NAESG]\d+b?)\]", (ROOT / "docs" / "sources.md").read_text(), flags=re.M))
+    assert cited, "no keys found: the pattern is out of date"
+    assert sorted(cited - listed) == []
