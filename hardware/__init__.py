@@ -14,8 +14,7 @@ Typical use::
 
 from hardware.catalogue import Catalogue, default_catalogue
 from hardware.errors import CatalogueError
-from hardware.schema import PresetSpec
-from hardware.specs import DTYPES, TIERS, FabricSpec, GpuSpec, Hardware, SystemSpec
+from hardware.specs import DTYPES, TIERS, FabricSpec, GpuSpec, Hardware, PresetSpec, SystemSpec
 
 __all__ = [
     "DTYPES",

@@ -29,8 +29,8 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from hardware.errors import CatalogueError, validation_error
-from hardware.schema import FabricFile, GpuFile, PresetFile, PresetSpec, SystemFile, known_keys
-from hardware.specs import TIERS, FabricSpec, GpuSpec, Hardware, SystemSpec
+from hardware.schema import FabricFile, GpuFile, PresetFile, SystemFile, known_keys
+from hardware.specs import TIERS, FabricSpec, GpuSpec, Hardware, PresetSpec, SystemSpec
 
 DATA_DIR = Path(__file__).parent / "data"
 """Shipped catalogue data (package data)."""
