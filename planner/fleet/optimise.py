@@ -4,8 +4,9 @@
 evaluator's numbers, already pruned to the Pareto rows) and hands the search driver
 (``planner.search.driver``) its pieces: the MILP (``planner.milp.fleet``: PuLP), the solve
 (``planner.milp.fleet_solve``: HiGHS by default, then a tie-break solve), the diagnosis when
-it is infeasible, and the from-scratch re-scoring and re-checking (``planner.fleet.verify``). ``planner.fleet.disagg`` asks the
-same question of one model on one system: size a prefill pool and a decode pool together.
+it is infeasible, and the from-scratch re-scoring and re-checking (``planner.fleet.verify``).
+``planner.fleet.disagg`` asks the same question of one model on one system: size a prefill
+pool and a decode pool together.
 """
 
 from __future__ import annotations

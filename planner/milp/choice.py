@@ -28,6 +28,17 @@ from hardware.specs import TIERS
 GB = 1e9
 
 
+@dataclass(frozen=True)
+class Budgets:
+    """The right-hand sides every choose-one MILP has (the formulations add their own)."""
+
+    gpus: int
+    power_w: float | None
+    fabric_capacity: np.ndarray  # (3,) bytes/s per tier
+    hbm_bytes: float
+    gpus_per_rack: int = 1
+
+
 @dataclass
 class Model:
     """A built choose-one PuLP problem and its variables (``n`` is ``y`` when nothing is sized)."""
@@ -57,19 +68,18 @@ def choose_one(name: str, maximise: bool, names: list[str], objective: str,
     return Model(prob, y, n, None, objective)
 
 
-def add_budgets(model: Model, gpus: np.ndarray, power_w: np.ndarray, fabric_load: np.ndarray, max_gpus: int,
-                max_power_w: float | None, fabric_capacity: np.ndarray):
+def add_budgets(model: Model, gpus: np.ndarray, power_w: np.ndarray, fabric_load: np.ndarray, lim: Budgets):
     """The GPU, power and fabric rows over the instances; returns the GPUs-used expression."""
     prob, n = model.problem, model.n
     cols = range(len(n))
     used = pulp.lpSum(int(gpus[i]) * n[i] for i in cols)
-    prob += used <= max_gpus, "gpu_budget"
-    if max_power_w is not None:
-        prob += pulp.lpSum(float(power_w[i]) * n[i] for i in cols) <= max_power_w, "power_budget"
+    prob += used <= lim.gpus, "gpu_budget"
+    if lim.power_w is not None:
+        prob += pulp.lpSum(float(power_w[i]) * n[i] for i in cols) <= lim.power_w, "power_budget"
     for t in (1, 2):
         loads = fabric_load[t]
         if np.any(loads > 0):
-            prob += (pulp.lpSum(float(loads[i] / GB) * n[i] for i in cols) <= float(fabric_capacity[t] / GB),
+            prob += (pulp.lpSum(float(loads[i] / GB) * n[i] for i in cols) <= float(lim.fabric_capacity[t] / GB),
                      f"fabric_{TIERS[t]}")
     return used
 
@@ -81,7 +91,7 @@ def add_per_choice(model: Model, values: np.ndarray, limit: float, unit: float, 
 
 
 def add_objective(model: Model, rate: np.ndarray, used, maximise: bool, target: float | None, target_name: str,
-                  max_gpus: int, gpus_per_rack: int) -> Model:
+                  lim: Budgets) -> Model:
     """The throughput floor (when ``target`` is given) and the objective: throughput, or fewest GPUs then racks."""
     prob = model.problem
     throughput = pulp.lpSum(float(rate[i]) * model.n[i] for i in range(len(model.n)))
@@ -90,8 +100,8 @@ def add_objective(model: Model, rate: np.ndarray, used, maximise: bool, target: 
     if maximise:
         prob += throughput
         return model
-    max_racks = -(-max_gpus // gpus_per_rack)
+    max_racks = -(-lim.gpus // lim.gpus_per_rack)
     model.racks = prob.add_variable("racks_used", lowBound=0, upBound=max_racks, cat=pulp.LpInteger)
-    prob += gpus_per_rack * model.racks - used >= 0, "racks_used"
+    prob += lim.gpus_per_rack * model.racks - used >= 0, "racks_used"
     prob += used + model.racks * (1.0 / (max_racks + 1))
     return model

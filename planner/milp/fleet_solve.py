@@ -37,7 +37,8 @@ HIGHS_OPTIONS = {"mip_allow_restart": False}
 FLEET_WORDING = Wording(
     failed="solver {solver} failed on the fleet model: {exc}",
     infeasible="the fleet MILP is infeasible",
-    bad_status="solver {solver} did not prove an optimum (status '{status}'); raise --time-limit or give a smaller fleet",
+    bad_status=("solver {solver} did not prove an optimum (status '{status}'); raise --time-limit or give a "
+                "smaller fleet"),
     unproven=("solver {solver} did not prove an optimum (stopped by the time limit of {limit:g} s); raise --time-limit "
               "or give a smaller fleet"),
 )

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner import quant
-from planner.milp.choice import GB, Model, add_budgets, add_objective, add_per_choice, choose_one
+from planner.milp.choice import GB, Budgets, Model, add_budgets, add_objective, add_per_choice, choose_one
 from planner.serving.plan import PlanArrays
 
 OBJECTIVES = ("max_tps", "min_gpus")
@@ -65,31 +65,25 @@ class Coefficients:
     ttft_s: np.ndarray | None
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Right-hand sides."""
+@dataclass(frozen=True, kw_only=True)
+class Limits(Budgets):
+    """Right-hand sides: the shared budgets plus host memory, latency limits and the min-GPUs target."""
 
-    gpus: int
-    power_w: float | None
-    fabric_capacity: np.ndarray  # (3,)
-    hbm_bytes: float
     host_bytes: float
     max_tpot_s: float | None
     max_ttft_s: float | None
     target_tps: float | None = None
-    gpus_per_rack: int = 1
 
 
 def build(coef: Coefficients, lim: Limits, objective: str) -> Model:
     """Build the MILP for ``objective`` (one of ``OBJECTIVES``)."""
     maximise = objective == "max_tps"
     model = choose_one(f"rackplan_{objective}", maximise, coef.names, objective, coef.max_instances)
-    used = add_budgets(model, coef.gpus, coef.power_w, coef.fabric_load, lim.gpus, lim.power_w, lim.fabric_capacity)
+    used = add_budgets(model, coef.gpus, coef.power_w, coef.fabric_load, lim)
     add_per_choice(model, coef.memory_bytes, lim.hbm_bytes, GB, "hbm_capacity")
     add_per_choice(model, coef.kv_offloaded_bytes, lim.host_bytes, GB, "host_memory")
     if lim.max_tpot_s is not None:
         add_per_choice(model, coef.tpot_s, lim.max_tpot_s, MS, "tpot_limit")
     if lim.max_ttft_s is not None and coef.ttft_s is not None:
         add_per_choice(model, coef.ttft_s, lim.max_ttft_s, MS, "ttft_limit")
-    return add_objective(model, coef.tps, used, maximise, None if maximise else lim.target_tps, "target_tps",
-                         lim.gpus, lim.gpus_per_rack)
+    return add_objective(model, coef.tps, used, maximise, None if maximise else lim.target_tps, "target_tps", lim)

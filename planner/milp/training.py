@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.milp.choice import GB, Model, add_budgets, add_objective, add_per_choice, choose_one
+from planner.milp.choice import GB, Budgets, Model, add_budgets, add_objective, add_per_choice, choose_one
 from planner.training.workload import PRECISIONS, RECOMPUTE_MODES, TrainingPlanArrays
 
 OBJECTIVES = ("max_tokens_per_s", "min_gpus")
@@ -58,23 +58,17 @@ class TrainingCoefficients:
     memory_bytes: np.ndarray    # M_c, per GPU
 
 
-@dataclass(frozen=True)
-class TrainingLimits:
-    """Right-hand sides."""
+@dataclass(frozen=True, kw_only=True)
+class TrainingLimits(Budgets):
+    """Right-hand sides: the shared budgets plus the throughput target (min-GPUs, or a deadline)."""
 
-    gpus: int
-    power_w: float | None
-    fabric_capacity: np.ndarray  # (3,)
-    hbm_bytes: float
     target_tokens_per_s: float | None = None
-    gpus_per_rack: int = 1
 
 
 def build(coef: TrainingCoefficients, lim: TrainingLimits, objective: str) -> Model:
     """Build the training MILP for ``objective`` (one of ``OBJECTIVES``)."""
     maximise = objective == "max_tokens_per_s"
     model = choose_one(f"rackplan_training_{objective}", maximise, coef.names, objective)
-    used = add_budgets(model, coef.gpus, coef.power_w, coef.fabric_load, lim.gpus, lim.power_w, lim.fabric_capacity)
+    used = add_budgets(model, coef.gpus, coef.power_w, coef.fabric_load, lim)
     add_per_choice(model, coef.memory_bytes, lim.hbm_bytes, GB, "hbm_capacity")
-    return add_objective(model, coef.tokens_per_s, used, maximise, lim.target_tokens_per_s, "target_tokens_per_s",
-                         lim.gpus, lim.gpus_per_rack)
+    return add_objective(model, coef.tokens_per_s, used, maximise, lim.target_tokens_per_s, "target_tokens_per_s", lim)
