@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("hardware", "models", "planner")
 PULP_MODULES = {"planner.milp.serving", "planner.milp.solve", "planner.milp.fleet", "planner.milp.fleet_solve",
-                "planner.milp.training"}
+                "planner.milp.training", "planner.milp.choice"}
 TABULATE_MODULES = {"planner.report.tables"}
 MATPLOTLIB_MODULES = {"planner.report.plot"}  # the optional plot extra, imported lazily
 RAY_MODULES = {"planner.studies.executors"}  # the optional ray extra, imported lazily

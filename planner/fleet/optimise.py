@@ -1,10 +1,12 @@
 """Fleet planning: several models on several hardware kinds, aggregated or disaggregated, in one MILP.
 
 ``plan_fleet`` builds the coefficient table (``planner.fleet.table``: numpy, the
-evaluator's numbers), the MILP (``planner.milp.fleet``: PuLP), solves it
-(``planner.milp.fleet_solve``: HiGHS by default, then a tie-break solve) and re-scores and
-re-checks the answer from scratch (``planner.fleet.verify``). ``planner.fleet.disagg`` asks the
-same question of one model on one system: size a prefill pool and a decode pool together.
+evaluator's numbers, already pruned to the Pareto rows) and hands the search driver
+(``planner.search.driver``) its pieces: the MILP (``planner.milp.fleet``: PuLP), the solve
+(``planner.milp.fleet_solve``: HiGHS by default, then a tie-break solve), the diagnosis when
+it is infeasible, and the from-scratch re-scoring and re-checking (``planner.fleet.verify``).
+``planner.fleet.disagg`` asks the same question of one model on one system: size a prefill
+pool and a decode pool together.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from planner.errors import InfeasibleError
-from planner.milp.fleet import build as build_milp
-from planner.milp.fleet_problem import FleetProblem
-from planner.milp.fleet_solve import FleetSolution, solve
 from planner.fleet.spec import Fleet
 from planner.fleet.table import FleetTable, build as build_table
 from planner.fleet.verify import Verified, verify
+from planner.milp.fleet import build as build_milp
+from planner.milp.fleet_problem import FleetProblem
+from planner.milp.fleet_solve import FleetSolution, solve
+from planner.search import driver
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,14 @@ def plan_fleet(fleet: Fleet, solver: str = "highs", time_limit_s: float | None =
     built = time.perf_counter()
     problem = table.problem
     _check_columns(fleet, table)
-    try:
-        solution = solve(build_milp(problem), solver, time_limit_s)
-    except InfeasibleError:
-        raise InfeasibleError(explain(fleet, problem, solver, time_limit_s)) from None
-    solved = time.perf_counter()
-    verified = verify(fleet, problem, solution)
+    mode = driver.Mode(prune=lambda rows: rows, build=lambda rows: build_milp(problem), solve=solve,
+                       accept=lambda rows, solution: ((solution, verify(fleet, problem, solution)), 0),
+                       explain=lambda: explain(fleet, problem, solver, time_limit_s))
+    outcome = driver.run(mode, np.arange(len(problem.columns)), 1, solver, time_limit_s)
+    solution, verified = outcome.choices[0]
     done = time.perf_counter()
-    return FleetResult(fleet, problem, table.counts, solution, verified, built - start, done - solved, done - start)
+    return FleetResult(fleet, problem, table.counts, solution, verified, built - start, outcome.verify_time_s,
+                       done - start)
 
 
 def _check_columns(fleet: Fleet, table: FleetTable) -> None:

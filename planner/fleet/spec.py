@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from hardware.catalogue import Catalogue
 from hardware.errors import CatalogueError
@@ -90,29 +90,48 @@ class PlanTable(_Table):
         return self
 
 
-class HardwareTable(_Table):
-    """One ``[[hardware]]`` table: a hardware kind, how many of it, its price and power."""
+# A price or power may be given per GPU, per server or per rack (at most one): (field, scale to
+# the per-GPU unit, what it is counted per). Power per server or rack is in kW, per GPU in W.
+PRICE_FIELDS = (("price_per_gpu_hour", 1.0, "gpu"), ("price_per_server_hour", 1.0, "server"),
+                ("price_per_rack_hour", 1.0, "rack"))
+POWER_FIELDS = (("power_w_per_gpu", 1.0, "gpu"), ("power_kw_per_server", 1e3, "server"),
+                ("power_kw_per_rack", 1e3, "rack"))
+
+
+def _per_gpu(t: BaseModel, fields: tuple, gpus_per: dict[str, int]) -> float | None:
+    """The per-GPU value of the one field of ``fields`` given in ``t`` (``None`` when none is)."""
+    for name, scale, unit in fields:
+        value = getattr(t, name)
+        if value is not None:
+            return value if unit == "gpu" else value * scale / gpus_per[unit]
+    return None
+
+
+class _HardwareCount(_Table):
+    """The catalogue system of a ``[[hardware]]`` table and how many of it (exactly one count)."""
 
     system: str
     label: str | None = None
     racks: Count | None = None
     servers: Count | None = None
     gpus: Count | None = None
-    price_per_gpu_hour: NonNegative | None = None
-    price_per_server_hour: NonNegative | None = None
-    price_per_rack_hour: NonNegative | None = None
-    power_w_per_gpu: Positive | None = None
-    power_kw_per_server: Positive | None = None
-    power_kw_per_rack: Positive | None = None
-    fabric: str | None = None
-    preset: str | None = None
 
     @model_validator(mode="after")
-    def _one_each(self) -> "HardwareTable":
+    def _one_each(self):
         _at_most_one(self, ("racks", "servers", "gpus"), required=True)
-        _at_most_one(self, ("price_per_gpu_hour", "price_per_server_hour", "price_per_rack_hour"), required=False)
-        _at_most_one(self, ("power_w_per_gpu", "power_kw_per_server", "power_kw_per_rack"), required=False)
+        for fields in (PRICE_FIELDS, POWER_FIELDS):
+            _at_most_one(self, tuple(name for name, _, _ in fields), required=False)
         return self
+
+
+# The price and power fields are declared from their tables above, so each name is written once.
+HardwareTable = create_model(
+    "HardwareTable", __base__=_HardwareCount,
+    __doc__="One ``[[hardware]]`` table: a hardware kind, how many of it, its price and power.",
+    **{name: (NonNegative | None, None) for name, _, _ in PRICE_FIELDS},
+    **{name: (Positive | None, None) for name, _, _ in POWER_FIELDS},
+    fabric=(str | None, None), preset=(str | None, None),
+)
 
 
 class ModelTable(_Table):
@@ -225,6 +244,16 @@ def _validation_line(exc: ValidationError, where: str) -> InputError:
     return InputError(f"{where}: field '{loc}': {msg}")
 
 
+def _distinct_labels(labels: list[str], entry, earlier) -> None:
+    """Raise on the first label that repeats; ``entry(i)`` and ``earlier(j)`` name tables by 1-based index."""
+    seen: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        if label in seen:
+            raise InputError(f"{entry(i + 1)}.label: '{label}' is also {earlier(seen[label] + 1)}; "
+                             "give each a distinct label")
+        seen[label] = i
+
+
 def parse(text: str, where: str = "fleet file") -> FleetTable:
     """Parse and validate fleet TOML text; one-line ``InputError`` naming the field."""
     try:
@@ -244,16 +273,9 @@ def _kind(cat: Catalogue, t: HardwareTable, field: str) -> FleetKind:
         raise InputError(f"{field}: {exc}") from None
     gps, gpr = hw.gpus_per_server, hw.gpus_per_rack
     gpus = t.gpus if t.gpus is not None else (t.servers * gps if t.servers is not None else t.racks * gpr)
-    price = t.price_per_gpu_hour
-    if t.price_per_server_hour is not None:
-        price = t.price_per_server_hour / gps
-    if t.price_per_rack_hour is not None:
-        price = t.price_per_rack_hour / gpr
-    power = t.power_w_per_gpu or hw.gpu.power_w
-    if t.power_kw_per_server is not None:
-        power = t.power_kw_per_server * 1e3 / gps
-    if t.power_kw_per_rack is not None:
-        power = t.power_kw_per_rack * 1e3 / gpr
+    gpus_per = {"server": gps, "rack": gpr}
+    price = _per_gpu(t, PRICE_FIELDS, gpus_per)
+    power = _per_gpu(t, POWER_FIELDS, gpus_per) or hw.gpu.power_w
     return FleetKind(label=label_of(t.label or t.system), hardware=hw, gpus=int(gpus),
                      power_w_per_gpu=float(power), price_per_gpu_hour=price)
 
@@ -306,23 +328,13 @@ def resolve(table: FleetTable, cat: Catalogue, overrides: Overrides = Overrides(
     if not models:
         raise InputError(f"{where}: no models to plan: add [[model]] tables or give --model NAME=TPS")
     kinds = [_kind(cat, t, f"{where}: hardware[{i + 1}]") for i, t in enumerate(table.hardware)]
-    seen: dict[str, int] = {}
-    for i, k in enumerate(kinds):
-        if k.label in seen:
-            raise InputError(f"{where}: hardware[{i + 1}].label: '{k.label}' is also hardware[{seen[k.label] + 1}]; "
-                             "give each a distinct label")
-        seen[k.label] = i
+    _distinct_labels([k.label for k in kinds], lambda i: f"{where}: hardware[{i}]", lambda j: f"hardware[{j}]")
     if sum(k.gpus for k in kinds) == 0:
         raise InputError(f"{where}: hardware: the fleet has no GPUs (every count is 0)")
     serving = overrides.serving or plan.serving
     fleet_models = [_model(t, f"{prefix}[{i + 1}]", serving if overrides.serving else (t.serving or serving))
                     for i, t in enumerate(models)]
-    names: dict[str, int] = {}
-    for i, m in enumerate(fleet_models):
-        if m.label in names:
-            raise InputError(f"{prefix}[{i + 1}].label: '{m.label}' is also model {names[m.label] + 1}'s; "
-                             "give each a distinct label")
-        names[m.label] = i
+    _distinct_labels([m.label for m in fleet_models], lambda i: f"{prefix}[{i}]", lambda j: f"model {j}'s")
     objective = _objective(plan, overrides.objective, models)
     if objective.startswith("min_"):
         for i, t in enumerate(models):

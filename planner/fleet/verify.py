@@ -22,7 +22,6 @@ import numpy as np
 from hardware.specs import TIERS
 from planner.serving import parallel
 from planner.serving.disagg import decode_scores, kv_bytes_per_request, prefill_scores
-from planner.errors import VerificationError
 from planner.serving.evaluate import evaluate
 from planner.milp.fleet_problem import AGG, DECODE, PREFILL, ROLES, FleetProblem, KindData, first_fit_decreasing
 from planner.milp.fleet_solve import FleetSolution
@@ -30,8 +29,9 @@ from planner.fleet.spec import Fleet
 from planner.fleet.table import prefill_space, scenario
 from planner.serving.plan import Plan, PlanArrays
 from planner.quant import MODE_NAMES
-from planner.serving.space import SearchSpace, default_space, validate
-from planner.verify.serving import OBJECTIVE_RELATIVE_TOLERANCE, Check, Verdict
+from planner.serving.space import default_space, validate
+from planner.verify import kit
+from planner.verify.kit import Check, Verdict
 
 FLOW_RELATIVE_TOLERANCE = 1e-6
 
@@ -92,12 +92,6 @@ def _limit(rhs: float, lhs: float) -> float:
     return slack
 
 
-def _in_space(plan: Plan, space: SearchSpace) -> bool:
-    return (plan.tp in space.tp and plan.pp in space.pp and plan.ep in space.ep and plan.dp in space.dp
-            and plan.batch in space.batch and plan.quant in space.quant and plan.kv_quant in space.kv_quant
-            and any(abs(plan.kv_offload_fraction - f) < 1e-12 for f in space.kv_offload_fraction))
-
-
 def _score(fleet: Fleet, mi: int, ki: int, role: int, plan: Plan, kind: KindData) -> tuple[Pool, list[Check]]:
     m, k = fleet.models[mi], fleet.kinds[ki]
     sc = scenario(fleet, m, k)
@@ -118,12 +112,12 @@ def _score(fleet: Fleet, mi: int, ki: int, role: int, plan: Plan, kind: KindData
     space = validate(fleet.space or default_space(sc))
     space = prefill_space(space) if role == PREFILL else space
     checks = [
-        Check(f"layout_rules__{tag}", -1.0 if bad_layout else 0.0),
-        Check(f"search_space__{tag}", 0.0 if _in_space(plan, space) else -1.0),
+        kit.rule(f"layout_rules__{tag}", not bad_layout),
+        kit.in_space(f"search_space__{tag}", plan, space),
         Check(f"hbm_capacity__{tag}", float(-s.hbm_excess_bytes[0])),
         Check(f"host_memory__{tag}", float(-s.host_excess_bytes[0])),
         Check(f"placement__{tag}", float(kind.domain_gpus - g)),
-        Check(f"instance_size__{tag}", 0.0 if g & (g - 1) == 0 else -1.0),
+        kit.rule(f"instance_size__{tag}", g & (g - 1) == 0),
     ]
     lim = m.limits
     if tpot is not None and lim.max_tpot_s is not None:
@@ -201,13 +195,8 @@ def verify(fleet: Fleet, problem: FleetProblem, sol: FleetSolution) -> Verified:
     if value is None:
         value = float(output[0] / shares[0]) if shared else float(sum(fm.weight * output[mi]
                                                                           for mi, fm in enumerate(fleet.models)))
-    mismatch = abs(value - sol.objective_value) / max(1.0, abs(sol.objective_value))
-    checks.append(Check("objective_match", OBJECTIVE_RELATIVE_TOLERANCE - mismatch))
-    verdict = Verdict(ok=all(ch.ok for ch in checks), checks=tuple(checks))
-    if not verdict.ok:
-        failed = ", ".join(f"{ch.name} (slack {ch.slack:.6g})" for ch in checks if not ch.ok)
-        raise VerificationError(f"the solver's fleet plan fails re-evaluation: {failed}; "
-                                "this is a bug, please report it with the command line")
+    checks.append(kit.objective_match(value, sol.objective_value, scale=sol.objective_value))
+    verdict = kit.conclude(checks, "fleet plan")
     return Verified(tuple(pools), tuple(flows), output, capacity, fabric, value, verdict)
 
 

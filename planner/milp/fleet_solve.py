@@ -4,9 +4,9 @@ The first solve finds the optimum of the asked objective. Many plans usually sha
 (spare prefill instances cost nothing when maximising throughput; two layouts may need the
 same GPUs), so a second solve keeps the first optimum, to within ``TIE_RELATIVE_TOLERANCE``,
 and minimises GPUs (power, when GPUs were the objective), within ``TIEBREAK_TIME_LIMIT_S``;
-if it does not finish, the first solve's plan (equally optimal) is kept and the report says so. Solver chatter is silenced on
-file descriptor 1 (``planner.milp.solve.quiet_stdout``); every status other than optimal
-raises; integer values are rounded before use.
+if it does not finish, the first solve's plan (equally optimal) is kept and the report says so. Both
+solves go through ``planner.milp.solve.run`` (chatter silenced, every status other than a proven
+optimum raised, in the fleet's words); integer values are rounded before use.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pulp
 
-from planner.errors import InfeasibleError, SolverError
+from planner.errors import SolverError
 from planner.milp.fleet import Milp
-from planner.milp.solve import MIP_GAP, quiet_stdout, solver_command
+from planner.milp.solve import Wording, run
 
 # The second solve may give up this much of the first optimum (relative): the solver holds
 # sums of float coefficients to about 1e-9, so a tighter floor could make it infeasible.
@@ -34,13 +34,14 @@ TIEBREAK_TIME_LIMIT_S = 1.0
 # knapsack-like models each restart repeats the root cut loop, and turning restarts off made the
 # example fleet's least-power solve 5-9x faster and maximise-throughput 1.4x (bench/fleet.py).
 HIGHS_OPTIONS = {"mip_allow_restart": False}
-
-
-def command(solver: str, time_limit_s: float | None) -> pulp.LpSolver:
-    """``planner.milp.solve.solver_command`` with the fleet's HiGHS options (gap zero, one thread)."""
-    if solver.lower() == "highs":
-        return pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=MIP_GAP, gapAbs=0.0, threads=1, **HIGHS_OPTIONS)
-    return solver_command(solver, time_limit_s)
+FLEET_WORDING = Wording(
+    failed="solver {solver} failed on the fleet model: {exc}",
+    infeasible="the fleet MILP is infeasible",
+    bad_status=("solver {solver} did not prove an optimum (status '{status}'); raise --time-limit or give a "
+                "smaller fleet"),
+    unproven=("solver {solver} did not prove an optimum (stopped by the time limit of {limit:g} s); raise --time-limit "
+              "or give a smaller fleet"),
+)
 
 
 @dataclass(frozen=True)
@@ -54,24 +55,6 @@ class FleetSolution:
     tiebreak_proven: bool
     solver: str
     solve_time_s: float
-
-
-def _run(milp: Milp, command: pulp.LpSolver, solver: str, time_limit_s: float | None) -> None:
-    with quiet_stdout():
-        try:
-            status = milp.problem.solve(command)
-        except (pulp.PulpError, IndexError, ValueError, OSError) as exc:
-            # PuLP raises when a solver rejects the model (HiGHS refuses entries >= 1e15).
-            raise SolverError(f"solver {solver} failed on the fleet model: {exc}") from None
-    name = pulp.LpStatus.get(status, str(status))
-    if name == "Infeasible":
-        raise InfeasibleError("the fleet MILP is infeasible")
-    # PuLP reports a HiGHS run stopped by its time limit with an incumbent as 'Optimal'; only the
-    # solution status says whether optimality was proven.
-    if name != "Optimal" or milp.problem.sol_status != pulp.LpSolutionOptimal:
-        why = f"status '{name}'" if name != "Optimal" else f"stopped by the time limit of {time_limit_s:g} s"
-        raise SolverError(f"solver {solver} did not prove an optimum ({why}); raise --time-limit or give a "
-                          "smaller fleet")
 
 
 def tiebreak_of(objective: str) -> str:
@@ -88,7 +71,7 @@ def _values(milp: Milp) -> tuple[np.ndarray, dict]:
 def solve(milp: Milp, solver: str = "highs", time_limit_s: float | None = None) -> FleetSolution:
     """Solve ``milp`` lexicographically (module docstring)."""
     start = time.perf_counter()
-    _run(milp, command(solver, time_limit_s), solver, time_limit_s)
+    run(milp.problem, solver, time_limit_s, FLEET_WORDING, HIGHS_OPTIONS)
     counts, flows = _values(milp)
     primary = milp.expressions[milp.objective]
     best = float(pulp.value(primary) or 0.0)
@@ -102,7 +85,7 @@ def solve(milp: Milp, solver: str = "highs", time_limit_s: float | None = None) 
     milp.problem.setObjective(milp.expressions[second])
     limit = TIEBREAK_TIME_LIMIT_S if time_limit_s is None else min(time_limit_s, TIEBREAK_TIME_LIMIT_S)
     try:
-        _run(milp, command(solver, limit), solver, limit)
+        run(milp.problem, solver, limit, FLEET_WORDING, HIGHS_OPTIONS)
         counts, flows = _values(milp)
         proven = True
     except SolverError:  # not proven in time: the first optimum stands, spare instances and all

@@ -23,6 +23,7 @@ Constraints (names are the report's vocabulary; the verifier speaks of the same 
 
 Objectives: ``max_tps`` maximises ``sum_c TPS_c n_c``; ``min_gpus`` minimises
 ``sum_c G_c n_c + eps * r`` with ``eps < 1 / (max racks + 1)``, i.e. fewest GPUs, then fewest racks.
+The rows shared with training are written once, in ``planner.milp.choice``.
 """
 
 from __future__ import annotations
@@ -30,16 +31,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pulp
 
-from hardware.specs import TIERS
 from planner import quant
+from planner.milp.choice import GB, Budgets, Model, add_budgets, add_objective, add_per_choice, choose_one
 from planner.serving.plan import PlanArrays
 
 OBJECTIVES = ("max_tps", "min_gpus")
 # Row scaling: HiGHS rejects matrix entries of 1e15 or more, and well-scaled rows solve
 # more reliably, so bytes enter as GB, bytes/s as GB/s and seconds as milliseconds.
-GB = 1e9
 MS = 1e-3
 
 
@@ -66,69 +65,25 @@ class Coefficients:
     ttft_s: np.ndarray | None
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Right-hand sides."""
+@dataclass(frozen=True, kw_only=True)
+class Limits(Budgets):
+    """Right-hand sides: the shared budgets plus host memory, latency limits and the min-GPUs target."""
 
-    gpus: int
-    power_w: float | None
-    fabric_capacity: np.ndarray  # (3,)
-    hbm_bytes: float
     host_bytes: float
     max_tpot_s: float | None
     max_ttft_s: float | None
     target_tps: float | None = None
-    gpus_per_rack: int = 1
-
-
-@dataclass
-class Model:
-    """A built PuLP problem and its variables."""
-
-    problem: pulp.LpProblem
-    y: list
-    n: list
-    racks: object | None
-    objective: str
 
 
 def build(coef: Coefficients, lim: Limits, objective: str) -> Model:
     """Build the MILP for ``objective`` (one of ``OBJECTIVES``)."""
-    sense = pulp.LpMaximize if objective == "max_tps" else pulp.LpMinimize
-    prob = pulp.LpProblem(f"rackplan_{objective}", sense)
-    rows = len(coef.names)
-    y = [prob.add_variable(f"y__{coef.names[i]}", cat=pulp.LpBinary) for i in range(rows)]
-    n = [prob.add_variable(f"n__{coef.names[i]}", lowBound=0, upBound=int(coef.max_instances[i]), cat=pulp.LpInteger)
-         for i in range(rows)]
-    prob += pulp.lpSum(y) == 1, "choose_one"
-    for i in range(rows):
-        prob += n[i] - y[i] >= 0, f"instances_min__{coef.names[i]}"
-        prob += n[i] - int(coef.max_instances[i]) * y[i] <= 0, f"packing__{coef.names[i]}"
-    used = pulp.lpSum(int(coef.gpus[i]) * n[i] for i in range(rows))
-    prob += used <= lim.gpus, "gpu_budget"
-    if lim.power_w is not None:
-        prob += pulp.lpSum(float(coef.power_w[i]) * n[i] for i in range(rows)) <= lim.power_w, "power_budget"
-    for t in (1, 2):
-        loads = coef.fabric_load[t]
-        if np.any(loads > 0):
-            prob += (pulp.lpSum(float(loads[i] / GB) * n[i] for i in range(rows)) <= float(lim.fabric_capacity[t] / GB),
-                     f"fabric_{TIERS[t]}")
-    prob += pulp.lpSum(float(coef.memory_bytes[i] / GB) * y[i] for i in range(rows)) <= lim.hbm_bytes / GB, \
-        "hbm_capacity"
-    prob += pulp.lpSum(float(coef.kv_offloaded_bytes[i] / GB) * y[i] for i in range(rows)) <= lim.host_bytes / GB, \
-        "host_memory"
+    maximise = objective == "max_tps"
+    model = choose_one(f"rackplan_{objective}", maximise, coef.names, objective, coef.max_instances)
+    used = add_budgets(model, coef.gpus, coef.power_w, coef.fabric_load, lim)
+    add_per_choice(model, coef.memory_bytes, lim.hbm_bytes, GB, "hbm_capacity")
+    add_per_choice(model, coef.kv_offloaded_bytes, lim.host_bytes, GB, "host_memory")
     if lim.max_tpot_s is not None:
-        prob += pulp.lpSum(float(coef.tpot_s[i] / MS) * y[i] for i in range(rows)) <= lim.max_tpot_s / MS, "tpot_limit"
+        add_per_choice(model, coef.tpot_s, lim.max_tpot_s, MS, "tpot_limit")
     if lim.max_ttft_s is not None and coef.ttft_s is not None:
-        prob += pulp.lpSum(float(coef.ttft_s[i] / MS) * y[i] for i in range(rows)) <= lim.max_ttft_s / MS, "ttft_limit"
-    racks = None
-    throughput = pulp.lpSum(float(coef.tps[i]) * n[i] for i in range(rows))
-    if objective == "max_tps":
-        prob += throughput
-    else:
-        prob += throughput >= float(lim.target_tps), "target_tps"
-        max_racks = -(-lim.gpus // lim.gpus_per_rack)
-        racks = prob.add_variable("racks_used", lowBound=0, upBound=max_racks, cat=pulp.LpInteger)
-        prob += lim.gpus_per_rack * racks - used >= 0, "racks_used"
-        prob += used + racks * (1.0 / (max_racks + 1))
-    return Model(prob, y, n, racks, objective)
+        add_per_choice(model, coef.ttft_s, lim.max_ttft_s, MS, "ttft_limit")
+    return add_objective(model, coef.tps, used, maximise, None if maximise else lim.target_tps, "target_tps", lim)

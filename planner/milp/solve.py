@@ -1,8 +1,12 @@
-"""Run the MILP: HiGHS through highspy by default, CBC on request; never trust the result.
+"""Run a MILP: HiGHS through highspy by default, CBC on request; the one solve path of the planner.
 
-Solver chatter never reaches stdout: HiGHS writes its banner to file descriptor 1 even with
-``msg=False``, so fd 1 is pointed at /dev/null for the duration of the solve. Every status
-other than optimal becomes a ``SolverError``; integer values are rounded before use.
+``run`` is the only place a PuLP problem is solved, for serving, training and fleets alike:
+it picks the solver (gap zero, one thread, an optional time limit), silences its chatter and
+turns every status other than a proven optimum into the library's errors, worded per caller
+(``Wording``). Solver chatter never reaches stdout: HiGHS writes its banner to file descriptor
+1 even with ``msg=False``, so fd 1 is pointed at /dev/null for the duration of the solve.
+``solve`` reads a choose-one model's answer (``planner.milp.choice``); integer values are
+rounded before use.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 import pulp
 
 from planner.errors import InfeasibleError, InputError, SolverError
-from planner.milp.serving import Model
+from planner.milp.choice import Model
 
 SOLVERS = ("highs", "cbc")
 # HiGHS/CBC default relative MIP gaps (1e-4) would allow a plan 0.01 % below the optimum;
@@ -41,11 +45,12 @@ def quiet_stdout():
         os.close(devnull)
 
 
-def solver_command(name: str, time_limit_s: float | None) -> pulp.LpSolver:
-    """The PuLP solver object for ``name``."""
+def solver_command(name: str, time_limit_s: float | None, highs_options: dict | None = None) -> pulp.LpSolver:
+    """The PuLP solver object for ``name`` (``highs_options`` are extra HiGHS settings)."""
     key = name.lower()
     if key == "highs":
-        return pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=MIP_GAP, gapAbs=0.0, threads=1)
+        return pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=MIP_GAP, gapAbs=0.0, threads=1,
+                          **(highs_options or {}))
     if key == "cbc":
         solver = pulp.COIN_CMD(msg=False, timeLimit=time_limit_s, gapRel=MIP_GAP, gapAbs=0.0)
         if not solver.available():
@@ -57,6 +62,53 @@ def solver_command(name: str, time_limit_s: float | None) -> pulp.LpSolver:
             raise InputError("solver cbc is not available in this installation; use --solver highs")
         return solver
     raise InputError(f"unknown solver '{name}'; choose one of: {', '.join(SOLVERS)}")
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a caller's solve failures read (``str.format`` templates over solver, exc, status, limit)."""
+
+    failed: str
+    infeasible: str
+    bad_status: str
+    unproven: str
+
+
+SERVING_WORDING = Wording(
+    failed="solver {solver} failed on the model: {exc}",
+    infeasible="the MILP is infeasible: no candidate meets every limit together",
+    bad_status="solver {solver} returned status '{status}'; raise --time-limit or narrow the search space",
+    unproven=("solver {solver} returned no proven optimum within the time limit of {limit:g} s; raise --time-limit "
+              "or narrow the search space"),
+)
+
+
+def run(problem: pulp.LpProblem, solver: str, time_limit_s: float | None, wording: Wording = SERVING_WORDING,
+        highs_options: dict | None = None) -> float:
+    """Solve ``problem`` in place to a proven optimum; return the seconds it took.
+
+    Raises ``InfeasibleError`` when the solver proves infeasibility and ``SolverError`` on
+    any other status, or when a time limit stopped it before optimality was proven.
+    """
+    command = solver_command(solver, time_limit_s, highs_options)
+    start = time.perf_counter()
+    with quiet_stdout():
+        try:
+            status = problem.solve(command)
+        except (pulp.PulpError, IndexError, ValueError, OSError) as exc:
+            # PuLP raises when a solver rejects the model (e.g. HiGHS refuses entries >= 1e15).
+            raise SolverError(wording.failed.format(solver=solver, exc=exc)) from None
+    elapsed = time.perf_counter() - start
+    name = pulp.LpStatus.get(status, str(status))
+    if name == "Infeasible":
+        raise InfeasibleError(wording.infeasible)
+    if name != "Optimal":
+        raise SolverError(wording.bad_status.format(solver=solver, status=name))
+    # PuLP reports a run stopped by the time limit with a feasible incumbent as "Optimal"; the
+    # solution status says whether optimality was proven.
+    if problem.sol_status != pulp.LpSolutionOptimal:
+        raise SolverError(wording.unproven.format(solver=solver, limit=time_limit_s))
+    return elapsed
 
 
 @dataclass(frozen=True)
@@ -72,24 +124,8 @@ class Solution:
 
 
 def solve(model: Model, solver: str = "highs", time_limit_s: float | None = None) -> Solution:
-    """Solve ``model``; raise on anything but an optimal status."""
-    command = solver_command(solver, time_limit_s)
-    start = time.perf_counter()
-    with quiet_stdout():
-        try:
-            status = model.problem.solve(command)
-        except (pulp.PulpError, IndexError, ValueError, OSError) as exc:
-            # PuLP raises when a solver rejects the model (e.g. HiGHS refuses entries >= 1e15).
-            raise SolverError(f"solver {solver} failed on the model: {exc}") from None
-    elapsed = time.perf_counter() - start
-    name = pulp.LpStatus.get(status, str(status))
-    if name == "Infeasible":
-        raise InfeasibleError("the MILP is infeasible: no candidate meets every limit together")
-    # PuLP reports a run stopped by the time limit with a feasible incumbent as "Optimal"; the
-    # solution status says whether optimality was proven.
-    if name != "Optimal" or model.problem.sol_status != pulp.LpSolutionOptimal:
-        why = f"status '{name}'" if name != "Optimal" else f"no proven optimum within the time limit of {time_limit_s:g} s"
-        raise SolverError(f"solver {solver} returned {why}; raise --time-limit or narrow the search space")
+    """Solve a choose-one ``model``; raise on anything but an optimal status."""
+    elapsed = run(model.problem, solver, time_limit_s)
     chosen = [i for i, var in enumerate(model.y) if round(var.value() or 0.0) == 1]
     if len(chosen) != 1:
         raise SolverError(f"solver {solver} chose {len(chosen)} layouts; expected exactly one")

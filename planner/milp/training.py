@@ -22,8 +22,9 @@ Constraints (names are the report's vocabulary; ``planner.verify.training`` re-c
 
 Objectives: ``max_tokens_per_s`` maximises ``sum_c T_c y_c``; ``min_gpus`` minimises
 ``sum_c G_c y_c + eps * r`` with ``eps < 1 / (max racks + 1)``: fewest GPUs, then fewest racks.
-The built model is a ``planner.milp.serving.Model`` whose instance variables are the ``y_c``
-themselves (one job), so ``planner.milp.solve.solve`` runs it unchanged.
+The built model is a ``planner.milp.choice.Model`` whose instance variables are the ``y_c``
+themselves (one job), so ``planner.milp.solve.solve`` runs it as it runs serving's; the rows
+shared with serving are written once, in ``planner.milp.choice``.
 """
 
 from __future__ import annotations
@@ -31,17 +32,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pulp
 
-from hardware.specs import TIERS
-from planner.milp.serving import Model
+from planner.milp.choice import GB, Budgets, Model, add_budgets, add_objective, add_per_choice, choose_one
 from planner.training.workload import PRECISIONS, RECOMPUTE_MODES, TrainingPlanArrays
 
 OBJECTIVES = ("max_tokens_per_s", "min_gpus")
-# HiGHS rejects matrix coefficients of 1e15 or more (its large_matrix_value option), and a large
-# job's fabric load passes 1e15 bytes/s: fabric rows are written in GB/s and the HBM row in GB.
-FABRIC_ROW_UNIT_BYTES_PER_S = 1e9
-HBM_ROW_UNIT_BYTES = 1e9
 
 
 def candidate_name(plans: TrainingPlanArrays, i: int) -> str:
@@ -63,46 +58,17 @@ class TrainingCoefficients:
     memory_bytes: np.ndarray    # M_c, per GPU
 
 
-@dataclass(frozen=True)
-class TrainingLimits:
-    """Right-hand sides."""
+@dataclass(frozen=True, kw_only=True)
+class TrainingLimits(Budgets):
+    """Right-hand sides: the shared budgets plus the throughput target (min-GPUs, or a deadline)."""
 
-    gpus: int
-    power_w: float | None
-    fabric_capacity: np.ndarray  # (3,)
-    hbm_bytes: float
     target_tokens_per_s: float | None = None
-    gpus_per_rack: int = 1
 
 
 def build(coef: TrainingCoefficients, lim: TrainingLimits, objective: str) -> Model:
     """Build the training MILP for ``objective`` (one of ``OBJECTIVES``)."""
-    sense = pulp.LpMaximize if objective == "max_tokens_per_s" else pulp.LpMinimize
-    prob = pulp.LpProblem(f"rackplan_training_{objective}", sense)
-    cols = range(len(coef.names))
-    y = [prob.add_variable(f"y__{coef.names[i]}", cat=pulp.LpBinary) for i in cols]
-    prob += pulp.lpSum(y) == 1, "choose_one"
-    used = pulp.lpSum(int(coef.gpus[i]) * y[i] for i in cols)
-    prob += used <= lim.gpus, "gpu_budget"
-    if lim.power_w is not None:
-        prob += pulp.lpSum(float(coef.power_w[i]) * y[i] for i in cols) <= lim.power_w, "power_budget"
-    for t in (1, 2):
-        loads = coef.fabric_load[t]
-        if np.any(loads > 0):
-            unit = FABRIC_ROW_UNIT_BYTES_PER_S
-            prob += (pulp.lpSum(float(loads[i]) / unit * y[i] for i in cols) <= float(lim.fabric_capacity[t]) / unit,
-                     f"fabric_{TIERS[t]}")
-    prob += (pulp.lpSum(float(coef.memory_bytes[i]) / HBM_ROW_UNIT_BYTES * y[i] for i in cols)
-             <= lim.hbm_bytes / HBM_ROW_UNIT_BYTES, "hbm_capacity")
-    throughput = pulp.lpSum(float(coef.tokens_per_s[i]) * y[i] for i in cols)
-    if lim.target_tokens_per_s is not None:
-        prob += throughput >= float(lim.target_tokens_per_s), "target_tokens_per_s"
-    racks = None
-    if objective == "max_tokens_per_s":
-        prob += throughput
-    else:
-        max_racks = -(-lim.gpus // lim.gpus_per_rack)
-        racks = prob.add_variable("racks_used", lowBound=0, upBound=max_racks, cat=pulp.LpInteger)
-        prob += lim.gpus_per_rack * racks - used >= 0, "racks_used"
-        prob += used + racks * (1.0 / (max_racks + 1))
-    return Model(prob, y, y, racks, objective)
+    maximise = objective == "max_tokens_per_s"
+    model = choose_one(f"rackplan_training_{objective}", maximise, coef.names, objective)
+    used = add_budgets(model, coef.gpus, coef.power_w, coef.fabric_load, lim)
+    add_per_choice(model, coef.memory_bytes, lim.hbm_bytes, GB, "hbm_capacity")
+    return add_objective(model, coef.tokens_per_s, used, maximise, lim.target_tokens_per_s, "target_tokens_per_s", lim)

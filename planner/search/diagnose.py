@@ -1,4 +1,8 @@
-"""One line saying why nothing in the search space meets the limits, with numbers."""
+"""One line saying why nothing in the search space meets the limits, with numbers (serving and training).
+
+Each diagnosis walks the limits in the order a user would relax them and names the first one
+nothing passes, with the best number the search space reaches against it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,18 @@ from planner import quant
 from planner.budget import Budget, max_instances
 from planner.serving.candidates import CandidateTable, Limits
 from planner.serving.scenario import Scenario
+from planner.training.evaluate import TrainingScenario
+from planner.training.space import TrainingCandidates
+
+SECONDS_PER_DAY = 86400.0
+
+
+def _power(power_w: np.ndarray, max_power_w: float, what: str) -> str | None:
+    """The power reason when even the least-drawing ``what`` exceeds ``--max-kw`` (else ``None``)."""
+    least = power_w.min()
+    if least > max_power_w:
+        return f"power: the smallest feasible {what} draws {least / 1e3:,.1f} kW but --max-kw is {max_power_w / 1e3:,.1f}"
+    return None
 
 
 def explain_infeasible(scenario: Scenario, budget: Budget, table: CandidateTable, limits: Limits,
@@ -51,12 +67,43 @@ def explain_infeasible(scenario: Scenario, budget: Budget, table: CandidateTable
                 f"{budget.label()}")
     if budget.max_power_w is not None:
         per = s.power_w[ok]
-        if per.min() > budget.max_power_w:
-            return (f"power: the smallest feasible instance draws {per.min() / 1e3:,.1f} kW but --max-kw is "
-                    f"{budget.max_power_w / 1e3:,.1f}")
+        reason = _power(per, budget.max_power_w, "instance")
+        if reason:
+            return reason
         bounds = np.minimum(bounds, np.floor(budget.max_power_w / per).astype(np.int64))
     if objective == "min_gpus":
         best = float((bounds * s.instance_tps[ok]).max())
         return (f"target: the most this budget ({budget.label()}) reaches is {best:,.0f} tokens/s, below the target "
                 f"{target_tps:,.0f}; give more --racks/--gpus")
     return "no candidate meets every limit together"
+
+
+def explain_training_infeasible(scenario: TrainingScenario, budget: Budget, table: TrainingCandidates,
+                                target_tokens_per_s: float | None) -> str:
+    """The most useful reason no layout exists (layout, precision, memory, power, target), with numbers."""
+    hw, w = scenario.hardware, scenario.workload
+    s = table.scores
+    if len(table.plans) == 0:
+        return (f"no layout of the search space fits: the global batch of {w.global_batch_sequences} sequences must "
+                f"divide by dp x micro_batch, tp must stay within the {hw.scale_up_domain_gpus}-GPU scale-up domain, "
+                f"and tp x cp x pp x dp must fit the budget of {budget.label()}; widen the pins or the budget")
+    if not s.precision_ok.any():
+        return f"precision: {hw.gpu.name} has no tensor cores for the requested precision; use --precision bf16"
+    ok = s.layout_ok & s.precision_ok
+    if not (ok & (s.hbm_excess_bytes <= 0)).any():
+        j = int(np.flatnonzero(ok)[np.argmin(s.memory.total[ok])])
+        p = table.plans.plan(j)
+        return (f"memory: the smallest footprint in the search space is {s.memory.total[j] / 1e9:,.1f} GB per GPU "
+                f"({p.layout()} TPxCPxPPxEPxDP, ZeRO-{p.zero}, {p.recompute} recomputation, micro-batch "
+                f"{p.micro_batch}) but {s.hbm_capacity_bytes / 1e9:,.1f} GB of HBM is usable; give more GPUs "
+                "(deeper pp, ZeRO-3 over more dp) or allow full recomputation")
+    ok &= s.hbm_excess_bytes <= 0
+    if budget.max_power_w is not None:
+        reason = _power(s.power_w[ok], budget.max_power_w, "job")
+        if reason:
+            return reason
+        ok &= s.power_w <= budget.max_power_w
+    best = float(s.tokens_per_s[ok].max())
+    days = "" if w.tokens_to_train is None else f" ({w.tokens_to_train / best / SECONDS_PER_DAY:,.1f} days to train)"
+    return (f"target: the most this budget ({budget.label()}) reaches is {best:,.0f} tokens/s{days}, below the "
+            f"target {target_tokens_per_s:,.0f} tokens/s; give more --racks/--gpus or a later deadline")

@@ -39,3 +39,8 @@ def dominance(gpus: np.ndarray, tps: np.ndarray, fabric_may_bind: np.ndarray) ->
     keep[best] = True
     keep |= fabric_may_bind
     return np.flatnonzero(keep)
+
+
+def fabric_may_bind(load: np.ndarray, instances: np.ndarray | int, capacity: np.ndarray) -> np.ndarray:
+    """Rows whose inter-server or inter-rack load, at ``instances`` of them, exceeds the links (``load``: (3, rows))."""
+    return (load[1] * instances > capacity[1]) | (load[2] * instances > capacity[2])

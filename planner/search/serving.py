@@ -1,46 +1,39 @@
 """The planner's main job: the best plan of the search space, solved as a MILP and verified.
 
-``optimise`` enumerates and scores candidates (numpy), prunes dominated ones, builds the
-MILP (PuLP), solves it (HiGHS by default), then rebuilds, re-scores and re-checks the
-answer (``planner.verify.serving``). For ``--top K`` the MILP is solved again with each chosen
-layout excluded, giving the next best distinct layouts, each verified the same way.
+``optimise`` enumerates and scores candidates (numpy), bounds each row's instance count by
+packing, power and (for min-GPUs) the target, and hands the rest to the search driver
+(``planner.search.driver``): prune dominated rows, build the MILP (``planner.milp.serving``),
+solve it (HiGHS by default), then rebuild, re-score and re-check the answer
+(``planner.verify.serving``). For ``--top K`` the MILP is solved again with each chosen layout
+excluded, giving the next best distinct layouts, each verified the same way.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from planner.milp import serving as formulation
-
-from planner.search import prune
 from planner.budget import Budget, fabric_capacity_bytes_per_s, max_instances
-from planner.serving.candidates import CandidateTable, Limits, candidate_table
+from planner.errors import InputError
+from planner.milp import serving as formulation
+from planner.milp.solve import Solution
+from planner.search import driver, prune
 from planner.search.diagnose import explain_infeasible
-from planner.errors import InfeasibleError, InputError
-from planner.serving.evaluate import Scores
+from planner.search.driver import Answer, Choice
+from planner.serving.candidates import CandidateTable, Limits, candidate_table
 from planner.serving.plan import Plan
 from planner.serving.scenario import Scenario
-from planner.milp.solve import Solution, solve
 from planner.serving.space import SearchSpace, validate
-from planner.verify.serving import Verdict, verify
+from planner.verify.serving import verify
+
+__all__ = ["Choice", "Result", "optimise"]
 
 
-@dataclass(frozen=True)
-class Choice:
-    """One verified plan with its scores and the solver's numbers."""
-
-    plan: Plan
-    scores: Scores
-    verdict: Verdict
-    solution: Solution
-
-
-@dataclass(frozen=True)
-class Result:
-    """The planner's answer: the optimum and the next best distinct plans."""
+@dataclass(frozen=True, kw_only=True)
+class Result(Answer):
+    """The planner's answer: the optimum and the next best distinct plans, for the question asked."""
 
     scenario: Scenario
     budget: Budget
@@ -48,14 +41,6 @@ class Result:
     space: SearchSpace
     objective: str
     target_tps: float | None
-    choices: list[Choice]
-    counts: dict = field(default_factory=dict)
-    wall_time_s: float = 0.0
-
-    @property
-    def best(self) -> Choice:
-        """The optimum."""
-        return self.choices[0]
 
 
 def _layout_keys(table: CandidateTable) -> np.ndarray:
@@ -75,6 +60,21 @@ def _coefficients(table: CandidateTable, idx: np.ndarray, bounds: np.ndarray) ->
     )
 
 
+def _instance_bounds(scenario: Scenario, budget: Budget, table: CandidateTable, objective: str,
+                     target_tps: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row instance bound (packing, power, and for min-GPUs the target) and the rows worth solving for."""
+    s = table.scores
+    bounds = max_instances(budget.gpus, scenario.hardware.scale_up_domain_gpus, s.gpus_per_instance)
+    if budget.max_power_w is not None:
+        per_instance_w = s.power_w  # one instance per row in the table
+        bounds = np.minimum(bounds, np.floor(budget.max_power_w / per_instance_w).astype(np.int64))
+    if objective == "min_gpus":
+        bounds = np.minimum(bounds, np.ceil(target_tps / s.instance_tps - 1e-12).astype(np.int64))
+        reach = bounds * s.instance_tps >= target_tps * (1 - 1e-12)
+        return bounds, (bounds >= 1) & reach
+    return bounds, bounds >= 1
+
+
 def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Limits = Limits(),
              objective: str = "max_tps", target_tps: float | None = None, top: int = 1, solver: str = "highs",
              time_limit_s: float | None = None, export_mps: str | None = None,
@@ -90,55 +90,28 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
     feasible = table.feasible()
     hw = scenario.hardware
     s = feasible.scores
-    # Per-row instance bound from packing; power and (for min-gpus) the target cap it further.
-    bounds = max_instances(budget.gpus, hw.scale_up_domain_gpus, s.gpus_per_instance)
-    if budget.max_power_w is not None:
-        per_instance_w = s.power_w  # one instance per row in the table
-        bounds = np.minimum(bounds, np.floor(budget.max_power_w / per_instance_w).astype(np.int64))
-    if objective == "min_gpus":
-        bounds = np.minimum(bounds, np.ceil(target_tps / s.instance_tps - 1e-12).astype(np.int64))
-        reach = bounds * s.instance_tps >= target_tps * (1 - 1e-12)
-        usable = (bounds >= 1) & reach
-    else:
-        usable = bounds >= 1
-    if not usable.any():
-        raise InfeasibleError(explain_infeasible(scenario, budget, table, limits, objective, target_tps))
+    bounds, usable = _instance_bounds(scenario, budget, feasible, objective, target_tps)
     capacity = fabric_capacity_bytes_per_s(hw, budget.gpus)
-    may_bind = np.zeros(len(feasible.plans), bool)
-    for t in (1, 2):
-        may_bind |= s.fabric_bytes_per_s[t] * bounds > capacity[t]
-    keys = _layout_keys(feasible)
-    base = np.flatnonzero(usable)
-    base = base[prune.distinct_best(keys[base], s.instance_tps[base], may_bind[base])]
+    cands = driver.Candidates(keys=_layout_keys(feasible), rate=s.instance_tps, gpus=s.gpus_per_instance,
+                              usable=usable,
+                              fabric_may_bind=prune.fabric_may_bind(s.fabric_bytes_per_s, bounds, capacity))
+    base = driver.shortlist(cands, lambda: explain_infeasible(scenario, budget, table, limits, objective, target_tps))
+    rhs = formulation.Limits(gpus=budget.gpus, power_w=budget.max_power_w, fabric_capacity=capacity,
+                             hbm_bytes=s.hbm_capacity_bytes, host_bytes=s.host_capacity_bytes,
+                             max_tpot_s=limits.max_tpot_s, max_ttft_s=limits.max_ttft_s, target_tps=target_tps,
+                             gpus_per_rack=hw.gpus_per_rack)
 
-    choices: list[Choice] = []
-    excluded: set[tuple] = set()
-    from planner.milp.serving import Limits as RowLimits
-    rhs = RowLimits(gpus=budget.gpus, power_w=budget.max_power_w, fabric_capacity=capacity,
-                    hbm_bytes=s.hbm_capacity_bytes, host_bytes=s.host_capacity_bytes,
-                    max_tpot_s=limits.max_tpot_s, max_ttft_s=limits.max_ttft_s, target_tps=target_tps,
-                    gpus_per_rack=hw.gpus_per_rack)
-    pruned_sizes = []
-    for k in range(max(1, top)):
-        pool = np.array([i for i in base if tuple(keys[i]) not in excluded], dtype=np.int64)
-        if pool.size == 0:
-            break
-        idx = pool[prune.dominance(s.gpus_per_instance[pool], s.instance_tps[pool], may_bind[pool])]
-        pruned_sizes.append(int(idx.size))
-        model = formulation.build(_coefficients(feasible, idx, bounds), rhs, objective)
-        if k == 0 and export_mps:
-            model.problem.writeMPS(export_mps)
-        if k == 0 and export_lp:
-            model.problem.writeLP(export_lp)
-        sol = solve(model, solver, time_limit_s)
+    def accept(idx: np.ndarray, sol: Solution) -> tuple[Choice, int]:
         row = int(idx[sol.index])
         plan = feasible.plans.take(np.array([row])).plan(0)
         plan = Plan(**{**plan.__dict__, "instances": sol.instances})
         verdict, scores = verify(scenario, plan, budget, limits, space, objective, sol.objective_value, target_tps)
-        choices.append(Choice(plan=plan, scores=scores, verdict=verdict, solution=sol))
-        excluded.add(tuple(keys[row]))
-    counts = {"enumerated": table.num_enumerated, "layout_valid": len(table.plans),
-              "feasible": int(table.ok.sum()), "distinct_layouts": int(base.size),
-              "milp_columns": pruned_sizes[0] if pruned_sizes else 0}
-    return Result(scenario, budget, limits, space, objective, target_tps, choices, counts,
-                  time.perf_counter() - start)
+        return Choice(plan=plan, scores=scores, verdict=verdict, solution=sol), row
+
+    outcome = driver.choose(cands, base, lambda idx: formulation.build(_coefficients(feasible, idx, bounds), rhs,
+                                                                       objective),
+                            accept, top, solver, time_limit_s, export_mps, export_lp)
+    counts = driver.counts(table.num_enumerated, len(table.plans), int(table.ok.sum()), int(base.size), outcome)
+    return Result(choices=outcome.choices, counts=counts, wall_time_s=time.perf_counter() - start,
+                  scenario=scenario, budget=budget, limits=limits, space=space, objective=objective,
+                  target_tps=target_tps)

@@ -11,7 +11,9 @@ Semantics (per instance, see README "Parallel layout"):
 
 GPUs per instance = ``tp * pp * dp``. DEP-n (attention DP n + EP n) is ``tp=1, dp=n, ep=n``.
 
-Rules (each applied both by the plan validator and the candidate filter):
+Rules (``RULES``: each written once as a (name, predicate, message) row; the same row gives the
+candidate filter its vectorised mask and the plan validator, the verifiers and the diagnoses
+their human reason):
 
 * tp divides ``num_attention_heads``; tp divides ``num_key_value_heads`` or the KV heads
   divide tp (then KV heads are replicated ``tp / kv_heads`` times). MLA has no KV-head split.
@@ -22,83 +24,102 @@ Rules (each applied both by the plan validator and the candidate filter):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Callable
+
 import numpy as np
 
 from models.spec import ModelSpec
 
 
-def kv_split(model: ModelSpec, tp: np.ndarray) -> np.ndarray:
-    """Number of distinct shares the KV cache is split into across a TP group.
+def _always(model: ModelSpec, x) -> bool:
+    return True
 
-    GQA: ``min(tp, num_key_value_heads)`` (beyond that, KV heads are replicated).
-    MLA: 1 (the compressed latent is shared by all heads, so every TP rank holds it all).
+
+@dataclass(frozen=True)
+class Rule:
+    """One layout rule.
+
+    ``holds(model, x)`` and ``message(model, x)`` read the layout's decisions as attributes of
+    ``x`` (numpy arrays for the mask, integers for one layout; context such as the scale-up
+    domain rides along on ``x``); ``holds`` uses only ``%``, comparisons, ``&`` and ``|``, so one
+    predicate serves both. ``applies(model, x)`` says whether the rule concerns this model and
+    question at all (dense or MoE, spanning allowed or not).
     """
-    tp = np.asarray(tp)
-    if model.mla is not None:
-        return np.ones_like(tp)
-    return np.minimum(tp, model.num_key_value_heads)
+
+    name: str
+    holds: Callable
+    message: Callable
+    applies: Callable = _always
+
+
+def rule_mask(rules: tuple[Rule, ...], model: ModelSpec, decisions: dict, **context) -> np.ndarray:
+    """Vectorised validity of layouts: every decision >= 1 and every applicable rule holding."""
+    arrays = {k: np.asarray(v, dtype=np.int64) for k, v in decisions.items()}
+    ok = np.ones(np.broadcast(*arrays.values()).shape, bool)
+    for a in arrays.values():
+        ok &= a >= 1
+    # Rows with a decision below 1 are already rejected; clamping keeps the rules' modulo defined.
+    x = SimpleNamespace(**{k: np.maximum(a, 1) for k, a in arrays.items()}, **context)
+    for r in rules:
+        if r.applies(model, x):
+            ok &= r.holds(model, x)
+    return ok
+
+
+def rule_reasons(rules: tuple[Rule, ...], model: ModelSpec, decisions: dict, **context) -> list[str]:
+    """Human-readable reasons why one layout breaks the rules (empty when valid)."""
+    low = [f"{k} must be >= 1 (got {v})" for k, v in decisions.items() if v < 1]
+    if low:
+        return low
+    x = SimpleNamespace(**decisions, **context)
+    return [r.message(model, x) for r in rules if r.applies(model, x) and not r.holds(model, x)]
+
+
+def _gqa(model: ModelSpec, x) -> bool:
+    return model.mla is None
+
+
+def _dense(model: ModelSpec, x) -> bool:
+    return model.moe is None
+
+
+def is_moe(model: ModelSpec, x) -> bool:
+    """Applies-to test of the rules that concern routed experts."""
+    return model.moe is not None
+
+
+# tp splits attention heads, and KV heads unless MLA: shared with the training rules.
+TP_RULES = (
+    Rule("attention_heads", lambda m, x: m.num_attention_heads % x.tp == 0,
+         lambda m, x: f"tp {x.tp} does not divide num_attention_heads {m.num_attention_heads}"),
+    Rule("kv_heads", lambda m, x: (m.num_key_value_heads % x.tp == 0) | (x.tp % m.num_key_value_heads == 0),
+         lambda m, x: f"tp {x.tp} and num_key_value_heads {m.num_key_value_heads}: neither divides the other", _gqa),
+)
+# ep on a dense model: shared with the training rules.
+DENSE_EP_RULE = Rule("dense_ep", lambda m, x: x.ep == 1, lambda m, x: f"ep {x.ep} on a dense model: ep must be 1",
+                     _dense)
+EXPERTS_RULE = Rule("experts", lambda m, x: m.moe.num_experts % x.ep == 0,
+                    lambda m, x: f"ep {x.ep} does not divide the {m.moe.num_experts} routed experts", is_moe)
+
+RULES = TP_RULES + (
+    Rule("pipeline_depth", lambda m, x: x.pp <= m.num_hidden_layers,
+         lambda m, x: f"pp {x.pp} exceeds num_hidden_layers {m.num_hidden_layers}"),
+    DENSE_EP_RULE,
+    EXPERTS_RULE,
+    Rule("expert_split", lambda m, x: (x.tp * x.dp) % x.ep == 0,
+         lambda m, x: f"ep {x.ep} does not divide tp x dp = {x.tp * x.dp}", is_moe),
+    Rule("batch", lambda m, x: x.batch >= x.dp * x.pp,
+         lambda m, x: f"batch {x.batch} is below dp x pp = {x.dp * x.pp} (one sequence per group and micro-batch)"),
+)
 
 
 def layout_mask(model: ModelSpec, tp, pp, ep, dp, batch) -> np.ndarray:
     """Vectorised validity of layouts (True where every rule holds)."""
-    tp, pp, ep, dp, batch = (np.asarray(a, dtype=np.int64) for a in (tp, pp, ep, dp, batch))
-    ok = (tp >= 1) & (pp >= 1) & (ep >= 1) & (dp >= 1) & (batch >= 1)
-    ok &= model.num_attention_heads % tp == 0
-    if model.mla is None:
-        kvh = model.num_key_value_heads
-        ok &= (kvh % tp == 0) | (tp % kvh == 0)
-    ok &= pp <= model.num_hidden_layers
-    if model.moe is None:
-        ok &= ep == 1
-    else:
-        ok &= model.moe.num_experts % ep == 0
-        ok &= (tp * dp) % ep == 0
-    ok &= batch >= dp * pp
-    return ok
+    return rule_mask(RULES, model, dict(tp=tp, pp=pp, ep=ep, dp=dp, batch=batch))
 
 
 def layout_reasons(model: ModelSpec, tp: int, pp: int, ep: int, dp: int, batch: int) -> list[str]:
     """Human-readable reasons why one layout breaks the rules (empty when valid)."""
-    reasons = []
-    for name, value in (("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp), ("batch", batch)):
-        if value < 1:
-            reasons.append(f"{name} must be >= 1 (got {value})")
-    if reasons:
-        return reasons
-    heads = model.num_attention_heads
-    if heads % tp:
-        reasons.append(f"tp {tp} does not divide num_attention_heads {heads}")
-    if model.mla is None:
-        kvh = model.num_key_value_heads
-        if kvh % tp and tp % kvh:
-            reasons.append(f"tp {tp} and num_key_value_heads {kvh}: neither divides the other")
-    if pp > model.num_hidden_layers:
-        reasons.append(f"pp {pp} exceeds num_hidden_layers {model.num_hidden_layers}")
-    if model.moe is None:
-        if ep != 1:
-            reasons.append(f"ep {ep} on a dense model: ep must be 1")
-    else:
-        if model.moe.num_experts % ep:
-            reasons.append(f"ep {ep} does not divide the {model.moe.num_experts} routed experts")
-        if (tp * dp) % ep:
-            reasons.append(f"ep {ep} does not divide tp x dp = {tp * dp}")
-    if batch < dp * pp:
-        reasons.append(f"batch {batch} is below dp x pp = {dp * pp} (one sequence per group and micro-batch)")
-    return reasons
-
-
-def moe_tp(tp, dp, ep):
-    """Tensor split of each routed expert: ``tp * dp / ep``."""
-    return np.asarray(tp) * np.asarray(dp) // np.asarray(ep)
-
-
-def layers_per_stage(model: ModelSpec, pp) -> np.ndarray:
-    """Layers on the slowest pipeline stage: ``ceil(num_hidden_layers / pp)``."""
-    pp = np.asarray(pp)
-    return -(-model.num_hidden_layers // pp)
-
-
-def divisors(n: int, limit: int | None = None) -> list[int]:
-    """Positive divisors of ``n`` (up to ``limit``), ascending."""
-    limit = n if limit is None else min(n, limit)
-    return [d for d in range(1, limit + 1) if n % d == 0]
+    return rule_reasons(RULES, model, dict(tp=tp, pp=pp, ep=ep, dp=dp, batch=batch))

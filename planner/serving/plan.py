@@ -75,12 +75,6 @@ class PlanArrays:
         """Rows ``index`` (a mask or integer array)."""
         return take_rows(self, index)
 
-    def with_instances(self, instances: np.ndarray) -> "PlanArrays":
-        """Same layouts with another instance count."""
-        cols = {f.name: getattr(self, f.name) for f in fields(self)}
-        cols["instances"] = np.asarray(instances, dtype=np.int64)
-        return PlanArrays(**cols)
-
     def plan(self, i: int) -> Plan:
         """Row ``i`` as a frozen ``Plan`` (integers rounded, quant indices named)."""
         return Plan(

@@ -11,7 +11,7 @@ The MILP's optimum is the best plan *in this space*; the report prints it. Defau
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 from planner import quant
 from planner.errors import InputError
@@ -19,6 +19,8 @@ from planner.serving.scenario import Scenario
 
 DEFAULT_MAX_BATCH = 4096
 DEFAULT_OFFLOAD_LEVELS = (0.0, 0.25, 0.5)
+# A fraction read back from a plan may differ from the declared one in the last bits.
+FLOAT_MEMBER_TOLERANCE = 1e-12
 
 
 def powers_of_two(limit: int) -> tuple[int, ...]:
@@ -50,10 +52,27 @@ class DeclaredSpace:
             n *= len(v)
         return n
 
+    def contains(self, plan) -> bool:
+        """Whether every decision of ``plan`` is among the declared values (fractions to within a rounding)."""
+        return all(_member(getattr(plan, f.name), getattr(self, f.name)) for f in fields(self))
+
     def pinned(self, **pins):
         """Restrict decisions to given values (``None`` leaves a decision free)."""
         changes = {k: tuple(v) if isinstance(v, (list, tuple)) else (v,) for k, v in pins.items() if v is not None}
         return replace(self, **changes)
+
+
+def _member(value, values: tuple) -> bool:
+    if isinstance(value, float) or any(isinstance(v, float) for v in values):
+        return any(abs(value - v) < FLOAT_MEMBER_TOLERANCE for v in values)
+    return value in values
+
+
+def expert_degrees(model) -> tuple[int, ...]:
+    """Expert-parallel degrees worth trying: powers of two dividing the routed experts, up to 64 (dense: 1)."""
+    if model.moe is None:
+        return (1,)
+    return tuple(e for e in powers_of_two(min(64, model.moe.num_experts)) if model.moe.num_experts % e == 0)
 
 
 @dataclass(frozen=True)
@@ -77,15 +96,11 @@ def default_space(scenario: Scenario, max_batch: int = DEFAULT_MAX_BATCH) -> Sea
     limit = min(limit, 64)
     degrees = powers_of_two(limit)
     model = scenario.model
-    if model.moe is None:
-        eps: tuple[int, ...] = (1,)
-    else:
-        eps = tuple(e for e in powers_of_two(min(64, model.moe.num_experts)) if model.moe.num_experts % e == 0)
     quants = ["bf16", "fp8"]
     if hw.gpu.peak_flop_per_s.get("fp4"):
         quants.append("fp4")
     return SearchSpace(
-        tp=degrees, pp=tuple(p for p in (1, 2, 4, 8) if p <= model.num_hidden_layers), dp=degrees, ep=eps,
+        tp=degrees, pp=tuple(p for p in (1, 2, 4, 8) if p <= model.num_hidden_layers), dp=degrees, ep=expert_degrees(model),
         batch=batch_ladder(max_batch), quant=tuple(quants), kv_quant=("bf16", "fp8"),
         kv_offload_fraction=DEFAULT_OFFLOAD_LEVELS,
     )

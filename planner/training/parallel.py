@@ -9,7 +9,8 @@ So a TP group spans ``tp`` consecutive GPUs, a CP group ``tp * cp``, a data-para
 GPUs, each expert lives whole on one GPU (expert tensor parallel 1), and an expert's
 gradients are reduced over the ``tp * cp * dp / ep`` GPUs that hold a copy of it.
 
-Rules (each applied by the candidate filter and the plan validator alike):
+Rules (``TRAINING_RULES``, (name, predicate, message) rows of ``planner.serving.parallel.Rule``:
+one row gives the candidate filter its mask and the validator, verifier and report their reason):
 
 * tp follows the inference rule of ``planner.serving.parallel`` (tp divides the attention heads; tp
   and the KV heads divide one another) and stays inside one scale-up domain unless the
@@ -27,8 +28,10 @@ from __future__ import annotations
 import numpy as np
 
 from models.spec import ModelSpec
-from planner.serving import parallel
+from planner.serving.parallel import DENSE_EP_RULE, EXPERTS_RULE, TP_RULES, Rule, is_moe, rule_mask, rule_reasons
 from planner.training.workload import TrainingPlan, TrainingWorkload
+
+DECISIONS = ("tp", "pp", "vpp", "cp", "ep", "dp", "micro_batch")
 
 
 def num_micro_batches(workload: TrainingWorkload, dp, micro_batch) -> np.ndarray:
@@ -36,68 +39,59 @@ def num_micro_batches(workload: TrainingWorkload, dp, micro_batch) -> np.ndarray
     return workload.global_batch_sequences // (np.asarray(dp) * np.asarray(micro_batch))
 
 
+def _micro_batches(x):
+    """Micro-batches per replica (floor) and whether the global batch splits into them evenly."""
+    batch, per = x.workload.global_batch_sequences, x.dp * x.micro_batch
+    return batch // per, batch % per == 0
+
+
+def _interleaving_fits(model: ModelSpec, x):
+    """vpp > 1 needs the micro-batches to divide by pp; judged only where the batch splits (``batch_split``)."""
+    micro, splits = _micro_batches(x)
+    return np.logical_not(splits) | (x.vpp == 1) | (micro % x.pp == 0)
+
+
+def _no_span(model: ModelSpec, x) -> bool:
+    return not x.allow_span
+
+
+TRAINING_RULES = TP_RULES + (
+    Rule("scale_up_domain", lambda m, x: x.tp <= x.domain_gpus,
+         lambda m, x: f"tp {x.tp} exceeds the scale-up domain of {x.domain_gpus} GPUs "
+                      "(use --allow-span to run tensor parallelism over the slower tier)", _no_span),
+    Rule("pipeline_depth", lambda m, x: x.pp * x.vpp <= m.num_hidden_layers,
+         lambda m, x: f"pp x vpp = {x.pp * x.vpp} exceeds num_hidden_layers {m.num_hidden_layers}"),
+    Rule("interleaving_needs_pipeline", lambda m, x: (x.vpp == 1) | (x.pp > 1),
+         lambda m, x: f"vpp {x.vpp} needs pipelining (pp > 1)"),
+    Rule("context_chunks", lambda m, x: (x.cp == 1) | (x.workload.sequence_tokens % (2 * x.cp) == 0),
+         lambda m, x: f"cp {x.cp}: sequence length {x.workload.sequence_tokens} does not split into "
+                      f"2 x cp = {2 * x.cp} equal chunks"),
+    DENSE_EP_RULE,
+    EXPERTS_RULE,
+    Rule("expert_split", lambda m, x: (x.tp * x.cp * x.dp) % x.ep == 0,
+         lambda m, x: f"ep {x.ep} does not divide tp x cp x dp = {x.tp * x.cp * x.dp}", is_moe),
+    Rule("batch_split", lambda m, x: _micro_batches(x)[1],
+         lambda m, x: f"global batch {x.workload.global_batch_sequences} does not divide by dp x micro_batch = "
+                      f"{x.dp * x.micro_batch}"),
+    Rule("interleaving_micro_batches", _interleaving_fits,
+         lambda m, x: f"interleaving (vpp {x.vpp}) needs the {_micro_batches(x)[0]} micro-batches to divide by "
+                      f"pp {x.pp}"),
+)
+
+
 def layout_mask(model: ModelSpec, workload: TrainingWorkload, tp, pp, vpp, cp, ep, dp, micro_batch,
                 domain_gpus: int, allow_span: bool) -> np.ndarray:
     """Vectorised validity of training layouts (True where every rule holds)."""
-    tp, pp, vpp, cp, ep, dp, mb = (np.asarray(a, dtype=np.int64) for a in (tp, pp, vpp, cp, ep, dp, micro_batch))
-    ok = (tp >= 1) & (pp >= 1) & (vpp >= 1) & (cp >= 1) & (ep >= 1) & (dp >= 1) & (mb >= 1)
-    safe = lambda a: np.maximum(a, 1)  # noqa: E731 - keeps the modulo below defined on bad rows
-    tp, pp, vpp, cp, ep, dp, mb = (safe(a) for a in (tp, pp, vpp, cp, ep, dp, mb))
-    # The inference rule for tp (heads, KV heads); the other decisions are neutral there.
-    one = np.ones_like(tp)
-    ok &= parallel.layout_mask(model, tp, one, one, one, one)
-    if not allow_span:
-        ok &= tp <= domain_gpus
-    ok &= pp * vpp <= model.num_hidden_layers
-    ok &= (vpp == 1) | (pp > 1)
-    ok &= (cp == 1) | (workload.sequence_tokens % (2 * cp) == 0)
-    if model.moe is None:
-        ok &= ep == 1
-    else:
-        ok &= (model.moe.num_experts % ep == 0) & ((tp * cp * dp) % ep == 0)
-    ok &= workload.global_batch_sequences % (dp * mb) == 0
-    micro = workload.global_batch_sequences // (dp * mb)
-    ok &= (vpp == 1) | (micro % pp == 0)
-    return ok
+    decisions = dict(zip(DECISIONS, (tp, pp, vpp, cp, ep, dp, micro_batch)))
+    return rule_mask(TRAINING_RULES, model, decisions, workload=workload, domain_gpus=domain_gpus,
+                     allow_span=allow_span)
 
 
 def layout_reasons(model: ModelSpec, workload: TrainingWorkload, plan: TrainingPlan, domain_gpus: int,
                    allow_span: bool) -> list[str]:
     """Human-readable reasons why one training layout breaks the rules (empty when valid)."""
-    reasons = []
-    for name in ("tp", "pp", "vpp", "cp", "ep", "dp", "micro_batch"):
-        if getattr(plan, name) < 1:
-            reasons.append(f"{name} must be >= 1 (got {getattr(plan, name)})")
-    if reasons:
-        return reasons
-    reasons += [r for r in parallel.layout_reasons(model, plan.tp, 1, 1, 1, 1)]
-    if not allow_span and plan.tp > domain_gpus:
-        reasons.append(f"tp {plan.tp} exceeds the scale-up domain of {domain_gpus} GPUs "
-                       "(use --allow-span to run tensor parallelism over the slower tier)")
-    layers = model.num_hidden_layers
-    if plan.pp * plan.vpp > layers:
-        reasons.append(f"pp x vpp = {plan.pp * plan.vpp} exceeds num_hidden_layers {layers}")
-    if plan.vpp > 1 and plan.pp == 1:
-        reasons.append(f"vpp {plan.vpp} needs pipelining (pp > 1)")
-    if plan.cp > 1 and workload.sequence_tokens % (2 * plan.cp):
-        reasons.append(f"cp {plan.cp}: sequence length {workload.sequence_tokens} does not split into "
-                       f"2 x cp = {2 * plan.cp} equal chunks")
-    if model.moe is None:
-        if plan.ep != 1:
-            reasons.append(f"ep {plan.ep} on a dense model: ep must be 1")
-    else:
-        if model.moe.num_experts % plan.ep:
-            reasons.append(f"ep {plan.ep} does not divide the {model.moe.num_experts} routed experts")
-        stage = plan.tp * plan.cp * plan.dp
-        if stage % plan.ep:
-            reasons.append(f"ep {plan.ep} does not divide tp x cp x dp = {stage}")
-    batch = workload.global_batch_sequences
-    if batch % (plan.dp * plan.micro_batch):
-        reasons.append(f"global batch {batch} does not divide by dp x micro_batch = {plan.dp * plan.micro_batch}")
-    elif plan.vpp > 1 and (batch // (plan.dp * plan.micro_batch)) % plan.pp:
-        micro = batch // (plan.dp * plan.micro_batch)
-        reasons.append(f"interleaving (vpp {plan.vpp}) needs the {micro} micro-batches to divide by pp {plan.pp}")
-    return reasons
+    return rule_reasons(TRAINING_RULES, model, {k: getattr(plan, k) for k in DECISIONS}, workload=workload,
+                        domain_gpus=domain_gpus, allow_span=allow_span)
 
 
 def tier_span_gpus(tp, cp, dp, ep) -> dict[str, np.ndarray]:

@@ -17,12 +17,12 @@ of ``planner.training.parallel``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from planner.errors import InputError
-from planner.serving.space import DeclaredSpace, powers_of_two
+from planner.serving.space import DeclaredSpace, expert_degrees, powers_of_two
 from planner.training.evaluate import TrainingScenario, TrainingScores, evaluate_training, memory_of
 from planner.training.memory import TRAINING_HBM_USABLE_FRACTION
 from planner.training.parallel import layout_mask
@@ -49,10 +49,6 @@ class TrainingSearchSpace(DeclaredSpace):
     zero: tuple[int, ...]
     precision: tuple[str, ...]
 
-    def contains(self, plan) -> bool:
-        """Whether every decision of ``plan`` (a `TrainingPlan`) is in the space."""
-        return all(getattr(plan, k) in getattr(self, k) for k in asdict(self))
-
 
 def divisors(n: int, limit: int) -> tuple[int, ...]:
     """Positive divisors of ``n`` up to ``limit``, ascending."""
@@ -63,14 +59,10 @@ def default_training_space(scenario: TrainingScenario, budget_gpus: int) -> Trai
     """The default space for ``scenario`` under a budget of ``budget_gpus`` GPUs (module docstring)."""
     hw, model, w = scenario.hardware, scenario.model, scenario.workload
     limit = min(hw.gpus_per_rack, 64) if scenario.allow_span else min(hw.scale_up_domain_gpus, 16)
-    if model.moe is None:
-        eps: tuple[int, ...] = (1,)
-    else:
-        eps = tuple(e for e in powers_of_two(min(64, model.moe.num_experts)) if model.moe.num_experts % e == 0)
     precisions = tuple(p for p in PRECISIONS if hw.gpu.peak_flop_per_s.get(p))
     return TrainingSearchSpace(
         tp=powers_of_two(limit), pp=tuple(p for p in DEFAULT_PP if p <= model.num_hidden_layers),
-        vpp=DEFAULT_VPP, cp=DEFAULT_CP, ep=eps, dp=divisors(w.global_batch_sequences, budget_gpus),
+        vpp=DEFAULT_VPP, cp=DEFAULT_CP, ep=expert_degrees(model), dp=divisors(w.global_batch_sequences, budget_gpus),
         micro_batch=DEFAULT_MICRO_BATCH, recompute=RECOMPUTE_MODES, zero=ZERO_STAGES, precision=precisions,
     )
 
