@@ -69,12 +69,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from models.spec import ModelSpec
-from planner.serving.comm import Comm, comm
-from planner.serving.memory import Memory
+from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
-from planner.serving.roofline import (ACTIVATION_BYTES, ACTIVATION_PASSES_PER_LAYER, Layout, combine, compute_s, hbm_s,
-                              launch_overhead_s, moe_imbalance, offload_s, routed_read_bytes)
+from planner.serving.comm import Comm, comm
+from planner.serving.memory import Memory
+from planner.serving.roofline import (ACTIVATION_PASSES_PER_LAYER, Layout, combine, compute_s, hbm_s, launch_overhead_s,
+                                      moe_imbalance, offload_s, routed_read_bytes)
 from planner.serving.shape import ModelShape
 
 

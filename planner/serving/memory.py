@@ -15,13 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.serving.roofline import ACTIVATION_BYTES, Layout
+from planner.engine.activations import ACTIVATION_BYTES, LOGIT_BYTES
+from planner.serving.roofline import Layout
 from planner.serving.shape import ModelShape
 
 # Hidden-sized live buffers per token in a layer (residual, norm output, attention output, QKV).
 HIDDEN_BUFFERS_PER_TOKEN = 4.0
-# Logits are kept in fp32 for sampling.
-LOGIT_BYTES = 4.0
 
 
 @dataclass(frozen=True)

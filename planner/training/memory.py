@@ -31,12 +31,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.engine.activations import ACTIVATION_BYTES, LOGIT_BYTES
 from planner.training.shape import TrainingShape
 from planner.training.workload import OptimiserSpec
 
-ACTIVATION_BYTES = 2.0  # bf16 activations
 DROPOUT_MASK_BYTES = 1.0  # one byte per element (Korthikanti section 4.1)
-LOGIT_BYTES = 4.0  # fp32 logits for the vocabulary-parallel cross-entropy loss
 ROUTER_PROB_BYTES = 4.0  # fp32 router probabilities per token and expert
 # ZeRO-3 / FSDP gathers a layer's weights just before use and prefetches the next one:
 # two layers' full weights are resident (PyTorch FSDP forward/backward prefetch of one unit).
