@@ -68,6 +68,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from models import counts
 from models.spec import ModelSpec
 from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
@@ -184,17 +185,11 @@ def prefill_attention_scale(model: ModelSpec) -> float:
     """Prefill / decode attention FLOPs per (query, cached token) pair: 1 except for MLA.
 
     MLA decode is absorbed: ``2 h (kv_lora + rope) + 2 h kv_lora`` per pair; prefill
-    decompresses keys and values and runs ``2 h (qk_nope + qk_rope) + 2 h v_head``.
-    DeepSeek-V3: ``(2 x 128 x 192 + 2 x 128 x 128) / (2 x 128 x 576 + 2 x 128 x 512)
-    = 81,920 / 278,528 = 0.294``.
+    decompresses keys and values and runs ``2 h (qk_nope + qk_rope) + 2 h v_head``
+    (``models.counts.attention_flops_per_pair``). DeepSeek-V3:
+    ``(2 x 128 x 192 + 2 x 128 x 128) / (2 x 128 x 576 + 2 x 128 x 512) = 81,920 / 278,528 = 0.294``.
     """
-    m = model.mla
-    if m is None:
-        return 1.0
-    h = model.num_attention_heads
-    prefill = 2 * h * (m.qk_nope_head_dim + m.qk_rope_head_dim) + 2 * h * m.v_head_dim
-    absorbed = 2 * h * (m.kv_lora_rank + m.qk_rope_head_dim) + 2 * h * m.kv_lora_rank
-    return prefill / absorbed
+    return counts.attention_flops_per_pair(model, absorbed=False) / counts.attention_flops_per_pair(model)
 
 
 # Little's-law iteration of TPOT (module docstring): at most this many rounds; a row stops once
