@@ -14,6 +14,7 @@ MEGA = 1e6
 GIGA = 1e9
 TERA = 1e12
 PETA = 1e15
+MICRO = 1e-6
 
 
 def gb(num_bytes):
@@ -59,3 +60,8 @@ def us(seconds):
 def from_ms(milliseconds):
     """Milliseconds -> seconds (a CLI latency limit to the library's unit)."""
     return milliseconds / KILO
+
+
+def from_us(microseconds):
+    """Microseconds -> seconds (an engine profile's overheads to the library's unit)."""
+    return microseconds * MICRO

@@ -27,15 +27,16 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from hardware.specs import TIERS
+from planner.engine.rates import rates
 from planner.serving import parallel
+from planner.serving.aggregated import DecodeTerms, admitted_sequences, prefill_attention_scale, serving
 from planner.serving.comm import comm
 from planner.serving.memory import Memory, memory
 from planner.serving.plan import Plan, PlanArrays
-from planner.engine.rates import rates
 from planner.serving.roofline import block_modes, combine, compute_s, hbm_s, launch_overhead_s, layout, offload_s
 from planner.serving.scenario import Scenario
-from planner.serving.aggregated import DecodeTerms, admitted_sequences, prefill_attention_scale, serving
 from planner.serving.shape import ModelShape, model_shape
+from planner.units import gb, kw
 
 LIMITS = ("compute", "hbm", "comm", "offload")
 
@@ -190,12 +191,12 @@ def reasons(scenario: Scenario, scores: Scores, i: int = 0) -> list[str]:
                    f"(use --allow-span to cross onto the slower tier)")
     excess = float(scores.hbm_excess_bytes[i])
     if excess > 0:
-        out.append(f"hbm_capacity: needs {scores.memory.total[i] / 1e9:.1f} GB per GPU but "
-                   f"{scores.hbm_capacity_bytes / 1e9:.1f} GB is usable: over by {excess:,.0f} bytes")
+        out.append(f"hbm_capacity: needs {gb(scores.memory.total[i]):.1f} GB per GPU but "
+                   f"{gb(scores.hbm_capacity_bytes):.1f} GB is usable: over by {excess:,.0f} bytes")
     host = float(scores.host_excess_bytes[i])
     if host > 0:
-        out.append(f"host_memory: offloaded KV needs {scores.memory.kv_offloaded[i] / 1e9:.1f} GB per GPU but "
-                   f"{scores.host_capacity_bytes / 1e9:.1f} GB of host memory is usable: over by {host:,.0f} bytes")
+        out.append(f"host_memory: offloaded KV needs {gb(scores.memory.kv_offloaded[i]):.1f} GB per GPU but "
+                   f"{gb(scores.host_capacity_bytes):.1f} GB of host memory is usable: over by {host:,.0f} bytes")
     return out
 
 
@@ -208,7 +209,7 @@ def bounds_and_fabric(hardware, scores, i: int) -> dict:
     return {
         "bounds_tok_per_gpu": {"compute": _finite(scores.bound_compute[i]), "hbm": _finite(scores.bound_hbm[i]),
                                "comm": _finite(scores.bound_comm[i])},
-        "fabric_load_gb_per_s": {k: float(scores.fabric_bytes_per_s[t, i]) / 1e9 for t, k in enumerate(TIERS)},
+        "fabric_load_gb_per_s": {k: gb(float(scores.fabric_bytes_per_s[t, i])) for t, k in enumerate(TIERS)},
         "fabric_utilisation": {k: float(scores.fabric_utilisation[t, i]) for t, k in enumerate(TIERS)},
         "fabric_names": {k: hardware.fabrics[k].name for k in TIERS},
     }
@@ -240,5 +241,5 @@ def row(scenario: Scenario, scores: Scores, i: int = 0) -> dict:
         },
         "gpus_per_instance": int(scores.gpus_per_instance[i]),
         "gpus": int(scores.gpus_per_instance[i] * scores.plans.instances[i]),
-        "power_kw": float(scores.power_w[i]) / 1e3,
+        "power_kw": kw(float(scores.power_w[i])),
     }
