@@ -22,7 +22,8 @@ Reported figures (the seed notes' columns):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,8 +32,8 @@ from planner.engine.rates import rates
 from planner.serving import parallel
 from planner.serving.aggregated import DecodeTerms, admitted_sequences, prefill_attention_scale, serving
 from planner.serving.comm import comm
-from planner.serving.memory import Memory, memory
-from planner.serving.plan import Plan, PlanArrays
+from planner.serving.memory import memory
+from planner.serving.plan import Plan, PlanArrays, take_rows
 from planner.serving.roofline import block_modes, combine, compute_s, hbm_s, launch_overhead_s, layout, offload_s
 from planner.serving.scenario import Scenario
 from planner.serving.shape import ModelShape, model_shape
@@ -42,8 +43,41 @@ LIMITS = ("compute", "hbm", "comm", "offload")
 
 
 @dataclass(frozen=True)
-class Scores:
-    """Evaluator output, one entry per candidate row (SI units)."""
+class CommonScores:
+    """What serving's and training's scores both report per row (SI units).
+
+    Attributes:
+        limit: index of the largest time term (into the evaluator's ``LIMITS``).
+        bound_compute, bound_hbm, bound_comm: tokens/s per GPU if only that subsystem mattered.
+        fabric_bytes_per_s: shape (3, rows): bytes/s one instance (job) puts on each tier.
+        fabric_utilisation: shape (3, rows): per-GPU rate over the tier's nominal per-GPU bandwidth.
+        memory: bytes per GPU (serving's ``Memory`` or training's ``TrainingMemory``; ``.total``
+            is the HBM in use).
+        hbm_capacity_bytes: usable HBM per GPU.
+    """
+
+    limit: np.ndarray
+    bound_compute: np.ndarray
+    bound_hbm: np.ndarray
+    bound_comm: np.ndarray
+    fabric_bytes_per_s: np.ndarray
+    fabric_utilisation: np.ndarray
+    memory: Any
+    hbm_capacity_bytes: float
+
+    def take(self, index):
+        """Rows ``index`` of every array (tier arrays keep their first axis)."""
+        return take_rows(self, index)
+
+    @property
+    def hbm_excess_bytes(self) -> np.ndarray:
+        """Bytes per GPU above the usable HBM (negative: headroom)."""
+        return self.memory.total - self.hbm_capacity_bytes
+
+
+@dataclass(frozen=True)
+class Scores(CommonScores):
+    """Evaluator output, one entry per candidate row (SI units), beyond :class:`CommonScores`."""
 
     plans: PlanArrays
     compute_s: np.ndarray
@@ -56,37 +90,11 @@ class Scores:
     tok_per_gpu: np.ndarray
     instance_tps: np.ndarray
     total_tps: np.ndarray
-    limit: np.ndarray
-    bound_compute: np.ndarray
-    bound_hbm: np.ndarray
-    bound_comm: np.ndarray
-    fabric_bytes_per_s: np.ndarray
-    fabric_utilisation: np.ndarray
-    memory: Memory
-    hbm_capacity_bytes: float
     host_capacity_bytes: float
     layout_ok: np.ndarray
     span_ok: np.ndarray
     gpus_per_instance: np.ndarray
     power_w: np.ndarray
-
-    def take(self, index: np.ndarray) -> "Scores":
-        """Rows ``index`` of every array (tier arrays keep their first axis)."""
-        changes = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name == "plans":
-                changes[f.name] = v.take(index)
-            elif isinstance(v, Memory):
-                changes[f.name] = Memory(*(getattr(v, k.name)[index] for k in fields(v)))
-            elif isinstance(v, np.ndarray):
-                changes[f.name] = v[:, index] if v.ndim == 2 else v[index]
-        return replace(self, **changes)
-
-    @property
-    def hbm_excess_bytes(self) -> np.ndarray:
-        """Bytes per GPU above the usable HBM (negative: headroom)."""
-        return self.memory.total - self.hbm_capacity_bytes
 
     @property
     def host_excess_bytes(self) -> np.ndarray:
