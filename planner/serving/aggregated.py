@@ -109,6 +109,11 @@ class DecodeTerms:
     hbm_s: np.ndarray
     offload_s: np.ndarray
 
+    @classmethod
+    def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> "DecodeTerms":
+        """The roofline's decode terms of ``lay``'s micro-batch."""
+        return cls(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r))
+
 
 @dataclass(frozen=True)
 class Iteration:
@@ -286,7 +291,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     batch = lay.batch
     if running is not None and np.any(running < batch):
         lay = with_batch(lay, running)
-        decode = DecodeTerms(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r))
+        decode = DecodeTerms.of(shape, lay, r, quant_index)
     ones = np.ones_like(lay.tp)
     during_decode = 1.0 - profile.prefill_wait_fraction  # share of others' prompts inside the decode window
     chunks = np.ceil(isl / profile.prefill_chunk_tokens)
