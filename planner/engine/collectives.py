@@ -20,9 +20,10 @@ Latency rounds per call depend on the algorithm:
 
 * ``RING`` (NCCL's ring, the bandwidth-bound choice of large training messages; "Demystifying
   NCCL", arXiv 2507.04786, and Thakur et al.'s ring all-gather): ``n - 1`` steps for an
-  all-gather or a reduce-scatter, ``2 (n - 1)`` for an all-reduce. NCCL has no all-to-all
-  kernel: it posts a send and a receive to every peer inside one group call, so the exchanges
-  run concurrently and wait one round (NCCL docs, "Point-to-point communication").
+  all-gather or a reduce-scatter, ``2 (n - 1)`` for an all-reduce. NCCL expresses an
+  all-to-all as a send and a receive to every peer fused in one group, whose calls progress
+  independently (NCCL user guide, "Point-to-point communication"), so the exchanges overlap
+  and wait one round.
 * ``TREE`` (latency-bound decode messages): ``log2 n`` rounds for every collective, the depth
   of recursive doubling / halving for all-reduce, all-gather and reduce-scatter and of Bruck's
   all-to-all (Thakur et al. 2005), and of NCCL's trees; an engine's one-shot all-reduce waits

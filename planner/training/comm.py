@@ -118,7 +118,8 @@ def training_comm(shape: TrainingShape, optimiser: OptimiserSpec, r: TrainingRat
     passes = np.where(rc == 2, 3.0, 2.0)  # forward, backward, and a recomputed forward
     hidden_bytes = mb * shape.sequence_tokens / cp * shape.hidden_size * ACTIVATION_BYTES  # M
 
-    # Tensor parallel (sequence parallel): AG + RS around attention and around dense MLPs.
+    # Tensor parallel (sequence parallel): AG + RS around attention and around dense MLPs (the
+    # two cost the same, so all are booked as all-gathers).
     per_pass = 4.0 * dense_layers + 2.0 * moe_layers
     tp_s = micro.add("tp", span["tp"], collective_cost(ALL_GATHER, tp, hidden_bytes, RING, calls=passes * per_pass),
                      tp > 1)
