@@ -259,41 +259,62 @@ def linear_flops_per_token(
     return 2.0 * active_params(spec, moe_approximation)
 
 
-def _attention_flops_per_cached_token_per_layer(spec: ModelSpec) -> int:
+def attention_flops_per_pair(spec: ModelSpec, absorbed: bool = True) -> int:
+    """Score and value FLOPs of one (query, key) pair in one layer, 2 FLOPs per multiply-accumulate.
+
+    GQA: ``2 x 2 x heads x head_dim`` (``QK^T`` and ``AV``). MLA absorbed (as decode serves it):
+    scores over the latent plus rope key, values read from the latent,
+    ``2 h (kv_lora_rank + qk_rope_head_dim) + 2 h kv_lora_rank``; MLA un-absorbed (prefill and
+    training decompress keys and values, DeepSeek-V3 report 2.1.1):
+    ``2 h (qk_nope_head_dim + qk_rope_head_dim) + 2 h v_head_dim``.
+    """
     heads = spec.num_attention_heads
     if spec.mla is not None:
-        # Absorbed MLA (as served in decode): scores over the latent plus rope key,
-        # then values read from the latent; 2 FLOPs per multiply-accumulate.
         m = spec.mla
-        return 2 * heads * (m.kv_lora_rank + m.qk_rope_head_dim) + 2 * heads * m.kv_lora_rank
-    return 2 * 2 * heads * spec.head_dim  # (QK^T and AV) x 2 FLOPs per MAC x heads x head_dim
+        if absorbed:
+            return 2 * heads * (m.kv_lora_rank + m.qk_rope_head_dim) + 2 * heads * m.kv_lora_rank
+        return 2 * heads * (m.qk_nope_head_dim + m.qk_rope_head_dim) + 2 * heads * m.v_head_dim
+    return 2 * 2 * heads * spec.head_dim
 
 
 def attention_flops_per_token(spec: ModelSpec, context_tokens: np.ndarray | float) -> np.ndarray:
     """Score and value FLOPs of ONE new token attending to ``context_tokens`` cached tokens.
 
-    Per layer: GQA ``4 * num_attention_heads * head_dim * ctx``; MLA (absorbed)
-    ``2 * heads * (kv_lora_rank + qk_rope_head_dim) * ctx + 2 * heads * kv_lora_rank * ctx``;
-    sliding layers use ``min(ctx, sliding_window)``. Summed over layers; vectorised.
+    Per layer: :func:`attention_flops_per_pair` (absorbed MLA) times the context; sliding
+    layers use ``min(ctx, sliding_window)``. Summed over layers; vectorised.
     """
     layer_tokens = _cached_layer_tokens(spec, _context(context_tokens))
-    return _attention_flops_per_cached_token_per_layer(spec) * layer_tokens
+    return attention_flops_per_pair(spec) * layer_tokens
 
 
-def prefill_attention_flops(spec: ModelSpec, prompt_tokens: np.ndarray | float) -> np.ndarray:
-    """Attention FLOPs of prefilling ``n`` prompt tokens under a causal mask.
+def causal_pairs(tokens: np.ndarray | float, window: float | None = None) -> np.ndarray:
+    """(query, key) pairs one layer scores over ``n`` tokens under a causal mask.
 
-    Equals ``sum_{i < n} attention_flops_per_token(spec, i)`` (token ``i`` attends to the
-    ``i`` tokens before it; the diagonal is not counted), in closed form:
-    full layers ``n (n - 1) / 2``; sliding layers with window ``w``
-    ``m (m - 1) / 2 + w * max(n - 1 - w, 0)`` with ``m = min(n, w + 1)``. Vectorised;
-    meant for integer ``n``.
+    Convention: token ``i`` scores the ``i`` tokens before it; the diagonal (a token's own key)
+    is not counted, so the sum equals :func:`attention_flops_per_token` summed over contexts
+    ``0 .. n - 1``: ``n (n - 1) / 2``. (Counting the diagonal adds ``n`` pairs, ``2 / n`` of the
+    total; Megatron-LM's ``n^2 / 2`` sits halfway.) A sliding window lets a token score at most
+    ``w`` earlier tokens: ``m (m - 1) / 2 + w max(n - 1 - w, 0)`` with ``m = min(n, w + 1)``.
+    E.g. 1,024 tokens: 523,776 pairs; with a 128-token window, 8,256 + 128 x 895 = 122,816.
+    Exact in float64 for integer ``n`` (``n^2 < 2^53``); vectorised.
+    """
+    n = np.asarray(tokens, dtype=np.float64)
+    if window is None:
+        return n * (n - 1) / 2
+    w = float(window)
+    m = np.minimum(n, w + 1)
+    return m * (m - 1) / 2 + w * np.maximum(n - 1 - w, 0)  # ramp up to w, then w per token
+
+
+def prefill_attention_flops(spec: ModelSpec, prompt_tokens: np.ndarray | float, absorbed: bool = True) -> np.ndarray:
+    """Attention FLOPs of a causal forward pass over ``n`` tokens (a prompt's prefill, a training sequence).
+
+    :func:`causal_pairs` per layer (full layers unwindowed, sliding layers windowed) times
+    :func:`attention_flops_per_pair`; ``absorbed`` as there (serving scales its absorbed figure
+    to prefill's un-absorbed MLA, training asks for un-absorbed). Vectorised; meant for integer ``n``.
     """
     n = _context(prompt_tokens)
-    layer_tokens = spec.num_full_attention_layers * n * (n - 1) / 2
+    layer_pairs = spec.num_full_attention_layers * causal_pairs(n)
     if spec.num_sliding_layers:
-        w = float(spec.sliding_window)
-        m = np.minimum(n, w + 1)
-        windowed = m * (m - 1) / 2 + w * np.maximum(n - 1 - w, 0)  # ramp up to w, then w per token
-        layer_tokens = layer_tokens + spec.num_sliding_layers * windowed
-    return _attention_flops_per_cached_token_per_layer(spec) * layer_tokens
+        layer_pairs = layer_pairs + spec.num_sliding_layers * causal_pairs(n, spec.sliding_window)
+    return attention_flops_per_pair(spec, absorbed) * layer_pairs

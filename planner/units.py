@@ -14,48 +14,27 @@ MEGA = 1e6
 GIGA = 1e9
 TERA = 1e12
 PETA = 1e15
+MICRO = 1e-6
 
 
-def gb(num_bytes):
-    """Bytes -> decimal gigabytes (also bytes/s -> GB/s)."""
-    return num_bytes / GIGA
+def _conversion(name: str, scale: float, divide: bool, doc: str):
+    """A one-argument conversion ``value / scale`` (``divide``) or ``value * scale``, named ``name``."""
+    def convert(value):
+        return value / scale if divide else value * scale
+
+    convert.__name__ = convert.__qualname__ = name
+    convert.__doc__ = doc
+    return convert
 
 
-def mb(num_bytes):
-    """Bytes -> decimal megabytes."""
-    return num_bytes / MEGA
-
-
-def tb(num_bytes):
-    """Bytes -> decimal terabytes (also bytes/s -> TB/s)."""
-    return num_bytes / TERA
-
-
-def tflops(flop_per_s):
-    """FLOP/s -> TFLOP/s."""
-    return flop_per_s / TERA
-
-
-def billions(count):
-    """A count (parameters, tokens) -> billions."""
-    return count / GIGA
-
-
-def kw(watts):
-    """Watts -> kilowatts."""
-    return watts / KILO
-
-
-def ms(seconds):
-    """Seconds -> milliseconds."""
-    return seconds * KILO
-
-
-def us(seconds):
-    """Seconds -> microseconds."""
-    return seconds * MEGA
-
-
-def from_ms(milliseconds):
-    """Milliseconds -> seconds (a CLI latency limit to the library's unit)."""
-    return milliseconds / KILO
+gb = _conversion("gb", GIGA, True, "Bytes -> decimal gigabytes (also bytes/s -> GB/s).")
+mb = _conversion("mb", MEGA, True, "Bytes -> decimal megabytes.")
+tb = _conversion("tb", TERA, True, "Bytes -> decimal terabytes (also bytes/s -> TB/s).")
+tflops = _conversion("tflops", TERA, True, "FLOP/s -> TFLOP/s.")
+billions = _conversion("billions", GIGA, True, "A count (parameters, tokens) -> billions.")
+kw = _conversion("kw", KILO, True, "Watts -> kilowatts.")
+ms = _conversion("ms", KILO, False, "Seconds -> milliseconds.")
+us = _conversion("us", MEGA, False, "Seconds -> microseconds.")
+from_ms = _conversion("from_ms", KILO, True, "Milliseconds -> seconds (a CLI latency limit to the library's unit).")
+from_us = _conversion("from_us", MICRO, False,
+                      "Microseconds -> seconds (an engine profile's overheads to the library's unit).")

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from planner.errors import InputError
+from planner.units import from_us
 
 ENGINE_DIR = Path(__file__).parent / "data"
 
@@ -148,7 +149,7 @@ def _seconds(table: dict) -> dict:
     out = dict(table)
     for key_us, key_s in _US_KEYS:
         if key_us in out:
-            out[key_s] = float(out.pop(key_us)) * 1e-6
+            out[key_s] = from_us(float(out.pop(key_us)))
     return out
 
 

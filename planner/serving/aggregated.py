@@ -68,13 +68,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from models import counts
 from models.spec import ModelSpec
-from planner.serving.comm import Comm, comm
-from planner.serving.memory import Memory
+from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
-from planner.serving.roofline import (ACTIVATION_BYTES, ACTIVATION_PASSES_PER_LAYER, Layout, combine, compute_s, hbm_s,
-                              launch_overhead_s, moe_imbalance, offload_s, routed_read_bytes)
+from planner.serving.comm import Comm, comm
+from planner.serving.memory import Memory
+from planner.serving.roofline import (ACTIVATION_PASSES_PER_LAYER, Layout, combine, compute_s, hbm_s, launch_overhead_s,
+                                      moe_imbalance, offload_s, routed_read_bytes)
 from planner.serving.shape import ModelShape
 
 
@@ -106,6 +108,11 @@ class DecodeTerms:
     compute_s: np.ndarray
     hbm_s: np.ndarray
     offload_s: np.ndarray
+
+    @classmethod
+    def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> "DecodeTerms":
+        """The roofline's decode terms of ``lay``'s micro-batch."""
+        return cls(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r))
 
 
 @dataclass(frozen=True)
@@ -183,17 +190,11 @@ def prefill_attention_scale(model: ModelSpec) -> float:
     """Prefill / decode attention FLOPs per (query, cached token) pair: 1 except for MLA.
 
     MLA decode is absorbed: ``2 h (kv_lora + rope) + 2 h kv_lora`` per pair; prefill
-    decompresses keys and values and runs ``2 h (qk_nope + qk_rope) + 2 h v_head``.
-    DeepSeek-V3: ``(2 x 128 x 192 + 2 x 128 x 128) / (2 x 128 x 576 + 2 x 128 x 512)
-    = 81,920 / 278,528 = 0.294``.
+    decompresses keys and values and runs ``2 h (qk_nope + qk_rope) + 2 h v_head``
+    (``models.counts.attention_flops_per_pair``). DeepSeek-V3:
+    ``(2 x 128 x 192 + 2 x 128 x 128) / (2 x 128 x 576 + 2 x 128 x 512) = 81,920 / 278,528 = 0.294``.
     """
-    m = model.mla
-    if m is None:
-        return 1.0
-    h = model.num_attention_heads
-    prefill = 2 * h * (m.qk_nope_head_dim + m.qk_rope_head_dim) + 2 * h * m.v_head_dim
-    absorbed = 2 * h * (m.kv_lora_rank + m.qk_rope_head_dim) + 2 * h * m.kv_lora_rank
-    return prefill / absorbed
+    return counts.attention_flops_per_pair(model, absorbed=False) / counts.attention_flops_per_pair(model)
 
 
 # Little's-law iteration of TPOT (module docstring): at most this many rounds; a row stops once
@@ -290,7 +291,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     batch = lay.batch
     if running is not None and np.any(running < batch):
         lay = with_batch(lay, running)
-        decode = DecodeTerms(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r))
+        decode = DecodeTerms.of(shape, lay, r, quant_index)
     ones = np.ones_like(lay.tp)
     during_decode = 1.0 - profile.prefill_wait_fraction  # share of others' prompts inside the decode window
     chunks = np.ceil(isl / profile.prefill_chunk_tokens)

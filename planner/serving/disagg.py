@@ -37,12 +37,12 @@ import numpy as np
 
 from models import counts
 from planner import quant
+from planner.engine.rates import rates
+from planner.serving.aggregated import DecodeTerms, PromptWork, iteration, prefill_attention_scale, with_batch
 from planner.serving.evaluate import Scores, evaluate
 from planner.serving.plan import PlanArrays
-from planner.engine.rates import rates
-from planner.serving.roofline import block_modes, compute_s, hbm_s, layout, offload_s
+from planner.serving.roofline import block_modes, layout
 from planner.serving.scenario import Scenario
-from planner.serving.aggregated import DecodeTerms, PromptWork, iteration, prefill_attention_scale, with_batch
 from planner.serving.shape import ModelShape, model_shape
 from planner.serving.workload import Workload
 
@@ -99,7 +99,7 @@ def prefill_scores(scenario: Scenario, plans: PlanArrays) -> PrefillScores:
     r = rates(hw, prof)
     lay = layout(shape, plans, *block_modes(model.native_weight_quant, prof.lm_head_quant))
     idle = with_batch(lay, np.zeros_like(lay.batch))  # no decode batch: only the weights are read
-    decode = DecodeTerms(compute_s(shape, idle, r, plans.quant), hbm_s(shape, idle, r), offload_s(shape, idle, r))
+    decode = DecodeTerms.of(shape, idle, r, plans.quant)
     prompts = lay.batch / lay.pp  # per micro-batch
     n = np.ceil(prompts * isl / prof.prefill_chunk_tokens)
     one_prompt = shape.prefill_attention_flop * prefill_attention_scale(model)

@@ -22,27 +22,62 @@ Reported figures (the seed notes' columns):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from hardware.specs import TIERS
-from planner.serving import parallel
-from planner.serving.comm import comm
-from planner.serving.memory import Memory, memory
-from planner.serving.plan import Plan, PlanArrays
 from planner.engine.rates import rates
+from planner.serving import parallel
+from planner.serving.aggregated import DecodeTerms, admitted_sequences, prefill_attention_scale, serving
+from planner.serving.comm import comm
+from planner.serving.memory import memory
+from planner.serving.plan import Plan, PlanArrays, take_rows
 from planner.serving.roofline import block_modes, combine, compute_s, hbm_s, launch_overhead_s, layout, offload_s
 from planner.serving.scenario import Scenario
-from planner.serving.aggregated import DecodeTerms, admitted_sequences, prefill_attention_scale, serving
 from planner.serving.shape import ModelShape, model_shape
+from planner.units import gb, kw
 
 LIMITS = ("compute", "hbm", "comm", "offload")
 
 
 @dataclass(frozen=True)
-class Scores:
-    """Evaluator output, one entry per candidate row (SI units)."""
+class CommonScores:
+    """What serving's and training's scores both report per row (SI units).
+
+    Attributes:
+        limit: index of the largest time term (into the evaluator's ``LIMITS``).
+        bound_compute, bound_hbm, bound_comm: tokens/s per GPU if only that subsystem mattered.
+        fabric_bytes_per_s: shape (3, rows): bytes/s one instance (job) puts on each tier.
+        fabric_utilisation: shape (3, rows): per-GPU rate over the tier's nominal per-GPU bandwidth.
+        memory: bytes per GPU (serving's ``Memory`` or training's ``TrainingMemory``; ``.total``
+            is the HBM in use).
+        hbm_capacity_bytes: usable HBM per GPU.
+    """
+
+    limit: np.ndarray
+    bound_compute: np.ndarray
+    bound_hbm: np.ndarray
+    bound_comm: np.ndarray
+    fabric_bytes_per_s: np.ndarray
+    fabric_utilisation: np.ndarray
+    memory: Any
+    hbm_capacity_bytes: float
+
+    def take(self, index):
+        """Rows ``index`` of every array (tier arrays keep their first axis)."""
+        return take_rows(self, index)
+
+    @property
+    def hbm_excess_bytes(self) -> np.ndarray:
+        """Bytes per GPU above the usable HBM (negative: headroom)."""
+        return self.memory.total - self.hbm_capacity_bytes
+
+
+@dataclass(frozen=True)
+class Scores(CommonScores):
+    """Evaluator output, one entry per candidate row (SI units), beyond :class:`CommonScores`."""
 
     plans: PlanArrays
     compute_s: np.ndarray
@@ -55,37 +90,11 @@ class Scores:
     tok_per_gpu: np.ndarray
     instance_tps: np.ndarray
     total_tps: np.ndarray
-    limit: np.ndarray
-    bound_compute: np.ndarray
-    bound_hbm: np.ndarray
-    bound_comm: np.ndarray
-    fabric_bytes_per_s: np.ndarray
-    fabric_utilisation: np.ndarray
-    memory: Memory
-    hbm_capacity_bytes: float
     host_capacity_bytes: float
     layout_ok: np.ndarray
     span_ok: np.ndarray
     gpus_per_instance: np.ndarray
     power_w: np.ndarray
-
-    def take(self, index: np.ndarray) -> "Scores":
-        """Rows ``index`` of every array (tier arrays keep their first axis)."""
-        changes = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name == "plans":
-                changes[f.name] = v.take(index)
-            elif isinstance(v, Memory):
-                changes[f.name] = Memory(*(getattr(v, k.name)[index] for k in fields(v)))
-            elif isinstance(v, np.ndarray):
-                changes[f.name] = v[:, index] if v.ndim == 2 else v[index]
-        return replace(self, **changes)
-
-    @property
-    def hbm_excess_bytes(self) -> np.ndarray:
-        """Bytes per GPU above the usable HBM (negative: headroom)."""
-        return self.memory.total - self.hbm_capacity_bytes
 
     @property
     def host_excess_bytes(self) -> np.ndarray:
@@ -190,12 +199,12 @@ def reasons(scenario: Scenario, scores: Scores, i: int = 0) -> list[str]:
                    f"(use --allow-span to cross onto the slower tier)")
     excess = float(scores.hbm_excess_bytes[i])
     if excess > 0:
-        out.append(f"hbm_capacity: needs {scores.memory.total[i] / 1e9:.1f} GB per GPU but "
-                   f"{scores.hbm_capacity_bytes / 1e9:.1f} GB is usable: over by {excess:,.0f} bytes")
+        out.append(f"hbm_capacity: needs {gb(scores.memory.total[i]):.1f} GB per GPU but "
+                   f"{gb(scores.hbm_capacity_bytes):.1f} GB is usable: over by {excess:,.0f} bytes")
     host = float(scores.host_excess_bytes[i])
     if host > 0:
-        out.append(f"host_memory: offloaded KV needs {scores.memory.kv_offloaded[i] / 1e9:.1f} GB per GPU but "
-                   f"{scores.host_capacity_bytes / 1e9:.1f} GB of host memory is usable: over by {host:,.0f} bytes")
+        out.append(f"host_memory: offloaded KV needs {gb(scores.memory.kv_offloaded[i]):.1f} GB per GPU but "
+                   f"{gb(scores.host_capacity_bytes):.1f} GB of host memory is usable: over by {host:,.0f} bytes")
     return out
 
 
@@ -208,7 +217,7 @@ def bounds_and_fabric(hardware, scores, i: int) -> dict:
     return {
         "bounds_tok_per_gpu": {"compute": _finite(scores.bound_compute[i]), "hbm": _finite(scores.bound_hbm[i]),
                                "comm": _finite(scores.bound_comm[i])},
-        "fabric_load_gb_per_s": {k: float(scores.fabric_bytes_per_s[t, i]) / 1e9 for t, k in enumerate(TIERS)},
+        "fabric_load_gb_per_s": {k: gb(float(scores.fabric_bytes_per_s[t, i])) for t, k in enumerate(TIERS)},
         "fabric_utilisation": {k: float(scores.fabric_utilisation[t, i]) for t, k in enumerate(TIERS)},
         "fabric_names": {k: hardware.fabrics[k].name for k in TIERS},
     }
@@ -240,5 +249,5 @@ def row(scenario: Scenario, scores: Scores, i: int = 0) -> dict:
         },
         "gpus_per_instance": int(scores.gpus_per_instance[i]),
         "gpus": int(scores.gpus_per_instance[i] * scores.plans.instances[i]),
-        "power_kw": float(scores.power_w[i]) / 1e3,
+        "power_kw": kw(float(scores.power_w[i])),
     }

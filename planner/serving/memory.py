@@ -11,32 +11,43 @@ per token, the FFN intermediate, fp32 logits, and the MoE dispatch buffers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import numpy as np
 
-from planner.serving.roofline import ACTIVATION_BYTES, Layout
+from planner.engine.activations import ACTIVATION_BYTES, LOGIT_BYTES
+from planner.serving.roofline import Layout
 from planner.serving.shape import ModelShape
 
 # Hidden-sized live buffers per token in a layer (residual, norm output, attention output, QKV).
 HIDDEN_BUFFERS_PER_TOKEN = 4.0
-# Logits are kept in fp32 for sampling.
-LOGIT_BYTES = 4.0
+
+
+class HbmParts:
+    """Mixin of a dataclass of bytes per GPU by part: ``total`` is the HBM the parts use.
+
+    Every field counts, in declaration order, except those named in ``NOT_IN_HBM``.
+    """
+
+    NOT_IN_HBM: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def total(self) -> np.ndarray:
+        """HBM in use: the sum of the parts held in HBM."""
+        return sum(getattr(self, f.name) for f in fields(self) if f.name not in self.NOT_IN_HBM)
 
 
 @dataclass(frozen=True)
-class Memory:
-    """Bytes per GPU (arrays over candidate rows)."""
+class Memory(HbmParts):
+    """Bytes per GPU (arrays over candidate rows); ``total`` is weights + KV kept in HBM + activations."""
+
+    NOT_IN_HBM = ("kv_offloaded",)
 
     weights: np.ndarray
     kv_hbm: np.ndarray
     kv_offloaded: np.ndarray
     activations: np.ndarray
-
-    @property
-    def total(self) -> np.ndarray:
-        """HBM in use: weights + KV kept in HBM + activations."""
-        return self.weights + self.kv_hbm + self.activations
 
 
 def weight_bytes_per_gpu(shape: ModelShape, lay: Layout) -> np.ndarray:

@@ -49,12 +49,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner import quant
-from planner.serving.plan import PlanArrays
+from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.rates import Rates
+from planner.serving.plan import PlanArrays
 from planner.serving.shape import ModelShape
 
-# Bytes per activation element on the wire and in HBM (bf16 activations in every engine).
-ACTIVATION_BYTES = 2.0
 # Hidden-vector reads+writes per token per layer: ~4 norms/residual adds x (read + write).
 ACTIVATION_PASSES_PER_LAYER = 8.0
 # Checkpoint formats that quantise the routed experts only: gpt-oss's quant_method "mxfp4" lists
@@ -175,11 +174,6 @@ def compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray)
     attention_flop = shape.attention_flop_per_token / shape.num_layers * lay.stage_layers * per_group
     return (block_flop / r.decode_flop_per_s[lay.dense_quant] + vocab_flop / r.decode_flop_per_s[lay.vocab_quant]
             + routed_flop / (rate * r.moe_scale) + attention_flop / r.attention_flop_per_s)
-
-
-def weight_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
-    """Weight bytes one GPU reads for one micro-batch on its stage (all blocks)."""
-    return dense_read_bytes(shape, lay) + routed_read_bytes(shape, lay)
 
 
 def dense_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:

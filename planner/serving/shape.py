@@ -58,25 +58,16 @@ def kernels_per_layer(model: ModelSpec) -> tuple[int, int, int]:
 
 
 @dataclass(frozen=True)
-class ModelShape:
-    """Parameter counts per block and context-dependent per-token costs, all scalars.
+class BlockShape:
+    """Layer counts, dimensions and per-block parameter counts: what serving's and training's shapes share.
 
-    Attributes (parameter counts, not bytes, unless the name says otherwise):
+    Attributes (parameter counts, not bytes):
         num_layers, num_moe_layers: layer counts.
+        hidden_size, intermediate_size, vocab_size, kv_heads: dimensions.
         attention_params, dense_ffn_params, shared_params: per layer (shared includes the router).
-        expert_params: one routed expert; num_experts, top_k: routing.
-        vocab_params: the larger of embedding / lm_head matrix read by the output projection.
-        embedding_params, lm_head_params: as stored (lm_head 0 when tied).
-        linear_flop_per_token: 2 x active parameters (seed Note 2 definition).
-        active_params: active parameters per token.
-        attention_flop_per_token: score and value FLOPs per new token at the decode context.
-        prefill_tokens, prefill_attention_flop: prompt length and its causal attention FLOPs.
-        kv_sequence_elements: KV elements one sequence holds at the KV context, all layers,
-            sliding windows applied (multiply by bytes per element).
-        kv_read_sequence_elements: the same at the decode context (what one step reads).
-        kv_new_token_elements: elements one new token writes, all layers.
-        attention_kernels, dense_ffn_kernels, moe_ffn_kernels: kernels per layer of each
-            block (:func:`kernels_per_layer`).
+        expert_params: one routed expert; num_experts, top_k: routing (1, 0 for dense models).
+        embedding_params: the input embedding as stored.
+        total_params: every stored parameter.
     """
 
     num_layers: int
@@ -92,9 +83,58 @@ class ModelShape:
     num_experts: int
     top_k: int
     embedding_params: float
+    total_params: float
+
+    @property
+    def moe_layer_fraction(self) -> float:
+        """Share of layers that are MoE."""
+        return self.num_moe_layers / self.num_layers
+
+
+def block_fields(model: ModelSpec) -> dict:
+    """The :class:`BlockShape` fields of ``model``, to build either shape from."""
+    pb = counts.param_breakdown(model)
+    return {
+        "num_layers": model.num_hidden_layers,
+        "num_moe_layers": pb.num_moe_layers,
+        "hidden_size": model.hidden_size,
+        "intermediate_size": model.intermediate_size,
+        "vocab_size": model.vocab_size,
+        "kv_heads": model.num_key_value_heads,
+        "attention_params": float(pb.attention_per_layer),
+        "dense_ffn_params": float(pb.dense_ffn_per_layer),
+        "shared_params": float(pb.shared_expert_per_layer + pb.router_per_layer),
+        "expert_params": float(pb.expert_params),
+        "num_experts": max(pb.num_experts, 1),
+        "top_k": pb.num_experts_per_tok,
+        "embedding_params": float(pb.embedding),
+        "total_params": float(counts.total_params(model)),
+    }
+
+
+@dataclass(frozen=True)
+class ModelShape(BlockShape):
+    """Serving's scalars: the blocks plus context-dependent per-token costs and kernel counts.
+
+    Attributes (parameter counts, not bytes, unless the name says otherwise), beyond
+    :class:`BlockShape`'s:
+        lm_head_params: as stored (0 when tied).
+        vocab_params: the larger of embedding / lm_head matrix read by the output projection.
+        active_params: active parameters per token.
+        linear_flop_per_token: 2 x active parameters (seed Note 2 definition).
+        attention_flop_per_token: score and value FLOPs per new token at the decode context.
+        kv_sequence_elements: KV elements one sequence holds at the KV context, all layers,
+            sliding windows applied (multiply by bytes per element).
+        kv_read_sequence_elements: the same at the decode context (what one step reads).
+        kv_new_token_elements: elements one new token writes, all layers.
+        is_mla: the model caches an MLA latent.
+        attention_kernels, dense_ffn_kernels, moe_ffn_kernels: kernels per layer of each
+            block (:func:`kernels_per_layer`).
+        prefill_tokens, prefill_attention_flop: prompt length and its causal attention FLOPs.
+    """
+
     lm_head_params: float
     vocab_params: float
-    total_params: float
     active_params: float
     linear_flop_per_token: float
     attention_flop_per_token: float
@@ -108,40 +148,21 @@ class ModelShape:
     prefill_tokens: float = 0.0
     prefill_attention_flop: float = 0.0
 
-    @property
-    def moe_layer_fraction(self) -> float:
-        """Share of layers that are MoE."""
-        return self.num_moe_layers / self.num_layers
-
 
 def model_shape(model: ModelSpec, decode_context_tokens: float, kv_context_tokens: float,
                 moe_approximation: counts.SeedMoeApproximation | None = None,
                 prefill_tokens: float = 0.0) -> ModelShape:
     """Collect the scalars of ``model`` at the given decode and KV contexts and prompt length (tokens)."""
     pb = counts.param_breakdown(model)
-    layers = model.num_hidden_layers
     per_elem = counts.kv_bytes_per_token(model, 1.0)  # elements per token, all layers, no window
     kv_seq = float(np.asarray(counts.kv_bytes_per_sequence(model, float(kv_context_tokens), 1.0)))
     kv_read = float(np.asarray(counts.kv_bytes_per_sequence(model, float(decode_context_tokens), 1.0)))
     active = float(counts.active_params(model, moe_approximation))
     attention_kernels, dense_ffn_kernels, moe_ffn_kernels = kernels_per_layer(model)
     return ModelShape(
-        num_layers=layers,
-        num_moe_layers=pb.num_moe_layers,
-        hidden_size=model.hidden_size,
-        intermediate_size=model.intermediate_size,
-        vocab_size=model.vocab_size,
-        kv_heads=model.num_key_value_heads,
-        attention_params=float(pb.attention_per_layer),
-        dense_ffn_params=float(pb.dense_ffn_per_layer),
-        shared_params=float(pb.shared_expert_per_layer + pb.router_per_layer),
-        expert_params=float(pb.expert_params),
-        num_experts=max(pb.num_experts, 1),
-        top_k=pb.num_experts_per_tok,
-        embedding_params=float(pb.embedding),
+        **block_fields(model),
         lm_head_params=float(pb.lm_head),
         vocab_params=float(max(pb.lm_head, pb.embedding)),
-        total_params=float(counts.total_params(model)),
         active_params=active,
         linear_flop_per_token=2.0 * active,
         attention_flop_per_token=float(np.asarray(counts.attention_flops_per_token(model, decode_context_tokens))),

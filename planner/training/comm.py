@@ -1,10 +1,11 @@
 """Training communication per GPU, by fabric tier: per micro-batch and per optimiser step.
 
-Each group runs on the slowest tier its span crosses (``planner.serving.comm.tier_of_span``; spans
-from ``planner.training.parallel.tier_span_gpus``). Ring collectives over ``n`` GPUs move
-``(n - 1) / n`` of the message per GPU for an all-gather or reduce-scatter and twice that for
-an all-reduce, at the tier's per-GPU collective bandwidth, with ``n - 1`` steps of the tier's
-per-message latency.
+Each group runs on the slowest tier its span crosses (``planner.engine.collectives.tier_of_span``;
+spans from ``planner.training.parallel.tier_span_gpus``). Collectives are costed by
+``planner.engine.collectives`` (the function serving uses) with its ``RING`` latency model, NCCL's
+choice for large messages: over ``n`` GPUs an all-gather or reduce-scatter moves ``(n - 1) / n``
+of the message per GPU in ``n - 1`` steps of the tier's per-message latency, an all-reduce twice
+both; an all-to-all and a point-to-point transfer wait one latency.
 
 Per micro-batch, on the fullest pipeline stage (activations bf16, ``M = b S / cp x h x 2``
 bytes for one micro-batch's hidden states of one CP shard):
@@ -33,8 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.serving.comm import NUM_TIERS, tier_of_span
-from planner.training.memory import ACTIVATION_BYTES
+from planner.engine.activations import ACTIVATION_BYTES
+from planner.engine.collectives import (ALL_GATHER, ALL_REDUCE, ALL_TO_ALL, NUM_TIERS, P2P, REDUCE_SCATTER, RING,
+                                        CollectiveCost, collective_cost, tier_of_span)
 from planner.training.parallel import tier_span_gpus
 from planner.training.rates import TrainingRates
 from planner.training.shape import TrainingShape
@@ -78,14 +80,15 @@ class _Ledger:
         self.r, self.gps, self.gpr = r, gpus_per_server, gpus_per_rack
         self.groups: dict[str, list] = {}
 
-    def add(self, group: str, span, sent_bytes, messages) -> np.ndarray:
+    def add(self, group: str, span, cost: CollectiveCost, on) -> np.ndarray:
+        """Book ``cost`` on ``group``'s tier in the rows where ``on``; its time per row."""
         if group not in self.groups:
             tier = tier_of_span(np.asarray(span), self.gps, self.gpr)
             self.groups[group] = [tier, self.r.fabric_bytes_per_s[tier], self.r.fabric_latency_s[tier], 0.0]
         entry = self.groups[group]
-        sent = np.asarray(sent_bytes, dtype=float)
-        entry[3] = entry[3] + sent
-        return sent / entry[1] + np.asarray(messages) * entry[2]
+        booked = CollectiveCost(np.where(on, cost.sent_bytes, 0.0), np.where(on, cost.rounds, 0.0))
+        entry[3] = entry[3] + booked.sent_bytes
+        return booked.time_s(entry[1], entry[2])
 
     def bytes_by_tier(self, rows: int) -> np.ndarray:
         out = np.zeros((NUM_TIERS, rows))
@@ -115,52 +118,47 @@ def training_comm(shape: TrainingShape, optimiser: OptimiserSpec, r: TrainingRat
     passes = np.where(rc == 2, 3.0, 2.0)  # forward, backward, and a recomputed forward
     hidden_bytes = mb * shape.sequence_tokens / cp * shape.hidden_size * ACTIVATION_BYTES  # M
 
-    # Tensor parallel (sequence parallel): AG + RS around attention and around dense MLPs.
+    # Tensor parallel (sequence parallel): AG + RS around attention and around dense MLPs (the
+    # two cost the same, so all are booked as all-gathers).
     per_pass = 4.0 * dense_layers + 2.0 * moe_layers
-    tp_on = tp > 1
-    tp_s = micro.add("tp", span["tp"], np.where(tp_on, passes * per_pass * (tp - 1) / tp * hidden_bytes, 0.0),
-                     np.where(tp_on, passes * per_pass * (tp - 1), 0.0))
+    tp_s = micro.add("tp", span["tp"], collective_cost(ALL_GATHER, tp, hidden_bytes, RING, calls=passes * per_pass),
+                     tp > 1)
 
     # Context parallel ring: K/V chunk forward (cp - 1 times), K/V + gradients backward.
     kv_heads_per_gpu = shape.kv_heads / np.minimum(tp, shape.kv_heads)
     chunk = mb * shape.sequence_tokens / cp * kv_heads_per_gpu * (shape.qk_head_dim + shape.v_head_dim) \
         * ACTIVATION_BYTES
-    cp_on = cp > 1
     cp_passes = np.where(rc == 2, 4.0, 3.0)
-    cp_s = micro.add("cp", span["cp"], np.where(cp_on, cp_passes * (cp - 1) * chunk * layers, 0.0),
-                     np.where(cp_on, cp_passes * (cp - 1) * layers, 0.0))
+    cp_s = micro.add("cp", span["cp"], collective_cost(P2P, cp, chunk, RING, calls=cp_passes * (cp - 1) * layers),
+                     cp > 1)
 
     # Expert parallel all-to-alls: dispatch + combine per pass.
-    ep_on = (ep > 1) & (shape.num_moe_layers > 0)
     tokens_gpu = mb * shape.sequence_tokens / (tp * cp)
-    a2a = tokens_gpu * shape.top_k * shape.hidden_size * ACTIVATION_BYTES * (ep - 1) / ep
-    ep_s = micro.add("ep", span["ep"], np.where(ep_on, 2.0 * passes * a2a * moe_layers, 0.0),
-                     np.where(ep_on, 2.0 * passes * moe_layers, 0.0))
+    dispatch = tokens_gpu * shape.top_k * shape.hidden_size * ACTIVATION_BYTES
+    ep_s = micro.add("ep", span["ep"], collective_cost(ALL_TO_ALL, ep, dispatch, RING, calls=2.0 * passes * moe_layers),
+                     (ep > 1) & (shape.num_moe_layers > 0))
 
     # Pipeline: one activation forward and one gradient back per virtual stage.
-    pp_on = pp > 1
-    pp_s = micro.add("pp", span["pp"], np.where(pp_on, 2.0 * vpp * hidden_bytes / tp, 0.0), np.where(pp_on, 2.0 * vpp, 0.0))
+    pp_s = micro.add("pp", span["pp"], collective_cost(P2P, 2.0, hidden_bytes / tp, RING, calls=2.0 * vpp), pp > 1)
 
     # Data parallel: dense states over dp * cp GPUs, expert states over tp * cp * dp / ep.
     g, w = optimiser.grad_bytes_per_param, optimiser.weight_bytes_per_param
-    zeros = np.zeros(rows)
 
-    def collective(ledger: _Ledger, factor_g: float, factor_w: float, on, count) -> np.ndarray:
-        # factor_g / factor_w: gradient / weight messages of (n - 1) / n each (all-reduce = 2);
-        # count: ring collectives of n - 1 latency steps each.
-        total = zeros.copy()
+    def collective(ledger: _Ledger, kind: str, bytes_per_param: float, on, calls=1.0) -> np.ndarray:
+        # ``calls`` collectives (one per layer for ZeRO-3) each move 1 / calls of the states.
+        total = np.zeros(rows)
         for params, members in ((dense_params, dp * cp), (expert_params, tp * cp * dp / ep)):
-            share = np.where(members > 1, (members - 1) / members, 0.0)
-            sent = share * np.asarray(params, dtype=float) * (factor_g * g + factor_w * w)
-            msgs = np.where((members > 1) & (np.asarray(params) > 0), (members - 1) * count, 0.0)
-            total = total + ledger.add("dp", span["dp"], np.where(on, sent, 0.0), np.where(on, msgs, 0.0))
+            p = np.asarray(params, dtype=float)
+            cost = collective_cost(kind, members, p * bytes_per_param / calls, RING, calls=calls)
+            total = total + ledger.add("dp", span["dp"], cost, on & (members > 1) & (p > 0))
         return total
 
     per_layer = np.maximum(layers, 1.0)  # ZeRO-3 gathers one layer at a time
-    step_bwd = collective(step, 2.0, 0.0, z == 0, 2.0) + collective(step, 1.0, 0.0, z == 1, 1.0)
-    step_fwd = collective(step, 0.0, 1.0, (z == 1) | (z == 2), 1.0)
-    micro_bwd = collective(micro, 1.0, 0.0, z == 2, 1.0) + collective(micro, 1.0, 1.0, z == 3, 2.0 * per_layer)
-    micro_fwd = collective(micro, 0.0, 1.0, z == 3, per_layer)
+    step_bwd = collective(step, ALL_REDUCE, g, z == 0) + collective(step, REDUCE_SCATTER, g, z == 1)
+    step_fwd = collective(step, ALL_GATHER, w, (z == 1) | (z == 2))
+    micro_bwd = collective(micro, REDUCE_SCATTER, g, z == 2) + collective(micro, REDUCE_SCATTER, g, z == 3, per_layer) \
+        + collective(micro, ALL_GATHER, w, z == 3, per_layer)
+    micro_fwd = collective(micro, ALL_GATHER, w, z == 3, per_layer)
     return TrainingComm(micro_bytes_by_tier=micro.bytes_by_tier(rows), step_bytes_by_tier=step.bytes_by_tier(rows), tp_s=tp_s, cp_s=cp_s,
                         ep_s=ep_s, pp_s=pp_s, dp_micro_fwd_s=micro_fwd, dp_micro_bwd_s=micro_bwd,
                         dp_step_fwd_s=step_fwd, dp_step_bwd_s=step_bwd)

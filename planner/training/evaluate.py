@@ -34,7 +34,7 @@ import numpy as np
 
 from hardware.specs import Hardware
 from models.spec import ModelSpec
-from planner.serving.plan import take_rows
+from planner.serving.evaluate import CommonScores
 from planner.training.comm import training_comm
 from planner.training.memory import (TRAINING_HBM_USABLE_FRACTION, TrainingMemory, layer_params, stage_layers,
                                      stored_bytes_per_layer, training_memory, vocab_params)
@@ -71,8 +71,9 @@ class TrainingScenario:
 
 
 @dataclass(frozen=True)
-class TrainingScores:
-    """Evaluator output, one entry per row (SI units; tier arrays have shape (3, rows))."""
+class TrainingScores(CommonScores):
+    """Evaluator output, one entry per row (SI units; tier arrays have shape (3, rows)), beyond
+    :class:`~planner.serving.evaluate.CommonScores`."""
 
     plans: TrainingPlanArrays
     micro_batches: np.ndarray
@@ -91,27 +92,10 @@ class TrainingScores:
     hfu: np.ndarray
     model_flop_per_s_per_gpu: np.ndarray
     time_to_train_s: np.ndarray | None
-    limit: np.ndarray
-    bound_compute: np.ndarray
-    bound_hbm: np.ndarray
-    bound_comm: np.ndarray
-    fabric_bytes_per_s: np.ndarray
-    fabric_utilisation: np.ndarray
-    memory: TrainingMemory
-    hbm_capacity_bytes: float
     layout_ok: np.ndarray
     precision_ok: np.ndarray
     gpus: np.ndarray
     power_w: np.ndarray
-
-    def take(self, index) -> "TrainingScores":
-        """Rows ``index`` of every array (tier arrays keep their first axis)."""
-        return take_rows(self, index)
-
-    @property
-    def hbm_excess_bytes(self) -> np.ndarray:
-        """Bytes per GPU above the usable HBM (negative: headroom)."""
-        return self.memory.total - self.hbm_capacity_bytes
 
     @property
     def feasible(self) -> np.ndarray:

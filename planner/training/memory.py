@@ -27,16 +27,16 @@ holds ``pp`` micro-batches in flight, times ``1 + (pp - 1) / (pp * vpp)`` when i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
+from planner.engine.activations import ACTIVATION_BYTES, LOGIT_BYTES
+from planner.serving.memory import HbmParts
 from planner.training.shape import TrainingShape
 from planner.training.workload import OptimiserSpec
 
-ACTIVATION_BYTES = 2.0  # bf16 activations
 DROPOUT_MASK_BYTES = 1.0  # one byte per element (Korthikanti section 4.1)
-LOGIT_BYTES = 4.0  # fp32 logits for the vocabulary-parallel cross-entropy loss
 ROUTER_PROB_BYTES = 4.0  # fp32 router probabilities per token and expert
 # ZeRO-3 / FSDP gathers a layer's weights just before use and prefetches the next one:
 # two layers' full weights are resident (PyTorch FSDP forward/backward prefetch of one unit).
@@ -47,19 +47,15 @@ TRAINING_HBM_USABLE_FRACTION = 0.9
 
 
 @dataclass(frozen=True)
-class TrainingMemory:
-    """Bytes per GPU on the fullest GPU (arrays over candidate rows)."""
+class TrainingMemory(HbmParts):
+    """Bytes per GPU on the fullest GPU (arrays over candidate rows); all of it in HBM, so
+    ``total`` is model states + activations + working buffers."""
 
     weights: np.ndarray
     grads: np.ndarray
     optimiser: np.ndarray
     activations: np.ndarray
     buffers: np.ndarray
-
-    @property
-    def total(self) -> np.ndarray:
-        """HBM in use: model states + activations + working buffers."""
-        return self.weights + self.grads + self.optimiser + self.activations + self.buffers
 
 
 def model_state_bytes(params, shards, optimiser: OptimiserSpec, zero) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -229,5 +225,4 @@ def training_memory(shape: TrainingShape, optimiser: OptimiserSpec, tp, pp, vpp,
                                      buffers=buffers))
     first, last = stages
     pick_last = last.total > first.total
-    return TrainingMemory(*(np.where(pick_last, getattr(last, k), getattr(first, k))
-                            for k in ("weights", "grads", "optimiser", "activations", "buffers")))
+    return TrainingMemory(*(np.where(pick_last, getattr(last, f.name), getattr(first, f.name)) for f in fields(first)))

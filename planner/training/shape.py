@@ -6,12 +6,14 @@ FLOP conventions (one multiply-accumulate = 2 FLOPs):
   weight gradients), so ``6 x N`` per token for training (Kaplan et al. 2020, arXiv 2001.08361,
   section 2.1). Matmul parameters are the active parameters less the input embedding, which
   is a lookup; the output projection (LM head) is a matmul and counts, tied or not.
-* Attention core (scores and weighted values) under a causal mask: each token attends on
-  average to half the sequence, forward ``4 x heads x head_dim x S / 2`` per token and layer
-  for GQA (MLA: ``2 x heads x (qk_head_dim + v_head_dim) x S / 2``), sliding-window layers to
-  at most the window. This is the causal convention of Megatron-LM's
+* Attention core (scores and weighted values) under a causal mask: ``S (S - 1) / 2`` query-key
+  pairs per layer (``models.counts.causal_pairs``, the count serving's prefill uses: the
+  diagonal is not counted), sliding-window layers at most the window per token, each pair
+  ``4 x heads x head_dim`` forward FLOPs for GQA (MLA un-absorbed: ``2 x heads x (qk_head_dim +
+  v_head_dim)``; ``models.counts.attention_flops_per_pair``). Megatron-LM's
   ``num_floating_point_operations`` (its ``seq_length / hidden_size * 0.5`` attention term),
-  which NVIDIA's published "Model TFLOP/s/GPU" figures use.
+  which NVIDIA's published "Model TFLOP/s/GPU" figures use, counts ``S^2 / 2``: ``1 / S`` more
+  attention (0.012 % at 8K tokens).
 """
 
 from __future__ import annotations
@@ -20,62 +22,40 @@ from dataclasses import dataclass
 
 from models import counts
 from models.spec import ModelSpec
+from planner.serving.shape import BlockShape, block_fields
 
 
 @dataclass(frozen=True)
-class TrainingShape:
-    """Per-layer parameter counts and per-sequence attention cost at one sequence length.
+class TrainingShape(BlockShape):
+    """Training's scalars: the blocks (:class:`~planner.serving.shape.BlockShape`) plus the
+    dimensions activation memory needs and the per-sequence attention cost at one sequence length.
 
-    Attributes (parameter counts, not bytes):
-        num_layers, num_moe_layers: layer counts.
-        hidden_size, intermediate_size, num_heads, kv_heads, head_dim: dimensions.
+    Attributes (parameter counts, not bytes), beyond :class:`~planner.serving.shape.BlockShape`'s:
+        num_heads, head_dim: attention dimensions.
         qk_head_dim, v_head_dim: per-head query/key and value widths (GQA: both head_dim).
-        attention_params, dense_ffn_params: one layer's attention and dense FFN.
-        shared_params: one MoE layer's router and shared experts.
-        expert_params: one routed expert; num_experts, top_k: routing (1, 0 for dense).
         moe_intermediate_size: one expert's FFN width; shared_intermediate_size: shared experts'.
         mlp_gated, expert_gated: SwiGLU (three matrices) rather than two.
-        embedding_params: input embedding rows x hidden; output_params: the LM head matrix
-            (vocab x hidden) whether or not it is tied to the embedding.
+        output_params: the LM head matrix (vocab x hidden) whether or not it is tied to the
+            embedding.
         tied: the LM head shares the embedding matrix.
-        total_params: every stored parameter.
         matmul_params_per_token: active parameters a token multiplies (see module docstring).
         sequence_tokens: S.
         attention_flop_per_sequence: forward attention-core FLOPs of one sequence, all layers.
     """
 
-    num_layers: int
-    num_moe_layers: int
-    hidden_size: int
-    intermediate_size: int
     num_heads: int
-    kv_heads: int
     head_dim: int
     qk_head_dim: int
     v_head_dim: int
-    vocab_size: int
-    attention_params: float
-    dense_ffn_params: float
-    shared_params: float
-    expert_params: float
-    num_experts: int
-    top_k: int
     moe_intermediate_size: int
     shared_intermediate_size: int
     mlp_gated: bool
     expert_gated: bool
-    embedding_params: float
     output_params: float
     tied: bool
-    total_params: float
     matmul_params_per_token: float
     sequence_tokens: int
     attention_flop_per_sequence: float
-
-    @property
-    def moe_layer_fraction(self) -> float:
-        """Share of layers that are MoE."""
-        return self.num_moe_layers / self.num_layers
 
     @property
     def attention_flop_per_token(self) -> float:
@@ -88,19 +68,6 @@ class TrainingShape:
         return 6.0 * self.matmul_params_per_token + 3.0 * self.attention_flop_per_token
 
 
-def causal_pairs(sequence_tokens: float, window: float | None) -> float:
-    """Query-key pairs one sequence scores under a causal mask: ``S^2 / 2``.
-
-    With a sliding window ``w < S`` every token after the first ``w`` sees ``w`` keys:
-    ``S w - w^2 / 2``.
-    """
-    s = float(sequence_tokens)
-    if window is None or window >= s:
-        return s * s / 2.0
-    w = float(window)
-    return s * w - w * w / 2.0
-
-
 def training_shape(model: ModelSpec, sequence_tokens: int) -> TrainingShape:
     """Collect the scalars of ``model`` at ``sequence_tokens`` tokens per sequence."""
     pb = counts.param_breakdown(model)
@@ -110,39 +77,20 @@ def training_shape(model: ModelSpec, sequence_tokens: int) -> TrainingShape:
         v = model.mla.v_head_dim
     else:
         qk = v = model.head_dim
-    per_pair = 2.0 * model.num_attention_heads * (qk + v)  # QK^T and AV, 2 FLOPs per MAC
-    full = causal_pairs(sequence_tokens, None)
-    sliding = causal_pairs(sequence_tokens, model.sliding_window) if model.sliding_window else full
-    attention = per_pair * (model.num_full_attention_layers * full + model.num_sliding_layers * sliding)
-    output = float(model.vocab_size * model.hidden_size)
-    active = float(counts.active_params(model))
     return TrainingShape(
-        num_layers=model.num_hidden_layers,
-        num_moe_layers=pb.num_moe_layers,
-        hidden_size=model.hidden_size,
-        intermediate_size=model.intermediate_size,
+        **block_fields(model),
         num_heads=model.num_attention_heads,
-        kv_heads=model.num_key_value_heads,
         head_dim=model.head_dim,
         qk_head_dim=qk,
         v_head_dim=v,
-        vocab_size=model.vocab_size,
-        attention_params=float(pb.attention_per_layer),
-        dense_ffn_params=float(pb.dense_ffn_per_layer),
-        shared_params=float(pb.shared_expert_per_layer + pb.router_per_layer),
-        expert_params=float(pb.expert_params),
-        num_experts=max(pb.num_experts, 1),
-        top_k=pb.num_experts_per_tok,
         moe_intermediate_size=moe.moe_intermediate_size if moe else 0,
         shared_intermediate_size=moe.shared_expert_intermediate_size if moe else 0,
         mlp_gated=model.mlp_gated,
         expert_gated=moe.expert_gated if moe else False,
-        embedding_params=float(pb.embedding),
-        output_params=output,
+        output_params=float(model.vocab_size * model.hidden_size),
         tied=pb.lm_head == 0,
-        total_params=float(counts.total_params(model)),
         # Active parameters less the input-embedding lookup; a tied model's one matrix is the LM head.
-        matmul_params_per_token=active - (0.0 if pb.lm_head == 0 else float(pb.embedding)),
+        matmul_params_per_token=float(counts.active_params(model)) - (0.0 if pb.lm_head == 0 else float(pb.embedding)),
         sequence_tokens=int(sequence_tokens),
-        attention_flop_per_sequence=attention,
+        attention_flop_per_sequence=float(counts.prefill_attention_flops(model, sequence_tokens, absorbed=False)),
     )

@@ -40,6 +40,9 @@ PRECISIONS: tuple[str, ...] = ("bf16", "fp8")
 """Compute precision of the linear layers' matrix products. fp8 runs the GEMMs in FP8
 (Transformer Engine); attention, weights kept for the optimiser and collectives stay bf16."""
 
+LAYOUT_AXES: tuple[str, ...] = ("tp", "cp", "pp", "ep", "dp")
+"""The parallel degrees of a layout in the order its compact text lists them (``TPxCPxPPxEPxDP``)."""
+
 
 @dataclass(frozen=True)
 class OptimiserSpec:
@@ -188,15 +191,13 @@ class TrainingPlan:
         """GPUs of the job: ``tp * cp * pp * dp``."""
         return self.replica_gpus * self.dp
 
-    def layout(self) -> str:
-        """Compact layout text ``TPxCPxPPxEPxDP``, e.g. ``8x1x16x1x128``."""
-        return f"{self.tp}x{self.cp}x{self.pp}x{self.ep}x{self.dp}"
-
     def as_dict(self) -> dict:
         """The plan's decisions plus ``gpus`` (the JSON ``plan`` object)."""
-        out = asdict(self)
-        out["gpus"] = self.gpus
-        return out
+        return {**asdict(self), "gpus": self.gpus}
+
+    def layout(self) -> str:
+        """Compact layout text: the degrees in ``LAYOUT_AXES`` order (``TPxCPxPPxEPxDP``), e.g. ``8x1x16x1x128``."""
+        return "x".join(str(getattr(self, axis)) for axis in LAYOUT_AXES)
 
 
 def _index(name: str, values: tuple[str, ...], what: str) -> int:

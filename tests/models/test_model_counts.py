@@ -9,7 +9,9 @@ from models.catalogue import model
 from models.counts import (
     SeedMoeApproximation,
     active_params,
+    attention_flops_per_pair,
     attention_flops_per_token,
+    causal_pairs,
     kv_bytes_per_sequence,
     kv_bytes_per_token,
     kv_bytes_per_token_per_layer,
@@ -139,6 +141,35 @@ def test_prefill_equals_explicit_sum(name, n):
     spec = model(name)
     explicit = attention_flops_per_token(spec, np.arange(n)).sum()  # sum_{i<n} flops(i)
     assert prefill_attention_flops(spec, n) == pytest.approx(explicit, rel=1e-12, abs=0)
+
+
+def test_causal_pairs_convention():
+    # Token i scores the i tokens before it (no diagonal): n (n - 1) / 2.
+    assert causal_pairs(1024) == 523_776
+    assert causal_pairs(1) == 0 and causal_pairs(0) == 0
+    # A 128-token window: the first 129 tokens ramp 0..128 (129 x 128 / 2 = 8,256), the other
+    # 895 score 128 each: 8,256 + 114,560 = 122,816.
+    assert causal_pairs(1024, 128) == 122_816
+    assert causal_pairs(100, 128) == causal_pairs(100)          # a window longer than the sequence
+    np.testing.assert_array_equal(causal_pairs(np.array([0, 1, 2, 5])), [0, 0, 1, 10])
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(min_value=0, max_value=3_000), w=st.integers(min_value=1, max_value=600))
+def test_windowed_pairs_are_the_explicit_sum(n, w):
+    assert causal_pairs(n, w) == sum(min(i, w) for i in range(n))
+
+
+def test_per_pair_flops_absorbed_and_not():
+    # GQA has one form: 4 x heads x head_dim (llama-3.1-8b: 4 x 32 x 128).
+    llama = model("llama-3.1-8b")
+    assert attention_flops_per_pair(llama) == attention_flops_per_pair(llama, absorbed=False) == 16_384
+    # DeepSeek-V3 (128 heads): absorbed 2 x 128 x (512 + 64) + 2 x 128 x 512 = 278,528;
+    # un-absorbed 2 x 128 x (128 + 64) + 2 x 128 x 128 = 81,920.
+    ds = model("deepseek-v3")
+    assert attention_flops_per_pair(ds) == 278_528
+    assert attention_flops_per_pair(ds, absorbed=False) == 81_920
+    assert prefill_attention_flops(ds, 10, absorbed=False) == 45 * 61 * 81_920   # 45 pairs x 61 layers
 
 
 @settings(max_examples=30, deadline=None)

@@ -30,8 +30,8 @@ REL = 1e-9
 
 
 def _subset(values):
-    return st.lists(st.sampled_from(values), min_size=1, max_size=len(values), unique=True).map(
-        lambda v: tuple(sorted(v)))
+    """A non-empty subset of ``values`` as a sorted tuple (a search-space axis)."""
+    return st.sets(st.sampled_from(values), min_size=1).map(sorted).map(tuple)
 
 
 @st.composite

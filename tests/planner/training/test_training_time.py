@@ -28,7 +28,7 @@ def test_one_gpu_step_by_hand():
     gemm = 989e12 * gpu.prefill_compute_efficiency_fraction        # BF16 peak x MAMF efficiency (0.80, [E8])
     hbm = 3.35e12 * gpu.hbm_efficiency_fraction                    # HBM3 peak x achievable fraction
     attn_rate = gemm * 0.773                                       # FlashAttention-3 / best GEMM
-    attn = 4 * 32 * 128 * 4096 ** 2 / 2 * 32                       # causal QK^T + AV, 32 layers
+    attn = 4 * 32 * 128 * (4096 * 4095 / 2) * 32                   # causal QK^T + AV (no diagonal), 32 layers
     forward = 2 * 4096 * matmul / gemm + attn / attn_rate          # 0.0777 + 0.0072 s
     compute = 3 * forward + attn / attn_rate                       # backward 2x, attention core recomputed
     # Stored bytes/token/layer: QKV in 8192 + Q 8192 + K,V 4096 + O 8192 + MLP in 8192 + 3 x 2 x 14336
