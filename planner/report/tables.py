@@ -237,6 +237,11 @@ def format_result(doc: dict, fmt: str) -> str:
     return "\n".join(lines) + "\n" + table
 
 
+def format_plan(doc: dict, fmt: str) -> str:
+    """A ``plan`` / ``min-gpus`` document: a planner result, or a fleet of pools (``--disagg``)."""
+    return format_fleet(doc, fmt) if "pools" in doc else format_result(doc, fmt)
+
+
 def format_progress(done: int, total: int, elapsed_s: float, ran: int | None = None, width: int = 24) -> str:
     """A one-line progress bar: ``[#####-----] 40/100 40% 12.5/s 0:04 left``.
 
