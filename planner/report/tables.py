@@ -283,59 +283,38 @@ def format_progress(done: int, total: int, elapsed_s: float, ran: int | None = N
             f"{rate:,.1f}/s {left_text} left")
 
 
+# Fleet tables; related columns share a line.
+POWER_AND_COST_COLUMNS = [Column("kW", "power_kw", ",.1f"), Column("$/h", "cost_per_hour", ",.2f")]
+
 FLEET_POOL_COLUMNS = [
-    Column("model", "model"),
-    Column("kind", "kind"),
-    Column("role", "role"),
-    Column("TPxPPxEPxDP", "layout"),
-    Column("batch", "plan.batch"),
-    Column("quant/kv", lambda r: f"{r['plan']['quant']}/{r['plan']['kv_quant']}"),
-    Column("offload", "plan.kv_offload_fraction", ".2f"),
-    Column("inst", "instances"),
-    Column("GPUs", "gpus"),
-    Column("Inst tok/s", "instance_tok_per_s", ",.0f"),
-    Column("Pool tok/s", "pool_tok_per_s", ",.0f"),
+    Column("model", "model"), Column("kind", "kind"), Column("role", "role"), Column("TPxPPxEPxDP", "layout"),
+    Column("batch", "plan.batch"), Column("quant/kv", lambda r: f"{r['plan']['quant']}/{r['plan']['kv_quant']}"),
+    Column("offload", "plan.kv_offload_fraction", ".2f"), Column("inst", "instances"), Column("GPUs", "gpus"),
+    Column("Inst tok/s", "instance_tok_per_s", ",.0f"), Column("Pool tok/s", "pool_tok_per_s", ",.0f"),
     Column("of", "rate_kind"),
-    Column("TPOT ms", _ms("tpot_s"), ",.1f"),
-    Column("TTFT ms", _ms("ttft_s"), ",.0f"),
+    Column("TPOT ms", _ms("tpot_s"), ",.1f"), Column("TTFT ms", _ms("ttft_s"), ",.0f"),
     Column("mem/GPU GB", lambda r: gb(r["memory_per_gpu_bytes"]), ",.1f"),
-    Column("kW", "power_kw", ",.1f"),
-    Column("$/h", "cost_per_hour", ",.2f"),
+    *POWER_AND_COST_COLUMNS,
 ]
 
 FLEET_MODEL_COLUMNS = [
-    Column("model", "model"),
-    Column("isl/osl", "workload_label"),
-    Column("serving", "serving"),
-    Column("target TPS", "target_tps", ",.0f"),
-    Column("output TPS", "output_tps", ",.0f"),
-    Column("GPUs", "gpus"),
-    Column("kW", "power_kw", ",.1f"),
-    Column("$/h", "cost_per_hour", ",.2f"),
-    Column("tok/J", "tokens_per_joule", ",.2f"),
-    Column("$/Mtok", "cost_per_million_tokens", ",.3f"),
+    Column("model", "model"), Column("isl/osl", "workload_label"), Column("serving", "serving"),
+    Column("target TPS", "target_tps", ",.0f"), Column("output TPS", "output_tps", ",.0f"), Column("GPUs", "gpus"),
+    *POWER_AND_COST_COLUMNS,
+    Column("tok/J", "tokens_per_joule", ",.2f"), Column("$/Mtok", "cost_per_million_tokens", ",.3f"),
     Column("tok/s/MW", "tok_per_s_per_mw", ",.0f"),
-    Column("worst TPOT ms", _ms("worst_tpot_s"), ",.1f"),
-    Column("worst TTFT ms", _ms("worst_ttft_s"), ",.0f"),
+    Column("worst TPOT ms", _ms("worst_tpot_s"), ",.1f"), Column("worst TTFT ms", _ms("worst_ttft_s"), ",.0f"),
 ]
 
 FLEET_KV_COLUMNS = [
-    Column("model", "model"),
-    Column("kv", "kv_quant"),
-    Column("prefill on", "from"),
-    Column("decode on", "to"),
-    Column("tier charged", "tier"),
-    Column("req/s", "requests_per_s", ",.1f"),
-    Column("MB/req", lambda r: mb(r["bytes_per_request"]), ",.1f"),
-    Column("GB/s", "gb_per_s", ",.1f"),
+    Column("model", "model"), Column("kv", "kv_quant"), Column("prefill on", "from"), Column("decode on", "to"),
+    Column("tier charged", "tier"), Column("req/s", "requests_per_s", ",.1f"),
+    Column("MB/req", lambda r: mb(r["bytes_per_request"]), ",.1f"), Column("GB/s", "gb_per_s", ",.1f"),
 ]
 
 FLEET_FABRIC_COLUMNS = [
-    Column("kind", "kind"),
-    Column("tier", "tier"),
-    Column("fabric", "fabric"),
-    Column("load GB/s", "load_gb_per_s", ",.1f"),
-    Column("of which KV", "kv_gb_per_s", ",.1f"),
+    Column("kind", "kind"), Column("tier", "tier"), Column("fabric", "fabric"),
+    Column("load GB/s", "load_gb_per_s", ",.1f"), Column("of which KV", "kv_gb_per_s", ",.1f"),
     Column("capacity GB/s", "capacity_gb_per_s", ",.0f"),
     Column("util", lambda r: f"{r['utilisation'] * 100:.2f} %"),
 ]

@@ -15,24 +15,14 @@ from planner.search.training import SECONDS_PER_DAY
 from planner.units import tflops
 
 TRAINING_PLAN_COLUMNS = [
-    Column("#", "rank"),
-    Column("TPxCPxPPxEPxDP", "layout"),
-    Column("vpp", "plan.vpp"),
-    Column("mb", "plan.micro_batch"),
-    Column("recompute", "plan.recompute"),
-    Column("ZeRO", "plan.zero"),
-    Column("prec", "plan.precision"),
-    Column("GPUs", "gpus"),
-    Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"),
-    Column("tokens/s", "tokens_per_s", ",.0f"),
-    Column("Inst Steps/s", "instance_steps_per_s", ",.3f"),
-    Column("Tot Steps/s", "total_steps_per_s", ",.2f"),
-    Column("step s", "step_time_s", ",.2f"),
-    Column("MFU", lambda r: r["mfu"] * 100, ".1f"),
+    Column("#", "rank"), Column("TPxCPxPPxEPxDP", "layout"),
+    Column("vpp", "plan.vpp"), Column("mb", "plan.micro_batch"), Column("recompute", "plan.recompute"),
+    Column("ZeRO", "plan.zero"), Column("prec", "plan.precision"), Column("GPUs", "gpus"),
+    Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"), Column("tokens/s", "tokens_per_s", ",.0f"),
+    Column("Inst Steps/s", "instance_steps_per_s", ",.3f"), Column("Tot Steps/s", "total_steps_per_s", ",.2f"),
+    Column("step s", "step_time_s", ",.2f"), Column("MFU", lambda r: r["mfu"] * 100, ".1f"),
     Column("days", "time_to_train_days", ",.1f"),
-    *BOUND_COLUMNS,
-    *FABRIC_COLUMNS,
-    *MEMORY_AND_VERDICT_COLUMNS,
+    *BOUND_COLUMNS, *FABRIC_COLUMNS, *MEMORY_AND_VERDICT_COLUMNS,
 ]
 
 

@@ -28,6 +28,11 @@ def reasons(scenario: TrainingScenario, scores: TrainingScores, i: int = 0) -> l
     return out
 
 
+def _floats(scores: TrainingScores, i: int, *names: str) -> dict:
+    """Row ``i`` of each named score array, as plain floats."""
+    return {name: float(getattr(scores, name)[i]) for name in names}
+
+
 def training_row(scenario: TrainingScenario, scores: TrainingScores, i: int = 0) -> dict:
     """Row ``i`` as the training evaluator's JSON object."""
     m = scores.memory
@@ -38,19 +43,10 @@ def training_row(scenario: TrainingScenario, scores: TrainingScores, i: int = 0)
     return {
         "feasible": bool(scores.feasible[i]),
         "reasons": reasons(scenario, scores, i),
-        "tokens_per_s": float(scores.tokens_per_s[i]),
-        "tok_per_gpu": float(scores.tok_per_gpu[i]),
-        "instance_steps_per_s": float(scores.instance_steps_per_s[i]),
-        "total_steps_per_s": float(scores.total_steps_per_s[i]),
-        "step_time_s": step,
-        "steps_per_s": 1.0 / step,
-        "micro_batches": int(scores.micro_batches[i]),
-        "micro_batch_s": float(scores.micro_batch_s[i]),
-        "bubble_fraction": float(scores.bubble_s[i] / step),
-        "mfu": float(scores.mfu[i]),
-        "mfu_bf16": float(scores.mfu_bf16[i]),
-        "hfu": float(scores.hfu[i]),
-        "model_flop_per_s_per_gpu": float(scores.model_flop_per_s_per_gpu[i]),
+        **_floats(scores, i, "tokens_per_s", "tok_per_gpu", "instance_steps_per_s", "total_steps_per_s"),
+        "step_time_s": step, "steps_per_s": 1.0 / step, "micro_batches": int(scores.micro_batches[i]),
+        "micro_batch_s": float(scores.micro_batch_s[i]), "bubble_fraction": float(scores.bubble_s[i] / step),
+        **_floats(scores, i, "mfu", "mfu_bf16", "hfu", "model_flop_per_s_per_gpu"),
         "time_to_train_s": ttt,
         "time_to_train_days": None if ttt is None else ttt / SECONDS_PER_DAY,
         "limit": LIMITS[int(scores.limit[i])],

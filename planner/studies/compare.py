@@ -321,6 +321,7 @@ def spec_of(row: dict) -> ScenarioSpec:
     return ScenarioSpec(**kw)
 
 
+WHY_NOT_COLUMN = Column("why not", lambda r: None if r["status"] == "ok" else f"{r['status']}: {r['reason']}")
 PLAN_COLUMNS = [*LAYOUT_COLUMNS, *THROUGHPUT_COLUMNS, *BOUND_COLUMNS, *FABRIC_COLUMNS]
 
 
@@ -337,7 +338,7 @@ def compare_columns(rows: list[dict], fmt: str = "table") -> list[Column]:
         first = [Column("#", lambda r: f"{r['index']}*" if r["index"] == r["baseline"] else r["index"])]
     return (first + axis_cols + PLAN_COLUMNS
             + [Column("x base TPS", "total_tps_ratio", ".2f"), Column("x base Tok/GPU", "tok_per_gpu_ratio", ".2f"),
-               Column("why not", lambda r: None if r["status"] == "ok" else f"{r['status']}: {r['reason']}")])
+               WHY_NOT_COLUMN])
 
 
 def common_label(specs: list[ScenarioSpec], skip: tuple[str, ...] = ()) -> str:
