@@ -111,10 +111,13 @@ workload_options = group(
     click.option("--osl", type=click.IntRange(min=1), default=None, help="Output length in tokens."),
 )
 
-engine_options = group(
+engine_choice = group(
     click.option("--engine", "engine_name", default=None, help="Serving-engine profile (default, trtllm, vllm, sglang)."),
     click.option("--profile", "profile_path", type=click.Path(dir_okay=False), default=None,
                  help="Engine profile TOML (e.g. written by `rackplan calibrate`); overrides --engine."),
+)
+engine_options = group(
+    engine_choice,
     span_option,
     click.option("--seed-moe", is_flag=True, default=False,
                  help="Use the seed notes' MoE approximation (12 % shared / 88 % experts) for active parameters."),
@@ -149,6 +152,9 @@ latency_options = group(
     click.option("--max-ttft-ms", type=POSITIVE, default=None, help="Time-to-first-token ceiling, ms (isl/osl workloads)."),
 )
 
+floor_option = click.option("--min-tok-per-user", type=POSITIVE, default=None,
+                            help="Per-user decode speed floor, tokens/s (TPOT <= 1/X).")
+
 solver_options = group(
     click.option("--solver", type=click.Choice(SOLVERS), default=None, help="MILP solver (default highs)."),
     click.option("--time-limit", "time_limit_s", type=POSITIVE, default=None,
@@ -167,9 +173,7 @@ result_options = group(
 plan_options = group(
     model_option, hardware_options, workload_options, budget_options, layout_pins, serving_pins,
     listed("--quant", help="Weight quantisation(s) to consider, e.g. fp8 or fp8,fp4."),
-    click.option("--min-tok-per-user", type=POSITIVE, default=None,
-                 help="Per-user decode speed floor, tokens/s (TPOT <= 1/X)."),
-    latency_options, power_option, result_options, solver_options, engine_options, format_option,
+    floor_option, latency_options, power_option, result_options, solver_options, engine_options, format_option,
 )
 plan_defaults = (f"Defaults: {DEFAULT_MODEL} on one {DEFAULT_SYSTEM} rack, steady-state decode at "
                  f"{DEFAULT_TOKENS_CACHED:,} tokens cached; min-gpus searches up to {DEFAULT_MIN_GPUS_RACKS} racks.")
