@@ -4,10 +4,11 @@ Each function takes keyword arguments named after the command's options (``--max
 ``max_tpot_ms``) and returns the document that ``--format json`` prints: a dict, or a list of
 row dicts for `frontier` (the dicts of `evaluate`, `train_evaluate` and `compare` also carry a
 ``title`` attribute, the heading their table prints under). Errors are the library's one-line
-exceptions: ``planner.errors.InputError`` for bad input, ``planner.errors.InfeasibleError`` when nothing meets the asked limits (both are
-``planner.errors.PlannerError``), ``hardware.errors.CatalogueError`` and ``models.errors.ModelError``
-for unknown or malformed catalogue entries. ``None`` means "the library's default" (the defaults
-are written once, in ``planner.studies.serving`` and ``planner.training.resolve``).
+exceptions: ``planner.errors.InputError`` for bad input, ``planner.errors.InfeasibleError`` when
+nothing meets the asked limits (both ``planner.errors.PlannerError``), and
+``hardware.errors.CatalogueError`` or ``models.errors.ModelError`` for unknown or malformed
+catalogue entries. ``None`` means "the library's default" (written once, in
+``planner.studies.serving`` and ``planner.training.resolve``).
 
 Units are SI unless an argument's name says otherwise (``max_tpot_ms`` is milliseconds,
 ``max_kw`` kilowatts, ``time_limit_s`` seconds). Lists of values (``tp=(2, 4)``) restrict the
@@ -25,8 +26,8 @@ __all__ = ["plan", "min_gpus", "evaluate", "compare", "frontier", "train_plan", 
 def plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_cached=None, isl=None, osl=None,
          racks=None, gpus=None, tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv_quant=None,
          kv_offload_fraction=None, max_batch=None, min_tok_per_user=None, max_tpot_ms=None, max_ttft_ms=None,
-         max_kw=None, top=None, solver=None, time_limit_s=None, export_mps=None, export_lp=None,
-         engine_name=None, profile_path=None, allow_span=False, seed_moe=False, disagg=False, catalogue_dirs=()) -> dict:
+         max_kw=None, top=None, solver=None, time_limit_s=None, export_mps=None, export_lp=None, engine_name=None,
+         profile_path=None, allow_span=False, seed_moe=False, disagg=False, catalogue_dirs=()) -> dict:
     """The throughput-optimal serving plan for a budget (``rackplan plan``): MILP optimum, verified.
 
     Args:
@@ -41,8 +42,8 @@ def plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_
         min_tok_per_user: per-user decode floor, tokens/s; max_tpot_ms, max_ttft_ms: latency ceilings, ms.
         top: plans returned, the optimum and the next best (default 5); solver: ``"highs"`` (default) or
             ``"cbc"``; time_limit_s: per solve, seconds; export_mps, export_lp: paths to write the MILP to.
-        engine_name, profile_path: serving-engine profile name, or a profile TOML path; allow_span: let an instance cross
-            its scale-up domain; seed_moe: the seed notes' MoE approximation.
+        engine_name, profile_path: serving-engine profile name, or a profile TOML path; allow_span: let an
+            instance cross its scale-up domain; seed_moe: the seed notes' MoE approximation.
         disagg: size a prefill pool and a decode pool together (isl/osl workloads); the document is then
             the fleet document of ``rackplan fleet``.
         catalogue_dirs: extra catalogue directories.
@@ -80,7 +81,8 @@ def min_gpus(target_tps: float, **options) -> dict:
 
 def evaluate(*, model, system=None, gpu=None, fabric=None, preset=None, tokens_cached=None, isl=None, osl=None,
              tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv_quant=None, kv_offload_fraction=None,
-             instances=None, engine_name=None, profile_path=None, allow_span=False, seed_moe=False, catalogue_dirs=()) -> dict:
+             instances=None, engine_name=None, profile_path=None, allow_span=False, seed_moe=False,
+             catalogue_dirs=()) -> dict:
     """Score one given serving plan with the roofline evaluator (``rackplan evaluate``).
 
     Args:

@@ -6,8 +6,10 @@ Each function is a client of the same study code as its command, so ``planner.pl
 
 import inspect
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,6 +21,7 @@ from planner.errors import InfeasibleError, InputError
 from planner.report.tables import to_json
 
 RUN = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
 TIMING_KEYS = {"solve_time_s", "wall_time_s"}
 SERVING = {"model": "qwen3-30b-a3b", "system": "hgx-h200", "tokens_cached": 4096, "max_batch": 256}
 SERVING_ARGS = ["--model", "qwen3-30b-a3b", "--system", "hgx-h200", "--tokens-cached", "4096", "--max-batch", "256"]
@@ -115,6 +118,18 @@ def test_every_function_is_documented():
 
 def test_import_planner_stays_cheap():
     # The API imports its machinery inside the functions: importing the package loads none of it.
-    code = "import sys, planner; print(sorted(m for m in ('numpy', 'pulp', 'highspy', 'click', 'tabulate') if m in sys.modules))"
+    heavy = ("numpy", "pulp", "highspy", "click", "tabulate")
+    code = f"import sys, planner; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_api_page_example_runs(tmp_path):
+    # docs/api.md's bash block (a python heredoc, then the command), as a reader would paste it.
+    text = (ROOT / "docs" / "api.md").read_text()
+    block = text.split("```bash\n", 1)[1].split("\n```", 1)[0]
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "tok/s on 32 GPUs" in done.stdout and "MFU" in done.stdout

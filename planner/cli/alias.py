@@ -35,7 +35,8 @@ def split_mode(args: list[str], ctx: click.Context | None = None) -> tuple[str |
             rest.append(arg)
         i += 1
     if mode is not None and mode not in MODES:
-        raise click.BadParameter(f"'{mode}' is not one of {', '.join(repr(m) for m in MODES)}.", ctx, param_hint="'--mode'")
+        choices = ", ".join(repr(m) for m in MODES)
+        raise click.BadParameter(f"'{mode}' is not one of {choices}.", ctx, param_hint="'--mode'")
     return mode, rest
 
 

@@ -112,7 +112,8 @@ workload_options = group(
 )
 
 engine_choice = group(
-    click.option("--engine", "engine_name", default=None, help="Serving-engine profile (default, trtllm, vllm, sglang)."),
+    click.option("--engine", "engine_name", default=None,
+                 help="Serving-engine profile (default, trtllm, vllm, sglang)."),
     click.option("--profile", "profile_path", type=click.Path(dir_okay=False), default=None,
                  help="Engine profile TOML (e.g. written by `rackplan calibrate`); overrides --engine."),
 )
@@ -149,7 +150,8 @@ serving_pins = group(
 
 latency_options = group(
     click.option("--max-tpot-ms", type=POSITIVE, default=None, help="Time-per-output-token ceiling, ms."),
-    click.option("--max-ttft-ms", type=POSITIVE, default=None, help="Time-to-first-token ceiling, ms (isl/osl workloads)."),
+    click.option("--max-ttft-ms", type=POSITIVE, default=None,
+                 help="Time-to-first-token ceiling, ms (isl/osl workloads)."),
 )
 
 floor_option = click.option("--min-tok-per-user", type=POSITIVE, default=None,
@@ -184,7 +186,8 @@ evaluate_options = group(
     model_option, hardware_options, workload_options,
     click.option("--tp", type=click.IntRange(min=1), default=None, help="Tensor-parallel degree (default 1)."),
     click.option("--pp", type=click.IntRange(min=1), default=None, help="Pipeline stages (default 1)."),
-    click.option("--ep", type=click.IntRange(min=1), default=None, help="Expert-parallel degree (divides tp x dp; default 1)."),
+    click.option("--ep", type=click.IntRange(min=1), default=None,
+                 help="Expert-parallel degree (divides tp x dp; default 1)."),
     click.option("--dp", type=click.IntRange(min=1), default=None,
                  help="Attention data-parallel groups inside the instance (default 1)."),
     click.option("--batch", type=click.IntRange(min=1), default=None,
@@ -192,7 +195,8 @@ evaluate_options = group(
     click.option("--quant", default=None, help=f"Weight quantisation: {', '.join(MODE_NAMES)} (default bf16)."),
     click.option("--kv-quant", default=None, help="KV-cache quantisation (default bf16)."),
     click.option("--kv-offload-fraction", type=FRACTION, default=None,
-                 help="Share of the KV cache kept in host memory and streamed over the host link each step (default 0)."),
+                 help="Share of the KV cache kept in host memory and streamed over the host link each step "
+                      "(default 0)."),
     click.option("--instances", type=click.IntRange(min=1), default=None, help="Model instances (default 1)."),
     engine_options, format_option,
 )
@@ -227,7 +231,8 @@ compare_options = group(
 frontier_options = group(
     grid_options, floor_axis, shared_options,
     click.option("--points", type=click.IntRange(min=2), default=None,
-                 help=f"Latency floors planned per line (the unconstrained optimum is the first; default {DEFAULT_POINTS})."),
+                 help=f"Latency floors planned per line (the unconstrained optimum is the first; "
+                      f"default {DEFAULT_POINTS})."),
     click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
                  help="Also draw the chart to FILE.png or FILE.svg (needs the plot extra: matplotlib)."),
     format_option,
@@ -243,7 +248,8 @@ training_workload_options = group(
     click.option("--optimiser", type=click.Choice(tuple(OPTIMISERS)), default=None,
                  help="Optimiser state per parameter: adam 16 B (ZeRO paper), adam-fp32-grads 18 B (Megatron), "
                       "sgd-momentum 12 B (default adam)."),
-    click.option("--train-tokens", type=POSITIVE, default=None, help="Tokens the whole run consumes: reports time to train."),
+    click.option("--train-tokens", type=POSITIVE, default=None,
+                 help="Tokens the whole run consumes: reports time to train."),
     click.option("--dp-overlap", type=FRACTION, default=None,
                  help="Share of data-parallel collective time that may hide behind the pass beside it (default 1.0)."),
     click.option("--tp-overlap", type=FRACTION, default=None,
@@ -251,7 +257,8 @@ training_workload_options = group(
 )
 training_scenario_options = group(model_option, hardware_options, span_option, training_workload_options)
 
-RECOMPUTE_HELP = f"Activation recomputation: {', '.join(RECOMPUTE_MODES)} (selective = fused FlashAttention-style attention)."
+RECOMPUTE_HELP = (f"Activation recomputation: {', '.join(RECOMPUTE_MODES)} "
+                  "(selective = fused FlashAttention-style attention).")
 training_pins = group(
     layout_pins,
     listed("--cp", cast=int, help="Context-parallel degree(s)."),

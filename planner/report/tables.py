@@ -240,7 +240,8 @@ def format_ranked(doc: dict, columns: list[Column], fmt: str, header: Callable[[
 def _result_header(doc: dict) -> list[str]:
     sc = doc["scenario"]
     w = sc["workload"]
-    wl = f"tokens cached {w['tokens_cached']}" if w.get("tokens_cached") is not None else f"isl {w['isl']} / osl {w['osl']}"
+    wl = (f"tokens cached {w['tokens_cached']}" if w.get("tokens_cached") is not None
+          else f"isl {w['isl']} / osl {w['osl']}")
     counts = doc["search_space"]["counts"]
     objective = "maximise total TPS" if doc["objective"] == "max_tps" else \
         f"fewest GPUs reaching {sc['target_tps']:,.0f} tok/s"

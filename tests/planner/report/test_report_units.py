@@ -12,8 +12,10 @@ ROOT = Path(__file__).resolve().parents[3]
 INLINE_CONVERSION = re.compile(r"[*/]\s*(1e\d+|1000\b|86400|3600\b)")
 
 
-@pytest.mark.parametrize("path", sorted(p for d in ("cli", "report", "studies") for p in (ROOT / "planner" / d).glob("*.py")),
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
+REPORTING = sorted(p for d in ("cli", "report", "studies") for p in (ROOT / "planner" / d).glob("*.py"))
+
+
+@pytest.mark.parametrize("path", REPORTING, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_no_inline_unit_conversions(path):
     hits = [f"{path.name}:{n}: {line.strip()}" for n, line in enumerate(path.read_text().splitlines(), 1)
             if INLINE_CONVERSION.search(line) and not line.lstrip().startswith(("#", "*"))]
