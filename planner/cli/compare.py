@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 import planner
-from planner.cli.options import compare_options, emit, frontier_options, pass_catalogue
+from planner.cli.options import compare_options, emit, frontier_options, given, pass_catalogue
 from planner.studies.compare import format_compare
 from planner.studies.frontier import format_frontier, plot_title
 
@@ -20,7 +20,7 @@ def compare_cmd(fmt, output, **options):
     budget, context, quant set, fabric, serving, latency floor (the first varies slowest).
     Example: rackplan compare --system gb200-nvl72,hgx-h200 --racks 1,2 --model qwen3-30b-a3b
     """
-    emit(format_compare(planner.compare(**options), fmt), output)
+    emit(format_compare(planner.compare(**given(options)), fmt), output)
 
 
 @click.command("frontier")

@@ -1,7 +1,9 @@
 """The ``rackplan`` command line: option parsing and the one place errors become exit codes.
 
-Every command parses its options, calls one library function, formats the result with a
-pure ``format_*`` function and echoes it. Errors of the library (``PlannerError``,
+Every command parses its options, calls one library function (the public API of
+``planner/__init__.py`` where there is one), formats the result with a pure ``format_*``
+function and echoes it. Training has its own group, ``rackplan train``; ``--mode training`` on
+``plan``, ``min-gpus`` and ``evaluate`` is an alias of it (``planner.cli.alias``). Errors of the library (``PlannerError``,
 ``CatalogueError``, ``ModelError``) become one line on stderr and exit code 1; usage errors
 exit with code 2 (click's convention).
 """

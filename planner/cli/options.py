@@ -21,7 +21,7 @@ from planner.studies.frontier import DEFAULT_POINTS
 from planner.studies.serving import (DEFAULT_MIN_GPUS_RACKS, DEFAULT_MODEL, DEFAULT_SYSTEM, DEFAULT_TOKENS_CACHED,
                                      DEFAULT_TOP)
 from planner.training.resolve import (DEFAULT_GLOBAL_BATCH, DEFAULT_MIN_GPUS_RACKS as TRAINING_MIN_GPUS_RACKS,
-                                      DEFAULT_SEQUENCE_TOKENS, DEFAULT_TRAINING_MODEL)
+                                      DEFAULT_SEQUENCE_TOKENS, DEFAULT_TRAINING_MODEL, DEFAULT_TRAINING_SYSTEM)
 from planner.training.workload import OPTIMISERS, PRECISIONS, RECOMPUTE_MODES
 
 CATALOGUE_ENV = "RACKPLAN_CATALOGUE"
@@ -224,8 +224,8 @@ floor_axis = listed("--min-tok-per-user", cast=float,
 shared_options = group(layout_pins, serving_pins, latency_options, power_option, solver_options, engine_options)
 compare_options = group(
     grid_options, floor_axis, shared_options,
-    click.option("--baseline", type=click.IntRange(min=1), default=1, show_default=True,
-                 help="Row number the ratio columns compare against."),
+    click.option("--baseline", type=click.IntRange(min=1), default=None,
+                 help="Row number the ratio columns compare against (default 1)."),
     format_option,
 )
 frontier_options = group(
@@ -276,7 +276,7 @@ train_plan_options = group(
                  help="Finish --train-tokens within this many days (sets the tokens/s target)."),
     result_options, solver_options, format_option,
 )
-train_defaults = (f"Defaults: {DEFAULT_TRAINING_MODEL} pre-training on one {DEFAULT_SYSTEM} rack; min-gpus searches "
+train_defaults = (f"Defaults: {DEFAULT_TRAINING_MODEL} pre-training on one {DEFAULT_TRAINING_SYSTEM} rack; min-gpus searches "
                   f"up to {TRAINING_MIN_GPUS_RACKS} racks.")
 
 train_evaluate_options = group(
