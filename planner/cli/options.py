@@ -276,8 +276,8 @@ train_plan_options = group(
                  help="Finish --train-tokens within this many days (sets the tokens/s target)."),
     result_options, solver_options, format_option,
 )
-train_defaults = (f"Defaults: {DEFAULT_TRAINING_MODEL} pre-training on one {DEFAULT_TRAINING_SYSTEM} rack; min-gpus searches "
-                  f"up to {TRAINING_MIN_GPUS_RACKS} racks.")
+train_defaults = (f"Defaults: {DEFAULT_TRAINING_MODEL} pre-training on one {DEFAULT_TRAINING_SYSTEM} rack; "
+                  f"min-gpus searches up to {TRAINING_MIN_GPUS_RACKS} racks.")
 
 train_evaluate_options = group(
     training_scenario_options,
