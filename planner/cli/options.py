@@ -1,9 +1,10 @@
 """Every command-line option, defined once, in groups: one decorator per group.
 
-Options default to ``None`` ("not given"): the library fills in its defaults (``planner.studies.serving``,
-``planner.training.resolve``), so a default is written in one place; the help texts quote them from there.
-Parameter names are the public API's keyword names (``planner.plan(max_tpot_ms=...)``), so a command
-hands its options to the API as they are. Lists take one parser, `comma_list`.
+Options default to ``None`` ("not given"): the library fills in its defaults
+(``planner.studies.serving``, ``planner.training.resolve``), so a default is written in one place;
+the help texts quote them from there. Parameter names are the public API's keyword names
+(``planner.plan(max_tpot_ms=...)``), so a command hands its options to the API as they are.
+Lists take one parser, `comma_list`.
 """
 
 from __future__ import annotations
