@@ -5,45 +5,32 @@ from __future__ import annotations
 import click
 
 from models import catalogue as model_catalogue
-from planner.report import describe
 from planner.cli.options import emit, format_option, pass_catalogue
+from planner.report import describe
 from planner.report.tables import format_pairs, format_rows
 from planner.serving.resolve import catalogue
 
-
-@click.command("gpus")
-@format_option
-@pass_catalogue
-def gpus(fmt, output, catalogue_dirs):
-    """List GPUs with memory, bandwidth, peak FLOP/s and power."""
-    rows, cols = describe.gpu_rows(catalogue(catalogue_dirs))
-    emit(format_rows(rows, cols, fmt), output)
-
-
-@click.command("systems")
-@format_option
-@pass_catalogue
-def systems(fmt, output, catalogue_dirs):
-    """List systems (servers and racks) with their fabric tiers."""
-    rows, cols = describe.system_rows(catalogue(catalogue_dirs))
-    emit(format_rows(rows, cols, fmt), output)
+# name, help, rows and columns from the --catalogue directories
+LISTINGS = (
+    ("gpus", "List GPUs with memory, bandwidth, peak FLOP/s and power.",
+     lambda dirs: describe.gpu_rows(catalogue(dirs))),
+    ("systems", "List systems (servers and racks) with their fabric tiers.",
+     lambda dirs: describe.system_rows(catalogue(dirs))),
+    ("fabrics", "List fabrics with per-GPU bandwidth and message latency.",
+     lambda dirs: describe.fabric_rows(catalogue(dirs))),
+    ("models", "List catalogue models with parameter counts and KV bytes per token.",
+     lambda dirs: describe.model_rows(model_catalogue.model_names())),
+)
 
 
-@click.command("fabrics")
-@format_option
-@pass_catalogue
-def fabrics(fmt, output, catalogue_dirs):
-    """List fabrics with per-GPU bandwidth and message latency."""
-    rows, cols = describe.fabric_rows(catalogue(catalogue_dirs))
-    emit(format_rows(rows, cols, fmt), output)
-
-
-@click.command("models")
-@format_option
-def models(fmt, output):
-    """List catalogue models with parameter counts and KV bytes per token."""
-    rows, cols = describe.model_rows(model_catalogue.model_names())
-    emit(format_rows(rows, cols, fmt), output)
+def listing(name: str, text: str, rows_of) -> click.Command:
+    """A command printing the table ``rows_of(catalogue_dirs)`` gives."""
+    @click.command(name, help=text)
+    @format_option
+    @pass_catalogue
+    def command(fmt, output, catalogue_dirs):
+        emit(format_rows(*rows_of(catalogue_dirs), fmt), output)
+    return command
 
 
 @click.command("show")
@@ -59,5 +46,6 @@ def show(kind, name, fmt, output, catalogue_dirs):
 
 def register(group: click.Group) -> None:
     """Attach the catalogue commands to ``group``."""
-    for cmd in (gpus, systems, fabrics, models, show):
-        group.add_command(cmd)
+    for args in LISTINGS:
+        group.add_command(listing(*args))
+    group.add_command(show)

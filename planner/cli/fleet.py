@@ -5,13 +5,13 @@ from __future__ import annotations
 import click
 
 from planner.serving import resolve
-from planner.cli.options import emit, format_option, pass_catalogue
+from planner.cli.options import (emit, engine_choice, floor_option, format_option, given, latency_options,
+                                 pass_catalogue, solver_options, workload_options)
 from planner.errors import InputError
 from planner.fleet.optimise import plan_fleet
 from planner.fleet.spec import SERVING, Overrides, load
 from planner.report.fleet_summary import fleet_document
 from planner.report.tables import format_fleet
-from planner.milp.solve import SOLVERS
 
 MINIMISE = ("gpus", "cost", "power")
 
@@ -45,23 +45,16 @@ def _model_option(ctx, param, values):
               help="Serving mode for every model: aggregated, disaggregated, or either (overrides the file).")
 @click.option("--model", "models", multiple=True, callback=_model_option,
               help="NAME=TPS: serve this model at this many output tokens/s instead of the file's [[model]] "
-                   "tables (repeatable; the workload and limit options below apply to these).")
-@click.option("--tokens-cached", type=click.IntRange(min=0), default=None, help="For --model: decode context.")
-@click.option("--isl", type=click.IntRange(min=1), default=None, help="For --model: prompt length.")
-@click.option("--osl", type=click.IntRange(min=1), default=None, help="For --model: output length.")
-@click.option("--max-tpot-ms", type=click.FloatRange(min=0, min_open=True), default=None, help="For --model.")
-@click.option("--min-tok-per-user", type=click.FloatRange(min=0, min_open=True), default=None, help="For --model.")
-@click.option("--max-ttft-ms", type=click.FloatRange(min=0, min_open=True), default=None, help="For --model.")
-@click.option("--engine", "engine_name", default=None, help="Serving-engine profile (overrides [plan] engine).")
-@click.option("--profile", "profile_path", type=click.Path(dir_okay=False), default=None,
-              help="Engine profile TOML; overrides --engine.")
-@click.option("--solver", type=click.Choice(SOLVERS), default="highs", show_default=True, help="MILP solver.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Solver time limit per solve, seconds.")
+                   "tables (repeatable; --tokens-cached, --isl, --osl and the latency limits apply to these).")
+@workload_options
+@latency_options
+@floor_option
+@engine_choice
+@solver_options
 @format_option
 @pass_catalogue
 def fleet_cmd(fleet_file, minimise, maximise, max_kw, max_cost_per_hour, serving, models, tokens_cached, isl, osl,
-              max_tpot_ms, min_tok_per_user, max_ttft_ms, engine_name, profile_path, solver, time_limit, fmt,
+              max_tpot_ms, min_tok_per_user, max_ttft_ms, engine_name, profile_path, solver, time_limit_s, fmt,
               output, catalogue_dirs):
     """Plan several models on a fleet of mixed hardware (FLEET_FILE: TOML, see examples/fleet.toml).
 
@@ -83,7 +76,8 @@ def fleet_cmd(fleet_file, minimise, maximise, max_kw, max_cost_per_hour, serving
     overrides = Overrides(objective=objective, max_kw=max_kw, max_cost_per_hour=max_cost_per_hour, serving=serving,
                           profile=profile, models=cli_models)
     fleet = load(fleet_file, resolve.catalogue(catalogue_dirs), overrides)
-    emit(format_fleet(fleet_document(plan_fleet(fleet, solver, time_limit)), fmt), output)
+    result = plan_fleet(fleet, **given({"solver": solver, "time_limit_s": time_limit_s}))
+    emit(format_fleet(fleet_document(result), fmt), output)
 
 
 def register(group: click.Group) -> None:

@@ -1,7 +1,9 @@
 """The ``rackplan`` command line: option parsing and the one place errors become exit codes.
 
-Every command parses its options, calls one library function, formats the result with a
-pure ``format_*`` function and echoes it. Errors of the library (``PlannerError``,
+Every command parses its options, calls one library function (the public API of
+``planner/__init__.py`` where there is one), formats the result with a pure ``format_*``
+function and echoes it. Training has its own group, ``rackplan train``; ``--mode training`` on
+``plan``, ``min-gpus`` and ``evaluate`` is an alias of it (``planner.cli.alias``). Errors of the library (``PlannerError``,
 ``CatalogueError``, ``ModelError``) become one line on stderr and exit code 1; usage errors
 exit with code 2 (click's convention).
 """
@@ -16,19 +18,19 @@ from hardware.errors import CatalogueError
 from models.errors import ModelError
 from planner.cli import calibrate as calibrate_cmd
 from planner.cli import catalogue as catalogue_cmds
-from planner.cli import compare as compare_cmd
-from planner.cli import evaluate as evaluate_cmd
+from planner.cli import compare as compare_cmds
 from planner.cli import fleet as fleet_cmd
-from planner.cli import frontier as frontier_cmd
-from planner.cli import plan as plan_cmd
+from planner.cli import plan as plan_cmds
 from planner.cli import sweep as sweep_cmd
+from planner.cli import train as train_cmds
+from planner.cli.alias import ModeAliasGroup
 from planner.cli.options import CATALOGUE_ENV
 from planner.errors import PlannerError
 
 USER_ERRORS = (PlannerError, CatalogueError, ModelError)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ModeAliasGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--catalogue", "catalogue_dirs", multiple=True, envvar=CATALOGUE_ENV,
               type=click.Path(exists=True, file_okay=False),
               help=f"Extra catalogue directory of GPU/system/fabric TOML files (repeatable; env {CATALOGUE_ENV}, "
@@ -41,14 +43,8 @@ def cli(ctx: click.Context, catalogue_dirs: tuple[str, ...]) -> None:
     ctx.obj["catalogue_dirs"] = tuple(catalogue_dirs)
 
 
-catalogue_cmds.register(cli)
-evaluate_cmd.register(cli)
-plan_cmd.register(cli)
-fleet_cmd.register(cli)
-compare_cmd.register(cli)
-frontier_cmd.register(cli)
-sweep_cmd.register(cli)
-calibrate_cmd.register(cli)
+for module in (catalogue_cmds, plan_cmds, train_cmds, fleet_cmd, compare_cmds, sweep_cmd, calibrate_cmd):
+    module.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

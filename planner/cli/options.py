@@ -1,4 +1,11 @@
-"""Options shared by several commands, defined once."""
+"""Every command-line option, defined once, in groups: one decorator per group.
+
+Options default to ``None`` ("not given"): the library fills in its defaults
+(``planner.studies.serving``, ``planner.training.resolve``), so a default is written in one place;
+the help texts quote them from there. Parameter names are the public API's keyword names
+(``planner.plan(max_tpot_ms=...)``), so a command hands its options to the API as they are.
+Lists take one parser, `comma_list`.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,25 @@ import functools
 
 import click
 
+from planner.milp.solve import SOLVERS
+from planner.quant import MODE_NAMES
 from planner.report.tables import FORMATS
+from planner.serving.space import DEFAULT_MAX_BATCH
+from planner.studies.compare import SERVING
+from planner.studies.frontier import DEFAULT_POINTS
+from planner.studies.serving import (DEFAULT_MIN_GPUS_RACKS, DEFAULT_MODEL, DEFAULT_SYSTEM, DEFAULT_TOKENS_CACHED,
+                                     DEFAULT_TOP)
+from planner.training.resolve import (DEFAULT_GLOBAL_BATCH, DEFAULT_MIN_GPUS_RACKS as TRAINING_MIN_GPUS_RACKS,
+                                      DEFAULT_SEQUENCE_TOKENS, DEFAULT_TRAINING_MODEL, DEFAULT_TRAINING_SYSTEM)
+from planner.training.workload import OPTIMISERS, PRECISIONS, RECOMPUTE_MODES
 
 CATALOGUE_ENV = "RACKPLAN_CATALOGUE"
+POSITIVE = click.FloatRange(min=0, min_open=True)
+FRACTION = click.FloatRange(0.0, 1.0)
 
 
-def _stack(*decorators):
+def group(*decorators):
+    """One decorator applying ``decorators`` in order (the first is the first option in ``--help``)."""
     def apply(func):
         for deco in reversed(decorators):
             func = deco(func)
@@ -19,47 +39,29 @@ def _stack(*decorators):
     return apply
 
 
-def positive_int(name: str):
-    """A click type for integers >= 1 whose message names the option."""
-    return click.IntRange(min=1)
+def comma_list(cast):
+    """A click callback reading ``2,4`` as ``(2, 4)`` (``None`` when the option is not given)."""
+    def callback(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            items = tuple(cast(v.strip()) for v in value.split(",") if v.strip())
+        except ValueError:
+            items = ()
+        if not items:
+            raise click.BadParameter(f"expected a comma-separated list, got '{value}'")
+        return items
+    return callback
 
 
-format_option = _stack(
-    click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                 help="Output format: text table, markdown, CSV or JSON (JSON prints nothing else)."),
-    click.option("--output", "output", type=click.Path(dir_okay=False, writable=True), default=None,
-                 help="Write the report to FILE instead of stdout."),
-)
+def listed(name: str, *decls, cast=str, help: str):
+    """An option taking a comma-separated list."""
+    return click.option(name, *decls, callback=comma_list(cast), default=None, metavar="LIST", help=help)
 
-hardware_options = _stack(
-    click.option("--system", default=None, help="System name (see `rackplan systems`), e.g. gb200-nvl72."),
-    click.option("--gpu", default=None, help="GPU name (see `rackplan gpus`); uses that GPU's default system."),
-    click.option("--fabric", default=None,
-                 help="Replace every fabric tier with this fabric (e.g. 400gbe), or 'default'."),
-    click.option("--preset", default=None,
-                 help="Apply a catalogue preset; 'seed' sets the seed notes' sustained decode TFLOP/s."),
-)
 
-model_option = click.option("--model", default=None,
-                            help="Model name, Hugging Face id, or path to a config.json.")
-
-workload_options = _stack(
-    click.option("--tokens-cached", type=click.IntRange(min=0), default=None,
-                 help="Steady-state decode: tokens of context per sequence."),
-    click.option("--isl", type=click.IntRange(min=1), default=None, help="Prompt length in tokens."),
-    click.option("--osl", type=click.IntRange(min=1), default=None, help="Output length in tokens."),
-)
-
-engine_options = _stack(
-    click.option("--engine", "engine_name", default=None,
-                 help="Serving-engine profile (default, trtllm, vllm, sglang)."),
-    click.option("--profile", "profile_path", type=click.Path(dir_okay=False), default=None,
-                 help="Engine profile TOML (e.g. written by `rackplan calibrate`); overrides --engine."),
-    click.option("--allow-span", is_flag=True, default=False,
-                 help="Let an instance cross its scale-up domain; the traffic is charged to the slower tier."),
-    click.option("--seed-moe", is_flag=True, default=False,
-                 help="Use the seed notes' MoE approximation (12 % shared / 88 % experts) for active parameters."),
-)
+def given(options: dict) -> dict:
+    """The options the user gave (``None``: not given, the library's default applies)."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def emit(text: str, output: str | None) -> None:
@@ -78,3 +80,214 @@ def pass_catalogue(func):
     def wrapper(ctx, *args, **kwargs):
         return func(*args, catalogue_dirs=ctx.obj.get("catalogue_dirs", ()), **kwargs)
     return wrapper
+
+
+format_option = group(
+    click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                 help="Output format: text table, markdown, CSV or JSON (JSON prints nothing else)."),
+    click.option("--output", "output", type=click.Path(dir_okay=False, writable=True), default=None,
+                 help="Write the report to FILE instead of stdout."),
+)
+
+# --- what runs where -------------------------------------------------------------------------------------------
+
+model_option = click.option("--model", default=None, help="Model name, Hugging Face id, or path to a config.json.")
+
+hardware_options = group(
+    click.option("--system", default=None, help="System name (see `rackplan systems`), e.g. gb200-nvl72."),
+    click.option("--gpu", default=None, help="GPU name (see `rackplan gpus`); uses that GPU's default system."),
+    click.option("--fabric", default=None,
+                 help="Replace every fabric tier with this fabric (e.g. 400gbe), or 'default'."),
+    click.option("--preset", default=None,
+                 help="Apply a catalogue preset; 'seed' sets the seed notes' sustained decode TFLOP/s."),
+)
+
+span_option = click.option("--allow-span", is_flag=True, default=False,
+                           help="Let an instance cross its scale-up domain; the traffic is charged to the slower tier.")
+
+workload_options = group(
+    click.option("--tokens-cached", type=click.IntRange(min=0), default=None,
+                 help="Steady-state decode: tokens of context per sequence."),
+    click.option("--isl", type=click.IntRange(min=1), default=None, help="Prompt length in tokens."),
+    click.option("--osl", type=click.IntRange(min=1), default=None, help="Output length in tokens."),
+)
+
+engine_choice = group(
+    click.option("--engine", "engine_name", default=None,
+                 help="Serving-engine profile (default, trtllm, vllm, sglang)."),
+    click.option("--profile", "profile_path", type=click.Path(dir_okay=False), default=None,
+                 help="Engine profile TOML (e.g. written by `rackplan calibrate`); overrides --engine."),
+)
+engine_options = group(
+    engine_choice,
+    span_option,
+    click.option("--seed-moe", is_flag=True, default=False,
+                 help="Use the seed notes' MoE approximation (12 % shared / 88 % experts) for active parameters."),
+)
+
+# --- budgets, pins, limits, solver ------------------------------------------------------------------------------
+
+budget_options = group(
+    click.option("--racks", type=click.IntRange(min=1), default=None, help="Budget in racks (default 1)."),
+    click.option("--gpus", "gpus", type=click.IntRange(min=1), default=None, help="Budget in GPUs."),
+)
+
+power_option = click.option("--max-kw", type=POSITIVE, default=None, help="Board-power cap over all GPUs in use, kW.")
+
+layout_pins = group(
+    listed("--tp", cast=int, help="Pin tensor-parallel degree(s), e.g. 4 or 2,4."),
+    listed("--pp", cast=int, help="Pin pipeline stages."),
+    listed("--ep", cast=int, help="Pin expert-parallel degree(s)."),
+    listed("--dp", cast=int, help="Pin attention data-parallel degree(s)."),
+)
+
+serving_pins = group(
+    listed("--batch", cast=int, help="Pin batch size(s) per instance."),
+    listed("--kv-quant", help="KV-cache quantisation(s) to consider."),
+    listed("--kv-offload-fraction", cast=float, help="KV-offload level(s), e.g. 0 or 0,0.25,0.5."),
+    click.option("--max-batch", type=click.IntRange(min=1), default=None,
+                 help=f"Largest batch of the search space (default {DEFAULT_MAX_BATCH})."),
+)
+
+latency_options = group(
+    click.option("--max-tpot-ms", type=POSITIVE, default=None, help="Time-per-output-token ceiling, ms."),
+    click.option("--max-ttft-ms", type=POSITIVE, default=None,
+                 help="Time-to-first-token ceiling, ms (isl/osl workloads)."),
+)
+
+floor_option = click.option("--min-tok-per-user", type=POSITIVE, default=None,
+                            help="Per-user decode speed floor, tokens/s (TPOT <= 1/X).")
+
+solver_options = group(
+    click.option("--solver", type=click.Choice(SOLVERS), default=None, help="MILP solver (default highs)."),
+    click.option("--time-limit", "time_limit_s", type=POSITIVE, default=None,
+                 help="Solver time limit per solve, seconds."),
+)
+
+result_options = group(
+    click.option("--top", type=click.IntRange(min=1), default=None,
+                 help=f"Show the optimum and the next best distinct plans, K rows in all (default {DEFAULT_TOP})."),
+    click.option("--export-mps", type=click.Path(dir_okay=False), default=None, help="Write the MILP as MPS."),
+    click.option("--export-lp", type=click.Path(dir_okay=False), default=None, help="Write the MILP as LP."),
+)
+
+# --- the serving planner: plan, min-gpus ------------------------------------------------------------------------
+
+plan_options = group(
+    model_option, hardware_options, workload_options, budget_options, layout_pins, serving_pins,
+    listed("--quant", help="Weight quantisation(s) to consider, e.g. fp8 or fp8,fp4."),
+    floor_option, latency_options, power_option, result_options, solver_options, engine_options, format_option,
+)
+plan_defaults = (f"Defaults: {DEFAULT_MODEL} on one {DEFAULT_SYSTEM} rack, steady-state decode at "
+                 f"{DEFAULT_TOKENS_CACHED:,} tokens cached; min-gpus searches up to {DEFAULT_MIN_GPUS_RACKS} racks.")
+
+# --- evaluate: one given serving plan -------------------------------------------------------------------------
+
+evaluate_options = group(
+    model_option, hardware_options, workload_options,
+    click.option("--tp", type=click.IntRange(min=1), default=None, help="Tensor-parallel degree (default 1)."),
+    click.option("--pp", type=click.IntRange(min=1), default=None, help="Pipeline stages (default 1)."),
+    click.option("--ep", type=click.IntRange(min=1), default=None,
+                 help="Expert-parallel degree (divides tp x dp; default 1)."),
+    click.option("--dp", type=click.IntRange(min=1), default=None,
+                 help="Attention data-parallel groups inside the instance (default 1)."),
+    click.option("--batch", type=click.IntRange(min=1), default=None,
+                 help="Concurrent sequences per instance (default 1)."),
+    click.option("--quant", default=None, help=f"Weight quantisation: {', '.join(MODE_NAMES)} (default bf16)."),
+    click.option("--kv-quant", default=None, help="KV-cache quantisation (default bf16)."),
+    click.option("--kv-offload-fraction", type=FRACTION, default=None,
+                 help="Share of the KV cache kept in host memory and streamed over the host link each step "
+                      "(default 0)."),
+    click.option("--instances", type=click.IntRange(min=1), default=None, help="Model instances (default 1)."),
+    engine_options, format_option,
+)
+
+# --- compare and frontier: one list per axis ------------------------------------------------------------------
+
+grid_options = group(
+    listed("--model", "models", help=f"Model name(s), comma-separated (default {DEFAULT_MODEL})."),
+    listed("--system", "systems", help=f"System(s), e.g. gb200-nvl72,mi355x-8,hgx-h200 (default {DEFAULT_SYSTEM})."),
+    listed("--gpu", "gpus", help="GPU(s) instead of systems; each uses its default system."),
+    listed("--fabric", "fabrics", help="Fabric(s) replacing the scale-out tiers, e.g. default,400gbe."),
+    listed("--racks", cast=int, help="Budget(s) in racks, e.g. 1,2,4 (default 1)."),
+    listed("--gpus", "gpu_budgets", cast=int, help="Budget(s) in GPUs instead of racks, e.g. 8,16."),
+    listed("--tokens-cached", cast=int,
+           help=f"Steady-state decode context(s), e.g. 2048,8192 (default {DEFAULT_TOKENS_CACHED})."),
+    listed("--isl", cast=int, help="Prompt length(s); combined with every --osl."),
+    listed("--osl", cast=int, help="Output length(s)."),
+    click.option("--quant", "quants", multiple=True, default=None,
+                 help="A weight-quantisation set searched together, e.g. fp8,fp4; repeat the option for one "
+                      "scenario per set: --quant bf16 --quant fp8,fp4 (default: every mode the GPU runs)."),
+    listed("--serving", help=f"Serving mode(s): {', '.join(SERVING)} (default agg)."),
+)
+floor_axis = listed("--min-tok-per-user", cast=float,
+                    help="Per-user decode floor(s), tokens/s, e.g. 0,20,40 (0: no limit).")
+shared_options = group(layout_pins, serving_pins, latency_options, power_option, solver_options, engine_options)
+compare_options = group(
+    grid_options, floor_axis, shared_options,
+    click.option("--baseline", type=click.IntRange(min=1), default=None,
+                 help="Row number the ratio columns compare against (default 1)."),
+    format_option,
+)
+frontier_options = group(
+    grid_options, floor_axis, shared_options,
+    click.option("--points", type=click.IntRange(min=2), default=None,
+                 help=f"Latency floors planned per line (the unconstrained optimum is the first; "
+                      f"default {DEFAULT_POINTS})."),
+    click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+                 help="Also draw the chart to FILE.png or FILE.svg (needs the plot extra: matplotlib)."),
+    format_option,
+)
+
+# --- training ---------------------------------------------------------------------------------------------------
+
+training_workload_options = group(
+    click.option("--global-batch", type=click.IntRange(min=1), default=None,
+                 help=f"Sequences per optimiser step, all replicas together (default {DEFAULT_GLOBAL_BATCH})."),
+    click.option("--seq-len", type=click.IntRange(min=1), default=None,
+                 help=f"Tokens per sequence (default {DEFAULT_SEQUENCE_TOKENS})."),
+    click.option("--optimiser", type=click.Choice(tuple(OPTIMISERS)), default=None,
+                 help="Optimiser state per parameter: adam 16 B (ZeRO paper), adam-fp32-grads 18 B (Megatron), "
+                      "sgd-momentum 12 B (default adam)."),
+    click.option("--train-tokens", type=POSITIVE, default=None,
+                 help="Tokens the whole run consumes: reports time to train."),
+    click.option("--dp-overlap", type=FRACTION, default=None,
+                 help="Share of data-parallel collective time that may hide behind the pass beside it (default 1.0)."),
+    click.option("--tp-overlap", type=FRACTION, default=None,
+                 help="Share of tensor-parallel collective time hidden behind GEMMs (default 0.0)."),
+)
+training_scenario_options = group(model_option, hardware_options, span_option, training_workload_options)
+
+RECOMPUTE_HELP = (f"Activation recomputation: {', '.join(RECOMPUTE_MODES)} "
+                  "(selective = fused FlashAttention-style attention).")
+training_pins = group(
+    layout_pins,
+    listed("--cp", cast=int, help="Context-parallel degree(s)."),
+    listed("--vpp", cast=int, help="Virtual pipeline stages (interleaving) per GPU."),
+    listed("--micro-batch", cast=int, help="Sequences per micro-batch."),
+    listed("--recompute", help=RECOMPUTE_HELP),
+    listed("--zero", cast=int, help="ZeRO stage(s) 0-3 (3 = FSDP full sharding)."),
+    listed("--precision", help=f"Compute precision(s): {', '.join(PRECISIONS)}."),
+)
+train_plan_options = group(
+    training_scenario_options, budget_options, power_option, training_pins,
+    click.option("--target-tokens-per-s", type=POSITIVE, default=None,
+                 help="Tokens/s the job must reach (min-gpus target; a floor for plan)."),
+    click.option("--deadline-days", type=POSITIVE, default=None,
+                 help="Finish --train-tokens within this many days (sets the tokens/s target)."),
+    result_options, solver_options, format_option,
+)
+train_defaults = (f"Defaults: {DEFAULT_TRAINING_MODEL} pre-training on one {DEFAULT_TRAINING_SYSTEM} rack; "
+                  f"min-gpus searches up to {TRAINING_MIN_GPUS_RACKS} racks.")
+
+train_evaluate_options = group(
+    training_scenario_options,
+    *(click.option(f"--{name}", type=click.IntRange(min=1), default=None, help=f"{text} (default 1).")
+      for name, text in (("tp", "Tensor-parallel degree"), ("pp", "Pipeline stages"), ("ep", "Expert-parallel degree"),
+                         ("dp", "Data-parallel replicas"), ("cp", "Context-parallel degree"),
+                         ("vpp", "Virtual pipeline stages per GPU"), ("micro-batch", "Sequences per micro-batch"))),
+    click.option("--recompute", default=None, help=RECOMPUTE_HELP[:-1] + " (default selective)."),
+    click.option("--zero", type=int, default=None, help="ZeRO stage 0-3 (default 1)."),
+    click.option("--precision", default=None, help=f"Compute precision: {', '.join(PRECISIONS)} (default bf16)."),
+    format_option,
+)

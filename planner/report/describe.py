@@ -6,10 +6,11 @@ from hardware.catalogue import Catalogue
 from models import catalogue as model_catalogue
 from models import counts
 from planner.report.tables import Column
+from planner.units import billions, gb, kw, tb, tflops, us
 
 
 def _t(x):
-    return None if x is None else x / 1e12
+    return None if x is None else tflops(x)
 
 
 def gpu_rows(cat: Catalogue) -> tuple[list[dict], list[Column]]:
@@ -18,11 +19,11 @@ def gpu_rows(cat: Catalogue) -> tuple[list[dict], list[Column]]:
     for name in cat.gpu_names():
         g = cat.gpu(name)
         rows.append({
-            "name": g.name, "vendor": g.vendor, "hbm_gb": g.hbm_bytes / 1e9, "hbm_tb_per_s": g.hbm_bytes_per_s / 1e12,
+            "name": g.name, "vendor": g.vendor, "hbm_gb": gb(g.hbm_bytes), "hbm_tb_per_s": tb(g.hbm_bytes_per_s),
             "bf16_tflops": _t(g.peak_flop_per_s["bf16"]), "fp8_tflops": _t(g.peak_flop_per_s["fp8"]),
-            "fp4_tflops": _t(g.peak_flop_per_s["fp4"]), "scale_up_gb_per_s": g.scale_up_bytes_per_s / 1e9,
-            "host_link": g.host_link, "host_link_gb_per_s": g.host_link_bytes_per_s / 1e9,
-            "host_memory_gb": g.host_memory_bytes / 1e9, "power_w": g.power_w,
+            "fp4_tflops": _t(g.peak_flop_per_s["fp4"]), "scale_up_gb_per_s": gb(g.scale_up_bytes_per_s),
+            "host_link": g.host_link, "host_link_gb_per_s": gb(g.host_link_bytes_per_s),
+            "host_memory_gb": gb(g.host_memory_bytes), "power_w": g.power_w,
         })
     cols = [Column("GPU", "name"), Column("vendor", "vendor"), Column("HBM GB", "hbm_gb", ".0f"),
             Column("HBM TB/s", "hbm_tb_per_s", ".2f"), Column("BF16 TFLOP/s", "bf16_tflops", ",.0f"),
@@ -54,7 +55,7 @@ def fabric_rows(cat: Catalogue) -> tuple[list[dict], list[Column]]:
     rows = []
     for name in cat.fabric_names():
         f = cat.fabric(name)
-        rows.append({"name": f.name, "kind": f.kind, "gb_per_s": f.bytes_per_s / 1e9, "latency_us": f.latency_s * 1e6,
+        rows.append({"name": f.name, "kind": f.kind, "gb_per_s": gb(f.bytes_per_s), "latency_us": us(f.latency_s),
                      "efficiency": f.efficiency_fraction})
     cols = [Column("fabric", "name"), Column("kind", "kind"), Column("GB/s per GPU per dir", "gb_per_s", ",.1f"),
             Column("latency us", "latency_us", ".2f"), Column("collective efficiency", "efficiency", ".2f")]
@@ -67,7 +68,7 @@ def model_summary(spec) -> dict:
         "name": spec.name, "type": spec.model_type, "layers": spec.num_hidden_layers, "hidden": spec.hidden_size,
         "experts": spec.moe.num_experts if spec.moe else None,
         "top_k": spec.moe.num_experts_per_tok if spec.moe else None,
-        "total_b": counts.total_params(spec) / 1e9, "active_b": counts.active_params(spec) / 1e9,
+        "total_b": billions(counts.total_params(spec)), "active_b": billions(counts.active_params(spec)),
         "kv_bytes_per_token_bf16": counts.kv_bytes_per_token(spec, 2.0),
         "attention": "MLA" if spec.mla else ("GQA" if spec.num_key_value_heads < spec.num_attention_heads else "MHA"),
     }
@@ -110,15 +111,15 @@ def gpu_derived(g) -> list[tuple[str, object]]:
     bf16 = g.peak_flop_per_s["bf16"]
     achievable_bw = g.hbm_bytes_per_s * g.hbm_efficiency_fraction
     out = [
-        ("derived.achievable_hbm_tb_per_s", achievable_bw / 1e12),
+        ("derived.achievable_hbm_tb_per_s", tb(achievable_bw)),
         ("derived.ridge_point_flop_per_byte_bf16", bf16 / g.hbm_bytes_per_s),
-        ("derived.decode_tflops_bf16", bf16 * g.decode_compute_efficiency_fraction / 1e12),
-        ("derived.prefill_tflops_bf16", bf16 * g.prefill_compute_efficiency_fraction / 1e12),
+        ("derived.decode_tflops_bf16", tflops(bf16 * g.decode_compute_efficiency_fraction)),
+        ("derived.prefill_tflops_bf16", tflops(bf16 * g.prefill_compute_efficiency_fraction)),
     ]
     for dtype in ("fp8", "fp4"):
         peak = g.peak_flop_per_s.get(dtype)
         if peak and peak > bf16:
             out.append((f"derived.decode_tflops_{dtype}",
-                        peak * g.decode_compute_efficiency_fraction * g.narrow_gemm_efficiency_fraction / 1e12))
-    out.append(("derived.hbm_gb_per_kw", g.hbm_bytes / 1e9 / (g.power_w / 1e3)))
+                        tflops(peak * g.decode_compute_efficiency_fraction * g.narrow_gemm_efficiency_fraction)))
+    out.append(("derived.hbm_gb_per_kw", gb(g.hbm_bytes) / kw(g.power_w)))
     return out

@@ -14,6 +14,7 @@ from hardware.specs import TIERS
 from planner.fleet.optimise import FleetResult
 from planner.milp.fleet_problem import AGG, PREFILL, ROLES
 from planner.quant import MODE_NAMES
+from planner.units import MEGA, gb, kw
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -22,8 +23,8 @@ def efficiency(output_tps: float, power_w: float, cost_per_hour: float | None) -
     """Tokens per joule, tokens/s per MW and cost per million tokens (module docstring)."""
     return {
         "tokens_per_joule": output_tps / power_w if power_w > 0 else None,
-        "tok_per_s_per_mw": output_tps / (power_w / 1e6) if power_w > 0 else None,
-        "cost_per_million_tokens": (cost_per_hour / (output_tps * SECONDS_PER_HOUR) * 1e6
+        "tok_per_s_per_mw": output_tps / (power_w / MEGA) if power_w > 0 else None,
+        "cost_per_million_tokens": (cost_per_hour / (output_tps * SECONDS_PER_HOUR) * MEGA
                                     if cost_per_hour is not None and output_tps > 0 else None),
     }
 
@@ -47,9 +48,9 @@ def pool_rows(result: FleetResult) -> list[dict]:
             "instance_tok_per_s": p.rate, "pool_tok_per_s": p.rate * plan.instances,
             "tpot_s": p.tpot_s, "ttft_s": p.ttft_s,
             "memory_per_gpu_bytes": p.memory_per_gpu_bytes, "hbm_capacity_bytes": p.hbm_capacity_bytes,
-            "fabric_load_gb_per_s": {TIERS[t]: float(p.fabric_bytes_per_s[t]) * plan.instances / 1e9
+            "fabric_load_gb_per_s": {TIERS[t]: gb(float(p.fabric_bytes_per_s[t]) * plan.instances)
                                      for t in range(3)},
-            "power_kw": p.power_w * plan.instances / 1e3,
+            "power_kw": kw(p.power_w * plan.instances),
             "cost_per_hour": p.cost_per_hour * plan.instances if k.price_per_gpu_hour is not None else None,
         })
     return rows
@@ -76,7 +77,7 @@ def model_rows(result: FleetResult) -> list[dict]:
             "serving_allowed": m.serving, "serving": serving, "target_tps": m.target_tps, "share": m.share,
             "weight": m.weight, "output_tps": out, "capacity_tps": float(v.capacity_tps[mi]),
             "gpus": sum(p.plan.gpus for p in pools),
-            "power_kw": power / 1e3, "cost_per_hour": cost,
+            "power_kw": kw(power), "cost_per_hour": cost,
             "max_tpot_s": m.limits.max_tpot_s, "max_ttft_s": m.limits.max_ttft_s,
             "worst_tpot_s": max(tpots) if tpots else None, "worst_ttft_s": max(ttfts) if ttfts else None,
             **efficiency(out, power, cost),
@@ -110,7 +111,7 @@ def kv_rows(result: FleetResult) -> list[dict]:
                     f"{b.hardware.fabrics['inter_rack'].name})")
         rows.append({"model": fleet.models[f.model].label, "kv_quant": MODE_NAMES[f.kv_quant],
                      "from": a.label, "to": b.label, "tier": tier, "requests_per_s": f.requests_per_s,
-                     "bytes_per_request": f.bytes_per_request, "gb_per_s": f.bytes_per_s / 1e9})
+                     "bytes_per_request": f.bytes_per_request, "gb_per_s": gb(f.bytes_per_s)})
     return rows
 
 
@@ -121,8 +122,8 @@ def fabric_rows(result: FleetResult) -> list[dict]:
         if r["load_bytes_per_s"] <= 0:
             continue
         rows.append({"kind": r["kind"], "tier": r["tier"] + (f" {r['direction']}" if r["direction"] else ""),
-                     "fabric": r["fabric"], "load_gb_per_s": r["load_bytes_per_s"] / 1e9,
-                     "kv_gb_per_s": r["kv_bytes_per_s"] / 1e9, "capacity_gb_per_s": r["capacity_bytes_per_s"] / 1e9,
+                     "fabric": r["fabric"], "load_gb_per_s": gb(r["load_bytes_per_s"]),
+                     "kv_gb_per_s": gb(r["kv_bytes_per_s"]), "capacity_gb_per_s": gb(r["capacity_bytes_per_s"]),
                      "utilisation": r["load_bytes_per_s"] / r["capacity_bytes_per_s"]})
     return rows
 
@@ -140,9 +141,9 @@ def fleet_document(result: FleetResult) -> dict:
         "solver": sol.solver, "solve_time_s": sol.solve_time_s, "table_time_s": result.table_time_s,
         "verify_time_s": result.verify_time_s, "wall_time_s": result.wall_time_s,
         "engine": fleet.profile.name,
-        "limits": {"max_power_kw": None if fleet.max_power_w is None else fleet.max_power_w / 1e3,
+        "limits": {"max_power_kw": None if fleet.max_power_w is None else kw(fleet.max_power_w),
                    "max_cost_per_hour": fleet.max_cost_per_hour},
-        "totals": {"gpus": sum(p.plan.gpus for p in v.pools), "gpus_held": fleet.gpus, "power_kw": power / 1e3,
+        "totals": {"gpus": sum(p.plan.gpus for p in v.pools), "gpus_held": fleet.gpus, "power_kw": kw(power),
                    "cost_per_hour": cost, "output_tps": output, **efficiency(output, power, cost)},
         "kinds": kind_rows(result),
         "models": model_rows(result),

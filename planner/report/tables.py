@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 from tabulate import tabulate
 
+from planner.units import gb, mb, ms
+
 FORMATS = ("table", "markdown", "csv", "json")
 
 
@@ -117,9 +119,9 @@ def flatten(obj: dict, prefix: str = "") -> list[tuple[str, Any]]:
 def _human(key: str, value: Any) -> Any:
     if isinstance(value, float):
         if key.startswith("memory_per_gpu_bytes"):
-            return f"{value / 1e9:,.2f} GB"
+            return f"{gb(value):,.2f} GB"
         if key.endswith("_s") or ".compute" in key and "time_split" in key or "time_split" in key:
-            return f"{value * 1e3:,.3f} ms"
+            return f"{ms(value):,.3f} ms"
         if "utilisation" in key:
             return f"{value * 100:.2f} %"
         return f"{value:,.2f}"
@@ -132,6 +134,11 @@ def format_evaluation(result: dict, fmt: str, title: str | None = None) -> str:
         return to_json(result)
     pairs = [(k, _human(k, v) if fmt != "csv" else v) for k, v in flatten(result)]
     return format_pairs(pairs, fmt, title)
+
+
+def _ms(key: str) -> Callable[[dict], Any]:
+    """Reader of a duration in seconds as milliseconds (None stays None)."""
+    return lambda r: None if r.get(key) is None else ms(r[key])
 
 
 def plan_value(key: str) -> Callable[[dict], Any]:
@@ -166,7 +173,7 @@ FABRIC_COLUMNS = [
     Column("inter-rack GB/s", "fabric_load_gb_per_s.inter_rack", ",.1f"),
 ]
 MEMORY_AND_VERDICT_COLUMNS = [
-    Column("mem/GPU GB", lambda r: r["memory_per_gpu_bytes"]["total"] / 1e9, ",.1f"),
+    Column("mem/GPU GB", lambda r: gb(r["memory_per_gpu_bytes"]["total"]), ",.1f"),
     Column("verified", lambda r: "ok" if r["verification"]["ok"] else "FAIL"),
 ]
 
@@ -174,7 +181,7 @@ PLAN_COLUMNS = [
     Column("#", "rank"),
     *LAYOUT_COLUMNS,
     *THROUGHPUT_COLUMNS,
-    Column("TTFT ms", lambda r: None if r.get("ttft_s") is None else r["ttft_s"] * 1e3, ",.0f"),
+    Column("TTFT ms", _ms("ttft_s"), ",.0f"),
     *BOUND_COLUMNS,
     *FABRIC_COLUMNS,
     *MEMORY_AND_VERDICT_COLUMNS,
@@ -203,38 +210,62 @@ def _space_text(space: dict) -> str:
     return "; ".join(parts)
 
 
-def format_result(doc: dict, fmt: str) -> str:
-    """A planner result: header lines, then the optimum and the next best plans as rows."""
+def budget_text(budget: dict) -> str:
+    """``budget 1 rack(s), 72 GPUs; max 90.0 kW`` for a report header."""
+    size = f"{budget['racks']} rack(s), {budget['gpus']} GPUs" if budget["racks"] else f"{budget['gpus']} GPUs"
+    return f"budget {size}" + (f"; max {budget['max_power_kw']:,.1f} kW" if budget["max_power_kw"] else "")
+
+
+def solver_text(doc: dict) -> str:
+    """``solver: highs in 5.0 ms (wall 0.28 s); verification: ...`` for a report header."""
+    return (f"solver: {doc['solver']} in {ms(doc['solve_time_s']):,.1f} ms (wall {doc['wall_time_s']:,.2f} s); "
+            + verification_text(doc["verification"]))
+
+
+def format_ranked(doc: dict, columns: list[Column], fmt: str, header: Callable[[dict], list[str]],
+                  gap: str = "") -> str:
+    """A planner document: ``header(doc)`` lines, then the optimum and its ``alternatives`` as rows
+    (``gap`` between them); CSV is the rows alone, JSON the document."""
     if fmt == "json":
         return to_json(doc)
-    rows = [doc] + list(doc["alternatives"])
-    table = format_rows(rows, PLAN_COLUMNS, fmt)
+    table = format_rows([doc] + list(doc["alternatives"]), columns, fmt)
     if fmt == "csv":
         return table
+    lines = header(doc) + [""]
+    if fmt == "markdown":
+        lines = [ln + ("  " if ln else "") for ln in lines]
+    return "\n".join(lines) + gap + table
+
+
+def _result_header(doc: dict) -> list[str]:
     sc = doc["scenario"]
     w = sc["workload"]
-    wl = f"tokens cached {w['tokens_cached']}" if w.get("tokens_cached") is not None else f"isl {w['isl']} / osl {w['osl']}"
+    wl = (f"tokens cached {w['tokens_cached']}" if w.get("tokens_cached") is not None
+          else f"isl {w['isl']} / osl {w['osl']}")
     counts = doc["search_space"]["counts"]
     objective = "maximise total TPS" if doc["objective"] == "max_tps" else \
         f"fewest GPUs reaching {sc['target_tps']:,.0f} tok/s"
-    budget = sc["budget"]
-    budget_text = f"{budget['racks']} rack(s), {budget['gpus']} GPUs" if budget["racks"] else f"{budget['gpus']} GPUs"
-    lines = [
+    limits = sc["limits"]
+    return [
         f"{sc['model']} on {sc['system']} ({sc['gpu']}), {wl}, engine {sc['engine']}",
-        f"objective: {objective}; budget {budget_text}"
-        + (f"; max {budget['max_power_kw']:,.1f} kW" if budget["max_power_kw"] else "")
-        + (f"; TPOT <= {sc['limits']['max_tpot_s'] * 1e3:,.2f} ms" if sc["limits"]["max_tpot_s"] else "")
-        + (f"; TTFT <= {sc['limits']['max_ttft_s'] * 1e3:,.0f} ms" if sc["limits"]["max_ttft_s"] else ""),
+        f"objective: {objective}; {budget_text(sc['budget'])}"
+        + (f"; TPOT <= {ms(limits['max_tpot_s']):,.2f} ms" if limits["max_tpot_s"] else "")
+        + (f"; TTFT <= {ms(limits['max_ttft_s']):,.0f} ms" if limits["max_ttft_s"] else ""),
         f"search space: {_space_text(doc['search_space'])}",
         f"candidates: {counts['enumerated']:,} enumerated, {counts['layout_valid']:,} valid layouts, "
         f"{counts['feasible']:,} meet the per-instance limits, {counts['milp_columns']} MILP columns after pruning",
-        f"solver: {doc['solver']} in {doc['solve_time_s'] * 1e3:,.1f} ms (wall {doc['wall_time_s']:,.2f} s); "
-        + verification_text(doc["verification"]),
-        "",
+        solver_text(doc),
     ]
-    if fmt == "markdown":
-        lines = [ln + ("  " if ln else "") for ln in lines]
-    return "\n".join(lines) + "\n" + table
+
+
+def format_result(doc: dict, fmt: str) -> str:
+    """A planner result: header lines, then the optimum and the next best plans as rows."""
+    return format_ranked(doc, PLAN_COLUMNS, fmt, _result_header, gap="\n")
+
+
+def format_plan(doc: dict, fmt: str) -> str:
+    """A ``plan`` / ``min-gpus`` document: a planner result, or a fleet of pools (``--disagg``)."""
+    return format_fleet(doc, fmt) if "pools" in doc else format_result(doc, fmt)
 
 
 def format_progress(done: int, total: int, elapsed_s: float, ran: int | None = None, width: int = 24) -> str:
@@ -253,63 +284,38 @@ def format_progress(done: int, total: int, elapsed_s: float, ran: int | None = N
             f"{rate:,.1f}/s {left_text} left")
 
 
-def _ms(key: str):
-    return lambda r: None if r.get(key) is None else r[key] * 1e3
-
+# Fleet tables; related columns share a line.
+POWER_AND_COST_COLUMNS = [Column("kW", "power_kw", ",.1f"), Column("$/h", "cost_per_hour", ",.2f")]
 
 FLEET_POOL_COLUMNS = [
-    Column("model", "model"),
-    Column("kind", "kind"),
-    Column("role", "role"),
-    Column("TPxPPxEPxDP", "layout"),
-    Column("batch", "plan.batch"),
-    Column("quant/kv", lambda r: f"{r['plan']['quant']}/{r['plan']['kv_quant']}"),
-    Column("offload", "plan.kv_offload_fraction", ".2f"),
-    Column("inst", "instances"),
-    Column("GPUs", "gpus"),
-    Column("Inst tok/s", "instance_tok_per_s", ",.0f"),
-    Column("Pool tok/s", "pool_tok_per_s", ",.0f"),
+    Column("model", "model"), Column("kind", "kind"), Column("role", "role"), Column("TPxPPxEPxDP", "layout"),
+    Column("batch", "plan.batch"), Column("quant/kv", lambda r: f"{r['plan']['quant']}/{r['plan']['kv_quant']}"),
+    Column("offload", "plan.kv_offload_fraction", ".2f"), Column("inst", "instances"), Column("GPUs", "gpus"),
+    Column("Inst tok/s", "instance_tok_per_s", ",.0f"), Column("Pool tok/s", "pool_tok_per_s", ",.0f"),
     Column("of", "rate_kind"),
-    Column("TPOT ms", _ms("tpot_s"), ",.1f"),
-    Column("TTFT ms", _ms("ttft_s"), ",.0f"),
-    Column("mem/GPU GB", lambda r: r["memory_per_gpu_bytes"] / 1e9, ",.1f"),
-    Column("kW", "power_kw", ",.1f"),
-    Column("$/h", "cost_per_hour", ",.2f"),
+    Column("TPOT ms", _ms("tpot_s"), ",.1f"), Column("TTFT ms", _ms("ttft_s"), ",.0f"),
+    Column("mem/GPU GB", lambda r: gb(r["memory_per_gpu_bytes"]), ",.1f"),
+    *POWER_AND_COST_COLUMNS,
 ]
 
 FLEET_MODEL_COLUMNS = [
-    Column("model", "model"),
-    Column("isl/osl", "workload_label"),
-    Column("serving", "serving"),
-    Column("target TPS", "target_tps", ",.0f"),
-    Column("output TPS", "output_tps", ",.0f"),
-    Column("GPUs", "gpus"),
-    Column("kW", "power_kw", ",.1f"),
-    Column("$/h", "cost_per_hour", ",.2f"),
-    Column("tok/J", "tokens_per_joule", ",.2f"),
-    Column("$/Mtok", "cost_per_million_tokens", ",.3f"),
+    Column("model", "model"), Column("isl/osl", "workload_label"), Column("serving", "serving"),
+    Column("target TPS", "target_tps", ",.0f"), Column("output TPS", "output_tps", ",.0f"), Column("GPUs", "gpus"),
+    *POWER_AND_COST_COLUMNS,
+    Column("tok/J", "tokens_per_joule", ",.2f"), Column("$/Mtok", "cost_per_million_tokens", ",.3f"),
     Column("tok/s/MW", "tok_per_s_per_mw", ",.0f"),
-    Column("worst TPOT ms", _ms("worst_tpot_s"), ",.1f"),
-    Column("worst TTFT ms", _ms("worst_ttft_s"), ",.0f"),
+    Column("worst TPOT ms", _ms("worst_tpot_s"), ",.1f"), Column("worst TTFT ms", _ms("worst_ttft_s"), ",.0f"),
 ]
 
 FLEET_KV_COLUMNS = [
-    Column("model", "model"),
-    Column("kv", "kv_quant"),
-    Column("prefill on", "from"),
-    Column("decode on", "to"),
-    Column("tier charged", "tier"),
-    Column("req/s", "requests_per_s", ",.1f"),
-    Column("MB/req", lambda r: r["bytes_per_request"] / 1e6, ",.1f"),
-    Column("GB/s", "gb_per_s", ",.1f"),
+    Column("model", "model"), Column("kv", "kv_quant"), Column("prefill on", "from"), Column("decode on", "to"),
+    Column("tier charged", "tier"), Column("req/s", "requests_per_s", ",.1f"),
+    Column("MB/req", lambda r: mb(r["bytes_per_request"]), ",.1f"), Column("GB/s", "gb_per_s", ",.1f"),
 ]
 
 FLEET_FABRIC_COLUMNS = [
-    Column("kind", "kind"),
-    Column("tier", "tier"),
-    Column("fabric", "fabric"),
-    Column("load GB/s", "load_gb_per_s", ",.1f"),
-    Column("of which KV", "kv_gb_per_s", ",.1f"),
+    Column("kind", "kind"), Column("tier", "tier"), Column("fabric", "fabric"),
+    Column("load GB/s", "load_gb_per_s", ",.1f"), Column("of which KV", "kv_gb_per_s", ",.1f"),
     Column("capacity GB/s", "capacity_gb_per_s", ",.0f"),
     Column("util", lambda r: f"{r['utilisation'] * 100:.2f} %"),
 ]
@@ -338,7 +344,7 @@ def format_fleet(doc: dict, fmt: str) -> str:
         + ("" if doc["tiebreak_proven"] else ": not proven in time, the first optimum kept") + f"){limits}",
         f"candidates: {len(doc['candidates']['tables'])} tables (model x kind x role), "
         f"{doc['candidates']['milp_columns']} MILP columns after pruning",
-        f"solver: {doc['solver']} in {doc['solve_time_s'] * 1e3:,.0f} ms (tables {doc['table_time_s']:,.2f} s, "
+        f"solver: {doc['solver']} in {ms(doc['solve_time_s']):,.0f} ms (tables {doc['table_time_s']:,.2f} s, "
         f"wall {doc['wall_time_s']:,.2f} s); " + verification_text(doc["verification"]),
         f"totals: {t['gpus']} of {t['gpus_held']} GPUs, {t['power_kw']:,.1f} kW, "
         f"{_opt(t['cost_per_hour'], ',.2f', '/h')}, {t['output_tps']:,.0f} output tok/s, "

@@ -9,39 +9,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.report.tables import (BOUND_COLUMNS, FABRIC_COLUMNS, MEMORY_AND_VERDICT_COLUMNS, Column, _human, flatten,
-                            format_pairs, format_rows, to_json, verification_text)
+from planner.report.tables import (BOUND_COLUMNS, FABRIC_COLUMNS, MEMORY_AND_VERDICT_COLUMNS, Column, _human,
+                                   budget_text, flatten, format_pairs, format_ranked, solver_text, to_json)
+from planner.search.training import SECONDS_PER_DAY
+from planner.units import tflops
 
 TRAINING_PLAN_COLUMNS = [
-    Column("#", "rank"),
-    Column("TPxCPxPPxEPxDP", "layout"),
-    Column("vpp", "plan.vpp"),
-    Column("mb", "plan.micro_batch"),
-    Column("recompute", "plan.recompute"),
-    Column("ZeRO", "plan.zero"),
-    Column("prec", "plan.precision"),
-    Column("GPUs", "gpus"),
-    Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"),
-    Column("tokens/s", "tokens_per_s", ",.0f"),
-    Column("Inst Steps/s", "instance_steps_per_s", ",.3f"),
-    Column("Tot Steps/s", "total_steps_per_s", ",.2f"),
-    Column("step s", "step_time_s", ",.2f"),
-    Column("MFU", lambda r: r["mfu"] * 100, ".1f"),
+    Column("#", "rank"), Column("TPxCPxPPxEPxDP", "layout"),
+    Column("vpp", "plan.vpp"), Column("mb", "plan.micro_batch"), Column("recompute", "plan.recompute"),
+    Column("ZeRO", "plan.zero"), Column("prec", "plan.precision"), Column("GPUs", "gpus"),
+    Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"), Column("tokens/s", "tokens_per_s", ",.0f"),
+    Column("Inst Steps/s", "instance_steps_per_s", ",.3f"), Column("Tot Steps/s", "total_steps_per_s", ",.2f"),
+    Column("step s", "step_time_s", ",.2f"), Column("MFU", lambda r: r["mfu"] * 100, ".1f"),
     Column("days", "time_to_train_days", ",.1f"),
-    *BOUND_COLUMNS,
-    *FABRIC_COLUMNS,
-    *MEMORY_AND_VERDICT_COLUMNS,
+    *BOUND_COLUMNS, *FABRIC_COLUMNS, *MEMORY_AND_VERDICT_COLUMNS,
 ]
 
 
 def _training_human(key: str, value: Any) -> Any:
     if isinstance(value, float):
         if key == "time_to_train_s":
-            return f"{value / 86400:,.1f} days ({value:,.0f} s)"
+            return f"{value / SECONDS_PER_DAY:,.1f} days ({value:,.0f} s)"
         if key in ("mfu", "mfu_bf16", "hfu", "bubble_fraction"):
             return f"{value * 100:.2f} %"
         if key == "model_flop_per_s_per_gpu":
-            return f"{value / 1e12:,.1f} TFLOP/s"
+            return f"{tflops(value):,.1f} TFLOP/s"
         if key.endswith("steps_per_s"):
             return f"{value:,.3f}"
         if key.endswith("_per_s") or key.endswith("_days"):
@@ -67,37 +59,27 @@ def _training_space_text(space: dict) -> str:
     return "; ".join(parts)
 
 
-def format_training_result(doc: dict, fmt: str) -> str:
-    """A training planner result: header lines, then the optimum and the next best layouts as rows."""
-    if fmt == "json":
-        return to_json(doc)
-    rows = [doc] + list(doc["alternatives"])
-    columns = [c for c in TRAINING_PLAN_COLUMNS if c.header != "days" or doc.get("time_to_train_days") is not None]
-    table = format_rows(rows, columns, fmt)
-    if fmt == "csv":
-        return table
+def _training_header(doc: dict) -> list[str]:
     sc = doc["scenario"]
     w = sc["workload"]
     counts = doc["search_space"]["counts"]
     target = sc.get("target_tokens_per_s")
     objective = "maximise tokens/s" if doc["objective"] == "max_tokens_per_s" else \
         f"fewest GPUs reaching {target:,.0f} tokens/s"
-    budget = sc["budget"]
-    budget_text = f"{budget['racks']} rack(s), {budget['gpus']} GPUs" if budget["racks"] else f"{budget['gpus']} GPUs"
     tokens = f", {w['tokens_to_train']:,.3g} tokens to train" if w.get("tokens_to_train") else ""
-    lines = [
+    return [
         f"training {sc['model']} on {sc['system']} ({sc['gpu']}): {w['global_batch_sequences']:,} sequences of "
         f"{w['sequence_tokens']:,} tokens per step, {w['optimiser']}{tokens}",
-        f"objective: {objective}; budget {budget_text}"
-        + (f"; max {budget['max_power_kw']:,.1f} kW" if budget["max_power_kw"] else "")
+        f"objective: {objective}; {budget_text(sc['budget'])}"
         + (f"; at least {target:,.0f} tokens/s" if target and doc["objective"] != "min_gpus" else ""),
         f"search space: {_training_space_text(doc['search_space'])}",
         f"candidates: {counts['enumerated']:,} enumerated, {counts['layout_valid']:,} valid layouts, "
         f"{counts['feasible']:,} fit in memory, {counts['milp_columns']} MILP columns after pruning",
-        f"solver: {doc['solver']} in {doc['solve_time_s'] * 1e3:,.1f} ms (wall {doc['wall_time_s']:,.2f} s); "
-        + verification_text(doc["verification"]),
-        "",
+        solver_text(doc),
     ]
-    if fmt == "markdown":
-        lines = [ln + ("  " if ln else "") for ln in lines]
-    return "\n".join(lines) + table
+
+
+def format_training_result(doc: dict, fmt: str) -> str:
+    """A training planner result: header lines, then the optimum and the next best layouts as rows."""
+    columns = [c for c in TRAINING_PLAN_COLUMNS if c.header != "days" or doc.get("time_to_train_days") is not None]
+    return format_ranked(doc, columns, fmt, _training_header)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from planner.serving.evaluate import bounds_and_fabric
 from planner.training.evaluate import LIMITS, TrainingScenario, TrainingScores
-from planner.search.training import SECONDS_PER_DAY, TrainingChoice, TrainingResult
+from planner.report.summary import budget_dict, plan_document
+from planner.search.training import SECONDS_PER_DAY, TrainingResult
 from planner.training.parallel import layout_reasons
+from planner.units import gb, kw
 
 
 def reasons(scenario: TrainingScenario, scores: TrainingScores, i: int = 0) -> list[str]:
@@ -21,9 +23,14 @@ def reasons(scenario: TrainingScenario, scores: TrainingScores, i: int = 0) -> l
         out.append(f"precision: {hw.gpu.name} has no {p.precision} tensor cores")
     excess = float(scores.hbm_excess_bytes[i])
     if excess > 0:
-        out.append(f"hbm_capacity: needs {scores.memory.total[i] / 1e9:.1f} GB per GPU but "
-                   f"{scores.hbm_capacity_bytes / 1e9:.1f} GB is usable: over by {excess:,.0f} bytes")
+        out.append(f"hbm_capacity: needs {gb(scores.memory.total[i]):.1f} GB per GPU but "
+                   f"{gb(scores.hbm_capacity_bytes):.1f} GB is usable: over by {excess:,.0f} bytes")
     return out
+
+
+def _floats(scores: TrainingScores, i: int, *names: str) -> dict:
+    """Row ``i`` of each named score array, as plain floats."""
+    return {name: float(getattr(scores, name)[i]) for name in names}
 
 
 def training_row(scenario: TrainingScenario, scores: TrainingScores, i: int = 0) -> dict:
@@ -36,19 +43,10 @@ def training_row(scenario: TrainingScenario, scores: TrainingScores, i: int = 0)
     return {
         "feasible": bool(scores.feasible[i]),
         "reasons": reasons(scenario, scores, i),
-        "tokens_per_s": float(scores.tokens_per_s[i]),
-        "tok_per_gpu": float(scores.tok_per_gpu[i]),
-        "instance_steps_per_s": float(scores.instance_steps_per_s[i]),
-        "total_steps_per_s": float(scores.total_steps_per_s[i]),
-        "step_time_s": step,
-        "steps_per_s": 1.0 / step,
-        "micro_batches": int(scores.micro_batches[i]),
-        "micro_batch_s": float(scores.micro_batch_s[i]),
-        "bubble_fraction": float(scores.bubble_s[i] / step),
-        "mfu": float(scores.mfu[i]),
-        "mfu_bf16": float(scores.mfu_bf16[i]),
-        "hfu": float(scores.hfu[i]),
-        "model_flop_per_s_per_gpu": float(scores.model_flop_per_s_per_gpu[i]),
+        **_floats(scores, i, "tokens_per_s", "tok_per_gpu", "instance_steps_per_s", "total_steps_per_s"),
+        "step_time_s": step, "steps_per_s": 1.0 / step, "micro_batches": int(scores.micro_batches[i]),
+        "micro_batch_s": float(scores.micro_batch_s[i]), "bubble_fraction": float(scores.bubble_s[i] / step),
+        **_floats(scores, i, "mfu", "mfu_bf16", "hfu", "model_flop_per_s_per_gpu"),
         "time_to_train_s": ttt,
         "time_to_train_days": None if ttt is None else ttt / SECONDS_PER_DAY,
         "limit": LIMITS[int(scores.limit[i])],
@@ -62,7 +60,7 @@ def training_row(scenario: TrainingScenario, scores: TrainingScores, i: int = 0)
         },
         "replica_gpus": p.replica_gpus,
         "gpus": gpus,
-        "power_kw": float(scores.power_w[i]) / 1e3,
+        "power_kw": kw(float(scores.power_w[i])),
     }
 
 
@@ -74,32 +72,8 @@ def scenario_dict(scenario: TrainingScenario) -> dict:
             "allow_span": scenario.allow_span}
 
 
-def choice_row(result: TrainingResult, choice: TrainingChoice, rank: int) -> dict:
-    """One plan: the evaluator's keys plus ``plan``, rank, solver and verification."""
-    out = {"rank": rank, "plan": choice.plan.as_dict(), "layout": choice.plan.layout()}
-    out.update(training_row(result.scenario, choice.scores, 0))
-    out["verification"] = choice.verdict.as_dict()
-    out["solve_time_s"] = choice.solution.solve_time_s
-    return out
-
-
 def result_document(result: TrainingResult) -> dict:
-    """The JSON document of ``plan`` / ``min-gpus`` in training mode: the chosen plan's keys at top level."""
-    doc = choice_row(result, result.best, 1)
-    b = result.budget
-    scenario = scenario_dict(result.scenario)
-    scenario.update({
-        "budget": {"gpus": b.gpus, "racks": b.racks,
-                   "max_power_kw": None if b.max_power_w is None else b.max_power_w / 1e3},
-        "target_tokens_per_s": result.target_tokens_per_s,
-    })
-    doc.update({
-        "objective": result.objective,
-        "solver": result.best.solution.solver,
-        "solve_time_s": result.best.solution.solve_time_s,
-        "wall_time_s": result.wall_time_s,
-        "scenario": scenario,
-        "search_space": {**result.space.as_dict(), "counts": result.counts},
-        "alternatives": [choice_row(result, c, k + 2) for k, c in enumerate(result.choices[1:])],
-    })
-    return doc
+    """The JSON document of ``train plan`` / ``train min-gpus``: the chosen plan's keys at top level."""
+    scenario = {**scenario_dict(result.scenario), "budget": budget_dict(result.budget),
+                "target_tokens_per_s": result.target_tokens_per_s}
+    return plan_document(result, scenario, training_row)

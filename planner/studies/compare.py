@@ -31,6 +31,7 @@ from planner.report.tables import (BOUND_COLUMNS, FABRIC_COLUMNS, LAYOUT_COLUMNS
                             to_json)
 from planner.serving.scenario import Scenario
 from planner.serving.space import DEFAULT_MAX_BATCH, SearchSpace, default_space
+from planner.studies.serving import Document
 from planner.report.summary import choice_row
 
 # Axis order is row order: the first axis varies slowest.
@@ -320,6 +321,7 @@ def spec_of(row: dict) -> ScenarioSpec:
     return ScenarioSpec(**kw)
 
 
+WHY_NOT_COLUMN = Column("why not", lambda r: None if r["status"] == "ok" else f"{r['status']}: {r['reason']}")
 PLAN_COLUMNS = [*LAYOUT_COLUMNS, *THROUGHPUT_COLUMNS, *BOUND_COLUMNS, *FABRIC_COLUMNS]
 
 
@@ -336,7 +338,7 @@ def compare_columns(rows: list[dict], fmt: str = "table") -> list[Column]:
         first = [Column("#", lambda r: f"{r['index']}*" if r["index"] == r["baseline"] else r["index"])]
     return (first + axis_cols + PLAN_COLUMNS
             + [Column("x base TPS", "total_tps_ratio", ".2f"), Column("x base Tok/GPU", "tok_per_gpu_ratio", ".2f"),
-               Column("why not", lambda r: None if r["status"] == "ok" else f"{r['status']}: {r['reason']}")])
+               WHY_NOT_COLUMN])
 
 
 def common_label(specs: list[ScenarioSpec], skip: tuple[str, ...] = ()) -> str:
@@ -348,13 +350,21 @@ def common_label(specs: list[ScenarioSpec], skip: tuple[str, ...] = ()) -> str:
     return "; ".join(v for k, v in parts.items() if k not in vary)
 
 
-def format_compare(rows: list[dict], fmt: str, engine: str | None = None) -> str:
-    """The comparison as a table (title: what every row shares; ``*`` marks the baseline)."""
-    if fmt == "json":
-        return to_json({"baseline": rows[0]["baseline"], "rows": rows})
-    specs = [spec_of(r) for r in rows]
+def compare_document(specs: list[ScenarioSpec], settings: Settings, baseline: int = 1) -> Document:
+    """Plan every scenario (`compare`): the JSON document of ``rackplan compare``, ``{baseline, rows}``,
+    titled with what every row shares and the engine profile."""
+    rows = compare(specs, settings, baseline)
     shared = common_label(specs)
+    engine = resolve.profile(settings.engine_name, settings.profile_path).name
     title = (f"compare: {len(rows)} scenario{'s' if len(rows) != 1 else ''}"
              + (f"; shared: {shared}" if shared else "") + (f"; engine {engine}" if engine else "")
-             + f"; ratios to row {rows[0]['baseline']} (*)")
-    return format_rows(rows, compare_columns(rows, fmt), fmt, title=None if fmt == "csv" else title)
+             + f"; ratios to row {baseline} (*)")
+    return Document({"baseline": baseline, "rows": rows}, title)
+
+
+def format_compare(doc: Document, fmt: str) -> str:
+    """The comparison as a table (title: what every row shares; ``*`` marks the baseline)."""
+    if fmt == "json":
+        return to_json(doc)
+    rows = doc["rows"]
+    return format_rows(rows, compare_columns(rows, fmt), fmt, title=None if fmt == "csv" else doc.title)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from planner.studies.compare import (ScenarioSpec, Settings, common_label, fastest_tok_per_user, plan_row, spec_of,
-                             varying_axes)
+from planner.studies.compare import (WHY_NOT_COLUMN, ScenarioSpec, Settings, common_label, fastest_tok_per_user,
+                                     plan_row, spec_of, varying_axes)
 from planner.errors import InputError, PlannerError
 from planner.report.tables import LAYOUT_COLUMNS, Column, format_rows, to_json
 
@@ -94,15 +94,11 @@ def frontier(specs: list[ScenarioSpec], settings: Settings, points: int = DEFAUL
 
 
 FRONTIER_COLUMNS = [
-    Column("line", "series"),
-    Column("#", "point"),
-    Column("tok/s/user", "tok_per_user", ",.1f"),
-    Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"),
+    Column("line", "series"), Column("#", "point"),
+    Column("tok/s/user", "tok_per_user", ",.1f"), Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"),
     Column("floor tok/s/user", "floor_tok_per_user", ",.1f"),
     *LAYOUT_COLUMNS,
-    Column("Total TPS", "total_tps", ",.0f"),
-    Column("Limit", "limit"),
-    Column("why not", lambda r: None if r["status"] == "ok" else f"{r['status']}: {r['reason']}"),
+    Column("Total TPS", "total_tps", ",.0f"), Column("Limit", "limit"), WHY_NOT_COLUMN,
 ]
 
 
