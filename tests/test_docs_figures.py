@@ -7,8 +7,11 @@ reviewing the diff (a changed number in the docs is a changed number in the mode
 quoted scenario again, about 10 s alone.
 """
 
+import importlib.util
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -45,3 +48,32 @@ def test_the_check_names_a_stale_page(tmp_path):
     again = subprocess.run([sys.executable, "bench/docs.py", "--check"], cwd=tmp_path, capture_output=True,
                            text=True, timeout=120, env=ENV)
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("bench_docs", ROOT / "bench" / "docs.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _png(*chunks: tuple[bytes, bytes]) -> bytes:
+    out = b"\x89PNG\r\n\x1a\n"
+    for kind, data in chunks:
+        out += struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return out
+
+
+def test_a_picture_is_stamped_with_the_matplotlib_that_drew_it():
+    # The stamp is a valid tEXt chunk right after IHDR (CRC over type and data), read back by stamped_version.
+    docs = _script()
+    import matplotlib
+
+    bare = _png((b"IHDR", bytes(13)), (b"IDAT", b"x"), (b"IEND", b""))
+    stamped = docs.stamp(bare)
+    assert docs.stamped_version(bare) is None
+    assert docs.stamped_version(stamped) == matplotlib.__version__
+    body = b"Software\0matplotlib " + matplotlib.__version__.encode()
+    assert stamped == bare[:33] + _png((b"tEXt", body))[8:] + bare[33:]
+    assert docs.stamped_version(docs.stamp(bare)) == docs.stamped_version(stamped)  # deterministic
