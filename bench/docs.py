@@ -107,6 +107,8 @@ def run(command: str, scratch: Path) -> tuple[int, str, dict[Path, Path]]:
     """(exit code, output, pictures drawn: tracked path -> scratch path) of one marker's command,
     run from the repository root."""
     argv = shlex.split(command)
+    if "--output" in argv or "--export-mps" in argv or "--export-lp" in argv:
+        raise SystemExit(f"'{command}': a generated region quotes what a command prints, not a file it writes")
     pictures: dict[Path, Path] = {}
     for i, arg in enumerate(argv[:-1]):
         if arg == "--plot":
