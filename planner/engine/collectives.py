@@ -93,7 +93,7 @@ def latency_rounds(kind: str, n, algorithm: str):
     if kind == P2P:
         return 1.0
     if algorithm == TREE:
-        return np.log2(np.maximum(n, 2.0))
+        return np.log2(np.maximum(n, 1.0))  # a group of one waits for nobody
     if algorithm != RING:
         raise ValueError(f"unknown algorithm '{algorithm}'; one of {RING}, {TREE}")
     if kind == ALL_REDUCE:
@@ -101,7 +101,7 @@ def latency_rounds(kind: str, n, algorithm: str):
     if kind in (ALL_GATHER, REDUCE_SCATTER):
         return n - 1
     if kind == ALL_TO_ALL:
-        return 1.0
+        return np.minimum(n - 1, 1.0)  # one round whenever there are peers
     raise ValueError(f"unknown collective '{kind}'; one of {', '.join(KINDS)}")
 
 

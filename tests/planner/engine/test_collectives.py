@@ -31,6 +31,14 @@ def test_calls_scale_bytes_and_rounds_and_zero_calls_cost_nothing():
     np.testing.assert_array_equal(cost.rounds, [20.0, 0.0])                # log2 4 = 2 per call
 
 
+@pytest.mark.parametrize("kind", [ALL_REDUCE, ALL_GATHER, REDUCE_SCATTER, ALL_TO_ALL])
+@pytest.mark.parametrize("algorithm", [RING, TREE])
+def test_a_group_of_one_sends_nothing_and_waits_for_nobody(kind, algorithm):
+    cost = collective_cost(kind, 1.0, MB, algorithm)
+    assert cost.sent_bytes == 0.0
+    assert cost.rounds == 0.0
+
+
 def test_all_to_all_remote_share_follows_its_destinations():
     # MoE dispatch over a stage of 8 GPUs whose experts live on ep = 2 shards: half the tokens stay.
     cost = collective_cost(ALL_TO_ALL, 8.0, MB, TREE, destinations=2.0)
