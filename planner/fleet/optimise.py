@@ -47,8 +47,13 @@ def plan_fleet(fleet: Fleet, solver: str = "highs", time_limit_s: float | None =
     built = time.perf_counter()
     problem = table.problem
     _check_columns(fleet, table)
-    mode = driver.Mode(prune=lambda rows: rows, build=lambda rows: build_milp(problem), solve=solve,
-                       accept=lambda rows, solution: ((solution, verify(fleet, problem, solution)), 0),
+
+    def accept(rows: np.ndarray, solution: FleetSolution) -> tuple[tuple[FleetSolution, Verified], int]:
+        """A fleet's answer is the whole solution, re-scored and re-checked (one answer, no alternatives)."""
+        return (solution, verify(fleet, problem, solution)), 0
+
+    # The table holds only Pareto rows already, and every column enters the one MILP.
+    mode = driver.Mode(prune=lambda rows: rows, build=lambda rows: build_milp(problem), solve=solve, accept=accept,
                        explain=lambda: explain(fleet, problem, solver, time_limit_s))
     outcome = driver.run(mode, np.arange(len(problem.columns)), 1, solver, time_limit_s)
     solution, verified = outcome.choices[0]

@@ -12,8 +12,8 @@ Semantics (per instance, see README "Parallel layout"):
 GPUs per instance = ``tp * pp * dp``. DEP-n (attention DP n + EP n) is ``tp=1, dp=n, ep=n``.
 
 Rules (``RULES``: each written once as a (name, predicate, message) row; the same row gives the
-candidate filter its vectorised mask and the plan validator, the verifiers and the diagnoses
-their human reason):
+candidate filter its vectorised mask, and ``rackplan evaluate`` (``planner.serving.evaluate.reasons``),
+the verifiers and the calibration loader their human reason):
 
 * tp divides ``num_attention_heads``; tp divides ``num_key_value_heads`` or the KV heads
   divide tp (then KV heads are replicated ``tp / kv_heads`` times). MLA has no KV-head split.
@@ -43,8 +43,8 @@ class Rule:
 
     ``holds(model, x)`` and ``message(model, x)`` read the layout's decisions as attributes of
     ``x`` (numpy arrays for the mask, integers for one layout; context such as the scale-up
-    domain rides along on ``x``); ``holds`` uses only ``%``, comparisons, ``&`` and ``|``, so one
-    predicate serves both. ``applies(model, x)`` says whether the rule concerns this model and
+    domain rides along on ``x``); ``holds`` uses only elementwise operators (``%``, comparisons,
+    ``&``, ``|``), so one predicate serves both. ``applies(model, x)`` says whether the rule concerns this model and
     question at all (dense or MoE, spanning allowed or not).
     """
 

@@ -56,6 +56,13 @@ class DeclaredSpace:
         """Whether every decision of ``plan`` is among the declared values (fractions to within a rounding)."""
         return all(_member(getattr(plan, f.name), getattr(self, f.name)) for f in fields(self))
 
+    def check_counts(self, keys: tuple[str, ...], what: str) -> None:
+        """Each of ``keys`` lists at least one value and none below 1; ``InputError`` naming ``what`` otherwise."""
+        for key in keys:
+            values = getattr(self, key)
+            if not values or min(values) < 1:
+                raise InputError(f"{what}: {key} values must be >= 1 (got {list(values)})")
+
     def pinned(self, **pins):
         """Restrict decisions to given values (``None`` leaves a decision free)."""
         changes = {k: tuple(v) if isinstance(v, (list, tuple)) else (v,) for k, v in pins.items() if v is not None}
@@ -108,10 +115,7 @@ def default_space(scenario: Scenario, max_batch: int = DEFAULT_MAX_BATCH) -> Sea
 
 def validate(space: SearchSpace) -> SearchSpace:
     """Check values are in range; quantisation names are known."""
-    for key in ("tp", "pp", "dp", "ep", "batch"):
-        values = getattr(space, key)
-        if not values or min(values) < 1:
-            raise InputError(f"search space: {key} values must be >= 1 (got {list(values)})")
+    space.check_counts(("tp", "pp", "dp", "ep", "batch"), "search space")
     for f in space.kv_offload_fraction:
         if not 0.0 <= f <= 1.0:
             raise InputError(f"search space: kv_offload_fraction must lie in [0, 1] (got {f})")

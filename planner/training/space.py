@@ -69,10 +69,7 @@ def default_training_space(scenario: TrainingScenario, budget_gpus: int) -> Trai
 
 def validate(space: TrainingSearchSpace) -> TrainingSearchSpace:
     """Check every list is non-empty and in range, and names are known."""
-    for key in ("tp", "pp", "vpp", "cp", "ep", "dp", "micro_batch"):
-        values = getattr(space, key)
-        if not values or min(values) < 1:
-            raise InputError(f"training search space: {key} values must be >= 1 (got {list(values)})")
+    space.check_counts(("tp", "pp", "vpp", "cp", "ep", "dp", "micro_batch"), "training search space")
     if not space.zero or any(z not in ZERO_STAGES for z in space.zero):
         raise InputError(f"training search space: zero stages must be among 0, 1, 2, 3 (got {list(space.zero)})")
     for key, known in (("recompute", RECOMPUTE_MODES), ("precision", PRECISIONS)):
