@@ -59,6 +59,7 @@ class Milp:
     served: dict[int, object]
     expressions: dict[str, object]
     objective: str
+    columns: Columns
 
 
 def flow_name(p: FleetProblem, m: int, q: int, a: int, b: int) -> str:
@@ -130,7 +131,7 @@ def build(p: FleetProblem) -> Milp:
         tps = pulp.lpSum(float(p.models[m].weight) * v for m, v in served.items())
     expressions = {"min_gpus": gpus, "min_cost": price, "min_power": power, "max_tps": tps}
     prob.setObjective(expressions[p.objective])
-    return Milp(prob, n, flows, served, expressions, p.objective)
+    return Milp(prob, n, flows, served, expressions, p.objective, c)
 
 
 def _fabric(prob: pulp.LpProblem, p: FleetProblem, n: list, flows: dict) -> None:

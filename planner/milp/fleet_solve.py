@@ -19,6 +19,7 @@ import pulp
 
 from planner.errors import SolverError
 from planner.milp.fleet import Milp
+from planner.milp.fleet_problem import DECODE, PREFILL
 from planner.milp.solve import Wording, run
 
 # The second solve may give up this much of the first optimum (relative): the solver holds
@@ -63,9 +64,26 @@ def tiebreak_of(objective: str) -> str:
 
 
 def _values(milp: Milp) -> tuple[np.ndarray, dict]:
+    """Integer counts and the flows they can carry.
+
+    HiGHS may leave a column at ~1e-7 instances (inside its integrality tolerance) carrying a
+    matching sliver of KV flow; the count rounds to 0, so the flow from or to a pool that
+    rounds away is dropped with it (otherwise verification finds prefill capacity short by the
+    sliver).
+    """
     counts = np.array([int(round(v.value() or 0.0)) for v in milp.n], dtype=np.int64)
-    flows = {key: float(v.value() or 0.0) for key, v in milp.flows.items()}
-    return counts, {key: value if value > FLOW_NOISE_REQUESTS_PER_S else 0.0 for key, value in flows.items()}
+    c = milp.columns
+    held = c.role[counts > 0], c.model[counts > 0], c.kv_quant[counts > 0], c.kind[counts > 0]
+
+    def pool_kept(role: int, m: int, q: int, kind: int) -> bool:
+        return bool(np.any((held[0] == role) & (held[1] == m) & (held[2] == q) & (held[3] == kind)))
+
+    flows = {}
+    for (m, q, a, b), v in milp.flows.items():
+        value = float(v.value() or 0.0)
+        carried = pool_kept(PREFILL, m, q, a) and pool_kept(DECODE, m, q, b)
+        flows[(m, q, a, b)] = value if value > FLOW_NOISE_REQUESTS_PER_S and carried else 0.0
+    return counts, flows
 
 
 def solve(milp: Milp, solver: str = "highs", time_limit_s: float | None = None) -> FleetSolution:
