@@ -31,7 +31,8 @@ speed knobs where two model families measured the pair; fitted as offsets from t
 values), by the robust least squares of ``planner.calibration.fit``, in two passes (the second
 leaves out rows the first misses by more than ``OUTLIER_FACTOR`` in TPOT, and names them, and
 weighs TTFT by the ratio of the first pass's median TPOT and TTFT errors); it
-prints the values to paste into ``planner/engine/data/*.toml`` and ``hardware/data/gpus/*.toml``. The ``default`` engine keeps its unit multipliers and
+prints the values to paste into ``planner/engine/data/*.toml`` and ``hardware/data/gpus/*.toml``.
+The ``default`` engine keeps its unit multipliers and
 overheads (neutral) and takes the pooled serving knobs.
 """
 
@@ -53,17 +54,17 @@ import numpy as np  # noqa: E402
 
 from hardware.catalogue import Catalogue  # noqa: E402
 from models.catalogue import model as load_model  # noqa: E402
+from planner.budget import Budget  # noqa: E402
 from planner.calibration import fit as cal  # noqa: E402
 from planner.calibration import measurements, screen  # noqa: E402
 from planner.calibration.profile_file import toml_key  # noqa: E402
-from planner.budget import Budget  # noqa: E402
-from planner.serving.candidates import Limits  # noqa: E402
-from planner.errors import PlannerError  # noqa: E402
-from planner.serving.evaluate import evaluate_plan  # noqa: E402
-from planner.search.serving import optimise  # noqa: E402
-from planner.serving.plan import Plan  # noqa: E402
 from planner.engine.profile import engine  # noqa: E402
 from planner.engine.rates import rates  # noqa: E402
+from planner.errors import PlannerError  # noqa: E402
+from planner.search.serving import optimise  # noqa: E402
+from planner.serving.candidates import Limits  # noqa: E402
+from planner.serving.evaluate import evaluate_plan  # noqa: E402
+from planner.serving.plan import Plan  # noqa: E402
 from planner.serving.scenario import Scenario  # noqa: E402
 from planner.serving.space import default_space  # noqa: E402
 from planner.serving.workload import Workload  # noqa: E402
@@ -159,7 +160,8 @@ def overall(rows, pred) -> cal.Report:
     idx = np.array([i for i, m in enumerate(rows) if not saturated(m)])
     meas = cal.measured(rows)
     return cal.Report(cal.Errors.of(pred.tpot_s[idx], meas.tpot_s[idx]),
-                      cal.Errors.of(pred.ttft_s[idx], meas.ttft_s[idx]), cal.Errors.of(pred.tok_per_gpu, meas.tok_per_gpu))
+                      cal.Errors.of(pred.ttft_s[idx], meas.ttft_s[idx]),
+                      cal.Errors.of(pred.tok_per_gpu, meas.tok_per_gpu))
 
 
 # ------------------------------------------------------------------------------------- published
@@ -212,7 +214,8 @@ def _published_scenario(p: dict, cat: Catalogue):
 def published(cat: Catalogue) -> tuple[str, float, list]:
     """Table of predicted vs published max output tokens/s per GPU; the median abs % error."""
     points = json.loads((CALIBRATION / "published_calibration.json").read_text())
-    lines = ["| id | GPU x n | model | engine | isl/osl | basis | published out tok/s/GPU | predicted | error % | plan |",
+    lines = ["| id | GPU x n | model | engine | isl/osl | basis | published out tok/s/GPU | predicted | error % "
+             "| plan |",
              "|---|---|---|---|---|---|---:|---:|---:|---|"]
     skipped, errors = [], []
     for p in points:
@@ -324,7 +327,8 @@ def refit(rows, hardware, cat: Catalogue) -> None:
     def state(theta):
         prof = {}
         for e, p in engines.items():
-            upd = {k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta) if kind == "engine" and o == e}
+            upd = {k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta)
+                   if kind == "engine" and o == e}
             base = p.model_copy(update=upd)
             per_gpu = {}
             for (kind, o, k), t in zip(params, theta):
@@ -333,7 +337,8 @@ def refit(rows, hardware, cat: Catalogue) -> None:
             prof[e] = base.model_copy(update={"gpus": per_gpu})
         hw = {}
         for name, h in hardware.items():
-            upd = {k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta) if kind == "gpu" and o == h.gpu.name}
+            upd = {k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta)
+                   if kind == "gpu" and o == h.gpu.name}
             hw[name] = h.model_copy(update={"gpu": h.gpu.model_copy(update=upd)}) if upd else h
         return prof, hw
 

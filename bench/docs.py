@@ -42,8 +42,8 @@ import argparse
 import os
 import re
 import shlex
-import subprocess
 import struct
+import subprocess
 import sys
 import tempfile
 import zlib

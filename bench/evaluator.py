@@ -81,7 +81,8 @@ def main() -> None:
                       allow_span=True)
         rate = plans_per_s(sc, random_rows(args.rows, spec.moe is not None), args.repeats)
         verdict = "meets" if rate >= GOAL_PLANS_PER_S else "below"
-        print(f"  {label:5s} {name:16s} on {system:12s} {rate:14,.0f} plans/s  ({verdict} the {GOAL_PLANS_PER_S:,} goal)")
+        print(f"  {label:5s} {name:16s} on {system:12s} {rate:14,.0f} plans/s  "
+              f"({verdict} the {GOAL_PLANS_PER_S:,} goal)")
 
 
 if __name__ == "__main__":

@@ -23,15 +23,15 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from hardware.catalogue import Catalogue  # noqa: E402
 from models.catalogue import model  # noqa: E402
-from planner.verify.bruteforce import brute_force  # noqa: E402
 from planner.budget import Budget  # noqa: E402
-from planner.serving.candidates import Limits  # noqa: E402
-from planner.search.serving import optimise  # noqa: E402
 from planner.engine.profile import engine  # noqa: E402
+from planner.search.serving import optimise  # noqa: E402
+from planner.serving.candidates import Limits  # noqa: E402
 from planner.serving.scenario import Scenario  # noqa: E402
 from planner.serving.space import default_space  # noqa: E402
-from planner.verify.serving import verify  # noqa: E402
 from planner.serving.workload import Workload  # noqa: E402
+from planner.verify.bruteforce import brute_force  # noqa: E402
+from planner.verify.serving import verify  # noqa: E402
 
 RACKS = (1, 2, 4, 8, 16, 32, 64)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -121,7 +121,7 @@ def catalogue_entry(name: str) -> CatalogueEntry:
     return next(entry for entry in sources().model if entry.name == key)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_entry(name: str) -> ModelSpec:
     entry = next(e for e in sources().model if e.name == name)
     source = entry.source(sources().snapshot)

@@ -17,8 +17,9 @@ Multimodal configs that nest the language model under ``text_config`` load that 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from hardware.specs import TIERS, Hardware
 from planner.errors import InputError
+from planner.units import from_kw
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Budget:
     max_power_w: float | None = None
 
     @classmethod
-    def of(cls, hw: Hardware, racks: int | None, gpus: int | None, max_kw: float | None = None) -> "Budget":
+    def of(cls, hw: Hardware, racks: int | None, gpus: int | None, max_kw: float | None = None) -> Budget:
         """Budget from ``--racks`` or ``--gpus`` (racks win when both are given: an error)."""
         if racks is not None and gpus is not None:
             raise InputError("give --racks or --gpus, not both")
@@ -42,7 +43,7 @@ class Budget:
         if gpus is None:
             racks = 1 if racks is None else racks
             gpus = racks * hw.gpus_per_rack
-        return cls(gpus=int(gpus), racks=racks, max_power_w=None if max_kw is None else max_kw * 1e3)
+        return cls(gpus=int(gpus), racks=racks, max_power_w=None if max_kw is None else from_kw(max_kw))
 
     def label(self) -> str:
         """``2 racks (144 GPUs)`` or ``64 GPUs``."""

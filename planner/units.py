@@ -38,3 +38,5 @@ us = _conversion("us", MEGA, False, "Seconds -> microseconds.")
 from_ms = _conversion("from_ms", KILO, True, "Milliseconds -> seconds (a CLI latency limit to the library's unit).")
 from_us = _conversion("from_us", MICRO, False,
                       "Microseconds -> seconds (an engine profile's overheads to the library's unit).")
+from_kw = _conversion("from_kw", KILO, False,
+                      "Kilowatts -> watts (a CLI or fleet-file power limit to the library's unit).")

@@ -5,7 +5,8 @@ Inside ``planner`` the subpackages are stages in the order of ``STAGES``: a modu
 stage and any lower one, never a higher one (the top-level core modules are the lowest stage, the
 public API in ``planner/__init__.py`` sits just below the CLI).
 ``hardware`` and ``models`` import nothing from ``planner``; only the formulation/solve modules
-import ``pulp``; only ``planner.report.tables`` imports ``tabulate``; only ``planner.report.plot`` imports ``matplotlib`` and only
+import ``pulp``; only ``planner.report.tables`` imports ``tabulate``; only ``planner.report.plot`` imports
+``matplotlib`` and only
 ``planner.studies.executors`` imports ``ray`` (both optional extras); only the CLI imports ``click``.
 """
 

@@ -35,10 +35,11 @@ def main():
     for m, k, n in shapes:
         a = torch.randn(m, k, device=dev, dtype=torch.bfloat16)
         b = torch.randn(n, k, device=dev, dtype=torch.bfloat16)
-        t_bf16 = timed(lambda: a @ b.t())
+        t_bf16 = timed(lambda a=a, b=b: a @ b.t())
         a8, b8 = a.to(torch.float8_e4m3fn), b.to(torch.float8_e4m3fn)
         one = torch.ones((), device=dev, dtype=torch.float32)
-        t_fp8 = timed(lambda: torch._scaled_mm(a8, b8.t(), scale_a=one, scale_b=one, out_dtype=torch.bfloat16))
+        t_fp8 = timed(lambda a8=a8, b8=b8, one=one: torch._scaled_mm(a8, b8.t(), scale_a=one, scale_b=one,
+                                                                     out_dtype=torch.bfloat16))
         flop = 2.0 * m * k * n
         out["shapes"].append({"m": m, "k": k, "n": n, "bf16_s": t_bf16, "fp8_s": t_fp8,
                               "bf16_tflops": flop / t_bf16 / 1e12, "fp8_tflops": flop / t_fp8 / 1e12})

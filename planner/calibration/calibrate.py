@@ -93,7 +93,8 @@ def calibrate_file(path: str, cat: Catalogue, *, system: str | None = None, gpu:
     mset, hardware = screen.resolve(mset.with_rows(rows, skipped), cat)
     unsaturated = [m for m in mset.rows if not screen.saturated(m)]
     if len(unsaturated) < len(mset.rows):
-        mset = mset.with_rows(unsaturated, {"saturated run (queued longer than it decoded)": len(mset.rows) - len(unsaturated)})
+        dropped = {"saturated run (queued longer than it decoded)": len(mset.rows) - len(unsaturated)}
+        mset = mset.with_rows(unsaturated, dropped)
     if system or gpu:
         want_system = cat.hardware(system).system.name if system else None
         want_gpu = cat.gpu(gpu).name if gpu else None

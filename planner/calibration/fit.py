@@ -28,9 +28,9 @@ from hardware.specs import Hardware
 from models.catalogue import model as load_model
 from planner import quant
 from planner.calibration.measurements import Measurement
+from planner.engine.profile import EngineProfile
 from planner.serving.evaluate import evaluate
 from planner.serving.plan import Plan, PlanArrays
-from planner.engine.profile import EngineProfile
 from planner.serving.scenario import Scenario
 from planner.serving.workload import Workload
 
@@ -93,7 +93,7 @@ class Errors:
     within_20: float
 
     @classmethod
-    def of(cls, predicted: np.ndarray, measured: np.ndarray) -> "Errors":
+    def of(cls, predicted: np.ndarray, measured: np.ndarray) -> Errors:
         """Errors of ``predicted`` against ``measured`` where both are finite."""
         ok = np.isfinite(predicted) & np.isfinite(measured) & (measured > 0)
         if not ok.any():

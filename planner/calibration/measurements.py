@@ -45,6 +45,7 @@ from pathlib import Path
 
 from planner import quant
 from planner.errors import InputError
+from planner.units import from_ms
 
 # silicon_sample.csv system names -> catalogue systems (one instance inside one server or NVL72 rack).
 SILICON_SYSTEMS = {
@@ -122,7 +123,7 @@ class MeasurementSet:
     rows: tuple[Measurement, ...]
     skipped: dict[str, int]
 
-    def with_rows(self, rows, more_skipped: Counter | dict | None = None) -> "MeasurementSet":
+    def with_rows(self, rows, more_skipped: Counter | dict | None = None) -> MeasurementSet:
         """Same file, other rows, more skip reasons."""
         skipped = Counter(self.skipped)
         skipped.update(more_skipped or {})
@@ -181,7 +182,8 @@ def _silicon_row(raw: dict, line: int) -> Measurement | str:
         tp=_int(raw["tp_size"]), pp=_int(raw.get("pp_size", ""), 1, True), ep=ep or 1,
         dp=dp, batch=batch,
         quant=SILICON_QUANTS[mode], kv_quant=None, isl=_int(raw["isl"]), osl=_int(raw["osl"]),
-        tpot_s=None if tpot is None else tpot / 1e3, ttft_s=None if ttft is None else ttft / 1e3, tok_per_gpu=None,
+        tpot_s=None if tpot is None else from_ms(tpot), ttft_s=None if ttft is None else from_ms(ttft),
+        tok_per_gpu=None,
         moe_tp=moe_tp if ep else None,
     )
 
@@ -206,8 +208,8 @@ def _simple_row(raw: dict, line: int) -> Measurement | str:
         tp=_int(raw["tp"]), pp=_int(raw.get("pp", ""), 1), ep=_int(raw.get("ep", ""), 1),
         dp=_int(raw.get("dp", ""), 1), batch=_int(raw["batch"]), quant=weight_mode, kv_quant=kv_mode,
         isl=_int(raw["isl"]), osl=_int(raw["osl"]),
-        tpot_s=None if measures["tpot_ms"] is None else measures["tpot_ms"] / 1e3,
-        ttft_s=None if measures["ttft_ms"] is None else measures["ttft_ms"] / 1e3,
+        tpot_s=None if measures["tpot_ms"] is None else from_ms(measures["tpot_ms"]),
+        ttft_s=None if measures["ttft_ms"] is None else from_ms(measures["ttft_ms"]),
         tok_per_gpu=measures["tok_per_gpu"],
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from planner.engine.profile import EngineProfile
+from planner.units import us
 
 
 def toml_key(field: str) -> str:
@@ -22,7 +23,7 @@ def _toml_value(value) -> str:
 def _toml_line(key: str, value) -> str:
     """One ``key = value`` line of a profile file (overheads in microseconds, floats to 6 digits)."""
     if key.endswith("_overhead_s"):
-        key, value = toml_key(key), value * 1e6
+        key, value = toml_key(key), us(value)
     if isinstance(value, float):
         value = float(f"{value:.6g}")
     return f"{key} = {_toml_value(value)}"

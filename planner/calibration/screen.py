@@ -29,7 +29,8 @@ from planner.serving.roofline import block_modes, dense_read_bytes, layout
 from planner.serving.shape import model_shape
 
 # Checkpoints that share a catalogue entry's architecture (same config.json shapes).
-SAME_ARCHITECTURE = {"deepseek-v3.1": "deepseek-v3", "deepseek-r1-0528": "deepseek-r1", "llama-3.3-70b": "llama-3.1-70b"}
+SAME_ARCHITECTURE = {"deepseek-v3.1": "deepseek-v3", "deepseek-r1-0528": "deepseek-r1",
+                     "llama-3.3-70b": "llama-3.1-70b"}
 # Suffixes naming a quantised re-release of a checkpoint, not another architecture.
 _CHECKPOINT_SUFFIX = re.compile(r"(-instruct|-fp8|-nvfp4|-fp4|-mxfp4|-fp8-dynamic|-v2)+$", re.IGNORECASE)
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from planner.serving import resolve
 from planner.calibration.calibrate import calibrate_file, calibration_document
 from planner.calibration.profile_file import profile_toml
 from planner.cli.options import emit, format_option, pass_catalogue
 from planner.errors import InputError
 from planner.report.tables import Column, format_rows, to_json
+from planner.serving import resolve
 
 MEASURES = (("tpot", "TPOT"), ("ttft", "TTFT"), ("tok_per_gpu", "tok/s/GPU"))
 

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import click
 
-from planner.serving import resolve
-from planner.cli.options import (emit, engine_choice, floor_option, format_option, given, latency_options,
-                                 pass_catalogue, solver_options, workload_options)
+from planner.cli.options import (
+    emit,
+    engine_choice,
+    floor_option,
+    format_option,
+    given,
+    latency_options,
+    pass_catalogue,
+    solver_options,
+    workload_options,
+)
 from planner.errors import InputError
 from planner.fleet.optimise import plan_fleet
 from planner.fleet.spec import SERVING, Overrides, load
 from planner.report.fleet_summary import fleet_document
 from planner.report.tables import format_fleet
+from planner.serving import resolve
 
 MINIMISE = ("gpus", "cost", "power")
 

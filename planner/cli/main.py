@@ -3,7 +3,8 @@
 Every command parses its options, calls one library function (the public API of
 ``planner/__init__.py`` where there is one), formats the result with a pure ``format_*``
 function and echoes it. Training has its own group, ``rackplan train``; ``--mode training`` on
-``plan``, ``min-gpus`` and ``evaluate`` is an alias of it (``planner.cli.alias``). Errors of the library (``PlannerError``,
+``plan``, ``min-gpus`` and ``evaluate`` is an alias of it (``planner.cli.alias``).
+Errors of the library (``PlannerError``,
 ``CatalogueError``, ``ModelError``) become one line on stderr and exit code 1; usage errors
 exit with code 2 (click's convention).
 """
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.UsageError as exc:
-        hint = f" (see: rackplan {exc.ctx.command_path.split(' ', 1)[1] if exc.ctx and ' ' in exc.ctx.command_path else ''} --help)"
+        sub = exc.ctx.command_path.split(' ', 1)[1] if exc.ctx and ' ' in exc.ctx.command_path else ''
+        hint = f" (see: rackplan {sub} --help)"
         click.echo(f"error: {exc.format_message()}{hint}".replace("rackplan  --help", "rackplan --help"), err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

@@ -19,10 +19,20 @@ from planner.report.tables import FORMATS
 from planner.serving.space import DEFAULT_MAX_BATCH
 from planner.studies.compare import SERVING
 from planner.studies.frontier import DEFAULT_POINTS
-from planner.studies.serving import (DEFAULT_MIN_GPUS_RACKS, DEFAULT_MODEL, DEFAULT_SYSTEM, DEFAULT_TOKENS_CACHED,
-                                     DEFAULT_TOP)
-from planner.training.resolve import (DEFAULT_GLOBAL_BATCH, DEFAULT_MIN_GPUS_RACKS as TRAINING_MIN_GPUS_RACKS,
-                                      DEFAULT_SEQUENCE_TOKENS, DEFAULT_TRAINING_MODEL, DEFAULT_TRAINING_SYSTEM)
+from planner.studies.serving import (
+    DEFAULT_MIN_GPUS_RACKS,
+    DEFAULT_MODEL,
+    DEFAULT_SYSTEM,
+    DEFAULT_TOKENS_CACHED,
+    DEFAULT_TOP,
+)
+from planner.training.resolve import (
+    DEFAULT_GLOBAL_BATCH,
+    DEFAULT_SEQUENCE_TOKENS,
+    DEFAULT_TRAINING_MODEL,
+    DEFAULT_TRAINING_SYSTEM,
+)
+from planner.training.resolve import DEFAULT_MIN_GPUS_RACKS as TRAINING_MIN_GPUS_RACKS
 from planner.training.workload import OPTIMISERS, PRECISIONS, RECOMPUTE_MODES
 
 CATALOGUE_ENV = "RACKPLAN_CATALOGUE"

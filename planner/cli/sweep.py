@@ -8,8 +8,8 @@ import time
 import click
 
 from planner.cli.options import pass_catalogue
-from planner.studies.executors import EXECUTORS, default_jobs
 from planner.report.tables import format_progress
+from planner.studies.executors import EXECUTORS, default_jobs
 from planner.studies.sweep import SWEEP_FORMATS, load_grid, run_sweep
 
 # A terminal gets a redrawn bar at most this often; a log (not a terminal) gets a line per tenth.
@@ -53,7 +53,8 @@ class Progress:
 @click.option("--format", "fmt", type=click.Choice(SWEEP_FORMATS), default=None,
               help="csv or jsonl (default: from the --output file name).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help=f"Local worker processes, or CPUs of a local Ray instance (default: all cores, {default_jobs()} here).")
+              help=f"Local worker processes, or CPUs of a local Ray instance "
+                   f"(default: all cores, {default_jobs()} here).")
 @click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
               help="local processes, or ray (the ray extra).")
 @click.option("--address", default=None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -118,7 +118,7 @@ class EngineProfile(BaseModel):
         ``step_overhead_s + sequence_overhead_s x sequences`` (scalar or array)."""
         return self.step_overhead_s + self.sequence_overhead_s * sequences
 
-    def on_gpu(self, gpu_name: str) -> "EngineProfile":
+    def on_gpu(self, gpu_name: str) -> EngineProfile:
         """This profile with ``gpus[gpu_name]``'s values in place (itself when none are set)."""
         values = self.gpus.get(gpu_name)
         if not values:
@@ -176,7 +176,7 @@ def engine_names() -> list[str]:
     return sorted(p.stem for p in ENGINE_DIR.glob("*.toml"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def engine(name: str = "default") -> EngineProfile:
     """A shipped engine profile by name."""
     key = name.strip().lower()

@@ -96,7 +96,8 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
         hbm_bytes_per_s=gpu.hbm_bytes_per_s * min(1.0, gpu.hbm_efficiency_fraction * profile.hbm_efficiency_scale),
         host_bytes_per_s=gpu.host_link_bytes_per_s * HOST_LINK_EFFICIENCY.get(gpu.host_link, 0.85),
         host_memory_bytes=gpu.host_memory_bytes * HOST_MEMORY_USABLE_FRACTION,
-        fabric_bytes_per_s=np.array([f.bytes_per_s * min(1.0, f.efficiency_fraction * profile.comm_efficiency_scale) for f in fabrics]),
+        fabric_bytes_per_s=np.array([f.bytes_per_s * min(1.0, f.efficiency_fraction * profile.comm_efficiency_scale)
+                                     for f in fabrics]),
         fabric_latency_s=np.array([f.latency_s for f in fabrics]) * profile.comm_latency_scale,
         fabric_peak_bytes_per_s=np.array([f.bytes_per_s for f in fabrics]),
     )

@@ -13,10 +13,10 @@ KV hand-off within the fabric. It is a one-kind, one-model fleet
 from __future__ import annotations
 
 from planner.budget import Budget
-from planner.serving.candidates import Limits
 from planner.errors import InputError
 from planner.fleet.optimise import FleetResult, plan_fleet
 from planner.fleet.spec import single
+from planner.serving.candidates import Limits
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace
 

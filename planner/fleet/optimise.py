@@ -18,12 +18,14 @@ import numpy as np
 
 from planner.errors import InfeasibleError
 from planner.fleet.spec import Fleet
-from planner.fleet.table import FleetTable, build as build_table
+from planner.fleet.table import FleetTable
+from planner.fleet.table import build as build_table
 from planner.fleet.verify import Verified, verify
 from planner.milp.fleet import build as build_milp
 from planner.milp.fleet_problem import FleetProblem
 from planner.milp.fleet_solve import FleetSolution, solve
 from planner.search import driver
+from planner.units import ms
 
 
 @dataclass(frozen=True)
@@ -72,15 +74,15 @@ def _check_columns(fleet: Fleet, table: FleetTable) -> None:
         lim = m.limits
         need, best = [], []
         if lim.max_tpot_s is not None:
-            need.append(f"TPOT <= {lim.max_tpot_s * 1e3:,.2f} ms")
+            need.append(f"TPOT <= {ms(lim.max_tpot_s):,.2f} ms")
             fastest = min((r["best_tpot_s"] for r in rows if r["best_tpot_s"] is not None), default=None)
             if fastest is not None and np.isfinite(fastest):
-                best.append(f"the fastest TPOT that fits in memory is {fastest * 1e3:,.2f} ms")
+                best.append(f"the fastest TPOT that fits in memory is {ms(fastest):,.2f} ms")
         if lim.max_ttft_s is not None:
-            need.append(f"TTFT <= {lim.max_ttft_s * 1e3:,.0f} ms")
+            need.append(f"TTFT <= {ms(lim.max_ttft_s):,.0f} ms")
             fastest = min((r["best_ttft_s"] for r in rows if r["best_ttft_s"] is not None), default=None)
             if fastest is not None and np.isfinite(fastest):
-                best.append(f"the fastest TTFT that fits in memory is {fastest * 1e3:,.0f} ms")
+                best.append(f"the fastest TTFT that fits in memory is {ms(fastest):,.0f} ms")
         fits = sum(r["feasible"] for r in rows)
         raise InfeasibleError(
             f"model {m.label}: no instance on any hardware kind fits in memory"

@@ -48,12 +48,13 @@ from hardware.specs import Hardware
 from models.catalogue import model as load_model
 from models.errors import ModelError
 from models.spec import ModelSpec
-from planner.serving.candidates import Limits
+from planner.engine.profile import EngineProfile, engine
 from planner.errors import InputError
 from planner.milp.fleet_problem import OBJECTIVES
-from planner.engine.profile import EngineProfile, engine
+from planner.serving.candidates import Limits
 from planner.serving.space import SearchSpace
 from planner.serving.workload import Workload
+from planner.units import KILO, from_kw
 
 SERVING = ("agg", "disagg", "any")
 Serving = Literal["agg", "disagg", "any"]
@@ -85,7 +86,7 @@ class PlanTable(_Table):
     engine: str | None = None
 
     @model_validator(mode="after")
-    def _one_objective(self) -> "PlanTable":
+    def _one_objective(self) -> PlanTable:
         _at_most_one(self, ("minimise", "maximise"), required=False)
         return self
 
@@ -94,8 +95,8 @@ class PlanTable(_Table):
 # the per-GPU unit, what it is counted per). Power per server or rack is in kW, per GPU in W.
 PRICE_FIELDS = (("price_per_gpu_hour", 1.0, "gpu"), ("price_per_server_hour", 1.0, "server"),
                 ("price_per_rack_hour", 1.0, "rack"))
-POWER_FIELDS = (("power_w_per_gpu", 1.0, "gpu"), ("power_kw_per_server", 1e3, "server"),
-                ("power_kw_per_rack", 1e3, "rack"))
+POWER_FIELDS = (("power_w_per_gpu", 1.0, "gpu"), ("power_kw_per_server", KILO, "server"),
+                ("power_kw_per_rack", KILO, "rack"))
 
 
 def _per_gpu(t: BaseModel, fields: tuple, gpus_per: dict[str, int]) -> float | None:
@@ -361,7 +362,7 @@ def resolve(table: FleetTable, cat: Catalogue, overrides: Overrides = Overrides(
                                  "max_cost_per_hour")
     profile = overrides.profile or engine(plan.engine or "default")
     return Fleet(kinds=tuple(kinds), models=tuple(fleet_models), objective=objective,
-                 max_power_w=None if max_kw is None else max_kw * 1e3, max_cost_per_hour=max_cost, profile=profile)
+                 max_power_w=None if max_kw is None else from_kw(max_kw), max_cost_per_hour=max_cost, profile=profile)
 
 
 def load(path: str | Path, cat: Catalogue, overrides: Overrides = Overrides()) -> Fleet:

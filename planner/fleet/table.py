@@ -29,14 +29,23 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hardware.specs import TIERS
+from planner.fleet.spec import Fleet, FleetKind, FleetModel
+from planner.milp.fleet_problem import (
+    AGG,
+    DECODE,
+    PREFILL,
+    ROLES,
+    Columns,
+    FleetProblem,
+    KindData,
+    ModelData,
+    is_power_of_two,
+)
+from planner.milp.serving import candidate_name
+from planner.quant import MODE_NAMES
 from planner.serving.candidates import candidate_table, enumerate_plans
 from planner.serving.disagg import decode_scores, kv_bytes_per_request, prefill_scores
-from planner.milp.fleet_problem import (AGG, DECODE, PREFILL, ROLES, Columns, FleetProblem, KindData, ModelData,
-                                   is_power_of_two)
-from planner.fleet.spec import Fleet, FleetKind, FleetModel
-from planner.milp.serving import candidate_name
 from planner.serving.plan import PlanArrays
-from planner.quant import MODE_NAMES
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, batch_ladder, default_space, validate
 
@@ -280,7 +289,9 @@ def build(fleet: Fleet, prune: bool = True) -> FleetTable:
         cols["rate"].append(rows.rate[keep])
         cols["load"].append(rows.fabric_load[:, keep])
         cols["max_instances"].append(bound)
-    cat = (lambda key, dt: np.concatenate(cols[key]).astype(dt) if cols[key] else np.zeros(0, dt))
+    def cat(key: str, dt) -> np.ndarray:
+        return np.concatenate(cols[key]).astype(dt) if cols[key] else np.zeros(0, dt)
+
     columns = Columns(names=cols["names"], model=cat("model", np.int64), kind=cat("kind", np.int64),
                       role=cat("role", np.int64), kv_quant=cat("kv_quant", np.int64), gpus=cat("gpus", np.int64),
                       rate=cat("rate", float),

@@ -20,15 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from hardware.specs import TIERS
+from planner.fleet.spec import Fleet
+from planner.fleet.table import prefill_space, scenario
+from planner.milp.fleet_problem import AGG, DECODE, PREFILL, ROLES, FleetProblem, KindData, first_fit_decreasing
+from planner.milp.fleet_solve import FleetSolution
+from planner.quant import MODE_NAMES
 from planner.serving import parallel
 from planner.serving.disagg import decode_scores, kv_bytes_per_request, prefill_scores
 from planner.serving.evaluate import evaluate
-from planner.milp.fleet_problem import AGG, DECODE, PREFILL, ROLES, FleetProblem, KindData, first_fit_decreasing
-from planner.milp.fleet_solve import FleetSolution
-from planner.fleet.spec import Fleet
-from planner.fleet.table import prefill_space, scenario
 from planner.serving.plan import Plan, PlanArrays
-from planner.quant import MODE_NAMES
 from planner.serving.space import default_space, validate
 from planner.verify import kit
 from planner.verify.kit import Check, Verdict
@@ -98,7 +98,8 @@ def _score(fleet: Fleet, mi: int, ki: int, role: int, plan: Plan, kind: KindData
     arrays = PlanArrays.from_plans([plan])
     if role == PREFILL:
         p = prefill_scores(sc, arrays)
-        s, rate, tpot, ttft, load = p.scores, float(p.prompt_tps[0]), None, float(p.batch_time_s[0]), p.fabric_bytes_per_s
+        s, rate, tpot = p.scores, float(p.prompt_tps[0]), None
+        ttft, load = float(p.batch_time_s[0]), p.fabric_bytes_per_s
     elif role == DECODE:
         s = decode_scores(sc, arrays)
         rate, tpot, ttft, load = float(s.instance_tps[0]), float(s.step_time_s[0]), None, s.fabric_bytes_per_s

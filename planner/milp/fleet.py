@@ -41,12 +41,13 @@ from dataclasses import dataclass
 import numpy as np
 import pulp
 
-from planner.milp.fleet_problem import AGG, DECODE, PREFILL, FleetProblem
+from planner.milp.fleet_problem import AGG, DECODE, PREFILL, Columns, FleetProblem
 from planner.quant import MODE_NAMES
+from planner.units import GIGA
 
 # Fabric rows are written in GB/s: bytes/s coefficients (1e9-1e12) next to counts of 1-100
 # would leave the constraint matrix badly scaled.
-FABRIC_UNIT_BYTES_PER_S = 1e9
+FABRIC_UNIT_BYTES_PER_S = GIGA
 
 
 @dataclass
@@ -145,10 +146,10 @@ def _fabric(prob: pulp.LpProblem, p: FleetProblem, n: list, flows: dict) -> None
         same = [v for key, v in kv.items() if key[2] == k and key[3] == k]
         out = [v for key, v in kv.items() if key[2] == k and key[3] != k]
         into = [v for key, v in kv.items() if key[3] == k and key[2] != k]
-        has_load = lambda t: bool(np.any(c.fabric_load[t, on] > 0)) if on else False  # noqa: E731
-        if same or has_load(1):
+        has_load = [bool(np.any(c.fabric_load[t, on] > 0)) if on else False for t in range(3)]
+        if same or has_load[1]:
             prob += inst[1] + pulp.lpSum(same) <= float(cap[1]), f"fabric_inter_server__{kind.label}"
-        if out or has_load(2):
+        if out or has_load[2]:
             prob += inst[2] + pulp.lpSum(out) <= float(cap[2]), f"fabric_inter_rack_out__{kind.label}"
-        if into or has_load(2):
+        if into or has_load[2]:
             prob += inst[2] + pulp.lpSum(into) <= float(cap[2]), f"fabric_inter_rack_in__{kind.label}"

@@ -123,7 +123,7 @@ class Columns:
     def __len__(self) -> int:
         return len(self.names)
 
-    def take(self, index: np.ndarray) -> "Columns":
+    def take(self, index: np.ndarray) -> Columns:
         """Columns ``index`` (integer array), in that order."""
         idx = np.asarray(index, dtype=np.int64)
         return Columns(names=[self.names[i] for i in idx], model=self.model[idx], kind=self.kind[idx],

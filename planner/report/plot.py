@@ -60,7 +60,7 @@ def plot_frontier(rows: list[dict], path: str | Path, title: str = "") -> Path:
         raise InputError("--plot: no scenario has a frontier point to draw")
     fig, ax = plt.subplots(figsize=FIGSIZE_IN)
     labels: list[tuple[str, float, float, str]] = []
-    for k, (name, pts) in enumerate(lines.items()):
+    for name, pts in lines.items():
         pts = sorted(pts, key=lambda r: r["tok_per_user"])
         xs = [r["tok_per_user"] for r in pts]
         ys = [r["tok_per_gpu"] for r in pts]

@@ -6,7 +6,7 @@ turns a scored candidate into its evaluator keys (``serving.evaluate.row``, ``tr
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from planner.search.serving import Choice, Result
 from planner.serving.evaluate import row

@@ -9,8 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.report.tables import (BOUND_COLUMNS, FABRIC_COLUMNS, MEMORY_AND_VERDICT_COLUMNS, Column, _human,
-                                   budget_text, flatten, format_pairs, format_ranked, solver_text, to_json)
+from planner.report.tables import (
+    BOUND_COLUMNS,
+    FABRIC_COLUMNS,
+    MEMORY_AND_VERDICT_COLUMNS,
+    Column,
+    _human,
+    budget_text,
+    flatten,
+    format_pairs,
+    format_ranked,
+    solver_text,
+    to_json,
+)
 from planner.search.training import SECONDS_PER_DAY
 from planner.units import tflops
 

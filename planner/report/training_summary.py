@@ -6,10 +6,10 @@ SI units throughout (seconds, bytes, FLOP/s); fabric load in GB/s as the serving
 
 from __future__ import annotations
 
-from planner.serving.evaluate import bounds_and_fabric
-from planner.training.evaluate import LIMITS, TrainingScenario, TrainingScores
 from planner.report.summary import budget_dict, plan_document
 from planner.search.training import SECONDS_PER_DAY, TrainingResult
+from planner.serving.evaluate import bounds_and_fabric
+from planner.training.evaluate import LIMITS, TrainingScenario, TrainingScores
 from planner.training.parallel import layout_reasons
 from planner.units import gb, kw
 

@@ -15,6 +15,7 @@ from planner.serving.candidates import CandidateTable, Limits
 from planner.serving.scenario import Scenario
 from planner.training.evaluate import TrainingScenario
 from planner.training.space import TrainingCandidates
+from planner.units import gb, kw, ms
 
 SECONDS_PER_DAY = 86400.0
 
@@ -23,7 +24,7 @@ def _power(power_w: np.ndarray, max_power_w: float, what: str) -> str | None:
     """The power reason when even the least-drawing ``what`` exceeds ``--max-kw`` (else ``None``)."""
     least = power_w.min()
     if least > max_power_w:
-        return f"power: the smallest feasible {what} draws {least / 1e3:,.1f} kW but --max-kw is {max_power_w / 1e3:,.1f}"
+        return f"power: the smallest feasible {what} draws {kw(least):,.1f} kW but --max-kw is {kw(max_power_w):,.1f}"
     return None
 
 
@@ -44,21 +45,22 @@ def explain_infeasible(scenario: Scenario, budget: Budget, table: CandidateTable
         need = counts.weight_bytes(scenario.model, smallest)
         g = int(s.gpus_per_instance.max())
         holds = g * s.hbm_capacity_bytes
-        return (f"memory: {scenario.model.name} needs {need / 1e9:,.0f} GB of weights at {name} and the largest "
-                f"allowed instance ({g} GPUs x {s.hbm_capacity_bytes / 1e9:,.0f} GB usable) holds {holds / 1e9:,.0f} GB "
+        return (f"memory: {scenario.model.name} needs {gb(need):,.0f} GB of weights at {name} and the largest "
+                f"allowed instance ({g} GPUs x {gb(s.hbm_capacity_bytes):,.0f} GB usable) holds {gb(holds):,.0f} GB "
                 "before any KV cache; allow larger instances (--allow-span), a smaller quantisation or KV offload")
     ok = fits.copy()
     if limits.max_tpot_s is not None:
         best_tpot = float(s.step_time_s[fits].min())
         if best_tpot > limits.max_tpot_s:
-            return (f"latency: the best reachable tokens/s per user is {1 / best_tpot:,.1f} (TPOT {best_tpot * 1e3:,.2f} ms) "
-                    f"but the limit asks {1 / limits.max_tpot_s:,.1f} (TPOT {limits.max_tpot_s * 1e3:,.2f} ms)")
+            return (f"latency: the best reachable tokens/s per user is {1 / best_tpot:,.1f} "
+                    f"(TPOT {ms(best_tpot):,.2f} ms) "
+                    f"but the limit asks {1 / limits.max_tpot_s:,.1f} (TPOT {ms(limits.max_tpot_s):,.2f} ms)")
         ok &= s.step_time_s <= limits.max_tpot_s
     if limits.max_ttft_s is not None and s.ttft_s is not None:
         best_ttft = float(s.ttft_s[ok].min())
         if best_ttft > limits.max_ttft_s:
-            return (f"latency: the fastest reachable TTFT is {best_ttft * 1e3:,.1f} ms but --max-ttft-ms is "
-                    f"{limits.max_ttft_s * 1e3:,.1f}")
+            return (f"latency: the fastest reachable TTFT is {ms(best_ttft):,.1f} ms but --max-ttft-ms is "
+                    f"{ms(limits.max_ttft_s):,.1f}")
         ok &= s.ttft_s <= limits.max_ttft_s
     g = s.gpus_per_instance[ok]
     bounds = max_instances(budget.gpus, hw.scale_up_domain_gpus, g)
@@ -93,9 +95,9 @@ def explain_training_infeasible(scenario: TrainingScenario, budget: Budget, tabl
     if not (ok & (s.hbm_excess_bytes <= 0)).any():
         j = int(np.flatnonzero(ok)[np.argmin(s.memory.total[ok])])
         p = table.plans.plan(j)
-        return (f"memory: the smallest footprint in the search space is {s.memory.total[j] / 1e9:,.1f} GB per GPU "
+        return (f"memory: the smallest footprint in the search space is {gb(s.memory.total[j]):,.1f} GB per GPU "
                 f"({p.layout()} TPxCPxPPxEPxDP, ZeRO-{p.zero}, {p.recompute} recomputation, micro-batch "
-                f"{p.micro_batch}) but {s.hbm_capacity_bytes / 1e9:,.1f} GB of HBM is usable; give more GPUs "
+                f"{p.micro_batch}) but {gb(s.hbm_capacity_bytes):,.1f} GB of HBM is usable; give more GPUs "
                 "(deeper pp, ZeRO-3 over more dp) or allow full recomputation")
     ok &= s.hbm_excess_bytes <= 0
     if budget.max_power_w is not None:

@@ -17,8 +17,9 @@ the choose-one solve of ``planner.milp.solve``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

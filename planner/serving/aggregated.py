@@ -75,8 +75,17 @@ from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, comm
 from planner.serving.memory import Memory
-from planner.serving.roofline import (ACTIVATION_PASSES_PER_LAYER, Layout, combine, compute_s, hbm_s, launch_overhead_s,
-                                      moe_imbalance, offload_s, routed_read_bytes)
+from planner.serving.roofline import (
+    ACTIVATION_PASSES_PER_LAYER,
+    Layout,
+    combine,
+    compute_s,
+    hbm_s,
+    launch_overhead_s,
+    moe_imbalance,
+    offload_s,
+    routed_read_bytes,
+)
 from planner.serving.shape import ModelShape
 
 
@@ -110,7 +119,7 @@ class DecodeTerms:
     offload_s: np.ndarray
 
     @classmethod
-    def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> "DecodeTerms":
+    def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> DecodeTerms:
         """The roofline's decode terms of ``lay``'s micro-batch."""
         return cls(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r))
 

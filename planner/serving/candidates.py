@@ -18,6 +18,7 @@ from planner.serving.evaluate import Scores, evaluate, shape_of
 from planner.serving.plan import PlanArrays
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace
+from planner.units import from_ms
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,15 @@ class Limits:
 
     @classmethod
     def from_cli(cls, min_tok_per_user: float | None, max_tpot_ms: float | None,
-                 max_ttft_ms: float | None) -> "Limits":
+                 max_ttft_ms: float | None) -> Limits:
         """Combine ``--min-tok-per-user`` and ``--max-tpot-ms`` into one TPOT limit (the tighter)."""
         tpot = []
         if min_tok_per_user:
             tpot.append(1.0 / min_tok_per_user)
         if max_tpot_ms:
-            tpot.append(max_tpot_ms / 1e3)
+            tpot.append(from_ms(max_tpot_ms))
         return cls(max_tpot_s=min(tpot) if tpot else None,
-                   max_ttft_s=max_ttft_ms / 1e3 if max_ttft_ms else None)
+                   max_ttft_s=from_ms(max_ttft_ms) if max_ttft_ms else None)
 
 
 def enumerate_plans(scenario: Scenario, space: SearchSpace) -> PlanArrays:
@@ -69,7 +70,7 @@ class CandidateTable:
     ok: np.ndarray
     num_enumerated: int
 
-    def feasible(self) -> "CandidateTable":
+    def feasible(self) -> CandidateTable:
         """Only the rows that meet every per-instance limit."""
         idx = np.flatnonzero(self.ok)
         return CandidateTable(self.plans.take(idx), self.scores.take(idx), np.ones(idx.size, bool),

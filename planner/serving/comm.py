@@ -32,8 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES
-from planner.engine.collectives import (ALL_REDUCE, ALL_TO_ALL, NUM_TIERS, P2P, TREE, CollectiveCost,
-                                        collective_cost)
+from planner.engine.collectives import ALL_REDUCE, ALL_TO_ALL, NUM_TIERS, P2P, TREE, CollectiveCost, collective_cost
 from planner.engine.rates import Rates
 from planner.serving.roofline import Layout
 from planner.serving.shape import ModelShape

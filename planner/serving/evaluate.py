@@ -145,7 +145,8 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     per_gpu_tokens = lay.micro_tokens / lay.gpus
     with np.errstate(divide="ignore"):
         bound_hbm = per_gpu_tokens / t_hbm
-        bound_comm = np.where(traffic.time_s > 0, per_gpu_tokens / np.where(traffic.time_s > 0, traffic.time_s, 1.0), np.inf)
+        comm_s = np.where(traffic.time_s > 0, traffic.time_s, 1.0)
+        bound_comm = np.where(traffic.time_s > 0, per_gpu_tokens / comm_s, np.inf)
     bound_compute = r.seed_compute_bound_flop_per_s[plans.quant] / shape.linear_flop_per_token
 
     per_gpu_rate = traffic.bytes_by_tier / stage

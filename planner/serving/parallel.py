@@ -24,9 +24,9 @@ the verifiers and the calibration loader their human reason):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Callable
 
 import numpy as np
 

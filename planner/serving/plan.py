@@ -62,7 +62,7 @@ class PlanArrays:
         return int(self.tp.shape[0])
 
     @classmethod
-    def from_plans(cls, plans: list[Plan]) -> "PlanArrays":
+    def from_plans(cls, plans: list[Plan]) -> PlanArrays:
         """Stack plans into arrays."""
         ints = ("tp", "pp", "ep", "dp", "batch", "instances")
         cols = {name: np.array([getattr(p, name) for p in plans], dtype=np.int64) for name in ints}
@@ -71,7 +71,7 @@ class PlanArrays:
         cols["kv_offload_fraction"] = np.array([p.kv_offload_fraction for p in plans], dtype=float)
         return cls(**cols)
 
-    def take(self, index) -> "PlanArrays":
+    def take(self, index) -> PlanArrays:
         """Rows ``index`` (a mask or integer array)."""
         return take_rows(self, index)
 

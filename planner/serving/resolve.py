@@ -12,8 +12,8 @@ from hardware.catalogue import Catalogue
 from hardware.specs import Hardware
 from models.catalogue import model as load_model
 from models.counts import SeedMoeApproximation
-from planner.errors import InputError
 from planner.engine.profile import EngineProfile, engine, load_profile
+from planner.errors import InputError
 from planner.serving.scenario import Scenario
 from planner.serving.workload import Workload
 
@@ -41,7 +41,8 @@ def workload(tokens_cached: int | None, isl: int | None, osl: int | None,
         return Workload(tokens_cached=tokens_cached, isl=isl, osl=osl)
     except ValueError as exc:
         msg = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
-        raise InputError(f"workload: {msg.removeprefix('Value error, ')} (--tokens-cached N, or --isl N --osl N)") from None
+        raise InputError(f"workload: {msg.removeprefix('Value error, ')} "
+                         "(--tokens-cached N, or --isl N --osl N)") from None
 
 
 def profile(engine_name: str | None, profile_path: str | None) -> EngineProfile:

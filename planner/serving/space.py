@@ -107,7 +107,8 @@ def default_space(scenario: Scenario, max_batch: int = DEFAULT_MAX_BATCH) -> Sea
     if hw.gpu.peak_flop_per_s.get("fp4"):
         quants.append("fp4")
     return SearchSpace(
-        tp=degrees, pp=tuple(p for p in (1, 2, 4, 8) if p <= model.num_hidden_layers), dp=degrees, ep=expert_degrees(model),
+        tp=degrees, pp=tuple(p for p in (1, 2, 4, 8) if p <= model.num_hidden_layers), dp=degrees,
+        ep=expert_degrees(model),
         batch=batch_ladder(max_batch), quant=tuple(quants), kv_quant=("bf16", "fp8"),
         kv_offload_fraction=DEFAULT_OFFLOAD_LEVELS,
     )

@@ -30,7 +30,7 @@ class Workload(BaseModel):
     osl: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
-    def _one_view(self) -> "Workload":
+    def _one_view(self) -> Workload:
         has_io = self.isl is not None or self.osl is not None
         if self.tokens_cached is not None and has_io:
             raise ValueError("give either tokens_cached or isl/osl, not both")

@@ -14,25 +14,32 @@ row keys of its best plan, so a new mode is one ``register_serving`` call.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
-from typing import Callable
 
 from hardware.errors import CatalogueError
 from models.errors import ModelError
-from planner.serving import resolve
 from planner.budget import Budget, max_instances
-from planner.serving.candidates import Limits, candidate_table
+from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.fleet.disagg import plan_disagg
 from planner.report.fleet_summary import disagg_choice_row
-from planner.errors import InfeasibleError, InputError, PlannerError
+from planner.report.summary import choice_row
+from planner.report.tables import (
+    BOUND_COLUMNS,
+    FABRIC_COLUMNS,
+    LAYOUT_COLUMNS,
+    THROUGHPUT_COLUMNS,
+    Column,
+    format_rows,
+    to_json,
+)
 from planner.search.serving import optimise
-from planner.report.tables import (BOUND_COLUMNS, FABRIC_COLUMNS, LAYOUT_COLUMNS, THROUGHPUT_COLUMNS, Column, format_rows,
-                            to_json)
+from planner.serving import resolve
+from planner.serving.candidates import Limits, candidate_table
 from planner.serving.scenario import Scenario
 from planner.serving.space import DEFAULT_MAX_BATCH, SearchSpace, default_space
 from planner.studies.serving import Document
-from planner.report.summary import choice_row
 
 # Axis order is row order: the first axis varies slowest.
 AXES = ("model", "hardware", "budget", "context", "quant", "fabric", "serving", "latency")
@@ -330,7 +337,8 @@ def compare_columns(rows: list[dict], fmt: str = "table") -> list[Column]:
     the ratios to the baseline and the reason a row is empty. The baseline's ``#`` carries a ``*``;
     CSV keeps ``#`` numeric and says it in a ``baseline`` column instead."""
     specs = [spec_of(r) for r in rows]
-    shown = ["model", "hardware", "budget"] + [a for a in varying_axes(specs) if a not in ("model", "hardware", "budget")]
+    fixed = ["model", "hardware", "budget"]
+    shown = fixed + [a for a in varying_axes(specs) if a not in fixed]
     axis_cols = [_AXIS_COLUMNS[a] for a in AXES if a in shown]
     if fmt == "csv":
         first = [Column("#", "index"), Column("baseline", lambda r: r["index"] == r["baseline"])]

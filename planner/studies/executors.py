@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from planner.errors import InputError
 
@@ -105,7 +106,8 @@ def _ray(fn, items, jobs, address) -> Iterator[Any]:
     pending = []
     try:
         fn_ref = ray.put(fn)
-        pending = [task.remote(fn_ref, chunk) for chunk in chunks(items, int(ray.available_resources().get("CPU", jobs)) or 1)]
+        cpus = int(ray.available_resources().get("CPU", jobs)) or 1
+        pending = [task.remote(fn_ref, chunk) for chunk in chunks(items, cpus)]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             for ref in done:

@@ -14,10 +14,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from planner.studies.compare import (WHY_NOT_COLUMN, ScenarioSpec, Settings, common_label, fastest_tok_per_user,
-                                     plan_row, spec_of, varying_axes)
 from planner.errors import InputError, PlannerError
 from planner.report.tables import LAYOUT_COLUMNS, Column, format_rows, to_json
+from planner.studies.compare import (
+    WHY_NOT_COLUMN,
+    ScenarioSpec,
+    Settings,
+    common_label,
+    fastest_tok_per_user,
+    plan_row,
+    spec_of,
+    varying_axes,
+)
 
 DEFAULT_POINTS = 10
 # The top floor sits this fraction under the fastest plan's own tokens/s per user, so that

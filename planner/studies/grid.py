@@ -30,7 +30,8 @@ def scenarios(*, models=None, systems=None, gpus=None, racks=None, gpu_budgets=N
 
 
 def settings(*, engine_name=None, profile_path=None, allow_span=False, seed_moe=False, catalogue_dirs=(),
-             max_batch=None, kv_quant=None, max_tpot_ms=None, max_ttft_ms=None, max_kw=None, solver=None, time_limit_s=None,
+             max_batch=None, kv_quant=None, max_tpot_ms=None, max_ttft_ms=None, max_kw=None, solver=None,
+             time_limit_s=None,
              **pins) -> Settings:
     """What every scenario shares; ``pins`` restrict the search space (``tp``, ``batch``, ...: value lists)."""
     unknown = set(pins) - set(PINS)

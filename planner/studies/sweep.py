@@ -34,17 +34,17 @@ import math
 import os
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from planner.studies.compare import ScenarioSpec, Settings, axis_values, expand, plan_row
 from planner.errors import InputError
-from planner.studies.executors import run_unordered
 from planner.serving.space import DEFAULT_MAX_BATCH
 from planner.serving.workload import Workload
+from planner.studies.compare import ScenarioSpec, Settings, axis_values, expand, plan_row
+from planner.studies.executors import run_unordered
 
 SWEEP_FORMATS = ("csv", "jsonl")
 FIELDS = (

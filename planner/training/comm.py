@@ -35,8 +35,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES
-from planner.engine.collectives import (ALL_GATHER, ALL_REDUCE, ALL_TO_ALL, NUM_TIERS, P2P, REDUCE_SCATTER, RING,
-                                        CollectiveCost, collective_cost, tier_of_span)
+from planner.engine.collectives import (
+    ALL_GATHER,
+    ALL_REDUCE,
+    ALL_TO_ALL,
+    NUM_TIERS,
+    P2P,
+    REDUCE_SCATTER,
+    RING,
+    CollectiveCost,
+    collective_cost,
+    tier_of_span,
+)
 from planner.training.parallel import tier_span_gpus
 from planner.training.rates import TrainingRates
 from planner.training.shape import TrainingShape
@@ -159,6 +169,7 @@ def training_comm(shape: TrainingShape, optimiser: OptimiserSpec, r: TrainingRat
     micro_bwd = collective(micro, REDUCE_SCATTER, g, z == 2) + collective(micro, REDUCE_SCATTER, g, z == 3, per_layer) \
         + collective(micro, ALL_GATHER, w, z == 3, per_layer)
     micro_fwd = collective(micro, ALL_GATHER, w, z == 3, per_layer)
-    return TrainingComm(micro_bytes_by_tier=micro.bytes_by_tier(rows), step_bytes_by_tier=step.bytes_by_tier(rows), tp_s=tp_s, cp_s=cp_s,
+    return TrainingComm(micro_bytes_by_tier=micro.bytes_by_tier(rows), step_bytes_by_tier=step.bytes_by_tier(rows),
+                        tp_s=tp_s, cp_s=cp_s,
                         ep_s=ep_s, pp_s=pp_s, dp_micro_fwd_s=micro_fwd, dp_micro_bwd_s=micro_bwd,
                         dp_step_fwd_s=step_fwd, dp_step_bwd_s=step_bwd)

@@ -36,8 +36,15 @@ from hardware.specs import Hardware
 from models.spec import ModelSpec
 from planner.serving.evaluate import CommonScores
 from planner.training.comm import training_comm
-from planner.training.memory import (TRAINING_HBM_USABLE_FRACTION, TrainingMemory, layer_params, stage_layers,
-                                     stored_bytes_per_layer, training_memory, vocab_params)
+from planner.training.memory import (
+    TRAINING_HBM_USABLE_FRACTION,
+    TrainingMemory,
+    layer_params,
+    stage_layers,
+    stored_bytes_per_layer,
+    training_memory,
+    vocab_params,
+)
 from planner.training.parallel import layout_mask, num_micro_batches
 from planner.training.rates import training_rates
 from planner.training.shape import TrainingShape, training_shape

@@ -10,11 +10,10 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from models.catalogue import model as load_model
-from planner.serving import resolve
 from planner.errors import InputError
+from planner.serving import resolve
 from planner.training.evaluate import TrainingScenario
-from planner.training.workload import (DEFAULT_DP_OVERLAP_FRACTION, DEFAULT_TP_OVERLAP_FRACTION,
-                                       TrainingWorkload)
+from planner.training.workload import DEFAULT_DP_OVERLAP_FRACTION, DEFAULT_TP_OVERLAP_FRACTION, TrainingWorkload
 
 DEFAULT_TRAINING_MODEL = "llama-3.1-70b"
 DEFAULT_TRAINING_SYSTEM = "gb200-nvl72"

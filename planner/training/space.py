@@ -126,7 +126,7 @@ class TrainingCandidates:
     num_enumerated: int
     num_valid: int
 
-    def feasible(self) -> "TrainingCandidates":
+    def feasible(self) -> TrainingCandidates:
         """Only the rows that meet every per-job limit."""
         idx = np.flatnonzero(self.ok)
         return TrainingCandidates(self.plans.take(idx), self.scores.take(idx), np.ones(idx.size, bool),

@@ -226,7 +226,7 @@ class TrainingPlanArrays:
         return int(self.tp.shape[0])
 
     @classmethod
-    def from_plans(cls, plans: list[TrainingPlan]) -> "TrainingPlanArrays":
+    def from_plans(cls, plans: list[TrainingPlan]) -> TrainingPlanArrays:
         """Stack plans into arrays; unknown recompute or precision names raise ``InputError``."""
         cols = {f.name: np.array([getattr(p, f.name) for p in plans], dtype=np.int64)
                 for f in fields(cls) if f.name not in ("recompute", "precision")}
@@ -238,7 +238,7 @@ class TrainingPlanArrays:
             raise InputError(f"ZeRO stage {bad[0]} does not exist; choose one of: 0, 1, 2, 3")
         return cls(**cols)
 
-    def take(self, index) -> "TrainingPlanArrays":
+    def take(self, index) -> TrainingPlanArrays:
         """Rows ``index`` (a mask or integer array)."""
         return take_rows(self, index)
 

@@ -122,7 +122,7 @@ def brute_force(problem: FleetProblem) -> FleetOracle:
     if len(loaded) > 1:
         raise ValueError("the oracle's cut is exact for one KV-carrying model and format only")
     output = np.zeros((total, len(problem.models)))
-    for m, md in enumerate(problem.models):
+    for m in range(len(problem.models)):
         output[:, m] = counts @ np.where((c.model == m) & (c.role == AGG), c.rate, 0.0)
     for m, q in commodities:
         kv = problem.models[m].kv_bytes_per_request.get(q, 0.0)

@@ -116,7 +116,8 @@ def test_bad_gpu_file_gives_one_line_error(tmp_path: Path, old: str, new: str, m
 
 def test_misspelt_source_key(tmp_path: Path) -> None:
     write(tmp_path, "gpus/my-gpu.toml", MY_GPU + '\n[sources]\nhbm_bandwidth = "x"\n')
-    one_line_error(tmp_path, "field 'sources' names unknown key 'hbm_bandwidth'; did you mean 'hbm_bandwidth_tb_per_s'?")
+    one_line_error(tmp_path,
+                   "field 'sources' names unknown key 'hbm_bandwidth'; did you mean 'hbm_bandwidth_tb_per_s'?")
 
 
 def test_system_with_unknown_fabric_and_gpu(tmp_path: Path) -> None:

@@ -3,8 +3,8 @@
 import pytest
 
 from hardware.catalogue import Catalogue
-from models.catalogue import model
 from models import counts
+from models.catalogue import model
 from planner.calibration import screen
 from planner.calibration.measurements import Measurement, MeasurementSet
 

@@ -18,9 +18,9 @@ from planner.calibration import measurements, screen
 from planner.calibration.calibrate import calibrate_file
 from planner.calibration.profile_file import profile_toml
 from planner.cli.main import main
+from planner.engine.profile import engine, load_profile
 from planner.serving.evaluate import evaluate_plan
 from planner.serving.plan import Plan
-from planner.engine.profile import engine, load_profile
 from planner.serving.scenario import Scenario
 from planner.serving.workload import Workload
 
@@ -144,7 +144,8 @@ def test_silicon_concurrency_must_match_the_row(tmp_path):
     # attention-DP ranks = 64 agrees (kept, batch 64); a row recording 96 for batch_size 48 on
     # tp 2 without attention DP is ambiguous (counted out); a row without provenance is kept.
     mset = _read_silicon(tmp_path, [
-        "a,run; silicon_concurrency=64,trtllm,openai/gpt-oss-120b,b200_sxm,agg,1024,1024,nvfp4,nvfp4,16,1,1,4,1,4,120,6",
+        "a,run; silicon_concurrency=64,trtllm,openai/gpt-oss-120b,b200_sxm,agg,1024,1024,nvfp4,nvfp4,"
+        "16,1,1,4,1,4,120,6",
         "b,run; silicon_concurrency=96,trtllm,Qwen/Qwen3-32B,gb200,agg,2000,500,,,48,2,1,,,,700,40",
         "c,,trtllm,Qwen/Qwen3-32B,gb200,agg,2000,500,,,48,2,1,,,,700,40"], provenance=True)
     assert [(m.label, m.batch) for m in mset.rows] == [("a", 64), ("c", 48)]

@@ -70,7 +70,8 @@ def test_serving_commands_accept_engine_and_profile():
     # training jobs, which no serving engine runs.
     scoring = [name for name in cli.commands
                if name not in ("gpus", "systems", "fabrics", "models", "show", "calibrate", "sweep", "train")]
-    missing = [name for name in scoring if not {"engine_name", "profile_path"} <= {p.name for p in cli.commands[name].params}]
+    wanted = {"engine_name", "profile_path"}
+    missing = [name for name in scoring if not wanted <= {p.name for p in cli.commands[name].params}]
     assert missing == [], f"commands without --engine/--profile: {missing}"
 
 
@@ -124,8 +125,8 @@ def test_per_gpu_table_read_from_file_in_microseconds(tmp_path):
 
 
 def test_per_gpu_table_rejects_memory_knobs(tmp_path):
-    from planner.errors import InputError
     from planner.engine.profile import load_profile
+    from planner.errors import InputError
 
     path = tmp_path / "p.toml"
     path.write_text('name = "mine"\nsource = "test"\n\n[gpus.b200]\nhbm_usable_fraction = 0.5\n')

@@ -13,11 +13,11 @@ import pytest
 from hardware.catalogue import Catalogue
 from models import counts
 from models.catalogue import model
+from planner.engine.profile import EngineProfile
+from planner.serving.aggregated import critical_group_tokens, interleaved_prompt_tokens, prefill_attention_scale
 from planner.serving.evaluate import evaluate_plan
 from planner.serving.plan import Plan
-from planner.engine.profile import EngineProfile
 from planner.serving.scenario import Scenario
-from planner.serving.aggregated import critical_group_tokens, interleaved_prompt_tokens, prefill_attention_scale
 from planner.serving.workload import Workload
 
 CAT = Catalogue()
@@ -113,7 +113,8 @@ def test_a_row_scores_the_same_alone_or_among_others():
     # more rounds to settle (batch 1 settles in fewer rounds than batch 256 here).
     from planner.serving.evaluate import evaluate
     from planner.serving.plan import PlanArrays
-    sc = Scenario(hardware=H200, model=LLAMA, workload=Workload(isl=4096, osl=128), profile=bare(prefill_wait_fraction=0.5))
+    sc = Scenario(hardware=H200, model=LLAMA, workload=Workload(isl=4096, osl=128),
+                  profile=bare(prefill_wait_fraction=0.5))
     plans = [Plan(tp=1, batch=b) for b in (1, 3, 8, 32, 96, 256)]
     together = evaluate(sc, PlanArrays.from_plans(plans))
     for i, plan in enumerate(plans):

@@ -3,8 +3,18 @@
 import numpy as np
 import pytest
 
-from planner.engine.collectives import (ALL_GATHER, ALL_REDUCE, ALL_TO_ALL, P2P, REDUCE_SCATTER, RING, TREE,
-                                        CollectiveCost, collective_cost, tier_of_span)
+from planner.engine.collectives import (
+    ALL_GATHER,
+    ALL_REDUCE,
+    ALL_TO_ALL,
+    P2P,
+    REDUCE_SCATTER,
+    RING,
+    TREE,
+    CollectiveCost,
+    collective_cost,
+    tier_of_span,
+)
 
 MB = 1e6
 

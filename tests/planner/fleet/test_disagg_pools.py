@@ -6,14 +6,14 @@ import pytest
 from hardware.catalogue import Catalogue
 from models.catalogue import model
 from planner.budget import Budget
+from planner.engine.profile import engine
+from planner.errors import InputError
+from planner.fleet.disagg import plan_disagg
+from planner.report.fleet_summary import fleet_document
 from planner.serving.candidates import Limits
 from planner.serving.disagg import decode_scores, kv_bytes_per_request, prefill_scores
-from planner.fleet.disagg import plan_disagg
-from planner.errors import InputError
 from planner.serving.evaluate import evaluate
-from planner.report.fleet_summary import fleet_document
 from planner.serving.plan import Plan, PlanArrays
-from planner.engine.profile import engine
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace
 from planner.serving.workload import Workload

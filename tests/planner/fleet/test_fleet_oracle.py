@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from planner.errors import InfeasibleError
-from planner.verify.fleet_bruteforce import brute_force
 from planner.milp.fleet import build
 from planner.milp.fleet_problem import AGG, DECODE, PREFILL, ROLES, Columns, FleetProblem, KindData, ModelData
 from planner.milp.fleet_solve import solve
 from planner.serving.plan import Plan
+from planner.verify.fleet_bruteforce import brute_force
 
 # Both sides sum the same float coefficients; the MILP's tie-break floor gives up 1e-9 relative.
 REL = 1e-7
@@ -59,7 +59,8 @@ def _problem(rng: np.random.Generator, objective: str) -> FleetProblem:
         elif rng.random() < 0.3:
             target = float(rng.uniform(100, 1500))  # a floor
         models.append(ModelData(label=f"m{m}", isl=isl, osl=osl, target_tps=target,
-                                weight=float(rng.uniform(0.5, 2.0)), share=float(rng.uniform(0.2, 1)) if shared else None,
+                                weight=float(rng.uniform(0.5, 2.0)),
+                                share=float(rng.uniform(0.2, 1)) if shared else None,
                                 kv_bytes_per_request=kv))
     # Cut the enumeration to a few thousand vectors: at most 6 columns.
     keep = list(range(len(cols["names"])))[:6]

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.budget import max_instances
-from planner.milp.fleet_problem import KindData, first_fit_decreasing, packing_slack
 from planner.fleet.table import pareto_rows
+from planner.milp.fleet_problem import KindData, first_fit_decreasing, packing_slack
 
 
 def _kind(gpus: int, domain: int) -> KindData:

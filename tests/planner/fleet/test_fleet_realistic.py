@@ -9,16 +9,16 @@ import pytest
 
 from hardware.catalogue import Catalogue
 from models.catalogue import model
-from planner.serving.candidates import Limits
+from planner.engine.profile import engine
 from planner.fleet.optimise import plan_fleet
-from planner.verify.fleet_bruteforce import brute_force
-from planner.milp.fleet import build as build_milp
-from planner.milp.fleet_solve import solve
 from planner.fleet.spec import Fleet, FleetKind, FleetModel
 from planner.fleet.table import build
-from planner.engine.profile import engine
+from planner.milp.fleet import build as build_milp
+from planner.milp.fleet_solve import solve
+from planner.serving.candidates import Limits
 from planner.serving.space import SearchSpace
 from planner.serving.workload import Workload
+from planner.verify.fleet_bruteforce import brute_force
 
 CAT = Catalogue()
 SPACE = SearchSpace(tp=(1, 2), pp=(1,), dp=(1,), ep=(1,), batch=(16, 256), quant=("fp8",), kv_quant=("fp8",),

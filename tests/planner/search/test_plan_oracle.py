@@ -12,14 +12,14 @@ from hypothesis import strategies as st
 from hardware.catalogue import Catalogue
 from models.catalogue import model
 from planner.budget import Budget
-from planner.verify.bruteforce import brute_force
-from planner.serving.candidates import Limits
+from planner.engine.profile import engine
 from planner.errors import InfeasibleError
 from planner.search.serving import optimise
-from planner.engine.profile import engine
+from planner.serving.candidates import Limits
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, default_space
 from planner.serving.workload import Workload
+from planner.verify.bruteforce import brute_force
 
 CAT = Catalogue()
 MODELS = ["llama-3.1-8b", "qwen3-30b-a3b", "mixtral-8x7b", "llama-3.1-70b", "gpt-oss-20b"]

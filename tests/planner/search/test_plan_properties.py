@@ -3,18 +3,18 @@
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_plan_oracle import instances
 
 from hardware.catalogue import Catalogue
 from models.catalogue import model
 from planner.budget import Budget
-from planner.serving.candidates import Limits
+from planner.engine.profile import engine
 from planner.errors import InfeasibleError
 from planner.search.serving import optimise
-from planner.engine.profile import engine
+from planner.serving.candidates import Limits
 from planner.serving.scenario import Scenario
 from planner.serving.space import default_space
 from planner.serving.workload import Workload
-from test_plan_oracle import instances
 
 CAT = Catalogue()
 

@@ -17,9 +17,9 @@ import pytest
 from hardware.catalogue import Catalogue
 from models.catalogue import model
 from planner.engine import rates as rates_module
+from planner.engine.profile import EngineProfile
 from planner.serving.evaluate import evaluate_plan, reasons, row, shape_of
 from planner.serving.plan import Plan
-from planner.engine.profile import EngineProfile
 from planner.serving.scenario import Scenario
 from planner.serving.workload import Workload
 
@@ -178,7 +178,8 @@ def test_per_kernel_overhead_llama8b():
     plan = Plan(batch=64)
     bare = evaluate_plan(scenario("llama-3.1-8b", "h200-sxm", 1024), plan)
     sc = scenario("llama-3.1-8b", "h200-sxm", 1024)
-    sc = replace(sc, profile=sc.profile.model_copy(update={"per_kernel_overhead_s": 3e-6, "per_layer_overhead_s": 10e-6}))
+    overheads = {"per_kernel_overhead_s": 3e-6, "per_layer_overhead_s": 10e-6}
+    sc = replace(sc, profile=sc.profile.model_copy(update=overheads))
     charged = evaluate_plan(sc, plan)
     assert charged.step_time_s[0] - bare.step_time_s[0] == pytest.approx(288 * 3e-6 + 32 * 10e-6, rel=1e-9)
 

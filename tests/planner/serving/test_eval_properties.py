@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from hardware.catalogue import Catalogue
 from models.catalogue import model
 from planner import quant
+from planner.engine.profile import EngineProfile, engine
 from planner.serving import parallel
 from planner.serving.evaluate import evaluate
 from planner.serving.plan import PlanArrays
-from planner.engine.profile import EngineProfile, engine
 from planner.serving.scenario import Scenario
 from planner.serving.workload import Workload
 
@@ -32,8 +32,10 @@ MODELS = {name: model(name) for name in ("llama-3.1-8b", "qwen3-30b-a3b", "deeps
 SYSTEMS = {name: CAT.hardware(name) for name in ("hgx-h200", "gb200-nvl72", "mi355x-8")}
 PROFILES = {
     "default": engine("default"),
-    "max": EngineProfile(name="max", source="test", overlap_fraction=1.0, step_overhead_s=0.0, per_layer_overhead_s=0.0),
-    "sum": EngineProfile(name="sum", source="test", overlap_fraction=0.0, step_overhead_s=0.0, per_layer_overhead_s=0.0),
+    "max": EngineProfile(name="max", source="test", overlap_fraction=1.0, step_overhead_s=0.0,
+                         per_layer_overhead_s=0.0),
+    "sum": EngineProfile(name="sum", source="test", overlap_fraction=0.0, step_overhead_s=0.0,
+                         per_layer_overhead_s=0.0),
 }
 DEGREES = (1, 2, 4, 8)
 # Float slack for comparisons of sums evaluated in different orders.

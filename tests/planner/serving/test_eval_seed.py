@@ -5,9 +5,9 @@ import pytest
 from hardware.catalogue import Catalogue
 from models.catalogue import model
 from models.counts import SeedMoeApproximation, active_params, total_params
+from planner.engine.profile import EngineProfile, engine
 from planner.serving.evaluate import evaluate_plan, row
 from planner.serving.plan import Plan
-from planner.engine.profile import EngineProfile, engine
 from planner.serving.scenario import Scenario
 from planner.serving.workload import Workload
 

@@ -5,15 +5,15 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from planner.studies import compare as cmp
 from planner.budget import Budget
-from planner.serving.candidates import Limits
 from planner.cli.main import cli
-from planner.studies.compare import ScenarioSpec, Settings, axis_values, expand, plan_row
 from planner.errors import InputError
 from planner.search.serving import optimise
+from planner.serving.candidates import Limits
 from planner.serving.resolve import scenario
 from planner.serving.space import default_space
+from planner.studies import compare as cmp
+from planner.studies.compare import ScenarioSpec, Settings, axis_values, expand, plan_row
 
 RUN = CliRunner()
 # A small search space keeps each plan to a few milliseconds; every test plans the same way.

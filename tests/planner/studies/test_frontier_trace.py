@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from planner.cli.main import cli
-from planner.studies.compare import ScenarioSpec, Settings, fastest_tok_per_user, plan_row
 from planner.errors import InputError
+from planner.studies.compare import ScenarioSpec, Settings, fastest_tok_per_user, plan_row
 from planner.studies.frontier import floors, frontier, pareto, trace
 
 RUN = CliRunner()

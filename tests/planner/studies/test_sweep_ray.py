@@ -5,7 +5,6 @@ fails; any other Ray problem fails it.
 """
 
 import pytest
-
 from click.testing import CliRunner
 
 from planner.cli.main import cli

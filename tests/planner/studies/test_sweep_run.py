@@ -42,7 +42,8 @@ def test_grid_expands_to_every_combination(grid):
     specs, settings = load_grid(grid)
     assert len(specs) == NUM_SCENARIOS
     assert settings.max_batch == 32
-    assert specs[0].label() == "qwen3-30b-a3b | hgx-h200 | 1 rack | ctx 4096 | quant default | fabric default | agg | latency none"
+    assert specs[0].label() == ("qwen3-30b-a3b | hgx-h200 | 1 rack | ctx 4096 | quant default | fabric default | agg "
+                                "| latency none")
     assert specs[-1].label().startswith("llama-3.1-8b | mi355x-8 | 2 racks")
 
 

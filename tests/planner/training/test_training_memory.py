@@ -10,8 +10,13 @@ from models.catalogue import model
 from models.spec import ModelSpec
 from planner.errors import InputError
 from planner.training.evaluate import TrainingScenario, evaluate_training
-from planner.training.memory import (in_flight_micro_batches, layer_activation_bytes, model_state_bytes,
-                                     stage_layers, stored_bytes_per_layer)
+from planner.training.memory import (
+    in_flight_micro_batches,
+    layer_activation_bytes,
+    model_state_bytes,
+    stage_layers,
+    stored_bytes_per_layer,
+)
 from planner.training.shape import training_shape
 from planner.training.workload import OPTIMISERS, TrainingPlan, TrainingPlanArrays, TrainingWorkload, optimiser
 

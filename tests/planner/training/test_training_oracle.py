@@ -18,8 +18,8 @@ from models.catalogue import model
 from models.spec import ModelSpec, MoeSpec
 from planner.budget import Budget, fabric_capacity_bytes_per_s
 from planner.errors import InfeasibleError
-from planner.training.evaluate import TrainingScenario, evaluate_training
 from planner.search.training import optimise_training
+from planner.training.evaluate import TrainingScenario, evaluate_training
 from planner.training.space import TrainingSearchSpace
 from planner.training.workload import TrainingPlan, TrainingPlanArrays, TrainingWorkload
 
