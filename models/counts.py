@@ -60,7 +60,7 @@ class ParamBreakdown:
 
 @dataclass(frozen=True)
 class SeedMoeApproximation:
-    """The seed simulator's MoE shortcut (seed-notes.md, Note 2).
+    """The seed simulator's MoE shortcut (seed notes, Note 2, in docs/sources.md).
 
     ``active = total * (shared_param_fraction + expert_param_fraction * top_k / num_experts)``,
     with the 12 % / 88 % split the seed assumed for Qwen3.
@@ -250,7 +250,7 @@ def kv_bytes_per_sequence(
 def linear_flops_per_token(
     spec: ModelSpec, moe_approximation: SeedMoeApproximation | None = None
 ) -> float:
-    """Matrix-multiply FLOPs per token: ``2 * active_params`` (seed-notes.md Note 2).
+    """Matrix-multiply FLOPs per token: ``2 * active_params`` (seed notes, Note 2, in docs/sources.md).
 
     Each active weight contributes one multiply-accumulate. This counts the embedding
     lookup as if it were a matmul, which makes the figure a few per cent conservative

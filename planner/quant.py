@@ -1,7 +1,7 @@
 """Quantisation modes: the one table of bytes per element and compute scales.
 
 Weights and the KV cache choose their modes separately. ``compute_scale`` is the seed
-notes' utilisation bump per mode (seed-notes.md Note 2: 1.12 for 8-bit, 1.18 for 4-bit);
+notes' utilisation bump per mode (seed notes, Note 2, in docs/sources.md: 1.12 for 8-bit, 1.18 for 4-bit);
 it applies only where the seed applies it, i.e. when a GPU carries the seed's
 ``sustained_decode_flop_per_s`` preset. Otherwise the compute rate comes from the
 part's dense peak for ``compute_dtype``.

@@ -19,7 +19,7 @@ from hardware.specs import TIERS, Hardware
 from planner import quant
 from planner.engine.profile import EngineProfile
 
-# PCIe Gen5 x16 host->device measured 55.4 GB/s of 63 GB/s (88 %) on H200 (hardware.md [E11]);
+# PCIe Gen5 x16 host->device measured 55.4 GB/s of 63 GB/s (88 %) on H200 (docs/sources.md [E11]);
 # h200_microbench.json h2d_pinned 54.9 GB/s. NVLink-C2C: measured 360-377 of 450 GB/s (~0.82) [N3].
 HOST_LINK_EFFICIENCY = {"pcie-gen5": 0.87, "nvlink-c2c": 0.82}
 # Share of host DRAM per GPU usable for offloaded KV (the OS, engine and pinned buffers keep the rest).

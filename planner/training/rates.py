@@ -2,7 +2,7 @@
 
 Training's matrix products are large and square-ish (tokens x hidden by hidden x width), the
 shape the catalogue's ``prefill_compute_efficiency_fraction`` describes (best-shape GEMM
-throughput over dense peak, stas00 "MAMF", hardware.md [E8]). No serving-engine profile
+throughput over dense peak, stas00 "MAMF", docs/sources.md [E8]). No serving-engine profile
 applies to training.
 """
 
@@ -17,7 +17,7 @@ from planner.training.workload import PRECISIONS
 
 # FP8 GEMMs reach a smaller share of their (twice as high) peak than BF16 ones: on H100 the
 # best-shape FP8 GEMM runs at 1,402.6 of 1,979 TFLOP/s (70.9 %) against BF16's 794.5 of 989
-# (80.3 %), hardware.md [E8] (stas00/ml-engineering MAMF table): 0.709 / 0.803 = 0.882.
+# (80.3 %), docs/sources.md [E8] (stas00/ml-engineering MAMF table): 0.709 / 0.803 = 0.882.
 FP8_GEMM_RELATIVE_EFFICIENCY = 0.882
 # Fused causal attention (FlashAttention-3, BF16, head dim 128, 8K tokens) runs at 614 TFLOP/s
 # on H100 (pytorch/benchmark PR 2391, (2, 16, 8192, 128)) against 794.5 for the best GEMM [E8]:

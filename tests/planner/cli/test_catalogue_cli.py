@@ -29,7 +29,7 @@ def test_listings_in_every_format(command):
 def test_listing_counts_and_values():
     gpus = {r["name"]: r for r in json.loads(RUN.invoke(cli, ["gpus", "--format", "json"]).output)}
     assert set(gpus) == {"h100-sxm", "h200-sxm", "b200", "b300", "gb200", "gb300", "mi300x", "mi325x", "mi355x"}
-    assert gpus["h200-sxm"]["hbm_tb_per_s"] == pytest.approx(4.8)  # hardware.md [N1,N2]
+    assert gpus["h200-sxm"]["hbm_tb_per_s"] == pytest.approx(4.8)  # docs/sources.md [N1,N2]
     assert gpus["h100-sxm"]["fp4_tflops"] is None  # Hopper has no FP4 mode: marked, not faked
     models = {r["name"]: r for r in json.loads(RUN.invoke(cli, ["models", "--format", "json"]).output)}
     assert len(models) == 13

@@ -1,7 +1,7 @@
 """Published training runs against the model's predictions.
 
 Tolerance: every prediction lies within 15 % (relative) of the published figure. Why 15 %: the model
-is built from datasheet peaks, best-shape GEMM efficiency (hardware.md [E8]) and collective
+is built from datasheet peaks, best-shape GEMM efficiency (docs/sources.md [E8]) and collective
 bandwidths ([E11]) with no constant fitted to any training run, and it omits kernel-launch gaps,
 stragglers and imperfect overlap, which makes it optimistic where memory is not binding (NVIDIA's
 runs: +5 to +9 %); where the published run kept more activations than our Korthikanti accounting
@@ -36,7 +36,7 @@ def _plan(name, batch, seq, gpus, **pins):
 
 
 # Llama 3 405B pre-training, Meta, "The Llama 3 Herd of Models" (arXiv 2407.21783) Table 4, BF16 on
-# H100-SXM 80 GB (hardware.md [E9]: 38-43 % BF16 MFU). Columns: GPUs, TP, CP, PP, DP, sequence, batch
+# H100-SXM 80 GB (docs/sources.md [E9]: 38-43 % BF16 MFU). Columns: GPUs, TP, CP, PP, DP, sequence, batch
 # per DP group (global batch = DP x that), published MFU; then our prediction.
 LLAMA3_405B_META = [
     (8192, 8, 1, 16, 64, 8192, 32, 0.43),        # predicted 40.2 % (full recomputation, vpp 4, ZeRO-1)
