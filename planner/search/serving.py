@@ -95,7 +95,8 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
     cands = driver.Candidates(keys=_layout_keys(feasible), rate=s.instance_tps, gpus=s.gpus_per_instance,
                               usable=usable,
                               fabric_may_bind=prune.fabric_may_bind(s.fabric_bytes_per_s, bounds, capacity))
-    base = driver.shortlist(cands, lambda: explain_infeasible(scenario, budget, table, limits, objective, target_tps))
+    base = driver.shortlist(cands, lambda: explain_infeasible(scenario, budget, table, limits, objective, target_tps,
+                                                                 space=space))
     rhs = formulation.Limits(gpus=budget.gpus, power_w=budget.max_power_w, fabric_capacity=capacity,
                              hbm_bytes=s.hbm_capacity_bytes, host_bytes=s.host_capacity_bytes,
                              max_tpot_s=limits.max_tpot_s, max_ttft_s=limits.max_ttft_s, target_tps=target_tps,
