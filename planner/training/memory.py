@@ -147,8 +147,13 @@ def stage_layers(shape: TrainingShape, pp, trim: int = 0) -> tuple[np.ndarray, n
     With interleaving a GPU's ``vpp`` virtual stages share its layers. Without pipelining all
     three are all ``L`` layers; with two stages the middle equals the first (there is none).
     """
+    return split_layers(shape.num_layers, pp, trim)
+
+
+def split_layers(num_layers: int, pp, trim: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`stage_layers` for a layer count: first, each middle and last stage's layers."""
     pp = np.asarray(pp, dtype=float)
-    L = float(shape.num_layers)
+    L = float(num_layers)
     base = np.ceil(L / np.maximum(pp, 1.0))
     first = np.maximum(base - trim, 1.0)
     planned_last = np.maximum(base - trim, 0.0)

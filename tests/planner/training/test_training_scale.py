@@ -138,3 +138,16 @@ def test_cli_takes_the_scale_options():
     assert trimmed["time_split_s"]["jitter"] == 0 < plain["time_split_s"]["jitter"]
     bad = CliRunner().invoke(cli, base + ["--ep-node-limit", "0"])
     assert bad.exit_code != 0 and "--ep-node-limit" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_trim_that_empties_a_stage_is_refused():
+    # 126 layers on pp 16 with 5 off each edge: first 8 - 5 = 3, middle ceil((126 - 3 - 3) / 14) = 9, last
+    # 126 - 3 - 14 x 9 = -3: no valid split. With 1 off: 7 + 14 x 8 + 7 = 126, valid.
+    from planner.training.parallel import layout_reasons
+
+    def reasons(trim):
+        w = TrainingWorkload(global_batch_sequences=2048, sequence_tokens=8192, stage_trim_layers=trim)
+        return layout_reasons(model("llama-3.1-405b"), w, TrainingPlan(tp=8, pp=16, dp=128), 8, False)
+
+    assert reasons(1) == []
+    assert reasons(5) == ["stage trim 5 leaves no valid split of 126 layers over pp 16 (use a smaller --stage-trim)"]
