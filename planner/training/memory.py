@@ -94,7 +94,9 @@ def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, s
             inputs of the QKV, up/gate-or-router and down projections) and rebuild them from
             the kept norm inputs and gate/up outputs in the backward pass: FLOP-free
             elementwise work (DeepSeek-V3 recomputes RMSNorm, arXiv 2412.19437 section 3.2.3;
-            Megatron-Core's selective recomputation modules ``layernorm`` and ``moe_act``).
+            Megatron-Core's selective recomputation modules ``layernorm`` and ``moe_act``); for
+            MLA also the per-head Q, K and V, rebuilt from the kept latents (DeepSeek-V3's
+            "MLA up-projection" recomputation, same section).
 
     Term by term, for a GPT layer (MHA, 4h GeLU MLP, dropout, bf16) this is Korthikanti's
     ``34 s b h + 5 a s^2 b``.
@@ -103,10 +105,14 @@ def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, s
     h, a = shape.hidden_size, shape.num_heads
     e, x = ACTIVATION_BYTES, np.asarray(gemm_input_bytes, dtype=float)
     n = 0.0 if recompute_elementwise else x            # a kept norm / activation output
+    q_kept = e * t * a * shape.qk_head_dim             # Q
+    kv_kept = e * t * shape.kv_heads * (shape.qk_head_dim + shape.v_head_dim)  # K and V
+    if recompute_elementwise and shape.kv_latent_dim:  # MLA: keep the latents, rerun the up-projections
+        kv_kept = e * t * shape.kv_latent_dim
+        q_kept = e * t * shape.q_latent_dim if shape.q_latent_dim else q_kept
     attention = (
         n * t * h                                      # QKV input (norm output)
-        + e * t * a * shape.qk_head_dim                # Q
-        + e * t * shape.kv_heads * (shape.qk_head_dim + shape.v_head_dim)  # K and V
+        + q_kept + kv_kept
         + x * t * a * shape.v_head_dim                 # attention output, input to o-proj
         + (DROPOUT_MASK_BYTES * t * h if with_dropout else 0.0)  # mask after o-proj
     )
