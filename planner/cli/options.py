@@ -367,6 +367,14 @@ training_workload_options = group(
                  help="Share of data-parallel collective time that may hide behind the pass beside it (default 1.0)."),
     click.option("--tp-overlap", type=FRACTION, default=None,
                  help="Share of tensor-parallel collective time hidden behind GEMMs (default 0.0)."),
+    click.option("--ep-overlap", type=FRACTION, default=None,
+                 help="Share of expert all-to-all time hidden behind another micro-batch (DualPipe; default 1.0)."),
+    click.option("--jitter-cv", type=FRACTION, default=None,
+                 help="Per-GPU step-time variation; steps wait for the slowest GPU (default 0.055)."),
+    click.option("--stage-trim", type=click.IntRange(min=0), default=None,
+                 help="Layers taken off the first and last pipeline stage (Llama 3: 1; default 0)."),
+    click.option("--ep-node-limit", type=click.IntRange(min=1), default=None,
+                 help="Node-limited routing: servers one token may reach (DeepSeek-V3: 4; default none)."),
 )
 training_scenario_options = group(model_option, hardware_options, span_option, training_workload_options)
 

@@ -2,25 +2,32 @@
 
 One optimiser step of a job with ``m`` micro-batches per replica (``planner.training.workload``):
 
-* Per micro-batch on the slower of the first pipeline stage (``ceil(L / pp)`` layers) and the
-  last (the remaining layers plus the LM head): forward linear FLOPs ``2 x tokens x params`` at the
-  precision's GEMM rate and causal attention at the fused-attention rate
+* Per micro-batch on the slowest of the first pipeline stage, the middle stages and the last
+  (``planner.training.memory.stage_layers``, with the workload's first/last-stage trim; the
+  first runs the embedding, the last the LM head): forward linear FLOPs ``2 x tokens x params``
+  at the precision's GEMM rate and causal attention at the fused-attention rate
   (``planner.training.rates``); the backward pass costs twice the forward; recomputation adds
   the attention core (selective) or a whole forward (full). Non-matmul kernels (norms,
-  SwiGLU, residual adds, rotary) stream the stored activations ``ELEMENTWISE_PASSES`` times
-  from HBM. Exposed communication is added: TP collectives less ``tp_overlap_fraction``, the
-  CP ring beyond what attention compute hides, EP all-to-alls, PP transfers, and ZeRO-2/3
-  per-micro-batch collectives beyond ``dp_overlap_fraction`` of the pass beside them.
+  SwiGLU, residual adds, rotary) stream the activations the forward writes ``ELEMENTWISE_PASSES``
+  times from HBM (selective recomputation writes its rebuilt ones once more). Exposed
+  communication is added term by term: TP collectives less ``tp_overlap_fraction``, the CP ring
+  beyond the attention compute that hides it, EP all-to-alls beyond the other micro-batch's
+  compute (``ep_overlap_fraction``, DualPipe-style), PP transfers, and ZeRO-2/3 per-micro-batch
+  collectives beyond ``dp_overlap_fraction`` of the pass beside them. Hidden time still costs
+  ``OVERLAP_SM_SHARE`` of itself: the SMs the collective's kernels hold.
 * Pipeline: ``t_micro x (m + (pp - 1) / vpp)``; the bubble fraction is
   ``(pp - 1) / (m vpp + pp - 1)`` (Narayanan et al. 2021, arXiv 2104.04473, section 2.2;
   ``(pp - 1) / (m + pp - 1)`` without interleaving).
 * Then the once-per-step data-parallel collectives beyond what the last backward (gradient
   reduction) and the first forward (weight all-gather) hide, and the optimiser update, which
   streams ``update_bytes_per_param`` per locally updated parameter through HBM.
+* Stragglers: the step waits for the slowest of the job's ``N`` GPUs, ``x (1 + cv sqrt(2 ln N))``
+  (``jitter_cv``; ``planner.training.workload.DEFAULT_JITTER_CV`` says where it comes from).
 
 Reported figures: tokens/s = global batch x sequence / step time; Tok/GPU(avg) over all GPUs of
 the job; MFU = model FLOPs (``6 N + 3 x attention``, no recomputation) / (step time x GPUs x the
-precision's dense peak), and ``mfu_bf16`` against the BF16 peak (Llama 3's convention);
+dense BF16 peak) whatever the precision (Llama 3's convention), ``mfu_fp8`` against the FP8 peak,
+``hfu`` hardware FLOPs (with recomputation) against the precision's peak;
 "Inst Steps/s" = micro-batch steps per second of one data-parallel replica and "Tot Steps/s"
 = all ``dp`` replicas together (the seed's instance/total pair, with a replica as the instance);
 the limit is the largest share of the step (compute, hbm, comm or pipeline bubble).
@@ -188,9 +195,11 @@ def _stage(scenario: TrainingScenario, shape: TrainingShape, r, plans: TrainingP
     attention_flop = shape.attention_flop_per_sequence / shape.num_layers * layers * mb / (tp * cp)
     attention_s = attention_flop / r.attention_flop_per_s
     forward_s = (dense_flop + expert_flop) / r.gemm_flop_per_s[prec] + attention_s
-    recompute_s = np.select([rc == 1, rc == 2], [attention_s, forward_s], 0.0)
+    # Selective recomputation reruns the attention core and, for MLA, the up-projection GEMMs.
+    up_flop = 2.0 * tokens_gpu * shape.mla_up_params * layers
+    recompute_s = np.select([rc == 1, rc == 2], [attention_s + up_flop / r.gemm_flop_per_s[prec], forward_s], 0.0)
     hardware_flop = 3.0 * (dense_flop + expert_flop + attention_flop) + np.select(
-        [rc == 1, rc == 2], [attention_flop, dense_flop + expert_flop + attention_flop], 0.0)
+        [rc == 1, rc == 2], [attention_flop + up_flop, dense_flop + expert_flop + attention_flop], 0.0)
     # Non-matmul kernels stream the stored activations (a non-fused attention's score matrix
     # among them); a full recomputation writes them once more.
     streamed = stored_bytes_per_layer(shape, tp, cp, mb, np.where(rc == 2, 1, rc), prec == FP8_INDEX, True)

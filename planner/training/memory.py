@@ -94,7 +94,9 @@ def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, s
             inputs of the QKV, up/gate-or-router and down projections) and rebuild them from
             the kept norm inputs and gate/up outputs in the backward pass: FLOP-free
             elementwise work (DeepSeek-V3 recomputes RMSNorm, arXiv 2412.19437 section 3.2.3;
-            Megatron-Core's selective recomputation modules ``layernorm`` and ``moe_act``).
+            Megatron-Core's selective recomputation modules ``layernorm`` and ``moe_act``); for
+            MLA also the per-head Q, K and V, rebuilt from the kept latents (DeepSeek-V3's
+            "MLA up-projection" recomputation, same section).
 
     Term by term, for a GPT layer (MHA, 4h GeLU MLP, dropout, bf16) this is Korthikanti's
     ``34 s b h + 5 a s^2 b``.
@@ -103,10 +105,14 @@ def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, s
     h, a = shape.hidden_size, shape.num_heads
     e, x = ACTIVATION_BYTES, np.asarray(gemm_input_bytes, dtype=float)
     n = 0.0 if recompute_elementwise else x            # a kept norm / activation output
+    q_kept = e * t * a * shape.qk_head_dim             # Q
+    kv_kept = e * t * shape.kv_heads * (shape.qk_head_dim + shape.v_head_dim)  # K and V
+    if recompute_elementwise and shape.kv_latent_dim:  # MLA: keep the latents, rerun the up-projections
+        kv_kept = e * t * shape.kv_latent_dim
+        q_kept = e * t * shape.q_latent_dim if shape.q_latent_dim else q_kept
     attention = (
         n * t * h                                      # QKV input (norm output)
-        + e * t * a * shape.qk_head_dim                # Q
-        + e * t * shape.kv_heads * (shape.qk_head_dim + shape.v_head_dim)  # K and V
+        + q_kept + kv_kept
         + x * t * a * shape.v_head_dim                 # attention output, input to o-proj
         + (DROPOUT_MASK_BYTES * t * h if with_dropout else 0.0)  # mask after o-proj
     )
@@ -147,8 +153,13 @@ def stage_layers(shape: TrainingShape, pp, trim: int = 0) -> tuple[np.ndarray, n
     With interleaving a GPU's ``vpp`` virtual stages share its layers. Without pipelining all
     three are all ``L`` layers; with two stages the middle equals the first (there is none).
     """
+    return split_layers(shape.num_layers, pp, trim)
+
+
+def split_layers(num_layers: int, pp, trim: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`stage_layers` for a layer count: first, each middle and last stage's layers."""
     pp = np.asarray(pp, dtype=float)
-    L = float(shape.num_layers)
+    L = float(num_layers)
     base = np.ceil(L / np.maximum(pp, 1.0))
     first = np.maximum(base - trim, 1.0)
     planned_last = np.maximum(base - trim, 0.0)

@@ -16,6 +16,8 @@ one row gives the candidate filter its mask and the validator, verifier and repo
   and the KV heads divide one another) and stays inside one scale-up domain unless the
   scenario allows spanning (TP collectives run twice per layer and direction).
 * pp * vpp <= layers (every virtual stage holds a layer); vpp = 1 without pipelining.
+* a stage trim (``stage_trim_layers``) must leave the last stage a layer and place exactly the
+  model's layers (``planner.training.memory.stage_layers``).
 * cp > 1 needs the sequence to split into ``2 * cp`` equal chunks (Megatron's load-balanced
   causal context parallelism).
 * ep divides the routed experts and the ``tp * cp * dp`` GPUs of a stage; dense models ep = 1.
@@ -29,6 +31,7 @@ import numpy as np
 
 from models.spec import ModelSpec
 from planner.serving.parallel import DENSE_EP_RULE, EXPERTS_RULE, TP_RULES, Rule, is_moe, rule_mask, rule_reasons
+from planner.training.memory import split_layers
 from planner.training.workload import TrainingPlan, TrainingWorkload
 
 DECISIONS = ("tp", "pp", "vpp", "cp", "ep", "dp", "micro_batch")
@@ -51,6 +54,15 @@ def _interleaving_fits(model: ModelSpec, x):
     return np.logical_not(splits) | (x.vpp == 1) | (micro % x.pp == 0)
 
 
+def _trim_fits(model: ModelSpec, x):
+    """A trimmed split gives the last stage a layer and places exactly the model's layers (an
+    untrimmed split keeps its rule: the last stage takes what is left, possibly only the LM head)."""
+    pp, trim = np.asarray(x.pp, dtype=float), x.workload.stage_trim_layers
+    first, middle, last = split_layers(model.num_hidden_layers, pp, trim)
+    placed = first + np.maximum(pp - 2.0, 0.0) * middle + np.where(pp > 1, last, 0.0)
+    return (pp <= 1) | (trim == 0) | ((last >= 1) & (placed == model.num_hidden_layers))
+
+
 def _no_span(model: ModelSpec, x) -> bool:
     return not x.allow_span
 
@@ -66,6 +78,9 @@ TRAINING_RULES = TP_RULES + (
     Rule("context_chunks", lambda m, x: (x.cp == 1) | (x.workload.sequence_tokens % (2 * x.cp) == 0),
          lambda m, x: f"cp {x.cp}: sequence length {x.workload.sequence_tokens} does not split into "
                       f"2 x cp = {2 * x.cp} equal chunks"),
+    Rule("stage_trim", _trim_fits,
+         lambda m, x: f"stage trim {x.workload.stage_trim_layers} leaves no valid split of "
+                      f"{m.num_hidden_layers} layers over pp {x.pp} (use a smaller --stage-trim)"),
     DENSE_EP_RULE,
     EXPERTS_RULE,
     Rule("expert_split", lambda m, x: (x.tp * x.cp * x.dp) % x.ep == 0,

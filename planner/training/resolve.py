@@ -26,8 +26,12 @@ DEFAULT_MIN_GPUS_RACKS = 1024
 def training_workload(global_batch: int | None = None, sequence_tokens: int | None = None,
                       optimiser: str | None = None, tokens_to_train: float | None = None,
                       dp_overlap_fraction: float | None = None,
-                      tp_overlap_fraction: float | None = None) -> TrainingWorkload:
-    """Build the workload from options (``None``: the default), one line of error on bad values."""
+                      tp_overlap_fraction: float | None = None, **scale: float | int | None) -> TrainingWorkload:
+    """Build the workload from options (``None``: the default), one line of error on bad values.
+
+    ``scale`` takes the scale and MoE fields of `TrainingWorkload` (``ep_overlap_fraction``,
+    ``jitter_cv``, ``stage_trim_layers``, ``ep_node_limit``); ``None`` leaves a field at its default.
+    """
     try:
         return TrainingWorkload(
             global_batch_sequences=DEFAULT_GLOBAL_BATCH if global_batch is None else global_batch,
@@ -35,6 +39,7 @@ def training_workload(global_batch: int | None = None, sequence_tokens: int | No
             optimiser=optimiser or "adam", tokens_to_train=tokens_to_train,
             dp_overlap_fraction=DEFAULT_DP_OVERLAP_FRACTION if dp_overlap_fraction is None else dp_overlap_fraction,
             tp_overlap_fraction=DEFAULT_TP_OVERLAP_FRACTION if tp_overlap_fraction is None else tp_overlap_fraction,
+            **{k: v for k, v in scale.items() if v is not None},
         )
     except ValidationError as exc:
         err = exc.errors()[0]

@@ -41,6 +41,11 @@ class TrainingShape(BlockShape):
         matmul_params_per_token: active parameters a token multiplies (see module docstring).
         sequence_tokens: S.
         attention_flop_per_sequence: forward attention-core FLOPs of one sequence, all layers.
+        q_latent_dim, kv_latent_dim: MLA's per-token query latent (0 without one) and KV latent plus
+            the shared rotary key (0 for non-MLA attention): what a layer keeps when it recomputes
+            the up-projections (DeepSeek-V3, arXiv 2412.19437 section 3.2.3).
+        mla_up_params: parameters of MLA's query and key/value up-projections in one layer (the
+            GEMMs that recomputation reruns); 0 for non-MLA attention.
     """
 
     num_heads: int
@@ -56,6 +61,9 @@ class TrainingShape(BlockShape):
     matmul_params_per_token: float
     sequence_tokens: int
     attention_flop_per_sequence: float
+    q_latent_dim: int = 0
+    kv_latent_dim: int = 0
+    mla_up_params: float = 0.0
 
     @property
     def attention_flop_per_token(self) -> float:
@@ -72,9 +80,15 @@ def training_shape(model: ModelSpec, sequence_tokens: int) -> TrainingShape:
     """Collect the scalars of ``model`` at ``sequence_tokens`` tokens per sequence."""
     pb = counts.param_breakdown(model)
     moe = model.moe
-    if model.mla is not None:
-        qk = model.mla.qk_nope_head_dim + model.mla.qk_rope_head_dim
-        v = model.mla.v_head_dim
+    mla, a = model.mla, model.num_attention_heads
+    q_latent = kv_latent = 0
+    up = 0.0
+    if mla is not None:
+        qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim
+        v = mla.v_head_dim
+        q_latent = mla.q_lora_rank or 0  # without a query latent, Q comes straight from the hidden state
+        kv_latent = mla.kv_lora_rank + mla.qk_rope_head_dim
+        up = float(q_latent * a * qk + mla.kv_lora_rank * a * (mla.qk_nope_head_dim + v))
     else:
         qk = v = model.head_dim
     return TrainingShape(
@@ -93,4 +107,5 @@ def training_shape(model: ModelSpec, sequence_tokens: int) -> TrainingShape:
         matmul_params_per_token=float(counts.active_params(model)) - (0.0 if pb.lm_head == 0 else float(pb.embedding)),
         sequence_tokens=int(sequence_tokens),
         attention_flop_per_sequence=float(counts.prefill_attention_flops(model, sequence_tokens, absorbed=False)),
+        q_latent_dim=q_latent, kv_latent_dim=kv_latent, mla_up_params=up,
     )

@@ -142,3 +142,17 @@ def test_weight_bytes_per_gpu_never_rise_with_tp(pp, zero):
     plans = [TrainingPlan(tp=t, pp=pp, zero=zero, dp=2) for t in (1, 2, 4, 8)]
     weights = evaluate_training(sc, TrainingPlanArrays.from_plans(plans)).memory.weights
     assert np.all(np.diff(weights) <= 0)
+
+
+def test_deepseek_v3_moe_layer_with_mla_latents_by_hand():
+    # DeepSeek-V3 MoE layer, FP8, selective recomputation (RMSNorm and MLA up-projection rerun, arXiv 2412.19437
+    # section 3.2.3). Per token: query latent 2 x 1536 = 3,072; KV latent + rotary key 2 x (512 + 64) = 1,152;
+    # attention output (o-proj input, FP8) 128 x 128 = 16,384; two norm inputs 2 x 2 x 7168 = 28,672; router
+    # probabilities 4 x 256 = 1,024; permuted expert inputs (FP8) and outputs (bf16) 3 x 8 x 7168 = 172,032;
+    # 8 experts' gate and up outputs 8 x 2 x 2 x 2048 = 65,536; shared expert 2 x 2 x 2048 = 8,192.
+    shape = training_shape(model("deepseek-v3"), 4096)
+    got = layer_activation_bytes(shape, 1.0, 1 / 4096, moe=True, scores=False, gemm_input_bytes=1.0,
+                                 recompute_elementwise=True)
+    assert float(got) == 3_072 + 1_152 + 16_384 + 28_672 + 1_024 + 172_032 + 65_536 + 8_192   # 296,064
+    # The up-projections rerun: q 1536 -> 128 x 192 and kv 512 -> 128 x (128 + 128) parameters.
+    assert shape.mla_up_params == 1536 * 128 * 192 + 512 * 128 * 256

@@ -118,3 +118,36 @@ def test_no_training_mfu_above_one(system, name):
     # MFU is over the BF16 peak for every precision; the FP8 field over the (twice as high) FP8 peak.
     peaks = hw.gpu.peak_flop_per_s
     assert s.mfu_fp8 == pytest.approx(s.mfu * peaks["bf16"] / peaks["fp8"], rel=1e-12)
+
+
+def test_cli_takes_the_scale_options():
+    import json
+
+    from click.testing import CliRunner
+
+    from planner.cli.main import cli
+
+    base = ["train", "evaluate", "--model", "llama-3.1-405b", "--system", "hgx-h100", "--tp", "8", "--pp", "16",
+            "--dp", "128", "--global-batch", "2048", "--format", "json"]
+    plain = json.loads(CliRunner().invoke(cli, base, catch_exceptions=False).output)
+    trimmed = json.loads(CliRunner().invoke(cli, base + ["--stage-trim", "1", "--jitter-cv", "0"],
+                                            catch_exceptions=False).output)
+    # As test_pipeline_trim_moves_the_fullest_stage: 8 layer-activations of 356.5 MB fewer; no jitter left.
+    drop = plain["memory_per_gpu_bytes"]["activations"] - trimmed["memory_per_gpu_bytes"]["activations"]
+    assert drop == pytest.approx(8 * 348_160 * 8192 / 8, rel=1e-9)
+    assert trimmed["time_split_s"]["jitter"] == 0 < plain["time_split_s"]["jitter"]
+    bad = CliRunner().invoke(cli, base + ["--ep-node-limit", "0"])
+    assert bad.exit_code != 0 and "--ep-node-limit" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_trim_that_empties_a_stage_is_refused():
+    # 126 layers on pp 16 with 5 off each edge: first 8 - 5 = 3, middle ceil((126 - 3 - 3) / 14) = 9, last
+    # 126 - 3 - 14 x 9 = -3: no valid split. With 1 off: 7 + 14 x 8 + 7 = 126, valid.
+    from planner.training.parallel import layout_reasons
+
+    def reasons(trim):
+        w = TrainingWorkload(global_batch_sequences=2048, sequence_tokens=8192, stage_trim_layers=trim)
+        return layout_reasons(model("llama-3.1-405b"), w, TrainingPlan(tp=8, pp=16, dp=128), 8, False)
+
+    assert reasons(1) == []
+    assert reasons(5) == ["stage trim 5 leaves no valid split of 126 layers over pp 16 (use a smaller --stage-trim)"]
