@@ -112,13 +112,23 @@ class Catalogue:
         self.extra_dirs: tuple[Path, ...] = tuple(Path(d) for d in extra_dirs)
         for directory in self.extra_dirs:
             self._load_dir(directory)
-        self._gpus = {k: e.to_spec() for k, (e, _) in self._entries["gpus"].items()}
-        self._systems = {k: e.to_spec() for k, (e, _) in self._entries["systems"].items()}
-        self._fabrics = {k: e.to_spec() for k, (e, _) in self._entries["fabrics"].items()}
-        self._presets = {k: e.to_spec() for k, (e, _) in self._entries["presets"].items()}
+        self._gpus = self._specs("gpus")
+        self._systems = self._specs("systems")
+        self._fabrics = self._specs("fabrics")
+        self._presets = self._specs("presets")
         self._check_references()
 
     # -- loading -------------------------------------------------------------------------------
+
+    def _specs(self, section: str) -> dict:
+        """The section's entries converted to SI specs; a value the conversion refuses names its file."""
+        out = {}
+        for key, (entry, where) in self._entries[section].items():
+            try:
+                out[key] = entry.to_spec()
+            except ValidationError as exc:
+                raise validation_error(exc, where, known_keys(type(entry))) from None
+        return out
 
     def _load_dir(self, directory: Path) -> None:
         if not directory.is_dir():

@@ -21,6 +21,7 @@ import math
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -36,7 +37,6 @@ from hardware.specs import (
     Fraction,
     GpuSpec,
     HostLink,
-    Positive,
     PositiveInt,
     PresetSpec,
     SystemSpec,
@@ -51,6 +51,19 @@ US = 1e-6
 KW = 1e3
 
 Text = Annotated[str, Field(min_length=1)]
+
+# A datasheet figure in its file unit (GB, TB/s, GB/s, W, us, TFLOP/s, kW): finite, and within a range
+# no part comes near, so the conversion to SI and every figure derived from it stay finite.
+DATASHEET_MIN, DATASHEET_MAX = 1e-6, 1e9
+
+
+def _datasheet_range(value: float) -> float:
+    if not DATASHEET_MIN <= value <= DATASHEET_MAX:
+        raise ValueError(f"must be in {DATASHEET_MIN:g}..{DATASHEET_MAX:g} (got {value!r})")
+    return value
+
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False), AfterValidator(_datasheet_range)]
 
 #: A ``CONVERT`` entry: the spec attribute a file key becomes, and the factor to SI (1 for a
 #: number already in SI, ``None`` for a name or kind, which is copied as is).
@@ -67,6 +80,8 @@ def _peak_or_false(value: Any) -> float | None:
         raise ValueError(f"must be a finite number, or false if the part lacks it (got {value!r})")
     if not value > 0:
         raise ValueError(f"must be > 0, or false if the part lacks it (got {value!r})")
+    if not DATASHEET_MIN <= value <= DATASHEET_MAX:
+        raise ValueError(f"must be in {DATASHEET_MIN:g}..{DATASHEET_MAX:g} TFLOP/s (got {value!r})")
     return float(value)
 
 
@@ -155,9 +170,10 @@ class PeakTable(BaseModel):
     int4: Peak
 
     @model_validator(mode="after")
-    def _one_peak(self) -> PeakTable:
-        if all(getattr(self, dtype) is None for dtype in DTYPES):
-            raise ValueError("every peak is false: give the peak of at least one dtype")
+    def _bf16_peak(self) -> PeakTable:
+        # bf16 is the precision the model falls back to (attention, bf16 weights): every part needs it.
+        if self.bf16 is None:
+            raise ValueError("bf16 is false: every GPU needs a bf16 peak (attention and bf16 weights run at it)")
         return self
 
 

@@ -8,7 +8,8 @@ import click
 
 from planner.calibration.calibrate import calibrate_file, calibration_document
 from planner.calibration.profile_file import profile_toml
-from planner.cli.options import NAME, emit, format_option, output_option, pass_catalogue
+from planner.cli.options import emit, format_option, pass_catalogue
+from planner.cli.types import NAME, output_option
 from planner.errors import InputError
 from planner.files import write_text
 from planner.report.tables import Column, format_rows, to_json

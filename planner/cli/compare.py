@@ -43,6 +43,9 @@ def frontier_cmd(plot_path, fmt, output, **options):
     Each scenario of the grid (e.g. --system gb200-nvl72,hgx-h200 or --model a,b) is one line.
     Example: rackplan frontier --model qwen3-30b-a3b --system hgx-h200,mi355x-8 --plot frontier.png
     """
+    if plot_path:
+        from planner.report.plot import check_plot_path
+        check_plot_path(plot_path)
     rows = planner.frontier(**options)
     if plot_path and any(r["status"] == "ok" for r in rows):
         from planner.report.plot import plot_frontier

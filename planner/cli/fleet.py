@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from planner.cli.options import (
-    POSITIVE,
     emit,
     engine_choice,
     floor_option,
@@ -16,6 +15,7 @@ from planner.cli.options import (
     solver_options,
     workload_options,
 )
+from planner.cli.types import POSITIVE
 from planner.errors import InputError
 from planner.fleet.optimise import plan_fleet
 from planner.fleet.spec import SERVING, Overrides, load

@@ -54,6 +54,16 @@ for module in (catalogue_cmds, plan_cmds, train_cmds, fleet_cmd, compare_cmds, s
     module.register(cli)
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped (a value may carry them)."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def _fail(text: str, code: int) -> None:
+    click.echo(one_line(text), err=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -65,28 +75,23 @@ def main(argv: list[str] | None = None) -> None:
     except click.UsageError as exc:
         sub = exc.ctx.command_path.split(' ', 1)[1] if exc.ctx and ' ' in exc.ctx.command_path else ''
         hint = f" (see: rackplan {sub} --help)"
-        click.echo(f"error: {exc.format_message()}{hint}".replace("rackplan  --help", "rackplan --help"), err=True)
-        sys.exit(exc.exit_code)
+        _fail(f"error: {exc.format_message()}{hint}".replace("rackplan  --help", "rackplan --help"), exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(f"error: {exc.format_message()}", exc.exit_code)
     except USER_ERRORS as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        _fail(f"error: {exc}", 1)
     except BrokenPipeError:
         sys.exit(0)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except RecursionError:
-        click.echo("error: the input nests too deeply (flatten it)", err=True)
-        sys.exit(1)
+        _fail("error: the input nests too deeply (flatten it)", 1)
     except Exception as exc:  # the last resort: a bug, never a traceback unless asked for
         if "--debug" in args[: args.index("--") if "--" in args else len(args)]:
             raise
-        text = " ".join(f"{type(exc).__name__}: {exc}".split())
-        click.echo(f"internal error: {text[:300]}; rerun with --debug for the traceback", err=True)
-        sys.exit(EXIT_INTERNAL)
+        _fail(f"internal error: {type(exc).__name__}: {str(exc)[:300]}; rerun with --debug for the traceback",
+              EXIT_INTERNAL)
     sys.exit(0)
 
 

@@ -10,12 +10,26 @@ Lists take one parser, `comma_list`.
 from __future__ import annotations
 
 import functools
-import math
 
 import click
 
-from planner.errors import InputError
-from planner.files import check_output, write_text
+from planner.cli.types import (
+    FRACTION,
+    MAX_BASELINE,
+    MAX_POINTS,
+    MAX_RACKS,
+    MAX_TOKENS,
+    MAX_TOP,
+    MAX_TRAIN_TOKENS,
+    NAME,
+    NON_NEGATIVE,
+    POSITIVE,
+    TOKENS,
+    Count,
+    FiniteFloat,
+    output_option,
+)
+from planner.files import write_text
 from planner.milp.solve import SOLVERS
 from planner.quant import MODE_NAMES
 from planner.report.tables import FORMATS
@@ -39,89 +53,6 @@ from planner.training.resolve import DEFAULT_MIN_GPUS_RACKS as TRAINING_MIN_GPUS
 from planner.training.workload import OPTIMISERS, PRECISIONS, RECOMPUTE_MODES
 
 CATALOGUE_ENV = "RACKPLAN_CATALOGUE"
-
-# Bounds on what one command may ask for: beyond them the work (or an int64) would overflow.
-MAX_COUNT = 1_000_000       # GPUs, instances, batch, a parallel degree: far above any rack fleet
-MAX_RACKS = 10_000
-MAX_TOKENS = 100_000_000    # a context, prompt, output or training sequence, tokens
-MAX_TOP = 50                # plans listed by --top: each is one more MILP solve
-MAX_POINTS = 100            # latency floors per frontier line: each is one more MILP solve
-MAX_BASELINE = 100_000      # a compare row number: at most the grid cap of planner.studies.compare
-# A rate, latency, power or time: above 1e12 (or below 1e-9) no question is physical, and 1/x or a
-# MILP coefficient would leave the range the solver handles.
-MIN_QUANTITY, MAX_QUANTITY = 1e-9, 1e12
-MAX_TRAIN_TOKENS = 1e18
-
-
-class FiniteFloat(click.ParamType):
-    """A finite number in a range: ``nan`` and ``inf`` are refused with the fix (leave the option out)."""
-
-    name = "number"
-
-    def __init__(self, min: float | None = None, max: float | None = None, min_open: bool = False,
-                 zero: bool = False):
-        self.min, self.max, self.min_open, self.zero = min, max, min_open, zero
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, float) and math.isfinite(value):
-            number = value
-        else:
-            try:
-                number = float(str(value).strip())
-            except ValueError:
-                self.fail(f"'{value}' is not a number", param, ctx)
-            if not math.isfinite(number):
-                self.fail(f"'{value}' is not a finite number (leave the option out for no limit)", param, ctx)
-        if self.zero and number == 0:
-            return number
-        if self.min is not None and (number < self.min or (self.min_open and number == self.min)):
-            bound = f"{'>' if self.min_open else '>='} {self.min:g}" + (" (or 0)" if self.zero else "")
-            self.fail(f"{value} must be {bound}", param, ctx)
-        if self.max is not None and number > self.max:
-            self.fail(f"{value} must be <= {self.max:g}", param, ctx)
-        return number
-
-
-class Count(click.ParamType):
-    """A whole number in ``[min, max]`` (``1.5``, ``abc`` and 10**30 are refused with the range)."""
-
-    name = "integer"
-
-    def __init__(self, min: int = 1, max: int = MAX_COUNT):
-        self.min, self.max = min, max
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        else:
-            text = str(value).strip()
-            try:
-                number = int(text)
-            except ValueError:
-                self.fail(f"'{value}' is not a whole number", param, ctx)
-        if not self.min <= number <= self.max:
-            self.fail(f"{value} is not in the range {self.min}..{self.max:,}", param, ctx)
-        return number
-
-
-class Name(click.ParamType):
-    """A non-empty name (an empty ``--model ''`` would otherwise mean "the default")."""
-
-    name = "text"
-
-    def convert(self, value, param, ctx):
-        text = str(value)
-        if not text.strip():
-            self.fail("the name is empty (give a name, or leave the option out)", param, ctx)
-        return text
-
-
-POSITIVE = FiniteFloat(min=MIN_QUANTITY, max=MAX_QUANTITY)
-NON_NEGATIVE = FiniteFloat(min=MIN_QUANTITY, max=MAX_QUANTITY, zero=True)
-FRACTION = FiniteFloat(0.0, 1.0)
-NAME = Name()
-TOKENS = Count(1, MAX_TOKENS)
-
 
 def group(*decorators):
     """One decorator applying ``decorators`` in order (the first is the first option in ``--help``)."""
@@ -156,22 +87,6 @@ def listed(name: str, *decls, cast: click.ParamType = NAME, help: str):
 def given(options: dict) -> dict:
     """The options the user gave (``None``: not given, the library's default applies)."""
     return {k: v for k, v in options.items() if v is not None}
-
-
-def output_path(ctx, param, value):
-    """Click callback: refuse an output path that cannot be written before any work is done."""
-    if value is not None:
-        try:
-            check_output(value, param.opts[0])
-        except InputError as exc:
-            raise click.BadParameter(str(exc).split(": ", 1)[1], ctx, param) from None
-    return value
-
-
-def output_option(*decls, help: str, **kwargs):
-    """An option naming a file to write (checked up front, written atomically)."""
-    return click.option(*decls, type=click.Path(dir_okay=False), callback=output_path, default=None, help=help,
-                        **kwargs)
 
 
 def emit(text: str, output: str | None) -> None:

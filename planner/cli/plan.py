@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 import planner
-from planner.cli.options import POSITIVE, emit, evaluate_options, pass_catalogue, plan_defaults, plan_options
+from planner.cli.options import emit, evaluate_options, pass_catalogue, plan_defaults, plan_options
+from planner.cli.types import POSITIVE
 from planner.errors import InputError
 from planner.report.tables import format_evaluation, format_plan
 

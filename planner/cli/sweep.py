@@ -7,7 +7,8 @@ import time
 
 import click
 
-from planner.cli.options import Count, output_option, pass_catalogue
+from planner.cli.options import pass_catalogue
+from planner.cli.types import Count, output_option
 from planner.errors import InfeasibleError
 from planner.report.tables import format_progress
 from planner.studies.executors import EXECUTORS, default_jobs

@@ -47,11 +47,17 @@ def annotated(n: int) -> list[int]:
     return sorted({0, n // 2, n - 1}) if n else []
 
 
-def plot_frontier(rows: list[dict], path: str | Path, title: str = "") -> Path:
-    """Write the frontier chart to ``path`` (.png or .svg); rows are ``planner.studies.frontier`` points."""
+def check_plot_path(path: str | Path) -> Path:
+    """``path`` if it names a chart format (.png, .svg); checked before the frontier is planned."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise InputError(f"--plot: use a .png or .svg file name (got '{path.name}')")
+    return path
+
+
+def plot_frontier(rows: list[dict], path: str | Path, title: str = "") -> Path:
+    """Write the frontier chart to ``path`` (.png or .svg); rows are ``planner.studies.frontier`` points."""
+    path = check_plot_path(path)
     plt = _pyplot()
     lines: dict[str, list[dict]] = {}
     for r in rows:

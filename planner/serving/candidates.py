@@ -8,11 +8,13 @@ What is left is handed to the MILP (``planner.milp.serving``), which chooses amo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from planner import quant
+from planner.errors import InputError
 from planner.serving import parallel
 from planner.serving.evaluate import Scores, evaluate, shape_of
 from planner.serving.plan import PlanArrays
@@ -31,7 +33,17 @@ class Limits:
     @classmethod
     def from_cli(cls, min_tok_per_user: float | None, max_tpot_ms: float | None,
                  max_ttft_ms: float | None) -> Limits:
-        """Combine ``--min-tok-per-user`` and ``--max-tpot-ms`` into one TPOT limit (the tighter)."""
+        """Combine ``--min-tok-per-user`` and ``--max-tpot-ms`` into one TPOT limit (the tighter).
+
+        Raises:
+            InputError: a limit that is not a finite number >= 0 (``None`` or 0: no limit), so a
+                library caller passing ``nan``, ``inf`` or a negative floor is told so, as the CLI is.
+        """
+        for option, value in (("min_tok_per_user", min_tok_per_user), ("max_tpot_ms", max_tpot_ms),
+                              ("max_ttft_ms", max_ttft_ms)):
+            finite = value is None or (math.isfinite(value) and value >= 0 and (value == 0 or math.isfinite(1 / value)))
+            if not finite:
+                raise InputError(f"{option}: {value!r} is not a finite number >= 0 (leave it out for no limit)")
         tpot = []
         if min_tok_per_user:
             tpot.append(1.0 / min_tok_per_user)

@@ -54,6 +54,7 @@ CATALOGUE_CASES += [
     ("efficiency above 1", _set(GPU, "hbm_efficiency", "1.5"), "hbm_efficiency"),
     ("every peak false", _set(_set(GPU, "bf16", "false"), "fp8", "false").replace("int8 = 1200", "int8 = false"),
      "peak_dense_tflops"),
+    ("bf16 false", _set(GPU, "bf16", "false"), "bf16"),
     ("misspelt key", GPU.replace("board_power_w", "board_powr_w"), "board_powr_w"),
     ("name differs from file", _set(GPU, "name", '"other"'), "name"),
     ("empty vendor", _set(GPU, "vendor", '""'), "vendor"),

@@ -71,3 +71,17 @@ REQUEST_CASES = [
 def test_impossible_requests_blame_the_input(rackplan, tmp_path, argv, named):
     (tmp_path / "fleet.toml").write_text('[[hardware]]\nsystem = "hgx-h200"\nservers = 1\n')
     refused(rackplan(*argv), 1, *named)
+
+
+# The public API is an edge too: a library caller's nan, inf, negative or subnormal limit is refused by name.
+API_LIMITS = [("max_tpot_ms", float("nan")), ("max_ttft_ms", float("inf")), ("min_tok_per_user", -100.0),
+              ("min_tok_per_user", 5e-324)]  # 1 / 5e-324 overflows to inf: a TPOT limit of inf seconds
+
+
+@pytest.mark.parametrize("option,value", API_LIMITS, ids=[f"{o}={v!r}" for o, v in API_LIMITS])
+def test_api_refuses_limits_that_are_not_finite(option, value):
+    import planner
+    from planner.errors import InputError
+
+    with pytest.raises(InputError, match=f"^{option}: .* is not a finite number >= 0"):
+        planner.plan(model="llama-3.1-8b", system="hgx-h200", **{option: value})
