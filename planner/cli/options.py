@@ -168,6 +168,16 @@ latency_options = group(
 floor_option = click.option("--min-tok-per-user", type=POSITIVE, default=None,
                             help="Per-user decode speed floor, tokens/s (TPOT <= 1/X).")
 
+# plan and min-gpus: isl/osl workloads get default limits (planner.studies.serving), 0 lifts one.
+plan_latency_options = group(
+    click.option("--min-tok-per-user", type=click.FloatRange(min=0), default=None,
+                 help="Per-user decode speed floor, tokens/s (TPOT <= 1/X). isl/osl default: 12.5 unless "
+                      "--max-tpot-ms is given; 0 lifts it."),
+    click.option("--max-tpot-ms", type=POSITIVE, default=None, help="Time-per-output-token ceiling, ms."),
+    click.option("--max-ttft-ms", type=click.FloatRange(min=0), default=None,
+                 help="Time-to-first-token ceiling, ms (isl/osl workloads; default 2,000, 0 lifts it)."),
+)
+
 solver_options = group(
     click.option("--solver", type=click.Choice(SOLVERS), default=None, help="MILP solver (default highs)."),
     click.option("--time-limit", "time_limit_s", type=POSITIVE, default=None,
@@ -186,7 +196,7 @@ result_options = group(
 plan_options = group(
     model_option, hardware_options, workload_options, budget_options, layout_pins, serving_pins,
     listed("--quant", help="Weight quantisation(s) to consider, e.g. fp8 or fp8,fp4."),
-    floor_option, latency_options, power_option, result_options, solver_options, engine_options, format_option,
+    plan_latency_options, power_option, result_options, solver_options, engine_options, format_option,
 )
 plan_defaults = (f"Defaults: {DEFAULT_MODEL} on one {DEFAULT_SYSTEM} rack, steady-state decode at "
                  f"{DEFAULT_TOKENS_CACHED:,} tokens cached; min-gpus searches up to {DEFAULT_MIN_GPUS_RACKS} racks.")

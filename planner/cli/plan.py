@@ -7,39 +7,63 @@ import click
 import planner
 from planner.cli.options import emit, evaluate_options, pass_catalogue, plan_defaults, plan_options
 from planner.errors import InputError
-from planner.report.tables import format_evaluation, format_plan
+from planner.report.plan_report import format_plan, plan_columns
+from planner.report.tables import format_evaluation
 
 disagg_option = click.option("--disagg", is_flag=True, default=False,
                              help="Disaggregated serving: size a prefill pool and a decode pool together "
                                   "(isl/osl workloads).")
+columns_options = (
+    click.option("--columns", default=None, metavar="NAMES",
+                 help="Table columns to show, comma-separated (e.g. layout,batch,total_tps,ttft); names: "
+                      "rank, layout, batch, quant, offload, instances, gpus, tok_per_gpu, instance_tps, total_tps, "
+                      "tok_per_user, tpot, ttft, limit, bound_compute, bound_hbm, bound_comm, intra_server, "
+                      "inter_server, inter_rack, memory, power, verified."),
+    click.option("--wide", is_flag=True, default=False, help="Show every table column (wider than 120)."),
+)
+
+
+def table_options(fn):
+    """``--columns`` and ``--wide`` (the plan table's columns)."""
+    for option in reversed(columns_options):
+        fn = option(fn)
+    return fn
+
+
+def _columns(columns: str | None, wide: bool):
+    return plan_columns([c.strip() for c in columns.split(",") if c.strip()] if columns else None, wide)
 
 
 @click.command("plan", epilog=plan_defaults)
 @disagg_option
+@table_options
 @plan_options
 @pass_catalogue
-def plan(fmt, output, **options):
+def plan(fmt, output, columns, wide, **options):
     """Throughput-optimal plan for a rack or GPU budget (MILP, verified by the evaluator).
 
     Training jobs: `rackplan train plan`.
     """
-    emit(format_plan(planner.plan(**options), fmt), output)
+    cols = _columns(columns, wide)
+    emit(format_plan(planner.plan(**options), fmt, cols), output)
 
 
 @click.command("min-gpus", epilog=plan_defaults)
 @click.option("--target-tps", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Total tokens/s to reach (required).")
 @disagg_option
+@table_options
 @plan_options
 @pass_catalogue
-def min_gpus(target_tps, fmt, output, **options):
+def min_gpus(target_tps, fmt, output, columns, wide, **options):
     """Fewest GPUs (then racks) that reach --target-tps (the budget is the cap searched).
 
     Training jobs: `rackplan train min-gpus`.
     """
     if target_tps is None:
         raise InputError("min-gpus needs --target-tps (or --mode training with --target-tokens-per-s)")
-    emit(format_plan(planner.min_gpus(target_tps, **options), fmt), output)
+    cols = _columns(columns, wide)
+    emit(format_plan(planner.min_gpus(target_tps, **options), fmt, cols), output)
 
 
 @click.command("evaluate")

@@ -91,7 +91,8 @@ def test_evaluate_training_layout():
     assert not bad["feasible"] and bad["reasons"][0] == "global batch 8 does not divide by dp x micro_batch = 3"
     text = RUN.invoke(cli, ["evaluate", "--mode", "training", "--model", "llama-3.1-8b", "--gpu", "h100-sxm",
                             "--dp", "8", "--global-batch", "64"]).output
-    assert "mfu" in text and "memory_per_gpu_bytes.optimiser" in text and " %" in text
+    # Units in the field names (issue 17): percent for MFU, GB for memory.
+    assert "mfu (%)" in text and "memory_per_gpu.optimiser (GB)" in text
 
 
 def test_errors_are_one_line(capsys):
