@@ -8,9 +8,9 @@ import click
 
 from planner.calibration.calibrate import calibrate_file, calibration_document
 from planner.calibration.profile_file import profile_toml
-from planner.cli.options import emit, format_option, pass_catalogue
+from planner.cli.options import emit, pass_catalogue
 from planner.errors import InputError
-from planner.report.tables import Column, format_rows, to_json
+from planner.report.tables import FORMATS, Column, format_rows, to_json
 from planner.serving import resolve
 
 MEASURES = (("tpot", "TPOT"), ("ttft", "TTFT"), ("tok_per_gpu", "tok/s/GPU"))
@@ -46,23 +46,25 @@ def format_calibration(doc: dict, fmt: str, out_path: str) -> str:
 
 @click.command("calibrate")
 @click.argument("measurements", type=click.Path(dir_okay=False))
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
-              help="Profile TOML to write; every command accepts it with --profile.")
+@click.option("--output", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="Profile TOML to write (the command's output; every command accepts it with --profile). "
+                   "The report goes to stdout.")
 @click.option("--system", default=None, help="Fit only the rows of this system.")
 @click.option("--gpu", default=None, help="Fit only the rows of this GPU.")
 @click.option("--engine", "engine_name", default=None,
               help="Profile to start from (default, trtllm, vllm, sglang); rows naming another engine are left out.")
 @click.option("--name", default=None, help="Name of the written profile (default: the output file's stem).")
-@format_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Report format: text table, markdown, CSV or JSON (JSON prints nothing else).")
 @pass_catalogue
-def calibrate(measurements, out_path, system, gpu, engine_name, name, fmt, output, catalogue_dirs):
+def calibrate(measurements, out_path, system, gpu, engine_name, name, fmt, catalogue_dirs):
     """Fit an engine profile's efficiency factors to MEASUREMENTS.csv (robust least squares).
 
     Reads the silicon CSV format (calibration/silicon_calibration.csv) or a simple CSV with
     columns model, system or gpu, [engine], tp, [pp], [ep], [dp], batch, [quant], [kv_quant], isl,
     osl, and at least one of tpot_ms, ttft_ms, tok_per_gpu. Prints the error before and after.
 
-    Example: rackplan calibrate runs.csv --engine vllm --gpu h100 --out my-vllm.toml
+    Example: rackplan calibrate runs.csv --engine vllm --gpu h100 --output my-vllm.toml
     """
     if not Path(measurements).is_file():
         raise InputError(f"{measurements}: no such measurements file")
@@ -72,7 +74,7 @@ def calibrate(measurements, out_path, system, gpu, engine_name, name, fmt, outpu
         Path(out_path).write_text(profile_toml(cal.profile))
     except OSError as exc:
         raise InputError(f"{out_path}: cannot write the profile ({exc.strerror})") from None
-    emit(format_calibration(calibration_document(cal), fmt, out_path), output)
+    emit(format_calibration(calibration_document(cal), fmt, out_path), None)
 
 
 def register(group: click.Group) -> None:

@@ -228,7 +228,7 @@ grid_options = group(
     listed("--model", "models", help=f"Model name(s), comma-separated (default {DEFAULT_MODEL})."),
     listed("--system", "systems", help=f"System(s), e.g. gb200-nvl72,mi355x-8,hgx-h200 (default {DEFAULT_SYSTEM})."),
     listed("--gpu", "gpus", help="GPU(s) instead of systems; each uses its default system."),
-    listed("--fabric", "fabrics", help="Fabric(s) replacing the scale-out tiers, e.g. default,400gbe."),
+    listed("--fabric", "fabrics", help="Fabric(s) replacing every tier (intra-server too), e.g. default,400gbe."),
     listed("--racks", cast=int, help="Budget(s) in racks, e.g. 1,2,4 (default 1)."),
     listed("--gpus", "gpu_budgets", cast=int, help="Budget(s) in GPUs instead of racks, e.g. 8,16."),
     listed("--tokens-cached", cast=int,

@@ -8,6 +8,7 @@ by ``planner.search.explain``) prints under the table in text and markdown.
 
 from __future__ import annotations
 
+from planner.budget import footprint_text
 from planner.errors import InputError
 from planner.report.tables import (
     Column,
@@ -80,10 +81,12 @@ def limits_text(sc: dict) -> str:
 
 
 def answer_text(doc: dict) -> str:
-    """``answer: 389,298 tok/s on 72 GPUs (5,407 per GPU), 29.2 tok/s per user, TTFT 1,334 ms``."""
+    """``answer: 389,298 tok/s on 72 GPUs (5,407 per GPU), 29.2 tok/s per user, TTFT 1,334 ms; 36 servers
+    in 1 rack, 86.4 kW board power``."""
     ttft = "" if doc.get("ttft_s") is None else f", TTFT {ms(doc['ttft_s']):,.0f} ms"
+    where = f"; {footprint_text(doc['footprint'])}" if doc.get("footprint") else ""
     return (f"answer: {doc['total_tps']:,.0f} tok/s on {doc['gpus']} GPUs ({doc['tok_per_gpu']:,.0f} per GPU), "
-            f"{doc['tok_per_user']:,.1f} tok/s per user{ttft}")
+            f"{doc['tok_per_user']:,.1f} tok/s per user{ttft}{where}")
 
 
 def result_header(doc: dict) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from planner.budget import footprint
 from planner.search.explain import explain
 from planner.search.serving import Choice, Result
 from planner.serving.evaluate import row
@@ -67,5 +68,6 @@ def result_document(result: Result) -> dict:
     """The JSON document of ``plan`` / ``min-gpus``: the chosen plan's keys at top level, and
     ``explanation`` (why this plan: ``planner.search.explain``)."""
     doc = plan_document(result, scenario_dict(result), row)
+    doc["footprint"] = footprint(result.scenario.hardware, result.best.plan.gpus)
     doc["explanation"] = explain(result)
     return doc

@@ -17,6 +17,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from planner.budget import footprint_text
 from planner.report.fields import human_field
 from planner.units import gb, mb, ms
 
@@ -285,6 +286,8 @@ def format_fleet(doc: dict, fmt: str) -> str:
         return format_rows(doc["pools"], FLEET_POOL_COLUMNS, fmt)
     t, lim = doc["totals"], doc["limits"]
     kinds = ", ".join(f"{k['kind']} {k['gpus_used']}/{k['gpus']} GPUs" for k in doc["kinds"])
+    used = "; ".join(f"{k['kind']} {footprint_text(k['footprint'])}" for k in doc["kinds"]
+                     if k.get("footprint") and k["gpus_used"])
     limits = "".join([f"; max {lim['max_power_kw']:,.1f} kW" if lim["max_power_kw"] else "",
                       f"; max {lim['max_cost_per_hour']:,.2f}/h" if lim["max_cost_per_hour"] else ""])
     lines = [
@@ -299,7 +302,7 @@ def format_fleet(doc: dict, fmt: str) -> str:
         f"{_opt(t['cost_per_hour'], ',.2f', '/h')}, {t['output_tps']:,.0f} output tok/s, "
         f"{_opt(t['tokens_per_joule'], ',.2f')} tok/J, {_opt(t['cost_per_million_tokens'], ',.3f')} per M tokens, "
         f"{_opt(t['tok_per_s_per_mw'], ',.0f')} tok/s per MW",
-    ]
+    ] + ([f"footprint: {used}"] if used else [])
     if fmt == "markdown":
         lines = [ln + "  " for ln in lines]
     parts = ["\n".join(lines), format_rows(doc["pools"], FLEET_POOL_COLUMNS, fmt, title="pools"),

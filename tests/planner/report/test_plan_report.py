@@ -56,8 +56,9 @@ def test_steady_state_header_gives_tokens_per_user_and_no_default_limits():
     text = _run(["plan", "--top", "1"])
     doc = json.loads(_run(["plan", "--top", "1", "--format", "json"]))
     assert doc["scenario"]["limits"]["defaults"] is None
+    # 72 GB200 = 18 servers of 4 in one full rack, 72 x 1,200 W = 86.4 kW.
     assert (f"answer: {doc['total_tps']:,.0f} tok/s on 72 GPUs ({doc['tok_per_gpu']:,.0f} per GPU), "
-            f"{doc['tok_per_user']:,.1f} tok/s per user\n") in text
+            f"{doc['tok_per_user']:,.1f} tok/s per user; 18 servers in 1 rack, 86.4 kW board power\n") in text
 
 
 @pytest.mark.parametrize("args", [[], ["--isl", "4096", "--osl", "1024"], ["--system", "hgx-h200"]])
