@@ -83,11 +83,11 @@ def footprint(hw: Hardware, gpus: int, power_w_per_gpu: float | None = None) -> 
 
 def footprint_text(f: dict) -> str:
     """``47 servers in 12 racks, the last partial (24 of 32 GPUs), 263.2 kW board power``."""
-    servers = f"{f['servers']} server{'s' if f['servers'] != 1 else ''}"
+    servers = f"{f['servers']:,} server{'s' if f['servers'] != 1 else ''}"
     if not f["partial_rack_gpus"]:
-        racks = f"{f['racks']} rack{'s' if f['racks'] != 1 else ''}"
+        racks = f"{f['racks']:,} rack{'s' if f['racks'] != 1 else ''}"
     elif f["racks"] == 1:
         racks = f"1 partial rack ({f['partial_rack_gpus']} of {f['gpus_per_rack']} GPUs)"
     else:
-        racks = f"{f['racks']} racks, the last partial ({f['partial_rack_gpus']} of {f['gpus_per_rack']} GPUs)"
+        racks = f"{f['racks']:,} racks, the last partial ({f['partial_rack_gpus']} of {f['gpus_per_rack']} GPUs)"
     return f"{servers} in {racks}, {f['board_power_kw']:,.1f} kW board power"

@@ -85,7 +85,7 @@ def answer_text(doc: dict) -> str:
     in 1 rack, 86.4 kW board power``."""
     ttft = "" if doc.get("ttft_s") is None else f", TTFT {ms(doc['ttft_s']):,.0f} ms"
     where = f"; {footprint_text(doc['footprint'])}" if doc.get("footprint") else ""
-    return (f"answer: {doc['total_tps']:,.0f} tok/s on {doc['gpus']} GPUs ({doc['tok_per_gpu']:,.0f} per GPU), "
+    return (f"answer: {doc['total_tps']:,.0f} tok/s on {doc['gpus']:,} GPUs ({doc['tok_per_gpu']:,.0f} per GPU), "
             f"{doc['tok_per_user']:,.1f} tok/s per user{ttft}{where}")
 
 

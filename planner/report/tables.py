@@ -147,9 +147,9 @@ LAYOUT_COLUMNS = [
     Column("GPUs", "gpus"),
 ]
 THROUGHPUT_COLUMNS = [
-    Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"),
-    Column("Inst TPS", "instance_tps", ",.0f"),
-    Column("Total TPS", "total_tps", ",.0f"),
+    Column("tok/s/GPU", "tok_per_gpu", ",.1f"),
+    Column("inst tok/s", "instance_tps", ",.0f"),
+    Column("tok/s", "total_tps", ",.0f"),
     Column("tok/s/user", "tok_per_user", ",.1f"),
 ]
 BOUND_COLUMNS = [

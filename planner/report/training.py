@@ -1,7 +1,8 @@
 """Formatting of training results: pure ``format_*() -> str`` functions for ``--mode training``.
 
 Builds on ``planner.report.tables`` (which alone imports ``tabulate``): the same four formats, the same
-column machinery, training's columns (the seed's Inst Steps/s and Tot Steps/s, tokens/s, MFU,
+column machinery, training's columns (micro-batches per second per replica and in all, the seed's
+Inst Steps/s and Tot Steps/s; tokens/s, MFU,
 days to train) and readable units for the evaluator's training keys.
 """
 
@@ -28,9 +29,11 @@ TRAINING_PLAN_COLUMNS = [
     Column("#", "rank"), Column("TPxCPxPPxEPxDP", "layout"),
     Column("vpp", "plan.vpp"), Column("mb", "plan.micro_batch"), Column("recompute", "plan.recompute"),
     Column("ZeRO", "plan.zero"), Column("prec", "plan.precision"), Column("GPUs", "gpus"),
-    Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"), Column("tokens/s", "tokens_per_s", ",.0f"),
-    Column("Inst Steps/s", "instance_steps_per_s", ",.3f"), Column("Tot Steps/s", "total_steps_per_s", ",.2f"),
-    Column("step s", "step_time_s", ",.2f"), Column("MFU", lambda r: r["mfu"] * 100, ".1f"),
+    # Micro-batches per second (per data-parallel replica, and over all of them) are not optimiser steps:
+    # their headers say so, beside "step s" (seconds per optimiser step).
+    Column("tok/s/GPU", "tok_per_gpu", ",.1f"), Column("tok/s", "tokens_per_s", ",.0f"),
+    Column("mb/s/replica", "instance_steps_per_s", ",.3f"), Column("mb/s", "total_steps_per_s", ",.2f"),
+    Column("step s", "step_time_s", ",.2f"), Column("MFU %", lambda r: r["mfu"] * 100, ".1f"),
     Column("days", "time_to_train_days", ",.1f"),
     *BOUND_COLUMNS, *FABRIC_COLUMNS, *MEMORY_AND_VERDICT_COLUMNS,
 ]
@@ -47,8 +50,10 @@ def _training_field(key: str, value: Any) -> tuple[str, Any]:
         return f"{key} (%)", number(".2f", 100)
     if key == "model_flop_per_s_per_gpu":
         return "model_flop_per_gpu (TFLOP/s)", tflops(value) if value is None else format(tflops(value), ",.1f")
-    if key.endswith("steps_per_s"):
-        return key, number(",.3f")
+    if key in ("instance_steps_per_s", "total_steps_per_s"):  # micro-batches, not optimiser steps
+        return f"{key[:-len('steps_per_s')]}micro_batches (1/s)", number(",.3f")
+    if key == "steps_per_s":
+        return "optimiser_steps (1/s)", number(",.3f")
     if key == "time_to_train_s":
         return "time_to_train (s)", number(",.0f")
     if key.endswith("_days"):

@@ -28,6 +28,22 @@ def _power(power_w: np.ndarray, max_power_w: float, what: str) -> str | None:
     return None
 
 
+def _racks_needed(hw, gpus: np.ndarray, instance_tps: np.ndarray, target_tps: float) -> str:
+    """``(about N racks, M GPUs, ...)``: the fewest racks whose scale-up domains hold enough instances of
+    one feasible layout to reach the target (packing only: fabric and power are checked when rerun)."""
+    d = hw.scale_up_domain_gpus
+    fit = gpus <= d
+    if not fit.any():
+        return ""
+    instances = np.ceil(target_tps / instance_tps[fit])
+    domains = np.ceil(instances / (d // gpus[fit]))
+    racks = np.ceil(domains * d / hw.gpus_per_rack).astype(np.int64)
+    i = int(np.argmin(racks))
+    used = int(instances[i] * gpus[fit][i])
+    return (f" (about {int(racks[i]):,} racks: {used:,} GPUs in {int(instances[i]):,} instances of "
+            f"{int(gpus[fit][i])} GPUs; try --racks {int(racks[i])})")
+
+
 def explain_infeasible(scenario: Scenario, budget: Budget, table: CandidateTable, limits: Limits,
                        objective: str, target_tps: float | None) -> str:
     """The most useful reason no plan exists (checked in order: memory, latency, budget, target)."""
@@ -76,7 +92,7 @@ def explain_infeasible(scenario: Scenario, budget: Budget, table: CandidateTable
     if objective == "min_gpus":
         best = float((bounds * s.instance_tps[ok]).max())
         return (f"target: the most this budget ({budget.label()}) reaches is {best:,.0f} tokens/s, below the target "
-                f"{target_tps:,.0f}; give more --racks/--gpus")
+                f"{target_tps:,.0f}; give more --racks/--gpus" + _racks_needed(hw, g, s.instance_tps[ok], target_tps))
     return "no candidate meets every limit together"
 
 

@@ -18,11 +18,12 @@ One optimiser step of a job with ``m`` micro-batches per replica (``planner.trai
   reduction) and the first forward (weight all-gather) hide, and the optimiser update, which
   streams ``update_bytes_per_param`` per locally updated parameter through HBM.
 
-Reported figures: tokens/s = global batch x sequence / step time; Tok/GPU(avg) over all GPUs of
+Reported figures: tokens/s = global batch x sequence / step time; tokens/s per GPU over all GPUs of
 the job; MFU = model FLOPs (``6 N + 3 x attention``, no recomputation) / (step time x GPUs x the
 precision's dense peak), and ``mfu_bf16`` against the BF16 peak (Llama 3's convention);
-"Inst Steps/s" = micro-batch steps per second of one data-parallel replica and "Tot Steps/s"
-= all ``dp`` replicas together (the seed's instance/total pair, with a replica as the instance);
+``instance_steps_per_s`` = micro-batches per second of one data-parallel replica (the seed's "Inst
+Steps/s"; tables: "mb/s/replica") and ``total_steps_per_s`` = all ``dp`` replicas together (the
+seed's "Tot Steps/s"; tables: "mb/s"), not optimiser steps (``steps_per_s``);
 the limit is the largest share of the step (compute, hbm, comm or pipeline bubble).
 """
 

@@ -41,7 +41,7 @@ def test_default_training_plan_is_llama_70b_on_one_gb200_rack():
     # One job: tp x cp x pp GPUs per replica, dp replicas; the batch of 256 divides into dp x micro-batch.
     assert p["gpus"] == p["tp"] * p["cp"] * p["pp"] * p["dp"] <= 72
     assert 256 % (p["dp"] * p["micro_batch"]) == 0
-    # Tok/GPU(avg) is tokens/s over GPUs in use; Tot Steps/s is dp replicas x Inst Steps/s.
+    # tok/s/GPU is tokens/s over GPUs in use; mb/s (Tot Steps/s) is dp replicas x mb/s/replica.
     assert doc["tok_per_gpu"] == pytest.approx(doc["tokens_per_s"] / p["gpus"], rel=1e-9)
     assert doc["total_steps_per_s"] == pytest.approx(p["dp"] * doc["instance_steps_per_s"], rel=1e-9)
     # tokens/s = 256 sequences x 8192 tokens per step / step time.
