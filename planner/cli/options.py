@@ -92,11 +92,12 @@ def pass_catalogue(func):
     return wrapper
 
 
+output_option = click.option("--output", "output", type=click.Path(dir_okay=False, writable=True), default=None,
+                             help="Write the report to FILE instead of stdout.")
 format_option = group(
     click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                  help="Output format: text table, markdown, CSV or JSON (JSON prints nothing else)."),
-    click.option("--output", "output", type=click.Path(dir_okay=False, writable=True), default=None,
-                 help="Write the report to FILE instead of stdout."),
+    output_option,
 )
 
 # --- what runs where -------------------------------------------------------------------------------------------
@@ -168,6 +169,14 @@ latency_options = group(
 floor_option = click.option("--min-tok-per-user", type=POSITIVE, default=None,
                             help="Per-user decode speed floor, tokens/s (TPOT <= 1/X).")
 
+# plan and min-gpus also write one self-contained HTML page (planner.report.html).
+plan_format_option = group(
+    click.option("--format", "fmt", type=click.Choice((*FORMATS, "html")), default="table", show_default=True,
+                 help="Output format: text table, markdown, CSV, JSON (JSON prints nothing else) or one "
+                      "self-contained HTML page (tables, charts, why this plan)."),
+    output_option,
+)
+
 # plan and min-gpus: isl/osl workloads get default limits (planner.studies.serving), 0 lifts one.
 plan_latency_options = group(
     click.option("--min-tok-per-user", type=click.FloatRange(min=0), default=None,
@@ -196,7 +205,7 @@ result_options = group(
 plan_options = group(
     model_option, hardware_options, workload_options, budget_options, layout_pins, serving_pins,
     listed("--quant", help="Weight quantisation(s) to consider, e.g. fp8 or fp8,fp4."),
-    plan_latency_options, power_option, result_options, solver_options, engine_options, format_option,
+    plan_latency_options, power_option, result_options, solver_options, engine_options, plan_format_option,
 )
 plan_defaults = (f"Defaults: {DEFAULT_MODEL} on one {DEFAULT_SYSTEM} rack, steady-state decode at "
                  f"{DEFAULT_TOKENS_CACHED:,} tokens cached; min-gpus searches up to {DEFAULT_MIN_GPUS_RACKS} racks.")

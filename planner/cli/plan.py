@@ -34,6 +34,15 @@ def _columns(columns: str | None, wide: bool):
     return plan_columns([c.strip() for c in columns.split(",") if c.strip()] if columns else None, wide)
 
 
+def _report(doc: dict, fmt: str, cols) -> str:
+    if fmt != "html":
+        return format_plan(doc, fmt, cols)
+    if "pools" in doc:
+        raise InputError("--format html: not available with --disagg yet; use table, markdown, csv or json")
+    from planner.report.html import plan_html
+    return plan_html(doc)
+
+
 @click.command("plan", epilog=plan_defaults)
 @disagg_option
 @table_options
@@ -45,7 +54,7 @@ def plan(fmt, output, columns, wide, **options):
     Training jobs: `rackplan train plan`.
     """
     cols = _columns(columns, wide)
-    emit(format_plan(planner.plan(**options), fmt, cols), output)
+    emit(_report(planner.plan(**options), fmt, cols), output)
 
 
 @click.command("min-gpus", epilog=plan_defaults)
@@ -63,7 +72,7 @@ def min_gpus(target_tps, fmt, output, columns, wide, **options):
     if target_tps is None:
         raise InputError("min-gpus needs --target-tps (or --mode training with --target-tokens-per-s)")
     cols = _columns(columns, wide)
-    emit(format_plan(planner.min_gpus(target_tps, **options), fmt, cols), output)
+    emit(_report(planner.min_gpus(target_tps, **options), fmt, cols), output)
 
 
 @click.command("evaluate")
