@@ -7,7 +7,7 @@ import click
 import planner
 from planner.cli.options import emit, evaluate_options, pass_catalogue, plan_defaults, plan_options
 from planner.errors import InputError
-from planner.report.plan_report import format_plan, plan_columns
+from planner.report.plan_report import PLAN_COLUMNS, format_plan, plan_columns
 from planner.report.tables import format_evaluation
 
 disagg_option = click.option("--disagg", is_flag=True, default=False,
@@ -16,9 +16,7 @@ disagg_option = click.option("--disagg", is_flag=True, default=False,
 columns_options = (
     click.option("--columns", default=None, metavar="NAMES",
                  help="Table columns to show, comma-separated (e.g. layout,batch,total_tps,ttft); names: "
-                      "rank, layout, batch, quant, offload, instances, gpus, tok_per_gpu, instance_tps, total_tps, "
-                      "tok_per_user, tpot, ttft, limit, bound_compute, bound_hbm, bound_comm, intra_server, "
-                      "inter_server, inter_rack, memory, power, verified."),
+                      f"{', '.join(PLAN_COLUMNS)}."),
     click.option("--wide", is_flag=True, default=False, help="Show every table column (wider than 120)."),
 )
 
