@@ -198,7 +198,7 @@ class Catalogue:
         Raises:
             CatalogueError: Unknown GPU or preset.
         """
-        spec = _lookup(self._gpus, name, "GPU")
+        spec = _lookup(self._gpus, self._gpu_key(name), "GPU")
         if preset is None:
             return spec
         chosen = self.preset(preset)
@@ -207,6 +207,15 @@ class Catalogue:
             return spec
         source = f"preset '{chosen.name}': {chosen.sources[spec.name.lower()]}"
         return spec.with_sustained_decode(flop_per_s, source=source)
+
+    def _gpu_key(self, name: str) -> str:
+        """A GPU's catalogue key; a short name (``h200``) stands for the one GPU whose name is it plus a
+        form-factor suffix (``h200-sxm``) when exactly one GPU has that prefix."""
+        key = name.strip().lower()
+        if key in self._gpus:
+            return key
+        family = [k for k in self._gpus if k.split("-")[0] == key]
+        return family[0] if len(family) == 1 else key
 
     def system(self, name: str) -> SystemSpec:
         """The system called ``name`` (any case). Raises `CatalogueError` if unknown."""
@@ -224,8 +233,8 @@ class Catalogue:
         """Resolve a system, or a GPU's default system, into `Hardware`.
 
         Args:
-            name: A system name, or a GPU name meaning the first shipped system built from it
-                (``"h200-sxm"`` -> ``hgx-h200``, ``"gb200"`` -> ``gb200-nvl72``); for a GPU with
+            name: A system name, or a GPU name (or its short name, ``"h200"``) meaning the first shipped
+                system built from it (``"h200-sxm"`` -> ``hgx-h200``, ``"gb200"`` -> ``gb200-nvl72``); for a GPU with
                 no shipped system, the first system from the extra directories.
             preset: Passed to `gpu`.
             fabric: ``"default"`` keeps the system's fabrics; a fabric name puts every tier on
@@ -235,6 +244,8 @@ class Catalogue:
             CatalogueError: Unknown name, preset or fabric, or a GPU with no system.
         """
         key = name.strip().lower()
+        if key not in self._systems:
+            key = self._gpu_key(key)
         if key in self._systems:
             system = self._systems[key]
         elif key in self._gpus:

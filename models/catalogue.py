@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from models.errors import ModelError
 from models.hf import load_hf_config
+from models.hf_cache import cached_config
 from models.spec import ModelSpec
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -133,7 +134,8 @@ def model(name_or_path: str | Path) -> ModelSpec:
 
     Args:
         name_or_path: ``"qwen3-235b-a22b"``, ``"Qwen/Qwen3-235B-A22B"``,
-            ``"meta-llama/Meta-Llama-3.1-8B"``, ``"./my-model/config.json"`` or its folder.
+            ``"meta-llama/Meta-Llama-3.1-8B"``, ``"./my-model/config.json"`` or its folder, or any HF id
+            whose ``config.json`` is in the local Hugging Face cache (``models.hf_cache``).
 
     Returns:
         The frozen spec (catalogue specs are cached and shared).
@@ -153,6 +155,9 @@ def model(name_or_path: str | Path) -> ModelSpec:
     )
     if path.exists() or looks_like_path:
         return load_hf_config(path)
+    cached = cached_config(text)
+    if cached is not None:  # an HF id downloaded before: its config from the local hub cache, no network
+        return load_hf_config(cached, name=text, source=f"local Hugging Face cache: {cached}")
     raise _unknown(text)
 
 

@@ -40,6 +40,9 @@ def plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_
         tp, pp, ep, dp, batch, quant, kv_quant, kv_offload_fraction: restrict a decision to a value or a
             list of values (quantisation by name: ``"fp8"``); max_batch: largest batch searched (default 256).
         min_tok_per_user: per-user decode floor, tokens/s; max_tpot_ms, max_ttft_ms: latency ceilings, ms.
+            With isl/osl (not ``disagg``) the defaults are TPOT <= 80 ms (unless ``min_tok_per_user`` or
+            ``max_tpot_ms`` is given) and TTFT <= 2,000 ms, the MLPerf Inference v5.1 server scenario's;
+            ``0`` lifts one. ``scenario.limits.defaults`` says which were applied.
         top: plans returned, the optimum and the next best (default 5); solver: ``"highs"`` (default) or
             ``"cbc"``; time_limit_s: per solve, seconds; export_mps, export_lp: paths to write the MILP to.
         engine_name, profile_path: serving-engine profile name, or a profile TOML path; allow_span: let an
@@ -50,7 +53,9 @@ def plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_
 
     Returns:
         The chosen plan's keys at top level (``plan``, ``total_tps``, ``tok_per_gpu``, ``verification``, ...),
-        ``scenario``, ``search_space`` and ``alternatives`` (the next best plans, same keys).
+        ``scenario``, ``search_space``, ``alternatives`` (the next best distinct plans, same keys),
+        ``footprint`` (servers, racks, board power) and ``explanation`` (``binding``, ``limiting_subsystem``,
+        ``runner_up``, ``what_would_move_it``: why this plan).
 
     Raises:
         InputError, InfeasibleError (e.g. the model does not fit the budget), CatalogueError, ModelError.

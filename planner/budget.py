@@ -14,7 +14,7 @@ import numpy as np
 
 from hardware.specs import TIERS, Hardware
 from planner.errors import InputError
-from planner.units import from_kw
+from planner.units import from_kw, kw
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,29 @@ def max_instances(gpus_budget: int, domain_gpus: int, gpus_per_instance: np.ndar
 def fabric_capacity_bytes_per_s(hw: Hardware, gpus: int) -> np.ndarray:
     """Summed nominal link capacity per tier for ``gpus`` GPUs (per-GPU bandwidth x GPUs)."""
     return np.array([hw.fabrics[t].bytes_per_s * gpus for t in TIERS])
+
+
+def footprint(hw: Hardware, gpus: int, power_w_per_gpu: float | None = None) -> dict:
+    """What ``gpus`` GPUs of ``hw`` occupy: whole servers, racks (the last one partial) and board power.
+
+    Servers: ``ceil(gpus / gpus_per_server)``; racks: ``ceil(gpus / gpus_per_rack)``, with the GPUs of
+    the last rack when it is not full (``partial_rack_gpus``, 0 when every rack is full). Board power is
+    ``power_w_per_gpu`` (default the GPU's datasheet power) per GPU.
+    """
+    servers = -(-gpus // hw.gpus_per_server)
+    racks = -(-gpus // hw.gpus_per_rack)
+    return {"gpus": gpus, "servers": servers, "gpus_per_server": hw.gpus_per_server, "racks": racks,
+            "gpus_per_rack": hw.gpus_per_rack, "partial_rack_gpus": gpus % hw.gpus_per_rack,
+            "board_power_kw": kw(gpus * (hw.gpu.power_w if power_w_per_gpu is None else power_w_per_gpu))}
+
+
+def footprint_text(f: dict) -> str:
+    """``47 servers in 12 racks, the last partial (24 of 32 GPUs), 263.2 kW board power``."""
+    servers = f"{f['servers']:,} server{'s' if f['servers'] != 1 else ''}"
+    if not f["partial_rack_gpus"]:
+        racks = f"{f['racks']:,} rack{'s' if f['racks'] != 1 else ''}"
+    elif f["racks"] == 1:
+        racks = f"1 partial rack ({f['partial_rack_gpus']} of {f['gpus_per_rack']} GPUs)"
+    else:
+        racks = f"{f['racks']:,} racks, the last partial ({f['partial_rack_gpus']} of {f['gpus_per_rack']} GPUs)"
+    return f"{servers} in {racks}, {f['board_power_kw']:,.1f} kW board power"

@@ -8,11 +8,11 @@ import click
 
 from planner.calibration.calibrate import calibrate_file, calibration_document
 from planner.calibration.profile_file import profile_toml
-from planner.cli.options import emit, format_option, pass_catalogue
+from planner.cli.options import emit, pass_catalogue
 from planner.cli.types import NAME, output_option
 from planner.errors import InputError
 from planner.files import write_text
-from planner.report.tables import Column, format_rows, to_json
+from planner.report.tables import FORMATS, Column, format_rows, to_json
 from planner.serving import resolve
 
 MEASURES = (("tpot", "TPOT"), ("ttft", "TTFT"), ("tok_per_gpu", "tok/s/GPU"))
@@ -48,30 +48,32 @@ def format_calibration(doc: dict, fmt: str, out_path: str) -> str:
 
 @click.command("calibrate")
 @click.argument("measurements", type=click.Path(dir_okay=False))
-@output_option("--out", "out_path", required=True,
-               help="Profile TOML to write; every command accepts it with --profile.")
+@output_option("--output", "out_path", required=True,
+               help="Profile TOML to write (the command's output; every command accepts it with --profile). "
+                    "The report goes to stdout.")
 @click.option("--system", type=NAME, default=None, help="Fit only the rows of this system.")
 @click.option("--gpu", type=NAME, default=None, help="Fit only the rows of this GPU.")
 @click.option("--engine", "engine_name", type=NAME, default=None,
               help="Profile to start from (default, trtllm, vllm, sglang); rows naming another engine are left out.")
 @click.option("--name", type=NAME, default=None, help="Name of the written profile (default: the output file's stem).")
-@format_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Report format: text table, markdown, CSV or JSON (JSON prints nothing else).")
 @pass_catalogue
-def calibrate(measurements, out_path, system, gpu, engine_name, name, fmt, output, catalogue_dirs):
+def calibrate(measurements, out_path, system, gpu, engine_name, name, fmt, catalogue_dirs):
     """Fit an engine profile's efficiency factors to MEASUREMENTS.csv (robust least squares).
 
     Reads the silicon CSV format (calibration/silicon_calibration.csv) or a simple CSV with
     columns model, system or gpu, [engine], tp, [pp], [ep], [dp], batch, [quant], [kv_quant], isl,
     osl, and at least one of tpot_ms, ttft_ms, tok_per_gpu. Prints the error before and after.
 
-    Example: rackplan calibrate runs.csv --engine vllm --gpu h100 --out my-vllm.toml
+    Example: rackplan calibrate runs.csv --engine vllm --gpu h100 --output my-vllm.toml
     """
     if not Path(measurements).is_file():
         raise InputError(f"{measurements}: no such measurements file")
     cal = calibrate_file(measurements, resolve.catalogue(catalogue_dirs), system=system, gpu=gpu,
                          engine_name=engine_name, name=name or Path(out_path).stem)
     write_text(out_path, profile_toml(cal.profile), "profile")
-    emit(format_calibration(calibration_document(cal), fmt, out_path), output)
+    emit(format_calibration(calibration_document(cal), fmt, out_path), None)
 
 
 def register(group: click.Group) -> None:

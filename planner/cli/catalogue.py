@@ -7,6 +7,7 @@ import click
 from models import catalogue as model_catalogue
 from planner.cli.options import emit, format_option, pass_catalogue
 from planner.report import describe
+from planner.report.fields import human_field
 from planner.report.tables import format_pairs, format_rows
 from planner.serving.resolve import catalogue
 
@@ -41,6 +42,8 @@ def listing(name: str, text: str, rows_of) -> click.Command:
 def show(kind, name, fmt, output, catalogue_dirs):
     """Show one GPU, system, fabric or model: spec, derived figures and sources."""
     pairs = describe.show_pairs(catalogue(catalogue_dirs), kind, name)
+    if fmt in ("table", "markdown"):  # units into the field names, figures in them (JSON/CSV stay SI)
+        pairs = [human_field(k, v) for k, v in pairs]
     emit(format_pairs(pairs, fmt, title=f"{kind} {name}"), output)
 
 

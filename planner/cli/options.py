@@ -106,10 +106,11 @@ def pass_catalogue(func):
     return wrapper
 
 
+report_output_option = output_option("--output", "output", help="Write the report to FILE instead of stdout.")
 format_option = group(
     click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                  help="Output format: text table, markdown, CSV or JSON (JSON prints nothing else)."),
-    output_option("--output", "output", help="Write the report to FILE instead of stdout."),
+    report_output_option,
 )
 
 # --- what runs where -------------------------------------------------------------------------------------------
@@ -183,6 +184,24 @@ latency_options = group(
 floor_option = click.option("--min-tok-per-user", type=POSITIVE, default=None,
                             help="Per-user decode speed floor, tokens/s (TPOT <= 1/X).")
 
+# plan and min-gpus also write one self-contained HTML page (planner.report.html).
+plan_format_option = group(
+    click.option("--format", "fmt", type=click.Choice((*FORMATS, "html")), default="table", show_default=True,
+                 help="Output format: text table, markdown, CSV, JSON (JSON prints nothing else) or one "
+                      "self-contained HTML page (tables, charts, why this plan)."),
+    report_output_option,
+)
+
+# plan and min-gpus: isl/osl workloads get default limits (planner.studies.serving), 0 lifts one.
+plan_latency_options = group(
+    click.option("--min-tok-per-user", type=NON_NEGATIVE, default=None,
+                 help="Per-user decode speed floor, tokens/s (TPOT <= 1/X). isl/osl default: 12.5 unless "
+                      "--max-tpot-ms is given; 0 lifts it."),
+    click.option("--max-tpot-ms", type=POSITIVE, default=None, help="Time-per-output-token ceiling, ms."),
+    click.option("--max-ttft-ms", type=NON_NEGATIVE, default=None,
+                 help="Time-to-first-token ceiling, ms (isl/osl workloads; default 2,000, 0 lifts it)."),
+)
+
 solver_options = group(
     click.option("--solver", type=click.Choice(SOLVERS), default=None, help="MILP solver (default highs)."),
     click.option("--time-limit", "time_limit_s", type=POSITIVE, default=None,
@@ -202,7 +221,7 @@ result_options = group(
 plan_options = group(
     model_option, hardware_options, workload_options, budget_options, layout_pins, serving_pins,
     listed("--quant", help="Weight quantisation(s) to consider, e.g. fp8 or fp8,fp4."),
-    floor_option, latency_options, power_option, result_options, solver_options, engine_options, format_option,
+    plan_latency_options, power_option, result_options, solver_options, engine_options, plan_format_option,
 )
 plan_defaults = (f"Defaults: {DEFAULT_MODEL} on one {DEFAULT_SYSTEM} rack, steady-state decode at "
                  f"{DEFAULT_TOKENS_CACHED:,} tokens cached; min-gpus searches up to {DEFAULT_MIN_GPUS_RACKS} racks.")
@@ -235,7 +254,7 @@ grid_options = group(
     listed("--model", "models", help=f"Model name(s), comma-separated (default {DEFAULT_MODEL})."),
     listed("--system", "systems", help=f"System(s), e.g. gb200-nvl72,mi355x-8,hgx-h200 (default {DEFAULT_SYSTEM})."),
     listed("--gpu", "gpus", help="GPU(s) instead of systems; each uses its default system."),
-    listed("--fabric", "fabrics", help="Fabric(s) replacing the scale-out tiers, e.g. default,400gbe."),
+    listed("--fabric", "fabrics", help="Fabric(s) replacing every tier (intra-server too), e.g. default,400gbe."),
     listed("--racks", cast=Count(1, MAX_RACKS), help="Budget(s) in racks, e.g. 1,2,4 (default 1)."),
     listed("--gpus", "gpu_budgets", cast=Count(), help="Budget(s) in GPUs instead of racks, e.g. 8,16."),
     listed("--tokens-cached", cast=Count(0, MAX_TOKENS),

@@ -8,39 +8,70 @@ import planner
 from planner.cli.options import emit, evaluate_options, pass_catalogue, plan_defaults, plan_options
 from planner.cli.types import POSITIVE
 from planner.errors import InputError
-from planner.report.tables import format_evaluation, format_plan
+from planner.report.plan_report import PLAN_COLUMNS, format_plan, plan_columns
+from planner.report.tables import format_evaluation
 
 disagg_option = click.option("--disagg", is_flag=True, default=False,
                              help="Disaggregated serving: size a prefill pool and a decode pool together "
                                   "(isl/osl workloads).")
+columns_options = (
+    click.option("--columns", default=None, metavar="NAMES",
+                 help="Table columns to show, comma-separated (e.g. layout,batch,total_tps,ttft); names: "
+                      f"{', '.join(PLAN_COLUMNS)}."),
+    click.option("--wide", is_flag=True, default=False, help="Show every table column (wider than 120)."),
+)
+
+
+def table_options(fn):
+    """``--columns`` and ``--wide`` (the plan table's columns)."""
+    for option in reversed(columns_options):
+        fn = option(fn)
+    return fn
+
+
+def _columns(columns: str | None, wide: bool):
+    return plan_columns([c.strip() for c in columns.split(",") if c.strip()] if columns else None, wide)
+
+
+def _report(doc: dict, fmt: str, cols) -> str:
+    if fmt != "html":
+        return format_plan(doc, fmt, cols)
+    if "pools" in doc:
+        raise InputError("--format html: not available with --disagg yet; use table, markdown, csv or json")
+    from planner.report.html import plan_html
+    return plan_html(doc)
 
 
 @click.command("plan", epilog=plan_defaults)
 @disagg_option
+@table_options
 @plan_options
 @pass_catalogue
-def plan(fmt, output, **options):
+def plan(fmt, output, columns, wide, **options):
     """Throughput-optimal plan for a rack or GPU budget (MILP, verified by the evaluator).
 
     Training jobs: `rackplan train plan`.
     """
-    emit(format_plan(planner.plan(**options), fmt), output)
+    cols = _columns(columns, wide)
+    emit(_report(planner.plan(**options), fmt, cols), output)
 
 
 @click.command("min-gpus", epilog=plan_defaults)
 @click.option("--target-tps", type=POSITIVE, default=None,
               help="Total tokens/s to reach (required).")
 @disagg_option
+@table_options
 @plan_options
 @pass_catalogue
-def min_gpus(target_tps, fmt, output, **options):
+def min_gpus(target_tps, fmt, output, columns, wide, **options):
     """Fewest GPUs (then racks) that reach --target-tps (the budget is the cap searched).
 
     Training jobs: `rackplan train min-gpus`.
     """
     if target_tps is None:
         raise InputError("min-gpus needs --target-tps (or --mode training with --target-tokens-per-s)")
-    emit(format_plan(planner.min_gpus(target_tps, **options), fmt), output)
+    cols = _columns(columns, wide)
+    emit(_report(planner.min_gpus(target_tps, **options), fmt, cols), output)
 
 
 @click.command("evaluate")

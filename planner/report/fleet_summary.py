@@ -11,7 +11,9 @@ Efficiency figures count output (generated) tokens, over the GPUs in use:
 from __future__ import annotations
 
 from hardware.specs import TIERS
+from planner.budget import footprint
 from planner.fleet.optimise import FleetResult
+from planner.fleet.spec import label_of
 from planner.milp.fleet_problem import AGG, PREFILL, ROLES
 from planner.quant import MODE_NAMES
 from planner.units import MEGA, gb, kw
@@ -33,6 +35,14 @@ def _priced(result: FleetResult, kinds: set[int]) -> bool:
     return all(result.fleet.kinds[k].price_per_gpu_hour is not None for k in kinds)
 
 
+def shown(entry) -> str:
+    """The name a report prints for a fleet model or hardware kind: the label the file gave it, else
+    the model's or system's own name as written (``qwen3-235b-a22b``, not the constraint label
+    ``qwen3_235b_a22b``)."""
+    own = entry.spec.name if hasattr(entry, "spec") else entry.hardware.system.name
+    return own if label_of(own) == entry.label else entry.label
+
+
 def pool_rows(result: FleetResult) -> list[dict]:
     """One row per pool: layout, instances, GPUs, per-instance rate, latency, memory, power, price."""
     fleet, v = result.fleet, result.verified
@@ -41,7 +51,7 @@ def pool_rows(result: FleetResult) -> list[dict]:
         plan = p.plan
         k = fleet.kinds[p.kind]
         rows.append({
-            "model": fleet.models[p.model].label, "kind": k.label, "system": k.hardware.system.name,
+            "model": shown(fleet.models[p.model]), "kind": shown(k), "system": k.hardware.system.name,
             "role": ROLES[p.role], "layout": plan.layout(), "plan": plan.as_dict(),
             "instances": plan.instances, "gpus": plan.gpus,
             "rate_kind": "prompt" if p.role == PREFILL else "output",
@@ -73,7 +83,7 @@ def model_rows(result: FleetResult) -> list[dict]:
         out = float(v.output_tps[mi])
         w = m.workload
         rows.append({
-            "model": m.label, "name": m.spec.name, "workload": w.model_dump(), "workload_label": w.label(),
+            "model": shown(m), "name": m.spec.name, "workload": w.model_dump(), "workload_label": w.label(),
             "serving_allowed": m.serving, "serving": serving, "target_tps": m.target_tps, "share": m.share,
             "weight": m.weight, "output_tps": out, "capacity_tps": float(v.capacity_tps[mi]),
             "gpus": sum(p.plan.gpus for p in pools),
@@ -91,10 +101,11 @@ def kind_rows(result: FleetResult) -> list[dict]:
     rows = []
     for ki, k in enumerate(fleet.kinds):
         used = sum(p.plan.gpus for p in v.pools if p.kind == ki)
-        rows.append({"kind": k.label, "system": k.hardware.system.name, "gpu": k.hardware.gpu.name,
+        rows.append({"kind": shown(k), "system": k.hardware.system.name, "gpu": k.hardware.gpu.name,
                      "gpus": k.gpus, "gpus_used": used, "domain_gpus": k.hardware.scale_up_domain_gpus,
                      "power_w_per_gpu": k.power_w_per_gpu, "price_per_gpu_hour": k.price_per_gpu_hour,
-                     "fabrics": {t: k.hardware.fabrics[t].name for t in TIERS}})
+                     "fabrics": {t: k.hardware.fabrics[t].name for t in TIERS},
+                     "footprint": footprint(k.hardware, used, k.power_w_per_gpu)})
     return rows
 
 
@@ -109,19 +120,19 @@ def kv_rows(result: FleetResult) -> list[dict]:
         else:
             tier = (f"inter_rack ({a.hardware.fabrics['inter_rack'].name} -> "
                     f"{b.hardware.fabrics['inter_rack'].name})")
-        rows.append({"model": fleet.models[f.model].label, "kv_quant": MODE_NAMES[f.kv_quant],
-                     "from": a.label, "to": b.label, "tier": tier, "requests_per_s": f.requests_per_s,
+        rows.append({"model": shown(fleet.models[f.model]), "kv_quant": MODE_NAMES[f.kv_quant],
+                     "from": shown(a), "to": shown(b), "tier": tier, "requests_per_s": f.requests_per_s,
                      "bytes_per_request": f.bytes_per_request, "gb_per_s": gb(f.bytes_per_s)})
     return rows
 
 
 def fabric_rows(result: FleetResult) -> list[dict]:
     """Every kind's inter-server and inter-rack load (instances plus KV) against its capacity."""
-    rows = []
+    rows, names = [], {k.label: shown(k) for k in result.fleet.kinds}
     for r in result.verified.fabric:
         if r["load_bytes_per_s"] <= 0:
             continue
-        rows.append({"kind": r["kind"], "tier": r["tier"] + (f" {r['direction']}" if r["direction"] else ""),
+        rows.append({"kind": names[r["kind"]], "tier": r["tier"] + (f" {r['direction']}" if r["direction"] else ""),
                      "fabric": r["fabric"], "load_gb_per_s": gb(r["load_bytes_per_s"]),
                      "kv_gb_per_s": gb(r["kv_bytes_per_s"]), "capacity_gb_per_s": gb(r["capacity_bytes_per_s"]),
                      "utilisation": r["load_bytes_per_s"] / r["capacity_bytes_per_s"]})

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from planner.budget import footprint
+from planner.search.explain import explain
 from planner.search.serving import Choice, Result
 from planner.serving.evaluate import row
 from planner.units import kw
@@ -63,5 +65,9 @@ def scenario_dict(result: Result) -> dict:
 
 
 def result_document(result: Result) -> dict:
-    """The JSON document of ``plan`` / ``min-gpus``: the chosen plan's keys at top level."""
-    return plan_document(result, scenario_dict(result), row)
+    """The JSON document of ``plan`` / ``min-gpus``: the chosen plan's keys at top level, and
+    ``explanation`` (why this plan: ``planner.search.explain``)."""
+    doc = plan_document(result, scenario_dict(result), row)
+    doc["footprint"] = footprint(result.scenario.hardware, result.best.plan.gpus)
+    doc["explanation"] = explain(result)
+    return doc

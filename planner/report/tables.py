@@ -17,6 +17,8 @@ from typing import Any
 
 from tabulate import tabulate
 
+from planner.budget import footprint_text
+from planner.report.fields import human_field
 from planner.units import gb, mb, ms
 
 FORMATS = ("table", "markdown", "csv", "json")
@@ -117,23 +119,11 @@ def flatten(obj: dict, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-def _human(key: str, value: Any) -> Any:
-    if isinstance(value, float):
-        if key.startswith("memory_per_gpu_bytes"):
-            return f"{gb(value):,.2f} GB"
-        if key.endswith("_s") or ".compute" in key and "time_split" in key or "time_split" in key:
-            return f"{ms(value):,.3f} ms"
-        if "utilisation" in key:
-            return f"{value * 100:.2f} %"
-        return f"{value:,.2f}"
-    return value
-
-
 def format_evaluation(result: dict, fmt: str, title: str | None = None) -> str:
     """One evaluated plan: JSON object, or a field/value table with readable units."""
     if fmt == "json":
         return to_json(result)
-    pairs = [(k, _human(k, v) if fmt != "csv" else v) for k, v in flatten(result)]
+    pairs = [human_field(k, v) if fmt != "csv" else (k, v) for k, v in flatten(result)]
     return format_pairs(pairs, fmt, title)
 
 
@@ -147,7 +137,7 @@ def plan_value(key: str) -> Callable[[dict], Any]:
     return lambda r: r["plan"][key] if r.get("plan") else None
 
 
-# Column groups shared by every plan table (plan, min-gpus, compare, frontier, training).
+# Column groups shared by the compare, frontier and training tables (the plan table: planner.report.plan_report).
 LAYOUT_COLUMNS = [
     Column("TPxPPxEPxDP", "layout"),
     Column("batch", plan_value("batch")),
@@ -157,9 +147,9 @@ LAYOUT_COLUMNS = [
     Column("GPUs", "gpus"),
 ]
 THROUGHPUT_COLUMNS = [
-    Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"),
-    Column("Inst TPS", "instance_tps", ",.0f"),
-    Column("Total TPS", "total_tps", ",.0f"),
+    Column("tok/s/GPU", "tok_per_gpu", ",.1f"),
+    Column("inst tok/s", "instance_tps", ",.0f"),
+    Column("tok/s", "total_tps", ",.0f"),
     Column("tok/s/user", "tok_per_user", ",.1f"),
 ]
 BOUND_COLUMNS = [
@@ -178,17 +168,6 @@ MEMORY_AND_VERDICT_COLUMNS = [
     Column("verified", lambda r: "ok" if r["verification"]["ok"] else "FAIL"),
 ]
 
-PLAN_COLUMNS = [
-    Column("#", "rank"),
-    *LAYOUT_COLUMNS,
-    *THROUGHPUT_COLUMNS,
-    Column("TTFT ms", _ms("ttft_s"), ",.0f"),
-    *BOUND_COLUMNS,
-    *FABRIC_COLUMNS,
-    *MEMORY_AND_VERDICT_COLUMNS,
-]
-
-
 # Pass/fail checks (slack 0 or -1 by construction); the "tightest" limit is chosen among the others.
 LOGICAL_CHECKS = ("layout_rules", "search_space", "objective_match", "instance_size", "precision_supported")
 
@@ -202,7 +181,8 @@ def verification_text(verification: dict) -> str:
             f"({len(checks)} checks, tightest {tight['name']} slack {tight['slack']:.4g})")
 
 
-def _space_text(space: dict) -> str:
+def space_text(space: dict) -> str:
+    """``tp {1, 2}; ...; batch 1..256 (16 values)``: a search space for a report header."""
     parts = []
     for key in ("tp", "pp", "ep", "dp", "quant", "kv_quant", "kv_offload_fraction"):
         parts.append(f"{key} {{{', '.join(str(v) for v in space[key])}}}")
@@ -236,37 +216,6 @@ def format_ranked(doc: dict, columns: list[Column], fmt: str, header: Callable[[
     if fmt == "markdown":
         lines = [ln + ("  " if ln else "") for ln in lines]
     return "\n".join(lines) + gap + table
-
-
-def _result_header(doc: dict) -> list[str]:
-    sc = doc["scenario"]
-    w = sc["workload"]
-    wl = (f"tokens cached {w['tokens_cached']}" if w.get("tokens_cached") is not None
-          else f"isl {w['isl']} / osl {w['osl']}")
-    counts = doc["search_space"]["counts"]
-    objective = "maximise total TPS" if doc["objective"] == "max_tps" else \
-        f"fewest GPUs reaching {sc['target_tps']:,.0f} tok/s"
-    limits = sc["limits"]
-    return [
-        f"{sc['model']} on {sc['system']} ({sc['gpu']}), {wl}, engine {sc['engine']}",
-        f"objective: {objective}; {budget_text(sc['budget'])}"
-        + (f"; TPOT <= {ms(limits['max_tpot_s']):,.2f} ms" if limits["max_tpot_s"] else "")
-        + (f"; TTFT <= {ms(limits['max_ttft_s']):,.0f} ms" if limits["max_ttft_s"] else ""),
-        f"search space: {_space_text(doc['search_space'])}",
-        f"candidates: {counts['enumerated']:,} enumerated, {counts['layout_valid']:,} valid layouts, "
-        f"{counts['feasible']:,} meet the per-instance limits, {counts['milp_columns']} MILP columns after pruning",
-        solver_text(doc),
-    ]
-
-
-def format_result(doc: dict, fmt: str) -> str:
-    """A planner result: header lines, then the optimum and the next best plans as rows."""
-    return format_ranked(doc, PLAN_COLUMNS, fmt, _result_header, gap="\n")
-
-
-def format_plan(doc: dict, fmt: str) -> str:
-    """A ``plan`` / ``min-gpus`` document: a planner result, or a fleet of pools (``--disagg``)."""
-    return format_fleet(doc, fmt) if "pools" in doc else format_result(doc, fmt)
 
 
 def format_progress(done: int, total: int, elapsed_s: float, ran: int | None = None, width: int = 24) -> str:
@@ -337,6 +286,8 @@ def format_fleet(doc: dict, fmt: str) -> str:
         return format_rows(doc["pools"], FLEET_POOL_COLUMNS, fmt)
     t, lim = doc["totals"], doc["limits"]
     kinds = ", ".join(f"{k['kind']} {k['gpus_used']}/{k['gpus']} GPUs" for k in doc["kinds"])
+    used = "; ".join(f"{k['kind']} {footprint_text(k['footprint'])}" for k in doc["kinds"]
+                     if k.get("footprint") and k["gpus_used"])
     limits = "".join([f"; max {lim['max_power_kw']:,.1f} kW" if lim["max_power_kw"] else "",
                       f"; max {lim['max_cost_per_hour']:,.2f}/h" if lim["max_cost_per_hour"] else ""])
     lines = [
@@ -351,7 +302,7 @@ def format_fleet(doc: dict, fmt: str) -> str:
         f"{_opt(t['cost_per_hour'], ',.2f', '/h')}, {t['output_tps']:,.0f} output tok/s, "
         f"{_opt(t['tokens_per_joule'], ',.2f')} tok/J, {_opt(t['cost_per_million_tokens'], ',.3f')} per M tokens, "
         f"{_opt(t['tok_per_s_per_mw'], ',.0f')} tok/s per MW",
-    ]
+    ] + ([f"footprint: {used}"] if used else [])
     if fmt == "markdown":
         lines = [ln + "  " for ln in lines]
     parts = ["\n".join(lines), format_rows(doc["pools"], FLEET_POOL_COLUMNS, fmt, title="pools"),

@@ -1,7 +1,8 @@
 """Formatting of training results: pure ``format_*() -> str`` functions for ``--mode training``.
 
 Builds on ``planner.report.tables`` (which alone imports ``tabulate``): the same four formats, the same
-column machinery, training's columns (the seed's Inst Steps/s and Tot Steps/s, tokens/s, MFU,
+column machinery, training's columns (micro-batches per second per replica and in all, the seed's
+Inst Steps/s and Tot Steps/s; tokens/s, MFU,
 days to train) and readable units for the evaluator's training keys.
 """
 
@@ -9,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.report.fields import human_field
 from planner.report.tables import (
     BOUND_COLUMNS,
     FABRIC_COLUMNS,
     MEMORY_AND_VERDICT_COLUMNS,
     Column,
-    _human,
     budget_text,
     flatten,
     format_pairs,
@@ -22,43 +23,54 @@ from planner.report.tables import (
     solver_text,
     to_json,
 )
-from planner.search.training import SECONDS_PER_DAY
 from planner.units import tflops
 
 TRAINING_PLAN_COLUMNS = [
     Column("#", "rank"), Column("TPxCPxPPxEPxDP", "layout"),
     Column("vpp", "plan.vpp"), Column("mb", "plan.micro_batch"), Column("recompute", "plan.recompute"),
     Column("ZeRO", "plan.zero"), Column("prec", "plan.precision"), Column("GPUs", "gpus"),
-    Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"), Column("tokens/s", "tokens_per_s", ",.0f"),
-    Column("Inst Steps/s", "instance_steps_per_s", ",.3f"), Column("Tot Steps/s", "total_steps_per_s", ",.2f"),
-    Column("step s", "step_time_s", ",.2f"), Column("MFU", lambda r: r["mfu"] * 100, ".1f"),
+    # Micro-batches per second (per data-parallel replica, and over all of them) are not optimiser steps:
+    # their headers say so, beside "step s" (seconds per optimiser step).
+    Column("tok/s/GPU", "tok_per_gpu", ",.1f"), Column("tok/s", "tokens_per_s", ",.0f"),
+    Column("mb/s/replica", "instance_steps_per_s", ",.3f"), Column("mb/s", "total_steps_per_s", ",.2f"),
+    Column("step s", "step_time_s", ",.2f"), Column("MFU %", lambda r: r["mfu"] * 100, ".1f"),
     Column("days", "time_to_train_days", ",.1f"),
     *BOUND_COLUMNS, *FABRIC_COLUMNS, *MEMORY_AND_VERDICT_COLUMNS,
 ]
 
 
-def _training_human(key: str, value: Any) -> Any:
-    if isinstance(value, float):
-        if key == "time_to_train_s":
-            return f"{value / SECONDS_PER_DAY:,.1f} days ({value:,.0f} s)"
-        if key in ("mfu", "mfu_fp8", "hfu", "bubble_fraction"):
-            return f"{value * 100:.2f} %"
-        if key == "model_flop_per_s_per_gpu":
-            return f"{tflops(value):,.1f} TFLOP/s"
-        if key.endswith("steps_per_s"):
-            return f"{value:,.3f}"
-        if key.endswith("_per_s") or key.endswith("_days"):
-            return f"{value:,.1f}"
-        if key in ("step_time_s", "micro_batch_s") or key.startswith("time_split_s"):
-            return f"{value:,.3f} s"
-    return _human(key, value)
+def _training_field(key: str, value: Any) -> tuple[str, Any]:
+    """``(label, value)`` of a training field: seconds, days and percent; the rest as ``human_field``."""
+    head, _, rest = key.partition(".")
+
+    def number(fmt: str, scale: float = 1.0) -> Any:
+        return format(value * scale, fmt) if isinstance(value, float) else value
+
+    if key in ("mfu", "mfu_fp8", "hfu", "bubble_fraction"):
+        return f"{key} (%)", number(".2f", 100)
+    if key == "model_flop_per_s_per_gpu":
+        return "model_flop_per_gpu (TFLOP/s)", tflops(value) if value is None else format(tflops(value), ",.1f")
+    if key in ("instance_steps_per_s", "total_steps_per_s"):  # micro-batches, not optimiser steps
+        return f"{key[:-len('steps_per_s')]}micro_batches (1/s)", number(",.3f")
+    if key == "steps_per_s":
+        return "optimiser_steps (1/s)", number(",.3f")
+    if key == "time_to_train_s":
+        return "time_to_train (s)", number(",.0f")
+    if key.endswith("_days"):
+        return f"{key[:-5]} (days)", number(",.1f")
+    if key.endswith("tokens_per_s"):
+        return key, number(",.1f")
+    if key in ("step_time_s", "micro_batch_s") or head == "time_split_s":
+        name = head[:-2] + (f".{rest}" if rest else "")
+        return f"{name} (s)", number(",.3f")
+    return human_field(key, value)
 
 
 def format_training_evaluation(result: dict, fmt: str, title: str | None = None) -> str:
     """One evaluated training layout: JSON object, or a field/value table with readable units."""
     if fmt == "json":
         return to_json(result)
-    pairs = [(k, _training_human(k, v) if fmt != "csv" else v) for k, v in flatten(result)]
+    pairs = [_training_field(k, v) if fmt != "csv" else (k, v) for k, v in flatten(result)]
     return format_pairs(pairs, fmt, title)
 
 

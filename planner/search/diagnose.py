@@ -40,6 +40,22 @@ def _heads_reason(scenario: Scenario, space: SearchSpace | None) -> str | None:
     return f"layout: {'; '.join(r[0] for r in bad)} (give a --tp that divides the attention heads)"
 
 
+def _racks_needed(hw, gpus: np.ndarray, instance_tps: np.ndarray, target_tps: float) -> str:
+    """``(about N racks, M GPUs, ...)``: the fewest racks whose scale-up domains hold enough instances of
+    one feasible layout to reach the target (packing only: fabric and power are checked when rerun)."""
+    d = hw.scale_up_domain_gpus
+    fit = gpus <= d
+    if not fit.any():
+        return ""
+    instances = np.ceil(target_tps / instance_tps[fit])
+    domains = np.ceil(instances / (d // gpus[fit]))
+    racks = np.ceil(domains * d / hw.gpus_per_rack).astype(np.int64)
+    i = int(np.argmin(racks))
+    used = int(instances[i] * gpus[fit][i])
+    return (f" (about {int(racks[i]):,} racks: {used:,} GPUs in {int(instances[i]):,} instances of "
+            f"{int(gpus[fit][i])} GPUs; try --racks {int(racks[i])})")
+
+
 def explain_infeasible(scenario: Scenario, budget: Budget, table: CandidateTable, limits: Limits,
                        objective: str, target_tps: float | None, space: SearchSpace | None = None) -> str:
     """The most useful reason no plan exists (checked in order: layout, memory, latency, budget, target)."""
@@ -88,7 +104,7 @@ def explain_infeasible(scenario: Scenario, budget: Budget, table: CandidateTable
     if objective == "min_gpus":
         best = float((bounds * s.instance_tps[ok]).max())
         return (f"target: the most this budget ({budget.label()}) reaches is {best:,.0f} tokens/s, below the target "
-                f"{target_tps:,.0f}; give more --racks/--gpus")
+                f"{target_tps:,.0f}; give more --racks/--gpus" + _racks_needed(hw, g, s.instance_tps[ok], target_tps))
     return "no candidate meets every limit together"
 
 

@@ -65,6 +65,8 @@ class Mode:
         accept: (rows, solution) -> (the verified choice, the candidate row it came from).
         keys: (rows, k) layout key of every candidate row, for the alternatives; ``None``: one answer only.
         explain: why nothing is feasible, asked when the solver proves the MILP infeasible.
+        family: (rows, k) key of the plan a row is a split of (``None``: ``keys``); choosing a row
+            excludes its whole family, so the alternatives are never one plan cut into more instances.
     """
 
     prune: Callable[[np.ndarray], np.ndarray]
@@ -73,6 +75,7 @@ class Mode:
     accept: Callable[[np.ndarray, Any], tuple[Any, int]]
     keys: np.ndarray | None = None
     explain: Callable[[], str] | None = None
+    family: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,9 @@ def run(mode: Mode, rows: np.ndarray, top: int = 1, solver: str = "highs", time_
     """Solve over candidate ``rows``, then again without each chosen layout, up to ``top`` answers."""
     choices, columns, excluded, verifying = [], [], set(), 0.0
     rounds = max(1, top) if mode.keys is not None else 1
+    family = mode.keys if mode.family is None else mode.family
     for k in range(rounds):
-        pool = rows if mode.keys is None else np.array([i for i in rows if tuple(mode.keys[i]) not in excluded],
+        pool = rows if mode.keys is None else np.array([i for i in rows if tuple(family[i]) not in excluded],
                                                        dtype=np.int64)
         if pool.size == 0:
             break
@@ -112,7 +116,7 @@ def run(mode: Mode, rows: np.ndarray, top: int = 1, solver: str = "highs", time_
         verifying += time.perf_counter() - start
         choices.append(choice)
         if mode.keys is not None:
-            excluded.add(tuple(mode.keys[row]))
+            excluded.add(tuple(family[row]))
     return Outcome(choices, columns, verifying)
 
 
@@ -126,6 +130,7 @@ class Candidates:
         gpus: GPUs per instance or job.
         usable: rows the budget and target leave worth solving for.
         fabric_may_bind: rows whose fabric load could make a fabric row of the MILP bind.
+        family: the plan a row is a split of (``Mode.family``); ``None``: its layout key.
     """
 
     keys: np.ndarray
@@ -133,6 +138,7 @@ class Candidates:
     gpus: np.ndarray
     usable: np.ndarray
     fabric_may_bind: np.ndarray
+    family: np.ndarray | None = None
 
 
 def shortlist(c: Candidates, explain: Callable[[], str]) -> np.ndarray:
@@ -148,7 +154,7 @@ def choose(c: Candidates, base: np.ndarray, build: Callable[[np.ndarray], Any],
            time_limit_s: float | None, export_mps: str | None, export_lp: str | None) -> Outcome:
     """Run the driver over a shortlist ``base`` of choose-one candidates, dominance-pruned per solve."""
     mode = Mode(prune=lambda pool: pool[prune.dominance(c.gpus[pool], c.rate[pool], c.fabric_may_bind[pool])],
-                build=build, solve=solve, accept=accept, keys=c.keys)
+                build=build, solve=solve, accept=accept, keys=c.keys, family=c.family)
     return run(mode, base, top, solver, time_limit_s, export_mps, export_lp)
 
 

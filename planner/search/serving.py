@@ -5,7 +5,8 @@ packing, power and (for min-GPUs) the target, and hands the rest to the search d
 (``planner.search.driver``): prune dominated rows, build the MILP (``planner.milp.serving``),
 solve it (HiGHS by default), then rebuild, re-score and re-check the answer
 (``planner.verify.serving``). For ``--top K`` the MILP is solved again with each chosen layout
-excluded, giving the next best distinct layouts, each verified the same way.
+excluded, giving the next best distinct layouts, each verified the same way; on a dense model
+the ``dp`` variants of a layout count as one (``_family_keys``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from planner.milp.solve import Solution
 from planner.search import driver, prune
 from planner.search.diagnose import explain_infeasible
 from planner.search.driver import Answer, Choice
-from planner.serving.candidates import CandidateTable, Limits, candidate_table
+from planner.serving.candidates import CandidateTable, Limits, candidate_table, limited
 from planner.serving.plan import Plan
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, validate
@@ -41,12 +42,24 @@ class Result(Answer):
     space: SearchSpace
     objective: str
     target_tps: float | None
+    table: CandidateTable | None = None
 
 
 def _layout_keys(table: CandidateTable) -> np.ndarray:
     p = table.plans
     off = np.round(p.kv_offload_fraction * 1e6).astype(np.int64)
     return np.column_stack([p.tp, p.pp, p.ep, p.dp, p.quant, p.kv_quant, off])
+
+
+def _family_keys(scenario: Scenario, keys: np.ndarray) -> np.ndarray:
+    """The plan each row is a split of: on a dense model the ``dp`` attention groups of an instance share
+    no weights (each holds a full copy, there are no experts to spread), so ``dp`` = k at batch k*B is k
+    instances of ``dp`` = 1 at batch B, the same plan cut differently; ``dp`` leaves the key there."""
+    if scenario.model.moe is not None:
+        return keys
+    family = keys.copy()
+    family[:, 3] = 0  # column 3 of _layout_keys is dp
+    return family
 
 
 def _coefficients(table: CandidateTable, idx: np.ndarray, bounds: np.ndarray) -> formulation.Coefficients:
@@ -78,23 +91,25 @@ def _instance_bounds(scenario: Scenario, budget: Budget, table: CandidateTable, 
 def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Limits = Limits(),
              objective: str = "max_tps", target_tps: float | None = None, top: int = 1, solver: str = "highs",
              time_limit_s: float | None = None, export_mps: str | None = None,
-             export_lp: str | None = None) -> Result:
-    """Plan ``scenario`` within ``budget`` over ``space``; see the module docstring."""
+             export_lp: str | None = None, scored: CandidateTable | None = None) -> Result:
+    """Plan ``scenario`` within ``budget`` over ``space``; see the module docstring. ``scored``: the
+    candidate table of an earlier answer (``Result.table``) for this scenario and space, reused."""
     start = time.perf_counter()
     if objective not in formulation.OBJECTIVES:
         raise InputError(f"unknown objective '{objective}'")
     if objective == "min_gpus" and (target_tps is None or target_tps <= 0):
         raise InputError("min-gpus needs --target-tps > 0")
     space = validate(space)
-    table = candidate_table(scenario, space, limits)
+    table = candidate_table(scenario, space, limits) if scored is None else limited(scored, limits)
     feasible = table.feasible()
     hw = scenario.hardware
     s = feasible.scores
     bounds, usable = _instance_bounds(scenario, budget, feasible, objective, target_tps)
     capacity = fabric_capacity_bytes_per_s(hw, budget.gpus)
-    cands = driver.Candidates(keys=_layout_keys(feasible), rate=s.instance_tps, gpus=s.gpus_per_instance,
-                              usable=usable,
-                              fabric_may_bind=prune.fabric_may_bind(s.fabric_bytes_per_s, bounds, capacity))
+    keys = _layout_keys(feasible)
+    cands = driver.Candidates(keys=keys, rate=s.instance_tps, gpus=s.gpus_per_instance, usable=usable,
+                              fabric_may_bind=prune.fabric_may_bind(s.fabric_bytes_per_s, bounds, capacity),
+                              family=_family_keys(scenario, keys))
     base = driver.shortlist(cands, lambda: explain_infeasible(scenario, budget, table, limits, objective, target_tps,
                                                                  space=space))
     rhs = formulation.Limits(gpus=budget.gpus, power_w=budget.max_power_w, fabric_capacity=capacity,
@@ -115,4 +130,4 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
     counts = driver.counts(table.num_enumerated, len(table.plans), int(table.ok.sum()), int(base.size), outcome)
     return Result(choices=outcome.choices, counts=counts, wall_time_s=time.perf_counter() - start,
                   scenario=scenario, budget=budget, limits=limits, space=space, objective=objective,
-                  target_tps=target_tps)
+                  target_tps=target_tps, table=table)

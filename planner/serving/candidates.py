@@ -92,10 +92,16 @@ class CandidateTable:
 def candidate_table(scenario: Scenario, space: SearchSpace, limits: Limits = Limits()) -> CandidateTable:
     """Enumerate, score and filter the candidates of ``space``."""
     plans = enumerate_plans(scenario, space)
-    scores = evaluate(scenario, plans, shape_of(scenario))
+    return limited(CandidateTable(plans, evaluate(scenario, plans, shape_of(scenario)), None, space.size()), limits)
+
+
+def limited(table: CandidateTable, limits: Limits) -> CandidateTable:
+    """``table``'s rows marked by whether they meet every per-instance limit under ``limits`` (the
+    scores are reused, so a question asked again with other latency limits is not scored again)."""
+    scores = table.scores
     ok = scores.feasible.copy()
     if limits.max_tpot_s is not None:
         ok &= scores.step_time_s <= limits.max_tpot_s
     if limits.max_ttft_s is not None and scores.ttft_s is not None:
         ok &= scores.ttft_s <= limits.max_ttft_s
-    return CandidateTable(plans, scores, ok, space.size())
+    return CandidateTable(table.plans, scores, ok, table.num_enumerated)

@@ -354,7 +354,7 @@ def compare_columns(rows: list[dict], fmt: str = "table") -> list[Column]:
     else:
         first = [Column("#", lambda r: f"{r['index']}*" if r["index"] == r["baseline"] else r["index"])]
     return (first + axis_cols + PLAN_COLUMNS
-            + [Column("x base TPS", "total_tps_ratio", ".2f"), Column("x base Tok/GPU", "tok_per_gpu_ratio", ".2f"),
+            + [Column("x base tok/s", "total_tps_ratio", ".2f"), Column("x base tok/s/GPU", "tok_per_gpu_ratio", ".2f"),
                WHY_NOT_COLUMN])
 
 

@@ -103,10 +103,10 @@ def frontier(specs: list[ScenarioSpec], settings: Settings, points: int = DEFAUL
 
 FRONTIER_COLUMNS = [
     Column("line", "series"), Column("#", "point"),
-    Column("tok/s/user", "tok_per_user", ",.1f"), Column("Tok/GPU(avg)", "tok_per_gpu", ",.1f"),
+    Column("tok/s/user", "tok_per_user", ",.1f"), Column("tok/s/GPU", "tok_per_gpu", ",.1f"),
     Column("floor tok/s/user", "floor_tok_per_user", ",.1f"),
     *LAYOUT_COLUMNS,
-    Column("Total TPS", "total_tps", ",.0f"), Column("Limit", "limit"), WHY_NOT_COLUMN,
+    Column("tok/s", "total_tps", ",.0f"), Column("Limit", "limit"), WHY_NOT_COLUMN,
 ]
 
 

@@ -31,6 +31,13 @@ DEFAULT_TOP = 5
 DEFAULT_SOLVER = "highs"
 # min-gpus searches up to this many racks when no budget is given.
 DEFAULT_MIN_GPUS_RACKS = 64
+# A deployable service by default for isl/osl workloads (plan and min-gpus): the latency limits of the
+# MLPerf Inference v5.1 datacenter server scenario for its MoE model DeepSeek-R1, p99 TTFT <= 2 s and
+# TPOT <= 80 ms (>= 12.5 tok/s per user); source in docs/sources.md ("Default latency limits").
+# Without them the throughput optimum serves a few tok/s per user after many seconds of prefill.
+DEFAULT_MAX_TPOT_MS = 80.0
+DEFAULT_MAX_TTFT_MS = 2000.0
+DEFAULT_LIMITS_SOURCE = "MLPerf Inference v5.1 server scenario"
 PLAN_DEFAULTS = {f.name: f.default for f in fields(Plan)}
 """What ``evaluate`` assumes for a decision it is not given (``Plan``'s own defaults)."""
 
@@ -58,6 +65,20 @@ def scenario(*, model=None, system=None, gpu=None, fabric=None, preset=None, tok
                             default_tokens_cached=default_tokens_cached)
 
 
+def default_limits(sc, min_tok_per_user, max_tpot_ms, max_ttft_ms) -> tuple[Limits, list[str]]:
+    """The latency limits asked, with the isl/osl defaults filled in where none was given (0 lifts one),
+    and the names of the limits that are defaults (``tpot``, ``ttft``)."""
+    defaulted = []
+    if sc.workload.isl is not None:
+        if min_tok_per_user is None and max_tpot_ms is None:
+            max_tpot_ms = DEFAULT_MAX_TPOT_MS
+            defaulted.append("tpot")
+        if max_ttft_ms is None:
+            max_ttft_ms = DEFAULT_MAX_TTFT_MS
+            defaulted.append("ttft")
+    return Limits.from_cli(min_tok_per_user, max_tpot_ms, max_ttft_ms), defaulted
+
+
 def plan_document(objective: str = "max_tps", target_tps: float | None = None, *, racks=None, gpus=None, tp=None,
                   pp=None, ep=None, dp=None, batch=None, quant=None, kv_quant=None, kv_offload_fraction=None,
                   max_batch=None, min_tok_per_user=None, max_tpot_ms=None, max_ttft_ms=None, max_kw=None, top=None,
@@ -71,15 +92,19 @@ def plan_document(objective: str = "max_tps", target_tps: float | None = None, *
     space = default_space(sc, _or(max_batch, DEFAULT_MAX_BATCH)).pinned(
         tp=tp, pp=pp, ep=ep, dp=dp, batch=batch, quant=quant, kv_quant=kv_quant,
         kv_offload_fraction=kv_offload_fraction)
-    limits = Limits.from_cli(min_tok_per_user, max_tpot_ms, max_ttft_ms)
+    limits, defaulted = default_limits(sc, min_tok_per_user, max_tpot_ms, max_ttft_ms)
     solver = _or(solver, DEFAULT_SOLVER)
-    if disagg:  # prefill and decode pools sized together (planner.fleet.disagg)
+    if disagg:  # prefill and decode pools sized together (planner.fleet.disagg), with the limits asked only
+        limits = Limits.from_cli(min_tok_per_user, max_tpot_ms, max_ttft_ms)
         if export_mps or export_lp:
             raise InputError("--export-mps/--export-lp are not available with --disagg")
         return fleet_document(plan_disagg(sc, budget, space, limits, solver, time_limit_s, target_tps))
     result = optimise(sc, budget, space, limits, objective, target_tps, _or(top, DEFAULT_TOP), solver, time_limit_s,
                       export_mps, export_lp)
-    return result_document(result)
+    doc = result_document(result)
+    applied = {"applied": defaulted, "source": DEFAULT_LIMITS_SOURCE}
+    doc["scenario"]["limits"]["defaults"] = applied if defaulted else None
+    return doc
 
 
 def evaluation(*, tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv_quant=None,

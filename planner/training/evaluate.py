@@ -24,12 +24,13 @@ One optimiser step of a job with ``m`` micro-batches per replica (``planner.trai
 * Stragglers: the step waits for the slowest of the job's ``N`` GPUs, ``x (1 + cv sqrt(2 ln N))``
   (``jitter_cv``; ``planner.training.workload.DEFAULT_JITTER_CV`` says where it comes from).
 
-Reported figures: tokens/s = global batch x sequence / step time; Tok/GPU(avg) over all GPUs of
+Reported figures: tokens/s = global batch x sequence / step time; tokens/s per GPU over all GPUs of
 the job; MFU = model FLOPs (``6 N + 3 x attention``, no recomputation) / (step time x GPUs x the
 dense BF16 peak) whatever the precision (Llama 3's convention), ``mfu_fp8`` against the FP8 peak,
 ``hfu`` hardware FLOPs (with recomputation) against the precision's peak;
-"Inst Steps/s" = micro-batch steps per second of one data-parallel replica and "Tot Steps/s"
-= all ``dp`` replicas together (the seed's instance/total pair, with a replica as the instance);
+``instance_steps_per_s`` = micro-batches per second of one data-parallel replica (the seed's "Inst
+Steps/s"; tables: "mb/s/replica") and ``total_steps_per_s`` = all ``dp`` replicas together (the
+seed's "Tot Steps/s"; tables: "mb/s"), not optimiser steps (``steps_per_s``);
 the limit is the largest share of the step (compute, hbm, comm or pipeline bubble).
 """
 

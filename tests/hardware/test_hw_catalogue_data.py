@@ -94,3 +94,15 @@ def test_system_ranges_and_references(name: str) -> None:
     if system.rack_power_w is not None:
         # The rack budget covers at least its GPUs' board power.
         assert system.rack_power_w >= system.gpus_per_rack * hw.gpu.power_w
+
+
+def test_short_gpu_names_resolve_to_the_one_gpu_they_begin():
+    from hardware.catalogue import Catalogue
+    from hardware.errors import CatalogueError
+    cat = Catalogue()
+    # h100/h200 are the SXM parts (the only H100/H200 in the catalogue); exact names still win.
+    assert cat.gpu("h200").name == "h200-sxm" and cat.gpu("H100").name == "h100-sxm"
+    assert cat.gpu("b200").name == "b200" and cat.gpu("mi355x").name == "mi355x"
+    assert cat.hardware("h200").system.name == "hgx-h200"
+    with pytest.raises(CatalogueError, match="unknown system or GPU 'h300'; closest:"):
+        cat.hardware("h300")

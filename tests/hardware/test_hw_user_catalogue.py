@@ -69,9 +69,10 @@ def test_user_entry_overrides_a_shipped_one(tmp_path: Path) -> None:
 
 def test_unknown_name_lists_closest() -> None:
     cat = Catalogue()
+    # ("h100" itself now names h100-sxm, the one GPU it begins: tests/hardware/test_hw_catalogue_data.py.)
     # h800 (two letters off) ranks between h100-sxm and h200-sxm
-    with pytest.raises(CatalogueError, match=r"^unknown GPU 'h100'; closest: h100-sxm, h800, h200-sxm"):
-        cat.gpu("h100")
+    with pytest.raises(CatalogueError, match=r"^unknown GPU 'h100x'; closest: h100-sxm, h800, h200-sxm"):
+        cat.gpu("h100x")
     with pytest.raises(CatalogueError, match=r"unknown system 'hgx-h300'; closest: .*hgx-h200"):
         cat.system("hgx-h300")
     with pytest.raises(CatalogueError, match=r"unknown system or GPU 'nvl72'; closest: gb200-nvl72"):

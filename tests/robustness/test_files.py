@@ -242,7 +242,7 @@ CSV_CASES = [
 @pytest.mark.parametrize("text,field", **_ids(CSV_CASES))
 def test_bad_calibration_csv(rackplan, tmp_path, text, field):
     _write(tmp_path / "runs.csv", text)
-    refused(rackplan("calibrate", "runs.csv", "--out", "p.toml"), 1, field)
+    refused(rackplan("calibrate", "runs.csv", "--output", "p.toml"), 1, field)
     assert not (tmp_path / "p.toml").exists()
 
 
@@ -250,7 +250,7 @@ def test_bad_calibration_csv(rackplan, tmp_path, text, field):
 def test_damaged_calibration_rows_are_skipped_and_counted(rackplan, tmp_path, bad):
     # Issue 16 (8): one row of tp=inf or batch=1e30 aborted the whole fit; now it is one more skipped row.
     (tmp_path / "runs.csv").write_text("\n".join([HEADER, *GOOD_ROWS, bad]) + "\n")
-    done = rackplan("calibrate", "runs.csv", "--out", "p.toml", "--format", "json")
+    done = rackplan("calibrate", "runs.csv", "--output", "p.toml", "--format", "json")
     assert done.code == 0, done.err
     doc = json.loads(done.out)
     assert doc["rows_used"] == 3  # the three good rows

@@ -28,8 +28,9 @@ TABLE = [
     (("plan",), "--tokens-cached", BAD_INTS + ("-1",)),
     *((("plan",), opt, BAD_POSITIVE_INTS) for opt in ("--tp", "--pp", "--ep", "--dp", "--batch")),
     (("plan",), "--kv-offload-fraction", BAD_FRACTIONS),
-    *((("plan",), opt, BAD_POSITIVE_FLOATS + ("0",))
-      for opt in ("--max-tpot-ms", "--max-ttft-ms", "--min-tok-per-user", "--max-kw", "--time-limit")),
+    *((("plan",), opt, BAD_POSITIVE_FLOATS + ("0",)) for opt in ("--max-tpot-ms", "--max-kw", "--time-limit")),
+    # 0 lifts the isl/osl default floor and ceiling (docs/usage.md), so only negatives and non-finite fail.
+    *((("plan",), opt, BAD_POSITIVE_FLOATS) for opt in ("--max-ttft-ms", "--min-tok-per-user")),
     *((("plan",), opt, BAD_NAMES)
       for opt in ("--model", "--system", "--gpu", "--fabric", "--engine", "--preset", "--quant", "--kv-quant")),
     (("min-gpus",), "--target-tps", BAD_POSITIVE_FLOATS + ("0",)),
@@ -59,7 +60,7 @@ TABLE = [
     # rackplan sweep GRID -o FILE
     (("sweep", "grid.toml", "-o", "out.csv"), "--jobs", BAD_POSITIVE_INTS + ("1025",)),
     # rackplan calibrate CSV --out FILE
-    *((("calibrate", "runs.csv", "--out", "p.toml"), opt, BAD_NAMES)
+    *((("calibrate", "runs.csv", "--output", "p.toml"), opt, BAD_NAMES)
       for opt in ("--system", "--gpu", "--engine", "--name")),
 ]
 CASES = [(prefix, opt, value) for prefix, opt, values in TABLE for value in values]

@@ -39,7 +39,7 @@ NAME_CASES = [
     (("show", "model", BOGUS), BOGUS),
     (("fleet", "missing.toml"), "missing.toml"),
     (("sweep", "missing.toml", "-o", "out.csv"), "missing.toml"),
-    (("calibrate", "missing.csv", "--out", "p.toml"), "missing.csv"),
+    (("calibrate", "missing.csv", "--output", "p.toml"), "missing.csv"),
 ]
 
 

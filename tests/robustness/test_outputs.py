@@ -40,7 +40,7 @@ WRITERS = [
     (("train", "evaluate", "--model", "llama-3.1-8b", "--system", "hgx-h200"), "--output"),
     (("fleet", "fleet.toml"), "--output"),
     (("sweep", "grid.toml"), "--output"),
-    (("calibrate", "runs.csv"), "--out"),
+    (("calibrate", "runs.csv"), "--output"),
 ]
 # Paths refused before any work (relative to the case's directory).
 BAD_PATHS = ("", " ", "missing-dir/out.txt", ".", "a-dir", "a-file.txt/below.txt")

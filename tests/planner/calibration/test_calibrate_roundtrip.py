@@ -79,7 +79,7 @@ def test_written_profile_round_trips(synthetic, tmp_path):
 def test_cli_writes_a_profile_every_command_accepts(synthetic, tmp_path, capsys):
     out = tmp_path / "mine.toml"
     with pytest.raises(SystemExit) as done:
-        main(["calibrate", str(synthetic), "--out", str(out), "--format", "json"])
+        main(["calibrate", str(synthetic), "--output", str(out), "--format", "json"])
     assert done.value.code == 0
     assert '"rows_used": 32' in capsys.readouterr().out
     with pytest.raises(SystemExit) as done:
@@ -179,7 +179,7 @@ def test_bad_csv_is_one_line_and_exit_1(tmp_path, capsys, text, message):
     path = tmp_path / "bad.csv"
     path.write_text(text)
     with pytest.raises(SystemExit) as done:
-        main(["calibrate", str(path), "--out", str(tmp_path / "x.toml")])
+        main(["calibrate", str(path), "--output", str(tmp_path / "x.toml")])
     assert done.value.code == 1
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1

@@ -60,7 +60,7 @@ def test_catalogue_dir_option_and_env_var(tmp_path):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["show", "gpu", "h100"], "closest"),
+    (["show", "gpu", "h100x"], "closest"),
     (["show", "model", "llama-3.1-9b"], "llama-3.1-8b"),
     (["show", "model", "/no/such/config.json"], "config.json"),
 ])

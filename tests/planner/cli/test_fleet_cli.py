@@ -53,7 +53,8 @@ def _write(tmp_path, text, name="fleet.toml"):
 def test_example_fleet_meets_every_target_verified():
     doc = _json(["fleet", str(EXAMPLE)])
     assert doc["objective"] == "min_cost" and doc["verification"]["ok"]
-    assert [k["kind"] for k in doc["kinds"]] == ["gb200_nvl72", "mi355x_8", "hgx_h200"]
+    # Reports name kinds and models as written (issue 17), not by their constraint labels (gb200_nvl72).
+    assert [k["kind"] for k in doc["kinds"]] == ["gb200-nvl72", "mi355x-8", "hgx-h200"]
     # 2 NVL72 racks x 72 + 16 MI355X servers x 8 + 8 H200 servers x 8 = 144 + 128 + 64 = 336 GPUs held.
     assert doc["totals"]["gpus_held"] == 336
     for m in doc["models"]:
@@ -108,7 +109,7 @@ def test_cli_models_replace_the_files_and_maximise(tmp_path):
     path = _write(tmp_path, SMALL.format(objective="gpus"))
     doc = _json(["fleet", path, "--maximise", "tps", "--model", "qwen3-30b-a3b", "--model", "llama-3.1-8b",
                  "--isl", "512", "--osl", "128", "--serving", "agg"])
-    assert doc["objective"] == "max_tps" and [m["model"] for m in doc["models"]] == ["qwen3_30b_a3b", "llama_3_1_8b"]
+    assert doc["objective"] == "max_tps" and [m["model"] for m in doc["models"]] == ["qwen3-30b-a3b", "llama-3.1-8b"]
     # Weights default to 1: the objective is the two models' output tokens/s summed.
     assert doc["objective_value"] == pytest.approx(sum(m["output_tps"] for m in doc["models"]), rel=1e-6)
     assert all(p["role"] == "agg" for p in doc["pools"])
@@ -207,3 +208,10 @@ def test_missing_file_clashing_objectives_and_stray_options(tmp_path, capfd):
         assert exit_info.value.code == 1
         err = capfd.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and needle in err, err
+
+
+def test_a_label_the_file_gives_is_the_name_reports_print(tmp_path):
+    text = SMALL.format(objective="gpus").replace('name = "llama-3.1-8b"', 'name = "llama-3.1-8b"\nlabel = "chat"')
+    doc = _json(["fleet", _write(tmp_path, text)])
+    assert [m["model"] for m in doc["models"]] == ["chat"] and doc["models"][0]["name"] == "llama-3.1-8b"
+    assert {p["model"] for p in doc["pools"]} == {"chat"}

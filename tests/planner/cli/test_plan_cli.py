@@ -30,7 +30,7 @@ def test_default_plan_is_qwen3_on_one_gb200_rack():
     assert doc["verification"]["ok"] is True
     assert all(c["slack"] >= 0 for c in doc["verification"]["checks"])
     assert doc["plan"]["gpus"] <= 72
-    # Tok/GPU(avg) is total TPS over GPUs in use.
+    # tok/s/GPU is total TPS over GPUs in use.
     assert doc["tok_per_gpu"] == pytest.approx(doc["total_tps"] / doc["plan"]["gpus"], rel=1e-9)
     assert len(doc["alternatives"]) == 1
     assert doc["alternatives"][0]["total_tps"] <= doc["total_tps"]

@@ -41,7 +41,7 @@ def test_default_training_plan_is_llama_70b_on_one_gb200_rack():
     # One job: tp x cp x pp GPUs per replica, dp replicas; the batch of 256 divides into dp x micro-batch.
     assert p["gpus"] == p["tp"] * p["cp"] * p["pp"] * p["dp"] <= 72
     assert 256 % (p["dp"] * p["micro_batch"]) == 0
-    # Tok/GPU(avg) is tokens/s over GPUs in use; Tot Steps/s is dp replicas x Inst Steps/s.
+    # tok/s/GPU is tokens/s over GPUs in use; mb/s (Tot Steps/s) is dp replicas x mb/s/replica.
     assert doc["tok_per_gpu"] == pytest.approx(doc["tokens_per_s"] / p["gpus"], rel=1e-9)
     assert doc["total_steps_per_s"] == pytest.approx(p["dp"] * doc["instance_steps_per_s"], rel=1e-9)
     # tokens/s = 256 sequences x 8192 tokens per step / step time.
@@ -91,7 +91,8 @@ def test_evaluate_training_layout():
     assert not bad["feasible"] and bad["reasons"][0] == "global batch 8 does not divide by dp x micro_batch = 3"
     text = RUN.invoke(cli, ["evaluate", "--mode", "training", "--model", "llama-3.1-8b", "--gpu", "h100-sxm",
                             "--dp", "8", "--global-batch", "64"]).output
-    assert "mfu" in text and "memory_per_gpu_bytes.optimiser" in text and " %" in text
+    # Units in the field names (issue 17): percent for MFU, GB for memory.
+    assert "mfu (%)" in text and "memory_per_gpu.optimiser (GB)" in text
 
 
 def test_errors_are_one_line(capsys):

@@ -56,3 +56,15 @@ def test_shortlist_keeps_each_layout_at_its_best_row_or_explains():
     none = driver.Candidates(c.keys, c.rate, c.gpus, np.zeros(3, bool), c.fabric_may_bind)
     with pytest.raises(InfeasibleError, match="^budget: nothing fits$"):
         driver.shortlist(none, lambda: "budget: nothing fits")
+
+
+def test_choosing_a_row_excludes_its_whole_family():
+    # Rows 0, 1 are layouts (1,) and (2,) of one family (7,), e.g. one plan cut into 1 or 2 instances.
+    keys = np.array([[1], [2], [3]])
+    family = np.array([[7], [7], [3]])
+    value = np.array([9.0, 8.0, 1.0])
+    log = []
+    mode = _mode(keys, value, log)
+    out = driver.run(driver.Mode(**{**mode.__dict__, "family": family}), np.arange(3), top=3)
+    # Row 1 (same family as row 0) is never offered: answers are rows 0 and 2 only.
+    assert log == [0, 2] and out.columns == [3, 1]

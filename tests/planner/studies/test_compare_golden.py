@@ -1,4 +1,5 @@
-"""Golden outputs: every report format of ``plan``, ``compare`` and ``frontier`` for one scenario.
+"""Golden outputs: every report format of ``plan``, ``evaluate``, ``compare``, ``frontier``, ``train plan``
+and ``fleet`` for one scenario each.
 
 The scenario pins its engine profile (tests/golden/profile.toml), so re-calibrating the shipped
 defaults does not move these numbers; a deliberate change to the model or the reports does.
@@ -28,14 +29,21 @@ SCENARIO = ["--model", "qwen3-30b-a3b", "--system", "hgx-h200", "--tokens-cached
             "--profile", PROFILE]
 COMMANDS = {
     "plan": ["plan", *SCENARIO, "--racks", "1", "--top", "3"],
+    "evaluate": ["evaluate", *SCENARIO[:6], "--tp", "2", "--batch", "64", "--quant", "fp8", "--kv-quant", "fp8",
+                 *SCENARIO[8:]],
+    # Training has no engine profile: its numbers move only with the hardware catalogue and the model.
+    "train": ["train", "plan", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--racks", "1", "--top", "3"],
+    "fleet": ["fleet", "tests/golden/fleet.toml", "--profile", PROFILE],
     # The second system and the 450 tok/s/user floor give one row that cannot be planned (H200 tops out
     # at 443 tok/s per user here), so the golden pins the "why not" column too.
     "compare": ["compare", *SCENARIO[:3], "hgx-h200,mi355x-8", *SCENARIO[4:], "--min-tok-per-user", "0,450"],
     "frontier": ["frontier", *SCENARIO[:3], "hgx-h200,mi355x-8", *SCENARIO[4:], "--points", "5"],
 }
-SUFFIX = {"table": "txt", "markdown": "md", "csv": "csv", "json": "json"}
-TIMING_KEYS = {"solve_time_s", "wall_time_s"}
-TIMING_TEXT = re.compile(r"in [\d,.]+ ms \(wall [\d,.]+ s\)")
+SUFFIX = {"table": "txt", "markdown": "md", "csv": "csv", "json": "json", "html": "html"}
+# --format html exists for plan and min-gpus only (planner/report/html.py).
+CASES = [(c, f) for c in COMMANDS for f in SUFFIX if f != "html" or c == "plan"]
+TIMING_KEYS = {"solve_time_s", "wall_time_s", "table_time_s", "verify_time_s"}
+TIMING_TEXT = re.compile(r"in [\d,.]+ ms \((tables [\d,.]+ s, )?wall [\d,.]+ s\)")
 
 
 def _mask(obj):
@@ -68,8 +76,7 @@ def _close(a, b, path="$"):
         assert a == b, f"{path}: {a!r} != {b!r}"
 
 
-@pytest.mark.parametrize("fmt", list(SUFFIX))
-@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("command,fmt", CASES)
 def test_golden(command, fmt, tmp_path, monkeypatch, update_golden):
     monkeypatch.chdir(ROOT)
     out = tmp_path / f"out.{SUFFIX[fmt]}"

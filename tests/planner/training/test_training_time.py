@@ -45,7 +45,7 @@ def test_one_gpu_step_by_hand():
     # MFU: model FLOPs (6 N + 3 x attention, N without the input embedding) over time x peak.
     model_flop = 8 * 4096 * 6 * (counts.active_params(m8) - 128256 * 4096) + 8 * 3 * attn
     assert s.mfu[0] == pytest.approx(model_flop / (step * 989e12), rel=1e-9)
-    # Inst Steps/s: micro-batch steps of the one replica per second; Tot Steps/s: of all dp replicas.
+    # mb/s/replica (Inst Steps/s): micro-batches of the one replica per second; mb/s (Tot Steps/s): all dp replicas.
     assert s.instance_steps_per_s[0] == pytest.approx(8 / step, rel=1e-9) == s.total_steps_per_s[0]
 
 

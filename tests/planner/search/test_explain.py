@@ -1,0 +1,84 @@
+"""Why this plan: binding limits with their numbers, the pace-setting subsystem, the runner-up, what would move it.
+
+One question, the issue's own: ``rackplan plan --isl 4096 --osl 1024`` (Qwen3-235B-A22B on one GB200
+NVL72 rack, the default latency limits TPOT <= 80 ms and TTFT <= 2 s).
+"""
+
+import pytest
+
+import planner
+from planner.serving.evaluate import evaluate_plan
+from planner.serving.plan import Plan
+from planner.studies.serving import scenario
+
+
+@pytest.fixture(scope="module")
+def doc():
+    return planner.plan(isl=4096, osl=1024, top=2)
+
+
+def _by_name(e):
+    return {x["name"]: x for x in e["binding"]}
+
+
+def test_the_binding_limits_carry_their_numbers(doc):
+    e = doc["explanation"]
+    b = _by_name(e)
+    assert doc["layout"] == "1x1x1x2" and doc["plan"]["batch"] == 384 and doc["plan"]["instances"] == 36
+    # 36 instances of 2 GPUs fill the rack's 72 GPUs.
+    assert (b["gpu_budget"]["used"], b["gpu_budget"]["limit"], b["gpu_budget"]["binding"]) == (72, 72, True)
+    assert b["gpu_budget"]["text"] == "GPU budget: 72 of 72 GPUs in use"
+    # HBM usable: 186 GB x 0.9 (the default engine's hbm_usable_fraction) = 167.4 GB.
+    assert b["hbm"]["limit"] == pytest.approx(167.4, rel=1e-12)
+    assert b["hbm"]["used"] == pytest.approx(doc["memory_per_gpu_bytes"]["total"] / 1e9, rel=1e-12)
+    assert b["ttft"]["limit"] == pytest.approx(2000.0) and b["ttft"]["used"] == pytest.approx(doc["ttft_s"] * 1e3)
+    assert b["tpot"]["limit"] == pytest.approx(80.0) and b["tpot"]["binding"] is False
+    # Binding means the next batch of the ladder (512) breaks it: score that batch and see.
+    sc = scenario(isl=4096, osl=1024)
+    nxt = evaluate_plan(sc, Plan(dp=2, batch=512, quant="fp4", kv_quant="fp8"))
+    assert float(nxt.memory.total[0]) > 167.4e9 and b["hbm"]["binding"] is True
+    assert float(nxt.ttft_s[0]) > 2.0 and b["ttft"]["binding"] is True
+    assert float(nxt.step_time_s[0]) < 0.08  # TPOT would still hold: it does not bind
+    assert b["hbm"]["text"].endswith("(batch 512 would break it)")
+
+
+def test_the_limiting_subsystem_is_the_largest_term_and_its_share(doc):
+    s = doc["explanation"]["limiting_subsystem"]
+    split = doc["time_split_s"]
+    assert s["name"] == doc["limit"] == "hbm"
+    # pp = 1: the share is the HBM term over the step time.
+    assert s["share"] == pytest.approx(split["hbm"] / doc["step_time_s"], rel=1e-12)
+    assert 0.70 < s["share"] < 0.72
+
+
+def test_the_runner_up_is_the_next_distinct_plan_and_says_what_it_gives_up(doc):
+    r = doc["explanation"]["runner_up"]
+    alt = doc["alternatives"][0]
+    assert r["layout"] == alt["layout"] != doc["layout"]
+    assert r["tps_given_up"] == pytest.approx(doc["total_tps"] - alt["total_tps"], rel=1e-12)
+    assert f"{(doc['total_tps'] - alt['total_tps']) / doc['total_tps']:.1%} less" in r["text"]
+
+
+def test_what_would_move_it_is_solved_not_guessed(doc):
+    moves = doc["explanation"]["what_would_move_it"]
+    rack = moves[0]
+    assert rack["change"] == "one more rack (144 GPUs)"
+    # Two racks hold twice the instances of the same 2-GPU plan: 72 x 10,814 tok/s = twice the answer.
+    assert rack["gpus"] == 144 and rack["total_tps"] == pytest.approx(2 * doc["total_tps"], rel=1e-9)
+    # The TTFT limit binds, so it is the latency limit relaxed; HBM binds at batch 512 too, so 2.2 s alone
+    # does not move the answer, and the explanation says so with the solved number.
+    ttft = moves[1]
+    assert ttft["change"] == "TTFT limit relaxed by 10% to 2,200 ms"
+    assert ttft["total_tps"] == pytest.approx(doc["total_tps"], rel=1e-9)
+    direct = planner.plan(isl=4096, osl=1024, top=1, max_ttft_ms=2200)
+    assert direct["total_tps"] == pytest.approx(ttft["total_tps"], rel=1e-9)
+
+
+def test_min_gpus_explains_its_target():
+    d = planner.min_gpus(100_000, isl=4096, osl=1024, top=1)
+    b = _by_name(d["explanation"])
+    assert b["target"]["limit"] == 100_000 and b["target"]["used"] >= 100_000
+    move = d["explanation"]["what_would_move_it"][0]
+    assert move["change"] == "target 10% lower (90,000 tok/s)"
+    assert move["gpus"] <= d["gpus"]
+    assert d["explanation"]["runner_up"] is None

@@ -1,0 +1,37 @@
+"""What a plan occupies: servers, racks (the last partial) and board power."""
+
+import json
+
+from click.testing import CliRunner
+
+from hardware.catalogue import Catalogue
+from planner.budget import footprint, footprint_text
+from planner.cli.main import cli
+
+CAT = Catalogue()
+
+
+def test_servers_racks_and_power_of_a_gpu_count():
+    # hgx-h200: 8 GPUs per server, 4 servers (32 GPUs) per rack, 700 W per H200.
+    f = footprint(CAT.hardware("hgx-h200"), 376)
+    # 376 / 8 = 47 servers; ceil(376 / 32) = 12 racks, the last with 376 - 11 x 32 = 24 GPUs; 376 x 700 W.
+    assert (f["servers"], f["racks"], f["partial_rack_gpus"]) == (47, 12, 24)
+    assert f["board_power_kw"] == 263.2
+    assert footprint_text(f) == "47 servers in 12 racks, the last partial (24 of 32 GPUs), 263.2 kW board power"
+    # A full GB200 NVL72 rack: 72 GPUs = 18 servers of 4, 1,200 W each = 86.4 kW; no partial rack.
+    full = footprint(CAT.hardware("gb200-nvl72"), 72)
+    assert footprint_text(full) == "18 servers in 1 rack, 86.4 kW board power"
+    # 9 GPUs: a partly used server still counts (2 servers); a fleet's own power per GPU wins.
+    part = footprint(CAT.hardware("hgx-h200"), 9, power_w_per_gpu=1000)
+    assert footprint_text(part) == "2 servers in 1 partial rack (9 of 32 GPUs), 9.0 kW board power"
+
+
+def test_min_gpus_answers_in_servers_racks_and_power():
+    out = CliRunner().invoke(cli, ["min-gpus", "--model", "qwen3-235b-a22b", "--system", "hgx-h200",
+                                   "--target-tps", "1000000", "--top", "1", "--format", "json"],
+                             catch_exceptions=False).output
+    doc = json.loads(out)
+    f = doc["footprint"]
+    assert f["gpus"] == doc["plan"]["gpus"]
+    assert f["servers"] == -(-f["gpus"] // 8) and f["racks"] == -(-f["gpus"] // 32)
+    assert f["board_power_kw"] == doc["power_kw"]
