@@ -15,23 +15,47 @@ import sys
 
 import click
 
-from hardware.errors import CatalogueError
-from models.errors import ModelError
-from planner.cli import calibrate as calibrate_cmd
-from planner.cli import catalogue as catalogue_cmds
-from planner.cli import compare as compare_cmds
-from planner.cli import fleet as fleet_cmd
-from planner.cli import plan as plan_cmds
-from planner.cli import sweep as sweep_cmd
-from planner.cli import train as train_cmds
 from planner.cli.alias import ModeAliasGroup
-from planner.cli.options import CATALOGUE_ENV
-from planner.errors import PlannerError
+from planner.cli.lazy import lazy_group
 
-USER_ERRORS = (PlannerError, CatalogueError, ModelError)
+CATALOGUE_ENV = "RACKPLAN_CATALOGUE"
+# Each command's module is imported when the command is looked up (``rackplan --help`` imports
+# none: no numpy, PuLP or HiGHS); the text is the first sentence of the command's help, what
+# ``--help`` lists (tests/planner/cli/test_lazy_cli.py checks it against the command).
+COMMANDS = {
+    "calibrate": ("planner.cli.calibrate",
+                  "Fit an engine profile's efficiency factors to MEASUREMENTS.csv (robust least squares)."),
+    "compare": ("planner.cli.compare", "Optimal plans side by side across systems, budgets, quantisation sets, "
+                                       "fabrics, models, contexts."),
+    "evaluate": ("planner.cli.plan", "Score one plan: step time split, limit, bounds, fabric load, memory per GPU."),
+    "fabrics": ("planner.cli.catalogue", "List fabrics with per-GPU bandwidth and message latency."),
+    "fleet": ("planner.cli.fleet", "Plan several models on a fleet of mixed hardware (FLEET_FILE: TOML, see "
+                                   "examples/fleet.toml)."),
+    "frontier": ("planner.cli.compare", "Pareto frontier of tokens/s per GPU vs tokens/s per user, traced by "
+                                        "sweeping the latency floor."),
+    "gpus": ("planner.cli.catalogue", "List GPUs with memory, bandwidth, peak FLOP/s and power."),
+    "min-gpus": ("planner.cli.plan", "Fewest GPUs (then racks) that reach --target-tps (the budget is the cap "
+                                     "searched)."),
+    "models": ("planner.cli.catalogue", "List catalogue models with parameter counts and KV bytes per token."),
+    "plan": ("planner.cli.plan", "Throughput-optimal plan for a rack or GPU budget (MILP, verified by the "
+                                 "evaluator)."),
+    "show": ("planner.cli.catalogue", "Show one GPU, system, fabric or model: spec, derived figures and sources."),
+    "sweep": ("planner.cli.sweep", "Plan every scenario of GRID.toml (models x systems x budgets x workloads x "
+                                   "latency floors x fabrics)."),
+    "systems": ("planner.cli.catalogue", "List systems (servers and racks) with their fabric tiers."),
+    "train": ("planner.cli.train", "Plan and score training jobs: layouts, MFU, memory, time to train."),
+}
 
 
-@click.group(cls=ModeAliasGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def user_errors() -> tuple[type[Exception], ...]:
+    """The library's one-line errors (imported when one is raised: ``hardware`` loads the catalogue)."""
+    from hardware.errors import CatalogueError
+    from models.errors import ModelError
+    from planner.errors import PlannerError
+    return PlannerError, CatalogueError, ModelError
+
+
+@click.group(cls=lazy_group(ModeAliasGroup, COMMANDS), context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--catalogue", "catalogue_dirs", multiple=True, envvar=CATALOGUE_ENV,
               type=click.Path(exists=True, file_okay=False),
               help=f"Extra catalogue directory of GPU/system/fabric TOML files (repeatable; env {CATALOGUE_ENV}, "
@@ -43,9 +67,6 @@ def cli(ctx: click.Context, catalogue_dirs: tuple[str, ...]) -> None:
     ctx.ensure_object(dict)
     ctx.obj["catalogue_dirs"] = tuple(catalogue_dirs)
 
-
-for module in (catalogue_cmds, plan_cmds, train_cmds, fleet_cmd, compare_cmds, sweep_cmd, calibrate_cmd):
-    module.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -63,11 +84,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
-    except USER_ERRORS as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:
+        if not isinstance(exc, user_errors()):
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     sys.exit(0)
 
 

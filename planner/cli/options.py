@@ -35,7 +35,6 @@ from planner.training.resolve import (
 from planner.training.resolve import DEFAULT_MIN_GPUS_RACKS as TRAINING_MIN_GPUS_RACKS
 from planner.training.workload import OPTIMISERS, PRECISIONS, RECOMPUTE_MODES
 
-CATALOGUE_ENV = "RACKPLAN_CATALOGUE"
 POSITIVE = click.FloatRange(min=0, min_open=True)
 FRACTION = click.FloatRange(0.0, 1.0)
 
