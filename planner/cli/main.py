@@ -20,31 +20,26 @@ from planner.cli.lazy import lazy_group
 
 CATALOGUE_ENV = "RACKPLAN_CATALOGUE"
 # Each command's module is imported when the command is looked up (``rackplan --help`` imports
-# none: no numpy, PuLP or HiGHS); the text is the first sentence of the command's help, what
-# ``--help`` lists (tests/planner/cli/test_lazy_cli.py checks it against the command).
-COMMANDS = {
-    "calibrate": ("planner.cli.calibrate",
-                  "Fit an engine profile's efficiency factors to MEASUREMENTS.csv (robust least squares)."),
-    "compare": ("planner.cli.compare", "Optimal plans side by side across systems, budgets, quantisation sets, "
-                                       "fabrics, models, contexts."),
-    "evaluate": ("planner.cli.plan", "Score one plan: step time split, limit, bounds, fabric load, memory per GPU."),
-    "fabrics": ("planner.cli.catalogue", "List fabrics with per-GPU bandwidth and message latency."),
-    "fleet": ("planner.cli.fleet", "Plan several models on a fleet of mixed hardware (FLEET_FILE: TOML, see "
-                                   "examples/fleet.toml)."),
-    "frontier": ("planner.cli.compare", "Pareto frontier of tokens/s per GPU vs tokens/s per user, traced by "
-                                        "sweeping the latency floor."),
-    "gpus": ("planner.cli.catalogue", "List GPUs with memory, bandwidth, peak FLOP/s and power."),
-    "min-gpus": ("planner.cli.plan", "Fewest GPUs (then racks) that reach --target-tps (the budget is the cap "
-                                     "searched)."),
-    "models": ("planner.cli.catalogue", "List catalogue models with parameter counts and KV bytes per token."),
-    "plan": ("planner.cli.plan", "Throughput-optimal plan for a rack or GPU budget (MILP, verified by the "
-                                 "evaluator)."),
-    "show": ("planner.cli.catalogue", "Show one GPU, system, fabric or model: spec, derived figures and sources."),
-    "sweep": ("planner.cli.sweep", "Plan every scenario of GRID.toml (models x systems x budgets x workloads x "
-                                   "latency floors x fabrics)."),
-    "systems": ("planner.cli.catalogue", "List systems (servers and racks) with their fabric tiers."),
-    "train": ("planner.cli.train", "Plan and score training jobs: layouts, MFU, memory, time to train."),
-}
+# none: no numpy, PuLP or HiGHS). A line: command, its module under planner.cli, the first
+# sentence of its help, what ``--help`` lists (tests/planner/cli/test_lazy_cli.py checks it).
+TABLE = """
+calibrate calibrate Fit an engine profile's efficiency factors to MEASUREMENTS.csv (robust least squares).
+compare compare Optimal plans side by side across systems, budgets, quantisation sets, fabrics, models, contexts.
+evaluate plan Score one plan: step time split, limit, bounds, fabric load, memory per GPU.
+fabrics catalogue List fabrics with per-GPU bandwidth and message latency.
+fleet fleet Plan several models on a fleet of mixed hardware (FLEET_FILE: TOML, see examples/fleet.toml).
+frontier compare Pareto frontier of tokens/s per GPU vs tokens/s per user, traced by sweeping the latency floor.
+gpus catalogue List GPUs with memory, bandwidth, peak FLOP/s and power.
+min-gpus plan Fewest GPUs (then racks) that reach --target-tps (the budget is the cap searched).
+models catalogue List catalogue models with parameter counts and KV bytes per token.
+plan plan Throughput-optimal plan for a rack or GPU budget (MILP, verified by the evaluator).
+show catalogue Show one GPU, system, fabric or model: spec, derived figures and sources.
+sweep sweep Plan every scenario of GRID.toml (models x systems x budgets x workloads x latency floors x fabrics).
+systems catalogue List systems (servers and racks) with their fabric tiers.
+train train Plan and score training jobs: layouts, MFU, memory, time to train.
+"""
+COMMANDS = {name: (f"planner.cli.{module}", text)
+            for name, module, text in (line.split(None, 2) for line in TABLE.strip().splitlines())}
 
 
 def user_errors() -> tuple[type[Exception], ...]:
