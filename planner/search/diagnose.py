@@ -6,6 +6,8 @@ nothing passes, with the best number the search space reaches against it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from models import counts
@@ -13,9 +15,11 @@ from planner import quant
 from planner.budget import Budget, max_instances
 from planner.serving.candidates import CandidateTable, Limits
 from planner.serving.scenario import Scenario
-from planner.training.evaluate import TrainingScenario
-from planner.training.space import TrainingCandidates
 from planner.units import gb, kw, ms
+
+if TYPE_CHECKING:  # types only: serving questions do not load the training stack
+    from planner.training.evaluate import TrainingScenario
+    from planner.training.space import TrainingCandidates
 
 SECONDS_PER_DAY = 86400.0
 

@@ -99,3 +99,16 @@ def take_rows(obj, index):
         elif isinstance(v, np.ndarray):
             changes[f.name] = v[:, index] if v.ndim == 2 else v[index]
     return replace(obj, **changes)
+
+
+def put_rows(obj, index, part) -> None:
+    """Write ``part`` (what ``take_rows(obj, index)`` gives) into rows ``index`` of ``obj``'s arrays, in place."""
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if is_dataclass(v) and not isinstance(v, type):
+            put_rows(v, index, getattr(part, f.name))
+        elif isinstance(v, np.ndarray):
+            if v.ndim == 2:
+                v[:, index] = getattr(part, f.name)
+            else:
+                v[index] = getattr(part, f.name)
