@@ -76,20 +76,39 @@ class CandidateTable:
     ok: np.ndarray
     num_enumerated: int
 
+    def take(self, index) -> CandidateTable:
+        """Rows ``index`` (a mask, integer array or slice)."""
+        return CandidateTable(self.plans.take(index), self.scores.take(index), self.ok[index], self.num_enumerated)
+
     def feasible(self) -> CandidateTable:
         """Only the rows that meet every per-instance limit."""
-        idx = np.flatnonzero(self.ok)
-        return CandidateTable(self.plans.take(idx), self.scores.take(idx), np.ones(idx.size, bool),
-                              self.num_enumerated)
+        return self.take(np.flatnonzero(self.ok))
 
 
-def candidate_table(scenario: Scenario, space: SearchSpace, limits: Limits = Limits()) -> CandidateTable:
-    """Enumerate, score and filter the candidates of ``space``."""
-    plans = enumerate_plans(scenario, space)
+def scored_table(scenario: Scenario, plans: PlanArrays, limits: Limits, num_enumerated: int) -> CandidateTable:
+    """Score ``plans`` and mark the rows that meet every per-instance limit."""
     scores = evaluate(scenario, plans, shape_of(scenario))
     ok = scores.feasible.copy()
     if limits.max_tpot_s is not None:
         ok &= scores.step_time_s <= limits.max_tpot_s
     if limits.max_ttft_s is not None and scores.ttft_s is not None:
         ok &= scores.ttft_s <= limits.max_ttft_s
-    return CandidateTable(plans, scores, ok, space.size())
+    return CandidateTable(plans, scores, ok, num_enumerated)
+
+
+def candidate_table(scenario: Scenario, space: SearchSpace, limits: Limits = Limits()) -> CandidateTable:
+    """Enumerate, score and filter the candidates of ``space``."""
+    return scored_table(scenario, enumerate_plans(scenario, space), limits, space.size())
+
+
+def layout_chunks(plans: PlanArrays, rows: int) -> list[slice]:
+    """Consecutive slices of ``plans`` of at least ``rows`` rows (the last: what is left), cut only
+    where (tp, pp, ep, dp) changes, so every row of one layout falls in one slice."""
+    n = len(plans)
+    changes = np.flatnonzero((np.diff(plans.tp) != 0) | (np.diff(plans.pp) != 0) | (np.diff(plans.ep) != 0)
+                             | (np.diff(plans.dp) != 0)) + 1
+    starts = [0]
+    for cut in changes.tolist():
+        if cut - starts[-1] >= rows:
+            starts.append(cut)
+    return [slice(a, b) for a, b in zip(starts, starts[1:] + [n])]

@@ -8,7 +8,7 @@ import pytest
 from planner import quant
 from planner.search import prune
 from planner.serving import parallel
-from planner.serving.candidates import enumerate_plans
+from planner.serving.candidates import enumerate_plans, layout_chunks
 from planner.serving.space import default_space
 from planner.studies.serving import scenario
 
@@ -65,3 +65,32 @@ def test_two_stage_enumeration_is_the_masked_full_product_in_order(names):
     assert list(zip(got.tp.tolist(), got.pp.tolist(), got.ep.tolist(), got.dp.tolist(), got.batch.tolist(),
                     [quant.MODE_NAMES[q] for q in got.quant], [quant.MODE_NAMES[q] for q in got.kv_quant],
                     got.kv_offload_fraction.tolist())) == want
+
+
+def test_layout_chunks_keep_each_layout_whole():
+    sc = scenario()
+    plans = enumerate_plans(sc, default_space(sc, max_batch=64))
+    parts = layout_chunks(plans, 1000)
+    assert parts[0].start == 0 and parts[-1].stop == len(plans) and len(parts) > 5
+    assert all(a.stop == b.start for a, b in zip(parts, parts[1:]))
+    assert all(p.stop - p.start >= 1000 for p in parts[:-1])
+    # no (tp, pp, ep, dp) layout has rows in two slices
+    owner = {}
+    for n, part in enumerate(parts):
+        for row in zip(*(getattr(plans, k)[part].tolist() for k in ("tp", "pp", "ep", "dp"))):
+            assert owner.setdefault(row, n) == n
+
+
+@pytest.mark.parametrize("names", [dict(), dict(model="llama-3.1-70b", max_tpot_ms=30.0, top=6)])
+def test_plans_scored_in_slices_are_the_plans_scored_whole(names, monkeypatch):
+    import planner
+    from planner.search import serving
+    whole = planner.plan(**names)
+    monkeypatch.setattr(serving, "SCORE_CHUNK_ROWS", 997)  # dozens of slices instead of one or two
+    sliced = planner.plan(**names)
+    for doc in (whole, sliced):
+        doc.pop("solve_time_s", None)
+        doc.pop("wall_time_s", None)
+    assert sliced["search_space"] == whole["search_space"]
+    assert [a["plan"] for a in sliced["alternatives"]] == [a["plan"] for a in whole["alternatives"]]
+    assert (sliced["plan"], sliced["total_tps"]) == (whole["plan"], whole["total_tps"])
