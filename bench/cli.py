@@ -72,11 +72,14 @@ def main() -> None:
     base = rackplan()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"median of {args.repeat} runs; floor: {' '.join(FLOOR[1][1:])}")
-    print(f"{'command':<14} {'wall s':>7} {'floor s':>8} {'ratio':>6} {'goal':>5} {'cpu s':>6} {'RSS MB':>7}  met")
+    print(f"{'command':<14} {'wall s':>7} {'floor s':>8} {'ratio':>6} {'goal':>5} {'cpu s':>6} {'cpu ratio':>9} "
+          f"{'RSS MB':>7}  met")
     for name, cmd, goal in chosen:
-        walls, floors, cpus, rss = [], [], [], 0.0
+        walls, floors, cpus, floor_cpus, rss = [], [], [], [], 0.0
         for _ in range(args.repeat):
-            floors.append(run_once(FLOOR[1])[0])
+            floor_wall, floor_cpu, _ = run_once(FLOOR[1])
+            floors.append(floor_wall)
+            floor_cpus.append(floor_cpu)
             wall, cpu, peak = run_once(base + cmd)
             walls.append(wall)
             cpus.append(cpu)
@@ -84,8 +87,9 @@ def main() -> None:
         wall, floor = statistics.median(walls), statistics.median(floors)
         ratio = wall / floor
         met = "yes" if ratio <= goal else "NO"
-        print(f"{name:<14} {wall:>7.2f} {floor:>8.2f} {ratio:>5.2f}x {goal:>4.1f}x {statistics.median(cpus):>6.2f} "
-              f"{rss:>7.0f}  {met}", flush=True)
+        cpu = statistics.median(cpus)
+        print(f"{name:<14} {wall:>7.2f} {floor:>8.2f} {ratio:>5.2f}x {goal:>4.1f}x {cpu:>6.2f} "
+              f"{cpu / statistics.median(floor_cpus):>8.2f}x {rss:>7.0f}  {met}", flush=True)
 
 
 if __name__ == "__main__":
