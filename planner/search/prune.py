@@ -26,7 +26,7 @@ def group_ids(keys: np.ndarray) -> np.ndarray:
     return np.unique(code, return_inverse=True)[1].reshape(-1)
 
 
-def _best_per_group(keys: np.ndarray, tps: np.ndarray) -> np.ndarray:
+def best_per_group(keys: np.ndarray, tps: np.ndarray) -> np.ndarray:
     """Index of the highest-``tps`` row of each distinct key row (ties: first row), in row order.
 
     A segmented maximum over integer group numbers: no lexsort over the key columns.
@@ -43,7 +43,7 @@ def _best_per_group(keys: np.ndarray, tps: np.ndarray) -> np.ndarray:
 
 def distinct_best(layout_keys: np.ndarray, tps: np.ndarray, fabric_may_bind: np.ndarray) -> np.ndarray:
     """Rows kept: best batch per layout key, plus rows whose fabric limit may bind."""
-    best = _best_per_group(layout_keys, tps)
+    best = best_per_group(layout_keys, tps)
     keep = np.zeros(tps.size, bool)
     keep[best] = True
     keep |= fabric_may_bind
@@ -52,7 +52,7 @@ def distinct_best(layout_keys: np.ndarray, tps: np.ndarray, fabric_may_bind: np.
 
 def dominance(gpus: np.ndarray, tps: np.ndarray, fabric_may_bind: np.ndarray) -> np.ndarray:
     """Rows kept for the MILP: best per GPUs-per-instance, plus fabric-bound rows."""
-    best = _best_per_group(gpus.reshape(-1, 1), tps)
+    best = best_per_group(gpus.reshape(-1, 1), tps)
     keep = np.zeros(tps.size, bool)
     keep[best] = True
     keep |= fabric_may_bind

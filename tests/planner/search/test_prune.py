@@ -23,11 +23,11 @@ def _reference_best(keys, tps):
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_best_per_group_matches_the_definition_with_ties(seed):
+def testbest_per_group_matches_the_definition_with_ties(seed):
     rng = np.random.default_rng(seed)
     keys = rng.integers(0, 4, size=(2000, 3))
     tps = rng.integers(0, 5, size=2000).astype(float)  # 5 values over ~32 rows per group: many ties
-    assert prune._best_per_group(keys, tps).tolist() == _reference_best(keys, tps)
+    assert prune.best_per_group(keys, tps).tolist() == _reference_best(keys, tps)
 
 
 def test_group_ids_survive_keys_whose_mixed_radix_code_would_overflow():
