@@ -77,6 +77,10 @@ def load_file(path: Path, schema: type[BaseModel]) -> BaseModel:
             raw = tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(f"{where}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CatalogueError(f"{where}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    except RecursionError:
+        raise CatalogueError(f"{where}: invalid TOML: nested too deeply") from None
     except OSError as exc:
         raise CatalogueError(f"{where}: cannot read file: {exc.strerror}") from None
     try:

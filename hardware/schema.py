@@ -17,6 +17,7 @@ give just ``source``); the shipped catalogue's test demands an explicit source f
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -62,6 +63,8 @@ def _peak_or_false(value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"must be a positive number, or false if the part lacks it (got {value!r})")
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, or false if the part lacks it (got {value!r})")
     if not value > 0:
         raise ValueError(f"must be > 0, or false if the part lacks it (got {value!r})")
     return float(value)
@@ -150,6 +153,12 @@ class PeakTable(BaseModel):
     int8: Peak
     fp4: Peak
     int4: Peak
+
+    @model_validator(mode="after")
+    def _one_peak(self) -> PeakTable:
+        if all(getattr(self, dtype) is None for dtype in DTYPES):
+            raise ValueError("every peak is false: give the peak of at least one dtype")
+        return self
 
 
 class GpuFile(_File):

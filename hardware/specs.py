@@ -32,9 +32,10 @@ FABRIC_KINDS: tuple[str, ...] = ("scale-up", "scale-out")
 
 HostLink = Literal["pcie-gen4", "pcie-gen5", "pcie-gen6", "nvlink-c2c"]
 FabricKind = Literal["scale-up", "scale-out"]
-Positive = Annotated[float, Field(gt=0)]
+# Finite: an ``inf`` bandwidth or ``nan`` power in a file is refused at load, never planned with.
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 PositiveInt = Annotated[int, Field(gt=0)]
-Fraction = Annotated[float, Field(gt=0, le=1)]
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 
 
 def check_domain_fits_rack(scale_up_domain_gpus: int, gpus_per_server: int, servers_per_rack: int) -> None:

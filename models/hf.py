@@ -92,13 +92,19 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise ModelError(
             f"{path}:{exc.lineno}:{exc.colno}: malformed JSON ({exc.msg}); fix the syntax there"
         ) from None
+    except RecursionError:
+        raise ModelError(f"{path}: JSON nested too deeply to be a model config; fix the file") from None
     if not isinstance(data, dict):
         raise ModelError(f"{path}: top level is a JSON {type(data).__name__}, expected an object")
     return data
 
 
+# No model dimension comes near this; a larger one is a damaged file, and would overflow int64 sums.
+MAX_DIMENSION = 2**31 - 1
+
+
 def _int(cfg: Mapping[str, Any], key: str, label: str, *, minimum: int = 1) -> int:
-    """``cfg[key]`` as an int >= ``minimum`` (integral floats accepted)."""
+    """``cfg[key]`` as an int in [``minimum``, ``MAX_DIMENSION``] (integral floats accepted)."""
     if cfg.get(key) is None:
         raise ModelError(f"{label}: missing required key '{key}'; add it (an integer >= {minimum})")
     value = cfg[key]
@@ -109,7 +115,21 @@ def _int(cfg: Mapping[str, Any], key: str, label: str, *, minimum: int = 1) -> i
         raise ModelError(
             f"{label}: field '{key}' must be an integer >= {minimum}, got {value!r}; fix the value"
         )
+    if value > MAX_DIMENSION:
+        raise ModelError(f"{label}: field '{key}' must be at most {MAX_DIMENSION:,}, got {value!r}; fix the value")
     return int(value)
+
+
+def _int_list(cfg: Mapping[str, Any], key: str, label: str) -> list[int]:
+    """``cfg[key]`` as a list of integers >= 0 (absent or null: empty)."""
+    value = cfg.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                              for v in value):
+        raise ModelError(f"{label}: field '{key}' must be a list of layer indices (integers >= 0), "
+                         f"got {value!r}"[:200] + "; fix the value")
+    return value
 
 
 def _opt_int(cfg: Mapping[str, Any], key: str, label: str, *, minimum: int = 1) -> int | None:
@@ -213,7 +233,7 @@ def _moe_layer_mask(cfg: Mapping[str, Any], label: str, num_layers: int) -> list
         return [i >= first_dense and i % freq == 0 for i in range(num_layers)]
     if "decoder_sparse_step" in cfg or "mlp_only_layers" in cfg:
         step = _opt_int(cfg, "decoder_sparse_step", label) or 1
-        dense_only = set(cfg.get("mlp_only_layers") or [])
+        dense_only = set(_int_list(cfg, "mlp_only_layers", label))
         return [i not in dense_only and (i + 1) % step == 0 for i in range(num_layers)]
     return [True] * num_layers
 
@@ -227,8 +247,8 @@ def _attention_pattern(
     window = _opt_int(cfg, "sliding_window", label)
     layer_types = cfg.get("layer_types")
     if layer_types is not None:
-        if not isinstance(layer_types, list):
-            raise ModelError(f"{label}: field 'layer_types' must be a list, got {layer_types!r}")
+        if not isinstance(layer_types, list) or not all(isinstance(t, str) for t in layer_types):
+            raise ModelError(f"{label}: field 'layer_types' must be a list of strings, got {layer_types!r}"[:200])
         return window, tuple(layer_types)
     if window is not None and cfg.get("use_sliding_window") and "max_window_layers" in cfg:
         # HF Qwen2Attention: layers from max_window_layers on use the window.

@@ -38,6 +38,7 @@ physics is the next step, `planner.calibration.screen`.
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -135,11 +136,19 @@ class MeasurementSet:
         return sum(self.skipped.values())
 
 
+WRONG_CELLS = "wrong number of cells"
+# A count in a measurement row above this is a damaged cell (no run has 2**31 GPUs or sequences).
+MAX_CELL_INT = 2**31
+
+
 def _int(text: str, default: int | None = None, zero_is_unset: bool = False) -> int | None:
     text = (text or "").strip()
     if not text:
         return default
-    value = int(float(text))
+    number = float(text)
+    if not (math.isfinite(number) and abs(number) < MAX_CELL_INT and number == int(number)):
+        raise ValueError(f"not a whole number of a plausible size: {text}")
+    value = int(number)
     if zero_is_unset and value == 0:
         return default
     return value
@@ -147,7 +156,12 @@ def _int(text: str, default: int | None = None, zero_is_unset: bool = False) -> 
 
 def _float(text: str) -> float | None:
     text = (text or "").strip()
-    return float(text) if text else None
+    if not text:
+        return None
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {text}")
+    return value
 
 
 def _positive(value: float | None) -> float | None:
@@ -246,8 +260,8 @@ def read(path: str | Path) -> MeasurementSet:
     rows, skipped = [], Counter()
     for line, raw in enumerate(reader, start=2):
         try:
-            parsed = parse(raw, line)
-        except (ValueError, TypeError, KeyError, AttributeError):
+            parsed = WRONG_CELLS if None in raw or None in raw.values() else parse(raw, line)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
             parsed = "unparsable value"
         if isinstance(parsed, str):
             skipped[parsed] += 1

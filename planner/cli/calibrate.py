@@ -8,8 +8,9 @@ import click
 
 from planner.calibration.calibrate import calibrate_file, calibration_document
 from planner.calibration.profile_file import profile_toml
-from planner.cli.options import emit, format_option, pass_catalogue
+from planner.cli.options import NAME, emit, format_option, output_option, pass_catalogue
 from planner.errors import InputError
+from planner.files import write_text
 from planner.report.tables import Column, format_rows, to_json
 from planner.serving import resolve
 
@@ -46,13 +47,13 @@ def format_calibration(doc: dict, fmt: str, out_path: str) -> str:
 
 @click.command("calibrate")
 @click.argument("measurements", type=click.Path(dir_okay=False))
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
-              help="Profile TOML to write; every command accepts it with --profile.")
-@click.option("--system", default=None, help="Fit only the rows of this system.")
-@click.option("--gpu", default=None, help="Fit only the rows of this GPU.")
-@click.option("--engine", "engine_name", default=None,
+@output_option("--out", "out_path", required=True,
+               help="Profile TOML to write; every command accepts it with --profile.")
+@click.option("--system", type=NAME, default=None, help="Fit only the rows of this system.")
+@click.option("--gpu", type=NAME, default=None, help="Fit only the rows of this GPU.")
+@click.option("--engine", "engine_name", type=NAME, default=None,
               help="Profile to start from (default, trtllm, vllm, sglang); rows naming another engine are left out.")
-@click.option("--name", default=None, help="Name of the written profile (default: the output file's stem).")
+@click.option("--name", type=NAME, default=None, help="Name of the written profile (default: the output file's stem).")
 @format_option
 @pass_catalogue
 def calibrate(measurements, out_path, system, gpu, engine_name, name, fmt, output, catalogue_dirs):
@@ -68,10 +69,7 @@ def calibrate(measurements, out_path, system, gpu, engine_name, name, fmt, outpu
         raise InputError(f"{measurements}: no such measurements file")
     cal = calibrate_file(measurements, resolve.catalogue(catalogue_dirs), system=system, gpu=gpu,
                          engine_name=engine_name, name=name or Path(out_path).stem)
-    try:
-        Path(out_path).write_text(profile_toml(cal.profile))
-    except OSError as exc:
-        raise InputError(f"{out_path}: cannot write the profile ({exc.strerror})") from None
+    write_text(out_path, profile_toml(cal.profile), "profile")
     emit(format_calibration(calibration_document(cal), fmt, out_path), output)
 
 

@@ -6,8 +6,17 @@ import click
 
 import planner
 from planner.cli.options import compare_options, emit, frontier_options, given, pass_catalogue
+from planner.errors import InfeasibleError
 from planner.studies.compare import format_compare
 from planner.studies.frontier import format_frontier, plot_title
+
+
+def all_failed(rows: list[dict]) -> None:
+    """Exit 1 (after the table, which carries each row's reason) when no scenario has a plan."""
+    if rows and not any(r["status"] == "ok" for r in rows):
+        reasons = sorted({f"{r['status']}: {' '.join(str(r['reason']).split())}" for r in rows})
+        more = f" (and {len(reasons) - 1} other reasons)" if len(reasons) > 1 else ""
+        raise InfeasibleError(f"every scenario failed; {reasons[0][:200]}{more}")
 
 
 @click.command("compare")
@@ -20,7 +29,9 @@ def compare_cmd(fmt, output, **options):
     budget, context, quant set, fabric, serving, latency floor (the first varies slowest).
     Example: rackplan compare --system gb200-nvl72,hgx-h200 --racks 1,2 --model qwen3-30b-a3b
     """
-    emit(format_compare(planner.compare(**given(options)), fmt), output)
+    doc = planner.compare(**given(options))
+    emit(format_compare(doc, fmt), output)
+    all_failed(doc["rows"])
 
 
 @click.command("frontier")
@@ -33,10 +44,11 @@ def frontier_cmd(plot_path, fmt, output, **options):
     Example: rackplan frontier --model qwen3-30b-a3b --system hgx-h200,mi355x-8 --plot frontier.png
     """
     rows = planner.frontier(**options)
-    if plot_path:
+    if plot_path and any(r["status"] == "ok" for r in rows):
         from planner.report.plot import plot_frontier
         plot_frontier(rows, plot_path, plot_title(rows))
     emit(format_frontier(rows, fmt), output)
+    all_failed(rows)
 
 
 def register(group: click.Group) -> None:

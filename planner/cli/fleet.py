@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from planner.cli.options import (
+    POSITIVE,
     emit,
     engine_choice,
     floor_option,
@@ -33,9 +34,9 @@ def _model_option(ctx, param, values):
         if not name.strip():
             raise click.BadParameter(f"expected NAME=TPS, got '{text}'")
         try:
-            target = float(tps) if tps.strip() else None
-        except ValueError:
-            raise click.BadParameter(f"target of '{text}' is not a number") from None
+            target = POSITIVE.convert(tps, param, ctx) if tps.strip() else None
+        except click.BadParameter:
+            raise click.BadParameter(f"target of '{text}' must be a finite number > 0 (tokens/s)") from None
         out.append((name.strip(), target))
     return tuple(out)
 
@@ -46,9 +47,9 @@ def _model_option(ctx, param, values):
               help="Objective: fewest GPUs, least cost per hour or least power meeting every target.")
 @click.option("--maximise", type=click.Choice(("tps",)), default=None,
               help="Objective: most weighted output tokens/s (or the most at fixed shares) within the fleet.")
-@click.option("--max-kw", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--max-kw", type=POSITIVE, default=None,
               help="Power cap over the GPUs in use, kW (overrides [plan] max_kw).")
-@click.option("--max-cost-per-hour", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--max-cost-per-hour", type=POSITIVE, default=None,
               help="Price cap over the GPUs in use, per hour (overrides [plan] max_cost_per_hour).")
 @click.option("--serving", type=click.Choice(SERVING), default=None,
               help="Serving mode for every model: aggregated, disaggregated, or either (overrides the file).")

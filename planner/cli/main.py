@@ -6,7 +6,8 @@ function and echoes it. Training has its own group, ``rackplan train``; ``--mode
 ``plan``, ``min-gpus`` and ``evaluate`` is an alias of it (``planner.cli.alias``).
 Errors of the library (``PlannerError``,
 ``CatalogueError``, ``ModelError``) become one line on stderr and exit code 1; usage errors
-exit with code 2 (click's convention).
+exit with code 2 (click's convention). Anything else is a bug: one line, exit code 70
+(``EX_SOFTWARE``), and the traceback only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -50,24 +51,32 @@ def user_errors() -> tuple[type[Exception], ...]:
     return PlannerError, CatalogueError, ModelError
 
 
-@click.group(cls=lazy_group(ModeAliasGroup, COMMANDS), context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h: a bug in rackplan, not in the input
+EXIT_CODES = ("Exit codes: 0 success; 1 bad input (a file, a name or a value the planner refuses) or no "
+              "feasible plan; 2 usage error (unknown option, a value of the wrong type or out of range); "
+              f"{EXIT_INTERNAL} internal error (a bug: rerun with --debug and report the traceback).")
+
+
+@click.group(cls=lazy_group(ModeAliasGroup, COMMANDS), context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES)
 @click.option("--catalogue", "catalogue_dirs", multiple=True, envvar=CATALOGUE_ENV,
               type=click.Path(exists=True, file_okay=False),
               help=f"Extra catalogue directory of GPU/system/fabric TOML files (repeatable; env {CATALOGUE_ENV}, "
                    "paths separated by ':').")
+@click.option("--debug", is_flag=True, default=False, help="Show the traceback of an internal error.")
 @click.version_option(package_name="rackplan")
 @click.pass_context
-def cli(ctx: click.Context, catalogue_dirs: tuple[str, ...]) -> None:
+def cli(ctx: click.Context, catalogue_dirs: tuple[str, ...], debug: bool) -> None:
     """Plan LLM serving and training deployments on GPU racks."""
     ctx.ensure_object(dict)
     ctx.obj["catalogue_dirs"] = tuple(catalogue_dirs)
 
 
-
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=argv, prog_name="rackplan", standalone_mode=False)
+        cli.main(args=args, prog_name="rackplan", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
@@ -81,11 +90,21 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception as exc:
-        if not isinstance(exc, user_errors()):
-            raise
-        click.echo(f"error: {exc}", err=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except RecursionError:
+        click.echo("error: the input nests too deeply (flatten it)", err=True)
         sys.exit(1)
+    except Exception as exc:  # the library's one-line errors; else the last resort: a bug, no traceback unless asked
+        if isinstance(exc, user_errors()):
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        if "--debug" in args[: args.index("--") if "--" in args else len(args)]:
+            raise
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())
+        click.echo(f"internal error: {text[:300]}; rerun with --debug for the traceback", err=True)
+        sys.exit(EXIT_INTERNAL)
     sys.exit(0)
 
 

@@ -10,9 +10,12 @@ Lists take one parser, `comma_list`.
 from __future__ import annotations
 
 import functools
+import math
 
 import click
 
+from planner.errors import InputError
+from planner.files import check_output, write_text
 from planner.milp.solve import SOLVERS
 from planner.quant import MODE_NAMES
 from planner.report.tables import FORMATS
@@ -35,8 +38,87 @@ from planner.training.resolve import (
 from planner.training.resolve import DEFAULT_MIN_GPUS_RACKS as TRAINING_MIN_GPUS_RACKS
 from planner.training.workload import OPTIMISERS, PRECISIONS, RECOMPUTE_MODES
 
-POSITIVE = click.FloatRange(min=0, min_open=True)
-FRACTION = click.FloatRange(0.0, 1.0)
+# Bounds on what one command may ask for: beyond them the work (or an int64) would overflow.
+MAX_COUNT = 1_000_000       # GPUs, instances, batch, a parallel degree: far above any rack fleet
+MAX_RACKS = 10_000
+MAX_TOKENS = 100_000_000    # a context, prompt, output or training sequence, tokens
+MAX_TOP = 50                # plans listed by --top: each is one more MILP solve
+MAX_POINTS = 100            # latency floors per frontier line: each is one more MILP solve
+MAX_BASELINE = 100_000      # a compare row number: at most the grid cap of planner.studies.compare
+# A rate, latency, power or time: above 1e12 (or below 1e-9) no question is physical, and 1/x or a
+# MILP coefficient would leave the range the solver handles.
+MIN_QUANTITY, MAX_QUANTITY = 1e-9, 1e12
+MAX_TRAIN_TOKENS = 1e18
+
+
+class FiniteFloat(click.ParamType):
+    """A finite number in a range: ``nan`` and ``inf`` are refused with the fix (leave the option out)."""
+
+    name = "number"
+
+    def __init__(self, min: float | None = None, max: float | None = None, min_open: bool = False,
+                 zero: bool = False):
+        self.min, self.max, self.min_open, self.zero = min, max, min_open, zero
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float) and math.isfinite(value):
+            number = value
+        else:
+            try:
+                number = float(str(value).strip())
+            except ValueError:
+                self.fail(f"'{value}' is not a number", param, ctx)
+            if not math.isfinite(number):
+                self.fail(f"'{value}' is not a finite number (leave the option out for no limit)", param, ctx)
+        if self.zero and number == 0:
+            return number
+        if self.min is not None and (number < self.min or (self.min_open and number == self.min)):
+            bound = f"{'>' if self.min_open else '>='} {self.min:g}" + (" (or 0)" if self.zero else "")
+            self.fail(f"{value} must be {bound}", param, ctx)
+        if self.max is not None and number > self.max:
+            self.fail(f"{value} must be <= {self.max:g}", param, ctx)
+        return number
+
+
+class Count(click.ParamType):
+    """A whole number in ``[min, max]`` (``1.5``, ``abc`` and 10**30 are refused with the range)."""
+
+    name = "integer"
+
+    def __init__(self, min: int = 1, max: int = MAX_COUNT):
+        self.min, self.max = min, max
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            try:
+                number = int(text)
+            except ValueError:
+                self.fail(f"'{value}' is not a whole number", param, ctx)
+        if not self.min <= number <= self.max:
+            self.fail(f"{value} is not in the range {self.min}..{self.max:,}", param, ctx)
+        return number
+
+
+class Name(click.ParamType):
+    """A non-empty name (an empty ``--model ''`` would otherwise mean "the default")."""
+
+    name = "text"
+
+    def convert(self, value, param, ctx):
+        text = str(value)
+        if not text.strip():
+            self.fail("the name is empty (give a name, or leave the option out)", param, ctx)
+        return text
+
+
+POSITIVE = FiniteFloat(min=MIN_QUANTITY, max=MAX_QUANTITY)
+NON_NEGATIVE = FiniteFloat(min=MIN_QUANTITY, max=MAX_QUANTITY, zero=True)
+FRACTION = FiniteFloat(0.0, 1.0)
+NAME = Name()
+TOKENS = Count(1, MAX_TOKENS)
 
 
 def group(*decorators):
@@ -48,22 +130,23 @@ def group(*decorators):
     return apply
 
 
-def comma_list(cast):
-    """A click callback reading ``2,4`` as ``(2, 4)`` (``None`` when the option is not given)."""
+def comma_list(cast: click.ParamType):
+    """A click callback reading ``2,4`` as ``(2, 4)``, each item checked by ``cast`` (``None``: not given)."""
     def callback(ctx, param, value):
         if value is None:
             return None
         try:
-            items = tuple(cast(v.strip()) for v in value.split(",") if v.strip())
-        except ValueError:
-            items = ()
+            items = tuple(cast.convert(v.strip(), param, ctx) for v in value.split(",") if v.strip())
+        except click.BadParameter as exc:
+            raise click.BadParameter(f"expected a comma-separated list, got '{value}': {exc.message}", ctx,
+                                     param) from None
         if not items:
-            raise click.BadParameter(f"expected a comma-separated list, got '{value}'")
+            raise click.BadParameter(f"expected a comma-separated list, got '{value}'", ctx, param)
         return items
     return callback
 
 
-def listed(name: str, *decls, cast=str, help: str):
+def listed(name: str, *decls, cast: click.ParamType = NAME, help: str):
     """An option taking a comma-separated list."""
     return click.option(name, *decls, callback=comma_list(cast), default=None, metavar="LIST", help=help)
 
@@ -73,11 +156,26 @@ def given(options: dict) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
+def output_path(ctx, param, value):
+    """Click callback: refuse an output path that cannot be written before any work is done."""
+    if value is not None:
+        try:
+            check_output(value, param.opts[0])
+        except InputError as exc:
+            raise click.BadParameter(str(exc).split(": ", 1)[1], ctx, param) from None
+    return value
+
+
+def output_option(*decls, help: str, **kwargs):
+    """An option naming a file to write (checked up front, written atomically)."""
+    return click.option(*decls, type=click.Path(dir_okay=False), callback=output_path, default=None, help=help,
+                        **kwargs)
+
+
 def emit(text: str, output: str | None) -> None:
-    """Print ``text`` or write it to ``output``."""
-    if output:
-        with open(output, "w") as fh:
-            fh.write(text + "\n")
+    """Print ``text`` or write it to ``output`` (atomically: a failed write leaves the old file)."""
+    if output is not None:
+        write_text(output, text + "\n", "report")
     else:
         click.echo(text)
 
@@ -94,20 +192,21 @@ def pass_catalogue(func):
 format_option = group(
     click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                  help="Output format: text table, markdown, CSV or JSON (JSON prints nothing else)."),
-    click.option("--output", "output", type=click.Path(dir_okay=False, writable=True), default=None,
-                 help="Write the report to FILE instead of stdout."),
+    output_option("--output", "output", help="Write the report to FILE instead of stdout."),
 )
 
 # --- what runs where -------------------------------------------------------------------------------------------
 
-model_option = click.option("--model", default=None, help="Model name, Hugging Face id, or path to a config.json.")
+model_option = click.option("--model", type=NAME, default=None,
+                            help="Model name, Hugging Face id, or path to a config.json.")
 
 hardware_options = group(
-    click.option("--system", default=None, help="System name (see `rackplan systems`), e.g. gb200-nvl72."),
-    click.option("--gpu", default=None, help="GPU name (see `rackplan gpus`); uses that GPU's default system."),
-    click.option("--fabric", default=None,
+    click.option("--system", type=NAME, default=None, help="System name (see `rackplan systems`), e.g. gb200-nvl72."),
+    click.option("--gpu", type=NAME, default=None,
+                 help="GPU name (see `rackplan gpus`); uses that GPU's default system."),
+    click.option("--fabric", type=NAME, default=None,
                  help="Replace every fabric tier with this fabric (e.g. 400gbe), or 'default'."),
-    click.option("--preset", default=None,
+    click.option("--preset", type=NAME, default=None,
                  help="Apply a catalogue preset; 'seed' sets the seed notes' sustained decode TFLOP/s."),
 )
 
@@ -115,14 +214,14 @@ span_option = click.option("--allow-span", is_flag=True, default=False,
                            help="Let an instance cross its scale-up domain; the traffic is charged to the slower tier.")
 
 workload_options = group(
-    click.option("--tokens-cached", type=click.IntRange(min=0), default=None,
+    click.option("--tokens-cached", type=Count(0, MAX_TOKENS), default=None,
                  help="Steady-state decode: tokens of context per sequence."),
-    click.option("--isl", type=click.IntRange(min=1), default=None, help="Prompt length in tokens."),
-    click.option("--osl", type=click.IntRange(min=1), default=None, help="Output length in tokens."),
+    click.option("--isl", type=TOKENS, default=None, help="Prompt length in tokens."),
+    click.option("--osl", type=TOKENS, default=None, help="Output length in tokens."),
 )
 
 engine_choice = group(
-    click.option("--engine", "engine_name", default=None,
+    click.option("--engine", "engine_name", type=NAME, default=None,
                  help="Serving-engine profile (default, trtllm, vllm, sglang)."),
     click.option("--profile", "profile_path", type=click.Path(dir_okay=False), default=None,
                  help="Engine profile TOML (e.g. written by `rackplan calibrate`); overrides --engine."),
@@ -137,24 +236,24 @@ engine_options = group(
 # --- budgets, pins, limits, solver ------------------------------------------------------------------------------
 
 budget_options = group(
-    click.option("--racks", type=click.IntRange(min=1), default=None, help="Budget in racks (default 1)."),
-    click.option("--gpus", "gpus", type=click.IntRange(min=1), default=None, help="Budget in GPUs."),
+    click.option("--racks", type=Count(1, MAX_RACKS), default=None, help="Budget in racks (default 1)."),
+    click.option("--gpus", "gpus", type=Count(), default=None, help="Budget in GPUs."),
 )
 
 power_option = click.option("--max-kw", type=POSITIVE, default=None, help="Board-power cap over all GPUs in use, kW.")
 
 layout_pins = group(
-    listed("--tp", cast=int, help="Pin tensor-parallel degree(s), e.g. 4 or 2,4."),
-    listed("--pp", cast=int, help="Pin pipeline stages."),
-    listed("--ep", cast=int, help="Pin expert-parallel degree(s)."),
-    listed("--dp", cast=int, help="Pin attention data-parallel degree(s)."),
+    listed("--tp", cast=Count(), help="Pin tensor-parallel degree(s), e.g. 4 or 2,4."),
+    listed("--pp", cast=Count(), help="Pin pipeline stages."),
+    listed("--ep", cast=Count(), help="Pin expert-parallel degree(s)."),
+    listed("--dp", cast=Count(), help="Pin attention data-parallel degree(s)."),
 )
 
 serving_pins = group(
-    listed("--batch", cast=int, help="Pin batch size(s) per instance."),
+    listed("--batch", cast=Count(), help="Pin batch size(s) per instance."),
     listed("--kv-quant", help="KV-cache quantisation(s) to consider."),
-    listed("--kv-offload-fraction", cast=float, help="KV-offload level(s), e.g. 0 or 0,0.25,0.5."),
-    click.option("--max-batch", type=click.IntRange(min=1), default=None,
+    listed("--kv-offload-fraction", cast=FRACTION, help="KV-offload level(s), e.g. 0 or 0,0.25,0.5."),
+    click.option("--max-batch", type=Count(), default=None,
                  help=f"Largest batch of the search space (default {DEFAULT_MAX_BATCH})."),
 )
 
@@ -174,10 +273,11 @@ solver_options = group(
 )
 
 result_options = group(
-    click.option("--top", type=click.IntRange(min=1), default=None,
-                 help=f"Show the optimum and the next best distinct plans, K rows in all (default {DEFAULT_TOP})."),
-    click.option("--export-mps", type=click.Path(dir_okay=False), default=None, help="Write the MILP as MPS."),
-    click.option("--export-lp", type=click.Path(dir_okay=False), default=None, help="Write the MILP as LP."),
+    click.option("--top", type=Count(1, MAX_TOP), default=None,
+                 help=f"Show the optimum and the next best distinct plans, K rows in all (default {DEFAULT_TOP}, "
+                      f"at most {MAX_TOP}: each row is one more solve)."),
+    output_option("--export-mps", help="Write the MILP as MPS."),
+    output_option("--export-lp", help="Write the MILP as LP."),
 )
 
 # --- the serving planner: plan, min-gpus ------------------------------------------------------------------------
@@ -194,20 +294,21 @@ plan_defaults = (f"Defaults: {DEFAULT_MODEL} on one {DEFAULT_SYSTEM} rack, stead
 
 evaluate_options = group(
     model_option, hardware_options, workload_options,
-    click.option("--tp", type=click.IntRange(min=1), default=None, help="Tensor-parallel degree (default 1)."),
-    click.option("--pp", type=click.IntRange(min=1), default=None, help="Pipeline stages (default 1)."),
-    click.option("--ep", type=click.IntRange(min=1), default=None,
+    click.option("--tp", type=Count(), default=None, help="Tensor-parallel degree (default 1)."),
+    click.option("--pp", type=Count(), default=None, help="Pipeline stages (default 1)."),
+    click.option("--ep", type=Count(), default=None,
                  help="Expert-parallel degree (divides tp x dp; default 1)."),
-    click.option("--dp", type=click.IntRange(min=1), default=None,
+    click.option("--dp", type=Count(), default=None,
                  help="Attention data-parallel groups inside the instance (default 1)."),
-    click.option("--batch", type=click.IntRange(min=1), default=None,
+    click.option("--batch", type=Count(), default=None,
                  help="Concurrent sequences per instance (default 1)."),
-    click.option("--quant", default=None, help=f"Weight quantisation: {', '.join(MODE_NAMES)} (default bf16)."),
-    click.option("--kv-quant", default=None, help="KV-cache quantisation (default bf16)."),
+    click.option("--quant", type=NAME, default=None,
+                 help=f"Weight quantisation: {', '.join(MODE_NAMES)} (default bf16)."),
+    click.option("--kv-quant", type=NAME, default=None, help="KV-cache quantisation (default bf16)."),
     click.option("--kv-offload-fraction", type=FRACTION, default=None,
                  help="Share of the KV cache kept in host memory and streamed over the host link each step "
                       "(default 0)."),
-    click.option("--instances", type=click.IntRange(min=1), default=None, help="Model instances (default 1)."),
+    click.option("--instances", type=Count(), default=None, help="Model instances (default 1)."),
     engine_options, format_option,
 )
 
@@ -218,47 +319,47 @@ grid_options = group(
     listed("--system", "systems", help=f"System(s), e.g. gb200-nvl72,mi355x-8,hgx-h200 (default {DEFAULT_SYSTEM})."),
     listed("--gpu", "gpus", help="GPU(s) instead of systems; each uses its default system."),
     listed("--fabric", "fabrics", help="Fabric(s) replacing the scale-out tiers, e.g. default,400gbe."),
-    listed("--racks", cast=int, help="Budget(s) in racks, e.g. 1,2,4 (default 1)."),
-    listed("--gpus", "gpu_budgets", cast=int, help="Budget(s) in GPUs instead of racks, e.g. 8,16."),
-    listed("--tokens-cached", cast=int,
+    listed("--racks", cast=Count(1, MAX_RACKS), help="Budget(s) in racks, e.g. 1,2,4 (default 1)."),
+    listed("--gpus", "gpu_budgets", cast=Count(), help="Budget(s) in GPUs instead of racks, e.g. 8,16."),
+    listed("--tokens-cached", cast=Count(0, MAX_TOKENS),
            help=f"Steady-state decode context(s), e.g. 2048,8192 (default {DEFAULT_TOKENS_CACHED})."),
-    listed("--isl", cast=int, help="Prompt length(s); combined with every --osl."),
-    listed("--osl", cast=int, help="Output length(s)."),
+    listed("--isl", cast=TOKENS, help="Prompt length(s); combined with every --osl."),
+    listed("--osl", cast=TOKENS, help="Output length(s)."),
     click.option("--quant", "quants", multiple=True, default=None,
                  help="A weight-quantisation set searched together, e.g. fp8,fp4; repeat the option for one "
                       "scenario per set: --quant bf16 --quant fp8,fp4 (default: every mode the GPU runs)."),
     listed("--serving", help=f"Serving mode(s): {', '.join(SERVING)} (default agg)."),
 )
-floor_axis = listed("--min-tok-per-user", cast=float,
+floor_axis = listed("--min-tok-per-user", cast=NON_NEGATIVE,
                     help="Per-user decode floor(s), tokens/s, e.g. 0,20,40 (0: no limit).")
 shared_options = group(layout_pins, serving_pins, latency_options, power_option, solver_options, engine_options)
 compare_options = group(
     grid_options, floor_axis, shared_options,
-    click.option("--baseline", type=click.IntRange(min=1), default=None,
+    click.option("--baseline", type=Count(1, MAX_BASELINE), default=None,
                  help="Row number the ratio columns compare against (default 1)."),
     format_option,
 )
 frontier_options = group(
     grid_options, floor_axis, shared_options,
-    click.option("--points", type=click.IntRange(min=2), default=None,
+    click.option("--points", type=Count(2, MAX_POINTS), default=None,
                  help=f"Latency floors planned per line (the unconstrained optimum is the first; "
-                      f"default {DEFAULT_POINTS})."),
-    click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-                 help="Also draw the chart to FILE.png or FILE.svg (needs the plot extra: matplotlib)."),
+                      f"default {DEFAULT_POINTS}, at most {MAX_POINTS}: each is one more solve)."),
+    output_option("--plot", "plot_path",
+                  help="Also draw the chart to FILE.png or FILE.svg (needs the plot extra: matplotlib)."),
     format_option,
 )
 
 # --- training ---------------------------------------------------------------------------------------------------
 
 training_workload_options = group(
-    click.option("--global-batch", type=click.IntRange(min=1), default=None,
+    click.option("--global-batch", type=Count(), default=None,
                  help=f"Sequences per optimiser step, all replicas together (default {DEFAULT_GLOBAL_BATCH})."),
-    click.option("--seq-len", type=click.IntRange(min=1), default=None,
+    click.option("--seq-len", type=TOKENS, default=None,
                  help=f"Tokens per sequence (default {DEFAULT_SEQUENCE_TOKENS})."),
     click.option("--optimiser", type=click.Choice(tuple(OPTIMISERS)), default=None,
                  help="Optimiser state per parameter: adam 16 B (ZeRO paper), adam-fp32-grads 18 B (Megatron), "
                       "sgd-momentum 12 B (default adam)."),
-    click.option("--train-tokens", type=POSITIVE, default=None,
+    click.option("--train-tokens", type=FiniteFloat(min=1, max=MAX_TRAIN_TOKENS), default=None,
                  help="Tokens the whole run consumes: reports time to train."),
     click.option("--dp-overlap", type=FRACTION, default=None,
                  help="Share of data-parallel collective time that may hide behind the pass beside it (default 1.0)."),
@@ -271,11 +372,11 @@ RECOMPUTE_HELP = (f"Activation recomputation: {', '.join(RECOMPUTE_MODES)} "
                   "(selective = fused FlashAttention-style attention).")
 training_pins = group(
     layout_pins,
-    listed("--cp", cast=int, help="Context-parallel degree(s)."),
-    listed("--vpp", cast=int, help="Virtual pipeline stages (interleaving) per GPU."),
-    listed("--micro-batch", cast=int, help="Sequences per micro-batch."),
+    listed("--cp", cast=Count(), help="Context-parallel degree(s)."),
+    listed("--vpp", cast=Count(), help="Virtual pipeline stages (interleaving) per GPU."),
+    listed("--micro-batch", cast=Count(), help="Sequences per micro-batch."),
     listed("--recompute", help=RECOMPUTE_HELP),
-    listed("--zero", cast=int, help="ZeRO stage(s) 0-3 (3 = FSDP full sharding)."),
+    listed("--zero", cast=Count(0), help="ZeRO stage(s) 0-3 (3 = FSDP full sharding)."),
     listed("--precision", help=f"Compute precision(s): {', '.join(PRECISIONS)}."),
 )
 train_plan_options = group(
@@ -291,12 +392,13 @@ train_defaults = (f"Defaults: {DEFAULT_TRAINING_MODEL} pre-training on one {DEFA
 
 train_evaluate_options = group(
     training_scenario_options,
-    *(click.option(f"--{name}", type=click.IntRange(min=1), default=None, help=f"{text} (default 1).")
+    *(click.option(f"--{name}", type=Count(), default=None, help=f"{text} (default 1).")
       for name, text in (("tp", "Tensor-parallel degree"), ("pp", "Pipeline stages"), ("ep", "Expert-parallel degree"),
                          ("dp", "Data-parallel replicas"), ("cp", "Context-parallel degree"),
                          ("vpp", "Virtual pipeline stages per GPU"), ("micro-batch", "Sequences per micro-batch"))),
-    click.option("--recompute", default=None, help=RECOMPUTE_HELP[:-1] + " (default selective)."),
-    click.option("--zero", type=int, default=None, help="ZeRO stage 0-3 (default 1)."),
-    click.option("--precision", default=None, help=f"Compute precision: {', '.join(PRECISIONS)} (default bf16)."),
+    click.option("--recompute", type=NAME, default=None, help=RECOMPUTE_HELP[:-1] + " (default selective)."),
+    click.option("--zero", type=Count(0), default=None, help="ZeRO stage 0-3 (default 1)."),
+    click.option("--precision", type=NAME, default=None,
+                 help=f"Compute precision: {', '.join(PRECISIONS)} (default bf16)."),
     format_option,
 )

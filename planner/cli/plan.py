@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 import planner
-from planner.cli.options import emit, evaluate_options, pass_catalogue, plan_defaults, plan_options
+from planner.cli.options import POSITIVE, emit, evaluate_options, pass_catalogue, plan_defaults, plan_options
 from planner.errors import InputError
 from planner.report.tables import format_evaluation, format_plan
 
@@ -27,7 +27,7 @@ def plan(fmt, output, **options):
 
 
 @click.command("min-gpus", epilog=plan_defaults)
-@click.option("--target-tps", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--target-tps", type=POSITIVE, default=None,
               help="Total tokens/s to reach (required).")
 @disagg_option
 @plan_options

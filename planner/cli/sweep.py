@@ -7,7 +7,8 @@ import time
 
 import click
 
-from planner.cli.options import pass_catalogue
+from planner.cli.options import Count, output_option, pass_catalogue
+from planner.errors import InfeasibleError
 from planner.report.tables import format_progress
 from planner.studies.executors import EXECUTORS, default_jobs
 from planner.studies.sweep import SWEEP_FORMATS, load_grid, run_sweep
@@ -15,6 +16,7 @@ from planner.studies.sweep import SWEEP_FORMATS, load_grid, run_sweep
 # A terminal gets a redrawn bar at most this often; a log (not a terminal) gets a line per tenth.
 REDRAW_INTERVAL_S = 0.1
 LOG_STEPS = 10
+MAX_JOBS = 1024  # worker processes: more would exhaust the machine before planning anything
 
 
 class Progress:
@@ -48,11 +50,11 @@ class Progress:
 
 @click.command("sweep")
 @click.argument("grid", type=click.Path(dir_okay=False))
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
-              help="Results file: .csv or .jsonl (rows are written as scenarios finish, then sorted).")
+@output_option("--output", "-o", required=True,
+               help="Results file: .csv or .jsonl (rows are written as scenarios finish, then sorted).")
 @click.option("--format", "fmt", type=click.Choice(SWEEP_FORMATS), default=None,
               help="csv or jsonl (default: from the --output file name).")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+@click.option("--jobs", "-j", type=Count(1, MAX_JOBS), default=None,
               help=f"Local worker processes, or CPUs of a local Ray instance "
                    f"(default: all cores, {default_jobs()} here).")
 @click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
@@ -77,9 +79,12 @@ def sweep(grid, output, fmt, jobs, executor, address, resume, no_progress, catal
         click.echo(f"\ninterrupted: the finished rows are in {output}; rerun with --resume to complete it", err=True)
         raise
     counts = ", ".join(f"{v} {k}" for k, v in summary.counts.items() if v)
-    click.echo(f"{summary.total} scenarios ({summary.skipped} kept from {output}, {summary.ran} planned: "
+    damaged = f", {summary.damaged} damaged lines dropped" if summary.damaged else ""
+    click.echo(f"{summary.total} scenarios ({summary.skipped} kept from {output}{damaged}, {summary.ran} planned: "
                f"{counts or 'none'}) in {summary.elapsed_s:.1f} s, {summary.rate_per_s:.1f} scenarios/s -> {output}",
                err=True)
+    if summary.ran and not summary.counts.get("ok") and not summary.skipped:
+        raise InfeasibleError(f"every scenario failed ({counts}); the reason of each is in {output}")
 
 
 def register(group: click.Group) -> None:

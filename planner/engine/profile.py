@@ -76,7 +76,7 @@ class EngineProfile(BaseModel):
             :meth:`on_gpu`; GPUs not listed use the top-level values.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str
     description: str = ""
@@ -96,7 +96,7 @@ class EngineProfile(BaseModel):
     kv_memory_fraction: float = Field(1.0, gt=0, le=1)
     kv_reserved_output_fraction: float = Field(1.0, ge=0, le=1)
     overlap_fraction: float = Field(0.5, ge=0, le=1)
-    prefill_chunk_tokens: int = Field(8192, ge=16)
+    prefill_chunk_tokens: int = Field(8192, ge=16, le=100_000_000)
     prefill_wait_fraction: float = Field(0.0, ge=0, le=1)
     ttft_overhead_s: float = Field(0.0, ge=0)
     lm_head_quant: Literal["bf16", "fp8", "int8", "int4", "fp4"] | None = None
@@ -149,20 +149,30 @@ def _seconds(table: dict) -> dict:
     out = dict(table)
     for key_us, key_s in _US_KEYS:
         if key_us in out:
-            out[key_s] = from_us(float(out.pop(key_us)))
+            value = out.pop(key_us)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"field '{key_us}': must be a number of microseconds, got {value!r}")
+            out[key_s] = from_us(float(value))
     return out
 
 
 def _from_file(path: Path) -> EngineProfile:
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: malformed TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the profile as UTF-8") from None
+    except RecursionError:
+        raise InputError(f"{path}: malformed TOML (nested too deeply)") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read profile ({exc.strerror})") from None
-    raw = _seconds(raw)
-    if isinstance(raw.get("gpus"), dict):
-        raw["gpus"] = {name: _seconds(t) if isinstance(t, dict) else t for name, t in raw["gpus"].items()}
+    try:
+        raw = _seconds(raw)
+        if isinstance(raw.get("gpus"), dict):
+            raw["gpus"] = {name: _seconds(t) if isinstance(t, dict) else t for name, t in raw["gpus"].items()}
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}") from None
     try:
         return EngineProfile(**raw)
     except ValidationError as exc:

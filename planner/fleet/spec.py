@@ -53,18 +53,23 @@ from planner.errors import InputError
 from planner.milp.fleet_problem import OBJECTIVES
 from planner.serving.candidates import Limits
 from planner.serving.space import SearchSpace
-from planner.serving.workload import Workload
+from planner.serving.workload import Workload, context_limit_error
 from planner.units import KILO, from_kw
 
 SERVING = ("agg", "disagg", "any")
 Serving = Literal["agg", "disagg", "any"]
-Count = Annotated[int, Field(ge=0)]
+# Bounded: a count of 10**30 would overflow int64 in the MILP; no fleet comes near a million of anything.
+MAX_COUNT = 1_000_000
+MAX_TOKENS = 100_000_000
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Tokens = Annotated[int, Field(ge=1, le=MAX_TOKENS)]
 Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
+MAX_TPS = 1e12  # tokens/s: a thousand times any fleet; beyond it instance counts overflow int64
 
 
 class _Table(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
 
 
 def _at_most_one(entry: BaseModel, keys: tuple[str, ...], required: bool) -> None:
@@ -140,10 +145,10 @@ class ModelTable(_Table):
 
     name: str
     label: str | None = None
-    tokens_cached: Count | None = None
-    isl: int | None = Field(default=None, ge=1)
-    osl: int | None = Field(default=None, ge=1)
-    target_tps: Positive | None = None
+    tokens_cached: Annotated[int, Field(ge=0, le=MAX_TOKENS)] | None = None
+    isl: Tokens | None = None
+    osl: Tokens | None = None
+    target_tps: Annotated[float, Field(gt=0, le=MAX_TPS)] | None = None
     share: Positive | None = None
     weight: float = Field(default=1.0, gt=0)
     max_tpot_ms: Positive | None = None
@@ -261,6 +266,8 @@ def parse(text: str, where: str = "fleet file") -> FleetTable:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{where}: malformed TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{where}: malformed TOML: nested too deeply") from None
     try:
         return FleetTable.model_validate(raw)
     except ValidationError as exc:
@@ -291,6 +298,9 @@ def _model(t: ModelTable, field: str, default_serving: str) -> FleetModel:
     except ValidationError as exc:
         msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
         raise InputError(f"{field}: workload: {msg} (tokens_cached = N, or isl = N and osl = N)") from None
+    too_long = context_limit_error(w, spec.name, spec.max_position_embeddings, prefix="")
+    if too_long:
+        raise InputError(f"{field}: {too_long}")
     serving = t.serving or default_serving
     if serving == "disagg" and not w.has_prefill:
         raise InputError(f"{field}.serving: 'disagg' needs an isl/osl workload (prefill and decode pools), "
@@ -369,9 +379,11 @@ def load(path: str | Path, cat: Catalogue, overrides: Overrides = Overrides()) -
     """Read, validate and resolve a fleet file."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{p}: cannot read fleet file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: not UTF-8 text (byte {exc.start}); save the fleet file as UTF-8") from None
     return resolve(parse(text, str(p)), cat, overrides, str(p))
 
 

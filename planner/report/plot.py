@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from planner.errors import InputError
+from planner.files import write_with
 
 FORMATS = (".png", ".svg")
 # 150 dpi keeps a 9 x 5.5 inch chart legible in a README (1350 x 825 pixels).
@@ -77,8 +78,8 @@ def plot_frontier(rows: list[dict], path: str | Path, title: str = "") -> Path:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     _place_labels(fig, ax, labels)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, metadata={"Software": None} if path.suffix.lower() == ".png" else {"Date": None})
+    metadata = {"Software": None} if path.suffix.lower() == ".png" else {"Date": None}
+    write_with(path, lambda tmp: fig.savefig(tmp, dpi=DPI, metadata=metadata), "plot")
     plt.close(fig)
     return path
 

@@ -41,7 +41,7 @@ def _training_human(key: str, value: Any) -> Any:
     if isinstance(value, float):
         if key == "time_to_train_s":
             return f"{value / SECONDS_PER_DAY:,.1f} days ({value:,.0f} s)"
-        if key in ("mfu", "mfu_bf16", "hfu", "bubble_fraction"):
+        if key in ("mfu", "mfu_fp8", "hfu", "bubble_fraction"):
             return f"{value * 100:.2f} %"
         if key == "model_flop_per_s_per_gpu":
             return f"{tflops(value):,.1f} TFLOP/s"

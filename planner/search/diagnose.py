@@ -13,8 +13,10 @@ import numpy as np
 from models import counts
 from planner import quant
 from planner.budget import Budget, max_instances
+from planner.serving import parallel
 from planner.serving.candidates import CandidateTable, Limits
 from planner.serving.scenario import Scenario
+from planner.serving.space import SearchSpace
 from planner.units import gb, kw, ms
 
 if TYPE_CHECKING:  # types only: serving questions do not load the training stack
@@ -32,13 +34,23 @@ def _power(power_w: np.ndarray, max_power_w: float, what: str) -> str | None:
     return None
 
 
+def _heads_reason(scenario: Scenario, space: SearchSpace | None) -> str | None:
+    """Why no tensor-parallel degree of ``space`` splits the model's heads (``None`` when one does)."""
+    if space is None:
+        return None
+    bad = [parallel.rule_reasons(parallel.TP_RULES, scenario.model, {"tp": tp}) for tp in space.tp]
+    if not bad or not all(bad):
+        return None
+    return f"layout: {'; '.join(r[0] for r in bad)} (give a --tp that divides the attention heads)"
+
+
 def explain_infeasible(scenario: Scenario, budget: Budget, table: CandidateTable, limits: Limits,
-                       objective: str, target_tps: float | None) -> str:
-    """The most useful reason no plan exists (checked in order: memory, latency, budget, target)."""
+                       objective: str, target_tps: float | None, space: SearchSpace | None = None) -> str:
+    """The most useful reason no plan exists (checked in order: layout, memory, latency, budget, target)."""
     s = table.scores
     hw = scenario.hardware
     if len(table.plans) == 0:
-        return ("no layout of the search space is valid for this model and system "
+        return _heads_reason(scenario, space) or ("no layout of the search space is valid for this model and system "
                 f"(instances are limited to the scale-up domain of {hw.scale_up_domain_gpus} GPUs; "
                 "try --allow-span or other degrees)")
     fits = s.feasible

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from planner.errors import InfeasibleError
+from planner.files import write_with
 from planner.milp.solve import Solution, solve
 from planner.search import prune
 from planner.verify.kit import Verdict
@@ -96,9 +97,9 @@ def run(mode: Mode, rows: np.ndarray, top: int = 1, solver: str = "highs", time_
         columns.append(int(idx.size))
         model = mode.build(idx)
         if k == 0 and export_mps:
-            model.problem.writeMPS(export_mps)
+            write_with(export_mps, model.problem.writeMPS, "MPS export")
         if k == 0 and export_lp:
-            model.problem.writeLP(export_lp)
+            write_with(export_lp, model.problem.writeLP, "LP export")
         try:
             sol = mode.solve(model, solver, time_limit_s)
         except InfeasibleError:

@@ -119,7 +119,7 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
             kept.append(table.take(driver.shortlist(cands, str)))  # usable rows: no explanation asked
     if not kept:
         raise InfeasibleError(explain_infeasible(scenario, budget, candidate_table(scenario, space, limits), limits,
-                                                 objective, target_tps))
+                                                 objective, target_tps, space=space))
     feasible = concat_rows(kept)
     s = feasible.scores
     cands, bounds = candidates(feasible)

@@ -15,7 +15,7 @@ from models.counts import SeedMoeApproximation
 from planner.engine.profile import EngineProfile, engine, load_profile
 from planner.errors import InputError
 from planner.serving.scenario import Scenario
-from planner.serving.workload import Workload
+from planner.serving.workload import Workload, context_limit_error
 
 
 def catalogue(dirs: tuple[str, ...] | list[str] = ()) -> Catalogue:
@@ -59,10 +59,15 @@ def scenario(*, model: str, system: str | None = None, gpu: str | None = None, f
              default_tokens_cached: int | None = None) -> Scenario:
     """Everything a command needs except the plan."""
     cat = catalogue(catalogue_dirs)
+    spec = load_model(model)
+    shape = workload(tokens_cached, isl, osl, default_tokens_cached)
+    too_long = context_limit_error(shape, spec.name, spec.max_position_embeddings)
+    if too_long:
+        raise InputError(too_long)
     return Scenario(
         hardware=hardware(cat, system, gpu, fabric, preset),
-        model=load_model(model),
-        workload=workload(tokens_cached, isl, osl, default_tokens_cached),
+        model=spec,
+        workload=shape,
         profile=profile(engine_name, profile_path),
         allow_span=allow_span,
         moe_approximation=SeedMoeApproximation() if seed_moe else None,

@@ -14,6 +14,7 @@ row keys of its best plan, so a new mode is one ``register_serving`` call.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
@@ -262,6 +263,10 @@ def axis_values(*, models=(), systems=(), gpus=(), racks=(), gpu_budgets=(), tok
     return {k: v for k, v in grid.items() if v}
 
 
+# Bounded work: one grid, one run (a scenario plans in ~0.1-1 s; 100,000 is already a day on one core).
+MAX_SCENARIOS = 100_000
+
+
 def expand(grid: dict[str, list[dict]]) -> list[ScenarioSpec]:
     """Every combination of the grid's axes, in ``AXES`` order (the first axis varies slowest)."""
     unknown = set(grid) - set(AXES)
@@ -270,6 +275,10 @@ def expand(grid: dict[str, list[dict]]) -> list[ScenarioSpec]:
     if not grid.get("model"):
         raise InputError("a scenario grid needs at least one model")
     lists = [grid.get(axis) or [{}] for axis in AXES]
+    size = math.prod(len(values) for values in lists)
+    if size > MAX_SCENARIOS:
+        raise InputError(f"grid: {size:,} scenarios (the product of the axis lengths); at most {MAX_SCENARIOS:,} "
+                         "per run: split the grid into several runs")
     specs = []
     for combo in itertools.product(*lists):
         fields_ = {}

@@ -31,22 +31,31 @@ import difflib
 import io
 import json
 import math
-import os
 import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planner.errors import InputError
+from planner.files import write_text
 from planner.serving.space import DEFAULT_MAX_BATCH
 from planner.serving.workload import Workload
 from planner.studies.compare import ScenarioSpec, Settings, axis_values, expand, plan_row
 from planner.studies.executors import run_unordered
 
 SWEEP_FORMATS = ("csv", "jsonl")
+# Grid values are bounded as the command-line options are (planner.cli.options): beyond these an
+# int64 overflows or the search space explodes.
+Degree = Annotated[int, Field(ge=1, le=1_000_000)]
+Racks = Annotated[int, Field(ge=1, le=10_000)]
+Tokens = Annotated[int, Field(ge=0, le=100_000_000)]
+Floor = Annotated[float, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+Name = Annotated[str, Field(min_length=1)]
 FIELDS = (
     "index", "scenario", "model", "system", "gpu", "fabric", "racks", "gpu_budget", "tokens_cached", "isl", "osl",
     "quant_set", "serving", "min_tok_per_user", "status", "reason", "layout", "tp", "pp", "ep", "dp", "batch",
@@ -60,20 +69,20 @@ FIELDS = (
 class GridSettings(BaseModel):
     """The ``[settings]`` table: what every scenario shares."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    engine: str | None = None
+    engine: Name | None = None
     profile: str | None = Field(None, description="engine profile TOML, relative to the grid file")
     allow_span: bool = False
     seed_moe: bool = False
-    max_batch: int = Field(DEFAULT_MAX_BATCH, ge=1)
-    tp: list[int] | None = None
-    pp: list[int] | None = None
-    ep: list[int] | None = None
-    dp: list[int] | None = None
-    batch: list[int] | None = None
-    kv_quant: list[str] | None = None
-    kv_offload_fraction: list[float] | None = None
+    max_batch: int = Field(DEFAULT_MAX_BATCH, ge=1, le=1_000_000)
+    tp: list[Degree] | None = None
+    pp: list[Degree] | None = None
+    ep: list[Degree] | None = None
+    dp: list[Degree] | None = None
+    batch: list[Degree] | None = None
+    kv_quant: list[Name] | None = None
+    kv_offload_fraction: list[Share] | None = None
     max_tpot_ms: float | None = Field(None, gt=0)
     max_ttft_ms: float | None = Field(None, gt=0)
     max_kw: float | None = Field(None, gt=0)
@@ -84,19 +93,19 @@ class GridSettings(BaseModel):
 class GridFile(BaseModel):
     """A sweep grid: one list per axis."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    models: list[str] = Field(min_length=1)
-    systems: list[str] = []
-    gpus: list[str] = []
-    racks: list[int] = []
-    gpu_budgets: list[int] = []
-    tokens_cached: list[int] = []
+    models: list[Name] = Field(min_length=1)
+    systems: list[Name] = []
+    gpus: list[Name] = []
+    racks: list[Racks] = []
+    gpu_budgets: list[Degree] = []
+    tokens_cached: list[Tokens] = []
     workloads: list[Workload] = []
-    min_tok_per_user: list[float] = []
-    fabrics: list[str] = []
-    quants: list[list[str]] = []
-    serving: list[str] = []
+    min_tok_per_user: list[Floor] = []
+    fabrics: list[Name] = []
+    quants: list[list[Name]] = []
+    serving: list[Name] = []
     settings: GridSettings = GridSettings()
 
 
@@ -104,11 +113,15 @@ def load_grid(path: str | Path, catalogue_dirs=()) -> tuple[list[ScenarioSpec], 
     """Scenarios and shared settings of a grid file; one-line ``InputError`` on any problem."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"{path}: cannot read grid ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the grid as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: malformed TOML ({exc})") from None
+    except RecursionError:
+        raise InputError(f"{path}: malformed TOML (nested too deeply)") from None
     try:
         grid = GridFile(**raw)
     except ValidationError as exc:
@@ -217,51 +230,74 @@ def _header(fmt: str) -> str:
     return buf.getvalue()
 
 
-def read_rows(path: Path, fmt: str) -> list[tuple[int, str, str]]:
-    """(index, scenario label, line) of every complete row in ``path``; a torn last line is cut off."""
-    text = path.read_text()
-    if text and not text.endswith("\n"):  # a row cut short by an interruption: drop it, it will rerun
-        text = text[: text.rfind("\n") + 1]
-        path.write_text(text)
+def _row_key(line: str, fmt: str) -> tuple[int, str] | None:
+    """(index, scenario label) of one results line, or ``None`` when the line is damaged."""
+    try:
+        if fmt == "csv":
+            cells = next(csv.reader([line]))
+            if len(cells) != len(FIELDS):
+                return None
+            index, label = cells[0], cells[1]
+        else:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                return None
+            index, label = record.get("index"), record.get("scenario")
+        if isinstance(index, bool) or not isinstance(index, (int, str)) or not isinstance(label, str):
+            return None
+        return int(index), label
+    except (ValueError, StopIteration, csv.Error, RecursionError):
+        return None
+
+
+def read_rows(path: Path, fmt: str) -> tuple[list[tuple[int, str, str]], int]:
+    """(index, scenario label, line) of every complete row in ``path``, and the number of damaged lines.
+
+    A torn last line (an interrupted write) and any line that is not a row of this format (an
+    empty line, a bad index, a JSON array) are left out and counted; their scenarios run again.
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the results to resume ({exc.strerror})") from None
     lines = text.splitlines(keepends=True)
-    out = []
+    damaged = 0
+    if lines and not lines[-1].endswith("\n"):  # a row cut short by an interruption: it will rerun
+        lines.pop()
+        damaged += 1
     if fmt == "csv":
         if not lines:
-            return out
+            return [], damaged
         if lines[0] != _header(fmt):
             raise InputError(f"{path}: not a sweep CSV of this version (header differs); remove it or use another file")
-        for line in lines[1:]:
-            cells = next(csv.reader([line]))
-            out.append((int(cells[0]), cells[1], line))
-    else:
-        for n, line in enumerate(lines, 1):
-            try:
-                record = json.loads(line)
-                out.append((int(record["index"]), record["scenario"], line))
-            except (ValueError, KeyError):
-                raise InputError(f"{path}: line {n} is not a sweep row; remove the file or use another") from None
-    return out
+        lines = lines[1:]
+    out = []
+    for line in lines:
+        key = _row_key(line, fmt)
+        if key is None:
+            damaged += 1
+        else:
+            out.append((*key, line))
+    return out, damaged
 
 
-def finished(path: Path, fmt: str, specs: list[ScenarioSpec]) -> set[int]:
-    """Indices already in ``path``, after checking each row belongs to the same scenario of this grid."""
+def finished(path: Path, fmt: str, specs: list[ScenarioSpec]) -> tuple[set[int], int]:
+    """Indices already in ``path`` (each checked to be the same scenario of this grid), and damaged lines."""
     done = set()
-    for index, label, _ in read_rows(path, fmt):
+    rows, damaged = read_rows(path, fmt)
+    for index, label, _ in rows:
         if not 0 <= index < len(specs) or specs[index].label() != label:
-            raise InputError(f"{path}: row {index} ('{label}') is not scenario {index} of this grid; "
+            raise InputError(f"{path}: row {index} ('{label[:80]}') is not scenario {index} of this grid; "
                              "the grid changed since the file was written: remove it or write elsewhere")
         done.add(index)
-    return done
+    return done, damaged
 
 
 def sort_file(path: Path, fmt: str) -> None:
-    """Rewrite ``path`` with its rows in scenario order (atomically: a temporary file, then rename)."""
-    rows = sorted(read_rows(path, fmt), key=lambda r: r[0])
-    tmp = path.with_name(path.name + ".sorting")
-    with open(tmp, "w") as fh:
-        fh.write(_header(fmt))
-        fh.writelines(line for _, _, line in rows)
-    os.replace(tmp, path)
+    """Rewrite ``path`` with its rows in scenario order, one row per scenario (atomically)."""
+    rows, _ = read_rows(path, fmt)
+    unique = {index: line for index, _, line in rows}  # a rerun of a scenario replaces its earlier row
+    write_text(path, _header(fmt) + "".join(unique[i] for i in sorted(unique)), "sweep results")
 
 
 @dataclass(frozen=True)
@@ -273,6 +309,7 @@ class Summary:
     ran: int
     counts: dict
     elapsed_s: float
+    damaged: int = 0
 
     @property
     def rate_per_s(self) -> float:
@@ -288,22 +325,28 @@ def run_sweep(specs: list[ScenarioSpec], settings: Settings, output: str | Path,
     fmt = output_format(path, fmt)
     if not specs:
         raise InputError("the grid has no scenarios")
-    done = finished(path, fmt, specs) if resume and path.exists() else set()
+    done, damaged = finished(path, fmt, specs) if resume and path.exists() else (set(), 0)
     todo = [(i, spec, settings) for i, spec in enumerate(specs) if i not in done]
     counts = {"ok": 0, "infeasible": 0, "error": 0}
     start = time.perf_counter()
     fresh = not path.exists() or not resume or path.stat().st_size == 0
-    with open(path, "w" if fresh else "a") as fh:
-        if fresh:
-            fh.write(_header(fmt))
-            fh.flush()
-        if progress:
-            progress(len(done), len(specs))
-        for n, record in enumerate(run_unordered(sweep_task, todo, executor, jobs, address), 1):
-            fh.write(encode(record, fmt))
-            fh.flush()  # the row survives an interruption from here on
-            counts[record["status"]] = counts.get(record["status"], 0) + 1
+    if not fresh:  # drop damaged lines first, so the rows appended below start on a line of their own
+        sort_file(path, fmt)
+    try:
+        with open(path, "w" if fresh else "a", encoding="utf-8") as fh:
+            if fresh:
+                fh.write(_header(fmt))
+                fh.flush()
             if progress:
-                progress(len(done) + n, len(specs))
+                progress(len(done), len(specs))
+            for n, record in enumerate(run_unordered(sweep_task, todo, executor, jobs, address), 1):
+                fh.write(encode(record, fmt))
+                fh.flush()  # the row survives an interruption from here on
+                counts[record["status"]] = counts.get(record["status"], 0) + 1
+                if progress:
+                    progress(len(done) + n, len(specs))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the sweep results ({exc.strerror or exc}); the rows written "
+                         "so far are kept: rerun with --resume") from None
     sort_file(path, fmt)
-    return Summary(len(specs), len(done), len(todo), counts, time.perf_counter() - start)
+    return Summary(len(specs), len(done), len(todo), counts, time.perf_counter() - start, damaged)

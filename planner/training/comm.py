@@ -18,6 +18,12 @@ bytes for one micro-batch's hidden states of one CP shard):
   forward and K/V plus their gradients in the backward; it overlaps with attention compute.
 * EP: per MoE layer, dispatch and combine all-to-alls in the forward and the backward; each
   GPU sends its ``b S / (tp cp)`` tokens to ``top_k`` experts, ``(ep - 1) / ep`` of them remote.
+  FP8 training dispatches in FP8 and combines in BF16 (DeepSeek-V3, arXiv 2412.19437 section
+  3.3.2). An EP group spanning ``n`` servers sends, per token and direction, one copy per
+  remote expert over the scale-out tier, or with node-limited routing (each token reaches at
+  most ``M`` servers, DeepSeek-V3 section 2.1.2) one copy per remote server, which NVLink then
+  forwards to that server's experts (section 3.2.1): ``min(top_k, M) (n - 1) / n`` copies on the
+  slower tier and ``top_k`` on NVLink.
 * PP: each virtual stage sends its output forward and receives a gradient back:
   ``2 vpp`` transfers of ``M / tp`` (scatter-gather, Narayanan et al. 2021 section 4.1).
 
@@ -38,7 +44,6 @@ from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.collectives import (
     ALL_GATHER,
     ALL_REDUCE,
-    ALL_TO_ALL,
     NUM_TIERS,
     P2P,
     REDUCE_SCATTER,
@@ -110,7 +115,7 @@ class _Ledger:
 
 def training_comm(shape: TrainingShape, optimiser: OptimiserSpec, r: TrainingRates, gpus_per_server: int,
                   gpus_per_rack: int, tp, pp, vpp, cp, ep, dp, micro_batch, recompute, zero, layers,
-                  dense_params, expert_params) -> TrainingComm:
+                  dense_params, expert_params, precision_fp8=False, node_limit: int | None = None) -> TrainingComm:
     """Traffic and unoverlapped times of one pipeline stage in every row.
 
     ``layers`` are the stage's layers, ``dense_params`` and ``expert_params`` what one of its
@@ -144,9 +149,22 @@ def training_comm(shape: TrainingShape, optimiser: OptimiserSpec, r: TrainingRat
 
     # Expert parallel all-to-alls: dispatch + combine per pass.
     tokens_gpu = mb * shape.sequence_tokens / (tp * cp)
-    dispatch = tokens_gpu * shape.top_k * shape.hidden_size * ACTIVATION_BYTES
-    ep_s = micro.add("ep", span["ep"], collective_cost(ALL_TO_ALL, ep, dispatch, RING, calls=2.0 * passes * moe_layers),
-                     (ep > 1) & (shape.num_moe_layers > 0))
+    ep_on = (ep > 1) & (shape.num_moe_layers > 0)
+    pair_bytes = np.where(np.asarray(precision_fp8, bool), 1.0, ACTIVATION_BYTES) + ACTIVATION_BYTES
+    calls = passes * moe_layers
+    servers = np.maximum(ep / gpus_per_server, 1.0)
+    local = (gpus_per_server - 1.0) / gpus_per_server
+    if node_limit is None:  # each copy goes straight to its expert's GPU
+        across = shape.top_k * (servers - 1.0) / servers
+        within = shape.top_k * np.where(servers > 1, local / servers, (ep - 1.0) / ep)
+    else:  # one copy per remote server, forwarded over NVLink to its experts
+        across = min(shape.top_k, node_limit) * (servers - 1.0) / servers
+        within = shape.top_k * np.where(servers > 1, local, (ep - 1.0) / ep)
+    half = tokens_gpu * shape.hidden_size * pair_bytes / 2.0  # one copy of each token, per call
+    ep_s = micro.add("ep", span["ep"], collective_cost(P2P, ep, across * half, RING, calls=2.0 * calls),
+                     ep_on & (servers > 1)) \
+        + micro.add("ep_intra", np.minimum(span["ep"], gpus_per_server),
+                    collective_cost(P2P, ep, within * half, RING, calls=2.0 * calls), ep_on)
 
     # Pipeline: one activation forward and one gradient back per virtual stage.
     pp_s = micro.add("pp", span["pp"], collective_cost(P2P, 2.0, hidden_bytes / tp, RING, calls=2.0 * vpp), pp > 1)

@@ -58,6 +58,10 @@ FP8_INDEX = PRECISIONS.index("fp8")
 # FP8 training casts every GEMM operand from bf16 before the GEMM (Transformer Engine): it
 # reads 2 bytes and writes the FP8 copy plus its transpose for the weight gradient (1 + 1).
 FP8_CAST_BYTES_PER_ELEMENT = 4.0
+# Communication overlapped with compute occupies SMs: DeepSeek-V3 dedicates 20 of the H800's 132
+# SMs to its all-to-all kernels while the rest compute (arXiv 2412.19437 section 3.2.2): 20 / 132.
+OVERLAP_SM_SHARE = 20.0 / 132.0
+STAGES = ("first", "middle", "last")
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,13 @@ class TrainingScores(CommonScores):
     hbm_s: np.ndarray
     comm_s: np.ndarray
     bubble_s: np.ndarray
+    jitter_s: np.ndarray
     tokens_per_s: np.ndarray
     tok_per_gpu: np.ndarray
     instance_steps_per_s: np.ndarray
     total_steps_per_s: np.ndarray
     mfu: np.ndarray
-    mfu_bf16: np.ndarray
+    mfu_fp8: np.ndarray | None
     hfu: np.ndarray
     model_flop_per_s_per_gpu: np.ndarray
     time_to_train_s: np.ndarray | None
@@ -137,9 +142,13 @@ def fp8_cast_elements_per_token(shape: TrainingShape, moe: bool) -> float:
     return attention + mlp
 
 
-def _exposed(time_s: np.ndarray, window_s: np.ndarray, overlap: float) -> np.ndarray:
-    """Collective time left on the critical path when ``overlap`` of it may hide behind ``window_s``."""
-    return time_s - overlap * np.minimum(time_s, window_s)
+def _exposed(time_s: np.ndarray, window_s: np.ndarray, overlap) -> np.ndarray:
+    """Collective time left on the critical path when ``overlap`` of it may hide behind ``window_s``.
+
+    A hidden collective is not free: its kernels hold ``OVERLAP_SM_SHARE`` of the SMs, so the
+    compute beside it slows by that share for as long as the two overlap.
+    """
+    return time_s - overlap * np.minimum(time_s, window_s) * (1.0 - OVERLAP_SM_SHARE)
 
 
 @dataclass(frozen=True)
@@ -164,8 +173,9 @@ class _Stage:
 
 
 def _stage(scenario: TrainingScenario, shape: TrainingShape, r, plans: TrainingPlanArrays, cols: dict,
-           layers: np.ndarray, head: np.ndarray, last: bool) -> _Stage:
-    """Score one pipeline stage (``layers`` per row; ``head``: it runs the LM head; ``cols``: float columns)."""
+           layers: np.ndarray, head: np.ndarray, kind: str, m: np.ndarray) -> _Stage:
+    """Score one pipeline stage (``layers`` per row; ``head``: it runs the LM head; ``kind``: one of
+    ``STAGES``; ``cols``: float columns; ``m``: micro-batches per replica)."""
     hw, w = scenario.hardware, scenario.workload
     opt = w.optimiser_spec
     tp, pp, vpp, cp, ep, dp, mb = (cols[k] for k in ("tp", "pp", "vpp", "cp", "ep", "dp", "micro_batch"))
@@ -183,22 +193,27 @@ def _stage(scenario: TrainingScenario, shape: TrainingShape, r, plans: TrainingP
         [rc == 1, rc == 2], [attention_flop, dense_flop + expert_flop + attention_flop], 0.0)
     # Non-matmul kernels stream the stored activations (a non-fused attention's score matrix
     # among them); a full recomputation writes them once more.
-    streamed = stored_bytes_per_layer(shape, tp, cp, mb, np.where(rc == 2, 1, rc), prec == FP8_INDEX)
+    streamed = stored_bytes_per_layer(shape, tp, cp, mb, np.where(rc == 2, 1, rc), prec == FP8_INDEX, True)
+    # Selective recomputation writes the norm and MLP-activation outputs once more in the backward pass.
+    rebuilt = np.where(rc == 1, streamed - stored_bytes_per_layer(shape, tp, cp, mb, rc, prec == FP8_INDEX), 0.0)
     casts = (1.0 - shape.moe_layer_fraction) * fp8_cast_elements_per_token(shape, False)
     if shape.num_moe_layers:
         casts += shape.moe_layer_fraction * fp8_cast_elements_per_token(shape, True)
     cast_bytes = np.where(prec == FP8_INDEX, FP8_CAST_BYTES_PER_ELEMENT * casts * tokens_gpu * layers, 0.0)
-    elementwise_s = ((ELEMENTWISE_PASSES + (rc == 2)) * streamed * layers + cast_bytes) / r.hbm_bytes_per_s
+    elementwise_s = (((ELEMENTWISE_PASSES + (rc == 2)) * streamed + rebuilt) * layers + cast_bytes) / r.hbm_bytes_per_s
 
     dense_p, expert_p = layer_params(shape, layers, tp, ep)
-    dense_p = dense_p + vocab_params(shape, pp, tp, last=last)
+    if kind != "middle":
+        dense_p = dense_p + vocab_params(shape, pp, tp, last=kind == "last")
     c = training_comm(shape, opt, r, hw.gpus_per_server, hw.gpus_per_rack, tp, pp, vpp, cp, ep, dp, mb, rc, z,
-                      layers, dense_p, expert_p)
+                      layers, dense_p, expert_p, prec == FP8_INDEX, w.ep_node_limit)
     fwd_window, bwd_window = forward_s, 2.0 * forward_s + recompute_s
     overlap = w.dp_overlap_fraction
     dp_micro = _exposed(c.dp_micro_fwd_s, fwd_window, overlap) + _exposed(c.dp_micro_bwd_s, bwd_window, overlap)
-    comm_s = (c.tp_s * (1.0 - w.tp_overlap_fraction) + np.maximum(c.cp_s - 3.0 * attention_s, 0.0)
-              + c.ep_s + c.pp_s + dp_micro)
+    # Expert all-to-alls hide behind the other micro-batch's compute (none with one micro-batch).
+    ep_exposed = _exposed(c.ep_s, 3.0 * forward_s + recompute_s, np.where(m > 1, w.ep_overlap_fraction, 0.0))
+    comm_s = (c.tp_s * (1.0 - w.tp_overlap_fraction) + _exposed(c.cp_s, 3.0 * attention_s, 1.0)
+              + ep_exposed + c.pp_s + dp_micro)
     tail_comm = _exposed(c.dp_step_fwd_s, fwd_window, overlap) + _exposed(c.dp_step_bwd_s, bwd_window, overlap)
     updated = np.where(z >= 1, dense_p / (dp * cp) + expert_p / (tp * cp * dp / ep), dense_p + expert_p)
     optimiser_s = opt.update_bytes_per_param * updated / r.hbm_bytes_per_s
@@ -215,7 +230,8 @@ def memory_of(scenario: TrainingScenario, plans: TrainingPlanArrays,
     shape = shape or shape_of(scenario)
     m = np.maximum(num_micro_batches(w, plans.dp, plans.micro_batch).astype(float), 1.0)
     return training_memory(shape, w.optimiser_spec, plans.tp, plans.pp, plans.vpp, plans.cp, plans.ep, plans.dp,
-                           plans.micro_batch, plans.recompute, plans.zero, m, plans.precision == FP8_INDEX)
+                           plans.micro_batch, plans.recompute, plans.zero, m, plans.precision == FP8_INDEX,
+                           w.stage_trim_layers)
 
 
 def evaluate_training(scenario: TrainingScenario, plans: TrainingPlanArrays,
@@ -230,16 +246,21 @@ def evaluate_training(scenario: TrainingScenario, plans: TrainingPlanArrays,
     m = np.maximum(num_micro_batches(w, plans.dp, plans.micro_batch).astype(float), 1.0)
     gpus = tp * pp * cp * dp
 
-    first_layers, last_layers = stage_layers(shape, pp)
-    first = _stage(scenario, shape, r, plans, cols, first_layers, pp == 1, last=False)
-    last = _stage(scenario, shape, r, plans, cols, last_layers, np.ones_like(pp, bool), last=True)
-    # The slower stage paces the pipeline; the last stage's tail ends the step.
-    slow = last.micro_s > first.micro_s
-    pick = lambda name: np.where(slow, getattr(last, name), getattr(first, name))  # noqa: E731
+    layers = stage_layers(shape, pp, w.stage_trim_layers)
+    heads = (pp == 1, np.zeros_like(pp, bool), np.ones_like(pp, bool))
+    stages = tuple(_stage(scenario, shape, r, plans, cols, n, h, k, m) for n, h, k in zip(layers, heads, STAGES))
+    first, middle, last = stages
+    # The slowest stage paces the pipeline (middle stages exist from pp 3); the tails end the step.
+    present = (np.ones_like(pp, bool), pp > 2, np.ones_like(pp, bool))
+    slowest = np.vstack([np.where(on, st.micro_s, -1.0) for st, on in zip(stages, present)]).argmax(axis=0)
+    pick = lambda name: np.choose(slowest, [getattr(st, name) for st in stages])  # noqa: E731
     micro_s = pick("micro_s")
     bubble_s = micro_s * (pp - 1.0) / vpp
     tail_s = np.maximum(first.tail_s, last.tail_s)
-    step = m * micro_s + bubble_s + tail_s
+    ideal = m * micro_s + bubble_s + tail_s
+    # Every step waits for the slowest GPU (``DEFAULT_JITTER_CV`` in planner.training.workload).
+    jitter_s = ideal * w.jitter_cv * np.sqrt(2.0 * np.log(np.maximum(gpus, 1.0)))
+    step = ideal + jitter_s
 
     tokens_step = float(w.tokens_per_step)
     tokens_per_s = tokens_step / step
@@ -254,14 +275,15 @@ def evaluate_training(scenario: TrainingScenario, plans: TrainingPlanArrays,
     with np.errstate(divide="ignore"):
         bound_comm = np.where(unoverlapped > 0, per_gpu_tokens / np.where(unoverlapped > 0, unoverlapped, 1.0), np.inf)
     mem = memory_of(scenario, plans, shape)
-    hardware_flop_step = m * (first.hardware_flop * (pp - 1.0) + last.hardware_flop) / pp
+    hardware_flop_step = m * (first.hardware_flop + np.maximum(pp - 2.0, 0.0) * middle.hardware_flop
+                              + np.where(pp > 1, last.hardware_flop, 0.0)) / pp
     return TrainingScores(
         plans=plans, micro_batches=m, micro_batch_s=micro_s, step_time_s=step,
-        compute_s=terms[0], hbm_s=hbm_s, comm_s=terms[2], bubble_s=bubble_s,
+        compute_s=terms[0], hbm_s=hbm_s, comm_s=terms[2], bubble_s=bubble_s, jitter_s=jitter_s,
         tokens_per_s=tokens_per_s, tok_per_gpu=tokens_per_s / gpus,
         instance_steps_per_s=m / step, total_steps_per_s=dp * m / step,
-        mfu=model_flop_step / (step * gpus * r.peak_flop_per_s[prec]),
-        mfu_bf16=model_flop_step / (step * gpus * r.bf16_peak_flop_per_s),
+        mfu=model_flop_step / (step * gpus * r.bf16_peak_flop_per_s),
+        mfu_fp8=model_flop_step / (step * gpus * r.fp8_peak_flop_per_s) if r.fp8_peak_flop_per_s else None,
         hfu=hardware_flop_step / (step * r.peak_flop_per_s[prec]),
         model_flop_per_s_per_gpu=model_flop_step / (step * gpus),
         time_to_train_s=None if w.tokens_to_train is None else w.tokens_to_train / tokens_per_s,

@@ -19,8 +19,9 @@ layer in 16-bit with dropout, ``s b h (34 + 5 a s / h)`` bytes (sequence ``s``, 
 also covers SwiGLU MLPs, grouped-query attention, MoE layers and models trained without dropout
 (modern LLMs). Tensor parallelism with sequence parallelism divides every term by ``tp``
 (their Table 2), context parallelism the sequence by ``cp``. Selective recomputation drops the
-``5 a s / h`` score term; full recomputation keeps only each layer's 2-byte input (``2 s b h``)
-plus one layer's working set while it is recomputed. With 1F1B pipelining the first stage
+``5 a s / h`` score term and the norm and MLP-activation outputs (rebuilt from their kept
+inputs); full recomputation keeps only each layer's 2-byte input (``2 s b h``) plus one layer's
+working set while it is recomputed. With 1F1B pipelining the first stage
 holds ``pp`` micro-batches in flight, times ``1 + (pp - 1) / (pp * vpp)`` when interleaved
 (their section 4.2.3).
 """
@@ -75,7 +76,8 @@ def model_state_bytes(params, shards, optimiser: OptimiserSpec, zero) -> tuple[n
 
 
 def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, scores: bool,
-                           with_dropout: bool = False, gemm_input_bytes=ACTIVATION_BYTES) -> np.ndarray:
+                           with_dropout: bool = False, gemm_input_bytes=ACTIVATION_BYTES,
+                           recompute_elementwise: bool = False) -> np.ndarray:
     """Bytes one transformer layer stores for its backward pass, before any parallel split.
 
     Args:
@@ -88,6 +90,11 @@ def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, s
         gemm_input_bytes: bytes per stored element of a linear layer's input (kept for its
             weight gradient): 2 in bf16; 1 in FP8 training, where Transformer Engine keeps the
             FP8 copy it cast for the forward GEMM.
+        recompute_elementwise: drop the outputs of the norms and of the MLP activation (the
+            inputs of the QKV, up/gate-or-router and down projections) and rebuild them from
+            the kept norm inputs and gate/up outputs in the backward pass: FLOP-free
+            elementwise work (DeepSeek-V3 recomputes RMSNorm, arXiv 2412.19437 section 3.2.3;
+            Megatron-Core's selective recomputation modules ``layernorm`` and ``moe_act``).
 
     Term by term, for a GPT layer (MHA, 4h GeLU MLP, dropout, bf16) this is Korthikanti's
     ``34 s b h + 5 a s^2 b``.
@@ -95,8 +102,9 @@ def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, s
     t = np.asarray(tokens, dtype=float)
     h, a = shape.hidden_size, shape.num_heads
     e, x = ACTIVATION_BYTES, np.asarray(gemm_input_bytes, dtype=float)
+    n = 0.0 if recompute_elementwise else x            # a kept norm / activation output
     attention = (
-        x * t * h                                      # QKV input (norm output)
+        n * t * h                                      # QKV input (norm output)
         + e * t * a * shape.qk_head_dim                # Q
         + e * t * shape.kv_heads * (shape.qk_head_dim + shape.v_head_dim)  # K and V
         + x * t * a * shape.v_head_dim                 # attention output, input to o-proj
@@ -113,34 +121,41 @@ def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, s
     def ffn(width: float, gated: bool) -> np.ndarray:
         # SwiGLU keeps its gate and up outputs (2 elements of 2 bytes) and their product (the
         # down-projection input); GeLU keeps its input (2 bytes) and output (down-proj input).
-        return t * width * ((2.0 if gated else 1.0) * e + x)
+        return t * width * ((2.0 if gated else 1.0) * e + n)
 
     if moe:
-        mlp = (x * t * h                                 # router and dispatch input
+        mlp = (n * t * h                                 # router and dispatch input
                + ROUTER_PROB_BYTES * t * shape.num_experts
                + (x + e) * t * shape.top_k * h           # permuted expert inputs, expert outputs
                + shape.top_k * ffn(shape.moe_intermediate_size, shape.expert_gated)
                + ffn(shape.shared_intermediate_size, shape.expert_gated))
     else:
-        mlp = x * t * h + ffn(shape.intermediate_size, shape.mlp_gated)
+        mlp = n * t * h + ffn(shape.intermediate_size, shape.mlp_gated)
     if with_dropout:
         mlp = mlp + DROPOUT_MASK_BYTES * t * h
     return attention + mlp + norms
 
 
-def stage_layers(shape: TrainingShape, pp) -> tuple[np.ndarray, np.ndarray]:
-    """Layers on the first and on the last pipeline stage.
+def stage_layers(shape: TrainingShape, pp, trim: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Layers on the first, on each middle and on the last pipeline stage.
 
-    The first ``pp - 1`` stages take ``ceil(L / pp)`` layers each and the last stage the rest,
-    which leaves room for the LM head it also carries (Llama 3 balanced its pipeline the same
-    way, arXiv 2407.21783 section 3.3.2). With interleaving a GPU's ``vpp`` virtual stages
-    share those layers (the layout rules guarantee at least one each). Without pipelining
-    both are all ``L`` layers.
+    Without a trim the first ``pp - 1`` stages take ``ceil(L / pp)`` layers each and the last
+    stage the rest, which leaves room for the LM head it also carries. ``trim`` takes that many
+    layers off the first and the last stage and spreads them over the middle stages, as Llama 3
+    did to balance the embedding and the LM head (one layer, arXiv 2407.21783 section 3.3.2:
+    126 layers on 16 stages become 7, 14 x 8, 7). The first stage keeps at least one layer.
+    With interleaving a GPU's ``vpp`` virtual stages share its layers. Without pipelining all
+    three are all ``L`` layers; with two stages the middle equals the first (there is none).
     """
     pp = np.asarray(pp, dtype=float)
-    first = np.where(pp > 1, np.ceil(shape.num_layers / pp), float(shape.num_layers))
-    last = np.where(pp > 1, np.maximum(shape.num_layers - (pp - 1.0) * first, 0.0), float(shape.num_layers))
-    return first, last
+    L = float(shape.num_layers)
+    base = np.ceil(L / np.maximum(pp, 1.0))
+    first = np.maximum(base - trim, 1.0)
+    planned_last = np.maximum(base - trim, 0.0)
+    middle = np.where(pp > 2, np.ceil(np.maximum(L - first - planned_last, 0.0) / np.maximum(pp - 2.0, 1.0)), first)
+    last = np.maximum(L - first - (pp - 2.0) * middle, 0.0)
+    single = pp <= 1
+    return (np.where(single, L, first), np.where(single, L, middle), np.where(single, L, last))
 
 
 def layer_params(shape: TrainingShape, layers, tp, ep) -> tuple[np.ndarray, np.ndarray]:
@@ -176,21 +191,28 @@ def in_flight_micro_batches(pp, vpp, micro_batches) -> np.ndarray:
     return np.where(pp > 1, np.minimum(pp, m) * interleave, 1.0)
 
 
-def stored_bytes_per_layer(shape: TrainingShape, tp, cp, micro_batch, recompute, precision_fp8) -> np.ndarray:
+def stored_bytes_per_layer(shape: TrainingShape, tp, cp, micro_batch, recompute, precision_fp8,
+                           keep_elementwise: bool = False) -> np.ndarray:
     """Activation bytes one layer keeps per GPU for one micro-batch (MoE share averaged in).
 
     ``recompute`` is an index into ``RECOMPUTE_MODES``; sequence parallelism splits every
-    term over tp and context parallelism over cp.
+    term over tp and context parallelism over cp. ``keep_elementwise``: count the norm and
+    MLP-activation outputs under selective recomputation too (the bytes the forward pass
+    writes, which the step-time model streams through HBM).
     """
     tp, cp, mb, rc = (np.asarray(a, dtype=float) for a in (tp, cp, micro_batch, recompute))
     tokens = mb * shape.sequence_tokens
     gemm_bytes = np.where(np.asarray(precision_fp8, bool), 1.0, ACTIVATION_BYTES)
 
     def mixed(scores: bool) -> np.ndarray:
-        dense_l = layer_activation_bytes(shape, tokens, mb, False, scores, gemm_input_bytes=gemm_bytes)
+        # Without recomputation everything is kept; selective also rebuilds the elementwise outputs.
+        rebuild = not (scores or keep_elementwise)
+        dense_l = layer_activation_bytes(shape, tokens, mb, False, scores, gemm_input_bytes=gemm_bytes,
+                                         recompute_elementwise=rebuild)
         if not shape.num_moe_layers:
             return dense_l
-        moe_l = layer_activation_bytes(shape, tokens, mb, True, scores, gemm_input_bytes=gemm_bytes)
+        moe_l = layer_activation_bytes(shape, tokens, mb, True, scores, gemm_input_bytes=gemm_bytes,
+                                       recompute_elementwise=rebuild)
         return (1.0 - shape.moe_layer_fraction) * dense_l + shape.moe_layer_fraction * moe_l
 
     split = tp * cp
@@ -199,8 +221,8 @@ def stored_bytes_per_layer(shape: TrainingShape, tp, cp, micro_batch, recompute,
 
 
 def training_memory(shape: TrainingShape, optimiser: OptimiserSpec, tp, pp, vpp, cp, ep, dp, micro_batch,
-                    recompute, zero, micro_batches, precision_fp8) -> TrainingMemory:
-    """Memory per GPU of every row on its fuller stage (first or last)."""
+                    recompute, zero, micro_batches, precision_fp8, trim: int = 0) -> TrainingMemory:
+    """Memory per GPU of every row on its fullest stage (first, the fullest middle one, or last)."""
     tp, pp, vpp, cp, ep, dp, mb, rc, z = (np.asarray(a, dtype=float)
                                           for a in (tp, pp, vpp, cp, ep, dp, micro_batch, recompute, zero))
     stored = stored_bytes_per_layer(shape, tp, cp, mb, rc, precision_fp8)
@@ -210,19 +232,24 @@ def training_memory(shape: TrainingShape, optimiser: OptimiserSpec, tp, pp, vpp,
     tokens = mb * shape.sequence_tokens
     logits = (LOGIT_BYTES * shape.vocab_size + ACTIVATION_BYTES * shape.hidden_size) * tokens / (tp * cp)
     stages = []
-    for is_last, layers in zip((False, True), stage_layers(shape, pp)):
+    first_layers, middle_layers, last_layers = stage_layers(shape, pp, trim)
+    interleave = in_flight / np.maximum(np.minimum(pp, micro_batches), 1.0)
+    for kind, layers in (("first", first_layers), ("middle", middle_layers), ("last", last_layers)):
+        is_last = kind == "last"
         dense_p, expert_p = layer_params(shape, layers, tp, ep)
-        dense_p = dense_p + vocab_params(shape, pp, tp, last=is_last)
+        if kind != "middle":
+            dense_p = dense_p + vocab_params(shape, pp, tp, last=is_last)
         dw, dg, do = model_state_bytes(dense_p, dp * cp, optimiser, z)
         ew, eg, eo = model_state_bytes(expert_p, tp * cp * dp / ep, optimiser, z)
-        flight = np.where(vpp > 1, in_flight, 1.0) if is_last else in_flight
-        holds_head = np.ones_like(pp, bool) if is_last else pp == 1
+        # 1F1B: stage i holds min(pp - i, m) micro-batches; the fullest middle stage is stage 1.
+        middle_flight = np.where(pp > 2, np.minimum(pp - 1.0, micro_batches) * interleave, 0.0)
+        flight = {"first": in_flight, "middle": middle_flight, "last": np.where(vpp > 1, in_flight, 1.0)}[kind]
+        holds_head = np.ones_like(pp, bool) if is_last else (pp == 1) & (kind == "first")
         acts = stored * layers * flight + np.where(holds_head, logits, 0.0)
         per_layer_w = (dense_p + expert_p) / np.maximum(layers, 1.0) * optimiser.weight_bytes_per_param
         gathered = np.minimum(ZERO3_RESIDENT_LAYERS, layers) * per_layer_w  # nothing to gather from one member
         buffers = rebuilt + np.where((z >= 3) & (dp * cp > 1), gathered, 0.0)
         stages.append(TrainingMemory(weights=dw + ew, grads=dg + eg, optimiser=do + eo, activations=acts,
                                      buffers=buffers))
-    first, last = stages
-    pick_last = last.total > first.total
-    return TrainingMemory(*(np.where(pick_last, getattr(last, f.name), getattr(first, f.name)) for f in fields(first)))
+    fullest = np.vstack([st.total for st in stages]).argmax(axis=0)
+    return TrainingMemory(*(np.choose(fullest, [getattr(st, f.name) for st in stages]) for f in fields(stages[0])))

@@ -34,6 +34,7 @@ class TrainingRates:
         gemm_flop_per_s: per precision index (``PRECISIONS`` order), linear-layer GEMM rate.
         peak_flop_per_s: per precision index, the dense peak (MFU denominator).
         bf16_peak_flop_per_s: dense BF16 peak (the MFU convention of Llama 3, arXiv 2407.21783).
+        fp8_peak_flop_per_s: dense FP8 peak (0 where the GPU has no FP8 tensor cores).
         attention_flop_per_s: fused attention (bf16 math).
         hbm_bytes_per_s: achievable HBM bandwidth.
         fabric_bytes_per_s, fabric_latency_s, fabric_peak_bytes_per_s: per tier (``TIERS``).
@@ -43,6 +44,7 @@ class TrainingRates:
     gemm_flop_per_s: np.ndarray
     peak_flop_per_s: np.ndarray
     bf16_peak_flop_per_s: float
+    fp8_peak_flop_per_s: float
     attention_flop_per_s: float
     hbm_bytes_per_s: float
     fabric_bytes_per_s: np.ndarray
@@ -67,6 +69,7 @@ def training_rates(hw: Hardware) -> TrainingRates:
         gemm_flop_per_s=gemm,
         peak_flop_per_s=np.where(supported, peaks, bf16),
         bf16_peak_flop_per_s=bf16,
+        fp8_peak_flop_per_s=gpu.peak_flop_per_s.get("fp8") or 0.0,
         attention_flop_per_s=bf16 * eff * ATTENTION_RELATIVE_EFFICIENCY,
         hbm_bytes_per_s=gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction,
         fabric_bytes_per_s=np.array([f.bytes_per_s * f.efficiency_fraction for f in fabrics]),

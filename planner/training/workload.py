@@ -29,8 +29,9 @@ from planner.serving.plan import take_rows
 RECOMPUTE_MODES: tuple[str, ...] = ("none", "selective", "full")
 """Activation recomputation (Korthikanti et al. 2022, arXiv 2205.05198): none stores every
 activation; selective recomputes the attention core (scores, softmax, weighted values), as
-FlashAttention does in its backward pass; full stores only each layer's input and reruns the
-layer's forward pass during the backward pass."""
+FlashAttention does in its backward pass, and the FLOP-free elementwise outputs that feed GEMMs
+(norms, the MLP activation; DeepSeek-V3 arXiv 2412.19437 section 3.2.3); full stores only each
+layer's input and reruns the layer's forward pass during the backward pass."""
 
 ZERO_STAGES: tuple[int, ...] = (0, 1, 2, 3)
 """ZeRO stages (arXiv 1910.02054): 0 plain data parallel; 1 shards optimiser states; 2 also
@@ -108,6 +109,17 @@ DEFAULT_DP_OVERLAP_FRACTION = 1.0
 # Tensor-parallel collectives sit between dependent GEMMs: without userbuffer/TP-comm
 # overlap kernels they run exposed (Korthikanti et al. 2022 section 4.2.2 counts them so).
 DEFAULT_TP_OVERLAP_FRACTION = 0.0
+# Expert all-to-alls of one micro-batch run while another micro-batch computes (DeepSeek-V3's
+# DualPipe, arXiv 2412.19437 section 3.2.1; Megatron-Core's 1F1B all-to-all overlap): 1.0 hides
+# them fully wherever the other micro-batch's compute is long enough.
+DEFAULT_EP_OVERLAP_FRACTION = 1.0
+# Per-GPU step-time jitter (coefficient of variation): every optimiser step waits for the slowest
+# of N GPUs, whose expected excess over the mean is about ``cv x sqrt(2 ln N)`` standard
+# deviations for N independent normal step times (the Gumbel limit of the largest of N normals,
+# David & Nagaraja, "Order Statistics", 3rd ed., section 10.5). The 0.055 is fitted to ONE
+# anchor, Meta's 8,192-GPU Llama 3 405B run (arXiv 2407.21783 Table 4, 43 % MFU); no published
+# per-GPU variation figure was at hand. It is used for no other anchor (docs/training.md).
+DEFAULT_JITTER_CV = 0.055
 
 
 class TrainingWorkload(BaseModel):
@@ -121,6 +133,14 @@ class TrainingWorkload(BaseModel):
         dp_overlap_fraction: share of data-parallel collective time that may hide behind the
             backward (forward) pass running next to it; the rest is exposed.
         tp_overlap_fraction: share of tensor-parallel collective time hidden behind GEMMs.
+        ep_overlap_fraction: share of expert all-to-all time hidden behind another
+            micro-batch's compute (DualPipe-style scheduling; needs two micro-batches).
+        jitter_cv: per-GPU step-time coefficient of variation (the straggler factor).
+        stage_trim_layers: layers taken off each of the first and the last pipeline stage
+            (given to the middle stages) to balance the embedding and the LM head (Llama 3
+            removed one, arXiv 2407.21783 section 3.3.2).
+        ep_node_limit: node-limited routing: each token reaches at most this many servers
+            (DeepSeek-V3: 4, arXiv 2412.19437 section 2.1.2); ``None``: unlimited.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -131,6 +151,10 @@ class TrainingWorkload(BaseModel):
     tokens_to_train: float | None = Field(default=None, gt=0)
     dp_overlap_fraction: float = Field(default=DEFAULT_DP_OVERLAP_FRACTION, ge=0, le=1)
     tp_overlap_fraction: float = Field(default=DEFAULT_TP_OVERLAP_FRACTION, ge=0, le=1)
+    ep_overlap_fraction: float = Field(default=DEFAULT_EP_OVERLAP_FRACTION, ge=0, le=1)
+    jitter_cv: float = Field(default=DEFAULT_JITTER_CV, ge=0, le=1)
+    stage_trim_layers: int = Field(default=0, ge=0)
+    ep_node_limit: int | None = Field(default=None, ge=1)
 
     @field_validator("optimiser")
     @classmethod

@@ -15,14 +15,14 @@ SHIPPED = sorted(p for section in SECTIONS for p in (DATA_DIR / section).glob("*
 def test_shipped_entries_are_exactly_the_catalogue() -> None:
     cat = default_catalogue()
     assert sorted(cat.gpu_names()) == sorted(
-        ["h100-sxm", "h200-sxm", "b200", "b300", "gb200", "gb300", "mi300x", "mi325x", "mi355x"]
+        ["h100-sxm", "h800", "h200-sxm", "b200", "b300", "gb200", "gb300", "mi300x", "mi325x", "mi355x"]
     )
     assert sorted(cat.system_names()) == sorted(
-        ["hgx-h100", "hgx-h200", "hgx-b200", "hgx-b300", "gb200-nvl72", "gb300-nvl72"]
+        ["hgx-h100", "hgx-h800", "hgx-h200", "hgx-b200", "hgx-b300", "gb200-nvl72", "gb300-nvl72"]
         + ["mi300x-8", "mi325x-8", "mi355x-8"]
     )
     assert sorted(cat.fabric_names()) == sorted(
-        ["nvlink4", "nvlink5", "infinity-fabric-mi300", "infinity-fabric-mi355"]
+        ["nvlink4", "nvlink4-h800", "nvlink5", "infinity-fabric-mi300", "infinity-fabric-mi355"]
         + ["ib-ndr-400", "400gbe", "800g"]
     )
     assert cat.preset_names() == ["seed"]

@@ -69,7 +69,8 @@ def test_user_entry_overrides_a_shipped_one(tmp_path: Path) -> None:
 
 def test_unknown_name_lists_closest() -> None:
     cat = Catalogue()
-    with pytest.raises(CatalogueError, match=r"^unknown GPU 'h100'; closest: h100-sxm, h200-sxm"):
+    # h800 (two letters off) ranks between h100-sxm and h200-sxm
+    with pytest.raises(CatalogueError, match=r"^unknown GPU 'h100'; closest: h100-sxm, h800, h200-sxm"):
         cat.gpu("h100")
     with pytest.raises(CatalogueError, match=r"unknown system 'hgx-h300'; closest: .*hgx-h200"):
         cat.system("hgx-h300")

@@ -22,13 +22,13 @@ def test_listings_in_every_format(command):
     assert all(r.exit_code == 0 for r in out.values())
     rows = json.loads(out["json"].output)
     csv_rows = list(csv.DictReader(io.StringIO(out["csv"].output)))
-    assert len(rows) == len(csv_rows) >= 7  # 9 GPUs, 9 systems, 13 models, 7 fabrics
+    assert len(rows) == len(csv_rows) >= 7  # 10 GPUs, 10 systems, 13 models, 8 fabrics
     assert out["markdown"].output.startswith("|")
 
 
 def test_listing_counts_and_values():
     gpus = {r["name"]: r for r in json.loads(RUN.invoke(cli, ["gpus", "--format", "json"]).output)}
-    assert set(gpus) == {"h100-sxm", "h200-sxm", "b200", "b300", "gb200", "gb300", "mi300x", "mi325x", "mi355x"}
+    assert set(gpus) == {"h100-sxm", "h800", "h200-sxm", "b200", "b300", "gb200", "gb300", "mi300x", "mi325x", "mi355x"}
     assert gpus["h200-sxm"]["hbm_tb_per_s"] == pytest.approx(4.8)  # docs/sources.md [N1,N2]
     assert gpus["h100-sxm"]["fp4_tflops"] is None  # Hopper has no FP4 mode: marked, not faked
     models = {r["name"]: r for r in json.loads(RUN.invoke(cli, ["models", "--format", "json"]).output)}

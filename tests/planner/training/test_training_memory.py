@@ -78,16 +78,21 @@ def test_gpt_layer_matches_korthikanti_34_plus_5as_over_h():
 
 def test_llama_405b_layer_by_hand():
     # Llama 3.1 405B: h 16384, 128 heads of 128, 8 KV heads, SwiGLU width 53248, no dropout, bf16.
-    # Per token: QKV input 2h + Q 2h + K,V 2 x 8 x 256 + attention output 2h = 102,400 bytes;
-    # MLP input 2h + gate, up, product 3 x 2 x 53248 = 352,256; two norm inputs 4h = 65,536.
-    # 520,192 bytes/token x 8192 tokens / tp 8 (sequence parallel) = 532,676,608 bytes.
+    # Per token, selective recomputation (norm and SwiGLU outputs rebuilt in the backward pass): Q 2h +
+    # K,V 2 x 8 x 256 + attention output 2h = 69,632 bytes; gate and up 2 x 2 x 53248 = 212,992; two
+    # norm inputs 4h = 65,536: 348,160 bytes/token x 8192 tokens / tp 8 (sequence parallel).
     shape = training_shape(model("llama-3.1-405b"), 8192)
     got = stored_bytes_per_layer(shape, tp=8, cp=1, micro_batch=1, recompute=1, precision_fp8=False)
-    assert float(got) == pytest.approx(520_192 * 8192 / 8, rel=1e-12)
-    # FP8: Transformer Engine keeps the 1-byte copy of the four GEMM inputs (QKV, o-proj, MLP, down-proj
-    # input): 520,192 - (h + h + h + 53248) = 417,792 bytes/token.
+    assert float(got) == pytest.approx(348_160 * 8192 / 8, rel=1e-12)
+    # Kept as the forward writes them (keep_elementwise): + QKV input 2h + MLP input 2h + SwiGLU product
+    # 2 x 53248 = 520,192 bytes/token, Korthikanti's term-by-term sum without dropout.
+    kept = stored_bytes_per_layer(shape, tp=8, cp=1, micro_batch=1, recompute=1, precision_fp8=False,
+                                  keep_elementwise=True)
+    assert float(kept) == pytest.approx(520_192 * 8192 / 8, rel=1e-12)
+    # FP8: Transformer Engine keeps the 1-byte copy of the GEMM inputs it still stores (o-proj input):
+    # 348,160 - h = 331,776 bytes/token.
     fp8 = stored_bytes_per_layer(shape, tp=8, cp=1, micro_batch=1, recompute=1, precision_fp8=True)
-    assert float(fp8) == pytest.approx(417_792 * 8192 / 8, rel=1e-12)
+    assert float(fp8) == pytest.approx(331_776 * 8192 / 8, rel=1e-12)
     # Full recomputation keeps only the 2-byte layer input: 2 x 16384 x 8192 / 8 bytes; cp 2 halves it.
     full = stored_bytes_per_layer(shape, tp=8, cp=2, micro_batch=1, recompute=2, precision_fp8=False)
     assert float(full) == pytest.approx(2 * 16384 * 8192 / 16, rel=1e-12)
@@ -97,8 +102,14 @@ def test_pipeline_stages_and_in_flight_micro_batches():
     shape = training_shape(model("llama-3.1-405b"), 8192)
     # 126 layers on pp 16: the first 15 stages take ceil(126 / 16) = 8 layers, the last one the remaining
     # 126 - 15 x 8 = 6 (beside the LM head); on pp 32, 4 each and 126 - 124 = 2. Without pipelining: all 126.
-    first, last = stage_layers(shape, np.array([16, 32, 1]))
+    first, middle, last = stage_layers(shape, np.array([16, 32, 1]))
     assert first.tolist() == [8.0, 4.0, 126.0] and last.tolist() == [6.0, 2.0, 126.0]
+    assert middle.tolist() == [8.0, 4.0, 126.0]
+    # Meta's trim (arXiv 2407.21783 section 3.3.2): one layer off the first and the last stage: 7, then
+    # ceil((126 - 7 - 7) / 14) = 8 on each middle stage, and 126 - 7 - 14 x 8 = 7 last. On pp 2 there is no
+    # middle stage: 63 - 1 = 62 first, 64 last.
+    first, middle, last = stage_layers(shape, np.array([16, 2]), trim=1)
+    assert first.tolist() == [7.0, 62.0] and middle.tolist()[0] == 8.0 and last.tolist() == [7.0, 64.0]
     # 1F1B: the first stage holds pp micro-batches; interleaving multiplies by 1 + (pp - 1) / (pp vpp)
     # (Korthikanti section 4.2.3): 16 x (1 + 15 / 64) = 19.75; fewer micro-batches than stages cap it.
     flights = in_flight_micro_batches(np.array([16, 16, 4, 1]), np.array([4, 1, 1, 1]), np.array([16, 16, 2, 8]))
