@@ -349,7 +349,20 @@ def refit(rows, hardware, cat: Catalogue) -> None:
         return cal.relative_residuals(cal.predict(train, hw, [prof[m.engine] for m in train]), meas, ttft_weight)
 
     t0 = time.perf_counter()
-    theta = cal.robust_least_squares(residual, theta0, iterations=20, prior_weight=PRIOR_WEIGHT)
+
+    def fitted(n: int):
+        """One pass of the fit, its progress on stderr (one line an iteration) and its time."""
+        start = time.perf_counter()
+
+        def show(i, of, cost):
+            print(f"pass {n}: iteration {i}/{of}, cost {cost:.4g}, {time.perf_counter() - start:.0f} s",
+                  file=sys.stderr, flush=True)
+
+        theta = cal.robust_least_squares(residual, theta0, iterations=20, prior_weight=PRIOR_WEIGHT, progress=show)
+        print(f"pass {n}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+        return theta
+
+    theta = fitted(1)
     # Trimmed second pass: rows the first fit misses by more than OUTLIER_FACTOR in TPOT ran
     # something else than their row says (e.g. Qwen3-32B BF16 on GB200 at batch 1: 42 ms a token
     # against a 4 ms weight read); they are counted and left out of the second pass.
@@ -367,7 +380,7 @@ def refit(rows, hardware, cat: Catalogue) -> None:
     print(f"TTFT weight of the second pass (median TPOT / TTFT relative error, first pass): {ttft_weight:.3f}")
     train = [m for m, k in zip(train, keep) if k]
     meas = cal.measured(train)
-    theta = cal.robust_least_squares(residual, theta0, iterations=20, prior_weight=PRIOR_WEIGHT)
+    theta = fitted(2)
     prof, hw_fit = state(theta)
     held = [m for m in rows if family(m.model_name) == HELD_OUT_FAMILY and not saturated(m)]
     for label, sub in (("training", train), ("held-out", held)):

@@ -46,10 +46,16 @@ SECTIONS: dict[str, type[BaseModel]] = {
 _NOUNS = {"gpus": "GPU", "systems": "system", "fabrics": "fabric", "presets": "preset"}
 
 
+@functools.cache
+def _package_root() -> Path:
+    """The folder holding ``hardware/`` (resolved once: every catalogue file's display path needs it)."""
+    return DATA_DIR.parent.parent.resolve()
+
+
 def display_path(path: Path) -> str:
     """``hardware/data/...`` for shipped files, the path as given for user files."""
     try:
-        return path.resolve().relative_to(DATA_DIR.parent.parent.resolve()).as_posix()
+        return path.resolve().relative_to(_package_root()).as_posix()
     except ValueError:
         return str(path)
 

@@ -202,7 +202,7 @@ def informed_knobs(rows: list[Measurement], hardware: dict[str, Hardware]) -> tu
 
 
 def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
-                         prior_weight: float = PRIOR_WEIGHT) -> np.ndarray:
+                         prior_weight: float = PRIOR_WEIGHT, progress=None) -> np.ndarray:
     """Minimise the soft-L1 cost of ``residuals(theta)`` plus the prior (module docstring).
 
     Args:
@@ -210,6 +210,7 @@ def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
         theta0: start, also the prior's centre (transformed units).
         iterations: most Levenberg-Marquardt iterations.
         prior_weight: pull towards ``theta0`` per transformed unit.
+        progress: called after each iteration with (iteration from 1, iterations, cost); None: silent.
     """
     def both(theta):
         return residuals(theta), np.sqrt(prior_weight) * (theta - theta0)
@@ -220,7 +221,7 @@ def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
     theta, damping, step_h = theta0.copy(), 1e-2, 1e-3
     r, prior = both(theta)
     current = cost(r, prior)
-    for _ in range(iterations):
+    for done in range(iterations):
         jac = np.empty((r.size, theta.size))
         for j in range(theta.size):
             t = theta.copy()
@@ -241,6 +242,8 @@ def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
                 improved = True
                 break
             damping *= 4.0
+        if progress is not None:
+            progress(done + 1, iterations, current)
         if not improved or np.max(np.abs(delta)) < 1e-4:
             break
     return theta

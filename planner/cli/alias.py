@@ -48,6 +48,12 @@ def foreign(args: list[str], command: click.Command, other: click.Command) -> li
             if opt in typed and opt not in own]
 
 
+def unknown(args: list[str], command: click.Command) -> bool:
+    """Whether ``args`` give a ``--option`` that ``command`` does not take (else no other command's can be)."""
+    typed = {a.split("=", 1)[0] for a in args if a.startswith("--")}
+    return bool(typed - {opt for p in command.params for opt in p.opts})
+
+
 class ModeAliasGroup(click.Group):
     """A group whose serving commands also answer ``--mode training`` through ``train``."""
 
@@ -56,6 +62,8 @@ class ModeAliasGroup(click.Group):
         if name not in ALIASED:
             return name, cmd, rest
         mode, rest = split_mode(rest, click.Context(cmd, info_name=name, parent=ctx))
+        if mode != "training" and not unknown(rest, cmd):
+            return name, cmd, rest  # nothing for training: its commands are not even imported
         training = self.commands["train"].commands[name]
         if mode == "training":
             given = foreign(rest, training, cmd)

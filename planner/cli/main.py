@@ -16,27 +16,49 @@ import sys
 
 import click
 
-from hardware.errors import CatalogueError
-from models.errors import ModelError
-from planner.cli import calibrate as calibrate_cmd
-from planner.cli import catalogue as catalogue_cmds
-from planner.cli import compare as compare_cmds
-from planner.cli import fleet as fleet_cmd
-from planner.cli import plan as plan_cmds
-from planner.cli import sweep as sweep_cmd
-from planner.cli import train as train_cmds
 from planner.cli.alias import ModeAliasGroup
-from planner.cli.options import CATALOGUE_ENV
-from planner.errors import PlannerError
+from planner.cli.lazy import lazy_group
 
-USER_ERRORS = (PlannerError, CatalogueError, ModelError)
+CATALOGUE_ENV = "RACKPLAN_CATALOGUE"
+# Each command's module is imported when the command is looked up (``rackplan --help`` imports
+# none: no numpy, PuLP or HiGHS). A line: command, its module under planner.cli, the first
+# sentence of its help, what ``--help`` lists (tests/planner/cli/test_lazy_cli.py checks it).
+TABLE = """
+calibrate calibrate Fit an engine profile's efficiency factors to MEASUREMENTS.csv (robust least squares).
+compare compare Optimal plans side by side across systems, budgets, quantisation sets, fabrics, models, contexts.
+evaluate plan Score one plan: step time split, limit, bounds, fabric load, memory per GPU.
+fabrics catalogue List fabrics with per-GPU bandwidth and message latency.
+fleet fleet Plan several models on a fleet of mixed hardware (FLEET_FILE: TOML, see examples/fleet.toml).
+frontier compare Pareto frontier of tokens/s per GPU vs tokens/s per user, traced by sweeping the latency floor.
+gpus catalogue List GPUs with memory, bandwidth, peak FLOP/s and power.
+min-gpus plan Fewest GPUs (then racks) that reach --target-tps (the budget is the cap searched).
+models catalogue List catalogue models with parameter counts and KV bytes per token.
+plan plan Throughput-optimal plan for a rack or GPU budget (MILP, verified by the evaluator).
+show catalogue Show one GPU, system, fabric or model: spec, derived figures and sources.
+sweep sweep Plan every scenario of GRID.toml (models x systems x budgets x workloads x latency floors x fabrics).
+systems catalogue List systems (servers and racks) with their fabric tiers.
+train train Plan and score training jobs: layouts, MFU, memory, time to train.
+"""
+COMMANDS = {name: (f"planner.cli.{module}", text)
+            for name, module, text in (line.split(None, 2) for line in TABLE.strip().splitlines())}
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """The library's one-line errors (imported when one is raised: ``hardware`` loads the catalogue)."""
+    from hardware.errors import CatalogueError
+    from models.errors import ModelError
+    from planner.errors import PlannerError
+    return PlannerError, CatalogueError, ModelError
+
+
 EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h: a bug in rackplan, not in the input
 EXIT_CODES = ("Exit codes: 0 success; 1 bad input (a file, a name or a value the planner refuses) or no "
               "feasible plan; 2 usage error (unknown option, a value of the wrong type or out of range); "
               f"{EXIT_INTERNAL} internal error (a bug: rerun with --debug and report the traceback).")
 
 
-@click.group(cls=ModeAliasGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
+@click.group(cls=lazy_group(ModeAliasGroup, COMMANDS), context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES)
 @click.option("--catalogue", "catalogue_dirs", multiple=True, envvar=CATALOGUE_ENV,
               type=click.Path(exists=True, file_okay=False),
               help=f"Extra catalogue directory of GPU/system/fabric TOML files (repeatable; env {CATALOGUE_ENV}, "
@@ -48,10 +70,6 @@ def cli(ctx: click.Context, catalogue_dirs: tuple[str, ...], debug: bool) -> Non
     """Plan LLM serving and training deployments on GPU racks."""
     ctx.ensure_object(dict)
     ctx.obj["catalogue_dirs"] = tuple(catalogue_dirs)
-
-
-for module in (catalogue_cmds, plan_cmds, train_cmds, fleet_cmd, compare_cmds, sweep_cmd, calibrate_cmd):
-    module.register(cli)
 
 
 def one_line(text: str) -> str:
@@ -78,8 +96,6 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"error: {exc.format_message()}{hint}".replace("rackplan  --help", "rackplan --help"), exc.exit_code)
     except click.ClickException as exc:
         _fail(f"error: {exc.format_message()}", exc.exit_code)
-    except USER_ERRORS as exc:
-        _fail(f"error: {exc}", 1)
     except BrokenPipeError:
         sys.exit(0)
     except KeyboardInterrupt:
@@ -87,7 +103,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except RecursionError:
         _fail("error: the input nests too deeply (flatten it)", 1)
-    except Exception as exc:  # the last resort: a bug, never a traceback unless asked for
+    except Exception as exc:  # the library's one-line errors; else the last resort: a bug, no traceback unless asked
+        if isinstance(exc, user_errors()):
+            _fail(f"error: {exc}", 1)
         if "--debug" in args[: args.index("--") if "--" in args else len(args)]:
             raise
         _fail(f"internal error: {type(exc).__name__}: {str(exc)[:300]}; rerun with --debug for the traceback",

@@ -52,7 +52,6 @@ from planner.training.resolve import (
 from planner.training.resolve import DEFAULT_MIN_GPUS_RACKS as TRAINING_MIN_GPUS_RACKS
 from planner.training.workload import OPTIMISERS, PRECISIONS, RECOMPUTE_MODES
 
-CATALOGUE_ENV = "RACKPLAN_CATALOGUE"
 
 def group(*decorators):
     """One decorator applying ``decorators`` in order (the first is the first option in ``--help``)."""

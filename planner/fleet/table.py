@@ -43,6 +43,7 @@ from planner.milp.fleet_problem import (
 )
 from planner.milp.serving import candidate_name
 from planner.quant import MODE_NAMES
+from planner.search.prune import best_per_group
 from planner.serving.candidates import candidate_table, enumerate_plans
 from planner.serving.disagg import decode_scores, kv_bytes_per_request, prefill_scores
 from planner.serving.plan import PlanArrays
@@ -111,13 +112,6 @@ def role_rows(sc: Scenario, space: SearchSpace, m: FleetModel, role: int) -> Rol
     idx = np.flatnonzero(ok)
     return RoleRows(plans.take(idx), rate[idx], load[:, idx], enumerated, int(idx.size),
                     _fastest(tpot, fits), _fastest(ttft, fits))
-
-
-def _best_rate(keys: np.ndarray, rate: np.ndarray) -> np.ndarray:
-    order = np.lexsort((-rate,) + tuple(keys[:, j] for j in range(keys.shape[1] - 1, -1, -1)))
-    first = np.ones(order.size, bool)
-    first[1:] = np.any(keys[order][1:] != keys[order][:-1], axis=1)
-    return np.sort(order[first])
 
 
 def pareto_rows(keys: np.ndarray, rate: np.ndarray, load: np.ndarray) -> np.ndarray:
@@ -259,7 +253,7 @@ def build(fleet: Fleet, prune: bool = True) -> FleetTable:
         if not prune:
             keep = np.arange(rows.rate.size)
         elif fabric_free[ki]:
-            keep = _best_rate(keys, rows.rate)
+            keep = best_per_group(keys, rows.rate)
         else:
             keep = pareto_rows(keys, rows.rate, rows.fabric_load)
         if prune:

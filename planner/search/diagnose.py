@@ -6,6 +6,8 @@ nothing passes, with the best number the search space reaches against it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from models import counts
@@ -15,9 +17,11 @@ from planner.serving import parallel
 from planner.serving.candidates import CandidateTable, Limits
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace
-from planner.training.evaluate import TrainingScenario
-from planner.training.space import TrainingCandidates
 from planner.units import gb, kw, ms
+
+if TYPE_CHECKING:  # types only: serving questions do not load the training stack
+    from planner.training.evaluate import TrainingScenario
+    from planner.training.space import TrainingCandidates
 
 SECONDS_PER_DAY = 86400.0
 

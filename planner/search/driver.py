@@ -90,12 +90,11 @@ class Outcome:
 def run(mode: Mode, rows: np.ndarray, top: int = 1, solver: str = "highs", time_limit_s: float | None = None,
         export_mps: str | None = None, export_lp: str | None = None) -> Outcome:
     """Solve over candidate ``rows``, then again without each chosen layout, up to ``top`` answers."""
-    choices, columns, excluded, verifying = [], [], set(), 0.0
+    choices, columns, verifying = [], [], 0.0
     rounds = max(1, top) if mode.keys is not None else 1
     family = mode.keys if mode.family is None else mode.family
+    pool = np.asarray(rows, dtype=np.int64)
     for k in range(rounds):
-        pool = rows if mode.keys is None else np.array([i for i in rows if tuple(family[i]) not in excluded],
-                                                       dtype=np.int64)
         if pool.size == 0:
             break
         idx = mode.prune(pool)
@@ -115,8 +114,8 @@ def run(mode: Mode, rows: np.ndarray, top: int = 1, solver: str = "highs", time_
         choice, row = mode.accept(idx, sol)
         verifying += time.perf_counter() - start
         choices.append(choice)
-        if mode.keys is not None:
-            excluded.add(tuple(family[row]))
+        if mode.keys is not None:  # the next round leaves out every row of the chosen layout's family
+            pool = pool[np.any(family[pool] != family[row], axis=1)]
     return Outcome(choices, columns, verifying)
 
 

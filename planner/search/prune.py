@@ -14,18 +14,36 @@ from __future__ import annotations
 import numpy as np
 
 
-def _best_per_group(keys: np.ndarray, tps: np.ndarray) -> np.ndarray:
-    """Index of the highest-``tps`` row of each distinct key row (ties: first row)."""
-    order = np.lexsort((-tps,) + tuple(keys[:, j] for j in range(keys.shape[1] - 1, -1, -1)))
-    sorted_keys = keys[order]
-    first = np.ones(order.size, bool)
-    first[1:] = np.any(sorted_keys[1:] != sorted_keys[:-1], axis=1)
-    return order[first]
+def group_ids(keys: np.ndarray) -> np.ndarray:
+    """A dense group number per row, equal where the key rows are equal (``keys``: (rows, k) integers)."""
+    code, groups = np.zeros(keys.shape[0], np.int64), 1
+    for j in range(keys.shape[1]):
+        values, inverse = np.unique(keys[:, j], return_inverse=True)
+        if groups * values.size >= 2**62:  # renumber densely before the mixed-radix code could overflow
+            uniq, code = np.unique(code, return_inverse=True)
+            code, groups = code.reshape(-1), uniq.size
+        code, groups = code * values.size + inverse.reshape(-1), groups * values.size
+    return np.unique(code, return_inverse=True)[1].reshape(-1)
+
+
+def best_per_group(keys: np.ndarray, tps: np.ndarray) -> np.ndarray:
+    """Index of the highest-``tps`` row of each distinct key row (ties: first row), in row order.
+
+    A segmented maximum over integer group numbers: no lexsort over the key columns.
+    """
+    if tps.size == 0:
+        return np.zeros(0, np.int64)
+    gid = group_ids(keys)
+    best = np.full(int(gid.max()) + 1, -np.inf)
+    np.maximum.at(best, gid, tps)
+    top = np.flatnonzero(tps == best[gid])
+    first = np.unique(gid[top], return_index=True)[1]
+    return np.sort(top[first])
 
 
 def distinct_best(layout_keys: np.ndarray, tps: np.ndarray, fabric_may_bind: np.ndarray) -> np.ndarray:
     """Rows kept: best batch per layout key, plus rows whose fabric limit may bind."""
-    best = _best_per_group(layout_keys, tps)
+    best = best_per_group(layout_keys, tps)
     keep = np.zeros(tps.size, bool)
     keep[best] = True
     keep |= fabric_may_bind
@@ -34,7 +52,7 @@ def distinct_best(layout_keys: np.ndarray, tps: np.ndarray, fabric_may_bind: np.
 
 def dominance(gpus: np.ndarray, tps: np.ndarray, fabric_may_bind: np.ndarray) -> np.ndarray:
     """Rows kept for the MILP: best per GPUs-per-instance, plus fabric-bound rows."""
-    best = _best_per_group(gpus.reshape(-1, 1), tps)
+    best = best_per_group(gpus.reshape(-1, 1), tps)
     keep = np.zeros(tps.size, bool)
     keep[best] = True
     keep |= fabric_may_bind

@@ -17,17 +17,31 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.budget import Budget, fabric_capacity_bytes_per_s, max_instances
-from planner.errors import InputError
+from planner.errors import InfeasibleError, InputError
 from planner.milp import serving as formulation
 from planner.milp.solve import Solution
 from planner.search import driver, prune
 from planner.search.diagnose import explain_infeasible
 from planner.search.driver import Answer, Choice
-from planner.serving.candidates import CandidateTable, Limits, candidate_table, limited
-from planner.serving.plan import Plan
+from planner.serving.candidates import (
+    CandidateTable,
+    Limits,
+    candidate_table,
+    enumerate_plans,
+    layout_chunks,
+    limited,
+    scored_table,
+)
+from planner.serving.plan import Plan, concat_rows
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, validate
 from planner.verify.serving import verify
+
+# Spaces up to this many rows are scored whole and kept for the explanation's re-solves (the default
+# space enumerates ~110k rows, ~100 MB scored); larger ones are scored SCORE_CHUNK_ROWS at a time, so the
+# evaluator's temporaries stay tens of MB however large the space.
+FULL_TABLE_ROWS = 1 << 18
+SCORE_CHUNK_ROWS = 1 << 16
 
 __all__ = ["Choice", "Result", "optimise"]
 
@@ -100,18 +114,44 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
     if objective == "min_gpus" and (target_tps is None or target_tps <= 0):
         raise InputError("min-gpus needs --target-tps > 0")
     space = validate(space)
-    table = candidate_table(scenario, space, limits) if scored is None else limited(scored, limits)
-    feasible = table.feasible()
     hw = scenario.hardware
-    s = feasible.scores
-    bounds, usable = _instance_bounds(scenario, budget, feasible, objective, target_tps)
     capacity = fabric_capacity_bytes_per_s(hw, budget.gpus)
-    keys = _layout_keys(feasible)
-    cands = driver.Candidates(keys=keys, rate=s.instance_tps, gpus=s.gpus_per_instance, usable=usable,
-                              fabric_may_bind=prune.fabric_may_bind(s.fabric_bytes_per_s, bounds, capacity),
-                              family=_family_keys(scenario, keys))
-    base = driver.shortlist(cands, lambda: explain_infeasible(scenario, budget, table, limits, objective, target_tps,
-                                                                 space=space))
+
+    def candidates(table: CandidateTable) -> tuple[driver.Candidates, np.ndarray]:
+        bounds, usable = _instance_bounds(scenario, budget, table, objective, target_tps)
+        s, keys = table.scores, _layout_keys(table)
+        return driver.Candidates(keys=keys, rate=s.instance_tps, gpus=s.gpus_per_instance, usable=usable,
+                                 fabric_may_bind=prune.fabric_may_bind(s.fabric_bytes_per_s, bounds, capacity),
+                                 family=_family_keys(scenario, keys)), bounds
+
+    plans = None if scored is not None else enumerate_plans(scenario, space)
+    if plans is None or len(plans) <= FULL_TABLE_ROWS:
+        # The whole scored table is kept (Result.table): "what would move it" re-solves on it.
+        table = limited(scored, limits) if plans is None else scored_table(scenario, plans, limits, space.size())
+        feasible = table.feasible()
+        cands, bounds = candidates(feasible)
+        base = driver.shortlist(cands, lambda: explain_infeasible(scenario, budget, table, limits, objective,
+                                                                     target_tps, space=space))
+        enumerated, meeting = len(table.plans), int(table.ok.sum())
+    else:
+        # A space too large to hold scored: a slice of layouts at a time is scored and shortlisted at
+        # once (each layout's rows lie in one slice), so memory follows the shortlist, not the space;
+        # the rows kept are those, in the same order, that shortlisting the whole table keeps.
+        table, kept, meeting = None, [], 0
+        for part in layout_chunks(plans, SCORE_CHUNK_ROWS):
+            chunk = scored_table(scenario, plans.take(part), limits, space.size()).feasible()
+            meeting += len(chunk.plans)
+            chunk_cands, _ = candidates(chunk)
+            if chunk_cands.usable.any():
+                kept.append(chunk.take(driver.shortlist(chunk_cands, str)))  # usable rows: no explanation asked
+        if not kept:
+            raise InfeasibleError(explain_infeasible(scenario, budget, candidate_table(scenario, space, limits),
+                                                     limits, objective, target_tps, space=space))
+        feasible = concat_rows(kept)
+        cands, bounds = candidates(feasible)
+        base = np.arange(len(feasible.plans))
+        enumerated = len(plans)
+    s = feasible.scores
     rhs = formulation.Limits(gpus=budget.gpus, power_w=budget.max_power_w, fabric_capacity=capacity,
                              hbm_bytes=s.hbm_capacity_bytes, host_bytes=s.host_capacity_bytes,
                              max_tpot_s=limits.max_tpot_s, max_ttft_s=limits.max_ttft_s, target_tps=target_tps,
@@ -127,7 +167,7 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
     outcome = driver.choose(cands, base, lambda idx: formulation.build(_coefficients(feasible, idx, bounds), rhs,
                                                                        objective),
                             accept, top, solver, time_limit_s, export_mps, export_lp)
-    counts = driver.counts(table.num_enumerated, len(table.plans), int(table.ok.sum()), int(base.size), outcome)
+    counts = driver.counts(space.size(), enumerated, meeting, int(base.size), outcome)
     return Result(choices=outcome.choices, counts=counts, wall_time_s=time.perf_counter() - start,
                   scenario=scenario, budget=budget, limits=limits, space=space, objective=objective,
                   target_tps=target_tps, table=table)

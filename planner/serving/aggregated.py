@@ -75,6 +75,7 @@ from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, comm
 from planner.serving.memory import Memory
+from planner.serving.plan import put_rows, take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
     Layout,
@@ -210,6 +211,9 @@ def prefill_attention_scale(model: ModelSpec) -> float:
 # its TPOT moves by less than this share (each round shrinks the change ~20x).
 FIXED_POINT_ROUNDS = 12
 FIXED_POINT_TOLERANCE = 1e-9
+# Rows already final are dropped from the fixed point's arrays once they are this share of them
+# (copying the layout costs about a round's worth of work on the rows copied).
+COMPACT_FRACTION = 0.25
 
 
 def interleaved_prompt_tokens(batch: np.ndarray, isl: float, steps: float | np.ndarray) -> np.ndarray:
@@ -325,13 +329,28 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
 
     # Little's law: prompts arrive once per request lifetime, TTFT + (osl - 1) TPOT, so the
     # prompt work per step depends on TPOT itself; iterate from osl steps per lifetime.
-    # Each row stops on its own (``settled``): its steps per lifetime freeze once its TPOT moves
-    # by less than the tolerance, so later rounds recompute exactly the same value and a row
-    # scores the same whichever rows are evaluated beside it.
-    steps_per_life = float(osl) * ones
-    settled = np.zeros(ones.shape, dtype=bool)
-    tpot = None
-    for _ in range(FIXED_POINT_ROUNDS):
+    # Each row stops on its own: once its TPOT moves by less than the tolerance its round's
+    # figures are final and later rounds run over the rows still moving only, so a row scores
+    # the same whichever rows are evaluated beside it.
+    step, tpot, per_step = _fixed_point(shape, lay, r, quant_index, profile, decode, isl, osl, chunk, ttft, overhead,
+                                        prefill_attention_flop, during_decode, gpus_per_server, gpus_per_rack)
+    lifetime = ttft + (osl - 1.0) * tpot
+    queued = (batch / lay.batch - 1.0) * lifetime
+    return ServingTimes(step=step, step_time_s=tpot, prompt_s=prompt, wait_s=wait + queued, ttft_s=ttft + queued,
+                        prompt_tokens_per_step=per_step, instance_tps=lay.batch * osl / lifetime, running=lay.batch)
+
+
+def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
+                 decode: DecodeTerms, isl: int, osl: int, chunk: float, ttft: np.ndarray, overhead: np.ndarray,
+                 prefill_attention_flop: float, during_decode: float, gpus_per_server: int,
+                 gpus_per_rack: int) -> tuple[Iteration, np.ndarray, np.ndarray]:
+    """The average decode step, TPOT and prompt tokens per step at each row's fixed point (``serving``)."""
+    rows = lay.tp.shape[0]
+    live = np.arange(rows)  # rows in the arrays below; ``done``: those of them already final
+    ttft, overhead = np.broadcast_to(ttft, (rows,)), np.broadcast_to(overhead, (rows,))
+    steps_per_life, previous, done, out = np.full(rows, float(osl)), None, np.zeros(rows, dtype=bool), None
+    for k in range(FIXED_POINT_ROUNDS):
+        ones = np.ones(live.size)
         per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode
         prompts = lay.batch / steps_per_life * during_decode  # prompts finishing per step, instance
         stage_tokens = per_step / lay.pp
@@ -344,13 +363,27 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
             chunk_tokens=chunk * ones,
         )
         step = iteration(shape, lay, r, quant_index, profile, decode, steady, gpus_per_server, gpus_per_rack)
-        previous, tpot = tpot, lay.pp * step.stage_time_s + overhead
-        if previous is not None:
-            settled |= np.abs(tpot - previous) <= FIXED_POINT_TOLERANCE * tpot
-            if settled.all():
-                break
-        steps_per_life = np.where(settled, steps_per_life, osl - 1.0 + ttft / tpot)
-    lifetime = ttft + (osl - 1.0) * tpot
-    queued = (batch / lay.batch - 1.0) * lifetime
-    return ServingTimes(step=step, step_time_s=tpot, prompt_s=prompt, wait_s=wait + queued, ttft_s=ttft + queued,
-                        prompt_tokens_per_step=per_step, instance_tps=lay.batch * osl / lifetime, running=lay.batch)
+        tpot = lay.pp * step.stage_time_s + overhead
+        if out is None:  # the first round covers every row: the result arrays take its shapes
+            out = (take_rows(step, np.arange(rows)), tpot.copy(), per_step.copy())
+        if k == FIXED_POINT_ROUNDS - 1:
+            new = ~done
+        elif previous is None:
+            new = np.zeros(live.size, dtype=bool)
+        else:
+            new = ~done & (np.abs(tpot - previous) <= FIXED_POINT_TOLERANCE * tpot)
+        if new.any():
+            idx = np.flatnonzero(new)
+            put_rows(out[0], live[idx], take_rows(step, idx))
+            out[1][live[idx]], out[2][live[idx]] = tpot[idx], per_step[idx]
+            done |= new
+        if done.all():
+            break
+        steps_per_life = np.where(done, steps_per_life, osl - 1.0 + ttft / tpot)
+        previous = tpot
+        if done.mean() >= COMPACT_FRACTION:  # drop the final rows from the arrays (worth it once many are)
+            keep = np.flatnonzero(~done)
+            live, previous, steps_per_life, done = live[keep], previous[keep], steps_per_life[keep], done[keep]
+            lay, decode = take_rows(lay, keep), take_rows(decode, keep)
+            quant_index, ttft, overhead = quant_index[keep], ttft[keep], overhead[keep]
+    return out

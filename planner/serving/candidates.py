@@ -53,24 +53,30 @@ class Limits:
                    max_ttft_s=from_ms(max_ttft_ms) if max_ttft_ms else None)
 
 
+def _product(*axes: np.ndarray) -> list[np.ndarray]:
+    """The Cartesian product of ``axes`` as flat columns, the last axis varying fastest."""
+    return [g.ravel() for g in np.meshgrid(*axes, indexing="ij")]
+
+
 def enumerate_plans(scenario: Scenario, space: SearchSpace) -> PlanArrays:
-    """All layout-valid rows of ``space`` (one instance each)."""
-    grids = np.meshgrid(
-        np.array(space.tp), np.array(space.pp), np.array(space.ep), np.array(space.dp), np.array(space.batch),
-        np.array([quant.mode_index(q) for q in space.quant]),
-        np.array([quant.mode_index(q) for q in space.kv_quant]),
-        np.arange(len(space.kv_offload_fraction)),
-        indexing="ij",
-    )
-    tp, pp, ep, dp, batch, wq, kvq, off = (g.ravel() for g in grids)
-    ok = parallel.layout_mask(scenario.model, tp, pp, ep, dp, batch)
-    gpus = tp * pp * dp
-    if not scenario.allow_span:
-        ok &= gpus <= scenario.hardware.scale_up_domain_gpus
-    idx = np.flatnonzero(ok)
-    offload = np.array(space.kv_offload_fraction, dtype=float)[off[idx]]
-    return PlanArrays(tp=tp[idx], pp=pp[idx], ep=ep[idx], dp=dp[idx], batch=batch[idx], quant=wq[idx],
-                      kv_quant=kvq[idx], kv_offload_fraction=offload, instances=np.ones(idx.size, dtype=np.int64))
+    """All layout-valid rows of ``space`` (one instance each), in the order of the full product.
+
+    Two stages, so memory grows with the valid rows only: the layout rules are checked over the
+    (tp, pp, ep, dp, batch) product of the layouts that fit the scale-up domain, then the
+    quantisation and offload choices, which no layout rule reads, are broadcast over the valid rows.
+    """
+    tp, pp, ep, dp = _product(np.array(space.tp), np.array(space.pp), np.array(space.ep), np.array(space.dp))
+    fits = np.ones(tp.size, bool) if scenario.allow_span else tp * pp * dp <= scenario.hardware.scale_up_domain_gpus
+    layout, batch = _product(np.flatnonzero(fits), np.array(space.batch))
+    tp, pp, ep, dp = tp[layout], pp[layout], ep[layout], dp[layout]
+    keep = np.flatnonzero(parallel.layout_mask(scenario.model, tp, pp, ep, dp, batch))
+    wq, kvq, off = _product(np.array([quant.mode_index(q) for q in space.quant], dtype=np.int64),
+                            np.array([quant.mode_index(q) for q in space.kv_quant], dtype=np.int64),
+                            np.arange(len(space.kv_offload_fraction)))
+    row, choice = (g.ravel() for g in np.meshgrid(keep, np.arange(wq.size), indexing="ij"))
+    offload = np.array(space.kv_offload_fraction, dtype=float)[off[choice]]
+    return PlanArrays(tp=tp[row], pp=pp[row], ep=ep[row], dp=dp[row], batch=batch[row], quant=wq[choice],
+                      kv_quant=kvq[choice], kv_offload_fraction=offload, instances=np.ones(row.size, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -82,17 +88,18 @@ class CandidateTable:
     ok: np.ndarray
     num_enumerated: int
 
+    def take(self, index) -> CandidateTable:
+        """Rows ``index`` (a mask, integer array or slice)."""
+        return CandidateTable(self.plans.take(index), self.scores.take(index), self.ok[index], self.num_enumerated)
+
     def feasible(self) -> CandidateTable:
         """Only the rows that meet every per-instance limit."""
-        idx = np.flatnonzero(self.ok)
-        return CandidateTable(self.plans.take(idx), self.scores.take(idx), np.ones(idx.size, bool),
-                              self.num_enumerated)
+        return self.take(np.flatnonzero(self.ok))
 
 
-def candidate_table(scenario: Scenario, space: SearchSpace, limits: Limits = Limits()) -> CandidateTable:
-    """Enumerate, score and filter the candidates of ``space``."""
-    plans = enumerate_plans(scenario, space)
-    return limited(CandidateTable(plans, evaluate(scenario, plans, shape_of(scenario)), None, space.size()), limits)
+def scored_table(scenario: Scenario, plans: PlanArrays, limits: Limits, num_enumerated: int) -> CandidateTable:
+    """Score ``plans`` and mark the rows that meet every per-instance limit."""
+    return limited(CandidateTable(plans, evaluate(scenario, plans, shape_of(scenario)), None, num_enumerated), limits)
 
 
 def limited(table: CandidateTable, limits: Limits) -> CandidateTable:
@@ -105,3 +112,21 @@ def limited(table: CandidateTable, limits: Limits) -> CandidateTable:
     if limits.max_ttft_s is not None and scores.ttft_s is not None:
         ok &= scores.ttft_s <= limits.max_ttft_s
     return CandidateTable(table.plans, scores, ok, table.num_enumerated)
+
+
+def candidate_table(scenario: Scenario, space: SearchSpace, limits: Limits = Limits()) -> CandidateTable:
+    """Enumerate, score and filter the candidates of ``space``."""
+    return scored_table(scenario, enumerate_plans(scenario, space), limits, space.size())
+
+
+def layout_chunks(plans: PlanArrays, rows: int) -> list[slice]:
+    """Consecutive slices of ``plans`` of at least ``rows`` rows (the last: what is left), cut only
+    where (tp, pp, ep, dp) changes, so every row of one layout falls in one slice."""
+    n = len(plans)
+    changes = np.flatnonzero((np.diff(plans.tp) != 0) | (np.diff(plans.pp) != 0) | (np.diff(plans.ep) != 0)
+                             | (np.diff(plans.dp) != 0)) + 1
+    starts = [0]
+    for cut in changes.tolist():
+        if cut - starts[-1] >= rows:
+            starts.append(cut)
+    return [slice(a, b) for a, b in zip(starts, starts[1:] + [n])]

@@ -99,3 +99,28 @@ def take_rows(obj, index):
         elif isinstance(v, np.ndarray):
             changes[f.name] = v[:, index] if v.ndim == 2 else v[index]
     return replace(obj, **changes)
+
+
+def put_rows(obj, index, part) -> None:
+    """Write ``part`` (what ``take_rows(obj, index)`` gives) into rows ``index`` of ``obj``'s arrays, in place."""
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if is_dataclass(v) and not isinstance(v, type):
+            put_rows(v, index, getattr(part, f.name))
+        elif isinstance(v, np.ndarray):
+            if v.ndim == 2:
+                v[:, index] = getattr(part, f.name)
+            else:
+                v[index] = getattr(part, f.name)
+
+
+def concat_rows(parts: list):
+    """One frozen dataclass of per-row arrays holding the rows of ``parts`` in order (``take_rows``'s layout)."""
+    changes = {}
+    for f in fields(parts[0]):
+        v = getattr(parts[0], f.name)
+        if is_dataclass(v) and not isinstance(v, type):
+            changes[f.name] = concat_rows([getattr(p, f.name) for p in parts])
+        elif isinstance(v, np.ndarray):
+            changes[f.name] = np.concatenate([getattr(p, f.name) for p in parts], axis=v.ndim - 1)
+    return replace(parts[0], **changes)

@@ -23,8 +23,6 @@ from hardware.errors import CatalogueError
 from models.errors import ModelError
 from planner.budget import Budget, max_instances
 from planner.errors import InfeasibleError, InputError, PlannerError
-from planner.fleet.disagg import plan_disagg
-from planner.report.fleet_summary import disagg_choice_row
 from planner.report.summary import choice_row
 from planner.report.tables import (
     BOUND_COLUMNS,
@@ -149,6 +147,8 @@ class Problem:
 def disagg_row(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Limits, solver: str = "highs",
                time_limit_s: float | None = None) -> dict:
     """The disaggregated optimum as a ``rackplan compare`` row (``fleet_summary.disagg_choice_row``)."""
+    from planner.fleet.disagg import plan_disagg  # the fleet stack only for disaggregated rows
+    from planner.report.fleet_summary import disagg_choice_row
     result = plan_disagg(scenario, budget, space, limits, solver, time_limit_s)
     out = disagg_choice_row(result)
     out["system_name"] = scenario.hardware.system.name

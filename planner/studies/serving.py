@@ -13,9 +13,7 @@ from dataclasses import fields
 
 from planner.budget import Budget
 from planner.errors import InputError
-from planner.fleet.disagg import plan_disagg
 from planner.quant import mode
-from planner.report.fleet_summary import fleet_document
 from planner.report.summary import result_document
 from planner.search.serving import optimise
 from planner.serving import resolve
@@ -98,6 +96,8 @@ def plan_document(objective: str = "max_tps", target_tps: float | None = None, *
         limits = Limits.from_cli(min_tok_per_user, max_tpot_ms, max_ttft_ms)
         if export_mps or export_lp:
             raise InputError("--export-mps/--export-lp are not available with --disagg")
+        from planner.fleet.disagg import plan_disagg  # the fleet stack only for --disagg
+        from planner.report.fleet_summary import fleet_document
         return fleet_document(plan_disagg(sc, budget, space, limits, solver, time_limit_s, target_tps))
     result = optimise(sc, budget, space, limits, objective, target_tps, _or(top, DEFAULT_TOP), solver, time_limit_s,
                       export_mps, export_lp)

@@ -7,13 +7,17 @@ per step), mixed-precision Adam.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import ValidationError
 
 from models.catalogue import model as load_model
 from planner.errors import InputError
 from planner.serving import resolve
-from planner.training.evaluate import TrainingScenario
 from planner.training.workload import DEFAULT_DP_OVERLAP_FRACTION, DEFAULT_TP_OVERLAP_FRACTION, TrainingWorkload
+
+if TYPE_CHECKING:  # the training evaluator loads when a scenario is built, not with the defaults
+    from planner.training.evaluate import TrainingScenario
 
 DEFAULT_TRAINING_MODEL = "llama-3.1-70b"
 DEFAULT_TRAINING_SYSTEM = "gb200-nvl72"
@@ -51,6 +55,7 @@ def training_scenario(*, model: str | None, system: str | None, gpu: str | None,
                       fabric: str | None = None, preset: str | None = None, allow_span: bool = False,
                       catalogue_dirs=()) -> TrainingScenario:
     """Everything a training command needs except the layout (defaults: module docstring)."""
+    from planner.training.evaluate import TrainingScenario
     cat = resolve.catalogue(catalogue_dirs)
     hw = resolve.hardware(cat, system or (None if gpu else DEFAULT_TRAINING_SYSTEM), gpu, fabric, preset)
     return TrainingScenario(hardware=hw, model=load_model(model or DEFAULT_TRAINING_MODEL), workload=workload,

@@ -1,0 +1,96 @@
+"""Whole-process speed of the ``rackplan`` commands users wait on, as ratios to the import floor.
+
+Each command runs as a fresh process, interleaved in the same loop with the import floor
+``python -c "import numpy, pulp, highspy, pydantic, click, tabulate"`` (what any command that plans
+must load; nothing rackplan does can beat it), so a busy machine slows both alike. Prints, per
+command: the median wall time, the floor's median wall time, their ratio, the median CPU time and
+the peak resident set size (``ru_maxrss`` of the process, from ``os.wait4``), beside the goal ratio.
+
+Run: python bench/cli.py [--repeat N] [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOOR = ("floor", [sys.executable, "-c", "import numpy, pulp, highspy, pydantic, click, tabulate"], None)
+# name, arguments after `rackplan`, goal (ratio to the floor; None: no goal, shown for reference)
+COMMANDS = (
+    ("help", ["--help"], 0.5),
+    ("version", ["--version"], 0.5),
+    ("plan", ["plan"], 1.6),
+    ("plan-isl-osl", ["plan", "--model", "qwen3-235b-a22b", "--system", "hgx-h200", "--gpus", "8",
+                      "--isl", "4096", "--osl", "1024"], 1.6),
+    ("plan-racks-64", ["plan", "--racks", "64"], 2.0),
+    ("fleet", ["fleet", str(ROOT / "examples" / "fleet.toml")], 3.0),
+    # 3 systems x 2 budgets x 2 contexts x 2 quant sets = 24 scenarios
+    ("compare-24", ["compare", "--system", "gb200-nvl72,hgx-b200,hgx-h200", "--racks", "1,2",
+                    "--tokens-cached", "2048,8192", "--quant", "fp8", "--quant", "fp8,fp4"], 6.0),
+    # 2 systems x 10 latency floors = 20 points
+    ("frontier-20", ["frontier", "--system", "gb200-nvl72,hgx-h200", "--points", "10"], 6.0),
+)
+
+
+def rackplan() -> list[str]:
+    """The console script beside this interpreter, else the module entry point."""
+    script = Path(sys.executable).with_name("rackplan")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "planner.cli.main"]
+
+
+def run_once(argv: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS in MB of one process running ``argv``."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    if proc.returncode != 0:
+        raise SystemExit(f"error: {' '.join(argv)} exited {proc.returncode}: {err.strip()[-300:]}")
+    # ru_maxrss is in kilobytes on Linux
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each command (median taken; default 5)")
+    parser.add_argument("--only", nargs="*", default=None, help="command names to run (default: all)")
+    args = parser.parse_args()
+    chosen = [c for c in COMMANDS if args.only is None or c[0] in args.only]
+    if not chosen:
+        raise SystemExit(f"error: --only takes {', '.join(c[0] for c in COMMANDS)}")
+    base = rackplan()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+          f"median of {args.repeat} runs; floor: {' '.join(FLOOR[1][1:])}")
+    print(f"{'command':<14} {'wall s':>7} {'floor s':>8} {'ratio':>6} {'goal':>5} {'cpu s':>6} {'cpu ratio':>9} "
+          f"{'RSS MB':>7}  met")
+    for name, cmd, goal in chosen:
+        walls, floors, cpus, floor_cpus, rss = [], [], [], [], 0.0
+        for _ in range(args.repeat):
+            floor_wall, floor_cpu, _ = run_once(FLOOR[1])
+            floors.append(floor_wall)
+            floor_cpus.append(floor_cpu)
+            wall, cpu, peak = run_once(base + cmd)
+            walls.append(wall)
+            cpus.append(cpu)
+            rss = max(rss, peak)
+        wall, floor = statistics.median(walls), statistics.median(floors)
+        ratio = wall / floor
+        met = "yes" if ratio <= goal else "NO"
+        cpu = statistics.median(cpus)
+        print(f"{name:<14} {wall:>7.2f} {floor:>8.2f} {ratio:>5.2f}x {goal:>4.1f}x {cpu:>6.2f} "
+              f"{cpu / statistics.median(floor_cpus):>8.2f}x {rss:>7.0f}  {met}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

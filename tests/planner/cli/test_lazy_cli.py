@@ -1,0 +1,60 @@
+"""Commands imported on first use: ``--help`` and ``--version`` load no numpy, PuLP or HiGHS."""
+
+import importlib
+import subprocess
+import sys
+
+import click
+import pytest
+
+from planner.cli.main import COMMANDS, cli
+
+HEAVY = ("numpy", "pulp", "highspy", "pydantic", "tabulate", "matplotlib", "ray", "hypothesis")
+PROBE = """
+import sys
+from planner.cli.main import main
+try:
+    main({argv!r})
+except SystemExit:
+    pass
+print(" ".join(sorted(m for m in {heavy!r} if m in sys.modules)), file=sys.stderr)
+"""
+
+
+def _loaded(argv):
+    """The heavy packages a fresh interpreter has imported after running ``rackplan argv``."""
+    done = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv, heavy=HEAVY)], capture_output=True,
+                          text=True, check=True)
+    return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["-h"]])
+def test_help_and_version_import_nothing_heavy(argv):
+    assert _loaded(argv) == ""
+
+
+def test_table_lists_every_command_its_modules_register():
+    registered = {}
+    for module in sorted({m for m, _ in COMMANDS.values()}):
+        group = click.Group()
+        importlib.import_module(module).register(group)
+        registered.update({name: module for name in group.commands})
+    assert registered == {name: module for name, (module, _) in COMMANDS.items()}
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+@pytest.mark.parametrize("limit", [20, 45, 60, 500])
+def test_listed_help_is_the_commands_own(name, limit):
+    # the one-line help `rackplan --help` shows without importing is what the command itself gives
+    shown = click.utils.make_default_short_help(COMMANDS[name][1], limit)
+    assert shown == cli.commands[name].get_short_help_str(limit)
+
+
+def test_help_lists_the_same_text_before_and_after_loading():
+    from click.testing import CliRunner
+    before = CliRunner().invoke(cli, ["--help"]).output
+    for name in COMMANDS:
+        cli.commands[name]  # noqa: B018 - loads the command
+    after = CliRunner().invoke(cli, ["--help"]).output
+    assert before == after
+    assert "plan       Throughput-optimal plan for a rack or GPU budget (MILP," in before
