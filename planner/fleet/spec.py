@@ -52,6 +52,7 @@ from planner.engine.profile import EngineProfile, engine
 from planner.errors import InputError
 from planner.milp.fleet_problem import OBJECTIVES
 from planner.serving.candidates import Limits
+from planner.serving.resolve import check_context
 from planner.serving.space import SearchSpace
 from planner.serving.workload import Workload
 from planner.units import KILO, from_kw
@@ -291,6 +292,7 @@ def _model(t: ModelTable, field: str, default_serving: str) -> FleetModel:
     except ValidationError as exc:
         msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
         raise InputError(f"{field}: workload: {msg} (tokens_cached = N, or isl = N and osl = N)") from None
+    check_context(spec, w, fix="shorten tokens_cached (or isl + osl)", where=field)
     serving = t.serving or default_serving
     if serving == "disagg" and not w.has_prefill:
         raise InputError(f"{field}.serving: 'disagg' needs an isl/osl workload (prefill and decode pools), "

@@ -49,13 +49,14 @@ def _or(value, default):
 
 def scenario(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_cached=None, isl=None,
              osl=None, engine_name=None, profile_path=None, allow_span=False, seed_moe=False, catalogue_dirs=(),
-             default_tokens_cached=DEFAULT_TOKENS_CACHED):
+             default_tokens_cached=DEFAULT_TOKENS_CACHED, allow_long_context=False):
     """The serving scenario of these names, with the serving defaults filled in."""
     return resolve.scenario(model=model or DEFAULT_MODEL, system=system or (None if gpu else DEFAULT_SYSTEM),
                             gpu=gpu, fabric=fabric, preset=preset, tokens_cached=tokens_cached, isl=isl, osl=osl,
                             engine_name=engine_name, profile_path=profile_path, allow_span=bool(allow_span),
                             seed_moe=bool(seed_moe), catalogue_dirs=tuple(catalogue_dirs or ()),
-                            default_tokens_cached=default_tokens_cached)
+                            default_tokens_cached=default_tokens_cached,
+                            allow_long_context=bool(allow_long_context))
 
 
 def plan_document(objective: str = "max_tps", target_tps: float | None = None, *, racks=None, gpus=None, tp=None,
@@ -100,4 +101,4 @@ def evaluation(*, tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv
         decisions[key] = mode(decisions[key]).name
     plan = Plan(**decisions)
     title = f"{sc.model.name} on {sc.hardware.system.name}, {sc.workload.label()}, plan {plan.layout()} (TPxPPxEPxDP)"
-    return Document({"plan": plan.as_dict(), **row(sc, evaluate_plan(sc, plan))}, title)
+    return Document({"plan": plan.as_dict(), **row(sc, evaluate_plan(sc, plan), prefill=True)}, title)
