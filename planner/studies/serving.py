@@ -20,6 +20,7 @@ from planner.report.summary import result_document
 from planner.search.serving import optimise
 from planner.serving import resolve
 from planner.serving.candidates import Limits
+from planner.serving.coverage import outside_measured_range
 from planner.serving.evaluate import evaluate_plan, row
 from planner.serving.plan import Plan
 from planner.serving.space import DEFAULT_MAX_BATCH, default_space
@@ -85,7 +86,8 @@ def plan_document(objective: str = "max_tps", target_tps: float | None = None, *
 
 def evaluation(*, tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv_quant=None,
                kv_offload_fraction=None, instances=None, **names) -> Document:
-    """One plan scored by the roofline evaluator: ``plan`` plus the evaluator's keys (``rackplan evaluate``).
+    """One plan scored by the roofline evaluator: ``plan``, the evaluator's keys with ``prefill_time_s``, and
+    ``outside_measured_range`` (``planner.serving.coverage``) (``rackplan evaluate``).
 
     ``names`` are `scenario`'s keywords; ``model`` and ``system`` or ``gpu`` are required.
     """
@@ -101,4 +103,6 @@ def evaluation(*, tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv
         decisions[key] = mode(decisions[key]).name
     plan = Plan(**decisions)
     title = f"{sc.model.name} on {sc.hardware.system.name}, {sc.workload.label()}, plan {plan.layout()} (TPxPPxEPxDP)"
-    return Document({"plan": plan.as_dict(), **row(sc, evaluate_plan(sc, plan), prefill=True)}, title)
+    doc = {"plan": plan.as_dict(), **row(sc, evaluate_plan(sc, plan), prefill=True),
+           "outside_measured_range": outside_measured_range(sc.engine_profile, sc.workload, plan)}
+    return Document(doc, title)
