@@ -9,9 +9,10 @@ Three comparisons (data in ``calibration/``, see its README):
    first token than they spent decoding, so the engine ran fewer sequences than the stated
    concurrency) are scored on a separate line. The held-out family (``HELD_OUT_FAMILY``,
    never used by ``--fit``) is reported on its own line.
-2. ``published_calibration.json``: predicted maximum output tokens/s per GPU (the planner,
-   ``planner.search.serving.optimise``, with the published layout, precision, GPU count and,
-   where given, concurrency pinned) against the published figure, per point, with the
+2. ``published_calibration.json``: predicted maximum output tokens/s per GPU (the best scored
+   candidate, ``planner.serving.candidates``, of one instance of the published GPU count, with the
+   published layout, precision, KV dtype and, where given, concurrency pinned) against the
+   published figure, per point, with the
    reason for every point left out (speculative decoding, disaggregation, variable-length
    datasets, models outside the catalogue). Input+output figures are compared on their
    output share (the file's ``output_tok_s_per_gpu``).
@@ -23,17 +24,15 @@ Usage::
     .venv/bin/python bench/accuracy.py --fit      # also refit the defaults (minutes) and print them
 
 ``--fit`` refits, on the silicon rows outside the held-out family (saturated runs
-excluded), every engine profile's knobs (``planner.calibration.fit.KNOBS``) jointly with the
-efficiency fractions of the GPUs that have at least ``MIN_GPU_ROWS`` training rows and no
-measured microbenchmark (H200's are measured and stay), and the per-GPU tables of the engine
-profiles (``[gpus.NAME]``: latency knobs for (engine, GPU) pairs with ``MIN_PAIR_ROWS`` rows,
-speed knobs where two model families measured the pair; fitted as offsets from the engine-wide
-values), by the robust least squares of ``planner.calibration.fit``, in two passes (the second
-leaves out rows the first misses by more than ``OUTLIER_FACTOR`` in TPOT, and names them, and
-weighs TTFT by the ratio of the first pass's median TPOT and TTFT errors); it
-prints the values to paste into ``planner/engine/data/*.toml`` and ``hardware/data/gpus/*.toml``.
-The ``default`` engine keeps its unit multipliers and
-overheads (neutral) and takes the pooled serving knobs.
+excluded), every engine profile's knobs jointly with the GPUs' HBM fractions and the per-GPU
+tables of the engine profiles (``planner.calibration.joint``, whose docstring says what and how)
+and prints the values to paste into ``planner/engine/data/*.toml`` and
+``hardware/data/gpus/*.toml``. The ``default`` engine keeps its unit multipliers and overheads
+(neutral) and takes the pooled serving knobs.
+
+``--lofo`` adds leave-one-model-family-out cross-validation: for each family (``--families``,
+default all four), the same joint fit without that family's rows, scored on them. One fit per
+family (a few minutes each); the pooled line is the accuracy to expect on a model never seen.
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ import json
 import math
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 # Python puts this script's folder first on sys.path, where bench/planner.py would shadow the
@@ -56,13 +55,11 @@ from hardware.catalogue import Catalogue  # noqa: E402
 from models.catalogue import model as load_model  # noqa: E402
 from planner.budget import Budget  # noqa: E402
 from planner.calibration import fit as cal  # noqa: E402
-from planner.calibration import measurements, screen  # noqa: E402
+from planner.calibration import joint, measurements, screen  # noqa: E402
 from planner.calibration.profile_file import toml_key  # noqa: E402
 from planner.engine.profile import engine  # noqa: E402
 from planner.engine.rates import rates  # noqa: E402
-from planner.errors import PlannerError  # noqa: E402
-from planner.search.serving import optimise  # noqa: E402
-from planner.serving.candidates import Limits  # noqa: E402
+from planner.serving.candidates import Limits, candidate_table  # noqa: E402
 from planner.serving.evaluate import evaluate_plan  # noqa: E402
 from planner.serving.plan import Plan  # noqa: E402
 from planner.serving.scenario import Scenario  # noqa: E402
@@ -71,26 +68,11 @@ from planner.serving.workload import Workload  # noqa: E402
 
 CALIBRATION = Path(__file__).resolve().parents[1] / "calibration"
 HELD_OUT_FAMILY = "llama"  # Llama-3.1-8B (bf16 and FP8): dense GQA, never seen by --fit
-ENGINES = ("trtllm", "vllm", "sglang")
-MIN_GPU_ROWS = 150  # GPUs with fewer training rows keep their sourced efficiencies
-# The joint fit's 34 parameters are partly collinear (a GPU's HBM fraction times each engine's
-# HBM scale): a firmer pull towards the starting values than rackplan calibrate's keeps them put.
-PRIOR_WEIGHT = 0.05
-# Fitted per GPU: only the HBM efficiency, whose catalogue value on these parts is aiconfigurator's
-# blanket 0.8 guess ([E1]); GEMM efficiencies stay measured (MAMF [E8], H200 microbench). Bounds:
-# 0.6 up to the 0.877 copy rate measured on H200 (h200_microbench.json) plus a read-only margin.
-GPU_KNOBS = {"hbm_efficiency_fraction": (0.6, 0.92)}
-# Fitted per (engine, GPU) pair (the profile's [gpus.NAME] tables): launch path, kernel
-# maturity and request handling of one engine differ by part. Latency knobs (TTFT) need
-# MIN_PAIR_ROWS training rows of the pair; speed knobs (they set TPOT and throughput) also need
-# at least two model families with MIN_FAMILY_ROWS rows each, so that one model's runs on a part
-# cannot set that part's speed for every model.
-PAIR_SPEED_KNOBS = ("step_overhead_s", "per_kernel_overhead_s", "hbm_efficiency_scale")
-PAIR_LATENCY_KNOBS = ("prefill_wait_fraction", "ttft_overhead_s")
-MIN_PAIR_ROWS = 15
-MIN_FAMILY_ROWS = 5
-OUTLIER_FACTOR = 2.5
-GOALS = {"tpot_mape": 12.0, "ttft_mape": 30.0, "published_median": 20.0}
+ENGINES = joint.ENGINES
+FAMILIES = ("deepseek", "gpt", "llama", "qwen3")  # catalogue name prefixes (joint.family)
+# The kernel-grounded cost model issue's goals: calibration set, and leave-one-family-out (--lofo).
+GOALS = {"tpot_mape": 10.0, "ttft_mape": 20.0, "published_median": 12.0, "lofo_tpot_mape": 13.0,
+         "lofo_ttft_mape": 25.0}
 
 PUBLISHED_SYSTEMS = {"H100": "hgx-h100", "H200": "hgx-h200", "B200": "hgx-b200", "B300": "hgx-b300",
                      "GB200": "gb200-nvl72", "GB300": "gb300-nvl72", "MI300X": "mi300x-8", "MI325X": "mi325x-8",
@@ -101,11 +83,7 @@ PUBLISHED_MODELS = (("DeepSeek-R1", "deepseek-r1"), ("DeepSeek-V3", "deepseek-v3
                     ("Qwen3-235B", "qwen3-235b-a22b"))
 
 
-def family(model_name: str) -> str:
-    """Model family of a catalogue name: ``llama``, ``qwen3``, ``gpt``, ``deepseek``."""
-    return model_name.split("-")[0]
-
-
+family = joint.family
 saturated = screen.saturated
 
 
@@ -193,7 +171,9 @@ def _published_scenario(p: dict, cat: Catalogue):
     wq = (p.get("weight_precision") or "").upper()
     quant = "fp4" if "FP4" in wq else "fp8" if "FP8" in wq else "bf16"
     kq = (p.get("kv_cache_precision") or "").upper()
-    kv = "fp8" if kq.startswith("FP8") else "bf16" if kq.startswith("BF16") else cal.kv_mode(prof, quant)
+    # As published: FP8; BF16, FP16 and "auto" (the model's activation dtype) as 16-bit; else the engine's default.
+    kv = "fp8" if kq.startswith("FP8") else "bf16" if kq.startswith(("BF16", "FP16", "AUTO")) else \
+        cal.kv_mode(prof, quant)
     hw = cat.hardware(system)
     if gpus > hw.scale_up_domain_gpus:
         return "instance wider than the scale-up domain"
@@ -225,21 +205,23 @@ def published(cat: Catalogue) -> tuple[str, float, list]:
             continue
         sc, budget, pins, value, eng = got
         gpus = budget.gpus
+        # One instance of the published size: the best pinned plan on exactly `gpus` GPUs (several
+        # smaller instances at the pinned concurrency would each run that concurrency).
         space = default_space(sc).pinned(**pins)
-        space = space.__class__(**{**space.__dict__, "tp": tuple(t for t in space.tp if t <= gpus),
-                                   "dp": tuple(d for d in space.dp if d <= gpus)})
+        table = candidate_table(sc, space, Limits())
+        one = np.flatnonzero(table.ok & (table.scores.gpus_per_instance == gpus))
         note = ""
-        try:
-            best = optimise(sc, budget, space, Limits(), top=1).best
-            plan, tps = best.plan, float(best.scores.total_tps[0])
-        except PlannerError as exc:
-            if not (pins["batch"] and gpus == 1):
-                skipped.append((p["id"], f"no feasible plan ({str(exc).splitlines()[0][:60]})"))
-                continue
+        if one.size:
+            best = one[np.argmax(table.scores.instance_tps[one])]
+            plan, tps = table.plans.plan(int(best)), float(table.scores.instance_tps[best])
+        elif pins["batch"] and gpus == 1:
             # The stated concurrency does not fit in one GPU's KV cache: the engine admits what
             # fits and queues the rest (planner.serving.aggregated admission), which the evaluator scores.
             plan = Plan(batch=pins["batch"], quant=pins["quant"], kv_quant=pins["kv_quant"])
             tps, note = float(evaluate_plan(sc, plan).total_tps[0]), " (KV admits fewer; rest queued)"
+        else:
+            skipped.append((p["id"], f"no feasible plan on one instance of {gpus} GPUs"))
+            continue
         pred = tps / gpus
         err = (pred / value - 1.0) * 100.0
         errors.append(abs(err))
@@ -284,135 +266,101 @@ def knob_line(name: str, value: float) -> str:
     return f"{toml_key(name)} = {value:.4g}"
 
 
-def pair_value(profile, knob, offset: float) -> float:
-    """An (engine, GPU) pair's knob: the engine-wide value times ``exp(offset)``, within bounds.
-
-    Fitting offsets (pulled towards 0 by the prior) keeps the engine-wide values informed by
-    every GPU's rows, so they stay the defaults for parts without a pair of their own.
-    """
-    return float(np.clip(max(getattr(profile, knob.name), knob.start) * math.exp(offset), knob.low, knob.high))
+def training_rows(rows, left_out: str = HELD_OUT_FAMILY) -> list:
+    """The unsaturated rows outside the family ``left_out``."""
+    return [m for m in rows if family(m.model_name) != left_out and not saturated(m)]
 
 
-def refit(rows, hardware, cat: Catalogue) -> None:
+def refit(rows, hardware) -> None:
     """Jointly refit engine knobs and GPU efficiencies on the training rows; print the values."""
-    train = [m for m in rows if family(m.model_name) != HELD_OUT_FAMILY and not saturated(m)]
-    meas = cal.measured(train)
-    count = Counter(hardware[m.system].gpu.name for m in train)
-    gpus = sorted(g for g, c in count.items() if c >= MIN_GPU_ROWS and g != "h200-sxm")
-    engines = {e: engine(e) for e in ENGINES}
-    params = []  # (kind, owner, knob)
-    for e in ENGINES:
-        sub = [m for m in train if m.engine == e]
-        params += [("engine", e, k) for k in cal.informed_knobs(sub, hardware)]
-    gpu_knob = {f: cal.Knob(f, "logit", lo, hi) for f, (lo, hi) in GPU_KNOBS.items()}
-    params += [("gpu", g, gpu_knob[f]) for g in gpus for f in GPU_KNOBS]
-    pair_rows = Counter((m.engine, hardware[m.system].gpu.name) for m in train)
-    pair_families = Counter((m.engine, hardware[m.system].gpu.name, family(m.model_name)) for m in train)
-    pairs = sorted(p for p, c in pair_rows.items() if c >= MIN_PAIR_ROWS)
-    knob_by_name = {k.name: k for k in cal.KNOBS}
-    for pair in pairs:
-        families = sum(1 for (e, g, _), c in pair_families.items() if (e, g) == pair and c >= MIN_FAMILY_ROWS)
-        names = PAIR_LATENCY_KNOBS + (PAIR_SPEED_KNOBS if families >= 2 else ())
-        params += [("pair", pair, knob_by_name[f]) for f in names]
-
-    def start(kind, owner, knob):
-        if kind == "engine":
-            return max(getattr(engines[owner], knob.name), knob.start)
-        if kind == "pair":  # log offset from the engine-wide value (0: none)
-            return None
-        return getattr(next(h.gpu for h in hardware.values() if h.gpu.name == owner), knob.name)
-
-    theta0 = np.array([0.0 if kind == "pair" else cal.to_theta(k, start(kind, o, k)) for kind, o, k in params])
-
-    def state(theta):
-        prof = {}
-        for e, p in engines.items():
-            upd = {k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta)
-                   if kind == "engine" and o == e}
-            base = p.model_copy(update=upd)
-            per_gpu = {}
-            for (kind, o, k), t in zip(params, theta):
-                if kind == "pair" and o[0] == e:
-                    per_gpu.setdefault(o[1], {})[k.name] = pair_value(base, k, t)
-            prof[e] = base.model_copy(update={"gpus": per_gpu})
-        hw = {}
-        for name, h in hardware.items():
-            upd = {k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta)
-                   if kind == "gpu" and o == h.gpu.name}
-            hw[name] = h.model_copy(update={"gpu": h.gpu.model_copy(update=upd)}) if upd else h
-        return prof, hw
-
-    ttft_weight = cal.TTFT_WEIGHT
-
-    def residual(theta):
-        prof, hw = state(theta)
-        return cal.relative_residuals(cal.predict(train, hw, [prof[m.engine] for m in train]), meas, ttft_weight)
-
     t0 = time.perf_counter()
+    start = time.perf_counter()
 
-    def fitted(n: int):
-        """One pass of the fit, its progress on stderr (one line an iteration) and its time."""
-        start = time.perf_counter()
+    def progress(n, i, of, cost):  # stderr, one line an iteration: a fit takes minutes
+        print(f"pass {n}: iteration {i}/{of}, cost {cost:.4g}, {time.perf_counter() - start:.0f} s",
+              file=sys.stderr, flush=True)
 
-        def show(i, of, cost):
-            print(f"pass {n}: iteration {i}/{of}, cost {cost:.4g}, {time.perf_counter() - start:.0f} s",
-                  file=sys.stderr, flush=True)
-
-        theta = cal.robust_least_squares(residual, theta0, iterations=20, prior_weight=PRIOR_WEIGHT, progress=show)
-        print(f"pass {n}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
-        return theta
-
-    theta = fitted(1)
-    # Trimmed second pass: rows the first fit misses by more than OUTLIER_FACTOR in TPOT ran
-    # something else than their row says (e.g. Qwen3-32B BF16 on GB200 at batch 1: 42 ms a token
-    # against a 4 ms weight read); they are counted and left out of the second pass.
-    prof, hw_fit = state(theta)
-    first = cal.predict(train, hw_fit, [prof[m.engine] for m in train])
-    keep = np.abs(np.log(first.tpot_s / meas.tpot_s)) <= math.log(OUTLIER_FACTOR)
-    trimmed = Counter(" / ".join((m.model_name, m.system, m.engine)) for m, k in zip(train, keep) if not k)
-    print(f"trimmed after the first pass (TPOT off by more than {OUTLIER_FACTOR}x): {sum(trimmed.values())} rows: "
-          + "; ".join(f"{g}: {c}" for g, c in sorted(trimmed.items())))
-
-    # The second pass weighs TTFT by how much noisier it is than TPOT on the kept rows: the
-    # ratio of their median absolute relative errors after the first pass (pooled over engines).
-    ttft_weight = float(np.nanmedian(np.abs(first.tpot_s[keep] / meas.tpot_s[keep] - 1.0))
-                        / np.nanmedian(np.abs(first.ttft_s[keep] / meas.ttft_s[keep] - 1.0)))
-    print(f"TTFT weight of the second pass (median TPOT / TTFT relative error, first pass): {ttft_weight:.3f}")
-    train = [m for m, k in zip(train, keep) if k]
-    meas = cal.measured(train)
-    theta = fitted(2)
-    prof, hw_fit = state(theta)
+    fitted = joint.joint_fit(training_rows(rows), hardware, progress=progress)
     held = [m for m in rows if family(m.model_name) == HELD_OUT_FAMILY and not saturated(m)]
-    for label, sub in (("training", train), ("held-out", held)):
-        p = cal.predict(sub, hw_fit, [prof.get(m.engine, engine("default")) for m in sub])
-        rep = cal.report(p, cal.measured(sub))
+    for label, sub in (("training", fitted.kept), ("held-out", held)):
+        rep = cal.report(joint.score(fitted, sub), cal.measured(sub))
         print(f"{label}: TPOT MAPE {rep.tpot.mape:.1f} median {rep.tpot.median:.1f}; "
               f"TTFT MAPE {rep.ttft.mape:.1f} median {rep.ttft.median:.1f}")
-    print(f"\n## Refit ({len(train)} training rows, {len(params)} parameters, {time.perf_counter() - t0:.0f} s)\n")
+    print(f"\n## Refit ({len(fitted.kept)} training rows, {len(fitted.params)} parameters, "
+          f"{time.perf_counter() - t0:.0f} s)\n")
+    prof = fitted.profiles
     for e in ENGINES:
         print(f"[{e}]")
-        for kind, o, k in params:
+        for kind, o, k in fitted.params:
             if kind == "engine" and o == e:
                 print(knob_line(k.name, getattr(prof[e], k.name)))
-    for e, g in pairs:
-        print(f"[{e}: gpus.{g}]")
-        for name, value in prof[e].gpus[g].items():
-            print(knob_line(name, value))
-    for g in gpus:
-        print(f"[gpu {g}]")
-        for (kind, o, k), t in zip(params, theta):
-            if kind == "gpu" and o == g:
-                print(f"{k.name.removesuffix('_fraction')} = {cal.from_theta(k, t):.3f}")
-    pooled = cal.fit(train, hardware, engine("default"),
+    for e in ENGINES:
+        for g, values in sorted(prof[e].gpus.items()):
+            print(f"[{e}: gpus.{g}]")
+            for name, value in values.items():
+                print(knob_line(name, value))
+    for (kind, o, k), t in zip(fitted.params, fitted.theta):
+        if kind == "gpu":
+            print(f"[gpu {o}] {k.name.removesuffix('_fraction')} = {cal.from_theta(k, t):.3f}")
+    pooled = cal.fit(fitted.kept, hardware, engine("default"),
                      knobs=tuple(k for k in cal.KNOBS if k.name in ("prefill_wait_fraction", "ttft_overhead_s")))
     print(f"[default, pooled serving knobs] prefill_wait_fraction = {pooled.prefill_wait_fraction:.4g}, "
           f"ttft_overhead_us = {pooled.ttft_overhead_s * 1e6:.4g}")
 
 
+def goal_line(label: str, value: float, goal: float) -> str:
+    """``- label: value (goal <= goal: met)`` (or ``NOT met``)."""
+    return f"- {label}: {value:.1f} (goal <= {goal:.0f}: {'met' if value <= goal else 'NOT met'})"
+
+
+def lofo(rows, hardware, families) -> tuple[str, cal.Errors, cal.Errors]:
+    """Leave-one-model-family-out cross-validation: fit without each family, score it (markdown).
+
+    Each family's rows are predicted by a joint fit (``planner.calibration.joint``) that never saw
+    them, the other families' rows all included (the held-out Llama family too); the pooled line
+    scores every row out of fold: the figure for a model the fit has never seen.
+    """
+    scored = [m for m in rows if not saturated(m)]
+    pred_tpot, pred_ttft = np.full(len(scored), np.nan), np.full(len(scored), np.nan)
+    lines = ["| left-out family | n | TPOT MAPE % | TPOT median % | TTFT MAPE % | TTFT median % | fit s |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    meas = cal.measured(scored)
+
+    def line(label, idx, seconds):
+        t = cal.Errors.of(pred_tpot[idx], meas.tpot_s[idx])
+        f = cal.Errors.of(pred_ttft[idx], meas.ttft_s[idx])
+        return (f"| {label} | {t.n} | {_fmt(t.mape)} | {_fmt(t.median)} | {_fmt(f.mape)} | {_fmt(f.median)} | "
+                f"{seconds} |")
+
+    done = []
+    for fam in families:
+        idx = np.array([i for i, m in enumerate(scored) if family(m.model_name) == fam], dtype=int)
+        if idx.size == 0:
+            continue
+        t0 = time.perf_counter()
+        fitted = joint.joint_fit(training_rows(rows, fam), hardware, log=lambda _line: None)
+        p = joint.score(fitted, [scored[i] for i in idx])
+        pred_tpot[idx], pred_ttft[idx] = p.tpot_s, p.ttft_s
+        lines.append(line(fam, idx, f"{time.perf_counter() - t0:.0f}"))
+        done.extend(idx.tolist())
+    pooled = np.array(sorted(done), dtype=int)
+    lines.append(line("**pooled (every row out of fold)**", pooled, "-"))
+    return ("\n".join(lines), cal.Errors.of(pred_tpot[pooled], meas.tpot_s[pooled]),
+            cal.Errors.of(pred_ttft[pooled], meas.ttft_s[pooled]))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit", action="store_true", help="refit the defaults (minutes) and print them")
+    parser.add_argument("--lofo", action="store_true",
+                        help="leave-one-model-family-out cross-validation (one fit per family, minutes each)")
+    parser.add_argument("--families", default=",".join(FAMILIES),
+                        help=f"families --lofo leaves out in turn (comma-separated; default {','.join(FAMILIES)})")
     args = parser.parse_args(argv)
+    families = tuple(f.strip() for f in args.families.split(",") if f.strip())
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        parser.error(f"--families: unknown family {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
     cat = Catalogue()
     rows, hardware, skipped = silicon(cat)
     table = {name: engine(name) for name in ("default", *ENGINES)}
@@ -433,9 +381,16 @@ def main(argv=None) -> int:
     for label, value, goal in (("TPOT MAPE %", rep.tpot.mape, GOALS["tpot_mape"]),
                                ("TTFT MAPE %", rep.ttft.mape, GOALS["ttft_mape"]),
                                ("published max-throughput median error %", pub_median, GOALS["published_median"])):
-        print(f"- {label}: {value:.1f} (goal <= {goal:.0f}: {'met' if value <= goal else 'NOT met'})")
+        print(goal_line(label, value, goal))
     if args.fit:
-        refit(rows, hardware, cat)
+        refit(rows, hardware)
+    if args.lofo:
+        t0 = time.perf_counter()
+        table_text, tpot, ttft = lofo(rows, hardware, families)
+        print(f"\n## Leave-one-family-out cross-validation ({time.perf_counter() - t0:.0f} s)\n")
+        print(table_text + "\n")
+        print(goal_line(f"pooled TPOT MAPE % ({', '.join(families)})", tpot.mape, GOALS["lofo_tpot_mape"]))
+        print(goal_line(f"pooled TTFT MAPE % ({', '.join(families)})", ttft.mape, GOALS["lofo_ttft_mape"]))
     return 0
 
 

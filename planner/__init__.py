@@ -27,7 +27,8 @@ def plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_
          racks=None, gpus=None, tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv_quant=None,
          kv_offload_fraction=None, max_batch=None, min_tok_per_user=None, max_tpot_ms=None, max_ttft_ms=None,
          max_kw=None, top=None, solver=None, time_limit_s=None, export_mps=None, export_lp=None, engine_name=None,
-         profile_path=None, allow_span=False, seed_moe=False, disagg=False, catalogue_dirs=()) -> dict:
+         profile_path=None, allow_span=False, seed_moe=False, disagg=False, catalogue_dirs=(),
+         allow_long_context=False) -> dict:
     """The throughput-optimal serving plan for a budget (``rackplan plan``): MILP optimum, verified.
 
     Args:
@@ -50,6 +51,8 @@ def plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_
         disagg: size a prefill pool and a decode pool together (isl/osl workloads); the document is then
             the fleet document of ``rackplan fleet``.
         catalogue_dirs: extra catalogue directories.
+        allow_long_context: accept a context longer than the model's ``max_position_embeddings``
+            (a what-if; otherwise an InputError naming both numbers).
 
     Returns:
         The chosen plan's keys at top level (``plan``, ``total_tps``, ``tok_per_gpu``, ``verification``, ...),
@@ -87,12 +90,12 @@ def min_gpus(target_tps: float, **options) -> dict:
 def evaluate(*, model, system=None, gpu=None, fabric=None, preset=None, tokens_cached=None, isl=None, osl=None,
              tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv_quant=None, kv_offload_fraction=None,
              instances=None, engine_name=None, profile_path=None, allow_span=False, seed_moe=False,
-             catalogue_dirs=()) -> dict:
+             catalogue_dirs=(), allow_long_context=False) -> dict:
     """Score one given serving plan with the roofline evaluator (``rackplan evaluate``).
 
     Args:
         model, system or gpu, fabric, preset, tokens_cached or isl/osl, engine_name, profile_path, allow_span,
-            seed_moe, catalogue_dirs: as in `plan` (model and the hardware are required).
+            seed_moe, catalogue_dirs, allow_long_context: as in `plan` (model and the hardware are required).
         tp, pp, ep, dp, batch, instances: the layout (default 1 each); quant, kv_quant: weight and
             KV-cache quantisation names (default ``"bf16"``); kv_offload_fraction: share of the KV cache
             kept in host memory (default 0).
@@ -120,9 +123,9 @@ def compare(*, models=None, systems=None, gpus=None, racks=None, gpu_budgets=Non
             of values per axis; every combination is a scenario. Empty axes take `plan`'s defaults.
         quants: weight-quantisation sets, each searched together, e.g. ``[("fp8", "fp4")]`` or ``["bf16"]``.
         baseline: the row number (from 1) the ratio columns compare against.
-        settings: shared by every scenario: engine_name, profile_path, allow_span, seed_moe, catalogue_dirs,
-            max_batch, tp, pp, ep, dp, batch, kv_quant, kv_offload_fraction (value lists), max_tpot_ms,
-            max_ttft_ms, max_kw, solver, time_limit_s.
+        settings: shared by every scenario: engine_name, profile_path, allow_span, seed_moe, allow_long_context,
+            catalogue_dirs, max_batch, tp, pp, ep, dp, batch, kv_quant, kv_offload_fraction (value lists),
+            max_tpot_ms, max_ttft_ms, max_kw, solver, time_limit_s.
 
     Returns:
         ``{"baseline": n, "rows": [...]}``: one row per scenario (``status`` ``ok``, ``infeasible`` or

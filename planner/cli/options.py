@@ -143,9 +143,13 @@ engine_choice = group(
     click.option("--profile", "profile_path", type=click.Path(dir_okay=False), default=None,
                  help="Engine profile TOML (e.g. written by `rackplan calibrate`); overrides --engine."),
 )
+long_context_option = click.option(
+    "--allow-long-context", is_flag=True, default=False,
+    help="Accept a context longer than the model's max_position_embeddings (a what-if).")
 engine_options = group(
     engine_choice,
     span_option,
+    long_context_option,
     click.option("--seed-moe", is_flag=True, default=False,
                  help="Use the seed notes' MoE approximation (12 % shared / 88 % experts) for active parameters."),
 )

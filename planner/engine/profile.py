@@ -69,6 +69,10 @@ class EngineProfile(BaseModel):
             keep the LM head unquantised); ``None`` follows the plan's weight quantisation.
         default_kv_quant: KV-cache mode the engine picks when a measurement does not say:
             ``bf16``, ``fp8``, or ``weights`` (fp8 when the weights are 8-bit or narrower).
+        measured_batch: (smallest, largest) concurrency per instance among the measured runs the
+            profile was fitted on; a plan outside it is flagged (``planner.serving.coverage``).
+            ``None``: no measured range recorded (no flag).
+        measured_context_tokens: (shortest, longest) ``isl + osl`` among those runs, likewise.
         gpus: per-GPU values of the performance knobs (`GPU_KNOBS`), keyed by catalogue GPU
             name: how fast one engine's kernels, launch path and scheduler run differs by part
             and platform (host CPU, CUDA-graph support, kernel maturity per architecture).
@@ -101,6 +105,8 @@ class EngineProfile(BaseModel):
     ttft_overhead_s: float = Field(0.0, ge=0)
     lm_head_quant: Literal["bf16", "fp8", "int8", "int4", "fp4"] | None = None
     default_kv_quant: Literal["bf16", "fp8", "weights"] = "bf16"
+    measured_batch: tuple[int, int] | None = None
+    measured_context_tokens: tuple[int, int] | None = None
     gpus: dict[str, dict[str, float]] = Field(default_factory=dict)
     sources: dict[str, str] = Field(default_factory=dict)
 

@@ -66,8 +66,10 @@ def _peak(hw: Hardware, dtype: str) -> float:
 def rates(hw: Hardware, profile: EngineProfile) -> Rates:
     """Rates of ``hw`` under ``profile``."""
     gpu = hw.gpu
-    dec_eff = gpu.decode_compute_efficiency_fraction * profile.gemm_efficiency_scale
-    pre_eff = gpu.prefill_compute_efficiency_fraction * profile.gemm_efficiency_scale
+    # Physical bounds: no kernel beats the dense peak (efficiency <= 1) and no stream the GPU's
+    # achievable HBM fraction (its catalogue value: the measured copy rate on H200).
+    dec_eff = min(1.0, gpu.decode_compute_efficiency_fraction * profile.gemm_efficiency_scale)
+    pre_eff = min(1.0, gpu.prefill_compute_efficiency_fraction * profile.gemm_efficiency_scale)
     peaks = np.array([_peak(hw, quant.MODES[n].compute_dtype) for n in quant.MODE_NAMES])
     # Modes the part has no tensor cores for run weight-only dequantising kernels at the engine's scale.
     weight_only = np.array([not hw.gpu.peak_flop_per_s.get(quant.MODES[n].compute_dtype) for n in quant.MODE_NAMES])
@@ -80,7 +82,8 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
     peaks = np.where(narrow, peaks * gpu.narrow_gemm_efficiency_fraction, peaks)
     decode = peaks * dec_eff
     seed = decode
-    attention = _peak(hw, "bf16") * gpu.decode_compute_efficiency_fraction * profile.attention_efficiency_scale
+    attention = _peak(hw, "bf16") * min(1.0, gpu.decode_compute_efficiency_fraction
+                                        * profile.attention_efficiency_scale)
     if gpu.sustained_decode_flop_per_s is not None:
         decode = gpu.sustained_decode_flop_per_s * quant.COMPUTE_SCALE
         seed = decode
@@ -90,10 +93,10 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
         decode_flop_per_s=decode,
         prefill_flop_per_s=prefill_peaks * pre_eff,
         attention_flop_per_s=attention,
-        prefill_attention_flop_per_s=_peak(hw, "bf16") * pre_eff * profile.attention_efficiency_scale,
+        prefill_attention_flop_per_s=_peak(hw, "bf16") * min(1.0, pre_eff * profile.attention_efficiency_scale),
         moe_scale=profile.moe_efficiency_scale,
         seed_compute_bound_flop_per_s=seed,
-        hbm_bytes_per_s=gpu.hbm_bytes_per_s * min(1.0, gpu.hbm_efficiency_fraction * profile.hbm_efficiency_scale),
+        hbm_bytes_per_s=gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction * min(1.0, profile.hbm_efficiency_scale),
         host_bytes_per_s=gpu.host_link_bytes_per_s * HOST_LINK_EFFICIENCY.get(gpu.host_link, 0.85),
         host_memory_bytes=gpu.host_memory_bytes * HOST_MEMORY_USABLE_FRACTION,
         fabric_bytes_per_s=np.array([f.bytes_per_s * min(1.0, f.efficiency_fraction * profile.comm_efficiency_scale)

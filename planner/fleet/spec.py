@@ -52,8 +52,9 @@ from planner.engine.profile import EngineProfile, engine
 from planner.errors import InputError
 from planner.milp.fleet_problem import OBJECTIVES
 from planner.serving.candidates import Limits
+from planner.serving.resolve import check_context
 from planner.serving.space import SearchSpace
-from planner.serving.workload import Workload, context_limit_error
+from planner.serving.workload import Workload
 from planner.units import KILO, from_kw
 
 SERVING = ("agg", "disagg", "any")
@@ -298,9 +299,7 @@ def _model(t: ModelTable, field: str, default_serving: str) -> FleetModel:
     except ValidationError as exc:
         msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
         raise InputError(f"{field}: workload: {msg} (tokens_cached = N, or isl = N and osl = N)") from None
-    too_long = context_limit_error(w, spec.name, spec.max_position_embeddings, prefix="")
-    if too_long:
-        raise InputError(f"{field}: {too_long}")
+    check_context(spec, w, fix="shorten tokens_cached (or isl + osl)", where=field)
     serving = t.serving or default_serving
     if serving == "disagg" and not w.has_prefill:
         raise InputError(f"{field}.serving: 'disagg' needs an isl/osl workload (prefill and decode pools), "

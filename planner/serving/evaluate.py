@@ -13,6 +13,10 @@ Reported figures (the seed notes' columns):
 * ``tok_per_gpu``: instance tokens/s over its GPUs (= total TPS / GPUs in use).
 * ``instance_tps``: ``batch / step_time``; ``total_tps``: times the instance count.
 * ``limit``: the largest of the four terms.
+* ``prefill_time_s`` (isl/osl workloads; ``row(..., prefill=True)``, as ``rackplan evaluate``
+  reports it): one forward pass of ``batch x isl``
+  prompt tokens on its own, no decode batch and no queueing (``planner.serving.prefill``), to
+  compare with a measured prefill; ``ttft_s`` stays the serving figure.
 * bounds, tokens/s per GPU if only one subsystem mattered: compute is exactly the seed's
   Note 2 formula ``rate x compute_scale / (2 x active params)``; HBM and comm are the
   micro-batch's tokens per GPU over that term's time alone.
@@ -34,6 +38,7 @@ from planner.serving.aggregated import DecodeTerms, admitted_sequences, prefill_
 from planner.serving.comm import comm
 from planner.serving.memory import memory
 from planner.serving.plan import Plan, PlanArrays, take_rows
+from planner.serving.prefill import prefill_time_s
 from planner.serving.roofline import block_modes, combine, compute_s, hbm_s, launch_overhead_s, layout, offload_s
 from planner.serving.scenario import Scenario
 from planner.serving.shape import ModelShape, model_shape
@@ -224,8 +229,16 @@ def bounds_and_fabric(hardware, scores, i: int) -> dict:
     }
 
 
-def row(scenario: Scenario, scores: Scores, i: int = 0) -> dict:
-    """Row ``i`` as the evaluator's JSON object (SI units; GB/s for fabric load)."""
+def _prefill_s(scenario: Scenario, scores: Scores, i: int) -> float | None:
+    t = prefill_time_s(scenario, scores.plans.take(np.array([i])))
+    return None if t is None else float(t[0])
+
+
+def row(scenario: Scenario, scores: Scores, i: int = 0, prefill: bool = False) -> dict:
+    """Row ``i`` as the evaluator's JSON object (SI units; GB/s for fabric load).
+
+    ``prefill`` adds ``prefill_time_s`` after ``ttft_s`` (``rackplan evaluate``; module docstring).
+    """
     m = scores.memory
     ttft = None if scores.ttft_s is None else float(scores.ttft_s[i])
     step = float(scores.step_time_s[i])
@@ -239,6 +252,7 @@ def row(scenario: Scenario, scores: Scores, i: int = 0) -> dict:
         "tpot_s": step,
         "tok_per_user": 1.0 / step,
         "ttft_s": ttft,
+        **({"prefill_time_s": _prefill_s(scenario, scores, i)} if prefill else {}),
         "limit": LIMITS[int(scores.limit[i])],
         "time_split_s": {"compute": float(scores.compute_s[i]), "hbm": float(scores.hbm_s[i]),
                          "comm": float(scores.comm_s[i]), "offload": float(scores.offload_s[i])},

@@ -15,7 +15,7 @@ from models.counts import SeedMoeApproximation
 from planner.engine.profile import EngineProfile, engine, load_profile
 from planner.errors import InputError
 from planner.serving.scenario import Scenario
-from planner.serving.workload import Workload, context_limit_error
+from planner.serving.workload import Workload
 
 
 def catalogue(dirs: tuple[str, ...] | list[str] = ()) -> Catalogue:
@@ -45,6 +45,28 @@ def workload(tokens_cached: int | None, isl: int | None, osl: int | None,
                          "(--tokens-cached N, or --isl N --osl N)") from None
 
 
+def check_context(model, load: Workload, allow_long_context: bool = False, fix: str | None = None,
+                  where: str = "context") -> None:
+    """A context longer than the model's ``max_position_embeddings`` is an ``InputError`` naming both.
+
+    A context beyond it is a question the model cannot serve; planning it anyway would blame the
+    memory (the KV cache of an absurd context fits nowhere) instead of the input.
+    ``allow_long_context`` lets it through for what-ifs (a model extended past its configured window);
+    ``where`` names the field the message starts with, ``fix`` ends it (default: the command-line options).
+    """
+    limit = model.max_position_embeddings
+    context = load.kv_context_tokens
+    if allow_long_context or limit is None or context <= limit:
+        return
+    if load.tokens_cached is not None:
+        what, options = "tokens cached", "--tokens-cached"
+    else:
+        what, options = f"isl + osl = {load.isl:,} + {load.osl:,}", "--isl + --osl"
+    fix = fix or f"give {options} <= {limit:,}, or pass --allow-long-context for a what-if"
+    raise InputError(f"{where}: {context:,.0f} tokens ({what}) exceed {model.name}'s max_position_embeddings "
+                     f"{limit:,}; {fix}")
+
+
 def profile(engine_name: str | None, profile_path: str | None) -> EngineProfile:
     """``--profile FILE`` wins over ``--engine NAME``; the default engine otherwise."""
     if profile_path:
@@ -56,18 +78,16 @@ def scenario(*, model: str, system: str | None = None, gpu: str | None = None, f
              tokens_cached: int | None = None, isl: int | None = None, osl: int | None = None,
              engine_name: str | None = None, profile_path: str | None = None, allow_span: bool = False,
              seed_moe: bool = False, preset: str | None = None, catalogue_dirs=(),
-             default_tokens_cached: int | None = None) -> Scenario:
-    """Everything a command needs except the plan."""
+             default_tokens_cached: int | None = None, allow_long_context: bool = False) -> Scenario:
+    """Everything a command needs except the plan (the context checked against the model, `check_context`)."""
     cat = catalogue(catalogue_dirs)
     spec = load_model(model)
-    shape = workload(tokens_cached, isl, osl, default_tokens_cached)
-    too_long = context_limit_error(shape, spec.name, spec.max_position_embeddings)
-    if too_long:
-        raise InputError(too_long)
+    load = workload(tokens_cached, isl, osl, default_tokens_cached)
+    check_context(spec, load, allow_long_context)
     return Scenario(
         hardware=hardware(cat, system, gpu, fabric, preset),
         model=spec,
-        workload=shape,
+        workload=load,
         profile=profile(engine_name, profile_path),
         allow_span=allow_span,
         moe_approximation=SeedMoeApproximation() if seed_moe else None,

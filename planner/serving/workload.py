@@ -67,25 +67,3 @@ class Workload(BaseModel):
         if self.tokens_cached is not None:
             return f"ctx {self.tokens_cached}"
         return f"{self.isl}/{self.osl}"
-
-
-def context_limit_error(workload: Workload, model_name: str, max_position_embeddings: int | None,
-                        prefix: str = "--") -> str | None:
-    """Why ``workload`` is longer than the model's context (``max_position_embeddings``), or ``None``.
-
-    A context beyond it is a question the model cannot serve; planning it anyway would blame the
-    memory (the KV cache of an absurd context fits nowhere) instead of the input. ``prefix`` is
-    ``--`` for command-line options, ``""`` for file keys (``tokens_cached``).
-    """
-    def key(name: str) -> str:
-        return f"--{name.replace('_', '-')}" if prefix == "--" else name
-
-    if max_position_embeddings is None or workload.kv_context_tokens <= max_position_embeddings:
-        return None
-    if workload.tokens_cached is not None:
-        what = f"{key('tokens_cached')} {workload.tokens_cached:,}"
-    else:
-        what = f"{key('isl')} {workload.isl:,} + {key('osl')} {workload.osl:,}"
-    return (f"{what} tokens exceed {model_name}'s context of {max_position_embeddings:,} tokens "
-            f"(max_position_embeddings); give at most {max_position_embeddings:,}")
-

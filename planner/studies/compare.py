@@ -123,6 +123,7 @@ class Settings:
     profile_path: str | None = None
     allow_span: bool = False
     seed_moe: bool = False
+    allow_long_context: bool = False
     preset: str | None = None
     catalogue_dirs: tuple[str, ...] = ()
     max_batch: int = DEFAULT_MAX_BATCH
@@ -176,7 +177,8 @@ def _resolved(model, system, gpu, fabric, tokens_cached, isl, osl, s: Settings) 
     return resolve.scenario(model=model, system=system, gpu=gpu, fabric=fabric,
                             preset=s.preset, tokens_cached=tokens_cached, isl=isl, osl=osl,
                             engine_name=s.engine_name, profile_path=s.profile_path, allow_span=s.allow_span,
-                            seed_moe=s.seed_moe, catalogue_dirs=s.catalogue_dirs)
+                            seed_moe=s.seed_moe, catalogue_dirs=s.catalogue_dirs,
+                            allow_long_context=s.allow_long_context)
 
 
 def plan_aggregated(spec: ScenarioSpec, settings: Settings) -> dict:

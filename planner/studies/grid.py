@@ -29,7 +29,8 @@ def scenarios(*, models=None, systems=None, gpus=None, racks=None, gpu_budgets=N
     return expand(grid)
 
 
-def settings(*, engine_name=None, profile_path=None, allow_span=False, seed_moe=False, catalogue_dirs=(),
+def settings(*, engine_name=None, profile_path=None, allow_span=False, seed_moe=False, allow_long_context=False,
+             catalogue_dirs=(),
              max_batch=None, kv_quant=None, max_tpot_ms=None, max_ttft_ms=None, max_kw=None, solver=None,
              time_limit_s=None,
              **pins) -> Settings:
@@ -41,7 +42,8 @@ def settings(*, engine_name=None, profile_path=None, allow_span=False, seed_moe=
     if kv_quant:
         values["kv_quant"] = quant_modes.parse_modes(kv_quant)
     return Settings(engine_name=engine_name, profile_path=profile_path, allow_span=bool(allow_span),
-                    seed_moe=bool(seed_moe), catalogue_dirs=tuple(catalogue_dirs or ()),
+                    seed_moe=bool(seed_moe), allow_long_context=bool(allow_long_context),
+                    catalogue_dirs=tuple(catalogue_dirs or ()),
                     max_batch=DEFAULT_MAX_BATCH if max_batch is None else max_batch, pins=tuple(values.items()),
                     max_tpot_ms=max_tpot_ms, max_ttft_ms=max_ttft_ms, max_kw=max_kw, solver=solver or DEFAULT_SOLVER,
                     time_limit_s=time_limit_s)

@@ -18,6 +18,7 @@ from planner.report.summary import result_document
 from planner.search.serving import optimise
 from planner.serving import resolve
 from planner.serving.candidates import Limits
+from planner.serving.coverage import outside_measured_range
 from planner.serving.evaluate import evaluate_plan, row
 from planner.serving.plan import Plan
 from planner.serving.space import DEFAULT_MAX_BATCH, default_space
@@ -54,13 +55,14 @@ def _or(value, default):
 
 def scenario(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_cached=None, isl=None,
              osl=None, engine_name=None, profile_path=None, allow_span=False, seed_moe=False, catalogue_dirs=(),
-             default_tokens_cached=DEFAULT_TOKENS_CACHED):
+             default_tokens_cached=DEFAULT_TOKENS_CACHED, allow_long_context=False):
     """The serving scenario of these names, with the serving defaults filled in."""
     return resolve.scenario(model=model or DEFAULT_MODEL, system=system or (None if gpu else DEFAULT_SYSTEM),
                             gpu=gpu, fabric=fabric, preset=preset, tokens_cached=tokens_cached, isl=isl, osl=osl,
                             engine_name=engine_name, profile_path=profile_path, allow_span=bool(allow_span),
                             seed_moe=bool(seed_moe), catalogue_dirs=tuple(catalogue_dirs or ()),
-                            default_tokens_cached=default_tokens_cached)
+                            default_tokens_cached=default_tokens_cached,
+                            allow_long_context=bool(allow_long_context))
 
 
 def default_limits(sc, min_tok_per_user, max_tpot_ms, max_ttft_ms) -> tuple[Limits, list[str]]:
@@ -109,7 +111,8 @@ def plan_document(objective: str = "max_tps", target_tps: float | None = None, *
 
 def evaluation(*, tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv_quant=None,
                kv_offload_fraction=None, instances=None, **names) -> Document:
-    """One plan scored by the roofline evaluator: ``plan`` plus the evaluator's keys (``rackplan evaluate``).
+    """One plan scored by the roofline evaluator: ``plan``, the evaluator's keys with ``prefill_time_s``, and
+    ``outside_measured_range`` (``planner.serving.coverage``) (``rackplan evaluate``).
 
     ``names`` are `scenario`'s keywords; ``model`` and ``system`` or ``gpu`` are required.
     """
@@ -125,4 +128,6 @@ def evaluation(*, tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv
         decisions[key] = mode(decisions[key]).name
     plan = Plan(**decisions)
     title = f"{sc.model.name} on {sc.hardware.system.name}, {sc.workload.label()}, plan {plan.layout()} (TPxPPxEPxDP)"
-    return Document({"plan": plan.as_dict(), **row(sc, evaluate_plan(sc, plan))}, title)
+    doc = {"plan": plan.as_dict(), **row(sc, evaluate_plan(sc, plan), prefill=True),
+           "outside_measured_range": outside_measured_range(sc.engine_profile, sc.workload, plan)}
+    return Document(doc, title)

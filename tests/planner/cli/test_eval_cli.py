@@ -30,6 +30,7 @@ def run_json(capsys, argv):
 
 # The issue's contract: these keys, with these names, and the nested objects' keys exactly.
 TOP_KEYS = {"feasible", "reasons", "tok_per_gpu", "instance_tps", "total_tps", "step_time_s", "tpot_s", "ttft_s",
+            "prefill_time_s", "outside_measured_range",
             "limit", "bounds_tok_per_gpu", "fabric_load_gb_per_s", "fabric_utilisation", "memory_per_gpu_bytes"}
 TIERS = {"intra_server", "inter_server", "inter_rack"}
 NESTED = {
