@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 from hardware.errors import CatalogueError, validation_error
 from hardware.schema import FabricFile, GpuFile, PresetFile, SystemFile, known_keys
 from hardware.specs import TIERS, FabricSpec, GpuSpec, Hardware, PresetSpec, SystemSpec
+from hardware.toml_file import read_toml
 
 DATA_DIR = Path(__file__).parent / "data"
 """Shipped catalogue data (package data)."""
@@ -72,17 +72,7 @@ def load_file(path: Path, schema: type[BaseModel]) -> BaseModel:
             ``name`` that differs from the file name.
     """
     where = display_path(path)
-    try:
-        with path.open("rb") as handle:
-            raw = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"{where}: invalid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise CatalogueError(f"{where}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
-    except RecursionError:
-        raise CatalogueError(f"{where}: invalid TOML: nested too deeply") from None
-    except OSError as exc:
-        raise CatalogueError(f"{where}: cannot read file: {exc.strerror}") from None
+    raw = read_toml(path, CatalogueError, "the file", where, invalid="invalid TOML")
     try:
         entry = schema.model_validate(raw)
     except ValidationError as exc:

@@ -9,13 +9,13 @@ reaches is a property of the engine) and adds per-step costs. Profiles live in
 from __future__ import annotations
 
 import difflib
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hardware.toml_file import read_toml
 from planner.errors import InputError
 from planner.units import from_us
 
@@ -163,16 +163,7 @@ def _seconds(table: dict) -> dict:
 
 
 def _from_file(path: Path) -> EngineProfile:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: malformed TOML ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the profile as UTF-8") from None
-    except RecursionError:
-        raise InputError(f"{path}: malformed TOML (nested too deeply)") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read profile ({exc.strerror})") from None
+    raw = read_toml(path, InputError, "the profile")
     try:
         raw = _seconds(raw)
         if isinstance(raw.get("gpus"), dict):

@@ -32,7 +32,6 @@ import io
 import json
 import math
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hardware.toml_file import read_toml
 from planner.errors import InputError
 from planner.files import write_text
 from planner.serving.space import DEFAULT_MAX_BATCH
@@ -112,16 +112,7 @@ class GridFile(BaseModel):
 def load_grid(path: str | Path, catalogue_dirs=()) -> tuple[list[ScenarioSpec], Settings]:
     """Scenarios and shared settings of a grid file; one-line ``InputError`` on any problem."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read grid ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the grid as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: malformed TOML ({exc})") from None
-    except RecursionError:
-        raise InputError(f"{path}: malformed TOML (nested too deeply)") from None
+    raw = read_toml(path, InputError, "the grid")
     try:
         grid = GridFile(**raw)
     except ValidationError as exc:
