@@ -114,7 +114,8 @@ def evaluate(*, model, system=None, gpu=None, fabric=None, preset=None, tokens_c
 
 
 def compare(*, models=None, systems=None, gpus=None, racks=None, gpu_budgets=None, tokens_cached=None, isl=None,
-            osl=None, quants=None, fabrics=None, serving=None, min_tok_per_user=None, baseline=1, **settings) -> dict:
+            osl=None, quants=None, fabrics=None, serving=None, min_tok_per_user=None, baseline=1, progress=None,
+            **settings) -> dict:
     """The optimal plan of every scenario of a grid, side by side (``rackplan compare``).
 
     Args:
@@ -123,6 +124,7 @@ def compare(*, models=None, systems=None, gpus=None, racks=None, gpu_budgets=Non
             of values per axis; every combination is a scenario. Empty axes take `plan`'s defaults.
         quants: weight-quantisation sets, each searched together, e.g. ``[("fp8", "fp4")]`` or ``["bf16"]``.
         baseline: the row number (from 1) the ratio columns compare against.
+        progress: ``progress(done, total)`` before the first scenario and after each (None: silent).
         settings: shared by every scenario: engine_name, profile_path, allow_span, seed_moe, allow_long_context,
             catalogue_dirs, max_batch, tp, pp, ep, dp, batch, kv_quant, kv_offload_fraction (value lists),
             max_tpot_ms, max_ttft_ms, max_kw, solver, time_limit_s.
@@ -138,16 +140,17 @@ def compare(*, models=None, systems=None, gpus=None, racks=None, gpu_budgets=Non
     from planner.studies.compare import compare_document
     from planner.studies.grid import scenarios
     from planner.studies.grid import settings as shared
-    return compare_document(scenarios(**axes), shared(**settings), baseline)
+    return compare_document(scenarios(**axes), shared(**settings), baseline, progress)
 
 
-def frontier(*, points=None, **grid) -> list[dict]:
+def frontier(*, points=None, progress=None, **grid) -> list[dict]:
     """The Pareto frontier of tokens/s per GPU against tokens/s per user, one line per scenario
     (``rackplan frontier``), traced by planning a ladder of latency floors.
 
     Args:
         points: latency floors planned per line (default 10; the unconstrained optimum is the first).
         grid: `compare`'s axes and settings (no ``min_tok_per_user``: the frontier sweeps it).
+        progress: ``progress(done, total)`` counting solves, ``points + 1`` per line (None: silent).
 
     Returns:
         The frontier points, each a `compare` row plus ``series`` (the line), ``point`` (its number in the
@@ -160,7 +163,7 @@ def frontier(*, points=None, **grid) -> list[dict]:
     from planner.studies.frontier import frontier as trace
     from planner.studies.grid import scenarios, settings
     axes = {k: grid.pop(k) for k in _GRID_AXES if k in grid}
-    return trace(scenarios(**axes), settings(**grid), DEFAULT_POINTS if points is None else points)
+    return trace(scenarios(**axes), settings(**grid), DEFAULT_POINTS if points is None else points, progress)
 
 
 def train_plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, racks=None, gpus=None, max_kw=None,

@@ -35,8 +35,9 @@ class Calibration:
 
 
 def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineProfile, name: str,
-              source: str) -> Calibration:
+              source: str, progress=None) -> Calibration:
     """Fit ``base`` to the resolved rows of ``mset``; the fitted profile is named ``name``.
+    ``progress(iteration, iterations, cost)`` is called after each fit iteration (None: silent).
 
     Raises:
         InputError: no usable row.
@@ -48,7 +49,8 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
     meas = measured(rows)
     before = report(predict(rows, hardware, [base] * len(rows)), meas)
     knobs = informed_knobs(rows, hardware)
-    fitted = fit(rows, hardware, flattened(base, {hardware[m.system].gpu.name for m in rows}), knobs)
+    fitted = fit(rows, hardware, flattened(base, {hardware[m.system].gpu.name for m in rows}), knobs,
+                 progress=progress)
     after = report(predict(rows, hardware, [fitted] * len(rows)), meas)
     systems = tuple(sorted({m.system for m in rows}))
     engines = tuple(sorted({m.engine or "unnamed" for m in rows}))
@@ -67,8 +69,9 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
 
 
 def calibrate_file(path: str, cat: Catalogue, *, system: str | None = None, gpu: str | None = None,
-                   engine_name: str | None = None, name: str | None = None) -> Calibration:
-    """Read ``path``, keep the rows of one GPU/engine pair, and fit a profile to them.
+                   engine_name: str | None = None, name: str | None = None, progress=None) -> Calibration:
+    """Read ``path``, keep the rows of one GPU/engine pair, and fit a profile to them (``progress`` as in
+    `calibrate`).
 
     Rows of other engines (when ``engine_name`` is given and the rows name engines) or of
     other systems/GPUs (when ``system``/``gpu`` is given) are counted as skipped.
@@ -103,7 +106,7 @@ def calibrate_file(path: str, cat: Catalogue, *, system: str | None = None, gpu:
         label = want_system or want_gpu
         mset = mset.with_rows(keep, {f"system or GPU other than {label}": len(mset.rows) - len(keep)}
                               if len(keep) < len(mset.rows) else None)
-    return calibrate(mset, hardware, base, name or f"{base_name}-calibrated", source=str(path))
+    return calibrate(mset, hardware, base, name or f"{base_name}-calibrated", source=str(path), progress=progress)
 
 
 def calibration_document(c: Calibration) -> dict:

@@ -260,8 +260,9 @@ def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
 
 
 def fit(rows: list[Measurement], hardware: dict[str, Hardware], base: EngineProfile,
-        knobs: tuple[Knob, ...] | None = None, iterations: int = 25) -> EngineProfile:
-    """The profile whose knobs best fit ``rows`` (module docstring), starting from ``base``."""
+        knobs: tuple[Knob, ...] | None = None, iterations: int = 25, progress=None) -> EngineProfile:
+    """The profile whose knobs best fit ``rows`` (module docstring), starting from ``base``;
+    ``progress`` as in `robust_least_squares`."""
     knobs = informed_knobs(rows, hardware) if knobs is None else knobs
     if not rows or not knobs:
         return base
@@ -274,7 +275,7 @@ def fit(rows: list[Measurement], hardware: dict[str, Hardware], base: EngineProf
         return relative_residuals(predict(rows, hardware, [profile_at(theta)] * len(rows)), meas)
 
     theta0 = np.array([to_theta(k, max(getattr(base, k.name), k.start)) for k in knobs])
-    return profile_at(robust_least_squares(residual_at, theta0, iterations))
+    return profile_at(robust_least_squares(residual_at, theta0, iterations, progress=progress))
 
 
 def flattened(base: EngineProfile, gpus: set[str]) -> EngineProfile:

@@ -9,6 +9,7 @@ import click
 from planner.calibration.calibrate import calibrate_file, calibration_document
 from planner.calibration.profile_file import profile_toml
 from planner.cli.options import emit, pass_catalogue
+from planner.cli.progress import progress_options
 from planner.cli.types import NAME, output_option
 from planner.errors import InputError
 from planner.files import write_text
@@ -58,8 +59,9 @@ def format_calibration(doc: dict, fmt: str, out_path: str) -> str:
 @click.option("--name", type=NAME, default=None, help="Name of the written profile (default: the output file's stem).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Report format: text table, markdown, CSV or JSON (JSON prints nothing else).")
+@progress_options("calibrate: fit iteration")
 @pass_catalogue
-def calibrate(measurements, out_path, system, gpu, engine_name, name, fmt, catalogue_dirs):
+def calibrate(measurements, out_path, system, gpu, engine_name, name, fmt, progress, catalogue_dirs):
     """Fit an engine profile's efficiency factors to MEASUREMENTS.csv (robust least squares).
 
     Reads the silicon CSV format (calibration/silicon_calibration.csv) or a simple CSV with
@@ -71,7 +73,9 @@ def calibrate(measurements, out_path, system, gpu, engine_name, name, fmt, catal
     if not Path(measurements).is_file():
         raise InputError(f"{measurements}: no such measurements file")
     cal = calibrate_file(measurements, resolve.catalogue(catalogue_dirs), system=system, gpu=gpu,
-                         engine_name=engine_name, name=name or Path(out_path).stem)
+                         engine_name=engine_name, name=name or Path(out_path).stem,
+                         progress=lambda i, of, cost: progress(i, of))
+    progress.clear()
     write_text(out_path, profile_toml(cal.profile), "profile")
     emit(format_calibration(calibration_document(cal), fmt, out_path), None)
 

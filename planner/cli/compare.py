@@ -6,6 +6,7 @@ import click
 
 import planner
 from planner.cli.options import compare_options, emit, frontier_options, given, pass_catalogue
+from planner.cli.progress import progress_options
 from planner.errors import InfeasibleError
 from planner.studies.compare import format_compare
 from planner.studies.frontier import format_frontier, plot_title
@@ -21,23 +22,26 @@ def all_failed(rows: list[dict]) -> None:
 
 @click.command("compare")
 @compare_options
+@progress_options("compare: scenario")
 @pass_catalogue
-def compare_cmd(fmt, output, **options):
+def compare_cmd(fmt, output, progress, **options):
     """Optimal plans side by side across systems, budgets, quantisation sets, fabrics, models, contexts.
 
     Every comma-separated list is an axis; the rows are every combination, in the order model, system,
     budget, context, quant set, fabric, serving, latency floor (the first varies slowest).
     Example: rackplan compare --system gb200-nvl72,hgx-h200 --racks 1,2 --model qwen3-30b-a3b
     """
-    doc = planner.compare(**given(options))
+    doc = planner.compare(**given(options), progress=progress)
+    progress.clear()
     emit(format_compare(doc, fmt), output)
     all_failed(doc["rows"])
 
 
 @click.command("frontier")
 @frontier_options
+@progress_options("frontier: solve")
 @pass_catalogue
-def frontier_cmd(plot_path, fmt, output, **options):
+def frontier_cmd(plot_path, fmt, output, progress, **options):
     """Pareto frontier of tokens/s per GPU vs tokens/s per user, traced by sweeping the latency floor.
 
     Each scenario of the grid (e.g. --system gb200-nvl72,hgx-h200 or --model a,b) is one line.
@@ -46,7 +50,8 @@ def frontier_cmd(plot_path, fmt, output, **options):
     if plot_path:
         from planner.report.plot import check_plot_path
         check_plot_path(plot_path)
-    rows = planner.frontier(**options)
+    rows = planner.frontier(**options, progress=progress)
+    progress.clear()
     if plot_path and any(r["status"] == "ok" for r in rows):
         from planner.report.plot import plot_frontier
         plot_frontier(rows, plot_path, plot_title(rows))

@@ -15,6 +15,7 @@ from planner.cli.options import (
     solver_options,
     workload_options,
 )
+from planner.cli.progress import progress_options
 from planner.cli.types import POSITIVE
 from planner.errors import InputError
 from planner.fleet.optimise import plan_fleet
@@ -62,10 +63,11 @@ def _model_option(ctx, param, values):
 @engine_choice
 @solver_options
 @format_option
+@progress_options("fleet: step")
 @pass_catalogue
 def fleet_cmd(fleet_file, minimise, maximise, max_kw, max_cost_per_hour, serving, models, tokens_cached, isl, osl,
               max_tpot_ms, min_tok_per_user, max_ttft_ms, engine_name, profile_path, solver, time_limit_s, fmt,
-              output, catalogue_dirs):
+              output, progress, catalogue_dirs):
     """Plan several models on a fleet of mixed hardware (FLEET_FILE: TOML, see examples/fleet.toml).
 
     Each model may be served aggregated or as prefill and decode pools, on any hardware kind
@@ -86,7 +88,8 @@ def fleet_cmd(fleet_file, minimise, maximise, max_kw, max_cost_per_hour, serving
     overrides = Overrides(objective=objective, max_kw=max_kw, max_cost_per_hour=max_cost_per_hour, serving=serving,
                           profile=profile, models=cli_models)
     fleet = load(fleet_file, resolve.catalogue(catalogue_dirs), overrides)
-    result = plan_fleet(fleet, **given({"solver": solver, "time_limit_s": time_limit_s}))
+    result = plan_fleet(fleet, **given({"solver": solver, "time_limit_s": time_limit_s}), progress=progress)
+    progress.clear()
     emit(format_fleet(fleet_document(result), fmt), output)
 
 

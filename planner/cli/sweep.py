@@ -64,7 +64,8 @@ class Progress:
               help="Ray cluster address (e.g. ray://head:10001 or auto); without it a local Ray instance is started.")
 @click.option("--resume", is_flag=True, default=False,
               help="Keep the rows already in --output and plan only the missing scenarios.")
-@click.option("--no-progress", is_flag=True, default=False, help="No progress bar on stderr.")
+@click.option("--no-progress", "--quiet", "no_progress", is_flag=True, default=False,
+              help="No progress bar on stderr (--quiet, as on the other long commands).")
 @pass_catalogue
 def sweep(grid, output, fmt, jobs, executor, address, resume, no_progress, catalogue_dirs):
     """Plan every scenario of GRID.toml (models x systems x budgets x workloads x latency floors x fabrics).

@@ -42,10 +42,18 @@ class FleetResult:
     wall_time_s: float
 
 
-def plan_fleet(fleet: Fleet, solver: str = "highs", time_limit_s: float | None = None) -> FleetResult:
-    """Plan ``fleet`` for its objective; see the module docstring."""
+def plan_fleet(fleet: Fleet, solver: str = "highs", time_limit_s: float | None = None,
+               progress=None) -> FleetResult:
+    """Plan ``fleet`` for its objective; see the module docstring. ``progress(done, total)`` counts
+    the coefficient tables, then the solve as one more step (None: silent)."""
     start = time.perf_counter()
-    table = build_table(fleet)
+    steps = [0]  # tables, known once the table build starts
+
+    def tables(done: int, total: int) -> None:
+        steps[0] = total
+        progress(done, total + 1)
+
+    table = build_table(fleet, progress=None if progress is None else tables)
     built = time.perf_counter()
     problem = table.problem
     _check_columns(fleet, table)
@@ -59,6 +67,8 @@ def plan_fleet(fleet: Fleet, solver: str = "highs", time_limit_s: float | None =
                        explain=lambda: explain(fleet, problem, solver, time_limit_s))
     outcome = driver.run(mode, np.arange(len(problem.columns)), 1, solver, time_limit_s)
     solution, verified = outcome.choices[0]
+    if progress is not None:
+        progress(steps[0] + 1, steps[0] + 1)
     done = time.perf_counter()
     return FleetResult(fleet, problem, table.counts, solution, verified, built - start, outcome.verify_time_s,
                        done - start)

@@ -209,12 +209,24 @@ def _demand_cap(m: FleetModel, role: int, rate: np.ndarray) -> np.ndarray:
     return np.ceil(need / rate - 1e-12).astype(np.int64)
 
 
-def build(fleet: Fleet, prune: bool = True) -> FleetTable:
+def roles_of(m: FleetModel) -> list[int]:
+    """The roles ``m`` is tabled in: aggregated, and prefill and decode when it may be disaggregated."""
+    roles = [AGG] if m.serving in ("agg", "any") else []
+    if m.serving in ("disagg", "any") and m.workload.has_prefill:
+        roles += [PREFILL, DECODE]
+    return roles
+
+
+def build(fleet: Fleet, prune: bool = True, progress=None) -> FleetTable:
     """Score, filter and prune every (model, kind, role) table; assemble the ``FleetProblem``.
 
     ``prune=False`` keeps every row that meets the per-instance limits (tests use it to show that
-    pruning never changes the optimum).
+    pruning never changes the optimum). ``progress(done, total)`` counts the tables: before the
+    first and after each (None: silent).
     """
+    total = sum(len(roles_of(m)) for m in fleet.models for k in fleet.kinds if k.gpus)
+    if progress is not None:
+        progress(0, total)
     kinds = [KindData(label=k.label, gpus=k.gpus, domain_gpus=k.hardware.scale_up_domain_gpus,
                       power_w_per_gpu=k.power_w_per_gpu, price_per_gpu_hour=k.price_per_gpu_hour,
                       fabric_bytes_per_s=np.array([k.hardware.fabrics[t].bytes_per_s for t in TIERS]))
@@ -227,12 +239,11 @@ def build(fleet: Fleet, prune: bool = True) -> FleetTable:
                 continue
             sc = scenario(fleet, m, k)
             space = validate(fleet.space or default_space(sc))
-            roles = [AGG] if m.serving in ("agg", "any") else []
-            if m.serving in ("disagg", "any") and m.workload.has_prefill:
-                roles += [PREFILL, DECODE]
-            for role in roles:
+            for role in roles_of(m):
                 rows = role_rows(sc, space, m, role)
                 raw.append((mi, ki, role, rows))
+                if progress is not None:
+                    progress(len(raw), total)
                 counts.append({"model": m.label, "kind": k.label, "role": ROLES[role],
                                "enumerated": rows.num_enumerated, "feasible": rows.num_feasible,
                                "best_tpot_s": rows.best_tpot_s, "best_ttft_s": rows.best_ttft_s})

@@ -299,13 +299,21 @@ def varying_axes(specs: list[ScenarioSpec]) -> list[str]:
     return [a for a in AXES if len({labels[a](s) for s in specs}) > 1]
 
 
-def compare(specs: list[ScenarioSpec], settings: Settings, baseline: int = 1) -> list[dict]:
-    """Plan every scenario; add each row's ratios to the ``baseline`` row (1-based)."""
+def compare(specs: list[ScenarioSpec], settings: Settings, baseline: int = 1,
+            progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    """Plan every scenario; add each row's ratios to the ``baseline`` row (1-based).
+    ``progress(done, total)`` is called before the first scenario and after each one."""
     if not specs:
         raise InputError("nothing to compare: the grid is empty")
     if not 1 <= baseline <= len(specs):
         raise InputError(f"--baseline must be a row number from 1 to {len(specs)} (got {baseline})")
-    rows = [plan_row(spec, settings, i + 1) for i, spec in enumerate(specs)]
+    rows = []
+    for i, spec in enumerate(specs):
+        if progress is not None:
+            progress(i, len(specs))
+        rows.append(plan_row(spec, settings, i + 1))
+    if progress is not None:
+        progress(len(specs), len(specs))
     return add_ratios(rows, baseline)
 
 
@@ -369,10 +377,11 @@ def common_label(specs: list[ScenarioSpec], skip: tuple[str, ...] = ()) -> str:
     return "; ".join(v for k, v in parts.items() if k not in vary)
 
 
-def compare_document(specs: list[ScenarioSpec], settings: Settings, baseline: int = 1) -> Document:
+def compare_document(specs: list[ScenarioSpec], settings: Settings, baseline: int = 1,
+                     progress: Callable[[int, int], None] | None = None) -> Document:
     """Plan every scenario (`compare`): the JSON document of ``rackplan compare``, ``{baseline, rows}``,
-    titled with what every row shares and the engine profile."""
-    rows = compare(specs, settings, baseline)
+    titled with what every row shares and the engine profile (``progress`` as in `compare`)."""
+    rows = compare(specs, settings, baseline, progress)
     shared = common_label(specs)
     engine = resolve.profile(settings.engine_name, settings.profile_path).name
     title = (f"compare: {len(rows)} scenario{'s' if len(rows) != 1 else ''}"

@@ -12,6 +12,7 @@ uses; ``tok_per_user`` is one over the decode step time (InferenceMAX's "interac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from planner.errors import InputError, PlannerError
@@ -68,34 +69,60 @@ def series_label(spec: ScenarioSpec, axes: list[str]) -> str:
     return ", ".join(parts[a] for a in shown)
 
 
-def trace(spec: ScenarioSpec, settings: Settings, points: int = DEFAULT_POINTS, label: str = "") -> list[dict]:
-    """The frontier points of one scenario (a failed scenario gives one row saying why)."""
+def trace(spec: ScenarioSpec, settings: Settings, points: int = DEFAULT_POINTS, label: str = "",
+          step: Callable[[], None] = lambda: None) -> list[dict]:
+    """The frontier points of one scenario (a failed scenario gives one row saying why); ``step()`` is
+    called after each of its solves (`solves_per_line` when none fails)."""
     spec = replace(spec, min_tok_per_user=None)
     first = plan_row(spec, settings)
+    step()
     if first["status"] != "ok":
         return [{**first, "series": label, "floor_tok_per_user": None}]
     try:
         fastest = fastest_tok_per_user(spec, settings)
     except PlannerError as exc:
         return [{**first, "series": label, "status": "error", "reason": str(exc), "floor_tok_per_user": None}]
+    step()
     rows = [{**first, "floor_tok_per_user": None}]
     for floor in floors(first["tok_per_user"], fastest, points)[1:]:
         row = plan_row(replace(spec, min_tok_per_user=floor), settings)
+        step()
         if row["status"] == "ok":
             rows.append({**row, "floor_tok_per_user": floor})
     return [{**p, "series": label} for p in pareto(rows)]
 
 
-def frontier(specs: list[ScenarioSpec], settings: Settings, points: int = DEFAULT_POINTS) -> list[dict]:
-    """One traced line per scenario; rows numbered within their line."""
+def solves_per_line(points: int) -> int:
+    """Solves tracing one line: the unconstrained optimum, the fastest plan, then ``points - 1`` floors."""
+    return points + 1
+
+
+def frontier(specs: list[ScenarioSpec], settings: Settings, points: int = DEFAULT_POINTS,
+             progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    """One traced line per scenario; rows numbered within their line. ``progress(done, total)`` counts
+    solves: before the first, after each, and a line that stops early counts as traced."""
     if not specs:
         raise InputError("nothing to trace: the grid is empty")
     if any(s.min_tok_per_user is not None for s in specs):
         raise InputError("frontier sweeps the latency floor itself: drop --min-tok-per-user")
     axes = varying_axes(specs)
     rows = []
+    per_line, total = solves_per_line(points), solves_per_line(points) * len(specs)
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    if progress is not None:
+        progress(0, total)
     for i, spec in enumerate(specs):
-        line = trace(spec, settings, points, series_label(spec, axes))
+        line = trace(spec, settings, points, series_label(spec, axes), step)
+        if done < (i + 1) * per_line:  # the line stopped early: its remaining solves will not run
+            done = (i + 1) * per_line - 1
+            step()
         for k, p in enumerate(line, 1):
             rows.append({**p, "index": i + 1, "point": k})
     return rows

@@ -143,6 +143,15 @@ def test_cli_sweep_progress_and_summary(grid, tmp_path):
     assert bad.exit_code == 1 and "use .csv or .jsonl" in str(bad.exception)
 
 
+def test_cli_sweep_quiet_drops_the_bar_and_keeps_the_summary(grid, tmp_path):
+    out = tmp_path / "out.csv"
+    result = RUN.invoke(cli, ["sweep", str(grid), "--output", str(out), "--jobs", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    # --quiet (the other long commands' spelling of --no-progress): no bar, the one summary line remains.
+    assert "[" not in result.stderr and result.stderr.count("\n") == 1
+    assert f"{NUM_SCENARIOS} scenarios (" in result.stderr
+
+
 def test_ctrl_c_on_a_real_sweep_keeps_every_finished_row(tmp_path):
     # A real SIGINT to a real `rackplan sweep` on two worker processes, then --resume.
     import signal
