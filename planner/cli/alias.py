@@ -40,18 +40,25 @@ def split_mode(args: list[str], ctx: click.Context | None = None) -> tuple[str |
     return mode, rest
 
 
+def _typed(args: list[str]) -> set[str]:
+    """The ``--option`` names given in ``args`` (``--x=1`` counts as ``--x``)."""
+    return {a.split("=", 1)[0] for a in args if a.startswith("--")}
+
+
+def _takes(command: click.Command) -> set[str]:
+    return {opt for p in command.params for opt in p.opts}
+
+
 def foreign(args: list[str], command: click.Command, other: click.Command) -> list[str]:
     """Options of ``other`` that ``command`` does not take, given in ``args`` (in ``other``'s order)."""
-    typed = {a.split("=", 1)[0] for a in args if a.startswith("--")}
-    own = {opt for p in command.params for opt in p.opts}
+    typed, own = _typed(args), _takes(command)
     return [opt for p in other.params if isinstance(p, click.Option) for opt in p.opts
             if opt in typed and opt not in own]
 
 
 def unknown(args: list[str], command: click.Command) -> bool:
     """Whether ``args`` give a ``--option`` that ``command`` does not take (else no other command's can be)."""
-    typed = {a.split("=", 1)[0] for a in args if a.startswith("--")}
-    return bool(typed - {opt for p in command.params for opt in p.opts})
+    return bool(_typed(args) - _takes(command))
 
 
 class ModeAliasGroup(click.Group):

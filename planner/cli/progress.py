@@ -13,22 +13,9 @@ import time
 
 import click
 
+from planner.report.tables import progress_line
+
 REDRAW_INTERVAL_S = 0.1  # a terminal is redrawn at most this often (the first and last step always)
-
-
-def clock_text(seconds: float | None) -> str:
-    """``m:ss`` (``-:--`` when unknown)."""
-    if seconds is None:
-        return "-:--"
-    whole = int(seconds)
-    return f"{whole // 60}:{whole % 60:02d}"
-
-
-def progress_line(what: str, done: int, total: int, elapsed_s: float) -> str:
-    """``compare: scenario 3/24, 0:05 elapsed, ETA 0:35``: the time left is the remaining steps at the
-    mean pace so far (unknown before the first step)."""
-    eta = elapsed_s / done * (total - done) if done else None
-    return f"{what} {done}/{total}, {clock_text(elapsed_s)} elapsed, ETA {clock_text(eta)}"
 
 
 class Reporter:

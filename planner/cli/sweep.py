@@ -8,14 +8,14 @@ import time
 import click
 
 from planner.cli.options import pass_catalogue
+from planner.cli.progress import REDRAW_INTERVAL_S
 from planner.cli.types import Count, output_option
 from planner.errors import InfeasibleError
 from planner.report.tables import format_progress
 from planner.studies.executors import EXECUTORS, default_jobs
 from planner.studies.sweep import SWEEP_FORMATS, load_grid, run_sweep
 
-# A terminal gets a redrawn bar at most this often; a log (not a terminal) gets a line per tenth.
-REDRAW_INTERVAL_S = 0.1
+# A terminal gets a redrawn bar at most every REDRAW_INTERVAL_S; a log (not a terminal) a line per tenth.
 LOG_STEPS = 10
 MAX_JOBS = 1024  # worker processes: more would exhaust the machine before planning anything
 

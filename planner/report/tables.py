@@ -218,6 +218,21 @@ def format_ranked(doc: dict, columns: list[Column], fmt: str, header: Callable[[
     return "\n".join(lines) + gap + table
 
 
+def clock_text(seconds: float | None) -> str:
+    """``m:ss`` (``-:--`` when unknown)."""
+    if seconds is None:
+        return "-:--"
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def progress_line(what: str, done: int, total: int, elapsed_s: float) -> str:
+    """``compare: scenario 3/24, 0:05 elapsed, ETA 0:35``: the time left is the remaining steps at the
+    mean pace so far (unknown before the first step)."""
+    eta = elapsed_s / done * (total - done) if done else None
+    return f"{what} {done}/{total}, {clock_text(elapsed_s)} elapsed, ETA {clock_text(eta)}"
+
+
 def format_progress(done: int, total: int, elapsed_s: float, ran: int | None = None, width: int = 24) -> str:
     """A one-line progress bar: ``[#####-----] 40/100 40% 12.5/s 0:04 left``.
 
@@ -229,9 +244,8 @@ def format_progress(done: int, total: int, elapsed_s: float, ran: int | None = N
     filled = int(round(width * fraction))
     rate = ran / elapsed_s if elapsed_s > 0 and ran else 0.0
     left = (total - done) / rate if rate else None
-    left_text = "-:--" if left is None else f"{int(left) // 60}:{int(left) % 60:02d}"
     return (f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total} {fraction:4.0%} "
-            f"{rate:,.1f}/s {left_text} left")
+            f"{rate:,.1f}/s {clock_text(left)} left")
 
 
 # Fleet tables; related columns share a line.
