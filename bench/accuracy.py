@@ -302,6 +302,12 @@ def refit(rows, hardware) -> None:
     for (kind, o, k), t in zip(fitted.params, fitted.theta):
         if kind == "gpu":
             print(f"[gpu {o}] {k.name.removesuffix('_fraction')} = {cal.from_theta(k, t):.3f}")
+    print("\n## Identifiability of the fitted parameters (planner.calibration.identify)\n")
+    print("| parameter | value | verdict | from data | ± 1σ (log) | most collinear with | correlation |")
+    print("|---|---:|---|---:|---:|---|---:|")
+    for i in fitted.identifiability():
+        print(f"| {i.knob} | {i.value:.4g} | {i.verdict} | {i.data_share:.0%} | {i.std:.2f} | {i.partner} "
+              f"| {i.correlation:+.2f} |")
     pooled = cal.fit(fitted.kept, hardware, engine("default"),
                      knobs=tuple(k for k in cal.KNOBS if k.name in ("prefill_wait_fraction", "ttft_overhead_s")))
     print(f"[default, pooled serving knobs] prefill_wait_fraction = {pooled.prefill_wait_fraction:.4g}, "

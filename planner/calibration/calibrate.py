@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from hardware.catalogue import Catalogue
 from hardware.specs import Hardware
 from planner.calibration import measurements, screen
-from planner.calibration.fit import Report, fit, flattened, informed_knobs, measured, predict, report
+from planner.calibration.fit import Report, fit_knobs, flattened, informed_knobs, measured, predict, report
+from planner.calibration.identify import Identifiability, identifiability
 from planner.calibration.measurements import MeasurementSet
 from planner.calibration.profile_file import toml_key
 from planner.engine.profile import EngineProfile, engine, engine_names
@@ -32,6 +33,7 @@ class Calibration:
     systems: tuple[str, ...]
     engines: tuple[str, ...]
     knobs: tuple[str, ...]
+    identifiability: tuple[Identifiability, ...] = ()
 
 
 def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineProfile, name: str,
@@ -49,8 +51,9 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
     meas = measured(rows)
     before = report(predict(rows, hardware, [base] * len(rows)), meas)
     knobs = informed_knobs(rows, hardware)
-    fitted = fit(rows, hardware, flattened(base, {hardware[m.system].gpu.name for m in rows}), knobs,
-                 progress=progress)
+    result = fit_knobs(rows, hardware, flattened(base, {hardware[m.system].gpu.name for m in rows}), knobs,
+                       progress=progress)
+    fitted = result.profile
     after = report(predict(rows, hardware, [fitted] * len(rows)), meas)
     systems = tuple(sorted({m.system for m in rows}))
     engines = tuple(sorted({m.engine or "unnamed" for m in rows}))
@@ -65,7 +68,7 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
     })
     return Calibration(base=base, profile=profile, before=before, after=after, rows_used=len(rows),
                        skipped=dict(mset.skipped), systems=systems, engines=engines,
-                       knobs=tuple(k.name for k in knobs))
+                       knobs=tuple(k.name for k in knobs), identifiability=identifiability(result))
 
 
 def calibrate_file(path: str, cat: Catalogue, *, system: str | None = None, gpu: str | None = None,
@@ -119,5 +122,8 @@ def calibration_document(c: Calibration) -> dict:
         "systems": list(c.systems), "engines": list(c.engines),
         "before": errors(c.before), "after": errors(c.after),
         "knobs": {k: {"before": getattr(c.base, k), "after": getattr(c.profile, k)} for k in c.knobs},
+        "identifiability": {i.knob: {"verdict": i.verdict, "data_share": i.data_share, "std": i.std,
+                                     "partner": i.partner, "correlation": i.correlation}
+                            for i in c.identifiability},
     }
 

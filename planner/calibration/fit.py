@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,8 @@ ROBUST_SCALE = 0.15
 TTFT_WEIGHT = 0.5
 # Pull of each knob towards the base profile, per transformed unit (keeps unidentifiable knobs put).
 PRIOR_WEIGHT = 0.005
+# Forward-difference step of the Jacobian, in transformed units (0.1 % of a log-scaled knob).
+JACOBIAN_STEP = 1e-3
 # Smallest overhead the log transform can reach (0.1 us).
 OVERHEAD_FLOOR_S = 1e-7
 
@@ -208,6 +211,27 @@ def informed_knobs(rows: list[Measurement], hardware: dict[str, Hardware]) -> tu
     return tuple(keep)
 
 
+def jacobian(residuals, theta: np.ndarray, r: np.ndarray, step: float = JACOBIAN_STEP) -> np.ndarray:
+    """Forward-difference Jacobian of ``residuals`` at ``theta`` (``r = residuals(theta)``).
+
+    A knob at its upper bound has its step up clipped (a zero column): it is differenced downwards.
+    """
+    jac = np.empty((r.size, theta.size))
+    for j in range(theta.size):
+        t = theta.copy()
+        t[j] += step
+        jac[:, j] = (residuals(t) - r) / step
+        if not jac[:, j].any():
+            t[j] = theta[j] - step
+            jac[:, j] = (r - residuals(t)) / step
+    return jac
+
+
+def robust_weights(r: np.ndarray) -> np.ndarray:
+    """Square roots of the soft-L1 IRLS weights ``(1 + (r / ROBUST_SCALE)^2)^(-1/2)``."""
+    return (1.0 + (r / ROBUST_SCALE) ** 2) ** -0.25
+
+
 def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
                          prior_weight: float = PRIOR_WEIGHT, progress=None) -> np.ndarray:
     """Minimise the soft-L1 cost of ``residuals(theta)`` plus the prior (module docstring).
@@ -225,19 +249,12 @@ def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
     def cost(r, prior):
         return float(np.sum(2.0 * ROBUST_SCALE**2 * (np.sqrt(1.0 + (r / ROBUST_SCALE) ** 2) - 1.0)) + prior @ prior)
 
-    theta, damping, step_h = theta0.copy(), 1e-2, 1e-3
+    theta, damping = theta0.copy(), 1e-2
     r, prior = both(theta)
     current = cost(r, prior)
     for done in range(iterations):
-        jac = np.empty((r.size, theta.size))
-        for j in range(theta.size):
-            t = theta.copy()
-            t[j] += step_h
-            jac[:, j] = (residuals(t) - r) / step_h
-            if not jac[:, j].any():  # a knob at its upper bound: the step up is clipped, look down
-                t[j] = theta[j] - step_h
-                jac[:, j] = (r - residuals(t)) / step_h
-        w = (1.0 + (r / ROBUST_SCALE) ** 2) ** -0.25  # square roots of the IRLS weights
+        jac = jacobian(residuals, theta, r)
+        w = robust_weights(r)
         a = np.vstack([jac * w[:, None], np.sqrt(prior_weight) * np.eye(theta.size)])
         b = np.concatenate([r * w, prior])
         ata, atb = a.T @ a, a.T @ b
@@ -259,13 +276,22 @@ def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
     return theta
 
 
-def fit(rows: list[Measurement], hardware: dict[str, Hardware], base: EngineProfile,
-        knobs: tuple[Knob, ...] | None = None, iterations: int = 25, progress=None) -> EngineProfile:
+@dataclass(frozen=True)
+class Fitted:
+    """A fitted profile with what its identifiability needs (``planner.calibration.identify``)."""
+
+    profile: EngineProfile
+    knobs: tuple[Knob, ...]
+    theta: np.ndarray             # the fitted knobs in transformed units
+    residuals: Callable[[np.ndarray], np.ndarray]  # theta -> relative residuals of the rows
+    prior_weight: float
+
+
+def fit_knobs(rows: list[Measurement], hardware: dict[str, Hardware], base: EngineProfile,
+              knobs: tuple[Knob, ...] | None = None, iterations: int = 25, progress=None) -> Fitted:
     """The profile whose knobs best fit ``rows`` (module docstring), starting from ``base``;
     ``progress`` as in `robust_least_squares`."""
     knobs = informed_knobs(rows, hardware) if knobs is None else knobs
-    if not rows or not knobs:
-        return base
     meas = measured(rows)
 
     def profile_at(theta):
@@ -275,7 +301,16 @@ def fit(rows: list[Measurement], hardware: dict[str, Hardware], base: EngineProf
         return relative_residuals(predict(rows, hardware, [profile_at(theta)] * len(rows)), meas)
 
     theta0 = np.array([to_theta(k, max(getattr(base, k.name), k.start)) for k in knobs])
-    return profile_at(robust_least_squares(residual_at, theta0, iterations, progress=progress))
+    if not rows or not knobs:
+        return Fitted(base, knobs, theta0, residual_at, PRIOR_WEIGHT)
+    theta = robust_least_squares(residual_at, theta0, iterations, progress=progress)
+    return Fitted(profile_at(theta), knobs, theta, residual_at, PRIOR_WEIGHT)
+
+
+def fit(rows: list[Measurement], hardware: dict[str, Hardware], base: EngineProfile,
+        knobs: tuple[Knob, ...] | None = None, iterations: int = 25, progress=None) -> EngineProfile:
+    """The fitted profile of `fit_knobs`."""
+    return fit_knobs(rows, hardware, base, knobs, iterations, progress).profile
 
 
 def flattened(base: EngineProfile, gpus: set[str]) -> EngineProfile:

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from hardware.specs import Hardware
 from planner.calibration import fit as cal
+from planner.calibration.identify import Identifiability, identifiability
 from planner.calibration.measurements import Measurement
 from planner.engine.profile import EngineProfile, engine
 
@@ -71,10 +73,23 @@ class JointFit:
     kept: list[Measurement]
     trimmed: Counter
     ttft_weight: float
+    residual: Callable[[np.ndarray], np.ndarray]  # theta -> residuals of the kept rows (second pass)
+
+    def identifiability(self) -> tuple[Identifiability, ...]:
+        """Each parameter's identifiability at the fit (``planner.calibration.identify``), labelled
+        ``engine.knob``, ``gpu.knob`` or ``engine/gpu.knob``; a pair's value is its multiplier on the
+        engine-wide value (its theta is a log offset, never at a bound)."""
+        knobs = tuple(cal.Knob(_label(kind, owner, k), "log", 0.0, math.inf) if kind == "pair"
+                      else cal.Knob(_label(kind, owner, k), k.kind, k.low, k.high) for kind, owner, k in self.params)
+        return identifiability(cal.Fitted(None, knobs, self.theta, self.residual, PRIOR_WEIGHT))
 
     def profile(self, name: str | None) -> EngineProfile:
         """The fitted profile of an engine (``default`` for others)."""
         return self.profiles.get(name or "default", engine("default"))
+
+
+def _label(kind: str, owner, knob: cal.Knob) -> str:
+    return f"{'/'.join(owner) if kind == 'pair' else owner}.{knob.name}"
 
 
 def _parameters(train: list[Measurement], hardware: dict[str, Hardware]) -> list:
@@ -160,7 +175,7 @@ def joint_fit(train: list[Measurement], hardware: dict[str, Hardware], log=print
     rows = [m for m, k in zip(rows, keep) if k]
     theta = solve(2)
     prof, hw_fit = state(theta)
-    return JointFit(prof, hw_fit, params, theta, rows, trimmed, weight)
+    return JointFit(prof, hw_fit, params, theta, rows, trimmed, weight, residual)
 
 
 def score(fitted: JointFit, rows: list[Measurement]) -> cal.Predictions:

@@ -38,9 +38,17 @@ def format_calibration(doc: dict, fmt: str, out_path: str) -> str:
     title = (f"calibrated '{doc['profile']}' from '{doc['base']}' on {doc['rows_used']} rows "
              f"({', '.join(doc['systems'])}; engines {', '.join(doc['engines'])})")
     out = [format_rows(rows, cols, fmt, title)]
-    knobs = [{"knob": k, "before": v["before"], "after": v["after"]} for k, v in doc["knobs"].items()]
+    ident = doc.get("identifiability", {})
+    knobs = [{"knob": k, "before": v["before"], "after": v["after"], **ident.get(k, {})}
+             for k, v in doc["knobs"].items()]
     out.append(format_rows(knobs, [Column("knob", "knob"), Column("before", "before", ".4g"),
-                                   Column("after", "after", ".4g")], fmt))
+                                   Column("after", "after", ".4g"), Column("identifiability", "verdict"),
+                                   Column("from data", "data_share", ".0%"), Column("± 1σ (log)", "std", ".2f"),
+                                   Column("most collinear with", "partner"),
+                                   Column("correlation", "correlation", "+.2f")], fmt))
+    out.append("identifiability: 'identified' = the rows fix the knob (>= 90 % of its information from data, "
+               "within ±25 %); 'weak'; 'held by prior' = the rows cannot tell it apart (it stays near its start); "
+               "'at bound' = the data pushed it to a physical limit (a finding, not a fit)")
     skipped = "; ".join(f"{why}: {n}" for why, n in sorted(doc["skipped"].items())) or "none"
     out.append(f"rows not used: {skipped}")
     out.append(f"wrote {out_path} (use it with --profile {out_path})")
