@@ -175,7 +175,8 @@ serving_pins = group(
     listed("--kv-quant", help="KV-cache quantisation(s) to consider."),
     listed("--kv-offload-fraction", cast=FRACTION, help="KV-offload level(s), e.g. 0 or 0,0.25,0.5."),
     click.option("--max-batch", type=Count(), default=None,
-                 help=f"Largest batch of the search space (default {DEFAULT_MAX_BATCH})."),
+                 help="Largest batch of the search space (default: the engine's own maximum, vLLM 1024 and "
+                      f"TensorRT-LLM 2048 sequences; {DEFAULT_MAX_BATCH} for the default and SGLang profiles)."),
 )
 
 latency_options = group(

@@ -69,6 +69,9 @@ class EngineProfile(BaseModel):
             keep the LM head unquantised); ``None`` follows the plan's weight quantisation.
         default_kv_quant: KV-cache mode the engine picks when a measurement does not say:
             ``bf16``, ``fp8``, or ``weights`` (fp8 when the weights are 8-bit or narrower).
+        max_batch: most sequences one instance of the engine runs at once by default (vLLM
+            ``max_num_seqs``, TensorRT-LLM ``max_batch_size``): the top of the search space's
+            batch ladder unless ``--max-batch`` lifts it. ``None``: no fixed limit (memory bounds it).
         measured_batch: (smallest, largest) concurrency per instance among the measured runs the
             profile was fitted on; a plan outside it is flagged (``planner.serving.coverage``).
             ``None``: no measured range recorded (no flag).
@@ -105,6 +108,7 @@ class EngineProfile(BaseModel):
     ttft_overhead_s: float = Field(0.0, ge=0)
     lm_head_quant: Literal["bf16", "fp8", "int8", "int4", "fp4"] | None = None
     default_kv_quant: Literal["bf16", "fp8", "weights"] = "bf16"
+    max_batch: int | None = Field(None, ge=1, le=1_000_000)
     measured_batch: tuple[int, int] | None = None
     measured_context_tokens: tuple[int, int] | None = None
     gpus: dict[str, dict[str, float]] = Field(default_factory=dict)

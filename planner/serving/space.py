@@ -4,7 +4,8 @@ The MILP's optimum is the best plan *in this space*; the report prints it. Defau
 
 * tp, dp: powers of two up to the scale-up domain (64 at most); pp: 1, 2, 4, 8;
 * ep: powers of two dividing the routed experts, up to tp x dp (1 for dense models);
-* batch: 1, 2, 3, 4, 6, 8, 12, ... (powers of two and 1.5x powers of two) up to 4096;
+* batch: 1, 2, 3, 4, 6, 8, 12, ... (powers of two and 1.5x powers of two) up to the engine's
+  default maximum (``EngineProfile.max_batch``: vLLM 1024, TensorRT-LLM 2048), else 4096;
 * weight quantisation: bf16, fp8, and fp4 where the GPU has FP4 tensor cores;
 * KV quantisation: bf16, fp8; KV-offload fraction: 0, 0.25, 0.5.
 """
@@ -96,8 +97,11 @@ class SearchSpace(DeclaredSpace):
     kv_offload_fraction: tuple[float, ...]
 
 
-def default_space(scenario: Scenario, max_batch: int = DEFAULT_MAX_BATCH) -> SearchSpace:
-    """The default search space for a scenario (see module docstring)."""
+def default_space(scenario: Scenario, max_batch: int | None = None) -> SearchSpace:
+    """The default search space for a scenario (see module docstring); ``max_batch`` None is the
+    engine's own default maximum (`EngineProfile.max_batch`), else `DEFAULT_MAX_BATCH`."""
+    if max_batch is None:
+        max_batch = scenario.engine_profile.max_batch or DEFAULT_MAX_BATCH
     hw = scenario.hardware
     limit = hw.scale_up_domain_gpus if not scenario.allow_span else max(hw.scale_up_domain_gpus, hw.gpus_per_rack)
     limit = min(limit, 64)

@@ -37,7 +37,7 @@ from planner.search.serving import optimise
 from planner.serving import resolve
 from planner.serving.candidates import Limits, candidate_table
 from planner.serving.scenario import Scenario
-from planner.serving.space import DEFAULT_MAX_BATCH, SearchSpace, default_space
+from planner.serving.space import SearchSpace, default_space
 from planner.studies.serving import Document
 
 # Axis order is row order: the first axis varies slowest.
@@ -126,7 +126,7 @@ class Settings:
     allow_long_context: bool = False
     preset: str | None = None
     catalogue_dirs: tuple[str, ...] = ()
-    max_batch: int = DEFAULT_MAX_BATCH
+    max_batch: int | None = None  # None: the engine's default maximum (serving.space.default_space)
     pins: tuple[tuple[str, tuple], ...] = ()
     max_tpot_ms: float | None = None
     max_ttft_ms: float | None = None

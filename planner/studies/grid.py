@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 from planner import quant as quant_modes
-from planner.serving.space import DEFAULT_MAX_BATCH
 from planner.studies.compare import ScenarioSpec, Settings, axis_values, expand
 from planner.studies.serving import DEFAULT_MODEL, DEFAULT_SOLVER, DEFAULT_SYSTEM, DEFAULT_TOKENS_CACHED
 
@@ -44,6 +43,6 @@ def settings(*, engine_name=None, profile_path=None, allow_span=False, seed_moe=
     return Settings(engine_name=engine_name, profile_path=profile_path, allow_span=bool(allow_span),
                     seed_moe=bool(seed_moe), allow_long_context=bool(allow_long_context),
                     catalogue_dirs=tuple(catalogue_dirs or ()),
-                    max_batch=DEFAULT_MAX_BATCH if max_batch is None else max_batch, pins=tuple(values.items()),
+                    max_batch=max_batch, pins=tuple(values.items()),
                     max_tpot_ms=max_tpot_ms, max_ttft_ms=max_ttft_ms, max_kw=max_kw, solver=solver or DEFAULT_SOLVER,
                     time_limit_s=time_limit_s)

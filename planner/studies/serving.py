@@ -21,7 +21,7 @@ from planner.serving.candidates import Limits
 from planner.serving.coverage import outside_measured_range
 from planner.serving.evaluate import evaluate_plan, row
 from planner.serving.plan import Plan
-from planner.serving.space import DEFAULT_MAX_BATCH, default_space
+from planner.serving.space import default_space
 
 DEFAULT_MODEL = "qwen3-235b-a22b"
 DEFAULT_SYSTEM = "gb200-nvl72"
@@ -89,7 +89,7 @@ def plan_document(objective: str = "max_tps", target_tps: float | None = None, *
     if objective == "min_gpus" and racks is None and gpus is None:
         racks = DEFAULT_MIN_GPUS_RACKS
     budget = Budget.of(sc.hardware, racks, gpus, max_kw)
-    space = default_space(sc, _or(max_batch, DEFAULT_MAX_BATCH)).pinned(
+    space = default_space(sc, max_batch).pinned(
         tp=tp, pp=pp, ep=ep, dp=dp, batch=batch, quant=quant, kv_quant=kv_quant,
         kv_offload_fraction=kv_offload_fraction)
     limits, defaulted = default_limits(sc, min_tok_per_user, max_tpot_ms, max_ttft_ms)

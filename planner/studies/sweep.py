@@ -42,7 +42,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hardware.toml_file import read_toml
 from planner.errors import InputError
 from planner.files import write_text
-from planner.serving.space import DEFAULT_MAX_BATCH
 from planner.serving.workload import Workload
 from planner.studies.compare import ScenarioSpec, Settings, axis_values, expand, plan_row
 from planner.studies.executors import run_unordered
@@ -75,7 +74,7 @@ class GridSettings(BaseModel):
     profile: str | None = Field(None, description="engine profile TOML, relative to the grid file")
     allow_span: bool = False
     seed_moe: bool = False
-    max_batch: int = Field(DEFAULT_MAX_BATCH, ge=1, le=1_000_000)
+    max_batch: int | None = Field(None, ge=1, le=1_000_000)
     tp: list[Degree] | None = None
     pp: list[Degree] | None = None
     ep: list[Degree] | None = None

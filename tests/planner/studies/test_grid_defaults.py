@@ -24,7 +24,8 @@ def test_quant_sets_are_read_from_text_or_lists():
 
 def test_settings_defaults_and_pins():
     s = settings()
-    assert (s.max_batch, s.solver, s.pins) == (4096, "highs", ())
+    # No --max-batch: None, i.e. each scenario's engine default (serving.space.default_space).
+    assert (s.max_batch, s.solver, s.pins) == (None, "highs", ())
     s = settings(tp=(2, 4), kv_quant=["fp8"], batch=None, max_batch=64)
     assert dict(s.pins) == {"tp": (2, 4), "kv_quant": ("fp8",)} and s.max_batch == 64
     with pytest.raises(TypeError, match="unknown settings"):
