@@ -70,6 +70,9 @@ class Anchor:
 
 
 TRIM = {"stage_trim_layers": 1}  # one layer off the first and last stage (Meta, section 3.3.2)
+# DeepSeek-V3's described choices: node-limited routing to 4 nodes (section 2.1.2), BF16 AdamW moments with
+# fp32 master weights and gradients, FP8-cached SwiGLU inputs and E5M6 attention outputs (section 3.3.3).
+DEEPSEEK_RECIPE = {"ep_node_limit": 4, "optimiser": "adam-bf16-moments", "fp8_activation_cache": True}
 ANCHORS: tuple[Anchor, ...] = (
     Anchor("Llama 3 405B, 8,192 H100, TP8 PP16 DP64, 8K, BF16", META, "hgx-h100", "llama-3.1-405b", 2048, 8192,
            8192, "mfu", 0.43, dict(tp=8, cp=1, pp=16, dp=64, micro_batch=1, precision="bf16"), workload=TRIM,
@@ -82,8 +85,8 @@ ANCHORS: tuple[Anchor, ...] = (
            workload=TRIM, recompute="selective"),
     Anchor("DeepSeek-V3, 2,048 H800, PP16 EP64 ZeRO-1, FP8, 4-node routing", DEEPSEEK, "hgx-h800", "deepseek-v3",
            15360, 4096, 2048, "gpu_hours_per_t", 180e3,
-           plan=TrainingPlan(tp=1, pp=16, cp=1, ep=64, dp=128, micro_batch=1, recompute="selective", zero=1,
-                             precision="fp8"), workload={"ep_node_limit": 4}),
+           dict(tp=1, cp=1, pp=16, ep=64, dp=128, zero=1, precision="fp8"), workload=DEEPSEEK_RECIPE,
+           recompute="selective"),
     Anchor("Llama 3 70B, 64 H100, TP4 PP8 VP5, FP8", NVIDIA, "hgx-h100", "llama-3.1-70b", 128, 8192, 64,
            "tok_per_gpu", 1602, dict(tp=4, pp=8, cp=1, vpp=5, dp=2, micro_batch=1, precision="fp8"),
            recompute="selective", published_tflops=719),
