@@ -38,7 +38,9 @@ from planner.training.shape import TrainingShape
 from planner.training.workload import OptimiserSpec
 
 DROPOUT_MASK_BYTES = 1.0  # one byte per element (Korthikanti section 4.1)
-ROUTER_PROB_BYTES = 4.0  # fp32 router probabilities per token and expert
+# fp32 router probabilities per token and expert: Megatron-Core keeps the router in fp32 (`--moe-router-dtype
+# fp32`); DeepSeek-V3 keeps its gating modules in their original precision (arXiv 2412.19437 section 3.3.1).
+ROUTER_PROB_BYTES = 4.0
 # DeepSeek-V3's cached activations (arXiv 2412.19437 section 3.3.3, "Low-Precision Activation"): the
 # MoE SwiGLU inputs in FP8 with fine-grained quantisation (1 byte), the attention output (input of the
 # output projection) in the custom E5M6 format (1 sign + 5 exponent + 6 mantissa bits = 1.5 bytes).
