@@ -127,11 +127,23 @@ def predict(anchor: Anchor, **workload) -> Prediction:
     plan evaluated (``workload`` overrides workload fields, to show what one mechanism is worth)."""
     sc = scenario(anchor, **workload)
     if anchor.plan is not None:
-        plan, scores = anchor.plan, evaluate_training_plan(sc, anchor.plan)
-    else:
-        best = optimise_training(sc, Budget(gpus=anchor.gpus), default_training_space(sc, anchor.gpus)
-                                 .pinned(**anchor.pins)).best
-        plan, scores = best.plan, best.scores
+        return _prediction(anchor, anchor.plan, evaluate_training_plan(sc, anchor.plan))
+    best = optimise_training(sc, Budget(gpus=anchor.gpus), default_training_space(sc, anchor.gpus)
+                             .pinned(**anchor.pins)).best
+    return _prediction(anchor, best.plan, best.scores)
+
+
+def predict_free(anchor: Anchor) -> Prediction:
+    """The planner's own best layout for ``anchor``'s job: only the precision pinned (a property of the job,
+    like its batch), every layout decision left to the search, the workload options kept."""
+    sc = scenario(anchor)
+    precision = anchor.plan.precision if anchor.plan is not None else anchor.pins.get("precision")
+    space = default_training_space(sc, anchor.gpus)
+    best = optimise_training(sc, Budget(gpus=anchor.gpus), space.pinned(precision=precision) if precision else space)
+    return _prediction(anchor, best.best.plan, best.best.scores)
+
+
+def _prediction(anchor: Anchor, plan: TrainingPlan, scores: TrainingScores) -> Prediction:
     if anchor.metric == "mfu":
         value = float(scores.mfu[0])
     elif anchor.metric == "tok_per_gpu":
@@ -157,4 +169,18 @@ def table() -> str:
         miss = " (miss)" if abs(p.error(a)) > TOLERANCE else ""
         rows.append(f"| {a.run} | {_figure(a.metric, a.published)} | {_figure(a.metric, p.value)} | "
                     f"{p.error(a):+.1%} | {a.role}{miss} |")
+    return "\n".join(rows)
+
+
+FREE_RUNS = ("Llama 3 405B, 16,384 H100, TP8 PP16", "DeepSeek-V3")
+"""The anchors whose job the issue asks the planner to lay out itself (`free_table`)."""
+
+
+def free_table() -> str:
+    """The planner's own best layout for the `FREE_RUNS` jobs against the published figure (markdown)."""
+    rows = ["| job | published | planner's layout | predicted | error |", "|---|---|---|---|---|"]
+    for a in (a for a in ANCHORS if a.run.startswith(FREE_RUNS)):
+        p = predict_free(a)
+        rows.append(f"| {a.run} | {_figure(a.metric, a.published)} | {p.plan.layout()} vpp {p.plan.vpp} "
+                    f"{p.plan.recompute} | {_figure(a.metric, p.value)} | {p.error(a):+.1%} |")
     return "\n".join(rows)

@@ -9,7 +9,7 @@ on Meta's 8,192-GPU run; every other anchor is held out.
 
 import pytest
 
-from planner.studies.training_anchors import ANCHORS, MISSED, TOLERANCE, predict
+from planner.studies.training_anchors import ANCHORS, MISSED, TOLERANCE, predict, predict_free
 from planner.training.workload import DEFAULT_JITTER_CV
 
 # Predictions as of this change (error against the published figure), in ANCHORS order:
@@ -71,3 +71,16 @@ def test_deepseek_v3_mechanisms():
     # each through the data-parallel reduce-scatter instead of 2).
     plain = predict(ds, optimiser="adam", fp8_activation_cache=False)
     assert plain.plan.recompute == "selective" and abs(plain.value / hours.value - 1) < 0.005
+
+
+def test_planner_own_layouts_for_the_issue_jobs():
+    # The planner left to lay out the two jobs the issue names (precision pinned, the sources' options kept).
+    # Meta's 16K job: TP4 CP4 PP16 DP64, vpp 4, 41.9 % MFU (Meta 41 %; the issue's bar 38-46 %).
+    meta = predict_free(_anchor("Llama 3 405B, 16,384 H100, TP8 PP16"))
+    assert 0.38 <= meta.value <= 0.46 and meta.plan.gpus == 16384
+    # DeepSeek-V3's job: TP1 PP32 EP8 DP64 at 130.3 K GPU-hours per trillion tokens, -27.6 % of the published
+    # 180 K: the issue's 20 % bar is NOT met by the free search (docs/training.md, known gaps: an EP group
+    # inside one server keeps the all-to-all on NVLink and nothing charges its smaller expert GEMMs).
+    ds = predict_free(_anchor("DeepSeek-V3"))
+    assert (ds.plan.tp, ds.plan.pp, ds.plan.ep, ds.plan.dp) == (1, 32, 8, 64) and bool(ds.scores.feasible[0])
+    assert ds.value == pytest.approx(130.3e3, rel=0.005)
