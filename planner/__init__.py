@@ -168,7 +168,7 @@ def frontier(*, points=None, progress=None, **grid) -> list[dict]:
 
 def train_plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, racks=None, gpus=None, max_kw=None,
                global_batch=None, seq_len=None, optimiser=None, train_tokens=None, dp_overlap=None, tp_overlap=None,
-               ep_overlap=None, jitter_cv=None, stage_trim=None, ep_node_limit=None,
+               ep_overlap=None, jitter_cv=None, stage_trim=None, ep_node_limit=None, fp8_act_cache=None,
                tp=None, pp=None, ep=None, dp=None, cp=None, vpp=None, micro_batch=None, recompute=None, zero=None,
                precision=None, target_tokens_per_s=None, deadline_days=None, top=None, solver=None,
                time_limit_s=None, export_mps=None, export_lp=None, allow_span=False, catalogue_dirs=()) -> dict:
@@ -178,12 +178,15 @@ def train_plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, r
         model: default ``llama-3.1-70b``; system, gpu, fabric, preset, catalogue_dirs, allow_span: as in `plan`
             (default one ``gb200-nvl72`` rack); racks, gpus: the budget; max_kw: board-power cap, kW.
         global_batch: sequences per optimiser step (default 256); seq_len: tokens per sequence (default 8192);
-            optimiser: ``"adam"`` (default), ``"adam-fp32-grads"``, ``"sgd-momentum"``; train_tokens: tokens
+            optimiser: ``"adam"`` (default), ``"adam-fp32-grads"``, ``"adam-bf16-moments"``,
+            ``"sgd-momentum"``; train_tokens: tokens
             the run consumes (reports time to train); dp_overlap, tp_overlap: fractions 0..1 of the
             data- and tensor-parallel collective time hidden behind compute; ep_overlap: of the expert
             all-to-all time hidden behind another micro-batch (default 1.0); jitter_cv: per-GPU step-time
             variation behind the straggler factor (default 0.055); stage_trim: layers taken off the first
-            and last pipeline stage (default 0); ep_node_limit: servers a token may reach (default none).
+            and last pipeline stage (default 0); ep_node_limit: servers a token may reach (default none);
+            fp8_act_cache: FP8 layouts cache MoE SwiGLU inputs in FP8 and attention outputs in E5M6
+            (DeepSeek-V3; default off).
         tp, pp, ep, dp, cp, vpp, micro_batch, zero, recompute, precision: restrict a decision to a value or
             a list of values.
         target_tokens_per_s: a tokens/s floor; deadline_days: with train_tokens, the floor that finishes
@@ -222,7 +225,7 @@ def train_min_gpus(**options) -> dict:
 
 def train_evaluate(*, model, system=None, gpu=None, fabric=None, preset=None, global_batch=None, seq_len=None,
                    optimiser=None, train_tokens=None, dp_overlap=None, tp_overlap=None, ep_overlap=None,
-                   jitter_cv=None, stage_trim=None, ep_node_limit=None, tp=None, pp=None, ep=None,
+                   jitter_cv=None, stage_trim=None, ep_node_limit=None, fp8_act_cache=None, tp=None, pp=None, ep=None,
                    dp=None, cp=None, vpp=None, micro_batch=None, recompute=None, zero=None, precision=None,
                    allow_span=False, catalogue_dirs=()) -> dict:
     """Score one training layout with the evaluator (``rackplan train evaluate``).

@@ -298,7 +298,7 @@ training_workload_options = group(
                  help=f"Tokens per sequence (default {DEFAULT_SEQUENCE_TOKENS})."),
     click.option("--optimiser", type=click.Choice(tuple(OPTIMISERS)), default=None,
                  help="Optimiser state per parameter: adam 16 B (ZeRO paper), adam-fp32-grads 18 B (Megatron), "
-                      "sgd-momentum 12 B (default adam)."),
+                      "adam-bf16-moments 14 B (DeepSeek-V3), sgd-momentum 12 B (default adam)."),
     click.option("--train-tokens", type=FiniteFloat(min=1, max=MAX_TRAIN_TOKENS), default=None,
                  help="Tokens the whole run consumes: reports time to train."),
     click.option("--dp-overlap", type=FRACTION, default=None,
@@ -313,6 +313,8 @@ training_workload_options = group(
                  help="Layers taken off the first and last pipeline stage (Llama 3: 1; default 0)."),
     click.option("--ep-node-limit", type=click.IntRange(min=1), default=None,
                  help="Node-limited routing: servers one token may reach (DeepSeek-V3: 4; default none)."),
+    click.option("--fp8-act-cache", "fp8_act_cache", is_flag=True, default=None,
+                 help="FP8 layouts cache MoE SwiGLU inputs in FP8 and attention outputs in E5M6 (DeepSeek-V3)."),
 )
 training_scenario_options = group(model_option, hardware_options, span_option, training_workload_options)
 

@@ -70,6 +70,9 @@ class Anchor:
 
 
 TRIM = {"stage_trim_layers": 1}  # one layer off the first and last stage (Meta, section 3.3.2)
+# DeepSeek-V3's described choices: node-limited routing to 4 nodes (section 2.1.2), BF16 AdamW moments with
+# fp32 master weights and gradients, FP8-cached SwiGLU inputs and E5M6 attention outputs (section 3.3.3).
+DEEPSEEK_RECIPE = {"ep_node_limit": 4, "optimiser": "adam-bf16-moments", "fp8_activation_cache": True}
 ANCHORS: tuple[Anchor, ...] = (
     Anchor("Llama 3 405B, 8,192 H100, TP8 PP16 DP64, 8K, BF16", META, "hgx-h100", "llama-3.1-405b", 2048, 8192,
            8192, "mfu", 0.43, dict(tp=8, cp=1, pp=16, dp=64, micro_batch=1, precision="bf16"), workload=TRIM,
@@ -82,8 +85,8 @@ ANCHORS: tuple[Anchor, ...] = (
            workload=TRIM, recompute="selective"),
     Anchor("DeepSeek-V3, 2,048 H800, PP16 EP64 ZeRO-1, FP8, 4-node routing", DEEPSEEK, "hgx-h800", "deepseek-v3",
            15360, 4096, 2048, "gpu_hours_per_t", 180e3,
-           plan=TrainingPlan(tp=1, pp=16, cp=1, ep=64, dp=128, micro_batch=1, recompute="selective", zero=1,
-                             precision="fp8"), workload={"ep_node_limit": 4}),
+           dict(tp=1, cp=1, pp=16, ep=64, dp=128, zero=1, precision="fp8"), workload=DEEPSEEK_RECIPE,
+           recompute="selective"),
     Anchor("Llama 3 70B, 64 H100, TP4 PP8 VP5, FP8", NVIDIA, "hgx-h100", "llama-3.1-70b", 128, 8192, 64,
            "tok_per_gpu", 1602, dict(tp=4, pp=8, cp=1, vpp=5, dp=2, micro_batch=1, precision="fp8"),
            recompute="selective", published_tflops=719),
@@ -124,11 +127,23 @@ def predict(anchor: Anchor, **workload) -> Prediction:
     plan evaluated (``workload`` overrides workload fields, to show what one mechanism is worth)."""
     sc = scenario(anchor, **workload)
     if anchor.plan is not None:
-        plan, scores = anchor.plan, evaluate_training_plan(sc, anchor.plan)
-    else:
-        best = optimise_training(sc, Budget(gpus=anchor.gpus), default_training_space(sc, anchor.gpus)
-                                 .pinned(**anchor.pins)).best
-        plan, scores = best.plan, best.scores
+        return _prediction(anchor, anchor.plan, evaluate_training_plan(sc, anchor.plan))
+    best = optimise_training(sc, Budget(gpus=anchor.gpus), default_training_space(sc, anchor.gpus)
+                             .pinned(**anchor.pins)).best
+    return _prediction(anchor, best.plan, best.scores)
+
+
+def predict_free(anchor: Anchor) -> Prediction:
+    """The planner's own best layout for ``anchor``'s job: only the precision pinned (a property of the job,
+    like its batch), every layout decision left to the search, the workload options kept."""
+    sc = scenario(anchor)
+    precision = anchor.plan.precision if anchor.plan is not None else anchor.pins.get("precision")
+    space = default_training_space(sc, anchor.gpus)
+    best = optimise_training(sc, Budget(gpus=anchor.gpus), space.pinned(precision=precision) if precision else space)
+    return _prediction(anchor, best.best.plan, best.best.scores)
+
+
+def _prediction(anchor: Anchor, plan: TrainingPlan, scores: TrainingScores) -> Prediction:
     if anchor.metric == "mfu":
         value = float(scores.mfu[0])
     elif anchor.metric == "tok_per_gpu":
@@ -154,4 +169,18 @@ def table() -> str:
         miss = " (miss)" if abs(p.error(a)) > TOLERANCE else ""
         rows.append(f"| {a.run} | {_figure(a.metric, a.published)} | {_figure(a.metric, p.value)} | "
                     f"{p.error(a):+.1%} | {a.role}{miss} |")
+    return "\n".join(rows)
+
+
+FREE_RUNS = ("Llama 3 405B, 16,384 H100, TP8 PP16", "DeepSeek-V3")
+"""The anchors whose job the issue asks the planner to lay out itself (`free_table`)."""
+
+
+def free_table() -> str:
+    """The planner's own best layout for the `FREE_RUNS` jobs against the published figure (markdown)."""
+    rows = ["| job | published | planner's layout | predicted | error |", "|---|---|---|---|---|"]
+    for a in (a for a in ANCHORS if a.run.startswith(FREE_RUNS)):
+        p = predict_free(a)
+        rows.append(f"| {a.run} | {_figure(a.metric, a.published)} | {p.plan.layout()} vpp {p.plan.vpp} "
+                    f"{p.plan.recompute} | {_figure(a.metric, p.value)} | {p.error(a):+.1%} |")
     return "\n".join(rows)

@@ -203,9 +203,11 @@ def _stage(scenario: TrainingScenario, shape: TrainingShape, r, plans: TrainingP
         [rc == 1, rc == 2], [attention_flop + up_flop, dense_flop + expert_flop + attention_flop], 0.0)
     # Non-matmul kernels stream the stored activations (a non-fused attention's score matrix
     # among them); a full recomputation writes them once more.
-    streamed = stored_bytes_per_layer(shape, tp, cp, mb, np.where(rc == 2, 1, rc), prec == FP8_INDEX, True)
+    cache = w.fp8_activation_cache
+    streamed = stored_bytes_per_layer(shape, tp, cp, mb, np.where(rc == 2, 1, rc), prec == FP8_INDEX, True, cache)
     # Selective recomputation writes the norm and MLP-activation outputs once more in the backward pass.
-    rebuilt = np.where(rc == 1, streamed - stored_bytes_per_layer(shape, tp, cp, mb, rc, prec == FP8_INDEX), 0.0)
+    rebuilt = np.where(rc == 1, streamed - stored_bytes_per_layer(shape, tp, cp, mb, rc, prec == FP8_INDEX,
+                                                                  fp8_cache=cache), 0.0)
     casts = (1.0 - shape.moe_layer_fraction) * fp8_cast_elements_per_token(shape, False)
     if shape.num_moe_layers:
         casts += shape.moe_layer_fraction * fp8_cast_elements_per_token(shape, True)
@@ -241,7 +243,7 @@ def memory_of(scenario: TrainingScenario, plans: TrainingPlanArrays,
     m = np.maximum(num_micro_batches(w, plans.dp, plans.micro_batch).astype(float), 1.0)
     return training_memory(shape, w.optimiser_spec, plans.tp, plans.pp, plans.vpp, plans.cp, plans.ep, plans.dp,
                            plans.micro_batch, plans.recompute, plans.zero, m, plans.precision == FP8_INDEX,
-                           w.stage_trim_layers)
+                           w.stage_trim_layers, w.fp8_activation_cache)
 
 
 def evaluate_training(scenario: TrainingScenario, plans: TrainingPlanArrays,

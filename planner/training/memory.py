@@ -38,7 +38,14 @@ from planner.training.shape import TrainingShape
 from planner.training.workload import OptimiserSpec
 
 DROPOUT_MASK_BYTES = 1.0  # one byte per element (Korthikanti section 4.1)
-ROUTER_PROB_BYTES = 4.0  # fp32 router probabilities per token and expert
+# fp32 router probabilities per token and expert: Megatron-Core keeps the router in fp32 (`--moe-router-dtype
+# fp32`); DeepSeek-V3 keeps its gating modules in their original precision (arXiv 2412.19437 section 3.3.1).
+ROUTER_PROB_BYTES = 4.0
+# DeepSeek-V3's cached activations (arXiv 2412.19437 section 3.3.3, "Low-Precision Activation"): the
+# MoE SwiGLU inputs in FP8 with fine-grained quantisation (1 byte), the attention output (input of the
+# output projection) in the custom E5M6 format (1 sign + 5 exponent + 6 mantissa bits = 1.5 bytes).
+FP8_CACHE_BYTES = 1.0
+E5M6_BYTES = 12.0 / 8.0
 # ZeRO-3 / FSDP gathers a layer's weights just before use and prefetches the next one:
 # two layers' full weights are resident (PyTorch FSDP forward/backward prefetch of one unit).
 ZERO3_RESIDENT_LAYERS = 2.0
@@ -77,7 +84,7 @@ def model_state_bytes(params, shards, optimiser: OptimiserSpec, zero) -> tuple[n
 
 def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, scores: bool,
                            with_dropout: bool = False, gemm_input_bytes=ACTIVATION_BYTES,
-                           recompute_elementwise: bool = False) -> np.ndarray:
+                           recompute_elementwise: bool = False, fp8_cache=False) -> np.ndarray:
     """Bytes one transformer layer stores for its backward pass, before any parallel split.
 
     Args:
@@ -97,6 +104,13 @@ def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, s
             Megatron-Core's selective recomputation modules ``layernorm`` and ``moe_act``); for
             MLA also the per-head Q, K and V, rebuilt from the kept latents (DeepSeek-V3's
             "MLA up-projection" recomputation, same section).
+        fp8_cache: cache the MoE SwiGLU inputs (gate and up outputs) in FP8 and the attention
+            output in E5M6 (DeepSeek-V3, arXiv 2412.19437 section 3.3.3); arrays broadcast.
+
+    A routed expert's output is not kept: the routing probability scales the SwiGLU output inside
+    the expert (Megatron-Core's ``weighted_bias_swiglu_impl`` in ``megatron/core/transformer/moe/
+    experts.py``), so its gradient needs only the probability (fp32, per copy) and the kept SwiGLU
+    inputs, and the combine is a plain sum.
 
     Term by term, for a GPT layer (MHA, 4h GeLU MLP, dropout, bf16) this is Korthikanti's
     ``34 s b h + 5 a s^2 b``.
@@ -104,6 +118,9 @@ def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, s
     t = np.asarray(tokens, dtype=float)
     h, a = shape.hidden_size, shape.num_heads
     e, x = ACTIVATION_BYTES, np.asarray(gemm_input_bytes, dtype=float)
+    cache = np.asarray(fp8_cache, dtype=bool)
+    swiglu_in = np.where(cache, FP8_CACHE_BYTES, e)    # a kept SwiGLU input (MoE experts)
+    attn_out = np.where(cache, E5M6_BYTES, x)          # the kept output-projection input
     n = 0.0 if recompute_elementwise else x            # a kept norm / activation output
     q_kept = e * t * a * shape.qk_head_dim             # Q
     kv_kept = e * t * shape.kv_heads * (shape.qk_head_dim + shape.v_head_dim)  # K and V
@@ -113,7 +130,7 @@ def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, s
     attention = (
         n * t * h                                      # QKV input (norm output)
         + q_kept + kv_kept
-        + x * t * a * shape.v_head_dim                 # attention output, input to o-proj
+        + attn_out * t * a * shape.v_head_dim          # attention output, input to o-proj
         + (DROPOUT_MASK_BYTES * t * h if with_dropout else 0.0)  # mask after o-proj
     )
     if scores:
@@ -124,17 +141,18 @@ def layer_activation_bytes(shape: TrainingShape, tokens, sequences, moe: bool, s
             attention = attention + (DROPOUT_MASK_BYTES + e) * score_elements  # mask + dropped scores
     norms = 2.0 * e * t * h                             # inputs of the two norms
 
-    def ffn(width: float, gated: bool) -> np.ndarray:
-        # SwiGLU keeps its gate and up outputs (2 elements of 2 bytes) and their product (the
+    def ffn(width: float, gated: bool, kept=e) -> np.ndarray:
+        # SwiGLU keeps its gate and up outputs (2 elements of ``kept`` bytes) and their product (the
         # down-projection input); GeLU keeps its input (2 bytes) and output (down-proj input).
-        return t * width * ((2.0 if gated else 1.0) * e + n)
+        return t * width * ((2.0 if gated else 1.0) * kept + n)
 
     if moe:
         mlp = (n * t * h                                 # router and dispatch input
                + ROUTER_PROB_BYTES * t * shape.num_experts
-               + (x + e) * t * shape.top_k * h           # permuted expert inputs, expert outputs
-               + shape.top_k * ffn(shape.moe_intermediate_size, shape.expert_gated)
-               + ffn(shape.shared_intermediate_size, shape.expert_gated))
+               + x * t * shape.top_k * h                 # permuted expert inputs
+               + ROUTER_PROB_BYTES * t * shape.top_k     # each copy's probability (weighted SwiGLU)
+               + shape.top_k * ffn(shape.moe_intermediate_size, shape.expert_gated, swiglu_in)
+               + ffn(shape.shared_intermediate_size, shape.expert_gated, swiglu_in))
     else:
         mlp = n * t * h + ffn(shape.intermediate_size, shape.mlp_gated)
     if with_dropout:
@@ -203,27 +221,30 @@ def in_flight_micro_batches(pp, vpp, micro_batches) -> np.ndarray:
 
 
 def stored_bytes_per_layer(shape: TrainingShape, tp, cp, micro_batch, recompute, precision_fp8,
-                           keep_elementwise: bool = False) -> np.ndarray:
+                           keep_elementwise: bool = False, fp8_cache: bool = False) -> np.ndarray:
     """Activation bytes one layer keeps per GPU for one micro-batch (MoE share averaged in).
 
     ``recompute`` is an index into ``RECOMPUTE_MODES``; sequence parallelism splits every
     term over tp and context parallelism over cp. ``keep_elementwise``: count the norm and
     MLP-activation outputs under selective recomputation too (the bytes the forward pass
-    writes, which the step-time model streams through HBM).
+    writes, which the step-time model streams through HBM). ``fp8_cache``: FP8 rows cache the MoE
+    SwiGLU inputs in FP8 and the attention output in E5M6 (`layer_activation_bytes`).
     """
     tp, cp, mb, rc = (np.asarray(a, dtype=float) for a in (tp, cp, micro_batch, recompute))
     tokens = mb * shape.sequence_tokens
-    gemm_bytes = np.where(np.asarray(precision_fp8, bool), 1.0, ACTIVATION_BYTES)
+    fp8 = np.asarray(precision_fp8, bool)
+    gemm_bytes = np.where(fp8, 1.0, ACTIVATION_BYTES)
+    cache = fp8 & bool(fp8_cache)
 
     def mixed(scores: bool) -> np.ndarray:
         # Without recomputation everything is kept; selective also rebuilds the elementwise outputs.
         rebuild = not (scores or keep_elementwise)
         dense_l = layer_activation_bytes(shape, tokens, mb, False, scores, gemm_input_bytes=gemm_bytes,
-                                         recompute_elementwise=rebuild)
+                                         recompute_elementwise=rebuild, fp8_cache=cache)
         if not shape.num_moe_layers:
             return dense_l
         moe_l = layer_activation_bytes(shape, tokens, mb, True, scores, gemm_input_bytes=gemm_bytes,
-                                       recompute_elementwise=rebuild)
+                                       recompute_elementwise=rebuild, fp8_cache=cache)
         return (1.0 - shape.moe_layer_fraction) * dense_l + shape.moe_layer_fraction * moe_l
 
     split = tp * cp
@@ -232,13 +253,16 @@ def stored_bytes_per_layer(shape: TrainingShape, tp, cp, micro_batch, recompute,
 
 
 def training_memory(shape: TrainingShape, optimiser: OptimiserSpec, tp, pp, vpp, cp, ep, dp, micro_batch,
-                    recompute, zero, micro_batches, precision_fp8, trim: int = 0) -> TrainingMemory:
-    """Memory per GPU of every row on its fullest stage (first, the fullest middle one, or last)."""
+                    recompute, zero, micro_batches, precision_fp8, trim: int = 0,
+                    fp8_cache: bool = False) -> TrainingMemory:
+    """Memory per GPU of every row on its fullest stage (first, the fullest middle one, or last);
+    ``fp8_cache`` as in `stored_bytes_per_layer`."""
     tp, pp, vpp, cp, ep, dp, mb, rc, z = (np.asarray(a, dtype=float)
                                           for a in (tp, pp, vpp, cp, ep, dp, micro_batch, recompute, zero))
-    stored = stored_bytes_per_layer(shape, tp, cp, mb, rc, precision_fp8)
+    stored = stored_bytes_per_layer(shape, tp, cp, mb, rc, precision_fp8, fp8_cache=fp8_cache)
     # Full recomputation rebuilds one layer's activations while that layer's backward runs.
-    rebuilt = np.where(rc == 2, stored_bytes_per_layer(shape, tp, cp, mb, np.ones_like(rc), precision_fp8), 0.0)
+    rebuilt = np.where(rc == 2, stored_bytes_per_layer(shape, tp, cp, mb, np.ones_like(rc), precision_fp8,
+                                                              fp8_cache=fp8_cache), 0.0)
     in_flight = in_flight_micro_batches(pp, vpp, micro_batches)
     tokens = mb * shape.sequence_tokens
     logits = (LOGIT_BYTES * shape.vocab_size + ACTIVATION_BYTES * shape.hidden_size) * tokens / (tp * cp)

@@ -87,6 +87,10 @@ OPTIMISERS: dict[str, OptimiserSpec] = {
     "adam-fp32-grads": OptimiserSpec("adam-fp32-grads", 2.0, 4.0, 12.0,
                                      "Megatron-LM distributed optimizer (docs/source/api-guide/"
                                      "dist_optimizer.md): fp32 gradient buffer, 2 + 4 + 12 = 18 bytes"),
+    "adam-bf16-moments": OptimiserSpec("adam-bf16-moments", 2.0, 4.0, 8.0,
+                                       "DeepSeek-V3, arXiv 2412.19437 section 3.3.3: AdamW moments in BF16 "
+                                       "(2 + 2), fp32 master weights (4) and fp32 gradients (4), bf16 "
+                                       "working weights (2): 2 + 4 + 8 = 14 bytes"),
     "sgd-momentum": OptimiserSpec("sgd-momentum", 2.0, 2.0, 8.0,
                                   "mixed-precision SGD with momentum: fp32 master + momentum = 8 bytes of "
                                   "state (arXiv 1910.02054 section 3.1's K = 8 analogue of Adam's 12)"),
@@ -141,6 +145,9 @@ class TrainingWorkload(BaseModel):
             removed one, arXiv 2407.21783 section 3.3.2).
         ep_node_limit: node-limited routing: each token reaches at most this many servers
             (DeepSeek-V3: 4, arXiv 2412.19437 section 2.1.2); ``None``: unlimited.
+        fp8_activation_cache: FP8 layouts cache the MoE SwiGLU inputs in FP8 and the attention
+            output in E5M6 (DeepSeek-V3, arXiv 2412.19437 section 3.3.3); off: bf16, as Transformer
+            Engine keeps them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -155,6 +162,7 @@ class TrainingWorkload(BaseModel):
     jitter_cv: float = Field(default=DEFAULT_JITTER_CV, ge=0, le=1)
     stage_trim_layers: int = Field(default=0, ge=0)
     ep_node_limit: int | None = Field(default=None, ge=1)
+    fp8_activation_cache: bool = False
 
     @field_validator("optimiser")
     @classmethod

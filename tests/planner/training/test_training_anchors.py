@@ -9,12 +9,12 @@ on Meta's 8,192-GPU run; every other anchor is held out.
 
 import pytest
 
-from planner.studies.training_anchors import ANCHORS, MISSED, TOLERANCE, predict
+from planner.studies.training_anchors import ANCHORS, MISSED, TOLERANCE, predict, predict_free
 from planner.training.workload import DEFAULT_JITTER_CV
 
 # Predictions as of this change (error against the published figure), in ANCHORS order:
 # Meta 8K 43.1 % (+0.2 %, fitted), Meta 16K 38.1 % (-7.0 %), Meta 128K CP16 34.3 % (-9.8 %), DeepSeek-V3
-# 180.1 K GPU-hours per trillion tokens (+0.0 %), NVIDIA 70B H100 1,491 tok/s/GPU (-6.9 %); misses: NVIDIA 405B
+# 178.2 K GPU-hours per trillion tokens (-1.0 %), NVIDIA 70B H100 1,491 tok/s/GPU (-6.9 %); misses: NVIDIA 405B
 # H100 262 (-10.4 %), 8B FSDP 16,253 (+12.5 %), 70B GB200 FSDP 3,788 (-12.1 %).
 
 
@@ -52,18 +52,35 @@ def test_llama3_405b_trend_follows_the_micro_batch_count():
 
 
 def test_deepseek_v3_mechanisms():
-    # DeepSeek-V3's layout (2,048 H800, PP16 EP64, FP8). Its recomputation (RMSNorm, MLA up-projection, section
-    # 3.2.3) is our selective mode, MLA latents kept and up-projections rerun. Known gap: our activation count
-    # for it is still 90 GB per GPU (it keeps bf16 SwiGLU inputs and bf16 expert outputs, which DeepSeek caches
-    # in FP8 or otherwise saves), over the 72 GB usable, so the planner left free to choose would fall back to
-    # full recomputation (254 K, +41 %).
+    # DeepSeek-V3 on 2,048 H800 (PP16 EP64 ZeRO-1, no TP, FP8) with its described choices: 4-node routing,
+    # BF16 AdamW moments, FP8 activation cache; the planner chooses the rest and keeps selective recomputation
+    # (RMSNorm and MLA up-projections, section 3.2.3) at 58.1 GB of the 72 usable: 178.2 K GPU-h (-1.0 %).
     ds = _anchor("DeepSeek-V3")
     hours = predict(ds)
+    assert hours.plan.recompute == "selective" and float(hours.scores.memory.total[0]) < 72e9
     assert float(hours.scores.mfu[0]) <= 1.0
     assert float(hours.scores.mfu_fp8[0]) == pytest.approx(float(hours.scores.mfu[0]) * 989 / 1979)
     # What each mechanism is worth: without node-limited routing each token crosses InfiniBand once per remote
-    # expert (8 x 7/8) instead of once per remote node (4 x 7/8): 238 K; without the overlap 256 K; neither 314 K.
+    # expert (8 x 7/8) instead of once per remote node (4 x 7/8): 236 K; without the overlap 254 K; neither 312 K.
     unlimited = predict(ds, ep_node_limit=None).value
     exposed = predict(ds, ep_overlap_fraction=0.0).value
     neither = predict(ds, ep_node_limit=None, ep_overlap_fraction=0.0).value
     assert hours.value < 0.8 * unlimited and hours.value < 0.75 * exposed and neither > 1.6 * hours.value
+    # The memory recipe is what keeps selective recomputation affordable, not a speed-up: with plain Adam and
+    # bf16 caches the layout still fits (61.4 GB) and runs within 0.5 % (177.5 K; fp32 gradients move 4 bytes
+    # each through the data-parallel reduce-scatter instead of 2).
+    plain = predict(ds, optimiser="adam", fp8_activation_cache=False)
+    assert plain.plan.recompute == "selective" and abs(plain.value / hours.value - 1) < 0.005
+
+
+def test_planner_own_layouts_for_the_issue_jobs():
+    # The planner left to lay out the two jobs the issue names (precision pinned, the sources' options kept).
+    # Meta's 16K job: TP4 CP4 PP16 DP64, vpp 4, 41.9 % MFU (Meta 41 %; the issue's bar 38-46 %).
+    meta = predict_free(_anchor("Llama 3 405B, 16,384 H100, TP8 PP16"))
+    assert 0.38 <= meta.value <= 0.46 and meta.plan.gpus == 16384
+    # DeepSeek-V3's job: TP1 PP32 EP8 DP64 at 130.3 K GPU-hours per trillion tokens, -27.6 % of the published
+    # 180 K: the issue's 20 % bar is NOT met by the free search (docs/training.md, known gaps: an EP group
+    # inside one server keeps the all-to-all on NVLink and nothing charges its smaller expert GEMMs).
+    ds = predict_free(_anchor("DeepSeek-V3"))
+    assert (ds.plan.tp, ds.plan.pp, ds.plan.ep, ds.plan.dp) == (1, 32, 8, 64) and bool(ds.scores.feasible[0])
+    assert ds.value == pytest.approx(130.3e3, rel=0.005)

@@ -148,11 +148,48 @@ def test_deepseek_v3_moe_layer_with_mla_latents_by_hand():
     # DeepSeek-V3 MoE layer, FP8, selective recomputation (RMSNorm and MLA up-projection rerun, arXiv 2412.19437
     # section 3.2.3). Per token: query latent 2 x 1536 = 3,072; KV latent + rotary key 2 x (512 + 64) = 1,152;
     # attention output (o-proj input, FP8) 128 x 128 = 16,384; two norm inputs 2 x 2 x 7168 = 28,672; router
-    # probabilities 4 x 256 = 1,024; permuted expert inputs (FP8) and outputs (bf16) 3 x 8 x 7168 = 172,032;
-    # 8 experts' gate and up outputs 8 x 2 x 2 x 2048 = 65,536; shared expert 2 x 2 x 2048 = 8,192.
+    # probabilities 4 x 256 = 1,024; permuted expert inputs (FP8) 8 x 7168 = 57,344 and each copy's fp32
+    # probability 4 x 8 = 32 (the probability scales the SwiGLU output, Megatron-Core's weighted SwiGLU, so the
+    # expert outputs are not kept); 8 experts' gate and up outputs 8 x 2 x 2 x 2048 = 65,536; shared expert
+    # 2 x 2 x 2048 = 8,192.
     shape = training_shape(model("deepseek-v3"), 4096)
     got = layer_activation_bytes(shape, 1.0, 1 / 4096, moe=True, scores=False, gemm_input_bytes=1.0,
                                  recompute_elementwise=True)
-    assert float(got) == 3_072 + 1_152 + 16_384 + 28_672 + 1_024 + 172_032 + 65_536 + 8_192   # 296,064
+    assert float(got) == 3_072 + 1_152 + 16_384 + 28_672 + 1_024 + 57_344 + 32 + 65_536 + 8_192   # 181,408
+    # DeepSeek's FP8 activation cache (section 3.3.3): the attention output in E5M6, 1.5 x 128 x 128 = 24,576;
+    # the SwiGLU inputs in FP8, 8 x 2 x 1 x 2048 = 32,768 and 2 x 2048 = 4,096 for the shared expert.
+    cached = layer_activation_bytes(shape, 1.0, 1 / 4096, moe=True, scores=False, gemm_input_bytes=1.0,
+                                    recompute_elementwise=True, fp8_cache=True)
+    assert float(cached) == 3_072 + 1_152 + 24_576 + 28_672 + 1_024 + 57_344 + 32 + 32_768 + 4_096   # 152,736
     # The up-projections rerun: q 1536 -> 128 x 192 and kv 512 -> 128 x (128 + 128) parameters.
     assert shape.mla_up_params == 1536 * 128 * 192 + 512 * 128 * 256
+
+
+def test_deepseek_v3_layout_fits_with_its_memory_recipe():
+    # DeepSeek-V3's layout (TP1 PP16 EP64 DP128 ZeRO-1, FP8, selective) under its section 3.3.3 recipe: BF16
+    # AdamW moments (optimiser adam-bf16-moments: 2 + 4 + 8 = 14 bytes, the 8 sharded) and the FP8 activation
+    # cache. The fullest stage is the first: 4 of the 61 layers (ceil(61 / 16)), 16 micro-batches in flight.
+    # Per token, a dense layer keeps 3,072 + 1,152 + 24,576 (E5M6) + 28,672 + 18,432 x 2 x 2 (bf16 SwiGLU
+    # inputs; the cache is MoE only) = 131,200 bytes, a MoE layer 152,736 (test above); 3 of 61 layers are
+    # dense: 131,200 x 3 / 61 + 152,736 x 58 / 61 = 151,676.9 bytes; x 4,096 tokens x 4 layers x 16 = 39.76 GB.
+    hw, ds = CAT.hardware("hgx-h800"), model("deepseek-v3")
+    plan = TrainingPlanArrays.from_plans([TrainingPlan(tp=1, pp=16, ep=64, dp=128, zero=1, precision="fp8")])
+    recipe = TrainingWorkload(global_batch_sequences=15360, sequence_tokens=4096, optimiser="adam-bf16-moments",
+                              fp8_activation_cache=True)
+    mem = evaluate_training(TrainingScenario(hw, ds, recipe), plan).memory
+    per_token = 131_200 * 3 / 61 + 152_736 * 58 / 61
+    assert float(mem.activations[0]) == pytest.approx(per_token * 4096 * 4 * 16, rel=1e-9)
+    # fp32 gradients are twice the bf16 ones; the moments half the fp32 ones.
+    plain = evaluate_training(TrainingScenario(hw, ds, recipe.model_copy(
+        update={"optimiser": "adam", "fp8_activation_cache": False})), plan).memory
+    assert float(mem.grads[0]) == pytest.approx(2 * float(plain.grads[0]))
+    assert float(mem.total[0]) == pytest.approx(58.15e9, rel=1e-3) and float(mem.total[0]) < 0.9 * 80e9  # 72 GB
+    assert float(plain.total[0]) == pytest.approx(61.39e9, rel=1e-3)
+
+
+def test_bf16_moment_adam_is_14_bytes():
+    # DeepSeek-V3 section 3.3.3: bf16 weights 2 + fp32 gradients 4 + fp32 master 4 + bf16 moments 2 + 2.
+    ds = optimiser("adam-bf16-moments")
+    assert ds.bytes_per_param == 14.0
+    # ZeRO-1 over 128: 2 + 4 + 8 / 128 = 6.0625 bytes per parameter.
+    assert _states(1e9, 128, 1, ds) == pytest.approx(6.0625e9)
