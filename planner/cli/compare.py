@@ -33,7 +33,11 @@ def compare_cmd(fmt, output, progress, **options):
     """
     doc = planner.compare(**given(options), progress=progress)
     progress.clear()
-    emit(format_compare(doc, fmt), output)
+    if fmt == "html":
+        from planner.studies.html import compare_html
+        emit(compare_html(doc), output)
+    else:
+        emit(format_compare(doc, fmt), output)
     all_failed(doc["rows"])
 
 
@@ -55,7 +59,11 @@ def frontier_cmd(plot_path, fmt, output, progress, **options):
     if plot_path and any(r["status"] == "ok" for r in rows):
         from planner.report.plot import plot_frontier
         plot_frontier(rows, plot_path, plot_title(rows))
-    emit(format_frontier(rows, fmt), output)
+    if fmt == "html":
+        from planner.studies.html import frontier_html
+        emit(frontier_html(rows), output)
+    else:
+        emit(format_frontier(rows, fmt), output)
     all_failed(rows)
 
 

@@ -84,7 +84,11 @@ def evaluate(fmt, output, **options):
     --quant fp8 --kv-quant fp8 --tokens-cached 8192
     """
     doc = planner.evaluate(**options)
-    emit(format_evaluation(doc, fmt, doc.title), output)
+    if fmt == "html":
+        from planner.report.html_pages import evaluation_html
+        emit(evaluation_html(doc, doc.title), output)
+    else:
+        emit(format_evaluation(doc, fmt, doc.title), output)
 
 
 def register(group: click.Group) -> None:
