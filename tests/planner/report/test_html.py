@@ -89,21 +89,27 @@ CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "goog
                 None)
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs one)")
-def test_headless_chromium_renders_the_page(page, tmp_path):
+def rendered(page: Path, shot: Path) -> _Dom:
+    """``page`` as headless Chromium renders it (its DOM after layout), with no console message, and
+    its screenshot written to ``shot`` (a real picture: over 10 kB)."""
     flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,1600"]
     # --enable-logging=stderr prints every console message as a CONSOLE(...) line.
     dom = subprocess.run([*flags, "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr
-    rendered = _Dom()
-    rendered.feed(dom.stdout)
-    assert rendered.rows == 3 and rendered.bars == {"step-time": 12, "memory": 9, "fabric": 3}
     assert "CONSOLE(" not in dom.stderr, dom.stderr
-    shot = tmp_path / "plan.png"
     done = subprocess.run([*flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
     assert done.returncode == 0 and shot.stat().st_size > 10_000
+    out = _Dom()
+    out.feed(dom.stdout)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs one)")
+def test_headless_chromium_renders_the_page(page, tmp_path):
+    dom = rendered(page, tmp_path / "plan.png")
+    assert dom.rows == 3 and dom.bars == {"step-time": 12, "memory": 9, "fabric": 3}
 
 
 # Every command's page (the goldens of tests/planner/studies/test_compare_golden.py, same scenarios):
@@ -163,15 +169,4 @@ def test_every_command_page_holds_its_rows_and_charts(command):
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs one)")
 @pytest.mark.parametrize("command", PAGES)
 def test_headless_chromium_renders_every_command_page(command, tmp_path):
-    page = GOLDEN / f"{command}.html"
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,1600"]
-    dom = subprocess.run([*flags, "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
-                         capture_output=True, text=True, timeout=120)
-    assert dom.returncode == 0, dom.stderr
-    rendered = _Dom()
-    rendered.feed(dom.stdout)
-    _check(rendered, command)
-    assert "CONSOLE(" not in dom.stderr, dom.stderr
-    shot = tmp_path / f"{command}.png"
-    done = subprocess.run([*flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
-    assert done.returncode == 0 and shot.stat().st_size > 10_000
+    _check(rendered(GOLDEN / f"{command}.html", tmp_path / f"{command}.png"), command)
