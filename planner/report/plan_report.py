@@ -156,4 +156,6 @@ def format_result(doc: dict, fmt: str, columns: list[Column] | None = None) -> s
 
 def format_plan(doc: dict, fmt: str, columns: list[Column] | None = None) -> str:
     """A ``plan`` / ``min-gpus`` document: a planner result, or a fleet of pools (``--disagg``)."""
-    return format_fleet(doc, fmt) if "pools" in doc else format_result(doc, fmt, columns)
+    if "pools" in doc:
+        return format_fleet(doc, fmt, [limits_text(doc["scenario"])] if "scenario" in doc else [])
+    return format_result(doc, fmt, columns)

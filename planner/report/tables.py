@@ -328,13 +328,15 @@ def fleet_tables(doc: dict) -> list[tuple[str, list[dict], list[Column]]]:
         ("fabric load", doc["fabric"], FLEET_FABRIC_COLUMNS)) if rows or title in ("pools", "models")]
 
 
-def format_fleet(doc: dict, fmt: str) -> str:
-    """A fleet plan: header lines, the pools, the models' totals and efficiency, KV and fabric loads."""
+def format_fleet(doc: dict, fmt: str, more_header: list[str] | tuple[str, ...] = ()) -> str:
+    """A fleet plan: header lines (``more_header`` after the objective), the pools, the models' totals and
+    efficiency, KV and fabric loads."""
     if fmt == "json":
         return to_json(doc)
     if fmt == "csv":
         return format_rows(doc["pools"], FLEET_POOL_COLUMNS, fmt)
     lines = fleet_header(doc)
+    lines[2:2] = more_header
     if fmt == "markdown":
         lines = [ln + "  " for ln in lines]
     parts = ["\n".join(lines)] + [format_rows(rows, cols, fmt, title=title) for title, rows, cols in fleet_tables(doc)]

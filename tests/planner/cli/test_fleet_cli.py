@@ -215,3 +215,25 @@ def test_a_label_the_file_gives_is_the_name_reports_print(tmp_path):
     doc = _json(["fleet", _write(tmp_path, text)])
     assert [m["model"] for m in doc["models"]] == ["chat"] and doc["models"][0]["name"] == "llama-3.1-8b"
     assert {p["model"] for p in doc["pools"]} == {"chat"}
+
+
+def test_plan_disagg_applies_the_default_limits_and_states_them():
+    # isl/osl and no limit given: TPOT <= 80 ms and TTFT <= 2,000 ms (planner.studies.serving defaults,
+    # the MLPerf Inference v5.1 server scenario) bind the pools, as they bind an aggregated plan.
+    args = ["plan", "--disagg", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--gpus", "8", "--isl", "1024",
+            "--osl", "256", "--batch", "8,64,256,1024"]
+    doc = _json(args)
+    assert doc["scenario"]["limits"] == {"max_tpot_s": 0.08, "max_ttft_s": 2.0,
+                                         "defaults": {"applied": ["tpot", "ttft"],
+                                                      "source": "MLPerf Inference v5.1 server scenario"}}
+    model = doc["models"][0]
+    assert (model["max_tpot_s"], model["max_ttft_s"]) == (0.08, 2.0)  # what the MILP was given
+    assert model["worst_tpot_s"] <= 0.08 and model["worst_ttft_s"] <= 2.0
+    text = RUN.invoke(cli, args, catch_exceptions=False).stdout.splitlines()
+    assert text[2] == ("limits: TPOT <= 80.0 ms (>= 12.5 tok/s per user), TTFT <= 2,000 ms (TPOT and TTFT: isl/osl "
+                       "default, MLPerf Inference v5.1 server scenario; change with --min-tok-per-user, "
+                       "--max-tpot-ms, --max-ttft-ms; 0 lifts one)")
+    # 0 lifts both: no limit reaches the MILP.
+    lifted = _json([*args, "--min-tok-per-user", "0", "--max-ttft-ms", "0"])
+    assert lifted["scenario"]["limits"] == {"max_tpot_s": None, "max_ttft_s": None, "defaults": None}
+    assert (lifted["models"][0]["max_tpot_s"], lifted["models"][0]["max_ttft_s"]) == (None, None)
