@@ -22,9 +22,11 @@ def all_failed(rows: list[dict]) -> None:
 
 @click.command("compare")
 @compare_options
+@click.option("--wide", is_flag=True, default=False,
+              help="Show every table column (default: the table fits 120 characters, reasons under it).")
 @progress_options("compare: scenario")
 @pass_catalogue
-def compare_cmd(fmt, output, progress, **options):
+def compare_cmd(fmt, output, progress, wide, **options):
     """Optimal plans side by side across systems, budgets, quantisation sets, fabrics, models, contexts.
 
     Every comma-separated list is an axis; the rows are every combination, in the order model, system,
@@ -37,7 +39,7 @@ def compare_cmd(fmt, output, progress, **options):
         from planner.studies.html import compare_html
         emit(compare_html(doc), output)
     else:
-        emit(format_compare(doc, fmt), output)
+        emit(format_compare(doc, fmt, wide), output)
     all_failed(doc["rows"])
 
 
