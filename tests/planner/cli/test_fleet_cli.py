@@ -184,7 +184,7 @@ BAD = [
      "model[1].name: unknown model"),
     ("[[hardware]]\nsystem = 'hgx-h200'\nservers = 1\n", "no models to plan"),
     ("[[hardware]]\nsystem = 'hgx-h200'\nservers = 1\n[[model]]\nname='llama-3.1-8b'\nisl=1024\nosl=128\n"
-     "target_tps=1e9\n", "model llama_3_1_8b: target 1,000,000,000 output tok/s, but the whole fleet"),
+     "target_tps=1e9\n", "model llama-3.1-8b: target 1,000,000,000 output tok/s, but the whole fleet"),
 ]
 
 
@@ -237,3 +237,19 @@ def test_plan_disagg_applies_the_default_limits_and_states_them():
     lifted = _json([*args, "--min-tok-per-user", "0", "--max-ttft-ms", "0"])
     assert lifted["scenario"]["limits"] == {"max_tpot_s": None, "max_ttft_s": None, "defaults": None}
     assert (lifted["models"][0]["max_tpot_s"], lifted["models"][0]["max_ttft_s"]) == (None, None)
+
+
+def test_models_are_named_as_the_user_typed_them(tmp_path, capsys):
+    # The constraint label of "meta-llama/Llama-3.1-8B" is meta_llama_llama_3_1_8b; neither the error
+    # message nor the tables print it: they print the id as typed.
+    from planner.cli.main import main
+    path = _write(tmp_path, SMALL.format(objective="gpus"))
+    with pytest.raises(SystemExit) as info:
+        main(["fleet", path, "--model", "meta-llama/Llama-3.1-8B=1000000000", "--isl", "1024", "--osl", "256"])
+    err = capsys.readouterr().err
+    assert info.value.code == 1 and err.count("\n") == 1
+    assert err.startswith("error: model meta-llama/Llama-3.1-8B: target 1,000,000,000 output tok/s, but the whole "
+                          "fleet serving only this model reaches ")
+    doc = _json(["fleet", path, "--model", "meta-llama/Llama-3.1-8B=20000", "--isl", "1024", "--osl", "256"])
+    assert {p["model"] for p in doc["pools"]} == {m["model"] for m in doc["models"]} == {"meta-llama/Llama-3.1-8B"}
+    assert doc["models"][0]["name"] == "llama-3.1-8b"  # the catalogue model it resolved to
