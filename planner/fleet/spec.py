@@ -399,7 +399,7 @@ def single(hardware: Hardware, gpus: int, spec: ModelSpec, workload: Workload, l
     kind = FleetKind(label=label_of(hardware.system.name), hardware=hardware, gpus=int(gpus),
                      power_w_per_gpu=hardware.gpu.power_w, price_per_gpu_hour=None)
     m = FleetModel(label=label_of(spec.name), spec=spec, workload=workload, target_tps=target_tps, share=None,
-                   weight=1.0, limits=limits, serving=serving)
+                   weight=1.0, limits=limits, serving=serving, typed=spec.name)
     return Fleet(kinds=(kind,), models=(m,), objective=objective, max_power_w=max_power_w, max_cost_per_hour=None,
                  profile=profile, space=space)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from planner.budget import Budget
-from planner.errors import InputError
+from planner.errors import InfeasibleError, InputError
 from planner.quant import mode
 from planner.report.summary import result_document
 from planner.search.serving import optimise
@@ -100,10 +100,19 @@ def plan_document(objective: str = "max_tps", target_tps: float | None = None, *
             raise InputError("--export-mps/--export-lp are not available with --disagg")
         from planner.fleet.disagg import plan_disagg  # the fleet stack only for --disagg
         from planner.report.fleet_summary import fleet_document
+        from planner.studies.disagg_explain import explain_disagg
+
+        def again(budget=budget, limits=limits):
+            try:
+                return fleet_document(plan_disagg(sc, budget, space, limits, solver, time_limit_s, target_tps))
+            except InfeasibleError:
+                return None
+
         doc = fleet_document(plan_disagg(sc, budget, space, limits, solver, time_limit_s, target_tps))
         # The limits where a plan document has them (scenario.limits), for the header and JSON alike.
         doc["scenario"] = {"limits": {"max_tpot_s": limits.max_tpot_s, "max_ttft_s": limits.max_ttft_s,
                                       "defaults": applied}}
+        doc["explanation"] = explain_disagg(doc, budget, limits, sc.hardware.gpus_per_rack, again)
         return doc
     result = optimise(sc, budget, space, limits, objective, target_tps, _or(top, DEFAULT_TOP), solver, time_limit_s,
                       export_mps, export_lp)

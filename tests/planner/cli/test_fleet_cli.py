@@ -253,3 +253,31 @@ def test_models_are_named_as_the_user_typed_them(tmp_path, capsys):
     doc = _json(["fleet", path, "--model", "meta-llama/Llama-3.1-8B=20000", "--isl", "1024", "--osl", "256"])
     assert {p["model"] for p in doc["pools"]} == {m["model"] for m in doc["models"]} == {"meta-llama/Llama-3.1-8B"}
     assert doc["models"][0]["name"] == "llama-3.1-8b"  # the catalogue model it resolved to
+
+
+def test_plan_disagg_explains_itself_with_solves_not_guesses():
+    # Why this disaggregated plan: a limit binds when the question solved again with it relaxed (one
+    # more rack; a latency limit 10 % looser) gives more output tokens/s; those solves are the moves.
+    args = ["plan", "--disagg", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--gpus", "8", "--isl", "1024",
+            "--osl", "256", "--batch", "8,64,256,1024"]
+    doc = _json(args)
+    e = doc["explanation"]
+    assert set(e) >= {"binding", "runner_up", "what_would_move_it"} and e["runner_up"] is None
+    items = {x["name"]: x for x in e["binding"]}
+    tps = doc["totals"]["output_tps"]
+    rack, tpot, ttft = e["what_would_move_it"]
+    assert rack["change"] == "one more rack (40 GPUs)"  # 8 + 32 GPUs of an hgx-h200 rack
+    # The GPU budget binds (8 of 8 in use, and 40 GPUs serve more); the default latency limits do not
+    # (relaxed by 10 %, the same plan's tokens/s).
+    assert (items["gpu_budget"]["used"], items["gpu_budget"]["limit"]) == (8, 8) and items["gpu_budget"]["binding"]
+    assert rack["total_tps"] > tps
+    assert tpot["change"] == "TPOT limit relaxed by 10% to 88.0 ms" and tpot["total_tps"] == pytest.approx(tps)
+    assert ttft["change"] == "TTFT limit relaxed by 10% to 2,200.0 ms" and ttft["total_tps"] == pytest.approx(tps)
+    assert not items["tpot"]["binding"] and not items["ttft"]["binding"]
+    assert items["tpot"]["used"] <= items["tpot"]["limit"] == 80.0
+    # Every pool's HBM is listed against the usable capacity; each binds only when at least 99 % full.
+    hbm = [x for x in e["binding"] if x["name"].startswith("hbm ")]
+    assert len(hbm) == len(doc["pools"]) and all(x["binding"] == (x["used"] >= 0.99 * x["limit"]) for x in hbm)
+    text = RUN.invoke(cli, args, catch_exceptions=False).stdout
+    assert "why this plan:\n  binding: GPU budget: 8 of 8 GPUs in use (prefill and decode pools)\n" in text
+    assert "  what would move it: one more rack (40 GPUs): " in text
