@@ -6,7 +6,10 @@ each document has figures for (step-time terms, memory per GPU, fabric utilisati
 
 from __future__ import annotations
 
+from html import escape
+
 from planner.report.html import bar_chart, fabric_chart, memory_chart, page, pairs_table, step_chart, table
+from planner.report.plan_report import explanation_lines, limits_text
 from planner.report.tables import evaluation_pairs, fleet_header, fleet_tables
 from planner.report.training import training_columns, training_header, training_pairs
 from planner.units import gb
@@ -46,11 +49,15 @@ def training_evaluation_html(doc: dict, title: str) -> str:
 
 
 def fleet_html(doc: dict) -> str:
-    """``fleet``: the header, the pools, models, KV hand-off and fabric tables, memory per GPU of each pool
-    against its usable HBM, and the utilisation of every fabric tier carrying load."""
+    """``fleet`` (and ``plan --disagg``, with its limits and why this plan): the header, the pools, models,
+    KV hand-off and fabric tables, memory per GPU of each pool against its usable HBM, and the utilisation
+    of every fabric tier carrying load."""
     pools = doc["pools"]
     names = [f"{p['model']} {p['role']} {p['layout']}" for p in pools]
     sections = [table(rows, cols, title.split(" ")[0].lower(), title) for title, rows, cols in fleet_tables(doc)]
+    if doc.get("explanation"):
+        why = "".join(f"<li>{escape(ln.strip())}</li>" for ln in explanation_lines(doc["explanation"])[1:])
+        sections.append(f'<h2>Why this plan</h2>\n<ul id="why">{why}</ul>')
     sections.append(bar_chart("Memory per GPU of each pool", "memory",
                               [(n, [gb(p["memory_per_gpu_bytes"])]) for n, p in zip(names, pools)], ["in use"], "GB",
                               [gb(p["hbm_capacity_bytes"]) for p in pools], "usable HBM"))
@@ -58,4 +65,7 @@ def fleet_html(doc: dict) -> str:
         sections.append(bar_chart("Fabric utilisation per tier (the full width is 100 % of the link)", "fabric",
                                   [(f"{f['kind']} {f['tier']}", [f["utilisation"] * 100]) for f in doc["fabric"]],
                                   ["utilisation"], "%", scale=100.0))
-    return page("fleet plan", fleet_header(doc), sections)
+    header = fleet_header(doc)
+    if "scenario" in doc:  # plan --disagg: the limits line, as in the text report
+        header[2:2] = [limits_text(doc["scenario"])]
+    return page("fleet plan", header, sections)

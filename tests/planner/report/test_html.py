@@ -75,14 +75,23 @@ def test_the_page_holds_every_plan_the_charts_and_the_explanation(page):
     assert "script" not in dom.tags
 
 
-def test_html_is_refused_with_disagg_in_one_line(capfd):
-    from planner.cli.main import main
-    with pytest.raises(SystemExit) as info:
-        main(["plan", "--disagg", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--gpus", "8", "--isl", "1024",
-              "--osl", "256", "--format", "html"])
-    assert info.value.code == 1
-    err = capfd.readouterr().err.strip()
-    assert err == "error: --format html: not available with --disagg yet; use table, markdown, csv or json"
+def test_disagg_writes_the_fleet_page_with_its_limits_and_why(tmp_path):
+    # plan --disagg --format html: the pools' fleet page, the limits line in its header and why this plan.
+    out = tmp_path / "disagg.html"
+    result = CliRunner().invoke(cli, ["plan", "--disagg", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--gpus",
+                                      "8", "--isl", "1024", "--osl", "256", "--batch", "8,64,256,1024", "--format",
+                                      "html", "--output", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    dom = _Dom()
+    text = out.read_text()
+    dom.feed(text)
+    # One prefill and one decode pool; one model; the KV hand-off between them over the inter-server tier.
+    assert dom.table_rows == {"pools": 2, "models": 1, "kv": 1, "fabric": 1}
+    assert dom.bars == {"memory": 2, "fabric": 1}
+    # 5 limits (GPU budget, 2 pools' HBM, TPOT, TTFT), the runner-up note, 3 moves (one more rack, TPOT and
+    # TTFT relaxed): 9 lines.
+    assert dom.why == 9
+    assert "limits: TPOT &lt;= 80.0 ms" in text and dom.external == []
 
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
