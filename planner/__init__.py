@@ -41,7 +41,7 @@ def plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_
         tp, pp, ep, dp, batch, quant, kv_quant, kv_offload_fraction: restrict a decision to a value or a
             list of values (quantisation by name: ``"fp8"``); max_batch: largest batch searched (default 256).
         min_tok_per_user: per-user decode floor, tokens/s; max_tpot_ms, max_ttft_ms: latency ceilings, ms.
-            With isl/osl (not ``disagg``) the defaults are TPOT <= 80 ms (unless ``min_tok_per_user`` or
+            With isl/osl (``disagg`` too) the defaults are TPOT <= 80 ms (unless ``min_tok_per_user`` or
             ``max_tpot_ms`` is given) and TTFT <= 2,000 ms, the MLPerf Inference v5.1 server scenario's;
             ``0`` lifts one. ``scenario.limits.defaults`` says which were applied.
         top: plans returned, the optimum and the next best (default 5); solver: ``"highs"`` (default) or

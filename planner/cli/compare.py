@@ -22,9 +22,11 @@ def all_failed(rows: list[dict]) -> None:
 
 @click.command("compare")
 @compare_options
+@click.option("--wide", is_flag=True, default=False,
+              help="Show every table column (default: the table fits 120 characters, reasons under it).")
 @progress_options("compare: scenario")
 @pass_catalogue
-def compare_cmd(fmt, output, progress, **options):
+def compare_cmd(fmt, output, progress, wide, **options):
     """Optimal plans side by side across systems, budgets, quantisation sets, fabrics, models, contexts.
 
     Every comma-separated list is an axis; the rows are every combination, in the order model, system,
@@ -33,7 +35,11 @@ def compare_cmd(fmt, output, progress, **options):
     """
     doc = planner.compare(**given(options), progress=progress)
     progress.clear()
-    emit(format_compare(doc, fmt), output)
+    if fmt == "html":
+        from planner.studies.html import compare_html
+        emit(compare_html(doc), output)
+    else:
+        emit(format_compare(doc, fmt, wide), output)
     all_failed(doc["rows"])
 
 
@@ -55,7 +61,11 @@ def frontier_cmd(plot_path, fmt, output, progress, **options):
     if plot_path and any(r["status"] == "ok" for r in rows):
         from planner.report.plot import plot_frontier
         plot_frontier(rows, plot_path, plot_title(rows))
-    emit(format_frontier(rows, fmt), output)
+    if fmt == "html":
+        from planner.studies.html import frontier_html
+        emit(frontier_html(rows), output)
+    else:
+        emit(format_frontier(rows, fmt), output)
     all_failed(rows)
 
 

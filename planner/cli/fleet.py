@@ -8,8 +8,8 @@ from planner.cli.options import (
     emit,
     engine_choice,
     floor_option,
-    format_option,
     given,
+    html_format_option,
     latency_options,
     pass_catalogue,
     solver_options,
@@ -62,7 +62,7 @@ def _model_option(ctx, param, values):
 @floor_option
 @engine_choice
 @solver_options
-@format_option
+@html_format_option
 @progress_options("fleet: step")
 @pass_catalogue
 def fleet_cmd(fleet_file, minimise, maximise, max_kw, max_cost_per_hour, serving, models, tokens_cached, isl, osl,
@@ -90,7 +90,12 @@ def fleet_cmd(fleet_file, minimise, maximise, max_kw, max_cost_per_hour, serving
     fleet = load(fleet_file, resolve.catalogue(catalogue_dirs), overrides)
     result = plan_fleet(fleet, **given({"solver": solver, "time_limit_s": time_limit_s}), progress=progress)
     progress.clear()
-    emit(format_fleet(fleet_document(result), fmt), output)
+    doc = fleet_document(result)
+    if fmt == "html":
+        from planner.report.html_pages import fleet_html
+        emit(fleet_html(doc), output)
+    else:
+        emit(format_fleet(doc, fmt), output)
 
 
 def register(group: click.Group) -> None:

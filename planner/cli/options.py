@@ -111,6 +111,13 @@ format_option = group(
                  help="Output format: text table, markdown, CSV or JSON (JSON prints nothing else)."),
     report_output_option,
 )
+# Reports that also come as one self-contained HTML page (planner.report.html).
+html_format_option = group(
+    click.option("--format", "fmt", type=click.Choice((*FORMATS, "html")), default="table", show_default=True,
+                 help="Output format: text table, markdown, CSV, JSON (JSON prints nothing else) or one "
+                      "self-contained HTML page (tables and charts)."),
+    report_output_option,
+)
 
 # --- what runs where -------------------------------------------------------------------------------------------
 
@@ -249,7 +256,7 @@ evaluate_options = group(
                  help="Share of the KV cache kept in host memory and streamed over the host link each step "
                       "(default 0)."),
     click.option("--instances", type=Count(), default=None, help="Model instances (default 1)."),
-    engine_options, format_option,
+    engine_options, html_format_option,
 )
 
 # --- compare and frontier: one list per axis ------------------------------------------------------------------
@@ -277,7 +284,7 @@ compare_options = group(
     grid_options, floor_axis, shared_options,
     click.option("--baseline", type=Count(1, MAX_BASELINE), default=None,
                  help="Row number the ratio columns compare against (default 1)."),
-    format_option,
+    html_format_option,
 )
 frontier_options = group(
     grid_options, floor_axis, shared_options,
@@ -286,7 +293,7 @@ frontier_options = group(
                       f"default {DEFAULT_POINTS}, at most {MAX_POINTS}: each is one more solve)."),
     output_option("--plot", "plot_path",
                   help="Also draw the chart to FILE.png or FILE.svg (needs the plot extra: matplotlib)."),
-    format_option,
+    html_format_option,
 )
 
 # --- training ---------------------------------------------------------------------------------------------------
@@ -335,7 +342,7 @@ train_plan_options = group(
                  help="Tokens/s the job must reach (min-gpus target; a floor for plan)."),
     click.option("--deadline-days", type=POSITIVE, default=None,
                  help="Finish --train-tokens within this many days (sets the tokens/s target)."),
-    result_options, solver_options, format_option,
+    result_options, solver_options, html_format_option,
 )
 train_defaults = (f"Defaults: {DEFAULT_TRAINING_MODEL} pre-training on one {DEFAULT_TRAINING_SYSTEM} rack; "
                   f"min-gpus searches up to {TRAINING_MIN_GPUS_RACKS} racks.")
@@ -350,5 +357,5 @@ train_evaluate_options = group(
     click.option("--zero", type=Count(0), default=None, help="ZeRO stage 0-3 (default 1)."),
     click.option("--precision", type=NAME, default=None,
                  help=f"Compute precision: {', '.join(PRECISIONS)} (default bf16)."),
-    format_option,
+    html_format_option,
 )

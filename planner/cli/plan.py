@@ -36,8 +36,9 @@ def _columns(columns: str | None, wide: bool):
 def _report(doc: dict, fmt: str, cols) -> str:
     if fmt != "html":
         return format_plan(doc, fmt, cols)
-    if "pools" in doc:
-        raise InputError("--format html: not available with --disagg yet; use table, markdown, csv or json")
+    if "pools" in doc:  # --disagg: the fleet page of its pools
+        from planner.report.html_pages import fleet_html
+        return fleet_html(doc)
     from planner.report.html import plan_html
     return plan_html(doc)
 
@@ -84,7 +85,11 @@ def evaluate(fmt, output, **options):
     --quant fp8 --kv-quant fp8 --tokens-cached 8192
     """
     doc = planner.evaluate(**options)
-    emit(format_evaluation(doc, fmt, doc.title), output)
+    if fmt == "html":
+        from planner.report.html_pages import evaluation_html
+        emit(evaluation_html(doc, doc.title), output)
+    else:
+        emit(format_evaluation(doc, fmt, doc.title), output)
 
 
 def register(group: click.Group) -> None:

@@ -8,45 +8,45 @@ import time
 import click
 
 from planner.cli.options import pass_catalogue
-from planner.cli.progress import REDRAW_INTERVAL_S
+from planner.cli.progress import Reporter
 from planner.cli.types import Count, output_option
 from planner.errors import InfeasibleError
 from planner.report.tables import format_progress
 from planner.studies.executors import EXECUTORS, default_jobs
 from planner.studies.sweep import SWEEP_FORMATS, load_grid, run_sweep
 
-# A terminal gets a redrawn bar at most every REDRAW_INTERVAL_S; a log (not a terminal) a line per tenth.
+# A terminal gets a redrawn bar (planner.cli.progress); a log (not a terminal) a line per tenth.
 LOG_STEPS = 10
 MAX_JOBS = 1024  # worker processes: more would exhaust the machine before planning anything
 
 
 class Progress:
-    """Progress bar on stderr: count, rate and time left."""
+    """Progress bar on stderr: count, rate and time left; on a terminal one bar redrawn by tqdm (`Reporter`)
+    and left in place when done, otherwise (a log) one line per tenth."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self.tty = sys.stderr.isatty()
         self.start = time.perf_counter()
         self.first: int | None = None
-        self.last_draw = 0.0
         self.last_step = -1
+        self.bar = Reporter("sweep", enabled and self.tty, clock=time.perf_counter, line=self._line, leave=True)
+
+    def _line(self, what: str, done: int, total: int, elapsed_s: float) -> str:
+        return format_progress(done, total, elapsed_s, done - (self.first or 0))
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:
             return
         if self.first is None:
             self.first = done  # rows kept by --resume do not count towards the rate
-        now = time.perf_counter()
-        line = format_progress(done, total, now - self.start, done - self.first)
         if self.tty:
-            if done == total or now - self.last_draw >= REDRAW_INTERVAL_S:
-                click.echo("\r" + line, err=True, nl=done == total)
-                self.last_draw = now
-        else:
-            step = done * LOG_STEPS // max(total, 1)
-            if step != self.last_step:
-                click.echo(line, err=True)
-                self.last_step = step
+            self.bar(done, total)
+            return
+        step = done * LOG_STEPS // max(total, 1)
+        if step != self.last_step:
+            click.echo(self._line("sweep", done, total, time.perf_counter() - self.start), err=True)
+            self.last_step = step
 
 
 @click.command("sweep")

@@ -95,7 +95,7 @@ def _check_columns(fleet: Fleet, table: FleetTable) -> None:
                 best.append(f"the fastest TTFT that fits in memory is {ms(fastest):,.0f} ms")
         fits = sum(r["feasible"] for r in rows)
         raise InfeasibleError(
-            f"model {m.label}: no instance on any hardware kind fits in memory"
+            f"model {m.shown}: no instance on any hardware kind fits in memory"
             + (f" and meets {' and '.join(need)}" if need else "") + " within the budgets"
             + (f" ({'; '.join(best)})" if best else f" ({fits:,} candidates meet the per-instance limits)"))
 
@@ -104,7 +104,7 @@ def explain(fleet: Fleet, problem: FleetProblem, solver: str, time_limit_s: floa
     """Why the fleet cannot meet its targets, with numbers: each model's best alone."""
     if fleet.objective == "max_tps":
         floors = [m for m in fleet.models if m.target_tps]
-        what = ", ".join(f"{m.label} >= {m.target_tps:,.0f} tok/s" for m in floors)
+        what = ", ".join(f"{m.shown} >= {m.target_tps:,.0f} tok/s" for m in floors)
         return f"the fleet cannot serve the floors together ({what}) within its GPUs and budgets"
     for mi, m in enumerate(fleet.models):
         alone = _alone(fleet, problem, mi)
@@ -113,9 +113,9 @@ def explain(fleet: Fleet, problem: FleetProblem, solver: str, time_limit_s: floa
         except InfeasibleError:
             best = 0.0
         if best < m.target_tps * (1 - 1e-9):
-            return (f"model {m.label}: target {m.target_tps:,.0f} output tok/s, but the whole fleet serving only "
+            return (f"model {m.shown}: target {m.target_tps:,.0f} output tok/s, but the whole fleet serving only "
                     f"this model reaches {best:,.0f} tok/s within its GPUs and budgets")
-    targets = ", ".join(f"{m.label} {m.target_tps:,.0f}" for m in fleet.models)
+    targets = ", ".join(f"{m.shown} {m.target_tps:,.0f}" for m in fleet.models)
     return (f"each model's target fits the fleet alone, but not all together (targets, output tok/s: {targets}); "
             "add hardware or raise the budgets")
 

@@ -189,6 +189,12 @@ class FleetModel:
     weight: float
     limits: Limits
     serving: str
+    typed: str = ""  # the label or name as the file or the command line wrote it (messages and reports)
+
+    @property
+    def shown(self) -> str:
+        """The model as the user wrote it (``Qwen/Qwen3-235B-A22B``), not its constraint label."""
+        return self.typed or self.label
 
 
 @dataclass(frozen=True)
@@ -307,7 +313,7 @@ def _model(t: ModelTable, field: str, default_serving: str) -> FleetModel:
     limits = Limits.from_cli(t.min_tok_per_user, t.max_tpot_ms, t.max_ttft_ms)
     return FleetModel(label=label_of(t.label or t.name), spec=spec, workload=w, target_tps=t.target_tps,
                       share=t.share, weight=t.weight, limits=limits,
-                      serving=serving if w.has_prefill else "agg")
+                      serving=serving if w.has_prefill else "agg", typed=t.label or t.name)
 
 
 def _objective(plan: PlanTable, override: str | None, models: list[ModelTable]) -> str:
@@ -393,7 +399,7 @@ def single(hardware: Hardware, gpus: int, spec: ModelSpec, workload: Workload, l
     kind = FleetKind(label=label_of(hardware.system.name), hardware=hardware, gpus=int(gpus),
                      power_w_per_gpu=hardware.gpu.power_w, price_per_gpu_hour=None)
     m = FleetModel(label=label_of(spec.name), spec=spec, workload=workload, target_tps=target_tps, share=None,
-                   weight=1.0, limits=limits, serving=serving)
+                   weight=1.0, limits=limits, serving=serving, typed=spec.name)
     return Fleet(kinds=(kind,), models=(m,), objective=objective, max_power_w=max_power_w, max_cost_per_hour=None,
                  profile=profile, space=space)
 

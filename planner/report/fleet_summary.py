@@ -36,10 +36,12 @@ def _priced(result: FleetResult, kinds: set[int]) -> bool:
 
 
 def shown(entry) -> str:
-    """The name a report prints for a fleet model or hardware kind: the label the file gave it, else
-    the model's or system's own name as written (``qwen3-235b-a22b``, not the constraint label
-    ``qwen3_235b_a22b``)."""
-    own = entry.spec.name if hasattr(entry, "spec") else entry.hardware.system.name
+    """The name a report prints for a fleet model or hardware kind, never the constraint label
+    (``qwen3_235b_a22b``): a model's label or name as the file or the command line wrote it
+    (``Qwen/Qwen3-235B-A22B`` stays so); a kind's label the file gave it, else its system's name."""
+    if hasattr(entry, "spec"):  # a model: as the file or the command line wrote it
+        return entry.shown
+    own = entry.hardware.system.name
     return own if label_of(own) == entry.label else entry.label
 
 

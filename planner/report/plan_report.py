@@ -116,8 +116,10 @@ def explanation_lines(e: dict) -> list[str]:
     slack = [x["text"] for x in e["binding"] if not x["binding"]]
     lines = ["why this plan:"]
     lines += [f"  binding: {t}" for t in binding] + [f"  within: {t}" for t in slack]
-    lines.append(f"  {e['limiting_subsystem']['text']}")
-    lines.append(f"  {e['runner_up']['text']}" if e["runner_up"] else "  runner-up: none asked (--top 1)")
+    if e["limiting_subsystem"]:
+        lines.append(f"  {e['limiting_subsystem']['text']}")
+    lines.append(f"  {e['runner_up']['text']}" if e["runner_up"]
+                 else f"  {e.get('no_runner_up', 'runner-up: none asked (--top 1)')}")
     lines += [f"  what would move it: {m['text']}" for m in e["what_would_move_it"]]
     return lines
 
@@ -156,4 +158,7 @@ def format_result(doc: dict, fmt: str, columns: list[Column] | None = None) -> s
 
 def format_plan(doc: dict, fmt: str, columns: list[Column] | None = None) -> str:
     """A ``plan`` / ``min-gpus`` document: a planner result, or a fleet of pools (``--disagg``)."""
-    return format_fleet(doc, fmt) if "pools" in doc else format_result(doc, fmt, columns)
+    if "pools" in doc:
+        text = format_fleet(doc, fmt, [limits_text(doc["scenario"])] if "scenario" in doc else [])
+        return text if fmt in ("json", "csv") else text + _explanation(doc, fmt)
+    return format_result(doc, fmt, columns)

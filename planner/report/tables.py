@@ -119,12 +119,16 @@ def flatten(obj: dict, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
+def evaluation_pairs(result: dict) -> list[tuple[str, Any]]:
+    """One evaluated plan as (label, value) pairs with readable units."""
+    return [human_field(k, v) for k, v in flatten(result)]
+
+
 def format_evaluation(result: dict, fmt: str, title: str | None = None) -> str:
     """One evaluated plan: JSON object, or a field/value table with readable units."""
     if fmt == "json":
         return to_json(result)
-    pairs = [human_field(k, v) if fmt != "csv" else (k, v) for k, v in flatten(result)]
-    return format_pairs(pairs, fmt, title)
+    return format_pairs(evaluation_pairs(result) if fmt != "csv" else flatten(result), fmt, title)
 
 
 def _ms(key: str) -> Callable[[dict], Any]:
@@ -292,19 +296,15 @@ def _opt(value, fmt: str, unit: str = "") -> str:
     return "-" if value is None else f"{format(value, fmt)}{unit}"
 
 
-def format_fleet(doc: dict, fmt: str) -> str:
-    """A fleet plan: header lines, the pools, the models' totals and efficiency, KV and fabric loads."""
-    if fmt == "json":
-        return to_json(doc)
-    if fmt == "csv":
-        return format_rows(doc["pools"], FLEET_POOL_COLUMNS, fmt)
+def fleet_header(doc: dict) -> list[str]:
+    """The header lines of a fleet plan: kinds, objective, candidates, solver, totals, footprint."""
     t, lim = doc["totals"], doc["limits"]
     kinds = ", ".join(f"{k['kind']} {k['gpus_used']}/{k['gpus']} GPUs" for k in doc["kinds"])
     used = "; ".join(f"{k['kind']} {footprint_text(k['footprint'])}" for k in doc["kinds"]
                      if k.get("footprint") and k["gpus_used"])
     limits = "".join([f"; max {lim['max_power_kw']:,.1f} kW" if lim["max_power_kw"] else "",
                       f"; max {lim['max_cost_per_hour']:,.2f}/h" if lim["max_cost_per_hour"] else ""])
-    lines = [
+    return [
         f"fleet: {kinds}; engine {doc['engine']}",
         f"objective: {FLEET_OBJECTIVES[doc['objective']]} (then {FLEET_OBJECTIVES[doc['tiebreak']]}"
         + ("" if doc["tiebreak_proven"] else ": not proven in time, the first optimum kept") + f"){limits}",
@@ -317,12 +317,27 @@ def format_fleet(doc: dict, fmt: str) -> str:
         f"{_opt(t['tokens_per_joule'], ',.2f')} tok/J, {_opt(t['cost_per_million_tokens'], ',.3f')} per M tokens, "
         f"{_opt(t['tok_per_s_per_mw'], ',.0f')} tok/s per MW",
     ] + ([f"footprint: {used}"] if used else [])
+
+
+def fleet_tables(doc: dict) -> list[tuple[str, list[dict], list[Column]]]:
+    """The tables of a fleet plan as (title, rows, columns): pools, models, then KV hand-off and fabric
+    load where there are any."""
+    return [(title, rows, cols) for title, rows, cols in (
+        ("pools", doc["pools"], FLEET_POOL_COLUMNS), ("models", doc["models"], FLEET_MODEL_COLUMNS),
+        ("KV hand-off (prefill -> decode)", doc["kv_transfer"], FLEET_KV_COLUMNS),
+        ("fabric load", doc["fabric"], FLEET_FABRIC_COLUMNS)) if rows or title in ("pools", "models")]
+
+
+def format_fleet(doc: dict, fmt: str, more_header: list[str] | tuple[str, ...] = ()) -> str:
+    """A fleet plan: header lines (``more_header`` after the objective), the pools, the models' totals and
+    efficiency, KV and fabric loads."""
+    if fmt == "json":
+        return to_json(doc)
+    if fmt == "csv":
+        return format_rows(doc["pools"], FLEET_POOL_COLUMNS, fmt)
+    lines = fleet_header(doc)
+    lines[2:2] = more_header
     if fmt == "markdown":
         lines = [ln + "  " for ln in lines]
-    parts = ["\n".join(lines), format_rows(doc["pools"], FLEET_POOL_COLUMNS, fmt, title="pools"),
-             format_rows(doc["models"], FLEET_MODEL_COLUMNS, fmt, title="models")]
-    if doc["kv_transfer"]:
-        parts.append(format_rows(doc["kv_transfer"], FLEET_KV_COLUMNS, fmt, title="KV hand-off (prefill -> decode)"))
-    if doc["fabric"]:
-        parts.append(format_rows(doc["fabric"], FLEET_FABRIC_COLUMNS, fmt, title="fabric load"))
+    parts = ["\n".join(lines)] + [format_rows(rows, cols, fmt, title=title) for title, rows, cols in fleet_tables(doc)]
     return "\n\n".join(parts)

@@ -66,12 +66,16 @@ def _training_field(key: str, value: Any) -> tuple[str, Any]:
     return human_field(key, value)
 
 
+def training_pairs(result: dict) -> list[tuple[str, Any]]:
+    """An evaluated training layout as (label, value) pairs with readable units."""
+    return [_training_field(k, v) for k, v in flatten(result)]
+
+
 def format_training_evaluation(result: dict, fmt: str, title: str | None = None) -> str:
     """One evaluated training layout: JSON object, or a field/value table with readable units."""
     if fmt == "json":
         return to_json(result)
-    pairs = [_training_field(k, v) if fmt != "csv" else (k, v) for k, v in flatten(result)]
-    return format_pairs(pairs, fmt, title)
+    return format_pairs(training_pairs(result) if fmt != "csv" else flatten(result), fmt, title)
 
 
 def _training_space_text(space: dict) -> str:
@@ -82,7 +86,7 @@ def _training_space_text(space: dict) -> str:
     return "; ".join(parts)
 
 
-def _training_header(doc: dict) -> list[str]:
+def training_header(doc: dict) -> list[str]:
     sc = doc["scenario"]
     w = sc["workload"]
     counts = doc["search_space"]["counts"]
@@ -102,7 +106,11 @@ def _training_header(doc: dict) -> list[str]:
     ]
 
 
+def training_columns(doc: dict) -> list[Column]:
+    """The training table's columns ("days" only when the job has tokens to train)."""
+    return [c for c in TRAINING_PLAN_COLUMNS if c.header != "days" or doc.get("time_to_train_days") is not None]
+
+
 def format_training_result(doc: dict, fmt: str) -> str:
     """A training planner result: header lines, then the optimum and the next best layouts as rows."""
-    columns = [c for c in TRAINING_PLAN_COLUMNS if c.header != "days" or doc.get("time_to_train_days") is not None]
-    return format_ranked(doc, columns, fmt, _training_header)
+    return format_ranked(doc, training_columns(doc), fmt, training_header)

@@ -23,6 +23,7 @@ from hardware.errors import CatalogueError
 from models.errors import ModelError
 from planner.budget import Budget, max_instances
 from planner.errors import InfeasibleError, InputError, PlannerError
+from planner.report.narrow import PRIORITY, narrow_table
 from planner.report.summary import choice_row
 from planner.report.tables import (
     BOUND_COLUMNS,
@@ -30,7 +31,6 @@ from planner.report.tables import (
     LAYOUT_COLUMNS,
     THROUGHPUT_COLUMNS,
     Column,
-    format_rows,
     to_json,
 )
 from planner.search.serving import optimise
@@ -390,9 +390,9 @@ def compare_document(specs: list[ScenarioSpec], settings: Settings, baseline: in
     return Document({"baseline": baseline, "rows": rows}, title)
 
 
-def format_compare(doc: Document, fmt: str) -> str:
-    """The comparison as a table (title: what every row shares; ``*`` marks the baseline)."""
+def format_compare(doc: Document, fmt: str, wide: bool = False) -> str:
+    """The comparison as a table (``*`` marks the baseline); 120 characters wide unless ``wide`` (report.narrow)."""
     if fmt == "json":
         return to_json(doc)
-    rows = doc["rows"]
-    return format_rows(rows, compare_columns(rows, fmt), fmt, title=None if fmt == "csv" else doc.title)
+    return narrow_table(doc["rows"], compare_columns(doc["rows"], fmt), fmt, doc.title, PRIORITY, WHY_NOT_COLUMN,
+                        wide=wide)

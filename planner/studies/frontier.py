@@ -137,15 +137,19 @@ FRONTIER_COLUMNS = [
 ]
 
 
+def frontier_title(rows: list[dict]) -> str:
+    """The table's title: what every line shares, how many lines and points."""
+    specs = [replace(spec_of(r), min_tok_per_user=None) for r in rows]
+    shared = common_label(specs, skip=("latency",))
+    return ("frontier: tokens/s per GPU vs tokens/s per user" + (f"; shared: {shared}" if shared else "")
+            + f"; {len({r['series'] for r in rows})} line(s), {len(rows)} point(s)")
+
+
 def format_frontier(rows: list[dict], fmt: str) -> str:
     """Frontier points, slowest first within each line; JSON is the list of point rows."""
     if fmt == "json":
         return to_json(rows)
-    specs = [replace(spec_of(r), min_tok_per_user=None) for r in rows]
-    shared = common_label(specs, skip=("latency",))
-    title = ("frontier: tokens/s per GPU vs tokens/s per user" + (f"; shared: {shared}" if shared else "")
-             + f"; {len({r['series'] for r in rows})} line(s), {len(rows)} point(s)")
-    return format_rows(rows, FRONTIER_COLUMNS, fmt, title=None if fmt == "csv" else title)
+    return format_rows(rows, FRONTIER_COLUMNS, fmt, title=None if fmt == "csv" else frontier_title(rows))
 
 
 def plot_title(rows: list[dict]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from planner.budget import Budget
-from planner.errors import InputError
+from planner.errors import InfeasibleError, InputError
 from planner.quant import mode
 from planner.report.summary import result_document
 from planner.search.serving import optimise
@@ -94,18 +94,30 @@ def plan_document(objective: str = "max_tps", target_tps: float | None = None, *
         kv_offload_fraction=kv_offload_fraction)
     limits, defaulted = default_limits(sc, min_tok_per_user, max_tpot_ms, max_ttft_ms)
     solver = _or(solver, DEFAULT_SOLVER)
-    if disagg:  # prefill and decode pools sized together (planner.fleet.disagg), with the limits asked only
-        limits = Limits.from_cli(min_tok_per_user, max_tpot_ms, max_ttft_ms)
+    applied = {"applied": defaulted, "source": DEFAULT_LIMITS_SOURCE} if defaulted else None
+    if disagg:  # prefill and decode pools sized together (planner.fleet.disagg), under the same limits
         if export_mps or export_lp:
             raise InputError("--export-mps/--export-lp are not available with --disagg")
         from planner.fleet.disagg import plan_disagg  # the fleet stack only for --disagg
         from planner.report.fleet_summary import fleet_document
-        return fleet_document(plan_disagg(sc, budget, space, limits, solver, time_limit_s, target_tps))
+        from planner.studies.disagg_explain import explain_disagg
+
+        def again(budget=budget, limits=limits):
+            try:
+                return fleet_document(plan_disagg(sc, budget, space, limits, solver, time_limit_s, target_tps))
+            except InfeasibleError:
+                return None
+
+        doc = fleet_document(plan_disagg(sc, budget, space, limits, solver, time_limit_s, target_tps))
+        # The limits where a plan document has them (scenario.limits), for the header and JSON alike.
+        doc["scenario"] = {"limits": {"max_tpot_s": limits.max_tpot_s, "max_ttft_s": limits.max_ttft_s,
+                                      "defaults": applied}}
+        doc["explanation"] = explain_disagg(doc, budget, limits, sc.hardware.gpus_per_rack, again)
+        return doc
     result = optimise(sc, budget, space, limits, objective, target_tps, _or(top, DEFAULT_TOP), solver, time_limit_s,
                       export_mps, export_lp)
     doc = result_document(result)
-    applied = {"applied": defaulted, "source": DEFAULT_LIMITS_SOURCE}
-    doc["scenario"]["limits"]["defaults"] = applied if defaulted else None
+    doc["scenario"]["limits"]["defaults"] = applied
     return doc
 
 

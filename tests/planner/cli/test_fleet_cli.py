@@ -184,7 +184,7 @@ BAD = [
      "model[1].name: unknown model"),
     ("[[hardware]]\nsystem = 'hgx-h200'\nservers = 1\n", "no models to plan"),
     ("[[hardware]]\nsystem = 'hgx-h200'\nservers = 1\n[[model]]\nname='llama-3.1-8b'\nisl=1024\nosl=128\n"
-     "target_tps=1e9\n", "model llama_3_1_8b: target 1,000,000,000 output tok/s, but the whole fleet"),
+     "target_tps=1e9\n", "model llama-3.1-8b: target 1,000,000,000 output tok/s, but the whole fleet"),
 ]
 
 
@@ -215,3 +215,69 @@ def test_a_label_the_file_gives_is_the_name_reports_print(tmp_path):
     doc = _json(["fleet", _write(tmp_path, text)])
     assert [m["model"] for m in doc["models"]] == ["chat"] and doc["models"][0]["name"] == "llama-3.1-8b"
     assert {p["model"] for p in doc["pools"]} == {"chat"}
+
+
+def test_plan_disagg_applies_the_default_limits_and_states_them():
+    # isl/osl and no limit given: TPOT <= 80 ms and TTFT <= 2,000 ms (planner.studies.serving defaults,
+    # the MLPerf Inference v5.1 server scenario) bind the pools, as they bind an aggregated plan.
+    args = ["plan", "--disagg", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--gpus", "8", "--isl", "1024",
+            "--osl", "256", "--batch", "8,64,256,1024"]
+    doc = _json(args)
+    assert doc["scenario"]["limits"] == {"max_tpot_s": 0.08, "max_ttft_s": 2.0,
+                                         "defaults": {"applied": ["tpot", "ttft"],
+                                                      "source": "MLPerf Inference v5.1 server scenario"}}
+    model = doc["models"][0]
+    assert (model["max_tpot_s"], model["max_ttft_s"]) == (0.08, 2.0)  # what the MILP was given
+    assert model["worst_tpot_s"] <= 0.08 and model["worst_ttft_s"] <= 2.0
+    text = RUN.invoke(cli, args, catch_exceptions=False).stdout.splitlines()
+    assert text[2] == ("limits: TPOT <= 80.0 ms (>= 12.5 tok/s per user), TTFT <= 2,000 ms (TPOT and TTFT: isl/osl "
+                       "default, MLPerf Inference v5.1 server scenario; change with --min-tok-per-user, "
+                       "--max-tpot-ms, --max-ttft-ms; 0 lifts one)")
+    # 0 lifts both: no limit reaches the MILP.
+    lifted = _json([*args, "--min-tok-per-user", "0", "--max-ttft-ms", "0"])
+    assert lifted["scenario"]["limits"] == {"max_tpot_s": None, "max_ttft_s": None, "defaults": None}
+    assert (lifted["models"][0]["max_tpot_s"], lifted["models"][0]["max_ttft_s"]) == (None, None)
+
+
+def test_models_are_named_as_the_user_typed_them(tmp_path, capsys):
+    # The constraint label of "meta-llama/Llama-3.1-8B" is meta_llama_llama_3_1_8b; neither the error
+    # message nor the tables print it: they print the id as typed.
+    from planner.cli.main import main
+    path = _write(tmp_path, SMALL.format(objective="gpus"))
+    with pytest.raises(SystemExit) as info:
+        main(["fleet", path, "--model", "meta-llama/Llama-3.1-8B=1000000000", "--isl", "1024", "--osl", "256"])
+    err = capsys.readouterr().err
+    assert info.value.code == 1 and err.count("\n") == 1
+    assert err.startswith("error: model meta-llama/Llama-3.1-8B: target 1,000,000,000 output tok/s, but the whole "
+                          "fleet serving only this model reaches ")
+    doc = _json(["fleet", path, "--model", "meta-llama/Llama-3.1-8B=20000", "--isl", "1024", "--osl", "256"])
+    assert {p["model"] for p in doc["pools"]} == {m["model"] for m in doc["models"]} == {"meta-llama/Llama-3.1-8B"}
+    assert doc["models"][0]["name"] == "llama-3.1-8b"  # the catalogue model it resolved to
+
+
+def test_plan_disagg_explains_itself_with_solves_not_guesses():
+    # Why this disaggregated plan: a limit binds when the question solved again with it relaxed (one
+    # more rack; a latency limit 10 % looser) gives more output tokens/s; those solves are the moves.
+    args = ["plan", "--disagg", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--gpus", "8", "--isl", "1024",
+            "--osl", "256", "--batch", "8,64,256,1024"]
+    doc = _json(args)
+    e = doc["explanation"]
+    assert set(e) >= {"binding", "runner_up", "what_would_move_it"} and e["runner_up"] is None
+    items = {x["name"]: x for x in e["binding"]}
+    tps = doc["totals"]["output_tps"]
+    rack, tpot, ttft = e["what_would_move_it"]
+    assert rack["change"] == "one more rack (40 GPUs)"  # 8 + 32 GPUs of an hgx-h200 rack
+    # The GPU budget binds (8 of 8 in use, and 40 GPUs serve more); the default latency limits do not
+    # (relaxed by 10 %, the same plan's tokens/s).
+    assert (items["gpu_budget"]["used"], items["gpu_budget"]["limit"]) == (8, 8) and items["gpu_budget"]["binding"]
+    assert rack["total_tps"] > tps
+    assert tpot["change"] == "TPOT limit relaxed by 10% to 88.0 ms" and tpot["total_tps"] == pytest.approx(tps)
+    assert ttft["change"] == "TTFT limit relaxed by 10% to 2,200.0 ms" and ttft["total_tps"] == pytest.approx(tps)
+    assert not items["tpot"]["binding"] and not items["ttft"]["binding"]
+    assert items["tpot"]["used"] <= items["tpot"]["limit"] == 80.0
+    # Every pool's HBM is listed against the usable capacity; each binds only when at least 99 % full.
+    hbm = [x for x in e["binding"] if x["name"].startswith("hbm ")]
+    assert len(hbm) == len(doc["pools"]) and all(x["binding"] == (x["used"] >= 0.99 * x["limit"]) for x in hbm)
+    text = RUN.invoke(cli, args, catch_exceptions=False).stdout
+    assert "why this plan:\n  binding: GPU budget: 8 of 8 GPUs in use (prefill and decode pools)\n" in text
+    assert "  what would move it: one more rack (40 GPUs): " in text

@@ -126,3 +126,27 @@ def test_fleet_cli_stdout_is_unchanged_by_progress():
     assert plain.exit_code == forced.exit_code == 0
     assert plain.stderr == "" and "\rfleet: step 28/28" in forced.stderr
     assert forced.stdout_bytes == plain.stdout_bytes
+
+
+def test_a_left_bar_ends_its_line_and_is_not_cleared():
+    # The sweep's bar (leave=True): the last line stays, ended by a newline; clear then writes nothing.
+    clock, out = FakeClock(), io.StringIO()
+    show = Reporter("sweep", True, out, clock, line=lambda what, d, t, e: f"{what} {d}/{t} {e:.0f} s", leave=True)
+    show(0, 2)
+    clock.now += 1.0
+    show(2, 2)
+    assert out.getvalue() == "\rsweep 0/2 0 s\rsweep 2/2 1 s\n"
+    show.clear()
+    assert out.getvalue() == "\rsweep 0/2 0 s\rsweep 2/2 1 s\n"
+
+
+def test_the_bar_is_drawn_whatever_the_screen_size(monkeypatch):
+    # tqdm hides a bar below a screen's last row; a terminal of unknown size reads as -1 rows. The
+    # reporter draws one line and does not ask the screen, so the line shows.
+    import tqdm.std
+    monkeypatch.setattr(tqdm.std, "_screen_shape_wrapper", lambda: lambda fp: (-1, -1))
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stderr", out)  # tqdm asks the screen's size of stderr and stdout only
+    show = Reporter("x", True, clock=FakeClock())
+    show(0, 2)
+    assert out.getvalue() == "\rx 0/2, 0:00 elapsed, ETA -:--"

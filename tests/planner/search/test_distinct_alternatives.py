@@ -54,3 +54,16 @@ def test_moe_dp_groups_stay_distinct_layouts():
     one = evaluate_plan(sc, Plan(tp=1, dp=1, batch=64, quant="fp4", kv_quant="fp8"))
     two = evaluate_plan(sc, Plan(tp=1, dp=2, batch=128, quant="fp4", kv_quant="fp8"))
     assert float(two.memory.total[0]) < float(one.memory.total[0])
+
+
+def test_training_top_k_lists_distinct_layouts_each_slower_than_the_last():
+    # Context parallelism is not data parallelism under another name: at 32k tokens per sequence cp 2, 4,
+    # 8 and 16 pay the cp group's communication and run a little slower
+    # than the pure data-parallel optimum, so the top 5 are five layouts with five different tokens/s.
+    import planner
+    doc = planner.train_plan(model="llama-3.1-8b", system="gb200-nvl72", seq_len=32768, top=5)
+    rows = [doc, *doc["alternatives"]]
+    assert [r["layout"] for r in rows] == ["1x1x1x1x64", "1x2x1x1x32", "1x4x1x1x16", "1x8x1x1x8", "1x16x1x1x4"]
+    tps = [round(r["tokens_per_s"]) for r in rows]  # as the table prints them (",.0f")
+    assert len(set(tps)) == 5 and tps == sorted(tps, reverse=True)
+    assert tps[0] / tps[1] > 1.001  # 1,328,083 / 1,325,369 = 1.0020: a real difference, not a split

@@ -130,13 +130,22 @@ def test_cli_rows_cover_every_combination_of_the_lists():
 
 
 def test_cli_table_marks_the_baseline_and_shows_why_not():
-    result = RUN.invoke(cli, ["compare", "--model", "qwen3-30b-a3b", "--system", "hgx-h200", "--tokens-cached", "4096",
-                              "--min-tok-per-user", "0,5000", "--max-batch", "64", "--baseline", "1"])
+    args = ["compare", "--model", "qwen3-30b-a3b", "--system", "hgx-h200", "--tokens-cached", "4096",
+            "--min-tok-per-user", "0,5000", "--max-batch", "64", "--baseline", "1"]
+    result = RUN.invoke(cli, args)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("compare: 2 scenarios; shared: ctx 4096")
     assert lines[3].startswith("1*")  # title, header, rule, then the baseline row
-    assert "infeasible: latency: the best reachable" in lines[4]
+    # The default table fits 120 characters: row 2's reason is under it, wrapped to the same width.
+    assert lines[5].startswith("#2 why not: infeasible: latency: the best reachable")
+    assert max(len(line) for line in lines) <= 120
+    # The table shows 10 of its 25 columns (#, 4 axes, the 5 plan columns that fit), the reason goes
+    # below and 14 are left out; --wide prints all 25, the reason in its row.
+    assert lines[-1] == "14 more columns: --wide shows every column"
+    wide = RUN.invoke(cli, [*args, "--wide"]).output.splitlines()
+    assert len(wide[1].split()) > 24 and "infeasible: latency: the best reachable" in wide[4]
+    assert max(len(line) for line in wide) > 300
 
 
 def test_cli_baseline_out_of_range_is_one_line_exit_1(capsys):
