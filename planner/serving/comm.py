@@ -17,7 +17,12 @@ and latency rounds per kind, the same function training uses):
   tensor-parallel group (``T`` tokens when ``ep == 1``, ``T k / ep`` token-expert pairs otherwise).
 * Pipeline: each stage hands its micro-batch's hidden vectors to the next (``1 / tp`` each).
 
-Latency: decode uses the ``TREE`` latency model, a collective over ``n`` GPUs costs ``log2 n``
+Time: the engine's fitted collective curves (``planner.engine.kernels.comm``, :func:`curve_comm`):
+an all-reduce pays a floor growing per doubling of its group plus its ring volume at the fitted
+efficiency of the tier's link; a MoE dispatch or combine is ONE exchange (floor plus the rank's
+share), not ``log2 n`` rounds. The bytes per tier are the same volumes below.
+
+Seed preset (``Rates.comm_curves is None``): decode uses the ``TREE`` latency model, a collective over ``n`` GPUs costs ``log2 n``
 rounds of its tier's per-message latency (a tree or recursive-doubling all-reduce takes
 ``log2 n`` rounds; a one-shot kernel waits on ``n - 1`` peers), times the engine's
 ``comm_latency_scale`` (how fast its collective kernels are: custom one-shot all-reduce vs
