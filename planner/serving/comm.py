@@ -22,9 +22,10 @@ an all-reduce pays a floor growing per doubling of its group plus its ring volum
 efficiency of the tier's link; a MoE dispatch or combine is ONE exchange (floor plus the rank's
 share), not ``log2 n`` rounds. The bytes per tier are the same volumes below.
 
-Seed preset (``Rates.comm_curves is None``): decode uses the ``TREE`` latency model, a collective over ``n`` GPUs costs ``log2 n``
-rounds of its tier's per-message latency (a tree or recursive-doubling all-reduce takes
-``log2 n`` rounds; a one-shot kernel waits on ``n - 1`` peers), times the engine's
+Seed preset (``Rates.comm_curves is None``): decode uses the ``TREE`` latency model, a
+collective over ``n`` GPUs costs ``log2 n`` rounds of its tier's per-message latency (a tree or
+recursive-doubling all-reduce takes ``log2 n`` rounds; a one-shot kernel waits on ``n - 1`` peers),
+times the engine's
 ``comm_latency_scale`` (how fast its collective kernels are: custom one-shot all-reduce vs
 NCCL); a pipeline hand-off is one message. Decode messages are small, so this term dominates
 them; the catalogue's latency is an observed per-message cost (aiconfigurator's ``p2p_latency``).
