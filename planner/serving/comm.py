@@ -17,9 +17,15 @@ and latency rounds per kind, the same function training uses):
   tensor-parallel group (``T`` tokens when ``ep == 1``, ``T k / ep`` token-expert pairs otherwise).
 * Pipeline: each stage hands its micro-batch's hidden vectors to the next (``1 / tp`` each).
 
-Latency: decode uses the ``TREE`` latency model, a collective over ``n`` GPUs costs ``log2 n``
-rounds of its tier's per-message latency (a tree or recursive-doubling all-reduce takes
-``log2 n`` rounds; a one-shot kernel waits on ``n - 1`` peers), times the engine's
+Time: the engine's fitted collective curves (``planner.engine.kernels.comm``, :func:`curve_comm`):
+an all-reduce pays a floor growing per doubling of its group plus its ring volume at the fitted
+efficiency of the tier's link; a MoE dispatch or combine is ONE exchange (floor plus the rank's
+share), not ``log2 n`` rounds. The bytes per tier are the same volumes below.
+
+Seed preset (``Rates.comm_curves is None``): decode uses the ``TREE`` latency model, a
+collective over ``n`` GPUs costs ``log2 n`` rounds of its tier's per-message latency (a tree or
+recursive-doubling all-reduce takes ``log2 n`` rounds; a one-shot kernel waits on ``n - 1`` peers),
+times the engine's
 ``comm_latency_scale`` (how fast its collective kernels are: custom one-shot all-reduce vs
 NCCL); a pipeline hand-off is one message. Decode messages are small, so this term dominates
 them; the catalogue's latency is an observed per-message cost (aiconfigurator's ``p2p_latency``).
@@ -33,6 +39,7 @@ import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.collectives import ALL_REDUCE, ALL_TO_ALL, NUM_TIERS, P2P, TREE, CollectiveCost, collective_cost
+from planner.engine.kernels.comm import CommTiers, allreduce_s, alltoall_s, p2p_s
 from planner.engine.rates import Rates
 from planner.serving.roofline import Layout
 from planner.serving.shape import ModelShape
@@ -53,6 +60,8 @@ class Comm:
 
 def comm(shape: ModelShape, lay: Layout, r: Rates, gpus_per_server: int, gpus_per_rack: int) -> Comm:
     """Traffic and time of the collectives of one micro-batch on one stage."""
+    if r.comm_curves is not None:
+        return curve_comm(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack)
     rows = lay.tp.shape[0]
     volume = np.zeros((NUM_TIERS, rows))
     latency = np.zeros((NUM_TIERS, rows))
@@ -61,15 +70,9 @@ def comm(shape: ModelShape, lay: Layout, r: Rates, gpus_per_server: int, gpus_pe
     # Masks multiply (x * on) rather than select (np.where): the terms are finite, so the
     # results are identical, and a product is about twice as fast over a million rows.
     def add(span, cost: CollectiveCost):
-        beyond_server = span > gpus_per_server
-        if not beyond_server.any():  # the common case: every group inside one server
-            volume[0] += cost.sent_bytes
-            latency[0] += cost.rounds
-            return
-        beyond_rack = span > gpus_per_rack
-        for t, on in enumerate((~beyond_server, beyond_server & ~beyond_rack, beyond_rack)):
-            volume[t] += cost.sent_bytes * on
-            latency[t] += cost.rounds * on
+        for t, on in _tier_masks(span, gpus_per_server, gpus_per_rack):
+            volume[t] += cost.sent_bytes if on is None else cost.sent_bytes * on
+            latency[t] += cost.rounds if on is None else cost.rounds * on
 
     # Attention and dense-FFN all-reduce over tp.
     n_allreduce = lay.stage_layers + lay.dense_layers
@@ -93,3 +96,64 @@ def comm(shape: ModelShape, lay: Layout, r: Rates, gpus_per_server: int, gpus_pe
 
     time = CollectiveCost(volume, latency).time_s(r.fabric_bytes_per_s[:, None], r.fabric_latency_s[:, None])
     return Comm(bytes_by_tier=volume, time_s=time.sum(axis=0))
+
+
+def _tier_masks(span, gpus_per_server: int, gpus_per_rack: int):
+    """(tier, mask or None) of the tiers a group of ``span`` GPUs runs on; None: every row on tier 0."""
+    beyond_server = span > gpus_per_server
+    if not beyond_server.any():  # the common case: every group inside one server
+        return [(0, None)]
+    beyond_rack = span > gpus_per_rack
+    return list(enumerate((~beyond_server, beyond_server & ~beyond_rack, beyond_rack)))
+
+
+def curve_comm(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: int, gpus_per_rack: int) -> Comm:
+    """The same collectives timed by the engine's fitted kernel curves (``planner.engine.kernels.comm``).
+
+    Each collective costs its curve on the tier its group spans: an all-reduce its floor, growth
+    per doubling of the group and ring volume at the fitted efficiency; a MoE dispatch or combine
+    ONE exchange (floor plus its share at the all-to-all efficiency), not ``log2 n`` rounds; a
+    pipeline hand-off one message at the all-to-all's floor and rate. Bytes per tier are the
+    volumes of the alpha-beta model (the fabric load the fleet problem charges).
+    """
+    rows = lay.tp.shape[0]
+    volume = np.zeros((NUM_TIERS, rows))
+    time = np.zeros(rows)
+    hidden_bytes = shape.hidden_size * ACTIVATION_BYTES
+
+    def add(span, sent_bytes, seconds):
+        """Charge ``sent_bytes`` and ``seconds(tier)`` (all calls) on the tier of each row's span."""
+        nonlocal time
+        for t, on in _tier_masks(span, gpus_per_server, gpus_per_rack):
+            volume[t] += sent_bytes if on is None else sent_bytes * on
+            time = time + (seconds(t) if on is None else seconds(t) * on)
+
+    # Attention and dense-FFN all-reduce over tp.
+    message = lay.group_tokens * hidden_bytes
+    calls = (lay.stage_layers + lay.dense_layers) * (lay.tp > 1)
+    add(lay.tp, collective_cost(ALL_REDUCE, lay.tp, message, TREE, calls=calls).sent_bytes,
+        lambda t: calls * allreduce_s(lay.tp, message, k.allreduce_floor_s[t], k.allreduce_step_s[t],
+                                      k.allreduce_bytes_per_s[t]))
+
+    if shape.num_moe_layers:
+        # Expert-parallel dispatch + combine over the stage's GPUs, (ep - 1) / ep of it remote.
+        a2a_calls = 2.0 * lay.moe_layers * (lay.ep > 1)
+        share = lay.micro_tokens / lay.stage_gpus * shape.top_k * hidden_bytes
+        add(lay.stage_gpus, collective_cost(ALL_TO_ALL, lay.stage_gpus, share, TREE, calls=a2a_calls,
+                                            destinations=lay.ep).sent_bytes,
+            lambda t: a2a_calls * alltoall_s(lay.stage_gpus, share, lay.ep, k.alltoall_floor_s[t],
+                                             k.alltoall_step_s[t], k.alltoall_bytes_per_s[t]))
+        # Expert tensor-parallel all-reduce.
+        pairs = np.where(lay.ep > 1, lay.micro_tokens * shape.top_k / lay.ep, lay.micro_tokens)
+        moe_calls = lay.moe_layers * (lay.moe_tp > 1)
+        add(lay.moe_tp, collective_cost(ALL_REDUCE, lay.moe_tp, pairs * hidden_bytes, TREE,
+                                        calls=moe_calls).sent_bytes,
+            lambda t: moe_calls * allreduce_s(lay.moe_tp, pairs * hidden_bytes, k.allreduce_floor_s[t],
+                                              k.allreduce_step_s[t], k.allreduce_bytes_per_s[t]))
+
+    # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
+    handoff = lay.group_tokens * hidden_bytes / lay.tp
+    pp_on = (lay.pp > 1).astype(float)
+    add(2.0 * lay.stage_gpus, handoff * pp_on,
+        lambda t: pp_on * p2p_s(handoff, k.alltoall_floor_s[t], k.alltoall_bytes_per_s[t]))
+    return Comm(bytes_by_tier=volume, time_s=time)
