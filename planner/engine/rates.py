@@ -17,6 +17,7 @@ import numpy as np
 
 from hardware.specs import TIERS, Hardware
 from planner import quant
+from planner.engine.kernels import gemm
 from planner.engine.profile import EngineProfile
 
 # PCIe Gen5 x16 host->device measured 55.4 GB/s of 63 GB/s (88 %) on H200 (docs/sources.md [E11]);
@@ -41,6 +42,8 @@ class Rates:
         host_bytes_per_s: achievable host-link bandwidth (KV offload stream).
         fabric_bytes_per_s, fabric_latency_s: per tier (``TIERS`` order).
         fabric_peak_bytes_per_s: per tier, nominal (utilisation denominator).
+        gemm: the dense-block GEMM curve (``planner.engine.kernels.gemm``); ``None`` under the
+            seed preset or a profile with ``gemm_curve = false``, which keep the FLOP/byte terms.
     """
 
     decode_flop_per_s: np.ndarray
@@ -55,6 +58,7 @@ class Rates:
     fabric_bytes_per_s: np.ndarray
     fabric_latency_s: np.ndarray
     fabric_peak_bytes_per_s: np.ndarray
+    gemm: gemm.GemmCurve | None = None
 
 
 def _peak(hw: Hardware, dtype: str) -> float:
@@ -103,4 +107,6 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
                                      for f in fabrics]),
         fabric_latency_s=np.array([f.latency_s for f in fabrics]) * profile.comm_latency_scale,
         fabric_peak_bytes_per_s=np.array([f.bytes_per_s for f in fabrics]),
+        gemm=gemm.curve(gpu, profile.name)
+        if gpu.sustained_decode_flop_per_s is None and profile.gemm_curve else None,
     )
