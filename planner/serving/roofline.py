@@ -50,7 +50,7 @@ import numpy as np
 
 from planner import quant
 from planner.engine.activations import ACTIVATION_BYTES
-from planner.engine.kernels.gemm import gemm_time_s
+from planner.engine.kernels.gemm import rows as gemm_rows
 from planner.engine.rates import Rates
 from planner.serving.plan import PlanArrays
 from planner.serving.shape import ModelShape
@@ -214,16 +214,17 @@ def gemm_s(shape: ModelShape, lay: Layout, r: Rates, tokens: np.ndarray, head_to
     """
     if r.gemm is None:
         return np.zeros_like(lay.tp)
-    block, head = r.gemm.take(lay.dense_quant), r.gemm.take(lay.vocab_quant)
-    layers = {"attention": lay.stage_layers, "dense": lay.dense_layers, "shared": lay.moe_layers,
-              "head": 1.0 / lay.pp}
-    total = np.zeros_like(lay.tp)
-    for g in shape.dense_gemms:
-        n = g.n / lay.tp if g.split == "n" else g.n
-        k = g.k / lay.tp if g.split == "k" else g.k
-        m, curve = (head_tokens, head) if g.block == "head" else (tokens, block)
-        total += layers[g.block] * gemm_time_s(m, n, k, curve)
-    return total
+    inv_tp = 1.0 / lay.tp
+    dims = {b: [(g.n, g.k, g.split) for g in shape.dense_gemms if g.block == b]
+            for b in ("attention", "dense", "shared", "head")}
+    block = gemm_rows(r.gemm, lay.dense_quant, tokens)
+    total = lay.stage_layers * block.sum_time_s(dims["attention"], inv_tp)
+    if shape.num_moe_layers < shape.num_layers:  # dense-FFN layers
+        total += lay.dense_layers * block.sum_time_s(dims["dense"], inv_tp)
+    if shape.num_moe_layers and dims["shared"]:
+        total += lay.moe_layers * block.sum_time_s(dims["shared"], inv_tp)
+    head = gemm_rows(r.gemm, lay.vocab_quant, head_tokens)
+    return total + head.sum_time_s(dims["head"], inv_tp) / lay.pp
 
 
 def hbm_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:

@@ -108,6 +108,55 @@ def gemm_time_s(m, n, k, c: GemmCurve) -> np.ndarray:
     return c.floor_s + np.maximum(compute, moved / c.bytes_per_s) + mk * c.quant_s_per_element
 
 
+@dataclass(frozen=True)
+class RowsCurve:
+    """Per-row constants of a mode array and ``m`` rows, prepared once for many GEMMs (:func:`rows`)."""
+
+    tiles_m: np.ndarray        # ceil(m / tile_m)
+    inv_tile_n: np.ndarray
+    inv_sm: float
+    wave_s_per_k: np.ndarray   # one wave's seconds per unit of k: 2 tile_m tile_n SMs / FLOP/s
+    in_s_per_k: np.ndarray     # m x activation bytes / bandwidth
+    out_s_per_n: np.ndarray    # m x output bytes / bandwidth
+    weight_s: np.ndarray       # weight bytes per element / bandwidth
+    quant_s_per_k: np.ndarray  # m x activation-quantisation seconds per element
+    floor_s: np.ndarray
+
+    def sum_time_s(self, dims, inv_tp: np.ndarray) -> np.ndarray:
+        """Sum of :func:`gemm_time_s` over ``dims``, ``(n, k, split)`` each; ``split`` ``"n"`` or ``"k"``
+        divides that dimension by tp (``inv_tp = 1 / tp``), ``""`` leaves both whole.
+
+        The same arithmetic as :func:`gemm_time_s`, reordered so that the per-row constants are
+        computed once: ``m k a + k n w + m n c = k (m a + n w) + n (m c)``.
+        """
+        total = len(dims) * self.floor_s
+        for n, k, split in dims:
+            if split == "n":
+                n = n * inv_tp
+            elif split == "k":
+                k = k * inv_tp
+            waves = np.ceil(self.tiles_m * np.ceil(n * self.inv_tile_n) * self.inv_sm)
+            compute = waves * (self.wave_s_per_k * k)
+            memory = k * (self.in_s_per_k + n * self.weight_s) + n * self.out_s_per_n
+            total = total + np.maximum(compute, memory) + k * self.quant_s_per_k
+        return total
+
+
+def rows(curve: GemmCurve, mode: np.ndarray, m: np.ndarray) -> RowsCurve:
+    """``curve``'s constants for rows of quantisation modes ``mode`` running GEMMs of ``m`` rows each."""
+    def pick(values):
+        return np.take(values, mode)
+    return RowsCurve(
+        tiles_m=np.ceil(m * pick(1.0 / curve.tile_m)), inv_tile_n=pick(1.0 / curve.tile_n),
+        inv_sm=1.0 / curve.sm_count,
+        wave_s_per_k=pick(2.0 * curve.sm_count * curve.tile_m * curve.tile_n / curve.flop_per_s),
+        in_s_per_k=m * pick(curve.activation_bytes / curve.bytes_per_s),
+        out_s_per_n=m * pick(OUTPUT_BYTES / curve.bytes_per_s),
+        weight_s=pick(curve.weight_bytes / curve.bytes_per_s),
+        quant_s_per_k=m * pick(curve.quant_s_per_element),
+        floor_s=pick(curve.floor_s))
+
+
 @cache
 def fitted() -> dict:
     """``{gpu: {engine: {dtype: {param: value}}}}`` from ``gemm.toml`` (without its sources)."""

@@ -100,3 +100,16 @@ def test_fit_scores_on_the_h200_tables():
     bf16, fp8 = scores[("h200_sxm", "trtllm", "gemm bfloat16")], scores[("h200_sxm", "trtllm", "gemm fp8")]
     assert bf16.rows == fp8.rows == 35_700
     assert bf16.mape_pct < 12.5 and fp8.mape_pct < 7.5
+
+
+def test_the_row_sum_is_the_sum_of_single_gemms():
+    # planner.serving.roofline.gemm_s sums many GEMMs through RowsCurve.sum_time_s: the same arithmetic reordered.
+    c = gemm.curve(CAT.gpu("b200"), "trtllm")
+    rng = np.random.default_rng(1)
+    mode = rng.integers(0, len(quant.MODE_NAMES), 500)
+    m, tp = rng.integers(0, 9000, 500).astype(float), rng.choice([1.0, 2.0, 4.0, 8.0], 500)
+    dims = [(6144, 4096, "n"), (4096, 4096, "k"), (256, 7168, "")]
+    one = c.take(mode)
+    expected = (gemm.gemm_time_s(m, 6144 / tp, 4096, one) + gemm.gemm_time_s(m, 4096, 4096 / tp, one)
+                + gemm.gemm_time_s(m, 256, 7168, one))
+    assert np.allclose(gemm.rows(c, mode, m).sum_time_s(dims, 1.0 / tp), expected, rtol=1e-12, atol=0)
