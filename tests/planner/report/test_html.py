@@ -91,7 +91,7 @@ def test_headless_chromium_renders_the_page(page, tmp_path):
     assert dom.returncode == 0, dom.stderr
     rendered = _Dom()
     rendered.feed(dom.stdout)
-    assert rendered.rows == 3 and rendered.bars == {"step-time": 12, "memory": 9, "fabric": 3}
+    assert rendered.rows == 3 and rendered.bars == {"step-time": 15, "memory": 9, "fabric": 3}
     assert "CONSOLE(" not in dom.stderr, dom.stderr
     shot = tmp_path / "plan.png"
     done = subprocess.run([*flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
