@@ -195,6 +195,7 @@ class GpuFile(_File):
         "narrow_gemm_efficiency_ratio": ("narrow_gemm_efficiency_fraction", 1),
         "prefill_narrow_gemm_efficiency_ratio": ("prefill_narrow_gemm_efficiency_fraction", 1),
         "sustained_decode_tflops": ("sustained_decode_flop_per_s", TFLOP),
+        "sm_count": ("sm_count", 1),
     }
     PEAK_KEYS: ClassVar[tuple[str, ...]] = tuple(f"peak_dense_tflops.{dtype}" for dtype in DTYPES)
 
@@ -214,6 +215,7 @@ class GpuFile(_File):
     narrow_gemm_efficiency_ratio: Fraction = 1.0
     prefill_narrow_gemm_efficiency_ratio: Fraction = 1.0
     sustained_decode_tflops: Positive | None = None
+    sm_count: PositiveInt | None = None
 
     @classmethod
     def sourced_keys(cls) -> tuple[str, ...]:

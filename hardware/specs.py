@@ -88,6 +88,8 @@ class GpuSpec(_Spec):
             matmuls relative to bf16's (the compute efficiencies above are bf16 measurements;
             narrow-dtype kernels reach a smaller share of their doubled peak).
         prefill_narrow_gemm_efficiency_fraction: The same for prefill-shaped matmuls.
+        sm_count: Streaming multiprocessors (NVIDIA) or compute units (AMD) a GEMM's tiles spread
+            over (``planner.engine.kernels.gemm``); ``None`` when not given (no wave quantisation).
         sustained_decode_flop_per_s: Optional override of the decode FLOP rate (the seed
             simulator's preset, see `Catalogue.gpu(..., preset="seed")`); ``None`` by default,
             meaning "derive it from peak x decode efficiency".
@@ -112,6 +114,7 @@ class GpuSpec(_Spec):
     narrow_gemm_efficiency_fraction: Fraction = 1.0
     prefill_narrow_gemm_efficiency_fraction: Fraction = 1.0
     sustained_decode_flop_per_s: Positive | None = None
+    sm_count: PositiveInt | None = None
     sources: dict[str, str]
 
     @field_validator("peak_flop_per_s")

@@ -76,6 +76,10 @@ class EngineProfile(BaseModel):
             profile was fitted on; a plan outside it is flagged (``planner.serving.coverage``).
             ``None``: no measured range recorded (no flag).
         measured_context_tokens: (shortest, longest) ``isl + osl`` among those runs, likewise.
+        gemm_curve: run the dense-block GEMMs (attention projections, dense FFN, shared experts,
+            LM head) on the fitted GEMM kernel curve (``planner.engine.kernels.gemm``); ``False``
+            keeps them on the FLOP/byte roofline (the GPU's decode/prefill efficiency x
+            ``gemm_efficiency_scale``, weights in the HBM term), as the seed preset always does.
         gpus: per-GPU values of the performance knobs (`GPU_KNOBS`), keyed by catalogue GPU
             name: how fast one engine's kernels, launch path and scheduler run differs by part
             and platform (host CPU, CUDA-graph support, kernel maturity per architecture).
@@ -111,6 +115,7 @@ class EngineProfile(BaseModel):
     max_batch: int | None = Field(None, ge=1, le=1_000_000)
     measured_batch: tuple[int, int] | None = None
     measured_context_tokens: tuple[int, int] | None = None
+    gemm_curve: bool = True
     gpus: dict[str, dict[str, float]] = Field(default_factory=dict)
     sources: dict[str, str] = Field(default_factory=dict)
 

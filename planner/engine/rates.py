@@ -18,6 +18,7 @@ import numpy as np
 from hardware.specs import TIERS, Hardware
 from planner import quant
 from planner.engine.kernels import comm as comm_kernels
+from planner.engine.kernels import gemm
 from planner.engine.profile import EngineProfile
 
 # PCIe Gen5 x16 host->device measured 55.4 GB/s of 63 GB/s (88 %) on H200 (docs/sources.md [E11]);
@@ -45,6 +46,8 @@ class Rates:
         comm_curves: the engine's fitted collective curves on each tier
             (``planner.engine.kernels.comm``); None under the seed preset, whose collectives keep
             the alpha-beta model of ``fabric_bytes_per_s`` and ``fabric_latency_s``.
+        gemm: the dense-block GEMM curve (``planner.engine.kernels.gemm``); ``None`` under the
+            seed preset or a profile with ``gemm_curve = false``, which keep the FLOP/byte terms.
     """
 
     decode_flop_per_s: np.ndarray
@@ -60,6 +63,7 @@ class Rates:
     fabric_latency_s: np.ndarray
     fabric_peak_bytes_per_s: np.ndarray
     comm_curves: comm_kernels.CommTiers | None
+    gemm: gemm.GemmCurve | None = None
 
 
 def _peak(hw: Hardware, dtype: str) -> float:
@@ -110,4 +114,6 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
         fabric_peak_bytes_per_s=np.array([f.bytes_per_s for f in fabrics]),
         comm_curves=None if gpu.sustained_decode_flop_per_s is not None
         else comm_kernels.tiers(comm_kernels.params(profile.name, gpu.name), hw),
+        gemm=gemm.curve(gpu, profile.name)
+        if gpu.sustained_decode_flop_per_s is None and profile.gemm_curve else None,
     )

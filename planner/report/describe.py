@@ -5,6 +5,8 @@ from __future__ import annotations
 from hardware.catalogue import Catalogue
 from models import catalogue as model_catalogue
 from models import counts
+from planner import quant
+from planner.engine.kernels import gemm
 from planner.report.tables import Column
 from planner.units import billions, gb, kw, tb, tflops, us
 
@@ -122,4 +124,18 @@ def gpu_derived(g) -> list[tuple[str, object]]:
             out.append((f"derived.decode_tflops_{dtype}",
                         tflops(peak * g.decode_compute_efficiency_fraction * g.narrow_gemm_efficiency_fraction)))
     out.append(("derived.hbm_gb_per_kw", gb(g.hbm_bytes) / kw(g.power_w)))
-    return out
+    return out + kernel_curves(g)
+
+
+def kernel_curves(g) -> list[tuple[str, object]]:
+    """Whether each kernel curve's figures for ``g`` are measured (fitted to its kernel rows) or
+    transferred (the median over the measured GPUs, on ``g``'s own peaks, bandwidth and SM count),
+    with the default engine's figures."""
+    curve = gemm.curve(g, "default")
+    bf16 = quant.mode_index("bf16")
+    origin = ("measured: fitted to its gemm_perf rows" if curve.measured
+              else "transferred: median of the measured GPUs, on its own peaks, bandwidth and SM count")
+    return [("kernels.gemm", origin),
+            ("kernels.gemm.bf16_tflops", tflops(float(curve.flop_per_s[bf16]))),
+            ("kernels.gemm.hbm_tb_per_s", tb(float(curve.bytes_per_s[bf16]))),
+            ("kernels.gemm.floor_us", us(float(curve.floor_s[bf16])))]

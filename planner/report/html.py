@@ -114,7 +114,8 @@ def page(title: str, header: list[str], sections: list[str]) -> str:
             f'<pre id="header">{escape(chr(10).join(header))}</pre>\n' + "\n".join(sections) + "\n</body></html>\n")
 
 
-SERVING_STEP = {"compute": "compute", "hbm": "HBM", "comm": "communication", "offload": "KV offload"}
+SERVING_STEP = {"compute": "compute", "hbm": "HBM", "comm": "communication", "offload": "KV offload",
+                "gemm": "dense GEMMs"}
 SERVING_MEMORY = {"weights": "weights", "kv_hbm": "KV cache", "activations": "activations"}
 TIERS = ("intra_server", "inter_server", "inter_rack")
 

@@ -81,6 +81,7 @@ from planner.serving.roofline import (
     Layout,
     combine,
     compute_s,
+    gemm_s,
     hbm_s,
     launch_overhead_s,
     moe_imbalance,
@@ -134,6 +135,7 @@ class Iteration:
     comm: Comm
     offload_s: np.ndarray
     stage_time_s: np.ndarray
+    gemm_s: np.ndarray  # dense-block GEMMs on their curve (``roofline.gemm_s``), after the blend
 
     @property
     def terms(self) -> list[np.ndarray]:
@@ -242,14 +244,19 @@ def critical_group_tokens(stage_tokens: np.ndarray, chunk: float, dp: np.ndarray
 
 def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
                      work: PromptWork) -> np.ndarray:
-    """Compute time of ``work`` on one stage, per GPU, at the prefill-shaped rates (seconds)."""
-    block = 2.0 * work.group_tokens / lay.tp * (
-        shape.attention_params * lay.stage_layers
-        + shape.dense_ffn_params * lay.dense_layers
-        + shape.shared_params * lay.moe_layers
-    )
-    lm_head = 2.0 * work.prompts_per_group / lay.tp * shape.vocab_params / lay.pp
-    t = block / r.prefill_flop_per_s[lay.dense_quant] + lm_head / r.prefill_flop_per_s[lay.vocab_quant]
+    """Compute time of ``work`` on one stage, per GPU, at the prefill-shaped rates (seconds).
+
+    With a GEMM curve (``r.gemm``) the dense-block GEMMs are in ``iteration``'s ``gemm_s`` instead.
+    """
+    t = 0.0
+    if r.gemm is None:
+        block = 2.0 * work.group_tokens / lay.tp * (
+            shape.attention_params * lay.stage_layers
+            + shape.dense_ffn_params * lay.dense_layers
+            + shape.shared_params * lay.moe_layers
+        )
+        lm_head = 2.0 * work.prompts_per_group / lay.tp * shape.vocab_params / lay.pp
+        t = block / r.prefill_flop_per_s[lay.dense_quant] + lm_head / r.prefill_flop_per_s[lay.vocab_quant]
     if shape.num_moe_layers:
         imbalance = moe_imbalance(work.chunk_tokens, shape.top_k, lay.ep)
         routed = 2.0 * shape.expert_params * shape.top_k * work.stage_tokens / lay.stage_gpus * lay.moe_layers \
@@ -281,9 +288,13 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     compute = decode.compute_s + prompt_compute_s(shape, lay, r, quant_index, work)
     hbm = decode.hbm_s + (extra_bytes + kv_write + activations) / r.hbm_bytes_per_s
     traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack)
+    # Decode and prompt tokens go through the dense GEMMs together: one GEMM of their summed rows.
+    gemm = gemm_s(shape, lay, r, both.group_tokens, lay.group_tokens + work.prompts_per_group)
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) \
-        + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s)
-    return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage)
+        + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s,
+                            r.gemm is not None) + gemm
+    return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage,
+                     gemm_s=gemm)
 
 
 def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,

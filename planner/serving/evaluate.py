@@ -39,12 +39,21 @@ from planner.serving.comm import comm
 from planner.serving.memory import memory
 from planner.serving.plan import Plan, PlanArrays, take_rows
 from planner.serving.prefill import prefill_time_s
-from planner.serving.roofline import block_modes, combine, compute_s, hbm_s, launch_overhead_s, layout, offload_s
+from planner.serving.roofline import (
+    block_modes,
+    combine,
+    compute_s,
+    gemm_s,
+    hbm_s,
+    launch_overhead_s,
+    layout,
+    offload_s,
+)
 from planner.serving.scenario import Scenario
 from planner.serving.shape import ModelShape, model_shape
 from planner.units import gb, kw
 
-LIMITS = ("compute", "hbm", "comm", "offload")
+LIMITS = ("compute", "hbm", "comm", "offload", "gemm")
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,7 @@ class Scores(CommonScores):
     hbm_s: np.ndarray
     comm_s: np.ndarray
     offload_s: np.ndarray
+    gemm_s: np.ndarray
     stage_time_s: np.ndarray
     step_time_s: np.ndarray
     ttft_s: np.ndarray | None
@@ -132,8 +142,11 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     traffic = comm(shape, lay, r, gps, gpr)
     t_offload = offload_s(shape, lay, r)
     terms = [t_compute, t_hbm, traffic.time_s, t_offload]
+    # Dense-block GEMMs on their kernel curve, one after another with the rest (not blended).
+    t_gemm = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens)
     stage = combine(terms, prof.overlap_fraction) \
-        + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s)
+        + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s, r.gemm is not None) \
+        + t_gemm
     step = lay.pp * stage + prof.iteration_overhead_s(lay.batch / lay.dp)
     instance_tps = lay.batch / step
     ttft = None
@@ -144,6 +157,7 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
                      shape.prefill_attention_flop * prefill_attention_scale(scenario.model), gps, gpr,
                      admitted_sequences(mem, lay, hw.gpu.hbm_bytes, prof, w.isl, w.osl))
         t_compute, t_hbm, traffic, terms = sv.step.compute_s, sv.step.hbm_s, sv.step.comm, sv.step.terms
+        t_gemm = sv.step.gemm_s
         stage, step, ttft, instance_tps = sv.step.stage_time_s, sv.step_time_s, sv.ttft_s, sv.instance_tps
 
     tok_per_gpu = instance_tps / lay.gpus
@@ -158,10 +172,10 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     gpus = lay.gpus
     return Scores(
         plans=plans,
-        compute_s=t_compute, hbm_s=t_hbm, comm_s=traffic.time_s, offload_s=t_offload,
+        compute_s=t_compute, hbm_s=t_hbm, comm_s=traffic.time_s, offload_s=t_offload, gemm_s=t_gemm,
         stage_time_s=stage, step_time_s=step, ttft_s=ttft,
         tok_per_gpu=tok_per_gpu, instance_tps=instance_tps, total_tps=instance_tps * plans.instances,
-        limit=first_largest(terms),
+        limit=first_largest([*terms, t_gemm]),
         bound_compute=bound_compute, bound_hbm=bound_hbm, bound_comm=bound_comm,
         fabric_bytes_per_s=per_gpu_rate * gpus,
         fabric_utilisation=per_gpu_rate / r.fabric_peak_bytes_per_s[:, None],
@@ -255,7 +269,8 @@ def row(scenario: Scenario, scores: Scores, i: int = 0, prefill: bool = False) -
         **({"prefill_time_s": _prefill_s(scenario, scores, i)} if prefill else {}),
         "limit": LIMITS[int(scores.limit[i])],
         "time_split_s": {"compute": float(scores.compute_s[i]), "hbm": float(scores.hbm_s[i]),
-                         "comm": float(scores.comm_s[i]), "offload": float(scores.offload_s[i])},
+                         "comm": float(scores.comm_s[i]), "offload": float(scores.offload_s[i]),
+                         "gemm": float(scores.gemm_s[i])},
         **bounds_and_fabric(scenario.hardware, scores, i),
         "memory_per_gpu_bytes": {
             "weights": float(m.weights[i]), "kv_hbm": float(m.kv_hbm[i]), "kv_offloaded": float(m.kv_offloaded[i]),

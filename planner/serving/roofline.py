@@ -50,6 +50,7 @@ import numpy as np
 
 from planner import quant
 from planner.engine.activations import ACTIVATION_BYTES
+from planner.engine.kernels.gemm import rows as gemm_rows
 from planner.engine.rates import Rates
 from planner.serving.plan import PlanArrays
 from planner.serving.shape import ModelShape
@@ -157,15 +158,20 @@ def experts_hit_fraction(tokens: np.ndarray, top_k: int, num_experts: int) -> np
 
 
 def compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> np.ndarray:
-    """Compute time of one micro-batch on one stage, per GPU, in seconds."""
+    """Compute time of one micro-batch on one stage, per GPU, in seconds.
+
+    With a GEMM curve (``r.gemm``) the dense-block GEMMs are :func:`gemm_s`'s, not here.
+    """
     rate = r.decode_flop_per_s[quant_index]
     per_group = lay.group_tokens / lay.tp
-    block_flop = 2.0 * per_group * (
-        shape.attention_params * lay.stage_layers
-        + shape.dense_ffn_params * lay.dense_layers
-        + shape.shared_params * lay.moe_layers
-    )
-    vocab_flop = 2.0 * per_group * (shape.embedding_params + shape.lm_head_params) / lay.pp
+    block_flop = vocab_flop = 0.0
+    if r.gemm is None:
+        block_flop = 2.0 * per_group * (
+            shape.attention_params * lay.stage_layers
+            + shape.dense_ffn_params * lay.dense_layers
+            + shape.shared_params * lay.moe_layers
+        )
+        vocab_flop = 2.0 * per_group * (shape.embedding_params + shape.lm_head_params) / lay.pp
     routed_flop = 0.0
     if shape.num_moe_layers:
         imbalance = moe_imbalance(lay.micro_tokens, shape.top_k, lay.ep)
@@ -197,14 +203,42 @@ def kv_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
     return lay.group_tokens * per_seq * lay.kv_bytes / lay.kv_split
 
 
+def gemm_s(shape: ModelShape, lay: Layout, r: Rates, tokens: np.ndarray, head_tokens: np.ndarray) -> np.ndarray:
+    """Time of the stage's dense-block GEMMs on the GEMM curve, per GPU (zero without a curve).
+
+    Every GEMM of ``shape.dense_gemms`` runs once per layer of its block (the LM head once per
+    model, ``1 / pp`` of it per stage as the roofline spreads it) with ``m = tokens`` rows (the
+    attention group's tokens) and ``head_tokens`` rows for the LM head; ``n`` or ``k`` split over
+    ``tp`` as the GEMM is column- or row-parallel. Weights, activations and launch floor are all in
+    the curve (``planner.engine.kernels.gemm.gemm_time_s``).
+    """
+    if r.gemm is None:
+        return np.zeros_like(lay.tp)
+    inv_tp = 1.0 / lay.tp
+    dims = {b: [(g.n, g.k, g.split) for g in shape.dense_gemms if g.block == b]
+            for b in ("attention", "dense", "shared", "head")}
+    block = gemm_rows(r.gemm, lay.dense_quant, tokens)
+    total = lay.stage_layers * block.sum_time_s(dims["attention"], inv_tp)
+    if shape.num_moe_layers < shape.num_layers:  # dense-FFN layers
+        total += lay.dense_layers * block.sum_time_s(dims["dense"], inv_tp)
+    if shape.num_moe_layers and dims["shared"]:
+        total += lay.moe_layers * block.sum_time_s(dims["shared"], inv_tp)
+    head = gemm_rows(r.gemm, lay.vocab_quant, head_tokens)
+    return total + head.sum_time_s(dims["head"], inv_tp) / lay.pp
+
+
 def hbm_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
-    """HBM time: weights, the on-GPU share of KV read, new KV written, activations."""
+    """HBM time: weights, the on-GPU share of KV read, new KV written, activations.
+
+    With a GEMM curve (``r.gemm``) the dense-block weights are read in :func:`gemm_s`, not here.
+    """
     kv_write = lay.group_tokens * shape.kv_new_token_elements / shape.num_layers * lay.stage_layers \
         * lay.kv_bytes / lay.kv_split
     activations = lay.group_tokens * shape.hidden_size * ACTIVATION_BYTES * ACTIVATION_PASSES_PER_LAYER \
         * lay.stage_layers
     # Grouped expert GEMMs stream their weights at the engine's MoE efficiency.
-    total = dense_read_bytes(shape, lay) + routed_read_bytes(shape, lay) / r.moe_scale \
+    dense = dense_read_bytes(shape, lay) if r.gemm is None else 0.0
+    total = dense + routed_read_bytes(shape, lay) / r.moe_scale \
         + kv_read_bytes(shape, lay) * (1.0 - lay.offload) + kv_write + activations
     return total / r.hbm_bytes_per_s
 
@@ -214,19 +248,28 @@ def offload_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
     return kv_read_bytes(shape, lay) * lay.offload / r.host_bytes_per_s
 
 
-def stage_kernels(shape: ModelShape, lay: Layout) -> np.ndarray:
+def stage_kernels(shape: ModelShape, lay: Layout, gemm_curve: bool = False) -> np.ndarray:
     """Kernels one micro-batch launches on one stage: attention in every layer, dense or MoE FFN.
 
-    E.g. gpt-oss-120b at ``pp = 1``: 36 layers x (5 + 8) = 468 kernels.
+    With ``gemm_curve`` the dense-block GEMMs are left out: the GEMM curve charges each its own
+    launch floor. E.g. gpt-oss-120b at ``pp = 1``: 36 layers x (5 + 8) = 468 kernels; on the GEMM
+    curve 36 x ((5 - 2) + (8 - 1)) = 360 (QKV and O; the router).
     """
-    return (shape.attention_kernels * lay.stage_layers + shape.dense_ffn_kernels * lay.dense_layers
-            + shape.moe_ffn_kernels * lay.moe_layers)
+    attention, dense, moe = shape.attention_kernels, shape.dense_ffn_kernels, shape.moe_ffn_kernels
+    if gemm_curve:
+        blocks = [g.block for g in shape.dense_gemms]
+        attention, dense, moe = (attention - blocks.count("attention"), dense - blocks.count("dense"),
+                                 moe - blocks.count("shared"))
+    return attention * lay.stage_layers + dense * lay.dense_layers + moe * lay.moe_layers
 
 
 def launch_overhead_s(shape: ModelShape, lay: Layout, per_layer_overhead_s: float,
-                      per_kernel_overhead_s: float) -> np.ndarray:
-    """Fixed per-stage cost of one micro-batch: per kernel and per layer overheads (seconds)."""
-    return per_kernel_overhead_s * stage_kernels(shape, lay) + per_layer_overhead_s * lay.stage_layers
+                      per_kernel_overhead_s: float, gemm_curve: bool = False) -> np.ndarray:
+    """Fixed per-stage cost of one micro-batch: per kernel and per layer overheads (seconds).
+
+    ``gemm_curve``: the dense-block GEMMs are on the GEMM curve (:func:`stage_kernels`).
+    """
+    return per_kernel_overhead_s * stage_kernels(shape, lay, gemm_curve) + per_layer_overhead_s * lay.stage_layers
 
 
 def combine(terms: list[np.ndarray], overlap_fraction: float) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 
 from models import counts
 from models.spec import ModelSpec
+from planner.serving.gemms import Gemm, dense_gemms
 
 # GQA/MHA attention block: RMSNorm, fused QKV GEMM, rotary + KV-cache append, attention, O GEMM.
 GQA_ATTENTION_KERNELS = 5
@@ -131,6 +132,7 @@ class ModelShape(BlockShape):
         attention_kernels, dense_ffn_kernels, moe_ffn_kernels: kernels per layer of each
             block (:func:`kernels_per_layer`).
         prefill_tokens, prefill_attention_flop: prompt length and its causal attention FLOPs.
+        dense_gemms: the dense-block GEMMs of a layer and the LM head (``planner.serving.gemms``).
     """
 
     lm_head_params: float
@@ -147,6 +149,7 @@ class ModelShape(BlockShape):
     moe_ffn_kernels: int
     prefill_tokens: float = 0.0
     prefill_attention_flop: float = 0.0
+    dense_gemms: tuple[Gemm, ...] = ()
 
 
 def model_shape(model: ModelSpec, decode_context_tokens: float, kv_context_tokens: float,
@@ -176,4 +179,5 @@ def model_shape(model: ModelSpec, decode_context_tokens: float, kv_context_token
         prefill_tokens=float(prefill_tokens),
         prefill_attention_flop=float(np.asarray(counts.prefill_attention_flops(model, prefill_tokens)))
         if prefill_tokens else 0.0,
+        dense_gemms=dense_gemms(model),
     )

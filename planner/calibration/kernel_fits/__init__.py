@@ -19,6 +19,7 @@ import numpy as np
 # Module names under this package, one per kernel kind; each engineer adds its own line.
 FITS: tuple[str, ...] = (
     "comm",
+    "gemm",
 )
 
 

@@ -28,8 +28,9 @@ HBM_RATE = 4.8e12 * 0.877
 
 
 def bare(**knobs) -> EngineProfile:
-    """No overheads, terms summed (overlap 0), unit scales."""
-    fields = dict(name="bare", source="test: bare serving model", step_overhead_s=0.0, per_layer_overhead_s=0.0,
+    """No overheads, terms summed (overlap 0), unit scales, GEMMs as FLOPs and bytes (no GEMM curve)."""
+    fields = dict(name="bare", source="test: bare serving model", gemm_curve=False, step_overhead_s=0.0,
+                  per_layer_overhead_s=0.0,
                   overlap_fraction=0.0)
     fields.update(knobs)
     return EngineProfile(**fields)

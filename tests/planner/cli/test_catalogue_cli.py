@@ -49,12 +49,24 @@ def test_show_pages_carry_sources():
     assert model["moe.num_experts"] == 128 and model["derived.total_b"] == pytest.approx(235.1, abs=0.1)
 
 
+def test_show_gpu_marks_each_kernel_curve_measured_or_transferred():
+    h200 = json.loads(RUN.invoke(cli, ["show", "gpu", "h200-sxm", "--format", "json"]).output)
+    assert h200["kernels.gemm"].startswith("measured") and h200["sm_count"] == 132
+    mi300x = json.loads(RUN.invoke(cli, ["show", "gpu", "mi300x", "--format", "json"]).output)
+    assert mi300x["kernels.gemm"].startswith("transferred") and mi300x["sm_count"] == 304
+    # Transferred onto its own datasheet: never above the MI300X's 1,307.4 TFLOP/s bf16 peak, nor above its
+    # achievable 5.3 TB/s x its HBM efficiency.
+    assert 0 < mi300x["kernels.gemm.bf16_tflops"] <= 1307.4
+    assert 0 < mi300x["kernels.gemm.hbm_tb_per_s"] <= mi300x["derived.achievable_hbm_tb_per_s"]
+
+
 def test_catalogue_dir_option_and_env_var(tmp_path):
     (tmp_path / "gpus").mkdir()
     (tmp_path / "gpus" / "my-gpu.toml").write_text(MY_GPU)
     by_option = RUN.invoke(cli, ["--catalogue", str(tmp_path), "show", "gpu", "my-gpu", "--format", "json"])
     assert by_option.exit_code == 0, by_option.output
     assert json.loads(by_option.output)["hbm_bytes"] == pytest.approx(96e9)
+    assert json.loads(by_option.output)["kernels.gemm"].startswith("transferred")  # a user GPU: no kernel rows
     by_env = RUN.invoke(cli, ["gpus", "--format", "json"], env={"RACKPLAN_CATALOGUE": str(tmp_path)})
     assert "my-gpu" in [r["name"] for r in json.loads(by_env.output)]
 

@@ -48,7 +48,7 @@ def test_json_has_the_contract_keys(capsys):
         assert set(r[key]) == sub, key
     assert r["feasible"] is True and r["reasons"] == []
     assert r["ttft_s"] is None  # steady-state decode: no prompt to prefill
-    assert r["limit"] in {"compute", "hbm", "comm", "offload"}
+    assert r["limit"] in {"compute", "hbm", "comm", "offload", "gemm"}
     # One H200, one instance: tok/GPU = instance TPS = total TPS = batch / step; TPOT = step.
     assert r["tok_per_gpu"] == r["instance_tps"] == r["total_tps"]
     assert r["instance_tps"] == pytest.approx(64 / r["step_time_s"], rel=1e-12)

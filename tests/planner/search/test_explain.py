@@ -48,7 +48,10 @@ def test_the_limiting_subsystem_is_the_largest_term_and_its_share(doc):
     assert s["name"] == doc["limit"] == "hbm"
     # pp = 1: the share is the HBM term over the step time.
     assert s["share"] == pytest.approx(split["hbm"] / doc["step_time_s"], rel=1e-12)
-    assert 0.70 < s["share"] < 0.72
+    # HBM (KV cache, routed experts, activations) 23.6 of the 39.8 ms step; the dense-block GEMMs (attention
+    # projections, LM head, their weights included) run on the GEMM curve after it: 7.8 ms.
+    assert 0.58 < s["share"] < 0.61
+    assert 0.18 < split["gemm"] / doc["step_time_s"] < 0.21
 
 
 def test_the_runner_up_is_the_next_distinct_plan_and_says_what_it_gives_up(doc):

@@ -29,8 +29,9 @@ REL = 1e-9  # the evaluator and the test add the same float terms in another ord
 
 
 def profile(overlap_fraction: float) -> EngineProfile:
-    """An engine with no overheads and unit scales: the bare roofline."""
-    return EngineProfile(name=f"overlap-{overlap_fraction}", source="test: bare roofline",
+    """An engine with no overheads and unit scales: the bare roofline (GEMMs as FLOPs and bytes, not on
+    the GEMM curve, whose wiring tests/planner/serving/test_gemm_wiring.py checks)."""
+    return EngineProfile(name=f"overlap-{overlap_fraction}", source="test: bare roofline", gemm_curve=False,
                          gemm_efficiency_scale=1.0, attention_efficiency_scale=1.0, moe_efficiency_scale=1.0,
                          hbm_efficiency_scale=1.0, comm_efficiency_scale=1.0, step_overhead_s=0.0,
                          per_layer_overhead_s=0.0, hbm_usable_fraction=0.9, overlap_fraction=overlap_fraction)

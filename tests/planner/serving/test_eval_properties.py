@@ -36,6 +36,9 @@ PROFILES = {
                          per_layer_overhead_s=0.0),
     "sum": EngineProfile(name="sum", source="test", overlap_fraction=0.0, step_overhead_s=0.0,
                          per_layer_overhead_s=0.0),
+    # "max" with every GEMM as FLOPs and bytes (no GEMM curve): the plain roofline of Note 2.
+    "max-roofline": EngineProfile(name="max-roofline", source="test", overlap_fraction=1.0, step_overhead_s=0.0,
+                                  per_layer_overhead_s=0.0, gemm_curve=False),
 }
 DEGREES = (1, 2, 4, 8)
 # Float slack for comparisons of sums evaluated in different orders.
@@ -163,7 +166,7 @@ def test_compute_bound_exceeded_only_by_the_norm_share():
     # Llama-3.1-8B, no context, batch 4096 on one H200 under perfect overlap: the step is all compute,
     # 2 x (8,030,261,248 - 266,240 norm weights) FLOP per token, while Note 2's bound divides by
     # 2 x 8,030,261,248. tok/GPU over the bound = 8,030,261,248 / 8,029,995,008 = 1 + 3.3156e-5.
-    s = evaluate(_scenario("llama-3.1-8b", "hgx-h200", "max", 0), _rows([(1, 1, 1, 1)], 4096, 0, 0, 0.0))
+    s = evaluate(_scenario("llama-3.1-8b", "hgx-h200", "max-roofline", 0), _rows([(1, 1, 1, 1)], 4096, 0, 0, 0.0))
     assert s.limit[0] == 0  # compute
     assert s.tok_per_gpu[0] / s.bound_compute[0] == pytest.approx(8_030_261_248 / 8_029_995_008, rel=1e-9)
     assert s.tok_per_gpu[0] / s.bound_compute[0] - 1 < NORM_SHARE

@@ -17,7 +17,8 @@ REL = 1e-12
 
 # The seed notes charge one per-message latency per collective; planner.serving.comm charges log2 n
 # rounds, so for the notes' tp 4 / ep 4 groups (2 rounds) half the latency per round is theirs.
-BARE = EngineProfile(name="bare", source="test: bare roofline", overlap_fraction=1.0, step_overhead_s=0.0,
+BARE = EngineProfile(name="bare", source="test: bare roofline", gemm_curve=False, overlap_fraction=1.0,
+                     step_overhead_s=0.0,
                      per_layer_overhead_s=0.0, gemm_efficiency_scale=1.0, attention_efficiency_scale=1.0,
                      moe_efficiency_scale=1.0, hbm_efficiency_scale=1.0, comm_efficiency_scale=1.0,
                      comm_latency_scale=0.5)

@@ -19,7 +19,7 @@ from planner.serving.scenario import Scenario
 from planner.serving.workload import Workload
 
 CAT = Catalogue()
-BARE = EngineProfile(name="bare", source="test: bare roofline", gemm_efficiency_scale=1.0,
+BARE = EngineProfile(name="bare", source="test: bare roofline", gemm_curve=False, gemm_efficiency_scale=1.0,
                      attention_efficiency_scale=1.0, moe_efficiency_scale=1.0, hbm_efficiency_scale=1.0,
                      comm_efficiency_scale=1.0, step_overhead_s=0.0, per_layer_overhead_s=0.0,
                      per_kernel_overhead_s=0.0, sequence_overhead_s=0.0, overlap_fraction=1.0)

@@ -1,0 +1,239 @@
+"""GEMM kernel curve: the time of one ``C[m, n] = A[m, k] B[k, n]`` from its FLOPs and bytes.
+
+One GEMM on one GPU takes (:func:`gemm_time_s`)::
+
+    t = floor_s + max(waves x tile FLOPs x SMs / (peak x efficiency),
+                      (A + B + C bytes) / (achievable HBM x hbm_fraction))
+        + quant_bytes x m x k / achievable HBM
+
+* **Compute, with tile/wave quantisation.** The output is cut into ``tile_m x tile_n`` tiles;
+  the ``ceil(m / tile_m) x ceil(n / tile_n)`` tiles run in waves of one tile per SM, and every
+  wave costs a full wave's FLOPs. So a decode GEMM of a few tokens pays for ``tile_m`` rows, and
+  a GEMM of slightly more tiles than SMs pays for two waves. The tile is an effective
+  granularity chosen by the fit among :data:`TILES` per (GPU, engine, dtype) (the engines' GEMM
+  libraries pick among many tile shapes and split the reduction when tiles are few).
+  ``efficiency`` (<= 1) is the asymptotic share of the dtype's dense datasheet peak
+  (``gpu.peak_flop_per_s``).
+* **HBM.** A at the activation width, B (the weights) at the weight width, C in BF16, streamed
+  at ``hbm_fraction`` (<= 1) of the GPU's achievable bandwidth
+  (``hbm_bytes_per_s x hbm_efficiency_fraction``): never faster than the measured copy rate.
+* **Activation quantisation.** FP8/FP4 GEMMs first quantise their BF16 activations in a separate
+  pass (per-tensor or per-token scales), one after the other: ``quant_bytes`` per element of A
+  at the achievable bandwidth (at least the 3 bytes read and written, more when the pass is slow).
+* **Launch floor.** ``floor_s`` per kernel: the smallest GEMM still takes a few microseconds.
+
+Parameters (``efficiency``, ``hbm_fraction``, ``floor_us``) are fitted per (GPU, engine, table
+dtype) to ``calibration/kernels/*/gemm/*/gemm_perf`` by ``planner.calibration.kernel_fits.gemm``
+and stored in ``planner/engine/data/kernels/gemm.toml``. The ``default`` engine takes the median
+over the fitted engines of its GPU; a GPU without kernel rows (MI300X, H800, ...) takes the median
+over every fitted GPU of that engine, applied to its own peaks, bandwidth and SM count
+("transferred"). Plan quantisation modes map to table dtypes by :data:`MODE_DTYPES`; a mode the
+GPU has no tensor cores for runs weight-only at the BF16 peak and BF16's fitted efficiency.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from planner import quant, units
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "kernels" / "gemm.toml"
+# Effective output tiles (m x n) the fit chooses among; on H200 vLLM BF16, 16 x 64 scores 11.6 % MAPE,
+# 64 x 64 21.8 %, while Blackwell nvfp4 prefers 128 x 128 (13.5 % against 24.3 % at 16 x 64).
+TILES = ((16, 64), (64, 128), (128, 128), (128, 256))
+# Output (C) bytes per element: every engine's GEMMs write BF16.
+OUTPUT_BYTES = 2.0
+# Table dtype each plan quantisation mode runs as (int8 has no rows: it runs as fp8 does).
+# A mode runs at its own compute dtype's peak; without tensor cores for it, weight-only at the BF16 rate.
+MODE_DTYPES = {"bf16": "bfloat16", "fp8": "fp8", "int8": "fp8", "fp4": "nvfp4", "int4": "nvfp4"}
+# Bytes per element of A (activations) in each table dtype; B follows the plan's weight mode.
+DTYPE_ACTIVATION_BYTES = {"bfloat16": 2.0, "fp8": 1.0, "fp8_block": 1.0, "nvfp4": 0.5}
+# Datasheet peak each table dtype runs at (``hardware.specs.DTYPES``).
+DTYPE_PEAK = {"bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp4"}
+PARAMS = ("efficiency", "hbm_fraction", "floor_us", "quant_bytes", "tile_m", "tile_n")
+
+
+@dataclass(frozen=True)
+class GemmCurve:
+    """The curve's constants for one (GPU, engine), per quantisation mode (``quant.MODE_NAMES`` order).
+
+    Attributes:
+        flop_per_s: peak of the mode's compute dtype x fitted efficiency (<= the peak).
+        bytes_per_s: achievable HBM bandwidth x fitted fraction (<= the achievable).
+        floor_s: launch floor per GEMM kernel.
+        quant_s_per_element: activation-quantisation time per element of A.
+        tile_m, tile_n: effective output tile.
+        activation_bytes, weight_bytes: bytes per element of A and B.
+        sm_count: SMs (CUs) the tiles spread over.
+        measured: True when the GPU has kernel rows; False when transferred.
+    """
+
+    flop_per_s: np.ndarray
+    bytes_per_s: np.ndarray
+    floor_s: np.ndarray
+    quant_s_per_element: np.ndarray
+    tile_m: np.ndarray
+    tile_n: np.ndarray
+    activation_bytes: np.ndarray
+    weight_bytes: np.ndarray
+    sm_count: float
+    measured: bool
+
+    def take(self, mode) -> GemmCurve:
+        """The constants of quantisation mode index ``mode`` (an int, or an array: one row each)."""
+        return replace(self, flop_per_s=self.flop_per_s[mode], bytes_per_s=self.bytes_per_s[mode],
+                       floor_s=self.floor_s[mode], quant_s_per_element=self.quant_s_per_element[mode],
+                       tile_m=self.tile_m[mode], tile_n=self.tile_n[mode],
+                       activation_bytes=self.activation_bytes[mode], weight_bytes=self.weight_bytes[mode])
+
+
+def gemm_time_s(m, n, k, c: GemmCurve) -> np.ndarray:
+    """Seconds for one GEMM of ``m x k`` by ``k x n`` under ``c`` (one mode's constants, :meth:`GemmCurve.take`).
+
+    E.g. H200 (132 SMs), 16 tokens through a 4,096 -> 4,096 BF16 projection; efficiency 0.8, HBM
+    fraction 0.9, floor 3 us, 16 x 64 tiles, no quantisation pass: 64 tiles, one wave, compute
+    ``2 x 16 x 64 x 132 x 4096 / (989e12 x 0.8) = 1.40 us``; bytes ``(16 x 4096 x 2 + 4096 x 4096 x 2
+    + 16 x 4096 x 2) / (4.8e12 x 0.877 x 0.9) = 8.93 us``; time ``3 + 8.93 = 11.93 us``.
+    """
+    tiles = np.ceil(m / c.tile_m) * np.ceil(n / c.tile_n)
+    waves = np.ceil(tiles / c.sm_count)
+    compute = waves * (2.0 * c.sm_count) * c.tile_m * c.tile_n * k / c.flop_per_s
+    mk = m * k
+    moved = mk * c.activation_bytes + k * n * c.weight_bytes + m * n * OUTPUT_BYTES
+    return c.floor_s + np.maximum(compute, moved / c.bytes_per_s) + mk * c.quant_s_per_element
+
+
+@dataclass(frozen=True)
+class RowsCurve:
+    """Per-row constants of a mode array and ``m`` rows, prepared once for many GEMMs (:func:`rows`)."""
+
+    tiles_m: np.ndarray        # ceil(m / tile_m)
+    inv_tile_n: np.ndarray
+    inv_sm: float
+    wave_s_per_k: np.ndarray   # one wave's seconds per unit of k: 2 tile_m tile_n SMs / FLOP/s
+    in_s_per_k: np.ndarray     # m x activation bytes / bandwidth
+    out_s_per_n: np.ndarray    # m x output bytes / bandwidth
+    weight_s: np.ndarray       # weight bytes per element / bandwidth
+    quant_s_per_k: np.ndarray  # m x activation-quantisation seconds per element
+    floor_s: np.ndarray
+
+    def sum_time_s(self, dims, inv_tp: np.ndarray) -> np.ndarray:
+        """Sum of :func:`gemm_time_s` over ``dims``, ``(n, k, split)`` each; ``split`` ``"n"`` or ``"k"``
+        divides that dimension by tp (``inv_tp = 1 / tp``), ``""`` leaves both whole.
+
+        The same arithmetic as :func:`gemm_time_s`, reordered so that the per-row constants are
+        computed once: ``m k a + k n w + m n c = k (m a + n w) + n (m c)``.
+        """
+        total = len(dims) * self.floor_s
+        for n, k, split in dims:
+            if split == "n":
+                n = n * inv_tp
+            elif split == "k":
+                k = k * inv_tp
+            waves = np.ceil(self.tiles_m * np.ceil(n * self.inv_tile_n) * self.inv_sm)
+            compute = waves * (self.wave_s_per_k * k)
+            memory = k * (self.in_s_per_k + n * self.weight_s) + n * self.out_s_per_n
+            total = total + np.maximum(compute, memory) + k * self.quant_s_per_k
+        return total
+
+
+def rows(curve: GemmCurve, mode: np.ndarray, m: np.ndarray) -> RowsCurve:
+    """``curve``'s constants for rows of quantisation modes ``mode`` running GEMMs of ``m`` rows each."""
+    def pick(values):
+        return np.take(values, mode)
+    return RowsCurve(
+        tiles_m=np.ceil(m * pick(1.0 / curve.tile_m)), inv_tile_n=pick(1.0 / curve.tile_n),
+        inv_sm=1.0 / curve.sm_count,
+        wave_s_per_k=pick(2.0 * curve.sm_count * curve.tile_m * curve.tile_n / curve.flop_per_s),
+        in_s_per_k=m * pick(curve.activation_bytes / curve.bytes_per_s),
+        out_s_per_n=m * pick(OUTPUT_BYTES / curve.bytes_per_s),
+        weight_s=pick(curve.weight_bytes / curve.bytes_per_s),
+        quant_s_per_k=m * pick(curve.quant_s_per_element),
+        floor_s=pick(curve.floor_s))
+
+
+@cache
+def fitted() -> dict:
+    """``{gpu: {engine: {dtype: {param: value}}}}`` from ``gemm.toml`` (without its sources)."""
+    with DATA.open("rb") as fh:
+        raw = tomllib.load(fh)
+    raw.pop("sources", None)
+    return raw
+
+
+def _median(entries: list[dict], dtype: str) -> dict | None:
+    rows = [e[dtype] for e in entries if dtype in e]
+    if not rows:
+        return None
+    return {p: float(np.median([row[p] for row in rows])) for p in PARAMS}
+
+
+def params(gpu_name: str, engine: str) -> tuple[dict[str, dict], bool]:
+    """Fitted ``{dtype: {param: value}}`` of ``(gpu_name, engine)`` and whether they were measured.
+
+    An engine without fits of its own (``default``, a user profile) takes the median over the
+    GPU's fitted engines; a GPU without fits takes the median over every fitted GPU's entries of
+    that engine (all engines for ``default``).
+    """
+    table = fitted()
+    measured = gpu_name in table
+    pool = [table[gpu_name]] if measured else list(table.values())
+    entries = [per[engine] for per in pool if engine in per]
+    if not entries:
+        entries = [e for per in pool for e in per.values()]
+    dtypes = sorted({d for e in entries for d in e})
+    return {d: _median(entries, d) for d in dtypes}, measured
+
+
+_CURVES: dict[tuple[int, str], tuple[object, GemmCurve]] = {}
+
+
+def curve(gpu, engine: str) -> GemmCurve:
+    """The GEMM curve of catalogue GPU ``gpu`` (a ``GpuSpec`` with ``sm_count``) under ``engine`` (cached)."""
+    key = (id(gpu), engine)
+    if key not in _CURVES:  # the spec is kept beside its curve, so its id is not reused
+        _CURVES[key] = (gpu, _curve(gpu, engine))
+    return _CURVES[key][1]
+
+
+def _curve(gpu, engine: str) -> GemmCurve:
+    by_dtype, measured = params(gpu.name, engine)
+    per_mode = []
+    for name in quant.MODE_NAMES:
+        dtype = MODE_DTYPES[name]
+        peak = gpu.peak_flop_per_s.get(quant.MODES[name].compute_dtype)
+        if not peak or dtype not in by_dtype:  # no tensor cores for it: weight-only at the BF16 rate
+            dtype, peak = "bfloat16", gpu.peak_flop_per_s["bf16"]
+        weight_bytes = float(quant.BYTES_PER_ELEMENT[quant.mode_index(name)])
+        per_mode.append(dtype_curve(gpu, dtype, by_dtype[dtype], weight_bytes, peak))
+    fields = ("flop_per_s", "bytes_per_s", "floor_s", "quant_s_per_element", "tile_m", "tile_n",
+              "activation_bytes", "weight_bytes")
+    return GemmCurve(**{f: np.array([getattr(c, f) for c in per_mode]) for f in fields},
+                     sm_count=_sm_count(gpu), measured=measured)
+
+
+def _sm_count(gpu) -> float:
+    # Without an SM count every tile is its own wave: tile padding only, no wave quantisation.
+    return float(gpu.sm_count or 1)
+
+
+def dtype_curve(gpu, dtype: str, p: dict[str, float], weight_bytes: float, peak: float | None = None) -> GemmCurve:
+    """The curve of table dtype ``dtype`` with parameters ``p`` (scalars): one mode's constants.
+
+    ``peak``: the datasheet peak it runs at (default: the table dtype's, ``DTYPE_PEAK``).
+    """
+    hbm = gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction
+    peak = gpu.peak_flop_per_s[DTYPE_PEAK[dtype]] if peak is None else peak
+    return GemmCurve(
+        flop_per_s=peak * min(1.0, p["efficiency"]),
+        bytes_per_s=hbm * min(1.0, p["hbm_fraction"]),
+        floor_s=units.from_us(p["floor_us"]),
+        quant_s_per_element=p["quant_bytes"] / hbm,
+        tile_m=float(p["tile_m"]), tile_n=float(p["tile_n"]),
+        activation_bytes=DTYPE_ACTIVATION_BYTES[dtype], weight_bytes=weight_bytes,
+        sm_count=_sm_count(gpu), measured=True)

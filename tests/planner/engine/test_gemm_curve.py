@@ -1,0 +1,115 @@
+"""The GEMM kernel curve (planner/engine/kernels/gemm.py): arithmetic, physical bounds, transfer, fit score."""
+
+import numpy as np
+import pytest
+
+from hardware.catalogue import Catalogue
+from planner import quant
+from planner.engine.kernels import gemm
+
+CAT = Catalogue()
+H200 = CAT.gpu("h200-sxm")
+ENGINES = ("trtllm", "vllm", "sglang")
+# Hand case of the docstring: efficiency 0.8, HBM fraction 0.9, floor 3 us, 16 x 64 tiles, no quantisation pass.
+HAND = {"efficiency": 0.8, "hbm_fraction": 0.9, "floor_us": 3.0, "quant_bytes": 0.0, "tile_m": 16, "tile_n": 64}
+
+
+def test_memory_bound_gemm_by_hand():
+    c = gemm.dtype_curve(H200, "bfloat16", HAND, 2.0)
+    # 16 tokens, 4,096 -> 4,096: 1 x 64 tiles, one wave of 132 SMs; compute 2 x 16 x 64 x 132 x 4096 / (989e12 x 0.8)
+    # = 1.399 us; bytes (16 x 4096 x 2 + 4096 x 4096 x 2 + 16 x 4096 x 2) = 33,816,576 B at 4.8e12 x 0.877 x 0.9
+    # = 3.78864e12 B/s -> 8.926 us; time 3 + 8.926 = 11.926 us.
+    assert 2 * 16 * 64 * 132 * 4096 / (989e12 * 0.8) == pytest.approx(1.399e-6, rel=1e-3)
+    assert float(gemm.gemm_time_s(16.0, 4096.0, 4096.0, c)) == pytest.approx(3e-6 + 33_816_576 / 3.78864e12, rel=1e-9)
+
+
+def test_compute_bound_gemm_pays_whole_waves_and_the_quantisation_pass():
+    c = gemm.dtype_curve(H200, "fp8", {**HAND, "quant_bytes": 3.0}, 1.0)
+    # fp8, m 8,192, n 4,096 + 64, k 4,096: 512 x 65 = 33,280 tiles = 252.1 waves of 132 -> 253 waves, each
+    # 2 x 16 x 64 x 132 x 4096 FLOP at 1,979e12 x 0.8: 253 x 0.69914 us = 176.88 us. Bytes 8192 x 4096 + 4096 x
+    # 4160 + 8192 x 4160 x 2 = 118,489,088 B -> 31.27 us: compute-bound. Quantisation pass 3 B x 8192 x 4096 at
+    # 4.2096e12 B/s = 23.91 us. Time 3 + 176.88 + 23.91 = 203.79 us.
+    wave = 2 * 16 * 64 * 132 * 4096 / (1979e12 * 0.8)
+    expected = 3e-6 + 253 * wave + 3 * 8192 * 4096 / (4.8e12 * 0.877)
+    assert float(gemm.gemm_time_s(8192.0, 4160.0, 4096.0, c)) == pytest.approx(expected, rel=1e-9)
+    assert expected == pytest.approx(203.79e-6, rel=1e-3)
+
+
+@pytest.mark.parametrize("gpu_name", CAT.gpu_names())
+@pytest.mark.parametrize("engine", (*ENGINES, "default"))
+def test_no_curve_beats_the_datasheet_peak_or_the_achievable_bandwidth(gpu_name, engine):
+    gpu = CAT.gpu(gpu_name)
+    c = gemm.curve(gpu, engine)
+    achievable = gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction
+    assert np.all(c.bytes_per_s <= achievable * (1 + 1e-12))
+    for i, name in enumerate(quant.MODE_NAMES):
+        dtype = quant.MODES[name].compute_dtype
+        peak = gpu.peak_flop_per_s.get(dtype) or gpu.peak_flop_per_s["bf16"]  # weight-only: the bf16 rate
+        assert c.flop_per_s[i] <= peak * (1 + 1e-12)
+        assert c.floor_s[i] > 0
+    # Random shapes: never below every FLOP at the dtype's peak, nor every byte at the achievable bandwidth.
+    rng = np.random.default_rng(0)
+    m, n, k = (rng.integers(1, 20_000, 2_000).astype(float) for _ in range(3))
+    for i, name in enumerate(quant.MODE_NAMES):
+        peak = max(gpu.peak_flop_per_s.get(quant.MODES[name].compute_dtype) or 0.0, gpu.peak_flop_per_s["bf16"])
+        t = gemm.gemm_time_s(m, n, k, c.take(i))
+        weights = k * n * quant.BYTES_PER_ELEMENT[i]
+        assert np.all(t >= 2 * m * n * k / peak) and np.all(t >= weights / achievable)
+
+
+def test_default_engine_takes_the_median_of_the_three():
+    by_engine = {e: gemm.params("h200-sxm", e)[0]["bfloat16"] for e in ENGINES}
+    default, measured = gemm.params("h200-sxm", "default")
+    assert measured
+    for key in gemm.PARAMS:
+        assert default["bfloat16"][key] == pytest.approx(np.median([by_engine[e][key] for e in ENGINES]), rel=1e-12)
+
+
+@pytest.mark.parametrize("gpu_name", ("mi300x", "mi355x", "h800"))
+def test_a_gpu_without_rows_takes_the_median_efficiencies_on_its_own_datasheet(gpu_name):
+    gpu = CAT.gpu(gpu_name)
+    c = gemm.curve(gpu, "vllm")
+    assert not c.measured and gemm.curve(H200, "vllm").measured
+    fitted = gemm.fitted()
+    eff = np.median([fitted[g]["vllm"]["bfloat16"]["efficiency"] for g in fitted])
+    frac = np.median([fitted[g]["vllm"]["bfloat16"]["hbm_fraction"] for g in fitted])
+    bf16 = quant.mode_index("bf16")
+    # Its own bf16 peak (MI300X: 1,307.4 TFLOP/s) x the median vLLM bf16 efficiency of the six measured GPUs;
+    # its own achievable HBM (bandwidth x its catalogue efficiency) x the median HBM fraction.
+    assert c.flop_per_s[bf16] == pytest.approx(gpu.peak_flop_per_s["bf16"] * eff, rel=1e-12)
+    assert c.bytes_per_s[bf16] == pytest.approx(gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction * frac, rel=1e-12)
+    assert c.sm_count == {"mi300x": 304, "mi355x": 256, "h800": 132}[gpu_name]
+
+
+def test_fp4_on_hopper_runs_weight_only_at_the_bf16_rate():
+    c = gemm.curve(H200, "trtllm")
+    bf16, fp4 = quant.mode_index("bf16"), quant.mode_index("fp4")
+    assert c.flop_per_s[fp4] == c.flop_per_s[bf16] and c.activation_bytes[fp4] == 2.0
+    assert c.weight_bytes[fp4] == 0.5  # the weights still stream at 4 bits
+
+
+@pytest.mark.slow
+def test_fit_scores_on_the_h200_tables():
+    pytest.importorskip("pyarrow")
+    from planner.calibration.kernel_fits import gemm as fits
+
+    scores = {(s.system, s.engine, s.curve): s for s in fits.score()}
+    # Every row of gemm_perf scored: 18 files, 66 (system, engine, dtype) groups.
+    assert len(scores) == 66
+    # H200 TensorRT-LLM: bf16 11.3 % and fp8 6.2 % MAPE over 35,700 rows each (docs/accuracy.md, Kernel curves).
+    bf16, fp8 = scores[("h200_sxm", "trtllm", "gemm bfloat16")], scores[("h200_sxm", "trtllm", "gemm fp8")]
+    assert bf16.rows == fp8.rows == 35_700
+    assert bf16.mape_pct < 12.5 and fp8.mape_pct < 7.5
+
+
+def test_the_row_sum_is_the_sum_of_single_gemms():
+    # planner.serving.roofline.gemm_s sums many GEMMs through RowsCurve.sum_time_s: the same arithmetic reordered.
+    c = gemm.curve(CAT.gpu("b200"), "trtllm")
+    rng = np.random.default_rng(1)
+    mode = rng.integers(0, len(quant.MODE_NAMES), 500)
+    m, tp = rng.integers(0, 9000, 500).astype(float), rng.choice([1.0, 2.0, 4.0, 8.0], 500)
+    dims = [(6144, 4096, "n"), (4096, 4096, "k"), (256, 7168, "")]
+    one = c.take(mode)
+    expected = (gemm.gemm_time_s(m, 6144 / tp, 4096, one) + gemm.gemm_time_s(m, 4096, 4096 / tp, one)
+                + gemm.gemm_time_s(m, 256, 7168, one))
+    assert np.allclose(gemm.rows(c, mode, m).sum_time_s(dims, 1.0 / tp), expected, rtol=1e-12, atol=0)
