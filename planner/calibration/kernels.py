@@ -2,7 +2,8 @@
 
 The tables need pyarrow (the ``calibrate`` extra); the planner itself never reads them. Columns come
 back as numpy arrays, one dict per table, with ``system`` and ``engine`` added from the path and
-``latency_s`` converted once from the tables' milliseconds.
+``latency_s`` converted once from the table's ``latency`` column (milliseconds, or microseconds for the
+tables in `LATENCY_IN_US`; tables without that column, such as the DeepEP ones with ``*_us`` columns, get none).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ KERNELS_DIR = Path(__file__).resolve().parents[2] / "calibration" / "kernels"
 # Catalogue GPU names of the tables' systems (hardware/data/gpus/*.toml).
 SYSTEM_GPUS = {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "b200_sxm": "b200", "gb200": "gb200",
                "b300_sxm": "b300", "gb300": "gb300"}
+
+
+# Tables whose ``latency`` column is microseconds, not milliseconds: moe_a2a_perf's equals its own
+# ``transmit_us`` column row by row (e.g. B200 DeepEP combine, 16 tokens: 59.9 and 59.9).
+LATENCY_IN_US = frozenset({"moe_a2a_perf"})
 
 
 def _pyarrow():
@@ -44,10 +50,12 @@ def load(table: str, system: str | None = None, engine: str | None = None,
     pq = _pyarrow()
     frames = []
     for path in paths(table, system, engine, root):
-        wanted = None if columns is None else sorted(set(columns) | {"latency"})
+        names = pq.read_schema(path).names
+        wanted = None if columns is None else sorted((set(columns) | {"latency"}) & set(names))
         data = pq.read_table(path, columns=wanted).to_pydict()
         frame = {name: np.asarray(values) for name, values in data.items()}
-        frame["latency_s"] = units.from_ms(frame["latency"])  # tables store milliseconds
+        if "latency" in frame:
+            frame["latency_s"] = (units.from_us if table in LATENCY_IN_US else units.from_ms)(frame["latency"])
         rel = path.relative_to(root).parts
         frame["system"], frame["engine"] = rel[0], rel[2]
         frames.append(frame)

@@ -41,3 +41,17 @@ def test_score_arithmetic():
     assert (s.rows, round(s.mape_pct, 6), round(s.median_pct, 6), round(s.worst_pct, 6)) == (3, 40.0, 10.0, 100.0)
     assert s.optimistic_share == pytest.approx(1 / 3)
     assert "| gemm | gemm_perf | h200_sxm | vllm | 3 | 40.0 | 10.0 | 100 | 33% |" in table_markdown([s])
+
+
+def test_moe_a2a_latency_is_microseconds():
+    # moe_a2a_perf's latency column repeats its transmit_us column (calibration/kernels/README.md:
+    # columns ending in _us are microseconds), so 59.9 there is 59.9 us, not 59.9 ms.
+    (frame,) = kernels.load("moe_a2a_perf", system="b200_sxm", engine="trtllm")
+    assert (frame["latency"] == frame["transmit_us"]).mean() > 0.9
+    assert frame["latency_s"][0] == pytest.approx(frame["latency"][0] * 1e-6)
+
+
+def test_a_table_without_a_latency_column_loads_without_latency_s():
+    # The DeepEP tables time dispatch and combine in separate *_us columns.
+    (frame,) = kernels.load("wideep_deepep_ll_perf", system="b200_sxm", columns=["dispatch_avg_t_us"])
+    assert "latency_s" not in frame and frame["dispatch_avg_t_us"].size > 0
