@@ -33,6 +33,13 @@ def test_help_and_version_import_nothing_heavy(argv):
     assert _loaded(argv) == ""
 
 
+@pytest.mark.parametrize("argv", [["gpus"], ["systems"], ["fabrics"], ["models"], ["show", "gpu", "h200"],
+                                  ["show", "system", "hgx-h200"], ["show", "model", "qwen3-32b"]])
+def test_catalogue_listings_load_no_solver(argv):
+    # a listing reads the catalogue and prints a table: numpy, pydantic and tabulate, never the MILP stack
+    assert _loaded(argv) == "numpy pydantic tabulate"
+
+
 def test_table_lists_every_command_its_modules_register():
     registered = {}
     for module in sorted({m for m, _ in COMMANDS.values()}):
