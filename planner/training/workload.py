@@ -143,7 +143,7 @@ class TrainingWorkload(BaseModel):
             (DeepSeek-V3: 4, arXiv 2412.19437 section 2.1.2); ``None``: unlimited.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     global_batch_sequences: int = Field(ge=1)
     sequence_tokens: int = Field(ge=1)
