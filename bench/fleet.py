@@ -6,6 +6,11 @@ objective and prints, per run, the time to build the candidate tables (numpy), t
 MILP (both the optimum and the tie-break solve), to verify the plan, and the whole call's
 wall time; then the wall time of the complete CLI command. Goal: under 5 s per plan.
 
+The first objective scores the candidate tables; the others reuse them (``plan_fleet(scored=...)``:
+only the objective differs, so the tables are the same) and build only their own MILP, as a
+program asking one fleet several questions would. The scoring time of the first is printed again
+on its own line: a single objective in a fresh process (the CLI) pays it.
+
 Run: python bench/fleet.py
 """
 
@@ -37,11 +42,13 @@ def main() -> None:
     print(f"fleet: {EXAMPLE.relative_to(EXAMPLE.parents[1])} (3 hardware kinds, 3 models, serving agg or disagg)")
     print(f"{'objective':<10} {'columns':>7} {'tables s':>9} {'solve s':>8} {'verify s':>9} {'wall s':>7} "
           f"{'GPUs':>5} {'output tok/s':>13}  verified")
-    worst = 0.0
+    worst, scored = 0.0, None
     for objective in OBJECTIVES:
         fleet = load(EXAMPLE, cat, Overrides(objective=objective))
         start = time.perf_counter()
-        result = plan_fleet(fleet)
+        result = plan_fleet(fleet, scored=scored)
+        if scored is None:
+            scored, scoring_s = result.scored, result.table_time_s
         wall = time.perf_counter() - start
         worst = max(worst, wall)
         v = result.verified
@@ -49,6 +56,7 @@ def main() -> None:
               f"{result.solution.solve_time_s:>8.2f} {result.verify_time_s:>9.3f} {wall:>7.2f} "
               f"{sum(p.plan.gpus for p in v.pools):>5} {float(v.output_tps.sum()):>13,.0f}  "
               f"{'ok' if v.verdict.ok else 'FAILED'}")
+    print(f"scoring the tables (first objective; the others reuse them): {scoring_s:.2f} s")
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "planner.cli.main", "fleet", str(EXAMPLE), "--format", "json"],
                           capture_output=True, text=True, cwd=EXAMPLE.parents[1])

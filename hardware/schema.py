@@ -91,7 +91,9 @@ Peak = Annotated[float | None, BeforeValidator(_peak_or_false)]
 class _File(BaseModel):
     """Closed, strict, frozen base for catalogue files."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    # defer_build (as every pydantic model of the project): the validator is built at the first
+    # validation, not at import, so a command that never validates a kind does not pay for it.
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", strict=True)
 
     #: File key -> (spec attribute, factor to SI); drives `to_spec`.
     CONVERT: ClassVar[dict[str, Conversion]] = {}
@@ -161,7 +163,7 @@ class PeakTable(BaseModel):
     GPU entry's ``[sources]`` as ``peak_dense_tflops`` or ``"peak_dense_tflops.<dtype>"``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", strict=True)
 
     bf16: Peak
     fp8: Peak

@@ -55,7 +55,7 @@ def check_domain_fits_rack(scale_up_domain_gpus: int, gpus_per_server: int, serv
 class _Spec(BaseModel):
     """Frozen, closed base: a misspelt attribute fails at construction."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     def __hash__(self) -> int:
         # Frozen pydantic hashes field values, and dicts are unhashable; hash the JSON instead so

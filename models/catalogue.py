@@ -28,7 +28,7 @@ SOURCES_FILE = DATA_DIR / "SOURCES.toml"
 class Snapshot(BaseModel):
     """Where the catalogue's configs were copied from."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     repository: str
     commit: str = Field(pattern=r"^[0-9a-f]{40}$")
@@ -40,7 +40,7 @@ class Snapshot(BaseModel):
 class CatalogueEntry(BaseModel):
     """One catalogue model: its file, its HF id and where the copy came from."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
     file: str
@@ -61,7 +61,7 @@ class CatalogueEntry(BaseModel):
 class Sources(BaseModel):
     """Schema of ``SOURCES.toml``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     snapshot: Snapshot
     model: tuple[CatalogueEntry, ...]

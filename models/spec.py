@@ -48,7 +48,7 @@ class MoeSpec(BaseModel):
             (Qwen2-MoE).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     num_experts: PositiveInt
     num_experts_per_tok: PositiveInt
@@ -95,7 +95,7 @@ class MlaSpec(BaseModel):
         v_head_dim: per-head value width.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     kv_lora_rank: PositiveInt
     q_lora_rank: PositiveInt | None = None
@@ -138,7 +138,7 @@ class ModelSpec(BaseModel):
             ``mxfp4`` for gpt-oss, experts only); informational.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     name: str = Field(min_length=1)
     source: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from models import catalogue as model_catalogue
-from planner.cli.options import emit, format_option, pass_catalogue
+from planner.cli.output import emit, format_option, pass_catalogue
 from planner.report import describe
 from planner.report.fields import human_field
 from planner.report.tables import format_pairs, format_rows

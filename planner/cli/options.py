@@ -9,10 +9,17 @@ Lists take one parser, `comma_list`.
 
 from __future__ import annotations
 
-import functools
-
 import click
 
+# emit and pass_catalogue are re-exported: the command modules take every shared option from here
+from planner.cli.output import (  # noqa: F401
+    emit,
+    format_option,
+    group,
+    html_format_option,
+    pass_catalogue,
+    report_output_option,
+)
 from planner.cli.types import (
     FRACTION,
     MAX_BASELINE,
@@ -29,7 +36,6 @@ from planner.cli.types import (
     FiniteFloat,
     output_option,
 )
-from planner.files import write_text
 from planner.milp.solve import SOLVERS
 from planner.quant import MODE_NAMES
 from planner.report.tables import FORMATS
@@ -51,15 +57,6 @@ from planner.training.resolve import (
 )
 from planner.training.resolve import DEFAULT_MIN_GPUS_RACKS as TRAINING_MIN_GPUS_RACKS
 from planner.training.workload import OPTIMISERS, PRECISIONS, RECOMPUTE_MODES
-
-
-def group(*decorators):
-    """One decorator applying ``decorators`` in order (the first is the first option in ``--help``)."""
-    def apply(func):
-        for deco in reversed(decorators):
-            func = deco(func)
-        return func
-    return apply
 
 
 def comma_list(cast: click.ParamType):
@@ -87,37 +84,6 @@ def given(options: dict) -> dict:
     """The options the user gave (``None``: not given, the library's default applies)."""
     return {k: v for k, v in options.items() if v is not None}
 
-
-def emit(text: str, output: str | None) -> None:
-    """Print ``text`` or write it to ``output`` (atomically: a failed write leaves the old file)."""
-    if output is not None:
-        write_text(output, text + "\n", "report")
-    else:
-        click.echo(text)
-
-
-def pass_catalogue(func):
-    """Hand the group's ``--catalogue`` directories to the command as ``catalogue_dirs``."""
-    @functools.wraps(func)
-    @click.pass_context
-    def wrapper(ctx, *args, **kwargs):
-        return func(*args, catalogue_dirs=ctx.obj.get("catalogue_dirs", ()), **kwargs)
-    return wrapper
-
-
-report_output_option = output_option("--output", "output", help="Write the report to FILE instead of stdout.")
-format_option = group(
-    click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                 help="Output format: text table, markdown, CSV or JSON (JSON prints nothing else)."),
-    report_output_option,
-)
-# Reports that also come as one self-contained HTML page (planner.report.html).
-html_format_option = group(
-    click.option("--format", "fmt", type=click.Choice((*FORMATS, "html")), default="table", show_default=True,
-                 help="Output format: text table, markdown, CSV, JSON (JSON prints nothing else) or one "
-                      "self-contained HTML page (tables and charts)."),
-    report_output_option,
-)
 
 # --- what runs where -------------------------------------------------------------------------------------------
 

@@ -87,7 +87,7 @@ class EngineProfile(BaseModel):
             :meth:`on_gpu`; GPUs not listed use the top-level values.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str
     description: str = ""

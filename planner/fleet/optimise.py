@@ -18,7 +18,7 @@ import numpy as np
 
 from planner.errors import InfeasibleError
 from planner.fleet.spec import Fleet
-from planner.fleet.table import FleetTable
+from planner.fleet.table import FleetTable, Scored
 from planner.fleet.table import build as build_table
 from planner.fleet.verify import Verified, verify
 from planner.milp.fleet import build as build_milp
@@ -40,12 +40,14 @@ class FleetResult:
     table_time_s: float
     verify_time_s: float
     wall_time_s: float
+    scored: Scored | None = None  # the scored tables, for the same fleet under another objective
 
 
 def plan_fleet(fleet: Fleet, solver: str = "highs", time_limit_s: float | None = None,
-               progress=None) -> FleetResult:
+               progress=None, scored: Scored | None = None) -> FleetResult:
     """Plan ``fleet`` for its objective; see the module docstring. ``progress(done, total)`` counts
-    the coefficient tables, then the solve as one more step (None: silent)."""
+    the coefficient tables, then the solve as one more step (None: silent). ``scored``: an earlier
+    result's ``scored`` for this fleet under another objective or budget, so it is not scored again."""
     start = time.perf_counter()
     steps = [0]  # tables, known once the table build starts
 
@@ -53,7 +55,7 @@ def plan_fleet(fleet: Fleet, solver: str = "highs", time_limit_s: float | None =
         steps[0] = total
         progress(done, total + 1)
 
-    table = build_table(fleet, progress=None if progress is None else tables)
+    table = build_table(fleet, progress=None if progress is None else tables, scored=scored)
     built = time.perf_counter()
     problem = table.problem
     _check_columns(fleet, table)
@@ -71,7 +73,7 @@ def plan_fleet(fleet: Fleet, solver: str = "highs", time_limit_s: float | None =
         progress(steps[0] + 1, steps[0] + 1)
     done = time.perf_counter()
     return FleetResult(fleet, problem, table.counts, solution, verified, built - start, outcome.verify_time_s,
-                       done - start)
+                       done - start, table.scored)
 
 
 def _check_columns(fleet: Fleet, table: FleetTable) -> None:

@@ -70,7 +70,7 @@ MAX_TPS = 1e12  # tokens/s: a thousand times any fleet; beyond it instance count
 
 
 class _Table(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
 
 
 def _at_most_one(entry: BaseModel, keys: tuple[str, ...], required: bool) -> None:

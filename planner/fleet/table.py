@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hardware.specs import TIERS
+from planner.errors import InputError
 from planner.fleet.spec import Fleet, FleetKind, FleetModel
 from planner.milp.fleet_problem import (
     AGG,
@@ -195,11 +196,29 @@ def _beaten(c: Columns, i: int, rivals: np.ndarray) -> bool:
 
 
 @dataclass(frozen=True)
+class Scored:
+    """Every (model, kind, role) table of ``fleet`` scored and filtered: the part of the build that no
+    objective or budget changes, so the questions of one fleet under other objectives reuse it."""
+
+    fleet: Fleet
+    kinds: tuple[KindData, ...]
+    models: tuple[ModelData, ...]
+    raw: tuple[tuple[int, int, int, RoleRows], ...]
+    counts: tuple[dict, ...]
+
+    def serves(self, fleet: Fleet) -> bool:
+        """Whether ``fleet`` differs from the scored one in its objective and budgets at most."""
+        return replace(self.fleet, objective=fleet.objective, max_power_w=fleet.max_power_w,
+                       max_cost_per_hour=fleet.max_cost_per_hour) == fleet
+
+
+@dataclass(frozen=True)
 class FleetTable:
     """The MILP's input plus what the report says about the candidate tables."""
 
     problem: FleetProblem
     counts: list[dict]
+    scored: Scored | None = None
 
 
 def _demand_cap(m: FleetModel, role: int, rate: np.ndarray) -> np.ndarray:
@@ -217,13 +236,8 @@ def roles_of(m: FleetModel) -> list[int]:
     return roles
 
 
-def build(fleet: Fleet, prune: bool = True, progress=None) -> FleetTable:
-    """Score, filter and prune every (model, kind, role) table; assemble the ``FleetProblem``.
-
-    ``prune=False`` keeps every row that meets the per-instance limits (tests use it to show that
-    pruning never changes the optimum). ``progress(done, total)`` counts the tables: before the
-    first and after each (None: silent).
-    """
+def score(fleet: Fleet, progress=None) -> Scored:
+    """Score and filter every (model, kind, role) table of ``fleet``; ``progress`` as in `build`."""
     total = sum(len(roles_of(m)) for m in fleet.models for k in fleet.kinds if k.gpus)
     if progress is not None:
         progress(0, total)
@@ -253,6 +267,24 @@ def build(fleet: Fleet, prune: bool = True, progress=None) -> FleetTable:
         w = m.workload
         models.append(ModelData(label=m.label, isl=w.isl, osl=w.osl, target_tps=m.target_tps, weight=m.weight,
                                 share=m.share, kv_bytes_per_request=kv_bytes))
+    return Scored(fleet, tuple(kinds), tuple(models), tuple(raw), tuple(counts))
+
+
+def build(fleet: Fleet, prune: bool = True, progress=None, scored: Scored | None = None) -> FleetTable:
+    """Score, filter and prune every (model, kind, role) table; assemble the ``FleetProblem``.
+
+    ``prune=False`` keeps every row that meets the per-instance limits (tests use it to show that
+    pruning never changes the optimum). ``progress(done, total)`` counts the tables: before the
+    first and after each (None: silent). ``scored``: the tables of an earlier build of this fleet
+    under another objective or budget (`Scored.serves`), reused instead of scoring again.
+    """
+    if scored is None:
+        scored = score(fleet, progress)
+    elif not scored.serves(fleet):
+        raise InputError("scored: the tables of another fleet (only the objective and budgets may differ); "
+                         "score this fleet's own")
+    kinds, models, raw = list(scored.kinds), list(scored.models), scored.raw
+    counts = [dict(c) for c in scored.counts]
     fabric_free = _fabric_cannot_bind(kinds, models, raw)
     cols: dict[str, list] = {key: [] for key in ("names", "model", "kind", "role", "kv_quant", "gpus", "rate",
                                                  "load", "max_instances", "plans")}
@@ -318,7 +350,7 @@ def build(fleet: Fleet, prune: bool = True, progress=None) -> FleetTable:
         mi = next(i for i, m in enumerate(models) if m.label == c["model"])
         ki = next(i for i, k in enumerate(kinds) if k.label == c["kind"])
         c["columns"] = int(np.sum((kept.model == mi) & (kept.kind == ki) & (kept.role == ROLES.index(c["role"]))))
-    return FleetTable(problem, counts)
+    return FleetTable(problem, counts, scored)
 
 
 def _fabric_cannot_bind(kinds: list[KindData], models: list[ModelData], raw: list) -> list[bool]:

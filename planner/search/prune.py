@@ -18,11 +18,18 @@ def group_ids(keys: np.ndarray) -> np.ndarray:
     """A dense group number per row, equal where the key rows are equal (``keys``: (rows, k) integers)."""
     code, groups = np.zeros(keys.shape[0], np.int64), 1
     for j in range(keys.shape[1]):
-        values, inverse = np.unique(keys[:, j], return_inverse=True)
-        if groups * values.size >= 2**62:  # renumber densely before the mixed-radix code could overflow
+        column = keys[:, j]
+        low, high = (int(column.min()), int(column.max())) if column.size else (0, 0)
+        if np.issubdtype(column.dtype, np.integer) and high - low < 2**20:  # a small range (layout sizes,
+            # mode indices): the offset from the least value is the digit, with no sort
+            digits, inverse = high - low + 1, column - low
+        else:
+            values, inverse = np.unique(column, return_inverse=True)
+            digits = values.size
+        if groups * digits >= 2**62:  # renumber densely before the mixed-radix code could overflow
             uniq, code = np.unique(code, return_inverse=True)
             code, groups = code.reshape(-1), uniq.size
-        code, groups = code * values.size + inverse.reshape(-1), groups * values.size
+        code, groups = code * digits + inverse.reshape(-1), groups * digits
     return np.unique(code, return_inverse=True)[1].reshape(-1)
 
 

@@ -26,7 +26,7 @@ class Workload(BaseModel):
         osl: output sequence length in tokens.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     tokens_cached: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
     isl: int | None = Field(default=None, ge=1, le=MAX_TOKENS)

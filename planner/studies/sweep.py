@@ -68,7 +68,7 @@ FIELDS = (
 class GridSettings(BaseModel):
     """The ``[settings]`` table: what every scenario shares."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(defer_build=True, extra="forbid", allow_inf_nan=False)
 
     engine: Name | None = None
     profile: str | None = Field(None, description="engine profile TOML, relative to the grid file")
@@ -92,7 +92,7 @@ class GridSettings(BaseModel):
 class GridFile(BaseModel):
     """A sweep grid: one list per axis."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(defer_build=True, extra="forbid", allow_inf_nan=False)
 
     models: list[Name] = Field(min_length=1)
     systems: list[Name] = []

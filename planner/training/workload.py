@@ -150,7 +150,7 @@ class TrainingWorkload(BaseModel):
             Engine keeps them.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     global_batch_sequences: int = Field(ge=1)
     sequence_tokens: int = Field(ge=1)

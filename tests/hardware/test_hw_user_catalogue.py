@@ -176,3 +176,22 @@ def test_one_directory_may_be_given_bare(tmp_path: Path) -> None:
     write(tmp_path, "gpus/my-gpu.toml", MY_GPU)
     assert "my-gpu" in Catalogue(str(tmp_path)).gpu_names()
     assert "my-gpu" in Catalogue(tmp_path).gpu_names()
+
+
+def test_a_second_catalogue_reuses_the_parsed_files_but_sees_an_edit(tmp_path: Path) -> None:
+    # one parse per file content: a compare or sweep builds a catalogue per scenario
+    path = write(tmp_path, "gpus/my-gpu.toml", MY_GPU)
+    first, second = Catalogue([tmp_path]), Catalogue([tmp_path])
+    assert second.gpu("h200-sxm") is first.gpu("h200-sxm")  # shipped spec converted once
+    assert second.gpu("my-gpu") is first.gpu("my-gpu")
+    # an edit of the same length (96 -> 97 GB) is a new content, so it is parsed again
+    edited = MY_GPU.replace("hbm_capacity_gb = 96", "hbm_capacity_gb = 97")
+    assert edited != MY_GPU and len(edited) == len(MY_GPU)
+    path.write_text(edited)
+    assert Catalogue([tmp_path]).gpu("my-gpu").hbm_bytes == pytest.approx(97e9)  # 97 GB
+    # a bad file fails on every build, not only the first (failures are not cached)
+    path.write_text(MY_GPU.replace("hbm_capacity_gb = 96", "hbm_capacity_gb = -9"))
+    for _ in range(2):
+        one_line_error(tmp_path, "hbm_capacity_gb")
+    path.write_text(MY_GPU)  # the first content again: valid, served from the cache
+    assert Catalogue([tmp_path]).gpu("my-gpu") is first.gpu("my-gpu")

@@ -33,6 +33,15 @@ def test_help_and_version_import_nothing_heavy(argv):
     assert _loaded(argv) == ""
 
 
+@pytest.mark.parametrize("argv", [["gpus"], ["systems"], ["fabrics"], ["models"], ["show", "gpu", "h200"],
+                                  ["show", "system", "hgx-h200"], ["show", "model", "qwen3-32b"]])
+def test_catalogue_listings_load_no_solver(argv):
+    # a listing reads the catalogue and prints a table (pydantic, tabulate), never the MILP stack or the plots
+    loaded = set(_loaded(argv).split())
+    assert {"pydantic", "tabulate"} <= loaded
+    assert not loaded & {"pulp", "highspy", "matplotlib", "ray", "hypothesis"}
+
+
 def test_table_lists_every_command_its_modules_register():
     registered = {}
     for module in sorted({m for m, _ in COMMANDS.values()}):

@@ -68,3 +68,32 @@ def test_planned_fleet_verifies_and_reports_its_flows():
     price = {0: 3.5, 1: 3.0}
     assert result.solution.objective_value == pytest.approx(
         sum(p.plan.gpus * price[p.kind] for p in v.pools), rel=1e-9)
+
+
+def test_other_objectives_reuse_the_scored_tables_and_get_the_same_plans(monkeypatch):
+    from dataclasses import replace
+
+    from planner.errors import InputError
+    from planner.fleet import table as fleet_table
+
+    first = plan_fleet(_fleet("min_cost", 40_000.0, serving="any"))
+    calls = []
+    scoring = fleet_table.role_rows
+    monkeypatch.setattr(fleet_table, "role_rows", lambda *a: calls.append(a) or scoring(*a))
+    for objective in ("min_gpus", "min_power"):
+        fleet = _fleet(objective, 40_000.0, serving="any")
+        reused = plan_fleet(fleet, scored=first.scored)
+        assert calls == []  # no (model, kind, role) table scored again
+        fresh = plan_fleet(fleet)
+        assert len(calls) == 6  # 1 model x 2 kinds x (agg, prefill, decode), scored by the fresh plan
+        calls.clear()
+        assert reused.solution.objective_value == fresh.solution.objective_value
+        assert reused.solution.counts.tolist() == fresh.solution.counts.tolist()
+        assert reused.problem.columns.names == fresh.problem.columns.names
+        assert reused.counts == fresh.counts
+    # a budget may differ too; another target (a model's data) may not
+    capped = replace(_fleet("min_cost", 40_000.0, serving="any"), max_power_w=5e3)
+    assert plan_fleet(capped, scored=first.scored).solution.objective_value == \
+        plan_fleet(capped).solution.objective_value
+    with pytest.raises(InputError, match="scored"):
+        plan_fleet(_fleet("min_cost", 50_000.0, serving="any"), scored=first.scored)

@@ -41,6 +41,16 @@ def test_group_ids_survive_keys_whose_mixed_radix_code_would_overflow():
     assert np.array_equal(same, gid[:, None] == gid[None, :])
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_group_ids_are_the_lexicographic_ranks_of_the_key_rows(seed):
+    # small-range columns take the offset digit, a wide or negative one the sorted one: the same dense ranks
+    rng = np.random.default_rng(seed)
+    keys = np.column_stack([rng.choice([1, 2, 4, 8, 72], 3000), rng.integers(-3, 3, 3000),
+                            rng.choice([0, 2**40, -(2**41)], 3000), rng.integers(0, 2, 3000)])
+    ranks = np.unique(keys, axis=0, return_inverse=True)[1].reshape(-1)
+    assert np.array_equal(prune.group_ids(keys), ranks)
+
+
 def test_distinct_best_keeps_fabric_bound_rows_too():
     keys = np.array([[1, 1], [1, 1], [2, 1], [2, 1]])
     tps = np.array([5.0, 7.0, 3.0, 3.0])
