@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 # Module names under this package, one per kernel kind; each engineer adds its own line.
-FITS: tuple[str, ...] = ()
+FITS: tuple[str, ...] = (
+    "moe",
+)
 
 
 @dataclass(frozen=True)
