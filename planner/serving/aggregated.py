@@ -84,6 +84,7 @@ from planner.serving.roofline import (
     hbm_s,
     launch_overhead_s,
     moe_imbalance,
+    moe_s,
     offload_s,
     routed_read_bytes,
 )
@@ -113,16 +114,24 @@ class PromptWork:
 
 @dataclass(frozen=True)
 class DecodeTerms:
-    """The decode step's per-stage terms, as the evaluator computed them (seconds)."""
+    """The decode step's per-stage terms, as the evaluator computed them (seconds).
+
+    ``moe_s``: the routed experts' kernel-curve time (``roofline.moe_s``), added after the blend;
+    None: computed where needed. ``moe_chunk_s``: the same with one prompt chunk of ``chunk``
+    tokens added (set once by :func:`serving` for its chunk, so the fixed point does not recompute it).
+    """
 
     compute_s: np.ndarray
     hbm_s: np.ndarray
     offload_s: np.ndarray
+    moe_s: np.ndarray | None = None
+    moe_chunk_s: np.ndarray | None = None
 
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> DecodeTerms:
         """The roofline's decode terms of ``lay``'s micro-batch."""
-        return cls(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r))
+        return cls(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r),
+                   moe_s(shape, lay, r, quant_index, lay.micro_tokens))
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,7 @@ class Iteration:
     comm: Comm
     offload_s: np.ndarray
     stage_time_s: np.ndarray
+    moe_s: np.ndarray  # the routed experts' kernel-curve time, outside the blend (roofline.moe_s)
 
     @property
     def terms(self) -> list[np.ndarray]:
@@ -250,7 +260,7 @@ def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.n
     )
     lm_head = 2.0 * work.prompts_per_group / lay.tp * shape.vocab_params / lay.pp
     t = block / r.prefill_flop_per_s[lay.dense_quant] + lm_head / r.prefill_flop_per_s[lay.vocab_quant]
-    if shape.num_moe_layers:
+    if shape.num_moe_layers and r.moe_curve is None:  # else the MoE curve times them (iteration)
         imbalance = moe_imbalance(work.chunk_tokens, shape.top_k, lay.ep)
         routed = 2.0 * shape.expert_params * shape.top_k * work.stage_tokens / lay.stage_gpus * lay.moe_layers \
             * imbalance
@@ -272,8 +282,15 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
                    group_tokens=lay.group_tokens + work.group_tokens)
     with_chunk = replace(lay, micro_tokens=lay.micro_tokens + work.chunk_tokens)
     chunks_per_step = work.stage_tokens / work.chunk_tokens
-    extra_bytes = (routed_read_bytes(shape, with_chunk) - routed_read_bytes(shape, lay)) * chunks_per_step \
+    extra_bytes = (routed_read_bytes(shape, with_chunk, r) - routed_read_bytes(shape, lay, r)) * chunks_per_step \
         / r.moe_scale
+    # MoE curve: a step that takes a chunk runs the layer on decode and chunk tokens together.
+    experts = moe_s(shape, lay, r, quant_index, lay.micro_tokens) if decode.moe_s is None else decode.moe_s
+    if r.moe_curve is not None:
+        chunked = decode.moe_chunk_s
+        if chunked is None:
+            chunked = moe_s(shape, lay, r, quant_index, with_chunk.micro_tokens)
+        experts = experts + (chunked - experts) * chunks_per_step
     kv_write = work.group_tokens * shape.kv_new_token_elements / shape.num_layers * lay.stage_layers \
         * lay.kv_bytes / lay.kv_split
     activations = work.group_tokens * shape.hidden_size * ACTIVATION_BYTES * ACTIVATION_PASSES_PER_LAYER \
@@ -282,8 +299,9 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     hbm = decode.hbm_s + (extra_bytes + kv_write + activations) / r.hbm_bytes_per_s
     traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack)
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) \
-        + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s)
-    return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage)
+        + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s, r) + experts
+    return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage,
+                     moe_s=experts)
 
 
 def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
@@ -312,6 +330,9 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
 
     own = PromptWork(group_tokens=chunk * ones, stage_tokens=chunk * ones, prompts_per_group=ones / chunks,
                      attention_flop=prefill_attention_flop / chunks * ones, chunk_tokens=chunk * ones)
+    if r.moe_curve is not None:  # the layer with one chunk added, for the own prefill and the fixed point
+        moe_now = moe_s(shape, lay, r, quant_index, lay.micro_tokens) if decode.moe_s is None else decode.moe_s
+        decode = replace(decode, moe_s=moe_now, moe_chunk_s=moe_s(shape, lay, r, quant_index, lay.micro_tokens + chunk))
     first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack)
     overhead = profile.iteration_overhead_s(lay.batch / lay.dp)  # per iteration, the running batch's
     prompt = (chunks + lay.pp - 1.0) * first.stage_time_s + chunks * overhead
@@ -320,7 +341,8 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
         share = isl / budget
         full = PromptWork(group_tokens=budget * ones, stage_tokens=budget * ones, prompts_per_group=ones / share,
                           attention_flop=prefill_attention_flop / share * ones, chunk_tokens=budget * ones)
-        batched = iteration(shape, lay, r, quant_index, profile, decode, full, gpus_per_server, gpus_per_rack)
+        batched = iteration(shape, lay, r, quant_index, profile, replace(decode, moe_chunk_s=None), full,
+                            gpus_per_server, gpus_per_rack)
         per_prompt = share * (lay.pp * batched.stage_time_s + overhead)
     else:
         per_prompt = prompt

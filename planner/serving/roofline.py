@@ -31,6 +31,12 @@ Modelling assumptions (each a named term below):
   by ``1 + sqrt(2 ln(ep) / mu)``, at most ``ep``; it tends to 1 as the micro-batch grows,
   and is exactly 1 without EP. Weight reads are not scaled (each rank streams its own
   experts once whatever its load).
+* Routed experts (:func:`moe_s`): on GPUs with the MoE-layer kernel curve
+  (``planner.engine.kernels.moe``, fitted to measured MoE layers) the routed experts' FLOPs and
+  weight bytes leave the compute and HBM terms; the curve's time is its own term, added to the
+  stage after the overlap blend (one stream runs the kernels one after another), and its fused
+  expert kernels (``CURVE_MOE_KERNELS``) leave the per-kernel launch count. Under the seed preset
+  (no curve) the uniform-routing terms below stay.
 * KV cache: each attention group reads its own sequences' cache; GQA heads are split over
   ``min(tp, kv_heads)``, MLA's latent is held whole by every TP rank. The offloaded fraction
   is streamed from host memory over the host link every step (PCIe, or NVLink-C2C on Grace).
@@ -50,12 +56,17 @@ import numpy as np
 
 from planner import quant
 from planner.engine.activations import ACTIVATION_BYTES
+from planner.engine.kernels import moe
 from planner.engine.rates import Rates
 from planner.serving.plan import PlanArrays
 from planner.serving.shape import ModelShape
 
 # Hidden-vector reads+writes per token per layer: ~4 norms/residual adds x (read + write).
 ACTIVATION_PASSES_PER_LAYER = 8.0
+# Kernels of a routed MoE layer the curve's measured time already contains: permute/dispatch, grouped
+# gate-up GEMM, activation, grouped down GEMM, finalize (planner.serving.shape.ROUTED_MOE_KERNELS keeps
+# norm, router GEMM and top-k outside).
+CURVE_MOE_KERNELS = 5
 # Checkpoint formats that quantise the routed experts only: gpt-oss's quant_method "mxfp4" lists
 # attention, router, embeddings and lm_head in modules_to_not_convert (models/data/SOURCES.toml).
 EXPERTS_ONLY_CHECKPOINT_QUANTS = frozenset({"mxfp4"})
@@ -167,7 +178,7 @@ def compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray)
     )
     vocab_flop = 2.0 * per_group * (shape.embedding_params + shape.lm_head_params) / lay.pp
     routed_flop = 0.0
-    if shape.num_moe_layers:
+    if shape.num_moe_layers and r.moe_curve is None:
         imbalance = moe_imbalance(lay.micro_tokens, shape.top_k, lay.ep)
         routed_flop = (2.0 * shape.expert_params * shape.top_k * lay.micro_tokens / lay.stage_gpus
                        * lay.moe_layers * imbalance)
@@ -183,9 +194,10 @@ def dense_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
     return block * lay.dense_weight_bytes + shape.vocab_params / lay.pp / lay.tp * lay.vocab_weight_bytes
 
 
-def routed_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
-    """Routed-expert weight bytes one GPU reads per micro-batch: its experts hit at least once."""
-    if not shape.num_moe_layers:
+def routed_read_bytes(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
+    """Routed-expert weight bytes one GPU reads per micro-batch: its experts hit at least once
+    (none where the MoE curve times the experts: :func:`moe_s`)."""
+    if not shape.num_moe_layers or r.moe_curve is not None:
         return np.zeros_like(lay.tp)
     hit = experts_hit_fraction(lay.micro_tokens, shape.top_k, shape.num_experts)
     return shape.num_experts / lay.ep * hit * shape.expert_params / lay.moe_tp * lay.moe_layers * lay.weight_bytes
@@ -204,9 +216,27 @@ def hbm_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
     activations = lay.group_tokens * shape.hidden_size * ACTIVATION_BYTES * ACTIVATION_PASSES_PER_LAYER \
         * lay.stage_layers
     # Grouped expert GEMMs stream their weights at the engine's MoE efficiency.
-    total = dense_read_bytes(shape, lay) + routed_read_bytes(shape, lay) / r.moe_scale \
+    total = dense_read_bytes(shape, lay) + routed_read_bytes(shape, lay, r) / r.moe_scale \
         + kv_read_bytes(shape, lay) * (1.0 - lay.offload) + kv_write + activations
     return total / r.hbm_bytes_per_s
+
+
+def moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """Routed-expert time of the stage's MoE layers for ``tokens`` tokens per micro-batch (seconds).
+
+    The kernel curve (``planner.engine.kernels.moe.layer_s``) of one layer with the experts split
+    ``ep`` ways and each expert ``moe_tp`` ways, the EP imbalance of ``tokens``
+    (:func:`moe_imbalance`) on the slowest rank, times the stage's MoE layers; zero without a
+    curve (seed preset) or without MoE layers. The expert width is ``expert_params / (3 hidden)``
+    (gated experts; a plain MLP's two matrices give the same bytes and FLOPs).
+    """
+    if not shape.num_moe_layers or r.moe_curve is None:
+        return np.zeros_like(lay.tp)
+    inter = shape.expert_params / (moe.GATED_MATRICES * shape.hidden_size)
+    layer = moe.layer_s(tokens, shape.hidden_size, inter, shape.top_k, shape.num_experts, lay.moe_tp, lay.ep,
+                        lay.weight_bytes, moe.for_modes(r.moe_curve, quant_index),
+                        imbalance=moe_imbalance(tokens, shape.top_k, lay.ep))
+    return layer * lay.moe_layers
 
 
 def offload_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
@@ -224,9 +254,15 @@ def stage_kernels(shape: ModelShape, lay: Layout) -> np.ndarray:
 
 
 def launch_overhead_s(shape: ModelShape, lay: Layout, per_layer_overhead_s: float,
-                      per_kernel_overhead_s: float) -> np.ndarray:
-    """Fixed per-stage cost of one micro-batch: per kernel and per layer overheads (seconds)."""
-    return per_kernel_overhead_s * stage_kernels(shape, lay) + per_layer_overhead_s * lay.stage_layers
+                      per_kernel_overhead_s: float, r: Rates | None = None) -> np.ndarray:
+    """Fixed per-stage cost of one micro-batch: per kernel and per layer overheads (seconds).
+
+    With ``r``'s MoE curve the curve's fused expert kernels are not counted again (``CURVE_MOE_KERNELS``).
+    """
+    kernels = stage_kernels(shape, lay)
+    if r is not None and r.moe_curve is not None and shape.num_moe_layers:
+        kernels = kernels - CURVE_MOE_KERNELS * lay.moe_layers
+    return per_kernel_overhead_s * kernels + per_layer_overhead_s * lay.stage_layers
 
 
 def combine(terms: list[np.ndarray], overlap_fraction: float) -> np.ndarray:

@@ -41,8 +41,8 @@ COLUMNS = ["moe_dtype", "num_tokens", "hidden_size", "inter_size", "topk", "num_
 NON_GATED = ((2688, 1856, 6, 128), (2048, 5120, 22, 512))
 DTYPE_MODES = {d: m for m, ds in moe.MODE_DTYPES.items() if m != "int8" for d in ds}
 # Start of the fit (transformed units below): 20 us, half of peak, 80 % of HBM, 32 rows of padding per
-# expert, 256-column thinness, blend 2, sharpness 2, one routing pass.
-THETA0 = np.array([np.log(30.0), 0.0, np.log(4.0), np.log(32.0), np.log(256.0), 0.0, np.log(1.5), 0.0, np.log(500.0)])
+# expert, 256-column thinness, blend 2, sharpness 2, one routing pass, 0.5 us per expert.
+THETA0 = np.array([np.log(30.0), 0.0, np.log(4.0), np.log(32.0), np.log(256.0), 0.0, np.log(1.5), 0.0, np.log(0.5)])
 
 
 def params_of(theta: np.ndarray) -> dict:
@@ -51,7 +51,7 @@ def params_of(theta: np.ndarray) -> dict:
             "hbm_fraction": float(1.0 / (1.0 + np.exp(-theta[2]))), "pad_tokens": float(np.exp(theta[3])),
             "thin_inter": float(np.exp(theta[4])), "blend": float(1.0 + np.exp(theta[5])),
             "hit_sharpness": float(0.5 + np.exp(theta[6])), "permute_passes": float(np.exp(theta[7])),
-            "expert_ns": float(np.exp(theta[8]))}
+            "expert_us": float(np.exp(theta[8]))}
 
 
 def gpu_of(system: str):
@@ -65,7 +65,7 @@ def applied(params: dict, gpu, dtype: str) -> dict:
             "bytes_per_s": gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction * params["hbm_fraction"],
             "pad_tokens": params["pad_tokens"], "thin_inter": params["thin_inter"], "blend": params["blend"],
             "hit_sharpness": params["hit_sharpness"], "permute_passes": params["permute_passes"],
-            "expert_s": params["expert_ns"] * 1e-9}
+            "expert_s": units.from_us(params["expert_us"])}
 
 
 def _peak_of(gpu, dtype: str) -> float:

@@ -11,7 +11,7 @@ A layer of ``E`` routed experts (``hidden`` x ``inter`` each, gated: three matri
   fewer, ``s < 1``). The GPU streams each of its ``E / ep`` experts' shards that is hit once:
   ``bytes = (E / ep) h m hidden (inter / moe_tp) bytes_per_element`` (``m = 3`` matrices), at
   ``hbm_fraction`` (<= 1) of the GPU's achievable HBM bandwidth (``hbm_bytes_per_s x
-  hbm_efficiency_fraction``), each shard taking at least ``expert_ns`` (a thin shard's few tiles
+  hbm_efficiency_fraction``), each shard taking at least ``expert_us`` (a thin shard's few tiles
   cannot stream at full bandwidth). The slowest EP rank reads at least one expert. This is why
   the measured layer is flat from ``T ~ E / k`` tokens.
 * **Grouped GEMM.** FLOPs ``2 x 3 hidden (inter / moe_tp) x (T k / ep x imbalance + hit experts x
@@ -47,7 +47,7 @@ from planner.errors import PlannerError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "kernels" / "moe.toml"
 PARAMS = ("launch_us", "compute_fraction", "hbm_fraction", "pad_tokens", "thin_inter", "blend", "hit_sharpness",
-          "permute_passes", "expert_ns")
+          "permute_passes", "expert_us")
 # Kernel dtypes (moe_perf's moe_dtype) an engine runs for each quantisation mode, first found wins.
 MODE_DTYPES = {"bf16": ("bfloat16",), "fp8": ("fp8_block", "fp8"), "int8": ("fp8_block", "fp8"),
                "int4": ("int4_wo", "w4a16_mxfp4"), "fp4": ("nvfp4", "w4a8_mxfp4_mxfp8", "w4a16_mxfp4")}
@@ -119,9 +119,14 @@ def _norm(a, b, p):
     return big * np.power(np.power(a / big, p) + np.power(b / big, p), 1.0 / p)
 
 
-def for_modes(c: MoeCurve, mode_index) -> dict:
-    """``c``'s per-mode arrays taken at each row's mode index (the dict :func:`layer_s` reads)."""
-    return {k: v[mode_index] for k, v in c.__dict__.items() if isinstance(v, np.ndarray)}
+def for_modes(c: MoeCurve, mode_index: np.ndarray) -> dict:
+    """``c``'s per-mode arrays taken at each row's mode index (the dict :func:`layer_s` reads);
+    scalars when every row has the same mode (the common case, and cheaper)."""
+    arrays = {k: v for k, v in c.__dict__.items() if isinstance(v, np.ndarray)}
+    if mode_index.size and np.all(mode_index == mode_index.flat[0]):
+        first = int(mode_index.flat[0])
+        return {k: float(v[first]) for k, v in arrays.items()}
+    return {k: v[mode_index] for k, v in arrays.items()}
 
 
 @cache
@@ -145,19 +150,23 @@ def parameters(engine: str, gpu: str, dtype: str, data: dict | None = None) -> t
     on_gpu = [data[e][gpu][dtype] for e in data if dtype in data[e].get(gpu, {})]
     if on_gpu:
         return _median(on_gpu), False
-    engines = [engine] if engine in data else list(data)
-    anywhere = [data[e][g][dtype] for e in engines for g in data[e] if dtype in data[e][g]]
-    return _median(anywhere), True
+    for engines in ([engine], list(data)):  # the engine's own GPUs first, else every engine's
+        anywhere = [data[e][g][dtype] for e in engines if e in data for g in data[e] if dtype in data[e][g]]
+        if anywhere:
+            return _median(anywhere), True
+    return None, True
 
 
-def curve(engine: str, gpu, peak_flop_per_s: np.ndarray, hbm_bytes_per_s: float) -> MoeCurve:
-    """The curve of ``engine`` on ``gpu`` (a catalogue GpuSpec) with per-mode dense peaks."""
+@cache
+def _fractions(engine: str, gpu_name: str) -> tuple[dict, bool]:
+    """Per-mode parameter arrays of ``engine`` on ``gpu_name`` (``MODE_DTYPES``) and whether any was
+    transferred from the measured GPUs."""
     fields = {p: [] for p in PARAMS}
     transferred = False
     for name in quant.MODE_NAMES:
         found = None
         for dtype in MODE_DTYPES[name]:
-            params, moved = parameters(engine, gpu.name, dtype)
+            params, moved = parameters(engine, gpu_name, dtype)
             if params is not None and (found is None or (found[1] and not moved)):
                 found = (params, moved)
             if found is not None and not found[1]:
@@ -166,9 +175,14 @@ def curve(engine: str, gpu, peak_flop_per_s: np.ndarray, hbm_bytes_per_s: float)
         transferred |= moved
         for p in PARAMS:
             fields[p].append(params[p])
-    f = {p: np.array(v) for p, v in fields.items()}
+    return {p: np.array(v) for p, v in fields.items()}, transferred
+
+
+def curve(engine: str, gpu, peak_flop_per_s: np.ndarray, hbm_bytes_per_s: float) -> MoeCurve:
+    """The curve of ``engine`` on ``gpu`` (a catalogue GpuSpec): per mode, the dense datasheet peak of
+    its dtype (``peak_flop_per_s``) and the achievable HBM bandwidth times the fitted fractions."""
+    f, transferred = _fractions(engine, gpu.name)
     return MoeCurve(launch_s=units.from_us(f["launch_us"]), flop_per_s=peak_flop_per_s * f["compute_fraction"],
                     bytes_per_s=hbm_bytes_per_s * f["hbm_fraction"], pad_tokens=f["pad_tokens"],
                     thin_inter=f["thin_inter"], blend=f["blend"], hit_sharpness=f["hit_sharpness"],
-                    permute_passes=f["permute_passes"],
-                    expert_s=f["expert_ns"] * 1e-9, transferred=transferred)
+                    permute_passes=f["permute_passes"], expert_s=units.from_us(f["expert_us"]), transferred=transferred)
