@@ -28,6 +28,7 @@ from planner.calibration.fit import robust_least_squares
 from planner.calibration.kernel_fits import Score
 from planner.calibration.kernel_fits import score as make_score
 from planner.engine.kernels import moe
+from planner.serving.roofline import moe_imbalance
 
 TABLE = "moe_perf"
 FIT_DISTRIBUTION = "power_law_1.01"
@@ -86,12 +87,13 @@ def matrices(rows: dict) -> np.ndarray:
 
 
 def predict(rows: dict, params: dict, gpu, dtype: str) -> np.ndarray:
-    """The curve's seconds for ``rows`` (numpy columns of one dtype)."""
-    return moe.layer_s(rows["num_tokens"].astype(float), rows["hidden_size"].astype(float),
-                       rows["inter_size"].astype(float), rows["topk"].astype(float),
-                       rows["num_experts"].astype(float), rows["moe_tp_size"].astype(float),
-                       rows["moe_ep_size"].astype(float), quant.MODES[DTYPE_MODES[dtype]].bytes_per_element,
-                       applied(params, gpu, dtype), matrices=matrices(rows))
+    """The curve's seconds for ``rows`` (numpy columns of one dtype), with the EP imbalance the
+    planner applies (``planner.serving.roofline.moe_imbalance``), as at plan time."""
+    tokens, topk, ep = (rows[k].astype(float) for k in ("num_tokens", "topk", "moe_ep_size"))
+    return moe.layer_s(tokens, rows["hidden_size"].astype(float), rows["inter_size"].astype(float), topk,
+                       rows["num_experts"].astype(float), rows["moe_tp_size"].astype(float), ep,
+                       quant.MODES[DTYPE_MODES[dtype]].bytes_per_element, applied(params, gpu, dtype),
+                       imbalance=moe_imbalance(tokens, topk, ep), matrices=matrices(rows))
 
 
 @cache

@@ -12,7 +12,8 @@ A layer of ``E`` routed experts (``hidden`` x ``inter`` each, gated: three matri
   ``bytes = (E / ep) h m hidden (inter / moe_tp) bytes_per_element`` (``m = 3`` matrices), at
   ``hbm_fraction`` (<= 1) of the GPU's achievable HBM bandwidth (``hbm_bytes_per_s x
   hbm_efficiency_fraction``), each shard taking at least ``expert_us`` (a thin shard's few tiles
-  cannot stream at full bandwidth). The slowest EP rank reads at least one expert. This is why
+  cannot stream at full bandwidth). The slowest EP rank reads more than the mean
+  (:func:`slowest_rank_hits`), at least one expert. This is why
   the measured layer is flat from ``T ~ E / k`` tokens.
 * **Grouped GEMM.** FLOPs ``2 x 3 hidden (inter / moe_tp) x (T k / ep x imbalance + hit experts x
   pad_tokens)``: every hit expert pads its rows by ``pad_tokens`` (tile quantisation: the
@@ -101,9 +102,8 @@ def layer_s(tokens, hidden, inter, topk, experts, moe_tp, moe_ep, bytes_per_elem
     g = c if isinstance(c, dict) else c.__dict__
     shard = matrices * hidden * (inter / moe_tp)  # elements of one expert's shard
     local = experts / moe_ep
-    # The slowest EP rank reads at least one of its experts once any token arrives.
-    hits = np.maximum(local * hit_share(tokens * topk / experts, g["hit_sharpness"]),
-                      np.minimum(local, np.minimum(tokens * topk, 1.0)))
+    hits = slowest_rank_hits(local, hit_share(tokens * topk / experts, g["hit_sharpness"]), moe_ep,
+                             np.minimum(tokens * topk, 1.0))
     rows = tokens * topk / moe_ep * imbalance + hits * g["pad_tokens"]
     compute = 2.0 * shard * rows / g["flop_per_s"] * (1.0 + g["thin_inter"] * moe_tp / inter)
     p = g["blend"]
@@ -111,6 +111,19 @@ def layer_s(tokens, hidden, inter, topk, experts, moe_tp, moe_ep, bytes_per_elem
     blended = _norm(compute, memory, p)
     permute = tokens * topk * hidden * ACTIVATION_BYTES * g["permute_passes"] / g["bytes_per_s"]
     return g["launch_s"] + permute + blended
+
+
+def slowest_rank_hits(local, share, ep, any_token):
+    """Experts the slowest of ``ep`` ranks reads: its ``local`` experts hit with probability ``share``
+    each, the largest of ``ep`` such counts, ``mean + sqrt(2 ln(ep) var)`` (Gaussian extreme value,
+    as ``planner.serving.roofline.moe_imbalance``), at least one expert once any token arrives
+    (``any_token``: 1, or the fraction of a token), at most all ``local``.
+
+    E.g. 16 local experts, share 0.5, ep 8: ``8 + sqrt(2 ln 8 x 4) = 12.08``.
+    """
+    mean = local * share
+    spread = np.sqrt(2.0 * np.log(np.maximum(ep, 1.0)) * mean * (1.0 - share))
+    return np.minimum(np.maximum(mean + spread, np.minimum(local, any_token)), local)
 
 
 def _norm(a, b, p):
