@@ -79,6 +79,7 @@ from planner.serving.plan import put_rows, take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
     Layout,
+    chunked_moe_s,
     combine,
     compute_s,
     hbm_s,
@@ -114,12 +115,8 @@ class PromptWork:
 
 @dataclass(frozen=True)
 class DecodeTerms:
-    """The decode step's per-stage terms, as the evaluator computed them (seconds).
-
-    ``moe_s``: the routed experts' kernel-curve time (``roofline.moe_s``), added after the blend;
-    None: computed where needed. ``moe_chunk_s``: the same with one prompt chunk of ``chunk``
-    tokens added (set once by :func:`serving` for its chunk, so the fixed point does not recompute it).
-    """
+    """The decode step's per-stage terms (seconds), as the evaluator computed them; ``moe_s`` and ``moe_chunk_s``
+    (with one prompt chunk added, set once by :func:`serving`) as ``roofline.chunked_moe_s`` takes them."""
 
     compute_s: np.ndarray
     hbm_s: np.ndarray
@@ -284,13 +281,8 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     chunks_per_step = work.stage_tokens / work.chunk_tokens
     extra_bytes = (routed_read_bytes(shape, with_chunk, r) - routed_read_bytes(shape, lay, r)) * chunks_per_step \
         / r.moe_scale
-    # MoE curve: a step that takes a chunk runs the layer on decode and chunk tokens together.
-    experts = moe_s(shape, lay, r, quant_index, lay.micro_tokens) if decode.moe_s is None else decode.moe_s
-    if r.moe_curve is not None:
-        chunked = decode.moe_chunk_s
-        if chunked is None:
-            chunked = moe_s(shape, lay, r, quant_index, with_chunk.micro_tokens)
-        experts = experts + (chunked - experts) * chunks_per_step
+    experts = chunked_moe_s(shape, lay, r, quant_index, work.chunk_tokens, chunks_per_step, decode.moe_s,
+                            decode.moe_chunk_s)
     kv_write = work.group_tokens * shape.kv_new_token_elements / shape.num_layers * lay.stage_layers \
         * lay.kv_bytes / lay.kv_split
     activations = work.group_tokens * shape.hidden_size * ACTIVATION_BYTES * ACTIVATION_PASSES_PER_LAYER \
@@ -300,8 +292,7 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack)
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) \
         + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s, r) + experts
-    return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage,
-                     moe_s=experts)
+    return Iteration(compute, hbm, traffic, decode.offload_s, stage, experts)
 
 
 def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
@@ -330,9 +321,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
 
     own = PromptWork(group_tokens=chunk * ones, stage_tokens=chunk * ones, prompts_per_group=ones / chunks,
                      attention_flop=prefill_attention_flop / chunks * ones, chunk_tokens=chunk * ones)
-    if r.moe_curve is not None:  # the layer with one chunk added, for the own prefill and the fixed point
-        moe_now = moe_s(shape, lay, r, quant_index, lay.micro_tokens) if decode.moe_s is None else decode.moe_s
-        decode = replace(decode, moe_s=moe_now, moe_chunk_s=moe_s(shape, lay, r, quant_index, lay.micro_tokens + chunk))
+    decode = replace(decode, moe_chunk_s=moe_s(shape, lay, r, quant_index, lay.micro_tokens + chunk))
     first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack)
     overhead = profile.iteration_overhead_s(lay.batch / lay.dp)  # per iteration, the running batch's
     prompt = (chunks + lay.pp - 1.0) * first.stage_time_s + chunks * overhead

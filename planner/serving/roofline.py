@@ -239,6 +239,24 @@ def moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, tok
     return layer * lay.moe_layers
 
 
+def chunked_moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, chunk_tokens: np.ndarray,
+                  chunks_per_step: np.ndarray, decode_moe: np.ndarray | None = None,
+                  with_chunk_moe: np.ndarray | None = None) -> np.ndarray:
+    """Routed-expert time of an average step that takes ``chunks_per_step`` prompt chunks (seconds).
+
+    A step that takes a chunk runs the MoE layers on its decode and chunk tokens together
+    (:func:`moe_s` of ``micro_tokens + chunk_tokens``, or ``with_chunk_moe`` when already known), one
+    without runs them on the decode tokens (``decode_moe``); the difference is charged per step by
+    the share of steps that take a chunk. Without a curve: ``decode_moe`` (zeros).
+    """
+    base = moe_s(shape, lay, r, quant_index, lay.micro_tokens) if decode_moe is None else decode_moe
+    if r.moe_curve is None:
+        return base
+    if with_chunk_moe is None:
+        with_chunk_moe = moe_s(shape, lay, r, quant_index, lay.micro_tokens + chunk_tokens)
+    return base + (with_chunk_moe - base) * chunks_per_step
+
+
 def offload_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
     """Host-link time to stream the offloaded share of the KV cache for one micro-batch."""
     return kv_read_bytes(shape, lay) * lay.offload / r.host_bytes_per_s
