@@ -46,9 +46,10 @@ def test_the_limiting_subsystem_is_the_largest_term_and_its_share(doc):
     s = doc["explanation"]["limiting_subsystem"]
     split = doc["time_split_s"]
     assert s["name"] == doc["limit"] == "hbm"
-    # pp = 1: the share is the HBM term over the step time.
+    # pp = 1: the share is the HBM term over the step time. The routed experts' weight streaming is
+    # the MoE curve's own term ("moe", outside the four limits), so HBM holds 36 % (it held 71 % with them).
     assert s["share"] == pytest.approx(split["hbm"] / doc["step_time_s"], rel=1e-12)
-    assert 0.70 < s["share"] < 0.72
+    assert 0.35 < s["share"] < 0.37
 
 
 def test_the_runner_up_is_the_next_distinct_plan_and_says_what_it_gives_up(doc):
