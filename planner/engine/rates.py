@@ -18,7 +18,7 @@ import numpy as np
 from hardware.specs import TIERS, Hardware
 from planner import quant
 from planner.engine.kernels import comm as comm_kernels
-from planner.engine.kernels import gemm
+from planner.engine.kernels import gemm, moe
 from planner.engine.profile import EngineProfile
 
 # PCIe Gen5 x16 host->device measured 55.4 GB/s of 63 GB/s (88 %) on H200 (docs/sources.md [E11]);
@@ -36,7 +36,9 @@ class Rates:
         decode_flop_per_s: per quantisation index, dense GEMM rate in decode-shaped work.
         prefill_flop_per_s: per quantisation index, rate in prefill-shaped work.
         attention_flop_per_s: decode attention kernels (bf16 math).
-        moe_scale: engine multiplier for grouped expert GEMMs.
+        moe_scale: engine multiplier for grouped expert GEMMs (the seed preset's MoE terms only).
+        moe_curve: the MoE-layer kernel curve (``planner.engine.kernels.moe``) of this engine on
+            this GPU; None under the seed preset, which keeps the FLOP/byte terms.
         seed_compute_bound_flop_per_s: per quantisation index, the rate the seed's Note 2
             compute bound uses (sustained x compute_scale, or the default decode rate).
         hbm_bytes_per_s: achievable HBM bandwidth.
@@ -64,6 +66,7 @@ class Rates:
     fabric_peak_bytes_per_s: np.ndarray
     comm_curves: comm_kernels.CommTiers | None
     gemm: gemm.GemmCurve | None = None
+    moe_curve: moe.MoeCurve | None = None
 
 
 def _peak(hw: Hardware, dtype: str) -> float:
@@ -97,6 +100,10 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
         decode = gpu.sustained_decode_flop_per_s * quant.COMPUTE_SCALE
         seed = decode
         attention = gpu.sustained_decode_flop_per_s * profile.attention_efficiency_scale
+    moe_curve = None
+    if gpu.sustained_decode_flop_per_s is None:  # the seed preset keeps the seed notes' MoE terms
+        dtype_peaks = np.array([_peak(hw, quant.MODES[n].compute_dtype) for n in quant.MODE_NAMES])
+        moe_curve = moe.curve(profile.name, gpu, dtype_peaks, gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction)
     fabrics = [hw.fabrics[t] for t in TIERS]
     return Rates(
         decode_flop_per_s=decode,
@@ -116,4 +123,5 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
         else comm_kernels.tiers(comm_kernels.params(profile.name, gpu.name), hw),
         gemm=gemm.curve(gpu, profile.name)
         if gpu.sustained_decode_flop_per_s is None and profile.gemm_curve else None,
+        moe_curve=moe_curve,
     )

@@ -79,12 +79,14 @@ from planner.serving.plan import put_rows, take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
     Layout,
+    chunked_moe_s,
     combine,
     compute_s,
     gemm_s,
     hbm_s,
     launch_overhead_s,
     moe_imbalance,
+    moe_s,
     offload_s,
     routed_read_bytes,
 )
@@ -114,16 +116,20 @@ class PromptWork:
 
 @dataclass(frozen=True)
 class DecodeTerms:
-    """The decode step's per-stage terms, as the evaluator computed them (seconds)."""
+    """The decode step's per-stage terms (seconds), as the evaluator computed them; ``moe_s`` and ``moe_chunk_s``
+    (with one prompt chunk added, set once by :func:`serving`) as ``roofline.chunked_moe_s`` takes them."""
 
     compute_s: np.ndarray
     hbm_s: np.ndarray
     offload_s: np.ndarray
+    moe_s: np.ndarray | None = None
+    moe_chunk_s: np.ndarray | None = None
 
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> DecodeTerms:
         """The roofline's decode terms of ``lay``'s micro-batch."""
-        return cls(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r))
+        return cls(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r),
+                   moe_s(shape, lay, r, quant_index, lay.micro_tokens))
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,7 @@ class Iteration:
     offload_s: np.ndarray
     stage_time_s: np.ndarray
     gemm_s: np.ndarray  # dense-block GEMMs on their curve (``roofline.gemm_s``), after the blend
+    moe_s: np.ndarray  # the routed experts' kernel-curve time, outside the blend (roofline.moe_s)
 
     @property
     def terms(self) -> list[np.ndarray]:
@@ -246,7 +253,8 @@ def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.n
                      work: PromptWork) -> np.ndarray:
     """Compute time of ``work`` on one stage, per GPU, at the prefill-shaped rates (seconds).
 
-    With a GEMM curve (``r.gemm``) the dense-block GEMMs are in ``iteration``'s ``gemm_s`` instead.
+    On the GEMM curve (``r.gemm``) the dense-block GEMMs, on the MoE curve the routed experts, are
+    timed in ``iteration`` instead.
     """
     t = 0.0
     if r.gemm is None:
@@ -257,7 +265,7 @@ def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.n
         )
         lm_head = 2.0 * work.prompts_per_group / lay.tp * shape.vocab_params / lay.pp
         t = block / r.prefill_flop_per_s[lay.dense_quant] + lm_head / r.prefill_flop_per_s[lay.vocab_quant]
-    if shape.num_moe_layers:
+    if shape.num_moe_layers and r.moe_curve is None:
         imbalance = moe_imbalance(work.chunk_tokens, shape.top_k, lay.ep)
         routed = 2.0 * shape.expert_params * shape.top_k * work.stage_tokens / lay.stage_gpus * lay.moe_layers \
             * imbalance
@@ -279,8 +287,10 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
                    group_tokens=lay.group_tokens + work.group_tokens)
     with_chunk = replace(lay, micro_tokens=lay.micro_tokens + work.chunk_tokens)
     chunks_per_step = work.stage_tokens / work.chunk_tokens
-    extra_bytes = (routed_read_bytes(shape, with_chunk) - routed_read_bytes(shape, lay)) * chunks_per_step \
+    extra_bytes = (routed_read_bytes(shape, with_chunk, r) - routed_read_bytes(shape, lay, r)) * chunks_per_step \
         / r.moe_scale
+    experts = chunked_moe_s(shape, lay, r, quant_index, work.chunk_tokens, chunks_per_step, decode.moe_s,
+                            decode.moe_chunk_s)
     kv_write = work.group_tokens * shape.kv_new_token_elements / shape.num_layers * lay.stage_layers \
         * lay.kv_bytes / lay.kv_split
     activations = work.group_tokens * shape.hidden_size * ACTIVATION_BYTES * ACTIVATION_PASSES_PER_LAYER \
@@ -291,10 +301,10 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     # Decode and prompt tokens go through the dense GEMMs together: one GEMM of their summed rows.
     gemm = gemm_s(shape, lay, r, both.group_tokens, lay.group_tokens + work.prompts_per_group)
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) \
-        + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s,
-                            r.gemm is not None) + gemm
+        + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s, r) \
+        + gemm + experts
     return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage,
-                     gemm_s=gemm)
+                     gemm_s=gemm, moe_s=experts)
 
 
 def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
@@ -323,6 +333,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
 
     own = PromptWork(group_tokens=chunk * ones, stage_tokens=chunk * ones, prompts_per_group=ones / chunks,
                      attention_flop=prefill_attention_flop / chunks * ones, chunk_tokens=chunk * ones)
+    decode = replace(decode, moe_chunk_s=moe_s(shape, lay, r, quant_index, lay.micro_tokens + chunk))
     first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack)
     overhead = profile.iteration_overhead_s(lay.batch / lay.dp)  # per iteration, the running batch's
     prompt = (chunks + lay.pp - 1.0) * first.stage_time_s + chunks * overhead
@@ -331,7 +342,8 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
         share = isl / budget
         full = PromptWork(group_tokens=budget * ones, stage_tokens=budget * ones, prompts_per_group=ones / share,
                           attention_flop=prefill_attention_flop / share * ones, chunk_tokens=budget * ones)
-        batched = iteration(shape, lay, r, quant_index, profile, decode, full, gpus_per_server, gpus_per_rack)
+        batched = iteration(shape, lay, r, quant_index, profile, replace(decode, moe_chunk_s=None), full,
+                            gpus_per_server, gpus_per_rack)
         per_prompt = share * (lay.pp * batched.stage_time_s + overhead)
     else:
         per_prompt = prompt

@@ -47,13 +47,14 @@ from planner.serving.roofline import (
     hbm_s,
     launch_overhead_s,
     layout,
+    moe_s,
     offload_s,
 )
 from planner.serving.scenario import Scenario
 from planner.serving.shape import ModelShape, model_shape
 from planner.units import gb, kw
 
-LIMITS = ("compute", "hbm", "comm", "offload", "gemm")
+LIMITS = ("compute", "hbm", "comm", "offload", "gemm", "moe")
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class Scores(CommonScores):
     comm_s: np.ndarray
     offload_s: np.ndarray
     gemm_s: np.ndarray
+    moe_s: np.ndarray
     stage_time_s: np.ndarray
     step_time_s: np.ndarray
     ttft_s: np.ndarray | None
@@ -141,23 +143,24 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     t_hbm = hbm_s(shape, lay, r)
     traffic = comm(shape, lay, r, gps, gpr)
     t_offload = offload_s(shape, lay, r)
+    t_moe = moe_s(shape, lay, r, plans.quant, lay.micro_tokens)  # own term, after the blend
     terms = [t_compute, t_hbm, traffic.time_s, t_offload]
     # Dense-block GEMMs on their kernel curve, one after another with the rest (not blended).
     t_gemm = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens)
     stage = combine(terms, prof.overlap_fraction) \
-        + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s, r.gemm is not None) \
-        + t_gemm
+        + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s, r) \
+        + t_gemm + t_moe
     step = lay.pp * stage + prof.iteration_overhead_s(lay.batch / lay.dp)
     instance_tps = lay.batch / step
     ttft = None
     w = scenario.workload
     mem = memory(shape, lay)
     if w.has_prefill:  # aggregated serving: the step carries prompt work (planner.serving.aggregated)
-        sv = serving(shape, lay, r, plans.quant, prof, DecodeTerms(t_compute, t_hbm, t_offload), w.isl, w.osl,
+        sv = serving(shape, lay, r, plans.quant, prof, DecodeTerms(t_compute, t_hbm, t_offload, t_moe), w.isl, w.osl,
                      shape.prefill_attention_flop * prefill_attention_scale(scenario.model), gps, gpr,
                      admitted_sequences(mem, lay, hw.gpu.hbm_bytes, prof, w.isl, w.osl))
         t_compute, t_hbm, traffic, terms = sv.step.compute_s, sv.step.hbm_s, sv.step.comm, sv.step.terms
-        t_gemm = sv.step.gemm_s
+        t_gemm, t_moe = sv.step.gemm_s, sv.step.moe_s
         stage, step, ttft, instance_tps = sv.step.stage_time_s, sv.step_time_s, sv.ttft_s, sv.instance_tps
 
     tok_per_gpu = instance_tps / lay.gpus
@@ -172,10 +175,10 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     gpus = lay.gpus
     return Scores(
         plans=plans,
-        compute_s=t_compute, hbm_s=t_hbm, comm_s=traffic.time_s, offload_s=t_offload, gemm_s=t_gemm,
+        compute_s=t_compute, hbm_s=t_hbm, comm_s=traffic.time_s, offload_s=t_offload, gemm_s=t_gemm, moe_s=t_moe,
         stage_time_s=stage, step_time_s=step, ttft_s=ttft,
         tok_per_gpu=tok_per_gpu, instance_tps=instance_tps, total_tps=instance_tps * plans.instances,
-        limit=first_largest([*terms, t_gemm]),
+        limit=first_largest([*terms, t_gemm, t_moe]),
         bound_compute=bound_compute, bound_hbm=bound_hbm, bound_comm=bound_comm,
         fabric_bytes_per_s=per_gpu_rate * gpus,
         fabric_utilisation=per_gpu_rate / r.fabric_peak_bytes_per_s[:, None],
@@ -270,7 +273,7 @@ def row(scenario: Scenario, scores: Scores, i: int = 0, prefill: bool = False) -
         "limit": LIMITS[int(scores.limit[i])],
         "time_split_s": {"compute": float(scores.compute_s[i]), "hbm": float(scores.hbm_s[i]),
                          "comm": float(scores.comm_s[i]), "offload": float(scores.offload_s[i]),
-                         "gemm": float(scores.gemm_s[i])},
+                         "gemm": float(scores.gemm_s[i]), "moe": float(scores.moe_s[i])},
         **bounds_and_fabric(scenario.hardware, scores, i),
         "memory_per_gpu_bytes": {
             "weights": float(m.weights[i]), "kv_hbm": float(m.kv_hbm[i]), "kv_offloaded": float(m.kv_offloaded[i]),

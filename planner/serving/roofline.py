@@ -31,6 +31,12 @@ Modelling assumptions (each a named term below):
   by ``1 + sqrt(2 ln(ep) / mu)``, at most ``ep``; it tends to 1 as the micro-batch grows,
   and is exactly 1 without EP. Weight reads are not scaled (each rank streams its own
   experts once whatever its load).
+* Routed experts (:func:`moe_s`): on GPUs with the MoE-layer kernel curve
+  (``planner.engine.kernels.moe``, fitted to measured MoE layers) the routed experts' FLOPs and
+  weight bytes leave the compute and HBM terms; the curve's time is its own term, added to the
+  stage after the overlap blend (one stream runs the kernels one after another), and its fused
+  expert kernels (``CURVE_MOE_KERNELS``) leave the per-kernel launch count. Under the seed preset
+  (no curve) the uniform-routing terms below stay.
 * KV cache: each attention group reads its own sequences' cache; GQA heads are split over
   ``min(tp, kv_heads)``, MLA's latent is held whole by every TP rank. The offloaded fraction
   is streamed from host memory over the host link every step (PCIe, or NVLink-C2C on Grace).
@@ -50,6 +56,7 @@ import numpy as np
 
 from planner import quant
 from planner.engine.activations import ACTIVATION_BYTES
+from planner.engine.kernels import moe
 from planner.engine.kernels.gemm import rows as gemm_rows
 from planner.engine.rates import Rates
 from planner.serving.plan import PlanArrays
@@ -57,6 +64,10 @@ from planner.serving.shape import ModelShape
 
 # Hidden-vector reads+writes per token per layer: ~4 norms/residual adds x (read + write).
 ACTIVATION_PASSES_PER_LAYER = 8.0
+# Kernels of a routed MoE layer the curve's measured time already contains: permute/dispatch, grouped
+# gate-up GEMM, activation, grouped down GEMM, finalize (planner.serving.shape.ROUTED_MOE_KERNELS keeps
+# norm, router GEMM and top-k outside).
+CURVE_MOE_KERNELS = 5
 # Checkpoint formats that quantise the routed experts only: gpt-oss's quant_method "mxfp4" lists
 # attention, router, embeddings and lm_head in modules_to_not_convert (models/data/SOURCES.toml).
 EXPERTS_ONLY_CHECKPOINT_QUANTS = frozenset({"mxfp4"})
@@ -173,7 +184,7 @@ def compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray)
         )
         vocab_flop = 2.0 * per_group * (shape.embedding_params + shape.lm_head_params) / lay.pp
     routed_flop = 0.0
-    if shape.num_moe_layers:
+    if shape.num_moe_layers and r.moe_curve is None:
         imbalance = moe_imbalance(lay.micro_tokens, shape.top_k, lay.ep)
         routed_flop = (2.0 * shape.expert_params * shape.top_k * lay.micro_tokens / lay.stage_gpus
                        * lay.moe_layers * imbalance)
@@ -189,9 +200,10 @@ def dense_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
     return block * lay.dense_weight_bytes + shape.vocab_params / lay.pp / lay.tp * lay.vocab_weight_bytes
 
 
-def routed_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
-    """Routed-expert weight bytes one GPU reads per micro-batch: its experts hit at least once."""
-    if not shape.num_moe_layers:
+def routed_read_bytes(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
+    """Routed-expert weight bytes one GPU reads per micro-batch: its experts hit at least once
+    (none where the MoE curve times the experts: :func:`moe_s`)."""
+    if not shape.num_moe_layers or r.moe_curve is not None:
         return np.zeros_like(lay.tp)
     hit = experts_hit_fraction(lay.micro_tokens, shape.top_k, shape.num_experts)
     return shape.num_experts / lay.ep * hit * shape.expert_params / lay.moe_tp * lay.moe_layers * lay.weight_bytes
@@ -238,9 +250,45 @@ def hbm_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
         * lay.stage_layers
     # Grouped expert GEMMs stream their weights at the engine's MoE efficiency.
     dense = dense_read_bytes(shape, lay) if r.gemm is None else 0.0
-    total = dense + routed_read_bytes(shape, lay) / r.moe_scale \
+    total = dense + routed_read_bytes(shape, lay, r) / r.moe_scale \
         + kv_read_bytes(shape, lay) * (1.0 - lay.offload) + kv_write + activations
     return total / r.hbm_bytes_per_s
+
+
+def moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """Routed-expert time of the stage's MoE layers for ``tokens`` tokens per micro-batch (seconds).
+
+    The kernel curve (``planner.engine.kernels.moe.layer_s``) of one layer with the experts split
+    ``ep`` ways and each expert ``moe_tp`` ways, the EP imbalance of ``tokens``
+    (:func:`moe_imbalance`) on the slowest rank, times the stage's MoE layers; zero without a
+    curve (seed preset) or without MoE layers. The expert width is ``expert_params / (3 hidden)``
+    (gated experts; a plain MLP's two matrices give the same bytes and FLOPs).
+    """
+    if not shape.num_moe_layers or r.moe_curve is None:
+        return np.zeros_like(lay.tp)
+    inter = shape.expert_params / (moe.GATED_MATRICES * shape.hidden_size)
+    layer = moe.layer_s(tokens, shape.hidden_size, inter, shape.top_k, shape.num_experts, lay.moe_tp, lay.ep,
+                        lay.weight_bytes, moe.for_modes(r.moe_curve, quant_index),
+                        imbalance=moe_imbalance(tokens, shape.top_k, lay.ep))
+    return layer * lay.moe_layers
+
+
+def chunked_moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, chunk_tokens: np.ndarray,
+                  chunks_per_step: np.ndarray, decode_moe: np.ndarray | None = None,
+                  with_chunk_moe: np.ndarray | None = None) -> np.ndarray:
+    """Routed-expert time of an average step that takes ``chunks_per_step`` prompt chunks (seconds).
+
+    A step that takes a chunk runs the MoE layers on its decode and chunk tokens together
+    (:func:`moe_s` of ``micro_tokens + chunk_tokens``, or ``with_chunk_moe`` when already known), one
+    without runs them on the decode tokens (``decode_moe``); the difference is charged per step by
+    the share of steps that take a chunk. Without a curve: ``decode_moe`` (zeros).
+    """
+    base = moe_s(shape, lay, r, quant_index, lay.micro_tokens) if decode_moe is None else decode_moe
+    if r.moe_curve is None:
+        return base
+    if with_chunk_moe is None:
+        with_chunk_moe = moe_s(shape, lay, r, quant_index, lay.micro_tokens + chunk_tokens)
+    return base + (with_chunk_moe - base) * chunks_per_step
 
 
 def offload_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
@@ -264,12 +312,16 @@ def stage_kernels(shape: ModelShape, lay: Layout, gemm_curve: bool = False) -> n
 
 
 def launch_overhead_s(shape: ModelShape, lay: Layout, per_layer_overhead_s: float,
-                      per_kernel_overhead_s: float, gemm_curve: bool = False) -> np.ndarray:
+                      per_kernel_overhead_s: float, r: Rates | None = None) -> np.ndarray:
     """Fixed per-stage cost of one micro-batch: per kernel and per layer overheads (seconds).
 
-    ``gemm_curve``: the dense-block GEMMs are on the GEMM curve (:func:`stage_kernels`).
+    Kernels a curve of ``r`` already times are not counted again: the dense-block GEMMs on the GEMM
+    curve (:func:`stage_kernels`), the fused expert kernels on the MoE curve (``CURVE_MOE_KERNELS``).
     """
-    return per_kernel_overhead_s * stage_kernels(shape, lay, gemm_curve) + per_layer_overhead_s * lay.stage_layers
+    kernels = stage_kernels(shape, lay, gemm_curve=r is not None and r.gemm is not None)
+    if r is not None and r.moe_curve is not None and shape.num_moe_layers:
+        kernels = kernels - CURVE_MOE_KERNELS * lay.moe_layers
+    return per_kernel_overhead_s * kernels + per_layer_overhead_s * lay.stage_layers
 
 
 def combine(terms: list[np.ndarray], overlap_fraction: float) -> np.ndarray:

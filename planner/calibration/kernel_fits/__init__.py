@@ -20,6 +20,7 @@ import numpy as np
 FITS: tuple[str, ...] = (
     "comm",
     "gemm",
+    "moe",
 )
 
 

@@ -1,0 +1,178 @@
+"""The MoE-layer curve (``planner.engine.kernels.moe``) against ``moe_perf``: fit and score.
+
+Rows: every ``moe_perf`` row of the six systems and three engines whose ``moe_dtype`` the
+planner maps to a quantisation mode (``moe.MODE_DTYPES``: bfloat16, fp8, fp8_block, int4_wo,
+nvfp4, w4a8_mxfp4_mxfp8, w4a16_mxfp4; no row is left out on these dtypes), all 27 token counts
+(1-16,384) and every shape. One parameter set per (engine, system, dtype) is fitted by soft-L1
+robust least squares on relative error (``planner.calibration.fit.robust_least_squares``).
+
+Routing: the fit uses the ``power_law_1.01`` rows. That is the distribution aiconfigurator
+itself predicts with by default (its ``power_law`` workload), and the nearest to a trained router:
+it hits fewer distinct experts than ``balanced`` (which spreads ``T k`` choices over exactly
+``min(E, T k)`` experts, a best case no router achieves) and at small batch matches the uniform
+random draw, while ``power_law_1.2`` is a heavier skew. Scores are reported on the fitted rows at
+1-256 tokens per step (the decode regime), at all token counts, and, for reference with the same
+parameters, on the ``balanced`` rows at 1-256 tokens.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+from hardware.catalogue import default_catalogue
+from planner import quant, units
+from planner.calibration import kernels
+from planner.calibration.fit import robust_least_squares
+from planner.calibration.kernel_fits import Score
+from planner.calibration.kernel_fits import score as make_score
+from planner.engine.kernels import moe
+from planner.serving.roofline import moe_imbalance
+
+TABLE = "moe_perf"
+FIT_DISTRIBUTION = "power_law_1.01"
+DECODE_TOKENS = 256  # the done-when's regime: 1-256 tokens per step
+COLUMNS = ["moe_dtype", "num_tokens", "hidden_size", "inter_size", "topk", "num_experts", "moe_tp_size",
+           "moe_ep_size", "distribution"]
+# (hidden, inter, top-k, experts) of plain up/down (squared-ReLU) experts, two matrices each: the
+# Nemotron-3 shapes (hidden 2688, 128 experts, top-6; hidden 2048... 512 experts, top-22). Their
+# 1-token rows confirm it: (2688, 1856) top-6 on H200 vLLM bf16 takes 51 us, 6 x 2 x 2688 x 1856 x 2 B =
+# 120 MB at 4.2 TB/s (29 us) plus the ~22 us floor; three matrices would need 43 us of streaming.
+NON_GATED = ((2688, 1856, 6, 128), (2048, 5120, 22, 512))
+DTYPE_MODES = {d: m for m, ds in moe.MODE_DTYPES.items() if m != "int8" for d in ds}
+# Start of the fit (transformed units below): 20 us, half of peak, 80 % of HBM, 32 rows of padding per
+# expert, 256-column thinness, blend 2, sharpness 2, one routing pass, 0.5 us per expert.
+THETA0 = np.array([np.log(30.0), 0.0, np.log(4.0), np.log(32.0), np.log(256.0), 0.0, np.log(1.5), 0.0, np.log(0.5)])
+
+
+def params_of(theta: np.ndarray) -> dict:
+    """Physical parameters of ``theta``: positive by exp, fractions by logistic (<= 1), blend >= 1."""
+    return {"launch_us": float(np.exp(theta[0])), "compute_fraction": float(1.0 / (1.0 + np.exp(-theta[1]))),
+            "hbm_fraction": float(1.0 / (1.0 + np.exp(-theta[2]))), "pad_tokens": float(np.exp(theta[3])),
+            "thin_inter": float(np.exp(theta[4])), "blend": float(1.0 + np.exp(theta[5])),
+            "hit_sharpness": float(0.5 + np.exp(theta[6])), "permute_passes": float(np.exp(theta[7])),
+            "expert_us": float(np.exp(theta[8]))}
+
+
+def gpu_of(system: str):
+    return default_catalogue().gpu(kernels.SYSTEM_GPUS[system])
+
+
+def applied(params: dict, gpu, dtype: str) -> dict:
+    """``params`` on ``gpu``: fractions times its dtype peak and achievable HBM bandwidth."""
+    peak = _peak_of(gpu, dtype)
+    return {"launch_s": units.from_us(params["launch_us"]), "flop_per_s": peak * params["compute_fraction"],
+            "bytes_per_s": gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction * params["hbm_fraction"],
+            "pad_tokens": params["pad_tokens"], "thin_inter": params["thin_inter"], "blend": params["blend"],
+            "hit_sharpness": params["hit_sharpness"], "permute_passes": params["permute_passes"],
+            "expert_s": units.from_us(params["expert_us"])}
+
+
+def _peak_of(gpu, dtype: str) -> float:
+    compute = quant.MODES[DTYPE_MODES[dtype]].compute_dtype
+    if dtype in ("w4a16_mxfp4", "int4_wo"):  # weight-only: bf16 math
+        compute = "bf16"
+    bf16 = gpu.peak_flop_per_s.get("bf16") or 0.0
+    return max(gpu.peak_flop_per_s.get(compute) or 0.0, bf16)
+
+
+def matrices(rows: dict) -> np.ndarray:
+    """Weight matrices per expert of each row: 2 for the ``NON_GATED`` shapes, else 3."""
+    out = np.full(rows["num_tokens"].size, moe.GATED_MATRICES)
+    for hidden, inter, topk, experts in NON_GATED:
+        out[(rows["hidden_size"] == hidden) & (rows["inter_size"] == inter) & (rows["topk"] == topk)
+            & (rows["num_experts"] == experts)] = 2.0
+    return out
+
+
+def predict(rows: dict, params: dict, gpu, dtype: str) -> np.ndarray:
+    """The curve's seconds for ``rows`` (numpy columns of one dtype), with the EP imbalance the
+    planner applies (``planner.serving.roofline.moe_imbalance``), as at plan time."""
+    tokens, topk, ep = (rows[k].astype(float) for k in ("num_tokens", "topk", "moe_ep_size"))
+    return moe.layer_s(tokens, rows["hidden_size"].astype(float), rows["inter_size"].astype(float), topk,
+                       rows["num_experts"].astype(float), rows["moe_tp_size"].astype(float), ep,
+                       quant.MODES[DTYPE_MODES[dtype]].bytes_per_element, applied(params, gpu, dtype),
+                       imbalance=moe_imbalance(tokens, topk, ep), matrices=matrices(rows))
+
+
+@cache
+def frames() -> tuple[dict, ...]:
+    """``moe_perf`` of every system and engine, rows of the mapped dtypes only."""
+    out = []
+    for f in kernels.load(TABLE, columns=COLUMNS):
+        keep = np.isin(f["moe_dtype"], list(DTYPE_MODES))
+        out.append({k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in f.items()})
+    return tuple(out)
+
+
+def _subset(f: dict, mask: np.ndarray) -> dict:
+    return {k: (v[mask] if isinstance(v, np.ndarray) else v) for k, v in f.items()}
+
+
+def fit_group(rows: dict, gpu, dtype: str) -> dict:
+    """Parameters of one (engine, system, dtype) fitted to ``rows``."""
+    measured = rows["latency_s"]
+
+    def residuals(theta):
+        return predict(rows, params_of(theta), gpu, dtype) / measured - 1.0
+
+    return params_of(robust_least_squares(residuals, THETA0.copy(), iterations=40, prior_weight=1e-4))
+
+
+def fitted() -> dict:
+    """``{engine: {gpu: {dtype: params}}}`` fitted on the ``FIT_DISTRIBUTION`` rows."""
+    out: dict = {}
+    for f in frames():
+        gpu = gpu_of(f["system"])
+        rows = _subset(f, f["distribution"] == FIT_DISTRIBUTION)
+        for dtype in sorted(set(rows["moe_dtype"].tolist())):
+            group = _subset(rows, rows["moe_dtype"] == dtype)
+            out.setdefault(f["engine"], {}).setdefault(gpu.name, {})[dtype] = fit_group(group, gpu, dtype)
+    return out
+
+
+def fit_text() -> str:
+    """A fresh fit as the TOML text of ``planner/engine/data/kernels/moe.toml``."""
+    lines = ["# MoE-layer curve (planner/engine/kernels/moe.py): parameters per engine, GPU and kernel dtype.",
+             "# Regenerate with: python bench/kernel_fits.py --fit", ""]
+    data = fitted()
+    for engine in sorted(data):
+        for gpu in sorted(data[engine]):
+            for dtype in sorted(data[engine][gpu]):
+                p = data[engine][gpu][dtype]
+                lines.append(f'[{engine}."{gpu}".{dtype}]')
+                lines += [f"{k} = {p[k]:.6g}" for k in moe.PARAMS]
+                lines.append("")
+    lines += ["[sources]",
+              f'fit = "fitted by bench/kernel_fits.py --fit to calibration/kernels/{TABLE} (aiconfigurator-core '
+              f'0.12.0), {FIT_DISTRIBUTION} rows, all token counts (planner/calibration/kernel_fits/moe.py)"']
+    return "\n".join(lines) + "\n"
+
+
+def predictions(f: dict) -> np.ndarray:
+    """The shipped curve's seconds for every row of frame ``f`` (its dtypes' own parameters)."""
+    gpu = gpu_of(f["system"])
+    out = np.empty(f["latency_s"].size)
+    for dtype in set(f["moe_dtype"].tolist()):
+        mask = f["moe_dtype"] == dtype
+        params, _ = moe.parameters(f["engine"], gpu.name, dtype)
+        out[mask] = predict(_subset(f, mask), params, gpu, dtype)
+    return out
+
+
+def score() -> list[Score]:
+    """The shipped curve against the fitted rows at 1-256 tokens, at every token count, and on
+    ``balanced`` at 1-256 tokens, per system and engine."""
+    sets = ((f"{TABLE} {FIT_DISTRIBUTION} 1-{DECODE_TOKENS} tok", FIT_DISTRIBUTION, DECODE_TOKENS),
+            (f"{TABLE} {FIT_DISTRIBUTION} all tok", FIT_DISTRIBUTION, None),
+            (f"{TABLE} balanced 1-{DECODE_TOKENS} tok", "balanced", DECODE_TOKENS))
+    out = []
+    for label, distribution, most in sets:
+        for f in frames():
+            mask = f["distribution"] == distribution
+            if most is not None:
+                mask &= f["num_tokens"] <= most
+            rows = _subset(f, mask)
+            out.append(make_score("moe", label, f["system"], f["engine"], predictions(rows), rows["latency_s"]))
+    return out

@@ -1,0 +1,201 @@
+"""One MoE layer's routed-expert time on one GPU: a compact, bounded curve fitted to ``moe_perf``.
+
+A layer of ``E`` routed experts (``hidden`` x ``inter`` each, gated: three matrices of
+``hidden x inter``) receives ``T`` tokens that each pick ``k`` experts; experts are split over
+``ep`` ranks and each expert's ``inter`` over ``moe_tp`` ranks. One GPU (:func:`layer_s`):
+
+* **Distinct experts hit.** With ``u = T k / E`` choices per expert, the share of experts hit at
+  least once is ``h(u) = (1 - exp(-u^s))^(1/s)``: about ``u`` while choices are fewer than
+  experts, 1 once they are many; the sharpness ``s`` is fitted (``s = 1``: independent uniform
+  choices; ``s -> inf``: ``min(1, u)``, the collector's ``balanced`` routing; skewed routing hits
+  fewer, ``s < 1``). The GPU streams each of its ``E / ep`` experts' shards that is hit once:
+  ``bytes = (E / ep) h m hidden (inter / moe_tp) bytes_per_element`` (``m = 3`` matrices), at
+  ``hbm_fraction`` (<= 1) of the GPU's achievable HBM bandwidth (``hbm_bytes_per_s x
+  hbm_efficiency_fraction``), each shard taking at least ``expert_us`` (a thin shard's few tiles
+  cannot stream at full bandwidth). The slowest EP rank reads more than the mean
+  (:func:`slowest_rank_hits`), at least one expert. This is why
+  the measured layer is flat from ``T ~ E / k`` tokens.
+* **Grouped GEMM.** FLOPs ``2 x 3 hidden (inter / moe_tp) x (T k / ep x imbalance + hit experts x
+  pad_tokens)``: every hit expert pads its rows by ``pad_tokens`` (tile quantisation: the
+  efficiency falls with few tokens per expert), at ``compute_fraction x i / (i + thin_inter)``
+  of the dtype's dense datasheet peak, ``i = inter / moe_tp`` (thin shards run worse).
+  Both fractions are <= 1, so no row beats every FLOP at peak or every byte at peak bandwidth.
+* **Routing passes.** Every GPU of the layer sorts, gathers and scatters the activations of all
+  ``T k`` token-expert pairs (the engines hand each rank every token and mask the experts it does
+  not hold), ``permute_passes`` hidden vectors of 2 bytes per pair at the same bandwidth, whatever
+  ``ep``: the measured layer at one expert per rank still grows with ``T``.
+* **Blend and floor.** ``t = launch + permute + (compute^p + memory^p)^(1/p)`` (``p = blend`` >= 1:
+  ``p = 1`` adds them, large ``p`` takes the larger), with the per-layer launch floor ``launch_s``.
+
+Parameters per (engine, GPU, kernel dtype) live in ``planner/engine/data/kernels/moe.toml``
+(fitted by ``bench/kernel_fits.py --fit``). :func:`curve` picks, per quantisation mode, the
+kernel dtype an engine runs for it (``MODE_DTYPES``); the ``default`` engine takes the median of
+the three engines' parameters; a GPU without kernel rows takes the median fractions over the
+measured GPUs ("transferred") applied to its own peaks and bandwidth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from hardware.toml_file import read_toml
+from planner import quant, units
+from planner.errors import PlannerError
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "kernels" / "moe.toml"
+PARAMS = ("launch_us", "compute_fraction", "hbm_fraction", "pad_tokens", "thin_inter", "blend", "hit_sharpness",
+          "permute_passes", "expert_us")
+# Kernel dtypes (moe_perf's moe_dtype) an engine runs for each quantisation mode, first found wins.
+MODE_DTYPES = {"bf16": ("bfloat16",), "fp8": ("fp8_block", "fp8"), "int8": ("fp8_block", "fp8"),
+               "int4": ("int4_wo", "w4a16_mxfp4"), "fp4": ("nvfp4", "w4a8_mxfp4_mxfp8", "w4a16_mxfp4")}
+GATED_MATRICES = 3.0  # gate, up and down projections of one expert
+ACTIVATION_BYTES = 2.0  # bf16 activations moved by the routing passes
+ENGINES = ("trtllm", "vllm", "sglang")
+
+
+@dataclass(frozen=True)
+class MoeCurve:
+    """Curve parameters with the GPU's peaks applied; arrays over ``quant.MODE_NAMES``.
+
+    Attributes:
+        launch_s: fixed time of one layer's expert kernels.
+        flop_per_s: dense peak of the mode's dtype x ``compute_fraction``.
+        bytes_per_s: achievable HBM bandwidth x ``hbm_fraction``.
+        pad_tokens, thin_inter, blend, hit_sharpness, permute_passes: as in the module docstring.
+        transferred: the GPU had no kernel rows (fractions are the measured GPUs' median).
+    """
+
+    launch_s: np.ndarray
+    flop_per_s: np.ndarray
+    bytes_per_s: np.ndarray
+    pad_tokens: np.ndarray
+    thin_inter: np.ndarray
+    blend: np.ndarray
+    hit_sharpness: np.ndarray
+    permute_passes: np.ndarray
+    expert_s: np.ndarray
+    transferred: bool = False
+
+
+def hit_share(choices_per_expert, sharpness):
+    """Share of experts hit at least once: ``(1 - exp(-u^s))^(1/s)`` (module docstring).
+
+    E.g. ``u = 1`` (as many choices as experts), ``s = 1``: ``1 - 1/e = 0.632``.
+    """
+    u = np.minimum(np.asarray(choices_per_expert, dtype=float), 50.0)  # every expert hit by then
+    return np.power(-np.expm1(-np.power(u, sharpness)), 1.0 / sharpness)
+
+
+def layer_s(tokens, hidden, inter, topk, experts, moe_tp, moe_ep, bytes_per_element, c: MoeCurve | dict,
+            imbalance=1.0, matrices=GATED_MATRICES):
+    """Seconds of one MoE layer's routed experts on one GPU (module docstring); vectorised.
+
+    ``matrices``: weight matrices per expert (3 gated, 2 for a plain up/down MLP).
+    ``c``'s fields are scalars or arrays matching ``tokens`` (index a :class:`MoeCurve`'s
+    per-mode arrays by the rows' mode first: :func:`for_modes`). ``imbalance`` scales the
+    tokens the slowest EP rank computes (``planner.serving.roofline.moe_imbalance``).
+    """
+    g = c if isinstance(c, dict) else c.__dict__
+    shard = matrices * hidden * (inter / moe_tp)  # elements of one expert's shard
+    local = experts / moe_ep
+    hits = slowest_rank_hits(local, hit_share(tokens * topk / experts, g["hit_sharpness"]), moe_ep,
+                             np.minimum(tokens * topk, 1.0))
+    rows = tokens * topk / moe_ep * imbalance + hits * g["pad_tokens"]
+    compute = 2.0 * shard * rows / g["flop_per_s"] * (1.0 + g["thin_inter"] * moe_tp / inter)
+    p = g["blend"]
+    memory = hits * np.maximum(shard * bytes_per_element / g["bytes_per_s"], g["expert_s"])
+    blended = _norm(compute, memory, p)
+    permute = tokens * topk * hidden * ACTIVATION_BYTES * g["permute_passes"] / g["bytes_per_s"]
+    return g["launch_s"] + permute + blended
+
+
+def slowest_rank_hits(local, share, ep, any_token):
+    """Experts the slowest of ``ep`` ranks reads: its ``local`` experts hit with probability ``share``
+    each, the largest of ``ep`` such counts, ``mean + sqrt(2 ln(ep) var)`` (Gaussian extreme value,
+    as ``planner.serving.roofline.moe_imbalance``), at least one expert once any token arrives
+    (``any_token``: 1, or the fraction of a token), at most all ``local``.
+
+    E.g. 16 local experts, share 0.5, ep 8: ``8 + sqrt(2 ln 8 x 4) = 12.08``.
+    """
+    mean = local * share
+    spread = np.sqrt(2.0 * np.log(np.maximum(ep, 1.0)) * mean * (1.0 - share))
+    return np.minimum(np.maximum(mean + spread, np.minimum(local, any_token)), local)
+
+
+def _norm(a, b, p):
+    """``(a^p + b^p)^(1/p)``, computed without overflow: between ``max(a, b)`` and ``a + b``."""
+    big = np.maximum(np.maximum(a, b), 1e-30)
+    return big * np.power(np.power(a / big, p) + np.power(b / big, p), 1.0 / p)
+
+
+def for_modes(c: MoeCurve, mode_index: np.ndarray) -> dict:
+    """``c``'s per-mode arrays taken at each row's mode index (the dict :func:`layer_s` reads);
+    scalars when every row has the same mode (the common case, and cheaper)."""
+    arrays = {k: v for k, v in c.__dict__.items() if isinstance(v, np.ndarray)}
+    if mode_index.size and np.all(mode_index == mode_index.flat[0]):
+        first = int(mode_index.flat[0])
+        return {k: float(v[first]) for k, v in arrays.items()}
+    return {k: v[mode_index] for k, v in arrays.items()}
+
+
+@cache
+def table(path: Path = DATA) -> dict:
+    """The fitted parameters: ``{engine: {gpu: {dtype: {param: value}}}}``."""
+    raw = read_toml(path, PlannerError, "the MoE kernel curve")
+    return {e: t for e, t in raw.items() if e != "sources"}
+
+
+def _median(entries: list[dict]) -> dict | None:
+    return {p: float(np.median([e[p] for e in entries])) for p in PARAMS} if entries else None
+
+
+def parameters(engine: str, gpu: str, dtype: str, data: dict | None = None) -> tuple[dict | None, bool]:
+    """(params, transferred) of one kernel dtype: the engine's own, else the engines' median on
+    that GPU (``default`` engine, or an engine without that dtype), else the median over GPUs."""
+    data = table() if data is None else data
+    own = data.get(engine, {}).get(gpu, {}).get(dtype)
+    if own is not None:
+        return own, False
+    on_gpu = [data[e][gpu][dtype] for e in data if dtype in data[e].get(gpu, {})]
+    if on_gpu:
+        return _median(on_gpu), False
+    for engines in ([engine], list(data)):  # the engine's own GPUs first, else every engine's
+        anywhere = [data[e][g][dtype] for e in engines if e in data for g in data[e] if dtype in data[e][g]]
+        if anywhere:
+            return _median(anywhere), True
+    return None, True
+
+
+@cache
+def _fractions(engine: str, gpu_name: str) -> tuple[dict, bool]:
+    """Per-mode parameter arrays of ``engine`` on ``gpu_name`` (``MODE_DTYPES``) and whether any was
+    transferred from the measured GPUs."""
+    fields = {p: [] for p in PARAMS}
+    transferred = False
+    for name in quant.MODE_NAMES:
+        found = None
+        for dtype in MODE_DTYPES[name]:
+            params, moved = parameters(engine, gpu_name, dtype)
+            if params is not None and (found is None or (found[1] and not moved)):
+                found = (params, moved)
+            if found is not None and not found[1]:
+                break
+        params, moved = found
+        transferred |= moved
+        for p in PARAMS:
+            fields[p].append(params[p])
+    return {p: np.array(v) for p, v in fields.items()}, transferred
+
+
+def curve(engine: str, gpu, peak_flop_per_s: np.ndarray, hbm_bytes_per_s: float) -> MoeCurve:
+    """The curve of ``engine`` on ``gpu`` (a catalogue GpuSpec): per mode, the dense datasheet peak of
+    its dtype (``peak_flop_per_s``) and the achievable HBM bandwidth times the fitted fractions."""
+    f, transferred = _fractions(engine, gpu.name)
+    return MoeCurve(launch_s=units.from_us(f["launch_us"]), flop_per_s=peak_flop_per_s * f["compute_fraction"],
+                    bytes_per_s=hbm_bytes_per_s * f["hbm_fraction"], pad_tokens=f["pad_tokens"],
+                    thin_inter=f["thin_inter"], blend=f["blend"], hit_sharpness=f["hit_sharpness"],
+                    permute_passes=f["permute_passes"], expert_s=units.from_us(f["expert_us"]), transferred=transferred)

@@ -1,0 +1,126 @@
+"""The MoE-layer kernel curve (planner.engine.kernels.moe): arithmetic, bounds, loader, transfer."""
+
+import math
+
+import numpy as np
+import pytest
+
+from hardware.catalogue import Catalogue
+from planner import quant
+from planner.engine.kernels import moe
+from planner.engine.profile import engine
+from planner.engine.rates import rates
+
+CAT = Catalogue()
+
+# Round parameters for the hand case: 20 us launch, 1e15 FLOP/s, 4e12 B/s, 16 pad rows, 128-column
+# thinness, blend 2, sharpness 1 (uniform choices), one routing pass, 1 us per expert shard.
+HAND = {"launch_s": 20e-6, "flop_per_s": 1e15, "bytes_per_s": 4e12, "pad_tokens": 16.0, "thin_inter": 128.0,
+        "blend": 2.0, "hit_sharpness": 1.0, "permute_passes": 1.0, "expert_s": 1e-6}
+
+
+def test_one_layer_by_hand():
+    # 64 tokens, top-8 of 128 experts (hidden 2048, inter 768), ep 2, moe_tp 1, bf16 (2 B).
+    t = moe.layer_s(64.0, 2048.0, 768.0, 8.0, 128.0, 1.0, 2.0, 2.0, HAND)
+    # u = 64 x 8 / 128 = 4; hit share 1 - exp(-4) = 0.981684; 64 local experts -> 62.8278 hit on
+    # average; the slower of 2 ranks: + sqrt(2 ln 2 x 62.8278 x 0.018316) = + 1.2632 = 64.09, capped at
+    # its 64 experts.
+    mean = 64 * (1 - math.exp(-4))
+    assert mean == pytest.approx(62.8278, abs=1e-4)
+    assert mean + math.sqrt(2 * math.log(2) * mean * math.exp(-4)) == pytest.approx(64.091, abs=1e-3)
+    hits = 64
+    shard = 3 * 2048 * 768  # 4,718,592 elements
+    # Compute: 2 x shard x (64 x 8 / 2 = 256 rows + 62.83 x 16 pad) / 1e15 x (1 + 128 / 768).
+    compute = 2 * shard * (256 + hits * 16) / 1e15 * (1 + 128 / 768)
+    # Memory: 64 shards x max(4,718,592 x 2 B / 4e12 = 2.359 us, 1 us) = 151.0 us.
+    memory = hits * max(shard * 2 / 4e12, 1e-6)
+    assert memory == pytest.approx(151.0e-6, rel=1e-3)
+    # Routing pass: 64 x 8 x 2048 x 2 B / 4e12 = 0.524 us; blend p = 2: sqrt(c^2 + m^2).
+    permute = 64 * 8 * 2048 * 2 / 4e12
+    assert t == pytest.approx(20e-6 + permute + math.hypot(compute, memory), rel=1e-12)
+
+
+def test_hit_share_limits():
+    # Few choices: about u (1 token, top-8 of 256: 8 / 256 = 0.03125 -> 0.03077 at s = 1).
+    assert moe.hit_share(8 / 256, 1.0) == pytest.approx(1 - math.exp(-8 / 256), rel=1e-12)
+    # Many choices: every expert; sharp: min(1, u).
+    assert moe.hit_share(40.0, 1.0) == pytest.approx(1.0, abs=1e-12)
+    assert moe.hit_share(0.5, 8.0) == pytest.approx(0.5, rel=1e-2)
+
+
+def _shipped() -> list[tuple[str, str, str, dict]]:
+    return [(e, g, d, p) for e, gpus in moe.table().items() for g, ds in gpus.items() for d, p in ds.items()]
+
+
+def test_shipped_parameters_are_physical():
+    entries = _shipped()
+    # Kernel dtypes in moe_perf: SGLang 4 on each Hopper + 6 on each of 4 Blackwell systems = 32,
+    # TensorRT-LLM 2 x 2 + 1 x 4 = 8, vLLM 5 x 2 + 7 x 4 = 38: 78 parameter sets.
+    assert len(entries) == 78
+    for e, g, d, p in entries:
+        assert 0 < p["compute_fraction"] <= 1, (e, g, d)
+        assert 0 < p["hbm_fraction"] <= 1, (e, g, d)
+        assert p["blend"] >= 1 and p["launch_us"] > 0 and p["pad_tokens"] >= 0 and p["expert_us"] >= 0
+
+
+@pytest.mark.parametrize("system", ["hgx-h200", "gb200-nvl72", "mi355x-8"])
+@pytest.mark.parametrize("eng", ["default", "trtllm", "vllm", "sglang"])
+def test_never_faster_than_the_floor(system, eng):
+    """Random layers: no time below every FLOP at the dtype's dense peak or every distinct expert's
+    bytes at the GPU's achievable HBM rate (the curve's own hit count), nor below its launch floor."""
+    hw = CAT.hardware(system)
+    r = rates(hw, engine(eng))
+    rng = np.random.default_rng(7)
+    n = 2000
+    tokens = rng.choice([1, 4, 16, 64, 256, 4096, 16384], n).astype(float)
+    hidden = rng.choice([2048, 4096, 7168], n).astype(float)
+    inter = rng.choice([512, 768, 2048, 8192], n).astype(float)
+    topk = rng.choice([1, 2, 4, 8], n).astype(float)
+    experts = rng.choice([8, 64, 128, 256], n).astype(float)
+    ep = np.minimum(rng.choice([1, 2, 8, 32], n).astype(float), experts)
+    moe_tp = rng.choice([1, 2, 8], n).astype(float)
+    mode = rng.integers(0, len(quant.MODE_NAMES), n)
+    c = moe.for_modes(r.moe_curve, mode)
+    bpe = quant.BYTES_PER_ELEMENT[mode]
+    t = moe.layer_s(tokens, hidden, inter, topk, experts, moe_tp, ep, bpe, c)
+    peak = np.array([max(hw.gpu.peak_flop_per_s.get(quant.MODES[m].compute_dtype) or 0,
+                         hw.gpu.peak_flop_per_s["bf16"]) for m in quant.MODE_NAMES])[mode]
+    shard = 3 * hidden * inter / moe_tp
+    # Bytes floor on the mean rank's distinct experts (the slowest reads at least as many).
+    hits = experts / ep * moe.hit_share(tokens * topk / experts, c["hit_sharpness"])
+    flop_floor = 2 * shard * tokens * topk / ep / peak
+    byte_floor = shard * hits * bpe / (hw.gpu.hbm_bytes_per_s * hw.gpu.hbm_efficiency_fraction)
+    assert np.all(t >= np.maximum(flop_floor, byte_floor))
+    assert np.all(t >= c["launch_s"])
+    assert np.all(c["flop_per_s"] <= peak) and np.all(
+        c["bytes_per_s"] <= hw.gpu.hbm_bytes_per_s * hw.gpu.hbm_efficiency_fraction)
+
+
+def test_default_engine_is_the_median_of_the_three():
+    params, moved = moe.parameters("default", "h200-sxm", "bfloat16")
+    assert not moved
+    for key in moe.PARAMS:
+        three = [moe.table()[e]["h200-sxm"]["bfloat16"][key] for e in moe.ENGINES]
+        assert params[key] == pytest.approx(float(np.median(three)), rel=1e-12)
+
+
+def test_a_gpu_without_kernel_rows_is_transferred():
+    # MI355X has no moe_perf rows: the measured GPUs' median fractions on its own peaks and bandwidth.
+    hw = CAT.hardware("mi355x-8")
+    r = rates(hw, engine("vllm"))
+    assert r.moe_curve.transferred
+    params, moved = moe.parameters("vllm", hw.gpu.name, "bfloat16")
+    assert moved
+    measured = [p["compute_fraction"] for g, ds in moe.table()["vllm"].items() for d, p in ds.items()
+                if d == "bfloat16"]
+    assert params["compute_fraction"] == pytest.approx(float(np.median(measured)), rel=1e-12)
+    bf16 = quant.mode_index("bf16")
+    assert r.moe_curve.flop_per_s[bf16] == pytest.approx(hw.gpu.peak_flop_per_s["bf16"] * params["compute_fraction"])
+    assert r.moe_curve.bytes_per_s[bf16] == pytest.approx(
+        hw.gpu.hbm_bytes_per_s * hw.gpu.hbm_efficiency_fraction * params["hbm_fraction"])
+    # A measured GPU is not.
+    assert not rates(CAT.hardware("hgx-h200"), engine("vllm")).moe_curve.transferred
+
+
+def test_seed_preset_keeps_the_old_terms():
+    assert rates(CAT.hardware("gb200-nvl72", preset="seed"), engine("default")).moe_curve is None
