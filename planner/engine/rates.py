@@ -17,6 +17,7 @@ import numpy as np
 
 from hardware.specs import TIERS, Hardware
 from planner import quant
+from planner.engine.kernels.attention import AttentionKernels, for_gpu
 from planner.engine.profile import EngineProfile
 
 # PCIe Gen5 x16 host->device measured 55.4 GB/s of 63 GB/s (88 %) on H200 (docs/sources.md [E11]);
@@ -41,6 +42,9 @@ class Rates:
         host_bytes_per_s: achievable host-link bandwidth (KV offload stream).
         fabric_bytes_per_s, fabric_latency_s: per tier (``TIERS`` order).
         fabric_peak_bytes_per_s: per tier, nominal (utilisation denominator).
+        attention_kernels: the engine's fitted attention curves on this GPU
+            (``planner.engine.kernels.attention``); ``None`` under the seed preset, whose attention
+            stays FLOPs at ``attention_flop_per_s`` and KV bytes at ``hbm_bytes_per_s``.
     """
 
     decode_flop_per_s: np.ndarray
@@ -55,6 +59,7 @@ class Rates:
     fabric_bytes_per_s: np.ndarray
     fabric_latency_s: np.ndarray
     fabric_peak_bytes_per_s: np.ndarray
+    attention_kernels: AttentionKernels | None = None
 
 
 def _peak(hw: Hardware, dtype: str) -> float:
@@ -103,4 +108,5 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
                                      for f in fabrics]),
         fabric_latency_s=np.array([f.latency_s for f in fabrics]) * profile.comm_latency_scale,
         fabric_peak_bytes_per_s=np.array([f.bytes_per_s for f in fabrics]),
+        attention_kernels=None if gpu.sustained_decode_flop_per_s is not None else for_gpu(profile.name, gpu),
     )

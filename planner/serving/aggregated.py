@@ -71,6 +71,7 @@ import numpy as np
 from models import counts
 from models.spec import ModelSpec
 from planner.engine.activations import ACTIVATION_BYTES
+from planner.engine.kernels.attention import QUERY_TILE
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, comm
@@ -79,6 +80,7 @@ from planner.serving.plan import put_rows, take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
     Layout,
+    attention_s,
     combine,
     compute_s,
     hbm_s,
@@ -118,11 +120,13 @@ class DecodeTerms:
     compute_s: np.ndarray
     hbm_s: np.ndarray
     offload_s: np.ndarray
+    attention_s: np.ndarray  # decode attention kernels, outside the overlap blend (roofline.attention_s)
 
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> DecodeTerms:
         """The roofline's decode terms of ``lay``'s micro-batch."""
-        return cls(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r))
+        return cls(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r),
+                   attention_s(shape, lay, r))
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ class Iteration:
     comm: Comm
     offload_s: np.ndarray
     stage_time_s: np.ndarray
+    attention_s: np.ndarray  # decode and prompt attention kernels, after the blend
 
     @property
     def terms(self) -> list[np.ndarray]:
@@ -255,8 +260,26 @@ def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.n
         routed = 2.0 * shape.expert_params * shape.top_k * work.stage_tokens / lay.stage_gpus * lay.moe_layers \
             * imbalance
         t = t + routed / (r.prefill_flop_per_s[quant_index] * r.moe_scale)
+    if r.attention_kernels is not None:  # attention is its own term, prompt_attention_s
+        return t
     attention = work.attention_flop / shape.num_layers * lay.stage_layers / lay.tp
     return t + attention / r.prefill_attention_flop_per_s
+
+
+def prompt_attention_s(shape: ModelShape, lay: Layout, r: Rates, work: PromptWork) -> np.ndarray:
+    """Prefill attention kernels of ``work`` on one stage, per GPU (``planner.engine.kernels.attention``).
+
+    One call per layer in the steps that carry a chunk (``stage_tokens / chunk_tokens`` of them,
+    at most 1), over ``group_tokens x heads / tp / 128`` query tiles, doing the group's causal
+    FLOPs (``work.attention_flop``, MLA un-absorbed). Zero under the seed preset.
+    """
+    k = r.attention_kernels
+    if k is None:
+        return np.zeros_like(lay.tp)
+    flops = work.attention_flop / shape.num_layers * lay.stage_layers / lay.tp
+    calls = lay.stage_layers * np.minimum(work.stage_tokens / work.chunk_tokens, 1.0)
+    units = work.group_tokens * shape.attention_heads / lay.tp / QUERY_TILE
+    return k.time_s("mla_prefill" if shape.is_mla else "prefill", calls, units, 0.0, flops)
 
 
 def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
@@ -281,9 +304,13 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     compute = decode.compute_s + prompt_compute_s(shape, lay, r, quant_index, work)
     hbm = decode.hbm_s + (extra_bytes + kv_write + activations) / r.hbm_bytes_per_s
     traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack)
+    attention = decode.attention_s + prompt_attention_s(shape, lay, r, work)
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) \
         + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s)
-    return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage)
+    if r.attention_kernels is not None:  # kernels on one stream: after the blend (seed preset: no term)
+        stage = stage + attention
+    return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage,
+                     attention_s=attention)
 
 
 def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,

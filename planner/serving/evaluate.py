@@ -39,7 +39,16 @@ from planner.serving.comm import comm
 from planner.serving.memory import memory
 from planner.serving.plan import Plan, PlanArrays, take_rows
 from planner.serving.prefill import prefill_time_s
-from planner.serving.roofline import block_modes, combine, compute_s, hbm_s, launch_overhead_s, layout, offload_s
+from planner.serving.roofline import (
+    attention_s,
+    block_modes,
+    combine,
+    compute_s,
+    hbm_s,
+    launch_overhead_s,
+    layout,
+    offload_s,
+)
 from planner.serving.scenario import Scenario
 from planner.serving.shape import ModelShape, model_shape
 from planner.units import gb, kw
@@ -89,6 +98,7 @@ class Scores(CommonScores):
     hbm_s: np.ndarray
     comm_s: np.ndarray
     offload_s: np.ndarray
+    attention_s: np.ndarray
     stage_time_s: np.ndarray
     step_time_s: np.ndarray
     ttft_s: np.ndarray | None
@@ -131,20 +141,25 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     t_hbm = hbm_s(shape, lay, r)
     traffic = comm(shape, lay, r, gps, gpr)
     t_offload = offload_s(shape, lay, r)
+    t_attention = attention_s(shape, lay, r)
     terms = [t_compute, t_hbm, traffic.time_s, t_offload]
     stage = combine(terms, prof.overlap_fraction) \
         + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s)
+    if r.attention_kernels is not None:  # attention kernels run after the blend (seed preset: no term)
+        stage = stage + t_attention
     step = lay.pp * stage + prof.iteration_overhead_s(lay.batch / lay.dp)
     instance_tps = lay.batch / step
     ttft = None
     w = scenario.workload
     mem = memory(shape, lay)
     if w.has_prefill:  # aggregated serving: the step carries prompt work (planner.serving.aggregated)
-        sv = serving(shape, lay, r, plans.quant, prof, DecodeTerms(t_compute, t_hbm, t_offload), w.isl, w.osl,
+        decode = DecodeTerms(t_compute, t_hbm, t_offload, t_attention)
+        sv = serving(shape, lay, r, plans.quant, prof, decode, w.isl, w.osl,
                      shape.prefill_attention_flop * prefill_attention_scale(scenario.model), gps, gpr,
                      admitted_sequences(mem, lay, hw.gpu.hbm_bytes, prof, w.isl, w.osl))
         t_compute, t_hbm, traffic, terms = sv.step.compute_s, sv.step.hbm_s, sv.step.comm, sv.step.terms
         stage, step, ttft, instance_tps = sv.step.stage_time_s, sv.step_time_s, sv.ttft_s, sv.instance_tps
+        t_attention = sv.step.attention_s
 
     tok_per_gpu = instance_tps / lay.gpus
     per_gpu_tokens = lay.micro_tokens / lay.gpus
@@ -158,7 +173,7 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     gpus = lay.gpus
     return Scores(
         plans=plans,
-        compute_s=t_compute, hbm_s=t_hbm, comm_s=traffic.time_s, offload_s=t_offload,
+        compute_s=t_compute, hbm_s=t_hbm, comm_s=traffic.time_s, offload_s=t_offload, attention_s=t_attention,
         stage_time_s=stage, step_time_s=step, ttft_s=ttft,
         tok_per_gpu=tok_per_gpu, instance_tps=instance_tps, total_tps=instance_tps * plans.instances,
         limit=first_largest(terms),
@@ -255,7 +270,8 @@ def row(scenario: Scenario, scores: Scores, i: int = 0, prefill: bool = False) -
         **({"prefill_time_s": _prefill_s(scenario, scores, i)} if prefill else {}),
         "limit": LIMITS[int(scores.limit[i])],
         "time_split_s": {"compute": float(scores.compute_s[i]), "hbm": float(scores.hbm_s[i]),
-                         "comm": float(scores.comm_s[i]), "offload": float(scores.offload_s[i])},
+                         "comm": float(scores.comm_s[i]), "offload": float(scores.offload_s[i]),
+                         "attention": float(scores.attention_s[i])},
         **bounds_and_fabric(scenario.hardware, scores, i),
         "memory_per_gpu_bytes": {
             "weights": float(m.weights[i]), "kv_hbm": float(m.kv_hbm[i]), "kv_offloaded": float(m.kv_offloaded[i]),

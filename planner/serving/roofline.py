@@ -171,9 +171,35 @@ def compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray)
         imbalance = moe_imbalance(lay.micro_tokens, shape.top_k, lay.ep)
         routed_flop = (2.0 * shape.expert_params * shape.top_k * lay.micro_tokens / lay.stage_gpus
                        * lay.moe_layers * imbalance)
-    attention_flop = shape.attention_flop_per_token / shape.num_layers * lay.stage_layers * per_group
-    return (block_flop / r.decode_flop_per_s[lay.dense_quant] + vocab_flop / r.decode_flop_per_s[lay.vocab_quant]
-            + routed_flop / (rate * r.moe_scale) + attention_flop / r.attention_flop_per_s)
+    t = block_flop / r.decode_flop_per_s[lay.dense_quant] + vocab_flop / r.decode_flop_per_s[lay.vocab_quant] \
+        + routed_flop / (rate * r.moe_scale)
+    if r.attention_kernels is not None:  # attention is its own term, attention_s
+        return t
+    return t + attention_flops(shape, lay) / r.attention_flop_per_s
+
+
+def attention_flops(shape: ModelShape, lay: Layout) -> np.ndarray:
+    """Decode attention FLOPs (scores and values) one GPU does for one micro-batch on one stage."""
+    return shape.attention_flop_per_token / shape.num_layers * lay.stage_layers * (lay.group_tokens / lay.tp)
+
+
+def attention_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
+    """Decode attention kernels of one micro-batch on one stage, per GPU (``planner.engine.kernels.attention``).
+
+    One call per layer over ``group_tokens x kv_heads / kv_split`` work units (MLA: ``group_tokens``,
+    the latent is shared by the heads), reading the on-GPU share of the KV cache (the offloaded
+    share stays in :func:`offload_s`) and doing :func:`attention_flop_s`. Zero under the seed
+    preset (``r.attention_kernels is None``), whose attention stays in :func:`compute_s` and :func:`hbm_s`.
+    """
+    k = r.attention_kernels
+    if k is None:
+        return np.zeros_like(lay.tp)
+    if shape.is_mla:
+        kind, units = "mla_decode", lay.group_tokens
+    else:
+        kind, units = "decode", lay.group_tokens * shape.kv_heads / lay.kv_split
+    return k.time_s(kind, lay.stage_layers, units, kv_read_bytes(shape, lay) * (1.0 - lay.offload),
+                    attention_flops(shape, lay))
 
 
 def dense_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
@@ -198,14 +224,16 @@ def kv_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
 
 
 def hbm_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
-    """HBM time: weights, the on-GPU share of KV read, new KV written, activations."""
+    """HBM time: weights, new KV written, activations (and the on-GPU share of KV read under the seed preset)."""
     kv_write = lay.group_tokens * shape.kv_new_token_elements / shape.num_layers * lay.stage_layers \
         * lay.kv_bytes / lay.kv_split
     activations = lay.group_tokens * shape.hidden_size * ACTIVATION_BYTES * ACTIVATION_PASSES_PER_LAYER \
         * lay.stage_layers
     # Grouped expert GEMMs stream their weights at the engine's MoE efficiency.
+    # With attention curves the KV read is attention_s's (0.0 keeps the seed preset's sum exact).
+    kv_read = kv_read_bytes(shape, lay) * (1.0 - lay.offload) if r.attention_kernels is None else 0.0
     total = dense_read_bytes(shape, lay) + routed_read_bytes(shape, lay) / r.moe_scale \
-        + kv_read_bytes(shape, lay) * (1.0 - lay.offload) + kv_write + activations
+        + kv_read + kv_write + activations
     return total / r.hbm_bytes_per_s
 
 

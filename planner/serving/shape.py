@@ -131,6 +131,7 @@ class ModelShape(BlockShape):
         attention_kernels, dense_ffn_kernels, moe_ffn_kernels: kernels per layer of each
             block (:func:`kernels_per_layer`).
         prefill_tokens, prefill_attention_flop: prompt length and its causal attention FLOPs.
+        attention_heads: query heads per layer (the attention kernels' work units).
     """
 
     lm_head_params: float
@@ -147,6 +148,7 @@ class ModelShape(BlockShape):
     moe_ffn_kernels: int
     prefill_tokens: float = 0.0
     prefill_attention_flop: float = 0.0
+    attention_heads: int = 0
 
 
 def model_shape(model: ModelSpec, decode_context_tokens: float, kv_context_tokens: float,
@@ -176,4 +178,5 @@ def model_shape(model: ModelSpec, decode_context_tokens: float, kv_context_token
         prefill_tokens=float(prefill_tokens),
         prefill_attention_flop=float(np.asarray(counts.prefill_attention_flops(model, prefill_tokens)))
         if prefill_tokens else 0.0,
+        attention_heads=model.num_attention_heads,
     )

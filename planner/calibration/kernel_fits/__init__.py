@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # Module names under this package, one per kernel kind; each engineer adds its own line.
-FITS: tuple[str, ...] = ()
+FITS: tuple[str, ...] = ("attention",)
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,14 @@ CUDA 13) bracket what the step can cost:
   them, 1,943.9 GB/s (60.42 us for 117.4 MB) -> 8.262 ms, plus the KV at the copy rate
   2.041 ms: 10.303 ms. Kernels run one at a time, each at the isolated-GEMM rate, no overlap.
 
-The evaluator predicts 7.81 ms (HBM term 5.64 ms, compute 1.70 ms, overlap 0.5, 1 ms step and
-32 x 10 us per-layer overheads), 1.33x the floor. A whole Llama-3.1-8B-shaped decode step
-(random weights, flash SDPA, CUDA graph, no sampling or scheduler) measured 7.83 ms on an H200
-on 2026-11-26 with the same PyTorch; that figure is quoted here, not asserted.
+The evaluator predicts 8.67 ms (HBM term 3.60 ms, compute 1.65 ms, overlap 0.5, the attention
+kernels' 2.92 ms after the blend, 1 ms step and 32 x 10 us per-layer overheads), 1.48x the floor.
+The attention term is the default engine's fitted curve (``planner.engine.kernels.attention``):
+91.3 us per layer, where the kernel tables measure this shape (batch 64, 1,023 cached tokens, 32
+heads, 8 KV heads, head_dim 128, bf16) at 77.3 (SGLang), 80.7 (vLLM) and 90.8 us (TensorRT-LLM).
+A whole Llama-3.1-8B-shaped decode step (random weights, flash SDPA, CUDA graph, no sampling or
+scheduler) measured 7.83 ms on an H200 on 2026-11-26 with the same PyTorch (the prediction is 11 %
+above it, the engines' knobs not yet refitted to the curve); that figure is quoted here, not asserted.
 """
 
 import json
@@ -61,14 +65,20 @@ def test_prediction_lies_between_microbenchmark_floor_and_ceiling():
     assert r["memory_per_gpu_bytes"]["weights"] == WEIGHT_BYTES
     assert r["memory_per_gpu_bytes"]["kv_hbm"] == KV_BYTES
     step = r["step_time_s"]
-    # Band: [5.858, 10.303] ms. The prediction (7.81 ms as shipped) must sit inside it, and above the
+    # Band: [5.858, 10.303] ms. The prediction (8.67 ms as shipped) must sit inside it, and above the
     # floor by at least the HBM term's own share (a step cannot beat streaming its bytes).
     assert FLOOR_S <= step <= CEILING_S, (f"predicted {step * 1e3:.3f} ms outside "
                                           f"[{FLOOR_S * 1e3:.3f}, {CEILING_S * 1e3:.3f}] ms")
     assert r["limit"] == "hbm"  # decode at batch 64 is memory-bound on an H200
-    # The HBM term alone reads 23.74 GB (embedding rows are looked up, not read) at the catalogue's
-    # 4.8 TB/s x 0.877 = 4,209.6 GB/s -- the measured copy rate within 0.05 % (15 % leaves room to recalibrate).
-    assert r["time_split_s"]["hbm"] == pytest.approx(23_741_857_792 / HBM_COPY_BYTES_PER_S, rel=0.15)
+    # The HBM term reads 23.74 GB less the KV cache the attention kernels read, 23,741,857,792 - 8,589,934,592
+    # = 15,151,923,200 B (embedding rows are looked up, not read), at the catalogue's 4.8 TB/s x 0.877 =
+    # 4,209.6 GB/s -- the measured copy rate within 0.05 % (15 % leaves room to recalibrate).
+    assert r["time_split_s"]["hbm"] == pytest.approx(15_151_923_200 / HBM_COPY_BYTES_PER_S, rel=0.15)
+    # The attention term streams the 8.59 GB of KV no faster than the copy rate (2.041 ms), and within the
+    # kernel tables' 77.3-90.8 us per layer x 32 layers = 2.474-2.906 ms, +/- 10 %.
+    attention = r["time_split_s"]["attention"]
+    assert attention >= KV_BYTES / HBM_COPY_BYTES_PER_S
+    assert 0.9 * 2.474e-3 <= attention <= 1.1 * 2.906e-3
 
 
 def test_copied_figures_match_the_calibration_file():
