@@ -71,7 +71,6 @@ import numpy as np
 from models import counts
 from models.spec import ModelSpec
 from planner.engine.activations import ACTIVATION_BYTES
-from planner.engine.kernels.attention import QUERY_TILE
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, comm
@@ -87,6 +86,7 @@ from planner.serving.roofline import (
     launch_overhead_s,
     moe_imbalance,
     offload_s,
+    prompt_attention_s,
     routed_read_bytes,
 )
 from planner.serving.shape import ModelShape
@@ -260,26 +260,9 @@ def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.n
         routed = 2.0 * shape.expert_params * shape.top_k * work.stage_tokens / lay.stage_gpus * lay.moe_layers \
             * imbalance
         t = t + routed / (r.prefill_flop_per_s[quant_index] * r.moe_scale)
-    if r.attention_kernels is not None:  # attention is its own term, prompt_attention_s
-        return t
-    attention = work.attention_flop / shape.num_layers * lay.stage_layers / lay.tp
-    return t + attention / r.prefill_attention_flop_per_s
-
-
-def prompt_attention_s(shape: ModelShape, lay: Layout, r: Rates, work: PromptWork) -> np.ndarray:
-    """Prefill attention kernels of ``work`` on one stage, per GPU (``planner.engine.kernels.attention``).
-
-    One call per layer in the steps that carry a chunk (``stage_tokens / chunk_tokens`` of them,
-    at most 1), over ``group_tokens x heads / tp / 128`` query tiles, doing the group's causal
-    FLOPs (``work.attention_flop``, MLA un-absorbed). Zero under the seed preset.
-    """
-    k = r.attention_kernels
-    if k is None:
-        return np.zeros_like(lay.tp)
-    flops = work.attention_flop / shape.num_layers * lay.stage_layers / lay.tp
-    calls = lay.stage_layers * np.minimum(work.stage_tokens / work.chunk_tokens, 1.0)
-    units = work.group_tokens * shape.attention_heads / lay.tp / QUERY_TILE
-    return k.time_s("mla_prefill" if shape.is_mla else "prefill", calls, units, 0.0, flops)
+    if r.attention_kernels is None:  # seed preset (otherwise attention is roofline.prompt_attention_s)
+        t = t + work.attention_flop / shape.num_layers * lay.stage_layers / lay.tp / r.prefill_attention_flop_per_s
+    return t
 
 
 def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
@@ -304,7 +287,8 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     compute = decode.compute_s + prompt_compute_s(shape, lay, r, quant_index, work)
     hbm = decode.hbm_s + (extra_bytes + kv_write + activations) / r.hbm_bytes_per_s
     traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack)
-    attention = decode.attention_s + prompt_attention_s(shape, lay, r, work)
+    attention = decode.attention_s + prompt_attention_s(shape, lay, r, work.group_tokens, work.stage_tokens,
+                                                        work.chunk_tokens, work.attention_flop)
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) \
         + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s)
     if r.attention_kernels is not None:  # kernels on one stream: after the blend (seed preset: no term)

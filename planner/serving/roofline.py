@@ -50,6 +50,7 @@ import numpy as np
 
 from planner import quant
 from planner.engine.activations import ACTIVATION_BYTES
+from planner.engine.kernels.attention import QUERY_TILE
 from planner.engine.rates import Rates
 from planner.serving.plan import PlanArrays
 from planner.serving.shape import ModelShape
@@ -187,7 +188,8 @@ def attention_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
     """Decode attention kernels of one micro-batch on one stage, per GPU (``planner.engine.kernels.attention``).
 
     One call per layer over ``group_tokens x kv_heads / kv_split`` work units (MLA: ``group_tokens``,
-    the latent is shared by the heads), reading the on-GPU share of the KV cache (the offloaded
+    the latent is shared by the heads; a KV cache of at most one byte per element takes the kind's
+    ``_fp8`` curve), reading the on-GPU share of the KV cache (the offloaded
     share stays in :func:`offload_s`) and doing :func:`attention_flop_s`. Zero under the seed
     preset (``r.attention_kernels is None``), whose attention stays in :func:`compute_s` and :func:`hbm_s`.
     """
@@ -199,7 +201,25 @@ def attention_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
     else:
         kind, units = "decode", lay.group_tokens * shape.kv_heads / lay.kv_split
     return k.time_s(kind, lay.stage_layers, units, kv_read_bytes(shape, lay) * (1.0 - lay.offload),
-                    attention_flops(shape, lay))
+                    attention_flops(shape, lay), kv_fp8=lay.kv_bytes <= 1.0)
+
+
+def prompt_attention_s(shape: ModelShape, lay: Layout, r: Rates, group_tokens: np.ndarray, stage_tokens: np.ndarray,
+                       chunk_tokens: np.ndarray, attention_flop: np.ndarray) -> np.ndarray:
+    """Prefill attention kernels of an iteration's prompt work on one stage, per GPU.
+
+    One call per layer in the steps that carry a chunk (``stage_tokens / chunk_tokens`` of them,
+    at most 1), over ``group_tokens x heads / tp / 128`` query tiles, doing the group's causal
+    FLOPs (``attention_flop``, all layers, MLA un-absorbed; ``planner.serving.aggregated.PromptWork``).
+    Zero under the seed preset.
+    """
+    k = r.attention_kernels
+    if k is None:
+        return np.zeros_like(lay.tp)
+    flops = attention_flop / shape.num_layers * lay.stage_layers / lay.tp
+    calls = lay.stage_layers * np.minimum(stage_tokens / chunk_tokens, 1.0)
+    units = group_tokens * shape.attention_heads / lay.tp / QUERY_TILE
+    return k.time_s("mla_prefill" if shape.is_mla else "prefill", calls, units, 0.0, flops)
 
 
 def dense_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:

@@ -34,7 +34,9 @@ import numpy as np
 from hardware.toml_file import read_toml
 from planner.errors import PlannerError
 
-KINDS = ("decode", "prefill", "mla_decode", "mla_prefill")
+# Decode kernels read an FP8 KV cache at their own speed (SGLang's dequantising paths run 2x slower per
+# FLOP on H200 than BF16), so each decode kind has an ``_fp8`` twin for KV caches of at most one byte.
+KINDS = ("decode", "decode_fp8", "prefill", "mla_decode", "mla_decode_fp8", "mla_prefill")
 PARAMETERS = ("floor_s", "unit_s", "half_units", "byte_scale", "flop_scale")
 # Query rows one prefill work unit (CTA) covers: FlashAttention-2/3's 128-row query tile.
 QUERY_TILE = 128.0
@@ -70,9 +72,9 @@ def time_s(p: np.ndarray, calls, units, bytes_, flops, hbm_bytes_per_s: float, p
     """
     floor, unit, half, byte_scale, flop_scale = p
     units = np.maximum(units, 1e-9)
-    occupancy = units / (units + half)
-    work = byte_scale * bytes_ / hbm_bytes_per_s + flop_scale * flops / peak_flop_per_s
-    return calls * (floor + unit * units) + work / occupancy
+    # work / occupancy, with the scalar factors folded first (the evaluator calls this on every row)
+    work = bytes_ * (byte_scale / hbm_bytes_per_s) + flops * (flop_scale / peak_flop_per_s)
+    return calls * (floor + unit * units) + work * ((units + half) / units)
 
 
 def _median(tables: list[dict[str, list[float]]], kind: str) -> np.ndarray | None:
@@ -122,10 +124,16 @@ class AttentionKernels:
     hbm_bytes_per_s: float
     peak_flop_per_s: float
 
-    def time_s(self, kind: str, calls, units, bytes_, flops):
-        """Seconds of ``calls`` calls of ``kind`` over ``units`` work units each (module docstring)."""
-        return time_s(self.curves.params[kind], calls, units, bytes_, flops, self.hbm_bytes_per_s,
-                      self.peak_flop_per_s)
+    def time_s(self, kind: str, calls, units, bytes_, flops, kv_fp8=False):
+        """Seconds of ``calls`` calls of ``kind`` over ``units`` work units each (module docstring).
+
+        ``kv_fp8`` (bool or per-row bool array) selects a decode kind's ``_fp8`` twin.
+        """
+        p = self.curves.params[kind]
+        if kind + "_fp8" in self.curves.params and np.any(kv_fp8):
+            twin = self.curves.params[kind + "_fp8"]
+            p = twin if np.all(kv_fp8) else np.where(np.asarray(kv_fp8)[None, :], twin[:, None], p[:, None])
+        return time_s(p, calls, units, bytes_, flops, self.hbm_bytes_per_s, self.peak_flop_per_s)
 
 
 def for_gpu(engine: str, gpu) -> AttentionKernels:

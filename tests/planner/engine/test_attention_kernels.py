@@ -86,3 +86,30 @@ def test_transferred_gpu():
     k = attention.for_gpu("trtllm", spec)
     assert k.hbm_bytes_per_s == spec.hbm_bytes_per_s * spec.hbm_efficiency_fraction
     assert k.peak_flop_per_s == spec.peak_flop_per_s["bf16"]
+
+
+def test_fp8_kv_selects_the_twin_curve_per_row():
+    # Decode kinds have an _fp8 twin for one-byte KV caches; a mixed array picks per row.
+    k = attention.for_gpu("sglang", CAT.gpu("h200-sxm"))
+    bf16_p, fp8_p = k.curves.params["mla_decode"], k.curves.params["mla_decode_fp8"]
+    assert not np.array_equal(bf16_p, fp8_p)
+    args = (61.0, np.array([32.0, 32.0]), np.array([4.6e9, 4.6e9]), np.array([2.8e11, 2.8e11]))
+    mixed = k.time_s("mla_decode", *args, kv_fp8=np.array([False, True]))
+    assert mixed[0] == attention.time_s(bf16_p, *(a if np.ndim(a) == 0 else a[0] for a in args),
+                                        k.hbm_bytes_per_s, k.peak_flop_per_s)
+    assert mixed[1] == attention.time_s(fp8_p, *(a if np.ndim(a) == 0 else a[1] for a in args),
+                                        k.hbm_bytes_per_s, k.peak_flop_per_s)
+    # Prefill has no twin: the flag changes nothing.
+    assert k.time_s("prefill", 1.0, 64.0, 0.0, 1e12, kv_fp8=True) == k.time_s("prefill", 1.0, 64.0, 0.0, 1e12)
+
+
+def test_sglang_fp8_mla_decode_runs_slower_than_bf16_on_h200():
+    # The kernel tables: SGLang's MLA decode on H200 at 128 heads peaks at 619 TFLOP/s with a BF16 KV
+    # cache but 134 TFLOP/s with FP8 (generation_mla_perf), so the same work takes longer on FP8 despite
+    # half the bytes. 32 sequences x 4,096 tokens, 61 layers: bytes 32 x 4096 x 576 x 61 x (2 or 1),
+    # FLOPs 32 x 128 x 4096 x (2 x 576 + 2 x 512) x 61.
+    k = attention.for_gpu("sglang", CAT.gpu("h200-sxm"))
+    flops = 32 * 128 * 4096 * (2 * 576 + 2 * 512) * 61
+    bf16 = k.time_s("mla_decode", 61, 32, 32 * 4096 * 576 * 61 * 2, flops)
+    fp8 = k.time_s("mla_decode", 61, 32, 32 * 4096 * 576 * 61 * 1, flops, kv_fp8=True)
+    assert fp8 > 1.5 * bf16

@@ -54,10 +54,10 @@ def hbm_rate(gpu):
     return gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction
 
 
-def attention_term(sc, kind, calls, units, kv_bytes, flops):
+def attention_term(sc, kind, calls, units, kv_bytes, flops, kv_fp8=False):
     """Seconds of the attention kernels: the engine's fitted curve (``planner.engine.kernels.attention``,
     its arithmetic pinned in tests/planner/engine/test_attention_kernels.py) on hand-computed work."""
-    return attention.for_gpu(sc.profile.name, sc.hardware.gpu).time_s(kind, calls, units, kv_bytes, flops)
+    return attention.for_gpu(sc.profile.name, sc.hardware.gpu).time_s(kind, calls, units, kv_bytes, flops, kv_fp8)
 
 
 def fabric_rate(fabric):
@@ -303,8 +303,8 @@ def test_mla_deepseek_v3_tp8():
     # 2 x 4 x (61 x 187,107,328 + 3 x 396,361,728 + 58 x 45,875,456 + 2 x 926,679,040);
     # routed: 2 x 44,040,192 x 8 x 32 / 8 GPUs x 58 layers x (1 + sqrt(2 ln 8 / (32 x 8 / 8))) = x 1.3605;
     # absorbed MLA attention per token: 61 x (2 x 128 x 576 + 2 x 128 x 512) x 4,096 = 69,591,891,968
-    # FLOP, x 4 tokens per GPU, goes to the MLA decode curve: 61 calls over the group's 32 sequences,
-    # reading the whole latent.
+    # FLOP, x 4 tokens per GPU, goes to the MLA decode curve of an FP8 KV cache: 61 calls over the
+    # group's 32 sequences, reading the whole latent.
     dense_flop = 2 * 4 * (61 * DSV3_ATTN + 3 * DSV3_DENSE_FFN + 58 * DSV3_SHARED + 2 * DSV3_VOCAB)
     imbalance = 1 + math.sqrt(2 * math.log(8) / 32)
     routed_flop = 2 * DSV3_EXPERT * 8 * 32 / 8 * 58 * imbalance
@@ -312,7 +312,9 @@ def test_mla_deepseek_v3_tp8():
     assert attention_flop == 4 * 69_591_891_968
     expected = (dense_flop + routed_flop) / decode_rate(gpu, "fp8")
     assert s.compute_s[0] == pytest.approx(expected, rel=REL)
-    assert s.attention_s[0] == pytest.approx(attention_term(sc, "mla_decode", 61, 32, kv, attention_flop), rel=REL)
+    assert s.attention_s[0] == pytest.approx(attention_term(sc, "mla_decode", 61, 32, kv, attention_flop, True),
+                                             rel=REL)
+    assert s.attention_s[0] != attention_term(sc, "mla_decode", 61, 32, kv, attention_flop)  # not the bf16 curve
 
     # Weights per GPU: (61 x 187,107,328 + 3 x 396,361,728 + 58 x 45,875,456) / 8 + 2 x 926,679,040 / 8
     # + 256 / 8 = 32 whole experts x 44,040,192 x 58, at 1 B = 83,878,192,192 B (83.9 GB of 126.9 usable).
