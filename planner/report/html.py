@@ -66,10 +66,10 @@ def plan_html(doc: dict) -> str:
     """A ``plan`` / ``min-gpus`` document as one self-contained HTML page."""
     rows = [doc, *doc["alternatives"]]
     names = [f"#{r['rank']} {r['layout']}" for r in rows]
-    step_parts = ["compute", "hbm", "comm", "offload"]
+    step_parts = ["compute", "hbm", "comm", "offload", "attention"]
     steps = _bars("Step time per plan (terms overlap; the mark is the step)", "step-time",
                   [(n, [ms(r["time_split_s"][k]) * r["plan"]["pp"] for k in step_parts]) for n, r in zip(names, rows)],
-                  ["compute", "HBM", "communication", "KV offload"], "ms",
+                  ["compute", "HBM", "communication", "KV offload", "attention kernels"], "ms",
                   [ms(r["step_time_s"]) for r in rows], "step")
     mem_parts = ["weights", "kv_hbm", "activations"]
     memory = _bars("Memory per GPU", "memory", [(n, [gb(r["memory_per_gpu_bytes"][k]) for k in mem_parts])

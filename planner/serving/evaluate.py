@@ -53,7 +53,7 @@ from planner.serving.scenario import Scenario
 from planner.serving.shape import ModelShape, model_shape
 from planner.units import gb, kw
 
-LIMITS = ("compute", "hbm", "comm", "offload")
+LIMITS = ("compute", "hbm", "comm", "offload", "attention")
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
         compute_s=t_compute, hbm_s=t_hbm, comm_s=traffic.time_s, offload_s=t_offload, attention_s=t_attention,
         stage_time_s=stage, step_time_s=step, ttft_s=ttft,
         tok_per_gpu=tok_per_gpu, instance_tps=instance_tps, total_tps=instance_tps * plans.instances,
-        limit=first_largest(terms),
+        limit=first_largest([*terms, t_attention]),
         bound_compute=bound_compute, bound_hbm=bound_hbm, bound_comm=bound_comm,
         fabric_bytes_per_s=per_gpu_rate * gpus,
         fabric_utilisation=per_gpu_rate / r.fabric_peak_bytes_per_s[:, None],
