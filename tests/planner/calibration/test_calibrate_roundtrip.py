@@ -51,8 +51,9 @@ def synthetic(tmp_path_factory):
 def test_fit_recovers_known_factors(synthetic):
     cal = calibrate_file(str(synthetic), CAT)
     assert cal.rows_used == 32 and cal.skipped == {}
-    # The default engine is off by 12.0 % (TPOT) and 25.5 % (TTFT) MAPE; the fit lands within 1 %.
-    assert cal.before.tpot.mape > 10 and cal.before.ttft.mape > 20
+    # The default engine is off by 9.2 % (TPOT) and 25 % (TTFT) MAPE; the fit lands within 1 %. (TPOT was
+    # 12.0 % off before the attention kernel curves: the KV read left the HBM term the HBM scale multiplies.)
+    assert cal.before.tpot.mape > 8 and cal.before.ttft.mape > 20
     assert cal.after.tpot.mape < 1.0 and cal.after.ttft.mape < 1.0
     p = cal.profile
     assert p.hbm_efficiency_scale == pytest.approx(0.85, rel=0.03)
