@@ -53,7 +53,7 @@ from planner.serving.scenario import Scenario
 from planner.serving.shape import ModelShape, model_shape
 from planner.units import gb, kw
 
-LIMITS = ("compute", "hbm", "comm", "offload", "attention")
+LIMITS = ("compute", "hbm", "comm", "offload", "attn")  # attn: attention kernels
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,7 @@ def attention_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
     One call per layer over ``group_tokens x kv_heads / kv_split`` work units (MLA: ``group_tokens``,
     the latent is shared by the heads; a KV cache of at most one byte per element takes the kind's
     ``_fp8`` curve), reading the on-GPU share of the KV cache (the offloaded
-    share stays in :func:`offload_s`) and doing :func:`attention_flop_s`. Zero under the seed
+    share stays in :func:`offload_s`) and doing :func:`attention_flops`. Zero under the seed
     preset (``r.attention_kernels is None``), whose attention stays in :func:`compute_s` and :func:`hbm_s`.
     """
     k = r.attention_kernels
@@ -208,17 +208,19 @@ def prompt_attention_s(shape: ModelShape, lay: Layout, r: Rates, group_tokens: n
                        chunk_tokens: np.ndarray, attention_flop: np.ndarray) -> np.ndarray:
     """Prefill attention kernels of an iteration's prompt work on one stage, per GPU.
 
-    One call per layer in the steps that carry a chunk (``stage_tokens / chunk_tokens`` of them,
-    at most 1), over ``group_tokens x heads / tp / 128`` query tiles, doing the group's causal
-    FLOPs (``attention_flop``, all layers, MLA un-absorbed; ``planner.serving.aggregated.PromptWork``).
-    Zero under the seed preset.
+    One call per layer in the share of steps that carry a chunk (``stage_tokens / chunk_tokens``,
+    at most 1), each over the chunk's ``group_tokens / share x heads / tp / 128`` query tiles, doing
+    the group's causal FLOPs (``attention_flop``, all layers, MLA un-absorbed;
+    ``planner.serving.aggregated.PromptWork``): the average step pays ``share`` of a chunk's call
+    floors, and the time tends to 0 with the prompt work. Zero under the seed preset.
     """
     k = r.attention_kernels
     if k is None:
         return np.zeros_like(lay.tp)
     flops = attention_flop / shape.num_layers * lay.stage_layers / lay.tp
-    calls = lay.stage_layers * np.minimum(stage_tokens / chunk_tokens, 1.0)
-    units = group_tokens * shape.attention_heads / lay.tp / QUERY_TILE
+    share = np.minimum(stage_tokens / chunk_tokens, 1.0)
+    units = group_tokens / np.maximum(share, 1e-12) * shape.attention_heads / lay.tp / QUERY_TILE
+    calls = lay.stage_layers * share
     return k.time_s("mla_prefill" if shape.is_mla else "prefill", calls, units, 0.0, flops)
 
 

@@ -58,8 +58,9 @@ def test_the_page_holds_every_plan_the_charts_and_the_explanation(page):
     dom = _Dom()
     dom.feed(page.read_text())
     assert dom.rows == 3  # --top 3: the optimum and two alternatives
-    # Step time: 4 terms x 3 plans; memory: 3 parts x 3 plans; fabric: 3 tiers of the optimum.
-    assert dom.bars == {"step-time": 12, "memory": 9, "fabric": 3}
+    # Step time: 5 terms (compute, HBM, comm, offload, attention) x 3 plans; memory: 3 parts x 3 plans;
+    # fabric: 3 tiers of the optimum.
+    assert dom.bars == {"step-time": 15, "memory": 9, "fabric": 3}
     # Why this plan: GPU budget and HBM bind, the pace, the runner-up, one move (no latency limit given).
     assert dom.why == 5
     assert dom.external == []  # nothing fetched when viewed
@@ -90,7 +91,7 @@ def test_headless_chromium_renders_the_page(page, tmp_path):
     assert dom.returncode == 0, dom.stderr
     rendered = _Dom()
     rendered.feed(dom.stdout)
-    assert rendered.rows == 3 and rendered.bars == {"step-time": 12, "memory": 9, "fabric": 3}
+    assert rendered.rows == 3 and rendered.bars == {"step-time": 15, "memory": 9, "fabric": 3}
     assert "CONSOLE(" not in dom.stderr, dom.stderr
     shot = tmp_path / "plan.png"
     done = subprocess.run([*flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)

@@ -47,7 +47,7 @@ def test_the_limiting_subsystem_is_the_largest_term_and_its_share(doc):
     split = doc["time_split_s"]
     # The attention kernels read each group's 192 sequences' FP8 KV cache (~4,600 tokens x 94 layers x
     # 1,024 B = 85 GB per GPU) and take 25.2 of the 43.0 ms step; they are the largest term.
-    assert s["name"] == doc["limit"] == "attention"
+    assert s["name"] == doc["limit"] == "attn"
     assert split["attention"] > max(split["compute"], split["hbm"], split["comm"], split["offload"])
     # pp = 1: the share is the attention term over the step time.
     assert s["share"] == pytest.approx(split["attention"] / doc["step_time_s"], rel=1e-12)
