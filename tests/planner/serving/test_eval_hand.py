@@ -123,8 +123,9 @@ def test_dense_llama8b_one_h200():
     assert r["tok_per_gpu"] == pytest.approx(64 / step, rel=REL)
     assert r["instance_tps"] == r["total_tps"] == r["tok_per_gpu"]
     assert r["tok_per_user"] == pytest.approx(1 / step, rel=REL)
-    # Bounds: HBM 64 / t_hbm; compute = Note 2: 623.07e12 / (2 x 8,030,261,248) = 38,795 tok/s; comm none.
-    assert r["bounds_tok_per_gpu"]["hbm"] == pytest.approx(64 / t_hbm, rel=REL)
+    # Bounds: HBM 64 tokens over every byte, the KV read included, 23,741,857,792 B / 4.2096 TB/s = 5.64 ms;
+    # compute = Note 2: 623.07e12 / (2 x 8,030,261,248) = 38,795 tok/s; comm none.
+    assert r["bounds_tok_per_gpu"]["hbm"] == pytest.approx(64 / (23_741_857_792 / hbm_rate(gpu)), rel=REL)
     assert r["bounds_tok_per_gpu"]["compute"] == pytest.approx(decode_rate(gpu, "bf16") / (2 * 8_030_261_248), rel=REL)
     assert r["bounds_tok_per_gpu"]["comm"] is None
 
