@@ -66,15 +66,14 @@ class Knob:
 # ATTENTION_SCALE_BOUND keeps it within the dense peak on every catalogue GPU (the largest prefill
 # efficiency is H100's 0.80: 1 / 0.80 = 1.25), and planner.engine.rates clamps it there anyway.
 ATTENTION_SCALE_BOUND = 1.25
-# Not fitted: what the kernel curves now time (planner/engine/kernels/) leaves the end-to-end fit.
-# Collectives and the routed experts run on curves fitted to measured kernels, so the profiles'
-# comm_efficiency_scale, comm_latency_scale and moe_efficiency_scale shape only the seed preset.
+# Not fitted: what the kernel curves time (planner/engine/kernels/: GEMMs, attention, MoE layers,
+# collectives, each fitted to measured kernels) leaves the end-to-end fit, so the profiles' GEMM,
+# attention, MoE, weight-only, HBM and communication scales shape only the seed preset (and the small
+# remainder of the HBM term: activations and new KV). What is left is engine behaviour no kernel
+# table measures: how much of the communication hides behind compute, the per-step, per-kernel and
+# per-sequence scheduler costs, and the TTFT queueing and fixed cost.
 KNOBS = (
-    Knob("gemm_efficiency_scale", "log", 0.05, 1.0),
-    Knob("attention_efficiency_scale", "log", 0.05, ATTENTION_SCALE_BOUND),
-    Knob("weight_only_efficiency_scale", "log", 0.05, 1.0, needs="weight_only"),
     Knob("overlap_fraction", "logit", 0.0, 1.0),
-    Knob("hbm_efficiency_scale", "log", 0.05, 1.0),
     Knob("step_overhead_s", "log", OVERHEAD_FLOOR_S, 0.1, start=1e-4),
     Knob("per_kernel_overhead_s", "log", OVERHEAD_FLOOR_S, 1e-4, start=1e-7),
     Knob("sequence_overhead_s", "log", OVERHEAD_FLOOR_S, 1e-3, start=1e-6),

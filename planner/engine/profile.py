@@ -27,7 +27,9 @@ class EngineProfile(BaseModel):
 
     Attributes:
         gemm_efficiency_scale: multiplies the GPU's compute efficiency for dense GEMMs.
-        attention_efficiency_scale: multiplies it for attention kernels.
+        attention_efficiency_scale: multiplies it for attention kernels under the seed preset only;
+            otherwise attention runs on the fitted kernel curves (``planner.engine.kernels.attention``)
+            and this knob is unused.
         moe_efficiency_scale: multiplies the compute efficiency and the HBM streaming
             efficiency of routed-expert (grouped GEMM) kernels.
         weight_only_efficiency_scale: multiplies the compute rate of weight-only kernels, which

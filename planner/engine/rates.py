@@ -19,6 +19,7 @@ from hardware.specs import TIERS, Hardware
 from planner import quant
 from planner.engine.kernels import comm as comm_kernels
 from planner.engine.kernels import gemm, moe
+from planner.engine.kernels.attention import AttentionKernels, for_gpu
 from planner.engine.profile import EngineProfile
 
 # PCIe Gen5 x16 host->device measured 55.4 GB/s of 63 GB/s (88 %) on H200 (docs/sources.md [E11]);
@@ -50,6 +51,9 @@ class Rates:
             the alpha-beta model of ``fabric_bytes_per_s`` and ``fabric_latency_s``.
         gemm: the dense-block GEMM curve (``planner.engine.kernels.gemm``); ``None`` under the
             seed preset or a profile with ``gemm_curve = false``, which keep the FLOP/byte terms.
+        attention_kernels: the engine's fitted attention curves on this GPU
+            (``planner.engine.kernels.attention``); ``None`` under the seed preset, whose attention
+            stays FLOPs at ``attention_flop_per_s`` and KV bytes at ``hbm_bytes_per_s``.
     """
 
     decode_flop_per_s: np.ndarray
@@ -67,6 +71,7 @@ class Rates:
     comm_curves: comm_kernels.CommTiers | None
     gemm: gemm.GemmCurve | None = None
     moe_curve: moe.MoeCurve | None = None
+    attention_kernels: AttentionKernels | None = None
 
 
 def _peak(hw: Hardware, dtype: str) -> float:
@@ -124,4 +129,5 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
         gemm=gemm.curve(gpu, profile.name)
         if gpu.sustained_decode_flop_per_s is None and profile.gemm_curve else None,
         moe_curve=moe_curve,
+        attention_kernels=None if gpu.sustained_decode_flop_per_s is not None else for_gpu(profile.name, gpu),
     )

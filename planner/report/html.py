@@ -115,7 +115,7 @@ def page(title: str, header: list[str], sections: list[str]) -> str:
 
 
 SERVING_STEP = {"compute": "compute", "hbm": "HBM", "comm": "communication", "offload": "KV offload",
-                "gemm": "dense GEMMs"}
+                "gemm": "dense GEMMs", "moe": "MoE experts", "attention": "attention kernels"}
 SERVING_MEMORY = {"weights": "weights", "kv_hbm": "KV cache", "activations": "activations"}
 TIERS = ("intra_server", "inter_server", "inter_rack")
 

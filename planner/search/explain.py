@@ -28,7 +28,7 @@ RELAX = 0.10
 """How far a latency limit is relaxed in ``what_would_move_it`` (10 %)."""
 
 SUBSYSTEMS = {"compute": "compute", "hbm": "HBM traffic", "comm": "communication", "offload": "KV offload",
-              "gemm": "dense GEMMs"}
+              "gemm": "dense GEMMs", "moe": "MoE experts", "attn": "attention"}
 
 
 def _item(name: str, used: float, limit: float, unit: str, binding: bool, text: str) -> dict:
@@ -98,7 +98,7 @@ def _subsystem(result) -> dict:
     s, p = result.best.scores, result.best.plan
     name = LIMITS[int(s.limit[0])]
     term = float({"compute": s.compute_s, "hbm": s.hbm_s, "comm": s.comm_s, "offload": s.offload_s,
-                  "gemm": s.gemm_s}[name][0])
+                  "gemm": s.gemm_s, "moe": s.moe_s, "attn": s.attention_s}[name][0])
     step = float(s.step_time_s[0])
     share = term * p.pp / step
     return {"name": name, "time_s": term * p.pp, "step_time_s": step, "share": share,

@@ -79,6 +79,7 @@ from planner.serving.plan import put_rows, take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
     Layout,
+    attention_s,
     chunked_moe_s,
     combine,
     compute_s,
@@ -88,6 +89,7 @@ from planner.serving.roofline import (
     moe_imbalance,
     moe_s,
     offload_s,
+    prompt_attention_s,
     routed_read_bytes,
 )
 from planner.serving.shape import ModelShape
@@ -122,6 +124,7 @@ class DecodeTerms:
     compute_s: np.ndarray
     hbm_s: np.ndarray
     offload_s: np.ndarray
+    attention_s: np.ndarray  # decode attention kernels, outside the overlap blend (roofline.attention_s)
     moe_s: np.ndarray | None = None
     moe_chunk_s: np.ndarray | None = None
 
@@ -129,7 +132,7 @@ class DecodeTerms:
     def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> DecodeTerms:
         """The roofline's decode terms of ``lay``'s micro-batch."""
         return cls(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r),
-                   moe_s(shape, lay, r, quant_index, lay.micro_tokens))
+                   attention_s(shape, lay, r), moe_s(shape, lay, r, quant_index, lay.micro_tokens))
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ class Iteration:
     stage_time_s: np.ndarray
     gemm_s: np.ndarray  # dense-block GEMMs on their curve (``roofline.gemm_s``), after the blend
     moe_s: np.ndarray  # the routed experts' kernel-curve time, outside the blend (roofline.moe_s)
+    attention_s: np.ndarray  # decode and prompt attention kernels, after the blend
 
     @property
     def terms(self) -> list[np.ndarray]:
@@ -270,8 +274,9 @@ def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.n
         routed = 2.0 * shape.expert_params * shape.top_k * work.stage_tokens / lay.stage_gpus * lay.moe_layers \
             * imbalance
         t = t + routed / (r.prefill_flop_per_s[quant_index] * r.moe_scale)
-    attention = work.attention_flop / shape.num_layers * lay.stage_layers / lay.tp
-    return t + attention / r.prefill_attention_flop_per_s
+    if r.attention_kernels is None:  # seed preset (otherwise attention is roofline.prompt_attention_s)
+        t = t + work.attention_flop / shape.num_layers * lay.stage_layers / lay.tp / r.prefill_attention_flop_per_s
+    return t
 
 
 def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
@@ -300,11 +305,15 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack)
     # Decode and prompt tokens go through the dense GEMMs together: one GEMM of their summed rows.
     gemm = gemm_s(shape, lay, r, both.group_tokens, lay.group_tokens + work.prompts_per_group)
+    attention = decode.attention_s + prompt_attention_s(shape, lay, r, work.group_tokens, work.stage_tokens,
+                                                        work.chunk_tokens, work.attention_flop)
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) \
         + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s, r) \
         + gemm + experts
+    if r.attention_kernels is not None:  # kernels on one stream: after the blend (seed preset: no term)
+        stage = stage + attention
     return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage,
-                     gemm_s=gemm, moe_s=experts)
+                     gemm_s=gemm, moe_s=experts, attention_s=attention)
 
 
 def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,

@@ -40,11 +40,13 @@ from planner.serving.memory import memory
 from planner.serving.plan import Plan, PlanArrays, take_rows
 from planner.serving.prefill import prefill_time_s
 from planner.serving.roofline import (
+    attention_s,
     block_modes,
     combine,
     compute_s,
     gemm_s,
     hbm_s,
+    kv_read_bytes,
     launch_overhead_s,
     layout,
     moe_s,
@@ -54,7 +56,7 @@ from planner.serving.scenario import Scenario
 from planner.serving.shape import ModelShape, model_shape
 from planner.units import gb, kw
 
-LIMITS = ("compute", "hbm", "comm", "offload", "gemm", "moe")
+LIMITS = ("compute", "hbm", "comm", "offload", "gemm", "moe", "attn")  # attn: attention kernels
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class Scores(CommonScores):
     offload_s: np.ndarray
     gemm_s: np.ndarray
     moe_s: np.ndarray
+    attention_s: np.ndarray
     stage_time_s: np.ndarray
     step_time_s: np.ndarray
     ttft_s: np.ndarray | None
@@ -144,29 +147,38 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     traffic = comm(shape, lay, r, gps, gpr)
     t_offload = offload_s(shape, lay, r)
     t_moe = moe_s(shape, lay, r, plans.quant, lay.micro_tokens)  # own term, after the blend
+    t_attention = attention_s(shape, lay, r)
     terms = [t_compute, t_hbm, traffic.time_s, t_offload]
     # Dense-block GEMMs on their kernel curve, one after another with the rest (not blended).
     t_gemm = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens)
     stage = combine(terms, prof.overlap_fraction) \
         + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s, r) \
         + t_gemm + t_moe
+    if r.attention_kernels is not None:  # attention kernels run after the blend (seed preset: no term)
+        stage = stage + t_attention
     step = lay.pp * stage + prof.iteration_overhead_s(lay.batch / lay.dp)
     instance_tps = lay.batch / step
     ttft = None
     w = scenario.workload
     mem = memory(shape, lay)
     if w.has_prefill:  # aggregated serving: the step carries prompt work (planner.serving.aggregated)
-        sv = serving(shape, lay, r, plans.quant, prof, DecodeTerms(t_compute, t_hbm, t_offload, t_moe), w.isl, w.osl,
+        decode = DecodeTerms(compute_s=t_compute, hbm_s=t_hbm, offload_s=t_offload, moe_s=t_moe,
+                             attention_s=t_attention)
+        sv = serving(shape, lay, r, plans.quant, prof, decode, w.isl, w.osl,
                      shape.prefill_attention_flop * prefill_attention_scale(scenario.model), gps, gpr,
                      admitted_sequences(mem, lay, hw.gpu.hbm_bytes, prof, w.isl, w.osl))
         t_compute, t_hbm, traffic, terms = sv.step.compute_s, sv.step.hbm_s, sv.step.comm, sv.step.terms
         t_gemm, t_moe = sv.step.gemm_s, sv.step.moe_s
         stage, step, ttft, instance_tps = sv.step.stage_time_s, sv.step_time_s, sv.ttft_s, sv.instance_tps
+        t_attention = sv.step.attention_s
 
     tok_per_gpu = instance_tps / lay.gpus
     per_gpu_tokens = lay.micro_tokens / lay.gpus
+    # The HBM bound streams every byte, the KV cache the attention kernels read included.
+    kv_s = kv_read_bytes(shape, lay) * (1.0 - lay.offload) / r.hbm_bytes_per_s \
+        if r.attention_kernels is not None else 0.0
     with np.errstate(divide="ignore"):
-        bound_hbm = per_gpu_tokens / t_hbm
+        bound_hbm = per_gpu_tokens / (t_hbm + kv_s)
         comm_s = np.where(traffic.time_s > 0, traffic.time_s, 1.0)
         bound_comm = np.where(traffic.time_s > 0, per_gpu_tokens / comm_s, np.inf)
     bound_compute = r.seed_compute_bound_flop_per_s[plans.quant] / shape.linear_flop_per_token
@@ -176,9 +188,9 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     return Scores(
         plans=plans,
         compute_s=t_compute, hbm_s=t_hbm, comm_s=traffic.time_s, offload_s=t_offload, gemm_s=t_gemm, moe_s=t_moe,
-        stage_time_s=stage, step_time_s=step, ttft_s=ttft,
+        attention_s=t_attention, stage_time_s=stage, step_time_s=step, ttft_s=ttft,
         tok_per_gpu=tok_per_gpu, instance_tps=instance_tps, total_tps=instance_tps * plans.instances,
-        limit=first_largest([*terms, t_gemm, t_moe]),
+        limit=first_largest([*terms, t_gemm, t_moe, t_attention]),
         bound_compute=bound_compute, bound_hbm=bound_hbm, bound_comm=bound_comm,
         fabric_bytes_per_s=per_gpu_rate * gpus,
         fabric_utilisation=per_gpu_rate / r.fabric_peak_bytes_per_s[:, None],
@@ -273,7 +285,8 @@ def row(scenario: Scenario, scores: Scores, i: int = 0, prefill: bool = False) -
         "limit": LIMITS[int(scores.limit[i])],
         "time_split_s": {"compute": float(scores.compute_s[i]), "hbm": float(scores.hbm_s[i]),
                          "comm": float(scores.comm_s[i]), "offload": float(scores.offload_s[i]),
-                         "gemm": float(scores.gemm_s[i]), "moe": float(scores.moe_s[i])},
+                         "gemm": float(scores.gemm_s[i]), "moe": float(scores.moe_s[i]),
+                         "attention": float(scores.attention_s[i])},
         **bounds_and_fabric(scenario.hardware, scores, i),
         "memory_per_gpu_bytes": {
             "weights": float(m.weights[i]), "kv_hbm": float(m.kv_hbm[i]), "kv_offloaded": float(m.kv_offloaded[i]),

@@ -49,7 +49,7 @@ def prefill_time_s(scenario: Scenario, plans: PlanArrays) -> np.ndarray | None:
     empty = with_batch(lay, np.zeros_like(lay.batch))  # no decode tokens: only the weights are read
     zero = np.zeros_like(lay.tp)
     weights_s = zero if r.gemm is not None else dense_read_bytes(shape, empty) / r.hbm_bytes_per_s  # else: gemm_s
-    decode = DecodeTerms(compute_s=zero, hbm_s=weights_s, offload_s=zero)
+    decode = DecodeTerms(compute_s=zero, hbm_s=weights_s, offload_s=zero, attention_s=zero)
     stage = iteration(shape, empty, r, plans.quant, prof, decode, work, hw.gpus_per_server,
                       hw.gpus_per_rack).stage_time_s
     return (2.0 * lay.pp - 1.0) * stage + prof.iteration_overhead_s(prompts_per_group)

@@ -57,6 +57,7 @@ import numpy as np
 from planner import quant
 from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.kernels import moe
+from planner.engine.kernels.attention import QUERY_TILE
 from planner.engine.kernels.gemm import rows as gemm_rows
 from planner.engine.rates import Rates
 from planner.serving.plan import PlanArrays
@@ -188,9 +189,56 @@ def compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray)
         imbalance = moe_imbalance(lay.micro_tokens, shape.top_k, lay.ep)
         routed_flop = (2.0 * shape.expert_params * shape.top_k * lay.micro_tokens / lay.stage_gpus
                        * lay.moe_layers * imbalance)
-    attention_flop = shape.attention_flop_per_token / shape.num_layers * lay.stage_layers * per_group
-    return (block_flop / r.decode_flop_per_s[lay.dense_quant] + vocab_flop / r.decode_flop_per_s[lay.vocab_quant]
-            + routed_flop / (rate * r.moe_scale) + attention_flop / r.attention_flop_per_s)
+    t = block_flop / r.decode_flop_per_s[lay.dense_quant] + vocab_flop / r.decode_flop_per_s[lay.vocab_quant] \
+        + routed_flop / (rate * r.moe_scale)
+    if r.attention_kernels is not None:  # attention is its own term, attention_s
+        return t
+    return t + attention_flops(shape, lay) / r.attention_flop_per_s
+
+
+def attention_flops(shape: ModelShape, lay: Layout) -> np.ndarray:
+    """Decode attention FLOPs (scores and values) one GPU does for one micro-batch on one stage."""
+    return shape.attention_flop_per_token / shape.num_layers * lay.stage_layers * (lay.group_tokens / lay.tp)
+
+
+def attention_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
+    """Decode attention kernels of one micro-batch on one stage, per GPU (``planner.engine.kernels.attention``).
+
+    One call per layer over ``group_tokens x kv_heads / kv_split`` work units (MLA: ``group_tokens``,
+    the latent is shared by the heads; a KV cache of at most one byte per element takes the kind's
+    ``_fp8`` curve), reading the on-GPU share of the KV cache (the offloaded
+    share stays in :func:`offload_s`) and doing :func:`attention_flops`. Zero under the seed
+    preset (``r.attention_kernels is None``), whose attention stays in :func:`compute_s` and :func:`hbm_s`.
+    """
+    k = r.attention_kernels
+    if k is None:
+        return np.zeros_like(lay.tp)
+    if shape.is_mla:
+        kind, units = "mla_decode", lay.group_tokens
+    else:
+        kind, units = "decode", lay.group_tokens * shape.kv_heads / lay.kv_split
+    return k.time_s(kind, lay.stage_layers, units, kv_read_bytes(shape, lay) * (1.0 - lay.offload),
+                    attention_flops(shape, lay), kv_fp8=lay.kv_bytes <= 1.0)
+
+
+def prompt_attention_s(shape: ModelShape, lay: Layout, r: Rates, group_tokens: np.ndarray, stage_tokens: np.ndarray,
+                       chunk_tokens: np.ndarray, attention_flop: np.ndarray) -> np.ndarray:
+    """Prefill attention kernels of an iteration's prompt work on one stage, per GPU.
+
+    One call per layer in the share of steps that carry a chunk (``stage_tokens / chunk_tokens``,
+    at most 1), each over the chunk's ``group_tokens / share x heads / tp / 128`` query tiles, doing
+    the group's causal FLOPs (``attention_flop``, all layers, MLA un-absorbed;
+    ``planner.serving.aggregated.PromptWork``): the average step pays ``share`` of a chunk's call
+    floors, and the time tends to 0 with the prompt work. Zero under the seed preset.
+    """
+    k = r.attention_kernels
+    if k is None:
+        return np.zeros_like(lay.tp)
+    flops = attention_flop / shape.num_layers * lay.stage_layers / lay.tp
+    share = np.minimum(stage_tokens / chunk_tokens, 1.0)
+    units = group_tokens / np.maximum(share, 1e-12) * shape.attention_heads / lay.tp / QUERY_TILE
+    calls = lay.stage_layers * share
+    return k.time_s("mla_prefill" if shape.is_mla else "prefill", calls, units, 0.0, flops)
 
 
 def dense_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
@@ -240,9 +288,11 @@ def gemm_s(shape: ModelShape, lay: Layout, r: Rates, tokens: np.ndarray, head_to
 
 
 def hbm_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
-    """HBM time: weights, the on-GPU share of KV read, new KV written, activations.
+    """HBM time: weights, new KV written, activations, and the on-GPU share of KV read.
 
-    With a GEMM curve (``r.gemm``) the dense-block weights are read in :func:`gemm_s`, not here.
+    Kernel curves take their own bytes: the dense-block weights are read in :func:`gemm_s` (``r.gemm``),
+    the routed experts' in the MoE curve (``r.moe_curve``), the KV read in the attention curves
+    (``r.attention_kernels``); the seed preset keeps them all here.
     """
     kv_write = lay.group_tokens * shape.kv_new_token_elements / shape.num_layers * lay.stage_layers \
         * lay.kv_bytes / lay.kv_split
@@ -250,8 +300,9 @@ def hbm_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
         * lay.stage_layers
     # Grouped expert GEMMs stream their weights at the engine's MoE efficiency.
     dense = dense_read_bytes(shape, lay) if r.gemm is None else 0.0
-    total = dense + routed_read_bytes(shape, lay, r) / r.moe_scale \
-        + kv_read_bytes(shape, lay) * (1.0 - lay.offload) + kv_write + activations
+    # With attention curves the KV read is attention_s's (0.0 keeps the seed preset's sum exact).
+    kv_read = kv_read_bytes(shape, lay) * (1.0 - lay.offload) if r.attention_kernels is None else 0.0
+    total = dense + routed_read_bytes(shape, lay, r) / r.moe_scale + kv_read + kv_write + activations
     return total / r.hbm_bytes_per_s
 
 

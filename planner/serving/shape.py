@@ -133,6 +133,7 @@ class ModelShape(BlockShape):
             block (:func:`kernels_per_layer`).
         prefill_tokens, prefill_attention_flop: prompt length and its causal attention FLOPs.
         dense_gemms: the dense-block GEMMs of a layer and the LM head (``planner.serving.gemms``).
+        attention_heads: query heads per layer (the attention kernels' work units).
     """
 
     lm_head_params: float
@@ -150,6 +151,7 @@ class ModelShape(BlockShape):
     prefill_tokens: float = 0.0
     prefill_attention_flop: float = 0.0
     dense_gemms: tuple[Gemm, ...] = ()
+    attention_heads: int = 0
 
 
 def model_shape(model: ModelSpec, decode_context_tokens: float, kv_context_tokens: float,
@@ -180,4 +182,5 @@ def model_shape(model: ModelSpec, decode_context_tokens: float, kv_context_token
         prefill_attention_flop=float(np.asarray(counts.prefill_attention_flops(model, prefill_tokens)))
         if prefill_tokens else 0.0,
         dense_gemms=dense_gemms(model),
+        attention_heads=model.num_attention_heads,
     )

@@ -18,6 +18,7 @@ import numpy as np
 
 # Module names under this package, one per kernel kind; each engineer adds its own line.
 FITS: tuple[str, ...] = (
+    "attention",
     "comm",
     "gemm",
     "moe",

@@ -13,6 +13,7 @@ import pytest
 from hardware.catalogue import Catalogue
 from models import counts
 from models.catalogue import model
+from planner.engine.kernels import attention as attention_kernels
 from planner.engine.profile import EngineProfile
 from planner.serving.aggregated import critical_group_tokens, interleaved_prompt_tokens, prefill_attention_scale
 from planner.serving.evaluate import evaluate_plan
@@ -36,6 +37,12 @@ def bare(**knobs) -> EngineProfile:
     return EngineProfile(**fields)
 
 
+def prefill_attention_s(calls, units, flops):
+    """The prefill attention curve (``planner.engine.kernels.attention``; the bare profile takes the
+    engines' median) on the H200: ``calls`` kernel calls over ``units`` query tiles doing ``flops``."""
+    return attention_kernels.for_gpu("bare", H200.gpu).time_s("prefill", calls, units, 0.0, flops)
+
+
 def score(workload: Workload, plan: Plan, profile: EngineProfile, m=LLAMA, hw=H200):
     return evaluate_plan(Scenario(hardware=hw, model=m, workload=workload, profile=profile), plan)
 
@@ -56,7 +63,8 @@ def test_tokens_cached_is_plain_decode():
     # The steady-state view carries no prompt work and has no TTFT: 64 tokens / step exactly.
     s = score(Workload(tokens_cached=4160), Plan(tp=1, batch=64), bare())
     assert s.ttft_s is None
-    assert s.step_time_s[0] == pytest.approx(s.compute_s[0] + s.hbm_s[0], rel=1e-12)  # overlap 0, tp 1
+    # overlap 0, tp 1; the attention kernels add after the blend
+    assert s.step_time_s[0] == pytest.approx(s.compute_s[0] + s.hbm_s[0] + s.attention_s[0], rel=1e-12)
     assert s.instance_tps[0] == pytest.approx(64 / s.step_time_s[0], rel=1e-12)
 
 
@@ -64,9 +72,17 @@ def test_tpot_tends_to_steady_decode_as_prompts_vanish():
     # isl 2, osl 4,000: 64 x 2 / 4,000 = 0.032 prompt tokens per step; the context is
     # 2 + 2,000 = 2,002, so TPOT is the tokens_cached = 2,002 step to within 1e-4 (the 64
     # sequences of 4,002 tokens, 33.6 GB of KV, all fit: no admission queue).
+    # The one term that does not vanish with the prompt's size: a 2-token prompt still launches the
+    # prefill attention kernel in all 32 layers, and its call floor (about 12 us) is shared by the
+    # P / 2 of the steps that carry a prompt.
     steady = score(Workload(tokens_cached=2_002), Plan(tp=1, batch=64), bare())
     serving = score(Workload(isl=2, osl=4_000), Plan(tp=1, batch=64), bare())
-    assert serving.step_time_s[0] == pytest.approx(steady.step_time_s[0], rel=1e-4)
+    tpot, ttft = serving.step_time_s[0], serving.ttft_s[0]
+    share = 64 * 2 * tpot / (ttft + 3_999 * tpot) / 2  # prompts per step, P / 2
+    assert 0.0159 < share < 0.0161
+    floors = prefill_attention_s(32 * share, 2 * 32 / 128, share * float(counts.prefill_attention_flops(LLAMA, 2)))
+    assert floors > 1e-4 * steady.step_time_s[0]
+    assert serving.step_time_s[0] == pytest.approx(steady.step_time_s[0] + floors, rel=1e-4)
 
 
 def test_tpot_carries_interleaved_prefill_by_hand():
@@ -83,11 +99,14 @@ def test_tpot_carries_interleaved_prefill_by_hand():
     attention = float(counts.prefill_attention_flops(LLAMA, 4096))  # 8,386,560 pairs x 32 x 16,384
     assert attention == 4_396_972_769_280
     compute = (2 * p * 32 * 218_103_808             # linear layers of the P prompt tokens
-               + 2 * p / 4096 * 525_336_576         # LM head of the prompts finishing
-               + p / 4096 * attention) / PREFILL_RATE
+               + 2 * p / 4096 * 525_336_576) / PREFILL_RATE  # LM head of the prompts finishing
     hbm = (p * 65_536 * 2                           # KV written, bf16
            + p * 4096 * 2 * 8 * 32) / HBM_RATE      # activations: 8 passes x 32 layers
-    assert tpot - decode.step_time_s[0] == pytest.approx(compute + hbm, rel=1e-6)
+    # Causal attention of P / 4,096 prompts by the prefill curve: a 4,096-token chunk joins p / 4,096 of
+    # the steps (32 calls each, over 4,096 x 32 heads / 128 = 1,024 query tiles).
+    share = p / 4096
+    prompt_attention = prefill_attention_s(32 * share, 1024, share * attention)
+    assert tpot - decode.step_time_s[0] == pytest.approx(compute + hbm + prompt_attention, rel=1e-6)
 
 
 def test_prompt_rate_is_a_littles_law_fixed_point():
@@ -139,9 +158,11 @@ def test_ttft_of_a_lone_request_by_hand():
     s = score(Workload(isl=2048, osl=256), plan, bare())
     decode = score(Workload(tokens_cached=2048 + 128), plan, bare())
     attention = float(counts.prefill_attention_flops(LLAMA, 2048))
-    compute = (2 * 2048 * 32 * 218_103_808 + 2 * 525_336_576 + attention) / PREFILL_RATE
+    compute = (2 * 2048 * 32 * 218_103_808 + 2 * 525_336_576) / PREFILL_RATE
     hbm = (2048 * 65_536 * 2 + 2048 * 4096 * 2 * 8 * 32) / HBM_RATE
-    assert s.ttft_s[0] == pytest.approx(decode.step_time_s[0] + compute + hbm, rel=1e-9)
+    # the prompt's causal attention: 32 calls over 2,048 x 32 heads / 128 = 512 query tiles
+    prompt_attention = prefill_attention_s(32, 512, attention)
+    assert s.ttft_s[0] == pytest.approx(decode.step_time_s[0] + compute + hbm + prompt_attention, rel=1e-9)
 
 
 def test_ttft_grows_with_concurrency():

@@ -18,7 +18,7 @@ from hardware.catalogue import Catalogue
 from models.catalogue import model
 from planner.engine import rates as rates_module
 from planner.engine.kernels import comm as comm_kernels
-from planner.engine.kernels import moe
+from planner.engine.kernels import attention, moe
 from planner.engine.profile import EngineProfile
 from planner.serving.evaluate import evaluate_plan, reasons, row, shape_of
 from planner.serving.plan import Plan
@@ -56,6 +56,12 @@ def hbm_rate(gpu):
     return gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction
 
 
+def attention_term(sc, kind, calls, units, kv_bytes, flops, kv_fp8=False):
+    """Seconds of the attention kernels: the engine's fitted curve (``planner.engine.kernels.attention``,
+    its arithmetic pinned in tests/planner/engine/test_attention_kernels.py) on hand-computed work."""
+    return attention.for_gpu(sc.profile.name, sc.hardware.gpu).time_s(kind, calls, units, kv_bytes, flops, kv_fp8)
+
+
 def fabric_rate(fabric):
     """Achievable collective bytes/s of one fabric: wire rate x efficiency."""
     return fabric.bytes_per_s * fabric.efficiency_fraction
@@ -87,33 +93,41 @@ def test_dense_llama8b_one_h200():
     r = row(sc, s)
 
     # Compute: 2 x 64 tokens x (32 x (41,943,040 + 176,160,768) + 2 x 525,336,576) = 1,027,839,361,024 FLOP
-    # of projections, plus attention 4 x 32 heads x 128 x 1,024 ctx x 32 layers = 536,870,912 FLOP per
-    # token x 64 = 34,359,738,368 FLOP, both at 989e12 x 0.63 = 623.07 TFLOP/s -> 1.7048 ms.
+    # of projections at 989e12 x 0.63 = 623.07 TFLOP/s -> 1.6496 ms.
     linear_flop = 2 * 64 * (32 * (LLAMA8_ATTN + LLAMA8_FFN) + 2 * LLAMA8_VOCAB)
     attention_flop = 64 * 4 * 32 * 128 * 1024 * 32
     assert linear_flop == 1_027_839_361_024 and attention_flop == 34_359_738_368
-    t_compute = (linear_flop + attention_flop) / decode_rate(gpu, "bf16")
+    t_compute = linear_flop / decode_rate(gpu, "bf16")
     assert s.compute_s[0] == pytest.approx(t_compute, rel=REL)
 
     # HBM: weights read once: (32 x 218,103,808 + lm_head 525,336,576) x 2 B = 15,009,316,864 B (the
-    # embedding is a row lookup, not read whole); KV read 64 x 1,024 x 131,072 B = 8,589,934,592 B;
-    # KV written 64 x 131,072 = 8,388,608 B; activations 64 x 4096 x 2 B x 8 passes x 32 layers
-    # = 134,217,728 B. Total 23,741,857,792 B at 4.8e12 x 0.877 = 4.2096 TB/s -> 5.6399 ms.
-    hbm_bytes = ((32 * (LLAMA8_ATTN + LLAMA8_FFN) + LLAMA8_VOCAB) * 2 + 64 * 1024 * LLAMA8_KV_TOKEN_BYTES
+    # embedding is a row lookup, not read whole); KV written 64 x 131,072 = 8,388,608 B; activations
+    # 64 x 4096 x 2 B x 8 passes x 32 layers = 134,217,728 B. Total 15,151,923,200 B at 4.8e12 x 0.877
+    # = 4.2096 TB/s -> 3.5994 ms. (The KV read is the attention kernels'.)
+    hbm_bytes = ((32 * (LLAMA8_ATTN + LLAMA8_FFN) + LLAMA8_VOCAB) * 2
                  + 64 * LLAMA8_KV_TOKEN_BYTES + 64 * 4096 * 2 * 8 * 32)
-    assert hbm_bytes == 23_741_857_792
+    assert hbm_bytes == 15_151_923_200
     t_hbm = hbm_bytes / hbm_rate(gpu)
     assert s.hbm_s[0] == pytest.approx(t_hbm, rel=REL)
     assert s.comm_s[0] == 0.0 and s.offload_s[0] == 0.0  # one GPU, nothing offloaded
 
-    # Perfect overlap, no overheads: the step is the HBM term; 64 tokens / 5.64 ms = 11,348 tok/s.
+    # Attention: 32 calls (layers) over 64 sequences x 8 KV heads = 512 work units, reading the KV cache
+    # 64 x 1,024 x 131,072 B = 8,589,934,592 B and doing 4 x 32 heads x 128 x 1,024 ctx x 32 layers x 64
+    # = 34,359,738,368 FLOP; it runs after the blend.
+    t_attention = attention_term(sc, "decode", 32, 64 * 8, 64 * 1024 * LLAMA8_KV_TOKEN_BYTES, attention_flop)
+    assert s.attention_s[0] == pytest.approx(t_attention, rel=REL)
+    assert t_attention >= 8_589_934_592 / hbm_rate(gpu)  # no faster than streaming the KV
+
+    # Perfect overlap, no overheads: the step is the HBM term plus attention.
+    step = t_hbm + t_attention
     assert r["limit"] == "hbm"
-    assert r["step_time_s"] == pytest.approx(t_hbm, rel=REL) and r["tpot_s"] == r["step_time_s"]
-    assert r["tok_per_gpu"] == pytest.approx(64 / t_hbm, rel=REL)
+    assert r["step_time_s"] == pytest.approx(step, rel=REL) and r["tpot_s"] == r["step_time_s"]
+    assert r["tok_per_gpu"] == pytest.approx(64 / step, rel=REL)
     assert r["instance_tps"] == r["total_tps"] == r["tok_per_gpu"]
-    assert r["tok_per_user"] == pytest.approx(1 / t_hbm, rel=REL)
-    # Bounds: HBM 64 / t_hbm; compute = Note 2: 623.07e12 / (2 x 8,030,261,248) = 38,795 tok/s; comm none.
-    assert r["bounds_tok_per_gpu"]["hbm"] == pytest.approx(64 / t_hbm, rel=REL)
+    assert r["tok_per_user"] == pytest.approx(1 / step, rel=REL)
+    # Bounds: HBM 64 tokens over every byte, the KV read included, 23,741,857,792 B / 4.2096 TB/s = 5.64 ms;
+    # compute = Note 2: 623.07e12 / (2 x 8,030,261,248) = 38,795 tok/s; comm none.
+    assert r["bounds_tok_per_gpu"]["hbm"] == pytest.approx(64 / (23_741_857_792 / hbm_rate(gpu)), rel=REL)
     assert r["bounds_tok_per_gpu"]["compute"] == pytest.approx(decode_rate(gpu, "bf16") / (2 * 8_030_261_248), rel=REL)
     assert r["bounds_tok_per_gpu"]["comm"] is None
 
@@ -130,14 +144,15 @@ def test_dense_llama8b_one_h200():
 
 
 def test_overlap_fraction_blends_max_and_sum():
-    # overlap 0: the terms run one after another, step = compute + HBM = 1.7048 + 5.6399 ms;
-    # overlap 0.5: halfway, 0.5 x max + 0.5 x sum.
+    # overlap 0: the terms run one after another, step = compute + HBM = 1.6496 + 3.5994 ms;
+    # overlap 0.5: halfway, 0.5 x max + 0.5 x sum; the attention kernels add after the blend either way.
     plan = Plan(batch=64)
     serial = evaluate_plan(scenario("llama-3.1-8b", "h200-sxm", 1024, overlap_fraction=0.0), plan)
     half = evaluate_plan(scenario("llama-3.1-8b", "h200-sxm", 1024, overlap_fraction=0.5), plan)
     total = serial.compute_s[0] + serial.hbm_s[0]
-    assert serial.step_time_s[0] == pytest.approx(total, rel=REL)
-    assert half.step_time_s[0] == pytest.approx(0.5 * serial.hbm_s[0] + 0.5 * total, rel=REL)
+    assert serial.attention_s[0] == half.attention_s[0] > 0
+    assert serial.step_time_s[0] == pytest.approx(total + serial.attention_s[0], rel=REL)
+    assert half.step_time_s[0] == pytest.approx(0.5 * serial.hbm_s[0] + 0.5 * total + half.attention_s[0], rel=REL)
 
 
 def test_seed_preset_collectives_keep_log2_latency_rounds():
@@ -275,8 +290,9 @@ def test_moe_qwen30b_dep2():
     # written: 32 x 49,152 x 2 B; activations 32 x 2048 x 2 B x 8 x 48.
     kv_read = 32 * 2048 * 49_152 * 2
     assert kv_read == 6_442_450_944
-    other = 32 * 49_152 * 2 + 32 * 2048 * 2 * 8 * 48
-    assert s.hbm_s[0] == pytest.approx((weights + kv_read + other) / hbm_rate(gpu), rel=REL)
+    attention_flop = 32 * 4 * 32 * 128 * 2048 * 48
+    assert s.attention_s[0] == pytest.approx(attention_term(sc, "decode", 48, 32 * 4, kv_read, attention_flop),
+                                             rel=REL)
 
     # Comm: EP dispatch + combine inside one server (NVLink 4): each GPU sends its 32 tokens'
     # 8 expert copies of a 2048 x 2 B vector, half of them off-GPU ((ep - 1) / ep), there and back:
@@ -331,12 +347,16 @@ def test_mla_deepseek_v3_tp8():
     # 2 x 4 x (61 x 187,107,328 + 3 x 396,361,728 + 58 x 45,875,456 + 2 x 926,679,040);
     # routed experts: timed by the MoE kernel curve (test_moe_qwen30b_dep2), not here;
     # absorbed MLA attention per token: 61 x (2 x 128 x 576 + 2 x 128 x 512) x 4,096 = 69,591,891,968
-    # FLOP, x 4 tokens per GPU, at the bf16 attention rate (989e12 x 0.63).
+    # FLOP, x 4 tokens per GPU, goes to the MLA decode curve of an FP8 KV cache: 61 calls over the
+    # group's 32 sequences, reading the whole latent.
     dense_flop = 2 * 4 * (61 * DSV3_ATTN + 3 * DSV3_DENSE_FFN + 58 * DSV3_SHARED + 2 * DSV3_VOCAB)
     attention_flop = 4 * 61 * (2 * 128 * 576 + 2 * 128 * 512) * 4096
     assert attention_flop == 4 * 69_591_891_968
     expected = dense_flop / decode_rate(gpu, "fp8") + attention_flop / decode_rate(gpu, "bf16")
     assert s.compute_s[0] == pytest.approx(expected, rel=REL)
+    assert s.attention_s[0] == pytest.approx(attention_term(sc, "mla_decode", 61, 32, kv, attention_flop, True),
+                                             rel=REL)
+    assert s.attention_s[0] != attention_term(sc, "mla_decode", 61, 32, kv, attention_flop)  # not the bf16 curve
 
     # Weights per GPU: (61 x 187,107,328 + 3 x 396,361,728 + 58 x 45,875,456) / 8 + 2 x 926,679,040 / 8
     # + 256 / 8 = 32 whole experts x 44,040,192 x 58, at 1 B = 83,878,192,192 B (83.9 GB of 126.9 usable).
@@ -362,8 +382,13 @@ def test_kv_offload_llama8b_half():
     assert off.offload_s[0] == pytest.approx(0.5 * kv / host_rate, rel=REL)
     assert off.offload_s[0] > 0.070  # the host link is ~77x slower than HBM: offload binds
     assert r["limit"] == "offload"
-    # HBM reads 4,294,967,296 B less: 0.5 x 8,589,934,592 / 4.2096e12 = 1.020 ms.
-    assert base.hbm_s[0] - off.hbm_s[0] == pytest.approx(0.5 * kv / hbm_rate(gpu), rel=1e-6)
+    # The attention kernels read 4,294,967,296 B less from HBM (the offloaded half is the offload term's);
+    # the HBM term (weights, KV writes, activations) is unchanged.
+    attention_flop = 64 * 4 * 32 * 128 * 1024 * 32
+    assert base.attention_s[0] == pytest.approx(attention_term(sc, "decode", 32, 512, kv, attention_flop), rel=REL)
+    assert off.attention_s[0] == pytest.approx(attention_term(sc, "decode", 32, 512, kv / 2, attention_flop),
+                                               rel=REL)
+    assert off.hbm_s[0] == base.hbm_s[0]
     m = r["memory_per_gpu_bytes"]
     assert m["kv_hbm"] == m["kv_offloaded"] == 4_294_967_296
     assert m["total"] == base.memory.total[0] - 4_294_967_296
@@ -402,7 +427,7 @@ def test_tp16_spans_two_servers_over_infiniband():
     assert r["fabric_load_gb_per_s"]["inter_server"] == pytest.approx(per_gpu * 16 / 1e9, rel=REL)
     assert r["fabric_utilisation"]["inter_server"] == pytest.approx(per_gpu / ib.bytes_per_s, rel=REL)
     assert r["fabric_load_gb_per_s"]["intra_server"] == 0.0 and r["fabric_load_gb_per_s"]["inter_rack"] == 0.0
-    assert r["bounds_tok_per_gpu"]["comm"] == pytest.approx(64 / 16 / t_comm, rel=REL)
+    assert r["bounds_tok_per_gpu"]["comm"] == pytest.approx(64 / 16 / t_comm, rel=REL)  # comm alone
     # KV: 8 KV heads over 16 ranks: min(16, 8) = 8 distinct shares, each head held twice:
     # 64 x 1,024 x (80 x 2 x 8 x 128 x 2 B = 327,680) / 8 = 2,684,354,560 B per GPU.
     assert s.memory.kv_hbm[0] == 2_684_354_560

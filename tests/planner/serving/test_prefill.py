@@ -10,6 +10,7 @@ import pytest
 
 from hardware.catalogue import Catalogue
 from models.catalogue import model
+from planner.engine.kernels import attention
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import rates
 from planner.serving.evaluate import evaluate_plan, row
@@ -32,6 +33,11 @@ LM_HEAD_PARAMS = 128_256 * 4_096  # 525,336,576 (untied)
 ATTENTION_FLOP = 16_384 * 33_550_336 * 32
 
 
+def _attention(sc, calls, units, flops):
+    """The prefill attention curve (``planner.engine.kernels.attention``) of the engine on hand-computed work."""
+    return attention.for_gpu(sc.profile.name, sc.hardware.gpu).time_s("prefill", calls, units, 0.0, flops)
+
+
 def _scenario(profile=BARE, isl=8192, osl=128, system="hgx-h200"):
     return Scenario(hardware=CAT.hardware(system), model=model("llama-3.1-8b"),
                     workload=Workload(isl=isl, osl=osl), profile=profile)
@@ -43,9 +49,10 @@ def test_compute_bound_pass_by_hand():
     batch = 4
     got = prefill_time_s(sc, PlanArrays.from_plans([Plan(batch=batch)]))[0]
     # every prompt token through every block, each prompt's last token through the LM head,
-    # each prompt's causal attention; bf16 GEMMs at the prefill rate, attention at its own
+    # each prompt's causal attention; bf16 GEMMs at the prefill rate, attention by its kernel curve
+    # after the blend: 32 calls (layers) over 4 x 8,192 tokens x 32 heads / 128 = 8,192 query tiles
     want = (2.0 * BLOCK_PARAMS * batch * 8192 + 2.0 * LM_HEAD_PARAMS * batch) / r.prefill_flop_per_s[0] \
-        + batch * ATTENTION_FLOP / r.prefill_attention_flop_per_s
+        + _attention(sc, 32, batch * 8192 * 32 / 128, batch * ATTENTION_FLOP)
     assert got == pytest.approx(want, rel=1e-9)
     # about 0.49 s on H200 (989 TFLOP/s bf16 peak at the catalogue's prefill efficiency)
     assert 0.3 < got < 0.8
@@ -57,9 +64,13 @@ def test_pipeline_and_overheads():
     one, two = prefill_time_s(sc, PlanArrays.from_plans([Plan(batch=4), Plan(batch=4, pp=2)]))
     # pp = 2: micro-batches of 2 prompts over 16 layers each, 2 x 2 - 1 = 3 stage times, each a
     # quarter of the pp = 1 pass's compute (half the prompts, half the layers; the LM head
-    # spreads over the stages the same way); overhead 1 ms + 1e-5 x prompts per group, once
-    base = one - (1e-3 + 1e-5 * 4)
-    assert two - (1e-3 + 1e-5 * 2) == pytest.approx(3.0 * base / 4.0, rel=1e-6)
+    # spreads over the stages the same way); overhead 1 ms + 1e-5 x prompts per group, once. The
+    # attention kernels do not scale by a quarter (a call floor per layer, fewer query tiles): pp 1 runs
+    # 32 calls over 8,192 tiles, each pp 2 stage 16 calls over 2 x 8,192 x 32 / 128 = 4,096 tiles
+    # doing half the prompts' attention over half the layers.
+    base = one - (1e-3 + 1e-5 * 4) - _attention(sc, 32, 8192, 4 * ATTENTION_FLOP)
+    stage_attention = _attention(sc, 16, 4096, 2 * ATTENTION_FLOP / 2)
+    assert two - (1e-3 + 1e-5 * 2) - 3.0 * stage_attention == pytest.approx(3.0 * base / 4.0, rel=1e-6)
 
 
 def test_decode_workload_has_none_and_row_reports_it():
