@@ -3,7 +3,10 @@
 Each case scores one plan with an explicit engine profile (perfect overlap or none, no
 overheads, every efficiency scale 1), so the expected numbers depend only on the model's
 Hugging Face config and on catalogue fields read from the spec objects here. A re-calibration of
-the catalogue's efficiencies or of the default engine moves both sides alike.
+the catalogue's efficiencies or of the default engine moves both sides alike. The cases served with
+every kernel curve active (``gemm_curve=True``: MoE, MLA, two servers) also read the fitted curves'
+parameters (GEMM, MoE, attention, collectives; the engines' median on the GPU, this test's engine
+being none of them) and apply them by hand, so a refit of the curves moves both sides alike too.
 
 Parameter counts come from the configs in ``models/data``; each is derived once in a comment
 and pinned against ``ModelShape`` so the arithmetic below rests on checked literals.
@@ -16,10 +19,13 @@ import pytest
 
 from hardware.catalogue import Catalogue
 from models.catalogue import model
+from planner import quant
 from planner.engine import rates as rates_module
-from planner.engine.kernels import comm as comm_kernels
 from planner.engine.kernels import attention, moe
+from planner.engine.kernels import comm as comm_kernels
+from planner.engine.kernels.gemm import gemm_time_s
 from planner.engine.profile import EngineProfile
+from planner.engine.rates import rates
 from planner.serving.evaluate import evaluate_plan, reasons, row, shape_of
 from planner.serving.plan import Plan
 from planner.serving.scenario import Scenario
@@ -29,18 +35,20 @@ CAT = Catalogue()
 REL = 1e-9  # the evaluator and the test add the same float terms in another order
 
 
-def profile(overlap_fraction: float) -> EngineProfile:
-    """An engine with no overheads and unit scales: the bare roofline (GEMMs as FLOPs and bytes, not on
-    the GEMM curve, whose wiring tests/planner/serving/test_gemm_wiring.py checks)."""
-    return EngineProfile(name=f"overlap-{overlap_fraction}", source="test: bare roofline", gemm_curve=False,
+def profile(overlap_fraction: float, gemm_curve: bool = False) -> EngineProfile:
+    """An engine with no overheads and unit scales. ``gemm_curve=False``: the bare roofline (GEMMs as FLOPs
+    and bytes, not on the GEMM curve, whose wiring tests/planner/serving/test_gemm_wiring.py checks);
+    ``gemm_curve=True``: every kernel curve active (GEMM, MoE, attention, collectives), as served. The
+    name is no engine's, so each curve takes the three engines' median parameters on the GPU."""
+    return EngineProfile(name=f"overlap-{overlap_fraction}", source="test: bare roofline", gemm_curve=gemm_curve,
                          gemm_efficiency_scale=1.0, attention_efficiency_scale=1.0, moe_efficiency_scale=1.0,
                          hbm_efficiency_scale=1.0, comm_efficiency_scale=1.0, step_overhead_s=0.0,
                          per_layer_overhead_s=0.0, hbm_usable_fraction=0.9, overlap_fraction=overlap_fraction)
 
 
-def scenario(model_name, system, tokens_cached, overlap_fraction=1.0, allow_span=False):
+def scenario(model_name, system, tokens_cached, overlap_fraction=1.0, allow_span=False, gemm_curve=False):
     return Scenario(hardware=CAT.hardware(system), model=model(model_name),
-                    workload=Workload(tokens_cached=tokens_cached), profile=profile(overlap_fraction),
+                    workload=Workload(tokens_cached=tokens_cached), profile=profile(overlap_fraction, gemm_curve),
                     allow_span=allow_span)
 
 
@@ -60,6 +68,39 @@ def attention_term(sc, kind, calls, units, kv_bytes, flops, kv_fp8=False):
     """Seconds of the attention kernels: the engine's fitted curve (``planner.engine.kernels.attention``,
     its arithmetic pinned in tests/planner/engine/test_attention_kernels.py) on hand-computed work."""
     return attention.for_gpu(sc.profile.name, sc.hardware.gpu).time_s(kind, calls, units, kv_bytes, flops, kv_fp8)
+
+
+def gemm_term(sc, quant_name, m, gemms):
+    """Seconds of dense-block GEMMs on the engine's GEMM curve (``planner.engine.kernels.gemm.gemm_time_s``,
+    its arithmetic pinned in tests/planner/engine/test_gemm_curve.py, its wiring in test_gemm_wiring.py):
+    ``gemms`` is ``(count, n, k)`` per weight matrix, ``n`` or ``k`` already split over tp, at ``m`` rows."""
+    c = rates(sc.hardware, sc.engine_profile).gemm.take(quant.mode_index(quant_name))
+    return sum(count * float(gemm_time_s(m, n, k, c)) for count, n, k in gemms)
+
+
+def moe_layer(sc, dtype, tokens, hidden, inter, top_k, experts, ep, weight_bytes, peak):
+    """One MoE layer's routed experts on the slowest of ``ep`` ranks (moe_tp 1), by hand, from the MoE
+    curve's parameters (``planner.engine.kernels.moe``; pinned in tests/planner/engine/test_kernel_moe.py):
+    u = T k / E choices per expert hit h = (1 - exp(-u^s))^(1/s) of the rank's E / ep experts, the slowest
+    rank + sqrt(2 ln ep x (E / ep) h (1 - h)), at most E / ep; it computes T k / ep x (1 + sqrt(2 ln ep /
+    (T k / ep))) rows plus pad rows per hit expert at ``peak`` x compute_fraction, slowed by thin_inter /
+    inter; streams each hit expert's 3 x hidden x inter elements at HBM x hbm_fraction (at least
+    expert_us each); the two blend as a p-norm; routing passes move T k hidden vectors of 2 B."""
+    p, moved = moe.parameters(sc.profile.name, sc.hardware.gpu.name, dtype)
+    assert not moved  # measured on this GPU (the engines' median)
+    local = experts / ep
+    mu = tokens * top_k / ep
+    imbalance = min(1 + math.sqrt(2 * math.log(ep) / mu), ep)
+    h = (1 - math.exp(-(tokens * top_k / experts) ** p["hit_sharpness"])) ** (1 / p["hit_sharpness"])
+    hits = min(local * h + math.sqrt(2 * math.log(ep) * local * h * (1 - h)), local)
+    shard = 3 * hidden * inter
+    rows = mu * imbalance + hits * p["pad_tokens"]
+    compute = 2 * shard * rows / (peak * p["compute_fraction"]) * (1 + p["thin_inter"] / inter)
+    bandwidth = hbm_rate(sc.hardware.gpu) * p["hbm_fraction"]
+    memory = hits * max(shard * weight_bytes / bandwidth, p["expert_us"] * 1e-6)
+    blend = (compute ** p["blend"] + memory ** p["blend"]) ** (1 / p["blend"])
+    permute = tokens * top_k * hidden * 2 * p["permute_passes"] / bandwidth
+    return p["launch_us"] * 1e-6 + permute + blend, h
 
 
 def fabric_rate(fabric):
@@ -245,54 +286,58 @@ def test_qwen30b_shape_literals():
 
 
 def test_moe_qwen30b_dep2():
-    sc = scenario("qwen3-30b-a3b", "hgx-h200", 2048)
+    # Every kernel curve active (GEMM, MoE, attention, collectives), as served.
+    sc = scenario("qwen3-30b-a3b", "hgx-h200", 2048, gemm_curve=True)
     gpu, nvlink = sc.hardware.gpu, sc.hardware.fabrics["intra_server"]
     s = evaluate_plan(sc, Plan(tp=1, dp=2, ep=2, batch=64))
     # Layout: 1 x 1 x 2 = 2 GPUs; each attention group serves 64 / 2 = 32 sequences; each GPU holds
     # 128 / 2 = 64 whole experts (moe_tp = tp x dp / ep = 1).
     assert s.gpus_per_instance[0] == 2
 
-    # Compute. Attention + router + vocab on each group's 32 tokens:
-    # 2 x 32 x (48 x 18,874,624 + 48 x 262,144 + 2 x 311,164,928) = 98,617,262,080 FLOP.
-    dense_flop = 2 * 32 * (48 * QWEN30_ATTN + 48 * QWEN30_ROUTER + 2 * QWEN30_VOCAB)
-    assert dense_flop == 98_617_262_080
-    # Routed experts leave compute and HBM: the MoE kernel curve times them (below).
-    # Attention: 4 x 32 heads x 128 x 2,048 ctx x 48 layers per token, x 32 tokens per group.
-    attention_flop = 32 * 4 * 32 * 128 * 2048 * 48
-    rate = decode_rate(gpu, "bf16")
-    assert s.compute_s[0] == pytest.approx((dense_flop + attention_flop) / rate, rel=REL)
+    # Dense-block GEMMs on the GEMM curve, m = the group's 32 tokens, tp 1 (nothing split): per layer
+    # QKV 2,048 -> (32 + 2 x 4) x 128 = 5,120, O 4,096 -> 2,048 (together 18,874,368 = QWEN30_ATTN less
+    # the q/k norms' 2 x 128) and the router 2,048 -> 128, x 48 layers; the LM head 2,048 -> 151,936 once.
+    assert 5120 * 2048 + 4096 * 2048 == QWEN30_ATTN - 256 and 128 * 2048 == QWEN30_ROUTER
+    t_gemm = gemm_term(sc, "bf16", 32, [(48, 5120, 2048), (48, 2048, 4096), (48, 128, 2048), (1, 151936, 2048)])
+    assert s.gemm_s[0] == pytest.approx(t_gemm, rel=REL)
+    # Bounds: 2 x 32 x (48 x 19,136,512 + 311,164,928) = 78,701,920,256 FLOP no faster than the bf16 peak,
+    # (48 x 19,136,512 + 311,164,928) x 2 B = 2,459,435,008 B of weights no faster than 4.8e12 x 0.877.
+    gemm_params = 48 * (QWEN30_ATTN - 256 + QWEN30_ROUTER) + QWEN30_VOCAB
+    assert gemm_params * 2 == 2_459_435_008
+    assert t_gemm > max(2 * 32 * gemm_params / 989e12, gemm_params * 2 / hbm_rate(gpu))
+
+    # Compute: nothing left; the GEMMs, the routed experts and the attention FLOPs are on their curves.
+    assert s.compute_s[0] == 0.0
 
     # MoE curve (planner.engine.kernels.moe), this test's engine being unknown: the median of the three
     # engines' H200 bfloat16 parameters. One layer: 64 tokens x 8 choices over 128 experts, u = 4;
-    # each GPU holds 64 experts, hits 64 x (1 - exp(-4^s))^(1/s) = 64 h on average, the slower of the
-    # two ranks + sqrt(2 ln 2 x 64 h (1 - h)), at most 64; the slowest rank computes
-    # 64 x 8 / 2 x 1.07359 rows (EP imbalance 1 + sqrt(2 ln 2 / 256)) plus pad rows per hit expert,
-    # on shards of 3 x 2048 x 768 = 4,718,592 elements (inter = 768, moe_tp 1).
-    p, moved = moe.parameters("overlap-1.0", "h200-sxm", "bfloat16")
-    assert not moved
-    imbalance = 1 + math.sqrt(2 * math.log(2) / 256)
-    h = (1 - math.exp(-4 ** p["hit_sharpness"])) ** (1 / p["hit_sharpness"])
-    hits = min(64 * h + math.sqrt(2 * math.log(2) * 64 * h * (1 - h)), 64)
-    rows = 64 * 8 / 2 * imbalance + hits * p["pad_tokens"]
-    compute = 2 * QWEN30_EXPERT * rows / (989e12 * p["compute_fraction"]) * (1 + p["thin_inter"] / 768)
-    bandwidth = hbm_rate(gpu) * p["hbm_fraction"]
-    memory = hits * max(QWEN30_EXPERT * 2 / bandwidth, p["expert_us"] * 1e-6)
-    blend = (compute ** p["blend"] + memory ** p["blend"]) ** (1 / p["blend"])
-    permute = 64 * 8 * 2048 * 2 * p["permute_passes"] / bandwidth
-    layer = p["launch_us"] * 1e-6 + permute + blend
-    assert s.moe_s[0] == pytest.approx(48 * layer, rel=1e-9)
+    # each GPU holds 64 experts, hits 64 h on average, the slower of the two ranks
+    # + sqrt(2 ln 2 x 64 h (1 - h)), at most 64; the slowest rank computes 64 x 8 / 2 x 1.07359 rows
+    # (EP imbalance 1 + sqrt(2 ln 2 / 256)) plus pad rows per hit expert, on shards of
+    # 3 x 2048 x 768 = 4,718,592 elements (inter = 768, moe_tp 1), at 989e12 x compute_fraction.
+    assert 1 + math.sqrt(2 * math.log(2) / 256) == pytest.approx(1.07359, abs=1e-5)
+    layer, h = moe_layer(sc, "bfloat16", 64, 2048, 768, 8, 128, 2, 2, gpu.peak_flop_per_s["bf16"])
+    assert gpu.peak_flop_per_s["bf16"] == 989e12
+    assert s.moe_s[0] == pytest.approx(48 * layer, rel=REL)
     # Bounds: no faster than its FLOPs at the bf16 peak or its distinct experts' bytes at full HBM rate.
     assert layer > max(2 * QWEN30_EXPERT * 64 * 8 / 2 / 989e12, 64 * h * QWEN30_EXPERT * 2 / hbm_rate(gpu))
 
-    # HBM. Weights: (48 x (18,874,624 + 262,144) + lm_head 311,164,928) x 2 B (experts in the curve).
-    weights = (48 * (QWEN30_ATTN + QWEN30_ROUTER) + QWEN30_VOCAB) * 2
-    # KV: 32 sequences x 2,048 x (48 x 2 x 4 x 128 = 49,152 elements) x 2 B (tp 1: no head split);
-    # written: 32 x 49,152 x 2 B; activations 32 x 2048 x 2 B x 8 x 48.
+    # Attention: 48 calls over 32 sequences x 4 KV heads = 128 units, reading the group's KV cache
+    # 32 sequences x 2,048 x (48 x 2 x 4 x 128 = 49,152 elements) x 2 B (tp 1: no head split) and doing
+    # 4 x 32 heads x 128 x 2,048 ctx x 48 layers per token, x 32 tokens.
     kv_read = 32 * 2048 * 49_152 * 2
     assert kv_read == 6_442_450_944
     attention_flop = 32 * 4 * 32 * 128 * 2048 * 48
-    assert s.attention_s[0] == pytest.approx(attention_term(sc, "decode", 48, 32 * 4, kv_read, attention_flop),
-                                             rel=REL)
+    t_attention = attention_term(sc, "decode", 48, 32 * 4, kv_read, attention_flop)
+    assert s.attention_s[0] == pytest.approx(t_attention, rel=REL)
+    assert t_attention >= kv_read / hbm_rate(gpu)  # no faster than streaming the KV
+
+    # HBM: what no curve reads: KV written 32 x 49,152 x 2 B = 3,145,728 B, activations
+    # 32 x 2048 x 2 B x 8 passes x 48 layers = 50,331,648 B; 53,477,376 B at 4.2096 TB/s = 12.7 us.
+    hbm_bytes = 32 * 49_152 * 2 + 32 * 2048 * 2 * 8 * 48
+    assert hbm_bytes == 53_477_376
+    t_hbm = hbm_bytes / hbm_rate(gpu)
+    assert s.hbm_s[0] == pytest.approx(t_hbm, rel=REL)
 
     # Comm: EP dispatch + combine inside one server (NVLink 4): each GPU sends its 32 tokens'
     # 8 expert copies of a 2048 x 2 B vector, half of them off-GPU ((ep - 1) / ep), there and back:
@@ -303,9 +348,14 @@ def test_moe_qwen30b_dep2():
     # curve: floor + step x log2 2 + 1/2 x 32 x 8 x 4,096 B / (efficiency x 450 GB/s).
     p = comm_kernels.params(sc.profile.name, gpu.name)
     t_comm = 96 * (p.alltoall_floor_s + p.alltoall_step_s
-                   + 0.5 * 32 * 8 * 4096 / (p.alltoall_efficiency * nvlink.bytes_per_s))
+                   + 0.5 * 32 * 8 * 4096 / (min(1.0, p.alltoall_efficiency) * nvlink.bytes_per_s))
     assert s.comm_s[0] == pytest.approx(t_comm, rel=REL)
-    assert s.fabric_bytes_per_s[:, 0] == pytest.approx([sent * 2 / s.stage_time_s[0], 0.0, 0.0], rel=REL)
+
+    # Perfect overlap, no overheads: the blend is the largest of HBM and comm, the curve-timed kernels
+    # (GEMMs, experts, attention) run after it on the same stream.
+    step = max(t_hbm, t_comm) + t_gemm + 48 * layer + t_attention
+    assert s.step_time_s[0] == pytest.approx(step, rel=REL)
+    assert s.fabric_bytes_per_s[:, 0] == pytest.approx([sent * 2 / step, 0.0, 0.0], rel=REL)
 
     # Memory: 64 experts x 4,718,592 x 48 layers + (48 x 19,136,768 + 2 x 311,164,928) = 16,117,399,552
     # parameters x 2 B per GPU; KV 32 x 2,048 x 49,152 x 2 B = 6,442,450,944 B.
@@ -327,8 +377,9 @@ DSV3_KV_TOKEN_ELEMENTS = 61 * (512 + 64)  # the latent and the shared rope key, 
 
 
 def test_mla_deepseek_v3_tp8():
-    sc = scenario("deepseek-v3", "hgx-h200", 4096)
-    gpu = sc.hardware.gpu
+    # Every kernel curve active (GEMM, MoE, attention, collectives), as served.
+    sc = scenario("deepseek-v3", "hgx-h200", 4096, gemm_curve=True)
+    gpu, nvlink = sc.hardware.gpu, sc.hardware.fabrics["intra_server"]
     s = evaluate_plan(sc, Plan(tp=8, ep=8, batch=32, quant="fp8", kv_quant="fp8"))
     sh = shape_of(sc)
     assert (sh.attention_params, sh.dense_ffn_params, sh.shared_params, sh.expert_params) == (
@@ -343,20 +394,63 @@ def test_mla_deepseek_v3_tp8():
     tp4 = evaluate_plan(sc, Plan(tp=4, ep=4, batch=32, quant="fp8", kv_quant="fp8"))
     assert tp4.memory.kv_hbm[0] == kv
 
-    # Compute: projections on 32 / 8 = 4 token-shares per GPU at fp8 (1979e12 x 0.63 x 0.77):
-    # 2 x 4 x (61 x 187,107,328 + 3 x 396,361,728 + 58 x 45,875,456 + 2 x 926,679,040);
-    # routed experts: timed by the MoE kernel curve (test_moe_qwen30b_dep2), not here;
-    # absorbed MLA attention per token: 61 x (2 x 128 x 576 + 2 x 128 x 512) x 4,096 = 69,591,891,968
-    # FLOP, x 4 tokens per GPU, goes to the MLA decode curve of an FP8 KV cache: 61 calls over the
+    # Dense-block GEMMs on the fp8 GEMM curve, m = the group's 32 tokens, split over tp 8:
+    # per layer (61) the MLA down-projection 7,168 -> 1,536 + 512 + 64 = 2,112 (replicated), q_b
+    # 1,536 -> 128 x 192 / 8 = 3,072, kv_b 512 -> 128 x (128 + 128) / 8 = 4,096, O 128 x 128 / 8 = 2,048
+    # -> 7,168 (together 187,105,280 = DSV3_ATTN less the latent norms' 1,536 + 512); dense FFN (3 layers)
+    # gate-up 7,168 -> 2 x 18,432 / 8 = 4,608, down 18,432 / 8 = 2,304 -> 7,168; MoE layers (58) the router
+    # 7,168 -> 256 (replicated) and the shared expert gate-up 7,168 -> 2 x 2,048 / 8 = 512, down 2,048 / 8
+    # = 256 -> 7,168 (together DSV3_SHARED less the router's 256 bias terms); the LM head 7,168 -> 129,280 / 8
+    # = 16,160 once.
+    assert 2112 * 7168 + 24576 * 1536 + 32768 * 512 + 7168 * 16384 == DSV3_ATTN - 2048
+    assert 256 * 7168 + 4096 * 7168 + 7168 * 2048 == DSV3_SHARED - 256
+    t_gemm = gemm_term(sc, "fp8", 32, [(61, 2112, 7168), (61, 3072, 1536), (61, 4096, 512), (61, 7168, 2048),
+                                       (3, 4608, 7168), (3, 7168, 2304),
+                                       (58, 256, 7168), (58, 512, 7168), (58, 7168, 256), (1, 16160, 7168)])
+    assert s.gemm_s[0] == pytest.approx(t_gemm, rel=REL)
+
+    # Compute: nothing left; the GEMMs, the routed experts and the attention FLOPs are on their curves.
+    assert s.compute_s[0] == 0.0
+
+    # Attention: absorbed MLA per token 61 x (2 x 128 x 576 + 2 x 128 x 512) x 4,096 = 69,591,891,968
+    # FLOP, x 32 / 8 = 4 tokens per GPU, on the MLA decode curve of an FP8 KV cache: 61 calls over the
     # group's 32 sequences, reading the whole latent.
-    dense_flop = 2 * 4 * (61 * DSV3_ATTN + 3 * DSV3_DENSE_FFN + 58 * DSV3_SHARED + 2 * DSV3_VOCAB)
     attention_flop = 4 * 61 * (2 * 128 * 576 + 2 * 128 * 512) * 4096
     assert attention_flop == 4 * 69_591_891_968
-    expected = dense_flop / decode_rate(gpu, "fp8") + attention_flop / decode_rate(gpu, "bf16")
-    assert s.compute_s[0] == pytest.approx(expected, rel=REL)
-    assert s.attention_s[0] == pytest.approx(attention_term(sc, "mla_decode", 61, 32, kv, attention_flop, True),
-                                             rel=REL)
+    t_attention = attention_term(sc, "mla_decode", 61, 32, kv, attention_flop, True)
+    assert s.attention_s[0] == pytest.approx(t_attention, rel=REL)
     assert s.attention_s[0] != attention_term(sc, "mla_decode", 61, 32, kv, attention_flop)  # not the bf16 curve
+
+    # MoE curve, fp8 block-scaled experts (the engines' median on H200): one layer of 32 tokens x 8
+    # choices over 256 experts (u = 1), 32 experts per GPU, EP imbalance 1 + sqrt(2 ln 8 / (32 x 8 / 8))
+    # = 1.3605, shards of 3 x 7,168 x 2,048 = 44,040,192 elements (moe_tp = 8 x 1 / 8 = 1) at 1 B,
+    # FLOPs at the fp8 peak 1,979e12 x compute_fraction; x 58 MoE layers.
+    assert 1 + math.sqrt(2 * math.log(8) / 32) == pytest.approx(1.3605, abs=1e-4)
+    assert 3 * 7168 * 2048 == DSV3_EXPERT and gpu.peak_flop_per_s["fp8"] == 1979e12
+    layer, _ = moe_layer(sc, "fp8_block", 32, 7168, 2048, 8, 256, 8, 1, gpu.peak_flop_per_s["fp8"])
+    assert s.moe_s[0] == pytest.approx(58 * layer, rel=REL)
+
+    # HBM: what no curve reads: the new latent 32 x 61 x 576 x 1 B = 1,124,352 B, activations
+    # 32 x 7,168 x 2 B x 8 passes x 61 layers = 223,870,976 B; 224,995,328 B at 4.2096 TB/s = 53.4 us.
+    hbm_bytes = 32 * DSV3_KV_TOKEN_ELEMENTS + 32 * 7168 * 2 * 8 * 61
+    assert hbm_bytes == 224_995_328
+    t_hbm = hbm_bytes / hbm_rate(gpu)
+    assert s.hbm_s[0] == pytest.approx(t_hbm, rel=REL)
+
+    # Comm inside one server (NVLink 4), the fitted curves: 61 attention + 3 dense-FFN all-reduces over
+    # tp 8 of 32 tokens x 7,168 x 2 B = 458,752 B, each floor + step x log2 8 + 2 x 7/8 x 458,752 B /
+    # (efficiency x 450 GB/s); 2 x 58 EP exchanges (dispatch, combine), each sending 32 / 8 x 8 copies x
+    # 14,336 B = 458,752 B, 7/8 of it off-GPU: floor + step x log2 8 + 7/8 x 458,752 B / (efficiency x 450 GB/s).
+    p = comm_kernels.params(sc.profile.name, gpu.name)
+    allreduce = p.allreduce_floor_s + 3 * p.allreduce_step_s \
+        + 2 * 7 / 8 * 458_752 / (min(1.0, p.allreduce_efficiency) * nvlink.bytes_per_s)
+    exchange = p.alltoall_floor_s + 3 * p.alltoall_step_s \
+        + 7 / 8 * 458_752 / (min(1.0, p.alltoall_efficiency) * nvlink.bytes_per_s)
+    t_comm = 64 * allreduce + 116 * exchange
+    assert s.comm_s[0] == pytest.approx(t_comm, rel=REL)
+
+    # Perfect overlap, no overheads: the largest of HBM and comm, then the curve-timed kernels.
+    assert s.step_time_s[0] == pytest.approx(max(t_hbm, t_comm) + t_gemm + 58 * layer + t_attention, rel=REL)
 
     # Weights per GPU: (61 x 187,107,328 + 3 x 396,361,728 + 58 x 45,875,456) / 8 + 2 x 926,679,040 / 8
     # + 256 / 8 = 32 whole experts x 44,040,192 x 58, at 1 B = 83,878,192,192 B (83.9 GB of 126.9 usable).
@@ -400,8 +494,9 @@ def test_kv_offload_llama8b_half():
 # Two servers: Llama-3.1-70B at tp 16 on HGX H200 (8 GPUs a server), allowed to span.
 # ---------------------------------------------------------------------------------------------
 def test_tp16_spans_two_servers_over_infiniband():
-    sc = scenario("llama-3.1-70b", "hgx-h200", 1024, allow_span=True)
-    ib = sc.hardware.fabrics["inter_server"]
+    # Every kernel curve active (GEMM, attention, collectives), as served.
+    sc = scenario("llama-3.1-70b", "hgx-h200", 1024, allow_span=True, gemm_curve=True)
+    gpu, ib = sc.hardware.gpu, sc.hardware.fabrics["inter_server"]
     assert ib.name == "ib-ndr-400"
     s = evaluate_plan(sc, Plan(tp=16, batch=64))
     r = row(sc, s)
@@ -414,22 +509,39 @@ def test_tp16_spans_two_servers_over_infiniband():
     # its 15 us latency as the floor, grown per doubling in the fitted NVLink proportion step / floor:
     # 314,572,800 B / (50e9 x 0.73) + 160 x 15 us x (1 + 4 x step / floor) = 8.618 ms + 2.4 ms x
     # (1 + 4 x ~0.15) ~ 12.5 ms (the old model's log2(16) = 4 full latency rounds made it 18.2 ms).
-    p = comm_kernels.params(sc.profile.name, sc.hardware.gpu.name)
+    p = comm_kernels.params(sc.profile.name, gpu.name)
     growth = p.allreduce_step_s / p.allreduce_floor_s
     t_comm = sent / fabric_rate(ib) + 160 * ib.latency_s * (1 + 4 * growth)
     assert t_comm == pytest.approx(12.5e-3, rel=0.03)
     assert s.comm_s[0] == pytest.approx(t_comm, rel=REL)
+
+    # GEMMs on the bf16 curve, m = 64 tokens, split over tp 16: per layer (80) QKV 8,192 -> (64 + 2 x 8)
+    # x 128 / 16 = 640, O 8,192 / 16 = 512 -> 8,192, gate-up 8,192 -> 2 x 28,672 / 16 = 3,584, down
+    # 28,672 / 16 = 1,792 -> 8,192; the LM head 8,192 -> 128,256 / 16 = 8,016 once.
+    t_gemm = gemm_term(sc, "bf16", 64, [(80, 640, 8192), (80, 8192, 512), (80, 3584, 8192), (80, 8192, 1792),
+                                        (1, 8016, 8192)])
+    assert s.gemm_s[0] == pytest.approx(t_gemm, rel=REL)
+    # Attention: 80 calls over 64 sequences x 8 KV heads / min(16, 8) = 64 units, reading the GPU's KV
+    # share 64 x 1,024 x (80 x 2 x 8 x 128 x 2 B = 327,680) / 8 = 2,684,354,560 B and doing 4 x 64 heads
+    # x 128 x 1,024 ctx x 80 layers = 2,684,354,560 FLOP per token, x 64 / 16 = 4 token-shares per GPU.
+    t_attention = attention_term(sc, "decode", 80, 64, 2_684_354_560, 4 * 2_684_354_560)
+    assert s.attention_s[0] == pytest.approx(t_attention, rel=REL)
+    # HBM: KV written 64 x 327,680 / 8 = 2,621,440 B, activations 64 x 8,192 x 2 B x 8 x 80 = 671,088,640 B:
+    # 673,710,080 B at 4.2096 TB/s = 0.160 ms, under the comm term.
+    t_hbm = (64 * 327_680 / 8 + 64 * 8192 * 2 * 8 * 80) / hbm_rate(gpu)
+    assert s.hbm_s[0] == pytest.approx(t_hbm, rel=REL) and s.compute_s[0] == 0.0
+    # Step: comm (the largest blended term) then the GEMMs and the attention kernels.
+    step = t_comm + t_gemm + t_attention
     assert r["limit"] == "comm"
-    assert r["step_time_s"] == pytest.approx(t_comm, rel=REL)
-    # Fabric load: each of 16 GPUs sends 314.6 MB per 12.5 ms step -> 25.2 GB/s each, 402.8 GB/s for
-    # the instance, utilising 25.2 / 50 = 50 % of each GPU's NIC; nothing on NVLink or between racks.
-    per_gpu = sent / t_comm
+    assert r["step_time_s"] == pytest.approx(step, rel=REL)
+    # Fabric load: each of 16 GPUs sends 314.6 MB per step; nothing on NVLink or between racks.
+    per_gpu = sent / step
     assert r["fabric_load_gb_per_s"]["inter_server"] == pytest.approx(per_gpu * 16 / 1e9, rel=REL)
     assert r["fabric_utilisation"]["inter_server"] == pytest.approx(per_gpu / ib.bytes_per_s, rel=REL)
     assert r["fabric_load_gb_per_s"]["intra_server"] == 0.0 and r["fabric_load_gb_per_s"]["inter_rack"] == 0.0
     assert r["bounds_tok_per_gpu"]["comm"] == pytest.approx(64 / 16 / t_comm, rel=REL)  # comm alone
     # KV: 8 KV heads over 16 ranks: min(16, 8) = 8 distinct shares, each head held twice:
-    # 64 x 1,024 x (80 x 2 x 8 x 128 x 2 B = 327,680) / 8 = 2,684,354,560 B per GPU.
+    # 64 x 1,024 x 327,680 / 8 = 2,684,354,560 B per GPU.
     assert s.memory.kv_hbm[0] == 2_684_354_560
     assert r["feasible"]
 
