@@ -51,9 +51,9 @@ def synthetic(tmp_path_factory):
 def test_fit_recovers_known_factors(synthetic):
     cal = calibrate_file(str(synthetic), CAT)
     assert cal.rows_used == 32 and cal.skipped == {}
-    # The default engine (no step overhead, no TTFT cost, wait 0) is off by 5.1 % (TPOT) and 41 %
-    # (TTFT) MAPE; the fit lands within 1 %.
-    assert cal.before.tpot.mape > 5 and cal.before.ttft.mape > 20
+    # The default engine (no step overhead; its pooled TTFT wait 0.095 and 32 ms) is off by 4.9 %
+    # (TPOT) and 10 % (TTFT) MAPE; the fit lands within 1 %.
+    assert cal.before.tpot.mape > 4 and cal.before.ttft.mape > 5
     assert cal.after.tpot.mape < 1.0 and cal.after.ttft.mape < 1.0
     p = cal.profile
     assert p.step_overhead_s == pytest.approx(600e-6, rel=0.05)
@@ -218,9 +218,10 @@ def test_identifiability_names_what_the_rows_fix(synthetic):
     # information from the rows, within +-25 %): the fit above recovers each within 5 %.
     for knob in ("step_overhead_s", "prefill_wait_fraction", "ttft_overhead_s"):
         assert verdict[knob] == "identified", knob
-    # What the truth leaves at zero: 32 rows of two dense models at batch 1-64 cannot tell a
-    # microsecond per sequence from none, nor a blend of compute and communication that barely exists
-    # at tp 1-2; the per-kernel cost sits at its 0.1 us floor (the truth is zero), which says so.
+    # What the rows barely inform: 32 rows of two dense models at batch 1-64 tell a microsecond per
+    # sequence from none only weakly (about half its information from the rows), and the blend of
+    # compute and communication barely exists at tp 1-2; the per-kernel cost sits at its 0.1 us
+    # floor (the truth is zero), which the verdict says.
     for knob in ("sequence_overhead_s", "overlap_fraction"):
-        assert verdict[knob] == "held by prior", knob
+        assert verdict[knob] in ("weak", "held by prior"), knob
     assert verdict["per_kernel_overhead_s"] == "at bound"

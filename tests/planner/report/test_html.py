@@ -67,9 +67,9 @@ def test_the_page_holds_every_plan_the_charts_and_the_explanation(page):
     dom = _Dom()
     dom.feed(page.read_text())
     assert dom.rows == 3  # --top 3: the optimum and two alternatives
-    # Step time: 5 terms (compute, HBM, comm, offload, dense GEMMs) x 3 plans; memory: 3 parts x 3 plans;
-    # fabric: 3 tiers of the optimum.
-    assert dom.bars == {"step-time": 15, "memory": 9, "fabric": 3}
+    # Step time: 7 terms (compute, HBM, comm, offload, dense GEMMs, MoE experts, attention kernels) x 3
+    # plans; memory: 3 parts x 3 plans; fabric: 3 tiers of the optimum.
+    assert dom.bars == {"step-time": 21, "memory": 9, "fabric": 3}
     # Why this plan: GPU budget and HBM bind, the pace, the runner-up, one move (no latency limit given).
     assert dom.why == 5
     assert dom.external == []  # nothing fetched when viewed
@@ -119,26 +119,27 @@ def rendered(page: Path, shot: Path) -> _Dom:
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs one)")
 def test_headless_chromium_renders_the_page(page, tmp_path):
     dom = rendered(page, tmp_path / "plan.png")
-    assert dom.rows == 3 and dom.bars == {"step-time": 12, "memory": 9, "fabric": 3}
+    assert dom.rows == 3 and dom.bars == {"step-time": 21, "memory": 9, "fabric": 3}
 
 
 # Every command's page (the goldens of tests/planner/studies/test_compare_golden.py, same scenarios):
 # rows per table, bars per chart, frontier points and lines. The counts come from the JSON goldens.
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 PAGES = {
-    # Every flattened field of the JSON golden is a row (evaluate.txt: 50 lines = title, header, rule, 47);
-    # step time 4 terms, memory 3 parts, fabric 3 tiers.
-    "evaluate": ({"fields": "flatten"}, {"step-time": 4, "memory": 3, "fabric": 3}, 0, 0),
+    # Every flattened field of the JSON golden is a row (evaluate.txt: title, header, rule and 50 fields);
+    # step time 7 terms, memory 3 parts, fabric 3 tiers.
+    "evaluate": ({"fields": "flatten"}, {"step-time": 7, "memory": 3, "fabric": 3}, 0, 0),
     # --top 3: three layouts; step time 5 terms x 3, memory 5 parts x 3, fabric 3 tiers of the optimum.
     "train": ({"plans": 3}, {"step-time": 15, "memory": 15, "fabric": 3}, 0, 0),
     # One pool, one model, no KV hand-off, no fabric load (one GPU): memory is one bar.
     "fleet": ({"pools": 1, "models": 1}, {"memory": 1}, 0, 0),
-    # 4 scenarios, 3 with a plan: 4 step terms and 3 memory parts each.
-    "compare": ({"rows": 4}, {"step-time": 12, "memory": 9}, 0, 0),
+    # 4 scenarios, 2 with a plan (the 450 tok/s/user floor rules out the other two): 7 step terms and
+    # 3 memory parts each.
+    "compare": ({"rows": 4}, {"step-time": 14, "memory": 6}, 0, 0),
     # 2 lines of 5 points (--points 5), each point a table row and a circle.
     "frontier": ({"points": 10}, {}, 10, 2),
     # --top 3 plans; charts as in test_the_page_holds_every_plan_the_charts_and_the_explanation.
-    "plan": ({"plans": 3}, {"step-time": 12, "memory": 9, "fabric": 3}, 0, 0),
+    "plan": ({"plans": 3}, {"step-time": 21, "memory": 9, "fabric": 3}, 0, 0),
 }
 
 
@@ -155,9 +156,9 @@ def test_the_expected_counts_agree_with_the_json_goldens():
     docs = {c: json.loads((GOLDEN / f"{c}.json").read_text()) for c in ("train", "fleet", "compare", "frontier")}
     assert len(docs["train"]["alternatives"]) + 1 == 3
     assert (len(docs["fleet"]["pools"]), len(docs["fleet"]["models"]), docs["fleet"]["fabric"]) == (1, 1, [])
-    assert [r["status"] == "ok" for r in docs["compare"]["rows"]] == [True, False, True, True]
+    assert [r["status"] == "ok" for r in docs["compare"]["rows"]] == [True, False, True, False]
     assert len(docs["frontier"]) == 10 and len({r["series"] for r in docs["frontier"]}) == 2
-    assert _expected_rows("evaluate")["fields"] == 47  # plan 10 + 37 scalars and nested figures
+    assert _expected_rows("evaluate")["fields"] == 50  # plan 10 + 40 scalars and nested figures (time_split_s: 7 terms)
 
 
 def _check(dom: _Dom, command: str) -> None:
