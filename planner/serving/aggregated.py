@@ -49,7 +49,7 @@ Assumptions, each a named term below:
   step) and near 0 when arrivals are spread out; it is an engine-profile knob fitted to
   measurements (``bench/accuracy.py``). ``ttft_overhead_s`` adds the request's fixed costs.
 * **Admission (KV capacity).** The engine runs at most as many sequences as its KV cache
-  holds at their full length ``isl + osl`` (:func:`admitted_sequences`, from the engine's
+  holds at their full length ``isl + osl`` (:func:`planner.serving.memory.admitted_sequences`, from the engine's
   ``hbm_usable_fraction`` and ``kv_memory_fraction``); the other ``B - b`` requests queue
   outside. By Little's law in a closed loop the queue adds
   ``(B / b - 1) x (TTFT_b + (osl - 1) x TPOT_b)`` to TTFT, where TPOT and TTFT are those of
@@ -74,7 +74,6 @@ from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, comm
-from planner.serving.memory import Memory
 from planner.serving.plan import put_rows, take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
@@ -177,30 +176,6 @@ class ServingTimes:
     prompt_tokens_per_step: np.ndarray
     instance_tps: np.ndarray
     running: np.ndarray
-
-
-def admitted_sequences(mem: Memory, lay: Layout, hbm_bytes: float, profile: EngineProfile,
-                       isl: float = 0.0, osl: float = 0.0) -> np.ndarray:
-    """Sequences an instance's KV cache holds at once, at most the batch.
-
-    Per GPU the KV cache gets ``min(hbm x usable - weights - activations,
-    kv_memory_fraction x (hbm - weights - activations))``; each sequence of a GPU's attention
-    group needs ``mem.kv_hbm / (batch / dp)`` of it at its full length ``isl + osl``, of which
-    the engine counts ``(isl + r x osl) / (isl + osl)`` when admitting, with ``r`` the
-    profile's ``kv_reserved_output_fraction`` (1: blocks reserved up front; 0.5: allocated on
-    demand, the running sequences being halfway through their output on average). At least
-    ``dp x pp`` sequences (one per group and micro-batch); rows whose weights do not fit keep
-    their batch (infeasible anyway).
-    """
-    left = hbm_bytes - mem.weights - mem.activations
-    free = np.minimum(hbm_bytes * profile.hbm_usable_fraction - mem.weights - mem.activations,
-                      profile.kv_memory_fraction * left)
-    held = (isl + profile.kv_reserved_output_fraction * osl) / (isl + osl) if isl + osl > 0 else 1.0
-    per_sequence = mem.kv_hbm / (lay.batch / lay.dp) * held
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fits = np.floor(free / per_sequence) * lay.dp
-    fits = np.where((free > 0) & (per_sequence > 0), np.maximum(fits, lay.dp * lay.pp), lay.batch)
-    return np.minimum(fits, lay.batch)
 
 
 def with_batch(lay: Layout, batch: np.ndarray) -> Layout:
@@ -329,7 +304,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
         prefill_attention_flop: causal attention FLOPs of one prompt, already scaled for
             MLA (:func:`prefill_attention_scale`).
         gpus_per_server, gpus_per_rack: placement tiers for the collectives.
-        running: sequences the engine admits (:func:`admitted_sequences`); None: the batch.
+        running: sequences the engine admits (:func:`planner.serving.memory.admitted_sequences`); None: the batch.
     """
     batch = lay.batch
     if running is not None and np.any(running < batch):

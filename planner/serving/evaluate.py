@@ -34,9 +34,9 @@ import numpy as np
 from hardware.specs import TIERS
 from planner.engine.rates import rates
 from planner.serving import parallel
-from planner.serving.aggregated import DecodeTerms, admitted_sequences, prefill_attention_scale, serving
+from planner.serving.aggregated import DecodeTerms, prefill_attention_scale, serving
 from planner.serving.comm import comm
-from planner.serving.memory import memory
+from planner.serving.memory import admitted_sequences, memory
 from planner.serving.plan import Plan, PlanArrays, take_rows
 from planner.serving.prefill import prefill_time_s
 from planner.serving.roofline import (

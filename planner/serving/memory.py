@@ -17,6 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES, LOGIT_BYTES
+from planner.engine.profile import EngineProfile
 from planner.serving.roofline import Layout
 from planner.serving.shape import ModelShape
 
@@ -78,3 +79,27 @@ def memory(shape: ModelShape, lay: Layout) -> Memory:
         kv_offloaded=kv * lay.offload,
         activations=act,
     )
+
+
+def admitted_sequences(mem: Memory, lay: Layout, hbm_bytes: float, profile: EngineProfile,
+                       isl: float = 0.0, osl: float = 0.0) -> np.ndarray:
+    """Sequences an instance's KV cache holds at once, at most the batch.
+
+    Per GPU the KV cache gets ``min(hbm x usable - weights - activations,
+    kv_memory_fraction x (hbm - weights - activations))``; each sequence of a GPU's attention
+    group needs ``mem.kv_hbm / (batch / dp)`` of it at its full length ``isl + osl``, of which
+    the engine counts ``(isl + r x osl) / (isl + osl)`` when admitting, with ``r`` the
+    profile's ``kv_reserved_output_fraction`` (1: blocks reserved up front; 0.5: allocated on
+    demand, the running sequences being halfway through their output on average). At least
+    ``dp x pp`` sequences (one per group and micro-batch); rows whose weights do not fit keep
+    their batch (infeasible anyway).
+    """
+    left = hbm_bytes - mem.weights - mem.activations
+    free = np.minimum(hbm_bytes * profile.hbm_usable_fraction - mem.weights - mem.activations,
+                      profile.kv_memory_fraction * left)
+    held = (isl + profile.kv_reserved_output_fraction * osl) / (isl + osl) if isl + osl > 0 else 1.0
+    per_sequence = mem.kv_hbm / (lay.batch / lay.dp) * held
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fits = np.floor(free / per_sequence) * lay.dp
+    fits = np.where((free > 0) & (per_sequence > 0), np.maximum(fits, lay.dp * lay.pp), lay.batch)
+    return np.minimum(fits, lay.batch)
