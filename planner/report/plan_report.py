@@ -103,6 +103,8 @@ def result_header(doc: dict) -> list[str]:
         f"objective: {objective}; {budget_text(sc['budget'])}",
         limits_text(sc),
         answer_text(doc),
+        *([f"measured range: {'; '.join(doc['outside_measured_range'])} (extrapolated: nothing measured backs it)"]
+          if doc.get("outside_measured_range") else []),
         f"search space: {space_text(doc['search_space'])}",
         f"candidates: {counts['enumerated']:,} enumerated, {counts['layout_valid']:,} valid layouts, "
         f"{counts['feasible']:,} meet the per-instance limits, {counts['milp_columns']} MILP columns after pruning",

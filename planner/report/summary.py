@@ -11,6 +11,7 @@ from collections.abc import Callable
 from planner.budget import footprint
 from planner.search.explain import explain
 from planner.search.serving import Choice, Result
+from planner.serving.coverage import outside_measured_range
 from planner.serving.evaluate import row
 from planner.units import kw
 
@@ -69,5 +70,7 @@ def result_document(result: Result) -> dict:
     ``explanation`` (why this plan: ``planner.search.explain``)."""
     doc = plan_document(result, scenario_dict(result), row)
     doc["footprint"] = footprint(result.scenario.hardware, result.best.plan.gpus)
+    sc = result.scenario
+    doc["outside_measured_range"] = outside_measured_range(sc.engine_profile, sc.workload, result.best.plan)
     doc["explanation"] = explain(result)
     return doc
