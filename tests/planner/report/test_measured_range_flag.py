@@ -18,7 +18,8 @@ def test_a_batch_past_the_measured_runs_is_flagged():
     assert ("measured range: batch 512 outside the 1-384 sequences per instance trtllm was measured at "
             "(extrapolated: nothing measured backs it)") in out.output
     doc = json.loads(CliRunner().invoke(cli, [*ARGS, "--format", "json"], obj={}).output)
-    assert doc["outside_measured_range"] == ["batch 512 outside the 1-384 sequences per instance trtllm was measured at"]
+    assert doc["outside_measured_range"] == [
+        "batch 512 outside the 1-384 sequences per instance trtllm was measured at"]
 
 
 def test_the_default_engine_has_no_range_and_no_flag():
