@@ -13,7 +13,8 @@ forward-difference Jacobians, with soft-L1 robust weights ``(1 + (r / 0.15)^2)^(
 (iteratively reweighted) so that a few contradictory rows cannot drag the fit, and a weak
 prior (weight 0.005 per knob, in transformed units) towards the base profile so that knobs the
 data cannot tell apart stay where they were. Knobs a data set cannot inform are not fitted
-(no TTFT column: no TTFT knobs; no MoE model: no MoE knob).
+(no TTFT column: no TTFT knobs). The knobs are engine behaviour only: kernels run on the curves of
+``planner/engine/kernels`` (see ``KNOBS``).
 """
 
 from __future__ import annotations
@@ -55,17 +56,10 @@ class Knob:
     kind: str  # "log" or "logit"
     low: float
     high: float
-    needs: str = "any"  # "ttft", "moe" or "weight_only": data that informs it
+    needs: str = "any"  # "ttft": only rows with a measured TTFT inform it
     start: float = 0.0  # the fit starts at least here (a knob at 0 has no gradient in log/logit space)
 
 
-# Physical bounds (docs/accuracy.md "Physical bounds"): the GPU catalogue's GEMM efficiencies are the
-# best measured (MAMF [E8], H200 microbench) and its HBM fractions the achievable stream (H200: the
-# measured copy rate), so no engine beats them: their scales are at most 1. Attention is charged at
-# the BF16 peak times the GPU's decode or prefill GEMM efficiency times its scale; at most
-# ATTENTION_SCALE_BOUND keeps it within the dense peak on every catalogue GPU (the largest prefill
-# efficiency is H100's 0.80: 1 / 0.80 = 1.25), and planner.engine.rates clamps it there anyway.
-ATTENTION_SCALE_BOUND = 1.25
 # Not fitted: what the kernel curves time (planner/engine/kernels/: GEMMs, attention, MoE layers,
 # collectives, each fitted to measured kernels) leaves the end-to-end fit, so the profiles' GEMM,
 # attention, MoE, weight-only, HBM and communication scales shape only the seed preset (and the small
@@ -197,16 +191,7 @@ def relative_residuals(pred: Predictions, meas: Predictions, ttft_weight: float 
 def informed_knobs(rows: list[Measurement], hardware: dict[str, Hardware]) -> tuple[Knob, ...]:
     """The knobs ``rows`` can inform (module docstring)."""
     has_ttft = any(m.ttft_s is not None for m in rows)
-    has_moe = any(load_model(m.model_name).moe is not None for m in rows)
-    has_weight_only = any(not hardware[m.system].gpu.peak_flop_per_s.get(quant.mode(m.quant).compute_dtype)
-                          for m in rows)
-    keep = []
-    for k in KNOBS:
-        if (k.needs == "ttft" and not has_ttft) or (k.needs == "moe" and not has_moe) \
-                or (k.needs == "weight_only" and not has_weight_only):
-            continue
-        keep.append(k)
-    return tuple(keep)
+    return tuple(k for k in KNOBS if k.needs != "ttft" or has_ttft)
 
 
 def jacobian(residuals, theta: np.ndarray, r: np.ndarray, step: float = JACOBIAN_STEP) -> np.ndarray:
