@@ -278,8 +278,17 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     compute = decode.compute_s + prompt_compute_s(shape, lay, r, quant_index, work)
     hbm = decode.hbm_s + (extra_bytes + kv_write + activations) / r.hbm_bytes_per_s
     traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack)
-    # Decode and prompt tokens go through the dense GEMMs together: one GEMM of their summed rows.
+    # A step that takes a prompt chunk runs its dense GEMMs on the decode and chunk tokens together,
+    # one without on the decode tokens; the average step mixes the two by the share of steps that take
+    # a chunk (GEMM time is convex in its rows: the average of the two is not the GEMM of the average).
+    share = np.minimum(chunks_per_step, 1.0)
+    per_chunk = np.where(share > 0, 1.0 / np.maximum(share, 1e-12), 0.0)
     gemm = gemm_s(shape, lay, r, both.group_tokens, lay.group_tokens + work.prompts_per_group)
+    if r.gemm is not None and np.any(share < 1.0):
+        alone = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens)
+        chunked = gemm_s(shape, lay, r, lay.group_tokens + work.group_tokens * per_chunk,
+                         lay.group_tokens + work.prompts_per_group * per_chunk)
+        gemm = np.where(share < 1.0, (1.0 - share) * alone + share * chunked, gemm)
     attention = decode.attention_s + prompt_attention_s(shape, lay, r, work.group_tokens, work.stage_tokens,
                                                         work.chunk_tokens, work.attention_flop)
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) \
