@@ -15,7 +15,10 @@ import numpy as np
 from planner import units
 from planner.errors import PlannerError
 
-KERNELS_DIR = Path(__file__).resolve().parents[2] / "calibration" / "kernels"
+# The tables ship in the repository, not in the wheel: beside the package in a checkout (editable
+# install), else in the working directory's checkout (a plain install run from the repository root).
+_CANDIDATES = (Path(__file__).resolve().parents[2] / "calibration" / "kernels", Path.cwd() / "calibration" / "kernels")
+KERNELS_DIR = next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0])
 # Catalogue GPU names of the tables' systems (hardware/data/gpus/*.toml).
 SYSTEM_GPUS = {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "b200_sxm": "b200", "gb200": "gb200",
                "b300_sxm": "b300", "gb300": "gb300"}
