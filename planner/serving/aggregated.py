@@ -34,7 +34,7 @@ Assumptions, each a named term below:
   attention ``sum_{i < isl} attention(i)`` (``models.counts.prefill_attention_flops``). MLA
   prefill runs un-absorbed (per head ``qk_nope + qk_rope`` score and ``v_head`` value widths,
   DeepSeek-V3 report 2.1.1) while decode runs absorbed over the latent: prefill attention is
-  scaled by :func:`prefill_attention_scale`. Routed experts pay the EP load imbalance of the
+  scaled by :func:`planner.serving.shape.prefill_attention_scale`. Routed experts pay the EP load imbalance of the
   tokens they receive (``planner.serving.roofline.moe_imbalance``).
 * **Own prefill (TTFT).** A prompt of ``isl`` tokens takes ``n = ceil(isl / chunk)``
   iterations, each carrying one chunk of ``isl / n`` tokens in one attention group, ``1 / n``
@@ -68,8 +68,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from models import counts
-from models.spec import ModelSpec
 from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
@@ -182,17 +180,6 @@ def with_batch(lay: Layout, batch: np.ndarray) -> Layout:
     """``lay`` with another batch (micro-batch and group shares follow)."""
     micro = batch / lay.pp
     return replace(lay, batch=batch, micro_tokens=micro, group_tokens=micro / lay.dp)
-
-
-def prefill_attention_scale(model: ModelSpec) -> float:
-    """Prefill / decode attention FLOPs per (query, cached token) pair: 1 except for MLA.
-
-    MLA decode is absorbed: ``2 h (kv_lora + rope) + 2 h kv_lora`` per pair; prefill
-    decompresses keys and values and runs ``2 h (qk_nope + qk_rope) + 2 h v_head``
-    (``models.counts.attention_flops_per_pair``). DeepSeek-V3:
-    ``(2 x 128 x 192 + 2 x 128 x 128) / (2 x 128 x 576 + 2 x 128 x 512) = 81,920 / 278,528 = 0.294``.
-    """
-    return counts.attention_flops_per_pair(model, absorbed=False) / counts.attention_flops_per_pair(model)
 
 
 # Little's-law iteration of TPOT (module docstring): at most this many rounds; a row stops once
@@ -311,7 +298,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
         decode: the decode step's terms at the batch's context.
         isl, osl: prompt and output lengths, tokens.
         prefill_attention_flop: causal attention FLOPs of one prompt, already scaled for
-            MLA (:func:`prefill_attention_scale`).
+            MLA (:func:`planner.serving.shape.prefill_attention_scale`).
         gpus_per_server, gpus_per_rack: placement tiers for the collectives.
         running: sequences the engine admits (:func:`planner.serving.memory.admitted_sequences`); None: the batch.
     """

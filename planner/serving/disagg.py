@@ -38,12 +38,12 @@ import numpy as np
 from models import counts
 from planner import quant
 from planner.engine.rates import rates
-from planner.serving.aggregated import DecodeTerms, PromptWork, iteration, prefill_attention_scale, with_batch
+from planner.serving.aggregated import DecodeTerms, PromptWork, iteration, with_batch
 from planner.serving.evaluate import Scores, evaluate
 from planner.serving.plan import PlanArrays
 from planner.serving.roofline import block_modes, layout
 from planner.serving.scenario import Scenario
-from planner.serving.shape import ModelShape, model_shape
+from planner.serving.shape import ModelShape, model_shape, prefill_attention_scale
 from planner.serving.workload import Workload
 
 

@@ -34,7 +34,7 @@ import numpy as np
 from hardware.specs import TIERS
 from planner.engine.rates import rates
 from planner.serving import parallel
-from planner.serving.aggregated import DecodeTerms, prefill_attention_scale, serving
+from planner.serving.aggregated import DecodeTerms, serving
 from planner.serving.comm import comm
 from planner.serving.memory import admitted_sequences, memory
 from planner.serving.plan import Plan, PlanArrays, take_rows
@@ -53,7 +53,7 @@ from planner.serving.roofline import (
     offload_s,
 )
 from planner.serving.scenario import Scenario
-from planner.serving.shape import ModelShape, model_shape
+from planner.serving.shape import ModelShape, model_shape, prefill_attention_scale
 from planner.units import gb, kw
 
 LIMITS = ("compute", "hbm", "comm", "offload", "gemm", "moe", "attn")  # attn: attention kernels

@@ -22,11 +22,11 @@ from __future__ import annotations
 import numpy as np
 
 from planner.engine.rates import rates
-from planner.serving.aggregated import DecodeTerms, PromptWork, iteration, prefill_attention_scale, with_batch
+from planner.serving.aggregated import DecodeTerms, PromptWork, iteration, with_batch
 from planner.serving.plan import PlanArrays
 from planner.serving.roofline import block_modes, dense_read_bytes, layout
 from planner.serving.scenario import Scenario
-from planner.serving.shape import model_shape
+from planner.serving.shape import model_shape, prefill_attention_scale
 
 
 def prefill_time_s(scenario: Scenario, plans: PlanArrays) -> np.ndarray | None:

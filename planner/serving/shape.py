@@ -184,3 +184,14 @@ def model_shape(model: ModelSpec, decode_context_tokens: float, kv_context_token
         dense_gemms=dense_gemms(model),
         attention_heads=model.num_attention_heads,
     )
+
+
+def prefill_attention_scale(model: ModelSpec) -> float:
+    """Prefill / decode attention FLOPs per (query, cached token) pair: 1 except for MLA.
+
+    MLA decode is absorbed: ``2 h (kv_lora + rope) + 2 h kv_lora`` per pair; prefill
+    decompresses keys and values and runs ``2 h (qk_nope + qk_rope) + 2 h v_head``
+    (``models.counts.attention_flops_per_pair``). DeepSeek-V3:
+    ``(2 x 128 x 192 + 2 x 128 x 128) / (2 x 128 x 576 + 2 x 128 x 512) = 81,920 / 278,528 = 0.294``.
+    """
+    return counts.attention_flops_per_pair(model, absorbed=False) / counts.attention_flops_per_pair(model)

@@ -15,10 +15,11 @@ from models import counts
 from models.catalogue import model
 from planner.engine.kernels import attention as attention_kernels
 from planner.engine.profile import EngineProfile
-from planner.serving.aggregated import critical_group_tokens, interleaved_prompt_tokens, prefill_attention_scale
+from planner.serving.aggregated import critical_group_tokens, interleaved_prompt_tokens
 from planner.serving.evaluate import evaluate_plan
 from planner.serving.plan import Plan
 from planner.serving.scenario import Scenario
+from planner.serving.shape import prefill_attention_scale
 from planner.serving.workload import Workload
 
 CAT = Catalogue()
