@@ -24,13 +24,19 @@ th{background:#f3f3f3}td.t{text-align:left}pre{background:#f8f8f8;padding:8px;wh
 svg text{font-size:11px;font-family:system-ui,sans-serif}h2{margin-top:28px}"""
 
 
+LEGEND_PER_LINE = 6  # 6 x 110 px fit the 560 px plot and its 90 px margin
+
+
 def bar_chart(title: str, chart_id: str, rows: list[tuple[str, list[float]]], parts: list[str], unit: str,
               marks: list[float | None] | None = None, mark_label: str = "", scale: float | None = None) -> str:
     """A horizontal stacked bar chart as inline SVG: one bar per row, ``parts`` stacked, optional marks;
     the full width is ``scale`` (default the largest bar or mark)."""
     top = scale or max([sum(v) for _, v in rows] + [m or 0 for m in (marks or [])] + [1e-12])
     width, left, bar, gap = 560, 150, 18, 8
-    height = 30 + len(rows) * (bar + gap) + 24
+    # Legend entries 110 px apart, LEGEND_PER_LINE to a line (the mark's label takes the next slot).
+    slots = len(parts) + (1 if marks else 0)
+    legend_lines = -(-slots // LEGEND_PER_LINE)
+    height = 30 + len(rows) * (bar + gap) + 24 * legend_lines
     out = [f'<svg id="{chart_id}" class="chart" role="img" width="{left + width + 90}" height="{height}" '
            f'aria-label="{escape(title)}">']
     for i, (label, values) in enumerate(rows):
@@ -47,12 +53,18 @@ def bar_chart(title: str, chart_id: str, rows: list[tuple[str, list[float]]], pa
             mx = left + width * mark / top
             out.append(f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{y - 3}" y2="{y + bar + 3}" stroke="#000" '
                        f'stroke-width="2"><title>{escape(mark_label)}: {mark:,.2f} {unit}</title></line>')
-    ly = height - 12
+    first = height - 12 - 24 * (legend_lines - 1)
+
+    def slot(j: int) -> tuple[int, int]:
+        return left + (j % LEGEND_PER_LINE) * 110, first + 24 * (j // LEGEND_PER_LINE)
+
     for j, name in enumerate(parts):
-        out.append(f'<rect x="{left + j * 110}" y="{ly - 9}" width="10" height="10" fill="{COLOURS[j]}"/>'
-                   f'<text x="{left + j * 110 + 14}" y="{ly}">{escape(name)}</text>')
+        lx, ly = slot(j)
+        out.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="{COLOURS[j]}"/>'
+                   f'<text x="{lx + 14}" y="{ly}">{escape(name)}</text>')
     if marks:
-        out.append(f'<text x="{left + len(parts) * 110}" y="{ly}">| {escape(mark_label)}</text>')
+        lx, ly = slot(len(parts))
+        out.append(f'<text x="{lx}" y="{ly}">| {escape(mark_label)}</text>')
     out.append("</svg>")
     return f"<h2>{escape(title)}</h2>\n" + "".join(out)
 
@@ -115,7 +127,7 @@ def page(title: str, header: list[str], sections: list[str]) -> str:
 
 
 SERVING_STEP = {"compute": "compute", "hbm": "HBM", "comm": "communication", "offload": "KV offload",
-                "gemm": "dense GEMMs", "moe": "MoE experts", "attention": "attention kernels"}
+                "gemm": "dense GEMMs", "moe": "MoE experts", "attention": "attention"}
 SERVING_MEMORY = {"weights": "weights", "kv_hbm": "KV cache", "activations": "activations"}
 TIERS = ("intra_server", "inter_server", "inter_rack")
 
