@@ -16,23 +16,20 @@ with ``HBM`` the GPU's achievable bandwidth (``hbm_bytes_per_s x hbm_efficiency_
 datasheet peak, and the sum is never below either floor. Short contexts cost the floor (launch and
 a minimum kernel duration); little work (few sequences x KV heads, short prompts) leaves SMs idle.
 
-Engines and GPUs: the ``default`` engine takes the per-parameter median over the measured engines of
-its GPU; a GPU without kernel rows (MI300X/MI325X/MI355X, H800, ...) takes the median over the
-measured GPUs of the engine ("transferred": the scales are fractions of its own peaks and
-bandwidth); an engine without a kind's table on a GPU (vLLM has no MLA-core tables) takes the
-median of the other engines there.
+Engines and GPUs, per kind, as ``planner.engine.kernels.tables.pool`` says (the ``default`` engine
+pools the measured engines of its GPU; a GPU without kernel rows is transferred, the scales being
+fractions of its own peaks and bandwidth; an engine without a kind's table on a GPU, such as vLLM
+without MLA-core tables, pools the other engines there).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
-from hardware.toml_file import read_toml
-from planner.errors import PlannerError
+from planner.engine.kernels import tables
 
 # Decode kernels read an FP8 KV cache at their own speed (SGLang's dequantising paths run 2x slower per
 # FLOP on H200 than BF16), so each decode kind has an ``_fp8`` twin for KV caches of at most one byte.
@@ -40,7 +37,6 @@ KINDS = ("decode", "decode_fp8", "prefill", "mla_decode", "mla_decode_fp8", "mla
 PARAMETERS = ("floor_s", "unit_s", "half_units", "byte_scale", "flop_scale")
 # Query rows one prefill work unit (CTA) covers: FlashAttention-2/3's 128-row query tile.
 QUERY_TILE = 128.0
-DATA_FILE = Path(__file__).resolve().parents[1] / "data" / "kernels" / "attention.toml"
 
 
 @dataclass(frozen=True)
@@ -77,37 +73,21 @@ def time_s(p: np.ndarray, calls, units, bytes_, flops, hbm_bytes_per_s: float, p
     return calls * (floor + unit * units) + work * ((units + half) / units)
 
 
-def _median(tables: list[dict[str, list[float]]], kind: str) -> np.ndarray | None:
-    rows = [t[kind] for t in tables if kind in t]
-    return np.median(np.array(rows, dtype=float), axis=0) if rows else None
-
-
-@cache
 def _data() -> dict:
-    raw = read_toml(DATA_FILE, PlannerError, "the attention kernel parameters")
-    return {engine: table for engine, table in raw.items() if engine != "sources"}
+    return tables.read("attention")
 
 
 @cache
 def curves(engine: str, gpu: str) -> AttentionCurves:
-    """Curves of ``engine`` (profile name; unknown names use ``default``) on catalogue GPU ``gpu``."""
+    """Curves of ``engine`` (profile name; unknown names use ``default``) on catalogue GPU ``gpu``,
+    per kind as ``planner.engine.kernels.tables.pool`` picks them (median of several)."""
     data = _data()
     gpu = gpu.lower()
-    engines = sorted(data)
-    chosen = [engine] if engine in data else engines  # default (or a user profile): median over engines
-    measured = any(gpu in data[e] for e in engines)
     params = {}
     for kind in KINDS:
-        if measured:
-            here = _median([data[e][gpu] for e in chosen if gpu in data[e]], kind)
-            if here is None:  # this engine has no table of the kind on this GPU: the others' median
-                here = _median([data[e][gpu] for e in engines if gpu in data[e]], kind)
-        else:  # transferred: the median over every measured GPU of the chosen engines
-            here = _median([t for e in chosen for t in data[e].values()], kind)
-        if here is None:
-            here = _median([t for e in engines for t in data[e].values()], kind)
-        params[kind] = here
-    return AttentionCurves(params=params, measured=measured)
+        entries, _ = tables.pool(data, engine, gpu, has=lambda entry, kind=kind: kind in entry)
+        params[kind] = np.median(np.array([e[kind] for e in entries], dtype=float), axis=0) if entries else None
+    return AttentionCurves(params=params, measured=any(gpu in per_gpu for per_gpu in data.values()))
 
 
 @dataclass(frozen=True)

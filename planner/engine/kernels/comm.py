@@ -35,18 +35,13 @@ MI300X, MI325X, MI355X) takes the median over the measured GPUs of its engine (o
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, fields, replace
-from functools import cache, lru_cache
-from pathlib import Path
+from dataclasses import dataclass, fields
+from functools import cache
 
 import numpy as np
 
 from hardware.specs import TIERS, Hardware
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "kernels" / "comm.toml"
-# Engines whose kernels the tables measure; the ``default`` profile takes their median.
-MEASURED_ENGINES = ("trtllm", "vllm", "sglang")
+from planner.engine.kernels import tables
 
 
 @dataclass(frozen=True)
@@ -94,30 +89,13 @@ def p2p_s(message_bytes, floor_s, bytes_per_s):
     return floor_s + message_bytes / bytes_per_s
 
 
-@lru_cache(maxsize=1)
-def _table() -> dict[str, dict[str, CommParams]]:
-    raw = tomllib.loads(DATA.read_text())
-    names = [f.name for f in fields(CommParams) if f.name != "measured"]
-    return {engine: {gpu: CommParams(**{k: float(v[k]) for k in names}) for gpu, v in gpus.items()}
-            for engine, gpus in raw.items() if engine != "sources"}
-
-
-def _median(found: list[CommParams]) -> CommParams:
-    names = [f.name for f in fields(CommParams) if f.name != "measured"]
-    return CommParams(**{k: float(np.median([getattr(p, k) for p in found])) for k in names},
-                      measured=all(p.measured for p in found))
-
-
 @cache
 def params(engine: str, gpu: str) -> CommParams:
-    """The fitted parameters of ``engine`` on ``gpu``: measured, the engines' median, or transferred."""
-    table = _table()
-    engines = [engine] if engine in table else list(MEASURED_ENGINES)
-    on_gpu = [table[e][gpu] for e in engines if gpu in table.get(e, {})]
-    if on_gpu:
-        return _median(on_gpu)
-    measured = [p for e in engines for p in table.get(e, {}).values()]
-    return replace(_median(measured), measured=False)
+    """The fitted parameters of ``engine`` on ``gpu``: measured, the engines' median, or transferred
+    (``planner.engine.kernels.tables.pool``)."""
+    entries, measured = tables.pool(tables.read("comm"), engine, gpu)
+    names = [f.name for f in fields(CommParams) if f.name != "measured"]
+    return CommParams(**tables.median(entries, names), measured=measured)
 
 
 def tiers(p: CommParams, hw: Hardware) -> CommTiers:

@@ -24,25 +24,23 @@ One GEMM on one GPU takes (:func:`gemm_time_s`)::
 
 Parameters (``efficiency``, ``hbm_fraction``, ``floor_us``) are fitted per (GPU, engine, table
 dtype) to ``calibration/kernels/*/gemm/*/gemm_perf`` by ``planner.calibration.kernel_fits.gemm``
-and stored in ``planner/engine/data/kernels/gemm.toml``. The ``default`` engine takes the median
-over the fitted engines of its GPU; a GPU without kernel rows (MI300X, H800, ...) takes the median
-over every fitted GPU of that engine, applied to its own peaks, bandwidth and SM count
-("transferred"). Plan quantisation modes map to table dtypes by :data:`MODE_DTYPES`; a mode the
-GPU has no tensor cores for runs weight-only at the BF16 peak and BF16's fitted efficiency.
+and stored in ``planner/engine/data/kernels/gemm.toml``; which a profile gets is
+``planner.engine.kernels.tables.pool`` (a GPU without kernel rows, MI300X, H800, ..., takes the
+measured GPUs' median, applied to its own peaks, bandwidth and SM count: "transferred"). Plan
+quantisation modes map to table dtypes by :data:`MODE_DTYPES`; a mode the GPU has no tensor cores
+for runs weight-only at the BF16 peak and BF16's fitted efficiency.
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, replace
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
 from planner import quant, units
+from planner.engine.kernels import tables
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "kernels" / "gemm.toml"
 # Effective output tiles (m x n) the fit chooses among; on H200 vLLM BF16, 16 x 64 scores 11.6 % MAPE,
 # 64 x 64 21.8 %, while Blackwell nvfp4 prefers 128 x 128 (13.5 % against 24.3 % at 16 x 64).
 TILES = ((16, 64), (64, 128), (128, 128), (128, 256))
@@ -157,37 +155,27 @@ def rows(curve: GemmCurve, mode: np.ndarray, m: np.ndarray) -> RowsCurve:
         floor_s=pick(curve.floor_s))
 
 
-@cache
 def fitted() -> dict:
     """``{gpu: {engine: {dtype: {param: value}}}}`` from ``gemm.toml`` (without its sources)."""
-    with DATA.open("rb") as fh:
-        raw = tomllib.load(fh)
-    raw.pop("sources", None)
-    return raw
+    return tables.read("gemm")
 
 
-def _median(entries: list[dict], dtype: str) -> dict | None:
-    rows = [e[dtype] for e in entries if dtype in e]
-    if not rows:
-        return None
-    return {p: float(np.median([row[p] for row in rows])) for p in PARAMS}
+@cache
+def _by_engine() -> dict:
+    """:func:`fitted` turned ``{engine: {gpu: ...}}``, the shape ``tables.pool`` reads."""
+    out: dict = {}
+    for gpu, per_engine in fitted().items():
+        for engine, entry in per_engine.items():
+            out.setdefault(engine, {})[gpu] = entry
+    return out
 
 
 def params(gpu_name: str, engine: str) -> tuple[dict[str, dict], bool]:
-    """Fitted ``{dtype: {param: value}}`` of ``(gpu_name, engine)`` and whether they were measured.
-
-    An engine without fits of its own (``default``, a user profile) takes the median over the
-    GPU's fitted engines; a GPU without fits takes the median over every fitted GPU's entries of
-    that engine (all engines for ``default``).
-    """
-    table = fitted()
-    measured = gpu_name in table
-    pool = [table[gpu_name]] if measured else list(table.values())
-    entries = [per[engine] for per in pool if engine in per]
-    if not entries:
-        entries = [e for per in pool for e in per.values()]
+    """Fitted ``{dtype: {param: value}}`` of ``(gpu_name, engine)`` and whether they were measured:
+    the entries ``planner.engine.kernels.tables.pool`` picks, per dtype their median."""
+    entries, measured = tables.pool(_by_engine(), engine, gpu_name)
     dtypes = sorted({d for e in entries for d in e})
-    return {d: _median(entries, d) for d in dtypes}, measured
+    return {d: tables.median([e[d] for e in entries if d in e], PARAMS) for d in dtypes}, measured
 
 
 _CURVES: dict[tuple[int, str], tuple[object, GemmCurve]] = {}

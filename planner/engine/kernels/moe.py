@@ -29,24 +29,21 @@ A layer of ``E`` routed experts (``hidden`` x ``inter`` each, gated: three matri
 
 Parameters per (engine, GPU, kernel dtype) live in ``planner/engine/data/kernels/moe.toml``
 (fitted by ``bench/kernel_fits.py --fit``). :func:`curve` picks, per quantisation mode, the
-kernel dtype an engine runs for it (``MODE_DTYPES``); the ``default`` engine takes the median of
-the three engines' parameters; a GPU without kernel rows takes the median fractions over the
-measured GPUs ("transferred") applied to its own peaks and bandwidth.
+kernel dtype an engine runs for it (``MODE_DTYPES``), each as ``planner.engine.kernels.tables.pool``
+picks it (a GPU without kernel rows takes the measured GPUs' median fractions, "transferred",
+applied to its own peaks and bandwidth).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
-from hardware.toml_file import read_toml
 from planner import quant, units
-from planner.errors import PlannerError
+from planner.engine.kernels import tables
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "kernels" / "moe.toml"
 PARAMS = ("launch_us", "compute_fraction", "hbm_fraction", "pad_tokens", "thin_inter", "blend", "hit_sharpness",
           "permute_passes", "expert_us")
 # Kernel dtypes (moe_perf's moe_dtype) an engine runs for each quantisation mode, first found wins.
@@ -54,7 +51,6 @@ MODE_DTYPES = {"bf16": ("bfloat16",), "fp8": ("fp8_block", "fp8"), "int8": ("fp8
                "int4": ("int4_wo", "w4a16_mxfp4"), "fp4": ("nvfp4", "w4a8_mxfp4_mxfp8", "w4a16_mxfp4")}
 GATED_MATRICES = 3.0  # gate, up and down projections of one expert
 ACTIVATION_BYTES = 2.0  # bf16 activations moved by the routing passes
-ENGINES = ("trtllm", "vllm", "sglang")
 
 
 @dataclass(frozen=True)
@@ -142,32 +138,16 @@ def for_modes(c: MoeCurve, mode_index: np.ndarray) -> dict:
     return {k: v[mode_index] for k, v in arrays.items()}
 
 
-@cache
-def table(path: Path = DATA) -> dict:
+def table() -> dict:
     """The fitted parameters: ``{engine: {gpu: {dtype: {param: value}}}}``."""
-    raw = read_toml(path, PlannerError, "the MoE kernel curve")
-    return {e: t for e, t in raw.items() if e != "sources"}
+    return tables.read("moe")
 
 
-def _median(entries: list[dict]) -> dict | None:
-    return {p: float(np.median([e[p] for e in entries])) for p in PARAMS} if entries else None
-
-
-def parameters(engine: str, gpu: str, dtype: str, data: dict | None = None) -> tuple[dict | None, bool]:
-    """(params, transferred) of one kernel dtype: the engine's own, else the engines' median on
-    that GPU (``default`` engine, or an engine without that dtype), else the median over GPUs."""
-    data = table() if data is None else data
-    own = data.get(engine, {}).get(gpu, {}).get(dtype)
-    if own is not None:
-        return own, False
-    on_gpu = [data[e][gpu][dtype] for e in data if dtype in data[e].get(gpu, {})]
-    if on_gpu:
-        return _median(on_gpu), False
-    for engines in ([engine], list(data)):  # the engine's own GPUs first, else every engine's
-        anywhere = [data[e][g][dtype] for e in engines if e in data for g in data[e] if dtype in data[e][g]]
-        if anywhere:
-            return _median(anywhere), True
-    return None, True
+def parameters(engine: str, gpu: str, dtype: str) -> tuple[dict | None, bool]:
+    """(params, transferred) of one kernel dtype, as ``planner.engine.kernels.tables.pool`` picks
+    them (the median of several); ``None`` when no GPU measured the dtype."""
+    entries, measured = tables.pool(table(), engine, gpu, has=lambda entry: dtype in entry)
+    return (tables.median([e[dtype] for e in entries], PARAMS) if entries else None), not measured
 
 
 @cache

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from planner.calibration.kernel_fits import FITS, comm
-from planner.engine.kernels import comm as curve
+from planner.engine.kernels import tables
 
 pytest.importorskip("pyarrow")
 
@@ -13,7 +13,7 @@ pytest.importorskip("pyarrow")
 def test_shipped_parameters_are_the_fit_of_the_tables():
     # planner/engine/data/kernels/comm.toml is `bench/kernel_fits.py --fit`'s text, unchanged.
     assert "comm" in FITS
-    assert curve.DATA.read_text() == comm.fit_text()
+    assert (tables.DATA_DIR / "comm.toml").read_text() == comm.fit_text()
 
 
 def test_scores_on_named_tables_within_bounds():

@@ -7,7 +7,7 @@ import pytest
 
 from hardware.catalogue import Catalogue
 from planner import quant
-from planner.engine.kernels import moe
+from planner.engine.kernels import moe, tables
 from planner.engine.profile import engine
 from planner.engine.rates import rates
 
@@ -100,7 +100,7 @@ def test_default_engine_is_the_median_of_the_three():
     params, moved = moe.parameters("default", "h200-sxm", "bfloat16")
     assert not moved
     for key in moe.PARAMS:
-        three = [moe.table()[e]["h200-sxm"]["bfloat16"][key] for e in moe.ENGINES]
+        three = [moe.table()[e]["h200-sxm"]["bfloat16"][key] for e in tables.ENGINES]
         assert params[key] == pytest.approx(float(np.median(three)), rel=1e-12)
 
 
