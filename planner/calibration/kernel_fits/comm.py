@@ -14,7 +14,8 @@ Rows used (and why the others are left out):
   ``wideep_deepep_ll_perf`` (SGLang; one node, so the group is the system's GPUs per server), and
   the ``alltoall`` rows of ``nccl_perf``. The high-throughput (``deepep_ht``, ``wideep_deepep_normal``)
   kernels and the ``alltoall_prepare`` rows are not scored. ``num_tokens`` counts tokens per rank.
-  ``moe_a2a_perf`` stores microseconds in ``latency`` (it equals ``transmit_us``), not milliseconds.
+  ``moe_a2a_perf`` stores microseconds in ``latency`` (it equals ``transmit_us``), not milliseconds
+  (``planner.calibration.kernels.load`` converts it).
 
 Every row measured inside one scale-up domain (NVLink), so the fit is per (engine, system) on the
 system's NVLink rate. Each curve is linear in (floor, step, 1 / efficiency): a least-absolute
@@ -86,7 +87,7 @@ def _frame_rows(table: str, f: dict) -> dict[str, np.ndarray] | None:
                                                                                     ("bfloat16", "default"))
         n = f["ep_size"][keep]
         share = f["num_tokens"][keep] * f["topk"][keep] * f["hidden_size"][keep] * 2.0
-        return _rows(ALLTOALL, n, share, units.from_us(f["latency"][keep]))
+        return _rows(ALLTOALL, n, share, f["latency_s"][keep])
     if table == "trtllm_alltoall_perf":
         keep = np.isin(f["op_name"], ("alltoall_dispatch", "alltoall_combine")) & (f["moe_dtype"] == "bfloat16")
         n = f["moe_ep_size"][keep]
@@ -103,7 +104,7 @@ def _frame_rows(table: str, f: dict) -> dict[str, np.ndarray] | None:
 @cache
 def rows(table: str) -> tuple[tuple[str, str, dict], ...]:
     """(system, engine, rows) of every file of ``table`` with scored rows; nccl_perf only under engine nccl."""
-    frames = _load(table)
+    frames = kernels.load(table)
     found = []
     for f in frames:
         if table == "nccl_perf" and f["engine"] != "nccl":
@@ -112,24 +113,6 @@ def rows(table: str) -> tuple[tuple[str, str, dict], ...]:
         if r is not None and r["n"].size:
             found.append((f["system"], f["engine"], r))
     return tuple(found)
-
-
-def _load(table: str) -> list[dict]:
-    if table in ("wideep_deepep_ll_perf", "moe_a2a_perf"):
-        return _raw(table)
-    return kernels.load(table)
-
-
-def _raw(table: str) -> list[dict]:
-    """Files whose timing columns are not ``latency`` in milliseconds: read every column as it is stored."""
-    pq = kernels._pyarrow()
-    frames = []
-    for path in kernels.paths(table):
-        frame = {k: np.asarray(v) for k, v in pq.read_table(path).to_pydict().items()}
-        rel = path.relative_to(kernels.KERNELS_DIR).parts
-        frame["system"], frame["engine"] = rel[0], rel[2]
-        frames.append(frame)
-    return frames
 
 
 def predict(p: curve.CommParams, r: dict, link: float) -> np.ndarray:
