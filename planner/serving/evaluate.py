@@ -44,9 +44,9 @@ from planner.serving.roofline import (
     block_modes,
     combine,
     compute_s,
+    curve_read_bytes,
     gemm_s,
     hbm_s,
-    kv_read_bytes,
     launch_overhead_s,
     layout,
     moe_s,
@@ -174,11 +174,9 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
 
     tok_per_gpu = instance_tps / lay.gpus
     per_gpu_tokens = lay.micro_tokens / lay.gpus
-    # The HBM bound streams every byte, the KV cache the attention kernels read included.
-    kv_s = kv_read_bytes(shape, lay) * (1.0 - lay.offload) / r.hbm_bytes_per_s \
-        if r.attention_kernels is not None else 0.0
+    # The HBM bound streams every byte, those the kernel curves stream included.
     with np.errstate(divide="ignore"):
-        bound_hbm = per_gpu_tokens / (t_hbm + kv_s)
+        bound_hbm = per_gpu_tokens / (t_hbm + curve_read_bytes(shape, lay, r) / r.hbm_bytes_per_s)
         comm_s = np.where(traffic.time_s > 0, traffic.time_s, 1.0)
         bound_comm = np.where(traffic.time_s > 0, per_gpu_tokens / comm_s, np.inf)
     bound_compute = r.seed_compute_bound_flop_per_s[plans.quant] / shape.linear_flop_per_token
