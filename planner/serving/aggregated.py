@@ -280,9 +280,7 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
                                                         work.chunk_tokens, work.attention_flop)
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) \
         + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s, r) \
-        + gemm + experts
-    if r.attention_kernels is not None:  # kernels on one stream: after the blend (seed preset: no term)
-        stage = stage + attention
+        + gemm + experts + attention  # kernel-curve terms after the blend (zero under the seed preset)
     return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage,
                      gemm_s=gemm, moe_s=experts, attention_s=attention)
 

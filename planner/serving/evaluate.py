@@ -153,9 +153,7 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     t_gemm = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens)
     stage = combine(terms, prof.overlap_fraction) \
         + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s, r) \
-        + t_gemm + t_moe
-    if r.attention_kernels is not None:  # attention kernels run after the blend (seed preset: no term)
-        stage = stage + t_attention
+        + t_gemm + t_moe + t_attention  # kernel-curve terms after the blend (zero under the seed preset)
     step = lay.pp * stage + prof.iteration_overhead_s(lay.batch / lay.dp)
     instance_tps = lay.batch / step
     ttft = None
@@ -174,9 +172,11 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
 
     tok_per_gpu = instance_tps / lay.gpus
     per_gpu_tokens = lay.micro_tokens / lay.gpus
-    # The HBM bound streams every byte, those the kernel curves stream included.
+    # The HBM bound streams every byte, those the kernel curves stream included (at the GPU's achievable
+    # rate, the fastest any curve streams them).
+    achievable = hw.gpu.hbm_bytes_per_s * hw.gpu.hbm_efficiency_fraction
     with np.errstate(divide="ignore"):
-        bound_hbm = per_gpu_tokens / (t_hbm + curve_read_bytes(shape, lay, r) / r.hbm_bytes_per_s)
+        bound_hbm = per_gpu_tokens / (t_hbm + curve_read_bytes(shape, lay, r) / achievable)
         comm_s = np.where(traffic.time_s > 0, traffic.time_s, 1.0)
         bound_comm = np.where(traffic.time_s > 0, per_gpu_tokens / comm_s, np.inf)
     bound_compute = r.seed_compute_bound_flop_per_s[plans.quant] / shape.linear_flop_per_token

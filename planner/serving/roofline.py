@@ -248,29 +248,24 @@ def dense_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
     return block * lay.dense_weight_bytes + shape.vocab_params / lay.pp / lay.tp * lay.vocab_weight_bytes
 
 
-def expert_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
-    """Routed-expert weight bytes one GPU reads per micro-batch: its experts hit at least once."""
-    if not shape.num_moe_layers:
+def routed_read_bytes(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
+    """Routed-expert weight bytes one GPU reads per micro-batch: its experts hit at least once
+    (none where the MoE curve times the experts: :func:`moe_s`)."""
+    if not shape.num_moe_layers or r.moe_curve is not None:
         return np.zeros_like(lay.tp)
     hit = experts_hit_fraction(lay.micro_tokens, shape.top_k, shape.num_experts)
     return shape.num_experts / lay.ep * hit * shape.expert_params / lay.moe_tp * lay.moe_layers * lay.weight_bytes
 
 
-def routed_read_bytes(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
-    """:func:`expert_read_bytes` where the HBM term streams them (none where the MoE curve times the
-    experts: :func:`moe_s`)."""
-    return np.zeros_like(lay.tp) if r.moe_curve is not None else expert_read_bytes(shape, lay)
-
-
 def curve_read_bytes(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
-    """The bytes one GPU streams per micro-batch inside the kernel curves, which :func:`hbm_s` leaves
-    out: dense-block weights on the GEMM curve, routed experts on the MoE curve, the on-GPU KV read on
-    the attention curves (zero under the seed preset, whose HBM term streams them all)."""
+    """Bytes one GPU streams per micro-batch inside the kernel curves, which :func:`hbm_s` leaves out:
+    dense-block weights on the GEMM curve, the on-GPU KV read on the attention curves (zero under the
+    seed preset, whose HBM term streams them all). Routed experts on the MoE curve are not counted:
+    how many distinct experts a batch reads is the curve's fitted routing, which hits fewer than the
+    uniform draw, so counting the uniform draw's bytes would put the HBM bound below the prediction."""
     out = np.zeros_like(lay.tp)
     if r.gemm is not None:
         out = out + dense_read_bytes(shape, lay)
-    if r.moe_curve is not None:
-        out = out + expert_read_bytes(shape, lay)
     if r.attention_kernels is not None:
         out = out + kv_read_bytes(shape, lay) * (1.0 - lay.offload)
     return out
