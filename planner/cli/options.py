@@ -281,13 +281,15 @@ training_workload_options = group(
     click.option("--ep-overlap", type=FRACTION, default=None,
                  help="Share of expert all-to-all time hidden behind another micro-batch (DualPipe; default 1.0)."),
     click.option("--jitter-cv", type=FRACTION, default=None,
-                 help="Per-GPU step-time variation; steps wait for the slowest GPU (default 0.055)."),
+                 help="Per-GPU step-time variation; steps wait for the slowest GPU (default 0.047)."),
     click.option("--stage-trim", type=click.IntRange(min=0), default=None,
                  help="Layers taken off the first and last pipeline stage (Llama 3: 1; default 0)."),
     click.option("--ep-node-limit", type=click.IntRange(min=1), default=None,
                  help="Node-limited routing: servers one token may reach (DeepSeek-V3: 4; default none)."),
     click.option("--fp8-act-cache", "fp8_act_cache", is_flag=True, default=None,
                  help="FP8 layouts cache MoE SwiGLU inputs in FP8 and attention outputs in E5M6 (DeepSeek-V3)."),
+    click.option("--offload-layers", type=click.IntRange(min=0), default=None,
+                 help="Layers per pipeline stage whose activations wait in host memory (default 0)."),
 )
 training_scenario_options = group(model_option, hardware_options, span_option, training_workload_options)
 

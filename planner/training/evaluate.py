@@ -4,13 +4,15 @@ One optimiser step of a job with ``m`` micro-batches per replica (``planner.trai
 
 * Per micro-batch on the slowest of the first pipeline stage, the middle stages and the last
   (``planner.training.memory.stage_layers``, with the workload's first/last-stage trim; the
-  first runs the embedding, the last the LM head): forward linear FLOPs ``2 x tokens x params``
-  at the precision's GEMM rate and causal attention at the fused-attention rate
-  (``planner.training.rates``); the backward pass costs twice the forward; recomputation adds
-  the attention core (selective) or a whole forward (full). Non-matmul kernels (norms,
+  first runs the embedding, the last the LM head): forward linear layers on the measured GEMM
+  curve, routed experts as grouped GEMMs with their routing passes (``planner.training.gemm_time``),
+  causal attention at the fused-attention rate (``planner.training.rates``); the backward pass
+  costs twice the forward; recomputation adds the attention core and MLA's up-projections
+  (selective) or a whole forward (full). Non-matmul kernels (norms,
   SwiGLU, residual adds, rotary) stream the activations the forward writes ``ELEMENTWISE_PASSES``
   times from HBM (selective recomputation writes its rebuilt ones once more). Exposed
-  communication is added term by term: TP collectives less ``tp_overlap_fraction``, the CP ring
+  communication is added term by term: TP collectives beyond ``tp_overlap_fraction`` of them
+  hidden behind the linear layers' GEMMs, activation offload beyond the compute beside it, the CP ring
   beyond the attention compute that hides it, EP all-to-alls beyond the other micro-batch's
   compute (``ep_overlap_fraction``, DualPipe-style), PP transfers, and ZeRO-2/3 per-micro-batch
   collectives beyond ``dp_overlap_fraction`` of the pass beside them. Hidden time still costs
@@ -44,10 +46,12 @@ from hardware.specs import Hardware
 from models.spec import ModelSpec
 from planner.serving.evaluate import CommonScores
 from planner.training.comm import training_comm
+from planner.training.gemm_time import dense_forward_s, expert_forward_s, mla_up_forward_s
 from planner.training.memory import (
     TRAINING_HBM_USABLE_FRACTION,
     TrainingMemory,
     layer_params,
+    offloaded_layers,
     stage_layers,
     stored_bytes_per_layer,
     training_memory,
@@ -63,9 +67,6 @@ LIMITS = ("compute", "hbm", "comm", "bubble")
 # write its gradient once in the backward pass: three HBM passes over the stored bytes.
 ELEMENTWISE_PASSES = 3.0
 FP8_INDEX = PRECISIONS.index("fp8")
-# FP8 training casts every GEMM operand from bf16 before the GEMM (Transformer Engine): it
-# reads 2 bytes and writes the FP8 copy plus its transpose for the weight gradient (1 + 1).
-FP8_CAST_BYTES_PER_ELEMENT = 4.0
 # Communication overlapped with compute occupies SMs: DeepSeek-V3 dedicates 20 of the H800's 132
 # SMs to its all-to-all kernels while the rest compute (arXiv 2412.19437 section 3.2.2): 20 / 132.
 OVERLAP_SM_SHARE = 20.0 / 132.0
@@ -128,28 +129,6 @@ def shape_of(scenario: TrainingScenario) -> TrainingShape:
     return training_shape(scenario.model, scenario.workload.sequence_tokens)
 
 
-def fp8_cast_elements_per_token(shape: TrainingShape, moe: bool) -> float:
-    """Elements cast to FP8 per token in one layer: forward GEMM inputs, backward output gradients.
-
-    Forward: the QKV, output-projection, up/gate and down-projection inputs. Backward: the
-    gradients arriving at each of those GEMMs' outputs. MoE layers count ``top_k`` experts and
-    the shared experts.
-    """
-    h, a, kv = shape.hidden_size, shape.num_heads, shape.kv_heads
-    attention = (h + a * shape.v_head_dim) + (a * shape.qk_head_dim + kv * (shape.qk_head_dim + shape.v_head_dim) + h)
-
-    def ffn(width: float, gated: bool) -> float:
-        return (h + width) + ((2.0 if gated else 1.0) * width + h)
-
-    if moe:
-        mlp = shape.top_k * ffn(shape.moe_intermediate_size, shape.expert_gated)
-        if shape.shared_intermediate_size:
-            mlp += ffn(shape.shared_intermediate_size, shape.expert_gated)
-    else:
-        mlp = ffn(shape.intermediate_size, shape.mlp_gated)
-    return attention + mlp
-
-
 def _exposed(time_s: np.ndarray, window_s: np.ndarray, overlap) -> np.ndarray:
     """Collective time left on the critical path when ``overlap`` of it may hide behind ``window_s``.
 
@@ -195,24 +174,24 @@ def _stage(scenario: TrainingScenario, shape: TrainingShape, r, plans: TrainingP
     expert_flop = 2.0 * tokens_gpu * shape.top_k * shape.expert_params * moe_layers
     attention_flop = shape.attention_flop_per_sequence / shape.num_layers * layers * mb / (tp * cp)
     attention_s = attention_flop / r.attention_flop_per_s
-    forward_s = (dense_flop + expert_flop) / r.gemm_flop_per_s[prec] + attention_s
+    # Linear layers on the measured GEMM curve (planner.training.gemm_time); the backward is twice the forward.
+    mode, rows = r.gemm_mode[prec], tokens_gpu * tp
+    experts_s = expert_forward_s(shape, r.gemm, mode, tokens_gpu, ep, moe_layers, r.permute_s_per_byte[prec])
+    forward_s = dense_forward_s(shape, r.gemm, mode, rows, tp, layers, moe_layers, head) + experts_s + attention_s
     # Selective recomputation reruns the attention core and, for MLA, the up-projection GEMMs.
     up_flop = 2.0 * tokens_gpu * shape.mla_up_params * layers
-    recompute_s = np.select([rc == 1, rc == 2], [attention_s + up_flop / r.gemm_flop_per_s[prec], forward_s], 0.0)
+    up_s = mla_up_forward_s(shape, r.gemm, mode, rows, tp, layers)
+    recompute_s = np.select([rc == 1, rc == 2], [attention_s + up_s, forward_s], 0.0)
     hardware_flop = 3.0 * (dense_flop + expert_flop + attention_flop) + np.select(
         [rc == 1, rc == 2], [attention_flop + up_flop, dense_flop + expert_flop + attention_flop], 0.0)
     # Non-matmul kernels stream the stored activations (a non-fused attention's score matrix
-    # among them); a full recomputation writes them once more.
+    # among them); a full recomputation writes them once more. FP8 casts are the GEMM curve's.
     cache = w.fp8_activation_cache
     streamed = stored_bytes_per_layer(shape, tp, cp, mb, np.where(rc == 2, 1, rc), prec == FP8_INDEX, True, cache)
     # Selective recomputation writes the norm and MLP-activation outputs once more in the backward pass.
     rebuilt = np.where(rc == 1, streamed - stored_bytes_per_layer(shape, tp, cp, mb, rc, prec == FP8_INDEX,
                                                                   fp8_cache=cache), 0.0)
-    casts = (1.0 - shape.moe_layer_fraction) * fp8_cast_elements_per_token(shape, False)
-    if shape.num_moe_layers:
-        casts += shape.moe_layer_fraction * fp8_cast_elements_per_token(shape, True)
-    cast_bytes = np.where(prec == FP8_INDEX, FP8_CAST_BYTES_PER_ELEMENT * casts * tokens_gpu * layers, 0.0)
-    elementwise_s = (((ELEMENTWISE_PASSES + (rc == 2)) * streamed + rebuilt) * layers + cast_bytes) / r.hbm_bytes_per_s
+    elementwise_s = ((ELEMENTWISE_PASSES + (rc == 2)) * streamed + rebuilt) * layers / r.hbm_bytes_per_s
 
     dense_p, expert_p = layer_params(shape, layers, tp, ep)
     if kind != "middle":
@@ -220,12 +199,18 @@ def _stage(scenario: TrainingScenario, shape: TrainingShape, r, plans: TrainingP
     c = training_comm(shape, opt, r, hw.gpus_per_server, hw.gpus_per_rack, tp, pp, vpp, cp, ep, dp, mb, rc, z,
                       layers, dense_p, expert_p, prec == FP8_INDEX, w.ep_node_limit)
     fwd_window, bwd_window = forward_s, 2.0 * forward_s + recompute_s
+    # Offloaded activations go to host memory in the forward pass and come back for the backward, beside
+    # the compute of the other layers (Megatron-Core activation offloading): hidden up to that compute.
+    host_s = 2.0 * stored_bytes_per_layer(shape, tp, cp, mb, rc, prec == FP8_INDEX, fp8_cache=w.fp8_activation_cache) \
+        * offloaded_layers(layers, w.offload_layers) / r.host_bytes_per_s
     overlap = w.dp_overlap_fraction
     dp_micro = _exposed(c.dp_micro_fwd_s, fwd_window, overlap) + _exposed(c.dp_micro_bwd_s, bwd_window, overlap)
     # Expert all-to-alls hide behind the other micro-batch's compute (none with one micro-batch).
     ep_exposed = _exposed(c.ep_s, 3.0 * forward_s + recompute_s, np.where(m > 1, w.ep_overlap_fraction, 0.0))
-    comm_s = (c.tp_s * (1.0 - w.tp_overlap_fraction) + _exposed(c.cp_s, 3.0 * attention_s, 1.0)
-              + ep_exposed + c.pp_s + dp_micro)
+    # TP collectives hide (userbuffers-style, ``tp_overlap_fraction``) behind the linear layers' GEMMs beside them.
+    tp_exposed = _exposed(c.tp_s, 3.0 * (forward_s - attention_s), w.tp_overlap_fraction)
+    comm_s = (tp_exposed + _exposed(c.cp_s, 3.0 * attention_s, 1.0)
+              + ep_exposed + c.pp_s + dp_micro + _exposed(host_s, 3.0 * forward_s + recompute_s, 1.0))
     tail_comm = _exposed(c.dp_step_fwd_s, fwd_window, overlap) + _exposed(c.dp_step_bwd_s, bwd_window, overlap)
     updated = np.where(z >= 1, dense_p / (dp * cp) + expert_p / (tp * cp * dp / ep), dense_p + expert_p)
     optimiser_s = opt.update_bytes_per_param * updated / r.hbm_bytes_per_s
@@ -243,7 +228,7 @@ def memory_of(scenario: TrainingScenario, plans: TrainingPlanArrays,
     m = np.maximum(num_micro_batches(w, plans.dp, plans.micro_batch).astype(float), 1.0)
     return training_memory(shape, w.optimiser_spec, plans.tp, plans.pp, plans.vpp, plans.cp, plans.ep, plans.dp,
                            plans.micro_batch, plans.recompute, plans.zero, m, plans.precision == FP8_INDEX,
-                           w.stage_trim_layers, w.fp8_activation_cache)
+                           w.stage_trim_layers, w.fp8_activation_cache, w.offload_layers)
 
 
 def evaluate_training(scenario: TrainingScenario, plans: TrainingPlanArrays,

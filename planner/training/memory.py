@@ -213,6 +213,12 @@ def vocab_params(shape: TrainingShape, pp, tp, last: bool) -> np.ndarray:
     return np.where(pp > 1, own, both) / tp
 
 
+def offloaded_layers(layers, offload_layers: int) -> np.ndarray:
+    """Layers of a stage whose stored activations live in host memory: ``offload_layers``, leaving at
+    least one on the GPU (the layer whose backward runs next)."""
+    return np.minimum(float(offload_layers), np.maximum(np.asarray(layers, dtype=float) - 1.0, 0.0))
+
+
 def in_flight_micro_batches(pp, vpp, micro_batches) -> np.ndarray:
     """Micro-batches whose activations the first stage holds at once under (interleaved) 1F1B."""
     pp, vpp, m = (np.asarray(a, dtype=float) for a in (pp, vpp, micro_batches))
@@ -254,9 +260,10 @@ def stored_bytes_per_layer(shape: TrainingShape, tp, cp, micro_batch, recompute,
 
 def training_memory(shape: TrainingShape, optimiser: OptimiserSpec, tp, pp, vpp, cp, ep, dp, micro_batch,
                     recompute, zero, micro_batches, precision_fp8, trim: int = 0,
-                    fp8_cache: bool = False) -> TrainingMemory:
+                    fp8_cache: bool = False, offload_layers: int = 0) -> TrainingMemory:
     """Memory per GPU of every row on its fullest stage (first, the fullest middle one, or last);
-    ``fp8_cache`` as in `stored_bytes_per_layer`."""
+    ``fp8_cache`` as in `stored_bytes_per_layer`; ``offload_layers`` of each stage keep their activations in
+    host memory (`offloaded_layers`)."""
     tp, pp, vpp, cp, ep, dp, mb, rc, z = (np.asarray(a, dtype=float)
                                           for a in (tp, pp, vpp, cp, ep, dp, micro_batch, recompute, zero))
     stored = stored_bytes_per_layer(shape, tp, cp, mb, rc, precision_fp8, fp8_cache=fp8_cache)
@@ -280,7 +287,7 @@ def training_memory(shape: TrainingShape, optimiser: OptimiserSpec, tp, pp, vpp,
         middle_flight = np.where(pp > 2, np.minimum(pp - 1.0, micro_batches) * interleave, 0.0)
         flight = {"first": in_flight, "middle": middle_flight, "last": np.where(vpp > 1, in_flight, 1.0)}[kind]
         holds_head = np.ones_like(pp, bool) if is_last else (pp == 1) & (kind == "first")
-        acts = stored * layers * flight + np.where(holds_head, logits, 0.0)
+        acts = stored * (layers - offloaded_layers(layers, offload_layers)) * flight + np.where(holds_head, logits, 0.0)
         per_layer_w = (dense_p + expert_p) / np.maximum(layers, 1.0) * optimiser.weight_bytes_per_param
         gathered = np.minimum(ZERO3_RESIDENT_LAYERS, layers) * per_layer_w  # nothing to gather from one member
         buffers = rebuilt + np.where((z >= 3) & (dp * cp > 1), gathered, 0.0)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from models import counts
 from models.spec import ModelSpec
+from planner.serving.gemms import Gemm, dense_gemms
 from planner.serving.shape import BlockShape, block_fields
 
 
@@ -46,6 +47,8 @@ class TrainingShape(BlockShape):
             the up-projections (DeepSeek-V3, arXiv 2412.19437 section 3.2.3).
         mla_up_params: parameters of MLA's query and key/value up-projections in one layer (the
             GEMMs that recomputation reruns); 0 for non-MLA attention.
+        dense_gemms: the dense-block GEMMs of a layer and the LM head (``planner.serving.gemms``).
+        up_gemms: MLA's ``q_b`` (with a query latent) and ``kv_b`` up-projections among them; empty otherwise.
     """
 
     num_heads: int
@@ -64,6 +67,8 @@ class TrainingShape(BlockShape):
     q_latent_dim: int = 0
     kv_latent_dim: int = 0
     mla_up_params: float = 0.0
+    dense_gemms: tuple[Gemm, ...] = ()
+    up_gemms: tuple[Gemm, ...] = ()
 
     @property
     def attention_flop_per_token(self) -> float:
@@ -83,12 +88,16 @@ def training_shape(model: ModelSpec, sequence_tokens: int) -> TrainingShape:
     mla, a = model.mla, model.num_attention_heads
     q_latent = kv_latent = 0
     up = 0.0
+    gemms = dense_gemms(model)
+    up_gemms: tuple[Gemm, ...] = ()
     if mla is not None:
         qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim
         v = mla.v_head_dim
         q_latent = mla.q_lora_rank or 0  # without a query latent, Q comes straight from the hidden state
         kv_latent = mla.kv_lora_rank + mla.qk_rope_head_dim
         up = float(q_latent * a * qk + mla.kv_lora_rank * a * (mla.qk_nope_head_dim + v))
+        # dense_gemms lists MLA's attention GEMMs as down, q_b (or q_proj), kv_b, O
+        up_gemms = (gemms[1], gemms[2]) if q_latent else (gemms[2],)
     else:
         qk = v = model.head_dim
     return TrainingShape(
@@ -107,5 +116,5 @@ def training_shape(model: ModelSpec, sequence_tokens: int) -> TrainingShape:
         matmul_params_per_token=float(counts.active_params(model)) - (0.0 if pb.lm_head == 0 else float(pb.embedding)),
         sequence_tokens=int(sequence_tokens),
         attention_flop_per_sequence=float(counts.prefill_attention_flops(model, sequence_tokens, absorbed=False)),
-        q_latent_dim=q_latent, kv_latent_dim=kv_latent, mla_up_params=up,
+        q_latent_dim=q_latent, kv_latent_dim=kv_latent, mla_up_params=up, dense_gemms=gemms, up_gemms=up_gemms,
     )

@@ -1,28 +1,28 @@
 """Published training runs against the model's predictions (``planner/studies/training_anchors.py``; the table
 in docs/training.md is ``python bench/training_anchors.py``).
 
-Tolerance: 10 % (relative) of the published figure, the issue's bar; three NVIDIA anchors the model misses by
-10-15 % keep the 15 % this file held before the scale effects landed and are listed as misses in the docs.
-Exactly one constant is fitted to a training run, the per-GPU step-time jitter ``DEFAULT_JITTER_CV`` (0.055),
-on Meta's 8,192-GPU run; every other anchor is held out.
+Tolerance: 10 % (relative) of the published figure, the issue's bar, for every anchor.
+Exactly one constant is fitted to a training run, the per-GPU step-time jitter ``DEFAULT_JITTER_CV`` (0.047,
+refitted when the linear layers moved onto the measured GEMM curve), on Meta's 8,192-GPU run; every other
+anchor is held out.
 """
 
 import pytest
 
-from planner.studies.training_anchors import ANCHORS, MISSED, TOLERANCE, predict, predict_free
+from planner.studies.training_anchors import ANCHORS, TOLERANCE, predict, predict_free
 from planner.training.workload import DEFAULT_JITTER_CV
 
 # Predictions as of this change (error against the published figure), in ANCHORS order:
-# Meta 8K 43.1 % (+0.2 %, fitted), Meta 16K 38.1 % (-7.0 %), Meta 128K CP16 34.3 % (-9.8 %), DeepSeek-V3
-# 178.2 K GPU-hours per trillion tokens (-1.0 %), NVIDIA 70B H100 1,491 tok/s/GPU (-6.9 %); misses: NVIDIA 405B
-# H100 262 (-10.4 %), 8B FSDP 16,253 (+12.5 %), 70B GB200 FSDP 3,788 (-12.1 %).
+# Meta 8K 43.1 % (+0.2 %, fitted), Meta 16K 38.2 % (-6.9 %), Meta 128K CP16 34.7 % (-8.6 %), DeepSeek-V3
+# 170.0 K GPU-hours per trillion tokens (-5.6 %), NVIDIA 70B H100 1,507 tok/s/GPU (-5.9 %), 405B H100 286
+# (-2.0 %), DeepSeek-V3 H100 1,333 (+2.8 %), 8B FSDP 14,605 (+1.1 %), 70B GB200 FSDP 4,141 (-4.0 %).
 
 
 def test_anchor_roles():
-    # At least 8 anchors, one fitted, the rest held out; the misses are exactly the ones held to 15 %.
+    # At least 8 anchors, one fitted, the rest held out, every one held to the 10 % bar.
     assert len(ANCHORS) >= 8 and [a.role for a in ANCHORS].count("fitted") == 1
-    assert sum(a.role == "held out" for a in ANCHORS) >= 3 and DEFAULT_JITTER_CV == 0.055
-    assert {a.tolerance for a in ANCHORS} == {TOLERANCE, MISSED} and TOLERANCE == 0.10
+    assert sum(a.role == "held out" for a in ANCHORS) >= 3 and DEFAULT_JITTER_CV == 0.047
+    assert {a.tolerance for a in ANCHORS} == {TOLERANCE} and TOLERANCE == 0.10
 
 
 @pytest.mark.parametrize("anchor", ANCHORS, ids=[a.run for a in ANCHORS])
@@ -31,8 +31,8 @@ def test_anchor_within_tolerance(anchor):
     assert abs(p.error(anchor)) <= anchor.tolerance, f"predicted {p.value:,.4g}, published {anchor.published:,.4g}"
     assert p.plan.gpus == anchor.gpus and bool(p.scores.layout_ok[0])
     if anchor.recompute is not None:
-        # Meta trained 8K sequences without activation checkpointing; NVIDIA's H100 runs fit with selective;
-        # 80 layers of 16K-token micro-batches on GB200 with FSDP need full recomputation.
+        # Meta trained 8K sequences without activation checkpointing; NVIDIA's H100 runs fit with selective, and
+        # so does the GB200 FSDP run with half its layers' activations in Grace memory (its recipe's offload).
         assert p.plan.recompute == anchor.recompute
     if anchor.published_tflops is not None:
         tflops = float(p.scores.model_flop_per_s_per_gpu[0]) / 1e12
@@ -54,20 +54,20 @@ def test_llama3_405b_trend_follows_the_micro_batch_count():
 def test_deepseek_v3_mechanisms():
     # DeepSeek-V3 on 2,048 H800 (PP16 EP64 ZeRO-1, no TP, FP8) with its described choices: 4-node routing,
     # BF16 AdamW moments, FP8 activation cache; the planner chooses the rest and keeps selective recomputation
-    # (RMSNorm and MLA up-projections, section 3.2.3) at 58.1 GB of the 72 usable: 178.2 K GPU-h (-1.0 %).
-    ds = _anchor("DeepSeek-V3")
+    # (RMSNorm and MLA up-projections, section 3.2.3) at 58.1 GB of the 72 usable: 170.0 K GPU-h (-5.6 %).
+    ds = _anchor("DeepSeek-V3, 2,048")
     hours = predict(ds)
     assert hours.plan.recompute == "selective" and float(hours.scores.memory.total[0]) < 72e9
     assert float(hours.scores.mfu[0]) <= 1.0
     assert float(hours.scores.mfu_fp8[0]) == pytest.approx(float(hours.scores.mfu[0]) * 989 / 1979)
     # What each mechanism is worth: without node-limited routing each token crosses InfiniBand once per remote
-    # expert (8 x 7/8) instead of once per remote node (4 x 7/8): 236 K; without the overlap 254 K; neither 312 K.
+    # expert (8 x 7/8) instead of once per remote node (4 x 7/8): 226 K; without the overlap 273 K; neither 329 K.
     unlimited = predict(ds, ep_node_limit=None).value
     exposed = predict(ds, ep_overlap_fraction=0.0).value
     neither = predict(ds, ep_node_limit=None, ep_overlap_fraction=0.0).value
     assert hours.value < 0.8 * unlimited and hours.value < 0.75 * exposed and neither > 1.6 * hours.value
     # The memory recipe is what keeps selective recomputation affordable, not a speed-up: with plain Adam and
-    # bf16 caches the layout still fits (61.4 GB) and runs within 0.5 % (177.5 K; fp32 gradients move 4 bytes
+    # bf16 caches the layout still fits (61.4 GB) and runs within 0.5 % (169.3 K; fp32 gradients move 4 bytes
     # each through the data-parallel reduce-scatter instead of 2).
     plain = predict(ds, optimiser="adam", fp8_activation_cache=False)
     assert plain.plan.recompute == "selective" and abs(plain.value / hours.value - 1) < 0.005
@@ -78,9 +78,10 @@ def test_planner_own_layouts_for_the_issue_jobs():
     # Meta's 16K job: TP4 CP4 PP16 DP64, vpp 4, 41.9 % MFU (Meta 41 %; the issue's bar 38-46 %).
     meta = predict_free(_anchor("Llama 3 405B, 16,384 H100, TP8 PP16"))
     assert 0.38 <= meta.value <= 0.46 and meta.plan.gpus == 16384
-    # DeepSeek-V3's job: TP1 PP32 EP8 DP64 at 130.3 K GPU-hours per trillion tokens, -27.6 % of the published
-    # 180 K: the issue's 20 % bar is NOT met by the free search (docs/training.md, known gaps: an EP group
-    # inside one server keeps the all-to-all on NVLink and nothing charges its smaller expert GEMMs).
-    ds = predict_free(_anchor("DeepSeek-V3"))
+    # DeepSeek-V3's job: TP1 PP32 EP8 DP64 at 152.1 K GPU-hours per trillion tokens, -15.5 % of the published
+    # 180 K, inside the issue's 20 % bar (it found 130.3 K, -27.6 %, while linear layers ran at a flat GEMM rate:
+    # the measured FP8 GEMM curve, its quantisation pass and the routing passes cost every layout, and an EP
+    # group inside one server no longer hides them behind cheap NVLink all-to-alls).
+    ds = predict_free(_anchor("DeepSeek-V3, 2,048"))
     assert (ds.plan.tp, ds.plan.pp, ds.plan.ep, ds.plan.dp) == (1, 32, 8, 64) and bool(ds.scores.feasible[0])
-    assert ds.value == pytest.approx(130.3e3, rel=0.005)
+    assert ds.value == pytest.approx(152.1e3, rel=0.005) and abs(ds.error(_anchor("DeepSeek-V3, 2,048"))) <= 0.20

@@ -22,13 +22,13 @@ def _score(hw, name, plan, **workload):
 
 
 def test_jitter_is_the_expected_slowest_of_n_gpus():
-    # Step = ideal x (1 + cv sqrt(2 ln N)): Meta's 16,384-GPU layout waits 0.055 x sqrt(2 ln 16384) = 24.2 %
+    # Step = ideal x (1 + cv sqrt(2 ln N)): Meta's 16,384-GPU layout waits 0.047 x sqrt(2 ln 16384) = 20.7 %
     # beyond its ideal step; with cv 0 it does not wait at all.
     plan = TrainingPlan(tp=8, pp=16, vpp=4, dp=128, recompute="selective", zero=1)
     s = _score(H100, "llama-3.1-405b", plan)
     ideal = s.step_time_s[0] - s.jitter_s[0]
-    assert DEFAULT_JITTER_CV == 0.055
-    assert s.jitter_s[0] == pytest.approx(ideal * 0.055 * np.sqrt(2 * np.log(16384)), rel=1e-12)
+    assert DEFAULT_JITTER_CV == 0.047
+    assert s.jitter_s[0] == pytest.approx(ideal * 0.047 * np.sqrt(2 * np.log(16384)), rel=1e-12)
     calm = _score(H100, "llama-3.1-405b", plan, jitter_cv=0.0)
     assert calm.jitter_s[0] == 0 and calm.step_time_s[0] == pytest.approx(ideal, rel=1e-12)
 
@@ -93,7 +93,7 @@ def test_pipeline_trim_moves_the_fullest_stage():
 def test_best_llama3_405b_plan_on_16k_h100_is_in_metas_range():
     # The bar: the planner's best plan for Llama 3 405B on 16,384 H100 (8K sequences, 2,048-sequence
     # batch, BF16) is feasible and within 38-46 % MFU (Meta's runs: 38-43 %); it found 51.8 % before the scale
-    # effects. Now 41.3 % (TP4 CP4 PP16 DP64, vpp 4).
+    # effects. Now 41.2 % (TP4 CP4 PP16 DP64, vpp 4).
     sc = TrainingScenario(H100, model("llama-3.1-405b"), TrainingWorkload(global_batch_sequences=2048,
                                                                           sequence_tokens=8192))
     best = optimise_training(sc, Budget(gpus=16384), default_training_space(sc, 16384).pinned(precision="bf16")).best

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from hardware.catalogue import Catalogue
 from models import counts
 from models.catalogue import model
+from planner import quant
+from planner.engine.kernels import gemm
 from planner.training.evaluate import TrainingScenario, evaluate_training, evaluate_training_plan
 from planner.training.shape import training_shape
 from planner.training.workload import TrainingPlan, TrainingPlanArrays, TrainingWorkload
@@ -23,14 +25,23 @@ def test_one_gpu_step_by_hand():
     s = evaluate_training_plan(sc, TrainingPlan(recompute="selective", zero=0))
     pb = counts.param_breakdown(m8)
     layer = pb.attention_per_layer + pb.dense_ffn_per_layer        # 41,943,040 + 176,160,768
-    matmul = 32 * layer + 128256 * 4096                            # layers + LM head = 7,504,658,432
     gpu = H100.gpu                                                 # efficiencies as the catalogue has them
-    gemm = 989e12 * gpu.prefill_compute_efficiency_fraction        # BF16 peak x MAMF efficiency (0.80, [E8])
+    # Linear layers on the measured GEMM curve (planner.engine.kernels.gemm, H100 BF16: 761.5 TFLOP/s, 16 x 64
+    # tiles, 2.75 us floor). E.g. QKV 4096 x 4096 -> 6144: 256 x 96 = 24,576 tiles in ceil(24,576 / 132) = 187
+    # waves of 2 x 132 x 16 x 64 x 4096 / 761.5e12 = 1.45404 us, + 2.75 us = 274.66 us (bytes: 49 us, hidden).
+    curve = gemm.curve(gpu, "default").take(quant.mode_index("bf16"))
+    assert gemm.gemm_time_s(4096, 6144, 4096, curve) == pytest.approx(187 * 1.45404e-6 + 2.75e-6, rel=1e-5)
+    gemms = [(6144, 4096), (4096, 4096), (28672, 4096), (4096, 14336)]  # (n, k): QKV, O, gate-up, down
+    layer_s = sum(gemm.gemm_time_s(4096, n, k, curve) for n, k in gemms)
+    gemm_s = 32 * layer_s + gemm.gemm_time_s(4096, 128256, 4096, curve)   # + LM head
     hbm = 3.35e12 * gpu.hbm_efficiency_fraction                    # HBM3 peak x achievable fraction
-    attn_rate = gemm * 0.773                                       # FlashAttention-3 / best GEMM
+    attn_rate = 989e12 * gpu.prefill_compute_efficiency_fraction * 0.773  # FlashAttention-3 / best GEMM
     attn = 4 * 32 * 128 * (4096 * 4095 / 2) * 32                   # causal QK^T + AV (no diagonal), 32 layers
-    forward = 2 * 4096 * matmul / gemm + attn / attn_rate          # 0.0777 + 0.0072 s
-    compute = 3 * forward + attn / attn_rate                       # backward 2x, attention core recomputed
+    forward = gemm_s + attn / attn_rate                            # 0.0813 + 0.0072 s
+    # 2 x 4096 tokens x 7.5047e9 matmul parameters at 761.5 TFLOP/s is 0.0807 s; waves and floors add 0.8 %.
+    matmul = 32 * layer + 128256 * 4096                            # layers + LM head = 7,504,658,432
+    assert gemm_s == pytest.approx(2 * 4096 * matmul / 761.53e12 * 1.008, rel=1e-3)
+    compute = 3 * forward + attn / attn_rate                       # backward 2x forward, attention core rerun
     # Bytes/token/layer the forward writes: QKV in 8192 + Q 8192 + K,V 4096 + O 8192 + MLP in 8192
     # + 3 x 2 x 14336 + norms 16384 = 139,264; streamed 3 times through HBM. Selective recomputation
     # writes the two norm outputs and the SwiGLU product (8192 + 8192 + 28672 = 45,056) once more.
