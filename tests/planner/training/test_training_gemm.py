@@ -87,3 +87,23 @@ def test_activation_offload_moves_layers_to_host_memory():
     assert offloaded.comm_s[0] - kept.comm_s[0] == pytest.approx(m * host_s * OVERLAP_SM_SHARE, rel=1e-9)
     # More layers than the stage has less one: the last layer's activations stay (its backward runs first).
     assert score(200).memory.activations[0] == pytest.approx(kept.memory.activations[0] - 79 * stored, rel=1e-9)
+
+
+def test_tp_overlap_hides_behind_the_gemms_beside_it():
+    # Llama 3 70B on 64 H100, TP4 PP8 VP5 DP2, FP8, 64 micro-batches of one 8,192-token sequence. Per micro-batch a
+    # 10-layer stage runs 4 all-gather-sized TP collectives per layer in the forward and 4 in the backward:
+    # 80 x (3/4 x 8,192 x 8,192 x 2 bytes / 364.5 GB/s + 3 x 10 us) = 24.49 ms on NVLink, well inside the
+    # stage's 128 ms of GEMMs. With --tp-overlap 1 (NVIDIA's userbuffers recipes) it hides but for its SM share:
+    # the step's exposed communication drops by 64 x 24.49 ms x (1 - 20/132) = 1.33 s.
+    h100 = CAT.hardware("hgx-h100")
+    plan = TrainingPlan(tp=4, pp=8, vpp=5, dp=2, micro_batch=1, recompute="selective", zero=1, precision="fp8")
+
+    def score(overlap):
+        w = TrainingWorkload(global_batch_sequences=128, sequence_tokens=8192, tp_overlap_fraction=overlap)
+        return evaluate_training_plan(TrainingScenario(h100, model("llama-3.1-70b"), w), plan)
+
+    tp_s = 80 * (0.75 * 8192 * 8192 * 2 / 364.5e9 + 3 * 10e-6)
+    assert tp_s == pytest.approx(0.024493, rel=1e-4)
+    exposed, hidden = score(0.0), score(1.0)
+    assert exposed.comm_s[0] - hidden.comm_s[0] == pytest.approx(64 * tp_s * (1 - OVERLAP_SM_SHARE), rel=1e-9)
+    assert hidden.compute_s[0] == exposed.compute_s[0] > 64 * 3 * tp_s
