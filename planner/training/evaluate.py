@@ -44,6 +44,7 @@ import numpy as np
 
 from hardware.specs import Hardware
 from models.spec import ModelSpec
+from planner.engine.activations import LOGIT_BYTES
 from planner.serving.evaluate import CommonScores
 from planner.training.comm import training_comm
 from planner.training.gemm_time import dense_forward_s, expert_forward_s, mla_up_forward_s
@@ -66,6 +67,10 @@ LIMITS = ("compute", "hbm", "comm", "bubble")
 # Non-matmul kernels write each stored activation once in the forward pass, then read it and
 # write its gradient once in the backward pass: three HBM passes over the stored bytes.
 ELEMENTWISE_PASSES = 3.0
+# The cross-entropy over the vocabulary (Megatron-Core's vocabulary-parallel loss, fp32 logits) writes the
+# logits' softmax in the forward pass, reads it back in the backward and writes the logits' gradient: three
+# passes of ``LOGIT_BYTES`` per logit, on the stage that runs the LM head.
+VOCAB_LOSS_PASSES = 3.0
 FP8_INDEX = PRECISIONS.index("fp8")
 # Communication overlapped with compute occupies SMs: DeepSeek-V3 dedicates 20 of the H800's 132
 # SMs to its all-to-all kernels while the rest compute (arXiv 2412.19437 section 3.2.2): 20 / 132.
@@ -191,7 +196,10 @@ def _stage(scenario: TrainingScenario, shape: TrainingShape, r, plans: TrainingP
     # Selective recomputation writes the norm and MLP-activation outputs once more in the backward pass.
     rebuilt = np.where(rc == 1, streamed - stored_bytes_per_layer(shape, tp, cp, mb, rc, prec == FP8_INDEX,
                                                                   fp8_cache=cache), 0.0)
-    elementwise_s = ((ELEMENTWISE_PASSES + (rc == 2)) * streamed + rebuilt) * layers / r.hbm_bytes_per_s
+    # The LM head's cross-entropy streams its micro-batch's fp32 logits (vocabulary-parallel over tp, one row
+    # per token of the CP shard) ``VOCAB_LOSS_PASSES`` times.
+    loss = np.where(head, VOCAB_LOSS_PASSES * LOGIT_BYTES * shape.vocab_size * tokens_gpu, 0.0)
+    elementwise_s = (((ELEMENTWISE_PASSES + (rc == 2)) * streamed + rebuilt) * layers + loss) / r.hbm_bytes_per_s
 
     dense_p, expert_p = layer_params(shape, layers, tp, ep)
     if kind != "middle":

@@ -14,8 +14,8 @@ from planner.training.workload import DEFAULT_JITTER_CV
 
 # Predictions as of this change (error against the published figure), in ANCHORS order:
 # Meta 8K 43.1 % (+0.2 %, fitted), Meta 16K 38.2 % (-6.9 %), Meta 128K CP16 34.7 % (-8.6 %), DeepSeek-V3
-# 170.0 K GPU-hours per trillion tokens (-5.6 %), NVIDIA 70B H100 1,507 tok/s/GPU (-5.9 %), 405B H100 286
-# (-2.0 %), DeepSeek-V3 H100 1,333 (+2.8 %), 8B FSDP 14,605 (+1.1 %), 70B GB200 FSDP 4,141 (-4.0 %).
+# 170.0 K GPU-hours per trillion tokens (-5.6 %), NVIDIA 70B H100 1,497 tok/s/GPU (-6.6 %), 405B H100 286
+# (-2.0 %), DeepSeek-V3 H100 1,333 (+2.8 %), 8B FSDP 14,488 (+0.3 %), 70B GB200 FSDP 4,136 (-4.1 %).
 
 
 def test_anchor_roles():

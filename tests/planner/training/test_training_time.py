@@ -45,7 +45,8 @@ def test_one_gpu_step_by_hand():
     # Bytes/token/layer the forward writes: QKV in 8192 + Q 8192 + K,V 4096 + O 8192 + MLP in 8192
     # + 3 x 2 x 14336 + norms 16384 = 139,264; streamed 3 times through HBM. Selective recomputation
     # writes the two norm outputs and the SwiGLU product (8192 + 8192 + 28672 = 45,056) once more.
-    elementwise = (3 * 139_264 + 45_056) * 4096 * 32 / hbm
+    # The cross-entropy over the vocabulary streams the fp32 logits 3 times: 3 x 4 bytes x 128,256 x 4,096 tokens.
+    elementwise = ((3 * 139_264 + 45_056) * 4096 * 32 + 3 * 4 * 128_256 * 4096) / hbm
     # Adam update: 28 bytes for each of the 32 layers' and both vocabulary matrices' parameters.
     optimiser = 28 * (32 * layer + 2 * 128256 * 4096) / hbm
     step = 8 * (compute + elementwise) + optimiser                 # no bubble, no communication, one GPU
