@@ -169,8 +169,8 @@ def frontier(*, points=None, progress=None, **grid) -> list[dict]:
 def train_plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, racks=None, gpus=None, max_kw=None,
                global_batch=None, seq_len=None, optimiser=None, train_tokens=None, dp_overlap=None, tp_overlap=None,
                ep_overlap=None, jitter_cv=None, stage_trim=None, ep_node_limit=None, fp8_act_cache=None,
-               offload_layers=None, tp=None, pp=None, ep=None, dp=None, cp=None, vpp=None, micro_batch=None,
-               recompute=None, zero=None,
+               offload_layers=None, mtp_modules=None, tp=None, pp=None, ep=None, dp=None, cp=None, vpp=None,
+               micro_batch=None, recompute=None, zero=None,
                precision=None, target_tokens_per_s=None, deadline_days=None, top=None, solver=None,
                time_limit_s=None, export_mps=None, export_lp=None, allow_span=False, catalogue_dirs=()) -> dict:
     """The fastest layout of a training job within a budget (``rackplan train plan``): MILP optimum, verified.
@@ -188,7 +188,8 @@ def train_plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, r
             and last pipeline stage (default 0); ep_node_limit: servers a token may reach (default none);
             fp8_act_cache: FP8 layouts cache MoE SwiGLU inputs in FP8 and attention outputs in E5M6
             (DeepSeek-V3; default off); offload_layers: layers per stage whose activations wait in host
-            memory (default 0).
+            memory (default 0); mtp_modules: multi-token-prediction modules on the last stage, one layer and
+            one LM-head pass each (DeepSeek-V3: 1; default 0).
         tp, pp, ep, dp, cp, vpp, micro_batch, zero, recompute, precision: restrict a decision to a value or
             a list of values.
         target_tokens_per_s: a tokens/s floor; deadline_days: with train_tokens, the floor that finishes
@@ -228,7 +229,7 @@ def train_min_gpus(**options) -> dict:
 def train_evaluate(*, model, system=None, gpu=None, fabric=None, preset=None, global_batch=None, seq_len=None,
                    optimiser=None, train_tokens=None, dp_overlap=None, tp_overlap=None, ep_overlap=None,
                    jitter_cv=None, stage_trim=None, ep_node_limit=None, fp8_act_cache=None, offload_layers=None,
-                   tp=None, pp=None, ep=None,
+                   mtp_modules=None, tp=None, pp=None, ep=None,
                    dp=None, cp=None, vpp=None, micro_batch=None, recompute=None, zero=None, precision=None,
                    allow_span=False, catalogue_dirs=()) -> dict:
     """Score one training layout with the evaluator (``rackplan train evaluate``).

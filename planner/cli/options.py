@@ -290,6 +290,8 @@ training_workload_options = group(
                  help="FP8 layouts cache MoE SwiGLU inputs in FP8 and attention outputs in E5M6 (DeepSeek-V3)."),
     click.option("--offload-layers", type=click.IntRange(min=0), default=None,
                  help="Layers per pipeline stage whose activations wait in host memory (default 0)."),
+    click.option("--mtp-modules", type=click.IntRange(min=0), default=None,
+                 help="Multi-token-prediction modules on the last stage (DeepSeek-V3: 1; default 0)."),
 )
 training_scenario_options = group(model_option, hardware_options, span_option, training_workload_options)
 

@@ -26,12 +26,12 @@ LAYOUT_DEFAULTS = {f.name: f.default for f in fields(TrainingPlan)}
 def scenario(*, model=None, system=None, gpu=None, fabric=None, preset=None, allow_span=False, catalogue_dirs=(),
              global_batch=None, seq_len=None, optimiser=None, train_tokens=None, dp_overlap=None, tp_overlap=None,
              ep_overlap=None, jitter_cv=None, stage_trim=None, ep_node_limit=None, fp8_act_cache=None,
-             offload_layers=None):
+             offload_layers=None, mtp_modules=None):
     """The training scenario of these names and workload figures (``None``: the default)."""
     workload = training_workload(global_batch, seq_len, optimiser, train_tokens, dp_overlap, tp_overlap,
                                  ep_overlap_fraction=ep_overlap, jitter_cv=jitter_cv, stage_trim_layers=stage_trim,
                                  ep_node_limit=ep_node_limit, fp8_activation_cache=fp8_act_cache,
-                                 offload_layers=offload_layers)
+                                 offload_layers=offload_layers, mtp_modules=mtp_modules)
     return training_scenario(model=model, system=system, gpu=gpu, workload=workload, fabric=fabric, preset=preset,
                              allow_span=bool(allow_span), catalogue_dirs=tuple(catalogue_dirs or ()))
 

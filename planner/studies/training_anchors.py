@@ -82,8 +82,10 @@ TP_OVERLAP = {"tp_overlap_fraction": 1.0}
 GRACE_OFFLOAD = {"offload_layers": 40}
 TRIM = {"stage_trim_layers": 1}  # one layer off the first and last stage (Meta, section 3.3.2)
 # DeepSeek-V3's described choices: node-limited routing to 4 nodes (section 2.1.2), BF16 AdamW moments with
-# fp32 master weights and gradients, FP8-cached SwiGLU inputs and E5M6 attention outputs (section 3.3.3).
-DEEPSEEK_RECIPE = {"ep_node_limit": 4, "optimiser": "adam-bf16-moments", "fp8_activation_cache": True}
+# fp32 master weights and gradients, FP8-cached SwiGLU inputs and E5M6 attention outputs (section 3.3.3), one
+# multi-token-prediction module on the last stage (section 2.2).
+DEEPSEEK_RECIPE = {"ep_node_limit": 4, "optimiser": "adam-bf16-moments", "fp8_activation_cache": True,
+                   "mtp_modules": 1}
 ANCHORS: tuple[Anchor, ...] = (
     Anchor("Llama 3 405B, 8,192 H100, TP8 PP16 DP64, 8K, BF16", META, "hgx-h100", "llama-3.1-405b", 2048, 8192,
            8192, "mfu", 0.43, dict(tp=8, cp=1, pp=16, dp=64, micro_batch=1, precision="bf16"), workload=TRIM,

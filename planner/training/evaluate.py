@@ -52,6 +52,7 @@ from planner.training.memory import (
     TRAINING_HBM_USABLE_FRACTION,
     TrainingMemory,
     layer_params,
+    mtp_stage_layers,
     offloaded_layers,
     stage_layers,
     stored_bytes_per_layer,
@@ -166,7 +167,8 @@ class _Stage:
 
 def _stage(scenario: TrainingScenario, shape: TrainingShape, r, plans: TrainingPlanArrays, cols: dict,
            layers: np.ndarray, head: np.ndarray, kind: str, m: np.ndarray) -> _Stage:
-    """Score one pipeline stage (``layers`` per row; ``head``: it runs the LM head; ``kind``: one of
+    """Score one pipeline stage (``layers`` per row; ``head``: LM-head passes it runs, 0 or 1 plus one per
+    multi-token-prediction module; ``kind``: one of
     ``STAGES``; ``cols``: float columns; ``m``: micro-batches per replica)."""
     hw, w = scenario.hardware, scenario.workload
     opt = w.optimiser_spec
@@ -175,7 +177,7 @@ def _stage(scenario: TrainingScenario, shape: TrainingShape, r, plans: TrainingP
     moe_layers = layers * shape.moe_layer_fraction
     tokens_gpu = mb * shape.sequence_tokens / (tp * cp)
     dense_flop = 2.0 * tokens_gpu * (shape.attention_params * layers + shape.dense_ffn_params * (layers - moe_layers)
-                                     + shape.shared_params * moe_layers + np.where(head, shape.output_params, 0.0))
+                                     + shape.shared_params * moe_layers + head * shape.output_params)
     expert_flop = 2.0 * tokens_gpu * shape.top_k * shape.expert_params * moe_layers
     attention_flop = shape.attention_flop_per_sequence / shape.num_layers * layers * mb / (tp * cp)
     attention_s = attention_flop / r.attention_flop_per_s
@@ -198,7 +200,7 @@ def _stage(scenario: TrainingScenario, shape: TrainingShape, r, plans: TrainingP
                                                                   fp8_cache=cache), 0.0)
     # The LM head's cross-entropy streams its micro-batch's fp32 logits (vocabulary-parallel over tp, one row
     # per token of the CP shard) ``VOCAB_LOSS_PASSES`` times.
-    loss = np.where(head, VOCAB_LOSS_PASSES * LOGIT_BYTES * shape.vocab_size * tokens_gpu, 0.0)
+    loss = head * VOCAB_LOSS_PASSES * LOGIT_BYTES * shape.vocab_size * tokens_gpu
     elementwise_s = (((ELEMENTWISE_PASSES + (rc == 2)) * streamed + rebuilt) * layers + loss) / r.hbm_bytes_per_s
 
     dense_p, expert_p = layer_params(shape, layers, tp, ep)
@@ -236,7 +238,7 @@ def memory_of(scenario: TrainingScenario, plans: TrainingPlanArrays,
     m = np.maximum(num_micro_batches(w, plans.dp, plans.micro_batch).astype(float), 1.0)
     return training_memory(shape, w.optimiser_spec, plans.tp, plans.pp, plans.vpp, plans.cp, plans.ep, plans.dp,
                            plans.micro_batch, plans.recompute, plans.zero, m, plans.precision == FP8_INDEX,
-                           w.stage_trim_layers, w.fp8_activation_cache, w.offload_layers)
+                           w.stage_trim_layers, w.fp8_activation_cache, w.offload_layers, w.mtp_modules)
 
 
 def evaluate_training(scenario: TrainingScenario, plans: TrainingPlanArrays,
@@ -251,8 +253,10 @@ def evaluate_training(scenario: TrainingScenario, plans: TrainingPlanArrays,
     m = np.maximum(num_micro_batches(w, plans.dp, plans.micro_batch).astype(float), 1.0)
     gpus = tp * pp * cp * dp
 
-    layers = stage_layers(shape, pp, w.stage_trim_layers)
-    heads = (pp == 1, np.zeros_like(pp, bool), np.ones_like(pp, bool))
+    # The stage that runs the LM head also runs the multi-token-prediction modules: one more layer and one
+    # more LM-head pass each (DeepSeek-V3, arXiv 2412.19437 section 2.2; `mtp_stage_layers`).
+    layers = mtp_stage_layers(stage_layers(shape, pp, w.stage_trim_layers), pp, w.mtp_modules)
+    heads = tuple((1.0 + w.mtp_modules) * h for h in (pp == 1, np.zeros_like(pp), np.ones_like(pp)))
     stages = tuple(_stage(scenario, shape, r, plans, cols, n, h, k, m) for n, h, k in zip(layers, heads, STAGES))
     first, middle, last = stages
     # The slowest stage paces the pipeline (middle stages exist from pp 3); the tails end the step.

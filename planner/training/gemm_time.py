@@ -52,7 +52,7 @@ def _dims(shape: TrainingShape, block: str, split: bool) -> list[tuple[float, fl
 def dense_forward_s(shape: TrainingShape, curve: GemmCurve, mode: np.ndarray, rows: np.ndarray, tp: np.ndarray,
                     layers: np.ndarray, moe_layers: np.ndarray, head: np.ndarray) -> np.ndarray:
     """Forward time of one stage's dense-block GEMMs per GPU (``rows``: the CP shard's tokens of one
-    micro-batch; ``layers``, ``moe_layers``: the stage's; ``head``: it runs the LM head)."""
+    micro-batch; ``layers``, ``moe_layers``: the stage's; ``head``: LM-head passes it runs, 0 without the head)."""
     inv_tp = 1.0 / tp
     split, own = gemm_rows(curve, mode, rows), gemm_rows(curve, mode, rows * inv_tp)
 
@@ -64,7 +64,7 @@ def dense_forward_s(shape: TrainingShape, curve: GemmCurve, mode: np.ndarray, ro
         total = total + (layers - moe_layers) * block("dense")
     if shape.num_moe_layers:
         total = total + moe_layers * block("shared")
-    return total + np.where(head, block("head"), 0.0)
+    return total + head * block("head")
 
 
 def expert_forward_s(shape: TrainingShape, curve: GemmCurve, mode: np.ndarray, tokens_gpu: np.ndarray,

@@ -174,6 +174,19 @@ def stage_layers(shape: TrainingShape, pp, trim: int = 0) -> tuple[np.ndarray, n
     return split_layers(shape.num_layers, pp, trim)
 
 
+def mtp_stage_layers(layers: tuple[np.ndarray, np.ndarray, np.ndarray], pp, mtp: int = 0
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`stage_layers` with ``mtp`` multi-token-prediction modules on the stage that runs the LM head (the last;
+    the only one without pipelining): each is one more transformer layer of the model's kind, whose logits
+    come from a second pass of the shared LM head (DeepSeek-V3, arXiv 2412.19437 section 2.2: one module,
+    an MoE layer beside the main model's 61), costed as one of the model's layers (its MoE share). Its
+    ``2h x h`` input projection is left out (DeepSeek-V3: 2 x 7,168^2 = 0.10 B parameters, 18 % of the
+    0.59 B a token activates in an MoE layer: about 0.18 of a layer on the last stage)."""
+    first, middle, last = layers
+    single = np.asarray(pp, dtype=float) <= 1
+    return np.where(single, first + mtp, first), np.where(single, middle + mtp, middle), last + mtp
+
+
 def split_layers(num_layers: int, pp, trim: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`stage_layers` for a layer count: first, each middle and last stage's layers."""
     pp = np.asarray(pp, dtype=float)
@@ -260,7 +273,7 @@ def stored_bytes_per_layer(shape: TrainingShape, tp, cp, micro_batch, recompute,
 
 def training_memory(shape: TrainingShape, optimiser: OptimiserSpec, tp, pp, vpp, cp, ep, dp, micro_batch,
                     recompute, zero, micro_batches, precision_fp8, trim: int = 0,
-                    fp8_cache: bool = False, offload_layers: int = 0) -> TrainingMemory:
+                    fp8_cache: bool = False, offload_layers: int = 0, mtp: int = 0) -> TrainingMemory:
     """Memory per GPU of every row on its fullest stage (first, the fullest middle one, or last);
     ``fp8_cache`` as in `stored_bytes_per_layer`; ``offload_layers`` of each stage keep their activations in
     host memory (`offloaded_layers`)."""
@@ -274,7 +287,7 @@ def training_memory(shape: TrainingShape, optimiser: OptimiserSpec, tp, pp, vpp,
     tokens = mb * shape.sequence_tokens
     logits = (LOGIT_BYTES * shape.vocab_size + ACTIVATION_BYTES * shape.hidden_size) * tokens / (tp * cp)
     stages = []
-    first_layers, middle_layers, last_layers = stage_layers(shape, pp, trim)
+    first_layers, middle_layers, last_layers = mtp_stage_layers(stage_layers(shape, pp, trim), pp, mtp)
     interleave = in_flight / np.maximum(np.minimum(pp, micro_batches), 1.0)
     for kind, layers in (("first", first_layers), ("middle", middle_layers), ("last", last_layers)):
         is_last = kind == "last"
@@ -287,7 +300,9 @@ def training_memory(shape: TrainingShape, optimiser: OptimiserSpec, tp, pp, vpp,
         middle_flight = np.where(pp > 2, np.minimum(pp - 1.0, micro_batches) * interleave, 0.0)
         flight = {"first": in_flight, "middle": middle_flight, "last": np.where(vpp > 1, in_flight, 1.0)}[kind]
         holds_head = np.ones_like(pp, bool) if is_last else (pp == 1) & (kind == "first")
-        acts = stored * (layers - offloaded_layers(layers, offload_layers)) * flight + np.where(holds_head, logits, 0.0)
+        # Each LM-head pass (one more per MTP module) keeps its own logits for its backward.
+        acts = (stored * (layers - offloaded_layers(layers, offload_layers)) * flight
+                + np.where(holds_head, (1.0 + mtp) * logits, 0.0))
         per_layer_w = (dense_p + expert_p) / np.maximum(layers, 1.0) * optimiser.weight_bytes_per_param
         gathered = np.minimum(ZERO3_RESIDENT_LAYERS, layers) * per_layer_w  # nothing to gather from one member
         buffers = rebuilt + np.where((z >= 3) & (dp * cp > 1), gathered, 0.0)

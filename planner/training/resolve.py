@@ -34,8 +34,8 @@ def training_workload(global_batch: int | None = None, sequence_tokens: int | No
     """Build the workload from options (``None``: the default), one line of error on bad values.
 
     ``scale`` takes the scale and MoE fields of `TrainingWorkload` (``ep_overlap_fraction``,
-    ``jitter_cv``, ``stage_trim_layers``, ``ep_node_limit``, ``fp8_activation_cache``); ``None`` leaves a
-    field at its default.
+    ``jitter_cv``, ``stage_trim_layers``, ``ep_node_limit``, ``fp8_activation_cache``, ``offload_layers``,
+    ``mtp_modules``); ``None`` leaves a field at its default.
     """
     try:
         return TrainingWorkload(

@@ -153,6 +153,8 @@ class TrainingWorkload(BaseModel):
         offload_layers: layers of each pipeline stage whose stored activations are copied to host memory
             in the forward pass and back for the backward (Megatron-Core's ``cpu_offloading_num_layers``;
             one layer always stays on the GPU).
+        mtp_modules: multi-token-prediction modules, each one more layer and one more LM-head pass on the
+            stage that runs the head (DeepSeek-V3: 1, arXiv 2412.19437 section 2.2); 0: none.
     """
 
     model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
@@ -169,6 +171,7 @@ class TrainingWorkload(BaseModel):
     ep_node_limit: int | None = Field(default=None, ge=1)
     fp8_activation_cache: bool = False
     offload_layers: int = Field(default=0, ge=0)
+    mtp_modules: int = Field(default=0, ge=0)
 
     @field_validator("optimiser")
     @classmethod
