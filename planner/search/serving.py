@@ -43,7 +43,7 @@ from planner.verify.serving import verify
 FULL_TABLE_ROWS = 1 << 18
 SCORE_CHUNK_ROWS = 1 << 16
 
-__all__ = ["Choice", "Result", "optimise"]
+__all__ = ["Choice", "Result", "Rows", "optimise"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +57,18 @@ class Result(Answer):
     objective: str
     target_tps: float | None
     table: CandidateTable | None = None
+    rows: Rows | None = None
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows of an answer's table that meet its limits, with their layout keys: what a question asked
+    again under the same limits (another budget or target) reuses rather than selects and keys again."""
+
+    limits: Limits
+    table: CandidateTable
+    keys: np.ndarray
+    family: np.ndarray
 
 
 def _layout_keys(table: CandidateTable) -> np.ndarray:
@@ -105,9 +117,11 @@ def _instance_bounds(scenario: Scenario, budget: Budget, table: CandidateTable, 
 def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Limits = Limits(),
              objective: str = "max_tps", target_tps: float | None = None, top: int = 1, solver: str = "highs",
              time_limit_s: float | None = None, export_mps: str | None = None,
-             export_lp: str | None = None, scored: CandidateTable | None = None) -> Result:
+             export_lp: str | None = None, scored: CandidateTable | None = None,
+             rows: Rows | None = None) -> Result:
     """Plan ``scenario`` within ``budget`` over ``space``; see the module docstring. ``scored``: the
-    candidate table of an earlier answer (``Result.table``) for this scenario and space, reused."""
+    candidate table of an earlier answer (``Result.table``) for this scenario and space, reused; ``rows``:
+    that answer's ``Result.rows``, reused too when its limits are these."""
     start = time.perf_counter()
     if objective not in formulation.OBJECTIVES:
         raise InputError(f"unknown objective '{objective}'")
@@ -117,19 +131,28 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
     hw = scenario.hardware
     capacity = fabric_capacity_bytes_per_s(hw, budget.gpus)
 
-    def candidates(table: CandidateTable) -> tuple[driver.Candidates, np.ndarray]:
+    def candidates(table: CandidateTable, keys: np.ndarray | None = None,
+                   family: np.ndarray | None = None) -> tuple[driver.Candidates, np.ndarray]:
         bounds, usable = _instance_bounds(scenario, budget, table, objective, target_tps)
-        s, keys = table.scores, _layout_keys(table)
+        s = table.scores
+        if keys is None:
+            keys = _layout_keys(table)
+            family = _family_keys(scenario, keys)
         return driver.Candidates(keys=keys, rate=s.instance_tps, gpus=s.gpus_per_instance, usable=usable,
                                  fabric_may_bind=prune.fabric_may_bind(s.fabric_bytes_per_s, bounds, capacity),
-                                 family=_family_keys(scenario, keys)), bounds
+                                 family=family), bounds
 
     plans = None if scored is not None else enumerate_plans(scenario, space)
     if plans is None or len(plans) <= FULL_TABLE_ROWS:
         # The whole scored table is kept (Result.table): "what would move it" re-solves on it.
         table = limited(scored, limits) if plans is None else scored_table(scenario, plans, limits, space.size())
-        feasible = table.feasible()
-        cands, bounds = candidates(feasible)
+        if plans is None and rows is not None and rows.limits == limits:
+            feasible = rows.table
+            cands, bounds = candidates(feasible, rows.keys, rows.family)
+        else:
+            feasible = table.feasible()
+            cands, bounds = candidates(feasible)
+        kept_rows = Rows(limits=limits, table=feasible, keys=cands.keys, family=cands.family)
         base = driver.shortlist(cands, lambda: explain_infeasible(scenario, budget, table, limits, objective,
                                                                      target_tps, space=space))
         enumerated, meeting = len(table.plans), int(table.ok.sum())
@@ -137,7 +160,7 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
         # A space too large to hold scored: a slice of layouts at a time is scored and shortlisted at
         # once (each layout's rows lie in one slice), so memory follows the shortlist, not the space;
         # the rows kept are those, in the same order, that shortlisting the whole table keeps.
-        table, kept, meeting = None, [], 0
+        table, kept, meeting, kept_rows = None, [], 0, None
         for part in layout_chunks(plans, SCORE_CHUNK_ROWS):
             chunk = scored_table(scenario, plans.take(part), limits, space.size()).feasible()
             meeting += len(chunk.plans)
@@ -170,4 +193,4 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
     counts = driver.counts(space.size(), enumerated, meeting, int(base.size), outcome)
     return Result(choices=outcome.choices, counts=counts, wall_time_s=time.perf_counter() - start,
                   scenario=scenario, budget=budget, limits=limits, space=space, objective=objective,
-                  target_tps=target_tps, table=table)
+                  target_tps=target_tps, table=table, rows=kept_rows)
