@@ -291,15 +291,13 @@ def _training_groups() -> dict:
                           "adam-bf16-moments 14 B (DeepSeek-V3), sgd-momentum 12 B (default adam)."),
         click.option("--train-tokens", type=FiniteFloat(min=1, max=MAX_TRAIN_TOKENS), default=None,
                      help="Tokens the whole run consumes: reports time to train."),
-        click.option("--dp-overlap", type=FRACTION, default=None,
-                     help="Share of data-parallel collective time that may hide behind the pass beside it "
-                          "(default 1.0)."),
-        click.option("--tp-overlap", type=FRACTION, default=None,
-                     help="Share of tensor-parallel collective time hidden behind GEMMs (default 0.0)."),
-        click.option("--ep-overlap", type=FRACTION, default=None,
-                     help="Share of expert all-to-all time hidden behind another micro-batch (DualPipe; default 1.0)."),
-        click.option("--jitter-cv", type=FRACTION, default=None,
-                     help="Per-GPU step-time variation; steps wait for the slowest GPU (default 0.055)."),
+        *(click.option(name, type=FRACTION, default=None, help=text) for name, text in (
+            ("--dp-overlap", "Share of data-parallel collective time that may hide behind the pass beside it "
+                             "(default 1.0)."),
+            ("--tp-overlap", "Share of tensor-parallel collective time hidden behind GEMMs (default 0.0)."),
+            ("--ep-overlap", "Share of expert all-to-all time hidden behind another micro-batch (DualPipe; "
+                             "default 1.0)."),
+            ("--jitter-cv", "Per-GPU step-time variation; steps wait for the slowest GPU (default 0.055)."))),
         click.option("--stage-trim", type=click.IntRange(min=0), default=None,
                      help="Layers taken off the first and last pipeline stage (Llama 3: 1; default 0)."),
         click.option("--ep-node-limit", type=click.IntRange(min=1), default=None,
