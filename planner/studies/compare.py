@@ -39,7 +39,7 @@ from planner.serving.candidates import Limits
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, default_space
 from planner.studies.serving import Document
-from planner.studies.shared import limited_table, shared_table
+from planner.studies.shared import limited_table, same_table_order, shared_table, sharing_tables
 
 # Axis order is row order: the first axis varies slowest.
 AXES = ("model", "hardware", "budget", "context", "quant", "fabric", "serving", "latency")
@@ -307,11 +307,12 @@ def compare(specs: list[ScenarioSpec], settings: Settings, baseline: int = 1,
         raise InputError("nothing to compare: the grid is empty")
     if not 1 <= baseline <= len(specs):
         raise InputError(f"--baseline must be a row number from 1 to {len(specs)} (got {baseline})")
-    rows = []
-    for i, spec in enumerate(specs):
-        if progress is not None:
-            progress(i, len(specs))
-        rows.append(plan_row(spec, settings, i + 1))
+    rows = [None] * len(specs)
+    with sharing_tables():  # scenarios differing only in budget or latency floor share one scored table
+        for done, i in enumerate(same_table_order(specs)):
+            if progress is not None:
+                progress(done, len(specs))
+            rows[i] = plan_row(specs[i], settings, i + 1)
     if progress is not None:
         progress(len(specs), len(specs))
     return add_ratios(rows, baseline)
