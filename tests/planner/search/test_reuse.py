@@ -41,7 +41,7 @@ def test_one_more_rack_on_the_reused_rows_is_the_answer_asked_afresh(first):
     again = optimise(SC, two_racks, SPACE, LIMITS, top=1, scored=first.table, rows=first.rows)
     _same(again, fresh)
     # The rows meeting the limits were not selected again: the first answer's array is the one used.
-    assert again.rows.table is first.rows.table and again.rows.keys is first.rows.keys
+    assert again.rows.picked is first.rows.picked and again.rows.keys is first.rows.keys
     # A dense model's best plan on two racks is the one-rack plan twice (72 -> 144 GPUs, same layout).
     assert again.best.plan.instances == 2 * first.best.plan.instances
     assert float(again.best.scores.total_tps[0]) == pytest.approx(2 * float(first.best.scores.total_tps[0]),
@@ -53,6 +53,6 @@ def test_rows_of_other_limits_are_not_reused(first):
     fresh = optimise(SC, Budget(gpus=72, racks=1), SPACE, relaxed, top=1)
     again = optimise(SC, Budget(gpus=72, racks=1), SPACE, relaxed, top=1, scored=first.table, rows=first.rows)
     _same(again, fresh)
-    assert again.rows.table is not first.rows.table
+    assert again.rows.picked is not first.rows.picked
     # 10 % more TPOT admits rows the first answer's limit refused: more rows meet it.
     assert again.counts["feasible"] > first.counts["feasible"]
