@@ -85,7 +85,8 @@ def moe_layer(sc, dtype, tokens, hidden, inter, top_k, experts, ep, weight_bytes
     rank + sqrt(2 ln ep x (E / ep) h (1 - h)), at most E / ep; it computes T k / ep x (1 + sqrt(2 ln ep /
     (T k / ep))) rows plus pad rows per hit expert at ``peak`` x compute_fraction, slowed by thin_inter /
     inter; streams each hit expert's 3 x hidden x inter elements at HBM x hbm_fraction (at least
-    expert_us each); the two blend as a p-norm; routing passes move T k hidden vectors of 2 B."""
+    expert_us each); the two blend as a p-norm; routing passes move T k hidden vectors of 2 B; the batch
+    path adds path_us x x^8 / (1 + x^8), x = T k / path_pairs."""
     p, moved = moe.parameters(sc.profile.name, sc.hardware.gpu.name, dtype)
     assert not moved  # measured on this GPU (the engines' median)
     local = experts / ep
@@ -100,7 +101,9 @@ def moe_layer(sc, dtype, tokens, hidden, inter, top_k, experts, ep, weight_bytes
     memory = hits * max(shard * weight_bytes / bandwidth, p["expert_us"] * 1e-6)
     blend = (compute ** p["blend"] + memory ** p["blend"]) ** (1 / p["blend"])
     permute = tokens * top_k * hidden * 2 * p["permute_passes"] / bandwidth
-    return p["launch_us"] * 1e-6 + permute + blend, h
+    x = (tokens * top_k / p["path_pairs"]) ** 8
+    path = p["path_us"] * 1e-6 * x / (1 + x)
+    return p["launch_us"] * 1e-6 + path + permute + blend, h
 
 
 def fabric_rate(fabric):
