@@ -9,12 +9,12 @@ soft-L1 robust least squares on relative error (``planner.calibration.fit.robust
 Kernels: an engine runs one dtype through different kernels by shape (the table's
 ``kernel_source``: e.g. SGLang on Blackwell runs bf16 Mixtral- and Llama-4-shaped layers on its
 Triton kernel, 1.5-2x slower than the FlashInfer TensorRT-LLM kernel it runs for ten other
-shapes; SGLang on Hopper runs the non-gated bf16 experts on FlashInfer's CUTLASS kernel, 4-5x
-slower than their bytes). Each kernel gets its own parameters; the dtype's **default kernel**
-(the one the engine runs for the most shapes) is the curve the planner evaluates, the others are
-stored beside it (``kernels.<dtype>.<kernel>`` in the TOML) so every row is scored against the
-curve of the kernel it ran. The table also scores the default kernel's curve against every row
-(what the planner predicts for a layer whose kernel it cannot know).
+shapes; SGLang on Hopper runs the non-gated bf16 experts on FlashInfer's CUTLASS kernel, 4-7x
+their bytes). The planner's curve for a dtype is fitted on all its rows (the engine's kernels as
+it picks them across shapes: it cannot know which one an unseen model gets); where the engine runs
+the dtype on several kernels, one more parameter set per kernel is fitted on that kernel's rows
+(``kernels.<dtype>.<kernel>`` in the TOML) and every row is scored against the curve of the kernel
+it ran: how well the curve's form fits each kernel. The table also scores the planner's curves.
 
 Routing: the fit uses the ``power_law_1.01`` rows. That is the distribution aiconfigurator
 itself predicts with by default (its ``power_law`` workload), and the nearest to a trained router:
@@ -51,7 +51,6 @@ COLUMNS = ["moe_dtype", "num_tokens", "hidden_size", "inter_size", "topk", "num_
 # (2688, 1856) top-6 on H200 vLLM bf16 takes 51 us, 6 x 2 x 2688 x 1856 x 2 B = 120 MB at 4.2 TB/s
 # (29 us) plus the ~22 us floor; three matrices would need 43 us of streaming.
 NON_GATED = ((2688, 1856, 6, 128), (1024, 2688, 22, 512), (2048, 5120, 22, 512), (8192, 5120, 22, 512))
-SHAPE = ("hidden_size", "inter_size", "topk", "num_experts")
 DTYPE_MODES = {d: m for m, ds in moe.MODE_DTYPES.items() if m != "int8" for d in ds}
 # Start of the fit (transformed units below): 30 us, half of peak, 80 % of HBM, 32 rows of padding per
 # expert, 256-column thinness, blend 2, sharpness 2, one routing pass, 0.5 us per expert, a 5 us batch
@@ -136,23 +135,11 @@ def fit_group(rows: dict, gpu, dtype: str) -> dict:
     return params_of(robust_least_squares(residuals, THETA0.copy(), iterations=40, prior_weight=1e-4))
 
 
-def default_kernel(rows: dict) -> str:
-    """The kernel (``kernel_source``) that runs the most distinct shapes of ``rows`` (one engine,
-    system and dtype); ties go to the one with more rows, then the first by name."""
-    kernels_run = rows["kernel_source"]
-    shapes = list(zip(*(rows[c].tolist() for c in SHAPE)))
-
-    def rank(kernel):
-        mask = kernels_run == kernel
-        return (-len({s for s, m in zip(shapes, mask) if m}), -int(mask.sum()), kernel)
-
-    return min(set(kernels_run.tolist()), key=rank)
-
-
 def fitted() -> dict:
-    """``{engine: {gpu: {dtype: params + kernel, "kernels": {dtype: {kernel: params}}}}}`` fitted on
-    the ``FIT_DISTRIBUTION`` rows: the dtype's entry is its default kernel's, the others sit under
-    ``kernels``."""
+    """``{engine: {gpu: {dtype: params, "kernels": {dtype: {kernel: params}}}}}`` fitted on the
+    ``FIT_DISTRIBUTION`` rows: each dtype's entry on all its rows (every kernel the engine runs it
+    on, the planner's curve) and, where the engine runs the dtype on several kernels, one set per
+    kernel on that kernel's rows under ``kernels``."""
     out: dict = {}
     for f in frames():
         gpu = gpu_of(f["system"])
@@ -160,13 +147,11 @@ def fitted() -> dict:
         entry = out.setdefault(f["engine"], {}).setdefault(gpu.name, {})
         for dtype in sorted(set(rows["moe_dtype"].tolist())):
             group = _subset(rows, rows["moe_dtype"] == dtype)
-            default = default_kernel(group)
-            for kernel in sorted(set(group["kernel_source"].tolist())):
+            entry[dtype] = fit_group(group, gpu, dtype)
+            names = sorted(set(group["kernel_source"].tolist()))
+            for kernel in names if len(names) > 1 else ():
                 params = fit_group(_subset(group, group["kernel_source"] == kernel), gpu, dtype)
-                if kernel == default:
-                    entry[dtype] = {**params, "kernel": kernel}
-                else:
-                    entry.setdefault("kernels", {}).setdefault(dtype, {})[kernel] = params
+                entry.setdefault("kernels", {}).setdefault(dtype, {})[kernel] = params
     return out
 
 
@@ -176,9 +161,9 @@ def _params_lines(params: dict) -> list[str]:
 
 def fit_text() -> str:
     """A fresh fit as the TOML text of ``planner/engine/data/kernels/moe.toml``."""
-    lines = ["# MoE-layer curve (planner/engine/kernels/moe.py): parameters per engine, GPU and kernel dtype",
-             "# (the dtype's default kernel, `kernel`), and under `kernels` those of the other kernels the",
-             "# engine runs the dtype on for some shapes (scored by bench/kernel_fits.py, not planned with).",
+    lines = ["# MoE-layer curve (planner/engine/kernels/moe.py): parameters per engine, GPU and kernel dtype,",
+             "# fitted on every kernel the engine runs the dtype on (the planner's curve); under `kernels`, where",
+             "# it runs the dtype on several, one set per kernel (moe_perf's kernel_source; scored, not planned with).",
              "# Regenerate with: python bench/kernel_fits.py --fit", ""]
     data = fitted()
     for engine in sorted(data):
@@ -186,7 +171,6 @@ def fit_text() -> str:
             entry = data[engine][gpu]
             for dtype in sorted(k for k in entry if k != "kernels"):
                 lines.append(f'[{engine}."{gpu}".{dtype}]')
-                lines.append(f'kernel = "{entry[dtype]["kernel"]}"')
                 lines += _params_lines(entry[dtype]) + [""]
             for dtype, others in sorted(entry.get("kernels", {}).items()):
                 for kernel, params in sorted(others.items()):
@@ -201,7 +185,7 @@ def fit_text() -> str:
 
 def predictions(f: dict, own_kernel: bool = True) -> np.ndarray:
     """The shipped curve's seconds for every row of frame ``f``: each row with the parameters of the
-    kernel it ran (``own_kernel``), else with its dtype's default kernel's (the planner's curve)."""
+    kernel it ran (``own_kernel``), else with its dtype's (all kernels: the planner's curve)."""
     gpu = gpu_of(f["system"])
     out = np.empty(f["latency_s"].size)
     for dtype in set(f["moe_dtype"].tolist()):
@@ -214,12 +198,12 @@ def predictions(f: dict, own_kernel: bool = True) -> np.ndarray:
 
 def score() -> list[Score]:
     """Per system and engine: the shipped curves (each row with its own kernel's) against the fitted
-    rows at 1-256 tokens and at every token count; the default kernels' curves (the planner's)
-    against the same 1-256-token rows; and, for reference, the own-kernel curves on ``balanced``
-    at 1-256 tokens."""
+    rows at 1-256 tokens and at every token count; the planner's curves (each dtype's, fitted on all
+    its kernels) against the same 1-256-token rows; and, for reference, the own-kernel curves on
+    ``balanced`` at 1-256 tokens."""
     sets = ((f"{TABLE} {FIT_DISTRIBUTION} 1-{DECODE_TOKENS} tok", FIT_DISTRIBUTION, DECODE_TOKENS, True),
             (f"{TABLE} {FIT_DISTRIBUTION} all tok", FIT_DISTRIBUTION, None, True),
-            (f"{TABLE} {FIT_DISTRIBUTION} 1-{DECODE_TOKENS} tok, default kernel", FIT_DISTRIBUTION, DECODE_TOKENS,
+            (f"{TABLE} {FIT_DISTRIBUTION} 1-{DECODE_TOKENS} tok, planner curve", FIT_DISTRIBUTION, DECODE_TOKENS,
              False),
             (f"{TABLE} balanced 1-{DECODE_TOKENS} tok", "balanced", DECODE_TOKENS, True))
     out = []

@@ -35,8 +35,8 @@ A layer of ``E`` routed experts (``hidden`` x ``inter`` each, gated: three matri
   ``launch_s``.
 
 Parameters per (engine, GPU, kernel dtype) live in ``planner/engine/data/kernels/moe.toml``
-(fitted by ``bench/kernel_fits.py --fit``): those of the kernel the engine runs the dtype on for
-most shapes (its ``kernel``), with the other kernels it picks for some shapes stored beside them
+(fitted by ``bench/kernel_fits.py --fit``) on every kernel the engine runs the dtype on, as it
+picks them by shape; where it runs several, each kernel's own parameters are stored beside them
 for scoring (:func:`kernel_parameters`). :func:`curve` picks, per quantisation mode, the
 kernel dtype an engine runs for it (``MODE_DTYPES``), each as ``planner.engine.kernels.tables.pool``
 picks it (a GPU without kernel rows takes the measured GPUs' median fractions, "transferred",
@@ -176,9 +176,9 @@ def parameters(engine: str, gpu: str, dtype: str) -> tuple[dict | None, bool]:
 
 def kernel_parameters(engine: str, gpu: str, dtype: str, kernel: str | None = None) -> dict | None:
     """The measured parameters of one kernel of ``engine`` on ``gpu`` for ``dtype`` (``kernel``, a
-    ``moe_perf`` ``kernel_source``): those fitted to it when it is not the dtype's default kernel
-    (``kernels.<dtype>.<kernel>`` in the TOML), else the dtype's own entry (the default kernel the
-    planner runs); ``None`` when the engine has no entry for ``dtype`` on ``gpu``."""
+    ``moe_perf`` ``kernel_source``): those fitted to that kernel alone where the engine runs the
+    dtype on several (``kernels.<dtype>.<kernel>`` in the TOML), else the dtype's own entry (the
+    planner's curve, all its kernels); ``None`` when the engine has no entry for ``dtype`` on ``gpu``."""
     entry = table().get(engine, {}).get(gpu, {})
     if dtype not in entry:
         return None

@@ -66,7 +66,7 @@ def test_hit_share_limits():
 
 
 def _shipped() -> list[tuple[str, str, str, dict]]:
-    """Every shipped parameter set: each dtype's default kernel and the other kernels under ``kernels``."""
+    """Every shipped parameter set: each dtype's (the planner's) and the per-kernel ones under ``kernels``."""
     out = []
     for e, gpus in moe.table().items():
         for g, ds in gpus.items():
@@ -78,11 +78,11 @@ def _shipped() -> list[tuple[str, str, str, dict]]:
 def test_shipped_parameters_are_physical():
     entries = _shipped()
     # Kernel dtypes in moe_perf: SGLang 4 on each Hopper + 6 on each of 4 Blackwell systems = 32,
-    # TensorRT-LLM 2 x 2 + 1 x 4 = 8, vLLM 5 x 2 + 7 x 4 = 38: 78 default kernels, and 44 other kernels
-    # the engines run some shapes on (SGLang 2 per Hopper, 3 per Blackwell system; vLLM 2 per Hopper,
-    # 6 per Blackwell system): 122 parameter sets.
+    # TensorRT-LLM 2 x 2 + 1 x 4 = 8, vLLM 5 x 2 + 7 x 4 = 38: 78 planner curves. Dtypes run on two or
+    # three kernels get one set per kernel: SGLang 4 per Hopper (2 dtypes x 2), 6 per Blackwell system
+    # (3 x 2); vLLM 4 per Hopper, 11 per Blackwell system (5 dtypes, one on three kernels): 84 more.
     assert len([x for x in entries if " " not in x[2]]) == 78
-    assert len(entries) == 122
+    assert len(entries) == 78 + 84
     for e, g, d, p in entries:
         assert 0 < p["compute_fraction"] <= 1, (e, g, d)
         assert 0 < p["hbm_fraction"] <= 1, (e, g, d)
@@ -91,17 +91,20 @@ def test_shipped_parameters_are_physical():
 
 
 def test_each_kernel_scored_with_its_own_parameters():
-    # SGLang on H200 runs bf16 on its Triton kernel for 15 shapes (the default, planned with) and the
-    # non-gated Nemotron-3 experts on FlashInfer's CUTLASS kernel (stored beside it, scored only).
+    # SGLang on H200 runs bf16 on its Triton kernel for 15 shapes and the non-gated Nemotron-3 experts
+    # on FlashInfer's CUTLASS kernel: the planner's bf16 curve is fitted on both, each kernel has its own.
     entry = moe.table()["sglang"]["h200-sxm"]
-    assert entry["bfloat16"]["kernel"] == "sglang_fused_moe_triton"
+    assert sorted(entry["kernels"]["bfloat16"]) == ["sglang_flashinfer_cutlass_moe", "sglang_fused_moe_triton"]
     cutlass = entry["kernels"]["bfloat16"]["sglang_flashinfer_cutlass_moe"]
     assert moe.kernel_parameters("sglang", "h200-sxm", "bfloat16", "sglang_flashinfer_cutlass_moe") == {
         k: cutlass[k] for k in moe.PARAMS}
-    default = {k: entry["bfloat16"][k] for k in moe.PARAMS}
-    assert moe.kernel_parameters("sglang", "h200-sxm", "bfloat16", "sglang_fused_moe_triton") == default
-    assert moe.kernel_parameters("sglang", "h200-sxm", "bfloat16") == default
-    assert moe.parameters("sglang", "h200-sxm", "bfloat16") == (default, False)
+    planner_curve = {k: entry["bfloat16"][k] for k in moe.PARAMS}
+    assert moe.kernel_parameters("sglang", "h200-sxm", "bfloat16") == planner_curve
+    assert moe.parameters("sglang", "h200-sxm", "bfloat16") == (planner_curve, False)
+    # fp8_block runs on one kernel there: its own entry is the planner's curve.
+    assert "fp8_block" not in entry["kernels"]
+    assert moe.kernel_parameters("sglang", "h200-sxm", "fp8_block", "sglang_fused_moe_triton") == {
+        k: entry["fp8_block"][k] for k in moe.PARAMS}
     assert moe.kernel_parameters("sglang", "h200-sxm", "nvfp4") is None  # not measured there
 
 
