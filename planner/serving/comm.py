@@ -68,9 +68,9 @@ def comm(shape: ModelShape, lay: Layout, r: Rates, gpus_per_server: int, gpus_pe
     hidden_bytes = shape.hidden_size * ACTIVATION_BYTES
 
     def add(span, cost: CollectiveCost):
-        tier, cols = _tier_of(span, gpus_per_server, gpus_per_rack, rows)
-        volume[tier, cols] += cost.sent_bytes
-        latency[tier, cols] += cost.rounds
+        _, at = _tier_of(span, gpus_per_server, gpus_per_rack, rows)
+        volume.reshape(-1)[at] += cost.sent_bytes  # (a view: the tiers' rows one after another)
+        latency.reshape(-1)[at] += cost.rounds
 
     # Attention and dense-FFN all-reduce over tp.
     n_allreduce = lay.stage_layers + lay.dense_layers
@@ -97,14 +97,15 @@ def comm(shape: ModelShape, lay: Layout, r: Rates, gpus_per_server: int, gpus_pe
 
 
 def _tier_of(span, gpus_per_server: int, gpus_per_rack: int, rows: int):
-    """The tier a group of ``span`` GPUs runs on, per row, and the row indices, to index a (tiers, rows) array
-    with: each row's charge lands on its own tier in one scatter (adding to every tier a charge masked to
-    zero elsewhere gave the same sums, over three times the arithmetic). Every row inside one server
-    (the common case): tier 0 and a slice."""
+    """The tier a group of ``span`` GPUs runs on, per row, and where each row's entry on its tier sits in a
+    (tiers, rows) array flattened, so that each row's charge lands on its own tier in one scatter (adding
+    to every tier a charge masked to zero elsewhere gave the same sums, over three times the arithmetic).
+    Every row inside one server (the common case): tier 0 and the slice of its entries."""
     beyond_server = span > gpus_per_server
     if not beyond_server.any():
-        return 0, slice(None)
-    return beyond_server.astype(np.intp) + (span > gpus_per_rack), np.arange(rows)
+        return 0, slice(0, rows)
+    tier = beyond_server.astype(np.intp) + (span > gpus_per_rack)
+    return tier, tier * rows + np.arange(rows)
 
 
 def curve_comm(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: int, gpus_per_rack: int) -> Comm:
@@ -125,8 +126,8 @@ def curve_comm(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: in
         """Charge ``sent_bytes`` and ``seconds(tier)`` (all calls; ``tier`` a tier or an array of them, one per
         row) on the tier of each row's span."""
         nonlocal time
-        tier, cols = _tier_of(span, gpus_per_server, gpus_per_rack, rows)
-        volume[tier, cols] += sent_bytes
+        tier, at = _tier_of(span, gpus_per_server, gpus_per_rack, rows)
+        volume.reshape(-1)[at] += sent_bytes
         time = time + seconds(tier)
 
     # Attention and dense-FFN all-reduce over tp.
