@@ -3,7 +3,8 @@
 Prints, per budget, the candidate count, the MILP solve time, the verification time and the
 wall time of the whole `optimise` call, then the time brute-force enumeration of the same
 space takes (planner.verify.bruteforce: itertools listing + one vectorised evaluator call + direct
-selection), and the wall time of the complete CLI command for one budget.
+selection), and the wall time of the complete CLI command for one budget; then the whole command with a list
+of 192 batch sizes, its wall time and peak memory (goal: within 1.5 s and 300 MB).
 
 Run: python bench/planner.py
 """
@@ -34,6 +35,7 @@ from planner.verify.bruteforce import brute_force  # noqa: E402
 from planner.verify.serving import verify  # noqa: E402
 
 RACKS = (1, 2, 4, 8, 16, 32, 64)
+BATCH_LIST, BATCH_LIST_GOAL_S, BATCH_LIST_GOAL_MB = 192, 1.5, 300
 
 
 def main() -> None:
@@ -67,6 +69,19 @@ def main() -> None:
                    check=True, stdout=subprocess.DEVNULL)
     print(f"whole command `rackplan plan --racks 64` (process start, imports, top-5 plans): "
           f"{time.perf_counter() - start:.2f} s")
+    # A long batch list: 192 batch sizes over the default space's layouts, quantisations and offloads.
+    batches = ",".join(str(b) for b in range(1, BATCH_LIST + 1))
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "planner.cli.main", "plan", "--batch", batches, "--format", "json"],
+                            stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"error: rackplan plan --batch 1..{BATCH_LIST} failed")
+    rss_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
+    print(f"whole command `rackplan plan --batch 1,2,...,{BATCH_LIST}` ({BATCH_LIST} batch sizes): {wall:.2f} s, "
+          f"peak RSS {rss_mb:,.0f} MB (goal: within {BATCH_LIST_GOAL_S} s and {BATCH_LIST_GOAL_MB} MB: "
+          f"{'met' if wall <= BATCH_LIST_GOAL_S and rss_mb <= BATCH_LIST_GOAL_MB else 'NOT met'})")
 
 
 if __name__ == "__main__":

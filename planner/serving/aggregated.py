@@ -72,7 +72,7 @@ from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, comm
-from planner.serving.fixed_point import chunk_read_bytes, steady_terms
+from planner.serving.fixed_point import chunk_read_bytes, joined, row_blocks, steady_terms
 from planner.serving.plan import put_rows, take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
@@ -351,8 +351,12 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
                  gpus_per_rack: int) -> tuple[Iteration, np.ndarray, np.ndarray]:
     """The average decode step, TPOT and prompt tokens per step at each row's fixed point (``serving``)."""
     rows = lay.tp.shape[0]
-    live = np.arange(rows)  # rows in the arrays below; ``done``: those of them already final
     ttft, overhead = np.broadcast_to(ttft, (rows,)), np.broadcast_to(overhead, (rows,))
+    if (blocks := row_blocks(rows)) is not None:  # each row iterates on its own: in blocks that stay in cache
+        return joined([_fixed_point(shape, take_rows(lay, b), r, quant_index[b], profile, take_rows(decode, b), isl,
+                                    osl, chunk, ttft[b], overhead[b], prefill_attention_flop, during_decode,
+                                    gpus_per_server, gpus_per_rack) for b in blocks])
+    live = np.arange(rows)  # rows in the arrays below; ``done``: those of them already final
     steps_per_life, previous, done, out = np.full(rows, float(osl)), None, np.zeros(rows, dtype=bool), None
     decode = steady_terms(shape, lay, r, profile, decode, chunk)  # the rounds' invariant terms, once
     for k in range(FIXED_POINT_ROUNDS):
