@@ -6,7 +6,14 @@ must load; nothing rackplan does can beat it), so a busy machine slows both alik
 command: the median wall time, the floor's median wall time, their ratio, the median CPU time and
 the peak resident set size (``ru_maxrss`` of the process, from ``os.wait4``), beside the goal ratio.
 
-Run: python bench/cli.py [--repeat N] [--only NAME ...]
+Every process runs with its bytecode cached, as an installed package runs (pip compiles the ``.pyc``
+files at install; a checkout writes them on its first run): the cache is a scratch folder
+(``PYTHONPYCACHEPREFIX``), filled by one unmeasured run of the floor and of each command, so the
+floor's libraries and rackplan's modules are both loaded from bytecode, whatever
+``PYTHONDONTWRITEBYTECODE`` says. ``--no-bytecode`` times them as that variable leaves them instead
+(rackplan's own modules then compile on every run, ~0.04 s of a plan on a 2-core machine).
+
+Run: python bench/cli.py [--repeat N] [--only NAME ...] [--no-bytecode]
 """
 
 from __future__ import annotations
@@ -14,9 +21,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,9 +54,18 @@ def rackplan() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "planner.cli.main"]
 
 
-def run_once(argv: list[str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user + system) and peak RSS in MB of one process running ``argv``."""
+def child_env(pycache: str | None) -> dict[str, str]:
+    """The environment of every timed process: one BLAS thread, and bytecode cached under ``pycache``
+    (``None``: the caller's own bytecode settings)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pycache
+    return env
+
+
+def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS in MB of one process running ``argv``."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -65,22 +83,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs of each command (median taken; default 5)")
     parser.add_argument("--only", nargs="*", default=None, help="command names to run (default: all)")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="no bytecode cache of its own: run under the caller's PYTHONDONTWRITEBYTECODE")
     args = parser.parse_args()
     chosen = [c for c in COMMANDS if args.only is None or c[0] in args.only]
     if not chosen:
         raise SystemExit(f"error: --only takes {', '.join(c[0] for c in COMMANDS)}")
     base = rackplan()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-          f"median of {args.repeat} runs; floor: {' '.join(FLOOR[1][1:])}")
+    pycache = None if args.no_bytecode else tempfile.mkdtemp(prefix="rackplan-bench-pycache-")
+    try:
+        bytecode = "bytecode cached" if pycache else "bytecode as the environment says"
+        print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+              f"median of {args.repeat} runs, {bytecode}; floor: {' '.join(FLOOR[1][1:])}")
+        table(chosen, base, args.repeat, child_env(pycache))
+    finally:
+        if pycache is not None:
+            shutil.rmtree(pycache, ignore_errors=True)
+
+
+def table(chosen, base: list[str], repeat: int, env: dict[str, str]) -> None:
+    """Time each chosen command against the floor and print one line each."""
+    run_once(FLOOR[1], env)  # fills the bytecode cache: not timed
     print(f"{'command':<14} {'wall s':>7} {'floor s':>8} {'ratio':>6} {'goal':>5} {'cpu s':>6} {'cpu ratio':>9} "
           f"{'RSS MB':>7}  met")
     for name, cmd, goal in chosen:
         walls, floors, cpus, floor_cpus, rss = [], [], [], [], 0.0
-        for _ in range(args.repeat):
-            floor_wall, floor_cpu, _ = run_once(FLOOR[1])
+        run_once(base + cmd, env)  # fills the bytecode cache: not timed
+        for _ in range(repeat):
+            floor_wall, floor_cpu, _ = run_once(FLOOR[1], env)
             floors.append(floor_wall)
             floor_cpus.append(floor_cpu)
-            wall, cpu, peak = run_once(base + cmd)
+            wall, cpu, peak = run_once(base + cmd, env)
             walls.append(wall)
             cpus.append(cpu)
             rss = max(rss, peak)

@@ -4,7 +4,8 @@ Plans ``examples/fleet.toml`` (2 gb200-nvl72 racks, 16 mi355x-8 servers, 8 hgx-h
 Qwen3-235B-A22B, Llama-3.1-70B and gpt-oss-120b, each aggregated or disaggregated) for each
 objective and prints, per run, the time to build the candidate tables (numpy), to solve the
 MILP (both the optimum and the tie-break solve), to verify the plan, and the whole call's
-wall time; then the wall time of the complete CLI command. Goal: under 5 s per plan.
+wall time; then the wall time of the complete CLI command. Goals: under 5 s per plan, and the
+maximise-throughput plan (the hardest MILP) within 2.5 s.
 
 The first objective scores the candidate tables; the others reuse them (``plan_fleet(scored=...)``:
 only the objective differs, so the tables are the same) and build only their own MILP, as a
@@ -35,6 +36,7 @@ from planner.fleet.spec import Overrides, load  # noqa: E402
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fleet.toml"
 OBJECTIVES = ("min_cost", "min_gpus", "min_power", "max_tps")
 GOAL_S = 5.0
+MAX_TPS_GOAL_S = 2.5
 
 
 def main() -> None:
@@ -42,7 +44,7 @@ def main() -> None:
     print(f"fleet: {EXAMPLE.relative_to(EXAMPLE.parents[1])} (3 hardware kinds, 3 models, serving agg or disagg)")
     print(f"{'objective':<10} {'columns':>7} {'tables s':>9} {'solve s':>8} {'verify s':>9} {'wall s':>7} "
           f"{'GPUs':>5} {'output tok/s':>13}  verified")
-    worst, scored = 0.0, None
+    worst, scored, walls = 0.0, None, {}
     for objective in OBJECTIVES:
         fleet = load(EXAMPLE, cat, Overrides(objective=objective))
         start = time.perf_counter()
@@ -50,7 +52,7 @@ def main() -> None:
         if scored is None:
             scored, scoring_s = result.scored, result.table_time_s
         wall = time.perf_counter() - start
-        worst = max(worst, wall)
+        worst, walls[objective] = max(worst, wall), wall
         v = result.verified
         print(f"{objective:<10} {len(result.problem.columns):>7} {result.table_time_s:>9.2f} "
               f"{result.solution.solve_time_s:>8.2f} {result.verify_time_s:>9.3f} {wall:>7.2f} "
@@ -62,7 +64,9 @@ def main() -> None:
                           capture_output=True, text=True, cwd=EXAMPLE.parents[1])
     cli_s = time.perf_counter() - start
     print(f"CLI `rackplan fleet examples/fleet.toml` (process start to exit): {cli_s:.2f} s, exit {done.returncode}")
-    print(f"slowest plan {worst:.2f} s: {'within' if worst < GOAL_S else 'OVER'} the {GOAL_S:.0f} s goal")
+    print(f"slowest plan {worst:.2f} s: {'within' if worst < GOAL_S else 'OVER'} the {GOAL_S:.0f} s goal; "
+          f"max_tps {walls['max_tps']:.2f} s: {'within' if walls['max_tps'] <= MAX_TPS_GOAL_S else 'OVER'} "
+          f"the {MAX_TPS_GOAL_S} s goal")
 
 
 if __name__ == "__main__":

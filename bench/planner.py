@@ -3,7 +3,8 @@
 Prints, per budget, the candidate count, the MILP solve time, the verification time and the
 wall time of the whole `optimise` call, then the time brute-force enumeration of the same
 space takes (planner.verify.bruteforce: itertools listing + one vectorised evaluator call + direct
-selection), and the wall time of the complete CLI command for one budget.
+selection), and the wall time of the complete CLI command for one budget; then the whole command with a list
+of 192 batch sizes, its wall time and peak memory (goal: within 1.5 s and 300 MB).
 
 Run: python bench/planner.py
 """
@@ -34,6 +35,7 @@ from planner.verify.bruteforce import brute_force  # noqa: E402
 from planner.verify.serving import verify  # noqa: E402
 
 RACKS = (1, 2, 4, 8, 16, 32, 64)
+BATCH_LIST, BATCH_LIST_GOAL_S, BATCH_LIST_GOAL_MB = 192, 1.5, 300
 
 
 def main() -> None:
@@ -67,6 +69,23 @@ def main() -> None:
                    check=True, stdout=subprocess.DEVNULL)
     print(f"whole command `rackplan plan --racks 64` (process start, imports, top-5 plans): "
           f"{time.perf_counter() - start:.2f} s")
+    # A long batch list: 192 batch sizes over the default space's layouts, quantisations and offloads.
+    # The child reports its own peak (VmHWM, kB, of the memory it has since exec): its ru_maxrss would count
+    # this process's pages, which it shares between fork and exec.
+    batches = ",".join(str(b) for b in range(1, BATCH_LIST + 1))
+    report_peak = ("import atexit, runpy, sys; atexit.register(lambda: print(open('/proc/self/status').read()"
+                   ".split('VmHWM:')[1].split()[0], file=sys.stderr)); sys.argv[0] = 'rackplan'; "
+                   "runpy.run_module('planner.cli.main', run_name='__main__')")
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", report_peak, "plan", "--batch", batches, "--format", "json"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"error: rackplan plan --batch 1..{BATCH_LIST} failed: {done.stderr.strip()[-300:]}")
+    rss_mb = int(done.stderr.split()[-1]) / 1024
+    print(f"whole command `rackplan plan --batch 1,2,...,{BATCH_LIST}` ({BATCH_LIST} batch sizes): {wall:.2f} s, "
+          f"peak RSS {rss_mb:,.0f} MB (goal: within {BATCH_LIST_GOAL_S} s and {BATCH_LIST_GOAL_MB} MB: "
+          f"{'met' if wall <= BATCH_LIST_GOAL_S and rss_mb <= BATCH_LIST_GOAL_MB else 'NOT met'})")
 
 
 if __name__ == "__main__":

@@ -56,9 +56,10 @@ def foreign(args: list[str], command: click.Command, other: click.Command) -> li
             if opt in typed and opt not in own]
 
 
-def unknown(args: list[str], command: click.Command) -> bool:
-    """Whether ``args`` give a ``--option`` that ``command`` does not take (else no other command's can be)."""
-    return bool(_typed(args) - _takes(command))
+def unknown(args: list[str], command: click.Command, help_names: list[str] = ()) -> bool:
+    """Whether ``args`` give a ``--option`` that ``command`` does not take (else no other command's can be);
+    ``help_names``: the help options, which every command takes."""
+    return bool(_typed(args) - _takes(command) - set(help_names))
 
 
 class ModeAliasGroup(click.Group):
@@ -69,7 +70,7 @@ class ModeAliasGroup(click.Group):
         if name not in ALIASED:
             return name, cmd, rest
         mode, rest = split_mode(rest, click.Context(cmd, info_name=name, parent=ctx))
-        if mode != "training" and not unknown(rest, cmd):
+        if mode != "training" and not unknown(rest, cmd, ctx.help_option_names):
             return name, cmd, rest  # nothing for training: its commands are not even imported
         training = self.commands["train"].commands[name]
         if mode == "training":

@@ -40,8 +40,6 @@ from planner.milp.solve import SOLVERS
 from planner.quant import MODE_NAMES
 from planner.report.tables import FORMATS
 from planner.serving.space import DEFAULT_MAX_BATCH
-from planner.studies.compare import SERVING
-from planner.studies.frontier import DEFAULT_POINTS
 from planner.studies.serving import (
     DEFAULT_MIN_GPUS_RACKS,
     DEFAULT_MODEL,
@@ -49,14 +47,6 @@ from planner.studies.serving import (
     DEFAULT_TOKENS_CACHED,
     DEFAULT_TOP,
 )
-from planner.training.resolve import (
-    DEFAULT_GLOBAL_BATCH,
-    DEFAULT_SEQUENCE_TOKENS,
-    DEFAULT_TRAINING_MODEL,
-    DEFAULT_TRAINING_SYSTEM,
-)
-from planner.training.resolve import DEFAULT_MIN_GPUS_RACKS as TRAINING_MIN_GPUS_RACKS
-from planner.training.workload import OPTIMISERS, PRECISIONS, RECOMPUTE_MODES
 
 
 def comma_list(cast: click.ParamType):
@@ -225,107 +215,148 @@ evaluate_options = group(
     engine_options, html_format_option,
 )
 
+
+# The grid commands' groups (compare, frontier) and the training groups quote defaults of stacks a serving
+# command never runs (planner.studies.compare and .frontier, planner.training): each set is built on first use
+# (the module's __getattr__), so `rackplan plan` imports neither.
+GRID_GROUPS = ("grid_options", "floor_axis", "shared_options", "compare_options", "frontier_options")
+TRAINING_GROUPS = ("training_workload_options", "training_scenario_options", "RECOMPUTE_HELP", "training_pins",
+                   "train_plan_options", "train_defaults", "train_evaluate_options")
+
+
 # --- compare and frontier: one list per axis ------------------------------------------------------------------
 
-grid_options = group(
-    listed("--model", "models", help=f"Model name(s), comma-separated (default {DEFAULT_MODEL})."),
-    listed("--system", "systems", help=f"System(s), e.g. gb200-nvl72,mi355x-8,hgx-h200 (default {DEFAULT_SYSTEM})."),
-    listed("--gpu", "gpus", help="GPU(s) instead of systems; each uses its default system."),
-    listed("--fabric", "fabrics", help="Fabric(s) replacing every tier (intra-server too), e.g. default,400gbe."),
-    listed("--racks", cast=Count(1, MAX_RACKS), help="Budget(s) in racks, e.g. 1,2,4 (default 1)."),
-    listed("--gpus", "gpu_budgets", cast=Count(), help="Budget(s) in GPUs instead of racks, e.g. 8,16."),
-    listed("--tokens-cached", cast=Count(0, MAX_TOKENS),
-           help=f"Steady-state decode context(s), e.g. 2048,8192 (default {DEFAULT_TOKENS_CACHED})."),
-    listed("--isl", cast=TOKENS, help="Prompt length(s); combined with every --osl."),
-    listed("--osl", cast=TOKENS, help="Output length(s)."),
-    click.option("--quant", "quants", multiple=True, default=None,
-                 help="A weight-quantisation set searched together, e.g. fp8,fp4; repeat the option for one "
-                      "scenario per set: --quant bf16 --quant fp8,fp4 (default: every mode the GPU runs)."),
-    listed("--serving", help=f"Serving mode(s): {', '.join(SERVING)} (default agg)."),
-)
-floor_axis = listed("--min-tok-per-user", cast=NON_NEGATIVE,
-                    help="Per-user decode floor(s), tokens/s, e.g. 0,20,40 (0: no limit).")
-shared_options = group(layout_pins, serving_pins, latency_options, power_option, solver_options, engine_options)
-compare_options = group(
-    grid_options, floor_axis, shared_options,
-    click.option("--baseline", type=Count(1, MAX_BASELINE), default=None,
-                 help="Row number the ratio columns compare against (default 1)."),
-    html_format_option,
-)
-frontier_options = group(
-    grid_options, floor_axis, shared_options,
-    click.option("--points", type=Count(2, MAX_POINTS), default=None,
-                 help=f"Latency floors planned per line (the unconstrained optimum is the first; "
-                      f"default {DEFAULT_POINTS}, at most {MAX_POINTS}: each is one more solve)."),
-    output_option("--plot", "plot_path",
-                  help="Also draw the chart to FILE.png or FILE.svg (needs the plot extra: matplotlib)."),
-    html_format_option,
-)
+def _grid_groups() -> dict:
+    from planner.studies.compare import SERVING
+    from planner.studies.frontier import DEFAULT_POINTS
+
+    grid_options = group(
+        listed("--model", "models", help=f"Model name(s), comma-separated (default {DEFAULT_MODEL})."),
+        listed("--system", "systems",
+               help=f"System(s), e.g. gb200-nvl72,mi355x-8,hgx-h200 (default {DEFAULT_SYSTEM})."),
+        listed("--gpu", "gpus", help="GPU(s) instead of systems; each uses its default system."),
+        listed("--fabric", "fabrics", help="Fabric(s) replacing every tier (intra-server too), e.g. default,400gbe."),
+        listed("--racks", cast=Count(1, MAX_RACKS), help="Budget(s) in racks, e.g. 1,2,4 (default 1)."),
+        listed("--gpus", "gpu_budgets", cast=Count(), help="Budget(s) in GPUs instead of racks, e.g. 8,16."),
+        listed("--tokens-cached", cast=Count(0, MAX_TOKENS),
+               help=f"Steady-state decode context(s), e.g. 2048,8192 (default {DEFAULT_TOKENS_CACHED})."),
+        listed("--isl", cast=TOKENS, help="Prompt length(s); combined with every --osl."),
+        listed("--osl", cast=TOKENS, help="Output length(s)."),
+        click.option("--quant", "quants", multiple=True, default=None,
+                     help="A weight-quantisation set searched together, e.g. fp8,fp4; repeat the option for one "
+                          "scenario per set: --quant bf16 --quant fp8,fp4 (default: every mode the GPU runs)."),
+        listed("--serving", help=f"Serving mode(s): {', '.join(SERVING)} (default agg)."),
+    )
+    floor_axis = listed("--min-tok-per-user", cast=NON_NEGATIVE,
+                        help="Per-user decode floor(s), tokens/s, e.g. 0,20,40 (0: no limit).")
+    shared_options = group(layout_pins, serving_pins, latency_options, power_option, solver_options, engine_options)
+    compare_options = group(
+        grid_options, floor_axis, shared_options,
+        click.option("--baseline", type=Count(1, MAX_BASELINE), default=None,
+                     help="Row number the ratio columns compare against (default 1)."),
+        html_format_option,
+    )
+    frontier_options = group(
+        grid_options, floor_axis, shared_options,
+        click.option("--points", type=Count(2, MAX_POINTS), default=None,
+                     help=f"Latency floors planned per line (the unconstrained optimum is the first; "
+                          f"default {DEFAULT_POINTS}, at most {MAX_POINTS}: each is one more solve)."),
+        output_option("--plot", "plot_path",
+                      help="Also draw the chart to FILE.png or FILE.svg (needs the plot extra: matplotlib)."),
+        html_format_option,
+    )
+    found = locals()
+    return {name: found[name] for name in GRID_GROUPS}
+
 
 # --- training ---------------------------------------------------------------------------------------------------
 
-training_workload_options = group(
-    click.option("--global-batch", type=Count(), default=None,
-                 help=f"Sequences per optimiser step, all replicas together (default {DEFAULT_GLOBAL_BATCH})."),
-    click.option("--seq-len", type=TOKENS, default=None,
-                 help=f"Tokens per sequence (default {DEFAULT_SEQUENCE_TOKENS})."),
-    click.option("--optimiser", type=click.Choice(tuple(OPTIMISERS)), default=None,
-                 help="Optimiser state per parameter: adam 16 B (ZeRO paper), adam-fp32-grads 18 B (Megatron), "
-                      "adam-bf16-moments 14 B (DeepSeek-V3), sgd-momentum 12 B (default adam)."),
-    click.option("--train-tokens", type=FiniteFloat(min=1, max=MAX_TRAIN_TOKENS), default=None,
-                 help="Tokens the whole run consumes: reports time to train."),
-    click.option("--dp-overlap", type=FRACTION, default=None,
-                 help="Share of data-parallel collective time that may hide behind the pass beside it (default 1.0)."),
-    click.option("--tp-overlap", type=FRACTION, default=None,
-                 help="Share of tensor-parallel collective time hidden behind GEMMs (default 0.0)."),
-    click.option("--ep-overlap", type=FRACTION, default=None,
-                 help="Share of expert all-to-all time hidden behind another micro-batch (DualPipe; default 1.0)."),
-    click.option("--jitter-cv", type=FRACTION, default=None,
-                 help="Per-GPU step-time variation; steps wait for the slowest GPU (default 0.047)."),
-    click.option("--stage-trim", type=click.IntRange(min=0), default=None,
-                 help="Layers taken off the first and last pipeline stage (Llama 3: 1; default 0)."),
-    click.option("--ep-node-limit", type=click.IntRange(min=1), default=None,
-                 help="Node-limited routing: servers one token may reach (DeepSeek-V3: 4; default none)."),
-    click.option("--fp8-act-cache", "fp8_act_cache", is_flag=True, default=None,
-                 help="FP8 layouts cache MoE SwiGLU inputs in FP8 and attention outputs in E5M6 (DeepSeek-V3)."),
-    click.option("--offload-layers", type=click.IntRange(min=0), default=None,
-                 help="Layers per pipeline stage whose activations wait in host memory (default 0)."),
-    click.option("--mtp-modules", type=click.IntRange(min=0), default=None,
-                 help="Multi-token-prediction modules on the last stage (DeepSeek-V3: 1; default 0)."),
-)
-training_scenario_options = group(model_option, hardware_options, span_option, training_workload_options)
+def _training_groups() -> dict:
+    from planner.training.resolve import (
+        DEFAULT_GLOBAL_BATCH,
+        DEFAULT_SEQUENCE_TOKENS,
+        DEFAULT_TRAINING_MODEL,
+        DEFAULT_TRAINING_SYSTEM,
+    )
+    from planner.training.resolve import DEFAULT_MIN_GPUS_RACKS as TRAINING_MIN_GPUS_RACKS
+    from planner.training.workload import OPTIMISERS, PRECISIONS, RECOMPUTE_MODES
 
-RECOMPUTE_HELP = (f"Activation recomputation: {', '.join(RECOMPUTE_MODES)} "
-                  "(selective = fused FlashAttention-style attention).")
-training_pins = group(
-    layout_pins,
-    listed("--cp", cast=Count(), help="Context-parallel degree(s)."),
-    listed("--vpp", cast=Count(), help="Virtual pipeline stages (interleaving) per GPU."),
-    listed("--micro-batch", cast=Count(), help="Sequences per micro-batch."),
-    listed("--recompute", help=RECOMPUTE_HELP),
-    listed("--zero", cast=Count(0), help="ZeRO stage(s) 0-3 (3 = FSDP full sharding)."),
-    listed("--precision", help=f"Compute precision(s): {', '.join(PRECISIONS)}."),
-)
-train_plan_options = group(
-    training_scenario_options, budget_options, power_option, training_pins,
-    click.option("--target-tokens-per-s", type=POSITIVE, default=None,
-                 help="Tokens/s the job must reach (min-gpus target; a floor for plan)."),
-    click.option("--deadline-days", type=POSITIVE, default=None,
-                 help="Finish --train-tokens within this many days (sets the tokens/s target)."),
-    result_options, solver_options, html_format_option,
-)
-train_defaults = (f"Defaults: {DEFAULT_TRAINING_MODEL} pre-training on one {DEFAULT_TRAINING_SYSTEM} rack; "
-                  f"min-gpus searches up to {TRAINING_MIN_GPUS_RACKS} racks.")
+    training_workload_options = group(
+        click.option("--global-batch", type=Count(), default=None,
+                     help=f"Sequences per optimiser step, all replicas together (default {DEFAULT_GLOBAL_BATCH})."),
+        click.option("--seq-len", type=TOKENS, default=None,
+                     help=f"Tokens per sequence (default {DEFAULT_SEQUENCE_TOKENS})."),
+        click.option("--optimiser", type=click.Choice(tuple(OPTIMISERS)), default=None,
+                     help="Optimiser state per parameter: adam 16 B (ZeRO paper), adam-fp32-grads 18 B (Megatron), "
+                          "adam-bf16-moments 14 B (DeepSeek-V3), sgd-momentum 12 B (default adam)."),
+        click.option("--train-tokens", type=FiniteFloat(min=1, max=MAX_TRAIN_TOKENS), default=None,
+                     help="Tokens the whole run consumes: reports time to train."),
+        *(click.option(name, type=FRACTION, default=None, help=text) for name, text in (
+            ("--dp-overlap", "Share of data-parallel collective time that may hide behind the pass beside it "
+                             "(default 1.0)."),
+            ("--tp-overlap", "Share of tensor-parallel collective time hidden behind GEMMs (default 0.0)."),
+            ("--ep-overlap", "Share of expert all-to-all time hidden behind another micro-batch (DualPipe; "
+                             "default 1.0)."),
+            ("--jitter-cv", "Per-GPU step-time variation; steps wait for the slowest GPU (default 0.047)."))),
+        click.option("--stage-trim", type=click.IntRange(min=0), default=None,
+                     help="Layers taken off the first and last pipeline stage (Llama 3: 1; default 0)."),
+        click.option("--ep-node-limit", type=click.IntRange(min=1), default=None,
+                     help="Node-limited routing: servers one token may reach (DeepSeek-V3: 4; default none)."),
+        click.option("--fp8-act-cache", "fp8_act_cache", is_flag=True, default=None,
+                     help="FP8 layouts cache MoE SwiGLU inputs in FP8 and attention outputs in E5M6 (DeepSeek-V3)."),
+        click.option("--offload-layers", type=click.IntRange(min=0), default=None,
+                     help="Layers per pipeline stage whose activations wait in host memory (default 0)."),
+        click.option("--mtp-modules", type=click.IntRange(min=0), default=None,
+                     help="Multi-token-prediction modules on the last stage (DeepSeek-V3: 1; default 0)."),
+    )
+    training_scenario_options = group(model_option, hardware_options, span_option, training_workload_options)
 
-train_evaluate_options = group(
-    training_scenario_options,
-    *(click.option(f"--{name}", type=Count(), default=None, help=f"{text} (default 1).")
-      for name, text in (("tp", "Tensor-parallel degree"), ("pp", "Pipeline stages"), ("ep", "Expert-parallel degree"),
-                         ("dp", "Data-parallel replicas"), ("cp", "Context-parallel degree"),
-                         ("vpp", "Virtual pipeline stages per GPU"), ("micro-batch", "Sequences per micro-batch"))),
-    click.option("--recompute", type=NAME, default=None, help=RECOMPUTE_HELP[:-1] + " (default selective)."),
-    click.option("--zero", type=Count(0), default=None, help="ZeRO stage 0-3 (default 1)."),
-    click.option("--precision", type=NAME, default=None,
-                 help=f"Compute precision: {', '.join(PRECISIONS)} (default bf16)."),
-    html_format_option,
-)
+    RECOMPUTE_HELP = (f"Activation recomputation: {', '.join(RECOMPUTE_MODES)} "
+                      "(selective = fused FlashAttention-style attention).")
+    training_pins = group(
+        layout_pins,
+        listed("--cp", cast=Count(), help="Context-parallel degree(s)."),
+        listed("--vpp", cast=Count(), help="Virtual pipeline stages (interleaving) per GPU."),
+        listed("--micro-batch", cast=Count(), help="Sequences per micro-batch."),
+        listed("--recompute", help=RECOMPUTE_HELP),
+        listed("--zero", cast=Count(0), help="ZeRO stage(s) 0-3 (3 = FSDP full sharding)."),
+        listed("--precision", help=f"Compute precision(s): {', '.join(PRECISIONS)}."),
+    )
+    train_plan_options = group(
+        training_scenario_options, budget_options, power_option, training_pins,
+        click.option("--target-tokens-per-s", type=POSITIVE, default=None,
+                     help="Tokens/s the job must reach (min-gpus target; a floor for plan)."),
+        click.option("--deadline-days", type=POSITIVE, default=None,
+                     help="Finish --train-tokens within this many days (sets the tokens/s target)."),
+        result_options, solver_options, html_format_option,
+    )
+    train_defaults = (f"Defaults: {DEFAULT_TRAINING_MODEL} pre-training on one {DEFAULT_TRAINING_SYSTEM} rack; "
+                      f"min-gpus searches up to {TRAINING_MIN_GPUS_RACKS} racks.")
+
+    train_evaluate_options = group(
+        training_scenario_options,
+        *(click.option(f"--{name}", type=Count(), default=None, help=f"{text} (default 1).")
+          for name, text in (("tp", "Tensor-parallel degree"), ("pp", "Pipeline stages"),
+                             ("ep", "Expert-parallel degree"), ("dp", "Data-parallel replicas"),
+                             ("cp", "Context-parallel degree"), ("vpp", "Virtual pipeline stages per GPU"),
+                             ("micro-batch", "Sequences per micro-batch"))),
+        click.option("--recompute", type=NAME, default=None, help=RECOMPUTE_HELP[:-1] + " (default selective)."),
+        click.option("--zero", type=Count(0), default=None, help="ZeRO stage 0-3 (default 1)."),
+        click.option("--precision", type=NAME, default=None,
+                     help=f"Compute precision: {', '.join(PRECISIONS)} (default bf16)."),
+        html_format_option,
+    )
+    found = locals()
+    return {name: found[name] for name in TRAINING_GROUPS}
+
+
+_LAZY = {**dict.fromkeys(GRID_GROUPS, _grid_groups), **dict.fromkeys(TRAINING_GROUPS, _training_groups)}
+
+
+def __getattr__(name: str):
+    """A lazily built option group (see `_LAZY`), built with its set on first access."""
+    build = _LAZY.get(name)
+    if build is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals().update(build())
+    return globals()[name]

@@ -173,6 +173,26 @@ class FleetProblem:
         """Distinct instance sizes of kind ``k``'s columns: one packing constraint each."""
         return sorted(set(self.columns.gpus[self.columns.kind == k].tolist()))
 
+    def binding_packing_sizes(self, k: int) -> list[int]:
+        """The sizes of ``packing_sizes`` whose constraint a smaller size's does not imply.
+
+        The row of ``s`` sums the GPUs of instances of ``s`` or more, a part of what the row of any
+        smaller ``s'`` sums, so it holds whenever that one does and ``s' x slots(s') <= s x slots(s)``
+        (e.g. on two full 72-GPU domains every size's bound is 144 GPUs: only the smallest size's row
+        can bind). Leaving the implied rows out changes no feasible count vector.
+        """
+        kind, out, tightest = self.kinds[k], [], np.inf
+        for s in self.packing_sizes(k):
+            if s * kind.slots(s) < tightest:
+                out.append(s)
+                tightest = s * kind.slots(s)
+        return out
+
+    def most_gpus(self, k: int) -> int:
+        """Most GPUs of kind ``k`` the columns can take together: the smallest size's packing bound."""
+        sizes = self.packing_sizes(k)
+        return sizes[0] * self.kinds[k].slots(sizes[0]) if sizes else 0
+
 
 def packing_slack(kind: KindData, sizes: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """GPU slack of each threshold ``s`` in ``sizes``: ``s x slots(s) - GPUs of instances >= s``.

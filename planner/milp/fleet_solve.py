@@ -1,10 +1,13 @@
 """Solve the fleet MILP, then break ties with a second solve; never trust either answer.
 
-The first solve finds the optimum of the asked objective. Many plans usually share it
+The first solve finds the optimum of the asked objective on the MILP without the rows that cannot
+bind (``planner.milp.fleet.build``: the same optimum, far less branching). Many plans usually share it
 (spare prefill instances cost nothing when maximising throughput; two layouts may need the
 same GPUs), so a second solve keeps the first optimum, to within ``TIE_RELATIVE_TOLERANCE``,
 and minimises GPUs (power, when GPUs were the objective), within ``TIEBREAK_TIME_LIMIT_S``;
-if it does not finish, the first solve's plan (equally optimal) is kept and the report says so. Both
+if it does not finish, the first solve's plan (equally optimal) is kept and the report says so. The
+tie-break runs on the MILP with every row: which of the tied plans it returns depends on the
+formulation HiGHS sees, and on that one it returns the plans the docs show. Both
 solves go through ``planner.milp.solve.run`` (chatter silenced, every status other than a proven
 optimum raised, in the fleet's words); integer values are rounded before use.
 """
@@ -18,7 +21,7 @@ import numpy as np
 import pulp
 
 from planner.errors import SolverError
-from planner.milp.fleet import Milp
+from planner.milp.fleet import Milp, build
 from planner.milp.fleet_problem import DECODE, PREFILL
 from planner.milp.solve import Wording, run
 
@@ -91,8 +94,10 @@ def solve(milp: Milp, solver: str = "highs", time_limit_s: float | None = None) 
     start = time.perf_counter()
     run(milp.problem, solver, time_limit_s, FLEET_WORDING, HIGHS_OPTIONS)
     counts, flows = _values(milp)
+    best = float(pulp.value(milp.expressions[milp.objective]) or 0.0)
+    if milp.source is not None:  # the tie-break runs on every row (module docstring)
+        milp = build(milp.source, reduce=False)
     primary = milp.expressions[milp.objective]
-    best = float(pulp.value(primary) or 0.0)
     slack = TIE_RELATIVE_TOLERANCE * max(1.0, abs(best))
     if milp.objective == "max_tps":
         milp.problem += primary >= best - slack, "objective_floor"

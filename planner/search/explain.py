@@ -130,11 +130,13 @@ def _runner_up(result) -> dict | None:
 
 
 def _again(result, budget=None, limits=None, target_tps=None):
-    """The question solved again with another budget, limits or target (one answer), None if infeasible."""
+    """The question solved again with another budget, limits or target (one answer), None if infeasible;
+    on the answer's scored table, and under its own limits on the rows it already found meeting them."""
     from planner.search.serving import optimise
     try:
         return optimise(result.scenario, budget or result.budget, result.space, limits or result.limits,
-                        result.objective, target_tps or result.target_tps, top=1, scored=result.table).best
+                        result.objective, target_tps or result.target_tps, top=1, scored=result.table,
+                        rows=result.rows).best
     except InfeasibleError:
         return None
 

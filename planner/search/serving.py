@@ -43,7 +43,7 @@ from planner.verify.serving import verify
 FULL_TABLE_ROWS = 1 << 18
 SCORE_CHUNK_ROWS = 1 << 16
 
-__all__ = ["Choice", "Result", "optimise"]
+__all__ = ["Choice", "Result", "Rows", "optimise"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,12 +57,58 @@ class Result(Answer):
     objective: str
     target_tps: float | None
     table: CandidateTable | None = None
+    rows: Rows | None = None
 
 
-def _layout_keys(table: CandidateTable) -> np.ndarray:
-    p = table.plans
-    off = np.round(p.kv_offload_fraction * 1e6).astype(np.int64)
-    return np.column_stack([p.tp, p.pp, p.ep, p.dp, p.quant, p.kv_quant, off])
+@dataclass(frozen=True)
+class Picked:
+    """Rows ``index`` of a scored table, as the search reads them: the few score columns it reads are
+    taken once (not the evaluator's ~40 arrays); a row's plan and MILP name are read from the table."""
+
+    table: CandidateTable
+    index: np.ndarray
+    rate: np.ndarray
+    gpus: np.ndarray
+    power_w: np.ndarray
+    fabric_load: np.ndarray
+    memory_bytes: np.ndarray
+    kv_offloaded_bytes: np.ndarray
+    step_time_s: np.ndarray
+    ttft_s: np.ndarray | None
+
+    @classmethod
+    def of(cls, table: CandidateTable, index: np.ndarray) -> Picked:
+        s = table.scores
+        return cls(table=table, index=index, rate=s.instance_tps[index], gpus=s.gpus_per_instance[index],
+                   power_w=s.power_w[index], fabric_load=s.fabric_bytes_per_s[:, index],
+                   memory_bytes=s.memory.total[index], kv_offloaded_bytes=s.memory.kv_offloaded[index],
+                   step_time_s=s.step_time_s[index], ttft_s=None if s.ttft_s is None else s.ttft_s[index])
+
+    def __len__(self) -> int:
+        return int(self.index.size)
+
+    def plan(self, row: int) -> Plan:
+        return self.table.plans.take(self.index[[row]]).plan(0)
+
+    def name(self, row: int) -> str:
+        return formulation.candidate_name(self.table.plans, int(self.index[row]))
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows of an answer's table that meet its limits, with their layout keys: what a question asked
+    again under the same limits (another budget or target) reuses rather than selects and keys again."""
+
+    limits: Limits
+    picked: Picked
+    keys: np.ndarray
+    family: np.ndarray
+
+
+def _layout_keys(rows: Picked) -> np.ndarray:
+    p, i = rows.table.plans, rows.index
+    off = np.round(p.kv_offload_fraction[i] * 1e6).astype(np.int64)
+    return np.column_stack([p.tp[i], p.pp[i], p.ep[i], p.dp[i], p.quant[i], p.kv_quant[i], off])
 
 
 def _family_keys(scenario: Scenario, keys: np.ndarray) -> np.ndarray:
@@ -76,28 +122,25 @@ def _family_keys(scenario: Scenario, keys: np.ndarray) -> np.ndarray:
     return family
 
 
-def _coefficients(table: CandidateTable, idx: np.ndarray, bounds: np.ndarray) -> formulation.Coefficients:
-    s = table.scores
+def _coefficients(rows: Picked, idx: np.ndarray, bounds: np.ndarray) -> formulation.Coefficients:
     return formulation.Coefficients(
-        names=[formulation.candidate_name(table.plans, int(i)) for i in idx],
-        gpus=s.gpus_per_instance[idx], tps=s.instance_tps[idx], power_w=s.power_w[idx],
-        max_instances=bounds[idx], fabric_load=s.fabric_bytes_per_s[:, idx], memory_bytes=s.memory.total[idx],
-        kv_offloaded_bytes=s.memory.kv_offloaded[idx], tpot_s=s.step_time_s[idx],
-        ttft_s=None if s.ttft_s is None else s.ttft_s[idx],
+        names=[rows.name(int(i)) for i in idx], gpus=rows.gpus[idx], tps=rows.rate[idx],
+        power_w=rows.power_w[idx], max_instances=bounds[idx], fabric_load=rows.fabric_load[:, idx],
+        memory_bytes=rows.memory_bytes[idx], kv_offloaded_bytes=rows.kv_offloaded_bytes[idx],
+        tpot_s=rows.step_time_s[idx], ttft_s=None if rows.ttft_s is None else rows.ttft_s[idx],
     )
 
 
-def _instance_bounds(scenario: Scenario, budget: Budget, table: CandidateTable, objective: str,
+def _instance_bounds(scenario: Scenario, budget: Budget, rows: Picked, objective: str,
                      target_tps: float | None) -> tuple[np.ndarray, np.ndarray]:
     """Per-row instance bound (packing, power, and for min-GPUs the target) and the rows worth solving for."""
-    s = table.scores
-    bounds = max_instances(budget.gpus, scenario.hardware.scale_up_domain_gpus, s.gpus_per_instance)
+    bounds = max_instances(budget.gpus, scenario.hardware.scale_up_domain_gpus, rows.gpus)
     if budget.max_power_w is not None:
-        per_instance_w = s.power_w  # one instance per row in the table
+        per_instance_w = rows.power_w  # one instance per row in the table
         bounds = np.minimum(bounds, np.floor(budget.max_power_w / per_instance_w).astype(np.int64))
     if objective == "min_gpus":
-        bounds = np.minimum(bounds, np.ceil(target_tps / s.instance_tps - 1e-12).astype(np.int64))
-        reach = bounds * s.instance_tps >= target_tps * (1 - 1e-12)
+        bounds = np.minimum(bounds, np.ceil(target_tps / rows.rate - 1e-12).astype(np.int64))
+        reach = bounds * rows.rate >= target_tps * (1 - 1e-12)
         return bounds, (bounds >= 1) & reach
     return bounds, bounds >= 1
 
@@ -105,9 +148,11 @@ def _instance_bounds(scenario: Scenario, budget: Budget, table: CandidateTable, 
 def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Limits = Limits(),
              objective: str = "max_tps", target_tps: float | None = None, top: int = 1, solver: str = "highs",
              time_limit_s: float | None = None, export_mps: str | None = None,
-             export_lp: str | None = None, scored: CandidateTable | None = None) -> Result:
+             export_lp: str | None = None, scored: CandidateTable | None = None,
+             rows: Rows | None = None) -> Result:
     """Plan ``scenario`` within ``budget`` over ``space``; see the module docstring. ``scored``: the
-    candidate table of an earlier answer (``Result.table``) for this scenario and space, reused."""
+    candidate table of an earlier answer (``Result.table``) for this scenario and space, reused; ``rows``:
+    that answer's ``Result.rows``, reused too when its limits are these."""
     start = time.perf_counter()
     if objective not in formulation.OBJECTIVES:
         raise InputError(f"unknown objective '{objective}'")
@@ -117,19 +162,27 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
     hw = scenario.hardware
     capacity = fabric_capacity_bytes_per_s(hw, budget.gpus)
 
-    def candidates(table: CandidateTable) -> tuple[driver.Candidates, np.ndarray]:
-        bounds, usable = _instance_bounds(scenario, budget, table, objective, target_tps)
-        s, keys = table.scores, _layout_keys(table)
-        return driver.Candidates(keys=keys, rate=s.instance_tps, gpus=s.gpus_per_instance, usable=usable,
-                                 fabric_may_bind=prune.fabric_may_bind(s.fabric_bytes_per_s, bounds, capacity),
-                                 family=_family_keys(scenario, keys)), bounds
+    def candidates(rows: Picked, keys: np.ndarray | None = None,
+                   family: np.ndarray | None = None) -> tuple[driver.Candidates, np.ndarray]:
+        bounds, usable = _instance_bounds(scenario, budget, rows, objective, target_tps)
+        if keys is None:
+            keys = _layout_keys(rows)
+            family = _family_keys(scenario, keys)
+        return driver.Candidates(keys=keys, rate=rows.rate, gpus=rows.gpus, usable=usable,
+                                 fabric_may_bind=prune.fabric_may_bind(rows.fabric_load, bounds, capacity),
+                                 family=family), bounds
 
     plans = None if scored is not None else enumerate_plans(scenario, space)
     if plans is None or len(plans) <= FULL_TABLE_ROWS:
         # The whole scored table is kept (Result.table): "what would move it" re-solves on it.
         table = limited(scored, limits) if plans is None else scored_table(scenario, plans, limits, space.size())
-        feasible = table.feasible()
-        cands, bounds = candidates(feasible)
+        if plans is None and rows is not None and rows.limits == limits:
+            feasible = rows.picked
+            cands, bounds = candidates(feasible, rows.keys, rows.family)
+        else:
+            feasible = Picked.of(table, np.flatnonzero(table.ok))
+            cands, bounds = candidates(feasible)
+        kept_rows = Rows(limits=limits, picked=feasible, keys=cands.keys, family=cands.family)
         base = driver.shortlist(cands, lambda: explain_infeasible(scenario, budget, table, limits, objective,
                                                                      target_tps, space=space))
         enumerated, meeting = len(table.plans), int(table.ok.sum())
@@ -137,21 +190,23 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
         # A space too large to hold scored: a slice of layouts at a time is scored and shortlisted at
         # once (each layout's rows lie in one slice), so memory follows the shortlist, not the space;
         # the rows kept are those, in the same order, that shortlisting the whole table keeps.
-        table, kept, meeting = None, [], 0
+        table, kept, meeting, kept_rows = None, [], 0, None
         for part in layout_chunks(plans, SCORE_CHUNK_ROWS):
-            chunk = scored_table(scenario, plans.take(part), limits, space.size()).feasible()
-            meeting += len(chunk.plans)
+            scored_part = scored_table(scenario, plans.take(part), limits, space.size())
+            chunk = Picked.of(scored_part, np.flatnonzero(scored_part.ok))
+            meeting += len(chunk)
             chunk_cands, _ = candidates(chunk)
-            if chunk_cands.usable.any():
-                kept.append(chunk.take(driver.shortlist(chunk_cands, str)))  # usable rows: no explanation asked
+            if chunk_cands.usable.any():  # usable rows: no explanation asked
+                kept.append(scored_part.take(chunk.index[driver.shortlist(chunk_cands, str)]))
         if not kept:
             raise InfeasibleError(explain_infeasible(scenario, budget, candidate_table(scenario, space, limits),
                                                      limits, objective, target_tps, space=space))
-        feasible = concat_rows(kept)
+        whole = concat_rows(kept)
+        feasible = Picked.of(whole, np.arange(len(whole.plans)))
         cands, bounds = candidates(feasible)
-        base = np.arange(len(feasible.plans))
+        base = np.arange(len(feasible))
         enumerated = len(plans)
-    s = feasible.scores
+    s = feasible.table.scores
     rhs = formulation.Limits(gpus=budget.gpus, power_w=budget.max_power_w, fabric_capacity=capacity,
                              hbm_bytes=s.hbm_capacity_bytes, host_bytes=s.host_capacity_bytes,
                              max_tpot_s=limits.max_tpot_s, max_ttft_s=limits.max_ttft_s, target_tps=target_tps,
@@ -159,8 +214,7 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
 
     def accept(idx: np.ndarray, sol: Solution) -> tuple[Choice, int]:
         row = int(idx[sol.index])
-        plan = feasible.plans.take(np.array([row])).plan(0)
-        plan = Plan(**{**plan.__dict__, "instances": sol.instances})
+        plan = Plan(**{**feasible.plan(row).__dict__, "instances": sol.instances})
         verdict, scores = verify(scenario, plan, budget, limits, space, objective, sol.objective_value, target_tps)
         return Choice(plan=plan, scores=scores, verdict=verdict, solution=sol), row
 
@@ -170,4 +224,4 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
     counts = driver.counts(space.size(), enumerated, meeting, int(base.size), outcome)
     return Result(choices=outcome.choices, counts=counts, wall_time_s=time.perf_counter() - start,
                   scenario=scenario, budget=budget, limits=limits, space=space, objective=objective,
-                  target_tps=target_tps, table=table)
+                  target_tps=target_tps, table=table, rows=kept_rows)

@@ -72,6 +72,7 @@ from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, comm
+from planner.serving.fixed_point import chunk_read_bytes, joined, row_blocks, steady_terms
 from planner.serving.plan import put_rows, take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
@@ -87,7 +88,6 @@ from planner.serving.roofline import (
     moe_s,
     offload_s,
     prompt_attention_s,
-    routed_read_bytes,
 )
 from planner.serving.shape import ModelShape
 
@@ -116,7 +116,8 @@ class PromptWork:
 @dataclass(frozen=True)
 class DecodeTerms:
     """The decode step's per-stage terms (seconds), as the evaluator computed them; ``moe_s`` and ``moe_chunk_s``
-    (with one prompt chunk added, set once by :func:`serving`) as ``roofline.chunked_moe_s`` takes them."""
+    (with one prompt chunk added, set once by :func:`serving`) as ``roofline.chunked_moe_s`` takes them. The
+    fixed point sets the last three once for all its rounds (``planner.serving.fixed_point.steady_terms``)."""
 
     compute_s: np.ndarray
     hbm_s: np.ndarray
@@ -124,6 +125,9 @@ class DecodeTerms:
     attention_s: np.ndarray  # decode attention kernels, outside the overlap blend (roofline.attention_s)
     moe_s: np.ndarray | None = None
     moe_chunk_s: np.ndarray | None = None
+    chunk_read_bytes: np.ndarray | None = None  # routed bytes one chunk adds to a step (before moe_scale)
+    launch_s: np.ndarray | None = None  # roofline.launch_overhead_s of the step
+    gemm_alone_s: np.ndarray | None = None  # dense GEMMs of a step without a chunk (roofline.gemm_s)
 
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> DecodeTerms:
@@ -252,10 +256,8 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     """
     both = replace(lay, micro_tokens=lay.micro_tokens + work.stage_tokens,
                    group_tokens=lay.group_tokens + work.group_tokens)
-    with_chunk = replace(lay, micro_tokens=lay.micro_tokens + work.chunk_tokens)
     chunks_per_step = work.stage_tokens / work.chunk_tokens
-    extra_bytes = (routed_read_bytes(shape, with_chunk, r) - routed_read_bytes(shape, lay, r)) * chunks_per_step \
-        / r.moe_scale
+    extra_bytes = chunk_read_bytes(shape, lay, r, work.chunk_tokens, decode) * chunks_per_step / r.moe_scale
     experts = chunked_moe_s(shape, lay, r, quant_index, work.chunk_tokens, chunks_per_step, decode.moe_s,
                             decode.moe_chunk_s)
     kv_write = work.group_tokens * shape.kv_new_token_elements / shape.num_layers * lay.stage_layers \
@@ -270,16 +272,18 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     # a chunk (GEMM time is convex in its rows: the average of the two is not the GEMM of the average).
     share = np.minimum(chunks_per_step, 1.0)
     per_chunk = np.where(share > 0, 1.0 / np.maximum(share, 1e-12), 0.0)
-    gemm = gemm_s(shape, lay, r, both.group_tokens, lay.group_tokens + work.prompts_per_group)
+    # (where every step takes a chunk, per_chunk is 1.0: the chunked GEMM is the whole step's, bit for bit)
+    gemm = gemm_s(shape, lay, r, lay.group_tokens + work.group_tokens * per_chunk,
+                  lay.group_tokens + work.prompts_per_group * per_chunk)
     if r.gemm is not None and np.any(share < 1.0):
-        alone = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens)
-        chunked = gemm_s(shape, lay, r, lay.group_tokens + work.group_tokens * per_chunk,
-                         lay.group_tokens + work.prompts_per_group * per_chunk)
-        gemm = np.where(share < 1.0, (1.0 - share) * alone + share * chunked, gemm)
+        alone = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens) if decode.gemm_alone_s is None \
+            else decode.gemm_alone_s
+        gemm = np.where(share < 1.0, (1.0 - share) * alone + share * gemm, gemm)
     attention = decode.attention_s + prompt_attention_s(shape, lay, r, work.group_tokens, work.stage_tokens,
                                                         work.chunk_tokens, work.attention_flop)
-    stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) \
-        + launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s, r) \
+    launch = launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s, r) \
+        if decode.launch_s is None else decode.launch_s
+    stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) + launch \
         + gemm + experts + attention  # kernel-curve terms after the blend (zero under the seed preset)
     return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage,
                      gemm_s=gemm, moe_s=experts, attention_s=attention)
@@ -347,9 +351,14 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
                  gpus_per_rack: int) -> tuple[Iteration, np.ndarray, np.ndarray]:
     """The average decode step, TPOT and prompt tokens per step at each row's fixed point (``serving``)."""
     rows = lay.tp.shape[0]
-    live = np.arange(rows)  # rows in the arrays below; ``done``: those of them already final
     ttft, overhead = np.broadcast_to(ttft, (rows,)), np.broadcast_to(overhead, (rows,))
+    if (blocks := row_blocks(rows)) is not None:  # each row iterates on its own: in blocks that stay in cache
+        return joined([_fixed_point(shape, take_rows(lay, b), r, quant_index[b], profile, take_rows(decode, b), isl,
+                                    osl, chunk, ttft[b], overhead[b], prefill_attention_flop, during_decode,
+                                    gpus_per_server, gpus_per_rack) for b in blocks])
+    live = np.arange(rows)  # rows in the arrays below; ``done``: those of them already final
     steps_per_life, previous, done, out = np.full(rows, float(osl)), None, np.zeros(rows, dtype=bool), None
+    decode = steady_terms(shape, lay, r, profile, decode, chunk)  # the rounds' invariant terms, once
     for k in range(FIXED_POINT_ROUNDS):
         ones = np.ones(live.size)
         per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode

@@ -43,7 +43,9 @@ Modelling assumptions (each a named term below):
 * Fixed costs (:func:`launch_overhead_s`): every kernel of the stage's layers costs the
   engine's ``per_kernel_overhead_s`` (launch gap and minimum kernel duration under CUDA
   graphs), with kernels counted from the architecture (``planner.serving.shape.kernels_per_layer``),
-  plus any ``per_layer_overhead_s`` per layer.
+  plus any ``per_layer_overhead_s`` per layer. A kernel a curve times is charged there only: its
+  fitted floor is the measured kernel's launch and least duration (the dense GEMMs, the MoE
+  curve's ``CURVE_MOE_KERNELS``, the attention core's ``CURVE_ATTENTION_KERNELS``).
 * Activations: about ``ACTIVATION_PASSES_PER_LAYER`` reads/writes of a hidden vector per
   token per layer (norms, residuals, projections' inputs and outputs).
 """
@@ -69,6 +71,9 @@ ACTIVATION_PASSES_PER_LAYER = 8.0
 # gate-up GEMM, activation, grouped down GEMM, finalize (planner.serving.shape.ROUTED_MOE_KERNELS keeps
 # norm, router GEMM and top-k outside).
 CURVE_MOE_KERNELS = 5
+# Kernels of a layer's attention block the attention curve times (its per-call floor): the attention
+# core (FlashAttention/FlashInfer decode, or MLA's), one per layer.
+CURVE_ATTENTION_KERNELS = 1
 # Checkpoint formats that quantise the routed experts only: gpt-oss's quant_method "mxfp4" lists
 # attention, router, embeddings and lm_head in modules_to_not_convert (models/data/SOURCES.toml).
 EXPERTS_ONLY_CHECKPOINT_QUANTS = frozenset({"mxfp4"})
@@ -381,11 +386,14 @@ def launch_overhead_s(shape: ModelShape, lay: Layout, per_layer_overhead_s: floa
     """Fixed per-stage cost of one micro-batch: per kernel and per layer overheads (seconds).
 
     Kernels a curve of ``r`` already times are not counted again: the dense-block GEMMs on the GEMM
-    curve (:func:`stage_kernels`), the fused expert kernels on the MoE curve (``CURVE_MOE_KERNELS``).
+    curve (:func:`stage_kernels`), the fused expert kernels on the MoE curve (``CURVE_MOE_KERNELS``),
+    the attention core on the attention curves (``CURVE_ATTENTION_KERNELS``).
     """
     kernels = stage_kernels(shape, lay, gemm_curve=r is not None and r.gemm is not None)
     if r is not None and r.moe_curve is not None and shape.num_moe_layers:
         kernels = kernels - CURVE_MOE_KERNELS * lay.moe_layers
+    if r is not None and r.attention_kernels is not None:
+        kernels = kernels - CURVE_ATTENTION_KERNELS * lay.stage_layers
     return per_kernel_overhead_s * kernels + per_layer_overhead_s * lay.stage_layers
 
 

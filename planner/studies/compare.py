@@ -35,10 +35,11 @@ from planner.report.tables import (
 )
 from planner.search.serving import optimise
 from planner.serving import resolve
-from planner.serving.candidates import Limits, candidate_table
+from planner.serving.candidates import Limits
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, default_space
 from planner.studies.serving import Document
+from planner.studies.shared import limited_table, same_table_order, shared_table, sharing_tables
 
 # Axis order is row order: the first axis varies slowest.
 AXES = ("model", "hardware", "budget", "context", "quant", "fabric", "serving", "latency")
@@ -185,7 +186,7 @@ def plan_aggregated(spec: ScenarioSpec, settings: Settings) -> dict:
     """Aggregated serving: prefill and decode share every instance; the MILP's optimum."""
     p = problem(spec, settings)
     result = optimise(p.scenario, p.budget, p.space, p.limits, "max_tps", None, 1, settings.solver,
-                      settings.time_limit_s)
+                      settings.time_limit_s, scored=shared_table(p.scenario, p.space))
     out = choice_row(result, result.best, 1)
     out["system_name"] = p.scenario.hardware.system.name
     out["gpu_name"] = p.scenario.hardware.gpu.name
@@ -228,8 +229,7 @@ def plan_row(spec: ScenarioSpec, settings: Settings, index: int = 0) -> dict:
 def fastest_tok_per_user(spec: ScenarioSpec, settings: Settings) -> float:
     """The highest tokens/s per user any plan of the search space reaches within the budget."""
     p = problem(replace(spec, min_tok_per_user=None), settings)
-    table = candidate_table(p.scenario, p.space, p.limits).feasible()
-    s = table.scores
+    s = limited_table(p.scenario, p.space, p.limits).feasible().scores
     fits = max_instances(p.budget.gpus, p.scenario.hardware.scale_up_domain_gpus, s.gpus_per_instance) >= 1
     if not fits.any():
         raise InfeasibleError(f"no plan of the search space fits the budget ({p.budget.label()})")
@@ -307,11 +307,12 @@ def compare(specs: list[ScenarioSpec], settings: Settings, baseline: int = 1,
         raise InputError("nothing to compare: the grid is empty")
     if not 1 <= baseline <= len(specs):
         raise InputError(f"--baseline must be a row number from 1 to {len(specs)} (got {baseline})")
-    rows = []
-    for i, spec in enumerate(specs):
-        if progress is not None:
-            progress(i, len(specs))
-        rows.append(plan_row(spec, settings, i + 1))
+    rows = [None] * len(specs)
+    with sharing_tables():  # scenarios differing only in budget or latency floor share one scored table
+        for done, i in enumerate(same_table_order(specs)):
+            if progress is not None:
+                progress(done, len(specs))
+            rows[i] = plan_row(specs[i], settings, i + 1)
     if progress is not None:
         progress(len(specs), len(specs))
     return add_ratios(rows, baseline)

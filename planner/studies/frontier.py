@@ -27,6 +27,7 @@ from planner.studies.compare import (
     spec_of,
     varying_axes,
 )
+from planner.studies.shared import sharing_tables
 
 DEFAULT_POINTS = 10
 # The top floor sits this fraction under the fastest plan's own tokens/s per user, so that
@@ -119,7 +120,8 @@ def frontier(specs: list[ScenarioSpec], settings: Settings, points: int = DEFAUL
     if progress is not None:
         progress(0, total)
     for i, spec in enumerate(specs):
-        line = trace(spec, settings, points, series_label(spec, axes), step)
+        with sharing_tables():  # a line's points differ only in the latency floor: one scored table
+            line = trace(spec, settings, points, series_label(spec, axes), step)
         if done < (i + 1) * per_line:  # the line stopped early: its remaining solves will not run
             done = (i + 1) * per_line - 1
             step()

@@ -3,8 +3,18 @@
 Rows: every ``moe_perf`` row of the six systems and three engines whose ``moe_dtype`` the
 planner maps to a quantisation mode (``moe.MODE_DTYPES``: bfloat16, fp8, fp8_block, int4_wo,
 nvfp4, w4a8_mxfp4_mxfp8, w4a16_mxfp4; no row is left out on these dtypes), all 27 token counts
-(1-16,384) and every shape. One parameter set per (engine, system, dtype) is fitted by soft-L1
-robust least squares on relative error (``planner.calibration.fit.robust_least_squares``).
+(1-16,384) and every shape. One parameter set per (engine, system, dtype, kernel) is fitted by
+soft-L1 robust least squares on relative error (``planner.calibration.fit.robust_least_squares``).
+
+Kernels: an engine runs one dtype through different kernels by shape (the table's
+``kernel_source``: e.g. SGLang on Blackwell runs bf16 Mixtral- and Llama-4-shaped layers on its
+Triton kernel, 1.5-2x slower than the FlashInfer TensorRT-LLM kernel it runs for ten other
+shapes; SGLang on Hopper runs the non-gated bf16 experts on FlashInfer's CUTLASS kernel, 4-7x
+their bytes). The planner's curve for a dtype is fitted on all its rows (the engine's kernels as
+it picks them across shapes: it cannot know which one an unseen model gets); where the engine runs
+the dtype on several kernels, one more parameter set per kernel is fitted on that kernel's rows
+(``kernels.<dtype>.<kernel>`` in the TOML) and every row is scored against the curve of the kernel
+it ran: how well the curve's form fits each kernel. The table also scores the planner's curves.
 
 Routing: the fit uses the ``power_law_1.01`` rows. That is the distribution aiconfigurator
 itself predicts with by default (its ``power_law`` workload), and the nearest to a trained router:
@@ -34,16 +44,19 @@ TABLE = "moe_perf"
 FIT_DISTRIBUTION = "power_law_1.01"
 DECODE_TOKENS = 256  # the done-when's regime: 1-256 tokens per step
 COLUMNS = ["moe_dtype", "num_tokens", "hidden_size", "inter_size", "topk", "num_experts", "moe_tp_size",
-           "moe_ep_size", "distribution"]
+           "moe_ep_size", "distribution", "kernel_source"]
 # (hidden, inter, top-k, experts) of plain up/down (squared-ReLU) experts, two matrices each: the
-# Nemotron-3 shapes (hidden 2688, 128 experts, top-6; hidden 2048... 512 experts, top-22). Their
-# 1-token rows confirm it: (2688, 1856) top-6 on H200 vLLM bf16 takes 51 us, 6 x 2 x 2688 x 1856 x 2 B =
-# 120 MB at 4.2 TB/s (29 us) plus the ~22 us floor; three matrices would need 43 us of streaming.
-NON_GATED = ((2688, 1856, 6, 128), (2048, 5120, 22, 512))
+# Nemotron-3 shapes. The 512-expert top-22 ones are named by TensorRT-LLM's own tables, whose
+# kernel_source for them is `moe_torch_flow_nongated`; the 128-expert top-6 one by its 1-token rows:
+# (2688, 1856) top-6 on H200 vLLM bf16 takes 51 us, 6 x 2 x 2688 x 1856 x 2 B = 120 MB at 4.2 TB/s
+# (29 us) plus the ~22 us floor; three matrices would need 43 us of streaming.
+NON_GATED = ((2688, 1856, 6, 128), (1024, 2688, 22, 512), (2048, 5120, 22, 512), (8192, 5120, 22, 512))
 DTYPE_MODES = {d: m for m, ds in moe.MODE_DTYPES.items() if m != "int8" for d in ds}
-# Start of the fit (transformed units below): 20 us, half of peak, 80 % of HBM, 32 rows of padding per
-# expert, 256-column thinness, blend 2, sharpness 2, one routing pass, 0.5 us per expert.
-THETA0 = np.array([np.log(30.0), 0.0, np.log(4.0), np.log(32.0), np.log(256.0), 0.0, np.log(1.5), 0.0, np.log(0.5)])
+# Start of the fit (transformed units below): 30 us, half of peak, 80 % of HBM, 32 rows of padding per
+# expert, 256-column thinness, blend 2, sharpness 2, one routing pass, 0.5 us per expert, a 5 us batch
+# path from 100 choices per step.
+THETA0 = np.array([np.log(30.0), 0.0, np.log(4.0), np.log(32.0), np.log(256.0), 0.0, np.log(1.5), 0.0, np.log(0.5),
+                   np.log(5.0), np.log(100.0)])
 
 
 def params_of(theta: np.ndarray) -> dict:
@@ -52,7 +65,8 @@ def params_of(theta: np.ndarray) -> dict:
             "hbm_fraction": float(1.0 / (1.0 + np.exp(-theta[2]))), "pad_tokens": float(np.exp(theta[3])),
             "thin_inter": float(np.exp(theta[4])), "blend": float(1.0 + np.exp(theta[5])),
             "hit_sharpness": float(0.5 + np.exp(theta[6])), "permute_passes": float(np.exp(theta[7])),
-            "expert_us": float(np.exp(theta[8]))}
+            "expert_us": float(np.exp(theta[8])), "path_us": float(np.exp(theta[9])),
+            "path_pairs": float(np.exp(theta[10]))}
 
 
 def gpu_of(system: str):
@@ -66,7 +80,8 @@ def applied(params: dict, gpu, dtype: str) -> dict:
             "bytes_per_s": gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction * params["hbm_fraction"],
             "pad_tokens": params["pad_tokens"], "thin_inter": params["thin_inter"], "blend": params["blend"],
             "hit_sharpness": params["hit_sharpness"], "permute_passes": params["permute_passes"],
-            "expert_s": units.from_us(params["expert_us"])}
+            "expert_s": units.from_us(params["expert_us"]), "path_s": units.from_us(params["path_us"]),
+            "path_pairs": params["path_pairs"]}
 
 
 def _peak_of(gpu, dtype: str) -> float:
@@ -121,58 +136,83 @@ def fit_group(rows: dict, gpu, dtype: str) -> dict:
 
 
 def fitted() -> dict:
-    """``{engine: {gpu: {dtype: params}}}`` fitted on the ``FIT_DISTRIBUTION`` rows."""
+    """``{engine: {gpu: {dtype: params, "kernels": {dtype: {kernel: params}}}}}`` fitted on the
+    ``FIT_DISTRIBUTION`` rows: each dtype's entry on all its rows (every kernel the engine runs it
+    on, the planner's curve) and, where the engine runs the dtype on several kernels, one set per
+    kernel on that kernel's rows under ``kernels``."""
     out: dict = {}
     for f in frames():
         gpu = gpu_of(f["system"])
         rows = _subset(f, f["distribution"] == FIT_DISTRIBUTION)
+        entry = out.setdefault(f["engine"], {}).setdefault(gpu.name, {})
         for dtype in sorted(set(rows["moe_dtype"].tolist())):
             group = _subset(rows, rows["moe_dtype"] == dtype)
-            out.setdefault(f["engine"], {}).setdefault(gpu.name, {})[dtype] = fit_group(group, gpu, dtype)
+            entry[dtype] = fit_group(group, gpu, dtype)
+            names = sorted(set(group["kernel_source"].tolist()))
+            for kernel in names if len(names) > 1 else ():
+                params = fit_group(_subset(group, group["kernel_source"] == kernel), gpu, dtype)
+                entry.setdefault("kernels", {}).setdefault(dtype, {})[kernel] = params
     return out
+
+
+def _params_lines(params: dict) -> list[str]:
+    return [f"{k} = {params[k]:.6g}" for k in moe.PARAMS]
 
 
 def fit_text() -> str:
     """A fresh fit as the TOML text of ``planner/engine/data/kernels/moe.toml``."""
-    lines = ["# MoE-layer curve (planner/engine/kernels/moe.py): parameters per engine, GPU and kernel dtype.",
+    lines = ["# MoE-layer curve (planner/engine/kernels/moe.py): parameters per engine, GPU and kernel dtype,",
+             "# fitted on every kernel the engine runs the dtype on (the planner's curve); under `kernels`, where",
+             "# it runs the dtype on several, one set per kernel (moe_perf's kernel_source; scored, not planned with).",
              "# Regenerate with: python bench/kernel_fits.py --fit", ""]
     data = fitted()
     for engine in sorted(data):
         for gpu in sorted(data[engine]):
-            for dtype in sorted(data[engine][gpu]):
-                p = data[engine][gpu][dtype]
+            entry = data[engine][gpu]
+            for dtype in sorted(k for k in entry if k != "kernels"):
                 lines.append(f'[{engine}."{gpu}".{dtype}]')
-                lines += [f"{k} = {p[k]:.6g}" for k in moe.PARAMS]
-                lines.append("")
+                lines += _params_lines(entry[dtype]) + [""]
+            for dtype, others in sorted(entry.get("kernels", {}).items()):
+                for kernel, params in sorted(others.items()):
+                    lines.append(f'[{engine}."{gpu}".kernels.{dtype}.{kernel}]')
+                    lines += _params_lines(params) + [""]
     lines += ["[sources]",
               f'fit = "fitted by bench/kernel_fits.py --fit to calibration/kernels/{TABLE} (aiconfigurator-core '
-              f'0.12.0), {FIT_DISTRIBUTION} rows, all token counts (planner/calibration/kernel_fits/moe.py)"']
+              f'0.12.0), {FIT_DISTRIBUTION} rows, all token counts, one set per kernel_source '
+              f'(planner/calibration/kernel_fits/moe.py)"']
     return "\n".join(lines) + "\n"
 
 
-def predictions(f: dict) -> np.ndarray:
-    """The shipped curve's seconds for every row of frame ``f`` (its dtypes' own parameters)."""
+def predictions(f: dict, own_kernel: bool = True) -> np.ndarray:
+    """The shipped curve's seconds for every row of frame ``f``: each row with the parameters of the
+    kernel it ran (``own_kernel``), else with its dtype's (all kernels: the planner's curve)."""
     gpu = gpu_of(f["system"])
     out = np.empty(f["latency_s"].size)
     for dtype in set(f["moe_dtype"].tolist()):
-        mask = f["moe_dtype"] == dtype
-        params, _ = moe.parameters(f["engine"], gpu.name, dtype)
-        out[mask] = predict(_subset(f, mask), params, gpu, dtype)
+        for kernel in set(f["kernel_source"][f["moe_dtype"] == dtype].tolist()):
+            mask = (f["moe_dtype"] == dtype) & (f["kernel_source"] == kernel)
+            params = moe.kernel_parameters(f["engine"], gpu.name, dtype, kernel if own_kernel else None)
+            out[mask] = predict(_subset(f, mask), params, gpu, dtype)
     return out
 
 
 def score() -> list[Score]:
-    """The shipped curve against the fitted rows at 1-256 tokens, at every token count, and on
-    ``balanced`` at 1-256 tokens, per system and engine."""
-    sets = ((f"{TABLE} {FIT_DISTRIBUTION} 1-{DECODE_TOKENS} tok", FIT_DISTRIBUTION, DECODE_TOKENS),
-            (f"{TABLE} {FIT_DISTRIBUTION} all tok", FIT_DISTRIBUTION, None),
-            (f"{TABLE} balanced 1-{DECODE_TOKENS} tok", "balanced", DECODE_TOKENS))
+    """Per system and engine: the shipped curves (each row with its own kernel's) against the fitted
+    rows at 1-256 tokens and at every token count; the planner's curves (each dtype's, fitted on all
+    its kernels) against the same 1-256-token rows; and, for reference, the own-kernel curves on
+    ``balanced`` at 1-256 tokens."""
+    sets = ((f"{TABLE} {FIT_DISTRIBUTION} 1-{DECODE_TOKENS} tok", FIT_DISTRIBUTION, DECODE_TOKENS, True),
+            (f"{TABLE} {FIT_DISTRIBUTION} all tok", FIT_DISTRIBUTION, None, True),
+            (f"{TABLE} {FIT_DISTRIBUTION} 1-{DECODE_TOKENS} tok, planner curve", FIT_DISTRIBUTION, DECODE_TOKENS,
+             False),
+            (f"{TABLE} balanced 1-{DECODE_TOKENS} tok", "balanced", DECODE_TOKENS, True))
     out = []
-    for label, distribution, most in sets:
+    for label, distribution, most, own in sets:
         for f in frames():
             mask = f["distribution"] == distribution
             if most is not None:
                 mask &= f["num_tokens"] <= most
             rows = _subset(f, mask)
-            out.append(make_score("moe", label, f["system"], f["engine"], predictions(rows), rows["latency_s"]))
+            out.append(make_score("moe", label, f["system"], f["engine"], predictions(rows, own),
+                                  rows["latency_s"]))
     return out

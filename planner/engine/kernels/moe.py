@@ -24,11 +24,20 @@ A layer of ``E`` routed experts (``hidden`` x ``inter`` each, gated: three matri
   ``T k`` token-expert pairs (the engines hand each rank every token and mask the experts it does
   not hold), ``permute_passes`` hidden vectors of 2 bytes per pair at the same bandwidth, whatever
   ``ep``: the measured layer at one expert per rank still grows with ``T``.
-* **Blend and floor.** ``t = launch + permute + (compute^p + memory^p)^(1/p)`` (``p = blend`` >= 1:
-  ``p = 1`` adds them, large ``p`` takes the larger), with the per-layer launch floor ``launch_s``.
+* **Batch path.** Above about ``path_pairs`` token-expert choices per step the engines leave their
+  low-latency small-batch kernels for the throughput path, whose extra kernels (sorting, aligning
+  and permuting the choices) add a fixed ``path_us``: a switch ``x^8 / (1 + x^8)``, ``x = T k /
+  path_pairs`` (``PATH_SHARPNESS``). The tables show it most where little else runs: TensorRT-LLM's
+  w4a8 layer on B200 with one expert per rank (EP 256) takes 19-24 us up to 8 tokens and a flat
+  ~52 us from 32 tokens on, while its expert's weights take ~2 us to stream.
+* **Blend and floor.** ``t = launch + path + permute + (compute^p + memory^p)^(1/p)`` (``p = blend``
+  >= 1: ``p = 1`` adds them, large ``p`` takes the larger), with the per-layer launch floor
+  ``launch_s``.
 
 Parameters per (engine, GPU, kernel dtype) live in ``planner/engine/data/kernels/moe.toml``
-(fitted by ``bench/kernel_fits.py --fit``). :func:`curve` picks, per quantisation mode, the
+(fitted by ``bench/kernel_fits.py --fit``) on every kernel the engine runs the dtype on, as it
+picks them by shape; where it runs several, each kernel's own parameters are stored beside them
+for scoring (:func:`kernel_parameters`). :func:`curve` picks, per quantisation mode, the
 kernel dtype an engine runs for it (``MODE_DTYPES``), each as ``planner.engine.kernels.tables.pool``
 picks it (a GPU without kernel rows takes the measured GPUs' median fractions, "transferred",
 applied to its own peaks and bandwidth).
@@ -45,7 +54,8 @@ from planner import quant, units
 from planner.engine.kernels import tables
 
 PARAMS = ("launch_us", "compute_fraction", "hbm_fraction", "pad_tokens", "thin_inter", "blend", "hit_sharpness",
-          "permute_passes", "expert_us")
+          "permute_passes", "expert_us", "path_us", "path_pairs")
+PATH_SHARPNESS = 8  # how sharply the batch path switches on around path_pairs choices per step (2^3)
 # Kernel dtypes (moe_perf's moe_dtype) an engine runs for each quantisation mode, first found wins.
 MODE_DTYPES = {"bf16": ("bfloat16",), "fp8": ("fp8_block", "fp8"), "int8": ("fp8_block", "fp8"),
                "int4": ("int4_wo", "w4a16_mxfp4"), "fp4": ("nvfp4", "w4a8_mxfp4_mxfp8", "w4a16_mxfp4")}
@@ -61,7 +71,10 @@ class MoeCurve:
         launch_s: fixed time of one layer's expert kernels.
         flop_per_s: dense peak of the mode's dtype x ``compute_fraction``.
         bytes_per_s: achievable HBM bandwidth x ``hbm_fraction``.
-        pad_tokens, thin_inter, blend, hit_sharpness, permute_passes: as in the module docstring.
+        pad_tokens, thin_inter, blend, hit_sharpness, permute_passes, path_pairs: as in the module
+            docstring.
+        expert_s: least streaming time of one expert's shard.
+        path_s: fixed time the batch path adds once it runs.
         transferred: the GPU had no kernel rows (fractions are the measured GPUs' median).
     """
 
@@ -74,6 +87,8 @@ class MoeCurve:
     hit_sharpness: np.ndarray
     permute_passes: np.ndarray
     expert_s: np.ndarray
+    path_s: np.ndarray
+    path_pairs: np.ndarray
     transferred: bool = False
 
 
@@ -106,7 +121,16 @@ def layer_s(tokens, hidden, inter, topk, experts, moe_tp, moe_ep, bytes_per_elem
     memory = hits * np.maximum(shard * bytes_per_element / g["bytes_per_s"], g["expert_s"])
     blended = _norm(compute, memory, p)
     permute = tokens * topk * hidden * ACTIVATION_BYTES * g["permute_passes"] / g["bytes_per_s"]
-    return g["launch_s"] + permute + blended
+    return g["launch_s"] + g["path_s"] * path_switch(tokens * topk / g["path_pairs"]) + permute + blended
+
+
+def path_switch(ratio):
+    """Share of the batch path's fixed time paid at ``ratio`` = choices per step / ``path_pairs``:
+    ``x^8 / (1 + x^8)``, 0 -> 0, 1 -> 1/2, 2 -> 0.996 (``PATH_SHARPNESS``)."""
+    x = np.minimum(ratio, 1e3)
+    for _ in range(3):  # x^8 by squaring (PATH_SHARPNESS), cheaper than np.power on a million plans
+        x = x * x
+    return x / (1.0 + x)
 
 
 def slowest_rank_hits(local, share, ep, any_token):
@@ -150,6 +174,18 @@ def parameters(engine: str, gpu: str, dtype: str) -> tuple[dict | None, bool]:
     return (tables.median([e[dtype] for e in entries], PARAMS) if entries else None), not measured
 
 
+def kernel_parameters(engine: str, gpu: str, dtype: str, kernel: str | None = None) -> dict | None:
+    """The measured parameters of one kernel of ``engine`` on ``gpu`` for ``dtype`` (``kernel``, a
+    ``moe_perf`` ``kernel_source``): those fitted to that kernel alone where the engine runs the
+    dtype on several (``kernels.<dtype>.<kernel>`` in the TOML), else the dtype's own entry (the
+    planner's curve, all its kernels); ``None`` when the engine has no entry for ``dtype`` on ``gpu``."""
+    entry = table().get(engine, {}).get(gpu, {})
+    if dtype not in entry:
+        return None
+    other = entry.get("kernels", {}).get(dtype, {}).get(kernel)
+    return {p: float((other or entry[dtype])[p]) for p in PARAMS}
+
+
 @cache
 def _fractions(engine: str, gpu_name: str) -> tuple[dict, bool]:
     """Per-mode parameter arrays of ``engine`` on ``gpu_name`` (``MODE_DTYPES``) and whether any was
@@ -178,4 +214,5 @@ def curve(engine: str, gpu, peak_flop_per_s: np.ndarray, hbm_bytes_per_s: float)
     return MoeCurve(launch_s=units.from_us(f["launch_us"]), flop_per_s=peak_flop_per_s * f["compute_fraction"],
                     bytes_per_s=hbm_bytes_per_s * f["hbm_fraction"], pad_tokens=f["pad_tokens"],
                     thin_inter=f["thin_inter"], blend=f["blend"], hit_sharpness=f["hit_sharpness"],
-                    permute_passes=f["permute_passes"], expert_s=units.from_us(f["expert_us"]), transferred=transferred)
+                    permute_passes=f["permute_passes"], expert_s=units.from_us(f["expert_us"]),
+                    path_s=units.from_us(f["path_us"]), path_pairs=f["path_pairs"], transferred=transferred)

@@ -1,5 +1,6 @@
 """The shipped MoE-layer curve against the measured moe_perf rows (needs the calibrate extra)."""
 
+import numpy as np
 import pytest
 
 pytest.importorskip("pyarrow")
@@ -8,18 +9,36 @@ from planner.calibration.kernel_fits import moe as fit  # noqa: E402
 
 
 @pytest.mark.slow
-def test_score_on_h200_decode_rows():
-    """Power_law_1.01 rows at 1-256 tokens against the issue's 15 % goal: H200 TensorRT-LLM (bf16 and
-    fp8, 1,848 rows) scored MAPE 14.3 % when fitted, H200 vLLM (all five dtypes, 8,624 rows) 13.0 %
-    (bench/kernel_fits.py); TensorRT-LLM's worst row within 2x."""
+def test_score_on_decode_rows():
+    """Power_law_1.01 rows at 1-256 tokens against the issue's 15 % goal, each row on the curve of the
+    kernel it ran (bench/kernel_fits.py): every one of the 18 systems/engines within 15 % (7.0-14.5 %
+    when fitted); H200 TensorRT-LLM (bf16 and fp8, 1,848 rows) 7.5 %, H200 vLLM (five dtypes, 8,624
+    rows) 11.6 %, the worst H200 SGLang at 14.4 %; TensorRT-LLM's worst row within 2x."""
     scores = {(s.table, s.system, s.engine): s for s in fit.score()}
-    trt = scores[(f"moe_perf {fit.FIT_DISTRIBUTION} 1-256 tok", "h200_sxm", "trtllm")]
+    decode = f"moe_perf {fit.FIT_DISTRIBUTION} 1-256 tok"
+    trt = scores[(decode, "h200_sxm", "trtllm")]
     assert trt.rows == 1848
-    assert trt.mape_pct < 15.0
+    assert trt.mape_pct < 10.0
     assert trt.worst_pct < 100.0
-    vllm = scores[(f"moe_perf {fit.FIT_DISTRIBUTION} 1-256 tok", "h200_sxm", "vllm")]
+    vllm = scores[(decode, "h200_sxm", "vllm")]
     assert vllm.rows == 8624
-    assert vllm.mape_pct < 15.0
-    # Every system and engine is scored on the decode rows.
-    decode = [k for k in scores if k[0].endswith("1-256 tok") and fit.FIT_DISTRIBUTION in k[0]]
-    assert len(decode) == 18
+    assert vllm.mape_pct < 13.0
+    groups = [s for k, s in scores.items() if k[0] == decode]
+    assert len(groups) == 18
+    assert all(s.mape_pct < 15.0 for s in groups), [(s.system, s.engine, s.mape_pct) for s in groups]
+    # The planner's curves (each dtype's, fitted on all its kernels) on the same rows: SGLang's kernel
+    # mix costs it (16.4-19.8 % when fitted), vLLM 12.0-13.8 %; TensorRT-LLM runs one kernel per dtype.
+    planner = {(s.system, s.engine): s for k, s in scores.items() if k[0] == f"{decode}, planner curve"}
+    assert len(planner) == 18
+    assert planner[("h200_sxm", "sglang")].mape_pct > scores[(decode, "h200_sxm", "sglang")].mape_pct
+    assert planner[("h200_sxm", "vllm")].mape_pct < 15.0
+    assert planner[("h200_sxm", "trtllm")].mape_pct == trt.mape_pct
+
+
+def test_non_gated_shapes_take_two_matrices():
+    # Nemotron-3's squared-ReLU experts: TensorRT-LLM names (1024, 2688) and (8192, 5120), top-22 of 512,
+    # `moe_torch_flow_nongated`; a gated shape of the same width keeps three matrices.
+    rows = {"num_tokens": np.ones(3), "hidden_size": np.array([1024, 8192, 8192]),
+            "inter_size": np.array([2688, 5120, 5120]), "topk": np.array([22, 22, 8]),
+            "num_experts": np.array([512, 512, 512])}
+    assert fit.matrices(rows).tolist() == [2.0, 2.0, 3.0]

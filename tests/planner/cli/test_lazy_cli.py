@@ -67,3 +67,33 @@ def test_help_lists_the_same_text_before_and_after_loading():
     after = CliRunner().invoke(cli, ["--help"]).output
     assert before == after
     assert "plan       Throughput-optimal plan for a rack or GPU budget (MILP," in before
+
+
+OTHER_STACKS = """
+import sys
+from planner.cli.main import main
+try:
+    main({argv!r})
+except SystemExit:
+    pass
+print(" ".join(sorted(m for m in sys.modules if m.startswith({prefixes!r}))), file=sys.stderr)
+"""
+STACKS = ("planner.training", "planner.studies.compare", "planner.studies.frontier", "planner.fleet")
+
+
+def _stacks(argv):
+    """The other commands' stacks (training, compare/frontier, fleet) a fresh ``rackplan argv`` imported."""
+    done = subprocess.run([sys.executable, "-c", OTHER_STACKS.format(argv=argv, prefixes=STACKS)],
+                          capture_output=True, text=True, check=True)
+    return set(done.stderr.strip().splitlines()[-1].split()) if done.stderr.strip() else set()
+
+
+def test_a_serving_plan_imports_no_other_commands_stack():
+    # the grid and training option groups quote their stacks' defaults: built on first use, not by `plan`
+    assert _stacks(["plan", "--help"]) == set()
+    assert _stacks(["plan", "--model", "llama-3.1-8b", "--gpus", "8", "--top", "1"]) == set()
+
+
+def test_the_commands_that_use_them_still_load_them():
+    assert {"planner.training.resolve", "planner.training.workload"} <= _stacks(["train", "plan", "--help"])
+    assert {"planner.studies.compare", "planner.studies.frontier"} <= _stacks(["compare", "--help"])

@@ -14,9 +14,11 @@ from planner.engine.rates import rates
 CAT = Catalogue()
 
 # Round parameters for the hand case: 20 us launch, 1e15 FLOP/s, 4e12 B/s, 16 pad rows, 128-column
-# thinness, blend 2, sharpness 1 (uniform choices), one routing pass, 1 us per expert shard.
+# thinness, blend 2, sharpness 1 (uniform choices), one routing pass, 1 us per expert shard, a 10 us
+# batch path from 256 choices per step.
 HAND = {"launch_s": 20e-6, "flop_per_s": 1e15, "bytes_per_s": 4e12, "pad_tokens": 16.0, "thin_inter": 128.0,
-        "blend": 2.0, "hit_sharpness": 1.0, "permute_passes": 1.0, "expert_s": 1e-6}
+        "blend": 2.0, "hit_sharpness": 1.0, "permute_passes": 1.0, "expert_s": 1e-6, "path_s": 10e-6,
+        "path_pairs": 256.0}
 
 
 def test_one_layer_by_hand():
@@ -37,7 +39,22 @@ def test_one_layer_by_hand():
     assert memory == pytest.approx(151.0e-6, rel=1e-3)
     # Routing pass: 64 x 8 x 2048 x 2 B / 4e12 = 0.524 us; blend p = 2: sqrt(c^2 + m^2).
     permute = 64 * 8 * 2048 * 2 / 4e12
-    assert t == pytest.approx(20e-6 + permute + math.hypot(compute, memory), rel=1e-12)
+    # Batch path: 512 choices / 256 = 2 -> 2^8 / (1 + 2^8) = 256 / 257 of its 10 us.
+    path = 10e-6 * 256 / 257
+    assert t == pytest.approx(20e-6 + path + permute + math.hypot(compute, memory), rel=1e-12)
+
+
+def test_batch_path_switch():
+    # x^8 / (1 + x^8): off well below path_pairs, half at it, on above it.
+    assert moe.path_switch(0.0) == 0.0
+    assert moe.path_switch(0.5) == pytest.approx(1 / 257, rel=1e-12)
+    assert moe.path_switch(1.0) == pytest.approx(0.5, rel=1e-12)
+    assert moe.path_switch(2.0) == pytest.approx(256 / 257, rel=1e-12)
+    assert moe.path_switch(1e9) == pytest.approx(1.0, rel=1e-12)
+    # One token (8 choices) on the hand curve pays 8 / 256 = 2^-5 -> 2^-40 of the 10 us: the launch only.
+    one = moe.layer_s(1.0, 2048.0, 768.0, 8.0, 128.0, 1.0, 1.0, 2.0, HAND)
+    no_path = moe.layer_s(1.0, 2048.0, 768.0, 8.0, 128.0, 1.0, 1.0, 2.0, {**HAND, "path_s": 0.0})
+    assert one - no_path == pytest.approx(10e-6 * 2.0**-40, rel=1e-6)
 
 
 def test_hit_share_limits():
@@ -49,18 +66,46 @@ def test_hit_share_limits():
 
 
 def _shipped() -> list[tuple[str, str, str, dict]]:
-    return [(e, g, d, p) for e, gpus in moe.table().items() for g, ds in gpus.items() for d, p in ds.items()]
+    """Every shipped parameter set: each dtype's (the planner's) and the per-kernel ones under ``kernels``."""
+    out = []
+    for e, gpus in moe.table().items():
+        for g, ds in gpus.items():
+            out += [(e, g, d, p) for d, p in ds.items() if d != "kernels"]
+            out += [(e, g, f"{d} {k}", p) for d, ks in ds.get("kernels", {}).items() for k, p in ks.items()]
+    return out
 
 
 def test_shipped_parameters_are_physical():
     entries = _shipped()
     # Kernel dtypes in moe_perf: SGLang 4 on each Hopper + 6 on each of 4 Blackwell systems = 32,
-    # TensorRT-LLM 2 x 2 + 1 x 4 = 8, vLLM 5 x 2 + 7 x 4 = 38: 78 parameter sets.
-    assert len(entries) == 78
+    # TensorRT-LLM 2 x 2 + 1 x 4 = 8, vLLM 5 x 2 + 7 x 4 = 38: 78 planner curves. Dtypes run on two or
+    # three kernels get one set per kernel: SGLang 4 per Hopper (2 dtypes x 2), 6 per Blackwell system
+    # (3 x 2); vLLM 4 per Hopper, 11 per Blackwell system (5 dtypes, one on three kernels): 84 more.
+    assert len([x for x in entries if " " not in x[2]]) == 78
+    assert len(entries) == 78 + 84
     for e, g, d, p in entries:
         assert 0 < p["compute_fraction"] <= 1, (e, g, d)
         assert 0 < p["hbm_fraction"] <= 1, (e, g, d)
         assert p["blend"] >= 1 and p["launch_us"] > 0 and p["pad_tokens"] >= 0 and p["expert_us"] >= 0
+        assert p["path_us"] >= 0 and p["path_pairs"] > 0, (e, g, d)
+
+
+def test_each_kernel_scored_with_its_own_parameters():
+    # SGLang on H200 runs bf16 on its Triton kernel for 15 shapes and the non-gated Nemotron-3 experts
+    # on FlashInfer's CUTLASS kernel: the planner's bf16 curve is fitted on both, each kernel has its own.
+    entry = moe.table()["sglang"]["h200-sxm"]
+    assert sorted(entry["kernels"]["bfloat16"]) == ["sglang_flashinfer_cutlass_moe", "sglang_fused_moe_triton"]
+    cutlass = entry["kernels"]["bfloat16"]["sglang_flashinfer_cutlass_moe"]
+    assert moe.kernel_parameters("sglang", "h200-sxm", "bfloat16", "sglang_flashinfer_cutlass_moe") == {
+        k: cutlass[k] for k in moe.PARAMS}
+    planner_curve = {k: entry["bfloat16"][k] for k in moe.PARAMS}
+    assert moe.kernel_parameters("sglang", "h200-sxm", "bfloat16") == planner_curve
+    assert moe.parameters("sglang", "h200-sxm", "bfloat16") == (planner_curve, False)
+    # fp8_block runs on one kernel there: its own entry is the planner's curve.
+    assert "fp8_block" not in entry["kernels"]
+    assert moe.kernel_parameters("sglang", "h200-sxm", "fp8_block", "sglang_fused_moe_triton") == {
+        k: entry["fp8_block"][k] for k in moe.PARAMS}
+    assert moe.kernel_parameters("sglang", "h200-sxm", "nvfp4") is None  # not measured there
 
 
 @pytest.mark.parametrize("system", ["hgx-h200", "gb200-nvl72", "mi355x-8"])

@@ -14,8 +14,8 @@ from planner.training.workload import DEFAULT_JITTER_CV
 
 # Predictions as of this change (error against the published figure), in ANCHORS order:
 # Meta 8K 43.1 % (+0.2 %, fitted), Meta 16K 38.2 % (-6.9 %), Meta 128K CP16 34.7 % (-8.6 %), DeepSeek-V3
-# 170.0 K GPU-hours per trillion tokens (-5.6 %), NVIDIA 70B H100 1,497 tok/s/GPU (-6.6 %), 405B H100 286
-# (-2.0 %), DeepSeek-V3 H100 1,333 (+2.8 %), 8B FSDP 14,488 (+0.3 %), 70B GB200 FSDP 4,136 (-4.1 %).
+# 169.9 K GPU-hours per trillion tokens (-5.6 %), NVIDIA 70B H100 1,497 tok/s/GPU (-6.6 %), 405B H100 286
+# (-2.0 %), DeepSeek-V3 H100 1,334 (+2.8 %), 8B FSDP 14,488 (+0.3 %), 70B GB200 FSDP 4,136 (-4.1 %).
 
 
 def test_anchor_roles():
@@ -78,12 +78,13 @@ def test_planner_own_layouts_for_the_issue_jobs():
     # Meta's 16K job: TP4 CP4 PP16 DP64, vpp 4, 41.8 % MFU (Meta 41 %; the issue's bar 38-46 %).
     meta = predict_free(_anchor("Llama 3 405B, 16,384 H100, TP8 PP16"))
     assert 0.38 <= meta.value <= 0.46 and meta.plan.gpus == 16384
-    # DeepSeek-V3's job: TP2 PP16 EP8 DP64 at 155.1 K GPU-hours per trillion tokens, -13.8 % of the published
+    # DeepSeek-V3's job: TP2 PP16 EP8 DP64 at 154.4 K GPU-hours per trillion tokens, -14.2 % of the published
     # 180 K, inside the issue's 20 % bar (it found 130.3 K, -27.6 %, while linear layers ran at a flat GEMM rate:
     # the measured FP8 GEMM curve, its quantisation pass and the routing passes cost every layout, and an EP
     # group inside one server no longer hides them behind cheap NVLink all-to-alls). Without the MTP module it
-    # chose TP1 PP32 at 152.1 K: 61 layers on 32 stages leave the last one no layer besides the head, and the
-    # module's layer and second head pass make it the slowest stage.
+    # chose TP1 PP32 at 151.3 K (152.1 K before the MoE curve's routing passes were refitted per kernel): 61
+    # layers on 32 stages leave the last one no layer besides the head, and the module's layer and second head
+    # pass make it the slowest stage.
     ds = predict_free(_anchor("DeepSeek-V3, 2,048"))
     assert (ds.plan.tp, ds.plan.pp, ds.plan.ep, ds.plan.dp) == (2, 16, 8, 64) and bool(ds.scores.feasible[0])
-    assert ds.value == pytest.approx(155.1e3, rel=0.005) and abs(ds.error(_anchor("DeepSeek-V3, 2,048"))) <= 0.20
+    assert ds.value == pytest.approx(154.4e3, rel=0.005) and abs(ds.error(_anchor("DeepSeek-V3, 2,048"))) <= 0.20

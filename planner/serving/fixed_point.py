@@ -1,0 +1,63 @@
+"""What the aggregated serving fixed point computes once for all its rounds (``planner.serving.aggregated``).
+
+Each round of the Little's-law iteration re-times the average decode step with a new amount of
+prompt work; the terms that depend on the layout and the chunk only (the routed-expert bytes a
+chunk adds to a step, the launch overhead, the dense GEMMs of a step without a chunk) are the same
+in every round. :func:`steady_terms` computes them once and stores them in the decode terms, where
+``aggregated.iteration`` takes them instead of recomputing them: the same arithmetic on the same
+inputs, so every round's figures are bit for bit those of recomputing them.
+
+Every row iterates on its own (its figures do not depend on the rows beside it), so a large table
+runs through the fixed point in blocks of ``BLOCK_ROWS`` rows (:func:`row_blocks`, :func:`joined`):
+a round's dozens of temporaries then stay in cache instead of each streaming a million rows through
+memory (``bench/evaluator.py``: the isl/osl scoring of a million rows ~1.7x faster).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from planner.engine.profile import EngineProfile
+from planner.engine.rates import Rates
+from planner.serving.plan import concat_rows
+from planner.serving.roofline import Layout, gemm_s, launch_overhead_s, routed_read_bytes
+from planner.serving.shape import ModelShape
+
+# Rows per block of the fixed point (about 0.5 MB per float array: a round's temporaries fit in a
+# core's cache); 16,384 and 262,144 rows were slower on a million rows.
+BLOCK_ROWS = 65_536
+
+
+def row_blocks(rows: int) -> list[slice] | None:
+    """Consecutive slices of at most ``BLOCK_ROWS`` rows covering ``rows``; None when one block holds them."""
+    if rows <= BLOCK_ROWS:
+        return None
+    return [slice(start, start + BLOCK_ROWS) for start in range(0, rows, BLOCK_ROWS)]
+
+
+def joined(parts: list[tuple]) -> tuple:
+    """The fixed point's (step, TPOT, prompt tokens per step) of consecutive blocks, as one."""
+    return concat_rows([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), \
+        np.concatenate([p[2] for p in parts])
+
+
+def chunk_read_bytes(shape: ModelShape, lay: Layout, r: Rates, chunk_tokens: np.ndarray, decode) -> np.ndarray:
+    """Routed-expert bytes one prompt chunk adds to a decode step's read (before ``r.moe_scale``): the experts
+    the chunk and the decode tokens hit together less those the decode tokens hit alone; ``decode``'s own
+    (``steady_terms``) when it carries them."""
+    if decode.chunk_read_bytes is not None:
+        return decode.chunk_read_bytes
+    with_chunk = replace(lay, micro_tokens=lay.micro_tokens + chunk_tokens)
+    return routed_read_bytes(shape, with_chunk, r) - routed_read_bytes(shape, lay, r)
+
+
+def steady_terms(shape: ModelShape, lay: Layout, r: Rates, profile: EngineProfile, decode, chunk: float):
+    """``decode`` (an ``aggregated.DecodeTerms``) with the round-invariant terms of steps whose chunks are
+    ``chunk`` tokens: the chunk's routed bytes, the launch overhead and the GEMMs of a chunk-free step."""
+    ones = np.ones_like(lay.micro_tokens)
+    return replace(decode, chunk_read_bytes=chunk_read_bytes(shape, lay, r, chunk * ones, decode),
+                   launch_s=launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s,
+                                              r),
+                   gemm_alone_s=gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens))
