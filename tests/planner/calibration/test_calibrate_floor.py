@@ -19,10 +19,10 @@ TPOT_FLOOR_S = (15_009_316_864 + 134_217_728) / 4.8e12
 LINEAR_PROMPT_FLOP = 1024 * 2 * (7_504_658_432 - 525_336_576) + 2 * 525_336_576
 
 
-def _row(tpot_s, ttft_s):
+def _row(tpot_s, ttft_s, **row):
+    fields = dict(batch=1, quant="bf16", kv_quant="bf16", isl=1024, osl=128) | row
     return Measurement(line=2, label="hand", model="llama-3.1-8b", system="hgx-h200", gpu=None, engine="vllm",
-                       tp=1, pp=1, ep=1, dp=1, batch=1, quant="bf16", kv_quant="bf16", isl=1024, osl=128,
-                       tpot_s=tpot_s, ttft_s=ttft_s, tok_per_gpu=None)
+                       tp=1, pp=1, ep=1, dp=1, tpot_s=tpot_s, ttft_s=ttft_s, tok_per_gpu=None, **fields)
 
 
 def test_floor_by_hand():
@@ -54,9 +54,7 @@ PROMPT_LINEAR_FLOP = 2000 * 2 * (7_504_658_432 - 525_336_576) + 2 * 525_336_576
 
 
 def _fp8_row(tpot_s, ttft_s):
-    return Measurement(line=2, label="hand", model="llama-3.1-8b", system="hgx-h200", gpu=None, engine="vllm",
-                       tp=1, pp=1, ep=1, dp=1, batch=64, quant="fp8", kv_quant="fp8", isl=2000, osl=100,
-                       tpot_s=tpot_s, ttft_s=ttft_s, tok_per_gpu=None)
+    return _row(tpot_s, ttft_s, batch=64, quant="fp8", kv_quant="fp8", isl=2000, osl=100)
 
 
 def test_interleaved_prefill_floor_by_hand():
