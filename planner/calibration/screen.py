@@ -84,8 +84,22 @@ class Floor:
 
     tpot_s: float
     ttft_s: float
-    lifetime_s: float
     running: int
+    step_flop_s: float = 0.0
+    step_bytes_s: float = 0.0
+    prompt_flop_s: float = 0.0
+
+    def interleaved_tpot_s(self, batch: int, osl: int, tpot_s: float, ttft_s: float) -> float:
+        """TPOT floor of a step that also carries the prompts the row's own TTFT and TPOT imply.
+
+        A closed loop of ``batch`` requests starts one prompt per request lifetime ``TTFT +
+        (osl - 1) x TPOT`` (Little's law), so an average step of ``TPOT`` carries ``batch /
+        (osl - 1 + TTFT / TPOT)`` prompts' FLOPs besides its decode FLOPs; the bytes are the
+        decode step's (a lower bound). E.g. 64 requests of 2,000 in / 100 out at TTFT 121.7 ms and
+        TPOT 9.74 ms carry ``64 / 111.5 = 0.574`` prompts a step.
+        """
+        prompts = batch / (osl - 1.0 + ttft_s / tpot_s)
+        return max(self.step_flop_s + prompts * self.prompt_flop_s, self.step_bytes_s)
 
 
 def physical_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> Floor:
@@ -106,6 +120,8 @@ def physical_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> Floor:
       at least ``top_k`` experts per MoE layer spread over all GPUs.
     * TTFT: the request's own prompt, ``isl`` tokens of linear work plus causal attention,
       spread over every GPU of the instance, and one read of each GPU's non-expert weights.
+    * Interleaved prefill (:meth:`Floor.interleaved_tpot_s`, from the row's own TTFT and TPOT):
+      the decode step's FLOPs plus those of the prompts that arrive per step by Little's law.
 
     The KV cache is taken at the row's mode, or at one byte per element when the row does not
     say (the smallest any engine stores), so the floor errs low.
@@ -136,8 +152,8 @@ def physical_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> Floor:
     prompt_flop = (m.isl * (linear_flop - 2.0 * shape.vocab_params) + 2.0 * shape.vocab_params
                    + shape.prefill_attention_flop) / m.gpus
     ttft = max(prompt_flop / peak, (dense + routed) / bandwidth)
-    request_flop = prompt_flop + m.osl * (linear_flop + shape.attention_flop_per_token) / m.gpus
-    return Floor(tpot_s=tpot, ttft_s=ttft, lifetime_s=m.batch * request_flop / peak, running=running)
+    return Floor(tpot_s=tpot, ttft_s=ttft, running=running, step_flop_s=step_flop / peak,
+                 step_bytes_s=step_bytes / bandwidth, prompt_flop_s=prompt_flop / peak)
 
 
 def below_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> str | None:
@@ -147,8 +163,9 @@ def below_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> str | None:
         return "TPOT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)"
     if m.ttft_s is not None and m.ttft_s < floor.ttft_s:
         return "TTFT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)"
-    if m.tpot_s is not None and m.ttft_s is not None and m.ttft_s + (m.osl - 1) * m.tpot_s < floor.lifetime_s:
-        return "request rate above the physical ceiling (batch x request FLOPs at peak, Little's law)"
+    if m.tpot_s is not None and m.ttft_s is not None and \
+            m.tpot_s < floor.interleaved_tpot_s(floor.running, m.osl, m.tpot_s, m.ttft_s):
+        return "TPOT below the interleaved-prefill floor (decode plus the prompts TTFT and TPOT imply, at peak)"
     return None
 
 

@@ -67,6 +67,11 @@ class EngineProfile(BaseModel):
             wave, as when a benchmark starts all its clients at once).
         ttft_overhead_s: fixed cost added to every time to first token (request parsing,
             tokenisation, scheduling, first-token streaming).
+        arrival_wait_steps: decode steps a new request of a closed loop waits before its first
+            iteration is scheduled: it arrives when the previous request's last token has been
+            streamed, after the engine has scheduled the next iteration without it (1), or the
+            next two under an overlap scheduler, which schedules iteration ``n + 1`` while ``n``
+            runs (2); 0: none (the seed preset and neutral profile).
         lm_head_quant: quantisation the engine runs the output projection in (``bf16``: engines
             keep the LM head unquantised); ``None`` follows the plan's weight quantisation.
         default_kv_quant: KV-cache mode the engine picks when a measurement does not say:
@@ -112,6 +117,7 @@ class EngineProfile(BaseModel):
     prefill_chunk_tokens: int = Field(8192, ge=16, le=100_000_000)
     prefill_wait_fraction: float = Field(0.0, ge=0, le=1)
     ttft_overhead_s: float = Field(0.0, ge=0)
+    arrival_wait_steps: float = Field(0.0, ge=0, le=4)
     lm_head_quant: Literal["bf16", "fp8", "int8", "int4", "fp4"] | None = None
     default_kv_quant: Literal["bf16", "fp8", "weights"] = "bf16"
     max_batch: int | None = Field(None, ge=1, le=1_000_000)

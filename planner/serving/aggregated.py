@@ -48,6 +48,10 @@ Assumptions, each a named term below:
   benchmark starts all its clients at once and the fixed output length keeps them in
   step) and near 0 when arrivals are spread out; it is an engine-profile knob fitted to
   measurements (``bench/accuracy.py``). ``ttft_overhead_s`` adds the request's fixed costs.
+* **Arrival (TTFT).** In a closed loop a new request arrives when the previous one's last token
+  is streamed, by which time the engine has already scheduled the next iteration without it
+  (two under an overlap scheduler): it waits ``arrival_wait_steps`` average decode steps (TPOT)
+  before its first chunk runs. The request lifetime, and so the prompts per step, include them.
 * **Admission (KV capacity).** The engine runs at most as many sequences as its KV cache
   holds at their full length ``isl + osl`` (:func:`planner.serving.memory.admitted_sequences`, from the engine's
   ``hbm_usable_fraction`` and ``kv_memory_fraction``); the other ``B - b`` requests queue
@@ -339,6 +343,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     # the same whichever rows are evaluated beside it.
     step, tpot, per_step = _fixed_point(shape, lay, r, quant_index, profile, decode, isl, osl, chunk, ttft, overhead,
                                         prefill_attention_flop, during_decode, gpus_per_server, gpus_per_rack)
+    ttft = ttft + profile.arrival_wait_steps * tpot
     lifetime = ttft + (osl - 1.0) * tpot
     queued = (batch / lay.batch - 1.0) * lifetime
     return ServingTimes(step=step, step_time_s=tpot, prompt_s=prompt, wait_s=wait + queued, ttft_s=ttft + queued,
@@ -359,6 +364,7 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
     live = np.arange(rows)  # rows in the arrays below; ``done``: those of them already final
     steps_per_life, previous, done, out = np.full(rows, float(osl)), None, np.zeros(rows, dtype=bool), None
     decode = steady_terms(shape, lay, r, profile, decode, chunk)  # the rounds' invariant terms, once
+    waited = osl - 1.0 + profile.arrival_wait_steps  # decode steps of a lifetime besides its TTFT before arrival
     for k in range(FIXED_POINT_ROUNDS):
         ones = np.ones(live.size)
         per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode
@@ -389,7 +395,7 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
             done |= new
         if done.all():
             break
-        steps_per_life = np.where(done, steps_per_life, osl - 1.0 + ttft / tpot)
+        steps_per_life = np.where(done, steps_per_life, waited + ttft / tpot)
         previous = tpot
         if done.mean() >= COMPACT_FRACTION:  # drop the final rows from the arrays (worth it once many are)
             keep = np.flatnonzero(~done)

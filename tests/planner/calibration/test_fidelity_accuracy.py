@@ -69,29 +69,29 @@ def test_rows_scored_and_skipped(silicon):
 def test_fitted_families_tpot(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m) and acc.family(m.model_name) != acc.HELD_OUT_FAMILY)
     assert tpot.n == 897
-    assert tpot.mape <= 12.3 and tpot.median <= 10.0  # measured 11.6 / 9.5
-    assert ttft.median <= 15.0 and ttft.mape <= 23.5  # measured 14.3 / 22.4
+    assert tpot.mape <= 12.3 and tpot.median <= 10.0  # measured 11.5 / 9.3
+    assert ttft.median <= 15.0 and ttft.mape <= 23.0  # measured 14.4 / 21.8
 
 
 def test_held_out_family(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m) and acc.family(m.model_name) == acc.HELD_OUT_FAMILY)
     assert tpot.n == 244
-    assert tpot.median <= 11.5 and tpot.mape <= 23.0  # measured 10.9 / 21.9
-    assert ttft.mape <= 60.0  # measured 58.5 (Llama-3.1-8B / H200 / vLLM: +85 % TPOT, +300 % TTFT, below)
+    assert tpot.median <= 11.5 and tpot.mape <= 23.0  # measured 10.6 / 21.8
+    assert ttft.mape <= 59.0  # measured 57.0 (Llama-3.1-8B / H200 / vLLM: +85 % TPOT, +300 % TTFT, below)
 
 
 def test_overall(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m))
-    assert tpot.mape <= 14.5  # measured 13.8
-    assert ttft.median <= 18.0  # measured 17.3
-    assert ttft.mape <= 31.0  # measured 30.1
+    assert tpot.mape <= 14.5  # measured 13.7
+    assert ttft.median <= 18.0  # measured 16.9
+    assert ttft.mape <= 30.5  # measured 29.3
 
 
 def test_published_max_throughput_goal():
     from hardware.catalogue import Catalogue
 
     _, median, skipped = acc.published(Catalogue())
-    assert median <= 12.0  # the issue's goal; measured 11.2 over 22 comparable points
+    assert median <= 12.0  # the issue's goal; measured 11.1 over 22 comparable points
     assert len(skipped) == 13  # speculative decoding, disaggregation, variable-length datasets
 
 
@@ -102,7 +102,10 @@ def test_llama_8b_h200_vllm_rows_sit_below_the_prefill_floor(silicon):
     # 8.03 B parameters: 2 x 8.03e9 x 1,232 = 19.8 TFLOP, 10.0 ms at H200's 1,979 TFLOP/s dense FP8
     # peak, before reading 15 GB of BF16 KV (3.6 ms at 4.2 TB/s). Measured 11.25 ms is below that
     # sum: these runs cannot have prefilled every prompt (prefix caching of repeated prompts would
-    # explain it), so the model, which charges every prompt, predicts about 2x.
+    # explain it), so the model, which charges every prompt, predicts about 2x. (The sum is not a hard
+    # floor: FLOPs and bytes can overlap, and with the prompts the row's TTFT implies, 112 / (99 +
+    # 71.91 / 11.25) = 1.06 a step, the hard interleaved floor of planner.calibration.screen is 8.5 ms,
+    # which the row passes: it is kept and scored.)
     rows, pred, _, cal = silicon
     idx = [i for i, m in enumerate(rows) if (m.model_name, m.system, m.engine, m.tp, m.batch, m.isl, m.osl)
            == ("llama-3.1-8b", "hgx-h200", "vllm", 1, 112, 1000, 100)]

@@ -1,0 +1,40 @@
+"""Closed-loop arrival: a new request waits ``arrival_wait_steps`` decode steps before its first iteration."""
+
+import numpy as np
+import pytest
+
+from hardware.catalogue import Catalogue
+from models.catalogue import model
+from planner.engine.profile import engine
+from planner.serving.evaluate import evaluate
+from planner.serving.plan import Plan, PlanArrays
+from planner.serving.scenario import Scenario
+from planner.serving.workload import Workload
+
+PLANS = PlanArrays.from_plans([Plan(tp=1, batch=8, quant="bf16", kv_quant="bf16"),
+                               Plan(tp=2, batch=64, quant="fp8", kv_quant="fp8")])
+
+
+def _scores(steps):
+    prof = engine("vllm").model_copy(update={"arrival_wait_steps": steps})
+    sc = Scenario(hardware=Catalogue().hardware("hgx-h100"), model=model("llama-3.1-8b"),
+                  workload=Workload(isl=1024, osl=128), profile=prof)
+    return evaluate(sc, PLANS)
+
+
+@pytest.mark.parametrize("steps", [1.0, 2.0])
+def test_ttft_adds_the_steps_waited(steps):
+    base, waited = _scores(0.0), _scores(steps)
+    # Overhead, queueing and the request's own prefill do not depend on the wait; TTFT adds
+    # ``steps`` average decode steps (TPOT) of the waited run.
+    assert waited.ttft_s - steps * waited.step_time_s == pytest.approx(base.ttft_s, rel=1e-9)
+    # A longer lifetime brings fewer prompts per step: TPOT can only fall.
+    assert np.all(waited.step_time_s <= base.step_time_s)
+
+
+def test_lifetime_counts_the_wait():
+    s = _scores(2.0)
+    # Little's law: every admitted request emits osl tokens per lifetime TTFT + (osl - 1) x TPOT,
+    # TTFT including the two steps waited (batch 8 and 64 both fit the KV cache: nothing queued).
+    lifetime = s.ttft_s + 127 * s.step_time_s
+    assert s.instance_tps == pytest.approx(np.array([8.0, 64.0]) * 128 / lifetime, rel=1e-6)
