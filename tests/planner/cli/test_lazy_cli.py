@@ -33,6 +33,20 @@ def test_help_and_version_import_nothing_heavy(argv):
     assert _loaded(argv) == ""
 
 
+def test_version_is_the_installed_packages_without_reading_its_metadata():
+    # planner.__version__ is the one home of the version: the installed metadata (pyproject.toml's dynamic
+    # version) agrees with it, and --version prints it without importing importlib.metadata (email, zipfile).
+    from importlib.metadata import version
+
+    import planner
+
+    assert version("rackplan") == planner.__version__
+    probe = ("import sys; from planner.cli.main import main\ntry: main(['--version'])\n"
+             "except SystemExit: print('importlib.metadata' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout == f"rackplan, version {planner.__version__}\nFalse\n"
+
+
 @pytest.mark.parametrize("argv", [["gpus"], ["systems"], ["fabrics"], ["models"], ["show", "gpu", "h200"],
                                   ["show", "system", "hgx-h200"], ["show", "model", "qwen3-32b"]])
 def test_catalogue_listings_load_no_solver(argv):
