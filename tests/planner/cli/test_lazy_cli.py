@@ -111,3 +111,12 @@ def test_a_serving_plan_imports_no_other_commands_stack():
 def test_the_commands_that_use_them_still_load_them():
     assert {"planner.training.resolve", "planner.training.workload"} <= _stacks(["train", "plan", "--help"])
     assert {"planner.studies.compare", "planner.studies.frontier"} <= _stacks(["compare", "--help"])
+
+
+def test_a_plan_never_loads_masked_arrays():
+    # np.median's NaN check imports numpy.ma (10-20 ms of a plan's start on a 2-core machine); the kernel
+    # tables take their medians with planner.engine.kernels.tables.middle instead.
+    probe = ("import sys; from planner.cli.main import main\ntry: main(['plan'])\n"
+             "except SystemExit: print('numpy.ma' in sys.modules, file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stderr.strip().splitlines()[-1] == "False"
