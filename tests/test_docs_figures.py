@@ -4,7 +4,7 @@
 (``<!-- begin output: COMMAND -->`` ... ``<!-- end output -->``) and redraws docs/frontier.png; the check
 fails naming each file a regeneration would change. Fix a failure by running ``python bench/docs.py`` and
 reviewing the diff (a changed number in the docs is a changed number in the model). Slow: it plans every
-quoted scenario again, about 10 s alone.
+quoted scenario again and reruns the speed benches of the timed regions, about 2 minutes alone.
 """
 
 import importlib.util
