@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -28,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import describe  # bench/machine.py: this script's folder is first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR = ("floor", [sys.executable, "-c", "import numpy, pulp, highspy, pydantic, click, tabulate"], None)
@@ -93,8 +94,8 @@ def main() -> None:
     pycache = None if args.no_bytecode else tempfile.mkdtemp(prefix="rackplan-bench-pycache-")
     try:
         bytecode = "bytecode cached" if pycache else "bytecode as the environment says"
-        print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-              f"median of {args.repeat} runs, {bytecode}; floor: {' '.join(FLOOR[1][1:])}")
+        print(describe())
+        print(f"median of {args.repeat} runs, {bytecode}; floor: python {' '.join(FLOOR[1][1:])}")
         table(chosen, base, args.repeat, child_env(pycache))
     finally:
         if pycache is not None:

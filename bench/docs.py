@@ -20,6 +20,15 @@ Timings differ run to run, so they are masked with ``<t>`` (the solver's ``in 9.
 becomes ``in <t> ms (wall <t> s)``; JSON's ``solve_time_s`` and friends become ``"<t>"``). Nothing
 else is masked: any other difference is a real change the docs must show.
 
+Speed figures are the exception: a region marked ``timed`` (``<!-- begin output, timed: python
+bench/cli.py -->``) quotes a benchmark's output as measured, figures and all, under the benchmark's
+first line naming the machine (``bench/machine.py``). Its figures move run to run and machine to
+machine, so they are compared masked: every number becomes ``<n>``, every verdict (``yes``/``NO``,
+``meets``/``below``/``above``) ``<v>`` and the machine line ``machine: <m>``. ``--check`` reruns the
+benchmark and passes when the masked texts agree (the same commands, columns and wording); a plain
+run rewrites a timed region only when they differ, and ``--timed`` rewrites every timed region with
+this run's figures (run it on the machine the docs should quote, then commit the figures).
+
 A ``--plot FILE`` in a marker's command names a tracked picture (``docs/frontier.png``): the command
 draws it into a scratch folder and the script copies it over FILE when the bytes differ. The plot
 module writes PNGs without a timestamp or version string, so the same frontier drawn by the same
@@ -32,6 +41,7 @@ Usage::
 
     python bench/docs.py           # rewrite the stale regions and pictures, name each file written
     python bench/docs.py --check   # change nothing; exit 1 naming every stale file
+    python bench/docs.py --timed   # also re-measure the speed figures of the timed regions
 
 After ``python bench/docs.py``, ``git diff --exit-code docs/ README.md`` is clean.
 """
@@ -55,12 +65,16 @@ _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 
 ROOT = Path(__file__).resolve().parents[1]
-BEGIN = re.compile(r"^<!-- begin output(?:, exit (\d+))?: (.+?) -->$")
+BEGIN = re.compile(r"^<!-- begin output(?:, exit (\d+))?(, timed)?: (.+?) -->$")
 END = "<!-- end output -->"
 PLACEHOLDER = "<t>"
 # "in 9.7 ms (wall 0.36 s)", "in 215 ms (tables 0.83 s, wall 1.06 s)", "scored in 0.2 s".
 TIMING_TEXT = re.compile(r"\b(in|tables|wall) [\d,.]+ (ms|s)\b")
 TIMING_JSON = re.compile(r'("(?:solve|wall|table|verify)_time_s": )[-+\d.eE]+')
+# A timed region's figures, verdicts and machine line (see the module's docstring).
+TIMED_MACHINE = re.compile(r"^machine: .*$", re.MULTILINE)
+TIMED_NUMBER = re.compile(r"\d[\d,.]*")
+TIMED_VERDICT = re.compile(r"\b(yes|NO|meets|below|above)\b")
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,7 @@ class Region:
     end: int
     command: str
     exit_code: int
+    timed: bool = False
 
 
 def pages() -> list[Path]:
@@ -86,11 +101,11 @@ def regions(lines: list[str], name: str) -> list[Region]:
             if open_at is not None:
                 raise SystemExit(f"{name}:{i + 1}: a begin output marker inside the region "
                                  f"opened at line {open_at[0] + 1}")
-            open_at = (i, begin.group(2), int(begin.group(1) or 0))
+            open_at = (i, begin.group(3), int(begin.group(1) or 0), bool(begin.group(2)))
         elif line.strip() == END:
             if open_at is None:
                 raise SystemExit(f"{name}:{i + 1}: '{END}' with no begin output marker")
-            found.append(Region(open_at[0] + 1, i, open_at[1], open_at[2]))
+            found.append(Region(open_at[0] + 1, i, *open_at[1:]))
             open_at = None
     if open_at is not None:
         raise SystemExit(f"{name}:{open_at[0] + 1}: begin output marker never ended")
@@ -101,6 +116,12 @@ def mask(text: str) -> str:
     """The output with its run-to-run timings replaced by the placeholder."""
     text = TIMING_TEXT.sub(lambda m: f"{m.group(1)} {PLACEHOLDER} {m.group(2)}", text)
     return TIMING_JSON.sub(lambda m: f'{m.group(1)}"{PLACEHOLDER}"', text)
+
+
+def mask_timed(lines: list[str]) -> str:
+    """A timed region's text with its figures, verdicts and machine line masked."""
+    text = TIMED_MACHINE.sub("machine: <m>", "\n".join(lines))
+    return TIMED_VERDICT.sub("<v>", TIMED_NUMBER.sub("<n>", text))
 
 
 def run(command: str, scratch: Path) -> tuple[int, str, dict[Path, Path]]:
@@ -163,14 +184,16 @@ def stamped_version(png: bytes) -> str | None:
     return None
 
 
-def render(command: str, output: str) -> list[str]:
-    """The region's lines: a text block with the command and its masked output, trailing spaces cut."""
-    body = [line.rstrip() for line in mask(output).rstrip("\n").splitlines()]
+def render(command: str, output: str, timed: bool = False) -> list[str]:
+    """The region's lines: a text block with the command and its output (timings masked unless the
+    region is timed), trailing spaces cut."""
+    body = [line.rstrip() for line in (output if timed else mask(output)).rstrip("\n").splitlines()]
     return ["```text", f"$ {command}", *body, "```"]
 
 
-def regenerate(page: Path, scratch: Path) -> tuple[str, dict[Path, bytes]]:
-    """The page's text with every region rewritten, and the bytes of every picture its commands draw."""
+def regenerate(page: Path, scratch: Path, remeasure: bool = False) -> tuple[str, dict[Path, bytes]]:
+    """The page's text with every region rewritten, and the bytes of every picture its commands draw.
+    A timed region keeps its figures when its masked text is unchanged, unless ``remeasure``."""
     lines = page.read_text().splitlines()
     name = page.relative_to(ROOT).as_posix()
     pictures: dict[Path, bytes] = {}
@@ -182,7 +205,11 @@ def regenerate(page: Path, scratch: Path) -> tuple[str, dict[Path, bytes]]:
             if code != region.exit_code:
                 raise SystemExit(f"{name}:{region.start}: '{region.command}' exited {code}, "
                                  f"the marker expects {region.exit_code}\n{output[-2000:]}")
-            lines[region.start:region.end] = render(region.command, output)
+            fresh = render(region.command, output, region.timed)
+            kept = lines[region.start:region.end]
+            if region.timed and not remeasure and mask_timed(kept) == mask_timed(fresh):
+                fresh = kept
+            lines[region.start:region.end] = fresh
             pictures.update({path: stamp(tmp.read_bytes()) for path, tmp in drawn.items()})
     finally:
         os.chdir(cwd)
@@ -192,11 +219,15 @@ def regenerate(page: Path, scratch: Path) -> tuple[str, dict[Path, bytes]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 naming every stale file")
+    parser.add_argument("--timed", action="store_true",
+                        help="rewrite the timed regions with this run's speed figures (this machine's)")
     args = parser.parse_args(argv)
+    if args.check and args.timed:
+        parser.error("--timed rewrites figures; --check changes nothing: give one")
     stale = []
     with tempfile.TemporaryDirectory() as scratch:
         for page in pages():
-            text, pictures = regenerate(page, Path(scratch))
+            text, pictures = regenerate(page, Path(scratch), remeasure=args.timed)
             outputs = {page: text.encode(), **pictures}
             for path, data in outputs.items():
                 if path.exists() and path.read_bytes() == data:

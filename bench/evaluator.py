@@ -23,6 +23,8 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from machine import describe  # noqa: E402  bench/machine.py, before its folder leaves sys.path
+
 # Python puts this script's folder first on sys.path, where bench/planner.py would shadow the
 # planner package: drop it so the imports below find the installed packages.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -79,6 +81,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     cat = Catalogue()
+    print(describe())
     print(f"evaluator: {args.rows:,} decode rows (tokens_cached {TOKENS_CACHED}), one process, 1 BLAS thread, "
           f"best CPU time of {args.repeats}")
     for label, name, system, goal in CASES:

@@ -20,6 +20,10 @@ See docs/api.md for an example.
 
 from __future__ import annotations
 
+# The package's version, written here only: pyproject.toml reads it (a dynamic version), and
+# `rackplan --version` prints it without importlib.metadata (~0.1 s of email and zipfile imports).
+__version__ = "0.1.0"
+
 __all__ = ["plan", "min_gpus", "evaluate", "compare", "frontier", "train_plan", "train_min_gpus", "train_evaluate"]
 
 

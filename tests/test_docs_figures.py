@@ -4,7 +4,7 @@
 (``<!-- begin output: COMMAND -->`` ... ``<!-- end output -->``) and redraws docs/frontier.png; the check
 fails naming each file a regeneration would change. Fix a failure by running ``python bench/docs.py`` and
 reviewing the diff (a changed number in the docs is a changed number in the model). Slow: it plans every
-quoted scenario again, about 10 s alone.
+quoted scenario again and reruns the speed benches of the timed regions, about 2 minutes alone.
 """
 
 import importlib.util
@@ -48,6 +48,41 @@ def test_the_check_names_a_stale_page(tmp_path):
     again = subprocess.run([sys.executable, "bench/docs.py", "--check"], cwd=tmp_path, capture_output=True,
                            text=True, timeout=120, env=ENV)
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_a_timed_region_keeps_its_measured_figures_until_remeasured(tmp_path):
+    # A timed region quotes a benchmark as measured on the machine it names; another run's figures, verdicts
+    # and machine differ, and the check still passes (masked), a plain run keeps the quoted figures, and
+    # --timed rewrites them with this run's. A change of wording or columns is stale like any other region.
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "docs.py").write_text((ROOT / "bench" / "docs.py").read_text())
+    (tmp_path / "speed.py").write_text('print("machine: Fast CPU (64 CPUs, arm64)")\n'
+                                       'print("plan   0.92  1.07x  yes")\n')
+    marker = "<!-- begin output, timed: python speed.py -->"
+    quoted = f"{marker}\n```text\n$ python speed.py\nmachine: Slow CPU (2 CPUs, x86_64)\nplan   2.50  3.10x  NO\n```\n"
+    page = f"# t\n\n{quoted}<!-- end output -->\n"
+    (tmp_path / "README.md").write_text(page)
+
+    def docs(*args):
+        return subprocess.run([sys.executable, "bench/docs.py", *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120, env=ENV)
+
+    assert docs("--check").returncode == 0
+    assert docs().returncode == 0 and (tmp_path / "README.md").read_text() == page
+    assert docs("--timed").returncode == 0
+    text = (tmp_path / "README.md").read_text()
+    assert "machine: Fast CPU (64 CPUs, arm64)\nplan   0.92  1.07x  yes\n```" in text and "Slow" not in text
+    # A column the quoted text lacks is a real change: stale.
+    (tmp_path / "README.md").write_text(page.replace("  NO\n", "\n"))
+    done = docs("--check")
+    assert done.returncode == 1 and "stale: README.md" in done.stdout
+
+
+def test_the_timed_mask_hides_figures_verdicts_and_the_machine_only():
+    docs = _script()
+    assert docs.mask_timed(["machine: AMD EPYC (2 CPUs, x86_64), Linux, Python 3.11.7",
+                            "plan 0.92 1.07x 1.6x yes", "  dense 1,892,614 plans/s (below the 3,000,000 goal)"]) == (
+        "machine: <m>\nplan <n> <n>x <n>x <v>\n  dense <n> plans/s (<v> the <n> goal)")
 
 
 def _script():

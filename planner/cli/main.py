@@ -16,6 +16,7 @@ import sys
 
 import click
 
+from planner import __version__
 from planner.cli.alias import ModeAliasGroup
 from planner.cli.lazy import lazy_group
 
@@ -64,7 +65,7 @@ EXIT_CODES = ("Exit codes: 0 success; 1 bad input (a file, a name or a value the
               help=f"Extra catalogue directory of GPU/system/fabric TOML files (repeatable; env {CATALOGUE_ENV}, "
                    "paths separated by ':').")
 @click.option("--debug", is_flag=True, default=False, help="Show the traceback of an internal error.")
-@click.version_option(package_name="rackplan")
+@click.version_option(version=__version__, prog_name="rackplan")
 @click.pass_context
 def cli(ctx: click.Context, catalogue_dirs: tuple[str, ...], debug: bool) -> None:
     """Plan LLM serving and training deployments on GPU racks."""

@@ -86,7 +86,7 @@ def curves(engine: str, gpu: str) -> AttentionCurves:
     params = {}
     for kind in KINDS:
         entries, _ = tables.pool(data, engine, gpu, has=lambda entry, kind=kind: kind in entry)
-        params[kind] = np.median(np.array([e[kind] for e in entries], dtype=float), axis=0) if entries else None
+        params[kind] = tables.middle([e[kind] for e in entries]) if entries else None
     return AttentionCurves(params=params, measured=any(gpu in per_gpu for per_gpu in data.values()))
 
 

@@ -53,4 +53,13 @@ def pool(table: dict, engine: str, gpu: str, has: Callable[[dict], bool] = lambd
 
 def median(entries: list[dict], names) -> dict[str, float]:
     """Per-parameter median of ``entries`` (one entry: its own values)."""
-    return {name: float(np.median([entry[name] for entry in entries])) for name in names}
+    return {name: float(middle([entry[name] for entry in entries])) for name in names}
+
+
+def middle(values) -> np.ndarray:
+    """``np.median(values, axis=0)``, to the bit (the two middle values' sum halved; NaN where a column
+    holds one), without ``np.median``, whose NaN check imports ``numpy.ma`` (~6 ms of a plan's start)."""
+    ranked = np.sort(np.asarray(values, dtype=float), axis=0)
+    mid = len(ranked) // 2
+    found = ranked[mid] if len(ranked) % 2 else (ranked[mid - 1] + ranked[mid]) / 2
+    return np.where(np.isnan(ranked[-1]), np.nan, found)

@@ -33,6 +33,20 @@ def test_help_and_version_import_nothing_heavy(argv):
     assert _loaded(argv) == ""
 
 
+def test_version_is_the_installed_packages_without_reading_its_metadata():
+    # planner.__version__ is the one home of the version: the installed metadata (pyproject.toml's dynamic
+    # version) agrees with it, and --version prints it without importing importlib.metadata (email, zipfile).
+    from importlib.metadata import version
+
+    import planner
+
+    assert version("rackplan") == planner.__version__
+    probe = ("import sys; from planner.cli.main import main\ntry: main(['--version'])\n"
+             "except SystemExit: print('importlib.metadata' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout == f"rackplan, version {planner.__version__}\nFalse\n"
+
+
 @pytest.mark.parametrize("argv", [["gpus"], ["systems"], ["fabrics"], ["models"], ["show", "gpu", "h200"],
                                   ["show", "system", "hgx-h200"], ["show", "model", "qwen3-32b"]])
 def test_catalogue_listings_load_no_solver(argv):
@@ -97,3 +111,12 @@ def test_a_serving_plan_imports_no_other_commands_stack():
 def test_the_commands_that_use_them_still_load_them():
     assert {"planner.training.resolve", "planner.training.workload"} <= _stacks(["train", "plan", "--help"])
     assert {"planner.studies.compare", "planner.studies.frontier"} <= _stacks(["compare", "--help"])
+
+
+def test_a_plan_never_loads_masked_arrays():
+    # np.median's NaN check imports numpy.ma (10-20 ms of a plan's start on a 2-core machine); the kernel
+    # tables take their medians with planner.engine.kernels.tables.middle instead.
+    probe = ("import sys; from planner.cli.main import main\ntry: main(['plan'])\n"
+             "except SystemExit: print('numpy.ma' in sys.modules, file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stderr.strip().splitlines()[-1] == "False"

@@ -28,3 +28,18 @@ def test_an_entry_the_filter_rejects_is_skipped_like_a_missing_one():
     table = {"a": {"x": {"v": 1.0}}, "b": {"x": {"w": 7.0}}}
     assert tables.pool(table, "a", "x", has=lambda e: "w" in e, engines=ENGINES) == ([{"w": 7.0}], True)
     assert tables.pool(table, "a", "x", has=lambda e: "z" in e, engines=ENGINES) == ([], False)
+
+
+def test_the_middle_is_numpys_median_to_the_bit():
+    # tables.middle stands in for np.median(values, axis=0) (which imports numpy.ma): same bits for odd and
+    # even counts, scalars and vectors, and NaN wherever a column holds one. 0.1 + 0.2 halved is
+    # 0.15000000000000002 in binary floating point, the same on both sides.
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    for values in ([0.1, 0.2], [0.1, 0.2, 0.7], [5.0], rng.random((6, 4)), rng.random((7, 3)) * 1e3):
+        assert np.array_equal(tables.middle(values), np.median(np.asarray(values), axis=0))
+    assert float(tables.middle([0.1, 0.2])) == 0.15000000000000002
+    with_nan = [[1.0, 2.0], [np.nan, 3.0], [4.0, 5.0]]
+    assert np.array_equal(tables.middle(with_nan), np.median(with_nan, axis=0), equal_nan=True)
+    assert np.isnan(tables.middle(with_nan)[0]) and tables.middle(with_nan)[1] == 3.0
