@@ -66,7 +66,7 @@ def lazy_group(base: type[click.Group], table: dict[str, tuple[str, str]]) -> ty
                 if name in self.commands.loaded or name not in table:
                     rows.append((name, self.commands[name].get_short_help_str(limit)))
                 else:
-                    rows.append((name, click.utils.make_default_short_help(table[name][1], limit)))
+                    rows.append((name, click.Command(name, help=table[name][1]).get_short_help_str(limit)))
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 

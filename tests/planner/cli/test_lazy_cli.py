@@ -69,7 +69,7 @@ def test_table_lists_every_command_its_modules_register():
 @pytest.mark.parametrize("limit", [20, 45, 60, 500])
 def test_listed_help_is_the_commands_own(name, limit):
     # the one-line help `rackplan --help` shows without importing is what the command itself gives
-    shown = click.utils.make_default_short_help(COMMANDS[name][1], limit)
+    shown = click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit)
     assert shown == cli.commands[name].get_short_help_str(limit)
 
 
