@@ -38,8 +38,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES
-from planner.engine.collectives import ALL_REDUCE, ALL_TO_ALL, NUM_TIERS, P2P, TREE, CollectiveCost, collective_cost
-from planner.engine.kernels.comm import CommTiers, allreduce_s, alltoall_s, p2p_s
+from planner.engine.collectives import (
+    ALL_REDUCE,
+    ALL_TO_ALL,
+    NUM_TIERS,
+    P2P,
+    TREE,
+    CollectiveCost,
+    bandwidth_factor,
+    collective_cost,
+)
+from planner.engine.kernels.comm import CommTiers, allreduce_parts, alltoall_parts, p2p_parts
 from planner.engine.rates import Rates
 from planner.serving.roofline import Layout
 from planner.serving.shape import ModelShape
@@ -117,45 +126,81 @@ def curve_comm(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: in
     pipeline hand-off one message at the all-to-all's floor and rate. Bytes per tier are the
     volumes of the alpha-beta model (the fabric load the fleet problem charges).
     """
-    rows = lay.tp.shape[0]
-    volume = np.zeros((NUM_TIERS, rows))
-    time = np.zeros(rows)
-    hidden_bytes = shape.hidden_size * ACTIVATION_BYTES
+    return CurveCollectives.of(shape, lay, k, gpus_per_server, gpus_per_rack).at(lay.group_tokens, lay.micro_tokens)
 
-    def add(span, sent_bytes, seconds):
-        """Charge ``sent_bytes`` and ``seconds(tier)`` (all calls; ``tier`` a tier or an array of them, one per
-        row) on the tier of each row's span."""
-        nonlocal time
-        tier, at = _tier_of(span, gpus_per_server, gpus_per_rack, rows)
-        volume.reshape(-1)[at] += sent_bytes
-        time = time + seconds(tier)
 
-    # Attention and dense-FFN all-reduce over tp.
-    message = lay.group_tokens * hidden_bytes
-    calls = (lay.stage_layers + lay.dense_layers) * (lay.tp > 1)
-    add(lay.tp, collective_cost(ALL_REDUCE, lay.tp, message, TREE, calls=calls).sent_bytes,
-        lambda t: calls * allreduce_s(lay.tp, message, k.allreduce_floor_s[t], k.allreduce_step_s[t],
+@dataclass(frozen=True)
+class CurveCollectives:
+    """:func:`curve_comm`'s collectives of a layout as linear functions of its tokens (arrays over rows).
+
+    Every message is a multiple of the attention group's tokens (the TP all-reduce, the pipeline
+    hand-off) or of the micro-batch's (the MoE dispatch, combine and expert all-reduce), and every
+    curve is a latency part plus seconds per byte (``planner.engine.kernels.comm.allreduce_parts``), so
+    the tiers, parameter look-ups and latency parts are taken once per layout (:meth:`of`) and
+    :meth:`at` times any number of tokens: the serving fixed point's rounds change only the tokens.
+
+    Attributes:
+        latency_s: every call's latency part, summed.
+        s_per_group_token, s_per_micro_token: seconds per token of the group and of the micro-batch.
+        bytes_per_group_token, bytes_per_micro_token: shape (3, rows): bytes sent per GPU on each tier per token.
+    """
+
+    latency_s: np.ndarray
+    s_per_group_token: np.ndarray
+    s_per_micro_token: np.ndarray
+    bytes_per_group_token: np.ndarray
+    bytes_per_micro_token: np.ndarray
+
+    def at(self, group_tokens: np.ndarray, micro_tokens: np.ndarray) -> Comm:
+        """Traffic and time of the collectives of ``micro_tokens`` per micro-batch, ``group_tokens`` per group."""
+        return Comm(bytes_by_tier=self.bytes_per_group_token * group_tokens + self.bytes_per_micro_token * micro_tokens,
+                    time_s=self.latency_s + self.s_per_group_token * group_tokens
+                    + self.s_per_micro_token * micro_tokens)
+
+    @classmethod
+    def of(cls, shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: int,
+           gpus_per_rack: int) -> CurveCollectives:
+        """The collectives of ``lay`` (its tokens aside) on the curves ``k`` (module docstring)."""
+        rows = lay.tp.shape[0]
+        per_token = {"group": np.zeros((NUM_TIERS, rows)), "micro": np.zeros((NUM_TIERS, rows))}
+        seconds = {"group": 0.0, "micro": 0.0}
+        latency = 0.0
+        hidden_bytes = shape.hidden_size * ACTIVATION_BYTES
+
+        def add(span, driver: str, calls, message_per_token, sent_per_message_byte, parts):
+            """Charge ``calls`` collectives of ``message_per_token`` bytes per ``driver`` token on the tier of each
+            row's span: ``sent_per_message_byte`` of it sent per GPU, ``parts(tier)`` its curve's (latency,
+            seconds per byte); ``tier`` a tier or an array of them, one per row."""
+            nonlocal latency
+            tier, at = _tier_of(span, gpus_per_server, gpus_per_rack, rows)
+            per_token[driver].reshape(-1)[at] += sent_per_message_byte * message_per_token * calls
+            call_latency, per_byte = parts(tier)
+            latency = latency + calls * call_latency
+            seconds[driver] = seconds[driver] + calls * per_byte * message_per_token
+
+        # Attention and dense-FFN all-reduce over tp.
+        calls = (lay.stage_layers + lay.dense_layers) * (lay.tp > 1)
+        add(lay.tp, "group", calls, hidden_bytes, bandwidth_factor(ALL_REDUCE, lay.tp),
+            lambda t: allreduce_parts(lay.tp, k.allreduce_floor_s[t], k.allreduce_step_s[t],
                                       k.allreduce_bytes_per_s[t]))
 
-    if shape.num_moe_layers:
-        # Expert-parallel dispatch + combine over the stage's GPUs, (ep - 1) / ep of it remote.
-        a2a_calls = 2.0 * lay.moe_layers * (lay.ep > 1)
-        share = lay.micro_tokens / lay.stage_gpus * shape.top_k * hidden_bytes
-        add(lay.stage_gpus, collective_cost(ALL_TO_ALL, lay.stage_gpus, share, TREE, calls=a2a_calls,
-                                            destinations=lay.ep).sent_bytes,
-            lambda t: a2a_calls * alltoall_s(lay.stage_gpus, share, lay.ep, k.alltoall_floor_s[t],
-                                             k.alltoall_step_s[t], k.alltoall_bytes_per_s[t]))
-        # Expert tensor-parallel all-reduce.
-        pairs = np.where(lay.ep > 1, lay.micro_tokens * shape.top_k / lay.ep, lay.micro_tokens)
-        moe_calls = lay.moe_layers * (lay.moe_tp > 1)
-        add(lay.moe_tp, collective_cost(ALL_REDUCE, lay.moe_tp, pairs * hidden_bytes, TREE,
-                                        calls=moe_calls).sent_bytes,
-            lambda t: moe_calls * allreduce_s(lay.moe_tp, pairs * hidden_bytes, k.allreduce_floor_s[t],
-                                              k.allreduce_step_s[t], k.allreduce_bytes_per_s[t]))
+        if shape.num_moe_layers:
+            # Expert-parallel dispatch + combine over the stage's GPUs, (ep - 1) / ep of it remote.
+            add(lay.stage_gpus, "micro", 2.0 * lay.moe_layers * (lay.ep > 1), shape.top_k * hidden_bytes
+                / lay.stage_gpus, bandwidth_factor(ALL_TO_ALL, lay.stage_gpus, lay.ep),
+                lambda t: alltoall_parts(lay.stage_gpus, lay.ep, k.alltoall_floor_s[t], k.alltoall_step_s[t],
+                                         k.alltoall_bytes_per_s[t]))
+            # Expert tensor-parallel all-reduce.
+            pairs = np.where(lay.ep > 1, shape.top_k / lay.ep, 1.0)  # token-expert pairs per token
+            add(lay.moe_tp, "micro", lay.moe_layers * (lay.moe_tp > 1), pairs * hidden_bytes,
+                bandwidth_factor(ALL_REDUCE, lay.moe_tp),
+                lambda t: allreduce_parts(lay.moe_tp, k.allreduce_floor_s[t], k.allreduce_step_s[t],
+                                          k.allreduce_bytes_per_s[t]))
 
-    # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
-    handoff = lay.group_tokens * hidden_bytes / lay.tp
-    pp_on = (lay.pp > 1).astype(float)
-    add(2.0 * lay.stage_gpus, handoff * pp_on,
-        lambda t: pp_on * p2p_s(handoff, k.alltoall_floor_s[t], k.alltoall_bytes_per_s[t]))
-    return Comm(bytes_by_tier=volume, time_s=time)
+        # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
+        add(2.0 * lay.stage_gpus, "group", (lay.pp > 1).astype(float), hidden_bytes / lay.tp,
+            bandwidth_factor(P2P, 2.0), lambda t: p2p_parts(k.alltoall_floor_s[t], k.alltoall_bytes_per_s[t]))
+        zeros = np.zeros(rows)
+        return cls(latency_s=latency + zeros, s_per_group_token=seconds["group"] + zeros,
+                   s_per_micro_token=seconds["micro"] + zeros, bytes_per_group_token=per_token["group"],
+                   bytes_per_micro_token=per_token["micro"])

@@ -2,8 +2,9 @@
 
 Each round of the Little's-law iteration re-times the average decode step with a new amount of
 prompt work; the terms that depend on the layout and the chunk only (the routed-expert bytes a
-chunk adds to a step, the launch overhead, the dense GEMMs of a step without a chunk) are the same
-in every round. :func:`steady_terms` computes them once and stores them in the decode terms, where
+chunk adds to a step, the launch overhead, the dense GEMMs of a step without a chunk, the
+collectives' tiers, curve parameters and latency parts) are the same in every round.
+:func:`steady_terms` computes them once and stores them in the decode terms, where
 ``aggregated.iteration`` takes them instead of recomputing them: the same arithmetic on the same
 inputs, so every round's figures are bit for bit those of recomputing them.
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
+from planner.serving.comm import CurveCollectives
 from planner.serving.plan import concat_rows
 from planner.serving.roofline import Layout, gemm_s, launch_overhead_s, routed_read_bytes
 from planner.serving.shape import ModelShape
@@ -53,11 +55,15 @@ def chunk_read_bytes(shape: ModelShape, lay: Layout, r: Rates, chunk_tokens: np.
     return routed_read_bytes(shape, with_chunk, r) - routed_read_bytes(shape, lay, r)
 
 
-def steady_terms(shape: ModelShape, lay: Layout, r: Rates, profile: EngineProfile, decode, chunk: float):
+def steady_terms(shape: ModelShape, lay: Layout, r: Rates, profile: EngineProfile, decode, chunk: float,
+                 gpus_per_server: int, gpus_per_rack: int):
     """``decode`` (an ``aggregated.DecodeTerms``) with the round-invariant terms of steps whose chunks are
-    ``chunk`` tokens: the chunk's routed bytes, the launch overhead and the GEMMs of a chunk-free step."""
+    ``chunk`` tokens: the chunk's routed bytes, the launch overhead, the GEMMs of a chunk-free step and, on
+    the collective curves, the collectives' tiers, parameters and latency (``comm.CurveCollectives``)."""
     ones = np.ones_like(lay.micro_tokens)
     return replace(decode, chunk_read_bytes=chunk_read_bytes(shape, lay, r, chunk * ones, decode),
                    launch_s=launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s,
                                               r),
-                   gemm_alone_s=gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens))
+                   gemm_alone_s=gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens),
+                   collectives=None if r.comm_curves is None else
+                   CurveCollectives.of(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack))

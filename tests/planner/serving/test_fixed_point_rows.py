@@ -53,7 +53,7 @@ def test_round_invariant_terms_computed_once_change_no_figure(name, system, pres
     sc = Scenario(hardware=hw, model=model(name), workload=Workload(isl=4096, osl=1024), allow_span=True)
     plans = _rows(2000, seed=1)
     once = evaluate(sc, plans, shape_of(sc))
-    monkeypatch.setattr(aggregated, "steady_terms", lambda shape, lay, r, profile, decode, chunk: decode)
+    monkeypatch.setattr(aggregated, "steady_terms", lambda shape, lay, r, profile, decode, chunk, *tiers: decode)
     every_round = evaluate(sc, plans, shape_of(sc))
     for field in ("step_time_s", "ttft_s", "instance_tps", "gemm_s", "moe_s", "hbm_s", "stage_time_s"):
         assert np.array_equal(getattr(once, field), getattr(every_round, field)), field
