@@ -47,7 +47,8 @@ def test_put_rows_writes_back_what_take_rows_took():
                                                 ("llama-3.1-70b", "hgx-h200", None),
                                                 ("qwen3-235b-a22b", "gb200-nvl72", "seed")])
 def test_round_invariant_terms_computed_once_change_no_figure(name, system, preset, monkeypatch):
-    # The fixed point computes the chunk's routed bytes, the launch overhead and the chunk-free GEMMs once
+    # The fixed point computes the chunk's routed bytes, the launch overhead, the chunk-free GEMMs and the
+    # collectives' tiers, curve parameters and latency (comm.CurveCollectives) once
     # (planner.serving.fixed_point.steady_terms); recomputing them in every round gives the same bits.
     hw = Catalogue().hardware(system, preset=preset)
     sc = Scenario(hardware=hw, model=model(name), workload=Workload(isl=4096, osl=1024), allow_span=True)
@@ -55,10 +56,13 @@ def test_round_invariant_terms_computed_once_change_no_figure(name, system, pres
     once = evaluate(sc, plans, shape_of(sc))
     monkeypatch.setattr(aggregated, "steady_terms", lambda shape, lay, r, profile, decode, chunk, *tiers: decode)
     every_round = evaluate(sc, plans, shape_of(sc))
-    for field in ("step_time_s", "ttft_s", "instance_tps", "gemm_s", "moe_s", "hbm_s", "stage_time_s"):
+    for field in ("step_time_s", "ttft_s", "instance_tps", "gemm_s", "moe_s", "hbm_s", "stage_time_s", "comm_s",
+                  "fabric_bytes_per_s"):
         assert np.array_equal(getattr(once, field), getattr(every_round, field)), field
-    # the test is not vacuous: on the kernel curves the hoisted GEMM term is most of the step
+    # the test is not vacuous: on the kernel curves the hoisted GEMM term is most of the step, and the
+    # collectives take time on most rows (tp > 1 on three rows in four)
     assert preset == "seed" or np.median(once.gemm_s / once.stage_time_s) > 0.1
+    assert np.mean(once.comm_s > 0) > 0.5
 
 
 @pytest.mark.parametrize("preset", [None, "seed"])
