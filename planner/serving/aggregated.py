@@ -267,8 +267,10 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
         * lay.stage_layers
     compute = decode.compute_s + prompt_compute_s(shape, lay, r, quant_index, work)
     hbm = decode.hbm_s + (extra_bytes + kv_write + activations) / r.hbm_bytes_per_s
-    traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack) if decode.collectives is None \
-        else decode.collectives.at(both.group_tokens, both.micro_tokens)
+    collectives = decode.collectives if decode.collectives is not None or r.comm_curves is None \
+        else CurveCollectives.of(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack)
+    traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack) if collectives is None \
+        else collectives.at(both.group_tokens, both.micro_tokens)
     # A step that takes a prompt chunk runs its dense GEMMs on the decode and chunk tokens together,
     # one without on the decode tokens; the average step mixes the two by the share of steps that take
     # a chunk (GEMM time is convex in its rows: the average of the two is not the GEMM of the average).

@@ -48,7 +48,7 @@ from planner.engine.collectives import (
     bandwidth_factor,
     collective_cost,
 )
-from planner.engine.kernels.comm import CommTiers, allreduce_parts, alltoall_parts, p2p_parts
+from planner.engine.kernels.comm import CommTiers, allreduce_s, alltoall_s, latency_and_per_byte, p2p_s
 from planner.engine.rates import Rates
 from planner.serving.roofline import Layout
 from planner.serving.shape import ModelShape
@@ -126,7 +126,56 @@ def curve_comm(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: in
     pipeline hand-off one message at the all-to-all's floor and rate. Bytes per tier are the
     volumes of the alpha-beta model (the fabric load the fleet problem charges).
     """
-    return CurveCollectives.of(shape, lay, k, gpus_per_server, gpus_per_rack).at(lay.group_tokens, lay.micro_tokens)
+    rows = lay.tp.shape[0]
+    volume, time = np.zeros((NUM_TIERS, rows)), np.zeros(rows)
+    tokens = {"group": lay.group_tokens, "micro": lay.micro_tokens}
+    for at, driver, calls, message_of, sent_per_byte, curve in _collectives(shape, lay, k, gpus_per_server,
+                                                                           gpus_per_rack):
+        message = message_of(tokens[driver])
+        volume.reshape(-1)[at] += sent_per_byte * message * calls  # (a view: the tiers' rows one after another)
+        time = time + calls * curve(message, 1.0)
+    return Comm(bytes_by_tier=volume, time_s=time)
+
+
+def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: int, gpus_per_rack: int) -> list:
+    """:func:`curve_comm`'s collectives of ``lay``, its tokens aside: for each, where its bytes land in a (tiers,
+    rows) array flattened (``_tier_of``), whose tokens its message scales with (``"group"``: the attention
+    group's, ``"micro"``: the micro-batch's), its calls, its message (bytes) of those tokens, bytes sent per
+    message byte, and its curve ``curve(message_bytes, with_latency)`` on each row's tier
+    (``planner.engine.kernels.comm.latency_and_per_byte``)."""
+    rows = lay.tp.shape[0]
+    out = []
+    hidden_bytes = shape.hidden_size * ACTIVATION_BYTES
+
+    def add(span, driver: str, calls, message_of, sent_per_byte, curve):
+        tier, at = _tier_of(span, gpus_per_server, gpus_per_rack, rows)
+        out.append((at, driver, calls, message_of, sent_per_byte, curve(tier)))
+
+    def allreduce(n):
+        return lambda t: lambda m, on: allreduce_s(n, m, k.allreduce_floor_s[t] * on, k.allreduce_step_s[t] * on,
+                                                   k.allreduce_bytes_per_s[t])
+
+    # Attention and dense-FFN all-reduce over tp.
+    add(lay.tp, "group", (lay.stage_layers + lay.dense_layers) * (lay.tp > 1), lambda g: g * hidden_bytes,
+        bandwidth_factor(ALL_REDUCE, lay.tp), allreduce(lay.tp))
+
+    if shape.num_moe_layers:
+        # Expert-parallel dispatch + combine over the stage's GPUs, (ep - 1) / ep of it remote.
+        add(lay.stage_gpus, "micro", 2.0 * lay.moe_layers * (lay.ep > 1),
+            lambda m: m / lay.stage_gpus * shape.top_k * hidden_bytes,
+            bandwidth_factor(ALL_TO_ALL, lay.stage_gpus, lay.ep),
+            lambda t: lambda m, on: alltoall_s(lay.stage_gpus, m, lay.ep, k.alltoall_floor_s[t] * on,
+                                               k.alltoall_step_s[t] * on, k.alltoall_bytes_per_s[t]))
+        # Expert tensor-parallel all-reduce of the token-expert pairs.
+        add(lay.moe_tp, "micro", lay.moe_layers * (lay.moe_tp > 1),
+            lambda m: np.where(lay.ep > 1, m * shape.top_k / lay.ep, m) * hidden_bytes,
+            bandwidth_factor(ALL_REDUCE, lay.moe_tp), allreduce(lay.moe_tp))
+
+    # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
+    add(2.0 * lay.stage_gpus, "group", (lay.pp > 1).astype(float), lambda g: g * hidden_bytes / lay.tp,
+        bandwidth_factor(P2P, 2.0),
+        lambda t: lambda m, on: p2p_s(m, k.alltoall_floor_s[t] * on, k.alltoall_bytes_per_s[t]))
+    return out
 
 
 @dataclass(frozen=True)
@@ -135,9 +184,10 @@ class CurveCollectives:
 
     Every message is a multiple of the attention group's tokens (the TP all-reduce, the pipeline
     hand-off) or of the micro-batch's (the MoE dispatch, combine and expert all-reduce), and every
-    curve is a latency part plus seconds per byte (``planner.engine.kernels.comm.allreduce_parts``), so
-    the tiers, parameter look-ups and latency parts are taken once per layout (:meth:`of`) and
-    :meth:`at` times any number of tokens: the serving fixed point's rounds change only the tokens.
+    curve is a latency part plus seconds per byte (``planner.engine.kernels.comm.latency_and_per_byte``), so
+    the tiers, parameter look-ups and latency parts are summed once per layout (:meth:`of`) and
+    :meth:`at` times any number of tokens in a few products: the serving fixed point's rounds change
+    only the tokens. (:func:`curve_comm` charges the same collectives one by one: one call is cheaper so.)
 
     Attributes:
         latency_s: every call's latency part, summed.
@@ -160,47 +210,17 @@ class CurveCollectives:
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: int,
            gpus_per_rack: int) -> CurveCollectives:
-        """The collectives of ``lay`` (its tokens aside) on the curves ``k`` (module docstring)."""
+        """The collectives of ``lay`` (its tokens aside) on the curves ``k`` (:func:`_collectives`)."""
         rows = lay.tp.shape[0]
         per_token = {"group": np.zeros((NUM_TIERS, rows)), "micro": np.zeros((NUM_TIERS, rows))}
-        seconds = {"group": 0.0, "micro": 0.0}
-        latency = 0.0
-        hidden_bytes = shape.hidden_size * ACTIVATION_BYTES
-
-        def add(span, driver: str, calls, message_per_token, sent_per_message_byte, parts):
-            """Charge ``calls`` collectives of ``message_per_token`` bytes per ``driver`` token on the tier of each
-            row's span: ``sent_per_message_byte`` of it sent per GPU, ``parts(tier)`` its curve's (latency,
-            seconds per byte); ``tier`` a tier or an array of them, one per row."""
-            nonlocal latency
-            tier, at = _tier_of(span, gpus_per_server, gpus_per_rack, rows)
-            per_token[driver].reshape(-1)[at] += sent_per_message_byte * message_per_token * calls
-            call_latency, per_byte = parts(tier)
+        seconds = {"group": np.zeros(rows), "micro": np.zeros(rows)}
+        latency = np.zeros(rows)
+        for at, driver, calls, message_of, sent_per_byte, curve in _collectives(shape, lay, k, gpus_per_server,
+                                                                               gpus_per_rack):
+            message_per_token = message_of(1.0)
+            call_latency, per_byte = latency_and_per_byte(curve)
+            per_token[driver].reshape(-1)[at] += sent_per_byte * message_per_token * calls
             latency = latency + calls * call_latency
             seconds[driver] = seconds[driver] + calls * per_byte * message_per_token
-
-        # Attention and dense-FFN all-reduce over tp.
-        calls = (lay.stage_layers + lay.dense_layers) * (lay.tp > 1)
-        add(lay.tp, "group", calls, hidden_bytes, bandwidth_factor(ALL_REDUCE, lay.tp),
-            lambda t: allreduce_parts(lay.tp, k.allreduce_floor_s[t], k.allreduce_step_s[t],
-                                      k.allreduce_bytes_per_s[t]))
-
-        if shape.num_moe_layers:
-            # Expert-parallel dispatch + combine over the stage's GPUs, (ep - 1) / ep of it remote.
-            add(lay.stage_gpus, "micro", 2.0 * lay.moe_layers * (lay.ep > 1), shape.top_k * hidden_bytes
-                / lay.stage_gpus, bandwidth_factor(ALL_TO_ALL, lay.stage_gpus, lay.ep),
-                lambda t: alltoall_parts(lay.stage_gpus, lay.ep, k.alltoall_floor_s[t], k.alltoall_step_s[t],
-                                         k.alltoall_bytes_per_s[t]))
-            # Expert tensor-parallel all-reduce.
-            pairs = np.where(lay.ep > 1, shape.top_k / lay.ep, 1.0)  # token-expert pairs per token
-            add(lay.moe_tp, "micro", lay.moe_layers * (lay.moe_tp > 1), pairs * hidden_bytes,
-                bandwidth_factor(ALL_REDUCE, lay.moe_tp),
-                lambda t: allreduce_parts(lay.moe_tp, k.allreduce_floor_s[t], k.allreduce_step_s[t],
-                                          k.allreduce_bytes_per_s[t]))
-
-        # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
-        add(2.0 * lay.stage_gpus, "group", (lay.pp > 1).astype(float), hidden_bytes / lay.tp,
-            bandwidth_factor(P2P, 2.0), lambda t: p2p_parts(k.alltoall_floor_s[t], k.alltoall_bytes_per_s[t]))
-        zeros = np.zeros(rows)
-        return cls(latency_s=latency + zeros, s_per_group_token=seconds["group"] + zeros,
-                   s_per_micro_token=seconds["micro"] + zeros, bytes_per_group_token=per_token["group"],
-                   bytes_per_micro_token=per_token["micro"])
+        return cls(latency_s=latency, s_per_group_token=seconds["group"], s_per_micro_token=seconds["micro"],
+                   bytes_per_group_token=per_token["group"], bytes_per_micro_token=per_token["micro"])

@@ -72,47 +72,29 @@ class CommTiers:
 
 def allreduce_s(n, message_bytes, floor_s, step_s, bytes_per_s):
     """Seconds of one all-reduce of ``message_bytes`` over ``n`` GPUs (module docstring); 0 for n <= 1."""
-    latency, per_byte = allreduce_parts(n, floor_s, step_s, bytes_per_s)
-    return latency + per_byte * message_bytes
+    n = np.asarray(n, dtype=float)
+    t = floor_s + step_s * np.log2(np.maximum(n, 1.0)) + 2.0 * (n - 1.0) / n * message_bytes / bytes_per_s
+    return np.where(n > 1, t, 0.0)
 
 
 def alltoall_s(n, share_bytes, destinations, floor_s, step_s, bytes_per_s):
     """Seconds of one all-to-all exchange over ``n`` GPUs, ``share_bytes`` per rank spread over ``destinations``."""
-    latency, per_byte = alltoall_parts(n, destinations, floor_s, step_s, bytes_per_s)
-    return latency + per_byte * share_bytes
+    d = np.asarray(destinations, dtype=float)
+    t = floor_s + step_s * np.log2(np.maximum(n, 1.0)) + (d - 1.0) / d * share_bytes / bytes_per_s
+    return np.where(d > 1, t, 0.0)
 
 
 def p2p_s(message_bytes, floor_s, bytes_per_s):
     """Seconds of one point-to-point message (the all-to-all's floor and bandwidth)."""
-    latency, per_byte = p2p_parts(floor_s, bytes_per_s)
-    return latency + per_byte * message_bytes
+    return floor_s + message_bytes / bytes_per_s
 
 
-# Each curve is a latency part (no message size changes it) plus seconds per byte of message: the
-# functions above add them; a caller timing one group at many message sizes (the serving fixed point's
-# rounds) takes the parts once.
-
-def allreduce_parts(n, floor_s, step_s, bytes_per_s):
-    """(latency, seconds per message byte) of :func:`allreduce_s`: ``floor + step log2 n`` and
-    ``2 (n - 1) / n / link``; both 0 for n <= 1."""
-    n = np.asarray(n, dtype=float)
-    on = n > 1
-    latency = floor_s + step_s * np.log2(np.maximum(n, 1.0))
-    return np.where(on, latency, 0.0), np.where(on, 2.0 * (n - 1.0) / n / bytes_per_s, 0.0)
-
-
-def alltoall_parts(n, destinations, floor_s, step_s, bytes_per_s):
-    """(latency, seconds per byte of a rank's share) of :func:`alltoall_s`: ``floor + step log2 n`` and
-    ``(d - 1) / d / link``; both 0 for ``destinations <= 1``."""
-    d = np.asarray(destinations, dtype=float)
-    on = d > 1
-    latency = floor_s + step_s * np.log2(np.maximum(n, 1.0))
-    return np.where(on, latency, 0.0), np.where(on, (d - 1.0) / d / bytes_per_s, 0.0)
-
-
-def p2p_parts(floor_s, bytes_per_s):
-    """(latency, seconds per message byte) of :func:`p2p_s`."""
-    return floor_s, 1.0 / bytes_per_s
+def latency_and_per_byte(curve) -> tuple:
+    """A curve's (latency part, seconds per message byte), ``curve(message_bytes, with_latency)`` one of the
+    functions above with its floor and step multiplied by ``with_latency``: the time of an empty message, and
+    of one byte without the latency. A caller timing one group at many message sizes (the serving fixed
+    point's rounds) takes them once: the time is ``latency + per_byte x message``."""
+    return curve(0.0, 1.0), curve(1.0, 0.0)
 
 
 @cache
