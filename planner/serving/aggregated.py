@@ -75,7 +75,7 @@ import numpy as np
 from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
-from planner.serving.comm import Comm, comm
+from planner.serving.comm import Comm, CurveCollectives, comm
 from planner.serving.fixed_point import chunk_read_bytes, joined, row_blocks, steady_terms
 from planner.serving.plan import put_rows, take_rows
 from planner.serving.roofline import (
@@ -132,6 +132,7 @@ class DecodeTerms:
     chunk_read_bytes: np.ndarray | None = None  # routed bytes one chunk adds to a step (before moe_scale)
     launch_s: np.ndarray | None = None  # roofline.launch_overhead_s of the step
     gemm_alone_s: np.ndarray | None = None  # dense GEMMs of a step without a chunk (roofline.gemm_s)
+    collectives: CurveCollectives | None = None  # the layout's collectives on the curves, tokens aside
 
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> DecodeTerms:
@@ -270,7 +271,10 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
         * lay.stage_layers
     compute = decode.compute_s + prompt_compute_s(shape, lay, r, quant_index, work)
     hbm = decode.hbm_s + (extra_bytes + kv_write + activations) / r.hbm_bytes_per_s
-    traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack)
+    collectives = decode.collectives if decode.collectives is not None or r.comm_curves is None \
+        else CurveCollectives.of(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack)
+    traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack) if collectives is None \
+        else collectives.at(both.group_tokens, both.micro_tokens)
     # A step that takes a prompt chunk runs its dense GEMMs on the decode and chunk tokens together,
     # one without on the decode tokens; the average step mixes the two by the share of steps that take
     # a chunk (GEMM time is convex in its rows: the average of the two is not the GEMM of the average).
@@ -363,7 +367,7 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
                                     gpus_per_server, gpus_per_rack) for b in blocks])
     live = np.arange(rows)  # rows in the arrays below; ``done``: those of them already final
     steps_per_life, previous, done, out = np.full(rows, float(osl)), None, np.zeros(rows, dtype=bool), None
-    decode = steady_terms(shape, lay, r, profile, decode, chunk)  # the rounds' invariant terms, once
+    decode = steady_terms(shape, lay, r, profile, decode, chunk, gpus_per_server, gpus_per_rack)  # once
     waited = osl - 1.0 + profile.arrival_wait_steps  # decode steps of a lifetime besides its TTFT before arrival
     for k in range(FIXED_POINT_ROUNDS):
         ones = np.ones(live.size)

@@ -38,8 +38,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES
-from planner.engine.collectives import ALL_REDUCE, ALL_TO_ALL, NUM_TIERS, P2P, TREE, CollectiveCost, collective_cost
-from planner.engine.kernels.comm import CommTiers, allreduce_s, alltoall_s, p2p_s
+from planner.engine.collectives import (
+    ALL_REDUCE,
+    ALL_TO_ALL,
+    NUM_TIERS,
+    P2P,
+    TREE,
+    CollectiveCost,
+    bandwidth_factor,
+    collective_cost,
+)
+from planner.engine.kernels.comm import CommTiers, allreduce_s, alltoall_s, latency_and_per_byte, p2p_s
 from planner.engine.rates import Rates
 from planner.serving.roofline import Layout
 from planner.serving.shape import ModelShape
@@ -118,44 +127,100 @@ def curve_comm(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: in
     volumes of the alpha-beta model (the fabric load the fleet problem charges).
     """
     rows = lay.tp.shape[0]
-    volume = np.zeros((NUM_TIERS, rows))
-    time = np.zeros(rows)
+    volume, time = np.zeros((NUM_TIERS, rows)), np.zeros(rows)
+    tokens = {"group": lay.group_tokens, "micro": lay.micro_tokens}
+    for at, driver, calls, message_of, sent_per_byte, curve in _collectives(shape, lay, k, gpus_per_server,
+                                                                           gpus_per_rack):
+        message = message_of(tokens[driver])
+        volume.reshape(-1)[at] += sent_per_byte * message * calls  # (a view: the tiers' rows one after another)
+        time = time + calls * curve(message, 1.0)
+    return Comm(bytes_by_tier=volume, time_s=time)
+
+
+def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: int, gpus_per_rack: int) -> list:
+    """:func:`curve_comm`'s collectives of ``lay``, its tokens aside: for each, where its bytes land in a (tiers,
+    rows) array flattened (``_tier_of``), whose tokens its message scales with (``"group"``: the attention
+    group's, ``"micro"``: the micro-batch's), its calls, its message (bytes) of those tokens, bytes sent per
+    message byte, and its curve ``curve(message_bytes, with_latency)`` on each row's tier
+    (``planner.engine.kernels.comm.latency_and_per_byte``)."""
+    rows = lay.tp.shape[0]
+    out = []
     hidden_bytes = shape.hidden_size * ACTIVATION_BYTES
 
-    def add(span, sent_bytes, seconds):
-        """Charge ``sent_bytes`` and ``seconds(tier)`` (all calls; ``tier`` a tier or an array of them, one per
-        row) on the tier of each row's span."""
-        nonlocal time
+    def add(span, driver: str, calls, message_of, sent_per_byte, curve):
         tier, at = _tier_of(span, gpus_per_server, gpus_per_rack, rows)
-        volume.reshape(-1)[at] += sent_bytes
-        time = time + seconds(tier)
+        out.append((at, driver, calls, message_of, sent_per_byte, curve(tier)))
+
+    def allreduce(n):
+        return lambda t: lambda m, on: allreduce_s(n, m, k.allreduce_floor_s[t] * on, k.allreduce_step_s[t] * on,
+                                                   k.allreduce_bytes_per_s[t])
 
     # Attention and dense-FFN all-reduce over tp.
-    message = lay.group_tokens * hidden_bytes
-    calls = (lay.stage_layers + lay.dense_layers) * (lay.tp > 1)
-    add(lay.tp, collective_cost(ALL_REDUCE, lay.tp, message, TREE, calls=calls).sent_bytes,
-        lambda t: calls * allreduce_s(lay.tp, message, k.allreduce_floor_s[t], k.allreduce_step_s[t],
-                                      k.allreduce_bytes_per_s[t]))
+    add(lay.tp, "group", (lay.stage_layers + lay.dense_layers) * (lay.tp > 1), lambda g: g * hidden_bytes,
+        bandwidth_factor(ALL_REDUCE, lay.tp), allreduce(lay.tp))
 
     if shape.num_moe_layers:
         # Expert-parallel dispatch + combine over the stage's GPUs, (ep - 1) / ep of it remote.
-        a2a_calls = 2.0 * lay.moe_layers * (lay.ep > 1)
-        share = lay.micro_tokens / lay.stage_gpus * shape.top_k * hidden_bytes
-        add(lay.stage_gpus, collective_cost(ALL_TO_ALL, lay.stage_gpus, share, TREE, calls=a2a_calls,
-                                            destinations=lay.ep).sent_bytes,
-            lambda t: a2a_calls * alltoall_s(lay.stage_gpus, share, lay.ep, k.alltoall_floor_s[t],
-                                             k.alltoall_step_s[t], k.alltoall_bytes_per_s[t]))
-        # Expert tensor-parallel all-reduce.
-        pairs = np.where(lay.ep > 1, lay.micro_tokens * shape.top_k / lay.ep, lay.micro_tokens)
-        moe_calls = lay.moe_layers * (lay.moe_tp > 1)
-        add(lay.moe_tp, collective_cost(ALL_REDUCE, lay.moe_tp, pairs * hidden_bytes, TREE,
-                                        calls=moe_calls).sent_bytes,
-            lambda t: moe_calls * allreduce_s(lay.moe_tp, pairs * hidden_bytes, k.allreduce_floor_s[t],
-                                              k.allreduce_step_s[t], k.allreduce_bytes_per_s[t]))
+        add(lay.stage_gpus, "micro", 2.0 * lay.moe_layers * (lay.ep > 1),
+            lambda m: m / lay.stage_gpus * shape.top_k * hidden_bytes,
+            bandwidth_factor(ALL_TO_ALL, lay.stage_gpus, lay.ep),
+            lambda t: lambda m, on: alltoall_s(lay.stage_gpus, m, lay.ep, k.alltoall_floor_s[t] * on,
+                                               k.alltoall_step_s[t] * on, k.alltoall_bytes_per_s[t]))
+        # Expert tensor-parallel all-reduce of the token-expert pairs.
+        add(lay.moe_tp, "micro", lay.moe_layers * (lay.moe_tp > 1),
+            lambda m: np.where(lay.ep > 1, m * shape.top_k / lay.ep, m) * hidden_bytes,
+            bandwidth_factor(ALL_REDUCE, lay.moe_tp), allreduce(lay.moe_tp))
 
     # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
-    handoff = lay.group_tokens * hidden_bytes / lay.tp
-    pp_on = (lay.pp > 1).astype(float)
-    add(2.0 * lay.stage_gpus, handoff * pp_on,
-        lambda t: pp_on * p2p_s(handoff, k.alltoall_floor_s[t], k.alltoall_bytes_per_s[t]))
-    return Comm(bytes_by_tier=volume, time_s=time)
+    add(2.0 * lay.stage_gpus, "group", (lay.pp > 1).astype(float), lambda g: g * hidden_bytes / lay.tp,
+        bandwidth_factor(P2P, 2.0),
+        lambda t: lambda m, on: p2p_s(m, k.alltoall_floor_s[t] * on, k.alltoall_bytes_per_s[t]))
+    return out
+
+
+@dataclass(frozen=True)
+class CurveCollectives:
+    """:func:`curve_comm`'s collectives of a layout as linear functions of its tokens (arrays over rows).
+
+    Every message is a multiple of the attention group's tokens (the TP all-reduce, the pipeline
+    hand-off) or of the micro-batch's (the MoE dispatch, combine and expert all-reduce), and every
+    curve is a latency part plus seconds per byte (``planner.engine.kernels.comm.latency_and_per_byte``), so
+    the tiers, parameter look-ups and latency parts are summed once per layout (:meth:`of`) and
+    :meth:`at` times any number of tokens in a few products: the serving fixed point's rounds change
+    only the tokens. (:func:`curve_comm` charges the same collectives one by one: one call is cheaper so.)
+
+    Attributes:
+        latency_s: every call's latency part, summed.
+        s_per_group_token, s_per_micro_token: seconds per token of the group and of the micro-batch.
+        bytes_per_group_token, bytes_per_micro_token: shape (3, rows): bytes sent per GPU on each tier per token.
+    """
+
+    latency_s: np.ndarray
+    s_per_group_token: np.ndarray
+    s_per_micro_token: np.ndarray
+    bytes_per_group_token: np.ndarray
+    bytes_per_micro_token: np.ndarray
+
+    def at(self, group_tokens: np.ndarray, micro_tokens: np.ndarray) -> Comm:
+        """Traffic and time of the collectives of ``micro_tokens`` per micro-batch, ``group_tokens`` per group."""
+        return Comm(bytes_by_tier=self.bytes_per_group_token * group_tokens + self.bytes_per_micro_token * micro_tokens,
+                    time_s=self.latency_s + self.s_per_group_token * group_tokens
+                    + self.s_per_micro_token * micro_tokens)
+
+    @classmethod
+    def of(cls, shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: int,
+           gpus_per_rack: int) -> CurveCollectives:
+        """The collectives of ``lay`` (its tokens aside) on the curves ``k`` (:func:`_collectives`)."""
+        rows = lay.tp.shape[0]
+        per_token = {"group": np.zeros((NUM_TIERS, rows)), "micro": np.zeros((NUM_TIERS, rows))}
+        seconds = {"group": np.zeros(rows), "micro": np.zeros(rows)}
+        latency = np.zeros(rows)
+        for at, driver, calls, message_of, sent_per_byte, curve in _collectives(shape, lay, k, gpus_per_server,
+                                                                               gpus_per_rack):
+            message_per_token = message_of(1.0)
+            call_latency, per_byte = latency_and_per_byte(curve)
+            per_token[driver].reshape(-1)[at] += sent_per_byte * message_per_token * calls
+            latency = latency + calls * call_latency
+            seconds[driver] = seconds[driver] + calls * per_byte * message_per_token
+        return cls(latency_s=latency, s_per_group_token=seconds["group"], s_per_micro_token=seconds["micro"],
+                   bytes_per_group_token=per_token["group"], bytes_per_micro_token=per_token["micro"])

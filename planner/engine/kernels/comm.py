@@ -89,6 +89,14 @@ def p2p_s(message_bytes, floor_s, bytes_per_s):
     return floor_s + message_bytes / bytes_per_s
 
 
+def latency_and_per_byte(curve) -> tuple:
+    """A curve's (latency part, seconds per message byte), ``curve(message_bytes, with_latency)`` one of the
+    functions above with its floor and step multiplied by ``with_latency``: the time of an empty message, and
+    of one byte without the latency. A caller timing one group at many message sizes (the serving fixed
+    point's rounds) takes them once: the time is ``latency + per_byte x message``."""
+    return curve(0.0, 1.0), curve(1.0, 0.0)
+
+
 @cache
 def params(engine: str, gpu: str) -> CommParams:
     """The fitted parameters of ``engine`` on ``gpu``: measured, the engines' median, or transferred

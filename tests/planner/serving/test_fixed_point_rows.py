@@ -47,18 +47,22 @@ def test_put_rows_writes_back_what_take_rows_took():
                                                 ("llama-3.1-70b", "hgx-h200", None),
                                                 ("qwen3-235b-a22b", "gb200-nvl72", "seed")])
 def test_round_invariant_terms_computed_once_change_no_figure(name, system, preset, monkeypatch):
-    # The fixed point computes the chunk's routed bytes, the launch overhead and the chunk-free GEMMs once
+    # The fixed point computes the chunk's routed bytes, the launch overhead, the chunk-free GEMMs and the
+    # collectives' tiers, curve parameters and latency (comm.CurveCollectives) once
     # (planner.serving.fixed_point.steady_terms); recomputing them in every round gives the same bits.
     hw = Catalogue().hardware(system, preset=preset)
     sc = Scenario(hardware=hw, model=model(name), workload=Workload(isl=4096, osl=1024), allow_span=True)
     plans = _rows(2000, seed=1)
     once = evaluate(sc, plans, shape_of(sc))
-    monkeypatch.setattr(aggregated, "steady_terms", lambda shape, lay, r, profile, decode, chunk: decode)
+    monkeypatch.setattr(aggregated, "steady_terms", lambda shape, lay, r, profile, decode, chunk, *tiers: decode)
     every_round = evaluate(sc, plans, shape_of(sc))
-    for field in ("step_time_s", "ttft_s", "instance_tps", "gemm_s", "moe_s", "hbm_s", "stage_time_s"):
+    for field in ("step_time_s", "ttft_s", "instance_tps", "gemm_s", "moe_s", "hbm_s", "stage_time_s", "comm_s",
+                  "fabric_bytes_per_s"):
         assert np.array_equal(getattr(once, field), getattr(every_round, field)), field
-    # the test is not vacuous: on the kernel curves the hoisted GEMM term is most of the step
+    # the test is not vacuous: on the kernel curves the hoisted GEMM term is most of the step, and the
+    # collectives take time on most rows (tp > 1 on three rows in four)
     assert preset == "seed" or np.median(once.gemm_s / once.stage_time_s) > 0.1
+    assert np.mean(once.comm_s > 0) > 0.5
 
 
 @pytest.mark.parametrize("preset", [None, "seed"])
@@ -97,3 +101,34 @@ def test_blocks_of_rows_change_no_figure(monkeypatch):
     blocked = evaluate(sc, plans, shape_of(sc))
     for name in ("step_time_s", "ttft_s", "instance_tps", "fabric_bytes_per_s", "gemm_s", "moe_s", "comm_s"):
         assert np.array_equal(getattr(blocked, name), getattr(whole, name)), name
+
+
+@pytest.mark.parametrize("name,system", [("qwen3-235b-a22b", "gb200-nvl72"), ("llama-3.1-70b", "hgx-h200")])
+def test_collectives_taken_once_time_any_tokens_as_charged_one_by_one(name, system):
+    # comm.CurveCollectives sums each collective's latency part and seconds per token once per layout; at
+    # other token counts (the fixed point's rounds) it gives curve_comm's time and bytes up to rounding
+    # (the sums run in another order). Rows on all three tiers: tp up to 64 (HGX: 8 a server, 32 a rack).
+    from planner.engine.rates import rates
+    from planner.serving.aggregated import with_batch
+    from planner.serving.comm import CurveCollectives, curve_comm
+    from planner.serving.roofline import layout
+
+    hw = Catalogue().hardware(system)
+    sc = Scenario(hardware=hw, model=model(name), workload=Workload(isl=4096, osl=1024), allow_span=True)
+    plans = _rows(400, seed=3)
+    plans = PlanArrays(**{**{f: getattr(plans, f) for f in ("pp", "ep", "dp", "batch", "quant", "kv_quant",
+                                                            "kv_offload_fraction", "instances")},
+                          "tp": plans.tp * np.resize(np.array([1, 4, 16]), 400)})
+    shape, r = shape_of(sc), rates(hw, sc.engine_profile)
+    lay = layout(shape, plans)
+    once = CurveCollectives.of(shape, lay, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
+    for scale in (1.0, 3.7, 250.0):
+        more = with_batch(lay, lay.batch * scale)
+        direct = curve_comm(shape, more, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
+        folded = once.at(more.group_tokens, more.micro_tokens)
+        np.testing.assert_allclose(folded.time_s, direct.time_s, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(folded.bytes_by_tier, direct.bytes_by_tier, rtol=1e-12, atol=0)
+    # not vacuous: every tier carries bytes on some row, and the latency is most of a small batch's time
+    assert (direct.bytes_by_tier.sum(axis=1) > 0).all()
+    assert np.median(once.latency_s / np.maximum(curve_comm(shape, lay, r.comm_curves, hw.gpus_per_server,
+                                                            hw.gpus_per_rack).time_s, 1e-30)) > 0.1
