@@ -23,9 +23,10 @@ from models.spec import ModelSpec
 from planner import quant
 from planner.calibration.measurements import Measurement, MeasurementSet
 from planner.serving import parallel
+from planner.serving.layout import block_modes, layout
 from planner.serving.memory import weight_bytes_per_gpu
 from planner.serving.plan import Plan, PlanArrays
-from planner.serving.roofline import block_modes, dense_read_bytes, layout
+from planner.serving.roofline import dense_read_bytes
 from planner.serving.shape import model_shape
 
 # Checkpoints that share a catalogue entry's architecture (same config.json shapes).

@@ -77,10 +77,10 @@ from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, CurveCollectives, comm
 from planner.serving.fixed_point import chunk_read_bytes, joined, row_blocks, steady_terms
+from planner.serving.layout import Layout
 from planner.serving.plan import put_rows, take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
-    Layout,
     attention_s,
     chunked_moe_s,
     combine,
@@ -162,33 +162,16 @@ class Iteration:
 
 @dataclass(frozen=True)
 class ServingTimes:
-    """Aggregated-serving figures per row (SI units).
+    """Aggregated-serving figures per row (SI units)."""
 
-    Attributes:
-        step: the average decode step with its interleaved prompt work (TPOT per stage).
-        step_time_s: TPOT.
-        prompt_s: the request's own prefill (its chunks' iterations).
-        wait_s: time queued behind other prompts.
-        ttft_s: time to first token: overhead + waits + own prefill.
-        prompt_tokens_per_step: prompt tokens each decode step carries (instance).
-        instance_tps: output tokens/s of one instance.
-        running: sequences the engine admits (at most the batch).
-    """
-
-    step: Iteration
-    step_time_s: np.ndarray
-    prompt_s: np.ndarray
-    wait_s: np.ndarray
-    ttft_s: np.ndarray
-    prompt_tokens_per_step: np.ndarray
-    instance_tps: np.ndarray
-    running: np.ndarray
-
-
-def with_batch(lay: Layout, batch: np.ndarray) -> Layout:
-    """``lay`` with another batch (micro-batch and group shares follow)."""
-    micro = batch / lay.pp
-    return replace(lay, batch=batch, micro_tokens=micro, group_tokens=micro / lay.dp)
+    step: Iteration  # the average decode step with its interleaved prompt work (TPOT per stage)
+    step_time_s: np.ndarray  # TPOT
+    prompt_s: np.ndarray  # the request's own prefill (its chunks' iterations)
+    wait_s: np.ndarray  # time queued behind other prompts
+    ttft_s: np.ndarray  # time to first token: overhead + waits + own prefill
+    prompt_tokens_per_step: np.ndarray  # prompt tokens each decode step carries (instance)
+    instance_tps: np.ndarray  # output tokens/s of one instance
+    running: np.ndarray  # sequences the engine admits (at most the batch)
 
 
 # Little's-law iteration of TPOT (module docstring): at most this many rounds; a row stops once
@@ -314,7 +297,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     """
     batch = lay.batch
     if running is not None and np.any(running < batch):
-        lay = with_batch(lay, running)
+        lay = lay.with_batch(running)
         decode = DecodeTerms.of(shape, lay, r, quant_index)
     ones = np.ones_like(lay.tp)
     during_decode = 1.0 - profile.prefill_wait_fraction  # share of others' prompts inside the decode window

@@ -50,7 +50,7 @@ from planner.engine.collectives import (
 )
 from planner.engine.kernels.comm import CommTiers, allreduce_s, alltoall_s, latency_and_per_byte, p2p_s
 from planner.engine.rates import Rates
-from planner.serving.roofline import Layout
+from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
 
 

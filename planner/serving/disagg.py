@@ -38,10 +38,10 @@ import numpy as np
 from models import counts
 from planner import quant
 from planner.engine.rates import rates
-from planner.serving.aggregated import DecodeTerms, PromptWork, iteration, with_batch
+from planner.serving.aggregated import DecodeTerms, PromptWork, iteration
 from planner.serving.evaluate import Scores, evaluate
+from planner.serving.layout import block_modes, layout
 from planner.serving.plan import PlanArrays
-from planner.serving.roofline import block_modes, layout
 from planner.serving.scenario import Scenario
 from planner.serving.shape import ModelShape, model_shape, prefill_attention_scale
 from planner.serving.workload import Workload
@@ -98,7 +98,7 @@ def prefill_scores(scenario: Scenario, plans: PlanArrays) -> PrefillScores:
     shape = model_shape(model, float(isl), float(isl), scenario.moe_approximation, prefill_tokens=isl)
     r = rates(hw, prof)
     lay = layout(shape, plans, *block_modes(model.native_weight_quant, prof.lm_head_quant))
-    idle = with_batch(lay, np.zeros_like(lay.batch))  # no decode batch: only the weights are read
+    idle = lay.with_batch(np.zeros_like(lay.batch))  # no decode batch: only the weights are read
     decode = DecodeTerms.of(shape, idle, r, plans.quant)
     prompts = lay.batch / lay.pp  # per micro-batch
     n = np.ceil(prompts * isl / prof.prefill_chunk_tokens)

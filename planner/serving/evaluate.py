@@ -36,19 +36,18 @@ from planner.engine.rates import rates
 from planner.serving import parallel
 from planner.serving.aggregated import DecodeTerms, serving
 from planner.serving.comm import comm
+from planner.serving.layout import block_modes, layout
 from planner.serving.memory import admitted_sequences, memory
 from planner.serving.plan import Plan, PlanArrays, take_rows
 from planner.serving.prefill import prefill_time_s
 from planner.serving.roofline import (
     attention_s,
-    block_modes,
     combine,
     compute_s,
     curve_read_bytes,
     gemm_s,
     hbm_s,
     launch_overhead_s,
-    layout,
     moe_s,
     offload_s,
 )

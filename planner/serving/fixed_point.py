@@ -33,8 +33,9 @@ import numpy as np
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import CurveCollectives
+from planner.serving.layout import Layout
 from planner.serving.plan import concat_rows
-from planner.serving.roofline import Layout, gemm_s, launch_overhead_s, routed_read_bytes
+from planner.serving.roofline import gemm_s, launch_overhead_s, routed_read_bytes
 from planner.serving.shape import ModelShape
 
 # Rows per block of the fixed point (about 0.5 MB per float array: a round's temporaries fit in a

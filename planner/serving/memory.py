@@ -18,7 +18,7 @@ import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES, LOGIT_BYTES
 from planner.engine.profile import EngineProfile
-from planner.serving.roofline import Layout
+from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
 
 # Hidden-sized live buffers per token in a layer (residual, norm output, attention output, QKV).
@@ -59,7 +59,7 @@ def weight_bytes_per_gpu(shape: ModelShape, lay: Layout) -> np.ndarray:
                      shape.embedding_params + shape.lm_head_params) / lay.tp
     routed = shape.num_experts / lay.ep * shape.expert_params / lay.moe_tp * lay.moe_layers \
         if shape.num_moe_layers else 0.0
-    # Block precision as in ``planner.serving.roofline`` (experts at the plan's mode; see Layout).
+    # Block precision as in ``planner.serving.layout`` (experts at the plan's mode; see Layout).
     return dense * lay.dense_weight_bytes + vocab * lay.vocab_weight_bytes + routed * lay.weight_bytes
 
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 import numpy as np
 
 from planner.engine.rates import rates
-from planner.serving.aggregated import DecodeTerms, PromptWork, iteration, with_batch
+from planner.serving.aggregated import DecodeTerms, PromptWork, iteration
+from planner.serving.layout import block_modes, layout
 from planner.serving.plan import PlanArrays
-from planner.serving.roofline import block_modes, dense_read_bytes, layout
+from planner.serving.roofline import dense_read_bytes
 from planner.serving.scenario import Scenario
 from planner.serving.shape import model_shape, prefill_attention_scale
 
@@ -46,7 +47,7 @@ def prefill_time_s(scenario: Scenario, plans: PlanArrays) -> np.ndarray | None:
                       attention_flop=prompts_per_group * shape.prefill_attention_flop
                       * prefill_attention_scale(scenario.model),
                       chunk_tokens=stage_tokens)
-    empty = with_batch(lay, np.zeros_like(lay.batch))  # no decode tokens: only the weights are read
+    empty = lay.with_batch(np.zeros_like(lay.batch))  # no decode tokens: only the weights are read
     zero = np.zeros_like(lay.tp)
     weights_s = zero if r.gemm is not None else dense_read_bytes(shape, empty) / r.hbm_bytes_per_s  # else: gemm_s
     decode = DecodeTerms(compute_s=zero, hbm_s=weights_s, offload_s=zero, attention_s=zero)

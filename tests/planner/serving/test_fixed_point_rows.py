@@ -109,9 +109,8 @@ def test_collectives_taken_once_time_any_tokens_as_charged_one_by_one(name, syst
     # other token counts (the fixed point's rounds) it gives curve_comm's time and bytes up to rounding
     # (the sums run in another order). Rows on all three tiers: tp up to 64 (HGX: 8 a server, 32 a rack).
     from planner.engine.rates import rates
-    from planner.serving.aggregated import with_batch
     from planner.serving.comm import CurveCollectives, curve_comm
-    from planner.serving.roofline import layout
+    from planner.serving.layout import layout
 
     hw = Catalogue().hardware(system)
     sc = Scenario(hardware=hw, model=model(name), workload=Workload(isl=4096, osl=1024), allow_span=True)
@@ -123,7 +122,7 @@ def test_collectives_taken_once_time_any_tokens_as_charged_one_by_one(name, syst
     lay = layout(shape, plans)
     once = CurveCollectives.of(shape, lay, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
     for scale in (1.0, 3.7, 250.0):
-        more = with_batch(lay, lay.batch * scale)
+        more = lay.with_batch(lay.batch * scale)
         direct = curve_comm(shape, more, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
         folded = once.at(more.group_tokens, more.micro_tokens)
         np.testing.assert_allclose(folded.time_s, direct.time_s, rtol=1e-12, atol=0)
