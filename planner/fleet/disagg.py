@@ -15,7 +15,7 @@ from __future__ import annotations
 from planner.budget import Budget
 from planner.errors import InputError
 from planner.fleet.optimise import FleetResult, plan_fleet
-from planner.fleet.spec import single
+from planner.fleet.question import single
 from planner.serving.candidates import Limits
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace

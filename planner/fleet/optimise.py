@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from planner.errors import InfeasibleError
-from planner.fleet.spec import Fleet
+from planner.fleet.question import Fleet
 from planner.fleet.table import FleetTable, Scored
 from planner.fleet.table import build as build_table
 from planner.fleet.verify import Verified, verify

@@ -34,7 +34,6 @@ once, here, to per GPU. Every error names the field, counting tables from 1
 from __future__ import annotations
 
 import difflib
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,16 +43,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from hardware.catalogue import Catalogue
 from hardware.errors import CatalogueError
-from hardware.specs import Hardware
 from models.catalogue import model as load_model
 from models.errors import ModelError
-from models.spec import ModelSpec
 from planner.engine.profile import EngineProfile, engine
 from planner.errors import InputError
+from planner.fleet.question import Fleet, FleetKind, FleetModel, label_of
 from planner.milp.fleet_problem import OBJECTIVES
 from planner.serving.candidates import Limits
 from planner.serving.resolve import check_context
-from planner.serving.space import SearchSpace
 from planner.serving.workload import Workload
 from planner.units import KILO, from_kw
 
@@ -167,55 +164,6 @@ class FleetTable(_Table):
 
 
 @dataclass(frozen=True)
-class FleetKind:
-    """A resolved hardware kind: SI power per GPU, price per GPU-hour (``None``: not given)."""
-
-    label: str
-    hardware: Hardware
-    gpus: int
-    power_w_per_gpu: float
-    price_per_gpu_hour: float | None
-
-
-@dataclass(frozen=True)
-class FleetModel:
-    """A resolved served model."""
-
-    label: str
-    spec: ModelSpec
-    workload: Workload
-    target_tps: float | None
-    share: float | None
-    weight: float
-    limits: Limits
-    serving: str
-    typed: str = ""  # the label or name as the file or the command line wrote it (messages and reports)
-
-    @property
-    def shown(self) -> str:
-        """The model as the user wrote it (``Qwen/Qwen3-235B-A22B``), not its constraint label."""
-        return self.typed or self.label
-
-
-@dataclass(frozen=True)
-class Fleet:
-    """The resolved fleet question."""
-
-    kinds: tuple[FleetKind, ...]
-    models: tuple[FleetModel, ...]
-    objective: str
-    max_power_w: float | None
-    max_cost_per_hour: float | None
-    profile: EngineProfile
-    space: SearchSpace | None = None
-
-    @property
-    def gpus(self) -> int:
-        """GPUs of every kind together."""
-        return sum(k.gpus for k in self.kinds)
-
-
-@dataclass(frozen=True)
 class Overrides:
     """Command-line values that replace the file's (``None``: keep the file's)."""
 
@@ -225,11 +173,6 @@ class Overrides:
     serving: str | None = None
     profile: EngineProfile | None = None
     models: tuple[dict, ...] = ()
-
-
-def label_of(text: str) -> str:
-    """A ``[a-z0-9_]`` label (constraint names and reports), e.g. ``gb200_nvl72``."""
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "x"
 
 
 def _where(loc: tuple) -> str:
@@ -390,16 +333,3 @@ def load(path: str | Path, cat: Catalogue, overrides: Overrides = Overrides()) -
     except UnicodeDecodeError as exc:
         raise InputError(f"{p}: not UTF-8 text (byte {exc.start}); save the fleet file as UTF-8") from None
     return resolve(parse(text, str(p)), cat, overrides, str(p))
-
-
-def single(hardware: Hardware, gpus: int, spec: ModelSpec, workload: Workload, limits: Limits, serving: str,
-           objective: str, profile: EngineProfile, target_tps: float | None = None,
-           max_power_w: float | None = None, space: SearchSpace | None = None) -> Fleet:
-    """A one-kind, one-model fleet (what ``rackplan plan --disagg`` asks), over ``space`` if given."""
-    kind = FleetKind(label=label_of(hardware.system.name), hardware=hardware, gpus=int(gpus),
-                     power_w_per_gpu=hardware.gpu.power_w, price_per_gpu_hour=None)
-    m = FleetModel(label=label_of(spec.name), spec=spec, workload=workload, target_tps=target_tps, share=None,
-                   weight=1.0, limits=limits, serving=serving, typed=spec.name)
-    return Fleet(kinds=(kind,), models=(m,), objective=objective, max_power_w=max_power_w, max_cost_per_hour=None,
-                 profile=profile, space=space)
-

@@ -30,7 +30,7 @@ import numpy as np
 
 from hardware.specs import TIERS
 from planner.errors import InputError
-from planner.fleet.spec import Fleet, FleetKind, FleetModel
+from planner.fleet.question import Fleet, FleetKind, FleetModel
 from planner.milp.fleet_problem import (
     AGG,
     DECODE,

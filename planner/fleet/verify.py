@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hardware.specs import TIERS
-from planner.fleet.spec import Fleet
+from planner.fleet.question import Fleet
 from planner.fleet.table import prefill_space, scenario
 from planner.milp.fleet_problem import AGG, DECODE, PREFILL, ROLES, FleetProblem, KindData, first_fit_decreasing
 from planner.milp.fleet_solve import FleetSolution

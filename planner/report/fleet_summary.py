@@ -13,7 +13,7 @@ from __future__ import annotations
 from hardware.specs import TIERS
 from planner.budget import footprint
 from planner.fleet.optimise import FleetResult
-from planner.fleet.spec import label_of
+from planner.fleet.question import label_of
 from planner.milp.fleet_problem import AGG, PREFILL, ROLES
 from planner.quant import MODE_NAMES
 from planner.units import MEGA, gb, kw

@@ -11,7 +11,7 @@ from hardware.catalogue import Catalogue
 from models.catalogue import model
 from planner.engine.profile import engine
 from planner.fleet.optimise import plan_fleet
-from planner.fleet.spec import Fleet, FleetKind, FleetModel
+from planner.fleet.question import Fleet, FleetKind, FleetModel
 from planner.fleet.table import build
 from planner.milp.fleet import build as build_milp
 from planner.milp.fleet_solve import solve
