@@ -108,8 +108,10 @@ def test_killed_sweep_resumes_to_the_uninterrupted_rows(tmp_path, sig):
     (tmp_path / "grid.toml").write_text(KILL_GRID)
     specs, settings = load_grid(tmp_path / "grid.toml")
     run_sweep(specs, settings, tmp_path / "whole.csv", jobs=1)
-    cmd = [sys.executable, "-m", "planner.cli.main", "sweep", "grid.toml", "-o", "cut.csv", "--jobs", "1",
-           "--no-progress"]
+    # tests/sweep_slowly.py: each scenario 50 ms longer, so the signal lands before the 16th row even when this
+    # polling process waits for the CPU (the plain command can finish the grid first on a loaded machine).
+    cmd = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweep_slowly.py"), "sweep", "grid.toml",
+           "-o", "cut.csv", "--jobs", "1", "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     cut = tmp_path / "cut.csv"

@@ -154,6 +154,7 @@ def test_cli_sweep_quiet_drops_the_bar_and_keeps_the_summary(grid, tmp_path):
 
 def test_ctrl_c_on_a_real_sweep_keeps_every_finished_row(tmp_path):
     # A real SIGINT to a real `rackplan sweep` on two worker processes, then --resume.
+    import os
     import signal
     import subprocess
     import sys
@@ -167,8 +168,11 @@ def test_ctrl_c_on_a_real_sweep_keeps_every_finished_row(tmp_path):
                     .replace('fabrics = ["default"]', 'fabrics = ["default", "400gbe"]'))
     total = 2 * 2 * 2 * 5 * 2  # models x systems x budgets x floors x fabrics
     out = tmp_path / "out.csv"
-    cmd = [sys.executable, "-m", "planner.cli.main", "sweep", str(grid), "-o", str(out), "-j", "2"]
-    proc = subprocess.Popen(cmd, cwd=root, stderr=subprocess.PIPE, text=True)
+    # tests/sweep_slowly.py: each scenario 50 ms longer, so the signal lands part-way even when this polling
+    # process waits for the CPU behind the two workers (the plain command can finish the grid first).
+    cmd = [sys.executable, str(root / "tests" / "sweep_slowly.py"), "sweep", str(grid), "-o", str(out), "-j", "2"]
+    env = {**os.environ, "PYTHONPATH": str(root)}  # this checkout's planner, as `-m` from the root ran it
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not (out.exists() and out.read_text().count("\n") > 5) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -179,7 +183,8 @@ def test_ctrl_c_on_a_real_sweep_keeps_every_finished_row(tmp_path):
     assert proc.returncode == 1 and "rerun with --resume" in err
     assert 5 <= kept < total and text.endswith("\n")  # stopped part-way, every written row complete
     before = {line.split(",", 1)[0]: line for line in text.splitlines()[1:]}
-    resumed = subprocess.run(cmd + ["--resume", "--no-progress"], cwd=root, capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(cmd + ["--resume", "--no-progress"], cwd=root, env=env, capture_output=True, text=True,
+                             timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{total} scenarios ({kept} kept from" in resumed.stderr and f"{total - kept} planned" in resumed.stderr
     after = out.read_text().splitlines()[1:]
