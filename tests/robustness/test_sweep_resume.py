@@ -108,9 +108,8 @@ def test_killed_sweep_resumes_to_the_uninterrupted_rows(tmp_path, sig):
     (tmp_path / "grid.toml").write_text(KILL_GRID)
     specs, settings = load_grid(tmp_path / "grid.toml")
     run_sweep(specs, settings, tmp_path / "whole.csv", jobs=1)
-    # tests/sweep_slowly.py: each scenario 50 ms longer, so the signal lands before the 16th row even when this
-    # polling process waits for the CPU (the plain command can finish the grid first on a loaded machine).
-    cmd = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweep_slowly.py"), "sweep", "grid.toml",
+    # tests/rackplan_at_terminal.py: SIGINT handled as at a terminal even when this test run has it ignored.
+    cmd = [sys.executable, str(Path(__file__).resolve().parents[1] / "rackplan_at_terminal.py"), "sweep", "grid.toml",
            "-o", "cut.csv", "--jobs", "1", "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -168,9 +168,9 @@ def test_ctrl_c_on_a_real_sweep_keeps_every_finished_row(tmp_path):
                     .replace('fabrics = ["default"]', 'fabrics = ["default", "400gbe"]'))
     total = 2 * 2 * 2 * 5 * 2  # models x systems x budgets x floors x fabrics
     out = tmp_path / "out.csv"
-    # tests/sweep_slowly.py: each scenario 50 ms longer, so the signal lands part-way even when this polling
-    # process waits for the CPU behind the two workers (the plain command can finish the grid first).
-    cmd = [sys.executable, str(root / "tests" / "sweep_slowly.py"), "sweep", str(grid), "-o", str(out), "-j", "2"]
+    # tests/rackplan_at_terminal.py: SIGINT handled as at a terminal even when this test run has it ignored.
+    cmd = [sys.executable, str(root / "tests" / "rackplan_at_terminal.py"), "sweep", str(grid), "-o", str(out),
+           "-j", "2"]
     env = {**os.environ, "PYTHONPATH": str(root)}  # this checkout's planner, as `-m` from the root ran it
     proc = subprocess.Popen(cmd, cwd=root, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
