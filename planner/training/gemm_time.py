@@ -36,12 +36,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.kernels.gemm import GemmCurve
 from planner.engine.kernels.gemm import rows as gemm_rows
 from planner.serving.roofline import moe_imbalance
 from planner.training.shape import TrainingShape
-
-ROUTED_VECTOR_BYTES = 2.0  # the routing passes move bf16 hidden vectors (planner.engine.kernels.moe)
 
 
 def _dims(shape: TrainingShape, block: str, split: bool) -> list[tuple[float, float, str]]:
@@ -80,7 +79,7 @@ def expert_forward_s(shape: TrainingShape, curve: GemmCurve, mode: np.ndarray, t
     padded = local * np.ceil(rows / local / tile) * tile  # each expert's rows padded to the tile
     inter = shape.moe_intermediate_size
     dims = [((2.0 if shape.expert_gated else 1.0) * inter, shape.hidden_size, ""), (shape.hidden_size, inter, "")]
-    permute = rows * shape.hidden_size * ROUTED_VECTOR_BYTES * permute_s_per_byte
+    permute = rows * shape.hidden_size * ACTIVATION_BYTES * permute_s_per_byte  # bf16 vectors, as the MoE curve
     return moe_layers * (gemm_rows(curve, mode, padded).sum_time_s(dims, 1.0) + permute)
 
 
