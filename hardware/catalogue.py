@@ -14,8 +14,12 @@ and replace a shipped entry of the same name; later directories win. The file na
 ``.toml``) must equal the entry's ``name``. A user entry needs a ``source`` line; per-key
 ``[sources]`` are optional for users and required (by test) for shipped entries.
 
-Names are matched case-insensitively. Everything is loaded and cross-checked when the catalogue
-is built, so a bad file fails at once with a `CatalogueError` naming the file and the key.
+Names are matched case-insensitively. The user's entries (extra directories) are loaded and
+cross-checked when the catalogue is built, so a bad file fails at once with a `CatalogueError`
+naming the file and the key. A shipped entry is read when it is first used (a plan reads its one
+system, GPU and fabrics, not the ~30 files of the catalogue), with the same checks and the same
+message; `Catalogue.load_all` reads every entry (the listings and ``show`` do), and
+``tests/hardware/test_hw_catalogue_data.py`` checks the shipped files.
 """
 
 from __future__ import annotations
@@ -27,91 +31,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from hardware.entry_file import DATA_DIR, SECTIONS, display_path, load_file, to_spec
 from hardware.errors import CatalogueError, validation_error
-from hardware.schema import FabricFile, GpuFile, PresetFile, SystemFile, known_keys
+from hardware.schema import known_keys
 from hardware.specs import TIERS, FabricSpec, GpuSpec, Hardware, PresetSpec, SystemSpec
-from hardware.toml_file import read_toml
-
-DATA_DIR = Path(__file__).parent / "data"
-"""Shipped catalogue data (package data)."""
-
-SECTIONS: dict[str, type[BaseModel]] = {
-    "gpus": GpuFile,
-    "systems": SystemFile,
-    "fabrics": FabricFile,
-    "presets": PresetFile,
-}
-"""Catalogue subfolders and the schema of the files in each."""
 
 _NOUNS = {"gpus": "GPU", "systems": "system", "fabrics": "fabric", "presets": "preset"}
-
-
-@functools.cache
-def _package_root() -> Path:
-    """The folder holding ``hardware/`` (resolved once: every catalogue file's display path needs it)."""
-    return DATA_DIR.parent.parent.resolve()
-
-
-def display_path(path: Path) -> str:
-    """``hardware/data/...`` for shipped files, the path as given for user files."""
-    try:
-        return path.resolve().relative_to(_package_root()).as_posix()
-    except ValueError:
-        return str(path)
-
-
-# One parse per file content: (schema, display path, bytes) -> the validated entry and, once converted,
-# its spec. A compare or sweep builds a catalogue per scenario; each re-reads the files (an edit is
-# seen at once) but validates only what changed. Only successes are kept: a bad file fails every time.
-_PARSED: dict[tuple, list] = {}
-
-
-def load_file(path: Path, schema: type[BaseModel]) -> BaseModel:
-    """Parse and validate one catalogue file (no conversion, no cross-checks).
-
-    Args:
-        path: The TOML file.
-        schema: One of the `SECTIONS` schemas.
-
-    Raises:
-        CatalogueError: Unreadable file, TOML syntax error (with line), schema violation, or a
-            ``name`` that differs from the file name.
-    """
-    where = display_path(path)
-    try:
-        key = (schema, where, path.read_bytes())
-    except OSError:  # read_toml below says why, in the catalogue's words
-        key = None
-    if key in _PARSED:
-        return _PARSED[key][0]
-    raw = read_toml(path, CatalogueError, "the file", where, invalid="invalid TOML")
-    try:
-        entry = schema.model_validate(raw)
-    except ValidationError as exc:
-        raise validation_error(exc, where, known_keys(schema)) from None
-    if entry.name.lower() != path.stem.lower():
-        raise CatalogueError(
-            f"{where}: field 'name' is '{entry.name}' but the file is {path.name}; "
-            f"rename the file to {entry.name}.toml or change the name"
-        )
-    if key is not None:
-        _PARSED[key] = [entry, None]
-        _CACHED[id(entry)] = _PARSED[key]
-    return entry
-
-
-# id of a cached entry -> its `_PARSED` record (the record holds the entry, so the id stays its own)
-_CACHED: dict[int, list] = {}
-
-
-def to_spec(entry: BaseModel):
-    """``entry.to_spec()``, converted once per cached entry."""
-    record = _CACHED.get(id(entry))
-    if record is None or record[0] is not entry:
-        return entry.to_spec()
-    if record[1] is None:
-        record[1] = entry.to_spec()
-    return record[1]
 
 
 class Catalogue:
@@ -128,32 +53,61 @@ class Catalogue:
     """
 
     def __init__(self, extra_dirs: Iterable[Path | str] | Path | str = ()) -> None:
-        self._entries: dict[str, dict[str, tuple[BaseModel, str]]] = {s: {} for s in SECTIONS}
-        self._shipped_systems: list[str] = []
-        self._load_dir(DATA_DIR)
-        self._shipped_systems = list(self._entries["systems"])
+        # section -> key -> (validated entry, or None for a shipped file not read yet; its path)
+        self._entries: dict[str, dict[str, tuple[BaseModel | None, Path]]] = {
+            section: {key: (None, path) for key, path in files} for section, files in _shipped_files().items()}
+        self._shipped_systems: list[str] = list(self._entries["systems"])
+        self._specs: dict[str, dict] = {s: {} for s in SECTIONS}  # section -> key -> converted, checked spec
         if isinstance(extra_dirs, (str, Path)):  # one directory given bare
             extra_dirs = [extra_dirs]
         self.extra_dirs: tuple[Path, ...] = tuple(Path(d) for d in extra_dirs)
         for directory in self.extra_dirs:
             self._load_dir(directory)
-        self._gpus = self._specs("gpus")
-        self._systems = self._specs("systems")
-        self._fabrics = self._specs("fabrics")
-        self._presets = self._specs("presets")
-        self._check_references()
+        for section in SECTIONS:  # the user's entries: converted now, then cross-checked (the order of checks)
+            for key, (entry, _) in self._entries[section].items():
+                if entry is not None:
+                    self._convert(section, key)
+        for section in ("systems", "presets"):
+            for key, (entry, _) in self._entries[section].items():
+                if entry is not None:
+                    self._check_references(section, key)
 
     # -- loading -------------------------------------------------------------------------------
 
-    def _specs(self, section: str) -> dict:
-        """The section's entries converted to SI specs; a value the conversion refuses names its file."""
-        out = {}
-        for key, (entry, where) in self._entries[section].items():
-            try:
-                out[key] = to_spec(entry)
-            except ValidationError as exc:
-                raise validation_error(exc, where, known_keys(type(entry))) from None
-        return out
+    def _convert(self, section: str, key: str):
+        """The entry's SI spec (read first if it is a shipped file not read yet); a value the conversion
+        refuses names its file."""
+        spec = self._specs[section].get(key)
+        if spec is not None:
+            return spec
+        entry, path = self._entries[section][key]
+        if entry is None:
+            entry = load_file(path, SECTIONS[section])
+            self._entries[section][key] = (entry, path)
+        try:
+            spec = to_spec(entry)
+        except ValidationError as exc:
+            raise validation_error(exc, display_path(path), known_keys(type(entry))) from None
+        self._specs[section][key] = spec
+        return spec
+
+    def _get(self, section: str, key: str):
+        """The spec of an existing ``key``, read, converted and cross-checked on first use."""
+        if key in self._specs[section]:
+            return self._specs[section][key]
+        self._convert(section, key)
+        self._check_references(section, key)
+        return self._specs[section][key]
+
+    def _all(self, section: str) -> dict:
+        """Every entry of ``section``, key -> spec, in catalogue order."""
+        return {key: self._get(section, key) for key in self._entries[section]}
+
+    def load_all(self) -> Catalogue:
+        """Read, convert and cross-check every entry (shipped ones included); returns the catalogue."""
+        for section in SECTIONS:
+            self._all(section)
+        return self
 
     def _load_dir(self, directory: Path) -> None:
         if not directory.is_dir():
@@ -176,18 +130,17 @@ class Catalogue:
             for path in sorted((directory / section).glob("*.toml")):
                 entry = load_file(path, schema)
                 key = entry.name.lower()
-                if key in seen:
-                    raise CatalogueError(
-                        f"{display_path(path)}: {_NOUNS[section]} '{entry.name}' is also "
-                        f"defined in {seen[key].name}; keep one"
-                    )
+                _refuse_duplicate(section, entry.name, path, seen.get(key))
                 seen[key] = path
-                self._entries[section][key] = (entry, display_path(path))
+                self._entries[section][key] = (entry, path)
+                self._specs[section].pop(key, None)
 
-    def _check_references(self) -> None:
-        for key, system in self._systems.items():
-            where = self._entries["systems"][key][1]
-            if system.gpu.lower() not in self._gpus:
+    def _check_references(self, section: str, key: str) -> None:
+        """A system's GPU and fabrics, a preset's GPUs, must be catalogue entries."""
+        where = display_path(self._entries[section][key][1])
+        if section == "systems":
+            system = self._specs[section][key]
+            if system.gpu.lower() not in self._entries["gpus"]:
                 raise CatalogueError(
                     f"{where}: field 'gpu' names unknown GPU '{system.gpu}'; "
                     f"{_closest(system.gpu, self.gpu_names())}"
@@ -195,15 +148,14 @@ class Catalogue:
             for tier in TIERS:
                 field = f"{tier}_fabric"
                 name = getattr(system, field)
-                if name.lower() not in self._fabrics:
+                if name.lower() not in self._entries["fabrics"]:
                     raise CatalogueError(
                         f"{where}: field '{field}' names unknown fabric '{name}'; "
                         f"{_closest(name, self.fabric_names())}"
                     )
-        for key, preset in self._presets.items():
-            where = self._entries["presets"][key][1]
-            for gpu in preset.sustained_decode_flop_per_s:
-                if gpu not in self._gpus:
+        elif section == "presets":
+            for gpu in self._specs[section][key].sustained_decode_flop_per_s:
+                if gpu not in self._entries["gpus"]:
                     raise CatalogueError(
                         f"{where}: field 'sustained_decode_tflops.{gpu}' names unknown GPU; "
                         f"{_closest(gpu, self.gpu_names())}"
@@ -223,7 +175,7 @@ class Catalogue:
         Raises:
             CatalogueError: Unknown GPU or preset.
         """
-        spec = _lookup(self._gpus, self._gpu_key(name), "GPU")
+        spec = self._lookup("gpus", self._gpu_key(name))
         if preset is None:
             return spec
         chosen = self.preset(preset)
@@ -237,22 +189,22 @@ class Catalogue:
         """A GPU's catalogue key; a short name (``h200``) stands for the one GPU whose name is it plus a
         form-factor suffix (``h200-sxm``) when exactly one GPU has that prefix."""
         key = name.strip().lower()
-        if key in self._gpus:
+        if key in self._entries["gpus"]:
             return key
-        family = [k for k in self._gpus if k.split("-")[0] == key]
+        family = [k for k in self._entries["gpus"] if k.split("-")[0] == key]
         return family[0] if len(family) == 1 else key
 
     def system(self, name: str) -> SystemSpec:
         """The system called ``name`` (any case). Raises `CatalogueError` if unknown."""
-        return _lookup(self._systems, name, "system")
+        return self._lookup("systems", name)
 
     def fabric(self, name: str) -> FabricSpec:
         """The fabric called ``name`` (any case). Raises `CatalogueError` if unknown."""
-        return _lookup(self._fabrics, name, "fabric")
+        return self._lookup("fabrics", name)
 
     def preset(self, name: str) -> PresetSpec:
         """The preset called ``name`` (any case). Raises `CatalogueError` if unknown."""
-        return _lookup(self._presets, name, "preset")
+        return self._lookup("presets", name)
 
     def hardware(self, name: str, *, preset: str | None = None, fabric: str = "default") -> Hardware:
         """Resolve a system, or a GPU's default system, into `Hardware`.
@@ -269,11 +221,11 @@ class Catalogue:
             CatalogueError: Unknown name, preset or fabric, or a GPU with no system.
         """
         key = name.strip().lower()
-        if key not in self._systems:
+        if key not in self._entries["systems"]:
             key = self._gpu_key(key)
-        if key in self._systems:
-            system = self._systems[key]
-        elif key in self._gpus:
+        if key in self._entries["systems"]:
+            system = self._get("systems", key)
+        elif key in self._entries["gpus"]:
             system = self._default_system(key)
         else:
             raise CatalogueError(
@@ -305,30 +257,31 @@ class Catalogue:
         return hardware.with_fabric(fabric)
 
     def _default_system(self, gpu_key: str) -> SystemSpec:
-        user_order = [k for k in self._systems if k not in self._shipped_systems]
-        for key in [*self._shipped_systems, *user_order]:
-            if self._systems[key].gpu.lower() == gpu_key:
-                return self._systems[key]
+        user_order = [k for k in self._entries["systems"] if k not in self._shipped_systems]
+        for key in [*self._shipped_systems, *user_order]:  # read in this order until one matches
+            if self._get("systems", key).gpu.lower() == gpu_key:
+                return self._get("systems", key)
+        gpu = self._get("gpus", gpu_key).name
         raise CatalogueError(
-            f"GPU '{self._gpus[gpu_key].name}' has no system; add a systems/<name>.toml "
-            f"with gpu = \"{self._gpus[gpu_key].name}\" or name a system"
+            f"GPU '{gpu}' has no system; add a systems/<name>.toml "
+            f"with gpu = \"{gpu}\" or name a system"
         )
 
     def gpu_names(self) -> list[str]:
         """GPU names, shipped first, then user entries."""
-        return [spec.name for spec in self._gpus.values()]
+        return [spec.name for spec in self._all("gpus").values()]
 
     def system_names(self) -> list[str]:
         """System names, shipped first, then user entries."""
-        return [spec.name for spec in self._systems.values()]
+        return [spec.name for spec in self._all("systems").values()]
 
     def fabric_names(self) -> list[str]:
         """Fabric names, shipped first, then user entries."""
-        return [spec.name for spec in self._fabrics.values()]
+        return [spec.name for spec in self._all("fabrics").values()]
 
     def preset_names(self) -> list[str]:
         """Preset names."""
-        return [spec.name for spec in self._presets.values()]
+        return [spec.name for spec in self._all("presets").values()]
 
     def source_file(self, kind: str, name: str) -> str:
         """The file an entry came from, for messages: ``kind`` is ``"gpus"``, ``"systems"``, ...
@@ -338,16 +291,41 @@ class Catalogue:
         """
         if kind not in SECTIONS:
             raise CatalogueError(f"unknown catalogue kind '{kind}'; use one of {', '.join(SECTIONS)}")
-        entries = {key: where for key, (_, where) in self._entries[kind].items()}
-        return _lookup(entries, name, _NOUNS[kind])
+        key = name.strip().lower()
+        if key not in self._entries[kind]:
+            raise CatalogueError(f"unknown {_NOUNS[kind]} '{name}'; {_closest(name, list(self._entries[kind]))}")
+        return display_path(self._entries[kind][key][1])
+
+    def _lookup(self, section: str, name: str):
+        """The spec called ``name`` (any case) in ``section``; unknown: the closest names (every entry read)."""
+        key = name.strip().lower()
+        if key not in self._entries[section]:
+            names = [spec.name for spec in self._all(section).values()]
+            raise CatalogueError(f"unknown {_NOUNS[section]} '{name}'; {_closest(name, names)}")
+        return self._get(section, key)
 
 
-def _lookup(table: dict, name: str, noun: str):
-    key = name.strip().lower()
-    if key not in table:
-        names = [getattr(value, "name", k) for k, value in table.items()]
-        raise CatalogueError(f"unknown {noun} '{name}'; {_closest(name, names)}")
-    return table[key]
+def _refuse_duplicate(section: str, name: str, path: Path, seen: Path | None) -> None:
+    """Two files of one directory defining one entry (names differing only in case)."""
+    if seen is not None:
+        raise CatalogueError(f"{display_path(path)}: {_NOUNS[section]} '{name}' is also defined in {seen.name}; "
+                             "keep one")
+
+
+@functools.cache
+def _shipped_files() -> dict[str, list[tuple[str, Path]]]:
+    """The shipped entries, section -> [(key, file)] in name order, found by file name (read on first use);
+    two files of one name (in different case) are read to report it as the user's would be."""
+    out = {}
+    for section, schema in SECTIONS.items():
+        seen: dict[str, Path] = {}
+        for path in sorted((DATA_DIR / section).glob("*.toml")):
+            key = path.stem.lower()
+            if key in seen:
+                _refuse_duplicate(section, load_file(path, schema).name, path, seen[key])
+            seen[key] = path
+        out[section] = list(seen.items())
+    return out
 
 
 def _closest(name: str, names: Sequence[str]) -> str:

@@ -11,14 +11,21 @@ from planner.report.fields import human_field
 from planner.report.tables import format_pairs, format_rows
 from planner.serving.resolve import catalogue
 
+
+def everything(dirs):
+    """The catalogue with every entry read and cross-checked (a plan reads only the entries it uses): a
+    listing or ``show`` reports any bad file of the catalogue, the one it shows or not."""
+    return catalogue(dirs).load_all()
+
+
 # name, help, rows and columns from the --catalogue directories
 LISTINGS = (
     ("gpus", "List GPUs with memory, bandwidth, peak FLOP/s and power.",
-     lambda dirs: describe.gpu_rows(catalogue(dirs))),
+     lambda dirs: describe.gpu_rows(everything(dirs))),
     ("systems", "List systems (servers and racks) with their fabric tiers.",
-     lambda dirs: describe.system_rows(catalogue(dirs))),
+     lambda dirs: describe.system_rows(everything(dirs))),
     ("fabrics", "List fabrics with per-GPU bandwidth and message latency.",
-     lambda dirs: describe.fabric_rows(catalogue(dirs))),
+     lambda dirs: describe.fabric_rows(everything(dirs))),
     ("models", "List catalogue models with parameter counts and KV bytes per token.",
      lambda dirs: describe.model_rows(model_catalogue.model_names())),
 )
@@ -41,7 +48,7 @@ def listing(name: str, text: str, rows_of) -> click.Command:
 @pass_catalogue
 def show(kind, name, fmt, output, catalogue_dirs):
     """Show one GPU, system, fabric or model: spec, derived figures and sources."""
-    pairs = describe.show_pairs(catalogue(catalogue_dirs), kind, name)
+    pairs = describe.show_pairs(everything(catalogue_dirs), kind, name)
     if fmt in ("table", "markdown"):  # units into the field names, figures in them (JSON/CSV stay SI)
         pairs = [human_field(k, v) for k, v in pairs]
     emit(format_pairs(pairs, fmt, title=f"{kind} {name}"), output)
