@@ -1,6 +1,7 @@
 """Commands imported on first use: ``--help`` and ``--version`` load no numpy, PuLP or HiGHS."""
 
 import importlib
+import os
 import subprocess
 import sys
 
@@ -120,3 +121,25 @@ def test_a_plan_never_loads_masked_arrays():
              "except SystemExit: print('numpy.ma' in sys.modules, file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stderr.strip().splitlines()[-1] == "False"
+
+
+PLUGIN_PROBE = """
+import sys
+from planner.cli.main import main
+try:
+    main(["show", "gpu", "h200"])
+except SystemExit:
+    pass
+from pydantic.plugin import _loader
+print("scanned" if _loader._plugins is not None else "not scanned", file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(("env", "expected"), [({}, "not scanned"), ({"PYDANTIC_DISABLE_PLUGINS": ""}, "scanned")])
+def test_commands_skip_the_pydantic_plugin_scan_unless_the_user_asks(env, expected):
+    # `show` validates catalogue files; pydantic would scan every installed package's entry points for its
+    # plugins at the first validator (planner.cli.main.PYDANTIC_PLUGINS): skipped unless the variable is set
+    environ = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"} | env
+    done = subprocess.run([sys.executable, "-c", PLUGIN_PROBE], capture_output=True, text=True, check=True,
+                          env=environ)
+    assert done.stderr.strip().splitlines()[-1] == expected
