@@ -130,6 +130,8 @@ class Candidates:
         usable: rows the budget and target leave worth solving for.
         fabric_may_bind: rows whose fabric load could make a fabric row of the MILP bind.
         family: the plan a row is a split of (``Mode.family``); ``None``: its layout key.
+        groups: ``prune.group_ids(keys)``, when a caller keeps it to shortlist the same rows again
+            (another budget or target); ``None``: numbered by `shortlist`.
     """
 
     keys: np.ndarray
@@ -138,6 +140,7 @@ class Candidates:
     usable: np.ndarray
     fabric_may_bind: np.ndarray
     family: np.ndarray | None = None
+    groups: np.ndarray | None = None
 
 
 def shortlist(c: Candidates, explain: Callable[[], str]) -> np.ndarray:
@@ -145,7 +148,8 @@ def shortlist(c: Candidates, explain: Callable[[], str]) -> np.ndarray:
     if not c.usable.any():
         raise InfeasibleError(explain())
     base = np.flatnonzero(c.usable)
-    return base[prune.distinct_best(c.keys[base], c.rate[base], c.fabric_may_bind[base])]
+    groups = None if c.groups is None else c.groups[base]
+    return base[prune.distinct_best(c.keys[base], c.rate[base], c.fabric_may_bind[base], groups)]
 
 
 def choose(c: Candidates, base: np.ndarray, build: Callable[[np.ndarray], Any],

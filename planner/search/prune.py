@@ -33,14 +33,16 @@ def group_ids(keys: np.ndarray) -> np.ndarray:
     return np.unique(code, return_inverse=True)[1].reshape(-1)
 
 
-def best_per_group(keys: np.ndarray, tps: np.ndarray) -> np.ndarray:
+def best_per_group(keys: np.ndarray, tps: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
     """Index of the highest-``tps`` row of each distinct key row (ties: first row), in row order.
 
-    A segmented maximum over integer group numbers: no lexsort over the key columns.
+    A segmented maximum over integer group numbers: no lexsort over the key columns. ``groups``: the
+    rows' group numbers when the caller has them (non-negative, equal exactly where the key rows are
+    equal, e.g. a subset of the `group_ids` of a larger table); ``keys`` is then not read.
     """
     if tps.size == 0:
         return np.zeros(0, np.int64)
-    gid = group_ids(keys)
+    gid = group_ids(keys) if groups is None else groups
     best = np.full(int(gid.max()) + 1, -np.inf)
     np.maximum.at(best, gid, tps)
     top = np.flatnonzero(tps == best[gid])
@@ -48,9 +50,10 @@ def best_per_group(keys: np.ndarray, tps: np.ndarray) -> np.ndarray:
     return np.sort(top[first])
 
 
-def distinct_best(layout_keys: np.ndarray, tps: np.ndarray, fabric_may_bind: np.ndarray) -> np.ndarray:
-    """Rows kept: best batch per layout key, plus rows whose fabric limit may bind."""
-    best = best_per_group(layout_keys, tps)
+def distinct_best(layout_keys: np.ndarray, tps: np.ndarray, fabric_may_bind: np.ndarray,
+                  groups: np.ndarray | None = None) -> np.ndarray:
+    """Rows kept: best batch per layout key, plus rows whose fabric limit may bind (``groups``: `best_per_group`)."""
+    best = best_per_group(layout_keys, tps, groups)
     keep = np.zeros(tps.size, bool)
     keep[best] = True
     keep |= fabric_may_bind

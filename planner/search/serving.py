@@ -96,13 +96,15 @@ class Picked:
 
 @dataclass(frozen=True)
 class Rows:
-    """The rows of an answer's table that meet its limits, with their layout keys: what a question asked
-    again under the same limits (another budget or target) reuses rather than selects and keys again."""
+    """The rows of an answer's table that meet its limits, with their layout keys and group numbers
+    (``prune.group_ids``): what a question asked again under the same limits (another budget or target)
+    reuses rather than selects, keys and numbers again."""
 
     limits: Limits
     picked: Picked
     keys: np.ndarray
     family: np.ndarray
+    groups: np.ndarray
 
 
 def _layout_keys(rows: Picked) -> np.ndarray:
@@ -162,15 +164,15 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
     hw = scenario.hardware
     capacity = fabric_capacity_bytes_per_s(hw, budget.gpus)
 
-    def candidates(rows: Picked, keys: np.ndarray | None = None,
-                   family: np.ndarray | None = None) -> tuple[driver.Candidates, np.ndarray]:
+    def candidates(rows: Picked, keys: np.ndarray | None = None, family: np.ndarray | None = None,
+                   groups: np.ndarray | None = None) -> tuple[driver.Candidates, np.ndarray]:
         bounds, usable = _instance_bounds(scenario, budget, rows, objective, target_tps)
         if keys is None:
             keys = _layout_keys(rows)
             family = _family_keys(scenario, keys)
         return driver.Candidates(keys=keys, rate=rows.rate, gpus=rows.gpus, usable=usable,
                                  fabric_may_bind=prune.fabric_may_bind(rows.fabric_load, bounds, capacity),
-                                 family=family), bounds
+                                 family=family, groups=groups), bounds
 
     plans = None if scored is not None else enumerate_plans(scenario, space)
     if plans is None or len(plans) <= FULL_TABLE_ROWS:
@@ -178,11 +180,13 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
         table = limited(scored, limits) if plans is None else scored_table(scenario, plans, limits, space.size())
         if plans is None and rows is not None and rows.limits == limits:
             feasible = rows.picked
-            cands, bounds = candidates(feasible, rows.keys, rows.family)
+            cands, bounds = candidates(feasible, rows.keys, rows.family, rows.groups)
         else:
             feasible = Picked.of(table, np.flatnonzero(table.ok))
-            cands, bounds = candidates(feasible)
-        kept_rows = Rows(limits=limits, picked=feasible, keys=cands.keys, family=cands.family)
+            keys = _layout_keys(feasible)
+            # the layouts numbered once: the explanation's re-solves (another budget, target) shortlist these rows again
+            cands, bounds = candidates(feasible, keys, _family_keys(scenario, keys), prune.group_ids(keys))
+        kept_rows = Rows(limits=limits, picked=feasible, keys=cands.keys, family=cands.family, groups=cands.groups)
         base = driver.shortlist(cands, lambda: explain_infeasible(scenario, budget, table, limits, objective,
                                                                      target_tps, space=space))
         enumerated, meeting = len(table.plans), int(table.ok.sum())

@@ -30,6 +30,21 @@ def testbest_per_group_matches_the_definition_with_ties(seed):
     assert prune.best_per_group(keys, tps).tolist() == _reference_best(keys, tps)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_best_per_group_of_a_subset_takes_the_whole_tables_group_ids(seed):
+    # the explanation's re-solves shortlist the rows another budget leaves usable with the ids numbered once
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 4, size=(2000, 3))
+    tps = rng.integers(0, 5, size=2000).astype(float)
+    subset = np.flatnonzero(rng.random(2000) < 0.3)
+    whole = prune.group_ids(keys)  # not dense over the subset: some groups have no row in it
+    kept = prune.best_per_group(keys[subset], tps[subset], whole[subset])
+    assert kept.tolist() == _reference_best(keys[subset], tps[subset])
+    may_bind = rng.random(subset.size) < 0.05
+    assert np.array_equal(prune.distinct_best(keys[subset], tps[subset], may_bind, whole[subset]),
+                          prune.distinct_best(keys[subset], tps[subset], may_bind))
+
+
 def test_group_ids_survive_keys_whose_mixed_radix_code_would_overflow():
     # 7 columns of 1000 distinct values: 1000**7 = 1e21 > 2**63 ~ 9.2e18
     base = np.random.default_rng(0).permutation(np.repeat(np.arange(1000), 3))
