@@ -38,6 +38,21 @@ def cache(tmp_path: Path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def package(tmp_path: Path, monkeypatch) -> Path:
+    """A stand-in package folder: files under it are the package's own."""
+    root = tmp_path / "package"
+    monkeypatch.setattr(toml_file, "PACKAGE_ROOT", root)
+    return root
+
+
+def package_file(root: Path, relative: str, text: str) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
 def no_parse(monkeypatch):
     """Call to make any further ``tomllib.loads`` fail the test."""
     def forbid():
@@ -59,12 +74,8 @@ def test_shipped_files_come_back_from_the_cache_exactly_as_parsed(cache: Path, n
         assert again is not first[path]  # a fresh table each read, as tomllib gives
 
 
-def test_an_edited_package_file_is_parsed_again(cache: Path, tmp_path: Path, monkeypatch) -> None:
-    package = tmp_path / "package"
-    path = package / "planner" / "engine" / "data" / "mine.toml"
-    path.parent.mkdir(parents=True)
-    monkeypatch.setattr(toml_file, "PACKAGE_ROOT", package)
-    path.write_text("x = 1\n[t]\ny = [1.5, nan]\n")
+def test_an_edited_package_file_is_parsed_again(cache: Path, package: Path) -> None:
+    path = package_file(package, "planner/engine/data/mine.toml", "x = 1\n[t]\ny = [1.5, nan]\n")
     assert read_toml(path, ValueError, "the file")["x"] == 1
     path.write_text("x = 2\n[t]\ny = [1.5, nan]\n")  # same length, new bytes
     data = read_toml(path, ValueError, "the file")
@@ -109,12 +120,8 @@ def test_the_default_place_follows_xdg(monkeypatch, tmp_path: Path) -> None:
     assert toml_file.cache_dir() == tmp_path / "rackplan" / "toml"
 
 
-def test_errors_are_the_same_with_a_cache(cache: Path, tmp_path: Path, monkeypatch) -> None:
-    package = tmp_path / "package"
-    path = package / "hardware" / "data" / "gpus" / "bad.toml"
-    path.parent.mkdir(parents=True)
-    monkeypatch.setattr(toml_file, "PACKAGE_ROOT", package)
-    path.write_text('name = "bad"\nvendor = \n')
+def test_errors_are_the_same_with_a_cache(cache: Path, package: Path) -> None:
+    path = package_file(package, "hardware/data/gpus/bad.toml", 'name = "bad"\nvendor = \n')
     for _ in range(2):  # a failure is not kept
         with pytest.raises(ValueError, match=r"^bad.toml: invalid TOML \(Invalid value \(at line 2, column 10\)\)$"):
             read_toml(path, ValueError, "the file", "bad.toml", invalid="invalid TOML")
