@@ -10,8 +10,11 @@ Every process runs with its bytecode cached, as an installed package runs (pip c
 files at install; a checkout writes them on its first run): the cache is a scratch folder
 (``PYTHONPYCACHEPREFIX``), filled by one unmeasured run of the floor and of each command, so the
 floor's libraries and rackplan's modules are both loaded from bytecode, whatever
-``PYTHONDONTWRITEBYTECODE`` says. ``--no-bytecode`` times them as that variable leaves them instead
-(rackplan's own modules then compile on every run, ~0.04 s of a plan on a 2-core machine).
+``PYTHONDONTWRITEBYTECODE`` says. rackplan's parsed copies of its own TOML data
+(``hardware/toml_file.py``, as any run after the first has them) are kept in a scratch folder too,
+filled by the same unmeasured run. ``--no-bytecode`` times them as that variable leaves them instead,
+with no TOML cache: a first run (rackplan's own modules then compile on every run, ~0.04 s of a plan
+on a 2-core machine, and its TOML data is parsed, ~0.015 s).
 
 Run: python bench/cli.py [--repeat N] [--only NAME ...] [--no-bytecode]
 """
@@ -56,12 +59,13 @@ def rackplan() -> list[str]:
 
 
 def child_env(pycache: str | None) -> dict[str, str]:
-    """The environment of every timed process: one BLAS thread, and bytecode cached under ``pycache``
-    (``None``: the caller's own bytecode settings)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    """The environment of every timed process: one BLAS thread, and bytecode and parsed TOML data cached
+    under ``pycache`` (``None``: the caller's own bytecode settings and no TOML cache)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", RACKPLAN_CACHE_DIR="")
     if pycache is not None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = pycache
+        env["RACKPLAN_CACHE_DIR"] = str(Path(pycache) / "rackplan-toml")
     return env
 
 
