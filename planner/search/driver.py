@@ -148,8 +148,10 @@ def shortlist(c: Candidates, explain: Callable[[], str]) -> np.ndarray:
     if not c.usable.any():
         raise InfeasibleError(explain())
     base = np.flatnonzero(c.usable)
-    groups = None if c.groups is None else c.groups[base]
-    return base[prune.distinct_best(c.keys[base], c.rate[base], c.fabric_may_bind[base], groups)]
+    if c.groups is None:
+        return base[prune.distinct_best(c.keys[base], c.rate[base], c.fabric_may_bind[base])]
+    # numbered already: the key columns (a copy of rows x 7 integers) are not needed
+    return base[prune.distinct_best(None, c.rate[base], c.fabric_may_bind[base], c.groups[base])]
 
 
 def choose(c: Candidates, base: np.ndarray, build: Callable[[np.ndarray], Any],

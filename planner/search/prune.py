@@ -33,12 +33,12 @@ def group_ids(keys: np.ndarray) -> np.ndarray:
     return np.unique(code, return_inverse=True)[1].reshape(-1)
 
 
-def best_per_group(keys: np.ndarray, tps: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+def best_per_group(keys: np.ndarray | None, tps: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
     """Index of the highest-``tps`` row of each distinct key row (ties: first row), in row order.
 
     A segmented maximum over integer group numbers: no lexsort over the key columns. ``groups``: the
     rows' group numbers when the caller has them (non-negative, equal exactly where the key rows are
-    equal, e.g. a subset of the `group_ids` of a larger table); ``keys`` is then not read.
+    equal, e.g. a subset of the `group_ids` of a larger table); ``keys`` is then not read (``None`` will do).
     """
     if tps.size == 0:
         return np.zeros(0, np.int64)
@@ -50,7 +50,7 @@ def best_per_group(keys: np.ndarray, tps: np.ndarray, groups: np.ndarray | None 
     return np.sort(top[first])
 
 
-def distinct_best(layout_keys: np.ndarray, tps: np.ndarray, fabric_may_bind: np.ndarray,
+def distinct_best(layout_keys: np.ndarray | None, tps: np.ndarray, fabric_may_bind: np.ndarray,
                   groups: np.ndarray | None = None) -> np.ndarray:
     """Rows kept: best batch per layout key, plus rows whose fabric limit may bind (``groups``: `best_per_group`)."""
     best = best_per_group(layout_keys, tps, groups)
