@@ -76,11 +76,12 @@ from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, CurveCollectives, comm
-from planner.serving.fixed_point import chunk_read_bytes, joined, row_blocks, steady_terms
+from planner.serving.fixed_point import chunk_read_bytes, row_blocks, steady_terms
 from planner.serving.layout import Layout
-from planner.serving.plan import put_rows, take_rows
+from planner.serving.plan import concat_rows, take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
+    GemmSetup,
     attention_s,
     chunked_moe_s,
     combine,
@@ -133,6 +134,7 @@ class DecodeTerms:
     launch_s: np.ndarray | None = None  # roofline.launch_overhead_s of the step
     gemm_alone_s: np.ndarray | None = None  # dense GEMMs of a step without a chunk (roofline.gemm_s)
     collectives: CurveCollectives | None = None  # the layout's collectives on the curves, tokens aside
+    gemm_setup: GemmSetup | None = None  # roofline.gemm_setup of the layout: the GEMM curve's rows aside
 
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> DecodeTerms:
@@ -265,10 +267,10 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     per_chunk = np.where(share > 0, 1.0 / np.maximum(share, 1e-12), 0.0)
     # (where every step takes a chunk, per_chunk is 1.0: the chunked GEMM is the whole step's, bit for bit)
     gemm = gemm_s(shape, lay, r, lay.group_tokens + work.group_tokens * per_chunk,
-                  lay.group_tokens + work.prompts_per_group * per_chunk)
+                  lay.group_tokens + work.prompts_per_group * per_chunk, decode.gemm_setup)
     if r.gemm is not None and np.any(share < 1.0):
-        alone = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens) if decode.gemm_alone_s is None \
-            else decode.gemm_alone_s
+        alone = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens, decode.gemm_setup) \
+            if decode.gemm_alone_s is None else decode.gemm_alone_s
         gemm = np.where(share < 1.0, (1.0 - share) * alone + share * gemm, gemm)
     attention = decode.attention_s + prompt_attention_s(shape, lay, r, work.group_tokens, work.stage_tokens,
                                                         work.chunk_tokens, work.attention_flop)
@@ -295,6 +297,10 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
         gpus_per_server, gpus_per_rack: placement tiers for the collectives.
         running: sequences the engine admits (:func:`planner.serving.memory.admitted_sequences`); None: the batch.
     """
+    if (blocks := row_blocks(lay.tp.shape[0])) is not None:  # each row on its own: in blocks that stay in cache
+        return concat_rows([serving(shape, take_rows(lay, b), r, quant_index[b], profile, take_rows(decode, b), isl,
+                                    osl, prefill_attention_flop, gpus_per_server, gpus_per_rack,
+                                    None if running is None else running[b]) for b in blocks])
     batch = lay.batch
     if running is not None and np.any(running < batch):
         lay = lay.with_batch(running)
@@ -307,6 +313,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     own = PromptWork(group_tokens=chunk * ones, stage_tokens=chunk * ones, prompts_per_group=ones / chunks,
                      attention_flop=prefill_attention_flop / chunks * ones, chunk_tokens=chunk * ones)
     decode = replace(decode, moe_chunk_s=moe_s(shape, lay, r, quant_index, lay.micro_tokens + chunk))
+    decode = steady_terms(shape, lay, r, profile, decode, chunk, gpus_per_server, gpus_per_rack)  # once for all
     first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack)
     overhead = profile.iteration_overhead_s(lay.batch / lay.dp)  # per iteration, the running batch's
     prompt = (chunks + lay.pp - 1.0) * first.stage_time_s + chunks * overhead
@@ -315,7 +322,8 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
         share = isl / budget
         full = PromptWork(group_tokens=budget * ones, stage_tokens=budget * ones, prompts_per_group=ones / share,
                           attention_flop=prefill_attention_flop / share * ones, chunk_tokens=budget * ones)
-        batched = iteration(shape, lay, r, quant_index, profile, replace(decode, moe_chunk_s=None), full,
+        batched = iteration(shape, lay, r, quant_index, profile,
+                            replace(decode, moe_chunk_s=None, chunk_read_bytes=None), full,
                             gpus_per_server, gpus_per_rack)
         per_prompt = share * (lay.pp * batched.stage_time_s + overhead)
     else:
@@ -341,52 +349,62 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
                  decode: DecodeTerms, isl: int, osl: int, chunk: float, ttft: np.ndarray, overhead: np.ndarray,
                  prefill_attention_flop: float, during_decode: float, gpus_per_server: int,
                  gpus_per_rack: int) -> tuple[Iteration, np.ndarray, np.ndarray]:
-    """The average decode step, TPOT and prompt tokens per step at each row's fixed point (``serving``)."""
+    """The average decode step, TPOT and prompt tokens per step at each row's fixed point (``serving``).
+
+    The rounds find each row's lifetime in steps; one pass at those lifetimes then gives every row the
+    figures of the round it stopped in (the same arithmetic on the same inputs: the same bits).
+    """
     rows = lay.tp.shape[0]
     ttft, overhead = np.broadcast_to(ttft, (rows,)), np.broadcast_to(overhead, (rows,))
-    if (blocks := row_blocks(rows)) is not None:  # each row iterates on its own: in blocks that stay in cache
-        return joined([_fixed_point(shape, take_rows(lay, b), r, quant_index[b], profile, take_rows(decode, b), isl,
-                                    osl, chunk, ttft[b], overhead[b], prefill_attention_flop, during_decode,
-                                    gpus_per_server, gpus_per_rack) for b in blocks])
-    live = np.arange(rows)  # rows in the arrays below; ``done``: those of them already final
-    steps_per_life, previous, done, out = np.full(rows, float(osl)), None, np.zeros(rows, dtype=bool), None
-    decode = steady_terms(shape, lay, r, profile, decode, chunk, gpus_per_server, gpus_per_rack)  # once
+    steps = _lifetimes(shape, lay, r, quant_index, profile, decode, isl, osl, chunk, ttft, overhead,
+                       prefill_attention_flop, during_decode, gpus_per_server, gpus_per_rack)
+    work, per_step = _steady_work(lay, isl, chunk, steps, prefill_attention_flop, during_decode)
+    step = iteration(shape, lay, r, quant_index, profile, decode, work, gpus_per_server, gpus_per_rack)
+    return step, lay.pp * step.stage_time_s + overhead, per_step
+
+
+def _steady_work(lay: Layout, isl: int, chunk: float, steps_per_life: np.ndarray, prefill_attention_flop: float,
+                 during_decode: float) -> tuple[PromptWork, np.ndarray]:
+    """The prompt work of an average decode step, and the instance's prompt tokens per step, when a request
+    lives ``steps_per_life`` decode steps (``serving``)."""
+    per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode
+    prompts = lay.batch / steps_per_life * during_decode  # prompts finishing per step, instance
+    stage_tokens = per_step / lay.pp
+    group_share = critical_group_tokens(stage_tokens, chunk, lay.dp) / stage_tokens  # of the stage's prompts
+    work = PromptWork(
+        group_tokens=stage_tokens * group_share,
+        stage_tokens=stage_tokens,
+        prompts_per_group=prompts / lay.pp * group_share,
+        attention_flop=prompts / lay.pp * group_share * prefill_attention_flop,
+        chunk_tokens=chunk * np.ones(steps_per_life.size),
+    )
+    return work, per_step
+
+
+def _lifetimes(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
+               decode: DecodeTerms, isl: int, osl: int, chunk: float, ttft: np.ndarray, overhead: np.ndarray,
+               prefill_attention_flop: float, during_decode: float, gpus_per_server: int,
+               gpus_per_rack: int) -> np.ndarray:
+    """Each row's lifetime in decode steps in the round its TPOT settles in (``FIXED_POINT_ROUNDS`` at most)."""
+    final = np.empty(lay.tp.shape[0])
+    live = np.arange(final.size)  # rows in the arrays below; ``done``: those of them already final
+    steps_per_life, previous, done = np.full(final.size, float(osl)), None, np.zeros(final.size, dtype=bool)
     waited = osl - 1.0 + profile.arrival_wait_steps  # decode steps of a lifetime besides its TTFT before arrival
-    for k in range(FIXED_POINT_ROUNDS):
-        ones = np.ones(live.size)
-        per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode
-        prompts = lay.batch / steps_per_life * during_decode  # prompts finishing per step, instance
-        stage_tokens = per_step / lay.pp
-        group_share = critical_group_tokens(stage_tokens, chunk, lay.dp) / stage_tokens  # of the stage's prompts
-        steady = PromptWork(
-            group_tokens=stage_tokens * group_share,
-            stage_tokens=stage_tokens,
-            prompts_per_group=prompts / lay.pp * group_share,
-            attention_flop=prompts / lay.pp * group_share * prefill_attention_flop,
-            chunk_tokens=chunk * ones,
-        )
-        step = iteration(shape, lay, r, quant_index, profile, decode, steady, gpus_per_server, gpus_per_rack)
+    for _ in range(FIXED_POINT_ROUNDS - 1):  # the last round is the pass after the loop
+        work, _ = _steady_work(lay, isl, chunk, steps_per_life, prefill_attention_flop, during_decode)
+        step = iteration(shape, lay, r, quant_index, profile, decode, work, gpus_per_server, gpus_per_rack)
         tpot = lay.pp * step.stage_time_s + overhead
-        if out is None:  # the first round covers every row: the result arrays take its shapes
-            out = (take_rows(step, np.arange(rows)), tpot.copy(), per_step.copy())
-        if k == FIXED_POINT_ROUNDS - 1:
-            new = ~done
-        elif previous is None:
-            new = np.zeros(live.size, dtype=bool)
-        else:
-            new = ~done & (np.abs(tpot - previous) <= FIXED_POINT_TOLERANCE * tpot)
-        if new.any():
-            idx = np.flatnonzero(new)
-            put_rows(out[0], live[idx], take_rows(step, idx))
-            out[1][live[idx]], out[2][live[idx]] = tpot[idx], per_step[idx]
-            done |= new
-        if done.all():
-            break
+        if previous is not None:
+            done |= np.abs(tpot - previous) <= FIXED_POINT_TOLERANCE * tpot
+            if done.all():
+                break
         steps_per_life = np.where(done, steps_per_life, waited + ttft / tpot)
         previous = tpot
         if done.mean() >= COMPACT_FRACTION:  # drop the final rows from the arrays (worth it once many are)
+            final[live[done]] = steps_per_life[done]
             keep = np.flatnonzero(~done)
             live, previous, steps_per_life, done = live[keep], previous[keep], steps_per_life[keep], done[keep]
             lay, decode = take_rows(lay, keep), take_rows(decode, keep)
             quant_index, ttft, overhead = quant_index[keep], ttft[keep], overhead[keep]
-    return out
+    final[live] = steps_per_life  # the last round takes the rows still moving as they are
+    return final

@@ -34,8 +34,7 @@ from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import CurveCollectives
 from planner.serving.layout import Layout
-from planner.serving.plan import concat_rows
-from planner.serving.roofline import gemm_s, launch_overhead_s, routed_read_bytes
+from planner.serving.roofline import gemm_s, gemm_setup, launch_overhead_s, routed_read_bytes
 from planner.serving.shape import ModelShape
 
 # Rows per block of the fixed point (about 0.5 MB per float array: a round's temporaries fit in a
@@ -48,12 +47,6 @@ def row_blocks(rows: int) -> list[slice] | None:
     if rows <= BLOCK_ROWS:
         return None
     return [slice(start, start + BLOCK_ROWS) for start in range(0, rows, BLOCK_ROWS)]
-
-
-def joined(parts: list[tuple]) -> tuple:
-    """The fixed point's (step, TPOT, prompt tokens per step) of consecutive blocks, as one."""
-    return concat_rows([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), \
-        np.concatenate([p[2] for p in parts])
 
 
 def chunk_read_bytes(shape: ModelShape, lay: Layout, r: Rates, chunk_tokens: np.ndarray, decode) -> np.ndarray:
@@ -72,9 +65,10 @@ def steady_terms(shape: ModelShape, lay: Layout, r: Rates, profile: EngineProfil
     ``chunk`` tokens: the chunk's routed bytes, the launch overhead, the GEMMs of a chunk-free step and, on
     the collective curves, the collectives' tiers, parameters and latency (``comm.CurveCollectives``)."""
     ones = np.ones_like(lay.micro_tokens)
+    gemms = gemm_setup(shape, lay, r)
     return replace(decode, chunk_read_bytes=chunk_read_bytes(shape, lay, r, chunk * ones, decode),
                    launch_s=launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s,
                                               r),
-                   gemm_alone_s=gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens),
+                   gemm_setup=gemms, gemm_alone_s=gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens, gemms),
                    collectives=None if r.comm_curves is None else
                    CurveCollectives.of(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack))
