@@ -13,7 +13,7 @@ Assumptions, each a named term below:
   new prompts arrive, so each step carries on average ``B x isl / (osl - 1 + TTFT / TPOT)``
   prompt tokens (:func:`interleaved_prompt_tokens`; ``B x isl / osl`` when TTFT is short),
   plus as many prompts' causal attention. TPOT appears on both sides: it is iterated to a
-  fixed point (``FIXED_POINT_ROUNDS``), starting from ``osl`` steps per lifetime. On the
+  fixed point (``planner.serving.fixed_point``), starting from ``osl`` steps per lifetime. On the
   attention-DP groups the prompt work is not spread evenly: the groups step in lockstep and
   a chunk runs on one of them (:func:`critical_group_tokens`). Of the other prompts, the
   share a request queued behind (``prefill_wait_fraction``, below) ran before its first
@@ -76,9 +76,9 @@ from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, CurveCollectives, comm
-from planner.serving.fixed_point import chunk_read_bytes, row_blocks, steady_terms
+from planner.serving.fixed_point import chunk_read_bytes, lifetimes, row_blocks, steady_terms
 from planner.serving.layout import Layout
-from planner.serving.plan import concat_rows, take_rows
+from planner.serving.plan import concat_rows, put_rows, take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
     GemmSetup,
@@ -174,15 +174,6 @@ class ServingTimes:
     prompt_tokens_per_step: np.ndarray  # prompt tokens each decode step carries (instance)
     instance_tps: np.ndarray  # output tokens/s of one instance
     running: np.ndarray  # sequences the engine admits (at most the batch)
-
-
-# Little's-law iteration of TPOT (module docstring): at most this many rounds; a row stops once
-# its TPOT moves by less than this share (each round shrinks the change ~20x).
-FIXED_POINT_ROUNDS = 12
-FIXED_POINT_TOLERANCE = 1e-9
-# Rows already final are dropped from the fixed point's arrays once they are this share of them
-# (copying the layout costs about a round's worth of work on the rows copied).
-COMPACT_FRACTION = 0.25
 
 
 def interleaved_prompt_tokens(batch: np.ndarray, isl: float, steps: float | np.ndarray) -> np.ndarray:
@@ -337,7 +328,8 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     # figures are final and later rounds run over the rows still moving only, so a row scores
     # the same whichever rows are evaluated beside it.
     step, tpot, per_step = _fixed_point(shape, lay, r, quant_index, profile, decode, isl, osl, chunk, ttft, overhead,
-                                        prefill_attention_flop, during_decode, gpus_per_server, gpus_per_rack)
+                                        prefill_attention_flop, during_decode, gpus_per_server, gpus_per_rack,
+                                        first.stage_time_s)
     ttft = ttft + profile.arrival_wait_steps * tpot
     lifetime = ttft + (osl - 1.0) * tpot
     queued = (batch / lay.batch - 1.0) * lifetime
@@ -347,19 +339,48 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
 
 def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
                  decode: DecodeTerms, isl: int, osl: int, chunk: float, ttft: np.ndarray, overhead: np.ndarray,
-                 prefill_attention_flop: float, during_decode: float, gpus_per_server: int,
-                 gpus_per_rack: int) -> tuple[Iteration, np.ndarray, np.ndarray]:
-    """The average decode step, TPOT and prompt tokens per step at each row's fixed point (``serving``).
+                 prefill_attention_flop: float, during_decode: float, gpus_per_server: int, gpus_per_rack: int,
+                 chunk_stage_s: np.ndarray) -> tuple[Iteration, np.ndarray, np.ndarray]:
+    """The average decode step, TPOT and prompt tokens per step at each row's fixed point (``serving``;
+    ``chunk_stage_s``: the stage time of a step carrying one chunk, the own prefill's).
 
-    The rounds find each row's lifetime in steps; one pass at those lifetimes then gives every row the
-    figures of the round it stopped in (the same arithmetic on the same inputs: the same bits).
+    The rounds (``planner.serving.fixed_point.lifetimes``) find each row's lifetime in steps; one pass at
+    those lifetimes then gives every row the figures of its last round (the same arithmetic on the same
+    inputs: the same bits).
     """
     rows = lay.tp.shape[0]
     ttft, overhead = np.broadcast_to(ttft, (rows,)), np.broadcast_to(overhead, (rows,))
-    steps = _lifetimes(shape, lay, r, quant_index, profile, decode, isl, osl, chunk, ttft, overhead,
-                       prefill_attention_flop, during_decode, gpus_per_server, gpus_per_rack)
-    work, per_step = _steady_work(lay, isl, chunk, steps, prefill_attention_flop, during_decode)
-    step = iteration(shape, lay, r, quant_index, profile, decode, work, gpus_per_server, gpus_per_rack)
+    taken = {}  # the rows still iterating, once rows are dropped: live -> their arrays
+    whole = {}  # the last round run over every row: its lifetimes, step and prompt tokens per step
+
+    def tpot_of(steps_per_life: np.ndarray, live: np.ndarray | None):
+        if live is None:
+            part = lay, decode, quant_index, overhead
+        else:
+            if taken.get("live") is not live:
+                taken.update(live=live, part=(take_rows(lay, live), take_rows(decode, live), quant_index[live],
+                                              overhead[live]))
+            part = taken["part"]
+        work, per_step = _steady_work(part[0], isl, chunk, steps_per_life, prefill_attention_flop, during_decode)
+        step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack)
+        if live is None:
+            whole.update(steps=steps_per_life, step=step, per_step=per_step)
+        return part[0].pp * step.stage_time_s + part[3], work.stage_tokens
+
+    # the seed preset keeps the plain rounds, bit for bit
+    steps = lifetimes(tpot_of, rows, osl, osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
+                      None if r.comm_curves is None else lay.pp * chunk_stage_s + overhead)
+    # the rows whose last round was not that one run once more at their lifetimes (the same bits as in that round)
+    step, per_step = whole.get("step"), whole.get("per_step")
+    redo = np.arange(rows) if step is None else np.flatnonzero(steps != whole["steps"])
+    if redo.size == rows:
+        work, per_step = _steady_work(lay, isl, chunk, steps, prefill_attention_flop, during_decode)
+        step = iteration(shape, lay, r, quant_index, profile, decode, work, gpus_per_server, gpus_per_rack)
+    elif redo.size:
+        step, some = concat_rows([step]), take_rows(lay, redo)  # a copy: the step shares decode's offload term
+        work, per_step[redo] = _steady_work(some, isl, chunk, steps[redo], prefill_attention_flop, during_decode)
+        put_rows(step, redo, iteration(shape, some, r, quant_index[redo], profile, take_rows(decode, redo), work,
+                                       gpus_per_server, gpus_per_rack))
     return step, lay.pp * step.stage_time_s + overhead, per_step
 
 
@@ -379,32 +400,3 @@ def _steady_work(lay: Layout, isl: int, chunk: float, steps_per_life: np.ndarray
         chunk_tokens=chunk * np.ones(steps_per_life.size),
     )
     return work, per_step
-
-
-def _lifetimes(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
-               decode: DecodeTerms, isl: int, osl: int, chunk: float, ttft: np.ndarray, overhead: np.ndarray,
-               prefill_attention_flop: float, during_decode: float, gpus_per_server: int,
-               gpus_per_rack: int) -> np.ndarray:
-    """Each row's lifetime in decode steps in the round its TPOT settles in (``FIXED_POINT_ROUNDS`` at most)."""
-    final = np.empty(lay.tp.shape[0])
-    live = np.arange(final.size)  # rows in the arrays below; ``done``: those of them already final
-    steps_per_life, previous, done = np.full(final.size, float(osl)), None, np.zeros(final.size, dtype=bool)
-    waited = osl - 1.0 + profile.arrival_wait_steps  # decode steps of a lifetime besides its TTFT before arrival
-    for _ in range(FIXED_POINT_ROUNDS - 1):  # the last round is the pass after the loop
-        work, _ = _steady_work(lay, isl, chunk, steps_per_life, prefill_attention_flop, during_decode)
-        step = iteration(shape, lay, r, quant_index, profile, decode, work, gpus_per_server, gpus_per_rack)
-        tpot = lay.pp * step.stage_time_s + overhead
-        if previous is not None:
-            done |= np.abs(tpot - previous) <= FIXED_POINT_TOLERANCE * tpot
-            if done.all():
-                break
-        steps_per_life = np.where(done, steps_per_life, waited + ttft / tpot)
-        previous = tpot
-        if done.mean() >= COMPACT_FRACTION:  # drop the final rows from the arrays (worth it once many are)
-            final[live[done]] = steps_per_life[done]
-            keep = np.flatnonzero(~done)
-            live, previous, steps_per_life, done = live[keep], previous[keep], steps_per_life[keep], done[keep]
-            lay, decode = take_rows(lay, keep), take_rows(decode, keep)
-            quant_index, ttft, overhead = quant_index[keep], ttft[keep], overhead[keep]
-    final[live] = steps_per_life  # the last round takes the rows still moving as they are
-    return final
