@@ -60,8 +60,10 @@ FIXED_POINT_TOLERANCE = 1e-9
 # this share: its TPOT would move by less still (TPOT's elasticity in the prompt tokens is below 1).
 SETTLED = 1e-12
 # Rows already final are dropped from the rounds' arrays once they are this share of them (copying the
-# layout costs about a round's worth of work on the rows copied).
+# layout costs about a round's worth of work on the rows copied) and at least this many (copying the
+# layout and decode terms' ~60 arrays costs ~10 ms whatever their length: more than a round of 2,048 rows).
 COMPACT_FRACTION = 0.25
+COMPACT_ROWS = 2048
 # Rows per block of the fixed point (about 0.5 MB per float array: a round's temporaries fit in a
 # core's cache); 16,384 and 262,144 rows were slower on a million rows.
 BLOCK_ROWS = 65_536
@@ -134,7 +136,7 @@ def lifetimes(tpot_of, rows: int, osl: int, waited: float, ttft: np.ndarray, chu
         last = (1.0 / steps, tpot)
         steps = np.where(done, steps, following)
         previous = tpot
-        if done.mean() >= COMPACT_FRACTION:  # drop the final rows from the arrays (worth it once many are)
+        if done.mean() >= COMPACT_FRACTION and done.sum() >= COMPACT_ROWS:  # drop the final rows (once many are)
             final[live[done]] = steps[done]
             keep = np.flatnonzero(~done)
             live, previous, steps, done, ttft = live[keep], previous[keep], steps[keep], done[keep], ttft[keep]

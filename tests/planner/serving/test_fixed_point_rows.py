@@ -27,6 +27,7 @@ def test_dropping_final_rows_changes_no_figure(workload, monkeypatch):
     sc = Scenario(hardware=Catalogue().hardware("gb200-nvl72"), model=model("qwen3-235b-a22b"), workload=workload,
                   allow_span=True)
     plans = _rows(3000)
+    monkeypatch.setattr(fixed_point, "COMPACT_ROWS", 1)  # drop final rows however few
     compacted = evaluate(sc, plans, shape_of(sc))
     monkeypatch.setattr(fixed_point, "COMPACT_FRACTION", 2.0)  # never drop a row: every row runs every round
     full = evaluate(sc, plans, shape_of(sc))
