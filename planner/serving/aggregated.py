@@ -13,7 +13,7 @@ Assumptions, each a named term below:
   new prompts arrive, so each step carries on average ``B x isl / (osl - 1 + TTFT / TPOT)``
   prompt tokens (:func:`interleaved_prompt_tokens`; ``B x isl / osl`` when TTFT is short),
   plus as many prompts' causal attention. TPOT appears on both sides: it is iterated to a
-  fixed point (``FIXED_POINT_ROUNDS``), starting from ``osl`` steps per lifetime. On the
+  fixed point (``planner.serving.fixed_point``), starting from ``osl`` steps per lifetime. On the
   attention-DP groups the prompt work is not spread evenly: the groups step in lockstep and
   a chunk runs on one of them (:func:`critical_group_tokens`). Of the other prompts, the
   share a request queued behind (``prefill_wait_fraction``, below) ran before its first
@@ -76,11 +76,12 @@ from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, CurveCollectives, comm
-from planner.serving.fixed_point import chunk_read_bytes, joined, row_blocks, steady_terms
+from planner.serving.fixed_point import chunk_read_bytes, lifetimes, row_blocks, steady_terms
 from planner.serving.layout import Layout
-from planner.serving.plan import put_rows, take_rows
+from planner.serving.plan import concat_rows, put_rows, take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
+    GemmSetup,
     attention_s,
     chunked_moe_s,
     combine,
@@ -133,6 +134,7 @@ class DecodeTerms:
     launch_s: np.ndarray | None = None  # roofline.launch_overhead_s of the step
     gemm_alone_s: np.ndarray | None = None  # dense GEMMs of a step without a chunk (roofline.gemm_s)
     collectives: CurveCollectives | None = None  # the layout's collectives on the curves, tokens aside
+    gemm_setup: GemmSetup | None = None  # roofline.gemm_setup of the layout: the GEMM curve's rows aside
 
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> DecodeTerms:
@@ -172,15 +174,6 @@ class ServingTimes:
     prompt_tokens_per_step: np.ndarray  # prompt tokens each decode step carries (instance)
     instance_tps: np.ndarray  # output tokens/s of one instance
     running: np.ndarray  # sequences the engine admits (at most the batch)
-
-
-# Little's-law iteration of TPOT (module docstring): at most this many rounds; a row stops once
-# its TPOT moves by less than this share (each round shrinks the change ~20x).
-FIXED_POINT_ROUNDS = 12
-FIXED_POINT_TOLERANCE = 1e-9
-# Rows already final are dropped from the fixed point's arrays once they are this share of them
-# (copying the layout costs about a round's worth of work on the rows copied).
-COMPACT_FRACTION = 0.25
 
 
 def interleaved_prompt_tokens(batch: np.ndarray, isl: float, steps: float | np.ndarray) -> np.ndarray:
@@ -265,10 +258,10 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     per_chunk = np.where(share > 0, 1.0 / np.maximum(share, 1e-12), 0.0)
     # (where every step takes a chunk, per_chunk is 1.0: the chunked GEMM is the whole step's, bit for bit)
     gemm = gemm_s(shape, lay, r, lay.group_tokens + work.group_tokens * per_chunk,
-                  lay.group_tokens + work.prompts_per_group * per_chunk)
+                  lay.group_tokens + work.prompts_per_group * per_chunk, decode.gemm_setup)
     if r.gemm is not None and np.any(share < 1.0):
-        alone = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens) if decode.gemm_alone_s is None \
-            else decode.gemm_alone_s
+        alone = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens, decode.gemm_setup) \
+            if decode.gemm_alone_s is None else decode.gemm_alone_s
         gemm = np.where(share < 1.0, (1.0 - share) * alone + share * gemm, gemm)
     attention = decode.attention_s + prompt_attention_s(shape, lay, r, work.group_tokens, work.stage_tokens,
                                                         work.chunk_tokens, work.attention_flop)
@@ -295,6 +288,10 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
         gpus_per_server, gpus_per_rack: placement tiers for the collectives.
         running: sequences the engine admits (:func:`planner.serving.memory.admitted_sequences`); None: the batch.
     """
+    if (blocks := row_blocks(lay.tp.shape[0])) is not None:  # each row on its own: in blocks that stay in cache
+        return concat_rows([serving(shape, take_rows(lay, b), r, quant_index[b], profile, take_rows(decode, b), isl,
+                                    osl, prefill_attention_flop, gpus_per_server, gpus_per_rack,
+                                    None if running is None else running[b]) for b in blocks])
     batch = lay.batch
     if running is not None and np.any(running < batch):
         lay = lay.with_batch(running)
@@ -307,6 +304,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     own = PromptWork(group_tokens=chunk * ones, stage_tokens=chunk * ones, prompts_per_group=ones / chunks,
                      attention_flop=prefill_attention_flop / chunks * ones, chunk_tokens=chunk * ones)
     decode = replace(decode, moe_chunk_s=moe_s(shape, lay, r, quant_index, lay.micro_tokens + chunk))
+    decode = steady_terms(shape, lay, r, profile, decode, chunk, gpus_per_server, gpus_per_rack)  # once for all
     first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack)
     overhead = profile.iteration_overhead_s(lay.batch / lay.dp)  # per iteration, the running batch's
     prompt = (chunks + lay.pp - 1.0) * first.stage_time_s + chunks * overhead
@@ -315,7 +313,8 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
         share = isl / budget
         full = PromptWork(group_tokens=budget * ones, stage_tokens=budget * ones, prompts_per_group=ones / share,
                           attention_flop=prefill_attention_flop / share * ones, chunk_tokens=budget * ones)
-        batched = iteration(shape, lay, r, quant_index, profile, replace(decode, moe_chunk_s=None), full,
+        batched = iteration(shape, lay, r, quant_index, profile,
+                            replace(decode, moe_chunk_s=None, chunk_read_bytes=None), full,
                             gpus_per_server, gpus_per_rack)
         per_prompt = share * (lay.pp * batched.stage_time_s + overhead)
     else:
@@ -329,7 +328,8 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     # figures are final and later rounds run over the rows still moving only, so a row scores
     # the same whichever rows are evaluated beside it.
     step, tpot, per_step = _fixed_point(shape, lay, r, quant_index, profile, decode, isl, osl, chunk, ttft, overhead,
-                                        prefill_attention_flop, during_decode, gpus_per_server, gpus_per_rack)
+                                        prefill_attention_flop, during_decode, gpus_per_server, gpus_per_rack,
+                                        first.stage_time_s)
     ttft = ttft + profile.arrival_wait_steps * tpot
     lifetime = ttft + (osl - 1.0) * tpot
     queued = (batch / lay.batch - 1.0) * lifetime
@@ -339,54 +339,64 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
 
 def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
                  decode: DecodeTerms, isl: int, osl: int, chunk: float, ttft: np.ndarray, overhead: np.ndarray,
-                 prefill_attention_flop: float, during_decode: float, gpus_per_server: int,
-                 gpus_per_rack: int) -> tuple[Iteration, np.ndarray, np.ndarray]:
-    """The average decode step, TPOT and prompt tokens per step at each row's fixed point (``serving``)."""
+                 prefill_attention_flop: float, during_decode: float, gpus_per_server: int, gpus_per_rack: int,
+                 chunk_stage_s: np.ndarray) -> tuple[Iteration, np.ndarray, np.ndarray]:
+    """The average decode step, TPOT and prompt tokens per step at each row's fixed point (``serving``;
+    ``chunk_stage_s``: the stage time of a step carrying one chunk, the own prefill's).
+
+    The rounds (``planner.serving.fixed_point.lifetimes``) find each row's lifetime in steps; one pass at
+    those lifetimes then gives every row the figures of its last round (the same arithmetic on the same
+    inputs: the same bits).
+    """
     rows = lay.tp.shape[0]
     ttft, overhead = np.broadcast_to(ttft, (rows,)), np.broadcast_to(overhead, (rows,))
-    if (blocks := row_blocks(rows)) is not None:  # each row iterates on its own: in blocks that stay in cache
-        return joined([_fixed_point(shape, take_rows(lay, b), r, quant_index[b], profile, take_rows(decode, b), isl,
-                                    osl, chunk, ttft[b], overhead[b], prefill_attention_flop, during_decode,
-                                    gpus_per_server, gpus_per_rack) for b in blocks])
-    live = np.arange(rows)  # rows in the arrays below; ``done``: those of them already final
-    steps_per_life, previous, done, out = np.full(rows, float(osl)), None, np.zeros(rows, dtype=bool), None
-    decode = steady_terms(shape, lay, r, profile, decode, chunk, gpus_per_server, gpus_per_rack)  # once
-    waited = osl - 1.0 + profile.arrival_wait_steps  # decode steps of a lifetime besides its TTFT before arrival
-    for k in range(FIXED_POINT_ROUNDS):
-        ones = np.ones(live.size)
-        per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode
-        prompts = lay.batch / steps_per_life * during_decode  # prompts finishing per step, instance
-        stage_tokens = per_step / lay.pp
-        group_share = critical_group_tokens(stage_tokens, chunk, lay.dp) / stage_tokens  # of the stage's prompts
-        steady = PromptWork(
-            group_tokens=stage_tokens * group_share,
-            stage_tokens=stage_tokens,
-            prompts_per_group=prompts / lay.pp * group_share,
-            attention_flop=prompts / lay.pp * group_share * prefill_attention_flop,
-            chunk_tokens=chunk * ones,
-        )
-        step = iteration(shape, lay, r, quant_index, profile, decode, steady, gpus_per_server, gpus_per_rack)
-        tpot = lay.pp * step.stage_time_s + overhead
-        if out is None:  # the first round covers every row: the result arrays take its shapes
-            out = (take_rows(step, np.arange(rows)), tpot.copy(), per_step.copy())
-        if k == FIXED_POINT_ROUNDS - 1:
-            new = ~done
-        elif previous is None:
-            new = np.zeros(live.size, dtype=bool)
+    taken = {}  # the rows still iterating, once rows are dropped: live -> their arrays
+    whole = {}  # the last round run over every row: its lifetimes, step and prompt tokens per step
+
+    def tpot_of(steps_per_life: np.ndarray, live: np.ndarray | None):
+        if live is None:
+            part = lay, decode, quant_index, overhead
         else:
-            new = ~done & (np.abs(tpot - previous) <= FIXED_POINT_TOLERANCE * tpot)
-        if new.any():
-            idx = np.flatnonzero(new)
-            put_rows(out[0], live[idx], take_rows(step, idx))
-            out[1][live[idx]], out[2][live[idx]] = tpot[idx], per_step[idx]
-            done |= new
-        if done.all():
-            break
-        steps_per_life = np.where(done, steps_per_life, waited + ttft / tpot)
-        previous = tpot
-        if done.mean() >= COMPACT_FRACTION:  # drop the final rows from the arrays (worth it once many are)
-            keep = np.flatnonzero(~done)
-            live, previous, steps_per_life, done = live[keep], previous[keep], steps_per_life[keep], done[keep]
-            lay, decode = take_rows(lay, keep), take_rows(decode, keep)
-            quant_index, ttft, overhead = quant_index[keep], ttft[keep], overhead[keep]
-    return out
+            if taken.get("live") is not live:
+                taken.update(live=live, part=(take_rows(lay, live), take_rows(decode, live), quant_index[live],
+                                              overhead[live]))
+            part = taken["part"]
+        work, per_step = _steady_work(part[0], isl, chunk, steps_per_life, prefill_attention_flop, during_decode)
+        step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack)
+        if live is None:
+            whole.update(steps=steps_per_life, step=step, per_step=per_step)
+        return part[0].pp * step.stage_time_s + part[3], work.stage_tokens
+
+    # the seed preset keeps the plain rounds, bit for bit
+    steps = lifetimes(tpot_of, rows, osl, osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
+                      None if r.comm_curves is None else lay.pp * chunk_stage_s + overhead)
+    # the rows whose last round was not that one run once more at their lifetimes (the same bits as in that round)
+    step, per_step = whole.get("step"), whole.get("per_step")
+    redo = np.arange(rows) if step is None else np.flatnonzero(steps != whole["steps"])
+    if redo.size == rows:
+        work, per_step = _steady_work(lay, isl, chunk, steps, prefill_attention_flop, during_decode)
+        step = iteration(shape, lay, r, quant_index, profile, decode, work, gpus_per_server, gpus_per_rack)
+    elif redo.size:
+        step, some = concat_rows([step]), take_rows(lay, redo)  # a copy: the step shares decode's offload term
+        work, per_step[redo] = _steady_work(some, isl, chunk, steps[redo], prefill_attention_flop, during_decode)
+        put_rows(step, redo, iteration(shape, some, r, quant_index[redo], profile, take_rows(decode, redo), work,
+                                       gpus_per_server, gpus_per_rack))
+    return step, lay.pp * step.stage_time_s + overhead, per_step
+
+
+def _steady_work(lay: Layout, isl: int, chunk: float, steps_per_life: np.ndarray, prefill_attention_flop: float,
+                 during_decode: float) -> tuple[PromptWork, np.ndarray]:
+    """The prompt work of an average decode step, and the instance's prompt tokens per step, when a request
+    lives ``steps_per_life`` decode steps (``serving``)."""
+    per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode
+    prompts = lay.batch / steps_per_life * during_decode  # prompts finishing per step, instance
+    stage_tokens = per_step / lay.pp
+    group_share = critical_group_tokens(stage_tokens, chunk, lay.dp) / stage_tokens  # of the stage's prompts
+    work = PromptWork(
+        group_tokens=stage_tokens * group_share,
+        stage_tokens=stage_tokens,
+        prompts_per_group=prompts / lay.pp * group_share,
+        attention_flop=prompts / lay.pp * group_share * prefill_attention_flop,
+        chunk_tokens=chunk * np.ones(steps_per_life.size),
+    )
+    return work, per_step

@@ -1,27 +1,42 @@
-"""What the aggregated serving fixed point computes once for all its rounds (``planner.serving.aggregated``).
+"""The aggregated serving fixed point's rounds (``planner.serving.aggregated``), and what they compute once.
 
 Each round of the Little's-law iteration re-times the average decode step with a new amount of
 prompt work; the terms that depend on the layout and the chunk only (the routed-expert bytes a
-chunk adds to a step, the launch overhead, the dense GEMMs of a step without a chunk, the
-collectives' tiers, curve parameters and latency parts) are the same in every round.
-:func:`steady_terms` computes them once and stores them in the decode terms, where
-``aggregated.iteration`` takes them instead of recomputing them: the same arithmetic on the same
-inputs, so every round's figures are bit for bit those of recomputing them.
+chunk adds to a step, the launch overhead, the dense GEMMs of a step without a chunk, the GEMM
+curve's constants apart from the rows, ``roofline.gemm_setup``, the collectives' tiers, curve
+parameters and latency parts) are the same in every round. :func:`steady_terms` computes them once
+and stores them in the decode terms, where ``aggregated.iteration`` takes them instead of recomputing
+them: the same arithmetic on the same inputs, so every round's figures are bit for bit those of
+recomputing them. Every row iterates on its own (its figures do not depend on the rows beside it),
+so a large table is served in blocks of ``BLOCK_ROWS`` rows (:func:`row_blocks`): a round's dozens
+of temporaries then stay in cache instead of each streaming a million rows through memory.
 
-Every row iterates on its own (its figures do not depend on the rows beside it), so a large table
-runs through the fixed point in blocks of ``BLOCK_ROWS`` rows (:func:`row_blocks`, :func:`joined`):
-a round's dozens of temporaries then stay in cache instead of each streaming a million rows through
-memory (``bench/evaluator.py``: the isl/osl scoring of a million rows ~1.7x faster).
+**The rounds** (:func:`lifetimes`) look for the lifetime ``s`` in decode steps with
+``s = g(s) = waited + TTFT / TPOT(s)``, starting from ``osl``. The plain step ``s -> g(s)`` moves
+monotonically (``g`` rises: more steps per lifetime, fewer prompt tokens per step, a shorter step)
+and stops at the first fixed point on its way; TPOT jumps where a GEMM's rows cross a tile and where
+a step starts taking more than one chunk, so a row can have several fixed points a tile apart. A
+secant through the plain rounds' points needs about 5 rounds instead of up to 12 but can step over
+the first fixed point onto the next (on 5,000 random rows at 512 in / 64 out it moved TPOT by more
+than 10^-9 on 4-14 % of them).
 
-The rounds stay the plain iteration ``s -> osl - 1 + TTFT / TPOT(s)`` on the lifetime in steps. An
-extrapolating one (a secant through the last two rounds) needs about 5 rounds instead of up to 12, but
-it does not reach the same answer: TPOT jumps where a GEMM's rows cross a tile (and where a step starts
-taking more than one chunk), so a row can have two self-consistent fixed points a tile apart, and the
-plain iteration, moving monotonically from its second round, stops at the first. On 5,000 random
-rows at 512 in / 64 out the secant moved TPOT by more than 10^-9 on 4-14 % of them (up to 2.2 %: it
-stepped over the first fixed point onto the next; some are rows the plain iteration leaves unsettled
-after 12 rounds), at 4,096 / 1,024 on a few in 10,000. Only the plain step cannot overshoot: ``g``
-rises (slope >= 0), so no fixed point lies between ``s`` and ``g(s)``.
+Rows whose steps carry less than one chunk at ``osl`` steps (``P < chunk`` prompt tokens per stage)
+and whose first plain step rises take the line step instead. For them every step in
+``[osl, inf)`` carries less than a chunk, and there TPOT is continuous in ``P`` (a chunk joins a
+share ``P / chunk`` of the steps: the chunked GEMMs' rows, the prompt attention's query tiles and
+the chunk's experts are those of one chunk, constant, and every term is linear in ``P`` or a blend
+of linear terms), with an elasticity below 1 (each term is linear with a non-negative intercept).
+Then ``g``'s slope at any fixed point ``f`` is ``(f - waited) / f x elasticity < 1``, so ``g`` crosses
+the diagonal downwards at every fixed point and there is exactly one: every iteration that stays in
+``[osl, inf)`` and converges reaches the fixed point the plain step reaches. The line step takes
+TPOT as a straight line in ``1 / s`` through the last two points (the first: the own prefill's
+one-chunk step, ``P = chunk``) and steps to where that line's lifetime is a fixed point
+(:func:`_line_root`); as TPOT is close to linear in ``P`` that is the fixed point itself on most
+rows, which settle in their second round (``SETTLED``) instead of the plain step's 5-7.
+``tests/planner/serving/test_fixed_point_line.py`` checks the figures against the plain rounds run to
+convergence. (A few rows have no settled answer either way: where a chunked GEMM's rows, ``decode
+tokens + chunk``, fall on a tile edge, ``G x (1 / (P / chunk))`` lands a rounding error either side of
+``chunk`` and TPOT hops by a tile between rounds.) The seed preset keeps the plain rounds.
 """
 
 from __future__ import annotations
@@ -34,10 +49,21 @@ from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import CurveCollectives
 from planner.serving.layout import Layout
-from planner.serving.plan import concat_rows
-from planner.serving.roofline import gemm_s, launch_overhead_s, routed_read_bytes
+from planner.serving.roofline import gemm_s, gemm_setup, launch_overhead_s, routed_read_bytes
 from planner.serving.shape import ModelShape
 
+# Little's-law iteration of TPOT: at most this many rounds; a row stops once its TPOT moves by less than
+# this share (each plain round shrinks the change ~20x).
+FIXED_POINT_ROUNDS = 12
+FIXED_POINT_TOLERANCE = 1e-9
+# A row on the secant line (``lifetimes``) is final once the next round would move its lifetime by at most
+# this share: its TPOT would move by less still (TPOT's elasticity in the prompt tokens is below 1).
+SETTLED = 1e-12
+# Rows already final are dropped from the rounds' arrays once they are this share of them (copying the
+# layout costs about a round's worth of work on the rows copied) and at least this many (copying the
+# layout and decode terms' ~60 arrays costs ~10 ms whatever their length: more than a round of 2,048 rows).
+COMPACT_FRACTION = 0.25
+COMPACT_ROWS = 2048
 # Rows per block of the fixed point (about 0.5 MB per float array: a round's temporaries fit in a
 # core's cache); 16,384 and 262,144 rows were slower on a million rows.
 BLOCK_ROWS = 65_536
@@ -48,12 +74,6 @@ def row_blocks(rows: int) -> list[slice] | None:
     if rows <= BLOCK_ROWS:
         return None
     return [slice(start, start + BLOCK_ROWS) for start in range(0, rows, BLOCK_ROWS)]
-
-
-def joined(parts: list[tuple]) -> tuple:
-    """The fixed point's (step, TPOT, prompt tokens per step) of consecutive blocks, as one."""
-    return concat_rows([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), \
-        np.concatenate([p[2] for p in parts])
 
 
 def chunk_read_bytes(shape: ModelShape, lay: Layout, r: Rates, chunk_tokens: np.ndarray, decode) -> np.ndarray:
@@ -72,9 +92,68 @@ def steady_terms(shape: ModelShape, lay: Layout, r: Rates, profile: EngineProfil
     ``chunk`` tokens: the chunk's routed bytes, the launch overhead, the GEMMs of a chunk-free step and, on
     the collective curves, the collectives' tiers, parameters and latency (``comm.CurveCollectives``)."""
     ones = np.ones_like(lay.micro_tokens)
+    gemms = gemm_setup(shape, lay, r)
     return replace(decode, chunk_read_bytes=chunk_read_bytes(shape, lay, r, chunk * ones, decode),
                    launch_s=launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s,
                                               r),
-                   gemm_alone_s=gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens),
+                   gemm_setup=gemms, gemm_alone_s=gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens, gemms),
                    collectives=None if r.comm_curves is None else
                    CurveCollectives.of(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack))
+
+
+def lifetimes(tpot_of, rows: int, osl: int, waited: float, ttft: np.ndarray, chunk: float,
+              chunk_tpot: np.ndarray | None) -> np.ndarray:
+    """Each row's lifetime in decode steps in its last round (module docstring): the rounds run until its TPOT
+    moves by at most ``FIXED_POINT_TOLERANCE`` of itself, or the next round would not move its lifetime
+    (``SETTLED``), ``FIXED_POINT_ROUNDS`` at most (the last one is the caller's pass at these lifetimes).
+
+    ``tpot_of(steps_per_life, live)``: the TPOT of rows ``live`` (None: all ``rows``) whose requests live
+    ``steps_per_life`` decode steps, and the prompt tokens each step of theirs carries per stage; ``waited``:
+    the decode steps of a lifetime besides TTFT / TPOT; ``ttft`` per row; ``chunk``: prompt tokens per chunk.
+    ``chunk_tpot``: the TPOT of a step carrying exactly one chunk (the own prefill's), per row: rows whose steps
+    carry less than a chunk step to the root of the line through their last two points (:func:`_line_root`);
+    None: every row takes the plain step.
+    """
+    final = np.empty(rows)
+    live, sub = np.arange(rows), None  # rows in the arrays below (``sub``: the same once rows are dropped)
+    steps, previous, done = np.full(rows, float(osl)), None, np.zeros(rows, dtype=bool)  # ``done``: final rows
+    line = last = None  # rows on the line; the previous point of each: (1 / lifetime, TPOT)
+    for _ in range(FIXED_POINT_ROUNDS - 1):
+        tpot, tokens = tpot_of(steps, sub)
+        if previous is not None:
+            done |= np.abs(tpot - previous) <= FIXED_POINT_TOLERANCE * tpot
+        plain = waited + ttft / tpot
+        if line is None:  # the first round: which rows qualify, and the one-chunk step as their other point
+            line = np.zeros(rows, dtype=bool) if chunk_tpot is None else (tokens < chunk) & (plain >= steps)
+            last = (chunk / tokens / steps, chunk_tpot)
+        following = plain
+        if line.any():
+            done |= line & (np.abs(plain - steps) <= SETTLED * steps)  # the next round would not move it
+            root = _line_root(1.0 / steps, tpot, *last, waited, ttft)
+            following = np.where(line & (root >= osl), root, plain)
+        if done.all():
+            break
+        last = (1.0 / steps, tpot)
+        steps = np.where(done, steps, following)
+        previous = tpot
+        if done.mean() >= COMPACT_FRACTION and done.sum() >= COMPACT_ROWS:  # drop the final rows (once many are)
+            final[live[done]] = steps[done]
+            keep = np.flatnonzero(~done)
+            live, previous, steps, done, ttft = live[keep], previous[keep], steps[keep], done[keep], ttft[keep]
+            line, last, sub = line[keep], (last[0][keep], last[1][keep]), live
+    final[live] = steps  # the last round takes the rows still moving as they are
+    return final
+
+
+def _line_root(x, tpot, last_x, last_tpot, waited: float, ttft):
+    """The lifetime ``s`` at which ``s = waited + ttft / TPOT`` holds on the line TPOT ``= a + b / s`` through
+    ``(x, tpot)`` and ``(last_x, last_tpot)`` (``x = 1 / s``): the positive root of
+    ``a s^2 + (b - waited a - ttft) s - waited b = 0``; NaN where the line gives no positive TPOT."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = (tpot - last_tpot) / (x - last_x)
+        a = tpot - b * x
+        lin = b - waited * a - ttft
+        root = np.sqrt(lin * lin + 4.0 * a * waited * b)
+        # the two forms of the same root, each without cancellation
+        s = np.where(lin > 0, 2.0 * waited * b / (lin + root), (root - lin) / (2.0 * a))
+    return np.where(a > 0, s, np.nan)

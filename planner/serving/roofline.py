@@ -49,12 +49,15 @@ Modelling assumptions (each a named term below):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.kernels import moe
 from planner.engine.kernels.attention import QUERY_TILE
-from planner.engine.kernels.gemm import rows as gemm_rows
+from planner.engine.kernels.gemm import Dims, GemmShapes, ModeRows, Modes
+from planner.engine.kernels.gemm import modes as gemm_modes
 from planner.engine.rates import Rates
 from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
@@ -199,28 +202,56 @@ def kv_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
     return lay.group_tokens * per_seq * lay.kv_bytes / lay.kv_split
 
 
-def gemm_s(shape: ModelShape, lay: Layout, r: Rates, tokens: np.ndarray, head_tokens: np.ndarray) -> np.ndarray:
+def gemm_s(shape: ModelShape, lay: Layout, r: Rates, tokens: np.ndarray, head_tokens: np.ndarray,
+           setup: GemmSetup | None = None) -> np.ndarray:
     """Time of the stage's dense-block GEMMs on the GEMM curve, per GPU (zero without a curve).
 
     Every GEMM of ``shape.dense_gemms`` runs once per layer of its block (the LM head once per
     model, ``1 / pp`` of it per stage as the roofline spreads it) with ``m = tokens`` rows (the
     attention group's tokens) and ``head_tokens`` rows for the LM head; ``n`` or ``k`` split over
     ``tp`` as the GEMM is column- or row-parallel. Weights, activations and launch floor are all in
-    the curve (``planner.engine.kernels.gemm.gemm_time_s``).
+    the curve (``planner.engine.kernels.gemm.gemm_time_s``). ``setup``: :func:`gemm_setup` of the same
+    rows, when already computed (the same figures).
     """
     if r.gemm is None:
         return np.zeros_like(lay.tp)
-    inv_tp = 1.0 / lay.tp
-    dims = {b: [(g.n, g.k, g.split) for g in shape.dense_gemms if g.block == b]
-            for b in ("attention", "dense", "shared", "head")}
-    block = gemm_rows(r.gemm, lay.dense_quant, tokens)
-    total = lay.stage_layers * block.sum_time_s(dims["attention"], inv_tp)
+    s = gemm_setup(shape, lay, r, stack=False) if setup is None else setup
+    block = s.block.at(tokens)
+    total = lay.stage_layers * s.attention.sum_s(block)
     if shape.num_moe_layers < shape.num_layers:  # dense-FFN layers
-        total += lay.dense_layers * block.sum_time_s(dims["dense"], inv_tp)
-    if shape.num_moe_layers and dims["shared"]:
-        total += lay.moe_layers * block.sum_time_s(dims["shared"], inv_tp)
-    head = gemm_rows(r.gemm, lay.vocab_quant, head_tokens)
-    return total + head.sum_time_s(dims["head"], inv_tp) / lay.pp
+        total += lay.dense_layers * s.dense.sum_s(block)
+    if shape.num_moe_layers and len(s.shared):
+        total += lay.moe_layers * s.shared.sum_s(block)
+    return total + s.head_gemms.sum_s(s.head.at(head_tokens)) / lay.pp
+
+
+@dataclass(frozen=True)
+class GemmSetup:
+    """What :func:`gemm_s` computes whatever the GEMMs' rows: each block's per-row curve constants and GEMM
+    shapes (the serving fixed point's rounds change only the rows, ``planner.serving.fixed_point``)."""
+
+    block: ModeRows | Modes
+    head: ModeRows | Modes
+    attention: GemmShapes | Dims
+    dense: GemmShapes | Dims
+    shared: GemmShapes | Dims
+    head_gemms: GemmShapes | Dims
+
+
+def gemm_setup(shape: ModelShape, lay: Layout, r: Rates, stack: bool = True) -> GemmSetup | None:
+    """:class:`GemmSetup` of ``lay``'s rows on ``r``'s GEMM curve (None without one). ``stack=False`` keeps
+    each block's GEMMs as ``(n, k, split)`` (``planner.engine.kernels.gemm.Dims``) and its modes unpicked,
+    cheaper for one use (fewer arrays alive at once); ``take_rows`` subsets only the stacked ones."""
+    if r.gemm is None:
+        return None
+    inv_tp = 1.0 / lay.tp
+    block, head = ((gemm_modes(r.gemm, lay.dense_quant), gemm_modes(r.gemm, lay.vocab_quant)) if stack
+                   else (Modes(r.gemm, lay.dense_quant), Modes(r.gemm, lay.vocab_quant)))
+
+    def of(name: str, c: ModeRows | Modes) -> GemmShapes | Dims:
+        dims = [(g.n, g.k, g.split) for g in shape.dense_gemms if g.block == name]
+        return GemmShapes.of(c, dims, inv_tp) if stack else Dims(dims, inv_tp)
+    return GemmSetup(block, head, of("attention", block), of("dense", block), of("shared", block), of("head", head))
 
 
 def hbm_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:

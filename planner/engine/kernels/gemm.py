@@ -139,9 +139,102 @@ class RowsCurve:
             total = total + np.maximum(compute, memory) + k * self.quant_s_per_k
         return total
 
+    def sum_shapes_s(self, gemms: GemmShapes) -> np.ndarray:
+        """:meth:`sum_time_s` of the GEMMs whose ``m``-free parts ``gemms`` holds (bit for bit; each GEMM's
+        ``ceil(n / tile_n)``, wave time and weight time taken instead of computed)."""
+        total = len(gemms) * self.floor_s
+        for n, k, tiles_n, wave_s, weight_s in zip(gemms.n, gemms.k, gemms.tiles_n, gemms.wave_s, gemms.weight_s):
+            waves = np.ceil(self.tiles_m * tiles_n * self.inv_sm)
+            compute = waves * wave_s
+            memory = k * (self.in_s_per_k + weight_s) + n * self.out_s_per_n
+            total = total + np.maximum(compute, memory) + k * self.quant_s_per_k
+        return total
+
+
+@dataclass(frozen=True)
+class Dims:
+    """GEMMs ``(n, k, split)`` summed once by :meth:`RowsCurve.sum_time_s` (:class:`GemmShapes` prepares them
+    for many sums)."""
+
+    dims: list
+    inv_tp: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.dims)
+
+    def sum_s(self, c: RowsCurve) -> np.ndarray:
+        return c.sum_time_s(self.dims, self.inv_tp)
+
+
+@dataclass(frozen=True)
+class GemmShapes:
+    """What does not depend on the rows ``m`` of each of several GEMMs, stacked, shape (gemms, rows) each (so
+    that ``take_rows`` subsets them): ``n`` and ``k`` after the tp split, ``ceil(n / tile_n)``, one wave's
+    seconds and ``n x`` weight seconds per element, under one mode array's constants (:class:`ModeRows`)."""
+
+    n: np.ndarray
+    k: np.ndarray
+    tiles_n: np.ndarray
+    wave_s: np.ndarray
+    weight_s: np.ndarray
+
+    @classmethod
+    def of(cls, c: ModeRows, dims, inv_tp: np.ndarray) -> GemmShapes:
+        """``dims`` (``(n, k, split)`` each, as :meth:`RowsCurve.sum_time_s` takes them) under ``c``."""
+        rows = np.shape(inv_tp)
+        n = [n * inv_tp if split == "n" else n for n, _, split in dims]
+        k = [k * inv_tp if split == "k" else k for _, k, split in dims]
+
+        def stack(per_gemm):
+            return np.array([np.broadcast_to(v, rows) for v in per_gemm], dtype=float).reshape(len(dims), *rows)
+        return cls(n=stack(n), k=stack(k), tiles_n=stack([np.ceil(v * c.inv_tile_n) for v in n]),
+                   wave_s=stack([c.wave_s_per_k * v for v in k]), weight_s=stack([v * c.weight_s for v in n]))
+
+    def __len__(self) -> int:
+        return self.n.shape[0]
+
+    def sum_s(self, c: RowsCurve) -> np.ndarray:
+        return c.sum_shapes_s(self)
+
+
+@dataclass(frozen=True)
+class ModeRows:
+    """A mode array's per-row constants that do not depend on the GEMMs' rows: :func:`rows` at any ``m`` is
+    :meth:`at` (the serving fixed point's rounds change only ``m``)."""
+
+    inv_tile_m: np.ndarray
+    inv_tile_n: np.ndarray
+    inv_sm: float
+    wave_s_per_k: np.ndarray
+    in_s_per_m: np.ndarray     # activation bytes / bandwidth
+    out_s_per_m: np.ndarray    # output bytes / bandwidth
+    weight_s: np.ndarray
+    quant_s_per_m: np.ndarray  # activation-quantisation seconds per element
+    floor_s: np.ndarray
+
+    def at(self, m: np.ndarray) -> RowsCurve:
+        """The constants of GEMMs of ``m`` rows (``rows(curve, mode, m)``, bit for bit)."""
+        return RowsCurve(tiles_m=np.ceil(m * self.inv_tile_m), inv_tile_n=self.inv_tile_n, inv_sm=self.inv_sm,
+                         wave_s_per_k=self.wave_s_per_k, in_s_per_k=m * self.in_s_per_m,
+                         out_s_per_n=m * self.out_s_per_m, weight_s=self.weight_s,
+                         quant_s_per_k=m * self.quant_s_per_m, floor_s=self.floor_s)
+
+
+def modes(curve: GemmCurve, mode: np.ndarray) -> ModeRows:
+    """``curve``'s constants for rows of quantisation modes ``mode``, whatever their GEMMs' rows."""
+    def pick(values):
+        return np.take(values, mode)
+    return ModeRows(
+        inv_tile_m=pick(1.0 / curve.tile_m), inv_tile_n=pick(1.0 / curve.tile_n), inv_sm=1.0 / curve.sm_count,
+        wave_s_per_k=pick(2.0 * curve.sm_count * curve.tile_m * curve.tile_n / curve.flop_per_s),
+        in_s_per_m=pick(curve.activation_bytes / curve.bytes_per_s), out_s_per_m=pick(OUTPUT_BYTES / curve.bytes_per_s),
+        weight_s=pick(curve.weight_bytes / curve.bytes_per_s), quant_s_per_m=pick(curve.quant_s_per_element),
+        floor_s=pick(curve.floor_s))
+
 
 def rows(curve: GemmCurve, mode: np.ndarray, m: np.ndarray) -> RowsCurve:
-    """``curve``'s constants for rows of quantisation modes ``mode`` running GEMMs of ``m`` rows each."""
+    """``curve``'s constants for rows of quantisation modes ``mode`` running GEMMs of ``m`` rows each
+    (``modes(curve, mode).at(m)``, without keeping the ``m``-free constants: fewer arrays alive at once)."""
     def pick(values):
         return np.take(values, mode)
     return RowsCurve(
@@ -153,6 +246,17 @@ def rows(curve: GemmCurve, mode: np.ndarray, m: np.ndarray) -> RowsCurve:
         weight_s=pick(curve.weight_bytes / curve.bytes_per_s),
         quant_s_per_k=m * pick(curve.quant_s_per_element),
         floor_s=pick(curve.floor_s))
+
+
+@dataclass(frozen=True)
+class Modes:
+    """A curve and a mode array for one :meth:`at` (:class:`ModeRows` keeps their constants for many)."""
+
+    curve: GemmCurve
+    mode: np.ndarray
+
+    def at(self, m: np.ndarray) -> RowsCurve:
+        return rows(self.curve, self.mode, m)
 
 
 def fitted() -> dict:

@@ -114,7 +114,7 @@ def test_prompt_rate_is_a_littles_law_fixed_point():
     # In a synchronised wave (wait fraction 0.5) TTFT is many TPOTs long, so prompts arrive
     # less often than once per osl steps: the first round (osl steps per lifetime) over-charges
     # the step; the fixed point satisfies P = B x isl x (1 - 0.5) x TPOT / (TTFT + 127 TPOT).
-    import planner.serving.aggregated as serving_module
+    import planner.serving.fixed_point as serving_module
     plan, w, wave = Plan(tp=1, batch=64), Workload(isl=4096, osl=128), bare(prefill_wait_fraction=0.5)
     s = score(w, plan, wave)
     converged, ttft = s.step_time_s[0], s.ttft_s[0]

@@ -113,3 +113,17 @@ def test_the_row_sum_is_the_sum_of_single_gemms():
     expected = (gemm.gemm_time_s(m, 6144 / tp, 4096, one) + gemm.gemm_time_s(m, 4096, 4096 / tp, one)
                 + gemm.gemm_time_s(m, 256, 7168, one))
     assert np.allclose(gemm.rows(c, mode, m).sum_time_s(dims, 1.0 / tp), expected, rtol=1e-12, atol=0)
+
+
+def test_prepared_gemm_shapes_sum_as_the_row_sum_bit_for_bit():
+    # The serving fixed point prepares each GEMM's m-free parts once (gemm.GemmShapes, gemm.modes) and sums at any
+    # rows m: the same arithmetic on the same inputs as RowsCurve.sum_time_s, so the same bits.
+    c = gemm.curve(CAT.gpu("h200"), "vllm")
+    rng = np.random.default_rng(2)
+    mode, tp = rng.integers(0, len(quant.MODE_NAMES), 500), rng.choice([1.0, 2.0, 4.0, 8.0], 500)
+    dims = [(10240, 8192, "n"), (8192, 8192, "k"), (128256, 8192, "")]
+    prepared = gemm.GemmShapes.of(gemm.modes(c, mode), dims, 1.0 / tp)
+    for m in (rng.integers(1, 9000, 500).astype(float), np.full(500, 16.0)):
+        direct = gemm.rows(c, mode, m).sum_time_s(dims, 1.0 / tp)
+        assert np.array_equal(gemm.modes(c, mode).at(m).sum_shapes_s(prepared), direct)
+        assert direct.min() > 0  # not vacuous: every row pays at least its three launch floors

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import planner.serving.aggregated as aggregated
+import planner.serving.fixed_point as fixed_point
 from hardware.catalogue import Catalogue
 from models.catalogue import model
 from planner.serving.evaluate import evaluate, shape_of
@@ -26,8 +27,9 @@ def test_dropping_final_rows_changes_no_figure(workload, monkeypatch):
     sc = Scenario(hardware=Catalogue().hardware("gb200-nvl72"), model=model("qwen3-235b-a22b"), workload=workload,
                   allow_span=True)
     plans = _rows(3000)
+    monkeypatch.setattr(fixed_point, "COMPACT_ROWS", 1)  # drop final rows however few
     compacted = evaluate(sc, plans, shape_of(sc))
-    monkeypatch.setattr(aggregated, "COMPACT_FRACTION", 2.0)  # never drop a row: every row runs every round
+    monkeypatch.setattr(fixed_point, "COMPACT_FRACTION", 2.0)  # never drop a row: every row runs every round
     full = evaluate(sc, plans, shape_of(sc))
     for name in ("step_time_s", "ttft_s", "instance_tps", "fabric_bytes_per_s"):
         assert np.array_equal(getattr(compacted, name), getattr(full, name)), name
