@@ -12,7 +12,7 @@ import pytest
 
 from hardware.catalogue import Catalogue
 from models.catalogue import model
-from planner.engine.profile import engine
+from planner.engine.profile import engine, engine_names
 from planner.fleet import bound
 from planner.fleet.optimise import plan_fleet
 from planner.fleet.question import Fleet, FleetKind, FleetModel
@@ -60,6 +60,24 @@ def test_aggregated_rate_never_exceeds_the_decode_only_rate(name, system, isl, o
     assert np.all(agg.rate[fits] <= decode.instance_tps[fits] * (1 + bound.BOUND_RELATIVE_TOLERANCE))
 
 
+@pytest.mark.parametrize("profile", engine_names())
+@pytest.mark.parametrize("preset", [None, "seed"])
+def test_the_bound_holds_for_every_engine_and_preset(profile, preset):
+    # Dense, MoE and MLA models; prompt-heavy, output-heavy and very long prompts; every row.
+    worst = 0.0
+    for name, system, isl, osl in (("llama-3.1-70b", "mi355x-8", 8192, 256), ("qwen3-30b-a3b", "hgx-h200", 128, 2048),
+                                   ("deepseek-v3", "gb200-nvl72", 32768, 64)):
+        hw = CAT.hardware(system, preset=preset)
+        fleet = replace(_fleet(name, system, isl, osl, Limits()), profile=engine(profile),
+                        kinds=(FleetKind("k", hw, 8, 700.0, 3.0),))
+        sc = scenario(fleet, fleet.models[0], fleet.kinds[0])
+        plans = enumerate_plans(sc, validate(SMALL))
+        decode = decode_scores(sc, plans)
+        agg = bound.full(sc, plans, Limits(), len(plans))
+        worst = max(worst, float(np.max(agg.rate[agg.fits] / decode.instance_tps[agg.fits], initial=0.0)))
+    assert 0.5 < worst <= 1.0  # some row comes close to its bound (a real test), none beyond it
+
+
 @pytest.mark.parametrize("name,system,isl,osl,limits", CASES)
 def test_bounded_rows_hold_every_sizes_fastest_row_bit_for_bit(name, system, isl, osl, limits):
     fleet = _fleet(name, system, isl, osl, limits)
@@ -94,6 +112,7 @@ def test_a_failed_bound_falls_back_to_every_row():
     assert out.index.tolist() == list(range(len(plans)))
 
 
+@pytest.mark.slow  # scores the example fleet's 321,000 aggregated rows in full (~2.5 s)
 def test_example_fleet_columns_equal_full_scoring(monkeypatch):
     fleet = load("examples/fleet.toml", CAT, Overrides())
     fast = build(fleet).problem.columns
