@@ -13,6 +13,7 @@ import pytest
 from hardware.catalogue import Catalogue
 from models.catalogue import model
 from planner.engine.profile import engine, engine_names
+from planner.errors import InfeasibleError
 from planner.fleet import bound
 from planner.fleet.optimise import plan_fleet
 from planner.fleet.question import Fleet, FleetKind, FleetModel
@@ -163,3 +164,34 @@ def test_default_space_tables_bound_holds_on_the_example_fleet_rows():
     agg = bound.full(sc, plans, m.limits, len(plans))
     assert len(plans) == 5232
     assert np.all(agg.rate[agg.fits] <= decode.instance_tps[agg.fits] * (1 + bound.BOUND_RELATIVE_TOLERANCE))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_fleets_plan_the_same_with_and_without_the_bound(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    names = ("llama-3.1-8b", "qwen3-30b-a3b", "llama-3.1-70b")
+    systems = ("hgx-h200", "mi355x-8", "hgx-b200")
+    kinds = tuple(FleetKind(f"k{i}", CAT.hardware(s), int(rng.choice([8, 16])), 700.0, float(rng.uniform(2, 6)))
+                  for i, s in enumerate(rng.choice(systems, size=2, replace=False)))
+    workloads = [Workload(isl=int(rng.choice([256, 2048, 8192])), osl=int(rng.choice([128, 1024]))) for _ in range(2)]
+    models = tuple(FleetModel(label=f"m{i}", spec=model(str(n)), workload=workloads[i],
+                              target_tps=float(rng.uniform(2_000, 20_000)), share=None, weight=1.0,
+                              limits=Limits(max_tpot_s=float(rng.choice([0.02, 0.05, 0.2])),
+                                            max_ttft_s=float(rng.choice([1.0, 5.0]))),
+                              serving=str(rng.choice(["agg", "any"])))
+                   for i, n in enumerate(rng.choice(names, size=2, replace=False)))
+    fleet = Fleet(kinds=kinds, models=models, objective=str(rng.choice(["min_cost", "min_gpus", "max_tps"])),
+                  max_power_w=None, max_cost_per_hour=None, profile=engine("default"), space=SMALL)
+
+    def outcome():  # columns, rates, optimum and counts; or the one-line error of an infeasible fleet
+        try:
+            r = plan_fleet(fleet)
+        except InfeasibleError as exc:
+            return str(exc)
+        c = r.problem.columns
+        return c.names, c.rate.tolist(), r.solution.objective_value, r.solution.counts.tolist()
+
+    fast = outcome()
+    monkeypatch.setattr(bound, "bounded", lambda sc, plans, decode, limits, enumerated:
+                        bound.full(sc, plans, limits, enumerated))
+    assert fast == outcome()
