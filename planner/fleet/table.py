@@ -146,6 +146,7 @@ class Scored:
     models: tuple[ModelData, ...]
     raw: tuple[tuple[int, int, int, RoleRows], ...]
     counts: tuple[dict, ...]
+    fabric_free: tuple[bool, ...] = ()  # per kind: its fabric cannot bind (``_fabric_cannot_bind`` of ``raw``)
 
     def serves(self, fleet: Fleet) -> bool:
         """Whether ``fleet`` differs from the scored one in its objective and budgets at most."""
@@ -215,13 +216,13 @@ def score(fleet: Fleet, progress=None, exhaustive: bool = False) -> Scored:
         models.append(ModelData(label=m.label, isl=w.isl, osl=w.osl, target_tps=m.target_tps, weight=m.weight,
                                 share=m.share, kv_bytes_per_request=kv_bytes))
     free = _fabric_cannot_bind(kinds, models, raw)
-    for j, (mi, ki, role, _rows) in enumerate(raw):
+    for j, (mi, ki, role, _rows) in enumerate(raw):  # (the rows added load only their own, bound, kind)
         if role == AGG and not free[ki] and not exhaustive:
             raw[j] = (mi, ki, role, role_rows(*asked[j][:3], AGG, asked[j][3], exhaustive=True))
     counts = [{"model": models[mi].label, "kind": kinds[ki].label, "role": ROLES[role],
                "enumerated": rows.num_enumerated, "scored": rows.num_scored, "feasible": rows.num_feasible,
                "best_tpot_s": rows.best_tpot_s, "best_ttft_s": rows.best_ttft_s} for mi, ki, role, rows in raw]
-    return Scored(fleet, tuple(kinds), tuple(models), tuple(raw), tuple(counts))
+    return Scored(fleet, tuple(kinds), tuple(models), tuple(raw), tuple(counts), tuple(free))
 
 
 def build(fleet: Fleet, prune: bool = True, progress=None, scored: Scored | None = None) -> FleetTable:
@@ -239,7 +240,7 @@ def build(fleet: Fleet, prune: bool = True, progress=None, scored: Scored | None
                          "score this fleet's own")
     kinds, models, raw = list(scored.kinds), list(scored.models), scored.raw
     counts = [dict(c) for c in scored.counts]
-    fabric_free = _fabric_cannot_bind(kinds, models, raw)
+    fabric_free = scored.fabric_free
     cols: dict[str, list] = {key: [] for key in ("names", "model", "kind", "role", "kv_quant", "gpus", "rate",
                                                  "load", "max_instances", "plans")}
     for mi, ki, role, rows in raw:
