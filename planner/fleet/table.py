@@ -195,6 +195,9 @@ def score(fleet: Fleet, progress=None, exhaustive: bool = False) -> Scored:
                       fabric_bytes_per_s=np.array([k.hardware.fabrics[t].bytes_per_s for t in TIERS]))
              for k in fleet.kinds]
     models, raw, asked = [], [], []
+    # Tables depend on (scenario, space, limits, role) only: two kinds of one system (owned and rented,
+    # priced apart) or two entries of one model and workload (tenants, targets apart) share theirs.
+    seen: list[tuple[tuple, dict]] = []
     for mi, m in enumerate(fleet.models):
         kv_bytes: dict[int, float] = {}
         for ki, k in enumerate(fleet.kinds):
@@ -202,9 +205,14 @@ def score(fleet: Fleet, progress=None, exhaustive: bool = False) -> Scored:
                 continue
             sc = scenario(fleet, m, k)
             space = validate(fleet.space or default_space(sc))
-            shared: dict = {}
+            key = (sc, space, m.limits)
+            shared = next((memo for known, memo in seen if known == key), None)
+            if shared is None:
+                shared = {}
+                seen.append((key, shared))
             for role in roles_of(m):
-                rows = role_rows(sc, space, m, role, shared, exhaustive)
+                rows = shared.get(("rows", role)) or role_rows(sc, space, m, role, shared, exhaustive)
+                shared["rows", role] = rows
                 raw.append((mi, ki, role, rows))
                 asked.append((sc, space, m, shared))
                 if progress is not None:
