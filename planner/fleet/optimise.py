@@ -18,7 +18,7 @@ import numpy as np
 
 from planner.errors import InfeasibleError
 from planner.fleet.question import Fleet
-from planner.fleet.table import FleetTable, Scored
+from planner.fleet.table import FleetTable, Scored, score
 from planner.fleet.table import build as build_table
 from planner.fleet.verify import Verified, verify
 from planner.milp.fleet import build as build_milp
@@ -77,12 +77,13 @@ def plan_fleet(fleet: Fleet, solver: str = "highs", time_limit_s: float | None =
 
 
 def _check_columns(fleet: Fleet, table: FleetTable) -> None:
-    """One line for the first model no candidate of any kind can serve, with the best latency reachable."""
+    """One line for the first model no candidate of any kind can serve, with the best latency reachable
+    (its tables scored again in full: the aggregated ones were scored only where they could matter)."""
     c = table.problem.columns
     for mi, m in enumerate(fleet.models):
         if np.any(c.model == mi):
             continue
-        rows = [r for r in table.counts if r["model"] == m.label]
+        rows = list(score(replace(fleet, models=(m,)), exhaustive=True).counts)
         lim = m.limits
         need, best = [], []
         if lim.max_tpot_s is not None:

@@ -16,7 +16,10 @@ the most KV hand-off traffic any prefill or decode GPU could cause), fabric load
 irrelevant there and the front shrinks to the single fastest row. Across sizes, a row is
 dropped when copies of a smaller row beat it GPU for GPU (``smaller_dominates``); and a
 model's disaggregated pools in one KV format are dropped when another format moves fewer bytes
-and beats every one of them (``kv_format_dominated``).
+and beats every one of them (``kv_format_dominated``; all three in ``planner.fleet.dominance``).
+Aggregated rows are scored in full only where they can be the fastest of their size
+(``planner.fleet.bound``): the isl/osl fixed point is most of the scoring, and the pruning keeps
+one row per size of them when the fabric cannot bind.
 
 Prefill rows use a batch ladder up to ``PREFILL_MAX_BATCH`` prompts and no KV offload (a
 prefill instance hands its KV away; ``planner.serving.disagg``).
@@ -25,11 +28,14 @@ prefill instance hands its KV away; ``planner.serving.disagg``).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
 from hardware.specs import TIERS
 from planner.errors import InputError
+from planner.fleet import bound
+from planner.fleet.dominance import kv_format_dominated, pareto_rows, smaller_dominates
 from planner.fleet.question import Fleet, FleetKind, FleetModel
 from planner.milp.fleet_problem import (
     AGG,
@@ -45,7 +51,7 @@ from planner.milp.fleet_problem import (
 from planner.milp.serving import candidate_name
 from planner.quant import MODE_NAMES
 from planner.search.prune import best_per_group
-from planner.serving.candidates import candidate_table, enumerate_plans
+from planner.serving.candidates import enumerate_plans
 from planner.serving.disagg import decode_scores, kv_bytes_per_request, prefill_scores
 from planner.serving.plan import PlanArrays
 from planner.serving.scenario import Scenario
@@ -75,9 +81,10 @@ class RoleRows:
     rate: np.ndarray          # tokens/s per instance (output, or prompt for prefill)
     fabric_load: np.ndarray   # (3, rows) bytes/s per instance
     num_enumerated: int
-    num_feasible: int
-    best_tpot_s: float | None = None  # fastest TPOT / TTFT among rows that fit in memory
-    best_ttft_s: float | None = None
+    num_feasible: int         # rows scored that meet every per-instance limit
+    best_tpot_s: float | None = None  # fastest TPOT / TTFT among rows that fit in memory (None: not
+    best_ttft_s: float | None = None  # timed, or aggregated rows not all scored)
+    num_scored: int = 0  # rows scored (aggregated: only those that can matter, planner.fleet.bound)
 
 
 def _fastest(times: np.ndarray | None, fits: np.ndarray) -> float | None:
@@ -86,19 +93,31 @@ def _fastest(times: np.ndarray | None, fits: np.ndarray) -> float | None:
     return float(times[fits].min()) if np.any(fits) else float("inf")
 
 
-def role_rows(sc: Scenario, space: SearchSpace, m: FleetModel, role: int) -> RoleRows:
-    """Score ``space`` in ``role`` and keep the rows meeting every per-instance limit."""
+def role_rows(sc: Scenario, space: SearchSpace, m: FleetModel, role: int, shared: dict | None = None,
+              exhaustive: bool = False) -> RoleRows:
+    """Score ``space`` in ``role`` and keep the rows meeting every per-instance limit.
+
+    ``shared``: a dict kept across the roles of one (model, kind), so the aggregated and decode
+    tables enumerate and decode-score the space once. Aggregated rows are scored in full only where
+    they can be the fastest of their size (``planner.fleet.bound``; ``exhaustive``: every row, so
+    ``num_feasible`` and the fastest TPOT and TTFT count them all).
+    """
     lim = m.limits
     tpot = ttft = None
+    shared = {} if shared is None else shared
+    # Only isl/osl rows run the serving fixed point; steady-state decode is as cheap as its bound.
+    bounded = role == AGG and not exhaustive and sc.workload.has_prefill
+    if role in (AGG, DECODE) and "plans" not in shared:
+        shared["plans"] = enumerate_plans(sc, space)
+    if (role == DECODE or bounded) and "decode" not in shared:
+        shared["decode"] = decode_scores(sc, shared["plans"])
     if role == AGG:
-        table = candidate_table(sc, space, lim)
-        ok, plans, s = table.ok, table.plans, table.scores
-        rate, load = s.instance_tps, s.fabric_bytes_per_s
-        enumerated, fits = table.num_enumerated, s.feasible
-        tpot, ttft = s.step_time_s, s.ttft_s
+        plans, enumerated = shared["plans"], space.size()
+        b = (partial(bound.bounded, decode=shared["decode"]) if bounded else bound.full)(
+            sc, plans, limits=lim, enumerated=enumerated)
+        plans, ok, rate, load, fits, tpot, ttft = plans.take(b.index), b.ok, b.rate, b.load, b.fits, b.tpot_s, b.ttft_s
     elif role == DECODE:
-        plans = enumerate_plans(sc, space)
-        s = decode_scores(sc, plans)
+        plans, s = shared["plans"], shared["decode"]
         fits, tpot = s.feasible, s.step_time_s
         ok = fits & ((tpot <= lim.max_tpot_s) if lim.max_tpot_s is not None else True)
         rate, load, enumerated = s.instance_tps, s.fabric_bytes_per_s, space.size()
@@ -111,88 +130,10 @@ def role_rows(sc: Scenario, space: SearchSpace, m: FleetModel, role: int) -> Rol
         rate, load, enumerated = p.prompt_tps, p.fabric_bytes_per_s, pspace.size()
     ok = np.asarray(ok, bool) & is_power_of_two(plans.tp * plans.pp * plans.dp)
     idx = np.flatnonzero(ok)
+    if bounded:  # the fastest of the rows scored is not the table's
+        tpot = ttft = None
     return RoleRows(plans.take(idx), rate[idx], load[:, idx], enumerated, int(idx.size),
-                    _fastest(tpot, fits), _fastest(ttft, fits))
-
-
-def pareto_rows(keys: np.ndarray, rate: np.ndarray, load: np.ndarray) -> np.ndarray:
-    """Rows not dominated within their key group: no other row has rate >= and every load <=."""
-    kept = []
-    for key in np.unique(keys, axis=0):
-        grp = np.flatnonzero(np.all(keys == key, axis=1))
-        l1, l2 = load[1, grp], load[2, grp]
-        order = np.lexsort((l2, l1, -rate[grp]))
-        if not np.any(l2 > 0):
-            # Two criteria: sweep by falling rate; keep a row whose load beats every faster row's.
-            s1 = l1[order]
-            prior = np.concatenate([[np.inf], np.minimum.accumulate(s1)[:-1]])
-            kept.extend(grp[order[s1 < prior]].tolist())
-            continue
-        front1: list[float] = []
-        front2: list[float] = []
-        for j in order:
-            a, b = l1[j], l2[j]
-            if any(x <= a and y <= b for x, y in zip(front1, front2)):
-                continue
-            front1.append(a)
-            front2.append(b)
-            kept.append(int(grp[j]))
-    return np.array(sorted(kept), dtype=np.int64)
-
-
-def smaller_dominates(gpus: np.ndarray, kv: np.ndarray, rate: np.ndarray, load: np.ndarray,
-                      ignore_load: bool = False) -> np.ndarray:
-    """Mask of rows no smaller row of the same KV format beats GPU for GPU.
-
-    ``k = G / g`` instances of a ``g``-GPU row fill exactly the GPUs of one ``G``-GPU row (sizes
-    are powers of two, so they pack wherever it does), draw the same power and price, and fit
-    every bound it fits; when together they serve at least as many tokens/s with no more load
-    on any tier, the larger row is never needed.
-    """
-    out = np.ones(gpus.size, bool)
-    for i in range(gpus.size):
-        smaller = np.flatnonzero((gpus < gpus[i]) & (kv == kv[i]))
-        if smaller.size == 0:
-            continue
-        k = gpus[i] / gpus[smaller]
-        beats = k * rate[smaller] >= rate[i]
-        if not ignore_load:
-            beats &= np.all(k * load[1:, smaller] <= load[1:, [i]], axis=0)
-        out[i] = not np.any(beats)
-    return out
-
-
-def kv_format_dominated(problem: FleetProblem) -> np.ndarray:
-    """Mask of disaggregated columns whose whole KV format another format of the model beats.
-
-    A model's requests served with KV format ``q1`` can all move to ``q2`` when ``q2`` moves no
-    more bytes per request and every ``q1`` prefill or decode column has a ``q2`` column of the
-    same role and kind that beats it GPU for GPU (as in ``smaller_dominates``, equal sizes
-    included): the ``q1`` pools are then never needed.
-    """
-    c = problem.columns
-    out = np.zeros(len(c), bool)
-    for m, md in enumerate(problem.models):
-        formats = sorted(set(c.kv_quant[(c.model == m) & (c.role != AGG)].tolist()))
-        for q1 in formats:
-            mine = np.flatnonzero((c.model == m) & (c.role != AGG) & (c.kv_quant == q1))
-            for q2 in formats:
-                if q2 == q1 or md.kv_bytes_per_request.get(q2, np.inf) > md.kv_bytes_per_request.get(q1, 0.0):
-                    continue
-                theirs = np.flatnonzero((c.model == m) & (c.role != AGG) & (c.kv_quant == q2))
-                if all(_beaten(c, i, theirs) for i in mine):
-                    out[mine] = True
-                    break
-    return out
-
-
-def _beaten(c: Columns, i: int, rivals: np.ndarray) -> bool:
-    same = rivals[(c.role[rivals] == c.role[i]) & (c.kind[rivals] == c.kind[i]) & (c.gpus[rivals] <= c.gpus[i])]
-    if same.size == 0:
-        return False
-    k = c.gpus[i] / c.gpus[same]
-    return bool(np.any((k * c.rate[same] >= c.rate[i])
-                       & np.all(k * c.fabric_load[1:, same] <= c.fabric_load[1:, [i]], axis=0)))
+                    _fastest(tpot, fits), _fastest(ttft, fits), len(plans))
 
 
 @dataclass(frozen=True)
@@ -205,6 +146,7 @@ class Scored:
     models: tuple[ModelData, ...]
     raw: tuple[tuple[int, int, int, RoleRows], ...]
     counts: tuple[dict, ...]
+    fabric_free: tuple[bool, ...] = ()  # per kind: its fabric cannot bind (``_fabric_cannot_bind`` of ``raw``)
 
     def serves(self, fleet: Fleet) -> bool:
         """Whether ``fleet`` differs from the scored one in its objective and budgets at most."""
@@ -236,8 +178,15 @@ def roles_of(m: FleetModel) -> list[int]:
     return roles
 
 
-def score(fleet: Fleet, progress=None) -> Scored:
-    """Score and filter every (model, kind, role) table of ``fleet``; ``progress`` as in `build`."""
+def score(fleet: Fleet, progress=None, exhaustive: bool = False) -> Scored:
+    """Score and filter every (model, kind, role) table of ``fleet``; ``progress`` as in `build`.
+
+    Aggregated rows are scored where they can be the fastest of their size (``planner.fleet.bound``),
+    which is all the pruning keeps of them when the kind's fabric cannot bind; on a kind where it
+    can (``_fabric_cannot_bind`` over the rows scored, which bounds it over the rows the pruning
+    keeps) the fabric load matters too, and its aggregated tables are scored in full.
+    ``exhaustive``: every table in full (``build(prune=False)``).
+    """
     total = sum(len(roles_of(m)) for m in fleet.models for k in fleet.kinds if k.gpus)
     if progress is not None:
         progress(0, total)
@@ -245,7 +194,10 @@ def score(fleet: Fleet, progress=None) -> Scored:
                       power_w_per_gpu=k.power_w_per_gpu, price_per_gpu_hour=k.price_per_gpu_hour,
                       fabric_bytes_per_s=np.array([k.hardware.fabrics[t].bytes_per_s for t in TIERS]))
              for k in fleet.kinds]
-    models, raw, counts = [], [], []
+    models, raw, asked = [], [], []
+    # Tables depend on (scenario, space, limits, role) only: two kinds of one system (owned and rented,
+    # priced apart) or two entries of one model and workload (tenants, targets apart) share theirs.
+    seen: list[tuple[tuple, dict]] = []
     for mi, m in enumerate(fleet.models):
         kv_bytes: dict[int, float] = {}
         for ki, k in enumerate(fleet.kinds):
@@ -253,21 +205,32 @@ def score(fleet: Fleet, progress=None) -> Scored:
                 continue
             sc = scenario(fleet, m, k)
             space = validate(fleet.space or default_space(sc))
+            key = (sc, space, m.limits)
+            shared = next((memo for known, memo in seen if known == key), None)
+            if shared is None:
+                shared = {}
+                seen.append((key, shared))
             for role in roles_of(m):
-                rows = role_rows(sc, space, m, role)
+                rows = shared.get(("rows", role)) or role_rows(sc, space, m, role, shared, exhaustive)
+                shared["rows", role] = rows
                 raw.append((mi, ki, role, rows))
+                asked.append((sc, space, m, shared))
                 if progress is not None:
                     progress(len(raw), total)
-                counts.append({"model": m.label, "kind": k.label, "role": ROLES[role],
-                               "enumerated": rows.num_enumerated, "feasible": rows.num_feasible,
-                               "best_tpot_s": rows.best_tpot_s, "best_ttft_s": rows.best_ttft_s})
                 if role != AGG:
                     for q in np.unique(rows.plans.kv_quant).tolist():
                         kv_bytes[int(q)] = kv_bytes_per_request(sc, MODE_NAMES[q])
         w = m.workload
         models.append(ModelData(label=m.label, isl=w.isl, osl=w.osl, target_tps=m.target_tps, weight=m.weight,
                                 share=m.share, kv_bytes_per_request=kv_bytes))
-    return Scored(fleet, tuple(kinds), tuple(models), tuple(raw), tuple(counts))
+    free = _fabric_cannot_bind(kinds, models, raw)
+    for j, (mi, ki, role, _rows) in enumerate(raw):  # (the rows added load only their own, bound, kind)
+        if role == AGG and not free[ki] and not exhaustive:
+            raw[j] = (mi, ki, role, role_rows(*asked[j][:3], AGG, asked[j][3], exhaustive=True))
+    counts = [{"model": models[mi].label, "kind": kinds[ki].label, "role": ROLES[role],
+               "enumerated": rows.num_enumerated, "scored": rows.num_scored, "feasible": rows.num_feasible,
+               "best_tpot_s": rows.best_tpot_s, "best_ttft_s": rows.best_ttft_s} for mi, ki, role, rows in raw]
+    return Scored(fleet, tuple(kinds), tuple(models), tuple(raw), tuple(counts), tuple(free))
 
 
 def build(fleet: Fleet, prune: bool = True, progress=None, scored: Scored | None = None) -> FleetTable:
@@ -279,13 +242,13 @@ def build(fleet: Fleet, prune: bool = True, progress=None, scored: Scored | None
     under another objective or budget (`Scored.serves`), reused instead of scoring again.
     """
     if scored is None:
-        scored = score(fleet, progress)
+        scored = score(fleet, progress, exhaustive=not prune)
     elif not scored.serves(fleet):
         raise InputError("scored: the tables of another fleet (only the objective and budgets may differ); "
                          "score this fleet's own")
     kinds, models, raw = list(scored.kinds), list(scored.models), scored.raw
     counts = [dict(c) for c in scored.counts]
-    fabric_free = _fabric_cannot_bind(kinds, models, raw)
+    fabric_free = scored.fabric_free
     cols: dict[str, list] = {key: [] for key in ("names", "model", "kind", "role", "kv_quant", "gpus", "rate",
                                                  "load", "max_instances", "plans")}
     for mi, ki, role, rows in raw:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.budget import max_instances
-from planner.fleet.table import pareto_rows
+from planner.fleet.dominance import pareto_rows
 from planner.milp.fleet_problem import KindData, first_fit_decreasing, packing_slack
 
 

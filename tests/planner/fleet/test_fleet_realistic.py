@@ -5,6 +5,8 @@ prefill and decode pools on H200 and MI355X servers) is solved by the MILP and e
 brute force; and pruning is shown not to change the optimum against the unpruned table.
 """
 
+from dataclasses import replace
+
 import pytest
 
 from hardware.catalogue import Catalogue
@@ -97,3 +99,23 @@ def test_other_objectives_reuse_the_scored_tables_and_get_the_same_plans(monkeyp
         plan_fleet(capped).solution.objective_value
     with pytest.raises(InputError, match="scored"):
         plan_fleet(_fleet("min_cost", 50_000.0, serving="any"), scored=first.scored)
+
+
+def test_one_system_twice_and_one_model_twice_score_their_tables_once(monkeypatch):
+    from planner.fleet import table as fleet_table
+
+    owned, rented = (FleetKind(label, CAT.hardware("hgx-h200"), 8, 700.0, price)
+                     for label, price in (("owned", 3.5), ("cloud", 5.0)))
+    base = _fleet("min_cost", 40_000.0, serving="any")
+    tenant = replace(base.models[0], label="tenant", target_tps=10_000.0)
+    fleet = replace(base, kinds=(owned, rented), models=(base.models[0], tenant))
+    calls = []
+    scoring = fleet_table.role_rows
+    monkeypatch.setattr(fleet_table, "role_rows", lambda *a, **k: calls.append(a) or scoring(*a, **k))
+    result = plan_fleet(fleet)
+    # 2 models x 2 kinds x (agg, prefill, decode) = 12 tables, all of one (scenario, space, limits): 3 scored
+    assert len(result.counts) == 12 and len(calls) == 3
+    c = result.problem.columns
+    rates = {(int(m), int(k)): sorted(c.rate[(c.model == m) & (c.kind == k)].tolist()) for m in (0, 1) for k in (0, 1)}
+    assert rates[0, 0] == rates[0, 1] == rates[1, 0] == rates[1, 1]  # the same rows behind every pair
+    assert result.verified.verdict.ok

@@ -1,0 +1,113 @@
+"""Aggregated fleet rows scored only where they can matter: a bound on the decode-only rate.
+
+Scoring an aggregated isl/osl row runs the serving fixed point (``planner.serving.aggregated``),
+about ten times the cost of the same row's steady-state decode. Yet the fleet keeps, of each
+(model, kind) table and instance size, only the fastest row meeting the per-instance limits
+when the kind's fabric cannot bind (``planner.fleet.table``), so most rows are scored for
+nothing. Here the decode-only scores of the same rows (``planner.serving.disagg.decode_scores``:
+the same layout, batch, quantisation, memory and shape, no prompt work) decide which rows are
+scored in full:
+
+* **Memory** is exact: a decode-only row and its aggregated twin have the same memory model at
+  the same contexts (the shape's prefill fields enter no memory term), so a row that does not
+  fit decode-only does not fit aggregated either; nor does an instance size that is not a
+  power of two (the fleet's packing rule).
+* **Rate** is a bound: an aggregated instance's output tokens/s is at most its decode-only
+  tokens/s, ``batch / step``, because each of its decode steps also carries prompt work and a
+  request lives ``TTFT + (osl - 1) x TPOT``, at least ``osl`` such steps. So per instance
+  size, rows are scored in falling order of that bound until the fastest row found meeting the
+  limits is at least the bound of every row left (a branch and bound): the rows left could not
+  beat it, nor tie it (a tie needs a bound at least the best, and those rows are scored).
+
+The bound is the evaluator's physics (a step with more tokens is no faster), not an algebraic
+identity of the code, so it is checked where it is cheap: every scored row must meet it, and a
+table where one does not is scored in full (``tests/planner/fleet/test_fleet_bound.py`` checks it
+on every row of the example fleet's tables too). Rows are independent in the evaluator, so a row
+scored here has the numbers it has in the full table, bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.milp.fleet_problem import is_power_of_two
+from planner.serving.candidates import Limits, scored_table
+from planner.serving.evaluate import Scores
+from planner.serving.plan import PlanArrays
+from planner.serving.scenario import Scenario
+
+# Rows per instance size scored in the first round; a size with no row meeting the limits yet
+# scores this many times more in the next round.
+FIRST_ROUND_ROWS = 64
+GROWTH = 4
+# Relative slack on the bound check: the two rates come from different sums of the same terms.
+BOUND_RELATIVE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """Aggregated rows scored in full: their indices into the plans and the scores wanted of them."""
+
+    index: np.ndarray       # rows of ``plans`` scored, ascending
+    ok: np.ndarray          # meets every per-instance limit
+    fits: np.ndarray        # fits in memory (the evaluator's ``feasible``)
+    rate: np.ndarray        # output tokens/s per instance
+    load: np.ndarray        # (3, rows) fabric bytes/s per instance
+    tpot_s: np.ndarray
+    ttft_s: np.ndarray
+
+
+def _score(sc: Scenario, plans: PlanArrays, rows: np.ndarray, limits: Limits, enumerated: int) -> Bounded:
+    table = scored_table(sc, plans.take(rows), limits, enumerated)
+    s = table.scores
+    return Bounded(rows, table.ok, s.feasible, s.instance_tps, s.fabric_bytes_per_s, s.step_time_s, s.ttft_s)
+
+
+def _joined(parts: list[Bounded]) -> Bounded:
+    index = np.concatenate([p.index for p in parts])
+    order = np.argsort(index, kind="stable")
+    return Bounded(index[order], *(np.concatenate([getattr(p, k) for p in parts], axis=-1)[..., order]
+                                   for k in ("ok", "fits", "rate", "load", "tpot_s", "ttft_s")))
+
+
+def full(sc: Scenario, plans: PlanArrays, limits: Limits, enumerated: int) -> Bounded:
+    """Every row scored (no bound)."""
+    return _score(sc, plans, np.arange(len(plans)), limits, enumerated)
+
+
+def bounded(sc: Scenario, plans: PlanArrays, decode: Scores, limits: Limits, enumerated: int) -> Bounded:
+    """The rows of ``plans`` that can be the fastest of their instance size, scored (module docstring).
+
+    ``decode``: the decode-only scores of the same ``plans`` (``planner.serving.disagg.decode_scores``).
+    """
+    gpus = plans.tp * plans.pp * plans.dp
+    cand = np.flatnonzero(decode.feasible & is_power_of_two(gpus))
+    bound = decode.instance_tps[cand]
+    order = np.lexsort((-bound, gpus[cand]))  # by size, then falling bound
+    cand, bound, size = cand[order], bound[order], gpus[cand][order]
+    starts = np.flatnonzero(np.r_[True, size[1:] != size[:-1]]) if cand.size else np.zeros(0, np.int64)
+    ends = np.r_[starts[1:], cand.size].astype(np.int64)
+    done = starts.copy()  # per size: rows [start, done) of ``cand`` are scored
+    want = np.minimum(starts + FIRST_ROUND_ROWS, ends)
+    best = np.full(starts.size, -np.inf)
+    parts: list[Bounded] = []
+    while np.any(want > done):
+        rows = np.concatenate([cand[a:b] for a, b in zip(done, want)])
+        part = _score(sc, plans, rows, limits, enumerated)
+        parts.append(part)
+        np.maximum.at(best, np.repeat(np.arange(starts.size), want - done)[part.ok], part.rate[part.ok])
+        done = want
+        # rows whose bound reaches the best so far must be scored; a size without a best grows
+        reach = np.array([a + int(np.searchsorted(-bound[a:b], -best_g, side="right"))
+                          for a, b, best_g in zip(starts, ends, best)], dtype=np.int64)
+        grown = np.minimum(starts + (done - starts) * GROWTH, ends)
+        want = np.where(np.isfinite(best), np.maximum(reach, done), grown)
+    if not parts:
+        return _score(sc, plans, np.zeros(0, np.int64), limits, enumerated)
+    out = _joined(parts)
+    limit = decode.instance_tps[out.index] * (1 + BOUND_RELATIVE_TOLERANCE)
+    if np.any(out.fits & (out.rate > limit)):  # the bound failed on a scored row: trust none of it
+        return full(sc, plans, limits, enumerated)
+    return out
