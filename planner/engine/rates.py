@@ -40,8 +40,10 @@ class Rates:
         moe_scale: engine multiplier for grouped expert GEMMs (the seed preset's MoE terms only).
         moe_curve: the MoE-layer kernel curve (``planner.engine.kernels.moe``) of this engine on
             this GPU; None under the seed preset, which keeps the FLOP/byte terms.
-        seed_compute_bound_flop_per_s: per quantisation index, the rate the seed's Note 2
-            compute bound uses (sustained x compute_scale, or the default decode rate).
+        compute_bound_flop_per_s: per quantisation index, the fastest any kernel runs the mode's
+            linear FLOPs, which the compute bound divides by: the dense datasheet peak where the GEMM
+            curve times them (its efficiency never exceeds 1 of that peak); the decode rate where the
+            FLOP terms do (the seed's Note 2: sustained x compute_scale, or the default decode rate).
         hbm_bytes_per_s: achievable HBM bandwidth.
         host_bytes_per_s: achievable host-link bandwidth (KV offload stream).
         fabric_bytes_per_s, fabric_latency_s: per tier (``TIERS`` order).
@@ -61,7 +63,7 @@ class Rates:
     attention_flop_per_s: float
     prefill_attention_flop_per_s: float
     moe_scale: float
-    seed_compute_bound_flop_per_s: np.ndarray
+    compute_bound_flop_per_s: np.ndarray
     hbm_bytes_per_s: float
     host_bytes_per_s: float
     host_memory_bytes: float
@@ -98,17 +100,17 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
     prefill_peaks = np.where(narrow, peaks * gpu.prefill_narrow_gemm_efficiency_fraction, peaks)
     peaks = np.where(narrow, peaks * gpu.narrow_gemm_efficiency_fraction, peaks)
     decode = peaks * dec_eff
-    seed = decode
     attention = _peak(hw, "bf16") * min(1.0, gpu.decode_compute_efficiency_fraction
                                         * profile.attention_efficiency_scale)
     if gpu.sustained_decode_flop_per_s is not None:
         decode = gpu.sustained_decode_flop_per_s * quant.COMPUTE_SCALE
-        seed = decode
         attention = gpu.sustained_decode_flop_per_s * profile.attention_efficiency_scale
+    dense_peaks = np.array([_peak(hw, quant.MODES[n].compute_dtype) for n in quant.MODE_NAMES])
     moe_curve = None
     if gpu.sustained_decode_flop_per_s is None:  # the seed preset keeps the seed notes' MoE terms
-        dtype_peaks = np.array([_peak(hw, quant.MODES[n].compute_dtype) for n in quant.MODE_NAMES])
-        moe_curve = moe.curve(profile.name, gpu, dtype_peaks, gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction)
+        moe_curve = moe.curve(profile.name, gpu, dense_peaks, gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction)
+    gemm_curve = gemm.curve(gpu, profile.name) \
+        if gpu.sustained_decode_flop_per_s is None and profile.gemm_curve else None
     fabrics = [hw.fabrics[t] for t in TIERS]
     return Rates(
         decode_flop_per_s=decode,
@@ -116,7 +118,7 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
         attention_flop_per_s=attention,
         prefill_attention_flop_per_s=_peak(hw, "bf16") * min(1.0, pre_eff * profile.attention_efficiency_scale),
         moe_scale=profile.moe_efficiency_scale,
-        seed_compute_bound_flop_per_s=seed,
+        compute_bound_flop_per_s=decode if gemm_curve is None else dense_peaks,
         hbm_bytes_per_s=gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction * min(1.0, profile.hbm_efficiency_scale),
         host_bytes_per_s=gpu.host_link_bytes_per_s * HOST_LINK_EFFICIENCY.get(gpu.host_link, 0.85),
         host_memory_bytes=gpu.host_memory_bytes * HOST_MEMORY_USABLE_FRACTION,
@@ -126,8 +128,7 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
         fabric_peak_bytes_per_s=np.array([f.bytes_per_s for f in fabrics]),
         comm_curves=None if gpu.sustained_decode_flop_per_s is not None
         else comm_kernels.tiers(comm_kernels.params(profile.name, gpu.name), hw),
-        gemm=gemm.curve(gpu, profile.name)
-        if gpu.sustained_decode_flop_per_s is None and profile.gemm_curve else None,
+        gemm=gemm_curve,
         moe_curve=moe_curve,
         attention_kernels=None if gpu.sustained_decode_flop_per_s is not None else for_gpu(profile.name, gpu),
     )

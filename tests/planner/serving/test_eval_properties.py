@@ -162,6 +162,17 @@ def test_bounds_are_upper_bounds_of_tok_per_gpu(data, name, system, profile, wq,
     assert np.all(s.bound_compute >= tok * (1 - NORM_SHARE))
 
 
+def test_compute_bound_is_the_dense_peak_where_the_gemm_curve_times_the_flops():
+    # Found by the property above: Llama-3.1-8B, bf16, batch 478, no context, one MI355X, perfect
+    # overlap. The GEMM curve runs the step at 81,038 tok/s per GPU, above the 80,944 the catalogue's
+    # decode efficiency fraction gave as the "compute bound". Where the curve times the FLOPs the bound
+    # is the dense peak: 2,500 TFLOP/s bf16 (hardware/data/gpus/mi355x.toml) / 2 x 8,030,261,248 FLOP
+    # per token = 155,661 tok/s, which no curve (efficiency <= 1) can beat.
+    s = evaluate(_scenario("llama-3.1-8b", "mi355x-8", "max", 0), _rows([(1, 1, 1, 1)], 478, 0, 0, 0.0))
+    assert s.bound_compute[0] == pytest.approx(2.5e15 / (2 * 8_030_261_248), rel=1e-9)
+    assert s.tok_per_gpu[0] < s.bound_compute[0]
+
+
 def test_compute_bound_exceeded_only_by_the_norm_share():
     # Llama-3.1-8B, no context, batch 4096 on one H200 under perfect overlap: the step is all compute,
     # 2 x (8,030,261,248 - 266,240 norm weights) FLOP per token, while Note 2's bound divides by
