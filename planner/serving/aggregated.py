@@ -366,7 +366,7 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
             chunk_tokens=chunk * ones,
         )
         step = iteration(shape, lay, r, quant_index, profile, decode, steady, gpus_per_server, gpus_per_rack)
-        tpot = lay.pp * step.stage_time_s + overhead
+        tpot = profile.step_time_s(lay.pp * step.stage_time_s, overhead)
         if out is None:  # the first round covers every row: the result arrays take its shapes
             out = (take_rows(step, np.arange(rows)), tpot.copy(), per_step.copy())
         if k == FIXED_POINT_ROUNDS - 1:
