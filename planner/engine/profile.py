@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hardware.toml_file import read_toml
@@ -72,6 +73,10 @@ class EngineProfile(BaseModel):
             streamed, after the engine has scheduled the next iteration without it (1), or the
             next two under an overlap scheduler, which schedules iteration ``n + 1`` while ``n``
             runs (2); 0: none (the seed preset and neutral profile).
+        scheduler_overlap: the engine's host work of an iteration (``step_overhead_s`` and
+            ``sequence_overhead_s``: scheduling, batch preparation, output processing) runs while
+            the GPU runs the previous iteration (SGLang's and TensorRT-LLM's overlap schedulers), so
+            an iteration takes the longer of the two, not their sum (:meth:`step_time_s`).
         lm_head_quant: quantisation the engine runs the output projection in (``bf16``: engines
             keep the LM head unquantised); ``None`` follows the plan's weight quantisation.
         default_kv_quant: KV-cache mode the engine picks when a measurement does not say:
@@ -118,6 +123,7 @@ class EngineProfile(BaseModel):
     prefill_wait_fraction: float = Field(0.0, ge=0, le=1)
     ttft_overhead_s: float = Field(0.0, ge=0)
     arrival_wait_steps: float = Field(0.0, ge=0, le=4)
+    scheduler_overlap: bool = False
     lm_head_quant: Literal["bf16", "fp8", "int8", "int4", "fp4"] | None = None
     default_kv_quant: Literal["bf16", "fp8", "weights"] = "bf16"
     max_batch: int | None = Field(None, ge=1, le=1_000_000)
@@ -140,6 +146,13 @@ class EngineProfile(BaseModel):
         """Fixed cost of one engine iteration running ``sequences`` per attention group:
         ``step_overhead_s + sequence_overhead_s x sequences`` (scalar or array)."""
         return self.step_overhead_s + self.sequence_overhead_s * sequences
+
+    def step_time_s(self, gpu_s, host_s):
+        """One iteration's time from its GPU time and its host work (``iteration_overhead_s``): their
+        sum, or under ``scheduler_overlap`` the longer of the two (the host prepares iteration ``n + 1``
+        while the GPU runs ``n``). E.g. 512 sequences at 40 us of host work each plus 250 us a step
+        (20.7 ms) beside 13 ms of GPU work: 20.7 ms with the overlap, 33.7 ms without."""
+        return np.maximum(gpu_s, host_s) if self.scheduler_overlap else gpu_s + host_s
 
     def on_gpu(self, gpu_name: str) -> EngineProfile:
         """This profile with ``gpus[gpu_name]``'s values in place (itself when none are set)."""

@@ -365,11 +365,11 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
         step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack)
         if live is None:
             whole.update(steps=steps_per_life, step=step, per_step=per_step)
-        return part[0].pp * step.stage_time_s + part[3], work.stage_tokens
+        return profile.step_time_s(part[0].pp * step.stage_time_s, part[3]), work.stage_tokens
 
     # the seed preset keeps the plain rounds, bit for bit
     steps = lifetimes(tpot_of, rows, osl, osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
-                      None if r.comm_curves is None else lay.pp * chunk_stage_s + overhead)
+                      None if r.comm_curves is None else profile.step_time_s(lay.pp * chunk_stage_s, overhead))
     # the rows whose last round was not that one run once more at their lifetimes (the same bits as in that round)
     step, per_step = whole.get("step"), whole.get("per_step")
     redo = np.arange(rows) if step is None else np.flatnonzero(steps != whole["steps"])
@@ -381,7 +381,7 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
         work, per_step[redo] = _steady_work(some, isl, chunk, steps[redo], prefill_attention_flop, during_decode)
         put_rows(step, redo, iteration(shape, some, r, quant_index[redo], profile, take_rows(decode, redo), work,
                                        gpus_per_server, gpus_per_rack))
-    return step, lay.pp * step.stage_time_s + overhead, per_step
+    return step, profile.step_time_s(lay.pp * step.stage_time_s, overhead), per_step
 
 
 def _steady_work(lay: Layout, isl: int, chunk: float, steps_per_life: np.ndarray, prefill_attention_flop: float,

@@ -153,7 +153,7 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
     stage = combine(terms, prof.overlap_fraction) \
         + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s, r) \
         + t_gemm + t_moe + t_attention  # kernel-curve terms after the blend (zero under the seed preset)
-    step = lay.pp * stage + prof.iteration_overhead_s(lay.batch / lay.dp)
+    step = prof.step_time_s(lay.pp * stage, prof.iteration_overhead_s(lay.batch / lay.dp))
     instance_tps = lay.batch / step
     ttft = None
     w = scenario.workload

@@ -169,3 +169,34 @@ def test_a_gpu_without_kernel_rows_is_transferred():
 
 def test_seed_preset_keeps_the_old_terms():
     assert rates(CAT.hardware("gb200-nvl72", preset="seed"), engine("default")).moe_curve is None
+
+
+@pytest.mark.parametrize("gpu", ["h200-sxm", "h100-sxm"])
+def test_trtllm_hopper_mxfp4_runs_the_openai_triton_kernel(gpu):
+    # TensorRT-LLM has no MXFP4 moe_perf rows on Hopper, where its default MoE backend for MXFP4 weights
+    # with BF16 activations is TRITON (OpenAI's triton_kernels): the kernel vLLM's tables time as
+    # OAITritonExperts, measured on this GPU (not transferred, not the median of every engine's kernels).
+    params, moved = moe.parameters("trtllm", gpu, "w4a16_mxfp4")
+    assert not moved
+    oai = moe.table()["vllm"][gpu]["kernels"]["w4a16_mxfp4"][moe.SHARED_KERNELS[("trtllm", "w4a16_mxfp4")][1]]
+    assert params == {p: pytest.approx(float(oai[p]), rel=1e-12) for p in moe.PARAMS}
+    if gpu == "h200-sxm":  # moe.toml: [vllm."h200-sxm".kernels.w4a16_mxfp4.vllm_gptossmxfp4moe_triton_...]
+        assert params["compute_fraction"] == pytest.approx(0.533355, rel=1e-6)
+        assert params["hbm_fraction"] == pytest.approx(0.742145, rel=1e-6)
+    # The fp4 plan mode on Hopper (no FP4 tensor cores, no nvfp4 or w4a8 rows there) takes it.
+    hw = CAT.hardware("hgx-h200" if gpu == "h200-sxm" else "hgx-h100")
+    c = rates(hw, engine("trtllm")).moe_curve
+    fp4 = quant.mode_index("fp4")
+    assert c.bytes_per_s[fp4] == pytest.approx(
+        hw.gpu.hbm_bytes_per_s * hw.gpu.hbm_efficiency_fraction * params["hbm_fraction"], rel=1e-12)
+    assert not c.transferred
+
+
+def test_shared_kernel_only_where_the_engine_has_none():
+    # On B200 vLLM measured no OAI Triton kernel (it runs FlashInfer's there): the usual pooling applies.
+    oai = moe.SHARED_KERNELS[("trtllm", "w4a16_mxfp4")][1]
+    assert oai not in moe.table()["vllm"]["b200"].get("kernels", {}).get("w4a16_mxfp4", {})
+    assert moe._shared_kernel("trtllm", "b200", "w4a16_mxfp4") is None
+    # vLLM itself keeps its own pooled entry on H200 (the planner's curve over both its MXFP4 kernels).
+    params, moved = moe.parameters("vllm", "h200-sxm", "w4a16_mxfp4")
+    assert not moved and params["compute_fraction"] == pytest.approx(0.531901, rel=1e-6)
