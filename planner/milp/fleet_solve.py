@@ -4,7 +4,7 @@ The first solve finds the optimum of the asked objective on the MILP without the
 bind (``planner.milp.fleet.build``: the same optimum, far less branching). Many plans usually share it
 (spare prefill instances cost nothing when maximising throughput; two layouts may need the
 same GPUs), so a second solve keeps the first optimum, to within ``TIE_RELATIVE_TOLERANCE``,
-and minimises GPUs (power, when GPUs were the objective), within ``TIEBREAK_TIME_LIMIT_S``;
+and minimises GPUs (power, when GPUs were the objective), within ``TIEBREAK_MAX_NODES``;
 if it does not finish, the first solve's plan (equally optimal) is kept and the report says so. The
 tie-break runs on the MILP with every row: which of the tied plans it returns depends on the
 formulation HiGHS sees, and on that one it returns the plans the docs show. Both
@@ -31,9 +31,14 @@ TIE_RELATIVE_TOLERANCE = 1e-9
 # Flows the solver leaves at 1e-13 requests/s where no pool carries them are noise, not traffic.
 FLOW_NOISE_REQUESTS_PER_S = 1e-9
 # The tie-break only tidies an optimum already found (fewer spare instances), so it gets a short
-# budget; on this 2-core machine it finishes in well under 1 s on the example fleets but for knapsack-
-# hard cases (ties among thousands of GPU mixes) it could run for minutes.
-TIEBREAK_TIME_LIMIT_S = 1.0
+# budget, counted in branch-and-bound nodes: a wall-clock budget made the printed plan depend on how
+# busy the machine was (the example's max-TPS tie-break takes 0.55-0.66 s on an idle 2-core EPYC and
+# ran past a 1 s limit under load, printing the first optimum instead). Every example fleet's
+# tie-break is proven within 500 nodes; knapsack-hard cases (ties among thousands of GPU mixes) stop
+# at the node limit, deterministically, and keep the first optimum. The time limit is only a safety
+# net for a node that never ends.
+TIEBREAK_MAX_NODES = 2000
+TIEBREAK_TIME_LIMIT_S = 30.0
 # HiGHS restarts its branch-and-bound after presolving away inactive columns; on these small
 # knapsack-like models each restart repeats the root cut loop, and turning restarts off made the
 # example fleet's least-power solve 5-9x faster and maximise-throughput 1.4x (bench/fleet.py).
@@ -108,7 +113,7 @@ def solve(milp: Milp, solver: str = "highs", time_limit_s: float | None = None) 
     milp.problem.setObjective(milp.expressions[second])
     limit = TIEBREAK_TIME_LIMIT_S if time_limit_s is None else min(time_limit_s, TIEBREAK_TIME_LIMIT_S)
     try:
-        run(milp.problem, solver, limit, FLEET_WORDING, HIGHS_OPTIONS)
+        run(milp.problem, solver, limit, FLEET_WORDING, {**HIGHS_OPTIONS, "mip_max_nodes": TIEBREAK_MAX_NODES})
         counts, flows = _values(milp)
         proven = True
     except SolverError:  # not proven in time: the first optimum stands, spare instances and all

@@ -148,3 +148,28 @@ def test_rows_that_cannot_bind_are_left_out():
                          models=problem.models, columns=columns, objective="min_cost", max_power_w=11e3)
     assert _rows(tight) == {"packing__k__g1", "packing__k__g8", "target__m", "fabric_inter_server__k",
                             "power_budget"}
+
+
+def test_tiebreak_is_bounded_by_nodes_not_by_the_clock(monkeypatch):
+    # The tie-break's budget is a node count (TIEBREAK_MAX_NODES, 2,000), so which tied plan is printed
+    # cannot depend on machine load; the wall-clock limit (30 s) is only a safety net. The second call
+    # of ``run`` is the tie-break: it must carry the node limit, and the first solve must not.
+    from planner.milp import fleet_solve
+
+    calls = []
+    real = fleet_solve.run
+
+    def recording(problem, solver, limit, wording, options):
+        calls.append((limit, dict(options)))
+        return real(problem, solver, limit, wording, options)
+
+    monkeypatch.setattr(fleet_solve, "run", recording)
+    rng = np.random.default_rng(24)
+    problem = next(p for p in (_problem(rng, "max_tps", small=False) for _ in range(CASES)) if len(p.columns))
+    first = solve(build(problem))
+    assert [c[1].get("mip_max_nodes") for c in calls] == [None, 2000]
+    assert calls[1][0] == 30.0
+    # the same problem solved again returns the same plan, instance for instance
+    calls.clear()
+    again = solve(build(problem))
+    assert np.array_equal(first.counts, again.counts) and first.tiebreak_proven == again.tiebreak_proven
