@@ -16,24 +16,27 @@ from __future__ import annotations
 
 from planner import units
 
-# catalogue GPU -> compute dtype -> (TFLOP/s, the gemm_perf row it comes from: system, engine, m x n x k, ms)
-MEASURED_GEMM_TFLOPS: dict[str, dict[str, tuple[float, str]]] = {
-    "h100-sxm": {"bf16": (956.0, "h100_sxm vllm bfloat16 3329 x 1536 x 51200 in 0.5477 ms"),
-                 "fp8": (1600.6, "h100_sxm vllm fp8 8192 x 65536 x 16384 in 10.99 ms")},
-    "h200-sxm": {"bf16": (940.1, "h200_sxm vllm bfloat16 3329 x 12288 x 8192 in 0.7129 ms"),
-                 "fp8": (1677.6, "h200_sxm vllm fp8 512 x 65536 x 12288 in 0.4916 ms")},
-    "b200": {"bf16": (2102.2, "b200_sxm vllm bfloat16 2304 x 3072 x 65536 in 0.4413 ms"),
-             "fp8": (3481.8, "b200_sxm vllm fp8 3328 x 65536 x 8192 in 1.026 ms"),
-             "fp4": (5298.0, "b200_sxm vllm nvfp4 3584 x 65536 x 16384 in 1.453 ms")},
-    "gb200": {"bf16": (2179.5, "gb200 vllm bfloat16 1024 x 4096 x 65536 in 0.2522 ms"),
-              "fp8": (3887.1, "gb200 vllm fp8 3328 x 65536 x 8192 in 0.9193 ms"),
-              "fp4": (5902.3, "gb200 sglang nvfp4 3840 x 51200 x 12288 in 0.8186 ms")},
-    "b300": {"bf16": (2223.3, "b300_sxm vllm bfloat16 2304 x 65536 x 4096 in 0.5564 ms"),
-             "fp8": (3649.9, "b300_sxm vllm fp8 4096 x 65536 x 8192 in 1.205 ms"),
-             "fp4": (5988.0, "b300_sxm trtllm nvfp4 3584 x 51200 x 65536 in 4.017 ms")},
-    "gb300": {"bf16": (2333.8, "gb300 vllm bfloat16 2304 x 51200 x 51200 in 5.176 ms"),
-              "fp8": (4007.6, "gb300 vllm fp8 4352 x 65536 x 8192 in 1.166 ms"),
-              "fp4": (6462.7, "gb300 trtllm nvfp4 2816 x 51200 x 65536 in 2.924 ms")},
+# catalogue GPU -> compute dtype -> TFLOP/s. Each from the gemm_perf row (system, engine, gemm_dtype, m x n x k,
+# latency) it is 2 m n k / latency of:
+#   h100-sxm  bf16 h100_sxm vllm bfloat16 3329 x 1536 x 51200 in 0.5477 ms; fp8 vllm fp8 8192 x 65536 x 16384
+#             in 10.99 ms
+#   h200-sxm  bf16 h200_sxm vllm bfloat16 3329 x 12288 x 8192 in 0.7129 ms; fp8 vllm fp8 512 x 65536 x 12288 in
+#             0.4916 ms
+#   b200      bf16 b200_sxm vllm 2304 x 3072 x 65536 in 0.4413 ms; fp8 vllm 3328 x 65536 x 8192 in 1.026 ms;
+#             fp4 vllm nvfp4 3584 x 65536 x 16384 in 1.453 ms
+#   gb200     bf16 vllm 1024 x 4096 x 65536 in 0.2522 ms; fp8 vllm 3328 x 65536 x 8192 in 0.9193 ms; fp4 sglang
+#             nvfp4 3840 x 51200 x 12288 in 0.8186 ms
+#   b300      bf16 b300_sxm vllm 2304 x 65536 x 4096 in 0.5564 ms; fp8 vllm 4096 x 65536 x 8192 in 1.205 ms;
+#             fp4 trtllm nvfp4 3584 x 51200 x 65536 in 4.017 ms
+#   gb300     bf16 vllm 2304 x 51200 x 51200 in 5.176 ms; fp8 vllm 4352 x 65536 x 8192 in 1.166 ms; fp4 trtllm
+#             nvfp4 2816 x 51200 x 65536 in 2.924 ms
+MEASURED_GEMM_TFLOPS: dict[str, dict[str, float]] = {
+    "h100-sxm": {"bf16": 956.0, "fp8": 1600.6},
+    "h200-sxm": {"bf16": 940.1, "fp8": 1677.6},
+    "b200": {"bf16": 2102.2, "fp8": 3481.8, "fp4": 5298.0},
+    "gb200": {"bf16": 2179.5, "fp8": 3887.1, "fp4": 5902.3},
+    "b300": {"bf16": 2223.3, "fp8": 3649.9, "fp4": 5988.0},
+    "gb300": {"bf16": 2333.8, "fp8": 4007.6, "fp4": 6462.7},
 }
 
 
@@ -47,5 +50,5 @@ def measured_flop_per_s(gpu: str, dtype: str) -> float | None:
     table = MEASURED_GEMM_TFLOPS.get(gpu)
     if not table:
         return None
-    best = max(table.get(dtype, (0.0, ""))[0], table.get("bf16", (0.0, ""))[0])
+    best = max(table.get(dtype, 0.0), table.get("bf16", 0.0))
     return best * units.TERA if best > 0 else None
