@@ -22,6 +22,7 @@ Usage::
 
     .venv/bin/python bench/accuracy.py            # the tables, shipped defaults
     .venv/bin/python bench/accuracy.py --fit      # also refit the defaults (minutes) and print them
+    .venv/bin/python bench/accuracy.py --no-measured-screen   # also score the rows the measured-rate screen drops
 
 ``--fit`` refits, on the silicon rows outside the held-out family (saturated runs
 excluded), every engine profile's knobs jointly with the GPUs' HBM fractions and the per-GPU
@@ -88,9 +89,10 @@ saturated = screen.saturated
 
 
 # --------------------------------------------------------------------------------------- silicon
-def silicon(cat: Catalogue):
-    """Resolved silicon rows, their hardware, and the read/resolve skip counts."""
-    mset, hardware = screen.resolve(measurements.read(CALIBRATION / "silicon_calibration.csv"), cat)
+def silicon(cat: Catalogue, measured_ceiling: bool = True):
+    """Resolved silicon rows, their hardware, and the read/resolve skip counts (``screen.resolve``)."""
+    mset, hardware = screen.resolve(measurements.read(CALIBRATION / "silicon_calibration.csv"), cat,
+                                    measured_ceiling=measured_ceiling)
     return list(mset.rows), hardware, mset.skipped
 
 
@@ -360,6 +362,8 @@ def main(argv=None) -> int:
     parser.add_argument("--fit", action="store_true", help="refit the defaults (minutes) and print them")
     parser.add_argument("--lofo", action="store_true",
                         help="leave-one-model-family-out cross-validation (one fit per family, minutes each)")
+    parser.add_argument("--no-measured-screen", action="store_true",
+                        help="score the rows the measured-rate screen counts out (screen.below_measured_ceiling)")
     parser.add_argument("--families", default=",".join(FAMILIES),
                         help=f"families --lofo leaves out in turn (comma-separated; default {','.join(FAMILIES)})")
     args = parser.parse_args(argv)
@@ -368,7 +372,7 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"--families: unknown family {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
     cat = Catalogue()
-    rows, hardware, skipped = silicon(cat)
+    rows, hardware, skipped = silicon(cat, measured_ceiling=not args.no_measured_screen)
     table = {name: engine(name) for name in ("default", *ENGINES)}
     t0 = time.perf_counter()
     pred = cal.predict(rows, hardware, profiles_for(rows, table))

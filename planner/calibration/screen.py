@@ -21,6 +21,7 @@ from models.catalogue import model as load_model
 from models.errors import ModelError
 from models.spec import ModelSpec
 from planner import quant
+from planner.calibration import ceilings
 from planner.calibration.measurements import Measurement, MeasurementSet
 from planner.serving import parallel
 from planner.serving.layout import block_modes, layout
@@ -89,18 +90,21 @@ class Floor:
     step_flop_s: float = 0.0
     step_bytes_s: float = 0.0
     prompt_flop_s: float = 0.0
+    peak_flop_per_s: float = 0.0  # the datasheet peak the FLOP times above are at
 
-    def interleaved_tpot_s(self, batch: int, osl: int, tpot_s: float, ttft_s: float) -> float:
+    def interleaved_tpot_s(self, batch: int, osl: int, tpot_s: float, ttft_s: float,
+                           flop_scale: float = 1.0) -> float:
         """TPOT floor of a step that also carries the prompts the row's own TTFT and TPOT imply.
 
         A closed loop of ``batch`` requests starts one prompt per request lifetime ``TTFT +
         (osl - 1) x TPOT`` (Little's law), so an average step of ``TPOT`` carries ``batch /
         (osl - 1 + TTFT / TPOT)`` prompts' FLOPs besides its decode FLOPs; the bytes are the
         decode step's (a lower bound). E.g. 64 requests of 2,000 in / 100 out at TTFT 121.7 ms and
-        TPOT 9.74 ms carry ``64 / 111.5 = 0.574`` prompts a step.
+        TPOT 9.74 ms carry ``64 / 111.5 = 0.574`` prompts a step. ``flop_scale`` stretches the FLOP
+        time (peak over a slower rate: :func:`below_measured_ceiling`).
         """
         prompts = batch / (osl - 1.0 + ttft_s / tpot_s)
-        return max(self.step_flop_s + prompts * self.prompt_flop_s, self.step_bytes_s)
+        return max((self.step_flop_s + prompts * self.prompt_flop_s) * flop_scale, self.step_bytes_s)
 
 
 def physical_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> Floor:
@@ -154,7 +158,7 @@ def physical_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> Floor:
                    + shape.prefill_attention_flop) / m.gpus
     ttft = max(prompt_flop / peak, (dense + routed) / bandwidth)
     return Floor(tpot_s=tpot, ttft_s=ttft, running=running, step_flop_s=step_flop / peak,
-                 step_bytes_s=step_bytes / bandwidth, prompt_flop_s=prompt_flop / peak)
+                 step_bytes_s=step_bytes / bandwidth, prompt_flop_s=prompt_flop / peak, peak_flop_per_s=peak)
 
 
 def below_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> str | None:
@@ -170,8 +174,38 @@ def below_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> str | None:
     return None
 
 
-def resolve(mset: MeasurementSet, cat: Catalogue) -> tuple[MeasurementSet, dict[str, Hardware]]:
+MEASURED_CEILING_REASON = ("TPOT below the measured-rate floor (decode plus the prompts TTFT and TPOT imply, "
+                           "at the GPU's fastest measured GEMM rate)")
+
+
+def below_measured_ceiling(m: Measurement, spec: ModelSpec, hw: Hardware) -> str | None:
+    """Why row ``m`` needs more FLOP/s than any GEMM ever measured on its GPU and dtype (None when not).
+
+    The interleaved-prefill floor (:meth:`Floor.interleaved_tpot_s`: the decode step's FLOPs plus
+    those of the prompts the row's own TTFT and TPOT imply by Little's law, overlapped with the
+    decode step's bytes at the nominal bandwidth) with the FLOPs at the fastest rate the kernel
+    tables measured on the GPU (``planner.calibration.ceilings``, every engine and shape) instead
+    of the datasheet peak. E.g. the H200's best FP8 GEMM is 1,677.6 TFLOP/s (0.848 of 1,979): a
+    Llama-3.1-8B FP8 row of 64 requests, 2,000 in / 100 out, at TTFT 121.73 ms and TPOT 9.74 ms
+    needs 8.92 ms of FLOPs at the peak, 10.52 ms at that rate, more than its TPOT. Rows without
+    both TTFT and TPOT, or on GPUs without kernel rows, pass.
+    """
+    measured = ceilings.measured_flop_per_s(hw.gpu.name, quant.mode(m.quant).compute_dtype)
+    if measured is None or m.tpot_s is None or m.ttft_s is None:
+        return None
+    floor = physical_floor(m, spec, hw)
+    scale = floor.peak_flop_per_s / measured
+    if m.tpot_s < floor.interleaved_tpot_s(floor.running, m.osl, m.tpot_s, m.ttft_s, flop_scale=scale):
+        return MEASURED_CEILING_REASON
+    return None
+
+
+def resolve(mset: MeasurementSet, cat: Catalogue,
+            measured_ceiling: bool = True) -> tuple[MeasurementSet, dict[str, Hardware]]:
     """Keep the rows whose model, system and layout the catalogue accepts; count the others.
+
+    ``measured_ceiling`` also counts out the rows :func:`below_measured_ceiling` names (on by default;
+    off scores them, to compare).
 
     Returns:
         The kept rows (``model_name`` and ``system`` filled in; ``ep`` 1 on dense models) and
@@ -192,7 +226,8 @@ def resolve(mset: MeasurementSet, cat: Catalogue) -> tuple[MeasurementSet, dict[
         except CatalogueError:
             skipped[f"system '{m.system or m.gpu}' not in the catalogue"] += 1
             continue
-        reason = check(m, spec, hardware[system]) or below_floor(m, spec, hardware[system])
+        reason = check(m, spec, hardware[system]) or below_floor(m, spec, hardware[system]) \
+            or (below_measured_ceiling(m, spec, hardware[system]) if measured_ceiling else None)
         if reason:
             skipped[reason] += 1
             continue

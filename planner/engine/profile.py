@@ -72,7 +72,9 @@ class EngineProfile(BaseModel):
             iteration is scheduled: it arrives when the previous request's last token has been
             streamed, after the engine has scheduled the next iteration without it (1), or the
             next two under an overlap scheduler, which schedules iteration ``n + 1`` while ``n``
-            runs (2); 0: none (the seed preset and neutral profile).
+            runs (2); 0: none (the seed preset and neutral profile). The shipped engines fit it
+            within [0, 4] from those depths (``planner.calibration.fit.KNOBS``; also per GPU): it then
+            carries as well the steps between the first chunk and the first token reaching the client.
         scheduler_overlap: the engine's host work of an iteration (``step_overhead_s`` and
             ``sequence_overhead_s``: scheduling, batch preparation, output processing) runs while
             the GPU runs the previous iteration (SGLang's and TensorRT-LLM's overlap schedulers), so
@@ -173,7 +175,8 @@ class EngineProfile(BaseModel):
 GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale",
              "weight_only_efficiency_scale", "hbm_efficiency_scale", "comm_efficiency_scale",
              "comm_latency_scale", "step_overhead_s", "sequence_overhead_s", "per_kernel_overhead_s",
-             "per_layer_overhead_s", "overlap_fraction", "prefill_wait_fraction", "ttft_overhead_s")
+             "per_layer_overhead_s", "overlap_fraction", "prefill_wait_fraction", "ttft_overhead_s",
+             "arrival_wait_steps")
 _ON_GPU: dict[tuple[int, str], tuple[EngineProfile, EngineProfile]] = {}
 _US_KEYS = (("step_overhead_us", "step_overhead_s"), ("sequence_overhead_us", "sequence_overhead_s"),
             ("per_layer_overhead_us", "per_layer_overhead_s"), ("per_kernel_overhead_us", "per_kernel_overhead_s"),
