@@ -386,17 +386,15 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
 
 def _steady_work(lay: Layout, isl: int, chunk: float, steps_per_life: np.ndarray, prefill_attention_flop: float,
                  during_decode: float) -> tuple[PromptWork, np.ndarray]:
-    """The prompt work of an average decode step, and the instance's prompt tokens per step, when a request
-    lives ``steps_per_life`` decode steps (``serving``)."""
+    """An average decode step's prompt work and the instance's prompt tokens per step at ``steps_per_life``."""
     per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode
     prompts = lay.batch / steps_per_life * during_decode  # prompts finishing per step, instance
     stage_tokens = per_step / lay.pp
     group_share = critical_group_tokens(stage_tokens, chunk, lay.dp) / stage_tokens  # of the stage's prompts
-    work = PromptWork(
+    return PromptWork(
         group_tokens=stage_tokens * group_share,
         stage_tokens=stage_tokens,
         prompts_per_group=prompts / lay.pp * group_share,
         attention_flop=prompts / lay.pp * group_share * prefill_attention_flop,
         chunk_tokens=chunk * np.ones(steps_per_life.size),
-    )
-    return work, per_step
+    ), per_step
