@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
 from hardware.errors import CatalogueError, validation_error
 from hardware.schema import FabricFile, GpuFile, PresetFile, SystemFile, known_keys
-from hardware.toml_file import read_toml
+from hardware.toml_file import PACKAGE_ROOT, read_toml
 
 DATA_DIR = Path(__file__).parent / "data"
 """Shipped catalogue data (package data)."""
@@ -22,16 +21,10 @@ SECTIONS: dict[str, type[BaseModel]] = {
 }
 """Catalogue subfolders and the schema of the files in each."""
 
-@functools.cache
-def _package_root() -> Path:
-    """The folder holding ``hardware/`` (resolved once: every catalogue file's display path needs it)."""
-    return DATA_DIR.parent.parent.resolve()
-
-
 def display_path(path: Path) -> str:
     """``hardware/data/...`` for shipped files, the path as given for user files."""
     try:
-        return path.resolve().relative_to(_package_root()).as_posix()
+        return path.resolve().relative_to(PACKAGE_ROOT).as_posix()
     except ValueError:
         return str(path)
 

@@ -89,10 +89,10 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
     # achievable HBM fraction (its catalogue value: the measured copy rate on H200).
     dec_eff = min(1.0, gpu.decode_compute_efficiency_fraction * profile.gemm_efficiency_scale)
     pre_eff = min(1.0, gpu.prefill_compute_efficiency_fraction * profile.gemm_efficiency_scale)
-    peaks = np.array([_peak(hw, quant.MODES[n].compute_dtype) for n in quant.MODE_NAMES])
+    dense_peaks = np.array([_peak(hw, quant.MODES[n].compute_dtype) for n in quant.MODE_NAMES])
     # Modes the part has no tensor cores for run weight-only dequantising kernels at the engine's scale.
     weight_only = np.array([not hw.gpu.peak_flop_per_s.get(quant.MODES[n].compute_dtype) for n in quant.MODE_NAMES])
-    peaks = np.where(weight_only, peaks * profile.weight_only_efficiency_scale, peaks)
+    peaks = np.where(weight_only, dense_peaks * profile.weight_only_efficiency_scale, dense_peaks)
     # 8- and 4-bit tensor-core kernels reach a smaller share of their (doubled) peak than bf16's.
     bf16_peak = hw.gpu.peak_flop_per_s.get("bf16") or 0.0
     narrow = np.array([(hw.gpu.peak_flop_per_s.get(quant.MODES[n].compute_dtype) or 0.0) > bf16_peak
@@ -105,7 +105,6 @@ def rates(hw: Hardware, profile: EngineProfile) -> Rates:
     if gpu.sustained_decode_flop_per_s is not None:
         decode = gpu.sustained_decode_flop_per_s * quant.COMPUTE_SCALE
         attention = gpu.sustained_decode_flop_per_s * profile.attention_efficiency_scale
-    dense_peaks = np.array([_peak(hw, quant.MODES[n].compute_dtype) for n in quant.MODE_NAMES])
     moe_curve = None
     if gpu.sustained_decode_flop_per_s is None:  # the seed preset keeps the seed notes' MoE terms
         moe_curve = moe.curve(profile.name, gpu, dense_peaks, gpu.hbm_bytes_per_s * gpu.hbm_efficiency_fraction)
