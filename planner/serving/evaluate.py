@@ -143,22 +143,23 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
 
     t_compute = compute_s(shape, lay, r, plans.quant)
     t_hbm = hbm_s(shape, lay, r)
-    traffic = comm(shape, lay, r, gps, gpr)
     t_offload = offload_s(shape, lay, r)
     t_moe = moe_s(shape, lay, r, plans.quant, lay.micro_tokens)  # own term, after the blend
     t_attention = attention_s(shape, lay, r)
-    terms = [t_compute, t_hbm, traffic.time_s, t_offload]
-    # Dense-block GEMMs on their kernel curve, one after another with the rest (not blended).
-    t_gemm = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens)
-    stage = combine(terms, prof.overlap_fraction) \
-        + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s, r) \
-        + t_gemm + t_moe + t_attention  # kernel-curve terms after the blend (zero under the seed preset)
-    step = prof.step_time_s(lay.pp * stage, prof.iteration_overhead_s(lay.batch / lay.dp))
-    instance_tps = lay.batch / step
     ttft = None
     w = scenario.workload
     mem = memory(shape, lay)
-    if w.has_prefill:  # aggregated serving: the step carries prompt work (planner.serving.aggregated)
+    if not w.has_prefill:  # steady decode; with prompts the serving fixed point times the step instead
+        traffic = comm(shape, lay, r, gps, gpr)
+        terms = [t_compute, t_hbm, traffic.time_s, t_offload]
+        # Dense-block GEMMs on their kernel curve, one after another with the rest (not blended).
+        t_gemm = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens)
+        stage = combine(terms, prof.overlap_fraction) \
+            + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s, r) \
+            + t_gemm + t_moe + t_attention  # kernel-curve terms after the blend (zero under the seed preset)
+        step = prof.step_time_s(lay.pp * stage, prof.iteration_overhead_s(lay.batch / lay.dp))
+        instance_tps = lay.batch / step
+    else:  # aggregated serving: the step carries prompt work (planner.serving.aggregated)
         decode = DecodeTerms(compute_s=t_compute, hbm_s=t_hbm, offload_s=t_offload, moe_s=t_moe,
                              attention_s=t_attention)
         sv = serving(shape, lay, r, plans.quant, prof, decode, w.isl, w.osl,
