@@ -24,7 +24,8 @@ Speed figures are the exception: a region marked ``timed`` (``<!-- begin output,
 bench/cli.py -->``) quotes a benchmark's output as measured, figures and all, under the benchmark's
 first line naming the machine (``bench/machine.py``). Its figures move run to run and machine to
 machine, so they are compared masked: every number becomes ``<n>``, every verdict (``yes``/``NO``,
-``meets``/``below``/``above``) ``<v>`` and the machine line ``machine: <m>``. ``--check`` reruns the
+``meets``/``below``/``above``) ``<v>``, the machine line ``machine: <m>`` and a run of spaces (a
+figure's width pads its column) one space. ``--check`` reruns the
 benchmark and passes when the masked texts agree (the same commands, columns and wording); a plain
 run rewrites a timed region only when they differ, and ``--timed`` rewrites every timed region with
 this run's figures (run it on the machine the docs should quote, then commit the figures).
@@ -75,6 +76,8 @@ TIMING_JSON = re.compile(r'("(?:solve|wall|table|verify)_time_s": )[-+\d.eE]+')
 TIMED_MACHINE = re.compile(r"^machine: .*$", re.MULTILINE)
 TIMED_NUMBER = re.compile(r"\d[\d,.]*")
 TIMED_VERDICT = re.compile(r"\b(yes|NO|meets|below|above)\b")
+# A figure's width pads its column ("   878,894" beside "1,012,042"), so runs of spaces compare as one.
+TIMED_PADDING = re.compile(r" {2,}")
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def mask(text: str) -> str:
 def mask_timed(lines: list[str]) -> str:
     """A timed region's text with its figures, verdicts and machine line masked."""
     text = TIMED_MACHINE.sub("machine: <m>", "\n".join(lines))
-    return TIMED_VERDICT.sub("<v>", TIMED_NUMBER.sub("<n>", text))
+    return TIMED_PADDING.sub(" ", TIMED_VERDICT.sub("<v>", TIMED_NUMBER.sub("<n>", text)))
 
 
 def run(command: str, scratch: Path) -> tuple[int, str, dict[Path, Path]]:
