@@ -143,3 +143,49 @@ def test_commands_skip_the_pydantic_plugin_scan_unless_the_user_asks(env, expect
     done = subprocess.run([sys.executable, "-c", PLUGIN_PROBE], capture_output=True, text=True, check=True,
                           env=environ)
     assert done.stderr.strip().splitlines()[-1] == expected
+
+
+GC_PROBE = """
+import gc, sys
+import planner.cli.main as m
+collections = []
+gc.callbacks.append(lambda phase, info: collections.append(info["generation"]) if phase == "start" else None)
+real_resume = m.resume_gc
+
+def resume():  # the group's callback: the command's modules are loaded
+    print("loaded", len(collections), gc.isenabled(), file=sys.stderr)
+    real_resume()
+    print("resumed", gc.isenabled(), gc.get_freeze_count() > 0, file=sys.stderr)
+
+m.resume_gc = resume
+sys.argv = ["rackplan", *{argv!r}]
+try:
+    m.main({call})
+except SystemExit:
+    pass
+print("end", gc.isenabled(), file=sys.stderr)
+"""
+
+
+def _gc_trace(argv, call=""):
+    done = subprocess.run([sys.executable, "-c", GC_PROBE.format(argv=argv, call=call)], capture_output=True,
+                          text=True, check=True)
+    return [line for line in done.stderr.splitlines() if line.split()[0] in ("loaded", "resumed", "end")]
+
+
+def test_the_console_script_loads_a_command_with_the_collector_paused_then_collects():
+    # `plan --help` loads numpy, PuLP, pydantic and the planner (~450 modules): with the collector on that is
+    # ~100 collections (planner.cli.main.pause_gc); paused: none, then frozen and on again for the run
+    # (main's own resume_gc as it returns, the second pair, finds nothing paused)
+    assert _gc_trace(["plan", "--help"]) == ["loaded 0 False", "resumed True True", "loaded 0 True",
+                                             "resumed True True", "end True"]
+    # the same command called as main(argv) (a program, the tests) leaves the collector alone: it collects
+    loaded, resumed, end = _gc_trace(["plan", "--help"], call="sys.argv[1:]")
+    assert int(loaded.split()[1]) > 0 and loaded.endswith("True")
+    assert (resumed, end) == ("resumed True False", "end True")
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--no-such-option"], ["no-such-command"]])
+def test_the_collector_is_on_again_when_no_command_runs(argv):
+    # the group's callback never runs (click exits first): main turns the collector back on as it returns
+    assert _gc_trace(argv)[-1] == "end True"
