@@ -21,7 +21,6 @@ from planner.errors import InfeasibleError, InputError
 from planner.milp import serving as formulation
 from planner.milp.solve import Solution
 from planner.search import driver, prune
-from planner.search.diagnose import explain_infeasible
 from planner.search.driver import Answer, Choice
 from planner.serving.candidates import (
     CandidateTable,
@@ -145,6 +144,12 @@ def _instance_bounds(scenario: Scenario, budget: Budget, rows: Picked, objective
         reach = bounds * rows.rate >= target_tps * (1 - 1e-12)
         return bounds, (bounds >= 1) & reach
     return bounds, bounds >= 1
+
+
+def explain_infeasible(*args, **kwargs) -> str:
+    """`planner.search.diagnose.explain_infeasible`, imported when nothing is feasible (a plan found never loads it)."""
+    from planner.search.diagnose import explain_infeasible as diagnose
+    return diagnose(*args, **kwargs)
 
 
 def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Limits = Limits(),

@@ -114,13 +114,21 @@ def test_the_commands_that_use_them_still_load_them():
     assert {"planner.studies.compare", "planner.studies.frontier"} <= _stacks(["compare", "--help"])
 
 
-def test_a_plan_never_loads_masked_arrays():
+def test_a_plan_never_loads_masked_arrays_nor_the_diagnosis():
     # np.median's NaN check imports numpy.ma (10-20 ms of a plan's start on a 2-core machine); the kernel
-    # tables take their medians with planner.engine.kernels.tables.middle instead.
-    probe = ("import sys; from planner.cli.main import main\ntry: main(['plan'])\n"
-             "except SystemExit: print('numpy.ma' in sys.modules, file=sys.stderr)")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stderr.strip().splitlines()[-1] == "False"
+    # tables take their medians with planner.engine.kernels.tables.middle instead. The diagnosis of an
+    # infeasible search (planner.search.diagnose) loads only when nothing is feasible.
+    probe = ("import sys; from planner.cli.main import main\ntry: main({argv!r})\n"
+             "except SystemExit: print('numpy.ma' in sys.modules, 'planner.search.diagnose' in sys.modules, "
+             "file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe.format(argv=["plan"])], capture_output=True, text=True,
+                          check=True)
+    assert done.stderr.strip().splitlines()[-1] == "False False"
+    # a TPOT floor nothing meets: the search says why, so the diagnosis is loaded then
+    done = subprocess.run([sys.executable, "-c", probe.format(argv=["plan", "--max-tpot-ms", "0.001"])],
+                          capture_output=True, text=True, check=True)
+    assert done.stderr.strip().splitlines()[-1] == "False True"
+    assert done.stderr.startswith("error: latency: the best reachable tokens/s per user is")
 
 
 PLUGIN_PROBE = """
