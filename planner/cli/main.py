@@ -76,10 +76,10 @@ def cli(ctx: click.Context, catalogue_dirs: tuple[str, ...], debug: bool) -> Non
     ctx.obj["catalogue_dirs"] = tuple(catalogue_dirs)
 
 
-# Loading a command's modules (numpy, PuLP, pydantic, the planner: ~450 modules) allocates ~10^5 objects
-# that live as long as the process, and the cyclic garbage collector traverses them again and again while
-# they load: ~100 collections, ~25 ms of a 0.4 s `rackplan plan` on a 2-core EPYC (timed by gc.callbacks;
-# the plan itself then collects ~2 ms). The console script (`main()` with no argv: the process is the
+# Loading a command's modules (numpy, PuLP, pydantic, the planner: ~450 modules) leaves ~45,000 objects
+# tracked by the cyclic garbage collector for the life of the process, which traverses them again and again while
+# they load: ~100 collections, 18-31 ms of a 0.4 s `rackplan plan` on a 2-core EPYC (timed by gc.callbacks;
+# 2-4 ms left with the pause, the run included). The console script (`main()` with no argv: the process is the
 # command) pauses the collector until the command is loaded, then freezes what was loaded (kept out of
 # every later collection) and collects as usual from there, so a long command (fleet, frontier) still frees
 # its cycles. A program calling `main(argv)` or `cli` (the tests, CliRunner) keeps its collector as it is.
