@@ -15,8 +15,11 @@ from hardware.catalogue import Catalogue
 from planner.errors import SolverError
 from planner.fleet.optimise import plan_fleet
 from planner.fleet.spec import Overrides, load
+from planner.milp.fleet import build
+from planner.milp.fleet_problem import Columns, FleetProblem, KindData, ModelData
 from planner.milp.fleet_solve import FLEET_WORDING, TIEBREAK_MAX_NODES
 from planner.milp.solve import run
+from planner.serving.plan import Plan
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "fleet.toml"
 
@@ -60,3 +63,39 @@ def test_example_fleet_whose_tiebreak_hits_the_node_limit_keeps_the_first_optimu
     gpus = result.problem.columns.gpus
     assert float(result.problem.power_w() @ result.solution.counts) <= 300e3
     assert int(gpus @ result.solution.counts) == 235  # 144 gb200 + 90 mi355x + 1 h200 GPUs (the printed plan)
+
+
+def test_only_the_maximise_throughput_tiebreak_turns_the_root_reduced_cost_heuristic_off(monkeypatch):
+    # The docs' small fleet with --maximise tps --max-kw 90 spent ~5 s CPU of its tie-break in that
+    # heuristic at the root node (about 1 s without it; bench/fleet.py prints the figure); a minimising
+    # tie-break keeps HiGHS's defaults (off, it returns another of the example's tied least-cost plans).
+    from planner.milp import fleet_solve
+
+    calls = []
+    real = fleet_solve.run
+
+    def recording(problem, solver, limit, wording, options):
+        calls.append(dict(options))
+        return real(problem, solver, limit, wording, options)
+
+    monkeypatch.setattr(fleet_solve, "run", recording)
+    for objective in ("max_tps", "min_cost"):
+        calls.clear()
+        fleet_solve.solve(build(_two_columns(objective)))
+        assert [c.get("mip_heuristic_run_root_reduced_cost") for c in calls] == [
+            None, False if objective == "max_tps" else None]
+        assert [c.get("mip_max_nodes") for c in calls] == [None, TIEBREAK_MAX_NODES]
+
+
+def _two_columns(objective: str) -> FleetProblem:
+    """One 8-GPU kind, aggregated columns of 1 and 2 GPUs (100 and 150 tok/s per instance)."""
+    kind = KindData(label="k", gpus=8, domain_gpus=8, power_w_per_gpu=1000.0, price_per_gpu_hour=1.0,
+                    fabric_bytes_per_s=np.array([1e12, 1e10, 1e10]))
+    gpus = np.array([1, 2])
+    columns = Columns(names=["agg__m__k__g1", "agg__m__k__g2"], model=np.zeros(2, np.int64),
+                      kind=np.zeros(2, np.int64), role=np.zeros(2, np.int64), kv_quant=np.zeros(2, np.int64),
+                      gpus=gpus, rate=np.array([100.0, 150.0]), fabric_load=np.zeros((3, 2)),
+                      max_instances=8 // gpus, plans=[Plan(), Plan()])
+    target = None if objective == "max_tps" else 300.0
+    return FleetProblem(kinds=(kind,), models=(ModelData(label="m", target_tps=target),), columns=columns,
+                        objective=objective)
