@@ -77,32 +77,46 @@ def full(sc: Scenario, plans: PlanArrays, limits: Limits, enumerated: int) -> Bo
     return _score(sc, plans, np.arange(len(plans)), limits, enumerated)
 
 
+def _falling(bound: np.ndarray, count: int) -> np.ndarray:
+    """The first ``count`` positions of ``bound`` in falling order, ties in ascending position: the prefix
+    of a stable sort of ``-bound``, found by a partition (a table's rows are scored a few dozen per size)."""
+    if count >= bound.size or not np.all(np.isfinite(bound)):
+        return np.argsort(-bound, kind="stable")[:count]
+    threshold = -np.partition(-bound, count - 1)[count - 1]  # the count-th largest
+    above = np.flatnonzero(bound > threshold)
+    chosen = np.sort(np.concatenate([above, np.flatnonzero(bound == threshold)[:count - above.size]]))
+    return chosen[np.argsort(-bound[chosen], kind="stable")]
+
+
 def bounded(sc: Scenario, plans: PlanArrays, decode: Scores, limits: Limits, enumerated: int) -> Bounded:
     """The rows of ``plans`` that can be the fastest of their instance size, scored (module docstring).
 
     ``decode``: the decode-only scores of the same ``plans`` (``planner.serving.disagg.decode_scores``).
+    Per size, rows go in falling order of their bound (ties by row); only the prefix scored is sorted.
     """
     gpus = plans.tp * plans.pp * plans.dp
     cand = np.flatnonzero(decode.feasible & is_power_of_two(gpus))
-    bound = decode.instance_tps[cand]
-    order = np.lexsort((-bound, gpus[cand]))  # by size, then falling bound
-    cand, bound, size = cand[order], bound[order], gpus[cand][order]
-    starts = np.flatnonzero(np.r_[True, size[1:] != size[:-1]]) if cand.size else np.zeros(0, np.int64)
-    ends = np.r_[starts[1:], cand.size].astype(np.int64)
-    done = starts.copy()  # per size: rows [start, done) of ``cand`` are scored
-    want = np.minimum(starts + FIRST_ROUND_ROWS, ends)
-    best = np.full(starts.size, -np.inf)
+    size = gpus[cand]
+    groups = [cand[size == s] for s in np.unique(size)]  # per size, rows ascending
+    bounds = [decode.instance_tps[g] for g in groups]
+    ranked = [np.zeros(0, np.int64) for _ in groups]  # per size: a prefix of its rows in falling bound
+    ends = np.array([g.size for g in groups], dtype=np.int64)
+    done = np.zeros(len(groups), np.int64)  # per size: rows [0, done) of its ranking are scored
+    want = np.minimum(FIRST_ROUND_ROWS, ends)
+    best = np.full(len(groups), -np.inf)
     parts: list[Bounded] = []
     while np.any(want > done):
-        rows = np.concatenate([cand[a:b] for a, b in zip(done, want)])
+        for j, w in enumerate(want):
+            if w > ranked[j].size:
+                ranked[j] = _falling(bounds[j], int(min(max(w, GROWTH * ranked[j].size), ends[j])))
+        rows = np.concatenate([groups[j][ranked[j][a:b]] for j, (a, b) in enumerate(zip(done, want))])
         part = _score(sc, plans, rows, limits, enumerated)
         parts.append(part)
-        np.maximum.at(best, np.repeat(np.arange(starts.size), want - done)[part.ok], part.rate[part.ok])
+        np.maximum.at(best, np.repeat(np.arange(len(groups)), want - done)[part.ok], part.rate[part.ok])
         done = want
         # rows whose bound reaches the best so far must be scored; a size without a best grows
-        reach = np.array([a + int(np.searchsorted(-bound[a:b], -best_g, side="right"))
-                          for a, b, best_g in zip(starts, ends, best)], dtype=np.int64)
-        grown = np.minimum(starts + (done - starts) * GROWTH, ends)
+        reach = np.array([np.count_nonzero(b >= best_g) for b, best_g in zip(bounds, best)], dtype=np.int64)
+        grown = np.minimum(done * GROWTH, ends)
         want = np.where(np.isfinite(best), np.maximum(reach, done), grown)
     if not parts:
         return _score(sc, plans, np.zeros(0, np.int64), limits, enumerated)

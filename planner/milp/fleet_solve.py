@@ -43,6 +43,12 @@ TIEBREAK_TIME_LIMIT_S = 30.0
 # knapsack-like models each restart repeats the root cut loop, and turning restarts off made the
 # example fleet's least-power solve 5-9x faster and maximise-throughput 1.4x (bench/fleet.py).
 HIGHS_OPTIONS = {"mip_allow_restart": False}
+# In a maximise-throughput tie-break (fewest GPUs at the optimum's throughput, a dense floor row on
+# tokens/s), HiGHS's root reduced-cost heuristic can stall the root node: on the docs' small fleet with
+# `--maximise tps --max-kw 90` it took 9.4 s of a 9.5 s tie-break (33 nodes; 0.8 s without it), and on
+# the example fleet's max-TPS tie-break it made no difference (same plan, same flows). Minimising
+# tie-breaks keep it: there it changes which tied plan is returned and saves no time.
+MAX_TPS_TIEBREAK_OPTIONS = {"mip_heuristic_run_root_reduced_cost": False}
 FLEET_WORDING = Wording(
     failed="solver {solver} failed on the fleet model: {exc}",
     infeasible="the fleet MILP is infeasible",
@@ -113,7 +119,9 @@ def solve(milp: Milp, solver: str = "highs", time_limit_s: float | None = None) 
     milp.problem.setObjective(milp.expressions[second])
     limit = TIEBREAK_TIME_LIMIT_S if time_limit_s is None else min(time_limit_s, TIEBREAK_TIME_LIMIT_S)
     try:
-        run(milp.problem, solver, limit, FLEET_WORDING, {**HIGHS_OPTIONS, "mip_max_nodes": TIEBREAK_MAX_NODES})
+        extra = MAX_TPS_TIEBREAK_OPTIONS if milp.objective == "max_tps" else {}
+        run(milp.problem, solver, limit, FLEET_WORDING,
+            {**HIGHS_OPTIONS, "mip_max_nodes": TIEBREAK_MAX_NODES, **extra})
         counts, flows = _values(milp)
         proven = True
     except SolverError:  # not proven in time: the first optimum stands, spare instances and all

@@ -95,8 +95,9 @@ def run(problem: pulp.LpProblem, solver: str, time_limit_s: float | None, wordin
     with quiet_stdout():
         try:
             status = problem.solve(command)
-        except (pulp.PulpError, IndexError, ValueError, OSError) as exc:
-            # PuLP raises when a solver rejects the model (e.g. HiGHS refuses entries >= 1e15).
+        except (pulp.PulpError, IndexError, KeyError, ValueError, OSError) as exc:
+            # PuLP raises when a solver rejects the model (e.g. HiGHS refuses entries >= 1e15), and a
+            # KeyError on a HiGHS status its table lacks (kSolutionLimit: a node limit reached).
             raise SolverError(wording.failed.format(solver=solver, exc=exc)) from None
     elapsed = time.perf_counter() - start
     name = pulp.LpStatus.get(status, str(status))

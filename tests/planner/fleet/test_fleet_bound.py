@@ -101,6 +101,24 @@ def test_bounded_rows_hold_every_sizes_fastest_row_bit_for_bit(name, system, isl
     assert np.array_equal(every.rate[pos], some.rate) and np.array_equal(every.ttft_s[pos], some.ttft_s)
 
 
+def test_falling_is_the_prefix_of_a_stable_sort_by_falling_bound():
+    # Rows go in falling bound, ties in row order: [5, 7, 7, 3, 7, 9, 1] -> 9 (row 5), 7 (rows 1, 2, 4),
+    # 5 (row 0), 3 (row 3), 1 (row 6). A prefix ending inside the tie of 7s takes the first rows of it.
+    b = np.array([5.0, 7.0, 7.0, 3.0, 7.0, 9.0, 1.0])
+    assert bound._falling(b, 1).tolist() == [5]
+    assert bound._falling(b, 3).tolist() == [5, 1, 2]
+    assert bound._falling(b, 4).tolist() == [5, 1, 2, 4]
+    assert bound._falling(b, 7).tolist() == [5, 1, 2, 4, 0, 3, 6]
+    assert bound._falling(b, 9).tolist() == [5, 1, 2, 4, 0, 3, 6]  # more than there are: every row
+    # Many ties (rates rounded to 3 values) and every prefix length: the stable sort's prefix each time.
+    rng = np.random.default_rng(3)
+    tied = rng.choice([1e3, 2e3, 3e3], size=200)
+    for count in range(1, 201):
+        assert np.array_equal(bound._falling(tied, count), np.argsort(-tied, kind="stable")[:count])
+    # A NaN rate sorts last, as in the stable sort (that path sorts every row).
+    assert bound._falling(np.array([1.0, np.nan, 2.0]), 2).tolist() == [2, 0]
+
+
 def test_a_failed_bound_falls_back_to_every_row():
     name, system, isl, osl, limits = CASES[0]
     fleet = _fleet(name, system, isl, osl, limits)
