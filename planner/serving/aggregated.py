@@ -76,7 +76,7 @@ from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, CurveCollectives, comm
-from planner.serving.fixed_point import chunk_read_bytes, lifetimes, row_blocks, steady_terms
+from planner.serving.fixed_point import chunk_read_bytes, lifetimes, steady_terms
 from planner.serving.layout import Layout
 from planner.serving.plan import concat_rows, put_rows, take_rows
 from planner.serving.roofline import (
@@ -274,28 +274,24 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
 
 
 def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
-            decode: DecodeTerms, isl: int, osl: int, prefill_attention_flop: float,
+            decode: DecodeTerms | None, isl: int, osl: int, prefill_attention_flop: float,
             gpus_per_server: int, gpus_per_rack: int, running: np.ndarray | None = None) -> ServingTimes:
     """TPOT, TTFT and output rate of aggregated serving (module docstring).
 
     Args:
         shape, lay, r, quant_index: the evaluator's model shape, layout, rates and weight modes.
         profile: engine profile (overheads, chunk size, wait fraction, overlap).
-        decode: the decode step's terms at the batch's context.
+        decode: the decode step's terms at the batch's context (None: computed here, as ``DecodeTerms.of``).
         isl, osl: prompt and output lengths, tokens.
         prefill_attention_flop: causal attention FLOPs of one prompt, already scaled for
             MLA (:func:`planner.serving.shape.prefill_attention_scale`).
         gpus_per_server, gpus_per_rack: placement tiers for the collectives.
         running: sequences the engine admits (:func:`planner.serving.memory.admitted_sequences`); None: the batch.
     """
-    if (blocks := row_blocks(lay.tp.shape[0])) is not None:  # each row on its own: in blocks that stay in cache
-        return concat_rows([serving(shape, take_rows(lay, b), r, quant_index[b], profile, take_rows(decode, b), isl,
-                                    osl, prefill_attention_flop, gpus_per_server, gpus_per_rack,
-                                    None if running is None else running[b]) for b in blocks])
     batch = lay.batch
     if running is not None and np.any(running < batch):
-        lay = lay.with_batch(running)
-        decode = DecodeTerms.of(shape, lay, r, quant_index)
+        lay, decode = lay.with_batch(running), None
+    decode = DecodeTerms.of(shape, lay, r, quant_index) if decode is None else decode
     ones = np.ones_like(lay.tp)
     during_decode = 1.0 - profile.prefill_wait_fraction  # share of others' prompts inside the decode window
     chunks = np.ceil(isl / profile.prefill_chunk_tokens)
