@@ -346,7 +346,7 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
     """
     rows = lay.tp.shape[0]
     ttft, overhead = np.broadcast_to(ttft, (rows,)), np.broadcast_to(overhead, (rows,))
-    taken = {}  # the rows still iterating, once rows are dropped: live -> their arrays
+    taken, first = {}, {}  # the rows still iterating, once rows are dropped: live -> their arrays; the first such
     whole = {}  # the last round run over every row: its lifetimes, step and prompt tokens per step
 
     def tpot_of(steps_per_life: np.ndarray, live: np.ndarray | None):
@@ -356,6 +356,7 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
             if taken.get("live") is not live:
                 taken.update(live=live, part=(take_rows(lay, live), take_rows(decode, live), quant_index[live],
                                               overhead[live]))
+                first.setdefault("live", live), first.setdefault("part", taken["part"])
             part = taken["part"]
         work, per_step = _steady_work(part[0], isl, chunk, steps_per_life, prefill_attention_flop, during_decode)
         step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack)
@@ -373,10 +374,13 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
         work, per_step = _steady_work(lay, isl, chunk, steps, prefill_attention_flop, during_decode)
         step = iteration(shape, lay, r, quant_index, profile, decode, work, gpus_per_server, gpus_per_rack)
     elif redo.size:
-        step, some = concat_rows([step]), take_rows(lay, redo)  # a copy: the step shares decode's offload term
+        step = concat_rows([step])  # a copy: the step shares decode's offload term
+        # (usually the rows first dropped to, already taken)
+        some, some_decode, some_quant = first["part"][:3] if np.array_equal(first.get("live"), redo) \
+            else (take_rows(lay, redo), take_rows(decode, redo), quant_index[redo])
         work, per_step[redo] = _steady_work(some, isl, chunk, steps[redo], prefill_attention_flop, during_decode)
-        put_rows(step, redo, iteration(shape, some, r, quant_index[redo], profile, take_rows(decode, redo), work,
-                                       gpus_per_server, gpus_per_rack))
+        put_rows(step, redo, iteration(shape, some, r, some_quant, profile, some_decode, work, gpus_per_server,
+                                       gpus_per_rack))
     return step, profile.step_time_s(lay.pp * step.stage_time_s, overhead), per_step
 
 

@@ -92,12 +92,13 @@ def take_rows(obj, index):
     dataclasses recursively; scalars and ``None`` are kept.
     """
     changes = {}
+    by_position = isinstance(index, np.ndarray) and index.dtype.kind in "iu"  # np.take: about twice as fast
     for f in fields(obj):
         v = getattr(obj, f.name)
         if is_dataclass(v) and not isinstance(v, type):
             changes[f.name] = take_rows(v, index)
         elif isinstance(v, np.ndarray):
-            changes[f.name] = v[:, index] if v.ndim == 2 else v[index]
+            changes[f.name] = np.take(v, index, axis=-1) if by_position else v[:, index] if v.ndim == 2 else v[index]
     return replace(obj, **changes)
 
 
