@@ -222,8 +222,7 @@ class ModeRows:
 
 def modes(curve: GemmCurve, mode: np.ndarray) -> ModeRows:
     """``curve``'s constants for rows of quantisation modes ``mode``, whatever their GEMMs' rows."""
-    def pick(values):
-        return np.take(values, mode)
+    pick = _picker(mode)
     return ModeRows(
         inv_tile_m=pick(1.0 / curve.tile_m), inv_tile_n=pick(1.0 / curve.tile_n), inv_sm=1.0 / curve.sm_count,
         wave_s_per_k=pick(2.0 * curve.sm_count * curve.tile_m * curve.tile_n / curve.flop_per_s),
@@ -235,8 +234,7 @@ def modes(curve: GemmCurve, mode: np.ndarray) -> ModeRows:
 def rows(curve: GemmCurve, mode: np.ndarray, m: np.ndarray) -> RowsCurve:
     """``curve``'s constants for rows of quantisation modes ``mode`` running GEMMs of ``m`` rows each
     (``modes(curve, mode).at(m)``, without keeping the ``m``-free constants: fewer arrays alive at once)."""
-    def pick(values):
-        return np.take(values, mode)
+    pick = _picker(mode)
     return RowsCurve(
         tiles_m=np.ceil(m * pick(1.0 / curve.tile_m)), inv_tile_n=pick(1.0 / curve.tile_n),
         inv_sm=1.0 / curve.sm_count,
@@ -246,6 +244,15 @@ def rows(curve: GemmCurve, mode: np.ndarray, m: np.ndarray) -> RowsCurve:
         weight_s=pick(curve.weight_bytes / curve.bytes_per_s),
         quant_s_per_k=m * pick(curve.quant_s_per_element),
         floor_s=pick(curve.floor_s))
+
+
+def _picker(mode: np.ndarray):
+    """``values -> values[mode]`` for arrays of per-mode constants; a scalar when every row has the same mode (the
+    LM head's, which the engine pins): the same figures, without a look-up per row."""
+    if mode.size and np.all(mode == mode.flat[0]):
+        first = int(mode.flat[0])
+        return lambda values: float(values[first])
+    return lambda values: np.take(values, mode)
 
 
 @dataclass(frozen=True)
