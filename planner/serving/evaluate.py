@@ -198,7 +198,7 @@ def _evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape) -> Score
         bound_hbm = per_gpu_tokens / (t_hbm + curve_read_bytes(shape, lay, r) / achievable)
         comm_s = np.where(traffic.time_s > 0, traffic.time_s, 1.0)
         bound_comm = np.where(traffic.time_s > 0, per_gpu_tokens / comm_s, np.inf)
-    bound_compute = r.compute_bound_flop_per_s[plans.quant] / shape.linear_flop_per_token
+    bound_compute = np.take(r.compute_bound_flop_per_s, plans.quant) / shape.linear_flop_per_token
 
     per_gpu_rate = traffic.bytes_by_tier / stage
     gpus = lay.gpus
