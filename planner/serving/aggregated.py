@@ -394,7 +394,7 @@ def _steady_work(lay: Layout, isl: int, chunk: float, steps_per_life: np.ndarray
     return PromptWork(
         group_tokens=stage_tokens * group_share,
         stage_tokens=stage_tokens,
-        prompts_per_group=prompts / lay.pp * group_share,
-        attention_flop=prompts / lay.pp * group_share * prefill_attention_flop,
-        chunk_tokens=chunk * np.ones(steps_per_life.size),
+        prompts_per_group=(per_group := prompts / lay.pp * group_share),
+        attention_flop=per_group * prefill_attention_flop,
+        chunk_tokens=np.full(steps_per_life.size, chunk),
     ), per_step

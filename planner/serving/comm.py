@@ -195,19 +195,22 @@ class CurveCollectives:
         latency_s: every call's latency part, summed.
         s_per_group_token, s_per_micro_token: seconds per token of the group and of the micro-batch.
         bytes_per_group_token, bytes_per_micro_token: shape (3, rows): bytes sent per GPU on each tier per token.
+        (The micro-batch's are None where no collective scales with it: a dense model's.)
     """
 
     latency_s: np.ndarray
     s_per_group_token: np.ndarray
-    s_per_micro_token: np.ndarray
+    s_per_micro_token: np.ndarray | None
     bytes_per_group_token: np.ndarray
-    bytes_per_micro_token: np.ndarray
+    bytes_per_micro_token: np.ndarray | None
 
     def at(self, group_tokens: np.ndarray, micro_tokens: np.ndarray) -> Comm:
         """Traffic and time of the collectives of ``micro_tokens`` per micro-batch, ``group_tokens`` per group."""
-        return Comm(bytes_by_tier=self.bytes_per_group_token * group_tokens + self.bytes_per_micro_token * micro_tokens,
-                    time_s=self.latency_s + self.s_per_group_token * group_tokens
-                    + self.s_per_micro_token * micro_tokens)
+        sent, time = self.bytes_per_group_token * group_tokens, self.latency_s + self.s_per_group_token * group_tokens
+        if self.s_per_micro_token is None:  # no collective scales with the micro-batch (adding zeros changes nothing)
+            return Comm(bytes_by_tier=sent, time_s=time)
+        return Comm(bytes_by_tier=sent + self.bytes_per_micro_token * micro_tokens,
+                    time_s=time + self.s_per_micro_token * micro_tokens)
 
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: int,
@@ -217,12 +220,14 @@ class CurveCollectives:
         per_token = {"group": np.zeros((NUM_TIERS, rows)), "micro": np.zeros((NUM_TIERS, rows))}
         seconds = {"group": np.zeros(rows), "micro": np.zeros(rows)}
         latency = np.zeros(rows)
-        for at, driver, calls, message_of, sent_per_byte, curve in _collectives(shape, lay, k, gpus_per_server,
-                                                                               gpus_per_rack):
+        collectives = _collectives(shape, lay, k, gpus_per_server, gpus_per_rack)
+        for at, driver, calls, message_of, sent_per_byte, curve in collectives:
             message_per_token = message_of(1.0)
             call_latency, per_byte = latency_and_per_byte(curve)
             per_token[driver].reshape(-1)[at] += sent_per_byte * message_per_token * calls
             latency = latency + calls * call_latency
             seconds[driver] = seconds[driver] + calls * per_byte * message_per_token
-        return cls(latency_s=latency, s_per_group_token=seconds["group"], s_per_micro_token=seconds["micro"],
-                   bytes_per_group_token=per_token["group"], bytes_per_micro_token=per_token["micro"])
+        micro = any(driver == "micro" for _, driver, *_ in collectives)
+        return cls(latency_s=latency, s_per_group_token=seconds["group"],
+                   s_per_micro_token=seconds["micro"] if micro else None, bytes_per_group_token=per_token["group"],
+                   bytes_per_micro_token=per_token["micro"] if micro else None)

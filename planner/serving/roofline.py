@@ -302,7 +302,7 @@ def chunked_moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndar
     the share of steps that take a chunk. Without a curve: ``decode_moe`` (zeros).
     """
     base = moe_s(shape, lay, r, quant_index, lay.micro_tokens) if decode_moe is None else decode_moe
-    if r.moe_curve is None:
+    if r.moe_curve is None or not shape.num_moe_layers:
         return base
     if with_chunk_moe is None:
         with_chunk_moe = moe_s(shape, lay, r, quant_index, lay.micro_tokens + chunk_tokens)
