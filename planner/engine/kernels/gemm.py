@@ -133,10 +133,12 @@ class RowsCurve:
                 n = n * inv_tp
             elif split == "k":
                 k = k * inv_tp
-            waves = np.ceil(self.tiles_m * np.ceil(n * self.inv_tile_n) * self.inv_sm)
-            compute = waves * (self.wave_s_per_k * k)
-            memory = k * (self.in_s_per_k + n * self.weight_s) + n * self.out_s_per_n
-            total = total + np.maximum(compute, memory) + k * self.quant_s_per_k
+            compute = self.tiles_m * np.ceil(n * self.inv_tile_n)  # waves x wave time
+            compute *= self.inv_sm
+            np.ceil(compute, out=compute)
+            compute *= self.wave_s_per_k * k
+            total = _add_gemm(total, compute, k * (self.in_s_per_k + n * self.weight_s), n * self.out_s_per_n,
+                              k, self.quant_s_per_k)
         return total
 
     def sum_shapes_s(self, gemms: GemmShapes) -> np.ndarray:
@@ -144,11 +146,25 @@ class RowsCurve:
         ``ceil(n / tile_n)``, wave time and weight time taken instead of computed)."""
         total = len(gemms) * self.floor_s
         for n, k, tiles_n, wave_s, weight_s in zip(gemms.n, gemms.k, gemms.tiles_n, gemms.wave_s, gemms.weight_s):
-            waves = np.ceil(self.tiles_m * tiles_n * self.inv_sm)
-            compute = waves * wave_s
-            memory = k * (self.in_s_per_k + weight_s) + n * self.out_s_per_n
-            total = total + np.maximum(compute, memory) + k * self.quant_s_per_k
+            compute = self.tiles_m * tiles_n  # waves x wave time
+            compute *= self.inv_sm
+            np.ceil(compute, out=compute)
+            compute *= wave_s
+            memory = self.in_s_per_k + weight_s
+            memory *= k
+            total = _add_gemm(total, compute, memory, n * self.out_s_per_n, k, self.quant_s_per_k)
         return total
+
+
+def _add_gemm(total, compute, memory, output, k, quant_s_per_k):
+    """``total + max(compute, memory + output) + k x quant_s_per_k``, in that order (:meth:`RowsCurve.sum_time_s`),
+    reusing ``compute``'s and ``memory``'s arrays for the temporaries (the same figures, less memory traffic)."""
+    memory += output
+    np.maximum(compute, memory, out=compute)
+    compute += total
+    np.multiply(k, quant_s_per_k, out=memory)
+    compute += memory
+    return compute
 
 
 @dataclass(frozen=True)
