@@ -45,6 +45,27 @@ def test_put_rows_writes_back_what_take_rows_took():
     assert np.array_equal(target.batch[idx], plans.batch[idx]) and np.count_nonzero(target.batch) == 3
 
 
+def test_take_rows_by_position_by_mask_and_by_slice_agree_and_join_rows_rebuilds_the_whole():
+    # take_rows gathers integer positions with np.take, a mask or a slice by indexing: the same rows, tier arrays
+    # (shape (3, rows)) by column; join_rows writes consecutive parts back into one table of all the rows.
+    from planner.serving.plan import join_rows
+
+    sc = Scenario(hardware=Catalogue().hardware("hgx-h200"), model=model("llama-3.1-70b"),
+                  workload=Workload(tokens_cached=8192))
+    scores = evaluate(sc, _rows(12, seed=4), shape_of(sc))
+    mask = np.zeros(12, dtype=bool)
+    mask[[2, 3, 9]] = True
+    by_position, by_mask = take_rows(scores, np.array([2, 3, 9])), take_rows(scores, mask)
+    assert by_position.fabric_bytes_per_s.shape == (3, 3)
+    assert np.array_equal(by_position.fabric_bytes_per_s, scores.fabric_bytes_per_s[:, [2, 3, 9]])
+    for name in ("step_time_s", "fabric_bytes_per_s", "gpus_per_instance"):
+        assert np.array_equal(getattr(by_position, name), getattr(by_mask, name)), name
+    joined = join_rows((take_rows(scores, slice(a, b)) for a, b in ((0, 5), (5, 11), (11, 12))), 12)
+    for name in ("step_time_s", "fabric_bytes_per_s", "layout_ok"):
+        assert np.array_equal(getattr(joined, name), getattr(scores, name)), name
+    assert np.array_equal(joined.memory.weights, scores.memory.weights) and joined.layout_ok.dtype == bool
+
+
 @pytest.mark.parametrize("name,system,preset", [("qwen3-235b-a22b", "gb200-nvl72", None),
                                                 ("llama-3.1-70b", "hgx-h200", None),
                                                 ("qwen3-235b-a22b", "gb200-nvl72", "seed")])
