@@ -56,9 +56,11 @@ from planner.serving.shape import ModelShape, model_shape, prefill_attention_sca
 from planner.units import gb, kw
 
 LIMITS = ("compute", "hbm", "comm", "offload", "gemm", "moe", "attn")  # attn: attention kernels
-# Rows per block of ``evaluate`` (about 0.5 MB per float array: the temporaries of a block, and of each round of
-# the serving fixed point, fit in a core's cache instead of each streaming a million rows through memory).
-BLOCK_ROWS = 65_536
+# Rows per block of ``evaluate`` (0.25 MB per float array: the temporaries of a block, and of each round of the
+# serving fixed point, stay in a core's cache instead of each streaming a million rows through memory). 65,536
+# scored as fast, but the default plan's 109,008 rows then peaked at 125 MB instead of 114 MB (one large block's
+# temporaries beside the whole table's results).
+BLOCK_ROWS = 32_768
 
 
 @dataclass(frozen=True)
