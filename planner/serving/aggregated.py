@@ -374,8 +374,7 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
         work, per_step = _steady_work(lay, isl, chunk, steps, prefill_attention_flop, during_decode)
         step = iteration(shape, lay, r, quant_index, profile, decode, work, gpus_per_server, gpus_per_rack)
     elif redo.size:
-        step = concat_rows([step])  # a copy: the step shares decode's offload term
-        # (usually the rows first dropped to, already taken)
+        step = concat_rows([step])  # a copy (it shares decode's offload term); usually the first rows dropped to
         some, some_decode, some_quant = first["part"][:3] if np.array_equal(first.get("live"), redo) \
             else (take_rows(lay, redo), take_rows(decode, redo), quant_index[redo])
         work, per_step[redo] = _steady_work(some, isl, chunk, steps[redo], prefill_attention_flop, during_decode)
