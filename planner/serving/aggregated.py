@@ -76,7 +76,7 @@ from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, CurveCollectives, comm
-from planner.serving.fixed_point import chunk_read_bytes, lifetimes, row_blocks, steady_terms
+from planner.serving.fixed_point import chunk_read_bytes, lifetimes, steady_terms
 from planner.serving.layout import Layout
 from planner.serving.plan import concat_rows, put_rows, take_rows
 from planner.serving.roofline import (
@@ -274,28 +274,24 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
 
 
 def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
-            decode: DecodeTerms, isl: int, osl: int, prefill_attention_flop: float,
+            decode: DecodeTerms | None, isl: int, osl: int, prefill_attention_flop: float,
             gpus_per_server: int, gpus_per_rack: int, running: np.ndarray | None = None) -> ServingTimes:
     """TPOT, TTFT and output rate of aggregated serving (module docstring).
 
     Args:
         shape, lay, r, quant_index: the evaluator's model shape, layout, rates and weight modes.
         profile: engine profile (overheads, chunk size, wait fraction, overlap).
-        decode: the decode step's terms at the batch's context.
+        decode: the decode step's terms at the batch's context (None: computed here, as ``DecodeTerms.of``).
         isl, osl: prompt and output lengths, tokens.
         prefill_attention_flop: causal attention FLOPs of one prompt, already scaled for
             MLA (:func:`planner.serving.shape.prefill_attention_scale`).
         gpus_per_server, gpus_per_rack: placement tiers for the collectives.
         running: sequences the engine admits (:func:`planner.serving.memory.admitted_sequences`); None: the batch.
     """
-    if (blocks := row_blocks(lay.tp.shape[0])) is not None:  # each row on its own: in blocks that stay in cache
-        return concat_rows([serving(shape, take_rows(lay, b), r, quant_index[b], profile, take_rows(decode, b), isl,
-                                    osl, prefill_attention_flop, gpus_per_server, gpus_per_rack,
-                                    None if running is None else running[b]) for b in blocks])
     batch = lay.batch
     if running is not None and np.any(running < batch):
-        lay = lay.with_batch(running)
-        decode = DecodeTerms.of(shape, lay, r, quant_index)
+        lay, decode = lay.with_batch(running), None
+    decode = DecodeTerms.of(shape, lay, r, quant_index) if decode is None else decode
     ones = np.ones_like(lay.tp)
     during_decode = 1.0 - profile.prefill_wait_fraction  # share of others' prompts inside the decode window
     chunks = np.ceil(isl / profile.prefill_chunk_tokens)
@@ -350,7 +346,7 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
     """
     rows = lay.tp.shape[0]
     ttft, overhead = np.broadcast_to(ttft, (rows,)), np.broadcast_to(overhead, (rows,))
-    taken = {}  # the rows still iterating, once rows are dropped: live -> their arrays
+    taken, first = {}, {}  # the rows still iterating, once rows are dropped: live -> their arrays; the first such
     whole = {}  # the last round run over every row: its lifetimes, step and prompt tokens per step
 
     def tpot_of(steps_per_life: np.ndarray, live: np.ndarray | None):
@@ -360,6 +356,7 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
             if taken.get("live") is not live:
                 taken.update(live=live, part=(take_rows(lay, live), take_rows(decode, live), quant_index[live],
                                               overhead[live]))
+                first.setdefault("live", live), first.setdefault("part", taken["part"])
             part = taken["part"]
         work, per_step = _steady_work(part[0], isl, chunk, steps_per_life, prefill_attention_flop, during_decode)
         step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack)
@@ -377,10 +374,12 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
         work, per_step = _steady_work(lay, isl, chunk, steps, prefill_attention_flop, during_decode)
         step = iteration(shape, lay, r, quant_index, profile, decode, work, gpus_per_server, gpus_per_rack)
     elif redo.size:
-        step, some = concat_rows([step]), take_rows(lay, redo)  # a copy: the step shares decode's offload term
+        step = concat_rows([step])  # a copy (it shares decode's offload term); usually the first rows dropped to
+        some, some_decode, some_quant = first["part"][:3] if np.array_equal(first.get("live"), redo) \
+            else (take_rows(lay, redo), take_rows(decode, redo), quant_index[redo])
         work, per_step[redo] = _steady_work(some, isl, chunk, steps[redo], prefill_attention_flop, during_decode)
-        put_rows(step, redo, iteration(shape, some, r, quant_index[redo], profile, take_rows(decode, redo), work,
-                                       gpus_per_server, gpus_per_rack))
+        put_rows(step, redo, iteration(shape, some, r, some_quant, profile, some_decode, work, gpus_per_server,
+                                       gpus_per_rack))
     return step, profile.step_time_s(lay.pp * step.stage_time_s, overhead), per_step
 
 
@@ -394,7 +393,7 @@ def _steady_work(lay: Layout, isl: int, chunk: float, steps_per_life: np.ndarray
     return PromptWork(
         group_tokens=stage_tokens * group_share,
         stage_tokens=stage_tokens,
-        prompts_per_group=prompts / lay.pp * group_share,
-        attention_flop=prompts / lay.pp * group_share * prefill_attention_flop,
-        chunk_tokens=chunk * np.ones(steps_per_life.size),
+        prompts_per_group=(per_group := prompts / lay.pp * group_share),
+        attention_flop=per_group * prefill_attention_flop,
+        chunk_tokens=np.full(steps_per_life.size, chunk),
     ), per_step

@@ -152,8 +152,9 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
         out.append((at, driver, calls, message_of, sent_per_byte, curve(tier)))
 
     def allreduce(n):
-        return lambda t: lambda m, on: allreduce_s(n, m, k.allreduce_floor_s[t] * on, k.allreduce_step_s[t] * on,
-                                                   k.allreduce_bytes_per_s[t])
+        return lambda t: lambda m, on: allreduce_s(n, m, np.take(k.allreduce_floor_s, t) * on,
+                                                   np.take(k.allreduce_step_s, t) * on,
+                                                   np.take(k.allreduce_bytes_per_s, t))
 
     # Attention and dense-FFN all-reduce over tp.
     add(lay.tp, "group", (lay.stage_layers + lay.dense_layers) * (lay.tp > 1), lambda g: g * hidden_bytes,
@@ -164,8 +165,9 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
         add(lay.stage_gpus, "micro", 2.0 * lay.moe_layers * (lay.ep > 1),
             lambda m: m / lay.stage_gpus * shape.top_k * hidden_bytes,
             bandwidth_factor(ALL_TO_ALL, lay.stage_gpus, lay.ep),
-            lambda t: lambda m, on: alltoall_s(lay.stage_gpus, m, lay.ep, k.alltoall_floor_s[t] * on,
-                                               k.alltoall_step_s[t] * on, k.alltoall_bytes_per_s[t]))
+            lambda t: lambda m, on: alltoall_s(lay.stage_gpus, m, lay.ep, np.take(k.alltoall_floor_s, t) * on,
+                                               np.take(k.alltoall_step_s, t) * on,
+                                               np.take(k.alltoall_bytes_per_s, t)))
         # Expert tensor-parallel all-reduce of the token-expert pairs.
         add(lay.moe_tp, "micro", lay.moe_layers * (lay.moe_tp > 1),
             lambda m: np.where(lay.ep > 1, m * shape.top_k / lay.ep, m) * hidden_bytes,
@@ -174,7 +176,7 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
     # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
     add(2.0 * lay.stage_gpus, "group", (lay.pp > 1).astype(float), lambda g: g * hidden_bytes / lay.tp,
         bandwidth_factor(P2P, 2.0),
-        lambda t: lambda m, on: p2p_s(m, k.alltoall_floor_s[t] * on, k.alltoall_bytes_per_s[t]))
+        lambda t: lambda m, on: p2p_s(m, np.take(k.alltoall_floor_s, t) * on, np.take(k.alltoall_bytes_per_s, t)))
     return out
 
 
@@ -193,19 +195,22 @@ class CurveCollectives:
         latency_s: every call's latency part, summed.
         s_per_group_token, s_per_micro_token: seconds per token of the group and of the micro-batch.
         bytes_per_group_token, bytes_per_micro_token: shape (3, rows): bytes sent per GPU on each tier per token.
+        (The micro-batch's are None where no collective scales with it: a dense model's.)
     """
 
     latency_s: np.ndarray
     s_per_group_token: np.ndarray
-    s_per_micro_token: np.ndarray
+    s_per_micro_token: np.ndarray | None
     bytes_per_group_token: np.ndarray
-    bytes_per_micro_token: np.ndarray
+    bytes_per_micro_token: np.ndarray | None
 
     def at(self, group_tokens: np.ndarray, micro_tokens: np.ndarray) -> Comm:
         """Traffic and time of the collectives of ``micro_tokens`` per micro-batch, ``group_tokens`` per group."""
-        return Comm(bytes_by_tier=self.bytes_per_group_token * group_tokens + self.bytes_per_micro_token * micro_tokens,
-                    time_s=self.latency_s + self.s_per_group_token * group_tokens
-                    + self.s_per_micro_token * micro_tokens)
+        sent, time = self.bytes_per_group_token * group_tokens, self.latency_s + self.s_per_group_token * group_tokens
+        if self.s_per_micro_token is None:  # no collective scales with the micro-batch (adding zeros changes nothing)
+            return Comm(bytes_by_tier=sent, time_s=time)
+        return Comm(bytes_by_tier=sent + self.bytes_per_micro_token * micro_tokens,
+                    time_s=time + self.s_per_micro_token * micro_tokens)
 
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: int,
@@ -215,12 +220,14 @@ class CurveCollectives:
         per_token = {"group": np.zeros((NUM_TIERS, rows)), "micro": np.zeros((NUM_TIERS, rows))}
         seconds = {"group": np.zeros(rows), "micro": np.zeros(rows)}
         latency = np.zeros(rows)
-        for at, driver, calls, message_of, sent_per_byte, curve in _collectives(shape, lay, k, gpus_per_server,
-                                                                               gpus_per_rack):
+        collectives = _collectives(shape, lay, k, gpus_per_server, gpus_per_rack)
+        for at, driver, calls, message_of, sent_per_byte, curve in collectives:
             message_per_token = message_of(1.0)
             call_latency, per_byte = latency_and_per_byte(curve)
             per_token[driver].reshape(-1)[at] += sent_per_byte * message_per_token * calls
             latency = latency + calls * call_latency
             seconds[driver] = seconds[driver] + calls * per_byte * message_per_token
-        return cls(latency_s=latency, s_per_group_token=seconds["group"], s_per_micro_token=seconds["micro"],
-                   bytes_per_group_token=per_token["group"], bytes_per_micro_token=per_token["micro"])
+        micro = any(driver == "micro" for _, driver, *_ in collectives)
+        return cls(latency_s=latency, s_per_group_token=seconds["group"],
+                   s_per_micro_token=seconds["micro"] if micro else None, bytes_per_group_token=per_token["group"],
+                   bytes_per_micro_token=per_token["micro"] if micro else None)

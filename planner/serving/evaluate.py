@@ -26,7 +26,7 @@ Reported figures (the seed notes' columns):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,11 +34,11 @@ import numpy as np
 from hardware.specs import TIERS
 from planner.engine.rates import rates
 from planner.serving import parallel
-from planner.serving.aggregated import DecodeTerms, serving
+from planner.serving.aggregated import serving
 from planner.serving.comm import comm
 from planner.serving.layout import block_modes, layout
 from planner.serving.memory import admitted_sequences, memory
-from planner.serving.plan import Plan, PlanArrays, take_rows
+from planner.serving.plan import Plan, PlanArrays, join_rows, take_rows
 from planner.serving.prefill import prefill_time_s
 from planner.serving.roofline import (
     attention_s,
@@ -56,6 +56,11 @@ from planner.serving.shape import ModelShape, model_shape, prefill_attention_sca
 from planner.units import gb, kw
 
 LIMITS = ("compute", "hbm", "comm", "offload", "gemm", "moe", "attn")  # attn: attention kernels
+# Rows per block of ``evaluate`` (0.25 MB per float array: the temporaries of a block, and of each round of the
+# serving fixed point, stay in a core's cache instead of each streaming a million rows through memory). 65,536
+# scored as fast, but the default plan's 109,008 rows then peaked at 125 MB instead of 114 MB (one large block's
+# temporaries beside the whole table's results).
+BLOCK_ROWS = 32_768
 
 
 @dataclass(frozen=True)
@@ -133,23 +138,40 @@ def shape_of(scenario: Scenario) -> ModelShape:
                        scenario.moe_approximation, prefill_tokens=w.isl or 0)
 
 
+def row_blocks(rows: int) -> list[slice] | None:
+    """Consecutive slices of at most ``BLOCK_ROWS`` rows covering ``rows``; None when one block holds them."""
+    if rows <= BLOCK_ROWS:
+        return None
+    return [slice(start, start + BLOCK_ROWS) for start in range(0, rows, BLOCK_ROWS)]
+
+
 def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = None) -> Scores:
-    """Score every row of ``plans`` under ``scenario``."""
-    hw, prof = scenario.hardware, scenario.engine_profile
+    """Score every row of ``plans`` under ``scenario``.
+
+    Every row scores on its own (its figures do not depend on the rows beside it), so a large table is
+    scored in blocks of ``BLOCK_ROWS`` rows (:func:`row_blocks`), whose temporaries stay in cache.
+    """
     shape = shape or shape_of(scenario)
+    if (blocks := row_blocks(len(plans))) is None:
+        return _evaluate(scenario, plans, shape)
+    parts = (replace(_evaluate(scenario, plans.take(b), shape), plans=None) for b in blocks)
+    return replace(join_rows(parts, len(plans)), plans=plans)
+
+
+def _evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape) -> Scores:
+    hw, prof = scenario.hardware, scenario.engine_profile
     r = rates(hw, prof)
     lay = layout(shape, plans, *block_modes(scenario.model.native_weight_quant, prof.lm_head_quant))
     gps, gpr = hw.gpus_per_server, hw.gpus_per_rack
 
-    t_compute = compute_s(shape, lay, r, plans.quant)
-    t_hbm = hbm_s(shape, lay, r)
     t_offload = offload_s(shape, lay, r)
-    t_moe = moe_s(shape, lay, r, plans.quant, lay.micro_tokens)  # own term, after the blend
-    t_attention = attention_s(shape, lay, r)
     ttft = None
     w = scenario.workload
     mem = memory(shape, lay)
     if not w.has_prefill:  # steady decode; with prompts the serving fixed point times the step instead
+        t_compute, t_hbm = compute_s(shape, lay, r, plans.quant), hbm_s(shape, lay, r)
+        t_moe = moe_s(shape, lay, r, plans.quant, lay.micro_tokens)  # own term, after the blend
+        t_attention = attention_s(shape, lay, r)
         traffic = comm(shape, lay, r, gps, gpr)
         terms = [t_compute, t_hbm, traffic.time_s, t_offload]
         # Dense-block GEMMs on their kernel curve, one after another with the rest (not blended).
@@ -159,10 +181,9 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
             + t_gemm + t_moe + t_attention  # kernel-curve terms after the blend (zero under the seed preset)
         step = prof.step_time_s(lay.pp * stage, prof.iteration_overhead_s(lay.batch / lay.dp))
         instance_tps = lay.batch / step
-    else:  # aggregated serving: the step carries prompt work (planner.serving.aggregated)
-        decode = DecodeTerms(compute_s=t_compute, hbm_s=t_hbm, offload_s=t_offload, moe_s=t_moe,
-                             attention_s=t_attention)
-        sv = serving(shape, lay, r, plans.quant, prof, decode, w.isl, w.osl,
+    else:  # aggregated serving: the step carries prompt work (planner.serving.aggregated), its decode terms
+        # those of the sequences admitted (``t_offload`` stays the batch's, as reported)
+        sv = serving(shape, lay, r, plans.quant, prof, None, w.isl, w.osl,
                      shape.prefill_attention_flop * prefill_attention_scale(scenario.model), gps, gpr,
                      admitted_sequences(mem, lay, hw.gpu.hbm_bytes, prof, w.isl, w.osl))
         t_compute, t_hbm, traffic, terms = sv.step.compute_s, sv.step.hbm_s, sv.step.comm, sv.step.terms
@@ -179,7 +200,7 @@ def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = N
         bound_hbm = per_gpu_tokens / (t_hbm + curve_read_bytes(shape, lay, r) / achievable)
         comm_s = np.where(traffic.time_s > 0, traffic.time_s, 1.0)
         bound_comm = np.where(traffic.time_s > 0, per_gpu_tokens / comm_s, np.inf)
-    bound_compute = r.compute_bound_flop_per_s[plans.quant] / shape.linear_flop_per_token
+    bound_compute = np.take(r.compute_bound_flop_per_s, plans.quant) / shape.linear_flop_per_token
 
     per_gpu_rate = traffic.bytes_by_tier / stage
     gpus = lay.gpus

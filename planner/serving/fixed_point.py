@@ -7,9 +7,9 @@ curve's constants apart from the rows, ``roofline.gemm_setup``, the collectives'
 parameters and latency parts) are the same in every round. :func:`steady_terms` computes them once
 and stores them in the decode terms, where ``aggregated.iteration`` takes them instead of recomputing
 them: the same arithmetic on the same inputs, so every round's figures are bit for bit those of
-recomputing them. Every row iterates on its own (its figures do not depend on the rows beside it),
-so a large table is served in blocks of ``BLOCK_ROWS`` rows (:func:`row_blocks`): a round's dozens
-of temporaries then stay in cache instead of each streaming a million rows through memory.
+recomputing them. Every row iterates on its own (its figures do not depend on the rows beside it): the
+evaluator serves a large table in blocks (``planner.serving.evaluate.row_blocks``), so a round's dozens
+of temporaries stay in cache instead of each streaming a million rows through memory.
 
 **The rounds** (:func:`lifetimes`) look for the lifetime ``s`` in decode steps with
 ``s = g(s) = waited + TTFT / TPOT(s)``, starting from ``osl``. The plain step ``s -> g(s)`` moves
@@ -64,16 +64,6 @@ SETTLED = 1e-12
 # layout and decode terms' ~60 arrays costs ~10 ms whatever their length: more than a round of 2,048 rows).
 COMPACT_FRACTION = 0.25
 COMPACT_ROWS = 2048
-# Rows per block of the fixed point (about 0.5 MB per float array: a round's temporaries fit in a
-# core's cache); 16,384 and 262,144 rows were slower on a million rows.
-BLOCK_ROWS = 65_536
-
-
-def row_blocks(rows: int) -> list[slice] | None:
-    """Consecutive slices of at most ``BLOCK_ROWS`` rows covering ``rows``; None when one block holds them."""
-    if rows <= BLOCK_ROWS:
-        return None
-    return [slice(start, start + BLOCK_ROWS) for start in range(0, rows, BLOCK_ROWS)]
 
 
 def chunk_read_bytes(shape: ModelShape, lay: Layout, r: Rates, chunk_tokens: np.ndarray, decode) -> np.ndarray:

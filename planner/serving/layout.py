@@ -86,17 +86,23 @@ def layout(shape: ModelShape, plans: PlanArrays, dense_quant: str | None = None,
     else:
         kv_split = np.minimum(tp, shape.kv_heads)
     micro = plans.batch / pp
-    dense_q = plans.quant if dense_quant is None else np.full_like(plans.quant, quant.mode_index(dense_quant))
-    vocab_q = plans.quant if vocab_quant is None else np.full_like(plans.quant, quant.mode_index(vocab_quant))
+    weight_bytes = np.take(quant.BYTES_PER_ELEMENT, plans.quant)
+
+    def pinned(mode: str | None) -> tuple[np.ndarray, np.ndarray]:  # a block's mode index and bytes per element
+        if mode is None:
+            return plans.quant, weight_bytes
+        index = quant.mode_index(mode)
+        return np.full_like(plans.quant, index), np.full(plans.quant.shape, quant.BYTES_PER_ELEMENT[index])
+    (dense_q, dense_bytes), (vocab_q, vocab_bytes) = pinned(dense_quant), pinned(vocab_quant)
     return Layout(
         tp=tp, pp=pp, ep=ep, dp=dp, batch=plans.batch.astype(float),
         gpus=tp * pp * dp, stage_gpus=tp * dp, moe_tp=tp * dp / ep,
         micro_tokens=micro, group_tokens=micro / dp,
         stage_layers=stage_layers, moe_layers=moe_layers, dense_layers=stage_layers - moe_layers,
         kv_split=kv_split,
-        weight_bytes=quant.BYTES_PER_ELEMENT[plans.quant],
-        kv_bytes=quant.BYTES_PER_ELEMENT[plans.kv_quant],
+        weight_bytes=weight_bytes,
+        kv_bytes=np.take(quant.BYTES_PER_ELEMENT, plans.kv_quant),
         offload=plans.kv_offload_fraction.astype(float),
-        dense_quant=dense_q, dense_weight_bytes=quant.BYTES_PER_ELEMENT[dense_q],
-        vocab_quant=vocab_q, vocab_weight_bytes=quant.BYTES_PER_ELEMENT[vocab_q],
+        dense_quant=dense_q, dense_weight_bytes=dense_bytes,
+        vocab_quant=vocab_q, vocab_weight_bytes=vocab_bytes,
     )

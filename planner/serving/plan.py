@@ -92,12 +92,13 @@ def take_rows(obj, index):
     dataclasses recursively; scalars and ``None`` are kept.
     """
     changes = {}
+    by_position = isinstance(index, np.ndarray) and index.dtype.kind in "iu"  # np.take: about twice as fast
     for f in fields(obj):
         v = getattr(obj, f.name)
         if is_dataclass(v) and not isinstance(v, type):
             changes[f.name] = take_rows(v, index)
         elif isinstance(v, np.ndarray):
-            changes[f.name] = v[:, index] if v.ndim == 2 else v[index]
+            changes[f.name] = np.take(v, index, axis=-1) if by_position else v[:, index] if v.ndim == 2 else v[index]
     return replace(obj, **changes)
 
 
@@ -124,3 +125,39 @@ def concat_rows(parts: list):
         elif isinstance(v, np.ndarray):
             changes[f.name] = np.concatenate([getattr(p, f.name) for p in parts], axis=v.ndim - 1)
     return replace(parts[0], **changes)
+
+
+def join_rows(parts, rows: int):
+    """:func:`concat_rows` of the parts an iterable yields, ``rows`` rows in all, each written into arrays made for
+    all of them as it comes: a part is dropped before the next is made, so only one is alive at a time."""
+    out, start = None, 0
+    for part in parts:
+        if out is None:
+            out = _empty_rows(part, rows)
+        n = _row_count(part)
+        put_rows(out, slice(start, start + n), part)
+        start += n
+    return out
+
+
+def _empty_rows(obj, rows: int):
+    """``obj`` with each array replaced by an uninitialised one of ``rows`` rows (same dtype, same leading axis)."""
+    changes = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if is_dataclass(v) and not isinstance(v, type):
+            changes[f.name] = _empty_rows(v, rows)
+        elif isinstance(v, np.ndarray):
+            changes[f.name] = np.empty((*v.shape[:-1], rows), dtype=v.dtype)
+    return replace(obj, **changes)
+
+
+def _row_count(obj) -> int:
+    """Rows of a dataclass of per-row arrays (its first array's last axis)."""
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if is_dataclass(v) and not isinstance(v, type):
+            return _row_count(v)
+        if isinstance(v, np.ndarray):
+            return v.shape[-1]
+    raise ValueError("no per-row array")

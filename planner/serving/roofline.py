@@ -99,23 +99,23 @@ def compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray)
 
     With a GEMM curve (``r.gemm``) the dense-block GEMMs are :func:`gemm_s`'s, not here.
     """
-    rate = r.decode_flop_per_s[quant_index]
-    per_group = lay.group_tokens / lay.tp
-    block_flop = vocab_flop = 0.0
+    # (a term a curve times is left out, not added as zeros: adding 0.0 changes no sum)
+    t = np.zeros_like(lay.tp)
     if r.gemm is None:
+        per_group = lay.group_tokens / lay.tp
         block_flop = 2.0 * per_group * (
             shape.attention_params * lay.stage_layers
             + shape.dense_ffn_params * lay.dense_layers
             + shape.shared_params * lay.moe_layers
         )
         vocab_flop = 2.0 * per_group * (shape.embedding_params + shape.lm_head_params) / lay.pp
-    routed_flop = 0.0
+        t = block_flop / np.take(r.decode_flop_per_s, lay.dense_quant) \
+            + vocab_flop / np.take(r.decode_flop_per_s, lay.vocab_quant)
     if shape.num_moe_layers and r.moe_curve is None:
         imbalance = moe_imbalance(lay.micro_tokens, shape.top_k, lay.ep)
         routed_flop = (2.0 * shape.expert_params * shape.top_k * lay.micro_tokens / lay.stage_gpus
                        * lay.moe_layers * imbalance)
-    t = block_flop / r.decode_flop_per_s[lay.dense_quant] + vocab_flop / r.decode_flop_per_s[lay.vocab_quant] \
-        + routed_flop / (rate * r.moe_scale)
+        t = t + routed_flop / (np.take(r.decode_flop_per_s, quant_index) * r.moe_scale)
     if r.attention_kernels is not None:  # attention is its own term, attention_s
         return t
     return t + attention_flops(shape, lay) / r.attention_flop_per_s
@@ -302,7 +302,7 @@ def chunked_moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndar
     the share of steps that take a chunk. Without a curve: ``decode_moe`` (zeros).
     """
     base = moe_s(shape, lay, r, quant_index, lay.micro_tokens) if decode_moe is None else decode_moe
-    if r.moe_curve is None:
+    if r.moe_curve is None or not shape.num_moe_layers:
         return base
     if with_chunk_moe is None:
         with_chunk_moe = moe_s(shape, lay, r, quant_index, lay.micro_tokens + chunk_tokens)

@@ -133,10 +133,12 @@ class RowsCurve:
                 n = n * inv_tp
             elif split == "k":
                 k = k * inv_tp
-            waves = np.ceil(self.tiles_m * np.ceil(n * self.inv_tile_n) * self.inv_sm)
-            compute = waves * (self.wave_s_per_k * k)
-            memory = k * (self.in_s_per_k + n * self.weight_s) + n * self.out_s_per_n
-            total = total + np.maximum(compute, memory) + k * self.quant_s_per_k
+            compute = self.tiles_m * np.ceil(n * self.inv_tile_n)  # waves x wave time
+            compute *= self.inv_sm
+            np.ceil(compute, out=compute)
+            compute *= self.wave_s_per_k * k
+            total = _add_gemm(total, compute, k * (self.in_s_per_k + n * self.weight_s), n * self.out_s_per_n,
+                              k, self.quant_s_per_k)
         return total
 
     def sum_shapes_s(self, gemms: GemmShapes) -> np.ndarray:
@@ -144,11 +146,25 @@ class RowsCurve:
         ``ceil(n / tile_n)``, wave time and weight time taken instead of computed)."""
         total = len(gemms) * self.floor_s
         for n, k, tiles_n, wave_s, weight_s in zip(gemms.n, gemms.k, gemms.tiles_n, gemms.wave_s, gemms.weight_s):
-            waves = np.ceil(self.tiles_m * tiles_n * self.inv_sm)
-            compute = waves * wave_s
-            memory = k * (self.in_s_per_k + weight_s) + n * self.out_s_per_n
-            total = total + np.maximum(compute, memory) + k * self.quant_s_per_k
+            compute = self.tiles_m * tiles_n  # waves x wave time
+            compute *= self.inv_sm
+            np.ceil(compute, out=compute)
+            compute *= wave_s
+            memory = self.in_s_per_k + weight_s
+            memory *= k
+            total = _add_gemm(total, compute, memory, n * self.out_s_per_n, k, self.quant_s_per_k)
         return total
+
+
+def _add_gemm(total, compute, memory, output, k, quant_s_per_k):
+    """``total + max(compute, memory + output) + k x quant_s_per_k``, in that order (:meth:`RowsCurve.sum_time_s`),
+    reusing ``compute``'s and ``memory``'s arrays for the temporaries (the same figures, less memory traffic)."""
+    memory += output
+    np.maximum(compute, memory, out=compute)
+    compute += total
+    np.multiply(k, quant_s_per_k, out=memory)
+    compute += memory
+    return compute
 
 
 @dataclass(frozen=True)
@@ -222,8 +238,7 @@ class ModeRows:
 
 def modes(curve: GemmCurve, mode: np.ndarray) -> ModeRows:
     """``curve``'s constants for rows of quantisation modes ``mode``, whatever their GEMMs' rows."""
-    def pick(values):
-        return np.take(values, mode)
+    pick = _picker(mode)
     return ModeRows(
         inv_tile_m=pick(1.0 / curve.tile_m), inv_tile_n=pick(1.0 / curve.tile_n), inv_sm=1.0 / curve.sm_count,
         wave_s_per_k=pick(2.0 * curve.sm_count * curve.tile_m * curve.tile_n / curve.flop_per_s),
@@ -235,8 +250,7 @@ def modes(curve: GemmCurve, mode: np.ndarray) -> ModeRows:
 def rows(curve: GemmCurve, mode: np.ndarray, m: np.ndarray) -> RowsCurve:
     """``curve``'s constants for rows of quantisation modes ``mode`` running GEMMs of ``m`` rows each
     (``modes(curve, mode).at(m)``, without keeping the ``m``-free constants: fewer arrays alive at once)."""
-    def pick(values):
-        return np.take(values, mode)
+    pick = _picker(mode)
     return RowsCurve(
         tiles_m=np.ceil(m * pick(1.0 / curve.tile_m)), inv_tile_n=pick(1.0 / curve.tile_n),
         inv_sm=1.0 / curve.sm_count,
@@ -246,6 +260,15 @@ def rows(curve: GemmCurve, mode: np.ndarray, m: np.ndarray) -> RowsCurve:
         weight_s=pick(curve.weight_bytes / curve.bytes_per_s),
         quant_s_per_k=m * pick(curve.quant_s_per_element),
         floor_s=pick(curve.floor_s))
+
+
+def _picker(mode: np.ndarray):
+    """``values -> values[mode]`` for arrays of per-mode constants; a scalar when every row has the same mode (the
+    LM head's, which the engine pins): the same figures, without a look-up per row."""
+    if mode.size and np.all(mode == mode.flat[0]):
+        first = int(mode.flat[0])
+        return lambda values: float(values[first])
+    return lambda values: np.take(values, mode)
 
 
 @dataclass(frozen=True)

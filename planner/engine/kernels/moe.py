@@ -167,7 +167,7 @@ def for_modes(c: MoeCurve, mode_index: np.ndarray) -> dict:
     if mode_index.size and np.all(mode_index == mode_index.flat[0]):
         first = int(mode_index.flat[0])
         return {k: float(v[first]) for k, v in arrays.items()}
-    return {k: v[mode_index] for k, v in arrays.items()}
+    return {k: np.take(v, mode_index) for k, v in arrays.items()}  # np.take: faster than v[mode_index]
 
 
 def table() -> dict:

@@ -127,3 +127,24 @@ def test_prepared_gemm_shapes_sum_as_the_row_sum_bit_for_bit():
         direct = gemm.rows(c, mode, m).sum_time_s(dims, 1.0 / tp)
         assert np.array_equal(gemm.modes(c, mode).at(m).sum_shapes_s(prepared), direct)
         assert direct.min() > 0  # not vacuous: every row pays at least its three launch floors
+
+
+@pytest.mark.parametrize("mode_name", ["bf16", "fp8"])
+def test_a_mode_every_row_shares_takes_scalars_with_the_same_bits(mode_name):
+    # gemm.rows and gemm.modes take a mode array every row shares (the LM head's, pinned by the engine) as scalar
+    # constants instead of a look-up per row: the same arithmetic, so the same bits as the per-row look-up, which a
+    # second mode in the array forces (its last row, dropped from the comparison).
+    c = gemm.curve(CAT.gpu("h200"), "trtllm")
+    rng = np.random.default_rng(3)
+    m, tp = rng.integers(1, 9000, 501).astype(float), rng.choice([1.0, 2.0, 4.0, 8.0], 501)
+    dims = [(10240, 8192, "n"), (8192, 8192, "k"), (128256, 8192, "")]
+    shared = np.full(501, quant.mode_index(mode_name))
+    mixed = shared.copy()
+    mixed[-1] = quant.mode_index("bf16" if mode_name == "fp8" else "fp8")
+    assert isinstance(gemm.rows(c, shared, m).floor_s, float)  # the scalar path is the one taken
+    assert isinstance(gemm.rows(c, mixed, m).floor_s, np.ndarray)
+    direct = gemm.rows(c, shared, m).sum_time_s(dims, 1.0 / tp)
+    assert np.array_equal(direct[:-1], gemm.rows(c, mixed, m).sum_time_s(dims, 1.0 / tp)[:-1])
+    prepared = gemm.GemmShapes.of(gemm.modes(c, shared), dims, 1.0 / tp)
+    assert np.array_equal(gemm.modes(c, shared).at(m).sum_shapes_s(prepared), direct)
+    assert direct.min() > 3 * float(c.floor_s[quant.mode_index(mode_name)])  # three floors and more per row

@@ -45,6 +45,27 @@ def test_put_rows_writes_back_what_take_rows_took():
     assert np.array_equal(target.batch[idx], plans.batch[idx]) and np.count_nonzero(target.batch) == 3
 
 
+def test_take_rows_by_position_by_mask_and_by_slice_agree_and_join_rows_rebuilds_the_whole():
+    # take_rows gathers integer positions with np.take, a mask or a slice by indexing: the same rows, tier arrays
+    # (shape (3, rows)) by column; join_rows writes consecutive parts back into one table of all the rows.
+    from planner.serving.plan import join_rows
+
+    sc = Scenario(hardware=Catalogue().hardware("hgx-h200"), model=model("llama-3.1-70b"),
+                  workload=Workload(tokens_cached=8192))
+    scores = evaluate(sc, _rows(12, seed=4), shape_of(sc))
+    mask = np.zeros(12, dtype=bool)
+    mask[[2, 3, 9]] = True
+    by_position, by_mask = take_rows(scores, np.array([2, 3, 9])), take_rows(scores, mask)
+    assert by_position.fabric_bytes_per_s.shape == (3, 3)
+    assert np.array_equal(by_position.fabric_bytes_per_s, scores.fabric_bytes_per_s[:, [2, 3, 9]])
+    for name in ("step_time_s", "fabric_bytes_per_s", "gpus_per_instance"):
+        assert np.array_equal(getattr(by_position, name), getattr(by_mask, name)), name
+    joined = join_rows((take_rows(scores, slice(a, b)) for a, b in ((0, 5), (5, 11), (11, 12))), 12)
+    for name in ("step_time_s", "fabric_bytes_per_s", "layout_ok"):
+        assert np.array_equal(getattr(joined, name), getattr(scores, name)), name
+    assert np.array_equal(joined.memory.weights, scores.memory.weights) and joined.layout_ok.dtype == bool
+
+
 @pytest.mark.parametrize("name,system,preset", [("qwen3-235b-a22b", "gb200-nvl72", None),
                                                 ("llama-3.1-70b", "hgx-h200", None),
                                                 ("qwen3-235b-a22b", "gb200-nvl72", "seed")])
@@ -89,20 +110,27 @@ def test_rows_on_three_tiers_score_as_they_do_alone(preset):
         assert np.count_nonzero(together.fabric_bytes_per_s[:, i]) == 1
 
 
-def test_blocks_of_rows_change_no_figure(monkeypatch):
-    # A large table runs through the fixed point in blocks (planner.serving.fixed_point.row_blocks): 3,000 rows
-    # in blocks of 700 (the last one 200 rows) score as in one piece, bit for bit.
-    import planner.serving.fixed_point as fixed_point
+@pytest.mark.parametrize("workload", [Workload(isl=4096, osl=1024), Workload(tokens_cached=8192)])
+def test_blocks_of_rows_change_no_figure(monkeypatch, workload):
+    # A large table is scored in blocks (planner.serving.evaluate.row_blocks): 3,000 rows in blocks of 700 (the
+    # last one 200 rows) score as in one piece, bit for bit, with prompts (the fixed point) and in steady decode.
+    from dataclasses import fields
+
+    import planner.serving.evaluate as evaluate_module
 
     sc = Scenario(hardware=Catalogue().hardware("gb200-nvl72"), model=model("qwen3-235b-a22b"),
-                  workload=Workload(isl=4096, osl=1024), allow_span=True)
+                  workload=workload, allow_span=True)
     plans = _rows(3000, seed=2)
     whole = evaluate(sc, plans, shape_of(sc))
-    monkeypatch.setattr(fixed_point, "BLOCK_ROWS", 700)
-    assert [(b.start, b.stop) for b in fixed_point.row_blocks(3000)][-1] == (2800, 3500)
+    monkeypatch.setattr(evaluate_module, "BLOCK_ROWS", 700)
+    assert [(b.start, b.stop) for b in evaluate_module.row_blocks(3000)][-1] == (2800, 3500)
     blocked = evaluate(sc, plans, shape_of(sc))
-    for name in ("step_time_s", "ttft_s", "instance_tps", "fabric_bytes_per_s", "gemm_s", "moe_s", "comm_s"):
-        assert np.array_equal(getattr(blocked, name), getattr(whole, name)), name
+    assert blocked.plans is plans
+    for f in fields(whole):
+        if isinstance(getattr(whole, f.name), np.ndarray):
+            assert np.array_equal(getattr(blocked, f.name), getattr(whole, f.name)), f.name
+    for name in ("weights", "kv_hbm", "kv_offloaded", "activations", "total"):
+        assert np.array_equal(getattr(blocked.memory, name), getattr(whole.memory, name)), name
 
 
 @pytest.mark.parametrize("name,system", [("qwen3-235b-a22b", "gb200-nvl72"), ("llama-3.1-70b", "hgx-h200")])
