@@ -48,7 +48,14 @@ from planner.engine.collectives import (
     bandwidth_factor,
     collective_cost,
 )
-from planner.engine.kernels.comm import CommTiers, allreduce_s, alltoall_s, latency_and_per_byte, p2p_s
+from planner.engine.kernels.comm import (
+    CommTiers,
+    allreduce_s,
+    alltoall_s,
+    latency_and_per_byte,
+    oneshot_gap_per_byte,
+    p2p_s,
+)
 from planner.engine.rates import Rates
 from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
@@ -129,8 +136,8 @@ def curve_comm(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: in
     rows = lay.tp.shape[0]
     volume, time = np.zeros((NUM_TIERS, rows)), np.zeros(rows)
     tokens = {"group": lay.group_tokens, "micro": lay.micro_tokens}
-    for at, driver, calls, message_of, sent_per_byte, curve in _collectives(shape, lay, k, gpus_per_server,
-                                                                           gpus_per_rack):
+    for at, driver, calls, message_of, sent_per_byte, curve, _ in _collectives(shape, lay, k, gpus_per_server,
+                                                                              gpus_per_rack):
         message = message_of(tokens[driver])
         volume.reshape(-1)[at] += sent_per_byte * message * calls  # (a view: the tiers' rows one after another)
         time = time + calls * curve(message, 1.0)
@@ -141,24 +148,32 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
     """:func:`curve_comm`'s collectives of ``lay``, its tokens aside: for each, where its bytes land in a (tiers,
     rows) array flattened (``_tier_of``), whose tokens its message scales with (``"group"``: the attention
     group's, ``"micro"``: the micro-batch's), its calls, its message (bytes) of those tokens, bytes sent per
-    message byte, and its curve ``curve(message_bytes, with_latency)`` on each row's tier
-    (``planner.engine.kernels.comm.latency_and_per_byte``)."""
+    message byte, its curve ``curve(message_bytes, with_latency)`` on each row's tier
+    (``planner.engine.kernels.comm.latency_and_per_byte``), and for an all-reduce its one-shot terms on each
+    row's tier, ``(twoshot_s, oneshot_gap_per_byte)`` (``planner.engine.kernels.comm``: the curve is the
+    two-shot line less ``max(0, twoshot - gap x message)``), None for the other collectives."""
     rows = lay.tp.shape[0]
     out = []
     hidden_bytes = shape.hidden_size * ACTIVATION_BYTES
 
-    def add(span, driver: str, calls, message_of, sent_per_byte, curve):
+    def add(span, driver: str, calls, message_of, sent_per_byte, curve, oneshot=None):
         tier, at = _tier_of(span, gpus_per_server, gpus_per_rack, rows)
-        out.append((at, driver, calls, message_of, sent_per_byte, curve(tier)))
+        out.append((at, driver, calls, message_of, sent_per_byte, curve(tier), None if oneshot is None else
+                    oneshot(tier)))
 
     def allreduce(n):
         return lambda t: lambda m, on: allreduce_s(n, m, np.take(k.allreduce_floor_s, t) * on,
                                                    np.take(k.allreduce_step_s, t) * on,
-                                                   np.take(k.allreduce_bytes_per_s, t))
+                                                   np.take(k.allreduce_bytes_per_s, t),
+                                                   np.take(k.allreduce_twoshot_s, t) * on)
+
+    def oneshot(n):
+        return lambda t: (np.take(k.allreduce_twoshot_s, t),
+                          oneshot_gap_per_byte(n, np.take(k.allreduce_bytes_per_s, t)))
 
     # Attention and dense-FFN all-reduce over tp.
     add(lay.tp, "group", (lay.stage_layers + lay.dense_layers) * (lay.tp > 1), lambda g: g * hidden_bytes,
-        bandwidth_factor(ALL_REDUCE, lay.tp), allreduce(lay.tp))
+        bandwidth_factor(ALL_REDUCE, lay.tp), allreduce(lay.tp), oneshot(lay.tp))
 
     if shape.num_moe_layers:
         # Expert-parallel dispatch + combine over the stage's GPUs, (ep - 1) / ep of it remote.
@@ -171,7 +186,7 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
         # Expert tensor-parallel all-reduce of the token-expert pairs.
         add(lay.moe_tp, "micro", lay.moe_layers * (lay.moe_tp > 1),
             lambda m: np.where(lay.ep > 1, m * shape.top_k / lay.ep, m) * hidden_bytes,
-            bandwidth_factor(ALL_REDUCE, lay.moe_tp), allreduce(lay.moe_tp))
+            bandwidth_factor(ALL_REDUCE, lay.moe_tp), allreduce(lay.moe_tp), oneshot(lay.moe_tp))
 
     # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
     add(2.0 * lay.stage_gpus, "group", (lay.pp > 1).astype(float), lambda g: g * hidden_bytes / lay.tp,
@@ -186,7 +201,8 @@ class CurveCollectives:
 
     Every message is a multiple of the attention group's tokens (the TP all-reduce, the pipeline
     hand-off) or of the micro-batch's (the MoE dispatch, combine and expert all-reduce), and every
-    curve is a latency part plus seconds per byte (``planner.engine.kernels.comm.latency_and_per_byte``), so
+    curve is a latency part plus seconds per byte (``planner.engine.kernels.comm.latency_and_per_byte``; an
+    all-reduce's two-shot line, less its one-shot saving ``max(0, twoshot - gap x message)``), so
     the tiers, parameter look-ups and latency parts are summed once per layout (:meth:`of`) and
     :meth:`at` times any number of tokens in a few products: the serving fixed point's rounds change
     only the tokens. (:func:`curve_comm` charges the same collectives one by one: one call is cheaper so.)
@@ -196,6 +212,9 @@ class CurveCollectives:
         s_per_group_token, s_per_micro_token: seconds per token of the group and of the micro-batch.
         bytes_per_group_token, bytes_per_micro_token: shape (3, rows): bytes sent per GPU on each tier per token.
         (The micro-batch's are None where no collective scales with it: a dense model's.)
+        oneshot_s: shape (2, rows): the all-reduces' two-shot latency times their calls, of the group's
+            all-reduce (the attention and dense-FFN one over ``tp``) and the micro-batch's (the experts' over
+            ``moe_tp``); ``oneshot_gap_s_per_token``: their one-shot gaps per token times their calls.
     """
 
     latency_s: np.ndarray
@@ -203,14 +222,19 @@ class CurveCollectives:
     s_per_micro_token: np.ndarray | None
     bytes_per_group_token: np.ndarray
     bytes_per_micro_token: np.ndarray | None
+    oneshot_s: np.ndarray
+    oneshot_gap_s_per_token: np.ndarray
 
     def at(self, group_tokens: np.ndarray, micro_tokens: np.ndarray) -> Comm:
         """Traffic and time of the collectives of ``micro_tokens`` per micro-batch, ``group_tokens`` per group."""
-        sent, time = self.bytes_per_group_token * group_tokens, self.latency_s + self.s_per_group_token * group_tokens
+        sent = self.bytes_per_group_token * group_tokens
+        time = self.latency_s + self.s_per_group_token * group_tokens \
+            - np.maximum(0.0, self.oneshot_s[0] - self.oneshot_gap_s_per_token[0] * group_tokens)
         if self.s_per_micro_token is None:  # no collective scales with the micro-batch (adding zeros changes nothing)
             return Comm(bytes_by_tier=sent, time_s=time)
         return Comm(bytes_by_tier=sent + self.bytes_per_micro_token * micro_tokens,
-                    time_s=time + self.s_per_micro_token * micro_tokens)
+                    time_s=time + self.s_per_micro_token * micro_tokens
+                    - np.maximum(0.0, self.oneshot_s[1] - self.oneshot_gap_s_per_token[1] * micro_tokens))
 
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: int,
@@ -219,15 +243,22 @@ class CurveCollectives:
         rows = lay.tp.shape[0]
         per_token = {"group": np.zeros((NUM_TIERS, rows)), "micro": np.zeros((NUM_TIERS, rows))}
         seconds = {"group": np.zeros(rows), "micro": np.zeros(rows)}
-        latency = np.zeros(rows)
+        latency, oneshot_s, gap = np.zeros(rows), np.zeros((2, rows)), np.zeros((2, rows))
         collectives = _collectives(shape, lay, k, gpus_per_server, gpus_per_rack)
-        for at, driver, calls, message_of, sent_per_byte, curve in collectives:
+        for at, driver, calls, message_of, sent_per_byte, curve, oneshot in collectives:
             message_per_token = message_of(1.0)
             call_latency, per_byte = latency_and_per_byte(curve)
             per_token[driver].reshape(-1)[at] += sent_per_byte * message_per_token * calls
             latency = latency + calls * call_latency
             seconds[driver] = seconds[driver] + calls * per_byte * message_per_token
+            if oneshot is not None:  # one all-reduce per driver: the two-shot line, its saving apart
+                twoshot_s, gap_per_byte = oneshot
+                latency = latency + calls * twoshot_s
+                row = ("group", "micro").index(driver)
+                oneshot_s[row] = calls * twoshot_s
+                gap[row] = calls * gap_per_byte * message_per_token
         micro = any(driver == "micro" for _, driver, *_ in collectives)
         return cls(latency_s=latency, s_per_group_token=seconds["group"],
                    s_per_micro_token=seconds["micro"] if micro else None, bytes_per_group_token=per_token["group"],
-                   bytes_per_micro_token=per_token["micro"] if micro else None)
+                   bytes_per_micro_token=per_token["micro"] if micro else None,
+                   oneshot_s=oneshot_s, oneshot_gap_s_per_token=gap)

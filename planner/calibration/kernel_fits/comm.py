@@ -118,7 +118,8 @@ def rows(table: str) -> tuple[tuple[str, str, dict], ...]:
 def predict(p: curve.CommParams, r: dict, link: float) -> np.ndarray:
     """The curve's seconds for rows ``r`` on a scale-up link of ``link`` bytes/s (volume already per GPU)."""
     n, size = r["n"], r["size"]
-    t_ar = curve.allreduce_s(n, size, p.allreduce_floor_s, p.allreduce_step_s, link * p.allreduce_efficiency)
+    t_ar = curve.allreduce_s(n, size, p.allreduce_floor_s, p.allreduce_step_s, link * p.allreduce_efficiency,
+                             p.allreduce_twoshot_s)
     t_a2a = curve.alltoall_s(n, size, n, p.alltoall_floor_s, p.alltoall_step_s, link * p.alltoall_efficiency)
     return np.where(r["kind"] == ALLREDUCE, t_ar, t_a2a)
 
@@ -126,24 +127,56 @@ def predict(p: curve.CommParams, r: dict, link: float) -> np.ndarray:
 def _fit_one(n, volume, seconds, link) -> tuple[float, float, float]:
     """(floor, step, efficiency) minimising the absolute relative error, bounded (module docstring)."""
     design = np.column_stack([np.ones_like(n), np.log2(n), volume / link])
-    free = [True, np.unique(n).size > 1, True]
-    theta = np.array([seconds.min(), 0.0, 1.0])
-    weights = 1.0 / seconds
+    theta = _irls(design, seconds, [True, np.unique(n).size > 1, True], np.array([seconds.min(), 0.0, 1.0]))
+    return float(theta[0]), float(theta[1]), float(1.0 / theta[2])
+
+
+def _fit_allreduce(n, size, seconds, link) -> tuple[float, float, float, float]:
+    """(floor, step, efficiency, twoshot) of the all-reduce curve (``planner.engine.kernels.comm``): linear in
+    (floor, step, 1 / efficiency, twoshot) once each row's algorithm is known, so the rows are assigned to
+    the faster of one-shot and two-shot under the current parameters and the fit repeated (from the
+    two-shot line everywhere, ``twoshot = 0``) until the assignment holds."""
+    twoshot_volume = collectives.bandwidth_factor(collectives.ALL_REDUCE, n) * size / link
+    oneshot_volume = (n - 1.0) * size / link
+    theta = np.array([seconds.min(), 0.0, 1.0, 0.0])
+    free = [True, np.unique(n).size > 1, True, bool((n > 2).any())]
+    two = np.ones(n.size, dtype=bool)
     for _ in range(IRLS_ROUNDS):
-        for _ in range(3):  # active set: hold a violated bound, refit the rest
-            cols = [j for j in range(3) if free[j]]
-            fixed = design[:, [j for j in range(3) if not free[j]]] @ theta[[j for j in range(3) if not free[j]]]
+        design = np.column_stack([np.ones_like(n), np.log2(n), np.where(two, twoshot_volume, oneshot_volume),
+                                  two.astype(float)])
+        theta = _irls(design, seconds, list(free), theta)
+        now = twoshot_volume * theta[2] + theta[3] < oneshot_volume * theta[2]
+        if (now == two).all():
+            break
+        two = now
+    return float(theta[0]), float(theta[1]), float(1.0 / theta[2]), float(theta[3])
+
+
+def _irls(design, seconds, free, theta) -> np.ndarray:
+    """Least-absolute relative-error fit of ``seconds ~ design @ theta`` (iteratively reweighted), every
+    coefficient >= 0 and the third (1 / efficiency) >= 1, a violated bound held (from then on: ``free`` is
+    updated in place) and the rest refitted; ``free[j]`` False holds ``theta[j]``."""
+    theta = theta.astype(float).copy()
+    k = design.shape[1]
+    lower = np.zeros(k)
+    lower[2] = 1.0
+    weights = 1.0 / seconds
+    on = free
+    for _ in range(IRLS_ROUNDS):
+        for _ in range(k):  # active set: hold a violated bound, refit the rest
+            cols = [j for j in range(k) if on[j]]
+            held = [j for j in range(k) if not on[j]]
+            fixed = design[:, held] @ theta[held]
             a = design[:, cols] * weights[:, None]
             theta[cols] = np.linalg.lstsq(a, (seconds - fixed) * weights, rcond=None)[0]
-            lower = np.array([0.0, 0.0, 1.0])  # floor, step >= 0; 1 / efficiency >= 1
             violated = [j for j in cols if theta[j] < lower[j]]
             if not violated:
                 break
             for j in violated:
-                theta[j], free[j] = lower[j], False
+                theta[j], on[j] = lower[j], False
         relative = np.abs(design @ theta - seconds) / seconds
         weights = 1.0 / (seconds * np.sqrt(np.maximum(relative, 0.02)))
-    return float(theta[0]), float(theta[1]), float(1.0 / theta[2])
+    return theta
 
 
 def fit() -> dict[tuple[str, str], curve.CommParams]:
@@ -159,10 +192,10 @@ def fit() -> dict[tuple[str, str], curve.CommParams]:
         blocks = list(by_table.values())
         r = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
         link = _link(system)
-        values = []
-        for kind in (ALLREDUCE, ALLTOALL):
-            on = r["kind"] == kind
-            values += _fit_one(r["n"][on], r["volume"][on], r["seconds"][on], link) if on.any() else (0.0, 0.0, 1.0)
+        ar, a2a = r["kind"] == ALLREDUCE, r["kind"] == ALLTOALL
+        values = list(_fit_allreduce(r["n"][ar], r["size"][ar], r["seconds"][ar], link) if ar.any()
+                      else (0.0, 0.0, 1.0, 0.0))
+        values += _fit_one(r["n"][a2a], r["volume"][a2a], r["seconds"][a2a], link) if a2a.any() else (0.0, 0.0, 1.0)
         out[(engine, kernels.SYSTEM_GPUS[system])] = curve.CommParams(*values)
     return out
 
@@ -174,7 +207,7 @@ def fit_text() -> str:
     for (engine, gpu), p in fit().items():
         lines += ["", f"[{engine}.{gpu}]"]
         lines += [f"{name} = {getattr(p, name):.4g}" for name in (
-            "allreduce_floor_s", "allreduce_step_s", "allreduce_efficiency",
+            "allreduce_floor_s", "allreduce_step_s", "allreduce_efficiency", "allreduce_twoshot_s",
             "alltoall_floor_s", "alltoall_step_s", "alltoall_efficiency")]
     return "\n".join(lines) + "\n"
 

@@ -5,13 +5,21 @@ Fitted per (engine, GPU) to the engines' measured collective kernels (``calibrat
 
 * **All-reduce** of a ``message`` of bytes over ``n`` GPUs::
 
-      t = floor + step x log2 n + 2 (n - 1) / n x message / (efficiency x link)
+      t = floor + step x log2 n + min((n - 1) x message / rate, 2 (n - 1) / n x message / rate + twoshot)
 
-  A latency floor that grows gently with the group (one ``step`` per doubling: the depth of a
-  tree or the fan-in of a one-shot kernel), then the bandwidth term at the volume of a ring or
-  bandwidth-optimal tree (``planner.engine.collectives.bandwidth_factor``: a reduce-scatter and an
-  all-gather, ``2 (n - 1) / n`` of the message sent per GPU), at ``efficiency <= 1`` of the tier's
-  per-GPU, per-direction link rate.
+  with ``rate = efficiency x link``. A latency floor that grows gently with the group (one ``step``
+  per doubling: the depth of a tree or the fan-in of a one-shot kernel), then the bandwidth term of
+  the faster of the two algorithms the engines' own all-reduce kernels switch between by message
+  size (vLLM's custom all-reduce, ``cross_device_reduce_1stage`` / ``_2stage``; TensorRT-LLM's
+  ``AllReduceStrategy`` ``ONESHOT`` / ``TWOSHOT``): *one-shot*, every rank reads every peer's whole
+  buffer and reduces it itself, ``(n - 1)`` messages in per GPU and one synchronisation; *two-shot*,
+  a reduce-scatter and an all-gather, the volume of a ring or bandwidth-optimal tree
+  (``planner.engine.collectives.bandwidth_factor``, ``2 (n - 1) / n`` of the message per GPU) and a
+  second synchronisation round, the fitted ``twoshot`` seconds. Both at ``efficiency <= 1`` of the
+  tier's per-GPU, per-direction link rate. At ``n = 2`` the volumes are equal (one-shot always); at 8
+  GPUs one-shot moves 4x the bytes, so the decode messages (64 KB-4 MB) that sit below the switch
+  take up to 4x the two-shot volume's time: H200 / TensorRT-LLM at 1 MiB over 8 GPUs measures
+  25.7 us, the two-shot line alone 9.3 us. ``twoshot = 0`` is the two-shot line at every size.
 * **All-to-all** (a MoE dispatch or combine) is ONE exchange, not ``log2 n`` rounds: every rank
   sends its ``share`` (its tokens' hidden vectors, x top-k) to the ``d`` ranks holding experts in
   parallel, ``(d - 1) / d`` of it remote::
@@ -21,11 +29,11 @@ Fitted per (engine, GPU) to the engines' measured collective kernels (``calibrat
 * **Point-to-point** (a pipeline hand-off): the all-to-all's floor and bandwidth, one message.
 
 Tiers: a scale-up tier (NVLink, the tier the kernel tables measure: up to 8 GPUs of an HGX board
-and up to 64 of an NVL72 rack) takes the fitted floor, step and efficiency on its own link rate. A
-scale-out tier (InfiniBand, Ethernet: ``hardware/data/fabrics``) has no kernel rows: it takes the
-catalogue's per-message latency as its floor, grown per doubling in the fitted proportion
-(``step / floor``), and the catalogue's achievable bandwidth (``bytes_per_s x efficiency_fraction``);
-transferred, not measured.
+and up to 64 of an NVL72 rack) takes the fitted floor, step, efficiency and two-shot round on its own
+link rate. A scale-out tier (InfiniBand, Ethernet: ``hardware/data/fabrics``) has no kernel rows: it
+takes the catalogue's per-message latency as its floor, grown per doubling in the fitted proportion
+(``step / floor``), and the catalogue's achievable bandwidth (``bytes_per_s x efficiency_fraction``),
+with no one-shot regime (``twoshot = 0``: the ring volume at every size); transferred, not measured.
 
 Parameters: ``planner/engine/data/kernels/comm.toml``, one table per (engine, GPU). The ``default``
 engine takes the median of the engines' parameters on its GPU; a GPU without kernel rows (H800,
@@ -51,6 +59,7 @@ class CommParams:
     allreduce_floor_s: float
     allreduce_step_s: float
     allreduce_efficiency: float
+    allreduce_twoshot_s: float
     alltoall_floor_s: float
     alltoall_step_s: float
     alltoall_efficiency: float
@@ -64,17 +73,28 @@ class CommTiers:
     allreduce_floor_s: np.ndarray
     allreduce_step_s: np.ndarray
     allreduce_bytes_per_s: np.ndarray
+    allreduce_twoshot_s: np.ndarray
     alltoall_floor_s: np.ndarray
     alltoall_step_s: np.ndarray
     alltoall_bytes_per_s: np.ndarray
     measured: bool
 
 
-def allreduce_s(n, message_bytes, floor_s, step_s, bytes_per_s):
+def allreduce_s(n, message_bytes, floor_s, step_s, bytes_per_s, twoshot_s=0.0):
     """Seconds of one all-reduce of ``message_bytes`` over ``n`` GPUs (module docstring); 0 for n <= 1."""
     n = np.asarray(n, dtype=float)
-    t = floor_s + step_s * np.log2(np.maximum(n, 1.0)) + 2.0 * (n - 1.0) / n * message_bytes / bytes_per_s
+    twoshot = 2.0 * (n - 1.0) / n * message_bytes / bytes_per_s
+    oneshot = (n - 1.0) * message_bytes / bytes_per_s
+    t = floor_s + step_s * np.log2(np.maximum(n, 1.0)) + np.minimum(oneshot, twoshot + twoshot_s)
     return np.where(n > 1, t, 0.0)
+
+
+def oneshot_gap_per_byte(n, bytes_per_s):
+    """Seconds per message byte by which the one-shot all-reduce's volume exceeds the two-shot's over ``n``
+    GPUs, ``((n - 1) - 2 (n - 1) / n) / rate``: below ``twoshot / gap`` bytes the one-shot runs (module
+    docstring), and :func:`allreduce_s` is the two-shot line less ``max(0, twoshot - gap x message)``."""
+    n = np.asarray(n, dtype=float)
+    return (n - 1.0) * (n - 2.0) / np.maximum(n, 1.0) / bytes_per_s
 
 
 def alltoall_s(n, share_bytes, destinations, floor_s, step_s, bytes_per_s):
@@ -115,10 +135,11 @@ def tiers(p: CommParams, hw: Hardware) -> CommTiers:
         f = hw.fabrics[tier]
         if f.kind == "scale-up":
             rows.append((p.allreduce_floor_s, p.allreduce_step_s, f.bytes_per_s * min(1.0, p.allreduce_efficiency),
+                         p.allreduce_twoshot_s,
                          p.alltoall_floor_s, p.alltoall_step_s, f.bytes_per_s * min(1.0, p.alltoall_efficiency)))
-        else:
+        else:  # no one-shot kernel across servers: the two-shot (ring / tree) volume at every size
             achievable = f.bytes_per_s * f.efficiency_fraction
-            rows.append((f.latency_s, f.latency_s * ar_growth, achievable,
+            rows.append((f.latency_s, f.latency_s * ar_growth, achievable, 0.0,
                          f.latency_s, f.latency_s * a2a_growth, achievable))
     cols = np.array(rows).T
     return CommTiers(*cols, measured=p.measured)

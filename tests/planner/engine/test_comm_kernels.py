@@ -39,6 +39,27 @@ def test_allreduce_and_alltoall_by_hand():
     assert comm.p2p_s(1e6, 10e-6, 500e9) == pytest.approx(12e-6, rel=1e-12)
 
 
+def test_allreduce_takes_the_faster_of_one_shot_and_two_shot():
+    # 8 GPUs, 2 us floor, 0.5 us per doubling, 300 GB/s, two-shot's second round 10 us.
+    # 1 MiB: one-shot 7 x 1,048,576 / 300e9 = 24.467 us; two-shot 1.75 x 1,048,576 / 300e9 + 10 = 16.117 us:
+    # two-shot, 2 + 1.5 + 16.117 = 19.617 us. 64 KiB: one-shot 7 x 65,536 / 300e9 = 1.529 us against
+    # 0.382 + 10 us: one-shot, 2 + 1.5 + 1.529 = 5.029 us. Over 2 GPUs the volumes are equal (1 x message):
+    # 2 + 0.5 + 1,048,576 / 300e9 = 5.995 us whatever the second round costs.
+    t = comm.allreduce_s(8.0, np.array([1_048_576, 65_536]), 2e-6, 0.5e-6, 300e9, 10e-6)
+    np.testing.assert_allclose(t, [19.617e-6, 5.029e-6], rtol=1e-3)
+    assert comm.allreduce_s(2.0, 1_048_576, 2e-6, 0.5e-6, 300e9, 10e-6) == pytest.approx(5.995e-6, rel=1e-3)
+    # The switch: one-shot below twoshot / gap bytes, gap = (7 - 1.75) / 300e9 s per byte: 571,429 B.
+    gap = comm.oneshot_gap_per_byte(8.0, 300e9)
+    assert gap == pytest.approx(5.25 / 300e9, rel=1e-12)
+    switch = 10e-6 / gap
+    assert switch == pytest.approx(571_429, rel=1e-5)
+    below, above = comm.allreduce_s(8.0, np.array([0.99, 1.01]) * switch, 0.0, 0.0, 300e9, 10e-6)
+    assert below == pytest.approx(7 * 0.99 * switch / 300e9, rel=1e-12)
+    assert above == pytest.approx(1.75 * 1.01 * switch / 300e9 + 10e-6, rel=1e-12)
+    # twoshot = 0: the two-shot (ring) line at every size, the curve before the one-shot regime.
+    assert comm.allreduce_s(8.0, 1_048_576, 2e-6, 0.5e-6, 300e9) == pytest.approx(9.6167e-6, rel=1e-4)
+
+
 @pytest.mark.parametrize("engine_name", ["trtllm", "vllm", "sglang", "default", "nccl"])
 @pytest.mark.parametrize("gpu", MEASURED_GPUS + ("mi300x", "mi355x", "h800"))
 def test_efficiency_at_most_one_and_no_collective_beats_the_link(engine_name, gpu):
@@ -52,7 +73,8 @@ def test_efficiency_at_most_one_and_no_collective_beats_the_link(engine_name, gp
     for t, tier in enumerate(TIERS):
         link = hw.fabrics[tier].bytes_per_s
         assert k.allreduce_bytes_per_s[t] <= link and k.alltoall_bytes_per_s[t] <= link
-        ar = comm.allreduce_s(n, message, k.allreduce_floor_s[t], k.allreduce_step_s[t], k.allreduce_bytes_per_s[t])
+        ar = comm.allreduce_s(n, message, k.allreduce_floor_s[t], k.allreduce_step_s[t], k.allreduce_bytes_per_s[t],
+                              k.allreduce_twoshot_s[t])
         a2a = comm.alltoall_s(n, message, n, k.alltoall_floor_s[t], k.alltoall_step_s[t], k.alltoall_bytes_per_s[t])
         # The floor: the algorithm's bytes at the link's full rate, no latency.
         assert (ar >= 2 * (n - 1) / n * message / link).all()
@@ -98,6 +120,8 @@ def test_scale_out_tier_takes_the_catalogue_with_the_fitted_growth():
     assert k.allreduce_floor_s[1] == ib.latency_s
     assert k.allreduce_step_s[1] == pytest.approx(ib.latency_s * p.allreduce_step_s / p.allreduce_floor_s)
     assert k.allreduce_bytes_per_s[1] == pytest.approx(50e9 * 0.73)
+    # No one-shot kernel across servers: the two-shot (ring / tree) volume at every size there.
+    assert k.allreduce_twoshot_s[1] == 0.0 and k.allreduce_twoshot_s[0] == p.allreduce_twoshot_s > 0
     # Inside the server: the fitted floor and efficiency on NVLink 4's 450 GB/s.
     assert k.allreduce_floor_s[0] == p.allreduce_floor_s
     assert k.allreduce_bytes_per_s[0] == pytest.approx(450e9 * p.allreduce_efficiency)
@@ -127,3 +151,39 @@ def test_wide_ep_dispatch_and_combine_on_nvl72_is_one_exchange_each():
     old_latency = 116 * math.log2(72) * hw.fabrics["inter_server"].latency_s
     assert old_latency == pytest.approx(7.16e-3, rel=1e-3)
     assert 116 * (p.alltoall_floor_s + p.alltoall_step_s * math.log2(72)) < 0.25 * old_latency
+
+
+def test_decode_all_reduce_over_8_gpus_runs_one_shot_at_decode_sizes_and_the_fixed_point_agrees():
+    # Llama-3.1-8B (hidden 4,096) at tp 8 on H100 under TensorRT-LLM: its all-reduce of 32 sequences is
+    # 32 x 4,096 x 2 B = 256 KiB, below the one-shot switch twoshot / gap (fitted, comm.toml), so the curve
+    # charges (n - 1) = 7 messages in per GPU, 4x the two-shot's 1.75: the kernel table measures 8.2 us
+    # at 256 KiB over 8 H100s (custom_allreduce_perf, median of the 64-600 KB rows) where the two-shot
+    # line alone gave 4.6 us. At 2,048 sequences (16 MiB) the two-shot runs. CurveCollectives (the serving
+    # fixed point's folded form) gives curve_comm's time at both sizes.
+    from planner.serving.comm import CurveCollectives, curve_comm
+    from planner.serving.layout import layout
+    from planner.serving.plan import PlanArrays
+    from planner.serving.shape import model_shape
+
+    hw = CAT.hardware("hgx-h100")
+    p = comm.params("trtllm", "h100-sxm")
+    rate = 450e9 * p.allreduce_efficiency
+    switch = p.allreduce_twoshot_s / comm.oneshot_gap_per_byte(8.0, rate)
+    assert 256 * 1024 < switch < 16 * 2**20
+    small = comm.allreduce_s(8.0, 256 * 1024, p.allreduce_floor_s, p.allreduce_step_s, rate, p.allreduce_twoshot_s)
+    assert small == pytest.approx(p.allreduce_floor_s + 3 * p.allreduce_step_s + 7 * 256 * 1024 / rate, rel=1e-12)
+    assert 7.0e-6 < small < 9.0e-6  # measured 8.2 us
+    r = rates_module.rates(hw, engine("trtllm"))
+    shape = model_shape(model("llama-3.1-8b"), 1024.0, 1024.0)
+    lay = layout(shape, PlanArrays.from_plans([Plan(tp=8, batch=32), Plan(tp=8, batch=2048)]))
+    once = CurveCollectives.of(shape, lay, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
+    for scale in (1.0, 0.5, 3.0):
+        more = lay.with_batch(lay.batch * scale)
+        direct = curve_comm(shape, more, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
+        np.testing.assert_allclose(once.at(more.group_tokens, more.micro_tokens).time_s, direct.time_s, rtol=1e-12)
+    # 32 layers x 2 all-reduces (attention, FFN) a step
+    t = curve_comm(shape, lay, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack).time_s
+    assert t[0] == pytest.approx(64 * small, rel=1e-12)
+    big = 2048 * 4096 * 2
+    assert t[1] == pytest.approx(64 * (p.allreduce_floor_s + 3 * p.allreduce_step_s + 1.75 * big / rate
+                                       + p.allreduce_twoshot_s), rel=1e-12)
