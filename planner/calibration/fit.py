@@ -74,6 +74,7 @@ KNOBS = (
     Knob("prefill_wait_fraction", "logit", 1e-4, 0.5, needs="ttft", start=0.05),
     Knob("ttft_overhead_s", "log", OVERHEAD_FLOOR_S, 1.0, needs="ttft", start=1e-3),
     Knob("arrival_wait_steps", "logit", 0.0, 4.0, needs="ttft", start=0.05),
+    Knob("prompts_ahead", "logit", 0.0, 2.0, needs="ttft", start=0.05),
 )
 
 

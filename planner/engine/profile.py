@@ -66,6 +66,9 @@ class EngineProfile(BaseModel):
         prefill_wait_fraction: share of the other in-flight prompts of its attention group a new
             prompt waits behind (0 = never queues; 0.5 = requests arrive in one synchronised
             wave, as when a benchmark starts all its clients at once).
+        prompts_ahead: prompts a new request finds queued ahead of it even when arrivals are spread out
+            (at most the other in-flight prompts of its group): the requests that finished in the same
+            or the previous iteration arrive together; 0 in the seed preset and neutral profile.
         ttft_overhead_s: fixed cost added to every time to first token (request parsing,
             tokenisation, scheduling, first-token streaming).
         arrival_wait_steps: decode steps a new request of a closed loop waits before its first
@@ -123,6 +126,7 @@ class EngineProfile(BaseModel):
     overlap_fraction: float = Field(0.5, ge=0, le=1)
     prefill_chunk_tokens: int = Field(8192, ge=16, le=100_000_000)
     prefill_wait_fraction: float = Field(0.0, ge=0, le=1)
+    prompts_ahead: float = Field(0.0, ge=0, le=2)
     ttft_overhead_s: float = Field(0.0, ge=0)
     arrival_wait_steps: float = Field(0.0, ge=0, le=4)
     scheduler_overlap: bool = False
@@ -176,7 +180,7 @@ GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficie
              "weight_only_efficiency_scale", "hbm_efficiency_scale", "comm_efficiency_scale",
              "comm_latency_scale", "step_overhead_s", "sequence_overhead_s", "per_kernel_overhead_s",
              "per_layer_overhead_s", "overlap_fraction", "prefill_wait_fraction", "ttft_overhead_s",
-             "arrival_wait_steps")
+             "arrival_wait_steps", "prompts_ahead")
 _ON_GPU: dict[tuple[int, str], tuple[EngineProfile, EngineProfile]] = {}
 _US_KEYS = (("step_overhead_us", "step_overhead_s"), ("sequence_overhead_us", "sequence_overhead_s"),
             ("per_layer_overhead_us", "per_layer_overhead_s"), ("per_kernel_overhead_us", "per_kernel_overhead_s"),

@@ -40,14 +40,13 @@ Assumptions, each a named term below:
   iterations, each carrying one chunk of ``isl / n`` tokens in one attention group, ``1 / n``
   of its causal attention, and the running decode batch; with ``pp`` stages the chunks
   pipeline, ``(n + pp - 1)`` stage times, and every iteration pays the step overhead.
-* **Queueing (TTFT).** A new prompt also waits behind ``prefill_wait_fraction x (B / dp - 1)``
-  other prompts of its attention group. Queued prompts shorter than the token budget share
-  iterations, so each costs ``isl / chunk`` of an iteration that carries a full budget of
-  prompt tokens (and the decode batch); a longer prompt costs as long as its own prefill. The
-  fraction is 0.5 when the ``B`` requests arrive in one synchronised wave (as when a
-  benchmark starts all its clients at once and the fixed output length keeps them in
-  step) and near 0 when arrivals are spread out; it is an engine-profile knob fitted to
-  measurements (``bench/accuracy.py``). ``ttft_overhead_s`` adds the request's fixed costs.
+* **Queueing (TTFT).** A new prompt also waits behind ``min(prompts_ahead + prefill_wait_fraction
+  x (B / dp - 1), B / dp - 1)`` other prompts of its attention group. Queued prompts shorter than the
+  token budget share iterations, so each costs ``isl / chunk`` of an iteration that carries a full
+  budget of prompt tokens (and the decode batch); a longer prompt costs as long as its own prefill.
+  The fraction is 0.5 for one synchronised wave of ``B`` requests, near 0 for spread arrivals;
+  ``prompts_ahead``, the queue a spread arrival still finds (requests that finished together
+  arrive together). Both are fitted (``bench/accuracy.py``); ``ttft_overhead_s`` adds fixed costs.
 * **Arrival (TTFT).** In a closed loop a new request arrives when the previous one's last token
   is streamed, by which time the engine has already scheduled the next iteration without it
   (two under an overlap scheduler): it waits ``arrival_wait_steps`` average decode steps (TPOT)
@@ -315,7 +314,8 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
         per_prompt = share * (lay.pp * batched.stage_time_s + overhead)
     else:
         per_prompt = prompt
-    wait = profile.prefill_wait_fraction * np.maximum(lay.batch / lay.dp - 1.0, 0.0) * per_prompt
+    others = np.maximum(lay.batch / lay.dp - 1.0, 0.0)  # prompts a new one can queue behind
+    wait = np.minimum(profile.prompts_ahead + profile.prefill_wait_fraction * others, others) * per_prompt
     ttft = profile.ttft_overhead_s + wait + prompt
 
     # Little's law: prompts arrive once per request lifetime, TTFT + (osl - 1) TPOT, so the

@@ -51,6 +51,7 @@ def test_shipped_knobs_within_physical_bounds(name, gpu, prof):
             f"{name} on {gpu}: attention at {fraction * prof.attention_efficiency_scale:.2f} of the dense peak")
     assert spec.hbm_efficiency_fraction <= HBM_BOUND
     assert 0.0 <= prof.overlap_fraction <= 1.0 and 0.0 <= prof.prefill_wait_fraction <= 0.5
+    assert 0.0 <= prof.prompts_ahead <= 2.0  # prompts queued ahead of a spread-out arrival (fit.KNOBS bounds)
 
 
 def test_rates_clamp_any_profile_to_the_bounds():
