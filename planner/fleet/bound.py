@@ -32,9 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.fleet.dominance import distinct
 from planner.milp.fleet_problem import is_power_of_two
 from planner.serving.candidates import Limits, scored_table
-from planner.serving.evaluate import Scores
+from planner.serving.disagg import decode_scores
+from planner.serving.evaluate import row_blocks
 from planner.serving.plan import PlanArrays
 from planner.serving.scenario import Scenario
 
@@ -57,6 +59,32 @@ class Bounded:
     load: np.ndarray        # (3, rows) fabric bytes/s per instance
     tpot_s: np.ndarray
     ttft_s: np.ndarray
+
+
+@dataclass(frozen=True)
+class DecodeRates:
+    """The part of the decode-only scores the fleet reads (``decode_rates``), one entry per row."""
+
+    feasible: np.ndarray            # fits in memory (the evaluator's ``feasible``)
+    step_time_s: np.ndarray         # TPOT
+    instance_tps: np.ndarray        # output tokens/s per instance: the aggregated rows' bound
+    fabric_bytes_per_s: np.ndarray  # (3, rows)
+
+
+def decode_rates(sc: Scenario, plans: PlanArrays) -> DecodeRates:
+    """Decode-only scores of ``plans`` (``planner.serving.disagg.decode_scores``), kept to what the fleet reads.
+
+    Scored in the evaluator's own row blocks, each block's full scores dropped as soon as its four
+    arrays are copied out: the example fleet's largest tables have 109,008 rows, and their full scores
+    (some 60 arrays a row) were most of a fleet command's memory and page faults. Rows score
+    independently, so the numbers are those of one ``decode_scores`` call, bit for bit.
+    """
+    blocks = row_blocks(len(plans)) or [slice(0, len(plans))]
+    parts = []
+    for block in blocks:
+        s = decode_scores(sc, plans.take(block))
+        parts.append((s.feasible, s.step_time_s, s.instance_tps, s.fabric_bytes_per_s))
+    return DecodeRates(*(np.concatenate(arrays, axis=-1) for arrays in zip(*parts)))
 
 
 def _score(sc: Scenario, plans: PlanArrays, rows: np.ndarray, limits: Limits, enumerated: int) -> Bounded:
@@ -88,16 +116,16 @@ def _falling(bound: np.ndarray, count: int) -> np.ndarray:
     return chosen[np.argsort(-bound[chosen], kind="stable")]
 
 
-def bounded(sc: Scenario, plans: PlanArrays, decode: Scores, limits: Limits, enumerated: int) -> Bounded:
+def bounded(sc: Scenario, plans: PlanArrays, decode: DecodeRates, limits: Limits, enumerated: int) -> Bounded:
     """The rows of ``plans`` that can be the fastest of their instance size, scored (module docstring).
 
-    ``decode``: the decode-only scores of the same ``plans`` (``planner.serving.disagg.decode_scores``).
+    ``decode``: the decode-only scores of the same ``plans`` (``decode_rates``, or the full ``decode_scores``).
     Per size, rows go in falling order of their bound (ties by row); only the prefix scored is sorted.
     """
     gpus = plans.tp * plans.pp * plans.dp
     cand = np.flatnonzero(decode.feasible & is_power_of_two(gpus))
     size = gpus[cand]
-    groups = [cand[size == s] for s in np.unique(size)]  # per size, rows ascending
+    groups = [cand[size == s] for s in distinct(size)]  # per size, rows ascending
     bounds = [decode.instance_tps[g] for g in groups]
     ranked = [np.zeros(0, np.int64) for _ in groups]  # per size: a prefix of its rows in falling bound
     ends = np.array([g.size for g in groups], dtype=np.int64)
