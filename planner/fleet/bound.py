@@ -12,6 +12,10 @@ scored in full:
   the same contexts (the shape's prefill fields enter no memory term), so a row that does not
   fit decode-only does not fit aggregated either; nor does an instance size that is not a
   power of two (the fleet's packing rule).
+* **TPOT** is a bound: the same step carries the decode-only step's work and the prompt work on top,
+  so an aggregated row's TPOT is at least its decode-only step time; a row whose decode-only step
+  already breaks the TPOT limit cannot meet it aggregated and is not scored (on ``examples/fleet.toml``
+  the rows scored fall from 15,579 with the rate bound alone to 11,303).
 * **Rate** is a bound: an aggregated instance's output tokens/s is at most its decode-only
   tokens/s, ``batch / step``, because each of its decode steps also carries prompt work and a
   request lives ``TTFT + (osl - 1) x TPOT``, at least ``osl`` such steps. So per instance
@@ -19,8 +23,8 @@ scored in full:
   limits is at least the bound of every row left (a branch and bound): the rows left could not
   beat it, nor tie it (a tie needs a bound at least the best, and those rows are scored).
 
-The bound is the evaluator's physics (a step with more tokens is no faster), not an algebraic
-identity of the code, so it is checked where it is cheap: every scored row must meet it, and a
+The bounds are the evaluator's physics (a step with more tokens is no faster), not an algebraic
+identity of the code, so they are checked where it is cheap: every scored row must meet both, and a
 table where one does not is scored in full (``tests/planner/fleet/test_fleet_bound.py`` checks it
 on every row of the example fleet's tables too). Rows are independent in the evaluator, so a row
 scored here has the numbers it has in the full table, bit for bit.
@@ -123,7 +127,10 @@ def bounded(sc: Scenario, plans: PlanArrays, decode: DecodeRates, limits: Limits
     Per size, rows go in falling order of their bound (ties by row); only the prefix scored is sorted.
     """
     gpus = plans.tp * plans.pp * plans.dp
-    cand = np.flatnonzero(decode.feasible & is_power_of_two(gpus))
+    usable = decode.feasible & is_power_of_two(gpus)
+    if limits.max_tpot_s is not None:  # TPOT is bounded too: the aggregated step is no faster
+        usable &= decode.step_time_s * (1 - BOUND_RELATIVE_TOLERANCE) <= limits.max_tpot_s
+    cand = np.flatnonzero(usable)
     size = gpus[cand]
     groups = [cand[size == s] for s in distinct(size)]  # per size, rows ascending
     bounds = [decode.instance_tps[g] for g in groups]
@@ -150,6 +157,7 @@ def bounded(sc: Scenario, plans: PlanArrays, decode: DecodeRates, limits: Limits
         return _score(sc, plans, np.zeros(0, np.int64), limits, enumerated)
     out = _joined(parts)
     limit = decode.instance_tps[out.index] * (1 + BOUND_RELATIVE_TOLERANCE)
-    if np.any(out.fits & (out.rate > limit)):  # the bound failed on a scored row: trust none of it
-        return full(sc, plans, limits, enumerated)
+    floor = decode.step_time_s[out.index] * (1 - BOUND_RELATIVE_TOLERANCE)
+    if np.any(out.fits & ((out.rate > limit) | (out.tpot_s < floor))):  # a bound failed on a scored row:
+        return full(sc, plans, limits, enumerated)  # trust none of it
     return out

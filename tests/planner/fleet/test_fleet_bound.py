@@ -69,7 +69,7 @@ def test_aggregated_rate_never_exceeds_the_decode_only_rate(name, system, isl, o
 @pytest.mark.parametrize("preset", [None, "seed"])
 def test_the_bound_holds_for_every_engine_and_preset(profile, preset):
     # Dense, MoE and MLA models; prompt-heavy, output-heavy and very long prompts; every row.
-    worst = 0.0
+    worst, slowest = 0.0, np.inf
     for name, system, isl, osl in (("llama-3.1-70b", "mi355x-8", 8192, 256), ("qwen3-30b-a3b", "hgx-h200", 128, 2048),
                                    ("deepseek-v3", "gb200-nvl72", 32768, 64)):
         hw = CAT.hardware(system, preset=preset)
@@ -80,7 +80,11 @@ def test_the_bound_holds_for_every_engine_and_preset(profile, preset):
         decode = decode_scores(sc, plans)
         agg = bound.full(sc, plans, Limits(), len(plans))
         worst = max(worst, float(np.max(agg.rate[agg.fits] / decode.instance_tps[agg.fits], initial=0.0)))
+        # TPOT: the aggregated step carries the decode-only step's work and prompt work on top, never faster
+        # (sglang's equals it on some rows: a step whose prompt work hides under its decode terms).
+        slowest = min(slowest, float(np.min(agg.tpot_s[agg.fits] / decode.step_time_s[agg.fits], initial=np.inf)))
     assert 0.5 < worst <= 1.0  # some row comes close to its bound (a real test), none beyond it
+    assert 1.0 <= slowest < 1.01  # some row's TPOT is within 1 % of its decode-only step, none below it
 
 
 @pytest.mark.parametrize("name,system,isl,osl,limits", CASES)
@@ -133,6 +137,23 @@ def test_a_failed_bound_falls_back_to_every_row():
     wrong = replace(decode, instance_tps=decode.instance_tps / 10)
     out = bound.bounded(sc, plans, wrong, limits, len(plans))
     assert out.index.tolist() == list(range(len(plans)))
+    # So is a decode-only step time twice the truth: scored rows then beat their TPOT floor.
+    wrong = replace(decode, step_time_s=decode.step_time_s * 2)
+    assert bound.bounded(sc, plans, wrong, Limits(), len(plans)).index.tolist() == list(range(len(plans)))
+
+
+def test_rows_whose_decode_only_step_breaks_the_tpot_limit_are_not_scored():
+    name, system, isl, osl, limits = CASES[0]  # Llama-3.1-8B on H200, TPOT <= 20 ms
+    fleet = _fleet(name, system, isl, osl, limits)
+    sc = scenario(fleet, fleet.models[0], fleet.kinds[0])
+    plans = enumerate_plans(sc, validate(SMALL))
+    decode = decode_scores(sc, plans)
+    some = bound.bounded(sc, plans, decode, limits, len(plans))
+    slow = decode.feasible & (decode.step_time_s > limits.max_tpot_s)
+    assert slow.sum() > 50  # a real cut: rows that fit but whose decode-only step is over 20 ms
+    assert not np.any(slow[some.index])  # none of them scored
+    without = bound.bounded(sc, plans, decode, Limits(), len(plans))  # no TPOT limit: some are
+    assert np.any(slow[without.index])
 
 
 @pytest.mark.slow  # scores the example fleet's 321,000 aggregated rows in full (~2.5 s)
