@@ -71,6 +71,19 @@ def test_only_the_maximise_throughput_tiebreak_turns_the_root_reduced_cost_heuri
     # tie-break keeps HiGHS's defaults (off, it returns another of the example's tied least-cost plans).
     from planner.milp import fleet_solve
 
+    calls = _recorded_options(monkeypatch)
+    for objective in ("max_tps", "min_cost"):
+        calls.clear()
+        fleet_solve.solve(build(_two_columns(objective)))
+        assert [c.get("mip_heuristic_run_root_reduced_cost") for c in calls] == [
+            None, False if objective == "max_tps" else None]
+        assert [c.get("mip_max_nodes") for c in calls] == [None, TIEBREAK_MAX_NODES]
+
+
+def _recorded_options(monkeypatch) -> list[dict]:
+    """The HiGHS options of every fleet solve from now on, in order (the solves still run)."""
+    from planner.milp import fleet_solve
+
     calls = []
     real = fleet_solve.run
 
@@ -79,12 +92,7 @@ def test_only_the_maximise_throughput_tiebreak_turns_the_root_reduced_cost_heuri
         return real(problem, solver, limit, wording, options)
 
     monkeypatch.setattr(fleet_solve, "run", recording)
-    for objective in ("max_tps", "min_cost"):
-        calls.clear()
-        fleet_solve.solve(build(_two_columns(objective)))
-        assert [c.get("mip_heuristic_run_root_reduced_cost") for c in calls] == [
-            None, False if objective == "max_tps" else None]
-        assert [c.get("mip_max_nodes") for c in calls] == [None, TIEBREAK_MAX_NODES]
+    return calls
 
 
 def _two_columns(objective: str) -> FleetProblem:
@@ -106,14 +114,7 @@ def test_a_minimising_first_solve_runs_without_presolve_and_hands_on_the_exact_o
     # value; the tie-break, with presolve, picks the plan); maximising keeps it (1.5x slower without).
     from planner.milp import fleet_solve
 
-    calls = []
-    real = fleet_solve.run
-
-    def recording(problem, solver, limit, wording, options):
-        calls.append(dict(options))
-        return real(problem, solver, limit, wording, options)
-
-    monkeypatch.setattr(fleet_solve, "run", recording)
+    calls = _recorded_options(monkeypatch)
     for objective, first in (("max_tps", None), ("min_cost", "off"), ("min_gpus", "off"), ("min_power", "off")):
         calls.clear()
         solution = fleet_solve.solve(build(_two_columns(objective)))
