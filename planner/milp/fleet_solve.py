@@ -52,8 +52,8 @@ HIGHS_OPTIONS = {"mip_allow_restart": False}
 MAX_TPS_TIEBREAK_OPTIONS = {"mip_heuristic_run_root_reduced_cost": False}
 # The first solve of a minimising objective only has to find the optimum's value: the tie-break picks the
 # plan. Without presolve HiGHS settles the example fleet's least-cost MILP at its root node (117 nodes with
-# it; 0.09 -> 0.04 s on an idle 2-core EPYC, 2-3x under load) and its fewest-GPU and least-power MILPs 2-4x
-# faster (bench/fleet.py). Maximising keeps presolve: there it was 1.5x slower. The value handed on is the
+# it; best CPU of 5 on a busy 2-core EPYC: 0.12 -> 0.04 s), its fewest-GPU one in 0.03 -> 0.007 s and its
+# least-power one in 0.034 -> 0.020 s. Maximising keeps presolve: there it was 1.5x slower. The value handed on is the
 # exact sum over the rounded counts (``exact_objective``), so the tie-break sees the same floor whichever
 # of the tied optimal plans this solve happens to return.
 MIN_FIRST_SOLVE_OPTIONS = {"presolve": "off"}
