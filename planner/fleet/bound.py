@@ -12,6 +12,10 @@ scored in full:
   the same contexts (the shape's prefill fields enter no memory term), so a row that does not
   fit decode-only does not fit aggregated either; nor does an instance size that is not a
   power of two (the fleet's packing rule).
+* **TPOT** is a bound: the same step carries the decode-only step's work and the prompt work on top,
+  so an aggregated row's TPOT is at least its decode-only step time; a row whose decode-only step
+  already breaks the TPOT limit cannot meet it aggregated and is not scored (on ``examples/fleet.toml``
+  the rows scored fall from 15,579 with the rate bound alone to 11,303).
 * **Rate** is a bound: an aggregated instance's output tokens/s is at most its decode-only
   tokens/s, ``batch / step``, because each of its decode steps also carries prompt work and a
   request lives ``TTFT + (osl - 1) x TPOT``, at least ``osl`` such steps. So per instance
@@ -19,8 +23,8 @@ scored in full:
   limits is at least the bound of every row left (a branch and bound): the rows left could not
   beat it, nor tie it (a tie needs a bound at least the best, and those rows are scored).
 
-The bound is the evaluator's physics (a step with more tokens is no faster), not an algebraic
-identity of the code, so it is checked where it is cheap: every scored row must meet it, and a
+The bounds are the evaluator's physics (a step with more tokens is no faster), not an algebraic
+identity of the code, so they are checked where it is cheap: every scored row must meet both, and a
 table where one does not is scored in full (``tests/planner/fleet/test_fleet_bound.py`` checks it
 on every row of the example fleet's tables too). Rows are independent in the evaluator, so a row
 scored here has the numbers it has in the full table, bit for bit.
@@ -32,9 +36,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.fleet.dominance import distinct
 from planner.milp.fleet_problem import is_power_of_two
 from planner.serving.candidates import Limits, scored_table
-from planner.serving.evaluate import Scores
+from planner.serving.disagg import decode_scores
+from planner.serving.evaluate import row_blocks
 from planner.serving.plan import PlanArrays
 from planner.serving.scenario import Scenario
 
@@ -57,6 +63,32 @@ class Bounded:
     load: np.ndarray        # (3, rows) fabric bytes/s per instance
     tpot_s: np.ndarray
     ttft_s: np.ndarray
+
+
+@dataclass(frozen=True)
+class DecodeRates:
+    """The part of the decode-only scores the fleet reads (``decode_rates``), one entry per row."""
+
+    feasible: np.ndarray            # fits in memory (the evaluator's ``feasible``)
+    step_time_s: np.ndarray         # TPOT
+    instance_tps: np.ndarray        # output tokens/s per instance: the aggregated rows' bound
+    fabric_bytes_per_s: np.ndarray  # (3, rows)
+
+
+def decode_rates(sc: Scenario, plans: PlanArrays) -> DecodeRates:
+    """Decode-only scores of ``plans`` (``planner.serving.disagg.decode_scores``), kept to what the fleet reads.
+
+    Scored in the evaluator's own row blocks, each block's full scores dropped as soon as its four
+    arrays are copied out: the example fleet's largest tables have 109,008 rows, and their full scores
+    (some 60 arrays a row) were most of a fleet command's memory and page faults. Rows score
+    independently, so the numbers are those of one ``decode_scores`` call, bit for bit.
+    """
+    blocks = row_blocks(len(plans)) or [slice(0, len(plans))]
+    parts = []
+    for block in blocks:
+        s = decode_scores(sc, plans.take(block))
+        parts.append((s.feasible, s.step_time_s, s.instance_tps, s.fabric_bytes_per_s))
+    return DecodeRates(*(np.concatenate(arrays, axis=-1) for arrays in zip(*parts)))
 
 
 def _score(sc: Scenario, plans: PlanArrays, rows: np.ndarray, limits: Limits, enumerated: int) -> Bounded:
@@ -88,16 +120,19 @@ def _falling(bound: np.ndarray, count: int) -> np.ndarray:
     return chosen[np.argsort(-bound[chosen], kind="stable")]
 
 
-def bounded(sc: Scenario, plans: PlanArrays, decode: Scores, limits: Limits, enumerated: int) -> Bounded:
+def bounded(sc: Scenario, plans: PlanArrays, decode: DecodeRates, limits: Limits, enumerated: int) -> Bounded:
     """The rows of ``plans`` that can be the fastest of their instance size, scored (module docstring).
 
-    ``decode``: the decode-only scores of the same ``plans`` (``planner.serving.disagg.decode_scores``).
+    ``decode``: the decode-only scores of the same ``plans`` (``decode_rates``, or the full ``decode_scores``).
     Per size, rows go in falling order of their bound (ties by row); only the prefix scored is sorted.
     """
     gpus = plans.tp * plans.pp * plans.dp
-    cand = np.flatnonzero(decode.feasible & is_power_of_two(gpus))
+    usable = decode.feasible & is_power_of_two(gpus)
+    if limits.max_tpot_s is not None:  # TPOT is bounded too: the aggregated step is no faster
+        usable &= decode.step_time_s * (1 - BOUND_RELATIVE_TOLERANCE) <= limits.max_tpot_s
+    cand = np.flatnonzero(usable)
     size = gpus[cand]
-    groups = [cand[size == s] for s in np.unique(size)]  # per size, rows ascending
+    groups = [cand[size == s] for s in distinct(size)]  # per size, rows ascending
     bounds = [decode.instance_tps[g] for g in groups]
     ranked = [np.zeros(0, np.int64) for _ in groups]  # per size: a prefix of its rows in falling bound
     ends = np.array([g.size for g in groups], dtype=np.int64)
@@ -122,6 +157,7 @@ def bounded(sc: Scenario, plans: PlanArrays, decode: Scores, limits: Limits, enu
         return _score(sc, plans, np.zeros(0, np.int64), limits, enumerated)
     out = _joined(parts)
     limit = decode.instance_tps[out.index] * (1 + BOUND_RELATIVE_TOLERANCE)
-    if np.any(out.fits & (out.rate > limit)):  # the bound failed on a scored row: trust none of it
-        return full(sc, plans, limits, enumerated)
+    floor = decode.step_time_s[out.index] * (1 - BOUND_RELATIVE_TOLERANCE)
+    if np.any(out.fits & ((out.rate > limit) | (out.tpot_s < floor))):  # a bound failed on a scored row:
+        return full(sc, plans, limits, enumerated)  # trust none of it
     return out

@@ -35,7 +35,7 @@ import numpy as np
 from hardware.specs import TIERS
 from planner.errors import InputError
 from planner.fleet import bound
-from planner.fleet.dominance import kv_format_dominated, pareto_rows, smaller_dominates
+from planner.fleet.dominance import distinct, kv_format_dominated, pareto_rows, smaller_dominates
 from planner.fleet.question import Fleet, FleetKind, FleetModel
 from planner.milp.fleet_problem import (
     AGG,
@@ -52,7 +52,7 @@ from planner.milp.serving import candidate_name
 from planner.quant import MODE_NAMES
 from planner.search.prune import best_per_group
 from planner.serving.candidates import enumerate_plans
-from planner.serving.disagg import decode_scores, kv_bytes_per_request, prefill_scores
+from planner.serving.disagg import kv_bytes_per_request, prefill_scores
 from planner.serving.plan import PlanArrays
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, batch_ladder, default_space, validate
@@ -110,7 +110,7 @@ def role_rows(sc: Scenario, space: SearchSpace, m: FleetModel, role: int, shared
     if role in (AGG, DECODE) and "plans" not in shared:
         shared["plans"] = enumerate_plans(sc, space)
     if (role == DECODE or bounded) and "decode" not in shared:
-        shared["decode"] = decode_scores(sc, shared["plans"])
+        shared["decode"] = bound.decode_rates(sc, shared["plans"])
     if role == AGG:
         plans, enumerated = shared["plans"], space.size()
         b = (partial(bound.bounded, decode=shared["decode"]) if bounded else bound.full)(
@@ -218,7 +218,7 @@ def score(fleet: Fleet, progress=None, exhaustive: bool = False) -> Scored:
                 if progress is not None:
                     progress(len(raw), total)
                 if role != AGG:
-                    for q in np.unique(rows.plans.kv_quant).tolist():
+                    for q in distinct(rows.plans.kv_quant).tolist():
                         kv_bytes[int(q)] = kv_bytes_per_request(sc, MODE_NAMES[q])
         w = m.workload
         models.append(ModelData(label=m.label, isl=w.isl, osl=w.osl, target_tps=m.target_tps, weight=m.weight,

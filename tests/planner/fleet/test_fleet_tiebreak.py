@@ -71,6 +71,19 @@ def test_only_the_maximise_throughput_tiebreak_turns_the_root_reduced_cost_heuri
     # tie-break keeps HiGHS's defaults (off, it returns another of the example's tied least-cost plans).
     from planner.milp import fleet_solve
 
+    calls = _recorded_options(monkeypatch)
+    for objective in ("max_tps", "min_cost"):
+        calls.clear()
+        fleet_solve.solve(build(_two_columns(objective)))
+        assert [c.get("mip_heuristic_run_root_reduced_cost") for c in calls] == [
+            None, False if objective == "max_tps" else None]
+        assert [c.get("mip_max_nodes") for c in calls] == [None, TIEBREAK_MAX_NODES]
+
+
+def _recorded_options(monkeypatch) -> list[dict]:
+    """The HiGHS options of every fleet solve from now on, in order (the solves still run)."""
+    from planner.milp import fleet_solve
+
     calls = []
     real = fleet_solve.run
 
@@ -79,12 +92,7 @@ def test_only_the_maximise_throughput_tiebreak_turns_the_root_reduced_cost_heuri
         return real(problem, solver, limit, wording, options)
 
     monkeypatch.setattr(fleet_solve, "run", recording)
-    for objective in ("max_tps", "min_cost"):
-        calls.clear()
-        fleet_solve.solve(build(_two_columns(objective)))
-        assert [c.get("mip_heuristic_run_root_reduced_cost") for c in calls] == [
-            None, False if objective == "max_tps" else None]
-        assert [c.get("mip_max_nodes") for c in calls] == [None, TIEBREAK_MAX_NODES]
+    return calls
 
 
 def _two_columns(objective: str) -> FleetProblem:
@@ -99,3 +107,37 @@ def _two_columns(objective: str) -> FleetProblem:
     target = None if objective == "max_tps" else 300.0
     return FleetProblem(kinds=(kind,), models=(ModelData(label="m", target_tps=target),), columns=columns,
                         objective=objective)
+
+
+def test_a_minimising_first_solve_runs_without_presolve_and_hands_on_the_exact_optimum(monkeypatch):
+    # Only the first solve of a minimising objective drops presolve (it only has to find the optimum's
+    # value; the tie-break, with presolve, picks the plan); maximising keeps it (1.5x slower without).
+    from planner.milp import fleet_solve
+
+    calls = _recorded_options(monkeypatch)
+    for objective, first in (("max_tps", None), ("min_cost", "off"), ("min_gpus", "off"), ("min_power", "off")):
+        calls.clear()
+        solution = fleet_solve.solve(build(_two_columns(objective)))
+        assert [c.get("presolve") for c in calls] == [first, None]
+    # 300 tok/s at least: three 1-GPU instances (100 tok/s each) on 3 GPUs; any mix with a 2-GPU instance
+    # (150 tok/s) takes 4 or more. The least power is 3 x 1 kW, exactly.
+    assert solution.objective_value == 3000.0 and solution.counts.tolist() == [3, 0]
+
+
+def test_exact_objective_sums_the_counts_exactly_whatever_their_order():
+    # Prices of 0.1, 0.2 and 0.3 per GPU-hour, one 1-GPU instance each: summed in floating point in one
+    # order 0.1 + 0.2 + 0.3 = 0.6000000000000001, in another 0.3 + 0.2 + 0.1 = 0.6; the exact sum of the
+    # three doubles, rounded once, is 0.6 (the double nearest 0.6) in every order.
+    assert 0.1 + 0.2 + 0.3 != 0.3 + 0.2 + 0.1
+    from planner.milp.fleet_solve import exact_objective
+
+    for order in ([0.1, 0.2, 0.3], [0.3, 0.2, 0.1]):
+        kind = KindData(label="k", gpus=8, domain_gpus=8, power_w_per_gpu=1000.0, price_per_gpu_hour=1.0,
+                        fabric_bytes_per_s=np.array([1e12, 1e10, 1e10]))
+        p = _two_columns("min_cost")
+        columns = p.columns.take(np.array([0, 0, 0]))
+        problem = FleetProblem(kinds=(kind,), models=p.models, columns=columns, objective="min_cost")
+        milp = build(problem)
+        for v, price in zip(milp.n, order):  # the cost row's coefficients, as a price per GPU-hour would give
+            milp.expressions["min_cost"][v] = price
+        assert exact_objective(milp, np.array([1, 1, 1])) == 0.6
