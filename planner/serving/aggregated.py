@@ -90,6 +90,7 @@ from planner.serving.roofline import (
     launch_overhead_s,
     moe_imbalance,
     moe_s,
+    moe_s_at,
     offload_s,
     prompt_attention_s,
 )
@@ -136,10 +137,12 @@ class DecodeTerms:
     gemm_setup: GemmSetup | None = None  # roofline.gemm_setup of the layout: the GEMM curve's rows aside
 
     @classmethod
-    def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> DecodeTerms:
-        """The roofline's decode terms of ``lay``'s micro-batch."""
+    def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
+           experts: np.ndarray | None = None) -> DecodeTerms:
+        """The roofline's decode terms of ``lay``'s micro-batch (``experts``: its ``moe_s``, when already known)."""
         return cls(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r),
-                   attention_s(shape, lay, r), moe_s(shape, lay, r, quant_index, lay.micro_tokens))
+                   attention_s(shape, lay, r),
+                   moe_s(shape, lay, r, quant_index, lay.micro_tokens) if experts is None else experts)
 
 
 @dataclass(frozen=True)
@@ -290,26 +293,31 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     batch = lay.batch
     if running is not None and np.any(running < batch):
         lay, decode = lay.with_batch(running), None
-    decode = DecodeTerms.of(shape, lay, r, quant_index) if decode is None else decode
     ones = np.ones_like(lay.tp)
     during_decode = 1.0 - profile.prefill_wait_fraction  # share of others' prompts inside the decode window
     chunks = np.ceil(isl / profile.prefill_chunk_tokens)
     chunk = isl / chunks
+    budget = float(profile.prefill_chunk_tokens)
+    # the routed experts of a decode step, of one with a chunk and (queued prompts sharing iterations) of one
+    # with a full budget of prompt tokens, in one pass of the MoE curve
+    tokens = [lay.micro_tokens] * (decode is None) + [lay.micro_tokens + chunk] \
+        + [lay.micro_tokens + budget] * (isl < profile.prefill_chunk_tokens)
+    experts = moe_s_at(shape, lay, r, quant_index, tokens)
+    decode = DecodeTerms.of(shape, lay, r, quant_index, experts.pop(0)) if decode is None else decode
 
     own = PromptWork(group_tokens=chunk * ones, stage_tokens=chunk * ones, prompts_per_group=ones / chunks,
                      attention_flop=prefill_attention_flop / chunks * ones, chunk_tokens=chunk * ones)
-    decode = replace(decode, moe_chunk_s=moe_s(shape, lay, r, quant_index, lay.micro_tokens + chunk))
+    decode = replace(decode, moe_chunk_s=experts[0])
     decode = steady_terms(shape, lay, r, profile, decode, chunk, gpus_per_server, gpus_per_rack)  # once for all
     first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack)
     overhead = profile.iteration_overhead_s(lay.batch / lay.dp)  # per iteration, the running batch's
     prompt = (chunks + lay.pp - 1.0) * first.stage_time_s + chunks * overhead
     if isl < profile.prefill_chunk_tokens:  # queued prompts share iterations up to the token budget
-        budget = float(profile.prefill_chunk_tokens)
         share = isl / budget
         full = PromptWork(group_tokens=budget * ones, stage_tokens=budget * ones, prompts_per_group=ones / share,
                           attention_flop=prefill_attention_flop / share * ones, chunk_tokens=budget * ones)
         batched = iteration(shape, lay, r, quant_index, profile,
-                            replace(decode, moe_chunk_s=None, chunk_read_bytes=None), full,
+                            replace(decode, moe_chunk_s=experts[1], chunk_read_bytes=None), full,
                             gpus_per_server, gpus_per_rack)
         per_prompt = share * (lay.pp * batched.stage_time_s + overhead)
     else:

@@ -291,6 +291,15 @@ def moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, tok
     return layer * lay.moe_layers
 
 
+def moe_s_at(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, tokens: list) -> list:
+    """:func:`moe_s` at each of several token counts per row (``tokens``: arrays over rows), in one pass of the
+    curve over them stacked: its per-layout parts (the mode's parameters, the expert shard, the imbalance's and
+    the slowest rank's logarithms) are computed once for all of them, each element as one call would."""
+    if not shape.num_moe_layers or r.moe_curve is None:
+        return [np.zeros_like(lay.tp) for _ in tokens]
+    return list(moe_s(shape, lay, r, quant_index, np.stack(tokens)))
+
+
 def chunked_moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, chunk_tokens: np.ndarray,
                   chunks_per_step: np.ndarray, decode_moe: np.ndarray | None = None,
                   with_chunk_moe: np.ndarray | None = None) -> np.ndarray:
