@@ -99,7 +99,8 @@ from planner.serving.shape import ModelShape
 
 @dataclass(frozen=True)
 class PromptWork:
-    """Prompt work one iteration carries on one micro-batch (arrays over rows).
+    """Prompt work one iteration carries on one micro-batch (arrays over rows, or scalars where every row carries
+    the same: the own prefill's chunk and a full budget, :func:`serving`).
 
     Attributes:
         group_tokens: prompt tokens in the busiest attention group (on average).
@@ -203,12 +204,15 @@ def critical_group_tokens(stage_tokens: np.ndarray, chunk: float, dp: np.ndarray
 
 
 def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
-                     work: PromptWork) -> np.ndarray:
+                     work: PromptWork) -> np.ndarray | None:
     """Compute time of ``work`` on one stage, per GPU, at the prefill-shaped rates (seconds).
 
-    On the GEMM curve (``r.gemm``) the dense-block GEMMs, on the MoE curve the routed experts, are
-    timed in ``iteration`` instead.
+    On the GEMM curve (``r.gemm``) the dense-block GEMMs, on the MoE curve the routed experts, on the
+    attention curves the attention are timed in ``iteration`` instead: None where all of them are.
     """
+    if r.gemm is not None and (r.moe_curve is not None or not shape.num_moe_layers) \
+            and r.attention_kernels is not None:
+        return None
     t = 0.0
     if r.gemm is None:
         block = 2.0 * work.group_tokens / lay.tp * (
@@ -240,15 +244,19 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     both = replace(lay, micro_tokens=lay.micro_tokens + work.stage_tokens,
                    group_tokens=lay.group_tokens + work.group_tokens)
     chunks_per_step = work.stage_tokens / work.chunk_tokens
-    extra_bytes = chunk_read_bytes(shape, lay, r, work.chunk_tokens, decode) * chunks_per_step / r.moe_scale
     experts = chunked_moe_s(shape, lay, r, quant_index, work.chunk_tokens, chunks_per_step, decode.moe_s,
                             decode.moe_chunk_s)
     kv_write = work.group_tokens * shape.kv_new_token_elements / shape.num_layers * lay.stage_layers \
         * lay.kv_bytes / lay.kv_split
     activations = work.group_tokens * shape.hidden_size * ACTIVATION_BYTES * ACTIVATION_PASSES_PER_LAYER \
         * lay.stage_layers
-    compute = decode.compute_s + prompt_compute_s(shape, lay, r, quant_index, work)
-    hbm = decode.hbm_s + (extra_bytes + kv_write + activations) / r.hbm_bytes_per_s
+    prompt = prompt_compute_s(shape, lay, r, quant_index, work)
+    compute = decode.compute_s if prompt is None else decode.compute_s + prompt
+    if shape.num_moe_layers and r.moe_curve is None:  # the chunk's routed bytes (none where the MoE curve reads them)
+        extra_bytes = chunk_read_bytes(shape, lay, r, work.chunk_tokens, decode) * chunks_per_step / r.moe_scale
+        hbm = decode.hbm_s + (extra_bytes + kv_write + activations) / r.hbm_bytes_per_s
+    else:  # (adding their zeros changes no sum)
+        hbm = decode.hbm_s + (kv_write + activations) / r.hbm_bytes_per_s
     collectives = decode.collectives if decode.collectives is not None or r.comm_curves is None \
         else CurveCollectives.of(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack)
     traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack) if collectives is None \
@@ -293,7 +301,6 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     batch = lay.batch
     if running is not None and np.any(running < batch):
         lay, decode = lay.with_batch(running), None
-    ones = np.ones_like(lay.tp)
     during_decode = 1.0 - profile.prefill_wait_fraction  # share of others' prompts inside the decode window
     chunks = np.ceil(isl / profile.prefill_chunk_tokens)
     chunk = isl / chunks
@@ -305,8 +312,8 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     experts = moe_s_at(shape, lay, r, quant_index, tokens)
     decode = DecodeTerms.of(shape, lay, r, quant_index, experts.pop(0)) if decode is None else decode
 
-    own = PromptWork(group_tokens=chunk * ones, stage_tokens=chunk * ones, prompts_per_group=ones / chunks,
-                     attention_flop=prefill_attention_flop / chunks * ones, chunk_tokens=chunk * ones)
+    own = PromptWork(group_tokens=chunk, stage_tokens=chunk, prompts_per_group=1.0 / chunks,
+                     attention_flop=prefill_attention_flop / chunks, chunk_tokens=chunk)
     decode = replace(decode, moe_chunk_s=experts[0])
     decode = steady_terms(shape, lay, r, profile, decode, chunk, gpus_per_server, gpus_per_rack)  # once for all
     first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack)
@@ -314,8 +321,8 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     prompt = (chunks + lay.pp - 1.0) * first.stage_time_s + chunks * overhead
     if isl < profile.prefill_chunk_tokens:  # queued prompts share iterations up to the token budget
         share = isl / budget
-        full = PromptWork(group_tokens=budget * ones, stage_tokens=budget * ones, prompts_per_group=ones / share,
-                          attention_flop=prefill_attention_flop / share * ones, chunk_tokens=budget * ones)
+        full = PromptWork(group_tokens=budget, stage_tokens=budget, prompts_per_group=1.0 / share,
+                          attention_flop=prefill_attention_flop / share, chunk_tokens=budget)
         batched = iteration(shape, lay, r, quant_index, profile,
                             replace(decode, moe_chunk_s=experts[1], chunk_read_bytes=None), full,
                             gpus_per_server, gpus_per_rack)

@@ -248,8 +248,12 @@ def gemm_setup(shape: ModelShape, lay: Layout, r: Rates, stack: bool = True) -> 
     block, head = ((gemm_modes(r.gemm, lay.dense_quant), gemm_modes(r.gemm, lay.vocab_quant)) if stack
                    else (Modes(r.gemm, lay.dense_quant), Modes(r.gemm, lay.vocab_quant)))
 
+    # a block :func:`gemm_s` does not time (dense FFN without dense layers, the router without MoE layers) is
+    # left empty: nothing computed for it, nor carried through the fixed point's rounds
+    timed = {"dense": shape.num_moe_layers < shape.num_layers, "shared": bool(shape.num_moe_layers)}
+
     def of(name: str, c: ModeRows | Modes) -> GemmShapes | Dims:
-        dims = [(g.n, g.k, g.split) for g in shape.dense_gemms if g.block == name]
+        dims = [(g.n, g.k, g.split) for g in shape.dense_gemms if g.block == name and timed.get(name, True)]
         return GemmShapes.of(c, dims, inv_tp) if stack else Dims(dims, inv_tp)
     return GemmSetup(block, head, of("attention", block), of("dense", block), of("shared", block), of("head", head))
 
