@@ -49,6 +49,7 @@ from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import CurveCollectives
 from planner.serving.layout import Layout
+from planner.serving.plan import take_rows
 from planner.serving.roofline import gemm_s, gemm_setup, launch_overhead_s, routed_read_bytes
 from planner.serving.shape import ModelShape
 
@@ -64,6 +65,11 @@ SETTLED = 1e-12
 # layout and decode terms' ~60 arrays costs ~10 ms whatever their length: more than a round of 2,048 rows).
 COMPACT_FRACTION = 0.25
 COMPACT_ROWS = 2048
+# Terms that depend on the layout's (tp, pp, dp, ep) alone are computed on one row of each distinct layout
+# (:func:`per_layout`) in blocks of at least this many rows with at most a quarter as many distinct layouts
+# (finding them costs about two rounds of a few terms: worth it for the collectives on several tiers).
+PER_LAYOUT_ROWS = 4096
+_KEY_LIMIT = 1 << 20  # (tp, pp, dp, ep) above this: every row computed (no look-up tables that long)
 
 
 def chunk_read_bytes(shape: ModelShape, lay: Layout, r: Rates, chunk_tokens: np.ndarray, decode) -> np.ndarray:
@@ -88,7 +94,33 @@ def steady_terms(shape: ModelShape, lay: Layout, r: Rates, profile: EngineProfil
                                               r),
                    gemm_setup=gemms, gemm_alone_s=gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens, gemms),
                    collectives=None if r.comm_curves is None else
-                   CurveCollectives.of(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack))
+                   per_layout(lambda part: CurveCollectives.of(shape, part, r.comm_curves, gpus_per_server,
+                                                               gpus_per_rack), lay))
+
+
+def per_layout(terms_of, lay: Layout):
+    """``terms_of(lay)``, a dataclass of per-row arrays that depend on each row's tp, pp, dp and ep alone
+    (and what the layout derives from them), computed on one row of each distinct layout and taken to every
+    row: each row's figures are those it has computed alone, at the cost of the few hundred distinct layouts
+    instead of every row. Small blocks, and blocks with many distinct layouts, compute every row."""
+    rows = lay.tp.shape[0]
+    if rows < PER_LAYOUT_ROWS or max(float(v.max()) for v in (lay.tp, lay.pp, lay.dp, lay.ep)) >= _KEY_LIMIT:
+        return terms_of(lay)
+    code, codes = np.zeros(rows, dtype=np.intp), 1  # each row's (tp, pp, dp, ep), numbered densely per part
+    for v in (lay.tp, lay.pp, lay.dp, lay.ep):
+        part = v.astype(np.intp)
+        seen = np.zeros(int(part.max()) + 1, dtype=bool)
+        seen[part] = True
+        number = np.cumsum(seen) - 1
+        code, codes = code * int(number[-1] + 1) + np.take(number, part), codes * int(number[-1] + 1)
+        if codes > rows // 4:
+            return terms_of(lay)
+    one = np.full(codes, -1, dtype=np.intp)
+    one[code] = np.arange(rows)  # a row of each layout present
+    present = np.flatnonzero(one >= 0)
+    slot = np.zeros(codes, dtype=np.intp)
+    slot[present] = np.arange(present.size)
+    return take_rows(terms_of(take_rows(lay, np.take(one, present))), np.take(slot, code))
 
 
 def lifetimes(tpot_of, rows: int, osl: int, waited: float, ttft: np.ndarray, chunk: float,
