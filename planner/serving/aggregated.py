@@ -368,9 +368,12 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
         if live is None:
             part = lay, decode, quant_index, overhead
         else:
-            if taken.get("live") is not live:
-                taken.update(live=live, part=(take_rows(lay, live), take_rows(decode, live), quant_index[live],
-                                              overhead[live]))
+            if taken.get("live") is not live:  # rows dropped: take the rest from the last rows taken (fewer
+                # bytes to read than the whole block's arrays), the first time from the whole block
+                where, source = (live, (lay, decode, quant_index, overhead)) if "live" not in taken \
+                    else (np.searchsorted(taken["live"], live), taken["part"])
+                taken.update(live=live, part=(take_rows(source[0], where), take_rows(source[1], where),
+                                              source[2][where], source[3][where]))
                 first.setdefault("live", live), first.setdefault("part", taken["part"])
             part = taken["part"]
         work, per_step = _steady_work(part[0], isl, chunk, steps_per_life, prefill_attention_flop, during_decode)
