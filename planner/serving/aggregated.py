@@ -233,13 +233,16 @@ def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.n
 
 
 def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
-              decode: DecodeTerms, work: PromptWork, gpus_per_server: int, gpus_per_rack: int) -> Iteration:
+              decode: DecodeTerms, work: PromptWork, gpus_per_server: int, gpus_per_rack: int,
+              tier_bytes: bool = True) -> Iteration:
     """One stage of an iteration that decodes ``lay``'s micro-batch and carries ``work``.
 
     Weights are read once for both: in a step that takes a chunk, the routed experts hit by
     decode and chunk tokens together replace the decode-only ones (charged per step by the
     share of steps that take a chunk). Prompt tokens write their KV and move their
     activations; the collectives carry decode and prompt tokens in the same messages.
+    ``tier_bytes=False``: on the collective curves, no bytes per tier (``comm.bytes_by_tier`` None), for a
+    caller that takes the times only.
     """
     both = replace(lay, micro_tokens=lay.micro_tokens + work.stage_tokens,
                    group_tokens=lay.group_tokens + work.group_tokens)
@@ -260,7 +263,7 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     collectives = decode.collectives if decode.collectives is not None or r.comm_curves is None \
         else CurveCollectives.of(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack)
     traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack) if collectives is None \
-        else collectives.at(both.group_tokens, both.micro_tokens)
+        else collectives.at(both.group_tokens, both.micro_tokens, tier_bytes)
     # A step that takes a prompt chunk runs its dense GEMMs on the decode and chunk tokens together,
     # one without on the decode tokens; the average step mixes the two by the share of steps that take
     # a chunk (GEMM time is convex in its rows: the average of the two is not the GEMM of the average).
@@ -274,7 +277,7 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
             if decode.gemm_alone_s is None else decode.gemm_alone_s
         gemm = np.where(share < 1.0, (1.0 - share) * alone + share * gemm, gemm)
     attention = decode.attention_s + prompt_attention_s(shape, lay, r, work.group_tokens, work.stage_tokens,
-                                                        work.chunk_tokens, work.attention_flop)
+                                                        work.chunk_tokens, work.attention_flop, share)
     launch = launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s, r) \
         if decode.launch_s is None else decode.launch_s
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) + launch \
@@ -316,7 +319,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
                      attention_flop=prefill_attention_flop / chunks, chunk_tokens=chunk)
     decode = replace(decode, moe_chunk_s=experts[0])
     decode = steady_terms(shape, lay, r, profile, decode, chunk, gpus_per_server, gpus_per_rack)  # once for all
-    first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack)
+    first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack, False)
     overhead = profile.iteration_overhead_s(lay.batch / lay.dp)  # per iteration, the running batch's
     prompt = (chunks + lay.pp - 1.0) * first.stage_time_s + chunks * overhead
     if isl < profile.prefill_chunk_tokens:  # queued prompts share iterations up to the token budget
@@ -325,7 +328,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
                           attention_flop=prefill_attention_flop / share, chunk_tokens=budget)
         batched = iteration(shape, lay, r, quant_index, profile,
                             replace(decode, moe_chunk_s=experts[1], chunk_read_bytes=None), full,
-                            gpus_per_server, gpus_per_rack)
+                            gpus_per_server, gpus_per_rack, False)
         per_prompt = share * (lay.pp * batched.stage_time_s + overhead)
     else:
         per_prompt = prompt

@@ -227,14 +227,15 @@ class CurveCollectives:
     oneshot_s: np.ndarray
     oneshot_gap_s_per_token: np.ndarray
 
-    def at(self, group_tokens: np.ndarray, micro_tokens: np.ndarray) -> Comm:
-        """Traffic and time of the collectives of ``micro_tokens`` per micro-batch, ``group_tokens`` per group."""
-        sent = self.bytes_per_group_token * group_tokens
+    def at(self, group_tokens: np.ndarray, micro_tokens: np.ndarray, tier_bytes: bool = True) -> Comm:
+        """Traffic and time of the collectives of ``micro_tokens`` per micro-batch, ``group_tokens`` per group
+        (``tier_bytes=False``: the time alone, ``bytes_by_tier`` None, for a caller that needs no more)."""
+        sent = self.bytes_per_group_token * group_tokens if tier_bytes else None
         time = self.latency_s + self.s_per_group_token * group_tokens \
             - np.maximum(0.0, self.oneshot_s[0] - self.oneshot_gap_s_per_token[0] * group_tokens)
         if self.s_per_micro_token is None:  # no collective scales with the micro-batch (adding zeros changes nothing)
             return Comm(bytes_by_tier=sent, time_s=time)
-        return Comm(bytes_by_tier=sent + self.bytes_per_micro_token * micro_tokens,
+        return Comm(bytes_by_tier=sent + self.bytes_per_micro_token * micro_tokens if tier_bytes else None,
                     time_s=time + self.s_per_micro_token * micro_tokens
                     - np.maximum(0.0, self.oneshot_s[1] - self.oneshot_gap_s_per_token[1] * micro_tokens))
 

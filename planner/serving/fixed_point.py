@@ -149,16 +149,18 @@ def lifetimes(tpot_of, rows: int, osl: int, waited: float, ttft: np.ndarray, chu
             line = np.zeros(rows, dtype=bool) if chunk_tpot is None else (tokens < chunk) & (plain >= steps)
             last = (chunk / tokens / steps, chunk_tpot)
         following = plain
+        x = 1.0 / steps
         if line.any():
             done |= line & (np.abs(plain - steps) <= SETTLED * steps)  # the next round would not move it
-            root = _line_root(1.0 / steps, tpot, *last, waited, ttft)
+            root = _line_root(x, tpot, *last, waited, ttft)
             following = np.where(line & (root >= osl), root, plain)
-        if done.all():
+        finals = np.count_nonzero(done)
+        if finals == done.size:
             break
-        last = (1.0 / steps, tpot)
+        last = (x, tpot)
         steps = np.where(done, steps, following)
         previous = tpot
-        if done.mean() >= COMPACT_FRACTION and done.sum() >= COMPACT_ROWS:  # drop the final rows (once many are)
+        if finals >= COMPACT_FRACTION * done.size and finals >= COMPACT_ROWS:  # drop the final rows (once many are)
             final[live[done]] = steps[done]
             keep = np.flatnonzero(~done)
             live, previous, steps, done, ttft = live[keep], previous[keep], steps[keep], done[keep], ttft[keep]
