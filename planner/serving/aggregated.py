@@ -75,9 +75,8 @@ from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, CurveCollectives, comm
-from planner.serving.fixed_point import chunk_read_bytes, lifetimes, steady_terms
+from planner.serving.fixed_point import chunk_read_bytes, lifetimes, settle, steady_terms
 from planner.serving.layout import Layout
-from planner.serving.plan import concat_rows, put_rows, take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
     GemmSetup,
@@ -358,49 +357,21 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
     """The average decode step, TPOT and prompt tokens per step at each row's fixed point (``serving``;
     ``chunk_stage_s``: the stage time of a step carrying one chunk, the own prefill's).
 
-    The rounds (``planner.serving.fixed_point.lifetimes``) find each row's lifetime in steps; one pass at
-    those lifetimes then gives every row the figures of its last round (the same arithmetic on the same
-    inputs: the same bits).
+    The rounds (``planner.serving.fixed_point.lifetimes``) find each row's lifetime in steps; every row takes
+    the figures of the round that ran it at that lifetime (``planner.serving.fixed_point.settle``).
     """
     rows = lay.tp.shape[0]
     ttft, overhead = np.broadcast_to(ttft, (rows,)), np.broadcast_to(overhead, (rows,))
-    taken, first = {}, {}  # the rows still iterating, once rows are dropped: live -> their arrays; the first such
-    whole = {}  # the last round run over every row: its lifetimes, step and prompt tokens per step
 
-    def tpot_of(steps_per_life: np.ndarray, live: np.ndarray | None):
-        if live is None:
-            part = lay, decode, quant_index, overhead
-        else:
-            if taken.get("live") is not live:  # rows dropped: take the rest from the last rows taken (fewer
-                # bytes to read than the whole block's arrays), the first time from the whole block
-                where, source = (live, (lay, decode, quant_index, overhead)) if "live" not in taken \
-                    else (np.searchsorted(taken["live"], live), taken["part"])
-                taken.update(live=live, part=(take_rows(source[0], where), take_rows(source[1], where),
-                                              source[2][where], source[3][where]))
-                first.setdefault("live", live), first.setdefault("part", taken["part"])
-            part = taken["part"]
+    def step_of(part, steps_per_life: np.ndarray):  # part: (layout, decode terms, modes, overhead) of some rows
         work, per_step = _steady_work(part[0], isl, chunk, steps_per_life, prefill_attention_flop, during_decode)
         step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack)
-        if live is None:
-            whole.update(steps=steps_per_life, step=step, per_step=per_step)
-        return profile.step_time_s(part[0].pp * step.stage_time_s, part[3]), work.stage_tokens
+        return step, per_step, work.stage_tokens, profile.step_time_s(part[0].pp * step.stage_time_s, part[3])
 
     # the seed preset keeps the plain rounds, bit for bit
-    steps = lifetimes(tpot_of, rows, osl, osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
-                      None if r.comm_curves is None else profile.step_time_s(lay.pp * chunk_stage_s, overhead))
-    # the rows whose last round was not that one run once more at their lifetimes (the same bits as in that round)
-    step, per_step = whole.get("step"), whole.get("per_step")
-    redo = np.arange(rows) if step is None else np.flatnonzero(steps != whole["steps"])
-    if redo.size == rows:
-        work, per_step = _steady_work(lay, isl, chunk, steps, prefill_attention_flop, during_decode)
-        step = iteration(shape, lay, r, quant_index, profile, decode, work, gpus_per_server, gpus_per_rack)
-    elif redo.size:
-        step = concat_rows([step])  # a copy (it shares decode's offload term); usually the first rows dropped to
-        some, some_decode, some_quant = first["part"][:3] if np.array_equal(first.get("live"), redo) \
-            else (take_rows(lay, redo), take_rows(decode, redo), quant_index[redo])
-        work, per_step[redo] = _steady_work(some, isl, chunk, steps[redo], prefill_attention_flop, during_decode)
-        put_rows(step, redo, iteration(shape, some, r, some_quant, profile, some_decode, work, gpus_per_server,
-                                       gpus_per_rack))
+    step, per_step = settle(step_of, (lay, decode, quant_index, overhead), lifetimes, rows, osl,
+                            osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
+                            None if r.comm_curves is None else profile.step_time_s(lay.pp * chunk_stage_s, overhead))
     return step, profile.step_time_s(lay.pp * step.stage_time_s, overhead), per_step
 
 

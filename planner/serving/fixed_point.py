@@ -41,7 +41,7 @@ tokens + chunk``, fall on a tile edge, ``G x (1 / (P / chunk))`` lands a roundin
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import is_dataclass, replace
 
 import numpy as np
 
@@ -49,7 +49,7 @@ from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import CurveCollectives
 from planner.serving.layout import Layout
-from planner.serving.plan import take_rows
+from planner.serving.plan import concat_rows, put_rows, take_rows
 from planner.serving.roofline import gemm_s, gemm_setup, launch_overhead_s, routed_read_bytes
 from planner.serving.shape import ModelShape
 
@@ -121,6 +121,63 @@ def per_layout(terms_of, lay: Layout):
     slot = np.zeros(codes, dtype=np.intp)
     slot[present] = np.arange(present.size)
     return take_rows(terms_of(take_rows(lay, np.take(one, present))), np.take(slot, code))
+
+
+def settle(step_of, arrays: tuple, rounds, rows: int, osl: int, waited: float, ttft: np.ndarray, chunk: float,
+           chunk_tpot: np.ndarray | None):
+    """Each row's step and prompt tokens per step at its fixed point: ``rounds`` (:func:`lifetimes`, with its
+    ``osl``, ``waited``, ``ttft``, ``chunk`` and ``chunk_tpot``) over ``step_of(part, steps_per_life)`` ->
+    ``(step, per_step, prompt tokens per stage, TPOT)`` of the rows of ``part``, a tuple like ``arrays`` (per-row
+    dataclasses and arrays) holding the rows still moving, taken once per drop from the rows last taken.
+
+    Each row's figures are those of the round that ran it at its final lifetime: the last round over every row,
+    or the narrowed round after which it was dropped (the same arithmetic on the same inputs: the same bits);
+    rows that stop at the round cap, whose final lifetime no round ran, run once more.
+    """
+    state = {"live": None, "part": arrays}  # the rows in the rounds' arrays (None: all) and those arrays
+    whole, last, kept = {}, {}, []  # the last round over every row; the last round; the rows dropped: their figures
+
+    def tpot_of(steps_per_life: np.ndarray, live: np.ndarray | None):
+        if live is not None and live is not state["live"]:  # rows dropped since the last round
+            where = live if state["live"] is None else np.searchsorted(state["live"], live)
+            if last["live"] is not None:  # the dropped rows are final at the lifetimes that round ran them at
+                gone = np.ones(last["live"].size, dtype=bool)
+                gone[where] = False
+                kept.append(_rows_of(last, np.flatnonzero(gone)))
+            state.update(live=live, part=tuple(_take(a, where) for a in state["part"]))
+        step, per_step, tokens, tpot = step_of(arrays if live is None else state["part"], steps_per_life)
+        last.update(live=live, steps=steps_per_life, step=step, per_step=per_step)
+        if live is None:
+            whole.update(last)
+        return tpot, tokens
+
+    steps = rounds(tpot_of, rows, osl, waited, ttft, chunk, chunk_tpot)
+    moved = steps != whole["steps"]
+    if not moved.any():
+        return whole["step"], whole["per_step"]
+    if moved.all():  # no round ran every row at its lifetime (rare): one pass over them all
+        return step_of(arrays, steps)[:2]
+    step, per_step = concat_rows([whole["step"]]), whole["per_step"].copy()  # copies (they share decode's arrays)
+    if last["live"] is not None:  # rows the last round ran at their final lifetimes
+        kept.append(_rows_of(last, np.flatnonzero(last["steps"] == steps[last["live"]])))
+    for index, part, part_per_step in kept:
+        put_rows(step, index, part)
+        per_step[index] = part_per_step
+        moved[index] = False
+    if (rest := np.flatnonzero(moved)).size:  # stopped at the cap: still in the last round's rows
+        where = rest if state["live"] is None else np.searchsorted(state["live"], rest)
+        part, per_step[rest] = step_of(tuple(_take(a, where) for a in state["part"]), steps[rest])[:2]
+        put_rows(step, rest, part)
+    return step, per_step
+
+
+def _rows_of(round_: dict, index: np.ndarray) -> tuple:
+    """Rows ``index`` (positions in the round's rows) of a round: their block rows, step and prompt tokens."""
+    return round_["live"][index], take_rows(round_["step"], index), round_["per_step"][index]
+
+
+def _take(a, index):
+    return take_rows(a, index) if is_dataclass(a) else np.take(a, index)
 
 
 def lifetimes(tpot_of, rows: int, osl: int, waited: float, ttft: np.ndarray, chunk: float,
