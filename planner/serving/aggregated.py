@@ -75,8 +75,9 @@ from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, CurveCollectives, comm
-from planner.serving.fixed_point import chunk_read_bytes, lifetimes, settle, steady_terms
+from planner.serving.fixed_point import chunk_read_bytes, lifetimes, settle, steady_terms, take_decode
 from planner.serving.layout import Layout
+from planner.serving.plan import take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
     GemmSetup,
@@ -368,10 +369,15 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
         step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack)
         return step, per_step, work.stage_tokens, profile.step_time_s(part[0].pp * step.stage_time_s, part[3])
 
+    def take(part, index: np.ndarray):  # rows ``index`` of a part
+        some = take_rows(part[0], index)
+        return some, take_decode(shape, some, r, part[1], index), np.take(part[2], index), np.take(part[3], index)
+
     # the seed preset keeps the plain rounds, bit for bit
     step, per_step = settle(step_of, (lay, decode, quant_index, overhead), lifetimes, rows, osl,
                             osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
-                            None if r.comm_curves is None else profile.step_time_s(lay.pp * chunk_stage_s, overhead))
+                            None if r.comm_curves is None else profile.step_time_s(lay.pp * chunk_stage_s, overhead),
+                            take)
     return step, profile.step_time_s(lay.pp * step.stage_time_s, overhead), per_step
 
 

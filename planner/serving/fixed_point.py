@@ -7,9 +7,11 @@ curve's constants apart from the rows, ``roofline.gemm_setup``, the collectives'
 parameters and latency parts) are the same in every round. :func:`steady_terms` computes them once
 and stores them in the decode terms, where ``aggregated.iteration`` takes them instead of recomputing
 them: the same arithmetic on the same inputs, so every round's figures are bit for bit those of
-recomputing them. Every row iterates on its own (its figures do not depend on the rows beside it): the
-evaluator serves a large table in blocks (``planner.serving.evaluate.row_blocks``), so a round's dozens
-of temporaries stay in cache instead of each streaming a million rows through memory.
+recomputing them (the collectives on one row of each distinct layout, :func:`per_layout`). :func:`settle`
+runs the rounds: rows dropped are taken from the rows last taken, and each row keeps the figures of the
+round that ran it at its final lifetime. Every row iterates on its own (its figures do not depend on the
+rows beside it): the evaluator serves a large table in blocks (``planner.serving.evaluate.row_blocks``),
+so a round's dozens of temporaries stay in cache instead of each streaming a million rows through memory.
 
 **The rounds** (:func:`lifetimes`) look for the lifetime ``s`` in decode steps with
 ``s = g(s) = waited + TTFT / TPOT(s)``, starting from ``osl``. The plain step ``s -> g(s)`` moves
@@ -123,17 +125,27 @@ def per_layout(terms_of, lay: Layout):
     return take_rows(terms_of(take_rows(lay, np.take(one, present))), np.take(slot, code))
 
 
+def take_decode(shape: ModelShape, lay: Layout, r: Rates, decode, index: np.ndarray):
+    """``take_rows(decode, index)`` for the rows whose layout is ``lay``, the GEMM curve's setup computed on them
+    again (on a few rows that costs less than taking its dozens of arrays from the block's: the same figures)."""
+    if decode.gemm_setup is None:
+        return take_rows(decode, index)
+    return replace(take_rows(replace(decode, gemm_setup=None), index), gemm_setup=gemm_setup(shape, lay, r))
+
+
 def settle(step_of, arrays: tuple, rounds, rows: int, osl: int, waited: float, ttft: np.ndarray, chunk: float,
-           chunk_tpot: np.ndarray | None):
+           chunk_tpot: np.ndarray | None, take=None):
     """Each row's step and prompt tokens per step at its fixed point: ``rounds`` (:func:`lifetimes`, with its
     ``osl``, ``waited``, ``ttft``, ``chunk`` and ``chunk_tpot``) over ``step_of(part, steps_per_life)`` ->
     ``(step, per_step, prompt tokens per stage, TPOT)`` of the rows of ``part``, a tuple like ``arrays`` (per-row
-    dataclasses and arrays) holding the rows still moving, taken once per drop from the rows last taken.
+    dataclasses and arrays) holding the rows still moving, taken once per drop from the rows last taken
+    (``take(part, index)``: rows ``index`` of a part; default: each of its members' rows).
 
     Each row's figures are those of the round that ran it at its final lifetime: the last round over every row,
     or the narrowed round after which it was dropped (the same arithmetic on the same inputs: the same bits);
     rows that stop at the round cap, whose final lifetime no round ran, run once more.
     """
+    take = take or (lambda part, index: tuple(_take(a, index) for a in part))
     state = {"live": None, "part": arrays}  # the rows in the rounds' arrays (None: all) and those arrays
     whole, last, kept = {}, {}, []  # the last round over every row; the last round; the rows dropped: their figures
 
@@ -144,7 +156,7 @@ def settle(step_of, arrays: tuple, rounds, rows: int, osl: int, waited: float, t
                 gone = np.ones(last["live"].size, dtype=bool)
                 gone[where] = False
                 kept.append(_rows_of(last, np.flatnonzero(gone)))
-            state.update(live=live, part=tuple(_take(a, where) for a in state["part"]))
+            state.update(live=live, part=take(state["part"], where))
         step, per_step, tokens, tpot = step_of(arrays if live is None else state["part"], steps_per_life)
         last.update(live=live, steps=steps_per_life, step=step, per_step=per_step)
         if live is None:
@@ -166,7 +178,7 @@ def settle(step_of, arrays: tuple, rounds, rows: int, osl: int, waited: float, t
         moved[index] = False
     if (rest := np.flatnonzero(moved)).size:  # stopped at the cap: still in the last round's rows
         where = rest if state["live"] is None else np.searchsorted(state["live"], rest)
-        part, per_step[rest] = step_of(tuple(_take(a, where) for a in state["part"]), steps[rest])[:2]
+        part, per_step[rest] = step_of(take(state["part"], where), steps[rest])[:2]
         put_rows(step, rest, part)
     return step, per_step
 
