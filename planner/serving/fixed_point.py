@@ -164,10 +164,10 @@ def settle(step_of, arrays: tuple, rounds, rows: int, osl: int, waited: float, t
         return tpot, tokens
 
     steps = rounds(tpot_of, rows, osl, waited, ttft, chunk, chunk_tpot)
-    moved = steps != whole["steps"]
+    moved = steps != whole["steps"] if whole else np.ones(rows, dtype=bool)
     if not moved.any():
         return whole["step"], whole["per_step"]
-    if moved.all():  # no round ran every row at its lifetime (rare): one pass over them all
+    if moved.all():  # no round ran every row at its lifetime (rare; or no round ran): one pass over them all
         return step_of(arrays, steps)[:2]
     step, per_step = concat_rows([whole["step"]]), whole["per_step"].copy()  # copies (they share decode's arrays)
     if last["live"] is not None:  # rows the last round ran at their final lifetimes
