@@ -112,3 +112,26 @@ def test_prompt_work_the_same_on_every_row_as_scalars_scores_as_arrays(name, sys
     # the seed preset's collectives (comm.comm) always carry their bytes; the curves' only when asked
     assert (a.comm.bytes_by_tier is None) == (preset is None) and b.comm.bytes_by_tier.shape == (3, 2000)
     assert (a.stage_time_s > 0).all()
+
+
+@pytest.mark.parametrize("workload", [Workload(isl=4096, osl=1024), Workload(isl=512, osl=64)])
+def test_rows_stopped_at_the_round_cap_score_as_without_dropping_rows(workload, monkeypatch):
+    # fixed_point.settle gives each row the figures of the round that ran it at its final lifetime; rows stopped
+    # at the round cap (their last lifetime never run) run once more. With 4 rounds many rows stop there: dropping
+    # final rows after every round (COMPACT_ROWS 1) scores every row as never dropping any (COMPACT_FRACTION 2).
+    from planner.serving.evaluate import evaluate
+
+    sc = Scenario(hardware=Catalogue().hardware("gb200-nvl72"), model=model("qwen3-235b-a22b"), workload=workload,
+                  allow_span=True)
+    plans = _plans(3000, seed=11)
+    converged = evaluate(sc, plans, shape_of(sc))
+    monkeypatch.setattr(fixed_point, "FIXED_POINT_ROUNDS", 5)
+    monkeypatch.setattr(fixed_point, "COMPACT_ROWS", 1)
+    dropped = evaluate(sc, plans, shape_of(sc))
+    monkeypatch.setattr(fixed_point, "COMPACT_FRACTION", 2.0)
+    kept = evaluate(sc, plans, shape_of(sc))
+    for name in ("step_time_s", "ttft_s", "instance_tps", "gemm_s", "moe_s", "comm_s", "fabric_bytes_per_s"):
+        assert np.array_equal(getattr(dropped, name), getattr(kept, name)), name
+    # not vacuous: some rows stopped at the cap (their TPOT is not the converged one), some did not
+    stopped = np.mean(dropped.step_time_s != converged.step_time_s)
+    assert 0.0 < stopped < 1.0
