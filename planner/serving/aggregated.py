@@ -75,9 +75,9 @@ from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, CurveCollectives, comm
-from planner.serving.fixed_point import chunk_read_bytes, lifetimes, steady_terms
+from planner.serving.fixed_point import chunk_read_bytes, lifetimes, settle, steady_terms, take_decode
 from planner.serving.layout import Layout
-from planner.serving.plan import concat_rows, put_rows, take_rows
+from planner.serving.plan import take_rows
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
     GemmSetup,
@@ -90,6 +90,7 @@ from planner.serving.roofline import (
     launch_overhead_s,
     moe_imbalance,
     moe_s,
+    moe_s_at,
     offload_s,
     prompt_attention_s,
 )
@@ -98,7 +99,8 @@ from planner.serving.shape import ModelShape
 
 @dataclass(frozen=True)
 class PromptWork:
-    """Prompt work one iteration carries on one micro-batch (arrays over rows).
+    """Prompt work one iteration carries on one micro-batch (arrays over rows, or scalars where every row carries
+    the same: the own prefill's chunk and a full budget, :func:`serving`).
 
     Attributes:
         group_tokens: prompt tokens in the busiest attention group (on average).
@@ -136,10 +138,12 @@ class DecodeTerms:
     gemm_setup: GemmSetup | None = None  # roofline.gemm_setup of the layout: the GEMM curve's rows aside
 
     @classmethod
-    def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray) -> DecodeTerms:
-        """The roofline's decode terms of ``lay``'s micro-batch."""
+    def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
+           experts: np.ndarray | None = None) -> DecodeTerms:
+        """The roofline's decode terms of ``lay``'s micro-batch (``experts``: its ``moe_s``, when already known)."""
         return cls(compute_s(shape, lay, r, quant_index), hbm_s(shape, lay, r), offload_s(shape, lay, r),
-                   attention_s(shape, lay, r), moe_s(shape, lay, r, quant_index, lay.micro_tokens))
+                   attention_s(shape, lay, r),
+                   moe_s(shape, lay, r, quant_index, lay.micro_tokens) if experts is None else experts)
 
 
 @dataclass(frozen=True)
@@ -200,12 +204,15 @@ def critical_group_tokens(stage_tokens: np.ndarray, chunk: float, dp: np.ndarray
 
 
 def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
-                     work: PromptWork) -> np.ndarray:
+                     work: PromptWork) -> np.ndarray | None:
     """Compute time of ``work`` on one stage, per GPU, at the prefill-shaped rates (seconds).
 
-    On the GEMM curve (``r.gemm``) the dense-block GEMMs, on the MoE curve the routed experts, are
-    timed in ``iteration`` instead.
+    On the GEMM curve (``r.gemm``) the dense-block GEMMs, on the MoE curve the routed experts, on the
+    attention curves the attention are timed in ``iteration`` instead: None where all of them are.
     """
+    if r.gemm is not None and (r.moe_curve is not None or not shape.num_moe_layers) \
+            and r.attention_kernels is not None:
+        return None
     t = 0.0
     if r.gemm is None:
         block = 2.0 * work.group_tokens / lay.tp * (
@@ -226,30 +233,37 @@ def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.n
 
 
 def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
-              decode: DecodeTerms, work: PromptWork, gpus_per_server: int, gpus_per_rack: int) -> Iteration:
+              decode: DecodeTerms, work: PromptWork, gpus_per_server: int, gpus_per_rack: int,
+              tier_bytes: bool = True) -> Iteration:
     """One stage of an iteration that decodes ``lay``'s micro-batch and carries ``work``.
 
     Weights are read once for both: in a step that takes a chunk, the routed experts hit by
     decode and chunk tokens together replace the decode-only ones (charged per step by the
     share of steps that take a chunk). Prompt tokens write their KV and move their
     activations; the collectives carry decode and prompt tokens in the same messages.
+    ``tier_bytes=False``: on the collective curves, no bytes per tier (``comm.bytes_by_tier`` None), for a
+    caller that takes the times only.
     """
     both = replace(lay, micro_tokens=lay.micro_tokens + work.stage_tokens,
                    group_tokens=lay.group_tokens + work.group_tokens)
     chunks_per_step = work.stage_tokens / work.chunk_tokens
-    extra_bytes = chunk_read_bytes(shape, lay, r, work.chunk_tokens, decode) * chunks_per_step / r.moe_scale
     experts = chunked_moe_s(shape, lay, r, quant_index, work.chunk_tokens, chunks_per_step, decode.moe_s,
                             decode.moe_chunk_s)
     kv_write = work.group_tokens * shape.kv_new_token_elements / shape.num_layers * lay.stage_layers \
         * lay.kv_bytes / lay.kv_split
     activations = work.group_tokens * shape.hidden_size * ACTIVATION_BYTES * ACTIVATION_PASSES_PER_LAYER \
         * lay.stage_layers
-    compute = decode.compute_s + prompt_compute_s(shape, lay, r, quant_index, work)
-    hbm = decode.hbm_s + (extra_bytes + kv_write + activations) / r.hbm_bytes_per_s
+    prompt = prompt_compute_s(shape, lay, r, quant_index, work)
+    compute = decode.compute_s if prompt is None else decode.compute_s + prompt
+    if shape.num_moe_layers and r.moe_curve is None:  # the chunk's routed bytes (none where the MoE curve reads them)
+        extra_bytes = chunk_read_bytes(shape, lay, r, work.chunk_tokens, decode) * chunks_per_step / r.moe_scale
+        hbm = decode.hbm_s + (extra_bytes + kv_write + activations) / r.hbm_bytes_per_s
+    else:  # (adding their zeros changes no sum)
+        hbm = decode.hbm_s + (kv_write + activations) / r.hbm_bytes_per_s
     collectives = decode.collectives if decode.collectives is not None or r.comm_curves is None \
         else CurveCollectives.of(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack)
     traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack) if collectives is None \
-        else collectives.at(both.group_tokens, both.micro_tokens)
+        else collectives.at(both.group_tokens, both.micro_tokens, tier_bytes)
     # A step that takes a prompt chunk runs its dense GEMMs on the decode and chunk tokens together,
     # one without on the decode tokens; the average step mixes the two by the share of steps that take
     # a chunk (GEMM time is convex in its rows: the average of the two is not the GEMM of the average).
@@ -263,7 +277,7 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
             if decode.gemm_alone_s is None else decode.gemm_alone_s
         gemm = np.where(share < 1.0, (1.0 - share) * alone + share * gemm, gemm)
     attention = decode.attention_s + prompt_attention_s(shape, lay, r, work.group_tokens, work.stage_tokens,
-                                                        work.chunk_tokens, work.attention_flop)
+                                                        work.chunk_tokens, work.attention_flop, share)
     launch = launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s, r) \
         if decode.launch_s is None else decode.launch_s
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) + launch \
@@ -290,27 +304,31 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     batch = lay.batch
     if running is not None and np.any(running < batch):
         lay, decode = lay.with_batch(running), None
-    decode = DecodeTerms.of(shape, lay, r, quant_index) if decode is None else decode
-    ones = np.ones_like(lay.tp)
     during_decode = 1.0 - profile.prefill_wait_fraction  # share of others' prompts inside the decode window
     chunks = np.ceil(isl / profile.prefill_chunk_tokens)
     chunk = isl / chunks
+    budget = float(profile.prefill_chunk_tokens)
+    # the routed experts of a decode step, of one with a chunk and (queued prompts sharing iterations) of one
+    # with a full budget of prompt tokens, in one pass of the MoE curve
+    tokens = [lay.micro_tokens] * (decode is None) + [lay.micro_tokens + chunk] \
+        + [lay.micro_tokens + budget] * (isl < profile.prefill_chunk_tokens)
+    experts = moe_s_at(shape, lay, r, quant_index, tokens)
+    decode = DecodeTerms.of(shape, lay, r, quant_index, experts.pop(0)) if decode is None else decode
 
-    own = PromptWork(group_tokens=chunk * ones, stage_tokens=chunk * ones, prompts_per_group=ones / chunks,
-                     attention_flop=prefill_attention_flop / chunks * ones, chunk_tokens=chunk * ones)
-    decode = replace(decode, moe_chunk_s=moe_s(shape, lay, r, quant_index, lay.micro_tokens + chunk))
+    own = PromptWork(group_tokens=chunk, stage_tokens=chunk, prompts_per_group=1.0 / chunks,
+                     attention_flop=prefill_attention_flop / chunks, chunk_tokens=chunk)
+    decode = replace(decode, moe_chunk_s=experts[0])
     decode = steady_terms(shape, lay, r, profile, decode, chunk, gpus_per_server, gpus_per_rack)  # once for all
-    first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack)
+    first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack, False)
     overhead = profile.iteration_overhead_s(lay.batch / lay.dp)  # per iteration, the running batch's
     prompt = (chunks + lay.pp - 1.0) * first.stage_time_s + chunks * overhead
     if isl < profile.prefill_chunk_tokens:  # queued prompts share iterations up to the token budget
-        budget = float(profile.prefill_chunk_tokens)
         share = isl / budget
-        full = PromptWork(group_tokens=budget * ones, stage_tokens=budget * ones, prompts_per_group=ones / share,
-                          attention_flop=prefill_attention_flop / share * ones, chunk_tokens=budget * ones)
+        full = PromptWork(group_tokens=budget, stage_tokens=budget, prompts_per_group=1.0 / share,
+                          attention_flop=prefill_attention_flop / share, chunk_tokens=budget)
         batched = iteration(shape, lay, r, quant_index, profile,
-                            replace(decode, moe_chunk_s=None, chunk_read_bytes=None), full,
-                            gpus_per_server, gpus_per_rack)
+                            replace(decode, moe_chunk_s=experts[1], chunk_read_bytes=None), full,
+                            gpus_per_server, gpus_per_rack, False)
         per_prompt = share * (lay.pp * batched.stage_time_s + overhead)
     else:
         per_prompt = prompt
@@ -340,46 +358,26 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
     """The average decode step, TPOT and prompt tokens per step at each row's fixed point (``serving``;
     ``chunk_stage_s``: the stage time of a step carrying one chunk, the own prefill's).
 
-    The rounds (``planner.serving.fixed_point.lifetimes``) find each row's lifetime in steps; one pass at
-    those lifetimes then gives every row the figures of its last round (the same arithmetic on the same
-    inputs: the same bits).
+    The rounds (``planner.serving.fixed_point.lifetimes``) find each row's lifetime in steps; every row takes
+    the figures of the round that ran it at that lifetime (``planner.serving.fixed_point.settle``).
     """
     rows = lay.tp.shape[0]
     ttft, overhead = np.broadcast_to(ttft, (rows,)), np.broadcast_to(overhead, (rows,))
-    taken, first = {}, {}  # the rows still iterating, once rows are dropped: live -> their arrays; the first such
-    whole = {}  # the last round run over every row: its lifetimes, step and prompt tokens per step
 
-    def tpot_of(steps_per_life: np.ndarray, live: np.ndarray | None):
-        if live is None:
-            part = lay, decode, quant_index, overhead
-        else:
-            if taken.get("live") is not live:
-                taken.update(live=live, part=(take_rows(lay, live), take_rows(decode, live), quant_index[live],
-                                              overhead[live]))
-                first.setdefault("live", live), first.setdefault("part", taken["part"])
-            part = taken["part"]
+    def step_of(part, steps_per_life: np.ndarray):  # part: (layout, decode terms, modes, overhead) of some rows
         work, per_step = _steady_work(part[0], isl, chunk, steps_per_life, prefill_attention_flop, during_decode)
         step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack)
-        if live is None:
-            whole.update(steps=steps_per_life, step=step, per_step=per_step)
-        return profile.step_time_s(part[0].pp * step.stage_time_s, part[3]), work.stage_tokens
+        return step, per_step, work.stage_tokens, profile.step_time_s(part[0].pp * step.stage_time_s, part[3])
+
+    def take(part, index: np.ndarray):  # rows ``index`` of a part
+        some = take_rows(part[0], index)
+        return some, take_decode(shape, some, r, part[1], index), np.take(part[2], index), np.take(part[3], index)
 
     # the seed preset keeps the plain rounds, bit for bit
-    steps = lifetimes(tpot_of, rows, osl, osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
-                      None if r.comm_curves is None else profile.step_time_s(lay.pp * chunk_stage_s, overhead))
-    # the rows whose last round was not that one run once more at their lifetimes (the same bits as in that round)
-    step, per_step = whole.get("step"), whole.get("per_step")
-    redo = np.arange(rows) if step is None else np.flatnonzero(steps != whole["steps"])
-    if redo.size == rows:
-        work, per_step = _steady_work(lay, isl, chunk, steps, prefill_attention_flop, during_decode)
-        step = iteration(shape, lay, r, quant_index, profile, decode, work, gpus_per_server, gpus_per_rack)
-    elif redo.size:
-        step = concat_rows([step])  # a copy (it shares decode's offload term); usually the first rows dropped to
-        some, some_decode, some_quant = first["part"][:3] if np.array_equal(first.get("live"), redo) \
-            else (take_rows(lay, redo), take_rows(decode, redo), quant_index[redo])
-        work, per_step[redo] = _steady_work(some, isl, chunk, steps[redo], prefill_attention_flop, during_decode)
-        put_rows(step, redo, iteration(shape, some, r, some_quant, profile, some_decode, work, gpus_per_server,
-                                       gpus_per_rack))
+    step, per_step = settle(step_of, (lay, decode, quant_index, overhead), lifetimes, rows, osl,
+                            osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
+                            None if r.comm_curves is None else profile.step_time_s(lay.pp * chunk_stage_s, overhead),
+                            take)
     return step, profile.step_time_s(lay.pp * step.stage_time_s, overhead), per_step
 
 

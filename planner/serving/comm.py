@@ -158,18 +158,21 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
 
     def add(span, driver: str, calls, message_of, sent_per_byte, curve, oneshot=None):
         tier, at = _tier_of(span, gpus_per_server, gpus_per_rack, rows)
-        out.append((at, driver, calls, message_of, sent_per_byte, curve(tier), None if oneshot is None else
-                    oneshot(tier)))
+        taken = {}
+
+        def t(values):  # a per-tier parameter at each row's tier, looked up once for all the curve's calls
+            if id(values) not in taken:
+                taken[id(values)] = np.take(values, tier)
+            return taken[id(values)]
+        out.append((at, driver, calls, message_of, sent_per_byte, curve(t), None if oneshot is None else
+                    oneshot(t)))
 
     def allreduce(n):
-        return lambda t: lambda m, on: allreduce_s(n, m, np.take(k.allreduce_floor_s, t) * on,
-                                                   np.take(k.allreduce_step_s, t) * on,
-                                                   np.take(k.allreduce_bytes_per_s, t),
-                                                   np.take(k.allreduce_twoshot_s, t) * on)
+        return lambda t: lambda m, on: allreduce_s(n, m, t(k.allreduce_floor_s) * on, t(k.allreduce_step_s) * on,
+                                                   t(k.allreduce_bytes_per_s), t(k.allreduce_twoshot_s) * on)
 
     def oneshot(n):
-        return lambda t: (np.take(k.allreduce_twoshot_s, t),
-                          oneshot_gap_per_byte(n, np.take(k.allreduce_bytes_per_s, t)))
+        return lambda t: (t(k.allreduce_twoshot_s), oneshot_gap_per_byte(n, t(k.allreduce_bytes_per_s)))
 
     # Attention and dense-FFN all-reduce over tp.
     add(lay.tp, "group", (lay.stage_layers + lay.dense_layers) * (lay.tp > 1), lambda g: g * hidden_bytes,
@@ -180,9 +183,8 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
         add(lay.stage_gpus, "micro", 2.0 * lay.moe_layers * (lay.ep > 1),
             lambda m: m / lay.stage_gpus * shape.top_k * hidden_bytes,
             bandwidth_factor(ALL_TO_ALL, lay.stage_gpus, lay.ep),
-            lambda t: lambda m, on: alltoall_s(lay.stage_gpus, m, lay.ep, np.take(k.alltoall_floor_s, t) * on,
-                                               np.take(k.alltoall_step_s, t) * on,
-                                               np.take(k.alltoall_bytes_per_s, t)))
+            lambda t: lambda m, on: alltoall_s(lay.stage_gpus, m, lay.ep, t(k.alltoall_floor_s) * on,
+                                               t(k.alltoall_step_s) * on, t(k.alltoall_bytes_per_s)))
         # Expert tensor-parallel all-reduce of the token-expert pairs.
         add(lay.moe_tp, "micro", lay.moe_layers * (lay.moe_tp > 1),
             lambda m: np.where(lay.ep > 1, m * shape.top_k / lay.ep, m) * hidden_bytes,
@@ -191,7 +193,7 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
     # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
     add(2.0 * lay.stage_gpus, "group", (lay.pp > 1).astype(float), lambda g: g * hidden_bytes / lay.tp,
         bandwidth_factor(P2P, 2.0),
-        lambda t: lambda m, on: p2p_s(m, np.take(k.alltoall_floor_s, t) * on, np.take(k.alltoall_bytes_per_s, t)))
+        lambda t: lambda m, on: p2p_s(m, t(k.alltoall_floor_s) * on, t(k.alltoall_bytes_per_s)))
     return out
 
 
@@ -225,14 +227,15 @@ class CurveCollectives:
     oneshot_s: np.ndarray
     oneshot_gap_s_per_token: np.ndarray
 
-    def at(self, group_tokens: np.ndarray, micro_tokens: np.ndarray) -> Comm:
-        """Traffic and time of the collectives of ``micro_tokens`` per micro-batch, ``group_tokens`` per group."""
-        sent = self.bytes_per_group_token * group_tokens
+    def at(self, group_tokens: np.ndarray, micro_tokens: np.ndarray, tier_bytes: bool = True) -> Comm:
+        """Traffic and time of the collectives of ``micro_tokens`` per micro-batch, ``group_tokens`` per group
+        (``tier_bytes=False``: the time alone, ``bytes_by_tier`` None, for a caller that needs no more)."""
+        sent = self.bytes_per_group_token * group_tokens if tier_bytes else None
         time = self.latency_s + self.s_per_group_token * group_tokens \
             - np.maximum(0.0, self.oneshot_s[0] - self.oneshot_gap_s_per_token[0] * group_tokens)
         if self.s_per_micro_token is None:  # no collective scales with the micro-batch (adding zeros changes nothing)
             return Comm(bytes_by_tier=sent, time_s=time)
-        return Comm(bytes_by_tier=sent + self.bytes_per_micro_token * micro_tokens,
+        return Comm(bytes_by_tier=sent + self.bytes_per_micro_token * micro_tokens if tier_bytes else None,
                     time_s=time + self.s_per_micro_token * micro_tokens
                     - np.maximum(0.0, self.oneshot_s[1] - self.oneshot_gap_s_per_token[1] * micro_tokens))
 

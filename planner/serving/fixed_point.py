@@ -7,9 +7,11 @@ curve's constants apart from the rows, ``roofline.gemm_setup``, the collectives'
 parameters and latency parts) are the same in every round. :func:`steady_terms` computes them once
 and stores them in the decode terms, where ``aggregated.iteration`` takes them instead of recomputing
 them: the same arithmetic on the same inputs, so every round's figures are bit for bit those of
-recomputing them. Every row iterates on its own (its figures do not depend on the rows beside it): the
-evaluator serves a large table in blocks (``planner.serving.evaluate.row_blocks``), so a round's dozens
-of temporaries stay in cache instead of each streaming a million rows through memory.
+recomputing them (the collectives on one row of each distinct layout, :func:`per_layout`). :func:`settle`
+runs the rounds: rows dropped are taken from the rows last taken, and each row keeps the figures of the
+round that ran it at its final lifetime. Every row iterates on its own (its figures do not depend on the
+rows beside it): the evaluator serves a large table in blocks (``planner.serving.evaluate.row_blocks``),
+so a round's dozens of temporaries stay in cache instead of each streaming a million rows through memory.
 
 **The rounds** (:func:`lifetimes`) look for the lifetime ``s`` in decode steps with
 ``s = g(s) = waited + TTFT / TPOT(s)``, starting from ``osl``. The plain step ``s -> g(s)`` moves
@@ -41,7 +43,7 @@ tokens + chunk``, fall on a tile edge, ``G x (1 / (P / chunk))`` lands a roundin
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import is_dataclass, replace
 
 import numpy as np
 
@@ -49,6 +51,7 @@ from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import CurveCollectives
 from planner.serving.layout import Layout
+from planner.serving.plan import concat_rows, put_rows, take_rows
 from planner.serving.roofline import gemm_s, gemm_setup, launch_overhead_s, routed_read_bytes
 from planner.serving.shape import ModelShape
 
@@ -64,6 +67,11 @@ SETTLED = 1e-12
 # layout and decode terms' ~60 arrays costs ~10 ms whatever their length: more than a round of 2,048 rows).
 COMPACT_FRACTION = 0.25
 COMPACT_ROWS = 2048
+# Terms that depend on the layout's (tp, pp, dp, ep) alone are computed on one row of each distinct layout
+# (:func:`per_layout`) in blocks of at least this many rows with at most a quarter as many distinct layouts
+# (finding them costs about two rounds of a few terms: worth it for the collectives on several tiers).
+PER_LAYOUT_ROWS = 4096
+_KEY_LIMIT = 1 << 20  # (tp, pp, dp, ep) above this: every row computed (no look-up tables that long)
 
 
 def chunk_read_bytes(shape: ModelShape, lay: Layout, r: Rates, chunk_tokens: np.ndarray, decode) -> np.ndarray:
@@ -88,7 +96,100 @@ def steady_terms(shape: ModelShape, lay: Layout, r: Rates, profile: EngineProfil
                                               r),
                    gemm_setup=gemms, gemm_alone_s=gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens, gemms),
                    collectives=None if r.comm_curves is None else
-                   CurveCollectives.of(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack))
+                   per_layout(lambda part: CurveCollectives.of(shape, part, r.comm_curves, gpus_per_server,
+                                                               gpus_per_rack), lay))
+
+
+def per_layout(terms_of, lay: Layout):
+    """``terms_of(lay)``, a dataclass of per-row arrays that depend on each row's tp, pp, dp and ep alone
+    (and what the layout derives from them), computed on one row of each distinct layout and taken to every
+    row: each row's figures are those it has computed alone, at the cost of the few hundred distinct layouts
+    instead of every row. Small blocks, and blocks with many distinct layouts, compute every row."""
+    rows = lay.tp.shape[0]
+    if rows < PER_LAYOUT_ROWS or max(float(v.max()) for v in (lay.tp, lay.pp, lay.dp, lay.ep)) >= _KEY_LIMIT:
+        return terms_of(lay)
+    code, codes = np.zeros(rows, dtype=np.intp), 1  # each row's (tp, pp, dp, ep), numbered densely per part
+    for v in (lay.tp, lay.pp, lay.dp, lay.ep):
+        part = v.astype(np.intp)
+        seen = np.zeros(int(part.max()) + 1, dtype=bool)
+        seen[part] = True
+        number = np.cumsum(seen) - 1
+        code, codes = code * int(number[-1] + 1) + np.take(number, part), codes * int(number[-1] + 1)
+        if codes > rows // 4:
+            return terms_of(lay)
+    one = np.full(codes, -1, dtype=np.intp)
+    one[code] = np.arange(rows)  # a row of each layout present
+    present = np.flatnonzero(one >= 0)
+    slot = np.zeros(codes, dtype=np.intp)
+    slot[present] = np.arange(present.size)
+    return take_rows(terms_of(take_rows(lay, np.take(one, present))), np.take(slot, code))
+
+
+def take_decode(shape: ModelShape, lay: Layout, r: Rates, decode, index: np.ndarray):
+    """``take_rows(decode, index)`` for the rows whose layout is ``lay``, the GEMM curve's setup computed on them
+    again (on a few rows that costs less than taking its dozens of arrays from the block's: the same figures)."""
+    if decode.gemm_setup is None:
+        return take_rows(decode, index)
+    return replace(take_rows(replace(decode, gemm_setup=None), index), gemm_setup=gemm_setup(shape, lay, r))
+
+
+def settle(step_of, arrays: tuple, rounds, rows: int, osl: int, waited: float, ttft: np.ndarray, chunk: float,
+           chunk_tpot: np.ndarray | None, take=None):
+    """Each row's step and prompt tokens per step at its fixed point: ``rounds`` (:func:`lifetimes`, with its
+    ``osl``, ``waited``, ``ttft``, ``chunk`` and ``chunk_tpot``) over ``step_of(part, steps_per_life)`` ->
+    ``(step, per_step, prompt tokens per stage, TPOT)`` of the rows of ``part``, a tuple like ``arrays`` (per-row
+    dataclasses and arrays) holding the rows still moving, taken once per drop from the rows last taken
+    (``take(part, index)``: rows ``index`` of a part; default: each of its members' rows).
+
+    Each row's figures are those of the round that ran it at its final lifetime: the last round over every row,
+    or the narrowed round after which it was dropped (the same arithmetic on the same inputs: the same bits);
+    rows that stop at the round cap, whose final lifetime no round ran, run once more.
+    """
+    take = take or (lambda part, index: tuple(_take(a, index) for a in part))
+    state = {"live": None, "part": arrays}  # the rows in the rounds' arrays (None: all) and those arrays
+    whole, last, kept = {}, {}, []  # the last round over every row; the last round; the rows dropped: their figures
+
+    def tpot_of(steps_per_life: np.ndarray, live: np.ndarray | None):
+        if live is not None and live is not state["live"]:  # rows dropped since the last round
+            where = live if state["live"] is None else np.searchsorted(state["live"], live)
+            if last["live"] is not None:  # the dropped rows are final at the lifetimes that round ran them at
+                gone = np.ones(last["live"].size, dtype=bool)
+                gone[where] = False
+                kept.append(_rows_of(last, np.flatnonzero(gone)))
+            state.update(live=live, part=take(state["part"], where))
+        step, per_step, tokens, tpot = step_of(arrays if live is None else state["part"], steps_per_life)
+        last.update(live=live, steps=steps_per_life, step=step, per_step=per_step)
+        if live is None:
+            whole.update(last)
+        return tpot, tokens
+
+    steps = rounds(tpot_of, rows, osl, waited, ttft, chunk, chunk_tpot)
+    moved = steps != whole["steps"] if whole else np.ones(rows, dtype=bool)
+    if not moved.any():
+        return whole["step"], whole["per_step"]
+    if moved.all():  # no round ran every row at its lifetime (rare; or no round ran): one pass over them all
+        return step_of(arrays, steps)[:2]
+    step, per_step = concat_rows([whole["step"]]), whole["per_step"].copy()  # copies (they share decode's arrays)
+    if last["live"] is not None:  # rows the last round ran at their final lifetimes
+        kept.append(_rows_of(last, np.flatnonzero(last["steps"] == steps[last["live"]])))
+    for index, part, part_per_step in kept:
+        put_rows(step, index, part)
+        per_step[index] = part_per_step
+        moved[index] = False
+    if (rest := np.flatnonzero(moved)).size:  # stopped at the cap: still in the last round's rows
+        where = rest if state["live"] is None else np.searchsorted(state["live"], rest)
+        part, per_step[rest] = step_of(take(state["part"], where), steps[rest])[:2]
+        put_rows(step, rest, part)
+    return step, per_step
+
+
+def _rows_of(round_: dict, index: np.ndarray) -> tuple:
+    """Rows ``index`` (positions in the round's rows) of a round: their block rows, step and prompt tokens."""
+    return round_["live"][index], take_rows(round_["step"], index), round_["per_step"][index]
+
+
+def _take(a, index):
+    return take_rows(a, index) if is_dataclass(a) else np.take(a, index)
 
 
 def lifetimes(tpot_of, rows: int, osl: int, waited: float, ttft: np.ndarray, chunk: float,
@@ -117,16 +218,18 @@ def lifetimes(tpot_of, rows: int, osl: int, waited: float, ttft: np.ndarray, chu
             line = np.zeros(rows, dtype=bool) if chunk_tpot is None else (tokens < chunk) & (plain >= steps)
             last = (chunk / tokens / steps, chunk_tpot)
         following = plain
+        x = 1.0 / steps
         if line.any():
             done |= line & (np.abs(plain - steps) <= SETTLED * steps)  # the next round would not move it
-            root = _line_root(1.0 / steps, tpot, *last, waited, ttft)
+            root = _line_root(x, tpot, *last, waited, ttft)
             following = np.where(line & (root >= osl), root, plain)
-        if done.all():
+        finals = np.count_nonzero(done)
+        if finals == done.size:
             break
-        last = (1.0 / steps, tpot)
+        last = (x, tpot)
         steps = np.where(done, steps, following)
         previous = tpot
-        if done.mean() >= COMPACT_FRACTION and done.sum() >= COMPACT_ROWS:  # drop the final rows (once many are)
+        if finals >= COMPACT_FRACTION * done.size and finals >= COMPACT_ROWS:  # drop the final rows (once many are)
             final[live[done]] = steps[done]
             keep = np.flatnonzero(~done)
             live, previous, steps, done, ttft = live[keep], previous[keep], steps[keep], done[keep], ttft[keep]

@@ -147,20 +147,22 @@ def attention_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
 
 
 def prompt_attention_s(shape: ModelShape, lay: Layout, r: Rates, group_tokens: np.ndarray, stage_tokens: np.ndarray,
-                       chunk_tokens: np.ndarray, attention_flop: np.ndarray) -> np.ndarray:
+                       chunk_tokens: np.ndarray, attention_flop: np.ndarray,
+                       share: np.ndarray | None = None) -> np.ndarray:
     """Prefill attention kernels of an iteration's prompt work on one stage, per GPU.
 
     One call per layer in the share of steps that carry a chunk (``stage_tokens / chunk_tokens``,
     at most 1), each over the chunk's ``group_tokens / share x heads / tp / 128`` query tiles, doing
     the group's causal FLOPs (``attention_flop``, all layers, MLA un-absorbed;
     ``planner.serving.aggregated.PromptWork``): the average step pays ``share`` of a chunk's call
-    floors, and the time tends to 0 with the prompt work. Zero under the seed preset.
+    floors, and the time tends to 0 with the prompt work. Zero under the seed preset. ``share``: that share,
+    when already computed.
     """
     k = r.attention_kernels
     if k is None:
         return np.zeros_like(lay.tp)
     flops = attention_flop / shape.num_layers * lay.stage_layers / lay.tp
-    share = np.minimum(stage_tokens / chunk_tokens, 1.0)
+    share = np.minimum(stage_tokens / chunk_tokens, 1.0) if share is None else share
     units = group_tokens / np.maximum(share, 1e-12) * shape.attention_heads / lay.tp / QUERY_TILE
     calls = lay.stage_layers * share
     return k.time_s("mla_prefill" if shape.is_mla else "prefill", calls, units, 0.0, flops)
@@ -248,8 +250,12 @@ def gemm_setup(shape: ModelShape, lay: Layout, r: Rates, stack: bool = True) -> 
     block, head = ((gemm_modes(r.gemm, lay.dense_quant), gemm_modes(r.gemm, lay.vocab_quant)) if stack
                    else (Modes(r.gemm, lay.dense_quant), Modes(r.gemm, lay.vocab_quant)))
 
+    # a block :func:`gemm_s` does not time (dense FFN without dense layers, the router without MoE layers) is
+    # left empty: nothing computed for it, nor carried through the fixed point's rounds
+    timed = {"dense": shape.num_moe_layers < shape.num_layers, "shared": bool(shape.num_moe_layers)}
+
     def of(name: str, c: ModeRows | Modes) -> GemmShapes | Dims:
-        dims = [(g.n, g.k, g.split) for g in shape.dense_gemms if g.block == name]
+        dims = [(g.n, g.k, g.split) for g in shape.dense_gemms if g.block == name and timed.get(name, True)]
         return GemmShapes.of(c, dims, inv_tp) if stack else Dims(dims, inv_tp)
     return GemmSetup(block, head, of("attention", block), of("dense", block), of("shared", block), of("head", head))
 
@@ -289,6 +295,15 @@ def moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, tok
                         lay.weight_bytes, moe.for_modes(r.moe_curve, quant_index),
                         imbalance=moe_imbalance(tokens, shape.top_k, lay.ep))
     return layer * lay.moe_layers
+
+
+def moe_s_at(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, tokens: list) -> list:
+    """:func:`moe_s` at each of several token counts per row (``tokens``: arrays over rows), in one pass of the
+    curve over them stacked: its per-layout parts (the mode's parameters, the expert shard, the imbalance's and
+    the slowest rank's logarithms) are computed once for all of them, each element as one call would."""
+    if not shape.num_moe_layers or r.moe_curve is None:
+        return [np.zeros_like(lay.tp) for _ in tokens]
+    return list(moe_s(shape, lay, r, quant_index, np.stack(tokens)))
 
 
 def chunked_moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, chunk_tokens: np.ndarray,
