@@ -67,13 +67,14 @@ with no prompt work at all; the evaluator does not call this module for it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
+from planner.record import record
 from planner.serving.comm import Comm, CurveCollectives, comm
 from planner.serving.fixed_point import chunk_read_bytes, lifetimes, steady_terms
 from planner.serving.layout import Layout
@@ -96,7 +97,7 @@ from planner.serving.roofline import (
 from planner.serving.shape import ModelShape
 
 
-@dataclass(frozen=True)
+@record
 class PromptWork:
     """Prompt work one iteration carries on one micro-batch (arrays over rows).
 
@@ -117,7 +118,7 @@ class PromptWork:
     chunk_tokens: np.ndarray
 
 
-@dataclass(frozen=True)
+@record
 class DecodeTerms:
     """The decode step's per-stage terms (seconds), as the evaluator computed them; ``moe_s`` and ``moe_chunk_s``
     (with one prompt chunk added, set once by :func:`serving`) as ``roofline.chunked_moe_s`` takes them. The
@@ -142,7 +143,7 @@ class DecodeTerms:
                    attention_s(shape, lay, r), moe_s(shape, lay, r, quant_index, lay.micro_tokens))
 
 
-@dataclass(frozen=True)
+@record
 class Iteration:
     """One engine iteration (decode batch plus prompt work) on one stage."""
 
@@ -161,7 +162,7 @@ class Iteration:
         return [self.compute_s, self.hbm_s, self.comm.time_s, self.offload_s]
 
 
-@dataclass(frozen=True)
+@record
 class ServingTimes:
     """Aggregated-serving figures per row (SI units)."""
 
