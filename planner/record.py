@@ -3,15 +3,16 @@
 ``dataclasses.dataclass(frozen=True)`` writes the source of six methods per class (``__init__``,
 ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__``, ``__delattr__``) and compiles each: 0.5-0.9 ms a
 class on a 2-core EPYC, 30-40 ms of a ``rackplan plan`` for the ~55 records it imports (timed around
-``dataclasses._process_class`` while ``planner.cli.plan`` loads); a record takes ~0.05-0.09 ms. ``@record`` asks ``dataclass`` for the fields alone
-(``init``, ``repr`` and ``eq`` off: nothing compiled) and sets shared methods that read them, so a record
-is a dataclass to ``fields``, ``replace``, ``asdict`` and ``is_dataclass``, and behaves as
-``dataclass(frozen=True)`` makes it: frozen (assignment raises ``FrozenInstanceError``), compared and hashed
-by its fields (those with ``compare``; ``hash`` as ``dataclass`` picks them), shown as
-``Name(field=value, ...)``; a method the class defines itself is kept. Arguments bind as ``dataclass``'s
-``__init__`` binds them: the fields that are not keyword-only by position in field order, every field by
-keyword, defaults and ``default_factory`` filled in, ``field(init=False)`` fields set from their default,
-then ``__post_init__`` when the class has one. ``InitVar`` and ``slots`` are not supported. Creating an
+``dataclasses._process_class`` while ``planner.cli.plan`` loads); a record takes ~0.05-0.09 ms.
+``@record`` asks ``dataclass`` for the fields alone (``init``, ``repr`` and ``eq`` off: nothing
+compiled) and sets shared methods that read them, so a record is a dataclass to ``fields``,
+``replace``, ``asdict`` and ``is_dataclass``, and behaves as ``dataclass(frozen=True)`` makes it:
+frozen (assignment raises ``FrozenInstanceError``), compared and hashed by its fields (those with
+``compare``; ``hash`` as ``dataclass`` picks them), shown as ``Name(field=value, ...)``; a method the
+class defines itself is kept. Arguments bind as ``dataclass``'s ``__init__`` binds them: the fields
+that are not keyword-only by position in field order, every field by keyword, defaults and
+``default_factory`` filled in, ``field(init=False)`` fields set from their default, then
+``__post_init__`` when the class has one. ``InitVar`` and ``slots`` are not supported. Creating an
 instance costs a few microseconds more than a generated ``__init__`` (a loop over the fields).
 """
 
