@@ -31,9 +31,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from hardware.entry_file import DATA_DIR, SECTIONS, display_path, load_file, to_spec
+from hardware.entry_file import DATA_DIR, SECTIONS, cached_spec, display_path, keep_spec, load_file, to_spec
 from hardware.errors import CatalogueError, validation_error
-from hardware.schema import known_keys
 from hardware.specs import TIERS, FabricSpec, GpuSpec, Hardware, PresetSpec, SystemSpec
 
 _NOUNS = {"gpus": "GPU", "systems": "system", "fabrics": "fabric", "presets": "preset"}
@@ -81,13 +80,21 @@ class Catalogue:
         if spec is not None:
             return spec
         entry, path = self._entries[section][key]
-        if entry is None:
+        shipped = entry is None
+        if shipped:  # a shipped file converted by an earlier run comes back as it was, unvalidated
+            spec = cached_spec(section, path)
+            if spec is not None:
+                self._specs[section][key] = spec
+                return spec
             entry = load_file(path, SECTIONS[section])
             self._entries[section][key] = (entry, path)
         try:
             spec = to_spec(entry)
         except ValidationError as exc:
+            from hardware.schema import known_keys
             raise validation_error(exc, display_path(path), known_keys(type(entry))) from None
+        if shipped:
+            keep_spec(section, path, spec)
         self._specs[section][key] = spec
         return spec
 
@@ -317,12 +324,12 @@ def _shipped_files() -> dict[str, list[tuple[str, Path]]]:
     """The shipped entries, section -> [(key, file)] in name order, found by file name (read on first use);
     two files of one name (in different case) are read to report it as the user's would be."""
     out = {}
-    for section, schema in SECTIONS.items():
+    for section in SECTIONS:
         seen: dict[str, Path] = {}
         for path in sorted((DATA_DIR / section).glob("*.toml")):
             key = path.stem.lower()
             if key in seen:
-                _refuse_duplicate(section, load_file(path, schema).name, path, seen[key])
+                _refuse_duplicate(section, load_file(path, SECTIONS[section]).name, path, seen[key])
             seen[key] = path
         out[section] = list(seen.items())
     return out

@@ -1,25 +1,54 @@
-"""One catalogue file read and validated, cached by content: the loader under `hardware.catalogue`."""
+"""One catalogue file read and validated, cached by content: the loader under `hardware.catalogue`.
+
+A shipped file's converted spec is kept too, beside its parsed TOML (`hardware.toml_file`'s cache),
+keyed by the file's bytes and by the code that validates and converts it (``schema.py``, ``specs.py``):
+a later run builds the spec from that record (`cached_spec`) without validating it again, so a plan
+that reads only shipped entries builds neither the file schemas (``hardware.schema``, imported on
+first use) nor their validators. The record holds the validated spec's fields and which were set,
+so the spec it gives is the one validation gave (``tests/hardware/test_hw_spec_cache.py``).
+The user's files are validated every time.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from hardware import toml_file
 from hardware.errors import CatalogueError, validation_error
-from hardware.schema import FabricFile, GpuFile, PresetFile, SystemFile, known_keys
+from hardware.specs import FabricSpec, GpuSpec, PresetSpec, SystemSpec
 from hardware.toml_file import PACKAGE_ROOT, read_toml
 
 DATA_DIR = Path(__file__).parent / "data"
 """Shipped catalogue data (package data)."""
 
-SECTIONS: dict[str, type[BaseModel]] = {
-    "gpus": GpuFile,
-    "systems": SystemFile,
-    "fabrics": FabricFile,
-    "presets": PresetFile,
-}
+
+class _Sections(Mapping):
+    """Catalogue subfolder -> the schema of its files, imported on first use (``hardware.schema``)."""
+
+    _NAMES = {"gpus": "GpuFile", "systems": "SystemFile", "fabrics": "FabricFile", "presets": "PresetFile"}
+
+    def __getitem__(self, section: str) -> type[BaseModel]:
+        from hardware import schema
+        return getattr(schema, self._NAMES[section])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._NAMES)
+
+    def __len__(self) -> int:
+        return len(self._NAMES)
+
+
+SECTIONS: Mapping[str, type[BaseModel]] = _Sections()
 """Catalogue subfolders and the schema of the files in each."""
+
+SPECS: dict[str, type[BaseModel]] = {"gpus": GpuSpec, "systems": SystemSpec, "fabrics": FabricSpec,
+                                     "presets": PresetSpec}
+"""The SI spec a file of each subfolder converts to."""
+
 
 def display_path(path: Path) -> str:
     """``hardware/data/...`` for shipped files, the path as given for user files."""
@@ -57,6 +86,7 @@ def load_file(path: Path, schema: type[BaseModel]) -> BaseModel:
     try:
         entry = schema.model_validate(raw)
     except ValidationError as exc:
+        from hardware.schema import known_keys
         raise validation_error(exc, where, known_keys(schema)) from None
     if entry.name.lower() != path.stem.lower():
         raise CatalogueError(
@@ -81,3 +111,52 @@ def to_spec(entry: BaseModel):
     if record[1] is None:
         record[1] = entry.to_spec()
     return record[1]
+
+
+def cached_spec(section: str, path: Path):
+    """The spec of the shipped file ``path`` from its record, or ``None`` (no record for these bytes and this
+    code, a file outside the package, or the cache off or unreadable)."""
+    slot, content = _spec_slot(path)
+    if (section, content) in _SPECS:
+        return _SPECS[section, content]
+    record = toml_file._cached(slot, content)
+    fields = None if record is None else record.get("fields")
+    if not isinstance(fields, dict) or fields.keys() != SPECS[section].model_fields.keys() \
+            or not isinstance(record.get("set"), list):  # not a record this code wrote: validate the file
+        return None
+    try:
+        spec = SPECS[section].model_construct(_fields_set=set(record["set"]), **record["fields"])
+    except (TypeError, ValueError):  # a record of another shape: validate the file instead
+        return None
+    _SPECS[section, content] = spec
+    return spec
+
+
+def keep_spec(section: str, path: Path, spec: BaseModel) -> None:
+    """Record the validated ``spec`` of the shipped file ``path`` for `cached_spec` (nothing for other files)."""
+    slot, content = _spec_slot(path)
+    if slot is not None:
+        _SPECS[section, content] = spec
+        toml_file._store(slot, content, {"fields": spec.model_dump(), "set": sorted(spec.model_fields_set)})
+
+
+# (section, the bytes a record is keyed by) -> its spec: one spec object per shipped file per process, as a
+# validated entry converts once (`to_spec`), whichever catalogue reads it
+_SPECS: dict[tuple[str, bytes], BaseModel] = {}
+
+
+def _spec_slot(path: Path) -> tuple[Path | None, bytes]:
+    """The record's file and the bytes it is keyed by (the file's, then the converting code's)."""
+    slot = toml_file._cache_slot(path)
+    try:
+        content = path.read_bytes() + _code()
+    except OSError:
+        return None, b""
+    return (None if slot is None else slot.with_name(f"{slot.stem}.spec.json")), content
+
+
+@functools.cache
+def _code() -> bytes:
+    """The source of the modules that validate a file and convert it to its spec."""
+    here = Path(__file__).parent
+    return b"".join((here / name).read_bytes() for name in ("schema.py", "specs.py"))

@@ -8,16 +8,15 @@ A GPU budget that is not a whole number of domains adds one partial domain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from hardware.specs import TIERS, Hardware
 from planner.errors import InputError
+from planner.record import record
 from planner.units import from_kw, kw
 
 
-@dataclass(frozen=True)
+@record
 class Budget:
     """What the planner may use.
 

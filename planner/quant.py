@@ -9,14 +9,13 @@ part's dense peak for ``compute_dtype``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from planner.errors import InputError
+from planner.record import record
 
 
-@dataclass(frozen=True)
+@record
 class QuantMode:
     """One numeric format.
 

@@ -34,9 +34,9 @@ A point-to-point transfer is one round under either algorithm.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from planner.record import record
 
 ALL_REDUCE = "all-reduce"
 ALL_GATHER = "all-gather"
@@ -57,7 +57,7 @@ def tier_of_span(span: np.ndarray, gpus_per_server: int, gpus_per_rack: int) -> 
     return (span > gpus_per_server).astype(np.int64) + (span > gpus_per_rack).astype(np.int64)
 
 
-@dataclass(frozen=True)
+@record
 class CollectiveCost:
     """What one GPU pays for a collective (arrays over rows, or scalars).
 

@@ -22,6 +22,7 @@ import numpy as np
 import pulp
 
 from hardware.specs import TIERS
+from planner.record import record
 from planner.units import GIGA
 
 # HiGHS rejects matrix coefficients of 1e15 or more (its large_matrix_value option), and a large
@@ -29,7 +30,7 @@ from planner.units import GIGA
 GB = GIGA
 
 
-@dataclass(frozen=True)
+@record
 class Budgets:
     """The right-hand sides every choose-one MILP has (the formulations add their own)."""
 

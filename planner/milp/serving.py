@@ -28,12 +28,11 @@ The rows shared with training are written once, in ``planner.milp.choice``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from planner import quant
 from planner.milp.choice import GB, Budgets, Model, add_budgets, add_objective, add_per_choice, choose_one
+from planner.record import record
 from planner.serving.plan import PlanArrays
 
 OBJECTIVES = ("max_tps", "min_gpus")
@@ -49,7 +48,7 @@ def candidate_name(plans: PlanArrays, i: int) -> str:
             f"{quant.MODE_NAMES[plans.quant[i]]}_kv{quant.MODE_NAMES[plans.kv_quant[i]]}_off{off}")
 
 
-@dataclass(frozen=True)
+@record
 class Coefficients:
     """Everything the MILP needs, one entry per candidate (numpy, from the evaluator)."""
 
@@ -65,7 +64,7 @@ class Coefficients:
     ttft_s: np.ndarray | None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class Limits(Budgets):
     """Right-hand sides: the shared budgets plus host memory, latency limits and the min-GPUs target."""
 

@@ -16,12 +16,12 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass
 
 import pulp
 
 from planner.errors import InfeasibleError, InputError, SolverError
 from planner.milp.choice import Model
+from planner.record import record
 
 SOLVERS = ("highs", "cbc")
 # HiGHS/CBC default relative MIP gaps (1e-4) would allow a plan 0.01 % below the optimum;
@@ -64,7 +64,7 @@ def solver_command(name: str, time_limit_s: float | None, highs_options: dict | 
     raise InputError(f"unknown solver '{name}'; choose one of: {', '.join(SOLVERS)}")
 
 
-@dataclass(frozen=True)
+@record
 class Wording:
     """How a caller's solve failures read (``str.format`` templates over solver, exc, status, limit)."""
 
@@ -119,7 +119,7 @@ def run(problem: pulp.LpProblem, solver: str, time_limit_s: float | None, wordin
 CHOOSE_ONE_HIGHS = {"mip_heuristic_run_feasibility_jump": False}
 
 
-@dataclass(frozen=True)
+@record
 class Solution:
     """The chosen candidate, its instance count and the solver's objective value."""
 

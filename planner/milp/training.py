@@ -29,11 +29,10 @@ shared with serving are written once, in ``planner.milp.choice``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from planner.milp.choice import GB, Budgets, Model, add_budgets, add_objective, add_per_choice, choose_one
+from planner.record import record
 from planner.training.workload import PRECISIONS, RECOMPUTE_MODES, TrainingPlanArrays
 
 OBJECTIVES = ("max_tokens_per_s", "min_gpus")
@@ -46,7 +45,7 @@ def candidate_name(plans: TrainingPlanArrays, i: int) -> str:
             f"{PRECISIONS[plans.precision[i]]}")
 
 
-@dataclass(frozen=True)
+@record
 class TrainingCoefficients:
     """Everything the MILP needs, one entry per column (numpy, from the evaluator)."""
 
@@ -58,7 +57,7 @@ class TrainingCoefficients:
     memory_bytes: np.ndarray    # M_c, per GPU
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class TrainingLimits(Budgets):
     """Right-hand sides: the shared budgets plus the throughput target (min-GPUs, or a deadline)."""
 

@@ -12,19 +12,19 @@ import io
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from tabulate import tabulate
 
 from planner.budget import footprint_text
+from planner.record import record
 from planner.report.fields import human_field
 from planner.units import gb, mb, ms
 
 FORMATS = ("table", "markdown", "csv", "json")
 
 
-@dataclass(frozen=True)
+@record
 class Column:
     """One column: header, how to read the value from a row dict, how to print it."""
 

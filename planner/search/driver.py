@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import numpy as np
@@ -26,11 +26,12 @@ import numpy as np
 from planner.errors import InfeasibleError
 from planner.files import write_with
 from planner.milp.solve import Solution, solve
+from planner.record import record
 from planner.search import prune
 from planner.verify.kit import Verdict
 
 
-@dataclass(frozen=True)
+@record
 class Choice:
     """One verified plan (serving or training) with its scores and the solver's numbers."""
 
@@ -40,7 +41,7 @@ class Choice:
     solution: Solution
 
 
-@dataclass(frozen=True)
+@record
 class Answer:
     """What a search returns: verified choices, best first, with its candidate counts and wall time."""
 
@@ -54,7 +55,7 @@ class Answer:
         return self.choices[0]
 
 
-@dataclass(frozen=True)
+@record
 class Mode:
     """The pieces a planning mode hands the driver.
 
@@ -78,7 +79,7 @@ class Mode:
     family: np.ndarray | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Outcome:
     """The driver's answer: the verified choices, MILP columns of each solve, time spent verifying."""
 
@@ -119,7 +120,7 @@ def run(mode: Mode, rows: np.ndarray, top: int = 1, solver: str = "highs", time_
     return Outcome(choices, columns, verifying)
 
 
-@dataclass(frozen=True)
+@record
 class Candidates:
     """A scored candidate table as the driver sees it, one entry per feasible row.
 

@@ -12,7 +12,6 @@ the ``dp`` variants of a layout count as one (``_family_keys``).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,6 +19,7 @@ from planner.budget import Budget, fabric_capacity_bytes_per_s, max_instances
 from planner.errors import InfeasibleError, InputError
 from planner.milp import serving as formulation
 from planner.milp.solve import Solution
+from planner.record import record
 from planner.search import driver, prune
 from planner.search.driver import Answer, Choice
 from planner.serving.candidates import (
@@ -45,7 +45,7 @@ SCORE_CHUNK_ROWS = 1 << 16
 __all__ = ["Choice", "Result", "Rows", "optimise"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class Result(Answer):
     """The planner's answer: the optimum and the next best distinct plans, for the question asked."""
 
@@ -59,7 +59,7 @@ class Result(Answer):
     rows: Rows | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Picked:
     """Rows ``index`` of a scored table, as the search reads them: the few score columns it reads are
     taken once (not the evaluator's ~40 arrays); a row's plan and MILP name are read from the table."""
@@ -93,7 +93,7 @@ class Picked:
         return formulation.candidate_name(self.table.plans, int(self.index[row]))
 
 
-@dataclass(frozen=True)
+@record
 class Rows:
     """The rows of an answer's table that meet its limits, with their layout keys and group numbers
     (``prune.group_ids``): what a question asked again under the same limits (another budget or target)

@@ -13,7 +13,6 @@ layout), each verified the same way.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,6 +20,7 @@ from planner.budget import Budget, fabric_capacity_bytes_per_s
 from planner.errors import InputError
 from planner.milp import training as tf
 from planner.milp.solve import Solution
+from planner.record import record
 from planner.search import driver, prune
 from planner.search.diagnose import SECONDS_PER_DAY, explain_training_infeasible
 from planner.search.driver import Answer, Choice
@@ -34,7 +34,7 @@ __all__ = ["SECONDS_PER_DAY", "TrainingChoice", "TrainingResult", "optimise_trai
 TrainingChoice = Choice
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class TrainingResult(Answer):
     """The training planner's answer: the optimum and the next best distinct layouts, for the question asked."""
 

@@ -67,13 +67,14 @@ with no prompt work at all; the evaluator does not call this module for it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
+from planner.record import record
 from planner.serving.comm import Comm, CurveCollectives, comm
 from planner.serving.fixed_point import chunk_read_bytes, lifetimes, settle, steady_terms, take_decode
 from planner.serving.layout import Layout
@@ -97,7 +98,7 @@ from planner.serving.roofline import (
 from planner.serving.shape import ModelShape
 
 
-@dataclass(frozen=True)
+@record
 class PromptWork:
     """Prompt work one iteration carries on one micro-batch (arrays over rows, or scalars where every row carries
     the same: the own prefill's chunk and a full budget, :func:`serving`).
@@ -119,7 +120,7 @@ class PromptWork:
     chunk_tokens: np.ndarray
 
 
-@dataclass(frozen=True)
+@record
 class DecodeTerms:
     """The decode step's per-stage terms (seconds), as the evaluator computed them; ``moe_s`` and ``moe_chunk_s``
     (with one prompt chunk added, set once by :func:`serving`) as ``roofline.chunked_moe_s`` takes them. The
@@ -146,7 +147,7 @@ class DecodeTerms:
                    moe_s(shape, lay, r, quant_index, lay.micro_tokens) if experts is None else experts)
 
 
-@dataclass(frozen=True)
+@record
 class Iteration:
     """One engine iteration (decode batch plus prompt work) on one stage."""
 
@@ -165,7 +166,7 @@ class Iteration:
         return [self.compute_s, self.hbm_s, self.comm.time_s, self.offload_s]
 
 
-@dataclass(frozen=True)
+@record
 class ServingTimes:
     """Aggregated-serving figures per row (SI units)."""
 

@@ -9,12 +9,12 @@ What is left is handed to the MILP (``planner.milp.serving``), which chooses amo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from planner import quant
 from planner.errors import InputError
+from planner.record import record
 from planner.serving import parallel
 from planner.serving.evaluate import Scores, evaluate, shape_of
 from planner.serving.plan import PlanArrays
@@ -23,7 +23,7 @@ from planner.serving.space import SearchSpace
 from planner.units import from_ms
 
 
-@dataclass(frozen=True)
+@record
 class Limits:
     """Latency limits per user (``None``: no limit)."""
 
@@ -79,7 +79,7 @@ def enumerate_plans(scenario: Scenario, space: SearchSpace) -> PlanArrays:
                       kv_quant=kvq[choice], kv_offload_fraction=offload, instances=np.ones(row.size, dtype=np.int64))
 
 
-@dataclass(frozen=True)
+@record
 class CandidateTable:
     """Scored candidates and which of them meet every per-instance limit."""
 

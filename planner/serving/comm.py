@@ -33,8 +33,6 @@ them; the catalogue's latency is an observed per-message cost (aiconfigurator's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES
@@ -57,11 +55,12 @@ from planner.engine.kernels.comm import (
     p2p_s,
 )
 from planner.engine.rates import Rates
+from planner.record import record
 from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
 
 
-@dataclass(frozen=True)
+@record
 class Comm:
     """Per-GPU traffic of one micro-batch on one stage.
 
@@ -197,7 +196,7 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
     return out
 
 
-@dataclass(frozen=True)
+@record
 class CurveCollectives:
     """:func:`curve_comm`'s collectives of a layout as linear functions of its tokens (arrays over rows).
 

@@ -31,13 +31,14 @@ This module scores candidate instances of each pool with the evaluator's own phy
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from models import counts
 from planner import quant
 from planner.engine.rates import rates
+from planner.record import record
 from planner.serving.aggregated import DecodeTerms, PromptWork, iteration
 from planner.serving.evaluate import Scores, evaluate
 from planner.serving.layout import block_modes, layout
@@ -66,7 +67,7 @@ def prefill_scenario(scenario: Scenario) -> Scenario:
     return replace(scenario, workload=Workload(tokens_cached=int(scenario.workload.isl)))
 
 
-@dataclass(frozen=True)
+@record
 class PrefillScores:
     """Prefill-instance scores, one entry per row (SI units).
 

@@ -26,13 +26,14 @@ Reported figures (the seed notes' columns):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from hardware.specs import TIERS
 from planner.engine.rates import rates
+from planner.record import record
 from planner.serving import parallel
 from planner.serving.aggregated import serving
 from planner.serving.comm import comm
@@ -63,7 +64,7 @@ LIMITS = ("compute", "hbm", "comm", "offload", "gemm", "moe", "attn")  # attn: a
 BLOCK_ROWS = 32_768
 
 
-@dataclass(frozen=True)
+@record
 class CommonScores:
     """What serving's and training's scores both report per row (SI units).
 
@@ -96,7 +97,7 @@ class CommonScores:
         return self.memory.total - self.hbm_capacity_bytes
 
 
-@dataclass(frozen=True)
+@record
 class Scores(CommonScores):
     """Evaluator output, one entry per candidate row (SI units), beyond :class:`CommonScores`."""
 

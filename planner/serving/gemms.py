@@ -23,12 +23,11 @@ core are not here (their own curves); neither are norms or biases.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from models.spec import ModelSpec
+from planner.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Gemm:
     """One weight matrix: ``k`` inputs to ``n`` outputs; ``split`` is ``"n"``, ``"k"`` or ``""`` (replicated)."""
 

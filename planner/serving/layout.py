@@ -12,11 +12,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from planner import quant
+from planner.record import record
 from planner.serving.plan import PlanArrays
 from planner.serving.shape import ModelShape
 
@@ -36,7 +37,7 @@ def block_modes(native_weight_quant: str | None, lm_head_quant: str | None) -> t
     return None, lm_head_quant
 
 
-@dataclass(frozen=True)
+@record
 class Layout:
     """Derived per-row layout quantities shared by every term."""
 

@@ -11,13 +11,14 @@ per token, the FFN intermediate, fp32 logits, and the MoE dispatch buffers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import ClassVar
 
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES, LOGIT_BYTES
 from planner.engine.profile import EngineProfile
+from planner.record import record
 from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
 
@@ -39,7 +40,7 @@ class HbmParts:
         return sum(getattr(self, f.name) for f in fields(self) if f.name not in self.NOT_IN_HBM)
 
 
-@dataclass(frozen=True)
+@record
 class Memory(HbmParts):
     """Bytes per GPU (arrays over candidate rows); ``total`` is weights + KV kept in HBM + activations."""
 

@@ -25,19 +25,19 @@ the verifiers and the calibration loader their human reason):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
 
 from models.spec import ModelSpec
+from planner.record import record
 
 
 def _always(model: ModelSpec, x) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """One layout rule.
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, is_dataclass, replace
+from dataclasses import asdict, fields, is_dataclass, replace
 
 import numpy as np
 
 from planner import quant
+from planner.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Plan:
     """One deployment decision: layout, batch, quantisation, offload and instance count."""
 
@@ -44,7 +45,7 @@ class Plan:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class PlanArrays:
     """Many plans as parallel numpy arrays (quantisations as indices into ``quant.MODE_NAMES``)."""
 

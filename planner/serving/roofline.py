@@ -49,8 +49,6 @@ Modelling assumptions (each a named term below):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES
@@ -59,6 +57,7 @@ from planner.engine.kernels.attention import QUERY_TILE
 from planner.engine.kernels.gemm import Dims, GemmShapes, ModeRows, Modes
 from planner.engine.kernels.gemm import modes as gemm_modes
 from planner.engine.rates import Rates
+from planner.record import record
 from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
 
@@ -227,7 +226,7 @@ def gemm_s(shape: ModelShape, lay: Layout, r: Rates, tokens: np.ndarray, head_to
     return total + s.head_gemms.sum_s(s.head.at(head_tokens)) / lay.pp
 
 
-@dataclass(frozen=True)
+@record
 class GemmSetup:
     """What :func:`gemm_s` computes whatever the GEMMs' rows: each block's per-row curve constants and GEMM
     shapes (the serving fixed point's rounds change only the rows, ``planner.serving.fixed_point``)."""

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from hardware.specs import Hardware
 from models.counts import SeedMoeApproximation
 from models.spec import ModelSpec
 from planner.engine.profile import EngineProfile, engine
+from planner.record import record
 from planner.serving.workload import Workload
 
 
-@dataclass(frozen=True)
+@record
 class Scenario:
     """Hardware, model, workload and engine a plan is scored under.
 

@@ -12,12 +12,11 @@ neither counts; tensor-parallel and expert-parallel collectives are charged in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from models import counts
 from models.spec import ModelSpec
+from planner.record import record
 from planner.serving.gemms import Gemm, dense_gemms
 
 # GQA/MHA attention block: RMSNorm, fused QKV GEMM, rotary + KV-cache append, attention, O GEMM.
@@ -58,7 +57,7 @@ def kernels_per_layer(model: ModelSpec) -> tuple[int, int, int]:
     return attention, DENSE_FFN_KERNELS, moe
 
 
-@dataclass(frozen=True)
+@record
 class BlockShape:
     """Layer counts, dimensions and per-block parameter counts: what serving's and training's shapes share.
 
@@ -113,7 +112,7 @@ def block_fields(model: ModelSpec) -> dict:
     }
 
 
-@dataclass(frozen=True)
+@record
 class ModelShape(BlockShape):
     """Serving's scalars: the blocks plus context-dependent per-token costs and kernel counts.
 

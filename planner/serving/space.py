@@ -12,10 +12,11 @@ The MILP's optimum is the best plan *in this space*; the report prints it. Defau
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, fields, replace
 
 from planner import quant
 from planner.errors import InputError
+from planner.record import record
 from planner.serving.scenario import Scenario
 
 DEFAULT_MAX_BATCH = 4096
@@ -83,7 +84,7 @@ def expert_degrees(model) -> tuple[int, ...]:
     return tuple(e for e in powers_of_two(min(64, model.moe.num_experts)) if model.moe.num_experts % e == 0)
 
 
-@dataclass(frozen=True)
+@record
 class SearchSpace(DeclaredSpace):
     """Finite value lists for every serving decision."""
 

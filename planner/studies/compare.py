@@ -16,13 +16,14 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from functools import lru_cache
 
 from hardware.errors import CatalogueError
 from models.errors import ModelError
 from planner.budget import Budget, max_instances
 from planner.errors import InfeasibleError, InputError, PlannerError
+from planner.record import record
 from planner.report.narrow import PRIORITY, narrow_table
 from planner.report.summary import choice_row
 from planner.report.tables import (
@@ -46,7 +47,7 @@ AXES = ("model", "hardware", "budget", "context", "quant", "fabric", "serving", 
 ROW_ERRORS = (PlannerError, CatalogueError, ModelError)
 
 
-@dataclass(frozen=True)
+@record
 class ScenarioSpec:
     """One scenario by name (picklable: it travels to worker processes and Ray tasks).
 
@@ -112,7 +113,7 @@ class ScenarioSpec:
                            f"latency {self.latency_label()}"])
 
 
-@dataclass(frozen=True)
+@record
 class Settings:
     """What every scenario of a grid shares: engine, search-space pins, fixed limits, solver.
 
@@ -136,7 +137,7 @@ class Settings:
     time_limit_s: float | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Problem:
     """A scenario resolved into the optimiser's inputs."""
 

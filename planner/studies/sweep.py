@@ -33,7 +33,6 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -42,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hardware.toml_file import read_toml
 from planner.errors import InputError
 from planner.files import write_text
+from planner.record import record
 from planner.serving.workload import Workload
 from planner.studies.compare import ScenarioSpec, Settings, axis_values, expand, plan_row
 from planner.studies.executors import run_unordered
@@ -290,7 +290,7 @@ def sort_file(path: Path, fmt: str) -> None:
     write_text(path, _header(fmt) + "".join(unique[i] for i in sorted(unique)), "sweep results")
 
 
-@dataclass(frozen=True)
+@record
 class Summary:
     """What a sweep did."""
 

@@ -13,11 +13,12 @@ the anchor whose role says ``fitted``; every other anchor is held out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from hardware.catalogue import Catalogue
 from models.catalogue import model as load_model
 from planner.budget import Budget
+from planner.record import record
 from planner.report.fleet_summary import SECONDS_PER_HOUR
 from planner.search.training import optimise_training
 from planner.training.evaluate import TrainingScenario, TrainingScores, evaluate_training_plan
@@ -37,7 +38,7 @@ NVIDIA_2509 = "NVIDIA Megatron-Bridge performance summary, NeMo 25.09 (docs/perf
 DEEPSEEK = "DeepSeek-AI, DeepSeek-V3 Technical Report, arXiv 2412.19437, Table 1 and section 3"
 
 
-@dataclass(frozen=True)
+@record
 class Anchor:
     """One published run.
 
@@ -118,7 +119,7 @@ ANCHORS: tuple[Anchor, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Prediction:
     """An anchor's prediction: the figure, the layout it came from and that layout's scores."""
 

@@ -36,8 +36,6 @@ reduce-scatters gradients every micro-batch. Each is tagged with the pass it can
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES
@@ -52,13 +50,14 @@ from planner.engine.collectives import (
     collective_cost,
     tier_of_span,
 )
+from planner.record import record
 from planner.training.parallel import tier_span_gpus
 from planner.training.rates import TrainingRates
 from planner.training.shape import TrainingShape
 from planner.training.workload import OptimiserSpec
 
 
-@dataclass(frozen=True)
+@record
 class TrainingComm:
     """Per-GPU traffic and unoverlapped times (arrays over rows; tier arrays shape (3, rows)).
 

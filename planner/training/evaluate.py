@@ -38,13 +38,12 @@ the limit is the largest share of the step (compute, hbm, comm or pipeline bubbl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from hardware.specs import Hardware
 from models.spec import ModelSpec
 from planner.engine.activations import LOGIT_BYTES
+from planner.record import record
 from planner.serving.evaluate import CommonScores
 from planner.training.comm import training_comm
 from planner.training.gemm_time import dense_forward_s, expert_forward_s, mla_up_forward_s
@@ -79,7 +78,7 @@ OVERLAP_SM_SHARE = 20.0 / 132.0
 STAGES = ("first", "middle", "last")
 
 
-@dataclass(frozen=True)
+@record
 class TrainingScenario:
     """Everything fixed about a training question except the layout.
 
@@ -96,7 +95,7 @@ class TrainingScenario:
     allow_span: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class TrainingScores(CommonScores):
     """Evaluator output, one entry per row (SI units; tier arrays have shape (3, rows)), beyond
     :class:`~planner.serving.evaluate.CommonScores`."""
@@ -144,7 +143,7 @@ def _exposed(time_s: np.ndarray, window_s: np.ndarray, overlap) -> np.ndarray:
     return time_s - overlap * np.minimum(time_s, window_s) * (1.0 - OVERLAP_SM_SHARE)
 
 
-@dataclass(frozen=True)
+@record
 class _Stage:
     """One pipeline stage's per-micro-batch times and once-per-step tail, per GPU."""
 

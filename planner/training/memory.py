@@ -28,11 +28,12 @@ holds ``pp`` micro-batches in flight, times ``1 + (pp - 1) / (pp * vpp)`` when i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES, LOGIT_BYTES
+from planner.record import record
 from planner.serving.memory import HbmParts
 from planner.training.shape import TrainingShape
 from planner.training.workload import OptimiserSpec
@@ -54,7 +55,7 @@ ZERO3_RESIDENT_LAYERS = 2.0
 TRAINING_HBM_USABLE_FRACTION = 0.9
 
 
-@dataclass(frozen=True)
+@record
 class TrainingMemory(HbmParts):
     """Bytes per GPU on the fullest GPU (arrays over candidate rows); all of it in HBM, so
     ``total`` is model states + activations + working buffers."""

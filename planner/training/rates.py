@@ -9,14 +9,13 @@ Fused attention runs at a share of the catalogue's best-shape GEMM throughput
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from hardware.specs import TIERS, Hardware
 from planner import quant
 from planner.engine.kernels import gemm, moe
 from planner.engine.rates import HOST_LINK_EFFICIENCY
+from planner.record import record
 from planner.training.workload import PRECISIONS
 
 # The GEMM curve's engine: ``default`` pools the measured engines (planner.engine.kernels.tables).
@@ -28,7 +27,7 @@ GEMM_ENGINE = "default"
 ATTENTION_RELATIVE_EFFICIENCY = 0.773
 
 
-@dataclass(frozen=True)
+@record
 class TrainingRates:
     """Achievable rates, SI units.
 

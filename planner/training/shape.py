@@ -18,15 +18,14 @@ FLOP conventions (one multiply-accumulate = 2 FLOPs):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from models import counts
 from models.spec import ModelSpec
+from planner.record import record
 from planner.serving.gemms import Gemm, dense_gemms
 from planner.serving.shape import BlockShape, block_fields
 
 
-@dataclass(frozen=True)
+@record
 class TrainingShape(BlockShape):
     """Training's scalars: the blocks (:class:`~planner.serving.shape.BlockShape`) plus the
     dimensions activation memory needs and the per-sequence attention cost at one sequence length.

@@ -17,11 +17,12 @@ of ``planner.training.parallel``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from planner.errors import InputError
+from planner.record import record
 from planner.serving.space import DeclaredSpace, expert_degrees, powers_of_two
 from planner.training.evaluate import TrainingScenario, TrainingScores, evaluate_training, memory_of
 from planner.training.memory import TRAINING_HBM_USABLE_FRACTION
@@ -34,7 +35,7 @@ DEFAULT_CP = (1, 2, 4, 8, 16)
 DEFAULT_MICRO_BATCH = (1, 2, 4, 8)
 
 
-@dataclass(frozen=True)
+@record
 class TrainingSearchSpace(DeclaredSpace):
     """Finite value lists for every training decision."""
 
@@ -109,7 +110,7 @@ def enumerate_training_plans(scenario: TrainingScenario, space: TrainingSearchSp
                               zero=z[idx].astype(np.int64), precision=pr[idx].astype(np.int64))
 
 
-@dataclass(frozen=True)
+@record
 class TrainingCandidates:
     """Scored candidates and which of them meet every per-job limit (layout, precision, HBM).
 

@@ -18,12 +18,13 @@ gradient accumulation buffer in fp32 (4 bytes); ``adam-fp32-grads`` models that 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from planner.errors import InputError
+from planner.record import record
 from planner.serving.plan import take_rows
 
 RECOMPUTE_MODES: tuple[str, ...] = ("none", "selective", "full")
@@ -45,7 +46,7 @@ LAYOUT_AXES: tuple[str, ...] = ("tp", "cp", "pp", "ep", "dp")
 """The parallel degrees of a layout in the order its compact text lists them (``TPxCPxPPxEPxDP``)."""
 
 
-@dataclass(frozen=True)
+@record
 class OptimiserSpec:
     """Bytes per parameter an optimiser keeps, before any sharding.
 
@@ -196,7 +197,7 @@ class TrainingWorkload(BaseModel):
         return f"seq {self.sequence_tokens} x {self.global_batch_sequences}"
 
 
-@dataclass(frozen=True)
+@record
 class TrainingPlan:
     """One layout of a training job (see the module docstring).
 
@@ -248,7 +249,7 @@ def _index(name: str, values: tuple[str, ...], what: str) -> int:
     return values.index(key)
 
 
-@dataclass(frozen=True)
+@record
 class TrainingPlanArrays:
     """Many training plans as parallel int64 arrays (recompute and precision as indices)."""
 

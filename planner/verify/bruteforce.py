@@ -9,11 +9,11 @@ and fabric allow for max-TPS; the fewest that reach the target for min-GPUs).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 
 import numpy as np
 
 from planner.budget import Budget, fabric_capacity_bytes_per_s, max_instances
+from planner.record import record
 from planner.serving.candidates import Limits
 from planner.serving.evaluate import evaluate
 from planner.serving.plan import Plan, PlanArrays
@@ -21,7 +21,7 @@ from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, validate
 
 
-@dataclass(frozen=True)
+@record
 class Oracle:
     """The best value (total TPS, or GPUs) and one plan reaching it; ``None`` when nothing is feasible."""
 

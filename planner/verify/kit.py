@@ -11,12 +11,11 @@ and the objective re-check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from hardware.specs import TIERS
 from planner.errors import VerificationError
+from planner.record import record
 
 # The solver sums float coefficients times integer values it holds to ~1e-9; 1e-6 relative
 # leaves room for that and nothing else.
@@ -26,7 +25,7 @@ OBJECTIVE_RELATIVE_TOLERANCE = 1e-6
 TARGET_RELATIVE_TOLERANCE = 1e-9
 
 
-@dataclass(frozen=True)
+@record
 class Check:
     """One re-checked limit."""
 
@@ -43,7 +42,7 @@ class Check:
         return {"name": self.name, "slack": self.slack}
 
 
-@dataclass(frozen=True)
+@record
 class Verdict:
     """The verifier's answer for one plan."""
 

@@ -15,15 +15,23 @@ from hardware.catalogue import DATA_DIR
 
 @pytest.fixture
 def reads(monkeypatch) -> list[str]:
-    """The catalogue files read (parsed or served from the content cache), as ``section/name``."""
+    """The catalogue files read (parsed, served from the content cache, or their spec kept by an earlier run:
+    ``hardware.entry_file.cached_spec``), as ``section/name``."""
     seen: list[str] = []
-    real = catalogue_module.load_file
+    real, real_kept = catalogue_module.load_file, catalogue_module.cached_spec
 
     def recording(path: Path, schema):
         seen.append(f"{path.parent.name}/{path.stem}")
         return real(path, schema)
 
+    def kept(section: str, path: Path):
+        spec = real_kept(section, path)
+        if spec is not None:
+            seen.append(f"{path.parent.name}/{path.stem}")
+        return spec
+
     monkeypatch.setattr(catalogue_module, "load_file", recording)
+    monkeypatch.setattr(catalogue_module, "cached_spec", kept)
     return seen
 
 

@@ -24,12 +24,12 @@ without MLA-core tables, pools the other engines there).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
 from planner.engine.kernels import tables
+from planner.record import record
 
 # Decode kernels read an FP8 KV cache at their own speed (SGLang's dequantising paths run 2x slower per
 # FLOP on H200 than BF16), so each decode kind has an ``_fp8`` twin for KV caches of at most one byte.
@@ -39,7 +39,7 @@ PARAMETERS = ("floor_s", "unit_s", "half_units", "byte_scale", "flop_scale")
 QUERY_TILE = 128.0
 
 
-@dataclass(frozen=True)
+@record
 class AttentionCurves:
     """Fitted parameters of one engine on one GPU: ``params[kind]`` is ``PARAMETERS`` as a float array.
 
@@ -90,7 +90,7 @@ def curves(engine: str, gpu: str) -> AttentionCurves:
     return AttentionCurves(params=params, measured=any(gpu in per_gpu for per_gpu in data.values()))
 
 
-@dataclass(frozen=True)
+@record
 class AttentionKernels:
     """One engine's attention curves on one GPU with the rates they are fractions of.
 

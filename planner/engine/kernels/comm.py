@@ -43,16 +43,17 @@ MI300X, MI325X, MI355X) takes the median over the measured GPUs of its engine (o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from functools import cache
 
 import numpy as np
 
 from hardware.specs import TIERS, Hardware
 from planner.engine.kernels import tables
+from planner.record import record
 
 
-@dataclass(frozen=True)
+@record
 class CommParams:
     """Fitted collective curves of one engine on one GPU (seconds, fractions of the link rate)."""
 
@@ -66,7 +67,7 @@ class CommParams:
     measured: bool = True  # False: transferred (medians over the measured GPUs)
 
 
-@dataclass(frozen=True)
+@record
 class CommTiers:
     """The curves' parameters per fabric tier (arrays of 3, ``TIERS`` order)."""
 

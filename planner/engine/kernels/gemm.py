@@ -33,13 +33,14 @@ for runs weight-only at the BF16 peak and BF16's fitted efficiency.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
 
 from planner import quant, units
 from planner.engine.kernels import tables
+from planner.record import record
 
 # Effective output tiles (m x n) the fit chooses among; on H200 vLLM BF16, 16 x 64 scores 11.6 % MAPE,
 # 64 x 64 21.8 %, while Blackwell nvfp4 prefers 128 x 128 (13.5 % against 24.3 % at 16 x 64).
@@ -56,7 +57,7 @@ DTYPE_PEAK = {"bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp
 PARAMS = ("efficiency", "hbm_fraction", "floor_us", "quant_bytes", "tile_m", "tile_n")
 
 
-@dataclass(frozen=True)
+@record
 class GemmCurve:
     """The curve's constants for one (GPU, engine), per quantisation mode (``quant.MODE_NAMES`` order).
 
@@ -106,7 +107,7 @@ def gemm_time_s(m, n, k, c: GemmCurve) -> np.ndarray:
     return c.floor_s + np.maximum(compute, moved / c.bytes_per_s) + mk * c.quant_s_per_element
 
 
-@dataclass(frozen=True)
+@record
 class RowsCurve:
     """Per-row constants of a mode array and ``m`` rows, prepared once for many GEMMs (:func:`rows`)."""
 
@@ -167,7 +168,7 @@ def _add_gemm(total, compute, memory, output, k, quant_s_per_k):
     return compute
 
 
-@dataclass(frozen=True)
+@record
 class Dims:
     """GEMMs ``(n, k, split)`` summed once by :meth:`RowsCurve.sum_time_s` (:class:`GemmShapes` prepares them
     for many sums)."""
@@ -182,7 +183,7 @@ class Dims:
         return c.sum_time_s(self.dims, self.inv_tp)
 
 
-@dataclass(frozen=True)
+@record
 class GemmShapes:
     """What does not depend on the rows ``m`` of each of several GEMMs, stacked, shape (gemms, rows) each (so
     that ``take_rows`` subsets them): ``n`` and ``k`` after the tp split, ``ceil(n / tile_n)``, one wave's
@@ -213,7 +214,7 @@ class GemmShapes:
         return c.sum_shapes_s(self)
 
 
-@dataclass(frozen=True)
+@record
 class ModeRows:
     """A mode array's per-row constants that do not depend on the GEMMs' rows: :func:`rows` at any ``m`` is
     :meth:`at` (the serving fixed point's rounds change only ``m``)."""
@@ -271,7 +272,7 @@ def _picker(mode: np.ndarray):
     return lambda values: np.take(values, mode)
 
 
-@dataclass(frozen=True)
+@record
 class Modes:
     """A curve and a mode array for one :meth:`at` (:class:`ModeRows` keeps their constants for many)."""
 

@@ -45,13 +45,13 @@ applied to its own peaks and bandwidth).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
 from planner import quant, units
 from planner.engine.kernels import tables
+from planner.record import record
 
 PARAMS = ("launch_us", "compute_fraction", "hbm_fraction", "pad_tokens", "thin_inter", "blend", "hit_sharpness",
           "permute_passes", "expert_us", "path_us", "path_pairs")
@@ -71,7 +71,7 @@ GATED_MATRICES = 3.0  # gate, up and down projections of one expert
 ACTIVATION_BYTES = 2.0  # bf16 activations moved by the routing passes
 
 
-@dataclass(frozen=True)
+@record
 class MoeCurve:
     """Curve parameters with the GPU's peaks applied; arrays over ``quant.MODE_NAMES``.
 
