@@ -32,12 +32,11 @@ scored here has the numbers it has in the full table, bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from planner.fleet.dominance import distinct
 from planner.milp.fleet_problem import is_power_of_two
+from planner.record import record
 from planner.serving.candidates import Limits, scored_table
 from planner.serving.disagg import decode_scores
 from planner.serving.evaluate import row_blocks
@@ -52,7 +51,7 @@ GROWTH = 4
 BOUND_RELATIVE_TOLERANCE = 1e-9
 
 
-@dataclass(frozen=True)
+@record
 class Bounded:
     """Aggregated rows scored in full: their indices into the plans and the scores wanted of them."""
 
@@ -65,7 +64,7 @@ class Bounded:
     ttft_s: np.ndarray
 
 
-@dataclass(frozen=True)
+@record
 class DecodeRates:
     """The part of the decode-only scores the fleet reads (``decode_rates``), one entry per row."""
 

@@ -12,7 +12,7 @@ pool and a decode pool together.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -24,11 +24,12 @@ from planner.fleet.verify import Verified, verify
 from planner.milp.fleet import build as build_milp
 from planner.milp.fleet_problem import FleetProblem
 from planner.milp.fleet_solve import FleetSolution, solve
+from planner.record import record
 from planner.search import driver
 from planner.units import ms
 
 
-@dataclass(frozen=True)
+@record
 class FleetResult:
     """A verified fleet plan and how it was found."""
 

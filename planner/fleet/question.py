@@ -7,17 +7,17 @@ fleet that ``rackplan plan --disagg`` asks about.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from hardware.specs import Hardware
 from models.spec import ModelSpec
 from planner.engine.profile import EngineProfile
+from planner.record import record
 from planner.serving.candidates import Limits
 from planner.serving.space import SearchSpace
 from planner.serving.workload import Workload
 
 
-@dataclass(frozen=True)
+@record
 class FleetKind:
     """A resolved hardware kind: SI power per GPU, price per GPU-hour (``None``: not given)."""
 
@@ -28,7 +28,7 @@ class FleetKind:
     price_per_gpu_hour: float | None
 
 
-@dataclass(frozen=True)
+@record
 class FleetModel:
     """A resolved served model."""
 
@@ -48,7 +48,7 @@ class FleetModel:
         return self.typed or self.label
 
 
-@dataclass(frozen=True)
+@record
 class Fleet:
     """The resolved fleet question."""
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -49,6 +48,7 @@ from planner.engine.profile import EngineProfile, engine
 from planner.errors import InputError
 from planner.fleet.question import Fleet, FleetKind, FleetModel, label_of
 from planner.milp.fleet_problem import OBJECTIVES
+from planner.record import record
 from planner.serving.candidates import Limits
 from planner.serving.resolve import check_context
 from planner.serving.workload import Workload
@@ -163,7 +163,7 @@ class FleetTable(_Table):
     model: list[ModelTable] = Field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@record
 class Overrides:
     """Command-line values that replace the file's (``None``: keep the file's)."""
 

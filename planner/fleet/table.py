@@ -27,7 +27,7 @@ prefill instance hands its KV away; ``planner.serving.disagg``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -50,6 +50,7 @@ from planner.milp.fleet_problem import (
 )
 from planner.milp.serving import candidate_name
 from planner.quant import MODE_NAMES
+from planner.record import record
 from planner.search.prune import best_per_group
 from planner.serving.candidates import enumerate_plans
 from planner.serving.disagg import kv_bytes_per_request, prefill_scores
@@ -73,7 +74,7 @@ def prefill_space(space: SearchSpace) -> SearchSpace:
     return replace(space, batch=batch_ladder(PREFILL_MAX_BATCH), kv_offload_fraction=(0.0,))
 
 
-@dataclass(frozen=True)
+@record
 class RoleRows:
     """Scored, filtered rows of one (model, kind, role) before pruning."""
 
@@ -136,7 +137,7 @@ def role_rows(sc: Scenario, space: SearchSpace, m: FleetModel, role: int, shared
                     _fastest(tpot, fits), _fastest(ttft, fits), len(plans))
 
 
-@dataclass(frozen=True)
+@record
 class Scored:
     """Every (model, kind, role) table of ``fleet`` scored and filtered: the part of the build that no
     objective or budget changes, so the questions of one fleet under other objectives reuse it."""
@@ -154,7 +155,7 @@ class Scored:
                        max_cost_per_hour=fleet.max_cost_per_hour) == fleet
 
 
-@dataclass(frozen=True)
+@record
 class FleetTable:
     """The MILP's input plus what the report says about the candidate tables."""
 

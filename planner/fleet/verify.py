@@ -15,8 +15,6 @@ about 1e-9; a shortfall within ``FLOW_RELATIVE_TOLERANCE`` of the limit counts a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from hardware.specs import TIERS
@@ -25,6 +23,7 @@ from planner.fleet.table import prefill_space, scenario
 from planner.milp.fleet_problem import AGG, DECODE, PREFILL, ROLES, FleetProblem, KindData, first_fit_decreasing
 from planner.milp.fleet_solve import FleetSolution
 from planner.quant import MODE_NAMES
+from planner.record import record
 from planner.serving import parallel
 from planner.serving.disagg import decode_scores, kv_bytes_per_request, prefill_scores
 from planner.serving.evaluate import evaluate
@@ -36,7 +35,7 @@ from planner.verify.kit import Check, Verdict
 FLOW_RELATIVE_TOLERANCE = 1e-6
 
 
-@dataclass(frozen=True)
+@record
 class Pool:
     """One verified pool: a model's instances of one layout on one kind in one role, re-scored."""
 
@@ -54,7 +53,7 @@ class Pool:
     cost_per_hour: float
 
 
-@dataclass(frozen=True)
+@record
 class Flow:
     """KV hand-off of one model from prefill kind to decode kind, re-costed."""
 
@@ -71,7 +70,7 @@ class Flow:
         return self.requests_per_s * self.bytes_per_request
 
 
-@dataclass(frozen=True)
+@record
 class Verified:
     """The re-scored plan: pools, flows, per-model output, per-kind fabric load, verdict."""
 

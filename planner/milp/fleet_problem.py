@@ -23,10 +23,11 @@ instances' GPUs over ``s``. For one instance type this is ``planner.budget.max_i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import numpy as np
 
+from planner.record import record
 from planner.serving.plan import Plan
 
 ROLES = ("agg", "prefill", "decode")
@@ -40,7 +41,7 @@ def is_power_of_two(n: np.ndarray) -> np.ndarray:
     return (n > 0) & ((n & (n - 1)) == 0)
 
 
-@dataclass(frozen=True)
+@record
 class KindData:
     """One hardware kind of the fleet.
 
@@ -71,7 +72,7 @@ class KindData:
         return np.asarray(self.fabric_bytes_per_s, dtype=float) * self.gpus
 
 
-@dataclass(frozen=True)
+@record
 class ModelData:
     """One served model's demand.
 
@@ -95,7 +96,7 @@ class ModelData:
     kv_bytes_per_request: dict[int, float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record
 class Columns:
     """One entry per MILP column (candidate instance type), numpy arrays of equal length.
 
@@ -132,7 +133,7 @@ class Columns:
                        plans=[self.plans[i] for i in idx])
 
 
-@dataclass(frozen=True)
+@record
 class FleetProblem:
     """Columns plus right-hand sides and the objective (one of ``OBJECTIVES``)."""
 

@@ -15,7 +15,6 @@ optimum raised, in the fleet's words); integer values are rounded before use.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -25,6 +24,7 @@ from planner.errors import SolverError
 from planner.milp.fleet import Milp, build
 from planner.milp.fleet_problem import DECODE, PREFILL
 from planner.milp.solve import Wording, run
+from planner.record import record
 
 # The second solve may give up this much of the first optimum (relative): the solver holds
 # sums of float coefficients to about 1e-9, so a tighter floor could make it infeasible.
@@ -67,7 +67,7 @@ FLEET_WORDING = Wording(
 )
 
 
-@dataclass(frozen=True)
+@record
 class FleetSolution:
     """Instance counts per column, KV flows (requests/s), the optimum, and timing."""
 

@@ -19,16 +19,16 @@ and total decode capacity. Meant for small instances (a few columns, small bound
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 
 import numpy as np
 
 from planner.milp.fleet_problem import AGG, DECODE, PREFILL, FleetProblem, first_fit_decreasing
+from planner.record import record
 
 MAX_COMBINATIONS = 300_000
 
 
-@dataclass(frozen=True)
+@record
 class FleetOracle:
     """Best objective value and one count vector reaching it (``None`` when nothing is feasible)."""
 
