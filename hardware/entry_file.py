@@ -119,7 +119,7 @@ def cached_spec(section: str, path: Path):
     slot, content = _spec_slot(path)
     if (section, content) in _SPECS:
         return _SPECS[section, content]
-    record = toml_file._cached(slot, content)
+    record = toml_file.cached(slot, content)
     fields = None if record is None else record.get("fields")
     if not isinstance(fields, dict) or fields.keys() != SPECS[section].model_fields.keys() \
             or not isinstance(record.get("set"), list):  # not a record this code wrote: validate the file
@@ -137,7 +137,7 @@ def keep_spec(section: str, path: Path, spec: BaseModel) -> None:
     slot, content = _spec_slot(path)
     if slot is not None:
         _SPECS[section, content] = spec
-        toml_file._store(slot, content, {"fields": spec.model_dump(), "set": sorted(spec.model_fields_set)})
+        toml_file.store(slot, content, {"fields": spec.model_dump(), "set": sorted(spec.model_fields_set)})
 
 
 # (section, the bytes a record is keyed by) -> its spec: one spec object per shipped file per process, as a
@@ -147,7 +147,7 @@ _SPECS: dict[tuple[str, bytes], BaseModel] = {}
 
 def _spec_slot(path: Path) -> tuple[Path | None, bytes]:
     """The record's file and the bytes it is keyed by (the file's, then the converting code's)."""
-    slot = toml_file._cache_slot(path)
+    slot = toml_file.cache_slot(path)
     try:
         content = path.read_bytes() + _code()
     except OSError:

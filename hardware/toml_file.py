@@ -37,10 +37,10 @@ def read_toml(path: Path, error: type[Exception], what: str, where: str | None =
     where = str(path) if where is None else where
     try:
         content = Path(path).read_bytes()
-        slot = _cache_slot(Path(path))
-        cached = _cached(slot, content)
-        if cached is not None:
-            return cached
+        slot = cache_slot(Path(path))
+        kept = cached(slot, content)
+        if kept is not None:
+            return kept
         data = tomllib.loads(content.decode("utf-8"))
     except OSError as exc:
         raise error(f"{where}: cannot read {what} ({exc.strerror})") from None
@@ -50,7 +50,7 @@ def read_toml(path: Path, error: type[Exception], what: str, where: str | None =
         raise error(f"{where}: {invalid} ({exc})") from None
     except RecursionError:
         raise error(f"{where}: {invalid} (nested too deeply)") from None
-    _store(slot, content, data)
+    store(slot, content, data)
     return data
 
 
@@ -68,7 +68,7 @@ def cache_dir() -> Path | None:
     return Path(base) / "rackplan" / "toml"
 
 
-def _cache_slot(path: Path) -> Path | None:
+def cache_slot(path: Path) -> Path | None:
     """The cache file of a package data file (named by the file's place in the package); ``None`` for others."""
     folder = cache_dir()
     if folder is None:
@@ -84,7 +84,7 @@ def _digest(content: bytes) -> str:
     return hashlib.blake2b(content, digest_size=32).hexdigest()
 
 
-def _cached(slot: Path | None, content: bytes) -> dict | None:
+def cached(slot: Path | None, content: bytes) -> dict | None:
     """The tables parsed from ``content`` when ``slot`` holds them (parsed from these very bytes), else None."""
     if slot is None:
         return None
@@ -98,7 +98,7 @@ def _cached(slot: Path | None, content: bytes) -> dict | None:
     return record["data"]
 
 
-def _store(slot: Path | None, content: bytes, data: dict) -> None:
+def store(slot: Path | None, content: bytes, data: dict) -> None:
     """Keep ``data`` in ``slot`` (written whole, then renamed over it); tables JSON cannot hold (dates) are not
     kept, and a cache that cannot be written is passed by."""
     if slot is None:
