@@ -221,6 +221,10 @@ def score(fleet: Fleet, progress=None, exhaustive: bool = False) -> Scored:
                 if role != AGG:
                     for q in distinct(rows.plans.kv_quant).tolist():
                         kv_bytes[int(q)] = kv_bytes_per_request(sc, MODE_NAMES[q])
+            # Its tables are done: the enumerated rows and their decode-only scores (13 MB for a 109,008-row
+            # table) go now, not with the last table; a full re-scoring below enumerates again.
+            shared.pop("plans", None)
+            shared.pop("decode", None)
         w = m.workload
         models.append(ModelData(label=m.label, isl=w.isl, osl=w.osl, target_tps=m.target_tps, weight=m.weight,
                                 share=m.share, kv_bytes_per_request=kv_bytes))
