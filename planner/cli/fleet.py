@@ -29,9 +29,9 @@ from planner.serving import resolve
 MINIMISE = ("gpus", "cost", "power")
 # glibc's malloc (mallopt(3)): a freed block above the mmap threshold goes back to the kernel at once,
 # and a free top of the heap above the trim threshold is trimmed, so each of the evaluator's blocks of
-# temporaries (32,768 rows, dozens of arrays) is paged in afresh: 41,000 page faults in a fleet command,
-# against 6,700 for the import floor. Held for the command's life instead (it exits when done), they
-# fall to 27,700 and the command's CPU time by 0.12 s of 1.14 on a busy 2-core EPYC (median of 6,
+# temporaries (32,768 rows, dozens of arrays) is paged in afresh: 41,000 page faults in the example fleet's
+# command, against 6,700 for the import floor. Held for the command's life instead (it exits when done),
+# they fall to 27,700 and the command's CPU time by 0.12 s of 1.14 on a busy 2-core EPYC (median of 6,
 # alternating); peak RSS 128 -> 132 MB. Elsewhere than glibc nothing changes.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 HELD_BYTES = 1 << 28      # freed heap kept up to this much (more than a fleet command's peak)
