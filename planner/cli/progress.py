@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 
 import click
-from tqdm import tqdm
 
 from planner.report.tables import progress_line
 
@@ -24,24 +23,32 @@ REDRAW_INTERVAL_S = 0.1  # a terminal is redrawn at most this often (the first a
 Line = Callable[[str, int, int, float], str]  # (what, done, total, elapsed seconds) -> the line
 
 
-class _Bar(tqdm):
-    """A tqdm bar whose text is ``line(what, done, total, elapsed)``, elapsed on the reporter's clock."""
+@functools.cache
+def _bar_class() -> type:
+    """The tqdm bar class, built when a line is first drawn: tqdm is imported only then (a command whose
+    progress is off, as when stderr is not a terminal, never loads it)."""
+    from tqdm import tqdm
 
-    monitor_interval = 0  # no monitor thread: a line is redrawn when progress is reported, never behind it
+    class _Bar(tqdm):
+        """A tqdm bar whose text is ``line(what, done, total, elapsed)``, elapsed on the reporter's clock."""
 
-    def __init__(self, line: Line, clock: Callable[[], float], start: float, **kwargs):
-        self.line, self.clock, self.origin = line, clock, start
-        super().__init__(**kwargs)
-        self._time = clock  # tqdm's redraw interval runs on the same clock
-        self.start_t = self.last_print_t = clock()
+        monitor_interval = 0  # no monitor thread: a line is redrawn when progress is reported, never behind it
 
-    @property
-    def format_dict(self):
-        return {**super().format_dict, "elapsed": self.clock() - self.origin}
+        def __init__(self, line: Line, clock: Callable[[], float], start: float, **kwargs):
+            self.line, self.clock, self.origin = line, clock, start
+            super().__init__(**kwargs)
+            self._time = clock  # tqdm's redraw interval runs on the same clock
+            self.start_t = self.last_print_t = clock()
 
-    def __str__(self) -> str:
-        d = self.format_dict
-        return self.line(d["prefix"], d["n"], d["total"], d["elapsed"])
+        @property
+        def format_dict(self):
+            return {**super().format_dict, "elapsed": self.clock() - self.origin}
+
+        def __str__(self) -> str:
+            d = self.format_dict
+            return self.line(d["prefix"], d["n"], d["total"], d["elapsed"])
+
+    return _Bar
 
 
 class Reporter:
@@ -53,7 +60,7 @@ class Reporter:
         self.what, self.enabled, self.clock, self.line, self.leave = what, enabled, clock, line, leave
         self.stream = sys.stderr if stream is None else stream
         self.start = clock()
-        self.bar: _Bar | None = None
+        self.bar = None  # the tqdm bar (`_bar_class`) while a line is drawn
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:
@@ -61,9 +68,9 @@ class Reporter:
         if self.bar is None:  # drawn at once: the first step always shows
             # One line, so the screen size does not matter: tqdm is not asked (an unknown size, as in a
             # terminal of unknown height, would make it hide the bar); its width is the line's own.
-            self.bar = _Bar(self.line, self.clock, self.start, desc=self.what, total=total, initial=done,
-                            file=self.stream, mininterval=REDRAW_INTERVAL_S, miniters=1, leave=False,
-                            ncols=0, nrows=2)
+            self.bar = _bar_class()(self.line, self.clock, self.start, desc=self.what, total=total, initial=done,
+                                    file=self.stream, mininterval=REDRAW_INTERVAL_S, miniters=1, leave=False,
+                                    ncols=0, nrows=2)
         elif done >= total:  # the last step always shows
             self.bar.n = done
             self.bar.refresh()

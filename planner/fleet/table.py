@@ -164,6 +164,28 @@ class FleetTable:
     scored: Scored | None = None
 
 
+def _sizes(plans: PlanArrays, role: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """GPUs per instance, KV format (0 for aggregated rows) and the two as the pruning's group keys."""
+    gpus = (plans.tp * plans.pp * plans.dp).astype(np.int64)
+    kv = plans.kv_quant if role != AGG else np.zeros_like(gpus)
+    return gpus, kv, np.column_stack([gpus, kv])
+
+
+def _readable(rows: RoleRows, role: int) -> RoleRows:
+    """``rows`` cut to the rows `build` and `_fabric_cannot_bind` read when the kind's fabric cannot bind: the
+    fastest row of each (GPUs per instance, KV format), the one `best_per_group` picks (ties: the first; it
+    picks it again among these, which keep the row order), and the rows of the highest per-GPU load on each
+    tier and of the highest per-GPU rate. The other numbers of the table (rows enumerated, scored, feasible,
+    fastest TPOT and TTFT) are counted already. A decode table of 95,380 rows keeps 14-18 of them."""
+    if not rows.rate.size:
+        return rows
+    gpus, _kv, keys = _sizes(rows.plans, role)
+    keep = np.concatenate([best_per_group(keys, rows.rate), np.argmax(rows.fabric_load / gpus, axis=1),
+                           [int(np.argmax(rows.rate / gpus))]])
+    idx = distinct(keep)
+    return replace(rows, plans=rows.plans.take(idx), rate=rows.rate[idx], fabric_load=rows.fabric_load[:, idx])
+
+
 def _demand_cap(m: FleetModel, role: int, rate: np.ndarray) -> np.ndarray:
     """Most instances a minimising plan needs of one row: enough alone to meet the target."""
     w = m.workload
@@ -185,8 +207,9 @@ def score(fleet: Fleet, progress=None, exhaustive: bool = False) -> Scored:
     Aggregated rows are scored where they can be the fastest of their size (``planner.fleet.bound``),
     which is all the pruning keeps of them when the kind's fabric cannot bind; on a kind where it
     can (``_fabric_cannot_bind`` over the rows scored, which bounds it over the rows the pruning
-    keeps) the fabric load matters too, and its aggregated tables are scored in full.
-    ``exhaustive``: every table in full (``build(prune=False)``).
+    keeps) the fabric load matters too, and its aggregated tables are scored in full. A table is kept as
+    `_readable` cuts it (what the pruning reads when the fabric cannot bind); a kind whose fabric can bind has
+    every table scored again, whole. ``exhaustive``: every table in full, every row kept (``build(prune=False)``).
     """
     total = sum(len(roles_of(m)) for m in fleet.models for k in fleet.kinds if k.gpus)
     if progress is not None:
@@ -212,7 +235,10 @@ def score(fleet: Fleet, progress=None, exhaustive: bool = False) -> Scored:
                 shared = {}
                 seen.append((key, shared))
             for role in roles_of(m):
-                rows = shared.get(("rows", role)) or role_rows(sc, space, m, role, shared, exhaustive)
+                rows = shared.get(("rows", role))
+                if rows is None:
+                    rows = role_rows(sc, space, m, role, shared, exhaustive)
+                    rows = rows if exhaustive else _readable(rows, role)
                 shared["rows", role] = rows
                 raw.append((mi, ki, role, rows))
                 asked.append((sc, space, m, shared))
@@ -221,13 +247,17 @@ def score(fleet: Fleet, progress=None, exhaustive: bool = False) -> Scored:
                 if role != AGG:
                     for q in distinct(rows.plans.kv_quant).tolist():
                         kv_bytes[int(q)] = kv_bytes_per_request(sc, MODE_NAMES[q])
+            # Its tables are done: the enumerated rows and their decode-only scores (13 MB for a 109,008-row
+            # table) go now, not with the last table; a full re-scoring below enumerates again.
+            shared.pop("plans", None)
+            shared.pop("decode", None)
         w = m.workload
         models.append(ModelData(label=m.label, isl=w.isl, osl=w.osl, target_tps=m.target_tps, weight=m.weight,
                                 share=m.share, kv_bytes_per_request=kv_bytes))
     free = _fabric_cannot_bind(kinds, models, raw)
     for j, (mi, ki, role, _rows) in enumerate(raw):  # (the rows added load only their own, bound, kind)
-        if role == AGG and not free[ki] and not exhaustive:
-            raw[j] = (mi, ki, role, role_rows(*asked[j][:3], AGG, asked[j][3], exhaustive=True))
+        if not free[ki] and not exhaustive:  # every row again: the Pareto front may need any of them
+            raw[j] = (mi, ki, role, role_rows(*asked[j][:3], role, {}, exhaustive=role == AGG))
     counts = [{"model": models[mi].label, "kind": kinds[ki].label, "role": ROLES[role],
                "enumerated": rows.num_enumerated, "scored": rows.num_scored, "feasible": rows.num_feasible,
                "best_tpot_s": rows.best_tpot_s, "best_ttft_s": rows.best_ttft_s} for mi, ki, role, rows in raw]
@@ -254,9 +284,7 @@ def build(fleet: Fleet, prune: bool = True, progress=None, scored: Scored | None
                                                  "load", "max_instances", "plans")}
     for mi, ki, role, rows in raw:
         plans = rows.plans
-        gpus = (plans.tp * plans.pp * plans.dp).astype(np.int64)
-        kv = plans.kv_quant if role != AGG else np.zeros_like(gpus)
-        keys = np.column_stack([gpus, kv])
+        gpus, kv, keys = _sizes(plans, role)
         if not prune:
             keep = np.arange(rows.rate.size)
         elif fabric_free[ki]:
