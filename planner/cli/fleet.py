@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-
 import click
 
 from planner.cli.options import (
@@ -27,27 +25,6 @@ from planner.report.tables import format_fleet
 from planner.serving import resolve
 
 MINIMISE = ("gpus", "cost", "power")
-# glibc's malloc (mallopt(3)): a freed block above the mmap threshold goes back to the kernel at once,
-# and a free top of the heap above the trim threshold is trimmed, so each of the evaluator's blocks of
-# temporaries (32,768 rows, dozens of arrays) is paged in afresh: 41,000 page faults in the example fleet's
-# command, against 6,700 for the import floor. Held for the command's life instead (it exits when done),
-# they fall to 27,700 and the command's CPU time by 0.12 s of 1.14 on a busy 2-core EPYC (median of 6,
-# alternating); peak RSS 128 -> 132 MB. Elsewhere than glibc nothing changes.
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-HELD_BYTES = 1 << 28      # freed heap kept up to this much (more than a fleet command's peak)
-MMAP_BYTES = 1 << 25      # blocks from the heap up to this size (glibc's own dynamic ceiling)
-
-
-def _keep_freed_memory() -> None:
-    """Let this process reuse the memory it frees (the constants' comment); a no-op without glibc."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)
-    mallopt(M_TRIM_THRESHOLD, HELD_BYTES)
-
-
 def _model_option(ctx, param, values):
     """``NAME=TPS`` pairs (``NAME`` alone when maximising)."""
     out = []
@@ -96,7 +73,6 @@ def fleet_cmd(fleet_file, minimise, maximise, max_kw, max_cost_per_hour, serving
     """
     if minimise and maximise:
         raise InputError("give --minimise or --maximise, not both")
-    _keep_freed_memory()
     objective = f"min_{minimise}" if minimise else ("max_tps" if maximise else None)
     extra = {k: v for k, v in (("tokens_cached", tokens_cached), ("isl", isl), ("osl", osl),
                                ("max_tpot_ms", max_tpot_ms), ("min_tok_per_user", min_tok_per_user),

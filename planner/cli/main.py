@@ -21,6 +21,7 @@ import click
 from planner import __version__
 from planner.cli.alias import ModeAliasGroup
 from planner.cli.lazy import lazy_group
+from planner.cli.memory import keep_freed_memory
 
 CATALOGUE_ENV = "RACKPLAN_CATALOGUE"
 # Each command's module is imported when the command is looked up (``rackplan --help`` imports
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         _run(list(argv))
         return
     pause_gc()
+    keep_freed_memory()  # the process is the command: it keeps what it frees until it exits
     try:
         _run(sys.argv[1:])
     finally:

@@ -281,28 +281,3 @@ def test_plan_disagg_explains_itself_with_solves_not_guesses():
     text = RUN.invoke(cli, args, catch_exceptions=False).stdout
     assert "why this plan:\n  binding: GPU budget: 8 of 8 GPUs in use (prefill and decode pools)\n" in text
     assert "  what would move it: one more rack (40 GPUs): " in text
-
-
-def test_the_fleet_command_keeps_the_memory_it_frees_where_glibc_allows(monkeypatch):
-    from planner.cli import fleet as command
-
-    calls = []
-
-    class Glibc:
-        def mallopt(self, param, value):
-            calls.append((param, value))
-            return 1
-
-    monkeypatch.setattr(command.ctypes, "CDLL", lambda name: Glibc())
-    command._keep_freed_memory()
-    # malloc.h: M_MMAP_THRESHOLD is -3, M_TRIM_THRESHOLD -1; 2**25 B = 32 MiB, 2**28 B = 256 MiB
-    assert calls == [(-3, 2**25), (-1, 2**28)]
-    monkeypatch.setattr(command.ctypes, "CDLL", lambda name: object())  # a C library without mallopt
-    command._keep_freed_memory()  # changes nothing, raises nothing
-
-    def no_library(name):
-        raise OSError("no C library")
-
-    monkeypatch.setattr(command.ctypes, "CDLL", no_library)
-    command._keep_freed_memory()
-    assert len(calls) == 2
