@@ -144,16 +144,25 @@ class RowsCurve:
 
     def sum_shapes_s(self, gemms: GemmShapes) -> np.ndarray:
         """:meth:`sum_time_s` of the GEMMs whose ``m``-free parts ``gemms`` holds (bit for bit; each GEMM's
-        ``ceil(n / tile_n)``, wave time and weight time taken instead of computed)."""
+        ``ceil(n / tile_n)``, wave time and weight time taken instead of computed). Each GEMM's time apart from
+        the floor is computed for all of them at once, over their stacked parts, and added in their order."""
         total = len(gemms) * self.floor_s
-        for n, k, tiles_n, wave_s, weight_s in zip(gemms.n, gemms.k, gemms.tiles_n, gemms.wave_s, gemms.weight_s):
-            compute = self.tiles_m * tiles_n  # waves x wave time
-            compute *= self.inv_sm
-            np.ceil(compute, out=compute)
-            compute *= wave_s
-            memory = self.in_s_per_k + weight_s
-            memory *= k
-            total = _add_gemm(total, compute, memory, n * self.out_s_per_n, k, self.quant_s_per_k)
+        if not len(gemms):
+            return total
+        compute = self.tiles_m * gemms.tiles_n  # waves x wave time, (gemms, rows)
+        compute *= self.inv_sm
+        np.ceil(compute, out=compute)
+        compute *= gemms.wave_s
+        memory = self.in_s_per_k + gemms.weight_s
+        memory *= gemms.k
+        memory += gemms.n * self.out_s_per_n
+        np.maximum(compute, memory, out=compute)
+        np.multiply(gemms.k, self.quant_s_per_k, out=memory)
+        total = compute[0] + total  # total + max(compute, memory) + k x quant_s_per_k, GEMM by GEMM
+        total += memory[0]
+        for g in range(1, len(gemms)):
+            total += compute[g]
+            total += memory[g]
         return total
 
 
@@ -198,14 +207,12 @@ class GemmShapes:
     @classmethod
     def of(cls, c: ModeRows, dims, inv_tp: np.ndarray) -> GemmShapes:
         """``dims`` (``(n, k, split)`` each, as :meth:`RowsCurve.sum_time_s` takes them) under ``c``."""
-        rows = np.shape(inv_tp)
-        n = [n * inv_tp if split == "n" else n for n, _, split in dims]
-        k = [k * inv_tp if split == "k" else k for _, k, split in dims]
-
-        def stack(per_gemm):
-            return np.array([np.broadcast_to(v, rows) for v in per_gemm], dtype=float).reshape(len(dims), *rows)
-        return cls(n=stack(n), k=stack(k), tiles_n=stack([np.ceil(v * c.inv_tile_n) for v in n]),
-                   wave_s=stack([c.wave_s_per_k * v for v in k]), weight_s=stack([v * c.weight_s for v in n]))
+        n, k = np.empty((len(dims), *np.shape(inv_tp))), np.empty((len(dims), *np.shape(inv_tp)))
+        for i, (n_i, k_i, split) in enumerate(dims):
+            n[i], k[i] = n_i * inv_tp if split == "n" else n_i, k_i * inv_tp if split == "k" else k_i
+        tiles_n = n * c.inv_tile_n
+        np.ceil(tiles_n, out=tiles_n)
+        return cls(n=n, k=k, tiles_n=tiles_n, wave_s=c.wave_s_per_k * k, weight_s=n * c.weight_s)
 
     def __len__(self) -> int:
         return self.n.shape[0]
