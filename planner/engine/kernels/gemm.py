@@ -144,25 +144,16 @@ class RowsCurve:
 
     def sum_shapes_s(self, gemms: GemmShapes) -> np.ndarray:
         """:meth:`sum_time_s` of the GEMMs whose ``m``-free parts ``gemms`` holds (bit for bit; each GEMM's
-        ``ceil(n / tile_n)``, wave time and weight time taken instead of computed). Each GEMM's time apart from
-        the floor is computed for all of them at once, over their stacked parts, and added in their order."""
+        ``ceil(n / tile_n)``, wave time and weight time taken instead of computed)."""
         total = len(gemms) * self.floor_s
-        if not len(gemms):
-            return total
-        compute = self.tiles_m * gemms.tiles_n  # waves x wave time, (gemms, rows)
-        compute *= self.inv_sm
-        np.ceil(compute, out=compute)
-        compute *= gemms.wave_s
-        memory = self.in_s_per_k + gemms.weight_s
-        memory *= gemms.k
-        memory += gemms.n * self.out_s_per_n
-        np.maximum(compute, memory, out=compute)
-        np.multiply(gemms.k, self.quant_s_per_k, out=memory)
-        total = compute[0] + total  # total + max(compute, memory) + k x quant_s_per_k, GEMM by GEMM
-        total += memory[0]
-        for g in range(1, len(gemms)):
-            total += compute[g]
-            total += memory[g]
+        for n, k, tiles_n, wave_s, weight_s in zip(gemms.n, gemms.k, gemms.tiles_n, gemms.wave_s, gemms.weight_s):
+            compute = self.tiles_m * tiles_n  # waves x wave time
+            compute *= self.inv_sm
+            np.ceil(compute, out=compute)
+            compute *= wave_s
+            memory = self.in_s_per_k + weight_s
+            memory *= k
+            total = _add_gemm(total, compute, memory, n * self.out_s_per_n, k, self.quant_s_per_k)
         return total
 
 
