@@ -91,9 +91,10 @@ def steady_terms(shape: ModelShape, lay: Layout, r: Rates, profile: EngineProfil
     """``decode`` (an ``aggregated.DecodeTerms``) with the round-invariant terms of steps whose chunks are
     ``chunk`` tokens: the chunk's routed bytes, the launch overhead, the GEMMs of a chunk-free step and, on
     the collective curves, the collectives' tiers, parameters and latency (``comm.CurveCollectives``)."""
-    ones = np.ones_like(lay.micro_tokens)
     gemms = gemm_setup(shape, lay, r)
-    return replace(decode, chunk_read_bytes=chunk_read_bytes(shape, lay, r, chunk * ones, decode),
+    routed = shape.num_moe_layers and r.moe_curve is None  # else a step reads no chunk's routed bytes (none timed)
+    return replace(decode, chunk_read_bytes=chunk_read_bytes(shape, lay, r, chunk * np.ones_like(lay.micro_tokens),
+                                                             decode) if routed else None,
                    launch_s=launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s,
                                               r),
                    gemm_setup=gemms, gemm_alone_s=gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens, gemms),
