@@ -63,9 +63,11 @@ FIXED_POINT_TOLERANCE = 1e-9
 # this share: its TPOT would move by less still (TPOT's elasticity in the prompt tokens is below 1).
 SETTLED = 1e-12
 # Rows already final are dropped from the rounds' arrays once they are this share of them (copying the
-# layout costs about a round's worth of work on the rows copied) and at least this many (copying the
-# layout and decode terms' ~60 arrays costs ~10 ms whatever their length: more than a round of 2,048 rows).
-COMPACT_FRACTION = 0.25
+# layout costs about a round's worth of work on the rows copied, each of its ~40 arrays read from memory:
+# at a quarter, an MoE block of 32,768 rows dropped rows four times, 3 % more instructions than three times at a
+# half) and at least this many (copying the layout and decode terms' ~60 arrays costs ~10 ms whatever their
+# length: more than a round of 2,048 rows).
+COMPACT_FRACTION = 0.5
 COMPACT_ROWS = 2048
 # Terms that depend on the layout's (tp, pp, dp, ep) alone are computed on one row of each distinct layout
 # (:func:`per_layout`) in blocks of at least this many rows with at most a quarter as many distinct layouts
@@ -89,9 +91,10 @@ def steady_terms(shape: ModelShape, lay: Layout, r: Rates, profile: EngineProfil
     """``decode`` (an ``aggregated.DecodeTerms``) with the round-invariant terms of steps whose chunks are
     ``chunk`` tokens: the chunk's routed bytes, the launch overhead, the GEMMs of a chunk-free step and, on
     the collective curves, the collectives' tiers, parameters and latency (``comm.CurveCollectives``)."""
-    ones = np.ones_like(lay.micro_tokens)
     gemms = gemm_setup(shape, lay, r)
-    return replace(decode, chunk_read_bytes=chunk_read_bytes(shape, lay, r, chunk * ones, decode),
+    routed = shape.num_moe_layers and r.moe_curve is None  # else a step reads no chunk's routed bytes (none timed)
+    return replace(decode, chunk_read_bytes=chunk_read_bytes(shape, lay, r, chunk * np.ones_like(lay.micro_tokens),
+                                                             decode) if routed else None,
                    launch_s=launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s,
                                               r),
                    gemm_setup=gemms, gemm_alone_s=gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens, gemms),
@@ -217,25 +220,39 @@ def lifetimes(tpot_of, rows: int, osl: int, waited: float, ttft: np.ndarray, chu
         if line is None:  # the first round: which rows qualify, and the one-chunk step as their other point
             line = np.zeros(rows, dtype=bool) if chunk_tpot is None else (tokens < chunk) & (plain >= steps)
             last = (chunk / tokens / steps, chunk_tpot)
-        following = plain
         x = 1.0 / steps
-        if line.any():
+        if on_line := line.any():
             done |= line & (np.abs(plain - steps) <= SETTLED * steps)  # the next round would not move it
-            root = _line_root(x, tpot, *last, waited, ttft)
-            following = np.where(line & (root >= osl), root, plain)
         finals = np.count_nonzero(done)
         if finals == done.size:
             break
+        # the next lifetimes of the rows still moving (the final rows keep theirs): computed on those rows alone
+        keep = np.flatnonzero(~done) if finals else None
+        following = _following(keep, x, tpot, last, plain, line, waited, ttft, osl) if on_line \
+            else plain if keep is None else plain[keep]
         last = (x, tpot)
-        steps = np.where(done, steps, following)
+        if keep is None:
+            steps = following
+        else:
+            steps = steps.copy()  # (the rounds keep the lifetimes they ran at)
+            steps[keep] = following
         previous = tpot
-        if finals >= COMPACT_FRACTION * done.size and finals >= COMPACT_ROWS:  # drop the final rows (once many are)
+        if finals >= max(COMPACT_FRACTION * done.size, COMPACT_ROWS, 1):  # drop the final rows (once many are)
             final[live[done]] = steps[done]
-            keep = np.flatnonzero(~done)
             live, previous, steps, done, ttft = live[keep], previous[keep], steps[keep], done[keep], ttft[keep]
             line, last, sub = line[keep], (last[0][keep], last[1][keep]), live
     final[live] = steps  # the last round takes the rows still moving as they are
     return final
+
+
+def _following(rows: np.ndarray | None, x, tpot, last: tuple, plain, line, waited: float, ttft, osl: int):
+    """The next lifetime of rows ``rows`` (None: all): the line step's root where a row is on the line and the root
+    is at least ``osl``, else the plain step's (:func:`lifetimes`)."""
+    if rows is not None:
+        x, tpot, last, plain, line, ttft = x[rows], tpot[rows], (last[0][rows], last[1][rows]), plain[rows], \
+            line[rows], ttft[rows]
+    root = _line_root(x, tpot, *last, waited, ttft)
+    return np.where(line & (root >= osl), root, plain)
 
 
 def _line_root(x, tpot, last_x, last_tpot, waited: float, ttft):

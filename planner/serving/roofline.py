@@ -246,8 +246,10 @@ def gemm_setup(shape: ModelShape, lay: Layout, r: Rates, stack: bool = True) -> 
     if r.gemm is None:
         return None
     inv_tp = 1.0 / lay.tp
-    block, head = ((gemm_modes(r.gemm, lay.dense_quant), gemm_modes(r.gemm, lay.vocab_quant)) if stack
+    block, head = ((gemm_modes(r.gemm, lay.dense_quant), None) if stack
                    else (Modes(r.gemm, lay.dense_quant), Modes(r.gemm, lay.vocab_quant)))
+    if head is None:  # the LM head's modes are the blocks' unless pinned (the same array): their constants once
+        head = block if lay.vocab_quant is lay.dense_quant else gemm_modes(r.gemm, lay.vocab_quant)
 
     # a block :func:`gemm_s` does not time (dense FFN without dense layers, the router without MoE layers) is
     # left empty: nothing computed for it, nor carried through the fixed point's rounds

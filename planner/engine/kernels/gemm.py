@@ -198,14 +198,12 @@ class GemmShapes:
     @classmethod
     def of(cls, c: ModeRows, dims, inv_tp: np.ndarray) -> GemmShapes:
         """``dims`` (``(n, k, split)`` each, as :meth:`RowsCurve.sum_time_s` takes them) under ``c``."""
-        rows = np.shape(inv_tp)
-        n = [n * inv_tp if split == "n" else n for n, _, split in dims]
-        k = [k * inv_tp if split == "k" else k for _, k, split in dims]
-
-        def stack(per_gemm):
-            return np.array([np.broadcast_to(v, rows) for v in per_gemm], dtype=float).reshape(len(dims), *rows)
-        return cls(n=stack(n), k=stack(k), tiles_n=stack([np.ceil(v * c.inv_tile_n) for v in n]),
-                   wave_s=stack([c.wave_s_per_k * v for v in k]), weight_s=stack([v * c.weight_s for v in n]))
+        n, k = np.empty((len(dims), *np.shape(inv_tp))), np.empty((len(dims), *np.shape(inv_tp)))
+        for i, (n_i, k_i, split) in enumerate(dims):
+            n[i], k[i] = n_i * inv_tp if split == "n" else n_i, k_i * inv_tp if split == "k" else k_i
+        tiles_n = n * c.inv_tile_n
+        np.ceil(tiles_n, out=tiles_n)
+        return cls(n=n, k=k, tiles_n=tiles_n, wave_s=c.wave_s_per_k * k, weight_s=n * c.weight_s)
 
     def __len__(self) -> int:
         return self.n.shape[0]

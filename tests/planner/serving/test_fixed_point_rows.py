@@ -161,3 +161,27 @@ def test_collectives_taken_once_time_any_tokens_as_charged_one_by_one(name, syst
     assert (direct.bytes_by_tier.sum(axis=1) > 0).all()
     assert np.median(once.latency_s / np.maximum(curve_comm(shape, lay, r.comm_curves, hw.gpus_per_server,
                                                             hw.gpus_per_rack).time_s, 1e-30)) > 0.1
+
+
+@pytest.mark.parametrize("name,system", [("qwen3-235b-a22b", "gb200-nvl72"), ("llama-3.1-70b", "hgx-h200")])
+def test_next_lifetimes_on_the_moving_rows_alone_are_those_of_every_row(name, system, monkeypatch):
+    # fixed_point.lifetimes steps only the rows still moving once some are final (the line step's root on them
+    # alone): bit for bit the lifetimes of stepping every row and keeping the moving rows' (elementwise arithmetic).
+    sc = Scenario(hardware=Catalogue().hardware(system), model=model(name), workload=Workload(isl=4096, osl=1024),
+                  allow_span=True)
+    plans = _rows(3000, seed=3)
+    subsets = []
+    own = fixed_point._following
+
+    def every_row(rows, *args):
+        subsets.append(None if rows is None else rows.size)
+        out = own(None, *args)
+        return out if rows is None else out[rows]
+
+    narrowed = evaluate(sc, plans, shape_of(sc))
+    monkeypatch.setattr(fixed_point, "_following", every_row)
+    full = evaluate(sc, plans, shape_of(sc))
+    for field in ("step_time_s", "ttft_s", "instance_tps", "stage_time_s", "fabric_bytes_per_s", "gemm_s"):
+        assert np.array_equal(getattr(narrowed, field), getattr(full, field)), field
+    # not vacuous: the first round steps all 3,000 rows, later ones fewer (some rows final, 0 < moving < 3,000)
+    assert subsets[0] is None and any(s is not None and 0 < s < 3000 for s in subsets)
