@@ -53,7 +53,7 @@ MODE_DTYPES = {"bf16": "bfloat16", "fp8": "fp8", "int8": "fp8", "fp4": "nvfp4", 
 # Where an engine runs a mode on another table dtype than MODE_DTYPES says, (engine, mode) -> table dtype.
 # TensorRT-LLM runs the FP8 checkpoints it serves here, DeepSeek-V3's and Qwen3's (128 x 128 weight blocks),
 # on its block-scaled FP8 GEMM (FP8_BLOCK_SCALES); its per-tensor ``fp8`` table takes 12-14.5 us for any
-# GEMM, even 5 x 32 x 128 (``floor_us`` 12.5-14.5 against 4.25-6.25 for ``fp8_block``), which charged a
+# GEMM, even 5 x 32 x 128 (``floor_us`` 12.5-14.5 against 4.25-5.75 for ``fp8_block``), which charged a
 # Qwen3-32B decode step at TP 8 ~2 ms of floors over 256 GEMMs (docs/accuracy.md, Known weak spots).
 ENGINE_MODE_DTYPES = {("trtllm", "fp8"): "fp8_block", ("trtllm", "int8"): "fp8_block"}
 # Bytes per element of A (activations) in each table dtype; B follows the plan's weight mode.
