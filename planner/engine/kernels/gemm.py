@@ -50,12 +50,6 @@ OUTPUT_BYTES = 2.0
 # Table dtype each plan quantisation mode runs as (int8 has no rows: it runs as fp8 does).
 # A mode runs at its own compute dtype's peak; without tensor cores for it, weight-only at the BF16 rate.
 MODE_DTYPES = {"bf16": "bfloat16", "fp8": "fp8", "int8": "fp8", "fp4": "nvfp4", "int4": "nvfp4"}
-# Where an engine runs a mode on another table dtype than MODE_DTYPES says, (engine, mode) -> table dtype.
-# TensorRT-LLM runs the FP8 checkpoints it serves here, DeepSeek-V3's and Qwen3's (128 x 128 weight blocks),
-# on its block-scaled FP8 GEMM (FP8_BLOCK_SCALES); its per-tensor ``fp8`` table takes 12-14.5 us for any
-# GEMM, even 5 x 32 x 128 (``floor_us`` 12.5-14.5 against 4.25-5.75 for ``fp8_block``), which charged a
-# Qwen3-32B decode step at TP 8 ~2 ms of floors over 256 GEMMs (docs/accuracy.md, Known weak spots).
-ENGINE_MODE_DTYPES = {("trtllm", "fp8"): "fp8_block", ("trtllm", "int8"): "fp8_block"}
 # Bytes per element of A (activations) in each table dtype; B follows the plan's weight mode.
 DTYPE_ACTIVATION_BYTES = {"bfloat16": 2.0, "fp8": 1.0, "fp8_block": 1.0, "nvfp4": 0.5}
 # Datasheet peak each table dtype runs at (``hardware.specs.DTYPES``).
@@ -327,9 +321,7 @@ def _curve(gpu, engine: str) -> GemmCurve:
     by_dtype, measured = params(gpu.name, engine)
     per_mode = []
     for name in quant.MODE_NAMES:
-        dtype = ENGINE_MODE_DTYPES.get((engine, name), MODE_DTYPES[name])
-        if dtype not in by_dtype:  # the engine's table lacks it here: the mode's usual dtype
-            dtype = MODE_DTYPES[name]
+        dtype = MODE_DTYPES[name]
         peak = gpu.peak_flop_per_s.get(quant.MODES[name].compute_dtype)
         if not peak or dtype not in by_dtype:  # no tensor cores for it: weight-only at the BF16 rate
             dtype, peak = "bfloat16", gpu.peak_flop_per_s["bf16"]

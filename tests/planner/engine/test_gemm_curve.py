@@ -88,25 +88,6 @@ def test_fp4_on_hopper_runs_weight_only_at_the_bf16_rate():
     assert c.weight_bytes[fp4] == 0.5  # the weights still stream at 4 bits
 
 
-def test_trtllm_fp8_runs_the_block_scaled_table():
-    # gemm.toml ["h100-sxm".trtllm]: fp8_block = efficiency 0.63, hbm_fraction 0.82, floor 4.25 us, quant_bytes 6.0,
-    # 64 x 128 tiles; the per-tensor fp8 entry's floor is 12.5 us. vLLM keeps its per-tensor fp8 entry (floor 6.0 us).
-    h100 = CAT.gpu("h100-sxm")
-    fp8 = quant.mode_index("fp8")
-    c = gemm.curve(h100, "trtllm")
-    assert c.floor_s[fp8] == pytest.approx(4.25e-6, rel=1e-12)
-    assert (c.tile_m[fp8], c.tile_n[fp8]) == (64.0, 128.0)
-    assert gemm.curve(h100, "vllm").floor_s[fp8] == pytest.approx(6.0e-6, rel=1e-12)
-    # Qwen3-32B's o_proj at TP 8 in a batch-8 decode step: m 8, n 5,120, k 8,192 / 8 = 1,024. One row of 64-row tiles
-    # x 40 column tiles = 40 tiles, one wave: compute 2 x 64 x 128 x 132 x 1024 / (1979e12 x 0.63) = 1.7717 us.
-    # Bytes 8 x 1024 x 1 + 1024 x 5120 x 1 + 8 x 5120 x 2 = 5,332,992 B at 3.35e12 x 0.912 x 0.82 = 2.505276e12
-    # B/s -> 2.1287 us: memory-bound. Quantisation 6 B x 8 x 1024 at 3.0552e12 B/s = 0.0161 us.
-    # Time 4.25 + 2.1287 + 0.0161 = 6.395 us (the per-tensor table's floor alone is 12.5 us).
-    expected = 4.25e-6 + 5_332_992 / (3.35e12 * 0.912 * 0.82) + 6.0 * 8 * 1024 / (3.35e12 * 0.912)
-    assert float(gemm.gemm_time_s(8.0, 5120.0, 1024.0, c.take(fp8))) == pytest.approx(expected, rel=1e-9)
-    assert expected == pytest.approx(6.395e-6, rel=1e-3)
-
-
 @pytest.mark.slow
 def test_fit_scores_on_the_h200_tables():
     pytest.importorskip("pyarrow")
