@@ -59,14 +59,19 @@ PATH_SHARPNESS = 8  # how sharply the batch path switches on around path_pairs c
 # Kernel dtypes (moe_perf's moe_dtype) an engine runs for each quantisation mode, first found wins.
 MODE_DTYPES = {"bf16": ("bfloat16",), "fp8": ("fp8_block", "fp8"), "int8": ("fp8_block", "fp8"),
                "int4": ("int4_wo", "w4a16_mxfp4"), "fp4": ("nvfp4", "w4a8_mxfp4_mxfp8", "w4a16_mxfp4")}
-# Kernels an engine runs that the tables measure only under another engine, by kernel dtype:
-# (engine, moe_dtype) -> (engine that measured it, its moe_perf kernel_source). TensorRT-LLM runs MXFP4
+# The one kernel an engine runs for a kernel dtype, where the tables measure it only under another engine
+# or measure several for the engine: (engine, moe_dtype) -> (engine that measured it, its moe_perf
+# kernel_source). vLLM runs gpt-oss's MXFP4 checkpoint through its GPT-OSS MXFP4 method, whose Hopper rows
+# time OAITritonExperts; its other Hopper MXFP4 rows (compressed-tensors W4A4 MXFP4, Marlin) serve another
+# checkpoint format, and a fit over both had H100's hbm_fraction at 0.84 against the kernel's 1.00
+# (gpt-oss-120b / H100 / vLLM TPOT +12 % signed median, docs/accuracy.md). TensorRT-LLM runs MXFP4
 # experts with BF16 activations on Hopper through its TRITON MoE backend, the default there (TensorRT-LLM
 # "Deployment Guide for GPT-OSS", MoE backend support matrix: H200, BF16 x MXFP4, TRITON), which calls
 # OpenAI's triton_kernels grouped GEMM: the kernel vLLM's tables time as OAITritonExperts. Without this,
 # its Hopper MXFP4 layer took the median of every engine's MXFP4 kernels there, Marlin's and SGLang's
 # fused Triton kernel (half the bandwidth) included.
-SHARED_KERNELS = {("trtllm", "w4a16_mxfp4"): ("vllm", "vllm_gptossmxfp4moe_triton_oaitritonmxfp4expertsmonolithic")}
+SHARED_KERNELS = {("trtllm", "w4a16_mxfp4"): ("vllm", "vllm_gptossmxfp4moe_triton_oaitritonmxfp4expertsmonolithic"),
+                  ("vllm", "w4a16_mxfp4"): ("vllm", "vllm_gptossmxfp4moe_triton_oaitritonmxfp4expertsmonolithic")}
 GATED_MATRICES = 3.0  # gate, up and down projections of one expert
 ACTIVATION_BYTES = 2.0  # bf16 activations moved by the routing passes
 
@@ -186,10 +191,11 @@ def parameters(engine: str, gpu: str, dtype: str) -> tuple[dict | None, bool]:
 
 
 def _shared_kernel(engine: str, gpu: str, dtype: str) -> dict | None:
-    """The parameters of the kernel ``engine`` shares with another engine for ``dtype`` on ``gpu``
-    (``SHARED_KERNELS``), where ``engine`` has no entry of its own there and the other measured it."""
+    """The parameters of the kernel ``engine`` runs for ``dtype`` on ``gpu`` (``SHARED_KERNELS``): another
+    engine's, where ``engine`` has no entry of its own there and the other measured it; one of ``engine``'s
+    own kernels, where it measured it."""
     other = SHARED_KERNELS.get((engine, dtype))
-    if other is None or dtype in table().get(engine, {}).get(gpu, {}):
+    if other is None or (other[0] != engine and dtype in table().get(engine, {}).get(gpu, {})):
         return None
     found = table().get(other[0], {}).get(gpu, {}).get("kernels", {}).get(dtype, {}).get(other[1])
     return None if found is None else {p: float(found[p]) for p in PARAMS}

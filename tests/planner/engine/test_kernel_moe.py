@@ -197,6 +197,25 @@ def test_shared_kernel_only_where_the_engine_has_none():
     oai = moe.SHARED_KERNELS[("trtllm", "w4a16_mxfp4")][1]
     assert oai not in moe.table()["vllm"]["b200"].get("kernels", {}).get("w4a16_mxfp4", {})
     assert moe._shared_kernel("trtllm", "b200", "w4a16_mxfp4") is None
-    # vLLM itself keeps its own pooled entry on H200 (the planner's curve over both its MXFP4 kernels).
-    params, moved = moe.parameters("vllm", "h200-sxm", "w4a16_mxfp4")
-    assert not moved and params["compute_fraction"] == pytest.approx(0.531901, rel=1e-6)
+    # On B200 vLLM keeps its own pooled w4a16_mxfp4 entry (no OAI Triton kernel there to pick).
+    params, moved = moe.parameters("vllm", "b200", "w4a16_mxfp4")
+    assert not moved and params == {p: float(moe.table()["vllm"]["b200"]["w4a16_mxfp4"][p]) for p in moe.PARAMS}
+
+
+@pytest.mark.parametrize("gpu", ["h200-sxm", "h100-sxm"])
+def test_vllm_hopper_mxfp4_runs_its_gpt_oss_kernel(gpu):
+    # vLLM's tables time two MXFP4 kernels on Hopper: the GPT-OSS MXFP4 method's OAI Triton experts (what it
+    # runs for gpt-oss's MXFP4 checkpoint) and the compressed-tensors W4A4 MXFP4 method's Marlin experts (another
+    # checkpoint format). The curve takes the first alone, not one fit over both kernels' rows.
+    params, moved = moe.parameters("vllm", gpu, "w4a16_mxfp4")
+    oai = moe.table()["vllm"][gpu]["kernels"]["w4a16_mxfp4"][moe.SHARED_KERNELS[("vllm", "w4a16_mxfp4")][1]]
+    assert not moved and params == {p: float(oai[p]) for p in moe.PARAMS}
+    # moe.toml: H100 OAI Triton hbm_fraction 0.997329 against 0.8435 for the fit over both kernels;
+    # H200 compute_fraction 0.533355 against 0.531901.
+    pooled = moe.table()["vllm"][gpu]["w4a16_mxfp4"]
+    if gpu == "h100-sxm":
+        assert params["hbm_fraction"] == pytest.approx(0.997329, rel=1e-6)
+        assert pooled["hbm_fraction"] == pytest.approx(0.8435, rel=1e-6)
+    else:
+        assert params["compute_fraction"] == pytest.approx(0.533355, rel=1e-6)
+        assert pooled["compute_fraction"] == pytest.approx(0.531901, rel=1e-6)
