@@ -25,6 +25,8 @@ from planner.report.tables import format_fleet
 from planner.serving import resolve
 
 MINIMISE = ("gpus", "cost", "power")
+
+
 def _model_option(ctx, param, values):
     """``NAME=TPS`` pairs (``NAME`` alone when maximising)."""
     out = []
