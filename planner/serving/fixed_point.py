@@ -130,13 +130,14 @@ class BlockGemms:
     def at(self, shape: ModelShape, s: GemmSetup, tokens: np.ndarray, layers: tuple) -> np.ndarray:
         """``roofline.block_gemm_s`` of ``tokens``: this time where the rows are these, computed on the others."""
         other = np.flatnonzero(tokens != self.tokens)
-        if other.size and (tokens.size < REUSE_ROWS or other.size > REUSE_SHARE * tokens.size):  # computed anew
+        if not other.size:  # (gemm_s adds the LM head into a new array: this one is not written)
+            return self.time_s
+        if tokens.size < REUSE_ROWS or other.size > REUSE_SHARE * tokens.size:  # computed anew
             return block_gemm_s(shape, s, tokens, layers)
         total = self.time_s.copy()
-        if other.size:
-            part = GemmSetup(take_rows(s.block, other), None, take_rows(s.attention, other),
-                             take_rows(s.dense, other), take_rows(s.shared, other), None)
-            total[other] = block_gemm_s(shape, part, np.take(tokens, other), tuple(np.take(v, other) for v in layers))
+        part = GemmSetup(take_rows(s.block, other), None, take_rows(s.attention, other),
+                         take_rows(s.dense, other), take_rows(s.shared, other), None)
+        total[other] = block_gemm_s(shape, part, np.take(tokens, other), tuple(np.take(v, other) for v in layers))
         return total
 
 
