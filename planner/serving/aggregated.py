@@ -76,7 +76,7 @@ from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.record import record
 from planner.serving.comm import Comm, CurveCollectives, comm
-from planner.serving.fixed_point import chunk_read_bytes, lifetimes, settle, steady_terms, take_decode
+from planner.serving.fixed_point import BlockGemms, chunk_read_bytes, lifetimes, settle, steady_terms, take_decode
 from planner.serving.layout import Layout
 from planner.serving.plan import take_rows
 from planner.serving.roofline import (
@@ -124,7 +124,7 @@ class PromptWork:
 class DecodeTerms:
     """The decode step's per-stage terms (seconds), as the evaluator computed them; ``moe_s`` and ``moe_chunk_s``
     (with one prompt chunk added, set once by :func:`serving`) as ``roofline.chunked_moe_s`` takes them. The
-    fixed point sets the last three once for all its rounds (``planner.serving.fixed_point.steady_terms``)."""
+    fixed point sets the last six once for all its rounds (``planner.serving.fixed_point.steady_terms``)."""
 
     compute_s: np.ndarray
     hbm_s: np.ndarray
@@ -137,6 +137,7 @@ class DecodeTerms:
     gemm_alone_s: np.ndarray | None = None  # dense GEMMs of a step without a chunk (roofline.gemm_s)
     collectives: CurveCollectives | None = None  # the layout's collectives on the curves, tokens aside
     gemm_setup: GemmSetup | None = None  # roofline.gemm_setup of the layout: the GEMM curve's rows aside
+    chunk_gemms: BlockGemms | None = None  # the blocks' GEMMs of a step carrying one chunk (fixed_point)
 
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
@@ -272,7 +273,7 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     per_chunk = np.where(share > 0, 1.0 / np.maximum(share, 1e-12), 0.0)
     # (where every step takes a chunk, per_chunk is 1.0: the chunked GEMM is the whole step's, bit for bit)
     gemm = gemm_s(shape, lay, r, lay.group_tokens + work.group_tokens * per_chunk,
-                  lay.group_tokens + work.prompts_per_group * per_chunk, decode.gemm_setup)
+                  lay.group_tokens + work.prompts_per_group * per_chunk, decode.gemm_setup, decode.chunk_gemms)
     if r.gemm is not None and np.any(share < 1.0):
         alone = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens, decode.gemm_setup) \
             if decode.gemm_alone_s is None else decode.gemm_alone_s
@@ -328,7 +329,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
         full = PromptWork(group_tokens=budget, stage_tokens=budget, prompts_per_group=1.0 / share,
                           attention_flop=prefill_attention_flop / share, chunk_tokens=budget)
         batched = iteration(shape, lay, r, quant_index, profile,
-                            replace(decode, moe_chunk_s=experts[1], chunk_read_bytes=None), full,
+                            replace(decode, moe_chunk_s=experts[1], chunk_read_bytes=None, chunk_gemms=None), full,
                             gpus_per_server, gpus_per_rack, False)
         per_prompt = share * (lay.pp * batched.stage_time_s + overhead)
     else:

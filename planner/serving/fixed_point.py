@@ -2,7 +2,8 @@
 
 Each round of the Little's-law iteration re-times the average decode step with a new amount of
 prompt work; the terms that depend on the layout and the chunk only (the routed-expert bytes a
-chunk adds to a step, the launch overhead, the dense GEMMs of a step without a chunk, the GEMM
+chunk adds to a step, the launch overhead, the dense GEMMs of a step without a chunk and of one with a chunk
+(rows whose chunked GEMMs have the own prefill's row counts, most of them, take its time), the GEMM
 curve's constants apart from the rows, ``roofline.gemm_setup``, the collectives' tiers, curve
 parameters and latency parts) are the same in every round. :func:`steady_terms` computes them once
 and stores them in the decode terms, where ``aggregated.iteration`` takes them instead of recomputing
@@ -49,10 +50,18 @@ import numpy as np
 
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
+from planner.record import record
 from planner.serving.comm import CurveCollectives
 from planner.serving.layout import Layout
 from planner.serving.plan import concat_rows, put_rows, take_rows
-from planner.serving.roofline import gemm_s, gemm_setup, launch_overhead_s, routed_read_bytes
+from planner.serving.roofline import (
+    GemmSetup,
+    block_gemm_s,
+    gemm_s,
+    gemm_setup,
+    launch_overhead_s,
+    routed_read_bytes,
+)
 from planner.serving.shape import ModelShape
 
 # Little's-law iteration of TPOT: at most this many rounds; a row stops once its TPOT moves by less than
@@ -74,6 +83,11 @@ COMPACT_ROWS = 2048
 # (finding them costs about two rounds of a few terms: worth it for the collectives on several tiers).
 PER_LAYOUT_ROWS = 4096
 _KEY_LIMIT = 1 << 20  # (tp, pp, dp, ep) above this: every row computed (no look-up tables that long)
+# ``BlockGemms.at`` reuses known GEMM times where the rows are the same when at most this share of at least
+# ``REUSE_ROWS`` rows is new, or none is (taking the curve's per-row constants to the new rows costs about
+# as much as computing a tenth of the rows again; on fewer rows the calls' overhead decides).
+REUSE_SHARE = 0.125
+REUSE_ROWS = 16384
 
 
 def chunk_read_bytes(shape: ModelShape, lay: Layout, r: Rates, chunk_tokens: np.ndarray, decode) -> np.ndarray:
@@ -89,7 +103,8 @@ def chunk_read_bytes(shape: ModelShape, lay: Layout, r: Rates, chunk_tokens: np.
 def steady_terms(shape: ModelShape, lay: Layout, r: Rates, profile: EngineProfile, decode, chunk: float,
                  gpus_per_server: int, gpus_per_rack: int):
     """``decode`` (an ``aggregated.DecodeTerms``) with the round-invariant terms of steps whose chunks are
-    ``chunk`` tokens: the chunk's routed bytes, the launch overhead, the GEMMs of a chunk-free step and, on
+    ``chunk`` tokens: the chunk's routed bytes, the launch overhead, the GEMMs of a chunk-free step, the blocks'
+    GEMMs of a step carrying one chunk (:class:`BlockGemms`: the own prefill's, and most rounds' rows) and, on
     the collective curves, the collectives' tiers, parameters and latency (``comm.CurveCollectives``)."""
     gemms = gemm_setup(shape, lay, r)
     routed = shape.num_moe_layers and r.moe_curve is None  # else a step reads no chunk's routed bytes (none timed)
@@ -98,9 +113,38 @@ def steady_terms(shape: ModelShape, lay: Layout, r: Rates, profile: EngineProfil
                    launch_s=launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s,
                                               r),
                    gemm_setup=gemms, gemm_alone_s=gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens, gemms),
+                   chunk_gemms=None if gemms is None else block_gemms(shape, lay, lay.group_tokens + chunk, gemms),
                    collectives=None if r.comm_curves is None else
                    per_layout(lambda part: CurveCollectives.of(shape, part, r.comm_curves, gpus_per_server,
                                                                gpus_per_rack), lay))
+
+
+@record
+class BlockGemms:
+    """The blocks' GEMM time (``roofline.block_gemm_s``) of a layout's rows at ``tokens`` rows each: the rounds run
+    most rows' chunked GEMMs at the own prefill's rows (:func:`steady_terms`)."""
+
+    tokens: np.ndarray
+    time_s: np.ndarray
+
+    def at(self, shape: ModelShape, s: GemmSetup, tokens: np.ndarray, layers: tuple) -> np.ndarray:
+        """``roofline.block_gemm_s`` of ``tokens``: this time where the rows are these, computed on the others."""
+        other = np.flatnonzero(tokens != self.tokens)
+        if not other.size:  # (gemm_s adds the LM head into a new array: this one is not written)
+            return self.time_s
+        if tokens.size < REUSE_ROWS or other.size > REUSE_SHARE * tokens.size:  # computed anew
+            return block_gemm_s(shape, s, tokens, layers)
+        total = self.time_s.copy()
+        part = GemmSetup(take_rows(s.block, other), None, take_rows(s.attention, other),
+                         take_rows(s.dense, other), take_rows(s.shared, other), None)
+        total[other] = block_gemm_s(shape, part, np.take(tokens, other), tuple(np.take(v, other) for v in layers))
+        return total
+
+
+def block_gemms(shape: ModelShape, lay: Layout, tokens: np.ndarray, setup: GemmSetup) -> BlockGemms:
+    """:class:`BlockGemms` of ``lay``'s rows at ``tokens`` rows each on the stacked ``setup``."""
+    return BlockGemms(tokens, block_gemm_s(shape, setup, tokens, (lay.stage_layers, lay.dense_layers, lay.moe_layers)))
+
 
 
 def per_layout(terms_of, lay: Layout):
@@ -111,18 +155,26 @@ def per_layout(terms_of, lay: Layout):
     rows = lay.tp.shape[0]
     if rows < PER_LAYOUT_ROWS or max(float(v.max()) for v in (lay.tp, lay.pp, lay.dp, lay.ep)) >= _KEY_LIMIT:
         return terms_of(lay)
-    code, codes = np.zeros(rows, dtype=np.intp), 1  # each row's (tp, pp, dp, ep), numbered densely per part
-    for v in (lay.tp, lay.pp, lay.dp, lay.ep):
-        part = v.astype(np.intp)
-        seen = np.zeros(int(part.max()) + 1, dtype=bool)
-        seen[part] = True
-        number = np.cumsum(seen) - 1
-        code, codes = code * int(number[-1] + 1) + np.take(number, part), codes * int(number[-1] + 1)
-        if codes > rows // 4:
-            return terms_of(lay)
+    parts = [v.astype(np.intp) for v in (lay.tp, lay.pp, lay.dp, lay.ep)]
+    sizes = [int(part.max()) + 1 for part in parts]
+    if sizes[0] * sizes[1] * sizes[2] * sizes[3] <= rows:  # each row's (tp, pp, dp, ep) as one number
+        code, codes = parts[0], sizes[0]
+        for part, size in zip(parts[1:], sizes[1:]):
+            code, codes = code * size + part, codes * size
+    else:  # each part numbered densely first
+        code, codes = np.zeros(rows, dtype=np.intp), 1
+        for part, size in zip(parts, sizes):
+            seen = np.zeros(size, dtype=bool)
+            seen[part] = True
+            number = np.cumsum(seen) - 1
+            code, codes = code * int(number[-1] + 1) + np.take(number, part), codes * int(number[-1] + 1)
+            if codes > rows // 4:
+                return terms_of(lay)
     one = np.full(codes, -1, dtype=np.intp)
     one[code] = np.arange(rows)  # a row of each layout present
     present = np.flatnonzero(one >= 0)
+    if present.size > rows // 4:
+        return terms_of(lay)
     slot = np.zeros(codes, dtype=np.intp)
     slot[present] = np.arange(present.size)
     return take_rows(terms_of(take_rows(lay, np.take(one, present))), np.take(slot, code))

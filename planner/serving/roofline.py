@@ -49,6 +49,8 @@ Modelling assumptions (each a named term below):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES
@@ -60,6 +62,9 @@ from planner.engine.rates import Rates
 from planner.record import record
 from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
+
+if TYPE_CHECKING:
+    from planner.serving.fixed_point import BlockGemms
 
 # Hidden-vector reads+writes per token per layer: ~4 norms/residual adds x (read + write).
 ACTIVATION_PASSES_PER_LAYER = 8.0
@@ -204,7 +209,7 @@ def kv_read_bytes(shape: ModelShape, lay: Layout) -> np.ndarray:
 
 
 def gemm_s(shape: ModelShape, lay: Layout, r: Rates, tokens: np.ndarray, head_tokens: np.ndarray,
-           setup: GemmSetup | None = None) -> np.ndarray:
+           setup: GemmSetup | None = None, known: BlockGemms | None = None) -> np.ndarray:
     """Time of the stage's dense-block GEMMs on the GEMM curve, per GPU (zero without a curve).
 
     Every GEMM of ``shape.dense_gemms`` runs once per layer of its block (the LM head once per
@@ -212,18 +217,28 @@ def gemm_s(shape: ModelShape, lay: Layout, r: Rates, tokens: np.ndarray, head_to
     attention group's tokens) and ``head_tokens`` rows for the LM head; ``n`` or ``k`` split over
     ``tp`` as the GEMM is column- or row-parallel. Weights, activations and launch floor are all in
     the curve (``planner.engine.kernels.gemm.gemm_time_s``). ``setup``: :func:`gemm_setup` of the same
-    rows, when already computed (the same figures).
+    rows, when already computed (the same figures). ``known``: :func:`block_gemm_s` of these rows at some
+    row counts (``planner.serving.fixed_point.BlockGemms``, with the stacked ``setup``): rows at those
+    counts take its time instead of computing it again (the same arithmetic on the same inputs).
     """
     if r.gemm is None:
         return np.zeros_like(lay.tp)
     s = gemm_setup(shape, lay, r, stack=False) if setup is None else setup
-    block = s.block.at(tokens)
-    total = lay.stage_layers * s.attention.sum_s(block)
-    if shape.num_moe_layers < shape.num_layers:  # dense-FFN layers
-        total += lay.dense_layers * s.dense.sum_s(block)
-    if shape.num_moe_layers and len(s.shared):
-        total += lay.moe_layers * s.shared.sum_s(block)
+    layers = (lay.stage_layers, lay.dense_layers, lay.moe_layers)
+    total = block_gemm_s(shape, s, tokens, layers) if known is None else known.at(shape, s, tokens, layers)
     return total + s.head_gemms.sum_s(s.head.at(head_tokens)) / lay.pp
+
+
+def block_gemm_s(shape: ModelShape, s: GemmSetup, tokens: np.ndarray, layers: tuple) -> np.ndarray:
+    """:func:`gemm_s` less the LM head: the attention, dense-FFN and shared-expert GEMMs of ``tokens`` rows over the
+    stage's ``layers`` (its stage, dense and MoE layers)."""
+    block = s.block.at(tokens)
+    total = layers[0] * s.attention.sum_s(block)
+    if shape.num_moe_layers < shape.num_layers:  # dense-FFN layers
+        total += layers[1] * s.dense.sum_s(block)
+    if shape.num_moe_layers and len(s.shared):
+        total += layers[2] * s.shared.sum_s(block)
+    return total
 
 
 @record

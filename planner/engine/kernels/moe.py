@@ -73,6 +73,7 @@ MODE_DTYPES = {"bf16": ("bfloat16",), "fp8": ("fp8_block", "fp8"), "int8": ("fp8
 SHARED_KERNELS = {("trtllm", "w4a16_mxfp4"): ("vllm", "vllm_gptossmxfp4moe_triton_oaitritonmxfp4expertsmonolithic"),
                   ("vllm", "w4a16_mxfp4"): ("vllm", "vllm_gptossmxfp4moe_triton_oaitritonmxfp4expertsmonolithic")}
 GATED_MATRICES = 3.0  # gate, up and down projections of one expert
+HIT_CAP = 50.0  # choices per expert beyond which every expert counts as hit (hit_share: 1 - exp(-50) is 1)
 ACTIVATION_BYTES = 2.0  # bf16 activations moved by the routing passes
 
 
@@ -105,12 +106,26 @@ class MoeCurve:
     transferred: bool = False
 
 
-def hit_share(choices_per_expert, sharpness):
+def hit_share(choices_per_expert, sharpness, at_cap=None):
     """Share of experts hit at least once: ``(1 - exp(-u^s))^(1/s)`` (module docstring).
 
-    E.g. ``u = 1`` (as many choices as experts), ``s = 1``: ``1 - 1/e = 0.632``.
+    E.g. ``u = 1`` (as many choices as experts), ``s = 1``: ``1 - 1/e = 0.632``. ``u`` stops at
+    ``HIT_CAP``; ``at_cap``: the share there at each row's sharpness, when known (:func:`for_modes`): rows at
+    the cap take it instead of computing its powers again (the same function of the same inputs: the same bits).
     """
-    u = np.minimum(np.asarray(choices_per_expert, dtype=float), 50.0)  # every expert hit by then
+    u = np.minimum(np.asarray(choices_per_expert, dtype=float), HIT_CAP)  # every expert hit by then
+    if at_cap is None or np.ndim(u) == 0:
+        return _hit_share(u, sharpness)
+    out = np.empty(u.shape)  # (C order: written through its flat view below)
+    out[...] = at_cap
+    below = np.flatnonzero(u < HIT_CAP)
+    if below.size:  # (a scalar sharpness stays a scalar: numpy takes a scalar exponent's fast paths)
+        some = sharpness if np.ndim(sharpness) == 0 else np.take(np.broadcast_to(sharpness, u.shape), below)
+        out.reshape(-1)[below] = _hit_share(np.take(u, below), some)
+    return out
+
+
+def _hit_share(u, sharpness):
     return np.power(-np.expm1(-np.power(u, sharpness)), 1.0 / sharpness)
 
 
@@ -126,8 +141,8 @@ def layer_s(tokens, hidden, inter, topk, experts, moe_tp, moe_ep, bytes_per_elem
     g = c if isinstance(c, dict) else c.__dict__
     shard = matrices * hidden * (inter / moe_tp)  # elements of one expert's shard
     local = experts / moe_ep
-    hits = slowest_rank_hits(local, hit_share(tokens * topk / experts, g["hit_sharpness"]), moe_ep,
-                             np.minimum(tokens * topk, 1.0))
+    hits = slowest_rank_hits(local, hit_share(tokens * topk / experts, g["hit_sharpness"], g.get("hit_at_cap")),
+                             moe_ep, np.minimum(tokens * topk, 1.0))
     rows = tokens * topk / moe_ep * imbalance + hits * g["pad_tokens"]
     compute = 2.0 * shard * rows / g["flop_per_s"] * (1.0 + g["thin_inter"] * moe_tp / inter)
     p = g["blend"]
@@ -160,8 +175,15 @@ def slowest_rank_hits(local, share, ep, any_token):
 
 
 def _norm(a, b, p):
-    """``(a^p + b^p)^(1/p)``, computed without overflow: between ``max(a, b)`` and ``a + b``."""
-    big = np.maximum(np.maximum(a, b), 1e-30)
+    """``(a^p + b^p)^(1/p)``, computed without overflow: between ``max(a, b)`` and ``a + b``.
+
+    Where every row's larger term is finite and at least ``1e-30``, it is ``big`` itself: its ratio is exactly 1
+    and ``1^p`` exactly 1, so only the smaller term's power is computed (the same figures).
+    """
+    top = np.maximum(a, b)
+    big = np.maximum(top, 1e-30)
+    if np.size(top) and top.min() >= 1e-30 and top.max() < np.inf:
+        return big * np.power(1.0 + np.power(np.minimum(a, b) / big, p), 1.0 / p)
     return big * np.power(np.power(a / big, p) + np.power(b / big, p), 1.0 / p)
 
 
@@ -169,10 +191,13 @@ def for_modes(c: MoeCurve, mode_index: np.ndarray) -> dict:
     """``c``'s per-mode arrays taken at each row's mode index (the dict :func:`layer_s` reads);
     scalars when every row has the same mode (the common case, and cheaper)."""
     arrays = {k: v for k, v in c.__dict__.items() if isinstance(v, np.ndarray)}
+    cap = np.full(c.hit_sharpness.shape, HIT_CAP)
     if mode_index.size and np.all(mode_index == mode_index.flat[0]):
         first = int(mode_index.flat[0])
-        return {k: float(v[first]) for k, v in arrays.items()}
-    return {k: np.take(v, mode_index) for k, v in arrays.items()}  # np.take: faster than v[mode_index]
+        out = {k: float(v[first]) for k, v in arrays.items()}  # hit_share's share at its cap, as layer_s computes it:
+        return {**out, "hit_at_cap": float(_hit_share(cap[:1], out["hit_sharpness"])[0])}  # a scalar sharpness
+    return {**{k: np.take(v, mode_index) for k, v in arrays.items()},  # np.take: faster than v[mode_index]
+            "hit_at_cap": np.take(_hit_share(cap, c.hit_sharpness), mode_index)}
 
 
 def table() -> dict:

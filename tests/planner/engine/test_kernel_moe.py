@@ -219,3 +219,53 @@ def test_vllm_hopper_mxfp4_runs_its_gpt_oss_kernel(gpu):
     else:
         assert params["compute_fraction"] == pytest.approx(0.533355, rel=1e-6)
         assert pooled["compute_fraction"] == pytest.approx(0.531901, rel=1e-6)
+
+
+@pytest.mark.parametrize("sharpness", [0.501174, 2.0, 0.5, "modes"])
+def test_hit_share_at_its_cap_taken_is_the_computed_share(sharpness):
+    # for_modes gives each row the hit share at the cap (50 choices per expert) of its mode; hit_share takes it
+    # for rows there instead of computing two powers and an expm1: the same bits as computing every row, on a
+    # stacked (token counts x rows) array as roofline.moe_s_at passes it, with a scalar sharpness (numpy takes a
+    # scalar exponent of 2 or 0.5 by its fast paths, which round otherwise than pow) and with one per row.
+    rng = np.random.default_rng(3)
+    u = rng.choice([0.01, 0.7, 12.25, 49.9, 50.0, 256.0, 4096.0], (3, 2000))
+    curve = moe.MoeCurve(**{k: np.full(5, 1.0) for k in ("launch_s", "flop_per_s", "bytes_per_s", "pad_tokens",
+                                                          "thin_inter", "blend", "permute_passes", "expert_s",
+                                                          "path_s", "path_pairs")},
+                         hit_sharpness=np.array([0.501174, 2.0, 0.5, 1.3, 0.8]))
+    mode = rng.integers(0, 5, 2000) if sharpness == "modes" else np.full(2000, [0.501174, 2.0, 0.5].index(sharpness))
+    c = moe.for_modes(curve, mode)
+    taken = moe.hit_share(u, c["hit_sharpness"], c["hit_at_cap"])
+    computed = moe.hit_share(u, c["hit_sharpness"])
+    assert np.array_equal(taken, computed)
+    # not vacuous: a third of the entries are at the cap (50 and above), the others below it; s = 1.3 at the cap:
+    # (1 - exp(-50^1.3)) ^ (1 / 1.3) rounds to 1.0, s = 0.501174: 1 - exp(-50^0.5) ~ 1 - exp(-7.1) = 0.99918
+    assert 0.2 < np.mean(u >= 50.0) < 0.5 and np.isscalar(c["hit_at_cap"]) == (sharpness != "modes")
+    if sharpness == 0.501174:
+        assert c["hit_at_cap"] == pytest.approx((1 - math.exp(-50 ** 0.501174)) ** (1 / 0.501174), rel=1e-12)
+
+
+def test_blend_of_two_terms_takes_one_power_when_the_larger_is_the_scale():
+    # _norm computes (a^p + b^p)^(1/p) as big (1 + (small / big)^p)^(1/p) where the larger term is finite and
+    # at least 1e-30 (its ratio is exactly 1, 1^p exactly 1): bit for bit the two-power form, ties, zeros, a
+    # per-row exponent and a scalar one (2: numpy's fast path) included; otherwise (a term below 1e-30, or
+    # infinite) the two-power form itself.
+    rng = np.random.default_rng(5)
+    a = rng.choice([0.0, 1e-6, 3e-5, 2e-4], 4000) * rng.random(4000)
+    b = rng.choice([0.0, 1e-6, 3e-5, 2e-4], 4000) * rng.random(4000)
+    b[:10] = a[:10]  # ties
+
+    def two_powers(a, b, p):
+        big = np.maximum(np.maximum(a, b), 1e-30)
+        return big * np.power(np.power(a / big, p) + np.power(b / big, p), 1.0 / p)
+
+    a[(a == 0) & (b == 0)] = 1e-9  # every row's larger term at least 1e-30: the one-power form
+    for p in (rng.choice([1.0, 2.0, 75.00905], 4000), 2.0, 75.00905):
+        assert np.array_equal(moe._norm(a, b, p), two_powers(a, b, p))
+    # e.g. a = 3, b = 4, p = 2: 4 (1 + 0.75^2)^(1/2) = 5
+    assert moe._norm(np.array([3.0]), np.array([4.0]), 2.0)[0] == 5.0
+    for edge in (np.array([0.0, 1e-6]), np.array([np.inf, 1e-6])):  # both zero; an infinite term
+        other = np.array([0.0, 2e-6])
+        with np.errstate(invalid="ignore"):  # inf / inf
+            assert np.array_equal(moe._norm(edge, other, 2.0), two_powers(edge, other, 2.0), equal_nan=True)
+    assert moe._norm(np.array([0.0]), np.array([0.0]), 2.0)[0] == 0.0

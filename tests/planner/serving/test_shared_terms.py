@@ -46,6 +46,52 @@ def _same_bits(a, b, where=""):
             assert np.array_equal(np.asarray(x), np.asarray(y)), where + f.name
 
 
+@pytest.mark.parametrize("tps,most", [((1, 2, 4, 8), 4 * 3 * 3 * 4), ((1, 2, 4, 8, 16, 64), 216)])
+def test_collectives_per_layout_with_small_and_large_keys(tps, most):
+    # per_layout numbers each row's (tp, pp, dp, ep) as one integer when their product of (largest + 1) is at most
+    # the block's rows (tp <= 8: 9 x 5 x 5 x 9 = 2,025 <= 6,000), else each part densely first (tp up to 64):
+    # both give every row its own figures, computed once per distinct layout.
+    plans = _plans(6000, seed=5, tps=tps)
+    hw, _, shape, r, lay = _setup("qwen3-235b-a22b", "gb200-nvl72", plans)
+    sizes = []
+
+    def of(part):
+        sizes.append(part.tp.shape[0])
+        return CurveCollectives.of(shape, part, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
+
+    _same_bits(fixed_point.per_layout(of, lay), of(lay))
+    distinct = len({(a, b, c, d) for a, b, c, d in zip(plans.tp, plans.pp, plans.dp, plans.ep)})
+    assert sizes[0] == distinct <= most and sizes[1] == 6000
+
+
+@pytest.mark.parametrize("name,system", [("qwen3-235b-a22b", "gb200-nvl72"), ("llama-3.1-70b", "hgx-h200")])
+def test_chunk_gemms_taken_where_the_rows_are_known(name, system, monkeypatch):
+    # fixed_point.BlockGemms keeps the blocks' GEMM time at the own prefill's rows (group tokens + chunk); gemm_s
+    # takes it for rows whose GEMMs have those rows and computes the others (taking the curve's constants to
+    # them): bit for bit gemm_s computing every row, whether none, a few or many rows are new.
+    from planner.serving.roofline import gemm_s, gemm_setup
+
+    plans = _plans(20000, seed=13)
+    _, _, shape, r, lay = _setup(name, system, plans)
+    setup = gemm_setup(shape, lay, r)
+    known = fixed_point.block_gemms(shape, lay, lay.group_tokens + 4096.0, setup)
+    head = lay.group_tokens + 0.25
+    for new in (0, 600, 2400, 20000):  # new rows: none, 3 %, 12 % (both taken), all (computed anew)
+        tokens = lay.group_tokens + 4096.0
+        tokens[:new] += 1.5
+        assert np.array_equal(gemm_s(shape, lay, r, tokens, head, setup, known), gemm_s(shape, lay, r, tokens, head,
+                                                                                          setup)), new
+    # not vacuous: 1.5 rows more than the known GEMMs' take at least as long, longer on many rows (more bytes;
+    # on compute-bound rows whose tiles do not change, as long)
+    more, same = (gemm_s(shape, lay, r, lay.group_tokens + m, head, setup) for m in (4097.5, 4096.0))
+    assert (more >= same).all() and (more > same).mean() > 0.25
+    # below REUSE_ROWS a block computes every row unless no row is new
+    monkeypatch.setattr(fixed_point, "REUSE_ROWS", 10**6)
+    tokens = lay.group_tokens + 4096.0
+    tokens[:600] += 1.5
+    assert np.array_equal(gemm_s(shape, lay, r, tokens, head, setup, known), gemm_s(shape, lay, r, tokens, head, setup))
+
+
 @pytest.mark.parametrize("name,system", [("qwen3-235b-a22b", "gb200-nvl72"), ("llama-3.1-70b", "hgx-h200")])
 def test_collectives_per_layout_are_each_rows_own(name, system, monkeypatch):
     # fixed_point.per_layout computes the collectives on one row of each distinct (tp, pp, dp, ep) and takes
