@@ -9,7 +9,6 @@ of an HF id (all case-insensitive), then a path to any ``config.json`` or its fo
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from functools import cache, lru_cache
 from pathlib import Path
@@ -162,6 +161,8 @@ def model(name_or_path: str | Path) -> ModelSpec:
 
 
 def _unknown(text: str) -> ModelError:
+    import difflib  # only for the hint of an unknown name
+
     keys = sorted(set(_index()) | set(model_names()))
     close = difflib.get_close_matches(text.lower(), keys, n=3, cutoff=0.5)
     hint = f"closest: {', '.join(close)}" if close else f"catalogue: {', '.join(model_names())}"
