@@ -240,7 +240,7 @@ class Catalogue:
                 f"unknown system or GPU '{name}'; "
                 f"{_closest(name, [*self.system_names(), *self.gpu_names()])}"
             )
-        hardware = Hardware(
+        hardware = Hardware.of(
             system=system,
             gpu=self.gpu(system.gpu, preset=preset),
             fabrics={tier: self.fabric(getattr(system, f"{tier}_fabric")) for tier in TIERS},
