@@ -1,0 +1,70 @@
+"""A top-K answer is verified in one evaluator call (``planner.verify.serving.verify_all``): each plan's
+scores and verdict are bit for bit those of verifying it alone, and a failing plan still fails."""
+
+from dataclasses import fields, is_dataclass, replace
+
+import numpy as np
+import pytest
+
+from hardware.catalogue import Catalogue
+from models.catalogue import model
+from planner.budget import Budget
+from planner.engine.profile import engine
+from planner.errors import VerificationError
+from planner.search.serving import optimise
+from planner.serving.candidates import Limits
+from planner.serving.scenario import Scenario
+from planner.serving.space import default_space
+from planner.serving.workload import Workload
+from planner.verify.serving import verify, verify_all
+
+CAT = Catalogue()
+CASES = {
+    # the default plan's scenario (tokens cached) and the isl/osl one of `bench/cli.py`, with their top 5
+    "decode": (Scenario(hardware=CAT.hardware("gb200-nvl72"), model=model("qwen3-235b-a22b"),
+                        workload=Workload(tokens_cached=8192), profile=engine("default")),
+               Budget(gpus=72, racks=1), Limits()),
+    "isl-osl": (Scenario(hardware=CAT.hardware("hgx-h200"), model=model("qwen3-235b-a22b"),
+                         workload=Workload(isl=4096, osl=1024), profile=engine("default")),
+                Budget(gpus=8, racks=1), Limits(max_tpot_s=0.05, max_ttft_s=2.0)),
+}
+
+
+def _identical(a, b) -> None:
+    """Equal, array for array, bit for bit (NaN where NaN), nested records included."""
+    for f in fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if is_dataclass(x) and not isinstance(x, type):
+            _identical(x, y)
+        elif isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and x.shape == y.shape, f.name
+            assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), f.name
+        else:
+            assert x == y, f.name
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_plan_of_a_top_five_verifies_as_it_does_alone(case):
+    sc, budget, limits = CASES[case]
+    space = default_space(sc)
+    result = optimise(sc, budget, space, limits, top=5)
+    assert len(result.choices) == 5  # five distinct layouts fit either budget: four re-scored beside another
+    for choice in result.choices:
+        verdict, alone = verify(sc, choice.plan, budget, limits, space, "max_tps",
+                                choice.solution.objective_value)
+        assert verdict == choice.verdict
+        _identical(choice.scores, alone)
+        assert len(choice.scores.total_tps) == 1
+
+
+def test_a_failing_plan_fails_in_a_batch_too():
+    sc, budget, limits = CASES["decode"]
+    space = default_space(sc)
+    best = optimise(sc, budget, space, limits, top=2).choices
+    plans = [c.plan for c in best]
+    objectives = [c.solution.objective_value for c in best]
+    assert len(verify_all(sc, plans, budget, limits, space, "max_tps", objectives)) == 2
+    # the second plan on twice the GPUs the budget holds: its gpu_budget check fails, beside a good plan
+    wide = replace(plans[1], instances=2 * plans[1].instances)
+    with pytest.raises(VerificationError, match="gpu_budget"):
+        verify_all(sc, [plans[0], wide], budget, limits, space, "max_tps", objectives)
