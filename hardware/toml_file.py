@@ -120,3 +120,15 @@ def store(slot: Path | None, content: bytes, data: dict) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
+
+
+def record_slot(path: Path, suffix: str, code: bytes) -> tuple[Path | None, bytes]:
+    """Where a record derived from the package file ``path`` is kept (beside its parsed copy, ``suffix`` ending
+    its name) and the bytes it is keyed by: the file's, then ``code``'s (the source of what derived it);
+    ``(None, b"")`` for a file that cannot be read, no slot when the cache is off or the file not the package's."""
+    slot = cache_slot(path)
+    try:
+        content = path.read_bytes() + code
+    except OSError:
+        return None, b""
+    return (None if slot is None else slot.with_name(f"{slot.stem}{suffix}")), content
