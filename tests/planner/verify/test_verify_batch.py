@@ -1,5 +1,6 @@
-"""A top-K answer is verified in one evaluator call (``planner.verify.serving.verify_all``): each plan's
-scores and verdict are bit for bit those of verifying it alone, and a failing plan still fails."""
+"""Scores taken rather than computed again, bit for bit what computing them gives: a top-K answer verified in one
+evaluator call (``planner.verify.serving.verify_all``), each plan's scores and verdict those of verifying it
+alone, a failing plan still failing; and the explanation's next batch read from the scored table."""
 
 from dataclasses import fields, is_dataclass, replace
 
@@ -11,8 +12,10 @@ from models.catalogue import model
 from planner.budget import Budget
 from planner.engine.profile import engine
 from planner.errors import VerificationError
+from planner.search import explain
 from planner.search.serving import optimise
 from planner.serving.candidates import Limits
+from planner.serving.evaluate import evaluate_plan
 from planner.serving.scenario import Scenario
 from planner.serving.space import default_space
 from planner.serving.workload import Workload
@@ -68,3 +71,18 @@ def test_a_failing_plan_fails_in_a_batch_too():
     wide = replace(plans[1], instances=2 * plans[1].instances)
     with pytest.raises(VerificationError, match="gpu_budget"):
         verify_all(sc, [plans[0], wide], budget, limits, space, "max_tps", objectives)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_next_batch_of_the_explanation_is_its_scored_rows_figures(case, monkeypatch):
+    sc, budget, limits = CASES[case]
+    result = optimise(sc, budget, default_space(sc), limits, top=1)
+    best = result.best.plan
+    larger = [b for b in result.space.batch if b > best.batch]
+    assert larger  # neither answer is at the largest batch of the space
+    nxt = replace(best, batch=larger[0], instances=1)
+    fresh = evaluate_plan(sc, nxt)
+    monkeypatch.setattr(explain, "evaluate_plan", None)  # from the table, or this fails
+    taken = explain._scored(result, nxt)
+    _identical(taken.plans, fresh.plans)
+    _identical(taken, fresh)
