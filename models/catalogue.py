@@ -109,6 +109,11 @@ def _index() -> dict[str, str]:
     return index
 
 
+def lookup_keys() -> dict[str, str]:
+    """Each lower-cased key :func:`model` finds a catalogue model by (name, HF id, alias, repo part) -> its name."""
+    return dict(_index())
+
+
 def model_names() -> tuple[str, ...]:
     """Catalogue names, in ``SOURCES.toml`` order."""
     return tuple(entry.name for entry in sources().model)

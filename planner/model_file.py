@@ -56,20 +56,13 @@ def _keep(key: str, spec: ModelSpec, index_slot: Path | None, index_content: byt
         return None
     if entry.name != spec.name:
         return None
-    entries = [catalogue.catalogue_entry(n) for n in catalogue.model_names()]
-    toml_file.store(index_slot, index_content, {"names": {k: e.name for e in entries for k in _keys(e)},
-                                                "files": {e.name: e.file for e in entries}})
+    files = {n: catalogue.catalogue_entry(n).file for n in catalogue.model_names()}
+    toml_file.store(index_slot, index_content, {"names": catalogue.lookup_keys(), "files": files})
     rebuilt = _from_record(json.loads(json.dumps(_record(spec))))  # what a later process reads back
     if rebuilt is not None and _exact(rebuilt, spec):  # else: a spec JSON cannot give back, validated every time
         slot, content = _slot(catalogue.DATA_DIR / entry.file, ".spec.json")
         toml_file.store(slot, content + index_content, _record(spec))
     return entry.name
-
-
-def _keys(entry) -> set[str]:
-    """The lookup keys of a catalogue entry, as ``models.catalogue`` indexes them (lower case)."""
-    ids = (entry.hf_id, *entry.hf_aliases)
-    return {k.lower() for k in (entry.name, *ids, *(i.split("/", 1)[1] for i in ids))}
 
 
 def _rebuild(name: str, file: str | None, index_content: bytes) -> ModelSpec | None:
