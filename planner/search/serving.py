@@ -157,10 +157,11 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
              objective: str = "max_tps", target_tps: float | None = None, top: int = 1, solver: str = "highs",
              time_limit_s: float | None = None, export_mps: str | None = None,
              export_lp: str | None = None, scored: CandidateTable | None = None,
-             rows: Rows | None = None) -> Result:
+             rows: Rows | None = None, verified: bool = True) -> Result:
     """Plan ``scenario`` within ``budget`` over ``space``; see the module docstring. ``scored``: the
     candidate table of an earlier answer (``Result.table``) for this scenario and space, reused; ``rows``:
-    that answer's ``Result.rows``, reused too when its limits are these."""
+    that answer's ``Result.rows``, reused too when its limits are these; ``verified=False``: the choices come
+    without scores and verdict, for a caller that verifies them with others (``planner.search.explain``)."""
     start = time.perf_counter()
     if objective not in formulation.OBJECTIVES:
         raise InputError(f"unknown objective '{objective}'")
@@ -231,9 +232,11 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
                                                                        objective),
                             accept, top, solver, time_limit_s, export_mps, export_lp)
     counts = driver.counts(space.size(), enumerated, meeting, int(base.size), outcome)
-    verified = verify_all(scenario, [c.plan for c in outcome.choices], budget, limits, space, objective,
-                          [c.solution.objective_value for c in outcome.choices], target_tps)
-    choices = [replace(c, verdict=verdict, scores=scores) for c, (verdict, scores) in zip(outcome.choices, verified)]
+    choices = outcome.choices
+    if verified:
+        checked = verify_all(scenario, [c.plan for c in choices], budget, limits, space, objective,
+                             [c.solution.objective_value for c in choices], target_tps)
+        choices = [replace(c, verdict=verdict, scores=scores) for c, (verdict, scores) in zip(choices, checked)]
     return Result(choices=choices, counts=counts, wall_time_s=time.perf_counter() - start,
                   scenario=scenario, budget=budget, limits=limits, space=space, objective=objective,
                   target_tps=target_tps, table=table, rows=kept_rows)

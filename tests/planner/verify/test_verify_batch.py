@@ -86,3 +86,19 @@ def test_the_next_batch_of_the_explanation_is_its_scored_rows_figures(case, monk
     taken = explain._scored(result, nxt)
     _identical(taken.plans, fresh.plans)
     _identical(taken, fresh)
+
+
+def test_the_explanations_answers_verify_together_as_each_alone():
+    sc, budget, limits = CASES["isl-osl"]
+    result = optimise(sc, budget, default_space(sc), limits, top=1)
+    more = Budget(gpus=16, racks=None)  # one more 8-GPU server's worth
+    relaxed = Limits(max_tpot_s=limits.max_tpot_s, max_ttft_s=limits.max_ttft_s * 1.1)
+    asked = [explain._again(result, budget=more), (None, budget, limits, None),
+             explain._again(result, limits=relaxed)]
+    assert asked[0][0].scores is None and asked[0][0].verdict is None  # not verified until _verified
+    answers = explain._verified(result, asked)
+    assert answers[1] is None
+    for (choice, b, lim, _), answer in zip([asked[0], asked[2]], [answers[0], answers[2]]):
+        verdict, alone = verify(sc, choice.plan, b, lim, result.space, "max_tps", choice.solution.objective_value)
+        assert answer.plan == choice.plan and answer.verdict == verdict
+        _identical(answer.scores, alone)
