@@ -10,9 +10,10 @@ Every process runs with its bytecode cached, as an installed package runs (pip c
 files at install; a checkout writes them on its first run): the cache is a scratch folder
 (``PYTHONPYCACHEPREFIX``), filled by one unmeasured run of the floor and of each command, so the
 floor's libraries and rackplan's modules are both loaded from bytecode, whatever
-``PYTHONDONTWRITEBYTECODE`` says. rackplan's parsed copies of its own TOML data and the converted
-specs of its shipped catalogue entries (``hardware/toml_file.py``, ``hardware/entry_file.py``, as any
-run after the first has them) are kept in a scratch folder too, filled by the same unmeasured run.
+``PYTHONDONTWRITEBYTECODE`` says. rackplan's parsed copies of its own TOML data and the validated
+specs of its shipped catalogue entries and models (``hardware/toml_file.py``, ``hardware/entry_file.py``,
+``planner/model_file.py``, as any run after the first has them) are kept in a scratch folder too,
+filled by the same unmeasured run.
 ``--no-bytecode`` times them as that variable leaves them instead, with no TOML cache: a first run
 (rackplan's own modules then compile on every run, ~0.04 s of a plan on a 2-core machine, and its
 TOML data is parsed and its catalogue entries validated, ~0.015 s).

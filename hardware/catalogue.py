@@ -24,7 +24,6 @@ message; `Catalogue.load_all` reads every entry (the listings and ``show`` do), 
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -126,6 +125,8 @@ class Catalogue:
             )
         for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
             if folder.name not in SECTIONS and any(folder.glob("*.toml")):
+                import difflib  # only for the hint of an error
+
                 close = difflib.get_close_matches(folder.name, SECTIONS, n=1)
                 hint = f"; did you mean '{close[0]}/'?" if close else ""
                 raise CatalogueError(
@@ -239,7 +240,7 @@ class Catalogue:
                 f"unknown system or GPU '{name}'; "
                 f"{_closest(name, [*self.system_names(), *self.gpu_names()])}"
             )
-        hardware = Hardware(
+        hardware = Hardware.of(
             system=system,
             gpu=self.gpu(system.gpu, preset=preset),
             fabrics={tier: self.fabric(getattr(system, f"{tier}_fabric")) for tier in TIERS},
@@ -340,6 +341,8 @@ def _closest(name: str, names: Sequence[str]) -> str:
     key = name.strip().lower()
     lowered = {n.lower(): n for n in names}
     picks = [n for k, n in lowered.items() if key and (key in k or k in key)]
+    import difflib  # only for the hint of an error
+
     picks += [lowered[k] for k in difflib.get_close_matches(key, list(lowered), n=3, cutoff=0.5)]
     picks = list(dict.fromkeys(picks))[:3]
     if picks:

@@ -147,12 +147,7 @@ _SPECS: dict[tuple[str, bytes], BaseModel] = {}
 
 def _spec_slot(path: Path) -> tuple[Path | None, bytes]:
     """The record's file and the bytes it is keyed by (the file's, then the converting code's)."""
-    slot = toml_file.cache_slot(path)
-    try:
-        content = path.read_bytes() + _code()
-    except OSError:
-        return None, b""
-    return (None if slot is None else slot.with_name(f"{slot.stem}.spec.json")), content
+    return toml_file.record_slot(path, ".spec.json", _code())
 
 
 @functools.cache

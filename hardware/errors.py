@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from pydantic import ValidationError
@@ -29,6 +28,8 @@ def validation_error(exc: ValidationError, where: str, known_keys: Iterable[str]
         where: The file, as it should appear to the user.
         known_keys: Every key the schema accepts, to suggest the key a misspelling meant.
     """
+    import difflib  # only for the hint of an error
+
     errors = exc.errors()
     meant: set[str] = set()
     parts = []

@@ -16,11 +16,14 @@ are always parsed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import tomllib
 from pathlib import Path
+
+try:  # hashlib's own BLAKE2, as ``random`` takes its SHA-512: ``import hashlib`` also loads OpenSSL (~2.5 ms)
+    from _blake2 import blake2b
+except ImportError:  # an interpreter built without it
+    from hashlib import blake2b
 
 CACHE_ENV = "RACKPLAN_CACHE_DIR"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -41,9 +44,11 @@ def read_toml(path: Path, error: type[Exception], what: str, where: str | None =
         kept = cached(slot, content)
         if kept is not None:
             return kept
-        data = tomllib.loads(content.decode("utf-8"))
     except OSError as exc:
         raise error(f"{where}: cannot read {what} ({exc.strerror})") from None
+    import tomllib  # pure Python, ~7 ms to import: only when a file is parsed, not when its tables are kept
+    try:
+        data = tomllib.loads(content.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise error(f"{where}: not UTF-8 text (byte {exc.start}); save {what} as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
@@ -77,11 +82,11 @@ def cache_slot(path: Path) -> Path | None:
         relative = path.resolve().relative_to(PACKAGE_ROOT).as_posix()
     except (OSError, ValueError):  # not the package's: the user's files are parsed every time
         return None
-    return folder / (hashlib.blake2b(f"{PACKAGE_ROOT}/{relative}".encode(), digest_size=16).hexdigest() + ".json")
+    return folder / (blake2b(f"{PACKAGE_ROOT}/{relative}".encode(), digest_size=16).hexdigest() + ".json")
 
 
 def _digest(content: bytes) -> str:
-    return hashlib.blake2b(content, digest_size=32).hexdigest()
+    return blake2b(content, digest_size=32).hexdigest()
 
 
 def cached(slot: Path | None, content: bytes) -> dict | None:
@@ -115,3 +120,15 @@ def store(slot: Path | None, content: bytes, data: dict) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
+
+
+def record_slot(path: Path, suffix: str, code: bytes) -> tuple[Path | None, bytes]:
+    """Where a record derived from the package file ``path`` is kept (beside its parsed copy, ``suffix`` ending
+    its name) and the bytes it is keyed by: the file's, then ``code``'s (the source of what derived it);
+    ``(None, b"")`` for a file that cannot be read, no slot when the cache is off or the file not the package's."""
+    slot = cache_slot(path)
+    try:
+        content = path.read_bytes() + code
+    except OSError:
+        return None, b""
+    return (None if slot is None else slot.with_name(f"{slot.stem}{suffix}")), content

@@ -9,8 +9,6 @@ of an HF id (all case-insensitive), then a path to any ``config.json`` or its fo
 
 from __future__ import annotations
 
-import difflib
-import tomllib
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -74,6 +72,8 @@ def sources() -> Sources:
     Raises:
         ModelError: malformed TOML, a schema violation, or a missing data file.
     """
+    import tomllib  # pure Python, ~7 ms to import: a plan of a catalogue model takes its record instead
+
     try:
         raw = tomllib.loads(SOURCES_FILE.read_text(encoding="utf-8"))
         parsed = Sources.model_validate(raw)
@@ -107,6 +107,11 @@ def _index() -> dict[str, str]:
                 )
             index[key] = entry.name
     return index
+
+
+def lookup_keys() -> dict[str, str]:
+    """Each lower-cased key :func:`model` finds a catalogue model by (name, HF id, alias, repo part) -> its name."""
+    return dict(_index())
 
 
 def model_names() -> tuple[str, ...]:
@@ -162,6 +167,8 @@ def model(name_or_path: str | Path) -> ModelSpec:
 
 
 def _unknown(text: str) -> ModelError:
+    import difflib  # only for the hint of an unknown name
+
     keys = sorted(set(_index()) | set(model_names()))
     close = difflib.get_close_matches(text.lower(), keys, n=3, cutoff=0.5)
     hint = f"closest: {', '.join(close)}" if close else f"catalogue: {', '.join(model_names())}"

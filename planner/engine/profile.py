@@ -8,7 +8,6 @@ reaches is a property of the engine) and adds per-step costs. Profiles live in
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -226,6 +225,8 @@ def engine(name: str = "default") -> EngineProfile:
     key = name.strip().lower()
     path = ENGINE_DIR / f"{key}.toml"
     if not path.exists():
+        import difflib  # only for the hint of an error
+
         close = difflib.get_close_matches(key, engine_names(), n=3, cutoff=0.3)
         hint = f"; closest: {', '.join(close)}" if close else f"; known: {', '.join(engine_names())}"
         raise InputError(f"unknown engine '{name}'{hint}")

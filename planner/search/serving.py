@@ -12,6 +12,7 @@ the ``dp`` variants of a layout count as one (``_family_keys``).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from planner.serving.candidates import (
 from planner.serving.plan import Plan, concat_rows
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, validate
-from planner.verify.serving import verify
+from planner.verify.serving import verify_all
 
 # Spaces up to this many rows are scored whole and kept for the explanation's re-solves (the default
 # space enumerates ~110k rows, ~100 MB scored); larger ones are scored SCORE_CHUNK_ROWS at a time, so the
@@ -156,10 +157,11 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
              objective: str = "max_tps", target_tps: float | None = None, top: int = 1, solver: str = "highs",
              time_limit_s: float | None = None, export_mps: str | None = None,
              export_lp: str | None = None, scored: CandidateTable | None = None,
-             rows: Rows | None = None) -> Result:
+             rows: Rows | None = None, verified: bool = True) -> Result:
     """Plan ``scenario`` within ``budget`` over ``space``; see the module docstring. ``scored``: the
     candidate table of an earlier answer (``Result.table``) for this scenario and space, reused; ``rows``:
-    that answer's ``Result.rows``, reused too when its limits are these."""
+    that answer's ``Result.rows``, reused too when its limits are these; ``verified=False``: the choices come
+    without scores and verdict, for a caller that verifies them with others (``planner.search.explain``)."""
     start = time.perf_counter()
     if objective not in formulation.OBJECTIVES:
         raise InputError(f"unknown objective '{objective}'")
@@ -224,13 +226,17 @@ def optimise(scenario: Scenario, budget: Budget, space: SearchSpace, limits: Lim
     def accept(idx: np.ndarray, sol: Solution) -> tuple[Choice, int]:
         row = int(idx[sol.index])
         plan = Plan(**{**feasible.plan(row).__dict__, "instances": sol.instances})
-        verdict, scores = verify(scenario, plan, budget, limits, space, objective, sol.objective_value, target_tps)
-        return Choice(plan=plan, scores=scores, verdict=verdict, solution=sol), row
+        return Choice(plan=plan, scores=None, verdict=None, solution=sol), row  # verified below, all at once
 
     outcome = driver.choose(cands, base, lambda idx: formulation.build(_coefficients(feasible, idx, bounds), rhs,
                                                                        objective),
                             accept, top, solver, time_limit_s, export_mps, export_lp)
     counts = driver.counts(space.size(), enumerated, meeting, int(base.size), outcome)
-    return Result(choices=outcome.choices, counts=counts, wall_time_s=time.perf_counter() - start,
+    choices = outcome.choices
+    if verified:
+        checked = verify_all(scenario, [c.plan for c in choices], budget, limits, space, objective,
+                             [c.solution.objective_value for c in choices], target_tps)
+        choices = [replace(c, verdict=verdict, scores=scores) for c, (verdict, scores) in zip(choices, checked)]
+    return Result(choices=choices, counts=counts, wall_time_s=time.perf_counter() - start,
                   scenario=scenario, budget=budget, limits=limits, space=space, objective=objective,
                   target_tps=target_tps, table=table, rows=kept_rows)

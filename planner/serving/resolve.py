@@ -10,10 +10,10 @@ from pathlib import Path
 
 from hardware.catalogue import Catalogue
 from hardware.specs import Hardware
-from models.catalogue import model as load_model
 from models.counts import SeedMoeApproximation
 from planner.engine.profile import EngineProfile, engine, load_profile
 from planner.errors import InputError
+from planner.model_file import model as load_model
 from planner.serving.scenario import Scenario
 from planner.serving.workload import Workload
 

@@ -147,3 +147,24 @@ def test_specs_are_frozen_and_hashable(cat) -> None:
     assert len({gpu, cat.gpu("h100-sxm")}) == 1
     with pytest.raises(CatalogueError, match="unknown dtype 'fp16'"):
         gpu.supports("fp16")
+
+
+def test_hardware_of_validated_specs_is_the_validated_object(cat) -> None:
+    # Hardware.of (what the catalogue resolves with) skips pydantic's validator, not the checks: the same
+    # object as validating the three parts, down to the fields set, for every shipped system.
+    from hardware import Hardware
+
+    for name in cat.system_names():
+        system = cat.system(name)
+        parts = {"system": system, "gpu": cat.gpu(system.gpu),
+                 "fabrics": {tier: cat.fabric(getattr(system, f"{tier}_fabric")) for tier in TIERS}}
+        built, validated = Hardware.of(**parts), Hardware(**parts)
+        assert built == validated and hash(built) == hash(validated), name
+        assert built.model_fields_set == validated.model_fields_set == {"system", "gpu", "fabrics"}, name
+        assert cat.hardware(name) == validated, name
+    system = cat.system("hgx-h200")
+    fabrics = {tier: cat.fabric(getattr(system, f"{tier}_fabric")) for tier in TIERS}
+    with pytest.raises(CatalogueError, match="system 'hgx-h200' is built from GPU 'h200-sxm', not 'b200'"):
+        Hardware.of(system=system, gpu=cat.gpu("b200"), fabrics=fabrics)
+    with pytest.raises(CatalogueError, match="fabrics must be keyed by intra_server, inter_server, inter_rack"):
+        Hardware.of(system=system, gpu=cat.gpu(system.gpu), fabrics={"intra_server": fabrics["intra_server"]})

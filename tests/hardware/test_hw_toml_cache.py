@@ -58,7 +58,7 @@ def no_parse(monkeypatch):
     def forbid():
         def refuse(*args, **kwargs):
             raise AssertionError("parsed again")
-        monkeypatch.setattr(toml_file.tomllib, "loads", refuse)
+        monkeypatch.setattr(tomllib, "loads", refuse)  # the module toml_file imports when it parses
     return forbid
 
 
