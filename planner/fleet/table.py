@@ -183,12 +183,16 @@ def _readable(gpus: np.ndarray, kv: np.ndarray, rate: np.ndarray, load: np.ndarr
     (GPUs per instance, KV format), the one `best_per_group` picks (ties: the first; it picks it again among
     these, which keep the row order), and the rows of the highest per-GPU load on each tier and of the highest
     per-GPU rate. The other numbers of the table (rows enumerated, scored, feasible, fastest TPOT and TTFT)
-    are counted already. A decode table of 95,380 rows keeps 14-18 of them. The groups are numbered
-    ``gpus x (largest KV format + 1) + KV format`` (both small non-negative integers), not sorted out."""
-    groups = gpus * (int(kv.max()) + 1) + kv
-    keep = np.concatenate([best_per_group(None, rate, groups=groups), np.argmax(load / gpus, axis=1),
+    are counted already. A decode table of 95,380 rows keeps 14-18 of them."""
+    keep = np.concatenate([best_per_group(None, rate, groups=_groups(gpus, kv)), np.argmax(load / gpus, axis=1),
                            [int(np.argmax(rate / gpus))]])
     return distinct(keep)
+
+
+def _groups(gpus: np.ndarray, kv: np.ndarray) -> np.ndarray:
+    """A group number per row, equal exactly where (GPUs per instance, KV format) are: ``gpus x (largest KV
+    format + 1) + KV format``, both small non-negative integers (`best_per_group`'s ``groups``, no sort)."""
+    return gpus * (int(kv.max()) + 1) + kv if kv.size else np.zeros(0, np.int64)
 
 
 def _demand_cap(m: FleetModel, role: int, rate: np.ndarray) -> np.ndarray:
@@ -292,7 +296,7 @@ def build(fleet: Fleet, prune: bool = True, progress=None, scored: Scored | None
         if not prune:
             keep = np.arange(rows.rate.size)
         elif fabric_free[ki]:
-            keep = best_per_group(keys, rows.rate)
+            keep = best_per_group(None, rows.rate, groups=_groups(gpus, kv))
         else:
             keep = pareto_rows(keys, rows.rate, rows.fabric_load)
         if prune:
