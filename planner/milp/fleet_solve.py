@@ -40,6 +40,13 @@ FLOW_NOISE_REQUESTS_PER_S = 1e-9
 # net for a node that never ends.
 TIEBREAK_MAX_NODES = 2000
 TIEBREAK_TIME_LIMIT_S = 30.0
+# Most of a minimising tie-break is HiGHS's sub-MIP heuristics (RENS, RINS: 0.07 of the example's 0.11 s
+# least-cost tie-break; 21 % of the whole command's instructions), and they find the tied plan it returns.
+# Without the feasibility jump and RINS that tie-break takes 56 ms instead of 115, but another tied plan
+# comes back on some fleets (`--model llama-3.1-70b=50000 --model gpt-oss-120b=80000 --isl 2048 --osl 512
+# --minimise power` on the example). Making the plan independent of the options by solving for the tie-break's
+# value cheaply, then over the tied plans with fixed options, was slower on the example's least cost (that last
+# solve: 86 ms for the fewest instances, 408 ms for any tied plan), so the defaults stay.
 # HiGHS restarts its branch-and-bound after presolving away inactive columns; on these small
 # knapsack-like models each restart repeats the root cut loop, and turning restarts off made the
 # example fleet's least-power solve 5-9x faster and maximise-throughput 1.4x (bench/fleet.py).
