@@ -38,7 +38,7 @@ kind's links carry even with every GPU at the highest per-GPU load and KV hand-o
 
 Objectives: ``min_gpus``, ``min_cost``, ``min_power`` (sums over instances), ``max_tps``
 (weighted output tokens/s, or ``total`` with shares). ``planner.milp.fleet_solve`` then breaks
-ties with a second solve (fewest GPUs; least power when minimising GPUs).
+ties (fewest GPUs; least power when minimising GPUs; then, minimising, fewest instances).
 """
 
 from __future__ import annotations
