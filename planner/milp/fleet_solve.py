@@ -54,7 +54,7 @@ HIGHS_OPTIONS = {"mip_allow_restart": False}
 # tokens/s), HiGHS's root reduced-cost heuristic can stall the root node: on the docs' small fleet with
 # `--maximise tps --max-kw 90` it took 9.4 s of a 9.5 s tie-break (33 nodes; 0.8 s without it), and on
 # the example fleet's max-TPS tie-break it made no difference (same plan, same flows). Minimising
-# tie-breaks keep it: there it changes which tied plan is returned and saves no time.
+# tie-breaks keep it (it saved them no time).
 MAX_TPS_TIEBREAK_OPTIONS = {"mip_heuristic_run_root_reduced_cost": False}
 # The first solve of a minimising objective only has to find the optimum's value: the tie-break picks the
 # plan. Without presolve HiGHS settles the example fleet's least-cost MILP at its root node (117 nodes with
@@ -63,7 +63,7 @@ MAX_TPS_TIEBREAK_OPTIONS = {"mip_heuristic_run_root_reduced_cost": False}
 # exact sum over the rounded counts (``exact_objective``), so the tie-break sees the same floor whichever
 # of the tied optimal plans this solve happens to return; for the same reason it does without the feasibility
 # jump, a heuristic that only hunts an early incumbent (least cost 0.040 -> 0.032 s, least power 0.029 -> 0.024
-# s, best of 3 on a busy 2-core EPYC; the tie-break, which picks the plan, keeps it).
+# s, best of 3 on a busy 2-core EPYC; the solve that picks the plan has its own fixed options, below).
 MIN_FIRST_SOLVE_OPTIONS = {"presolve": "off", "mip_heuristic_run_feasibility_jump": False}
 # A minimising tie-break solves twice (module docstring). The first solve only finds the second objective's
 # least value among the optimal plans (the value, not the plan, is handed on: ``exact_objective``), so it runs
