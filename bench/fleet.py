@@ -14,13 +14,21 @@ only the objective differs, so the tables are the same) and build only their own
 program asking one fleet several questions would. The scoring time of the first is printed again
 on its own line: a single objective in a fresh process (the CLI) pays it.
 
-Run: python bench/fleet.py
+``--phases`` prints instead where the CPU time of ``rackplan fleet examples/fleet.toml`` goes, phase by
+phase (medians of ``--repeat`` runs): the imports and the loading of the fleet file beyond the import floor
+(fresh processes, whose first validation builds the fleet file's schemas), then in this process scoring the
+candidate tables, pruning them into the MILP's columns, building the MILP, each HiGHS solve (the optimum,
+then the tie-break's value and plan), verification and the report.
+
+Run: python bench/fleet.py [--phases [--repeat N]]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -93,5 +101,79 @@ def docs_fleet(cat: Catalogue) -> None:
           f"{'verified' if result.verified.verdict.ok else 'FAILED'}")
 
 
+def _cpu_of(argv: list[str]) -> float:
+    """CPU seconds (user + system) of a fresh process running ``argv``."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=EXAMPLE.parents[1])
+    usage = os.wait4(proc.pid, 0)[2]
+    return usage.ru_utime + usage.ru_stime
+
+
+def phases(repeat: int) -> None:
+    """Median CPU ms of each phase of ``rackplan fleet examples/fleet.toml`` (module docstring)."""
+    from planner.fleet import table
+    from planner.fleet.verify import verify
+    from planner.milp import fleet_solve
+    from planner.milp.fleet import build
+    from planner.report.fleet_summary import fleet_document
+    from planner.report.tables import format_fleet
+
+    floor = [sys.executable, "-c", "import numpy, pulp, highspy, pydantic, click, tabulate"]
+    cli = [sys.executable, "-c", "import numpy, pulp, highspy, pydantic, click, tabulate; import planner.cli.main, "
+           "planner.cli.fleet; from planner.fleet.spec import Overrides, load; from planner.serving import resolve; "
+           f"load({str(EXAMPLE)!r}, resolve.catalogue(()), Overrides())"]
+    _cpu_of(cli)  # bytecode written, caches warm
+    imports = [_cpu_of(cli) - _cpu_of(floor) for _ in range(repeat)]
+    solves: list[float] = []
+    real_run = fleet_solve.run
+
+    def timed_run(*args, **kwargs):  # each HiGHS solve of the fleet, timed where fleet_solve calls it
+        start = time.process_time()
+        try:
+            return real_run(*args, **kwargs)
+        finally:
+            solves.append(time.process_time() - start)
+
+    fleet_solve.run = timed_run
+    cat, rows, marks = Catalogue(), {}, []
+
+    def mark(name: str | None) -> None:
+        """The CPU time since the last mark, as a run of phase ``name`` (None: start the clock)."""
+        marks.append(time.process_time())
+        if name is not None:
+            rows.setdefault(name, []).append(marks[-1] - marks[-2])
+
+    for _ in range(repeat + 1):  # the first run warms up; the medians are of the others
+        fleet = load(EXAMPLE, cat, Overrides())
+        mark(None)
+        scored = table.score(fleet)
+        mark("score the tables")
+        problem = table.build(fleet, scored=scored).problem
+        mark("prune into columns")
+        milp = build(problem)
+        mark("build the MILP")
+        solves.clear()
+        solution = fleet_solve.solve(milp)
+        mark("solve: optimum + tie-break")
+        for name, seconds in zip(("  optimum (HiGHS)", "  tie-break: least GPUs (HiGHS)",
+                                  "  tie-break: fewest instances (HiGHS)"), solves):
+            rows.setdefault(name, []).append(seconds)
+        verify(fleet, problem, solution)
+        mark("verify")
+        result = plan_fleet(fleet, scored=scored)  # (not timed: the plan the report is of)
+        mark(None)
+        format_fleet(fleet_document(result), "text")
+        mark("report")
+    fleet_solve.run = real_run
+    print(f"{EXAMPLE.relative_to(EXAMPLE.parents[1])}, least cost: CPU ms, median of {repeat}")
+    print(f"  {'imports and the fleet file, beyond the floor':<44} {statistics.median(imports) * 1e3:7.1f}"
+          "  (fresh processes)")
+    for name, values in rows.items():
+        print(f"  {name:<44} {statistics.median(values[1:]) * 1e3:7.1f}")
+
+
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description="Fleet planning speed (module docstring).")
+    parser.add_argument("--phases", action="store_true", help="where a fleet command's CPU time goes, by phase")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per phase median (--phases)")
+    args = parser.parse_args()
+    phases(args.repeat) if args.phases else main()

@@ -95,13 +95,14 @@ def _fastest(times: np.ndarray | None, fits: np.ndarray) -> float | None:
 
 
 def role_rows(sc: Scenario, space: SearchSpace, m: FleetModel, role: int, shared: dict | None = None,
-              exhaustive: bool = False) -> RoleRows:
+              exhaustive: bool = False, cut: bool = False) -> RoleRows:
     """Score ``space`` in ``role`` and keep the rows meeting every per-instance limit.
 
     ``shared``: a dict kept across the roles of one (model, kind), so the aggregated and decode
     tables enumerate and decode-score the space once. Aggregated rows are scored in full only where
     they can be the fastest of their size (``planner.fleet.bound``; ``exhaustive``: every row, so
-    ``num_feasible`` and the fastest TPOT and TTFT count them all).
+    ``num_feasible`` and the fastest TPOT and TTFT count them all). ``cut``: only the rows meeting the
+    limits that `_readable` picks are kept (the counts still count them all).
     """
     lim = m.limits
     tpot = ttft = None
@@ -131,9 +132,14 @@ def role_rows(sc: Scenario, space: SearchSpace, m: FleetModel, role: int, shared
         rate, load, enumerated = p.prompt_tps, p.fabric_bytes_per_s, pspace.size()
     ok = np.asarray(ok, bool) & is_power_of_two(plans.tp * plans.pp * plans.dp)
     idx = np.flatnonzero(ok)
+    meeting = int(idx.size)
+    if cut and meeting:  # picked before the plans are taken: a decode table's 95,380 rows are not copied
+        gpus = (plans.tp[idx] * plans.pp[idx] * plans.dp[idx]).astype(np.int64)
+        kv = plans.kv_quant[idx] if role != AGG else np.zeros_like(gpus)
+        idx = idx[_readable(gpus, kv, rate[idx], load[:, idx])]
     if bounded:  # the fastest of the rows scored is not the table's
         tpot = ttft = None
-    return RoleRows(plans.take(idx), rate[idx], load[:, idx], enumerated, int(idx.size),
+    return RoleRows(plans.take(idx), rate[idx], load[:, idx], enumerated, meeting,
                     _fastest(tpot, fits), _fastest(ttft, fits), len(plans))
 
 
@@ -171,19 +177,22 @@ def _sizes(plans: PlanArrays, role: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return gpus, kv, np.column_stack([gpus, kv])
 
 
-def _readable(rows: RoleRows, role: int) -> RoleRows:
-    """``rows`` cut to the rows `build` and `_fabric_cannot_bind` read when the kind's fabric cannot bind: the
-    fastest row of each (GPUs per instance, KV format), the one `best_per_group` picks (ties: the first; it
-    picks it again among these, which keep the row order), and the rows of the highest per-GPU load on each
-    tier and of the highest per-GPU rate. The other numbers of the table (rows enumerated, scored, feasible,
-    fastest TPOT and TTFT) are counted already. A decode table of 95,380 rows keeps 14-18 of them."""
-    if not rows.rate.size:
-        return rows
-    gpus, _kv, keys = _sizes(rows.plans, role)
-    keep = np.concatenate([best_per_group(keys, rows.rate), np.argmax(rows.fabric_load / gpus, axis=1),
-                           [int(np.argmax(rows.rate / gpus))]])
-    idx = distinct(keep)
-    return replace(rows, plans=rows.plans.take(idx), rate=rows.rate[idx], fabric_load=rows.fabric_load[:, idx])
+def _readable(gpus: np.ndarray, kv: np.ndarray, rate: np.ndarray, load: np.ndarray) -> np.ndarray:
+    """Positions, ascending, of the rows (GPUs per instance, KV format, rate, (3, rows) fabric load; at least
+    one) that `build` and `_fabric_cannot_bind` read when the kind's fabric cannot bind: the fastest row of each
+    (GPUs per instance, KV format), the one `best_per_group` picks (ties: the first; it picks it again among
+    these, which keep the row order), and the rows of the highest per-GPU load on each tier and of the highest
+    per-GPU rate. The other numbers of the table (rows enumerated, scored, feasible, fastest TPOT and TTFT)
+    are counted already. A decode table of 95,380 rows keeps 14-18 of them."""
+    keep = np.concatenate([best_per_group(None, rate, groups=_groups(gpus, kv)), np.argmax(load / gpus, axis=1),
+                           [int(np.argmax(rate / gpus))]])
+    return distinct(keep)
+
+
+def _groups(gpus: np.ndarray, kv: np.ndarray) -> np.ndarray:
+    """A group number per row, equal exactly where (GPUs per instance, KV format) are: ``gpus x (largest KV
+    format + 1) + KV format``, both small non-negative integers (`best_per_group`'s ``groups``, no sort)."""
+    return gpus * (int(kv.max()) + 1) + kv if kv.size else np.zeros(0, np.int64)
 
 
 def _demand_cap(m: FleetModel, role: int, rate: np.ndarray) -> np.ndarray:
@@ -237,8 +246,7 @@ def score(fleet: Fleet, progress=None, exhaustive: bool = False) -> Scored:
             for role in roles_of(m):
                 rows = shared.get(("rows", role))
                 if rows is None:
-                    rows = role_rows(sc, space, m, role, shared, exhaustive)
-                    rows = rows if exhaustive else _readable(rows, role)
+                    rows = role_rows(sc, space, m, role, shared, exhaustive, not exhaustive)
                 shared["rows", role] = rows
                 raw.append((mi, ki, role, rows))
                 asked.append((sc, space, m, shared))
@@ -288,7 +296,7 @@ def build(fleet: Fleet, prune: bool = True, progress=None, scored: Scored | None
         if not prune:
             keep = np.arange(rows.rate.size)
         elif fabric_free[ki]:
-            keep = best_per_group(keys, rows.rate)
+            keep = best_per_group(None, rows.rate, groups=_groups(gpus, kv))
         else:
             keep = pareto_rows(keys, rows.rate, rows.fabric_load)
         if prune:

@@ -3,13 +3,19 @@
 The first solve finds the optimum of the asked objective on the MILP without the rows that cannot
 bind (``planner.milp.fleet.build``: the same optimum, far less branching). Many plans usually share it
 (spare prefill instances cost nothing when maximising throughput; two layouts may need the
-same GPUs), so a second solve keeps the first optimum, to within ``TIE_RELATIVE_TOLERANCE``,
-and minimises GPUs (power, when GPUs were the objective), within ``TIEBREAK_MAX_NODES``;
-if it does not finish, the first solve's plan (equally optimal) is kept and the report says so. The
-tie-break runs on the MILP with every row: which of the tied plans it returns depends on the
-formulation HiGHS sees, and on that one it returns the plans the docs show. Both
-solves go through ``planner.milp.solve.run`` (chatter silenced, every status other than a proven
-optimum raised, in the fleet's words); integer values are rounded before use.
+same GPUs), so a tie-break keeps the first optimum, to within ``TIE_RELATIVE_TOLERANCE``,
+and minimises GPUs (power, when GPUs were the objective), within ``TIEBREAK_MAX_NODES`` a solve;
+if it does not finish, the first solve's plan (equally optimal) is kept and the report says so.
+
+Minimising, the tie-break's plan does not depend on how the solver searches: the first solve's
+value is handed on exactly (``exact_objective``), a second finds the least GPUs (or power) among
+the optimal plans, again only its value, and a third solve, whose model and options are fixed
+(``TIED_PLAN_OPTIONS``), takes the plan of fewest instances among the plans at both values. The
+first two may use whatever options are fastest; only the third decides the plan. Maximising
+throughput, a second solve on the MILP with every row takes the fewest GPUs within the optimum's
+throughput and returns its plan. Every solve goes through ``planner.milp.solve.run`` (chatter
+silenced, every status other than a proven optimum raised, in the fleet's words); integer values
+are rounded before use.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ HIGHS_OPTIONS = {"mip_allow_restart": False}
 # tokens/s), HiGHS's root reduced-cost heuristic can stall the root node: on the docs' small fleet with
 # `--maximise tps --max-kw 90` it took 9.4 s of a 9.5 s tie-break (33 nodes; 0.8 s without it), and on
 # the example fleet's max-TPS tie-break it made no difference (same plan, same flows). Minimising
-# tie-breaks keep it: there it changes which tied plan is returned and saves no time.
+# tie-breaks keep it (it saved them no time).
 MAX_TPS_TIEBREAK_OPTIONS = {"mip_heuristic_run_root_reduced_cost": False}
 # The first solve of a minimising objective only has to find the optimum's value: the tie-break picks the
 # plan. Without presolve HiGHS settles the example fleet's least-cost MILP at its root node (117 nodes with
@@ -57,8 +63,20 @@ MAX_TPS_TIEBREAK_OPTIONS = {"mip_heuristic_run_root_reduced_cost": False}
 # exact sum over the rounded counts (``exact_objective``), so the tie-break sees the same floor whichever
 # of the tied optimal plans this solve happens to return; for the same reason it does without the feasibility
 # jump, a heuristic that only hunts an early incumbent (least cost 0.040 -> 0.032 s, least power 0.029 -> 0.024
-# s, best of 3 on a busy 2-core EPYC; the tie-break, which picks the plan, keeps it).
+# s, best of 3 on a busy 2-core EPYC; the solve that picks the plan has its own fixed options, below).
 MIN_FIRST_SOLVE_OPTIONS = {"presolve": "off", "mip_heuristic_run_feasibility_jump": False}
+# A minimising tie-break solves twice (module docstring). The first solve only finds the second objective's
+# least value among the optimal plans (the value, not the plan, is handed on: ``exact_objective``), so it runs
+# without presolve and without the heuristics that only hunt incumbents (feasibility jump, RINS, RENS: HiGHS's
+# sub-MIPs, most of the earlier tie-break's time; the example's least cost: 115 ms -> 27 ms, HiGHS CPU on a busy
+# 2-core EPYC); any options give the same value. The second solve picks the plan: fewest instances among the
+# plans at both values, its model (the rows that can bind, both values as ceilings) and options fixed, so the
+# plan is a function of the fleet alone, whatever options the other solves use (tests change them and compare
+# the plans); without the sub-MIPs it takes 24 ms there (86 ms with them).
+TIE_VALUE_OPTIONS = {"presolve": "off", "mip_heuristic_run_feasibility_jump": False, "mip_heuristic_run_rins": False,
+                     "mip_heuristic_run_rens": False, "mip_max_nodes": TIEBREAK_MAX_NODES}
+TIED_PLAN_OPTIONS = {"mip_heuristic_run_feasibility_jump": False, "mip_heuristic_run_rins": False,
+                     "mip_heuristic_run_rens": False, "mip_max_nodes": TIEBREAK_MAX_NODES}
 FLEET_WORDING = Wording(
     failed="solver {solver} failed on the fleet model: {exc}",
     infeasible="the fleet MILP is infeasible",
@@ -110,10 +128,11 @@ def _values(milp: Milp) -> tuple[np.ndarray, dict]:
     return counts, flows
 
 
-def exact_objective(milp: Milp, counts: np.ndarray) -> float:
-    """A minimising objective (GPUs, cost or power: a sum over instance counts) at integer ``counts``, summed
-    exactly and rounded once: a function of the count vector, not of the solver's floating-point values."""
-    expression = milp.expressions[milp.objective]
+def exact_objective(milp: Milp, counts: np.ndarray, name: str | None = None) -> float:
+    """A minimising objective (GPUs, cost or power: a sum over instance counts; ``name``, default the MILP's
+    own) at integer ``counts``, summed exactly and rounded once: a function of the count vector, not of the
+    solver's floating-point values."""
+    expression = milp.expressions[name or milp.objective]
     total = sum((Fraction(expression.get(v, 0.0)) * int(k) for v, k in zip(milp.n, counts)), Fraction(0))
     return float(total + Fraction(expression.constant))
 
@@ -126,25 +145,52 @@ def solve(milp: Milp, solver: str = "highs", time_limit_s: float | None = None) 
     run(milp.problem, solver, time_limit_s, FLEET_WORDING, first)
     counts, flows = _values(milp)
     best = exact_objective(milp, counts) if minimise else float(pulp.value(milp.expressions[milp.objective]) or 0.0)
-    if milp.source is not None:  # the tie-break runs on every row (module docstring)
-        milp = build(milp.source, reduce=False)
-    primary = milp.expressions[milp.objective]
-    slack = TIE_RELATIVE_TOLERANCE * max(1.0, abs(best))
-    if milp.objective == "max_tps":
-        milp.problem += primary >= best - slack, "objective_floor"
-    else:
-        milp.problem += primary <= best + slack, "objective_ceiling"
     second = tiebreak_of(milp.objective)
-    milp.problem.sense = pulp.LpMinimize
-    milp.problem.setObjective(milp.expressions[second])
     limit = TIEBREAK_TIME_LIMIT_S if time_limit_s is None else min(time_limit_s, TIEBREAK_TIME_LIMIT_S)
     try:
-        extra = MAX_TPS_TIEBREAK_OPTIONS if milp.objective == "max_tps" else {}
-        run(milp.problem, solver, limit, FLEET_WORDING,
-            {**HIGHS_OPTIONS, "mip_max_nodes": TIEBREAK_MAX_NODES, **extra})
-        counts, flows = _values(milp)
+        if minimise:
+            counts, flows = _tied_plan(milp, best, second, solver, limit)
+        else:
+            counts, flows = _max_tps_tiebreak(milp, best, solver, limit)
         proven = True
     except SolverError:  # not proven in time: the first optimum stands, spare instances and all
         proven = False
     return FleetSolution(counts=counts, flows=flows, objective_value=best, tiebreak=second, tiebreak_proven=proven,
                          solver=solver, solve_time_s=time.perf_counter() - start)
+
+
+def _ceiling(milp: Milp, name: str, value: float) -> None:
+    """``milp``'s expression ``name`` at most ``value`` (plus the solver's tolerance): a row ``<name>_ceiling``."""
+    milp.problem += milp.expressions[name] <= value + TIE_RELATIVE_TOLERANCE * max(1.0, abs(value)), f"{name}_ceiling"
+
+
+def _tied_plan(milp: Milp, best: float, second: str, solver: str, limit: float) -> tuple[np.ndarray, dict]:
+    """The minimising tie-break (module docstring): the second objective's least value among the optimal plans,
+    found with any options, then the plan of fewest instances among the plans at both values, found by a solve
+    whose model and options are fixed (``TIED_PLAN_OPTIONS``)."""
+    _ceiling(milp, milp.objective, best)
+    milp.problem.sense = pulp.LpMinimize
+    milp.problem.setObjective(milp.expressions[second])
+    run(milp.problem, solver, limit, FLEET_WORDING, {**HIGHS_OPTIONS, **TIE_VALUE_OPTIONS})
+    value = exact_objective(milp, _values(milp)[0], second)
+    tied = milp if milp.source is None else build(milp.source)  # (a MILP built with every row: that one)
+    if tied is not milp:
+        _ceiling(tied, tied.objective, best)
+    _ceiling(tied, second, value)
+    tied.problem.sense = pulp.LpMinimize
+    tied.problem.setObjective(pulp.lpSum(tied.n))
+    run(tied.problem, solver, limit, FLEET_WORDING, {**HIGHS_OPTIONS, **TIED_PLAN_OPTIONS})
+    return _values(tied)
+
+
+def _max_tps_tiebreak(milp: Milp, best: float, solver: str, limit: float) -> tuple[np.ndarray, dict]:
+    """Fewest GPUs among the plans within ``TIE_RELATIVE_TOLERANCE`` of the most throughput, on every row."""
+    if milp.source is not None:  # the tie-break runs on every row (module docstring)
+        milp = build(milp.source, reduce=False)
+    slack = TIE_RELATIVE_TOLERANCE * max(1.0, abs(best))
+    milp.problem += milp.expressions[milp.objective] >= best - slack, "objective_floor"
+    milp.problem.sense = pulp.LpMinimize
+    milp.problem.setObjective(milp.expressions["min_gpus"])
+    run(milp.problem, solver, limit, FLEET_WORDING,
+        {**HIGHS_OPTIONS, "mip_max_nodes": TIEBREAK_MAX_NODES, **MAX_TPS_TIEBREAK_OPTIONS})
+    return _values(milp)

@@ -54,7 +54,7 @@ def _both_ways(fleet, monkeypatch):
     cut = table.score(fleet)
     problem = table.build(fleet, scored=cut).problem
     with monkeypatch.context() as patch:
-        patch.setattr(table, "_readable", lambda rows, role: rows)
+        patch.setattr(table, "_readable", lambda gpus, kv, rate, load: np.arange(rate.size))
         whole = table.score(fleet)
         whole_problem = table.build(fleet, scored=whole).problem
     return (cut, problem), (whole, whole_problem)
@@ -119,3 +119,26 @@ def test_example_fleet_columns_are_those_of_whole_tables(monkeypatch):
     gb200 = [rows for _, ki, role, rows in cut.raw if role == DECODE and ki == 0]
     assert [rows.num_feasible for rows in gb200] == [78_991, 20_350, 95_380]
     assert all(14 <= rows.rate.size <= 14 + 4 for rows in gb200)
+
+
+def test_readable_numbers_the_groups_without_sorting_and_picks_the_rows_the_key_columns_pick():
+    from planner.fleet.dominance import distinct
+    from planner.search.prune import best_per_group
+
+    rng = np.random.default_rng(11)
+    rows = 5_000
+    gpus = 2 ** rng.integers(0, 7, rows)  # 1..64 GPUs per instance
+    kv = rng.integers(0, 4, rows)  # KV format indices
+    rate = rng.integers(1, 50, rows).astype(float)  # few values: many ties, the first of each group wins
+    load = rng.integers(0, 9, (3, rows)).astype(float)
+    picked = table._readable(gpus, kv, rate, load)
+    # the same rows as grouping by the (GPUs, KV format) key columns (a sort of the codes), then the maxima
+    reference = distinct(np.concatenate([best_per_group(np.column_stack([gpus, kv]), rate),
+                                         np.argmax(load / gpus, axis=1), [int(np.argmax(rate / gpus))]]))
+    assert picked.tolist() == reference.tolist()
+    # 7 sizes x 4 formats = 28 groups, one row each, plus at most 3 load maxima and 1 rate maximum
+    assert 28 <= picked.size <= 32
+    # The digit is the largest format + 1 = 4: (1 GPU, format 3) is group 1 x 4 + 3 = 7 and (2 GPUs, format 0)
+    # group 8, two rows kept; a digit of 3 would give both 6 and keep only the faster.
+    two = table._readable(np.array([1, 2]), np.array([3, 0]), np.array([1.0, 2.0]), np.zeros((3, 2)))
+    assert two.tolist() == [0, 1]

@@ -67,17 +67,17 @@ def test_example_fleet_whose_tiebreak_hits_the_node_limit_keeps_the_first_optimu
 
 def test_only_the_maximise_throughput_tiebreak_turns_the_root_reduced_cost_heuristic_off(monkeypatch):
     # The docs' small fleet with --maximise tps --max-kw 90 spent ~5 s CPU of its tie-break in that
-    # heuristic at the root node (about 1 s without it; bench/fleet.py prints the figure); a minimising
-    # tie-break keeps HiGHS's defaults (off, it returns another of the example's tied least-cost plans).
+    # heuristic at the root node (about 1 s without it; bench/fleet.py prints the figure). A minimising
+    # tie-break solves twice (its value, then the plan), each within the node limit.
     from planner.milp import fleet_solve
 
     calls = _recorded_options(monkeypatch)
-    for objective in ("max_tps", "min_cost"):
+    for objective, reduced_cost, nodes in (("max_tps", [None, False], [None, TIEBREAK_MAX_NODES]),
+                                           ("min_cost", [None] * 3, [None, TIEBREAK_MAX_NODES, TIEBREAK_MAX_NODES])):
         calls.clear()
         fleet_solve.solve(build(_two_columns(objective)))
-        assert [c.get("mip_heuristic_run_root_reduced_cost") for c in calls] == [
-            None, False if objective == "max_tps" else None]
-        assert [c.get("mip_max_nodes") for c in calls] == [None, TIEBREAK_MAX_NODES]
+        assert [c.get("mip_heuristic_run_root_reduced_cost") for c in calls] == reduced_cost
+        assert [c.get("mip_max_nodes") for c in calls] == nodes
 
 
 def _recorded_options(monkeypatch) -> list[dict]:
@@ -110,15 +110,16 @@ def _two_columns(objective: str) -> FleetProblem:
 
 
 def test_a_minimising_first_solve_runs_without_presolve_and_hands_on_the_exact_optimum(monkeypatch):
-    # Only the first solve of a minimising objective drops presolve (it only has to find the optimum's
-    # value; the tie-break, with presolve, picks the plan); maximising keeps it (1.5x slower without).
+    # The two solves of a minimising objective that only find a value drop presolve; the one that picks the
+    # plan keeps it; maximising keeps it (1.5x slower without).
     from planner.milp import fleet_solve
 
     calls = _recorded_options(monkeypatch)
-    for objective, first in (("max_tps", None), ("min_cost", "off"), ("min_gpus", "off"), ("min_power", "off")):
+    for objective, presolve in (("max_tps", [None, None]), ("min_cost", ["off", "off", None]),
+                                ("min_gpus", ["off", "off", None]), ("min_power", ["off", "off", None])):
         calls.clear()
         solution = fleet_solve.solve(build(_two_columns(objective)))
-        assert [c.get("presolve") for c in calls] == [first, None]
+        assert [c.get("presolve") for c in calls] == presolve
     # 300 tok/s at least: three 1-GPU instances (100 tok/s each) on 3 GPUs; any mix with a 2-GPU instance
     # (150 tok/s) takes 4 or more. The least power is 3 x 1 kW, exactly.
     assert solution.objective_value == 3000.0 and solution.counts.tolist() == [3, 0]
@@ -141,3 +142,38 @@ def test_exact_objective_sums_the_counts_exactly_whatever_their_order():
         for v, price in zip(milp.n, order):  # the cost row's coefficients, as a price per GPU-hour would give
             milp.expressions["min_cost"][v] = price
         assert exact_objective(milp, np.array([1, 1, 1])) == 0.6
+
+
+@pytest.mark.parametrize("objective", ["min_cost", "min_gpus", "min_power"])
+def test_a_minimising_plan_does_not_depend_on_how_the_value_solves_search(objective, monkeypatch):
+    # The first two solves of a minimising objective hand on values only; the plan comes from the third,
+    # whose model and options are fixed. So other options for the first two (HiGHS's defaults, with presolve
+    # and every heuristic; or heavier heuristics and no symmetry detection) give the same plan, KV flows and
+    # all. (Before, the tie-break's own plan was returned, and turning off two of its heuristics moved a tied
+    # plan: the example with --model llama-3.1-70b=50000 --model gpt-oss-120b=80000 --isl 2048 --osl 512
+    # --minimise power.)
+    from planner.milp import fleet_solve
+
+    fleet = load(EXAMPLE, Catalogue(), Overrides(objective=objective))
+    scored = _example_scored()
+    plans = []
+    for options in ({}, {"mip_heuristic_effort": 0.3, "mip_detect_symmetry": False}, None):
+        with monkeypatch.context() as patch:
+            if options is not None:
+                patch.setattr(fleet_solve, "MIN_FIRST_SOLVE_OPTIONS", options)
+                patch.setattr(fleet_solve, "TIE_VALUE_OPTIONS", {**options, "mip_max_nodes": TIEBREAK_MAX_NODES})
+            result = plan_fleet(fleet, scored=scored)
+        assert result.solution.tiebreak_proven and result.verified.verdict.ok
+        plans.append((result.solution.objective_value, result.solution.counts.tolist(),
+                      {k: v for k, v in result.solution.flows.items() if v}))
+    assert plans[0] == plans[1] == plans[2]
+
+
+_SCORED = []
+
+
+def _example_scored():
+    """The example fleet's scored tables, scored once for the tests that ask it several questions."""
+    if not _SCORED:
+        _SCORED.append(plan_fleet(load(EXAMPLE, Catalogue(), Overrides())).scored)
+    return _SCORED[0]
