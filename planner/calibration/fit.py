@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from hardware.specs import Hardware
-from models.catalogue import model as load_model
 from planner import quant
 from planner.calibration.measurements import Measurement
 from planner.engine.profile import EngineProfile
+from planner.model_file import model as load_model
 from planner.serving.evaluate import evaluate
 from planner.serving.plan import Plan, PlanArrays
 from planner.serving.scenario import Scenario

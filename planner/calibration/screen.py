@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from hardware.catalogue import Catalogue
 from hardware.errors import CatalogueError
 from hardware.specs import Hardware
-from models.catalogue import model as load_model
 from models.errors import ModelError
 from models.spec import ModelSpec
 from planner import quant
 from planner.calibration import ceilings
 from planner.calibration.measurements import Measurement, MeasurementSet
+from planner.model_file import model as load_model
 from planner.serving import parallel
 from planner.serving.layout import block_modes, layout
 from planner.serving.memory import weight_bytes_per_gpu

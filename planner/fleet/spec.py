@@ -42,12 +42,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from hardware.catalogue import Catalogue
 from hardware.errors import CatalogueError
-from models.catalogue import model as load_model
 from models.errors import ModelError
 from planner.engine.profile import EngineProfile, engine
 from planner.errors import InputError
 from planner.fleet.question import Fleet, FleetKind, FleetModel, label_of
 from planner.milp.fleet_problem import OBJECTIVES
+from planner.model_file import model as load_model
 from planner.record import record
 from planner.serving.candidates import Limits
 from planner.serving.resolve import check_context

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import field
 
 from hardware.catalogue import Catalogue
-from models.catalogue import model as load_model
 from planner.budget import Budget
+from planner.model_file import model as load_model
 from planner.record import record
 from planner.report.fleet_summary import SECONDS_PER_HOUR
 from planner.search.training import optimise_training

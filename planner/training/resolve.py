@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from models.catalogue import model as load_model
 from planner.errors import InputError
+from planner.model_file import model as load_model
 from planner.serving import resolve
 from planner.training.workload import DEFAULT_DP_OVERLAP_FRACTION, DEFAULT_TP_OVERLAP_FRACTION, TrainingWorkload
 
