@@ -140,6 +140,9 @@ def _run(args: list[str]) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
+    except click.exceptions.NoArgsIsHelpError as exc:  # a bare group (`rackplan`, `rackplan train`): its help,
+        exc.show()                                      # as lines on stderr, click's usage exit code
+        sys.exit(exc.exit_code)
     except click.UsageError as exc:
         sub = exc.ctx.command_path.split(' ', 1)[1] if exc.ctx and ' ' in exc.ctx.command_path else ''
         hint = f" (see: rackplan {sub} --help)"

@@ -8,7 +8,7 @@ import sys
 import click
 import pytest
 
-from planner.cli.main import COMMANDS, cli
+from planner.cli.main import COMMANDS, cli, main
 
 HEAVY = ("numpy", "pulp", "highspy", "pydantic", "tabulate", "matplotlib", "ray", "hypothesis")
 PROBE = """
@@ -197,3 +197,16 @@ def test_the_console_script_loads_a_command_with_the_collector_paused_then_colle
 def test_the_collector_is_on_again_when_no_command_runs(argv):
     # the group's callback never runs (click exits first): main turns the collector back on as it returns
     assert _gc_trace(argv)[-1] == "end True"
+
+
+def test_a_bare_group_prints_its_help_as_lines(capsys):
+    # `rackplan train` names a group, no command: click's NoArgsIsHelpError carries the group's help, which
+    # the one-line error path used to print as one line of literal "\n"s; now the help's own lines, exit 2
+    # (click's usage exit code, as for any usage error: the exit codes in `rackplan --help`).
+    with pytest.raises(SystemExit) as info:
+        main(["train"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "\\n" not in err
+    assert err.splitlines()[0] == "Usage: rackplan train [OPTIONS] COMMAND [ARGS]..."
+    assert any(line.split()[:1] == ["plan"] for line in err.splitlines())  # the commands listed, one a line
