@@ -173,10 +173,10 @@ def _fabric(prob: pulp.LpProblem, p: FleetProblem, n: list, flows: dict, reduce:
     unit = FABRIC_UNIT_BYTES_PER_S
     sent, received = kv_bytes_per_instance(p)
     kv = {key: p.models[key[0]].kv_bytes_per_request[key[1]] / unit for key in flows}
+    inst = [(c.fabric_load[t] / unit).tolist() for t in range(3)]  # every column's load per tier, in units
     for k, kind in enumerate(p.kinds):
         cap = kind.fabric_capacity_bytes_per_s / unit
         on = np.flatnonzero(c.kind == k).tolist()
-        inst = [(c.fabric_load[t] / unit).tolist() for t in range(3)]
         same = [(f, kv[key]) for key, f in flows.items() if key[2] == k and key[3] == k]
         out = [(f, kv[key]) for key, f in flows.items() if key[2] == k and key[3] != k]
         into = [(f, kv[key]) for key, f in flows.items() if key[3] == k and key[2] != k]

@@ -146,7 +146,6 @@ def block_gemms(shape: ModelShape, lay: Layout, tokens: np.ndarray, setup: GemmS
     return BlockGemms(tokens, block_gemm_s(shape, setup, tokens, (lay.stage_layers, lay.dense_layers, lay.moe_layers)))
 
 
-
 def per_layout(terms_of, lay: Layout):
     """``terms_of(lay)``, a dataclass of per-row arrays that depend on each row's tp, pp, dp and ep alone
     (and what the layout derives from them), computed on one row of each distinct layout and taken to every
