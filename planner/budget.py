@@ -12,8 +12,8 @@ import numpy as np
 
 from hardware.specs import TIERS, Hardware
 from planner.errors import InputError
-from planner.record import record
 from planner.units import from_kw, kw
+from specbase.record import record
 
 
 @record

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.errors import InputError
-from planner.record import record
+from specbase.record import record
 
 
 @record

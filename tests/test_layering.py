@@ -4,6 +4,7 @@ catalogue files -> specs -> candidates (numpy) -> MILP (PuLP) -> Plan -> verific
 Inside ``planner`` the subpackages are stages in the order of ``STAGES``: a module may import its own
 stage and any lower one, never a higher one (the top-level core modules are the lowest stage, the
 public API in ``planner/__init__.py`` sits just below the CLI).
+``specbase`` (records and field checks, the base of every spec) imports none of the others, nor pydantic;
 ``hardware`` and ``models`` import nothing from ``planner``; only the formulation/solve modules
 import ``pulp``; only ``planner.report.tables`` imports ``tabulate``; only ``planner.report.plot`` imports
 ``matplotlib`` and only
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("hardware", "models", "planner")
+PACKAGES = ("specbase", "hardware", "models", "planner")
 PULP_MODULES = {"planner.milp.serving", "planner.milp.solve", "planner.milp.fleet", "planner.milp.fleet_solve",
                 "planner.milp.training", "planner.milp.choice"}
 TABULATE_MODULES = {"planner.report.tables"}
@@ -81,13 +82,16 @@ def test_stage_order(module, path):
 def test_every_package_has_modules():
     # Guards the walk itself: an empty list would make every check below pass vacuously.
     names = {m for m, _ in MODULES}
-    assert {"hardware.specs", "models.counts", "planner.serving.roofline", "planner.cli.main"} <= names
+    assert {"specbase.checks", "hardware.specs", "models.counts", "planner.serving.roofline",
+            "planner.cli.main"} <= names
 
 
 @pytest.mark.parametrize("module,path", MODULES, ids=[m for m, _ in MODULES])
 def test_layers(module, path):
     imported = _imports(path)
     roots = {name.split(".")[0] for name in imported}
+    if module.startswith("specbase"):
+        assert not roots & {"hardware", "models", "planner", "pydantic"}, f"{module} imports {roots}"
     if module.startswith(("hardware", "models")):
         assert "planner" not in roots, f"{module} imports planner"
     if module.startswith("hardware"):

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.record import record
+from specbase.record import record
 
 ALL_REDUCE = "all-reduce"
 ALL_GATHER = "all-gather"

@@ -19,7 +19,7 @@ from planner.engine.kernels import comm as comm_kernels
 from planner.engine.kernels import gemm, moe
 from planner.engine.kernels.attention import AttentionKernels, for_gpu
 from planner.engine.profile import EngineProfile
-from planner.record import record
+from specbase.record import record
 
 # PCIe Gen5 x16 host->device measured 55.4 GB/s of 63 GB/s (88 %) on H200 (docs/sources.md [E11]);
 # h200_microbench.json h2d_pinned 54.9 GB/s. NVLink-C2C: measured 360-377 of 450 GB/s (~0.82) [N3].

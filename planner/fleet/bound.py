@@ -36,12 +36,12 @@ import numpy as np
 
 from planner.fleet.dominance import distinct
 from planner.milp.fleet_problem import is_power_of_two
-from planner.record import record
 from planner.serving.candidates import Limits, scored_table
 from planner.serving.disagg import decode_scores
 from planner.serving.evaluate import row_blocks
 from planner.serving.plan import PlanArrays
 from planner.serving.scenario import Scenario
+from specbase.record import record
 
 # Rows per instance size scored in the first round; a size with no row meeting the limits yet
 # scores this many times more in the next round.

@@ -24,9 +24,9 @@ from planner.fleet.verify import Verified, verify
 from planner.milp.fleet import build as build_milp
 from planner.milp.fleet_problem import FleetProblem
 from planner.milp.fleet_solve import FleetSolution, solve
-from planner.record import record
 from planner.search import driver
 from planner.units import ms
+from specbase.record import record
 
 
 @record

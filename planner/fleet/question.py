@@ -11,10 +11,10 @@ import re
 from hardware.specs import Hardware
 from models.spec import ModelSpec
 from planner.engine.profile import EngineProfile
-from planner.record import record
 from planner.serving.candidates import Limits
 from planner.serving.space import SearchSpace
 from planner.serving.workload import Workload
+from specbase.record import record
 
 
 @record

@@ -48,11 +48,11 @@ from planner.errors import InputError
 from planner.fleet.question import Fleet, FleetKind, FleetModel, label_of
 from planner.milp.fleet_problem import OBJECTIVES
 from planner.model_file import model as load_model
-from planner.record import record
 from planner.serving.candidates import Limits
 from planner.serving.resolve import check_context
 from planner.serving.workload import Workload
 from planner.units import KILO, from_kw
+from specbase.record import record
 
 SERVING = ("agg", "disagg", "any")
 Serving = Literal["agg", "disagg", "any"]

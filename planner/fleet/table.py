@@ -50,13 +50,13 @@ from planner.milp.fleet_problem import (
 )
 from planner.milp.serving import candidate_name
 from planner.quant import MODE_NAMES
-from planner.record import record
 from planner.search.prune import best_per_group
 from planner.serving.candidates import enumerate_plans
 from planner.serving.disagg import kv_bytes_per_request, prefill_scores
 from planner.serving.plan import PlanArrays
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, batch_ladder, default_space, validate
+from specbase.record import record
 
 # Prompts per prefill batch. Prefill is compute-bound beyond a few thousand tokens per pass,
 # so prompt throughput is flat long before 64 prompts of typical length; engines cap tokens

@@ -23,7 +23,6 @@ from planner.fleet.table import prefill_space, scenario
 from planner.milp.fleet_problem import AGG, DECODE, PREFILL, ROLES, FleetProblem, KindData, first_fit_decreasing
 from planner.milp.fleet_solve import FleetSolution
 from planner.quant import MODE_NAMES
-from planner.record import record
 from planner.serving import parallel
 from planner.serving.disagg import decode_scores, kv_bytes_per_request, prefill_scores
 from planner.serving.evaluate import evaluate
@@ -31,6 +30,7 @@ from planner.serving.plan import Plan, PlanArrays
 from planner.serving.space import default_space, validate
 from planner.verify import kit
 from planner.verify.kit import Check, Verdict
+from specbase.record import record
 
 FLOW_RELATIVE_TOLERANCE = 1e-6
 

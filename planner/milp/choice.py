@@ -22,8 +22,8 @@ import numpy as np
 import pulp
 
 from hardware.specs import TIERS
-from planner.record import record
 from planner.units import GIGA
+from specbase.record import record
 
 # HiGHS rejects matrix coefficients of 1e15 or more (its large_matrix_value option), and a large
 # job's fabric load passes 1e15 bytes/s: fabric rows are written in GB/s, memory rows in GB.

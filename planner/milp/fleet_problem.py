@@ -27,8 +27,8 @@ from dataclasses import field
 
 import numpy as np
 
-from planner.record import record
 from planner.serving.plan import Plan
+from specbase.record import record
 
 ROLES = ("agg", "prefill", "decode")
 AGG, PREFILL, DECODE = range(3)

@@ -30,7 +30,7 @@ from planner.errors import SolverError
 from planner.milp.fleet import Milp, build
 from planner.milp.fleet_problem import DECODE, PREFILL
 from planner.milp.solve import Wording, run
-from planner.record import record
+from specbase.record import record
 
 # The second solve may give up this much of the first optimum (relative): the solver holds
 # sums of float coefficients to about 1e-9, so a tighter floor could make it infeasible.

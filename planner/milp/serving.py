@@ -32,8 +32,8 @@ import numpy as np
 
 from planner import quant
 from planner.milp.choice import GB, Budgets, Model, add_budgets, add_objective, add_per_choice, choose_one
-from planner.record import record
 from planner.serving.plan import PlanArrays
+from specbase.record import record
 
 OBJECTIVES = ("max_tps", "min_gpus")
 # Row scaling: HiGHS rejects matrix entries of 1e15 or more, and well-scaled rows solve

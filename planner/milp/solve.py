@@ -21,7 +21,7 @@ import pulp
 
 from planner.errors import InfeasibleError, InputError, SolverError
 from planner.milp.choice import Model
-from planner.record import record
+from specbase.record import record
 
 SOLVERS = ("highs", "cbc")
 # HiGHS/CBC default relative MIP gaps (1e-4) would allow a plan 0.01 % below the optimum;

@@ -32,8 +32,8 @@ from __future__ import annotations
 import numpy as np
 
 from planner.milp.choice import GB, Budgets, Model, add_budgets, add_objective, add_per_choice, choose_one
-from planner.record import record
 from planner.training.workload import PRECISIONS, RECOMPUTE_MODES, TrainingPlanArrays
+from specbase.record import record
 
 OBJECTIVES = ("max_tokens_per_s", "min_gpus")
 

@@ -17,9 +17,9 @@ from typing import Any
 from tabulate import tabulate
 
 from planner.budget import footprint_text
-from planner.record import record
 from planner.report.fields import human_field
 from planner.units import gb, mb, ms
+from specbase.record import record
 
 FORMATS = ("table", "markdown", "csv", "json")
 

@@ -26,9 +26,9 @@ import numpy as np
 from planner.errors import InfeasibleError
 from planner.files import write_with
 from planner.milp.solve import Solution, solve
-from planner.record import record
 from planner.search import prune
 from planner.verify.kit import Verdict
+from specbase.record import record
 
 
 @record

@@ -20,7 +20,6 @@ from planner.budget import Budget, fabric_capacity_bytes_per_s, max_instances
 from planner.errors import InfeasibleError, InputError
 from planner.milp import serving as formulation
 from planner.milp.solve import Solution
-from planner.record import record
 from planner.search import driver, prune
 from planner.search.driver import Answer, Choice
 from planner.serving.candidates import (
@@ -36,6 +35,7 @@ from planner.serving.plan import Plan, concat_rows
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, validate
 from planner.verify.serving import verify_all
+from specbase.record import record
 
 # Spaces up to this many rows are scored whole and kept for the explanation's re-solves (the default
 # space enumerates ~110k rows, ~100 MB scored); larger ones are scored SCORE_CHUNK_ROWS at a time, so the

@@ -20,13 +20,13 @@ from planner.budget import Budget, fabric_capacity_bytes_per_s
 from planner.errors import InputError
 from planner.milp import training as tf
 from planner.milp.solve import Solution
-from planner.record import record
 from planner.search import driver, prune
 from planner.search.diagnose import SECONDS_PER_DAY, explain_training_infeasible
 from planner.search.driver import Answer, Choice
 from planner.training.evaluate import TrainingScenario
 from planner.training.space import TrainingCandidates, TrainingSearchSpace, training_candidates, validate
 from planner.verify.training import verify_training
+from specbase.record import record
 
 __all__ = ["SECONDS_PER_DAY", "TrainingChoice", "TrainingResult", "optimise_training", "target_from_deadline"]
 

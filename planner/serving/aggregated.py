@@ -74,7 +74,6 @@ import numpy as np
 from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
-from planner.record import record
 from planner.serving.comm import Comm, CurveCollectives, comm
 from planner.serving.fixed_point import BlockGemms, chunk_read_bytes, lifetimes, settle, steady_terms, take_decode
 from planner.serving.layout import Layout
@@ -96,6 +95,7 @@ from planner.serving.roofline import (
     prompt_attention_s,
 )
 from planner.serving.shape import ModelShape
+from specbase.record import record
 
 
 @record

@@ -14,13 +14,13 @@ import numpy as np
 
 from planner import quant
 from planner.errors import InputError
-from planner.record import record
 from planner.serving import parallel
 from planner.serving.evaluate import Scores, evaluate, shape_of
 from planner.serving.plan import PlanArrays
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace
 from planner.units import from_ms
+from specbase.record import record
 
 
 @record

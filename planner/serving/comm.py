@@ -55,9 +55,9 @@ from planner.engine.kernels.comm import (
     p2p_s,
 )
 from planner.engine.rates import Rates
-from planner.record import record
 from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
+from specbase.record import record
 
 
 @record

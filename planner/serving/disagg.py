@@ -38,7 +38,6 @@ import numpy as np
 from models import counts
 from planner import quant
 from planner.engine.rates import rates
-from planner.record import record
 from planner.serving.aggregated import DecodeTerms, PromptWork, iteration
 from planner.serving.evaluate import Scores, evaluate
 from planner.serving.layout import block_modes, layout
@@ -46,6 +45,7 @@ from planner.serving.plan import PlanArrays
 from planner.serving.scenario import Scenario
 from planner.serving.shape import ModelShape, model_shape, prefill_attention_scale
 from planner.serving.workload import Workload
+from specbase.record import record
 
 
 def decode_scenario(scenario: Scenario) -> tuple[Scenario, ModelShape]:

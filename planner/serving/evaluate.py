@@ -33,7 +33,6 @@ import numpy as np
 
 from hardware.specs import TIERS
 from planner.engine.rates import rates
-from planner.record import record
 from planner.serving import parallel
 from planner.serving.aggregated import serving
 from planner.serving.comm import comm
@@ -55,6 +54,7 @@ from planner.serving.roofline import (
 from planner.serving.scenario import Scenario
 from planner.serving.shape import ModelShape, model_shape, prefill_attention_scale
 from planner.units import gb, kw
+from specbase.record import record
 
 LIMITS = ("compute", "hbm", "comm", "offload", "gemm", "moe", "attn")  # attn: attention kernels
 # Rows per block of ``evaluate`` (0.25 MB per float array: the temporaries of a block, and of each round of the

@@ -50,7 +50,6 @@ import numpy as np
 
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
-from planner.record import record
 from planner.serving.comm import CurveCollectives
 from planner.serving.layout import Layout
 from planner.serving.plan import concat_rows, put_rows, take_rows
@@ -63,6 +62,7 @@ from planner.serving.roofline import (
     routed_read_bytes,
 )
 from planner.serving.shape import ModelShape
+from specbase.record import record
 
 # Little's-law iteration of TPOT: at most this many rounds; a row stops once its TPOT moves by less than
 # this share (each plain round shrinks the change ~20x).

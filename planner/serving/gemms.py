@@ -24,7 +24,7 @@ core are not here (their own curves); neither are norms or biases.
 from __future__ import annotations
 
 from models.spec import ModelSpec
-from planner.record import record
+from specbase.record import record
 
 
 @record

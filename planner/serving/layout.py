@@ -17,9 +17,9 @@ from dataclasses import replace
 import numpy as np
 
 from planner import quant
-from planner.record import record
 from planner.serving.plan import PlanArrays
 from planner.serving.shape import ModelShape
+from specbase.record import record
 
 # Checkpoint formats that quantise the routed experts only: gpt-oss's quant_method "mxfp4" lists
 # attention, router, embeddings and lm_head in modules_to_not_convert (models/data/SOURCES.toml).

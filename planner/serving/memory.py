@@ -18,9 +18,9 @@ import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES, LOGIT_BYTES
 from planner.engine.profile import EngineProfile
-from planner.record import record
 from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
+from specbase.record import record
 
 # Hidden-sized live buffers per token in a layer (residual, norm output, attention output, QKV).
 HIDDEN_BUFFERS_PER_TOKEN = 4.0

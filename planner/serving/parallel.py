@@ -30,7 +30,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from models.spec import ModelSpec
-from planner.record import record
+from specbase.record import record
 
 
 def _always(model: ModelSpec, x) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import asdict, fields, is_dataclass, replace
 import numpy as np
 
 from planner import quant
-from planner.record import record
+from specbase.record import record
 
 
 @record

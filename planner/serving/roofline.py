@@ -59,9 +59,9 @@ from planner.engine.kernels.attention import QUERY_TILE
 from planner.engine.kernels.gemm import Dims, GemmShapes, ModeRows, Modes
 from planner.engine.kernels.gemm import modes as gemm_modes
 from planner.engine.rates import Rates
-from planner.record import record
 from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
+from specbase.record import record
 
 if TYPE_CHECKING:
     from planner.serving.fixed_point import BlockGemms

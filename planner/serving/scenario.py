@@ -8,8 +8,8 @@ from hardware.specs import Hardware
 from models.counts import SeedMoeApproximation
 from models.spec import ModelSpec
 from planner.engine.profile import EngineProfile, engine
-from planner.record import record
 from planner.serving.workload import Workload
+from specbase.record import record
 
 
 @record

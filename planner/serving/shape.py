@@ -16,8 +16,8 @@ import numpy as np
 
 from models import counts
 from models.spec import ModelSpec
-from planner.record import record
 from planner.serving.gemms import Gemm, dense_gemms
+from specbase.record import record
 
 # GQA/MHA attention block: RMSNorm, fused QKV GEMM, rotary + KV-cache append, attention, O GEMM.
 GQA_ATTENTION_KERNELS = 5

@@ -16,8 +16,8 @@ from dataclasses import asdict, fields, replace
 
 from planner import quant
 from planner.errors import InputError
-from planner.record import record
 from planner.serving.scenario import Scenario
+from specbase.record import record
 
 DEFAULT_MAX_BATCH = 4096
 DEFAULT_OFFLOAD_LEVELS = (0.0, 0.25, 0.5)

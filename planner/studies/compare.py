@@ -23,7 +23,6 @@ from hardware.errors import CatalogueError
 from models.errors import ModelError
 from planner.budget import Budget, max_instances
 from planner.errors import InfeasibleError, InputError, PlannerError
-from planner.record import record
 from planner.report.narrow import PRIORITY, narrow_table
 from planner.report.summary import choice_row
 from planner.report.tables import (
@@ -41,6 +40,7 @@ from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, default_space
 from planner.studies.serving import Document
 from planner.studies.shared import limited_table, same_table_order, shared_table, sharing_tables
+from specbase.record import record
 
 # Axis order is row order: the first axis varies slowest.
 AXES = ("model", "hardware", "budget", "context", "quant", "fabric", "serving", "latency")

@@ -41,10 +41,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hardware.toml_file import read_toml
 from planner.errors import InputError
 from planner.files import write_text
-from planner.record import record
 from planner.serving.workload import Workload
 from planner.studies.compare import ScenarioSpec, Settings, axis_values, expand, plan_row
 from planner.studies.executors import run_unordered
+from specbase.record import record
 
 SWEEP_FORMATS = ("csv", "jsonl")
 # Grid values are bounded as the command-line options are (planner.cli.options): beyond these an

@@ -18,13 +18,13 @@ from dataclasses import field
 from hardware.catalogue import Catalogue
 from planner.budget import Budget
 from planner.model_file import model as load_model
-from planner.record import record
 from planner.report.fleet_summary import SECONDS_PER_HOUR
 from planner.search.training import optimise_training
 from planner.training.evaluate import TrainingScenario, TrainingScores, evaluate_training_plan
 from planner.training.space import default_training_space
 from planner.training.workload import TrainingPlan, TrainingWorkload
 from planner.units import KILO, TERA
+from specbase.record import record
 
 TOLERANCE = 0.10
 """The bar: a prediction within 10 % of the published figure."""

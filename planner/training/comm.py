@@ -50,11 +50,11 @@ from planner.engine.collectives import (
     collective_cost,
     tier_of_span,
 )
-from planner.record import record
 from planner.training.parallel import tier_span_gpus
 from planner.training.rates import TrainingRates
 from planner.training.shape import TrainingShape
 from planner.training.workload import OptimiserSpec
+from specbase.record import record
 
 
 @record

@@ -43,7 +43,6 @@ import numpy as np
 from hardware.specs import Hardware
 from models.spec import ModelSpec
 from planner.engine.activations import LOGIT_BYTES
-from planner.record import record
 from planner.serving.evaluate import CommonScores
 from planner.training.comm import training_comm
 from planner.training.gemm_time import dense_forward_s, expert_forward_s, mla_up_forward_s
@@ -62,6 +61,7 @@ from planner.training.parallel import layout_mask, num_micro_batches
 from planner.training.rates import training_rates
 from planner.training.shape import TrainingShape, training_shape
 from planner.training.workload import PRECISIONS, TrainingPlan, TrainingPlanArrays, TrainingWorkload
+from specbase.record import record
 
 LIMITS = ("compute", "hbm", "comm", "bubble")
 # Non-matmul kernels write each stored activation once in the forward pass, then read it and

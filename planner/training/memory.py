@@ -33,10 +33,10 @@ from dataclasses import fields
 import numpy as np
 
 from planner.engine.activations import ACTIVATION_BYTES, LOGIT_BYTES
-from planner.record import record
 from planner.serving.memory import HbmParts
 from planner.training.shape import TrainingShape
 from planner.training.workload import OptimiserSpec
+from specbase.record import record
 
 DROPOUT_MASK_BYTES = 1.0  # one byte per element (Korthikanti section 4.1)
 # fp32 router probabilities per token and expert: Megatron-Core keeps the router in fp32 (`--moe-router-dtype

@@ -15,8 +15,8 @@ from hardware.specs import TIERS, Hardware
 from planner import quant
 from planner.engine.kernels import gemm, moe
 from planner.engine.rates import HOST_LINK_EFFICIENCY
-from planner.record import record
 from planner.training.workload import PRECISIONS
+from specbase.record import record
 
 # The GEMM curve's engine: ``default`` pools the measured engines (planner.engine.kernels.tables).
 GEMM_ENGINE = "default"

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from models import counts
 from models.spec import ModelSpec
-from planner.record import record
 from planner.serving.gemms import Gemm, dense_gemms
 from planner.serving.shape import BlockShape, block_fields
+from specbase.record import record
 
 
 @record

@@ -22,12 +22,12 @@ from dataclasses import replace
 import numpy as np
 
 from planner.errors import InputError
-from planner.record import record
 from planner.serving.space import DeclaredSpace, expert_degrees, powers_of_two
 from planner.training.evaluate import TrainingScenario, TrainingScores, evaluate_training, memory_of
 from planner.training.memory import TRAINING_HBM_USABLE_FRACTION
 from planner.training.parallel import layout_mask
 from planner.training.workload import PRECISIONS, RECOMPUTE_MODES, ZERO_STAGES, TrainingPlanArrays
+from specbase.record import record
 
 DEFAULT_PP = (1, 2, 4, 8, 16, 32)
 DEFAULT_VPP = (1, 2, 4, 8)

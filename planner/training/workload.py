@@ -24,8 +24,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from planner.errors import InputError
-from planner.record import record
 from planner.serving.plan import take_rows
+from specbase.record import record
 
 RECOMPUTE_MODES: tuple[str, ...] = ("none", "selective", "full")
 """Activation recomputation (Korthikanti et al. 2022, arXiv 2205.05198): none stores every

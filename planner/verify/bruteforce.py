@@ -13,12 +13,12 @@ import itertools
 import numpy as np
 
 from planner.budget import Budget, fabric_capacity_bytes_per_s, max_instances
-from planner.record import record
 from planner.serving.candidates import Limits
 from planner.serving.evaluate import evaluate
 from planner.serving.plan import Plan, PlanArrays
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, validate
+from specbase.record import record
 
 
 @record

@@ -23,7 +23,7 @@ import itertools
 import numpy as np
 
 from planner.milp.fleet_problem import AGG, DECODE, PREFILL, FleetProblem, first_fit_decreasing
-from planner.record import record
+from specbase.record import record
 
 MAX_COMBINATIONS = 300_000
 

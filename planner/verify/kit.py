@@ -15,7 +15,7 @@ import numpy as np
 
 from hardware.specs import TIERS
 from planner.errors import VerificationError
-from planner.record import record
+from specbase.record import record
 
 # The solver sums float coefficients times integer values it holds to ~1e-9; 1e-6 relative
 # leaves room for that and nothing else.

@@ -29,7 +29,7 @@ from functools import cache
 import numpy as np
 
 from planner.engine.kernels import tables
-from planner.record import record
+from specbase.record import record
 
 # Decode kernels read an FP8 KV cache at their own speed (SGLang's dequantising paths run 2x slower per
 # FLOP on H200 than BF16), so each decode kind has an ``_fp8`` twin for KV caches of at most one byte.

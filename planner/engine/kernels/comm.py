@@ -50,7 +50,7 @@ import numpy as np
 
 from hardware.specs import TIERS, Hardware
 from planner.engine.kernels import tables
-from planner.record import record
+from specbase.record import record
 
 
 @record

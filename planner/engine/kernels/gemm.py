@@ -40,7 +40,7 @@ import numpy as np
 
 from planner import quant, units
 from planner.engine.kernels import tables
-from planner.record import record
+from specbase.record import record
 
 # Effective output tiles (m x n) the fit chooses among; on H200 vLLM BF16, 16 x 64 scores 11.6 % MAPE,
 # 64 x 64 21.8 %, while Blackwell nvfp4 prefers 128 x 128 (13.5 % against 24.3 % at 16 x 64).

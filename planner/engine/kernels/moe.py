@@ -51,7 +51,7 @@ import numpy as np
 
 from planner import quant, units
 from planner.engine.kernels import tables
-from planner.record import record
+from specbase.record import record
 
 PARAMS = ("launch_us", "compute_fraction", "hbm_fraction", "pad_tokens", "thin_inter", "blend", "hit_sharpness",
           "permute_passes", "expert_us", "path_us", "path_pairs")

@@ -9,7 +9,7 @@ from dataclasses import FrozenInstanceError, asdict, dataclass, field, fields, i
 import numpy as np
 import pytest
 
-from planner.record import record
+from specbase.record import record
 
 
 def _pair(kw_only: bool = False):
