@@ -11,58 +11,18 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING
 
 from models.errors import ModelError
 from models.hf import load_hf_config
 from models.hf_cache import cached_config
 from models.spec import ModelSpec
 
+if TYPE_CHECKING:  # the file's pydantic schema, imported when the file is parsed
+    from models.sources_schema import CatalogueEntry, Sources
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SOURCES_FILE = DATA_DIR / "SOURCES.toml"
-
-
-class Snapshot(BaseModel):
-    """Where the catalogue's configs were copied from."""
-
-    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
-
-    repository: str
-    commit: str = Field(pattern=r"^[0-9a-f]{40}$")
-    commit_date: str
-    folder: str
-    history: str
-
-
-class CatalogueEntry(BaseModel):
-    """One catalogue model: its file, its HF id and where the copy came from."""
-
-    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
-    file: str
-    hf_id: str = Field(pattern=r"^[^/\s]+/[^/\s]+$")
-    hf_aliases: tuple[str, ...] = ()
-    upstream_path: str
-    git_blob: str
-    notes: str
-
-    def source(self, snapshot: Snapshot) -> str:
-        """One-line provenance for ``ModelSpec.source``."""
-        return (
-            f"https://huggingface.co/{self.hf_id}/blob/main/config.json, copied from "
-            f"{snapshot.repository}@{snapshot.commit[:9]}:{self.upstream_path}"
-        )
-
-
-class Sources(BaseModel):
-    """Schema of ``SOURCES.toml``."""
-
-    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
-
-    snapshot: Snapshot
-    model: tuple[CatalogueEntry, ...]
 
 
 @lru_cache(maxsize=1)
@@ -74,15 +34,13 @@ def sources() -> Sources:
     """
     import tomllib  # pure Python, ~7 ms to import: a plan of a catalogue model takes its record instead
 
+    from models.sources_schema import validate  # pydantic: only when the file is parsed
+
     try:
         raw = tomllib.loads(SOURCES_FILE.read_text(encoding="utf-8"))
-        parsed = Sources.model_validate(raw)
+        parsed = validate(raw, str(SOURCES_FILE))
     except tomllib.TOMLDecodeError as exc:
         raise ModelError(f"{SOURCES_FILE}: malformed TOML ({exc}); fix the syntax") from None
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(part) for part in err["loc"])
-        raise ModelError(f"{SOURCES_FILE}: field '{where}': {err['msg']}; fix the entry") from None
     for entry in parsed.model:
         if not (DATA_DIR / entry.file).is_file():
             raise ModelError(

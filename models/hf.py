@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from models.errors import ModelError
 from models.spec import MlaSpec, ModelSpec, MoeSpec
 
@@ -71,12 +69,8 @@ def load_hf_config(
     try:
         fields = _fields(cfg, label)
         return ModelSpec(name=name or default_name, source=source or default_source, **fields)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(part) for part in err["loc"])
-        field = f" field '{where}':" if where else ""
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ModelError(f"{label}:{field} {msg}; fix the config") from None
+    except ValueError as exc:  # a field check (specbase.checks.FieldError names the field) or a check across fields
+        raise ModelError(f"{label}: {exc}; fix the config") from None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -3,8 +3,11 @@
 Field names follow ``config.json`` (``hidden_size``, ``num_key_value_heads``,
 ``num_experts_per_tok``, ``moe_intermediate_size``, ``kv_lora_rank``) so that a spec can be
 diffed against the model card. Specs are normally built by :func:`models.hf.load_hf_config`,
-which picks the keys it needs from a real config and ignores the rest; the classes here
-forbid unknown fields, so a misspelt key in code fails loudly.
+which picks the keys it needs from a real config and ignores the rest; the classes here are
+frozen records with declared field checks (`specbase.checks.spec`, no pydantic) that refuse
+unknown fields, so a misspelt key in code fails loudly, and a wrong value raises
+`specbase.checks.FieldError` (one line: ``field 'hidden_size' must be > 0 (got 0)``) or, for a
+check across fields, a ``ValueError`` naming both.
 
 A few fields are ours, derived by the loader rather than read from one HF key:
 ``mlp_gated``, ``qk_norm``, ``attention_sinks``, ``native_weight_quant`` and the MoE layout.
@@ -12,11 +15,12 @@ A few fields are ours, derived by the loader rather than read from one HF key:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from specbase.checks import FieldError, flag, integer, spec, text
 
 LayerType = Literal["sliding_attention", "full_attention"]
+LAYER_TYPES = ("sliding_attention", "full_attention")
 
 
 def _at_most(name: str, value: int, limit_name: str, limit: int) -> None:
@@ -25,7 +29,13 @@ def _at_most(name: str, value: int, limit_name: str, limit: int) -> None:
         raise ValueError(f"{name}={value} exceeds {limit_name}={limit}")
 
 
-class MoeSpec(BaseModel):
+def _set(obj, name: str, value) -> None:
+    """Fill a field of a frozen spec while it is built (its ``__post_init__``)."""
+    obj.__dict__[name] = value
+
+
+@spec
+class MoeSpec:
     """Mixture-of-experts block, shared by every MoE layer of a model.
 
     Attributes:
@@ -48,41 +58,30 @@ class MoeSpec(BaseModel):
             (Qwen2-MoE).
     """
 
-    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
+    num_experts: int = integer(gt=0)
+    num_experts_per_tok: int = integer(gt=0)
+    moe_intermediate_size: int = integer(gt=0)
+    num_shared_experts: int = integer(ge=0, default=0)
+    shared_expert_intermediate_size: int = integer(ge=0, default=None)  # None: num_shared x width
+    num_dense_layers: int = integer(ge=0, default=0)
+    expert_gated: bool = flag(default=True)
+    expert_bias: bool = flag(default=False)
+    router_bias: bool = flag(default=False)
+    shared_expert_gate: bool = flag(default=False)
 
-    num_experts: PositiveInt
-    num_experts_per_tok: PositiveInt
-    moe_intermediate_size: PositiveInt
-    num_shared_experts: int = Field(default=0, ge=0)
-    shared_expert_intermediate_size: int = Field(default=0, ge=0)
-    num_dense_layers: int = Field(default=0, ge=0)
-    expert_gated: bool = True
-    expert_bias: bool = False
-    router_bias: bool = False
-    shared_expert_gate: bool = False
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_shared_width(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("shared_expert_intermediate_size") is None:
-            data = dict(data)
-            shared = data.get("num_shared_experts") or 0
-            width = data.get("moe_intermediate_size") or 0
-            data["shared_expert_intermediate_size"] = shared * width
-        return data
-
-    @model_validator(mode="after")
-    def _check(self) -> MoeSpec:
+    def __post_init__(self) -> None:
+        if self.shared_expert_intermediate_size is None:
+            _set(self, "shared_expert_intermediate_size", self.num_shared_experts * self.moe_intermediate_size)
         _at_most("num_experts_per_tok", self.num_experts_per_tok, "num_experts", self.num_experts)
         if self.num_shared_experts > 0 and self.shared_expert_intermediate_size == 0:
             raise ValueError(
                 f"num_shared_experts={self.num_shared_experts} but "
                 "shared_expert_intermediate_size is 0"
             )
-        return self
 
 
-class MlaSpec(BaseModel):
+@spec
+class MlaSpec:
     """Multi-head latent attention (DeepSeek-V2/V3, Kimi-K2).
 
     Attributes:
@@ -95,16 +94,15 @@ class MlaSpec(BaseModel):
         v_head_dim: per-head value width.
     """
 
-    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
-
-    kv_lora_rank: PositiveInt
-    q_lora_rank: PositiveInt | None = None
-    qk_nope_head_dim: PositiveInt
-    qk_rope_head_dim: PositiveInt
-    v_head_dim: PositiveInt
+    kv_lora_rank: int = integer(gt=0)
+    q_lora_rank: int | None = integer(gt=0, default=None)
+    qk_nope_head_dim: int = integer(gt=0)
+    qk_rope_head_dim: int = integer(gt=0)
+    v_head_dim: int = integer(gt=0)
 
 
-class ModelSpec(BaseModel):
+@spec
+class ModelSpec:
     """A decoder-only transformer, dense or MoE, with GQA or MLA attention.
 
     Attributes:
@@ -138,54 +136,46 @@ class ModelSpec(BaseModel):
             ``mxfp4`` for gpt-oss, experts only); informational.
     """
 
-    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1)
-    source: str
-    model_type: str
-    hidden_size: PositiveInt
-    num_hidden_layers: PositiveInt
-    num_attention_heads: PositiveInt
-    num_key_value_heads: PositiveInt
-    head_dim: PositiveInt
-    intermediate_size: int = Field(ge=0)
-    vocab_size: PositiveInt
-    tie_word_embeddings: bool = False
-    attention_bias: bool = False
-    mlp_bias: bool = False
-    mlp_gated: bool = True
-    qk_norm: bool = False
-    attention_sinks: bool = False
-    moe: MoeSpec | None = None
+    name: str = text()  # not empty (checked below)
+    source: str = text()
+    model_type: str = text()
+    hidden_size: int = integer(gt=0)
+    num_hidden_layers: int = integer(gt=0)
+    num_attention_heads: int = integer(gt=0)
+    num_key_value_heads: int = integer(gt=0, default=None)  # None: num_attention_heads
+    head_dim: int = integer(gt=0, default=None)  # None: from the MLA widths, else hidden_size // heads
+    intermediate_size: int = integer(ge=0)
+    vocab_size: int = integer(gt=0)
+    tie_word_embeddings: bool = flag(default=False)
+    attention_bias: bool = flag(default=False)
+    mlp_bias: bool = flag(default=False)
+    mlp_gated: bool = flag(default=True)
+    qk_norm: bool = flag(default=False)
+    attention_sinks: bool = flag(default=False)
+    moe: MoeSpec | None = None  # a MoeSpec or its table (checked below)
     mla: MlaSpec | None = None
-    sliding_window: PositiveInt | None = None
-    layer_types: tuple[LayerType, ...] | None = None
-    max_position_embeddings: PositiveInt | None = None
-    num_nextn_predict_layers: int = Field(default=0, ge=0)
-    torch_dtype: str | None = None
-    native_weight_quant: str | None = None
+    sliding_window: int | None = integer(gt=0, default=None)
+    layer_types: tuple[LayerType, ...] | None = None  # a sequence of LAYER_TYPES, kept as a tuple
+    max_position_embeddings: int | None = integer(gt=0, default=None)
+    num_nextn_predict_layers: int = integer(ge=0, default=0)
+    torch_dtype: str | None = text(default=None)
+    native_weight_quant: str | None = text(default=None)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _defaults(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        heads = data.get("num_attention_heads")
-        if data.get("num_key_value_heads") is None:
-            data["num_key_value_heads"] = heads
-        if data.get("head_dim") is None:
-            mla = data.get("mla")
-            if isinstance(mla, MlaSpec):
-                data["head_dim"] = mla.qk_nope_head_dim + mla.qk_rope_head_dim
-            elif isinstance(mla, dict):
-                data["head_dim"] = mla.get("qk_nope_head_dim", 0) + mla.get("qk_rope_head_dim", 0)
-            elif isinstance(heads, int) and heads > 0 and isinstance(data.get("hidden_size"), int):
-                data["head_dim"] = data["hidden_size"] // heads
-        return data
-
-    @model_validator(mode="after")
-    def _check(self) -> ModelSpec:
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise FieldError("name", "must not be empty; give the model a name")
+        _set(self, "moe", _nested("moe", self.moe, MoeSpec))
+        _set(self, "mla", _nested("mla", self.mla, MlaSpec))
+        _set(self, "layer_types", _layer_types(self.layer_types))
+        if self.num_key_value_heads is None:
+            _set(self, "num_key_value_heads", self.num_attention_heads)
+        if self.head_dim is None:
+            mla = self.mla
+            width = self.hidden_size // self.num_attention_heads if mla is None else \
+                mla.qk_nope_head_dim + mla.qk_rope_head_dim
+            if width <= 0:
+                raise FieldError("head_dim", f"must be > 0 (got {width}: hidden_size // num_attention_heads); give it")
+            _set(self, "head_dim", width)
         if self.mla is None and self.num_attention_heads % self.num_key_value_heads:
             raise ValueError(
                 f"num_attention_heads={self.num_attention_heads} is not a multiple of "
@@ -207,7 +197,6 @@ class ModelSpec(BaseModel):
             raise ValueError(
                 f"intermediate_size must be > 0: the model has {self.num_dense_layers} dense layers"
             )
-        return self
 
     @property
     def is_moe(self) -> bool:
@@ -237,3 +226,25 @@ class ModelSpec(BaseModel):
     def num_full_attention_layers(self) -> int:
         """Layers attending to the whole context."""
         return self.num_hidden_layers - self.num_sliding_layers
+
+
+def _nested(name: str, value, kind: type):
+    """``value`` as a ``kind`` spec: itself, one built from its table, or None."""
+    if value is None or isinstance(value, kind):
+        return value
+    if isinstance(value, dict):
+        return kind(**value)
+    raise FieldError(name, f"must be a {kind.__name__} or a table of its fields (got {value!r})")
+
+
+def _layer_types(value) -> tuple[str, ...] | None:
+    """``layer_types`` as a tuple of `LAYER_TYPES`; each entry named by its index when wrong."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise FieldError("layer_types", f"must be a list of {' or '.join(LAYER_TYPES)} (got {value!r})"[:200])
+    for index, kind in enumerate(value):
+        if kind not in LAYER_TYPES:
+            raise FieldError(f"layer_types.{index}", f"must be one of {', '.join(map(repr, LAYER_TYPES))} "
+                                                     f"(got {kind!r})")
+    return tuple(value)

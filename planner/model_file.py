@@ -1,8 +1,9 @@
 """A catalogue model's spec from a record of it, as the hardware catalogue keeps its entries' specs.
 
-``models.catalogue.model`` parses ``models/data/SOURCES.toml`` (``tomllib``: ~7 ms to import), validates it and
-the model's ``config.json`` with pydantic (building their validators: 10-15 ms of a plan on a 2-core EPYC), the
-same work on the same bytes in every process. `model` asks it once per content and keeps what it found in the
+``models.catalogue.model`` parses ``models/data/SOURCES.toml`` (``tomllib``: ~7 ms to import), validates it with
+pydantic (its file schema, ``models.sources_schema``: importing pydantic and building the validator, 0.03-0.06 s on
+a 2-core EPYC) and reads the model's ``config.json`` into a checked spec, the same work on the same bytes in every
+process. `model` asks it once per content and keeps what it found in the
 package's cache folder (``hardware.toml_file``: ``$RACKPLAN_CACHE_DIR``, ``RACKPLAN_CACHE_DIR=`` turns it off):
 the catalogue's lookup keys (one record, keyed by ``SOURCES.toml`` and the code that reads it) and each model's
 validated spec (keyed by those and its ``config.json``), so an edit to any of them is validated again. A record is
@@ -13,6 +14,7 @@ catalogue model (a path, a Hugging Face id in the local hub cache, an unknown na
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -75,40 +77,39 @@ def _rebuild(name: str, file: str | None, index_content: bytes) -> ModelSpec | N
 
 
 def _record(spec: ModelSpec) -> dict:
-    """The spec as JSON can hold it: each model's fields, the fields set and the fields that are tuples."""
-    out = {"fields": {}, "set": sorted(spec.model_fields_set), "tuples": [], "nested": {}}
-    for field, value in spec.__dict__.items():
-        if field in _NESTED and value is not None:
-            out["nested"][field] = {"fields": dict(value.__dict__), "set": sorted(value.model_fields_set)}
+    """The spec as JSON can hold it: its fields, the nested specs' fields and the fields that are tuples."""
+    out = {"fields": {}, "tuples": [], "nested": {}}
+    for field in dataclasses.fields(spec):
+        value = getattr(spec, field.name)
+        if field.name in _NESTED and value is not None:
+            out["nested"][field.name] = dataclasses.asdict(value)
         else:
-            out["fields"][field] = value
+            out["fields"][field.name] = value
             if isinstance(value, tuple):
-                out["tuples"].append(field)
+                out["tuples"].append(field.name)
     return out
 
 
 def _from_record(record: dict) -> ModelSpec | None:
-    """The spec a record holds, built without validation (it was validated when kept); None for another shape."""
+    """The spec a record holds (its field checks run again: microseconds); None for another shape."""
     try:
         fields = dict(record["fields"])
         for field in record["tuples"]:
             fields[field] = tuple(fields[field])
         for field, nested in record["nested"].items():
-            fields[field] = _NESTED[field].model_construct(_fields_set=set(nested["set"]), **nested["fields"])
-        if set(fields) != set(ModelSpec.model_fields):
+            fields[field] = _NESTED[field](**nested)
+        if set(fields) != {f.name for f in dataclasses.fields(ModelSpec)}:
             return None
-        return ModelSpec.model_construct(_fields_set=set(record["set"]), **fields)
+        return ModelSpec(**fields)
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
 
 def _exact(rebuilt: ModelSpec, spec: ModelSpec) -> bool:
     """The same spec, and no value of another type (1 for 1.0, a list for a tuple)."""
-    dump = json.dumps(spec.model_dump(), sort_keys=True, allow_nan=True)
-    nested = [f for f in _NESTED if getattr(spec, f) is not None]
-    return rebuilt == spec and json.dumps(rebuilt.model_dump(), sort_keys=True, allow_nan=True) == dump \
-        and rebuilt.model_fields_set == spec.model_fields_set \
-        and all(getattr(rebuilt, f).model_fields_set == getattr(spec, f).model_fields_set for f in nested)
+    dump = json.dumps(dataclasses.asdict(spec), sort_keys=True, allow_nan=True)
+    return rebuilt == spec and json.dumps(dataclasses.asdict(rebuilt), sort_keys=True, allow_nan=True) == dump \
+        and all(type(getattr(rebuilt, f.name)) is type(getattr(spec, f.name)) for f in dataclasses.fields(spec))
 
 
 def _slot(path: Path, suffix: str) -> tuple[Path | None, bytes]:
@@ -120,4 +121,4 @@ def _slot(path: Path, suffix: str) -> tuple[Path | None, bytes]:
 def _code() -> bytes:
     """The source of the modules that read the catalogue and validate a config (a change is validated again)."""
     here = Path(catalogue.__file__).parent
-    return b"".join((here / name).read_bytes() for name in ("catalogue.py", "hf.py", "spec.py"))
+    return b"".join((here / name).read_bytes() for name in ("catalogue.py", "sources_schema.py", "hf.py", "spec.py"))

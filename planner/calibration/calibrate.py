@@ -7,6 +7,7 @@ the rows the catalogue and physics accept), `planner.calibration.fit` (score and
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from hardware.catalogue import Catalogue
@@ -62,10 +63,10 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
     sources = dict(base.sources)
     for k in knobs:
         sources[toml_key(k.name)] = note
-    profile = fitted.model_copy(update={
-        "name": name, "source": note, "sources": sources,
-        "description": f"Calibrated from '{base.name}' on {len(rows)} measured runs.",
-    })
+    profile = dataclasses.replace(
+        fitted, name=name, source=note, sources=sources,
+        description=f"Calibrated from '{base.name}' on {len(rows)} measured runs.",
+    )
     return Calibration(base=base, profile=profile, before=before, after=after, rows_used=len(rows),
                        skipped=dict(mset.skipped), systems=systems, engines=engines,
                        knobs=tuple(k.name for k in knobs), identifiability=identifiability(result))

@@ -19,6 +19,7 @@ data cannot tell apart stay where they were. Knobs a data set cannot inform are 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Callable
@@ -280,7 +281,7 @@ def fit_knobs(rows: list[Measurement], hardware: dict[str, Hardware], base: Engi
     meas = measured(rows)
 
     def profile_at(theta):
-        return base.model_copy(update={k.name: from_theta(k, t) for k, t in zip(knobs, theta)})
+        return dataclasses.replace(base, **{k.name: from_theta(k, t) for k, t in zip(knobs, theta)})
 
     def residual_at(theta):
         return relative_residuals(predict(rows, hardware, [profile_at(theta)] * len(rows)), meas)
@@ -307,5 +308,5 @@ def flattened(base: EngineProfile, gpus: set[str]) -> EngineProfile:
     """
     keep = {g: v for g, v in base.gpus.items() if g not in gpus}
     start = base.on_gpu(next(iter(gpus))) if len(gpus) == 1 else base
-    return start.model_copy(update={"gpus": keep})
+    return dataclasses.replace(start, gpus=keep)
 

@@ -17,6 +17,7 @@ pass's median TPOT and TTFT errors.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -134,12 +135,12 @@ def joint_fit(train: list[Measurement], hardware: dict[str, Hardware], log=print
         for e, p in engines.items():
             upd = {k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta)
                    if kind == "engine" and o == e}
-            base = p.model_copy(update=upd)
+            base = dataclasses.replace(p, **upd)
             per_gpu = {}
             for (kind, o, k), t in zip(params, theta):
                 if kind == "pair" and o[0] == e:
                     per_gpu.setdefault(o[1], {})[k.name] = pair_value(base, k, t)
-            prof[e] = base.model_copy(update={"gpus": per_gpu})
+            prof[e] = dataclasses.replace(base, gpus=per_gpu)
         hw = {}
         for name, h in hardware.items():
             upd = {k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from planner.engine.profile import EngineProfile
 from planner.units import us
 
@@ -34,7 +36,7 @@ def _toml_line(key: str, value) -> str:
 def profile_toml(profile: EngineProfile) -> str:
     """The profile as a TOML file ``--profile`` accepts (overheads in microseconds)."""
     lines = ["# Engine profile written by rackplan calibrate: load it with --profile FILE."]
-    data = profile.model_dump()
+    data = dataclasses.asdict(profile)
     sources = data.pop("sources")
     gpus = data.pop("gpus")
     lines += [_toml_line(key, value) for key, value in data.items() if value is not None]

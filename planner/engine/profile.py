@@ -3,26 +3,29 @@
 A profile scales the per-GPU efficiency fractions of the hardware catalogue (a GPU's
 achievable HBM bandwidth and FLOP/s are properties of the part; how much of them an engine
 reaches is a property of the engine) and adds per-step costs. Profiles live in
-``planner/engine/data/*.toml``; a user file is passed with ``--profile FILE``.
+``planner/engine/data/*.toml``; a user file is passed with ``--profile FILE``. A profile is a
+frozen record whose fields declare their bounds (`specbase.checks`): a wrong value, in a file or
+in code (``dataclasses.replace`` checks again), raises one line naming the field and the bound.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hardware.toml_file import read_toml
 from planner.errors import InputError
 from planner.units import from_us
+from specbase.checks import FieldError, choice, flag, integer, mapping, number, spec, text
 
 ENGINE_DIR = Path(__file__).parent / "data"
 
 
-class EngineProfile(BaseModel):
+@spec
+class EngineProfile:
     """Achievable-efficiency multipliers and overheads of one serving engine.
 
     Attributes:
@@ -103,49 +106,46 @@ class EngineProfile(BaseModel):
             :meth:`on_gpu`; GPUs not listed use the top-level values.
     """
 
-    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", allow_inf_nan=False)
-
-    name: str
-    description: str = ""
-    source: str
-    gemm_efficiency_scale: float = Field(1.0, gt=0, le=2)
-    attention_efficiency_scale: float = Field(1.0, gt=0, le=2)
-    moe_efficiency_scale: float = Field(1.0, gt=0, le=2)
-    weight_only_efficiency_scale: float = Field(1.0, gt=0, le=2)
-    hbm_efficiency_scale: float = Field(1.0, gt=0, le=1.2)
-    comm_efficiency_scale: float = Field(1.0, gt=0, le=1.5)
-    comm_latency_scale: float = Field(1.0, gt=0, le=10)
-    step_overhead_s: float = Field(0.0, ge=0)
-    sequence_overhead_s: float = Field(0.0, ge=0)
-    per_kernel_overhead_s: float = Field(0.0, ge=0)
-    per_layer_overhead_s: float = Field(0.0, ge=0)
-    hbm_usable_fraction: float = Field(0.9, gt=0, le=1)
-    kv_memory_fraction: float = Field(1.0, gt=0, le=1)
-    kv_reserved_output_fraction: float = Field(1.0, ge=0, le=1)
-    overlap_fraction: float = Field(0.5, ge=0, le=1)
-    prefill_chunk_tokens: int = Field(8192, ge=16, le=100_000_000)
-    prefill_wait_fraction: float = Field(0.0, ge=0, le=1)
-    prompts_ahead: float = Field(0.0, ge=0, le=2)
-    ttft_overhead_s: float = Field(0.0, ge=0)
-    arrival_wait_steps: float = Field(0.0, ge=0, le=4)
-    scheduler_overlap: bool = False
-    lm_head_quant: Literal["bf16", "fp8", "int8", "int4", "fp4"] | None = None
-    default_kv_quant: Literal["bf16", "fp8", "weights"] = "bf16"
-    max_batch: int | None = Field(None, ge=1, le=1_000_000)
-    measured_batch: tuple[int, int] | None = None
+    name: str = text()
+    description: str = text(default="")
+    source: str = text()
+    gemm_efficiency_scale: float = number(gt=0, le=2, default=1.0)
+    attention_efficiency_scale: float = number(gt=0, le=2, default=1.0)
+    moe_efficiency_scale: float = number(gt=0, le=2, default=1.0)
+    weight_only_efficiency_scale: float = number(gt=0, le=2, default=1.0)
+    hbm_efficiency_scale: float = number(gt=0, le=1.2, default=1.0)
+    comm_efficiency_scale: float = number(gt=0, le=1.5, default=1.0)
+    comm_latency_scale: float = number(gt=0, le=10, default=1.0)
+    step_overhead_s: float = number(ge=0, default=0.0)
+    sequence_overhead_s: float = number(ge=0, default=0.0)
+    per_kernel_overhead_s: float = number(ge=0, default=0.0)
+    per_layer_overhead_s: float = number(ge=0, default=0.0)
+    hbm_usable_fraction: float = number(gt=0, le=1, default=0.9)
+    kv_memory_fraction: float = number(gt=0, le=1, default=1.0)
+    kv_reserved_output_fraction: float = number(ge=0, le=1, default=1.0)
+    overlap_fraction: float = number(ge=0, le=1, default=0.5)
+    prefill_chunk_tokens: int = integer(ge=16, le=100_000_000, default=8192)
+    prefill_wait_fraction: float = number(ge=0, le=1, default=0.0)
+    prompts_ahead: float = number(ge=0, le=2, default=0.0)
+    ttft_overhead_s: float = number(ge=0, default=0.0)
+    arrival_wait_steps: float = number(ge=0, le=4, default=0.0)
+    scheduler_overlap: bool = flag(default=False)
+    lm_head_quant: str | None = choice(("bf16", "fp8", "int8", "int4", "fp4"), default=None)
+    default_kv_quant: str = choice(("bf16", "fp8", "weights"), default="bf16")
+    max_batch: int | None = integer(ge=1, le=1_000_000, default=None)
+    measured_batch: tuple[int, int] | None = None  # (smallest, largest): checked below
     measured_context_tokens: tuple[int, int] | None = None
-    gemm_curve: bool = True
-    gpus: dict[str, dict[str, float]] = Field(default_factory=dict)
-    sources: dict[str, str] = Field(default_factory=dict)
+    gemm_curve: bool = flag(default=True)
+    gpus: dict[str, dict[str, float]] = mapping(mapping(number()), default_factory=dict)
+    sources: dict[str, str] = mapping(text(), default_factory=dict)
 
-    @field_validator("gpus")
-    @classmethod
-    def _known_gpu_knobs(cls, gpus: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-        for name, values in gpus.items():
+    def __post_init__(self) -> None:
+        for name in ("measured_batch", "measured_context_tokens"):
+            self.__dict__[name] = _pair(name, getattr(self, name))
+        for gpu, values in self.gpus.items():
             unknown = sorted(set(values) - set(GPU_KNOBS))
             if unknown:
-                raise ValueError(f"gpus.{name}: '{unknown[0]}' cannot be set per GPU (allowed: {', '.join(GPU_KNOBS)})")
-        return gpus
+                raise FieldError(f"gpus.{gpu}.{unknown[0]}", f"cannot be set per GPU (allowed: {', '.join(GPU_KNOBS)})")
 
     def iteration_overhead_s(self, sequences):
         """Fixed cost of one engine iteration running ``sequences`` per attention group:
@@ -169,7 +169,7 @@ class EngineProfile(BaseModel):
         if hit is None or hit[0] is not self:
             if len(_ON_GPU) > 256:
                 _ON_GPU.clear()
-            hit = (self, EngineProfile(**{**self.model_dump(), **values}))
+            hit = (self, dataclasses.replace(self, **values))
             _ON_GPU[key] = hit
         return hit[1]
 
@@ -181,6 +181,17 @@ GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficie
              "per_layer_overhead_s", "overlap_fraction", "prefill_wait_fraction", "ttft_overhead_s",
              "arrival_wait_steps", "prompts_ahead")
 _ON_GPU: dict[tuple[int, str], tuple[EngineProfile, EngineProfile]] = {}
+_PAIR = integer().metadata["check"]
+
+
+def _pair(name: str, value) -> tuple[int, int] | None:
+    """``value`` as ``(smallest, largest)``: two integers (a list from a file becomes a tuple)."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise FieldError(name, f"must be a pair [smallest, largest] (got {value!r})")
+    low, high = (_PAIR(f"{name}.{i}", v) for i, v in enumerate(value))
+    return low, high
 _US_KEYS = (("step_overhead_us", "step_overhead_s"), ("sequence_overhead_us", "sequence_overhead_s"),
             ("per_layer_overhead_us", "per_layer_overhead_s"), ("per_kernel_overhead_us", "per_kernel_overhead_s"),
             ("ttft_overhead_us", "ttft_overhead_s"))
@@ -206,12 +217,21 @@ def _from_file(path: Path) -> EngineProfile:
             raw["gpus"] = {name: _seconds(t) if isinstance(t, dict) else t for name, t in raw["gpus"].items()}
     except ValueError as exc:
         raise InputError(f"{path}: {exc}") from None
+    known = {f.name for f in dataclasses.fields(EngineProfile)}
+    for key in raw:
+        if key not in known:
+            import difflib  # only for the hint of an error
+
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            raise InputError(f"{path}: field '{key}' is not a profile key; "
+                             + (f"did you mean '{close[0]}'?" if close else "remove it"))
+    for key in ("name", "source"):
+        if key not in raw:
+            raise InputError(f"{path}: field '{key}' is required; give a string")
     try:
         return EngineProfile(**raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(file)"
-        raise InputError(f"{path}: field '{field}': {err['msg']}") from None
+    except ValueError as exc:  # specbase.checks.FieldError: the field, its bound and the value
+        raise InputError(f"{path}: {exc}") from None
 
 
 def engine_names() -> list[str]:

@@ -245,9 +245,8 @@ def _model(t: ModelTable, field: str, default_serving: str) -> FleetModel:
         raise InputError(f"{field}.name: {exc}") from None
     try:
         w = Workload(tokens_cached=t.tokens_cached, isl=t.isl, osl=t.osl)
-    except ValidationError as exc:
-        msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise InputError(f"{field}: workload: {msg} (tokens_cached = N, or isl = N and osl = N)") from None
+    except ValueError as exc:  # a field's bound (specbase.checks.FieldError) or the one-view check
+        raise InputError(f"{field}: workload: {exc} (tokens_cached = N, or isl = N and osl = N)") from None
     check_context(spec, w, fix="shorten tokens_cached (or isl + osl)", where=field)
     serving = t.serving or default_serving
     if serving == "disagg" and not w.has_prefill:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hardware.catalogue import Catalogue
 from models import catalogue as model_catalogue
 from models import counts
@@ -86,11 +88,16 @@ def model_rows(names) -> tuple[list[dict], list[Column]]:
     return rows, cols
 
 
+def _without_none(data: dict) -> dict:
+    """``data`` without its ``None`` values, nested tables too (an unset optional field is not shown)."""
+    return {k: _without_none(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None}
+
+
 def show_pairs(cat: Catalogue, kind: str, name: str) -> list[tuple[str, object]]:
     """Field/value pairs (spec, derived figures, sources) for ``rackplan show``."""
     if kind == "model":
         spec = model_catalogue.model(name)
-        data = spec.model_dump(exclude_none=True)
+        data = _without_none(dataclasses.asdict(spec))
         pairs = [(k, v) for k, v in data.items() if not isinstance(v, dict)]
         pairs += [(f"{k}.{sub}", v2) for k, v in data.items() if isinstance(v, dict) for sub, v2 in v.items()]
         pairs += [(f"derived.{k}", v) for k, v in model_summary(spec).items() if k != "name"]

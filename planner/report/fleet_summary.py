@@ -10,6 +10,8 @@ Efficiency figures count output (generated) tokens, over the GPUs in use:
 
 from __future__ import annotations
 
+import dataclasses
+
 from hardware.specs import TIERS
 from planner.budget import footprint
 from planner.fleet.optimise import FleetResult
@@ -85,7 +87,7 @@ def model_rows(result: FleetResult) -> list[dict]:
         out = float(v.output_tps[mi])
         w = m.workload
         rows.append({
-            "model": shown(m), "name": m.spec.name, "workload": w.model_dump(), "workload_label": w.label(),
+            "model": shown(m), "name": m.spec.name, "workload": dataclasses.asdict(w), "workload_label": w.label(),
             "serving_allowed": m.serving, "serving": serving, "target_tps": m.target_tps, "share": m.share,
             "weight": m.weight, "output_tps": out, "capacity_tps": float(v.capacity_tps[mi]),
             "gpus": sum(p.plan.gpus for p in pools),

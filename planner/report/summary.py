@@ -6,6 +6,7 @@ turns a scored candidate into its evaluator keys (``serving.evaluate.row``, ``tr
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from planner.budget import footprint
@@ -58,7 +59,7 @@ def scenario_dict(result: Result) -> dict:
     return {
         "model": sc.model.name, "system": sc.hardware.system.name, "gpu": sc.hardware.gpu.name,
         "fabrics": {k: f.name for k, f in sc.hardware.fabrics.items()},
-        "workload": sc.workload.model_dump(), "engine": sc.profile.name, "allow_span": sc.allow_span,
+        "workload": dataclasses.asdict(sc.workload), "engine": sc.profile.name, "allow_span": sc.allow_span,
         "budget": budget_dict(result.budget),
         "limits": {"max_tpot_s": result.limits.max_tpot_s, "max_ttft_s": result.limits.max_ttft_s},
         "target_tps": result.target_tps,

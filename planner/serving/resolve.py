@@ -39,10 +39,8 @@ def workload(tokens_cached: int | None, isl: int | None, osl: int | None,
         tokens_cached = default_tokens_cached
     try:
         return Workload(tokens_cached=tokens_cached, isl=isl, osl=osl)
-    except ValueError as exc:
-        msg = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
-        raise InputError(f"workload: {msg.removeprefix('Value error, ')} "
-                         "(--tokens-cached N, or --isl N --osl N)") from None
+    except ValueError as exc:  # a field's bound (specbase.checks.FieldError) or the one-view check
+        raise InputError(f"workload: {exc} (--tokens-cached N, or --isl N --osl N)") from None
 
 
 def check_context(model, load: Workload, allow_long_context: bool = False, fix: str | None = None,

@@ -11,14 +11,16 @@ Two views:
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from specbase.checks import integer, spec
 
 # No model has a context near this; a larger value is a typo, and would overflow int64 KV sizes.
 MAX_TOKENS = 100_000_000
 
 
-class Workload(BaseModel):
-    """Sequence shape of the served traffic.
+@spec
+class Workload:
+    """Sequence shape of the served traffic: a frozen record whose fields are checked when it is built
+    (`specbase.checks`; a wrong value raises ``FieldError``, a wrong combination ``ValueError``).
 
     Attributes:
         tokens_cached: context tokens per sequence in steady-state decode.
@@ -26,14 +28,11 @@ class Workload(BaseModel):
         osl: output sequence length in tokens.
     """
 
-    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
+    tokens_cached: int | None = integer(ge=0, le=MAX_TOKENS, default=None)
+    isl: int | None = integer(ge=1, le=MAX_TOKENS, default=None)
+    osl: int | None = integer(ge=1, le=MAX_TOKENS, default=None)
 
-    tokens_cached: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
-    isl: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
-    osl: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
-
-    @model_validator(mode="after")
-    def _one_view(self) -> Workload:
+    def __post_init__(self) -> None:
         has_io = self.isl is not None or self.osl is not None
         if self.tokens_cached is not None and has_io:
             raise ValueError("give either tokens_cached or isl/osl, not both")
@@ -41,7 +40,6 @@ class Workload(BaseModel):
             raise ValueError("isl and osl go together: give both")
         if self.tokens_cached is None and not has_io:
             raise ValueError("give tokens_cached, or isl and osl")
-        return self
 
     @property
     def has_prefill(self) -> bool:

@@ -27,6 +27,7 @@ checking they belong to this grid), drops a torn last line, and runs only the re
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import io
 import json
@@ -117,10 +118,13 @@ def load_grid(path: str | Path, catalogue_dirs=()) -> tuple[list[ScenarioSpec], 
     except ValidationError as exc:
         errors = exc.errors()
         # A misspelt key also leaves the right one missing: name the misspelling, it is the cause.
-        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        # (a workload is a record, not a pydantic model: pydantic reports its unknown key as an unexpected argument)
+        unknown = ("extra_forbidden", "unexpected_keyword_argument")
+        err = next((e for e in errors if e["type"] in unknown), errors[0])
         key = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            known = list(GridSettings.model_fields if key.startswith("settings.") else GridFile.model_fields)
+        if err["type"] in unknown:
+            known = [f.name for f in dataclasses.fields(Workload)] if key.startswith("workloads.") else \
+                list(GridSettings.model_fields if key.startswith("settings.") else GridFile.model_fields)
             close = difflib.get_close_matches(key.split(".")[-1], known, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known)}"
             raise InputError(f"{path}: unknown key '{key}'; {hint}") from None
@@ -130,7 +134,7 @@ def load_grid(path: str | Path, catalogue_dirs=()) -> tuple[list[ScenarioSpec], 
         raise InputError(f"{path}: give 'systems' (or 'gpus'): the hardware axis is empty")
     if not grid.tokens_cached and not grid.workloads:
         raise InputError(f"{path}: give 'tokens_cached' (or 'workloads'): the context axis is empty")
-    workloads = [w.model_dump(exclude_none=True) for w in grid.workloads]
+    workloads = [{k: v for k, v in dataclasses.asdict(w).items() if v is not None} for w in grid.workloads]
     axes = axis_values(models=grid.models, systems=grid.systems, gpus=grid.gpus, racks=grid.racks,
                        gpu_budgets=grid.gpu_budgets, tokens_cached=grid.tokens_cached, workloads=workloads,
                        quants=[tuple(q) for q in grid.quants], fabrics=grid.fabrics, serving=grid.serving,

@@ -8,6 +8,7 @@ collectives run on kernel curves fitted to measured kernels, which no end-to-end
 """
 
 import csv
+import dataclasses
 import itertools
 import tomllib
 
@@ -26,8 +27,8 @@ from planner.serving.scenario import Scenario
 from planner.serving.workload import Workload
 
 CAT = Catalogue()
-TRUTH = engine("default").model_copy(update=dict(step_overhead_s=600e-6, prefill_wait_fraction=0.1,
-                                                  ttft_overhead_s=0.020))
+TRUTH = dataclasses.replace(engine("default"), step_overhead_s=600e-6, prefill_wait_fraction=0.1,
+                            ttft_overhead_s=0.020)
 SIMPLE_HEADER = ["model", "system", "tp", "batch", "quant", "kv_quant", "isl", "osl", "tpot_ms", "ttft_ms"]
 
 
@@ -191,8 +192,8 @@ def test_calibrating_one_gpu_starts_from_that_gpus_values():
 
     # A base with an H200 table: the fit on H200 rows starts from (and writes at the top
     # level) the values H200 runs with; other GPUs' tables are kept as they were.
-    base = engine("default").model_copy(update={"gpus": {"h200-sxm": {"step_overhead_s": 250e-6},
-                                                         "b200": {"step_overhead_s": 50e-6}}})
+    base = dataclasses.replace(engine("default"), gpus={"h200-sxm": {"step_overhead_s": 250e-6},
+                                                        "b200": {"step_overhead_s": 50e-6}})
     flat = flattened(base, {"h200-sxm"})
     assert flat.step_overhead_s == 250e-6 and flat.gpus == {"b200": {"step_overhead_s": 50e-6}}
     both = flattened(base, {"h200-sxm", "b200"})

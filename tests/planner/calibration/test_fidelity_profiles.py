@@ -1,5 +1,6 @@
 """Shipped engine profiles: every one loads, is sourced, and every serving command takes --engine."""
 
+import dataclasses
 import tomllib
 
 import pytest
@@ -107,7 +108,7 @@ def test_per_gpu_values_apply_on_that_gpu_only():
 
     cat, llama = Catalogue(), model("llama-3.1-8b")
     base = EngineProfile(name="t", source="test", step_overhead_s=100e-6)
-    over = base.model_copy(update={"gpus": {"h200-sxm": {"step_overhead_s": 600e-6}}})
+    over = dataclasses.replace(base, gpus={"h200-sxm": {"step_overhead_s": 600e-6}})
     w, plan = Workload(tokens_cached=1024), Plan(tp=1, batch=16)
 
     def step(profile, system):

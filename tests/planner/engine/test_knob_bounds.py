@@ -16,6 +16,8 @@ Bounds (``planner.calibration.fit`` KNOBS, docs/accuracy.md "Physical bounds"):
 And ``planner.engine.rates`` clamps any profile (a user's, read from a file) to the same bounds.
 """
 
+import dataclasses
+
 import pytest
 
 from hardware.catalogue import Catalogue
@@ -56,8 +58,8 @@ def test_shipped_knobs_within_physical_bounds(name, gpu, prof):
 
 def test_rates_clamp_any_profile_to_the_bounds():
     hw = CAT.hardware("hgx-h200")
-    wild = engine("default").model_copy(update={"gemm_efficiency_scale": 2.0, "attention_efficiency_scale": 2.0,
-                                                "hbm_efficiency_scale": 1.2})
+    wild = dataclasses.replace(engine("default"), gemm_efficiency_scale=2.0, attention_efficiency_scale=2.0,
+                               hbm_efficiency_scale=1.2)
     r = rates(hw, wild)
     bf16 = hw.gpu.peak_flop_per_s["bf16"]
     # 0.76 (H200 prefill) x 2 = 1.52 and 0.63 (decode) x 2 = 1.26: both clamped to the 989 TFLOP/s peak

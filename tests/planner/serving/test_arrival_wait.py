@@ -1,5 +1,7 @@
 """Closed-loop arrival: a new request waits ``arrival_wait_steps`` decode steps before its first iteration."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -19,7 +21,7 @@ def _scores(steps, gpus=None):
     base = engine("vllm")
     if gpus is None:  # the shipped per-GPU tables less their fitted steps, so that ``steps`` applies on H100
         gpus = {g: {k: v for k, v in t.items() if k != "arrival_wait_steps"} for g, t in base.gpus.items()}
-    prof = base.model_copy(update={"arrival_wait_steps": steps, "gpus": gpus})
+    prof = dataclasses.replace(base, arrival_wait_steps=steps, gpus=gpus)
     sc = Scenario(hardware=Catalogue().hardware("hgx-h100"), model=model("llama-3.1-8b"),
                   workload=Workload(isl=1024, osl=128), profile=prof)
     return evaluate(sc, PLANS)

@@ -206,7 +206,7 @@ def test_seed_preset_collectives_keep_log2_latency_rounds():
     # 64 x log2(tp) x 10 us: 0.64 ms at tp 2, 1.28 ms at tp 4.
     sc = replace(scenario("llama-3.1-8b", "gb200-nvl72", 1024), hardware=CAT.hardware("gb200-nvl72", preset="seed"))
     assert sc.hardware.gpu.sustained_decode_flop_per_s is not None
-    slow = replace(sc, profile=sc.profile.model_copy(update={"comm_latency_scale": 2.0}))
+    slow = replace(sc, profile=replace(sc.profile, comm_latency_scale=2.0))
     latency = sc.hardware.fabrics["intra_server"].latency_s
     assert latency == pytest.approx(10e-6, rel=1e-12)
     for tp, rounds in ((2, 1), (4, 2)):
@@ -228,8 +228,7 @@ def test_allreduce_follows_the_fitted_curve():
     p = comm_kernels.params(sc.profile.name, "h200-sxm")
     link = sc.hardware.fabrics["intra_server"].bytes_per_s
     assert link == 450e9
-    scaled = replace(sc, profile=sc.profile.model_copy(update={"comm_latency_scale": 2.0,
-                                                               "comm_efficiency_scale": 0.5}))
+    scaled = replace(sc, profile=replace(sc.profile, comm_latency_scale=2.0, comm_efficiency_scale=0.5))
     for tp in (2, 8):
         plan = Plan(tp=tp, batch=64)
         rate = p.allreduce_efficiency * link
@@ -244,7 +243,7 @@ def test_sequence_overhead_charges_each_running_sequence():
     # 2 us per sequence per step: 64 sequences on one attention group add 128 us to the step; on two
     # attention-DP groups of 32 (tp 1, dp 2), 64 us (the groups run side by side).
     sc = scenario("qwen3-30b-a3b", "hgx-h200", 1024)
-    charged = replace(sc, profile=sc.profile.model_copy(update={"sequence_overhead_s": 2e-6}))
+    charged = replace(sc, profile=replace(sc.profile, sequence_overhead_s=2e-6))
     for plan, sequences in ((Plan(batch=64), 64), (Plan(dp=2, ep=2, batch=64), 32)):
         extra = evaluate_plan(charged, plan).step_time_s[0] - evaluate_plan(sc, plan).step_time_s[0]
         assert extra == pytest.approx(sequences * 2e-6, rel=1e-9)
@@ -270,7 +269,7 @@ def test_per_kernel_overhead_llama8b():
     bare = evaluate_plan(scenario("llama-3.1-8b", "h200-sxm", 1024), plan)
     sc = scenario("llama-3.1-8b", "h200-sxm", 1024)
     overheads = {"per_kernel_overhead_s": 3e-6, "per_layer_overhead_s": 10e-6}
-    sc = replace(sc, profile=sc.profile.model_copy(update=overheads))
+    sc = replace(sc, profile=replace(sc.profile, **overheads))
     charged = evaluate_plan(sc, plan)
     assert sc.hardware.gpu.name == "h200-sxm" and rates(sc.hardware, sc.profile).attention_kernels is not None
     assert charged.step_time_s[0] - bare.step_time_s[0] == pytest.approx((288 - 32) * 3e-6 + 32 * 10e-6, rel=1e-9)

@@ -1,5 +1,7 @@
 """The dense-block GEMMs on the GEMM kernel curve: shapes, decode and prefill wiring, the seed preset untouched."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -22,7 +24,7 @@ REL = 1e-9
 
 
 def _scenario(workload, hw="h200-sxm", overlap=1.0, curve=True):
-    prof = engine("vllm").model_copy(update=dict(overlap_fraction=overlap, gemm_curve=curve))
+    prof = dataclasses.replace(engine("vllm"), overlap_fraction=overlap, gemm_curve=curve)
     return Scenario(hardware=CAT.hardware(hw), model=LLAMA, workload=workload, profile=prof)
 
 

@@ -5,6 +5,8 @@ and 8 KV heads of 128, FFN 14,336, vocabulary 128,256) with a bare-roofline engi
 overlap, no overheads, unit scales), where a long prompt is compute-bound.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -59,7 +61,7 @@ def test_compute_bound_pass_by_hand():
 
 
 def test_pipeline_and_overheads():
-    prof = BARE.model_copy(update={"step_overhead_s": 1e-3, "sequence_overhead_s": 1e-5})
+    prof = dataclasses.replace(BARE, step_overhead_s=1e-3, sequence_overhead_s=1e-5)
     sc = _scenario(prof)
     one, two = prefill_time_s(sc, PlanArrays.from_plans([Plan(batch=4), Plan(batch=4, pp=2)]))
     # pp = 2: micro-batches of 2 prompts over 16 layers each, 2 x 2 - 1 = 3 stage times, each a

@@ -1,6 +1,8 @@
 """Steady queue: a new request waits behind ``min(prompts_ahead + prefill_wait_fraction x (B / dp - 1), B / dp - 1)``
 other prompts of its attention group (``planner.serving.aggregated``, Queueing)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -19,8 +21,8 @@ H100_BF16_PEAK = 989e12  # FLOP/s, dense (the catalogue's hgx-h100 figure)
 
 def _ttft(ahead=0.0, wait=0.0):
     """TTFT of PLANS under vLLM with only the queue knobs set (no fixed cost, no arrival steps, no per-GPU tables)."""
-    prof = engine("vllm").model_copy(update={"prompts_ahead": ahead, "prefill_wait_fraction": wait,
-                                             "ttft_overhead_s": 0.0, "arrival_wait_steps": 0.0, "gpus": {}})
+    prof = dataclasses.replace(engine("vllm"), prompts_ahead=ahead, prefill_wait_fraction=wait,
+                               ttft_overhead_s=0.0, arrival_wait_steps=0.0, gpus={})
     sc = Scenario(hardware=Catalogue().hardware("hgx-h100"), model=model("llama-3.1-8b"),
                   workload=Workload(isl=1024, osl=128), profile=prof)
     return evaluate(sc, PLANS).ttft_s

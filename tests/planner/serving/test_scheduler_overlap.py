@@ -1,5 +1,7 @@
 """Overlap scheduler: an iteration takes the longer of its GPU time and its host work, not their sum."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -16,12 +18,12 @@ PLANS = PlanArrays.from_plans([Plan(tp=1, batch=16, quant="fp8", kv_quant="bf16"
 
 
 def test_step_time_by_hand():
-    prof = engine("sglang").model_copy(update={"step_overhead_s": 250e-6, "sequence_overhead_s": 40e-6})
+    prof = dataclasses.replace(engine("sglang"), step_overhead_s=250e-6, sequence_overhead_s=40e-6)
     host = prof.iteration_overhead_s(512)  # 250 us + 512 x 40 us = 20.73 ms
     assert host == pytest.approx(20.73e-3, rel=1e-12)
     # The docstring's example: 13 ms of GPU work beside it; overlapped the host's 20.73 ms, else 33.73 ms.
     assert prof.step_time_s(13e-3, host) == pytest.approx(20.73e-3, rel=1e-12)
-    assert prof.model_copy(update={"scheduler_overlap": False}).step_time_s(13e-3, host) == \
+    assert dataclasses.replace(prof, scheduler_overlap=False).step_time_s(13e-3, host) == \
         pytest.approx(33.73e-3, rel=1e-12)
     # GPU-bound: the host work hides entirely (40 ms of GPU work, 20.73 ms of host work).
     assert prof.step_time_s(40e-3, host) == pytest.approx(40e-3, rel=1e-12)
@@ -35,7 +37,7 @@ def test_shipped_engines():
 
 
 def _scores(workload, overlap):
-    prof = engine("sglang").model_copy(update={"scheduler_overlap": overlap})
+    prof = dataclasses.replace(engine("sglang"), scheduler_overlap=overlap)
     sc = Scenario(hardware=Catalogue().hardware("hgx-h200"), model=model("llama-3.1-8b"), workload=workload,
                   profile=prof)
     return prof, evaluate(sc, PLANS)
