@@ -233,7 +233,10 @@ def _nested(name: str, value, kind: type):
     if value is None or isinstance(value, kind):
         return value
     if isinstance(value, dict):
-        return kind(**value)
+        try:
+            return kind(**value)
+        except FieldError as exc:  # named from the model down: moe.num_experts
+            raise FieldError(f"{name}.{exc.field}", exc.problem) from None
     raise FieldError(name, f"must be a {kind.__name__} or a table of its fields (got {value!r})")
 
 

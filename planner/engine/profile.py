@@ -142,10 +142,13 @@ class EngineProfile:
     def __post_init__(self) -> None:
         for name in ("measured_batch", "measured_context_tokens"):
             self.__dict__[name] = _pair(name, getattr(self, name))
+        checks = dict(type(self).__spec_checks__)
         for gpu, values in self.gpus.items():
             unknown = sorted(set(values) - set(GPU_KNOBS))
             if unknown:
                 raise FieldError(f"gpus.{gpu}.{unknown[0]}", f"cannot be set per GPU (allowed: {', '.join(GPU_KNOBS)})")
+            for knob, value in values.items():  # within the knob's own bounds, as `on_gpu` will apply it
+                values[knob] = checks[knob](f"gpus.{gpu}.{knob}", value)
 
     def iteration_overhead_s(self, sequences):
         """Fixed cost of one engine iteration running ``sequences`` per attention group:

@@ -1,0 +1,134 @@
+"""`EngineProfile` is a frozen record whose knobs declare their bounds (`specbase.checks`): one bad value per
+bound, each message in full, in code, through ``dataclasses.replace`` and ``on_gpu``, and from a profile
+file (``--profile FILE``: the file's path first, then the field)."""
+
+import dataclasses
+
+import pytest
+
+from planner.engine.profile import ENGINE_DIR, EngineProfile, engine, load_profile
+from planner.errors import InputError
+from specbase.checks import FieldError
+
+BASE = dict(name="mine", source="my measurements")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    # efficiency scales: > 0, and at most 2x (GEMM, attention, MoE, weight-only), 1.2x (HBM), 1.5x (comm)
+    ("gemm_efficiency_scale", 0, "must be > 0 (got 0.0)"),
+    ("gemm_efficiency_scale", 2.5, "must be <= 2 (got 2.5)"),
+    ("attention_efficiency_scale", 0, "must be > 0 (got 0.0)"),
+    ("attention_efficiency_scale", 2.01, "must be <= 2 (got 2.01)"),
+    ("moe_efficiency_scale", -1, "must be > 0 (got -1.0)"),
+    ("moe_efficiency_scale", 3, "must be <= 2 (got 3.0)"),
+    ("weight_only_efficiency_scale", 0, "must be > 0 (got 0.0)"),
+    ("weight_only_efficiency_scale", 2.5, "must be <= 2 (got 2.5)"),
+    ("hbm_efficiency_scale", 0, "must be > 0 (got 0.0)"),
+    ("hbm_efficiency_scale", 1.25, "must be <= 1.2 (got 1.25)"),
+    ("comm_efficiency_scale", 0, "must be > 0 (got 0.0)"),
+    ("comm_efficiency_scale", 1.6, "must be <= 1.5 (got 1.6)"),
+    ("comm_latency_scale", 0, "must be > 0 (got 0.0)"),
+    ("comm_latency_scale", 11, "must be <= 10 (got 11.0)"),
+    # overheads: >= 0 seconds
+    ("step_overhead_s", -1e-6, "must be >= 0 (got -1e-06)"),
+    ("sequence_overhead_s", -1e-6, "must be >= 0 (got -1e-06)"),
+    ("per_kernel_overhead_s", -1e-6, "must be >= 0 (got -1e-06)"),
+    ("per_layer_overhead_s", -1e-6, "must be >= 0 (got -1e-06)"),
+    ("ttft_overhead_s", -0.5, "must be >= 0 (got -0.5)"),
+    # memory shares
+    ("hbm_usable_fraction", 0, "must be > 0 (got 0.0)"),
+    ("hbm_usable_fraction", 1.1, "must be <= 1 (got 1.1)"),
+    ("kv_memory_fraction", 0, "must be > 0 (got 0.0)"),
+    ("kv_memory_fraction", 1.5, "must be <= 1 (got 1.5)"),
+    ("kv_reserved_output_fraction", -0.1, "must be >= 0 (got -0.1)"),
+    ("kv_reserved_output_fraction", 1.1, "must be <= 1 (got 1.1)"),
+    # overlap and queueing
+    ("overlap_fraction", -0.1, "must be >= 0 (got -0.1)"),
+    ("overlap_fraction", 1.1, "must be <= 1 (got 1.1)"),
+    ("prefill_wait_fraction", -0.1, "must be >= 0 (got -0.1)"),
+    ("prefill_wait_fraction", 1.5, "must be <= 1 (got 1.5)"),
+    ("prompts_ahead", -1, "must be >= 0 (got -1.0)"),
+    ("prompts_ahead", 2.5, "must be <= 2 (got 2.5)"),
+    ("arrival_wait_steps", -1, "must be >= 0 (got -1.0)"),
+    ("arrival_wait_steps", 5, "must be <= 4 (got 5.0)"),
+    # counts: 16 tokens up to 1e8 per chunk, 1 up to 1e6 sequences
+    ("prefill_chunk_tokens", 8, "must be >= 16 (got 8)"),
+    ("prefill_chunk_tokens", 100_000_001, "must be <= 1e+08 (got 100000001)"),
+    ("prefill_chunk_tokens", 1024.5, "must be an integer (got 1024.5)"),
+    ("max_batch", 0, "must be >= 1 (got 0)"),
+    ("max_batch", 1_000_001, "must be <= 1e+06 (got 1000001)"),
+    # not a number, not finite
+    ("gemm_efficiency_scale", "x", "must be a number (got 'x')"),
+    ("gemm_efficiency_scale", float("inf"), "must be a finite number (got inf)"),
+    ("step_overhead_s", float("nan"), "must be a finite number (got nan)"),
+    # kinds, flags, text, pairs
+    ("lm_head_quant", "fp16", "must be one of 'bf16', 'fp8', 'int8', 'int4', 'fp4' (got 'fp16')"),
+    ("default_kv_quant", "int8", "must be one of 'bf16', 'fp8', 'weights' (got 'int8')"),
+    ("scheduler_overlap", "yes", "must be true or false (got 'yes')"),
+    ("gemm_curve", 1, "must be true or false (got 1)"),
+    ("description", 3, "must be a string (got 3)"),
+    ("measured_batch", [4], "must be a pair [smallest, largest] (got [4])"),
+    ("measured_context_tokens", "1100-10000", "must be a pair [smallest, largest] (got '1100-10000')"),
+    ("sources", ["a"], "must be a table of names to values (got ['a'])"),
+])
+def test_a_knob_outside_its_bound_names_the_field(field, value, message):
+    with pytest.raises(FieldError) as caught:
+        EngineProfile(**BASE, **{field: value})
+    assert str(caught.value) == f"field '{field}' {message}"
+
+
+def test_values_kept_as_the_file_gives_them():
+    prof = EngineProfile(**BASE, step_overhead_s=0, prefill_chunk_tokens=4096.0, measured_batch=[4, 512.0])
+    assert type(prof.step_overhead_s) is float and type(prof.prefill_chunk_tokens) is int
+    assert prof.measured_batch == (4, 512) and type(prof.measured_batch[1]) is int
+    # the defaults: the neutral engine, 90 % of HBM usable, half overlap, 8192-token chunks
+    assert (prof.gemm_efficiency_scale, prof.hbm_usable_fraction, prof.overlap_fraction) == (1.0, 0.9, 0.5)
+    assert (prof.prefill_chunk_tokens, prof.default_kv_quant, prof.gpus, prof.sources) == (4096, "bf16", {}, {})
+
+
+def test_per_gpu_values_are_checked_as_the_top_level_ones():
+    with pytest.raises(FieldError) as caught:
+        EngineProfile(**BASE, gpus={"h200-sxm": {"overlap_fraction": 1.5}})
+    assert str(caught.value) == "field 'gpus.h200-sxm.overlap_fraction' must be <= 1 (got 1.5)"
+    with pytest.raises(FieldError) as caught:
+        EngineProfile(**BASE, gpus={"h200-sxm": {"hbm_usable_fraction": 0.8}})
+    assert str(caught.value).startswith("field 'gpus.h200-sxm.hbm_usable_fraction' cannot be set per GPU "
+                                        "(allowed: gemm_efficiency_scale, ")
+
+
+def test_replace_and_on_gpu_check_again_and_equal_profiles_hash_alike():
+    sglang = engine("sglang")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sglang.step_overhead_s = 0.0  # type: ignore[misc]
+    with pytest.raises(FieldError, match=r"^field 'overlap_fraction' must be <= 1 \(got 2.0\)$"):
+        dataclasses.replace(sglang, overlap_fraction=2)
+    h200 = sglang.on_gpu("h200-sxm")  # planner/engine/data/sglang.toml [gpus.h200-sxm]: step_overhead_us = 251.2
+    assert h200.step_overhead_s == pytest.approx(251.2e-6) and h200.gpus == sglang.gpus
+    assert sglang.on_gpu("h200-sxm") is h200 and sglang.on_gpu("no-such-gpu") is sglang
+    again = load_profile(ENGINE_DIR / "sglang.toml")  # the same file read again: an equal record
+    assert again == sglang and hash(again) == hash(sglang) and again is not sglang
+    assert dataclasses.replace(sglang, step_overhead_s=1e-3) != sglang
+
+
+@pytest.mark.parametrize("text, message", [
+    ("gemm_efficiency_scale = 3\n", "field 'gemm_efficiency_scale' must be <= 2 (got 3.0)"),
+    ("step_overhead_us = -1\n", "field 'step_overhead_s' must be >= 0 (got -1e-06)"),  # -1 us in seconds
+    ("step_overhead_us = \"x\"\n", "field 'step_overhead_us': must be a number of microseconds, got 'x'"),
+    ("[gpus.h200-sxm]\nttft_overhead_us = -1\n", "field 'gpus.h200-sxm.ttft_overhead_s' must be >= 0 (got -1e-06)"),
+    ("speed = 2\n", "field 'speed' is not a profile key; remove it"),
+    ("overlap_fractoin = 0.5\n", "field 'overlap_fractoin' is not a profile key; did you mean 'overlap_fraction'?"),
+])
+def test_a_bad_profile_file_gives_one_line(tmp_path, text, message):
+    path = tmp_path / "p.toml"
+    path.write_text('name = "mine"\nsource = "my measurements"\n' + text)
+    with pytest.raises(InputError) as caught:
+        load_profile(path)
+    assert str(caught.value) == f"{path}: {message}"
+
+
+def test_a_profile_file_without_its_name_says_so(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('source = "my measurements"\n')
+    with pytest.raises(InputError) as caught:
+        load_profile(path)
+    assert str(caught.value) == f"{path}: field 'name' is required; give a string"
