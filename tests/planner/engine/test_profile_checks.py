@@ -2,7 +2,9 @@
 bound, each message in full, in code, through ``dataclasses.replace`` and ``on_gpu``, and from a profile
 file (``--profile FILE``: the file's path first, then the field)."""
 
+import ast
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +134,14 @@ def test_a_profile_file_without_its_name_says_so(tmp_path):
     with pytest.raises(InputError) as caught:
         load_profile(path)
     assert str(caught.value) == f"{path}: field 'name' is required; give a string"
+
+
+def test_the_profile_workload_and_model_loader_import_no_pydantic():
+    # the specs a default plan builds are records: pydantic stays with the file schemas users write
+    root = Path(__file__).resolve().parents[3]
+    for module in ("planner/engine/profile.py", "planner/serving/workload.py", "planner/model_file.py",
+                   "models/spec.py", "models/hf.py", "models/catalogue.py"):
+        for node in ast.walk(ast.parse((root / module).read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] == "pydantic" for n in names), module
