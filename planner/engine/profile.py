@@ -136,19 +136,24 @@ class EngineProfile:
     measured_batch: tuple[int, int] | None = None  # (smallest, largest): checked below
     measured_context_tokens: tuple[int, int] | None = None
     gemm_curve: bool = flag(default=True)
-    gpus: dict[str, dict[str, float]] = mapping(mapping(number()), default_factory=dict)
+    gpus: dict[str, dict[str, float]] = mapping(default_factory=dict)  # each knob checked below, by its own bounds
     sources: dict[str, str] = mapping(text(), default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("measured_batch", "measured_context_tokens"):
             self.__dict__[name] = _pair(name, getattr(self, name))
-        checks = dict(type(self).__spec_checks__)
-        for gpu, values in self.gpus.items():
-            unknown = sorted(set(values) - set(GPU_KNOBS))
-            if unknown:
-                raise FieldError(f"gpus.{gpu}.{unknown[0]}", f"cannot be set per GPU (allowed: {', '.join(GPU_KNOBS)})")
-            for knob, value in values.items():  # within the knob's own bounds, as `on_gpu` will apply it
-                values[knob] = checks[knob](f"gpus.{gpu}.{knob}", value)
+        gpus = self.gpus
+        if gpus:
+            checks = dict(type(self).__spec_checks__)
+            for gpu, values in gpus.items():
+                if not isinstance(values, dict):
+                    raise FieldError(f"gpus.{gpu}", f"must be a table of knobs to values (got {values!r})")
+                unknown = sorted(set(values) - set(GPU_KNOBS))
+                if unknown:
+                    raise FieldError(f"gpus.{gpu}.{unknown[0]}",
+                                     f"cannot be set per GPU (allowed: {', '.join(GPU_KNOBS)})")
+                # each within its own knob's bounds, as `on_gpu` applies it (a copy: the caller's table is kept)
+                gpus[gpu] = {knob: checks[knob](f"gpus.{gpu}.{knob}", value) for knob, value in values.items()}
 
     def iteration_overhead_s(self, sequences):
         """Fixed cost of one engine iteration running ``sequences`` per attention group:

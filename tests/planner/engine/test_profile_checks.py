@@ -93,6 +93,13 @@ def test_per_gpu_values_are_checked_as_the_top_level_ones():
         EngineProfile(**BASE, gpus={"h200-sxm": {"overlap_fraction": 1.5}})
     assert str(caught.value) == "field 'gpus.h200-sxm.overlap_fraction' must be <= 1 (got 1.5)"
     with pytest.raises(FieldError) as caught:
+        EngineProfile(**BASE, gpus={"h200-sxm": 3})
+    assert str(caught.value) == "field 'gpus.h200-sxm' must be a table of knobs to values (got 3)"
+    table = {"h200-sxm": {"step_overhead_s": 1}}
+    prof = EngineProfile(**BASE, gpus=table)
+    assert type(prof.gpus["h200-sxm"]["step_overhead_s"]) is float  # 1 s kept as 1.0, as the knob is
+    assert type(table["h200-sxm"]["step_overhead_s"]) is int  # the caller's table as it was given
+    with pytest.raises(FieldError) as caught:
         EngineProfile(**BASE, gpus={"h200-sxm": {"hbm_usable_fraction": 0.8}})
     assert str(caught.value).startswith("field 'gpus.h200-sxm.hbm_usable_fraction' cannot be set per GPU "
                                         "(allowed: gemm_efficiency_scale, ")
