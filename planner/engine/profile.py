@@ -24,6 +24,16 @@ from specbase.checks import FieldError, choice, flag, integer, mapping, number, 
 ENGINE_DIR = Path(__file__).parent / "data"
 
 
+def _scale(most: float):
+    """A multiplier of a catalogue efficiency or latency: > 0 and at most ``most``; 1 (neutral) by default."""
+    return number(gt=0, le=most, default=1.0)
+
+
+def _seconds():
+    """An overhead in seconds: >= 0; none by default."""
+    return number(ge=0, default=0.0)
+
+
 @spec
 class EngineProfile:
     """Achievable-efficiency multipliers and overheads of one serving engine.
@@ -109,17 +119,17 @@ class EngineProfile:
     name: str = text()
     description: str = text(default="")
     source: str = text()
-    gemm_efficiency_scale: float = number(gt=0, le=2, default=1.0)
-    attention_efficiency_scale: float = number(gt=0, le=2, default=1.0)
-    moe_efficiency_scale: float = number(gt=0, le=2, default=1.0)
-    weight_only_efficiency_scale: float = number(gt=0, le=2, default=1.0)
-    hbm_efficiency_scale: float = number(gt=0, le=1.2, default=1.0)
-    comm_efficiency_scale: float = number(gt=0, le=1.5, default=1.0)
-    comm_latency_scale: float = number(gt=0, le=10, default=1.0)
-    step_overhead_s: float = number(ge=0, default=0.0)
-    sequence_overhead_s: float = number(ge=0, default=0.0)
-    per_kernel_overhead_s: float = number(ge=0, default=0.0)
-    per_layer_overhead_s: float = number(ge=0, default=0.0)
+    gemm_efficiency_scale: float = _scale(most=2)
+    attention_efficiency_scale: float = _scale(most=2)
+    moe_efficiency_scale: float = _scale(most=2)
+    weight_only_efficiency_scale: float = _scale(most=2)
+    hbm_efficiency_scale: float = _scale(most=1.2)
+    comm_efficiency_scale: float = _scale(most=1.5)
+    comm_latency_scale: float = _scale(most=10)
+    step_overhead_s: float = _seconds()
+    sequence_overhead_s: float = _seconds()
+    per_kernel_overhead_s: float = _seconds()
+    per_layer_overhead_s: float = _seconds()
     hbm_usable_fraction: float = number(gt=0, le=1, default=0.9)
     kv_memory_fraction: float = number(gt=0, le=1, default=1.0)
     kv_reserved_output_fraction: float = number(ge=0, le=1, default=1.0)
@@ -127,7 +137,7 @@ class EngineProfile:
     prefill_chunk_tokens: int = integer(ge=16, le=100_000_000, default=8192)
     prefill_wait_fraction: float = number(ge=0, le=1, default=0.0)
     prompts_ahead: float = number(ge=0, le=2, default=0.0)
-    ttft_overhead_s: float = number(ge=0, default=0.0)
+    ttft_overhead_s: float = _seconds()
     arrival_wait_steps: float = number(ge=0, le=4, default=0.0)
     scheduler_overlap: bool = flag(default=False)
     lm_head_quant: str | None = choice(("bf16", "fp8", "int8", "int4", "fp4"), default=None)

@@ -15,44 +15,27 @@ from specbase.checks import FieldError
 BASE = dict(name="mine", source="my measurements")
 
 
-@pytest.mark.parametrize("field, value, message", [
-    # efficiency scales: > 0, and at most 2x (GEMM, attention, MoE, weight-only), 1.2x (HBM), 1.5x (comm)
-    ("gemm_efficiency_scale", 0, "must be > 0 (got 0.0)"),
-    ("gemm_efficiency_scale", 2.5, "must be <= 2 (got 2.5)"),
-    ("attention_efficiency_scale", 0, "must be > 0 (got 0.0)"),
-    ("attention_efficiency_scale", 2.01, "must be <= 2 (got 2.01)"),
-    ("moe_efficiency_scale", -1, "must be > 0 (got -1.0)"),
-    ("moe_efficiency_scale", 3, "must be <= 2 (got 3.0)"),
-    ("weight_only_efficiency_scale", 0, "must be > 0 (got 0.0)"),
-    ("weight_only_efficiency_scale", 2.5, "must be <= 2 (got 2.5)"),
-    ("hbm_efficiency_scale", 0, "must be > 0 (got 0.0)"),
-    ("hbm_efficiency_scale", 1.25, "must be <= 1.2 (got 1.25)"),
-    ("comm_efficiency_scale", 0, "must be > 0 (got 0.0)"),
-    ("comm_efficiency_scale", 1.6, "must be <= 1.5 (got 1.6)"),
-    ("comm_latency_scale", 0, "must be > 0 (got 0.0)"),
-    ("comm_latency_scale", 11, "must be <= 10 (got 11.0)"),
-    # overheads: >= 0 seconds
-    ("step_overhead_s", -1e-6, "must be >= 0 (got -1e-06)"),
-    ("sequence_overhead_s", -1e-6, "must be >= 0 (got -1e-06)"),
-    ("per_kernel_overhead_s", -1e-6, "must be >= 0 (got -1e-06)"),
-    ("per_layer_overhead_s", -1e-6, "must be >= 0 (got -1e-06)"),
-    ("ttft_overhead_s", -0.5, "must be >= 0 (got -0.5)"),
-    # memory shares
-    ("hbm_usable_fraction", 0, "must be > 0 (got 0.0)"),
-    ("hbm_usable_fraction", 1.1, "must be <= 1 (got 1.1)"),
-    ("kv_memory_fraction", 0, "must be > 0 (got 0.0)"),
-    ("kv_memory_fraction", 1.5, "must be <= 1 (got 1.5)"),
-    ("kv_reserved_output_fraction", -0.1, "must be >= 0 (got -0.1)"),
-    ("kv_reserved_output_fraction", 1.1, "must be <= 1 (got 1.1)"),
-    # overlap and queueing
-    ("overlap_fraction", -0.1, "must be >= 0 (got -0.1)"),
-    ("overlap_fraction", 1.1, "must be <= 1 (got 1.1)"),
-    ("prefill_wait_fraction", -0.1, "must be >= 0 (got -0.1)"),
-    ("prefill_wait_fraction", 1.5, "must be <= 1 (got 1.5)"),
-    ("prompts_ahead", -1, "must be >= 0 (got -1.0)"),
-    ("prompts_ahead", 2.5, "must be <= 2 (got 2.5)"),
-    ("arrival_wait_steps", -1, "must be >= 0 (got -1.0)"),
-    ("arrival_wait_steps", 5, "must be <= 4 (got 5.0)"),
+# Each number knob's bounds as planner/engine/profile.py declares them, with a value just past each:
+# (lower bound, a value below it, upper bound, a value above it); efficiency scales at most 2x (GEMM,
+# attention, MoE, weight-only), 1.2x (HBM), 1.5x (comm); overheads >= 0 s; chunks of 16 to 1e8 tokens.
+BOUNDS = {
+    "gemm_efficiency_scale": ("> 0", 0, "<= 2", 2.5), "attention_efficiency_scale": ("> 0", 0, "<= 2", 2.01),
+    "moe_efficiency_scale": ("> 0", -1, "<= 2", 3), "weight_only_efficiency_scale": ("> 0", 0, "<= 2", 2.5),
+    "hbm_efficiency_scale": ("> 0", 0, "<= 1.2", 1.25), "comm_efficiency_scale": ("> 0", 0, "<= 1.5", 1.6),
+    "comm_latency_scale": ("> 0", 0, "<= 10", 11), "step_overhead_s": (">= 0", -1e-6, None, None),
+    "sequence_overhead_s": (">= 0", -1e-6, None, None), "per_kernel_overhead_s": (">= 0", -1e-6, None, None),
+    "per_layer_overhead_s": (">= 0", -1e-6, None, None), "ttft_overhead_s": (">= 0", -0.5, None, None),
+    "hbm_usable_fraction": ("> 0", 0, "<= 1", 1.1), "kv_memory_fraction": ("> 0", 0, "<= 1", 1.5),
+    "kv_reserved_output_fraction": (">= 0", -0.1, "<= 1", 1.1), "overlap_fraction": (">= 0", -0.1, "<= 1", 1.1),
+    "prefill_wait_fraction": (">= 0", -0.1, "<= 1", 1.5), "prompts_ahead": (">= 0", -1, "<= 2", 2.5),
+    "arrival_wait_steps": (">= 0", -1, "<= 4", 5),
+}
+NUMBER_CASES = [(field, value, f"must be {bound} (got {float(value)!r})")
+                for field, (low, below, high, above) in BOUNDS.items()
+                for bound, value in ((low, below), (high, above)) if bound is not None]
+
+
+@pytest.mark.parametrize("field, value, message", NUMBER_CASES + [
     # counts: 16 tokens up to 1e8 per chunk, 1 up to 1e6 sequences
     ("prefill_chunk_tokens", 8, "must be >= 16 (got 8)"),
     ("prefill_chunk_tokens", 100_000_001, "must be <= 1e+08 (got 100000001)"),
