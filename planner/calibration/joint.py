@@ -17,11 +17,10 @@ pass's median TPOT and TTFT errors.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -135,12 +134,12 @@ def joint_fit(train: list[Measurement], hardware: dict[str, Hardware], log=print
         for e, p in engines.items():
             upd = {k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta)
                    if kind == "engine" and o == e}
-            base = dataclasses.replace(p, **upd)
+            base = replace(p, **upd)
             per_gpu = {}
             for (kind, o, k), t in zip(params, theta):
                 if kind == "pair" and o[0] == e:
                     per_gpu.setdefault(o[1], {})[k.name] = pair_value(base, k, t)
-            prof[e] = dataclasses.replace(base, gpus=per_gpu)
+            prof[e] = replace(base, gpus=per_gpu)
         hw = {}
         for name, h in hardware.items():
             upd = {k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import asdict
 
 from hardware.catalogue import Catalogue
 from models import catalogue as model_catalogue
@@ -97,7 +97,7 @@ def show_pairs(cat: Catalogue, kind: str, name: str) -> list[tuple[str, object]]
     """Field/value pairs (spec, derived figures, sources) for ``rackplan show``."""
     if kind == "model":
         spec = model_catalogue.model(name)
-        data = _without_none(dataclasses.asdict(spec))
+        data = _without_none(asdict(spec))
         pairs = [(k, v) for k, v in data.items() if not isinstance(v, dict)]
         pairs += [(f"{k}.{sub}", v2) for k, v in data.items() if isinstance(v, dict) for sub, v2 in v.items()]
         pairs += [(f"derived.{k}", v) for k, v in model_summary(spec).items() if k != "name"]
