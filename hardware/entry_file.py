@@ -4,10 +4,10 @@ A shipped file's converted spec is kept too, beside its parsed TOML (`hardware.t
 keyed by the file's bytes and by the code that validates and converts it (``schema.py``, ``specs.py``):
 a later run builds the spec from that record (`cached_spec`) without validating it again, so a plan
 that reads only shipped entries builds neither the file schemas (``hardware.schema``, imported on
-first use) nor their validators, nor load pydantic. The record holds the validated spec's fields, and the
-spec is built from them with its declared checks (`specbase.checks`: a few microseconds), so the spec it
-gives is the one validation gave (``tests/hardware/test_hw_spec_cache.py``) and a record that fails them
-is passed by. The user's files are validated every time.
+first use) nor their validators, and loads no pydantic. The record holds the validated spec's fields, and
+the spec is built from them with its declared checks (`specbase.checks`: tens of microseconds), so the
+spec it gives is the one validation gave (``tests/hardware/test_hw_spec_cache.py``) and a record that
+fails them is passed by. The user's files are validated every time.
 """
 
 from __future__ import annotations

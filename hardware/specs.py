@@ -17,6 +17,7 @@ attributes are not deep-frozen: treat them as read-only.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from hardware.errors import CatalogueError
 from specbase.checks import FieldError, choice, integer, mapping, number, spec, text
@@ -244,13 +245,13 @@ class PresetSpec:
     sources: dict[str, str] = mapping(text())
 
 
-def _inconsistency(system: SystemSpec, gpu: GpuSpec, fabrics: dict[str, FabricSpec]) -> FieldError | None:
+def _inconsistency(system: SystemSpec, gpu: GpuSpec, fabrics: Mapping[str, FabricSpec]) -> FieldError | None:
     """Why a system, its GPU and its fabrics do not make one `Hardware`, or ``None`` when they do."""
     for field, value, kind in (("system", system, SystemSpec), ("gpu", gpu, GpuSpec)):
         if not isinstance(value, kind):
             return FieldError(field, f"must be a {kind.__name__} (got {type(value).__name__})")
-    if not isinstance(fabrics, dict) or set(fabrics) != set(TIERS):
-        got = ", ".join(map(str, fabrics)) if isinstance(fabrics, dict) else type(fabrics).__name__
+    if not isinstance(fabrics, Mapping) or set(fabrics) != set(TIERS):
+        got = ", ".join(map(str, fabrics)) if isinstance(fabrics, Mapping) else type(fabrics).__name__
         return FieldError("fabrics", f"must be keyed by {', '.join(TIERS)} (got {got})")
     for tier, fabric in fabrics.items():
         if not isinstance(fabric, FabricSpec):

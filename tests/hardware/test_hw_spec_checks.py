@@ -169,3 +169,15 @@ def test_the_specs_load_no_validator_library() -> None:
              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' or m == 'hardware.schema'))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_hardware_keeps_its_own_dict_of_fabrics(cat) -> None:
+    # any mapping of the three tiers is taken (as pydantic's dict field took one) and copied into a dict
+    from types import MappingProxyType
+
+    hw = cat.hardware("hgx-h200")
+    fabrics = dict(hw.fabrics)
+    again = Hardware(system=hw.system, gpu=hw.gpu, fabrics=MappingProxyType(fabrics))
+    assert type(again.fabrics) is dict and again == hw
+    fabrics["inter_rack"] = cat.fabric("400gbe")  # the caller's dict changes, the spec does not
+    assert again.fabrics["inter_rack"].name == "ib-ndr-400"  # HGX H200 racks on NDR 400 InfiniBand
