@@ -9,9 +9,11 @@ read as decimal GB unless the source says GiB.
 The specs are records with declared checks (`specbase.checks.spec`): frozen, keyword-only,
 compared and hashed by their fields (so they key caches), each field's type and bounds checked at
 construction, `dataclasses.replace` included, with a one-line `specbase.checks.FieldError`
-(a ``ValueError``) naming the field. They import no validator library: the files a user writes are
-validated by the pydantic schemas of `hardware.schema`, loaded only when a file must be. Their dict
-attributes are not deep-frozen: treat them as read-only.
+(a ``ValueError``) naming the field. Numbers are finite (an ``inf`` bandwidth or ``nan`` power is
+refused, never planned with), and an int given for a float field is kept as a float (1 -> 1.0).
+They import no validator library: the files a user writes are validated by the pydantic schemas of
+`hardware.schema`, loaded only when a file must be. Their dict attributes are not deep-frozen:
+treat them as read-only.
 """
 
 from __future__ import annotations
@@ -33,21 +35,6 @@ HOST_LINKS: tuple[str, ...] = ("pcie-gen4", "pcie-gen5", "pcie-gen6", "nvlink-c2
 
 FABRIC_KINDS: tuple[str, ...] = ("scale-up", "scale-out")
 """Scale-up: a GPU-to-GPU memory fabric (NVLink, Infinity Fabric). Scale-out: NICs (IB, Ethernet)."""
-
-
-# The declared checks of the specs' fields. Numbers are finite: an ``inf`` bandwidth or ``nan`` power is
-# refused at construction, never planned with; ints become floats in float fields (1 -> 1.0), as the files'
-# figures do.
-def _positive(default=dataclasses.MISSING):
-    return number(gt=0, default=default)
-
-
-def _fraction(default=dataclasses.MISSING):
-    return number(gt=0, le=1, default=default)
-
-
-def _positive_int(default=dataclasses.MISSING):
-    return integer(gt=0, default=default)
 
 
 def check_domain_fits_rack(scale_up_domain_gpus: int, gpus_per_server: int, servers_per_rack: int) -> None:
@@ -100,21 +87,21 @@ class GpuSpec:
     name: str = text()
     vendor: str = text()
     source: str = text()
-    hbm_bytes: float = _positive()
-    hbm_bytes_per_s: float = _positive()
-    peak_flop_per_s: dict[str, float | None] = mapping(_positive(default=None))
-    scale_up_bytes_per_s: float = _positive()
+    hbm_bytes: float = number(gt=0)
+    hbm_bytes_per_s: float = number(gt=0)
+    peak_flop_per_s: dict[str, float | None] = mapping(number(gt=0, default=None))
+    scale_up_bytes_per_s: float = number(gt=0)
     host_link: str = choice(HOST_LINKS)
-    host_link_bytes_per_s: float = _positive()
-    host_memory_bytes: float = _positive()
-    power_w: float = _positive()
-    hbm_efficiency_fraction: float = _fraction()
-    decode_compute_efficiency_fraction: float = _fraction()
-    prefill_compute_efficiency_fraction: float = _fraction()
-    narrow_gemm_efficiency_fraction: float = _fraction(default=1.0)
-    prefill_narrow_gemm_efficiency_fraction: float = _fraction(default=1.0)
-    sustained_decode_flop_per_s: float | None = _positive(default=None)
-    sm_count: int | None = _positive_int(default=None)
+    host_link_bytes_per_s: float = number(gt=0)
+    host_memory_bytes: float = number(gt=0)
+    power_w: float = number(gt=0)
+    hbm_efficiency_fraction: float = number(gt=0, le=1)
+    decode_compute_efficiency_fraction: float = number(gt=0, le=1)
+    prefill_compute_efficiency_fraction: float = number(gt=0, le=1)
+    narrow_gemm_efficiency_fraction: float = number(gt=0, le=1, default=1.0)
+    prefill_narrow_gemm_efficiency_fraction: float = number(gt=0, le=1, default=1.0)
+    sustained_decode_flop_per_s: float | None = number(gt=0, default=None)
+    sm_count: int | None = integer(gt=0, default=None)
     sources: dict[str, str] = mapping(text())
 
     def __post_init__(self) -> None:
@@ -182,10 +169,10 @@ class FabricSpec:
     name: str = text()
     kind: str = choice(FABRIC_KINDS)
     source: str = text()
-    bytes_per_s: float = _positive()
-    latency_s: float = _positive()
-    efficiency_fraction: float = _fraction()
-    peer_to_peer_bytes_per_s: float | None = _positive(default=None)
+    bytes_per_s: float = number(gt=0)
+    latency_s: float = number(gt=0)
+    efficiency_fraction: float = number(gt=0, le=1)
+    peer_to_peer_bytes_per_s: float | None = number(gt=0, default=None)
     sources: dict[str, str] = mapping(text())
 
 
@@ -210,13 +197,13 @@ class SystemSpec:
     name: str = text()
     gpu: str = text()
     source: str = text()
-    gpus_per_server: int = _positive_int()
-    servers_per_rack: int = _positive_int()
-    scale_up_domain_gpus: int = _positive_int()
+    gpus_per_server: int = integer(gt=0)
+    servers_per_rack: int = integer(gt=0)
+    scale_up_domain_gpus: int = integer(gt=0)
     intra_server_fabric: str = text()
     inter_server_fabric: str = text()
     inter_rack_fabric: str = text()
-    rack_power_w: float | None = _positive(default=None)
+    rack_power_w: float | None = number(gt=0, default=None)
     sources: dict[str, str] = mapping(text())
 
     def __post_init__(self) -> None:
