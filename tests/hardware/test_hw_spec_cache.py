@@ -50,15 +50,21 @@ def test_every_shipped_spec_comes_back_as_validation_gave_it(cache: Path, monkey
 
 
 def test_a_plan_from_kept_specs_builds_no_file_schema(tmp_path: Path) -> None:
-    # the first run validates the shipped files it reads (hardware.schema imported), a second one does not
+    # the first run validates the shipped files it reads (hardware.schema and pydantic imported), a second one
+    # builds the specs from their records and loads neither, nor does reading the whole catalogue
     probe = ("import sys; from hardware import Catalogue; hw = Catalogue().hardware('gb200-nvl72', preset='seed'); "
-             "print('hardware.schema' in sys.modules, hw.gpu.sustained_decode_flop_per_s)")
+             "print('hardware.schema' in sys.modules, 'pydantic' in sys.modules, hw.gpu.sustained_decode_flop_per_s)")
     env = dict(os.environ, **{toml_file.CACHE_ENV: str(tmp_path / "cache")})
     runs = [subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
             for _ in range(2)]
     first, second = (run.stdout.split() for run in runs)
-    assert first[0] == "True" and second[0] == "False"
-    assert first[1] == second[1]  # the seed preset's figure, the same from the kept record
+    assert first[:2] == ["True", "True"] and second[:2] == ["False", "False"]
+    assert first[2] == second[2] == "24000000000000.0"  # the seed preset's 24 TFLOP/s for GB200 (Note 1)
+    listing = ("import sys; from hardware import Catalogue; Catalogue().load_all(); "
+               "print('hardware.schema' in sys.modules, 'pydantic' in sys.modules)")
+    runs = [subprocess.run([sys.executable, "-c", listing], capture_output=True, text=True, check=True, env=env)
+            for _ in range(2)]
+    assert [run.stdout.split() for run in runs] == [["True", "True"], ["False", "False"]]
 
 
 def test_an_edit_of_the_file_or_of_the_converting_code_is_validated_again(cache: Path, monkeypatch) -> None:
