@@ -28,11 +28,10 @@ import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
-
 from hardware.entry_file import DATA_DIR, SECTIONS, cached_spec, display_path, keep_spec, load_file, to_spec
-from hardware.errors import CatalogueError, validation_error
+from hardware.errors import CatalogueError
 from hardware.specs import TIERS, FabricSpec, GpuSpec, Hardware, PresetSpec, SystemSpec
+from specbase.checks import FieldError
 
 _NOUNS = {"gpus": "GPU", "systems": "system", "fabrics": "fabric", "presets": "preset"}
 
@@ -51,8 +50,8 @@ class Catalogue:
     """
 
     def __init__(self, extra_dirs: Iterable[Path | str] | Path | str = ()) -> None:
-        # section -> key -> (validated entry, or None for a shipped file not read yet; its path)
-        self._entries: dict[str, dict[str, tuple[BaseModel | None, Path]]] = {
+        # section -> key -> (validated file entry, or None for a shipped file not read yet; its path)
+        self._entries: dict[str, dict[str, tuple[object | None, Path]]] = {
             section: {key: (None, path) for key, path in files} for section, files in _shipped_files().items()}
         self._shipped_systems: list[str] = list(self._entries["systems"])
         self._specs: dict[str, dict] = {s: {} for s in SECTIONS}  # section -> key -> converted, checked spec
@@ -89,9 +88,8 @@ class Catalogue:
             self._entries[section][key] = (entry, path)
         try:
             spec = to_spec(entry)
-        except ValidationError as exc:
-            from hardware.schema import known_keys
-            raise validation_error(exc, display_path(path), known_keys(type(entry))) from None
+        except FieldError as exc:  # a converted value the spec refuses (the file's checks let it by)
+            raise CatalogueError(f"{display_path(path)}: {exc}") from None
         if shipped:
             keep_spec(section, path, spec)
         self._specs[section][key] = spec

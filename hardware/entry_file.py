@@ -4,23 +4,28 @@ A shipped file's converted spec is kept too, beside its parsed TOML (`hardware.t
 keyed by the file's bytes and by the code that validates and converts it (``schema.py``, ``specs.py``):
 a later run builds the spec from that record (`cached_spec`) without validating it again, so a plan
 that reads only shipped entries builds neither the file schemas (``hardware.schema``, imported on
-first use) nor their validators. The record holds the validated spec's fields and which were set,
-so the spec it gives is the one validation gave (``tests/hardware/test_hw_spec_cache.py``).
-The user's files are validated every time.
+first use) nor their validators, and loads no pydantic. The record holds the validated spec's fields, and
+the spec is built from them with its declared checks (`specbase.checks`: tens of microseconds), so the
+spec it gives is the one validation gave (``tests/hardware/test_hw_spec_cache.py``) and a record that
+fails them is passed by. The user's files are validated every time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING
 
 from hardware import toml_file
 from hardware.errors import CatalogueError, validation_error
 from hardware.specs import FabricSpec, GpuSpec, PresetSpec, SystemSpec
 from hardware.toml_file import PACKAGE_ROOT, read_toml
+from specbase.checks import FieldError
+
+if TYPE_CHECKING:  # the file schemas are pydantic models, imported when a file is validated
+    from pydantic import BaseModel
 
 DATA_DIR = Path(__file__).parent / "data"
 """Shipped catalogue data (package data)."""
@@ -45,9 +50,12 @@ class _Sections(Mapping):
 SECTIONS: Mapping[str, type[BaseModel]] = _Sections()
 """Catalogue subfolders and the schema of the files in each."""
 
-SPECS: dict[str, type[BaseModel]] = {"gpus": GpuSpec, "systems": SystemSpec, "fabrics": FabricSpec,
-                                     "presets": PresetSpec}
+SPECS: dict[str, type] = {"gpus": GpuSpec, "systems": SystemSpec, "fabrics": FabricSpec, "presets": PresetSpec}
 """The SI spec a file of each subfolder converts to."""
+
+_FIELDS: dict[str, tuple[str, ...]] = {section: tuple(f.name for f in dataclasses.fields(kind))
+                                       for section, kind in SPECS.items()}
+"""Each section's spec fields, in order: a kept record must hold exactly these."""
 
 
 def display_path(path: Path) -> str:
@@ -83,6 +91,8 @@ def load_file(path: Path, schema: type[BaseModel]) -> BaseModel:
     if key in _PARSED:
         return _PARSED[key][0]
     raw = read_toml(path, CatalogueError, "the file", where, invalid="invalid TOML")
+    from pydantic import ValidationError  # loaded with the schema, which validates the file
+
     try:
         entry = schema.model_validate(raw)
     except ValidationError as exc:
@@ -121,28 +131,27 @@ def cached_spec(section: str, path: Path):
         return _SPECS[section, content]
     record = toml_file.cached(slot, content)
     fields = None if record is None else record.get("fields")
-    if not isinstance(fields, dict) or fields.keys() != SPECS[section].model_fields.keys() \
-            or not isinstance(record.get("set"), list):  # not a record this code wrote: validate the file
+    if not isinstance(fields, dict) or tuple(fields) != _FIELDS[section]:  # not a record this code wrote
         return None
     try:
-        spec = SPECS[section].model_construct(_fields_set=set(record["set"]), **record["fields"])
-    except (TypeError, ValueError):  # a record of another shape: validate the file instead
+        spec = SPECS[section](**fields)
+    except (FieldError, TypeError):  # a record the spec's checks refuse: validate the file instead
         return None
     _SPECS[section, content] = spec
     return spec
 
 
-def keep_spec(section: str, path: Path, spec: BaseModel) -> None:
+def keep_spec(section: str, path: Path, spec) -> None:
     """Record the validated ``spec`` of the shipped file ``path`` for `cached_spec` (nothing for other files)."""
     slot, content = _spec_slot(path)
     if slot is not None:
         _SPECS[section, content] = spec
-        toml_file.store(slot, content, {"fields": spec.model_dump(), "set": sorted(spec.model_fields_set)})
+        toml_file.store(slot, content, {"fields": dataclasses.asdict(spec)})
 
 
 # (section, the bytes a record is keyed by) -> its spec: one spec object per shipped file per process, as a
 # validated entry converts once (`to_spec`), whichever catalogue reads it
-_SPECS: dict[tuple[str, bytes], BaseModel] = {}
+_SPECS: dict[tuple[str, bytes], object] = {}
 
 
 def _spec_slot(path: Path) -> tuple[Path | None, bytes]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # pydantic is loaded by the file schemas, when a file is validated
+    from pydantic import ValidationError
 
 
 class CatalogueError(Exception):

@@ -16,9 +16,10 @@ give just ``source``); the shipped catalogue's test demands an explicit source f
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -32,12 +33,10 @@ from pydantic import (
 
 from hardware.specs import (
     DTYPES,
-    FabricKind,
+    FABRIC_KINDS,
+    HOST_LINKS,
     FabricSpec,
-    Fraction,
     GpuSpec,
-    HostLink,
-    PositiveInt,
     PresetSpec,
     SystemSpec,
     check_domain_fits_rack,
@@ -51,6 +50,11 @@ US = 1e-6
 KW = 1e3
 
 Text = Annotated[str, Field(min_length=1)]
+HostLink = Literal[HOST_LINKS]
+FabricKind = Literal[FABRIC_KINDS]
+PositiveInt = Annotated[int, Field(gt=0)]
+# Finite: an ``inf`` bandwidth or ``nan`` power in a file is refused at load, never planned with.
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 
 # A datasheet figure in its file unit (GB, TB/s, GB/s, W, us, TFLOP/s, kW): finite, and within a range
 # no part comes near, so the conversion to SI and every figure derived from it stay finite.
@@ -98,7 +102,7 @@ class _File(BaseModel):
     #: File key -> (spec attribute, factor to SI); drives `to_spec`.
     CONVERT: ClassVar[dict[str, Conversion]] = {}
     #: The SI spec `to_spec` builds.
-    SPEC: ClassVar[type[BaseModel]]
+    SPEC: ClassVar[type]
 
     source: Text
     sources: dict[str, Text] = {}
@@ -150,7 +154,7 @@ class _File(BaseModel):
             sources[attribute] = self.source_of(key)
         return values, sources
 
-    def to_spec(self) -> BaseModel:
+    def to_spec(self):
         """Convert to the SI spec (``CONVERT`` gives each key's attribute and factor)."""
         values, sources = self.converted()
         return self.SPEC(name=self.name, source=self.source, sources=sources, **values)
@@ -251,7 +255,7 @@ class GpuFile(_File):
         peaks = {dtype: getattr(self.peak_dense_tflops, dtype) for dtype in DTYPES}
         sources.update({f"peak_flop_per_s.{dtype}": self._peak_source(dtype) for dtype in DTYPES})
         # Listed in the spec's field order (peaks after the HBM figures), as `rackplan show` prints them.
-        fields = list(GpuSpec.model_fields)
+        fields = [field.name for field in dataclasses.fields(GpuSpec)]
         sources = dict(sorted(sources.items(), key=lambda item: fields.index(item[0].split(".")[0])))
         return GpuSpec(
             name=self.name,

@@ -6,17 +6,23 @@ attribute is SI: bytes, bytes per second, FLOP per second, seconds, watts; fract
 `_fraction`. Rates use decimal prefixes (1 GB/s = 1e9 B/s); capacities are the vendor's label
 read as decimal GB unless the source says GiB.
 
-The models are frozen pydantic models with ``extra="forbid"``. Their dict attributes are not
-deep-frozen: treat them as read-only.
+The specs are records with declared checks (`specbase.checks.spec`): frozen, keyword-only,
+compared and hashed by their fields (so they key caches), each field's type and bounds checked at
+construction, `dataclasses.replace` included, with a one-line `specbase.checks.FieldError`
+(a ``ValueError``) naming the field. Numbers are finite (an ``inf`` bandwidth or ``nan`` power is
+refused, never planned with), and an int given for a float field is kept as a float (1 -> 1.0).
+They import no validator library: the files a user writes are validated by the pydantic schemas of
+`hardware.schema`, loaded only when a file must be. Their dict attributes are not deep-frozen:
+treat them as read-only.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import dataclasses
+from collections.abc import Mapping
 
 from hardware.errors import CatalogueError
+from specbase.checks import FieldError, choice, integer, mapping, number, spec, text
 
 DTYPES: tuple[str, ...] = ("bf16", "fp8", "int8", "fp4", "int4")
 """Tensor-core data types with a peak rate in the catalogue (int8/int4 rates are OP/s)."""
@@ -30,40 +36,21 @@ HOST_LINKS: tuple[str, ...] = ("pcie-gen4", "pcie-gen5", "pcie-gen6", "nvlink-c2
 FABRIC_KINDS: tuple[str, ...] = ("scale-up", "scale-out")
 """Scale-up: a GPU-to-GPU memory fabric (NVLink, Infinity Fabric). Scale-out: NICs (IB, Ethernet)."""
 
-HostLink = Literal["pcie-gen4", "pcie-gen5", "pcie-gen6", "nvlink-c2c"]
-FabricKind = Literal["scale-up", "scale-out"]
-# Finite: an ``inf`` bandwidth or ``nan`` power in a file is refused at load, never planned with.
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-PositiveInt = Annotated[int, Field(gt=0)]
-Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
-
 
 def check_domain_fits_rack(scale_up_domain_gpus: int, gpus_per_server: int, servers_per_rack: int) -> None:
     """A scale-up domain cannot span more GPUs than one rack holds.
 
     Raises:
-        ValueError: It does (pydantic validators turn this into a field error).
+        FieldError: It does (a ``ValueError``: the file schema's validator turns it into the file's error).
     """
     gpus_per_rack = gpus_per_server * servers_per_rack
     if scale_up_domain_gpus > gpus_per_rack:
-        raise ValueError(
-            f"field 'scale_up_domain_gpus' ({scale_up_domain_gpus}) must be <= "
-            f"gpus_per_server x servers_per_rack ({gpus_per_rack})"
-        )
+        raise FieldError("scale_up_domain_gpus", f"({scale_up_domain_gpus}) must be <= "
+                                                 f"gpus_per_server x servers_per_rack ({gpus_per_rack})")
 
 
-class _Spec(BaseModel):
-    """Frozen, closed base: a misspelt attribute fails at construction."""
-
-    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
-
-    def __hash__(self) -> int:
-        # Frozen pydantic hashes field values, and dicts are unhashable; hash the JSON instead so
-        # specs can key caches.
-        return hash((type(self).__name__, self.model_dump_json()))
-
-
-class GpuSpec(_Spec):
+@spec
+class GpuSpec:
     """One accelerator, all SI.
 
     Attributes:
@@ -97,35 +84,32 @@ class GpuSpec(_Spec):
             ``"peak_flop_per_s.<dtype>"``.
     """
 
-    name: str
-    vendor: str
-    source: str
-    hbm_bytes: Positive
-    hbm_bytes_per_s: Positive
-    peak_flop_per_s: dict[str, float | None]
-    scale_up_bytes_per_s: Positive
-    host_link: HostLink
-    host_link_bytes_per_s: Positive
-    host_memory_bytes: Positive
-    power_w: Positive
-    hbm_efficiency_fraction: Fraction
-    decode_compute_efficiency_fraction: Fraction
-    prefill_compute_efficiency_fraction: Fraction
-    narrow_gemm_efficiency_fraction: Fraction = 1.0
-    prefill_narrow_gemm_efficiency_fraction: Fraction = 1.0
-    sustained_decode_flop_per_s: Positive | None = None
-    sm_count: PositiveInt | None = None
-    sources: dict[str, str]
+    name: str = text()
+    vendor: str = text()
+    source: str = text()
+    hbm_bytes: float = number(gt=0)
+    hbm_bytes_per_s: float = number(gt=0)
+    peak_flop_per_s: dict[str, float | None] = mapping(number(gt=0, default=None))
+    scale_up_bytes_per_s: float = number(gt=0)
+    host_link: str = choice(HOST_LINKS)
+    host_link_bytes_per_s: float = number(gt=0)
+    host_memory_bytes: float = number(gt=0)
+    power_w: float = number(gt=0)
+    hbm_efficiency_fraction: float = number(gt=0, le=1)
+    decode_compute_efficiency_fraction: float = number(gt=0, le=1)
+    prefill_compute_efficiency_fraction: float = number(gt=0, le=1)
+    narrow_gemm_efficiency_fraction: float = number(gt=0, le=1, default=1.0)
+    prefill_narrow_gemm_efficiency_fraction: float = number(gt=0, le=1, default=1.0)
+    sustained_decode_flop_per_s: float | None = number(gt=0, default=None)
+    sm_count: int | None = integer(gt=0, default=None)
+    sources: dict[str, str] = mapping(text())
 
-    @field_validator("peak_flop_per_s")
-    @classmethod
-    def _peaks_cover_dtypes(cls, peaks: dict[str, float | None]) -> dict[str, float | None]:
+    def __post_init__(self) -> None:
+        # each peak is checked (> 0, or None for a mode the part lacks) by its field; the keys, here
+        peaks = self.peak_flop_per_s
         if set(peaks) != set(DTYPES):
-            raise ValueError(f"keys must be exactly {', '.join(DTYPES)} (got {', '.join(peaks)})")
-        for dtype, value in peaks.items():
-            if value is not None and not value > 0:
-                raise ValueError(f"peak for {dtype} must be > 0 or None (got {value})")
-        return {dtype: peaks[dtype] for dtype in DTYPES}
+            raise FieldError("peak_flop_per_s", f"keys must be exactly {', '.join(DTYPES)} (got {', '.join(peaks)})")
+        self.__dict__["peak_flop_per_s"] = {dtype: peaks[dtype] for dtype in DTYPES}
 
     def supports(self, dtype: str) -> bool:
         """Whether the part has tensor-core support for ``dtype``.
@@ -161,12 +145,11 @@ class GpuSpec(_Spec):
             sources.pop("sustained_decode_flop_per_s", None)
         else:
             sources["sustained_decode_flop_per_s"] = source
-        return self.model_copy(
-            update={"sustained_decode_flop_per_s": flop_per_s, "sources": sources}
-        )
+        return dataclasses.replace(self, sustained_decode_flop_per_s=flop_per_s, sources=sources)
 
 
-class FabricSpec(_Spec):
+@spec
+class FabricSpec:
     """One interconnect as seen by one GPU, all SI.
 
     Attributes:
@@ -183,17 +166,18 @@ class FabricSpec(_Spec):
         sources: Source of each attribute, keyed by attribute name.
     """
 
-    name: str
-    kind: FabricKind
-    source: str
-    bytes_per_s: Positive
-    latency_s: Positive
-    efficiency_fraction: Fraction
-    peer_to_peer_bytes_per_s: Positive | None = None
-    sources: dict[str, str]
+    name: str = text()
+    kind: str = choice(FABRIC_KINDS)
+    source: str = text()
+    bytes_per_s: float = number(gt=0)
+    latency_s: float = number(gt=0)
+    efficiency_fraction: float = number(gt=0, le=1)
+    peer_to_peer_bytes_per_s: float | None = number(gt=0, default=None)
+    sources: dict[str, str] = mapping(text())
 
 
-class SystemSpec(_Spec):
+@spec
+class SystemSpec:
     """A server/rack design built from one GPU type.
 
     Attributes:
@@ -210,30 +194,29 @@ class SystemSpec(_Spec):
         sources: Source of each attribute, keyed by attribute name.
     """
 
-    name: str
-    gpu: str
-    source: str
-    gpus_per_server: PositiveInt
-    servers_per_rack: PositiveInt
-    scale_up_domain_gpus: PositiveInt
-    intra_server_fabric: str
-    inter_server_fabric: str
-    inter_rack_fabric: str
-    rack_power_w: Positive | None = None
-    sources: dict[str, str]
+    name: str = text()
+    gpu: str = text()
+    source: str = text()
+    gpus_per_server: int = integer(gt=0)
+    servers_per_rack: int = integer(gt=0)
+    scale_up_domain_gpus: int = integer(gt=0)
+    intra_server_fabric: str = text()
+    inter_server_fabric: str = text()
+    inter_rack_fabric: str = text()
+    rack_power_w: float | None = number(gt=0, default=None)
+    sources: dict[str, str] = mapping(text())
+
+    def __post_init__(self) -> None:
+        check_domain_fits_rack(self.scale_up_domain_gpus, self.gpus_per_server, self.servers_per_rack)
 
     @property
     def gpus_per_rack(self) -> int:
         """GPUs in one rack: gpus_per_server x servers_per_rack."""
         return self.gpus_per_server * self.servers_per_rack
 
-    @model_validator(mode="after")
-    def _domain_fits_rack(self) -> SystemSpec:
-        check_domain_fits_rack(self.scale_up_domain_gpus, self.gpus_per_server, self.servers_per_rack)
-        return self
 
-
-class PresetSpec(_Spec):
+@spec
+class PresetSpec:
     """A named set of per-GPU overrides (SI), e.g. the seed simulator's decode FLOP rates.
 
     Attributes:
@@ -243,22 +226,31 @@ class PresetSpec(_Spec):
         sources: Source per GPU name.
     """
 
-    name: str
-    source: str
-    sustained_decode_flop_per_s: dict[str, float]
-    sources: dict[str, str]
+    name: str = text()
+    source: str = text()
+    sustained_decode_flop_per_s: dict[str, float] = mapping(number())
+    sources: dict[str, str] = mapping(text())
 
 
-def _inconsistency(system: SystemSpec, gpu: GpuSpec, fabrics: dict[str, FabricSpec]) -> str | None:
+def _inconsistency(system: SystemSpec, gpu: GpuSpec, fabrics: Mapping[str, FabricSpec]) -> FieldError | None:
     """Why a system, its GPU and its fabrics do not make one `Hardware`, or ``None`` when they do."""
-    if set(fabrics) != set(TIERS):
-        return f"fabrics must be keyed by {', '.join(TIERS)}"
+    for field, value, kind in (("system", system, SystemSpec), ("gpu", gpu, GpuSpec)):
+        if not isinstance(value, kind):
+            return FieldError(field, f"must be a {kind.__name__} (got {type(value).__name__})")
+    if not isinstance(fabrics, Mapping) or set(fabrics) != set(TIERS):
+        got = ", ".join(map(str, fabrics)) if isinstance(fabrics, Mapping) else type(fabrics).__name__
+        return FieldError("fabrics", f"must be keyed by {', '.join(TIERS)} (got {got})")
+    for tier, fabric in fabrics.items():
+        if not isinstance(fabric, FabricSpec):
+            return FieldError(f"fabrics.{tier}", f"must be a FabricSpec (got {type(fabric).__name__})")
     if gpu.name.lower() != system.gpu.lower():
-        return f"system '{system.name}' is built from GPU '{system.gpu}', not '{gpu.name}'"
+        return FieldError("gpu", f"must be its system's GPU: system '{system.name}' is built from GPU "
+                                 f"'{system.gpu}', not '{gpu.name}'")
     return None
 
 
-class Hardware(_Spec):
+@spec
+class Hardware:
     """A resolved system: its `SystemSpec`, its `GpuSpec` and one `FabricSpec` per tier.
 
     Attributes:
@@ -271,26 +263,24 @@ class Hardware(_Spec):
     gpu: GpuSpec
     fabrics: dict[str, FabricSpec]
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Hardware:
+    def __post_init__(self) -> None:
         problem = _inconsistency(self.system, self.gpu, self.fabrics)
-        if problem:
-            raise ValueError(problem)
-        return self
+        if problem is not None:
+            raise problem
+        self.__dict__["fabrics"] = dict(self.fabrics)  # a copy: the caller's dict stays theirs
 
     @classmethod
     def of(cls, system: SystemSpec, gpu: GpuSpec, fabrics: dict[str, FabricSpec]) -> Hardware:
-        """`Hardware` of specs already validated (a catalogue's): the same object as ``Hardware(system=...,
-        gpu=..., fabrics=...)`` and the same checks, without building the pydantic validator of `Hardware` and
-        the specs it nests (~6 ms of a plan on a 2-core EPYC, the first time a process validates one).
+        """``Hardware(system=..., gpu=..., fabrics=...)``, its checks failing as a `CatalogueError` (what the
+        catalogue resolves with: a lookup's error, not a programming one).
 
         Raises:
             CatalogueError: The specs do not fit together (fabrics not keyed by `TIERS`, another GPU).
         """
-        problem = _inconsistency(system, gpu, fabrics)
-        if problem:
-            raise CatalogueError(problem)
-        return cls.model_construct(system=system, gpu=gpu, fabrics=dict(fabrics))
+        try:
+            return cls(system=system, gpu=gpu, fabrics=fabrics)
+        except FieldError as exc:
+            raise CatalogueError(str(exc)) from None
 
     @property
     def gpus_per_server(self) -> int:
@@ -350,4 +340,4 @@ class Hardware(_Spec):
                 f"Hardware.with_fabric takes a FabricSpec (got {fabric!r}); to name a fabric use "
                 "Catalogue.with_fabric(hardware, name) or Catalogue.hardware(name, fabric=...)"
             )
-        return self.model_copy(update={"fabrics": {tier: fabric for tier in TIERS}})
+        return dataclasses.replace(self, fabrics={tier: fabric for tier in TIERS})

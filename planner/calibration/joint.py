@@ -144,7 +144,7 @@ def joint_fit(train: list[Measurement], hardware: dict[str, Hardware], log=print
         for name, h in hardware.items():
             upd = {k.name: cal.from_theta(k, t) for (kind, o, k), t in zip(params, theta)
                    if kind == "gpu" and o == h.gpu.name}
-            hw[name] = h.model_copy(update={"gpu": h.gpu.model_copy(update=upd)}) if upd else h
+            hw[name] = replace(h, gpu=replace(h.gpu, **upd)) if upd else h
         return prof, hw
 
     rows, weight = list(train), cal.TTFT_WEIGHT

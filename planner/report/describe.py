@@ -103,7 +103,7 @@ def show_pairs(cat: Catalogue, kind: str, name: str) -> list[tuple[str, object]]
         pairs += [(f"derived.{k}", v) for k, v in model_summary(spec).items() if k != "name"]
         return pairs
     spec = {"gpu": cat.gpu, "system": cat.system, "fabric": cat.fabric}[kind](name)
-    data = spec.model_dump()
+    data = asdict(spec)
     sources = data.pop("sources", {})
     pairs = [(k, v) for k, v in data.items() if not isinstance(v, dict)]
     pairs += [(f"{k}.{sub}", v2) for k, v in data.items() if isinstance(v, dict) for sub, v2 in v.items()]

@@ -1,5 +1,7 @@
 """Disaggregated serving: prefill and decode pools scored, sized together, re-scored and fabric-checked."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -122,8 +124,8 @@ def test_a_thin_fabric_caps_disaggregated_output_at_its_kv_rate():
     # Replace the HGX inter-server links by 0.1 GB/s per GPU: 8 GPUs carry 0.8 GB/s of KV, i.e.
     # 0.8e9 / 67,108,864 B = 11.92 requests/s = 3,051.8 output tokens/s at osl 256, far below what
     # eight H200s decode. Instances of 1-8 GPUs stay in one server, so only the KV uses the link.
-    slow = H200.fabrics["inter_server"].model_copy(update={"bytes_per_s": 0.1e9})
-    hw = H200.model_copy(update={"fabrics": {**H200.fabrics, "inter_server": slow}})
+    slow = replace(H200.fabrics["inter_server"], bytes_per_s=0.1e9)
+    hw = replace(H200, fabrics={**H200.fabrics, "inter_server": slow})
     sc = _scenario(isl=1024, osl=256, hw=hw)
     doc = fleet_document(plan_disagg(sc, Budget(gpus=8), _space(), Limits()))
     assert doc["totals"]["output_tps"] == pytest.approx(0.8e9 / (65_536 * 1024) * 256, rel=1e-6)

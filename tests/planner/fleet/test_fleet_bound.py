@@ -175,8 +175,8 @@ def test_example_fleet_columns_equal_full_scoring(monkeypatch):
 def test_a_kind_whose_fabric_can_bind_scores_its_aggregated_rows_in_full():
     fleet = _fleet("llama-3.1-8b", "hgx-h200", 1024, 256, Limits(max_tpot_s=0.02))
     hw = fleet.kinds[0].hardware
-    thin = {t: hw.fabrics[t].model_copy(update={"bytes_per_s": 1e3}) for t in ("inter_server", "inter_rack")}
-    kind = replace(fleet.kinds[0], hardware=hw.model_copy(update={"fabrics": {**hw.fabrics, **thin}}))
+    thin = {t: replace(hw.fabrics[t], bytes_per_s=1e3) for t in ("inter_server", "inter_rack")}
+    kind = replace(fleet.kinds[0], hardware=replace(hw, fabrics={**hw.fabrics, **thin}))
     thin_fleet = replace(fleet, kinds=(kind,))
     agg = next(r for mi, ki, role, r in score(thin_fleet).raw if role == AGG)
     sc = scenario(thin_fleet, thin_fleet.models[0], kind)

@@ -45,8 +45,8 @@ def _two_kinds():
 def _thin(kind):
     """``kind`` with inter-server and inter-rack links of 1 kB/s: its fabric binds."""
     hw = kind.hardware
-    thin = {t: hw.fabrics[t].model_copy(update={"bytes_per_s": 1e3}) for t in ("inter_server", "inter_rack")}
-    return replace(kind, hardware=hw.model_copy(update={"fabrics": {**hw.fabrics, **thin}}))
+    thin = {t: replace(hw.fabrics[t], bytes_per_s=1e3) for t in ("inter_server", "inter_rack")}
+    return replace(kind, hardware=replace(hw, fabrics={**hw.fabrics, **thin}))
 
 
 def _both_ways(fleet, monkeypatch):
