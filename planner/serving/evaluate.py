@@ -38,7 +38,7 @@ from planner.serving.aggregated import serving
 from planner.serving.comm import comm
 from planner.serving.layout import block_modes, layout
 from planner.serving.memory import admitted_sequences, memory
-from planner.serving.plan import Plan, PlanArrays, join_rows, take_rows
+from planner.serving.plan import KvRuns, Plan, PlanArrays, join_rows, kv_runs, take_rows
 from planner.serving.prefill import prefill_time_s
 from planner.serving.roofline import (
     attention_s,
@@ -169,16 +169,22 @@ def _evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape) -> Score
     ttft = None
     w = scenario.workload
     mem = memory(shape, lay)
+    runs = None
     if not w.has_prefill:  # steady decode; with prompts the serving fixed point times the step instead
-        t_compute, t_hbm = compute_s(shape, lay, r, plans.quant), hbm_s(shape, lay, r)
-        t_moe = moe_s(shape, lay, r, plans.quant, lay.micro_tokens)  # own term, after the blend
+        # The terms that read no KV choice are computed on the first row of each run of rows differing in those
+        # only (``kv_runs``: a candidate table's KV choices, one after another) and taken by the run's other rows.
+        runs = kv_runs(plans)
+        one, one_quant = (lay, plans.quant) if runs is None else (take_rows(lay, runs.first), plans.quant[runs.first])
+        spread = _same if runs is None else runs.spread
+        t_compute, t_hbm = spread(compute_s(shape, one, r, one_quant)), hbm_s(shape, lay, r)
+        t_moe = spread(moe_s(shape, one, r, one_quant, one.micro_tokens))  # own term, after the blend
         t_attention = attention_s(shape, lay, r)
-        traffic = comm(shape, lay, r, gps, gpr)
+        traffic = spread(comm(shape, one, r, gps, gpr))
         terms = [t_compute, t_hbm, traffic.time_s, t_offload]
         # Dense-block GEMMs on their kernel curve, one after another with the rest (not blended).
-        t_gemm = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens)
+        t_gemm = spread(gemm_s(shape, one, r, one.group_tokens, one.group_tokens))
         stage = combine(terms, prof.overlap_fraction) \
-            + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s, r) \
+            + spread(launch_overhead_s(shape, one, prof.per_layer_overhead_s, prof.per_kernel_overhead_s, r)) \
             + t_gemm + t_moe + t_attention  # kernel-curve terms after the blend (zero under the seed preset)
         step = prof.step_time_s(lay.pp * stage, prof.iteration_overhead_s(lay.batch / lay.dp))
         instance_tps = lay.batch / step
@@ -217,11 +223,22 @@ def _evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape) -> Score
         memory=mem,
         hbm_capacity_bytes=hw.gpu.hbm_bytes * prof.hbm_usable_fraction,
         host_capacity_bytes=r.host_memory_bytes,
-        layout_ok=parallel.layout_mask(scenario.model, plans.tp, plans.pp, plans.ep, plans.dp, plans.batch),
+        layout_ok=_layout_ok(scenario, plans, runs),
         span_ok=np.ones(len(plans), bool) if scenario.allow_span else gpus <= hw.scale_up_domain_gpus,
         gpus_per_instance=gpus.astype(np.int64),
         power_w=gpus * plans.instances * hw.gpu.power_w,
     )
+
+
+def _same(x):
+    return x
+
+
+def _layout_ok(scenario: Scenario, plans: PlanArrays, runs: KvRuns | None) -> np.ndarray:
+    """The layout rules of each row (they read its layout and batch: once per run of ``runs``)."""
+    p = plans if runs is None else plans.take(runs.first)
+    ok = parallel.layout_mask(scenario.model, p.tp, p.pp, p.ep, p.dp, p.batch)
+    return ok if runs is None else runs.spread(ok)
 
 
 def first_largest(terms: list[np.ndarray]) -> np.ndarray:
