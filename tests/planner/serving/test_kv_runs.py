@@ -1,7 +1,7 @@
 """The decode evaluator computes the terms that read no KV choice once per run of rows differing in KV choices only
 (``planner.serving.plan.kv_runs``): every row's figures are those it gets scored among rows with no runs."""
 
-from dataclasses import fields, is_dataclass
+from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -41,16 +41,6 @@ def test_runs_of_rows_differing_in_kv_choices_only():
         assert kv_runs(_plans([row, row, other, other])).first.tolist() == [0, 2]
 
 
-def _same_bits(a, b, where=""):
-    """Every array of two records (nested ones too) equal bit for bit."""
-    for f in fields(a):
-        x, y = getattr(a, f.name), getattr(b, f.name)
-        if is_dataclass(x):
-            _same_bits(x, y, f"{where}{f.name}.")
-        elif isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
-            assert x.dtype == y.dtype and np.array_equal(x, y), where + f.name
-
-
 @pytest.mark.parametrize("name,system,preset", [("qwen3-235b-a22b", "gb200-nvl72", None),  # MoE, every curve
                                                 ("llama-3.1-70b", "hgx-h200", None),        # dense, GQA
                                                 ("deepseek-v3", "hgx-b200", None),          # MLA, shared experts
@@ -68,4 +58,9 @@ def test_table_scored_by_runs_gives_each_row_its_own_figures(name, system, prese
     shuffled = plans.take(order)
     assert kv_runs(shuffled) is None  # shuffled, no run is two rows on average: every term on every row
     by_runs, alone = evaluate(sc, plans, shape_of(sc)), evaluate(sc, shuffled, shape_of(sc))
-    _same_bits(take_rows(by_runs, order), alone)
+    ordered = take_rows(by_runs, order)
+    for part, whole in ((ordered, alone), (ordered.memory, alone.memory)):  # Scores and its Memory record
+        for f in fields(part):
+            x, y = getattr(part, f.name), getattr(whole, f.name)
+            if isinstance(x, np.ndarray):
+                assert x.dtype == y.dtype and np.array_equal(x, y), f.name
