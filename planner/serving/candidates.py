@@ -81,7 +81,8 @@ def enumerate_plans(scenario: Scenario, space: SearchSpace) -> PlanArrays:
 
 @record
 class CandidateTable:
-    """Scored candidates and which of them meet every per-instance limit."""
+    """Scored candidates and which of them meet every per-instance limit (``scores`` without the figures only
+    a plan's report reads: ``planner.serving.evaluate.REPORTED`` are ``None``)."""
 
     plans: PlanArrays
     scores: Scores
@@ -98,8 +99,10 @@ class CandidateTable:
 
 
 def scored_table(scenario: Scenario, plans: PlanArrays, limits: Limits, num_enumerated: int) -> CandidateTable:
-    """Score ``plans`` and mark the rows that meet every per-instance limit."""
-    return limited(CandidateTable(plans, evaluate(scenario, plans, shape_of(scenario)), None, num_enumerated), limits)
+    """Score ``plans`` and mark the rows that meet every per-instance limit (the scores without the figures only a
+    plan's report reads, ``planner.serving.evaluate.REPORTED``)."""
+    return limited(CandidateTable(plans, evaluate(scenario, plans, shape_of(scenario), full=False), None,
+                                  num_enumerated), limits)
 
 
 def limited(table: CandidateTable, limits: Limits) -> CandidateTable:
