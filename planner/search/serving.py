@@ -108,9 +108,14 @@ class Rows:
 
 
 def _layout_keys(rows: Picked) -> np.ndarray:
+    """(rows, 7): tp, pp, ep, dp, quant, kv_quant and the offload in millionths, each column taken straight into
+    its place (column-major: each column one contiguous array, as ``prune.group_ids`` reads them)."""
     p, i = rows.table.plans, rows.index
-    off = np.round(p.kv_offload_fraction[i] * 1e6).astype(np.int64)
-    return np.column_stack([p.tp[i], p.pp[i], p.ep[i], p.dp[i], p.quant[i], p.kv_quant[i], off])
+    keys = np.empty((i.size, 7), np.int64, order="F")
+    for j, column in enumerate((p.tp, p.pp, p.ep, p.dp, p.quant, p.kv_quant)):
+        np.take(column, i, out=keys[:, j])
+    keys[:, 6] = np.round(np.take(p.kv_offload_fraction, i) * 1e6)
+    return keys
 
 
 def _family_keys(scenario: Scenario, keys: np.ndarray) -> np.ndarray:
