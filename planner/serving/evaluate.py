@@ -34,12 +34,10 @@ import numpy as np
 from hardware.specs import TIERS
 from planner.engine.rates import rates
 from planner.serving import parallel
-from planner.serving.aggregated import serving
 from planner.serving.comm import comm
 from planner.serving.layout import block_modes, layout
 from planner.serving.memory import admitted_sequences, memory
 from planner.serving.plan import KvRuns, Plan, PlanArrays, join_rows, kv_runs, take_rows
-from planner.serving.prefill import prefill_time_s
 from planner.serving.roofline import (
     attention_s,
     combine,
@@ -199,6 +197,8 @@ def _evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape, full: bo
         instance_tps = lay.batch / step
     else:  # aggregated serving: the step carries prompt work (planner.serving.aggregated), its decode terms
         # those of the sequences admitted (``t_offload`` stays the batch's, as reported)
+        from planner.serving.aggregated import serving  # the isl/osl stack: a decode-only run never loads it
+
         sv = serving(shape, lay, r, plans.quant, prof, None, w.isl, w.osl,
                      shape.prefill_attention_flop * prefill_attention_scale(scenario.model), gps, gpr,
                      admitted_sequences(mem, lay, hw.gpu.hbm_bytes, prof, w.isl, w.osl))
@@ -308,6 +308,8 @@ def bounds_and_fabric(hardware, scores, i: int) -> dict:
 
 
 def _prefill_s(scenario: Scenario, scores: Scores, i: int) -> float | None:
+    from planner.serving.prefill import prefill_time_s  # the isl/osl stack (rackplan evaluate of an isl/osl plan)
+
     t = prefill_time_s(scenario, scores.plans.take(np.array([i])))
     return None if t is None else float(t[0])
 
