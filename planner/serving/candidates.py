@@ -73,10 +73,13 @@ def enumerate_plans(scenario: Scenario, space: SearchSpace) -> PlanArrays:
     wq, kvq, off = _product(np.array([quant.mode_index(q) for q in space.quant], dtype=np.int64),
                             np.array([quant.mode_index(q) for q in space.kv_quant], dtype=np.int64),
                             np.arange(len(space.kv_offload_fraction)))
-    row, choice = (g.ravel() for g in np.meshgrid(keep, np.arange(wq.size), indexing="ij"))
-    offload = np.array(space.kv_offload_fraction, dtype=float)[off[choice]]
-    return PlanArrays(tp=tp[row], pp=pp[row], ep=ep[row], dp=dp[row], batch=batch[row], quant=wq[choice],
-                      kv_quant=kvq[choice], kv_offload_fraction=offload, instances=np.ones(row.size, dtype=np.int64))
+    offload = np.array(space.kv_offload_fraction, dtype=float)[off]
+    # each valid row once per choice, the choices innermost: the rows repeated, the choices tiled
+    choices, valid = wq.size, keep.size
+    return PlanArrays(tp=tp[keep].repeat(choices), pp=pp[keep].repeat(choices), ep=ep[keep].repeat(choices),
+                      dp=dp[keep].repeat(choices), batch=batch[keep].repeat(choices), quant=np.tile(wq, valid),
+                      kv_quant=np.tile(kvq, valid), kv_offload_fraction=np.tile(offload, valid),
+                      instances=np.ones(valid * choices, dtype=np.int64))
 
 
 @record
