@@ -33,7 +33,7 @@ def group_ids(keys: np.ndarray) -> np.ndarray:
             present[offset] = True
             if present.size <= RANK_TABLE:
                 rank = np.cumsum(present) - 1
-                digits, inverse = int(rank[-1]) + 1, rank[offset]
+                digits, inverse = int(rank[-1]) + 1, np.take(rank, offset)
             else:
                 values = np.flatnonzero(present)
                 digits, inverse = values.size, np.searchsorted(values, offset)
@@ -47,7 +47,7 @@ def group_ids(keys: np.ndarray) -> np.ndarray:
     if groups <= max(4 * rows, 1 << 16):  # the codes present marked in a table of them, ranked by a running count
         present = np.zeros(groups, bool)
         present[code] = True
-        return (np.cumsum(present) - 1)[code]
+        return np.take(np.cumsum(present) - 1, code)
     return np.unique(code, return_inverse=True)[1].reshape(-1)
 
 
