@@ -49,3 +49,16 @@ def test_many_rows_take_each_sizes_bound_from_a_table(gpus, domain):
     assert bounds.tolist() == [int(max_instances(gpus, domain, np.array([s]))[0]) for s in sizes]
     if (gpus, domain) == (144, 72):
         assert bounds[sizes == 16][0] == 8 and bounds[sizes == 73][0] == 1  # 73 spans 2 domains: 2 // 2
+
+
+def test_a_power_cap_binds_as_the_gpus_it_powers():
+    # hgx-h200 at 700 W per H200: a 10 kW cap powers floor(10,000 / 700) = 14 GPUs, so under it 32 GPUs plan
+    # exactly as 14 do (the power row and the per-row power bound read each candidate's own watts).
+    def plan(*extra):
+        out = CliRunner().invoke(cli, ["plan", "--system", "hgx-h200", *extra, "--format", "json"],
+                                 catch_exceptions=False).output
+        return json.loads(out)
+    capped, fourteen = plan("--gpus", "32", "--max-kw", "10"), plan("--gpus", "14")
+    assert capped["power_kw"] <= 10 and capped["gpus"] <= 14
+    assert capped["total_tps"] == pytest.approx(fourteen["total_tps"], rel=1e-9)
+    assert capped["total_tps"] < plan("--gpus", "32")["total_tps"]  # the cap binds
