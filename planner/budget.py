@@ -51,9 +51,20 @@ class Budget:
         return f"{self.gpus} GPUs"
 
 
+# Arrays longer than this whose sizes are at most ``SIZE_TABLE`` GPUs (a candidate table's rows: a few sizes, many
+# rows) take each size's bound from a table of them (one gather) instead of dividing row by row.
+TABLE_ROWS, SIZE_TABLE = 4096, 1 << 16
+
+
 def max_instances(gpus_budget: int, domain_gpus: int, gpus_per_instance: np.ndarray) -> np.ndarray:
     """Most instances of ``gpus_per_instance`` GPUs that pack into the budget (see module docstring)."""
     g = np.asarray(gpus_per_instance, dtype=np.int64)
+    if g.size > TABLE_ROWS and 0 < g.min() and g.max() <= SIZE_TABLE:
+        return np.take(_packed(gpus_budget, domain_gpus, np.arange(1, g.max() + 1, dtype=np.int64)), g - 1)
+    return _packed(gpus_budget, domain_gpus, g)
+
+
+def _packed(gpus_budget: int, domain_gpus: int, g: np.ndarray) -> np.ndarray:
     full, rest = divmod(int(gpus_budget), int(domain_gpus))
     within = full * (domain_gpus // g) + rest // g
     domains_each = -(-g // domain_gpus)

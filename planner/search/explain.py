@@ -61,7 +61,7 @@ def _next_batch(result, plan) -> tuple[int | None, list[str]]:
 def _scored(result, plan):
     """``plan``'s one-row scores: its row of the answer's scored table when the table has it (every row scores on
     its own, so the figures are those scoring it alone gives, without another evaluator call: ~5 ms for an isl/osl
-    plan on a 2-core EPYC), else scored now."""
+    plan on a 2-core EPYC; the table's, without ``planner.serving.evaluate.REPORTED``), else scored now."""
     table = result.table
     if table is not None:
         p = table.plans

@@ -13,16 +13,30 @@ from __future__ import annotations
 
 import numpy as np
 
+# Value ranges up to this many are ranked by a table over the range (a gather per row); wider ones by a search.
+RANK_TABLE = 1 << 12
+
 
 def group_ids(keys: np.ndarray) -> np.ndarray:
-    """A dense group number per row, equal where the key rows are equal (``keys``: (rows, k) integers)."""
-    code, groups = np.zeros(keys.shape[0], np.int64), 1
+    """A dense group number per row, equal where the key rows are equal (``keys``: (rows, k) integers): the rank
+    of the row's key among the distinct key rows in lexicographic order."""
+    rows = keys.shape[0]
+    code, groups = np.zeros(rows, np.int64), 1
     for j in range(keys.shape[1]):
         column = keys[:, j]
         low, high = (int(column.min()), int(column.max())) if column.size else (0, 0)
         if np.issubdtype(column.dtype, np.integer) and high - low < 2**20:  # a small range (layout sizes,
-            # mode indices): the offset from the least value is the digit, with no sort
-            digits, inverse = high - low + 1, column - low
+            # mode indices, offload levels): the values present marked by offset, each row's digit its value's
+            # rank among them (read from a running count of the marks, or searched among the few values), no sort
+            offset = column - low if low else column
+            present = np.zeros(high - low + 1, bool)
+            present[offset] = True
+            if present.size <= RANK_TABLE:
+                rank = np.cumsum(present) - 1
+                digits, inverse = int(rank[-1]) + 1, np.take(rank, offset)
+            else:
+                values = np.flatnonzero(present)
+                digits, inverse = values.size, np.searchsorted(values, offset)
         else:
             values, inverse = np.unique(column, return_inverse=True)
             digits = values.size
@@ -30,6 +44,10 @@ def group_ids(keys: np.ndarray) -> np.ndarray:
             uniq, code = np.unique(code, return_inverse=True)
             code, groups = code.reshape(-1), uniq.size
         code, groups = code * digits + inverse.reshape(-1), groups * digits
+    if groups <= max(4 * rows, 1 << 16):  # the codes present marked in a table of them, ranked by a running count
+        present = np.zeros(groups, bool)
+        present[code] = True
+        return np.take(np.cumsum(present) - 1, code)
     return np.unique(code, return_inverse=True)[1].reshape(-1)
 
 

@@ -73,15 +73,19 @@ def enumerate_plans(scenario: Scenario, space: SearchSpace) -> PlanArrays:
     wq, kvq, off = _product(np.array([quant.mode_index(q) for q in space.quant], dtype=np.int64),
                             np.array([quant.mode_index(q) for q in space.kv_quant], dtype=np.int64),
                             np.arange(len(space.kv_offload_fraction)))
-    row, choice = (g.ravel() for g in np.meshgrid(keep, np.arange(wq.size), indexing="ij"))
-    offload = np.array(space.kv_offload_fraction, dtype=float)[off[choice]]
-    return PlanArrays(tp=tp[row], pp=pp[row], ep=ep[row], dp=dp[row], batch=batch[row], quant=wq[choice],
-                      kv_quant=kvq[choice], kv_offload_fraction=offload, instances=np.ones(row.size, dtype=np.int64))
+    offload = np.array(space.kv_offload_fraction, dtype=float)[off]
+    # each valid row once per choice, the choices innermost: the rows repeated, the choices tiled
+    choices, valid = wq.size, keep.size
+    return PlanArrays(tp=tp[keep].repeat(choices), pp=pp[keep].repeat(choices), ep=ep[keep].repeat(choices),
+                      dp=dp[keep].repeat(choices), batch=batch[keep].repeat(choices), quant=np.tile(wq, valid),
+                      kv_quant=np.tile(kvq, valid), kv_offload_fraction=np.tile(offload, valid),
+                      instances=np.ones(valid * choices, dtype=np.int64))
 
 
 @record
 class CandidateTable:
-    """Scored candidates and which of them meet every per-instance limit."""
+    """Scored candidates and which of them meet every per-instance limit (``scores`` without the figures only
+    a plan's report reads: ``planner.serving.evaluate.REPORTED`` are ``None``)."""
 
     plans: PlanArrays
     scores: Scores
@@ -98,8 +102,10 @@ class CandidateTable:
 
 
 def scored_table(scenario: Scenario, plans: PlanArrays, limits: Limits, num_enumerated: int) -> CandidateTable:
-    """Score ``plans`` and mark the rows that meet every per-instance limit."""
-    return limited(CandidateTable(plans, evaluate(scenario, plans, shape_of(scenario)), None, num_enumerated), limits)
+    """Score ``plans`` and mark the rows that meet every per-instance limit (the scores without the figures only a
+    plan's report reads, ``planner.serving.evaluate.REPORTED``)."""
+    return limited(CandidateTable(plans, evaluate(scenario, plans, shape_of(scenario), full=False), None,
+                                  num_enumerated), limits)
 
 
 def limited(table: CandidateTable, limits: Limits) -> CandidateTable:

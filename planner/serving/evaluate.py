@@ -34,12 +34,10 @@ import numpy as np
 from hardware.specs import TIERS
 from planner.engine.rates import rates
 from planner.serving import parallel
-from planner.serving.aggregated import serving
 from planner.serving.comm import comm
 from planner.serving.layout import block_modes, layout
 from planner.serving.memory import admitted_sequences, memory
-from planner.serving.plan import Plan, PlanArrays, join_rows, take_rows
-from planner.serving.prefill import prefill_time_s
+from planner.serving.plan import KvRuns, Plan, PlanArrays, join_rows, kv_runs, take_rows
 from planner.serving.roofline import (
     attention_s,
     combine,
@@ -132,6 +130,14 @@ class Scores(CommonScores):
         return self.layout_ok & self.span_ok & (self.hbm_excess_bytes <= 0) & (self.host_excess_bytes <= 0)
 
 
+# What a plan's report reads of its scores and nothing else does: the time split, the limit, the bounds and
+# the fabric utilisation. A candidate table is scored without them (``evaluate(..., full=False)``; ~15 MB fewer
+# for the default plan's 109,008 rows): what the search, the limits, the explanation and a study read of its rows
+# is kept, and a chosen plan's report reads the scores verification gives it, scored from scratch.
+REPORTED = ("compute_s", "hbm_s", "comm_s", "offload_s", "gemm_s", "moe_s", "attention_s", "stage_time_s",
+            "tok_per_gpu", "total_tps", "limit", "bound_compute", "bound_hbm", "bound_comm", "fabric_utilisation")
+
+
 def shape_of(scenario: Scenario) -> ModelShape:
     """Model scalars at the scenario's contexts."""
     w = scenario.workload
@@ -146,20 +152,21 @@ def row_blocks(rows: int) -> list[slice] | None:
     return [slice(start, start + BLOCK_ROWS) for start in range(0, rows, BLOCK_ROWS)]
 
 
-def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = None) -> Scores:
+def evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape | None = None, full: bool = True) -> Scores:
     """Score every row of ``plans`` under ``scenario``.
 
     Every row scores on its own (its figures do not depend on the rows beside it), so a large table is
     scored in blocks of ``BLOCK_ROWS`` rows (:func:`row_blocks`), whose temporaries stay in cache.
+    ``full=False``: the ``REPORTED`` figures are left ``None`` (a candidate table's scores).
     """
     shape = shape or shape_of(scenario)
     if (blocks := row_blocks(len(plans))) is None:
-        return _evaluate(scenario, plans, shape)
-    parts = (replace(_evaluate(scenario, plans.take(b), shape), plans=None) for b in blocks)
+        return _evaluate(scenario, plans, shape, full)
+    parts = (replace(_evaluate(scenario, plans.take(b), shape, full), plans=None) for b in blocks)
     return replace(join_rows(parts, len(plans)), plans=plans)
 
 
-def _evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape) -> Scores:
+def _evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape, full: bool = True) -> Scores:
     hw, prof = scenario.hardware, scenario.engine_profile
     r = rates(hw, prof)
     lay = layout(shape, plans, *block_modes(scenario.model.native_weight_quant, prof.lm_head_quant))
@@ -169,21 +176,29 @@ def _evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape) -> Score
     ttft = None
     w = scenario.workload
     mem = memory(shape, lay)
+    runs = None
     if not w.has_prefill:  # steady decode; with prompts the serving fixed point times the step instead
-        t_compute, t_hbm = compute_s(shape, lay, r, plans.quant), hbm_s(shape, lay, r)
-        t_moe = moe_s(shape, lay, r, plans.quant, lay.micro_tokens)  # own term, after the blend
+        # The terms that read no KV choice are computed on the first row of each run of rows differing in those
+        # only (``kv_runs``: a candidate table's KV choices, one after another) and taken by the run's other rows.
+        runs = kv_runs(plans)
+        one, one_quant = (lay, plans.quant) if runs is None else (take_rows(lay, runs.first), plans.quant[runs.first])
+        spread = _same if runs is None else runs.spread
+        t_compute, t_hbm = spread(compute_s(shape, one, r, one_quant)), hbm_s(shape, lay, r)
+        t_moe = spread(moe_s(shape, one, r, one_quant, one.micro_tokens))  # own term, after the blend
         t_attention = attention_s(shape, lay, r)
-        traffic = comm(shape, lay, r, gps, gpr)
+        traffic = spread(comm(shape, one, r, gps, gpr))
         terms = [t_compute, t_hbm, traffic.time_s, t_offload]
         # Dense-block GEMMs on their kernel curve, one after another with the rest (not blended).
-        t_gemm = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens)
+        t_gemm = spread(gemm_s(shape, one, r, one.group_tokens, one.group_tokens))
         stage = combine(terms, prof.overlap_fraction) \
-            + launch_overhead_s(shape, lay, prof.per_layer_overhead_s, prof.per_kernel_overhead_s, r) \
+            + spread(launch_overhead_s(shape, one, prof.per_layer_overhead_s, prof.per_kernel_overhead_s, r)) \
             + t_gemm + t_moe + t_attention  # kernel-curve terms after the blend (zero under the seed preset)
         step = prof.step_time_s(lay.pp * stage, prof.iteration_overhead_s(lay.batch / lay.dp))
         instance_tps = lay.batch / step
     else:  # aggregated serving: the step carries prompt work (planner.serving.aggregated), its decode terms
         # those of the sequences admitted (``t_offload`` stays the batch's, as reported)
+        from planner.serving.aggregated import serving  # the isl/osl stack: a decode-only run never loads it
+
         sv = serving(shape, lay, r, plans.quant, prof, None, w.isl, w.osl,
                      shape.prefill_attention_flop * prefill_attention_scale(scenario.model), gps, gpr,
                      admitted_sequences(mem, lay, hw.gpu.hbm_bytes, prof, w.isl, w.osl))
@@ -192,7 +207,21 @@ def _evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape) -> Score
         stage, step, ttft, instance_tps = sv.step.stage_time_s, sv.step_time_s, sv.ttft_s, sv.instance_tps
         t_attention = sv.step.attention_s
 
-    tok_per_gpu = instance_tps / lay.gpus
+    per_gpu_rate = traffic.bytes_by_tier / stage
+    gpus = lay.gpus
+    kept = dict(
+        plans=plans, step_time_s=step, ttft_s=ttft, instance_tps=instance_tps, fabric_bytes_per_s=per_gpu_rate * gpus,
+        memory=mem,
+        hbm_capacity_bytes=hw.gpu.hbm_bytes * prof.hbm_usable_fraction,
+        host_capacity_bytes=r.host_memory_bytes,
+        layout_ok=_layout_ok(scenario, plans, runs),
+        span_ok=np.ones(len(plans), bool) if scenario.allow_span else gpus <= hw.scale_up_domain_gpus,
+        gpus_per_instance=gpus.astype(np.int64),
+        power_w=gpus * plans.instances * hw.gpu.power_w,
+    )
+    if not full:
+        return Scores(**kept, **dict.fromkeys(REPORTED))
+
     per_gpu_tokens = lay.micro_tokens / lay.gpus
     # The HBM bound streams every byte, those the kernel curves stream included (at the GPU's achievable
     # rate, the fastest any curve streams them).
@@ -202,26 +231,26 @@ def _evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape) -> Score
         comm_s = np.where(traffic.time_s > 0, traffic.time_s, 1.0)
         bound_comm = np.where(traffic.time_s > 0, per_gpu_tokens / comm_s, np.inf)
     bound_compute = np.take(r.compute_bound_flop_per_s, plans.quant) / shape.linear_flop_per_token
-
-    per_gpu_rate = traffic.bytes_by_tier / stage
-    gpus = lay.gpus
     return Scores(
-        plans=plans,
+        **kept,
         compute_s=t_compute, hbm_s=t_hbm, comm_s=traffic.time_s, offload_s=t_offload, gemm_s=t_gemm, moe_s=t_moe,
-        attention_s=t_attention, stage_time_s=stage, step_time_s=step, ttft_s=ttft,
-        tok_per_gpu=tok_per_gpu, instance_tps=instance_tps, total_tps=instance_tps * plans.instances,
+        attention_s=t_attention, stage_time_s=stage,
+        tok_per_gpu=instance_tps / lay.gpus, total_tps=instance_tps * plans.instances,
         limit=first_largest([*terms, t_gemm, t_moe, t_attention]),
         bound_compute=bound_compute, bound_hbm=bound_hbm, bound_comm=bound_comm,
-        fabric_bytes_per_s=per_gpu_rate * gpus,
         fabric_utilisation=per_gpu_rate / r.fabric_peak_bytes_per_s[:, None],
-        memory=mem,
-        hbm_capacity_bytes=hw.gpu.hbm_bytes * prof.hbm_usable_fraction,
-        host_capacity_bytes=r.host_memory_bytes,
-        layout_ok=parallel.layout_mask(scenario.model, plans.tp, plans.pp, plans.ep, plans.dp, plans.batch),
-        span_ok=np.ones(len(plans), bool) if scenario.allow_span else gpus <= hw.scale_up_domain_gpus,
-        gpus_per_instance=gpus.astype(np.int64),
-        power_w=gpus * plans.instances * hw.gpu.power_w,
     )
+
+
+def _same(x):
+    return x
+
+
+def _layout_ok(scenario: Scenario, plans: PlanArrays, runs: KvRuns | None) -> np.ndarray:
+    """The layout rules of each row (they read its layout and batch: once per run of ``runs``)."""
+    p = plans if runs is None else plans.take(runs.first)
+    ok = parallel.layout_mask(scenario.model, p.tp, p.pp, p.ep, p.dp, p.batch)
+    return ok if runs is None else runs.spread(ok)
 
 
 def first_largest(terms: list[np.ndarray]) -> np.ndarray:
@@ -279,6 +308,8 @@ def bounds_and_fabric(hardware, scores, i: int) -> dict:
 
 
 def _prefill_s(scenario: Scenario, scores: Scores, i: int) -> float | None:
+    from planner.serving.prefill import prefill_time_s  # the isl/osl stack (rackplan evaluate of an isl/osl plan)
+
     t = prefill_time_s(scenario, scores.plans.take(np.array([i])))
     return None if t is None else float(t[0])
 

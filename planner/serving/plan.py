@@ -86,6 +86,44 @@ class PlanArrays:
         )
 
 
+@record
+class KvRuns:
+    """Runs of consecutive rows of a ``PlanArrays`` that differ in their KV choices only (``kv_quant``,
+    ``kv_offload_fraction``) and instance count: a candidate table lists each (layout, batch, quantisation)
+    row once per KV choice, one after another (``planner.serving.candidates.enumerate_plans``).
+
+    Attributes:
+        first: the first row of each run.
+        owner: each row's run (an index into ``first``).
+    """
+
+    first: np.ndarray
+    owner: np.ndarray
+
+    def spread(self, obj):
+        """Each row's value of ``obj`` (an array over the runs, or a record of them: ``take_rows``'s layout)."""
+        return np.take(obj, self.owner, axis=-1) if isinstance(obj, np.ndarray) else take_rows(obj, self.owner)
+
+
+def kv_runs(plans: PlanArrays) -> KvRuns | None:
+    """The runs of rows of ``plans`` differing in their KV choices only (:class:`KvRuns`), or None when a run
+    holds fewer than two rows on average (a figure computed once a run would save less than the runs cost)."""
+    n = len(plans)
+    if n < 2:
+        return None
+    starts = np.empty(n, bool)
+    starts[0] = True
+    np.not_equal(plans.tp[1:], plans.tp[:-1], out=starts[1:])
+    for column in (plans.pp, plans.ep, plans.dp, plans.batch, plans.quant):
+        starts[1:] |= column[1:] != column[:-1]
+    first = np.flatnonzero(starts)
+    if 2 * first.size > n:
+        return None
+    owner = np.cumsum(starts, dtype=np.intp)
+    owner -= 1
+    return KvRuns(first=first, owner=owner)
+
+
 def take_rows(obj, index):
     """Rows ``index`` of a frozen dataclass of per-row arrays.
 

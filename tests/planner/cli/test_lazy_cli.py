@@ -97,9 +97,9 @@ print(" ".join(sorted(m for m in sys.modules if m.startswith({prefixes!r}))), fi
 STACKS = ("planner.training", "planner.studies.compare", "planner.studies.frontier", "planner.fleet")
 
 
-def _stacks(argv):
+def _stacks(argv, prefixes=STACKS):
     """The other commands' stacks (training, compare/frontier, fleet) a fresh ``rackplan argv`` imported."""
-    done = subprocess.run([sys.executable, "-c", OTHER_STACKS.format(argv=argv, prefixes=STACKS)],
+    done = subprocess.run([sys.executable, "-c", OTHER_STACKS.format(argv=argv, prefixes=prefixes)],
                           capture_output=True, text=True, check=True)
     return set(done.stderr.strip().splitlines()[-1].split()) if done.stderr.strip() else set()
 
@@ -108,6 +108,18 @@ def test_a_serving_plan_imports_no_other_commands_stack():
     # the grid and training option groups quote their stacks' defaults: built on first use, not by `plan`
     assert _stacks(["plan", "--help"]) == set()
     assert _stacks(["plan", "--model", "llama-3.1-8b", "--gpus", "8", "--top", "1"]) == set()
+
+
+ISL_OSL_STACK = ("planner.serving.aggregated", "planner.serving.fixed_point", "planner.serving.prefill")
+
+
+def test_a_decode_plan_loads_no_isl_osl_stack_and_an_isl_osl_plan_does():
+    # the serving fixed point and the aggregated step are imported by the evaluator when a workload has prompts,
+    # the prefill pass when `evaluate` reports it: a steady-decode plan (the default) scores without them
+    assert _stacks(["plan"], ISL_OSL_STACK) == set()
+    names = ["--model", "qwen3-30b-a3b", "--system", "hgx-h200", "--isl", "1024", "--osl", "256"]
+    assert _stacks(["plan", *names, "--gpus", "8", "--top", "1"], ISL_OSL_STACK) == set(ISL_OSL_STACK[:2])
+    assert _stacks(["evaluate", *names, "--tp", "2"], ISL_OSL_STACK) == set(ISL_OSL_STACK)
 
 
 def test_the_commands_that_use_them_still_load_them():

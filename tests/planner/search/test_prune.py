@@ -66,6 +66,22 @@ def test_group_ids_are_the_lexicographic_ranks_of_the_key_rows(seed):
     assert np.array_equal(prune.group_ids(keys), ranks)
 
 
+@pytest.mark.parametrize("columns", [
+    # ranked by a table over the range (tp-like), by a search among the values present (offload in millionths:
+    # range 500,001 > RANK_TABLE) and by a search over a range of 5,000: 7 x 3 x ~3,000 codes, ranked from a table
+    lambda rng, n: [rng.choice([1, 2, 4, 8, 16, 32, 64], n), rng.choice([0, 250_000, 500_000], n),
+                    rng.integers(0, 5_000, n)],
+    # 100**3 = 1,000,000 possible codes, more than 4 x rows and 2**16: the codes ranked by a sort instead
+    lambda rng, n: [rng.integers(0, 100, n), rng.integers(0, 100, n), rng.integers(0, 100, n)],
+])
+def test_group_ids_rank_by_table_by_search_and_by_sort_alike(columns):
+    rng = np.random.default_rng(7)
+    keys = np.column_stack(columns(rng, 3000))
+    ranks = np.unique(keys, axis=0, return_inverse=True)[1].reshape(-1)
+    assert np.array_equal(prune.group_ids(keys), ranks)
+    assert np.array_equal(prune.group_ids(np.asfortranarray(keys)), ranks)  # column-major keys (_layout_keys)
+
+
 def test_distinct_best_keeps_fabric_bound_rows_too():
     keys = np.array([[1, 1], [1, 1], [2, 1], [2, 1]])
     tps = np.array([5.0, 7.0, 3.0, 3.0])
