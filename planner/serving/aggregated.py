@@ -270,7 +270,10 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     # one without on the decode tokens; the average step mixes the two by the share of steps that take
     # a chunk (GEMM time is convex in its rows: the average of the two is not the GEMM of the average).
     share = np.minimum(chunks_per_step, 1.0)
-    per_chunk = np.where(share > 0, 1.0 / np.maximum(share, 1e-12), 0.0)
+    share_floor = np.maximum(share, 1e-12)
+    per_chunk = 1.0 / share_floor
+    if not np.all(share > 0):  # (rows without prompt work take no chunk's GEMMs)
+        per_chunk = np.where(share > 0, per_chunk, 0.0)
     # (where every step takes a chunk, per_chunk is 1.0: the chunked GEMM is the whole step's, bit for bit)
     gemm = gemm_s(shape, lay, r, lay.group_tokens + work.group_tokens * per_chunk,
                   lay.group_tokens + work.prompts_per_group * per_chunk, decode.gemm_setup, decode.chunk_gemms)
@@ -279,7 +282,7 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
             if decode.gemm_alone_s is None else decode.gemm_alone_s
         gemm = np.where(share < 1.0, (1.0 - share) * alone + share * gemm, gemm)
     attention = decode.attention_s + prompt_attention_s(shape, lay, r, work.group_tokens, work.stage_tokens,
-                                                        work.chunk_tokens, work.attention_flop, share)
+                                                        work.chunk_tokens, work.attention_flop, share, share_floor)
     launch = launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s, r) \
         if decode.launch_s is None else decode.launch_s
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) + launch \
@@ -395,5 +398,5 @@ def _steady_work(lay: Layout, isl: int, chunk: float, steps_per_life: np.ndarray
         stage_tokens=stage_tokens,
         prompts_per_group=(per_group := prompts / lay.pp * group_share),
         attention_flop=per_group * prefill_attention_flop,
-        chunk_tokens=np.full(steps_per_life.size, chunk),
+        chunk_tokens=chunk,  # the same on every row (a scalar: the same figures, one array less per round)
     ), per_step
