@@ -243,8 +243,9 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     decode and chunk tokens together replace the decode-only ones (charged per step by the
     share of steps that take a chunk). Prompt tokens write their KV and move their
     activations; the collectives carry decode and prompt tokens in the same messages.
-    ``tier_bytes=False``: on the collective curves, no bytes per tier (``comm.bytes_by_tier`` None), for a
-    caller that takes the times only.
+    ``tier_bytes=False``: on the collective curves, the bytes per tier left for later (``comm.bytes_by_tier`` None,
+    its tokens kept: ``comm.CurveCollectives.bytes_at``), for a caller that takes the times only, or the bytes of
+    the rows' final rounds alone (the fixed point's rounds).
     """
     both = replace(lay, micro_tokens=lay.micro_tokens + work.stage_tokens,
                    group_tokens=lay.group_tokens + work.group_tokens)
@@ -371,7 +372,7 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
 
     def step_of(part, steps_per_life: np.ndarray):  # part: (layout, decode terms, modes, overhead) of some rows
         work, per_step = _steady_work(part[0], isl, chunk, steps_per_life, prefill_attention_flop, during_decode)
-        step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack)
+        step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack, False)
         return step, per_step, work.stage_tokens, profile.step_time_s(part[0].pp * step.stage_time_s, part[3])
 
     def take(part, index: np.ndarray):  # rows ``index`` of a part
@@ -383,6 +384,11 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
                             osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
                             None if r.comm_curves is None else profile.step_time_s(lay.pp * chunk_stage_s, overhead),
                             take)
+    if step.comm.bytes_by_tier is None:  # the rounds timed the collectives alone: their bytes at each row's tokens
+        c, collectives = step.comm, decode.collectives
+        if collectives is None:  # (not computed once for the rounds: as each round computes them)
+            collectives = CurveCollectives.of(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack)
+        step = replace(step, comm=replace(c, bytes_by_tier=collectives.bytes_at(c.group_tokens, c.micro_tokens)))
     return step, profile.step_time_s(lay.pp * step.stage_time_s, overhead), per_step
 
 

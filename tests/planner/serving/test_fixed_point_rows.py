@@ -157,6 +157,11 @@ def test_collectives_taken_once_time_any_tokens_as_charged_one_by_one(name, syst
         folded = once.at(more.group_tokens, more.micro_tokens)
         np.testing.assert_allclose(folded.time_s, direct.time_s, rtol=1e-12, atol=0)
         np.testing.assert_allclose(folded.bytes_by_tier, direct.bytes_by_tier, rtol=1e-12, atol=0)
+        # the time alone, the bytes left for later (the fixed point's rounds): bytes_at of the tokens kept gives
+        # the same bits, and the time is the same
+        later = once.at(more.group_tokens, more.micro_tokens, tier_bytes=False)
+        assert later.bytes_by_tier is None and np.array_equal(later.time_s, folded.time_s)
+        assert np.array_equal(once.bytes_at(later.group_tokens, later.micro_tokens), folded.bytes_by_tier)
     # not vacuous: every tier carries bytes on some row, and the latency is most of a small batch's time
     assert (direct.bytes_by_tier.sum(axis=1) > 0).all()
     assert np.median(once.latency_s / np.maximum(curve_comm(shape, lay, r.comm_curves, hw.gpus_per_server,
@@ -220,7 +225,7 @@ def test_settled_rows_written_into_the_rounds_own_arrays_not_the_callers(preset,
     for name, values in before.items():  # the caller's arrays untouched
         assert np.array_equal(getattr(decode, name), values), name
     step, out = kept["step"], kept["out"]
-    assert sv.step is out
+    assert sv.step.stage_time_s is out.stage_time_s and sv.step.compute_s is out.compute_s
     assert out.compute_s is not decode.compute_s and out.offload_s is not decode.offload_s  # shared: copied
     assert step.compute_s is decode.compute_s  # (the round took them as they are)
     assert out.stage_time_s is step.stage_time_s and out.hbm_s is step.hbm_s  # its own: written in place
