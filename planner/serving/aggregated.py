@@ -11,11 +11,11 @@ Assumptions, each a named term below:
 * **Interleaved prefill (TPOT).** In steady state a closed loop of ``B`` requests completes
   ``B`` of them per request lifetime ``TTFT + (osl - 1) x TPOT`` (Little's law), and as many
   new prompts arrive, so each step carries on average ``B x isl / (osl - 1 + TTFT / TPOT)``
-  prompt tokens (:func:`interleaved_prompt_tokens`; ``B x isl / osl`` when TTFT is short),
+  prompt tokens (``planner.serving.prompt_work.interleaved_prompt_tokens``; ``B x isl / osl`` when TTFT is short),
   plus as many prompts' causal attention. TPOT appears on both sides: it is iterated to a
   fixed point (``planner.serving.fixed_point``), starting from ``osl`` steps per lifetime. On the
   attention-DP groups the prompt work is not spread evenly: the groups step in lockstep and
-  a chunk runs on one of them (:func:`critical_group_tokens`). Of the other prompts, the
+  a chunk runs on one of them (``prompt_work.critical_group_tokens``). Of the other prompts, the
   share a request queued behind (``prefill_wait_fraction``, below) ran before its first
   token, not during its decode: its steps carry ``(1 - prefill_wait_fraction)`` of that
   prompt work (all of it when arrivals are spread out, half in a synchronised wave, where
@@ -75,9 +75,16 @@ from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import Comm, CurveCollectives, comm
+from planner.serving.distinct import distinct_rows
 from planner.serving.fixed_point import BlockGemms, chunk_read_bytes, lifetimes, settle, steady_terms, take_decode
 from planner.serving.layout import Layout
 from planner.serving.plan import take_rows
+from planner.serving.prompt_work import (  # (the step's prompt work, there; its names are this module's too)
+    PromptWork,
+    critical_group_tokens,  # noqa: F401
+    interleaved_prompt_tokens,  # noqa: F401
+    steady_work,
+)
 from planner.serving.roofline import (
     ACTIVATION_PASSES_PER_LAYER,
     GemmSetup,
@@ -96,28 +103,6 @@ from planner.serving.roofline import (
 )
 from planner.serving.shape import ModelShape
 from specbase.record import record
-
-
-@record
-class PromptWork:
-    """Prompt work one iteration carries on one micro-batch (arrays over rows, or scalars where every row carries
-    the same: the own prefill's chunk and a full budget, :func:`serving`).
-
-    Attributes:
-        group_tokens: prompt tokens in the busiest attention group (on average).
-        stage_tokens: prompt tokens through the stage's routed experts, all groups (on average).
-        prompts_per_group: prompts of that group whose last token is in this iteration
-            (rows of the LM head; fractional on average).
-        attention_flop: causal attention FLOPs of the group's prompt tokens, all layers.
-        chunk_tokens: tokens of the real chunk behind the average (sets the experts it hits
-            and its EP imbalance); ``stage_tokens / chunk_tokens`` chunks join each step.
-    """
-
-    group_tokens: np.ndarray
-    stage_tokens: np.ndarray
-    prompts_per_group: np.ndarray
-    attention_flop: np.ndarray
-    chunk_tokens: np.ndarray
 
 
 @record
@@ -179,30 +164,7 @@ class ServingTimes:
     prompt_tokens_per_step: np.ndarray  # prompt tokens each decode step carries (instance)
     instance_tps: np.ndarray  # output tokens/s of one instance
     running: np.ndarray  # sequences the engine admits (at most the batch)
-
-
-def interleaved_prompt_tokens(batch: np.ndarray, isl: float, steps: float | np.ndarray) -> np.ndarray:
-    """Prompt tokens an average decode step carries: ``batch x isl / steps``.
-
-    ``steps`` is a request's lifetime in decode steps, ``osl - 1 + TTFT / TPOT`` (``osl``
-    when TTFT is short). E.g. 64 requests of 4,096 in / 128 out: ``64 x 4096 / 128 = 2,048``.
-    """
-    return np.asarray(batch, dtype=float) * isl / steps
-
-
-def critical_group_tokens(stage_tokens: np.ndarray, chunk: float, dp: np.ndarray) -> np.ndarray:
-    """Prompt tokens per step on the busiest attention-DP group: ``max(P / dp, min(P, chunk))``.
-
-    Attention-DP ranks run each step in lockstep (every MoE layer's collectives wait for all
-    of them), and a prompt is prefilled in whole chunks on one rank. When the stage's ``P``
-    prompt tokens per step are fewer than a chunk, a chunk lands on one rank every
-    ``chunk / P`` steps while the others wait for it, so the step carries ``P`` tokens on its
-    critical path, not ``P / dp``; only when every rank has a chunk in most steps
-    (``P >= dp x chunk``) is the work spread evenly. E.g. 32 requests of 8,192 in / 1,024 out
-    on 4 ranks: ``P = 256`` tokens per step, on the critical path 256, not 64. ``dp = 1``:
-    ``P``, unchanged.
-    """
-    return np.maximum(stage_tokens / dp, np.minimum(stage_tokens, chunk))
+    lifetime_s: np.ndarray  # an admitted request's lifetime, TTFT (before the queue outside) + (osl - 1) TPOT
 
 
 def prompt_compute_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
@@ -243,8 +205,9 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     decode and chunk tokens together replace the decode-only ones (charged per step by the
     share of steps that take a chunk). Prompt tokens write their KV and move their
     activations; the collectives carry decode and prompt tokens in the same messages.
-    ``tier_bytes=False``: on the collective curves, no bytes per tier (``comm.bytes_by_tier`` None), for a
-    caller that takes the times only.
+    ``tier_bytes=False``: on the collective curves, the bytes per tier left for later (``comm.bytes_by_tier`` None,
+    its tokens kept: ``comm.CurveCollectives.bytes_at``), for a caller that takes the times only, or the bytes of
+    the rows' final rounds alone (the fixed point's rounds).
     """
     both = replace(lay, micro_tokens=lay.micro_tokens + work.stage_tokens,
                    group_tokens=lay.group_tokens + work.group_tokens)
@@ -270,7 +233,10 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     # one without on the decode tokens; the average step mixes the two by the share of steps that take
     # a chunk (GEMM time is convex in its rows: the average of the two is not the GEMM of the average).
     share = np.minimum(chunks_per_step, 1.0)
-    per_chunk = np.where(share > 0, 1.0 / np.maximum(share, 1e-12), 0.0)
+    share_floor = np.maximum(share, 1e-12)
+    per_chunk = 1.0 / share_floor
+    if not np.all(share > 0):  # (rows without prompt work take no chunk's GEMMs)
+        per_chunk = np.where(share > 0, per_chunk, 0.0)
     # (where every step takes a chunk, per_chunk is 1.0: the chunked GEMM is the whole step's, bit for bit)
     gemm = gemm_s(shape, lay, r, lay.group_tokens + work.group_tokens * per_chunk,
                   lay.group_tokens + work.prompts_per_group * per_chunk, decode.gemm_setup, decode.chunk_gemms)
@@ -279,7 +245,7 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
             if decode.gemm_alone_s is None else decode.gemm_alone_s
         gemm = np.where(share < 1.0, (1.0 - share) * alone + share * gemm, gemm)
     attention = decode.attention_s + prompt_attention_s(shape, lay, r, work.group_tokens, work.stage_tokens,
-                                                        work.chunk_tokens, work.attention_flop, share)
+                                                        work.chunk_tokens, work.attention_flop, share, share_floor)
     launch = launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s, r) \
         if decode.launch_s is None else decode.launch_s
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) + launch \
@@ -302,10 +268,30 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
             MLA (:func:`planner.serving.shape.prefill_attention_scale`).
         gpus_per_server, gpus_per_rack: placement tiers for the collectives.
         running: sequences the engine admits (:func:`planner.serving.memory.admitted_sequences`); None: the batch.
+
+    Rows whose admitted sequences, layout and modes are the same serve the same way (only the queue outside
+    sees the batch): one of them is timed and its figures taken to the others (``planner.serving.distinct``).
     """
     batch = lay.batch
-    if running is not None and np.any(running < batch):
+    capped = None if running is None else running < batch
+    if capped is not None and capped.any():
         lay, decode = lay.with_batch(running), None
+    repeats = None if decode is not None or capped is None else distinct_rows(lay, quant_index, capped)
+    if repeats is None:
+        sv = _admitted(shape, lay, r, quant_index, profile, decode, isl, osl, prefill_attention_flop, gpus_per_server,
+                       gpus_per_rack)
+    else:
+        first, inverse = repeats
+        sv = take_rows(_admitted(shape, take_rows(lay, first), r, np.take(quant_index, first), profile, None, isl, osl,
+                                 prefill_attention_flop, gpus_per_server, gpus_per_rack), inverse)
+    queued = (batch / lay.batch - 1.0) * sv.lifetime_s
+    return replace(sv, wait_s=sv.wait_s + queued, ttft_s=sv.ttft_s + queued)
+
+
+def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
+              decode: DecodeTerms | None, isl: int, osl: int, prefill_attention_flop: float, gpus_per_server: int,
+              gpus_per_rack: int) -> ServingTimes:
+    """:func:`serving` of the sequences ``lay`` admits, without the queue outside (``lay.batch`` of them)."""
     during_decode = 1.0 - profile.prefill_wait_fraction  # share of others' prompts inside the decode window
     chunks = np.ceil(isl / profile.prefill_chunk_tokens)
     chunk = isl / chunks
@@ -348,9 +334,9 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
                                         first.stage_time_s)
     ttft = ttft + profile.arrival_wait_steps * tpot
     lifetime = ttft + (osl - 1.0) * tpot
-    queued = (batch / lay.batch - 1.0) * lifetime
-    return ServingTimes(step=step, step_time_s=tpot, prompt_s=prompt, wait_s=wait + queued, ttft_s=ttft + queued,
-                        prompt_tokens_per_step=per_step, instance_tps=lay.batch * osl / lifetime, running=lay.batch)
+    return ServingTimes(step=step, step_time_s=tpot, prompt_s=prompt, wait_s=wait, ttft_s=ttft,
+                        prompt_tokens_per_step=per_step, instance_tps=lay.batch * osl / lifetime, running=lay.batch,
+                        lifetime_s=lifetime)
 
 
 def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
@@ -367,8 +353,8 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
     ttft, overhead = np.broadcast_to(ttft, (rows,)), np.broadcast_to(overhead, (rows,))
 
     def step_of(part, steps_per_life: np.ndarray):  # part: (layout, decode terms, modes, overhead) of some rows
-        work, per_step = _steady_work(part[0], isl, chunk, steps_per_life, prefill_attention_flop, during_decode)
-        step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack)
+        work, per_step = steady_work(part[0], isl, chunk, steps_per_life, prefill_attention_flop, during_decode)
+        step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack, False)
         return step, per_step, work.stage_tokens, profile.step_time_s(part[0].pp * step.stage_time_s, part[3])
 
     def take(part, index: np.ndarray):  # rows ``index`` of a part
@@ -380,20 +366,10 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
                             osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
                             None if r.comm_curves is None else profile.step_time_s(lay.pp * chunk_stage_s, overhead),
                             take)
+    if step.comm.bytes_by_tier is None:  # the rounds timed the collectives alone: their bytes at each row's tokens
+        c, collectives = step.comm, decode.collectives
+        if collectives is None:  # (not computed once for the rounds: as each round computes them)
+            collectives = CurveCollectives.of(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack)
+        step = replace(step, comm=replace(c, bytes_by_tier=collectives.bytes_at(c.group_tokens, c.micro_tokens),
+                                          group_tokens=None, micro_tokens=None))
     return step, profile.step_time_s(lay.pp * step.stage_time_s, overhead), per_step
-
-
-def _steady_work(lay: Layout, isl: int, chunk: float, steps_per_life: np.ndarray, prefill_attention_flop: float,
-                 during_decode: float) -> tuple[PromptWork, np.ndarray]:
-    """An average decode step's prompt work and the instance's prompt tokens per step at ``steps_per_life``."""
-    per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode
-    prompts = lay.batch / steps_per_life * during_decode  # prompts finishing per step, instance
-    stage_tokens = per_step / lay.pp
-    group_share = critical_group_tokens(stage_tokens, chunk, lay.dp) / stage_tokens  # of the stage's prompts
-    return PromptWork(
-        group_tokens=stage_tokens * group_share,
-        stage_tokens=stage_tokens,
-        prompts_per_group=(per_group := prompts / lay.pp * group_share),
-        attention_flop=per_group * prefill_attention_flop,
-        chunk_tokens=np.full(steps_per_life.size, chunk),
-    ), per_step

@@ -65,12 +65,17 @@ class Comm:
     """Per-GPU traffic of one micro-batch on one stage.
 
     Attributes:
-        bytes_by_tier: shape (3, rows): bytes sent per GPU on each tier.
+        bytes_by_tier: shape (3, rows): bytes sent per GPU on each tier (None: left for later,
+            ``CurveCollectives.at``).
         time_s: communication time (bandwidth plus latency terms, all tiers in sequence).
+        group_tokens, micro_tokens: where the bytes are left for later, the tokens they are of
+            (``CurveCollectives.bytes_at`` of them gives them).
     """
 
-    bytes_by_tier: np.ndarray
+    bytes_by_tier: np.ndarray | None
     time_s: np.ndarray
+    group_tokens: np.ndarray | None = None
+    micro_tokens: np.ndarray | None = None
 
 
 def comm(shape: ModelShape, lay: Layout, r: Rates, gpus_per_server: int, gpus_per_rack: int) -> Comm:
@@ -228,15 +233,21 @@ class CurveCollectives:
 
     def at(self, group_tokens: np.ndarray, micro_tokens: np.ndarray, tier_bytes: bool = True) -> Comm:
         """Traffic and time of the collectives of ``micro_tokens`` per micro-batch, ``group_tokens`` per group
-        (``tier_bytes=False``: the time alone, ``bytes_by_tier`` None, for a caller that needs no more)."""
-        sent = self.bytes_per_group_token * group_tokens if tier_bytes else None
+        (``tier_bytes=False``: the time, the bytes left for later, ``bytes_by_tier`` None and the tokens kept:
+        :meth:`bytes_at` of them gives the bytes ``at`` gives)."""
         time = self.latency_s + self.s_per_group_token * group_tokens \
             - np.maximum(0.0, self.oneshot_s[0] - self.oneshot_gap_s_per_token[0] * group_tokens)
-        if self.s_per_micro_token is None:  # no collective scales with the micro-batch (adding zeros changes nothing)
-            return Comm(bytes_by_tier=sent, time_s=time)
-        return Comm(bytes_by_tier=sent + self.bytes_per_micro_token * micro_tokens if tier_bytes else None,
-                    time_s=time + self.s_per_micro_token * micro_tokens
-                    - np.maximum(0.0, self.oneshot_s[1] - self.oneshot_gap_s_per_token[1] * micro_tokens))
+        if self.s_per_micro_token is not None:  # (none scales with the micro-batch: adding zeros changes nothing)
+            time = time + self.s_per_micro_token * micro_tokens \
+                - np.maximum(0.0, self.oneshot_s[1] - self.oneshot_gap_s_per_token[1] * micro_tokens)
+        if tier_bytes:
+            return Comm(bytes_by_tier=self.bytes_at(group_tokens, micro_tokens), time_s=time)
+        return Comm(bytes_by_tier=None, time_s=time, group_tokens=group_tokens, micro_tokens=micro_tokens)
+
+    def bytes_at(self, group_tokens: np.ndarray, micro_tokens: np.ndarray) -> np.ndarray:
+        """Bytes sent per GPU on each tier, shape (3, rows), by the collectives of those tokens (:meth:`at`)."""
+        sent = self.bytes_per_group_token * group_tokens
+        return sent if self.bytes_per_micro_token is None else sent + self.bytes_per_micro_token * micro_tokens
 
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: int,

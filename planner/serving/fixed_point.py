@@ -44,7 +44,7 @@ tokens + chunk``, fall on a tile edge, ``G x (1 / (P / chunk))`` lands a roundin
 
 from __future__ import annotations
 
-from dataclasses import is_dataclass, replace
+from dataclasses import fields, is_dataclass, replace
 
 import numpy as np
 
@@ -52,7 +52,7 @@ from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import CurveCollectives
 from planner.serving.layout import Layout
-from planner.serving.plan import concat_rows, put_rows, take_rows
+from planner.serving.plan import put_rows, take_rows
 from planner.serving.roofline import (
     GemmSetup,
     block_gemm_s,
@@ -223,7 +223,10 @@ def settle(step_of, arrays: tuple, rounds, rows: int, osl: int, waited: float, t
         return whole["step"], whole["per_step"]
     if moved.all():  # no round ran every row at its lifetime (rare; or no round ran): one pass over them all
         return step_of(arrays, steps)[:2]
-    step, per_step = concat_rows([whole["step"]]), whole["per_step"].copy()  # copies (they share decode's arrays)
+    # the rows settled elsewhere are written into the last whole round's arrays: copies of those it shares with the
+    # caller's (``arrays``: the decode terms' the step takes as they are), the others its own
+    inputs = _array_ids(arrays)
+    step, per_step = _unshared(whole["step"], inputs), _unshared(whole["per_step"], inputs)
     if last["live"] is not None:  # rows the last round ran at their final lifetimes
         kept.append(_rows_of(last, np.flatnonzero(last["steps"] == steps[last["live"]])))
     for index, part, part_per_step in kept:
@@ -235,6 +238,39 @@ def settle(step_of, arrays: tuple, rounds, rows: int, osl: int, waited: float, t
         part, per_step[rest] = step_of(take(state["part"], where), steps[rest])[:2]
         put_rows(step, rest, part)
     return step, per_step
+
+
+def _array_ids(obj, out: set | None = None) -> set:
+    """The ids of the arrays in ``obj`` (arrays, tuples of them and dataclasses of them, nested)."""
+    out = set() if out is None else out
+    if isinstance(obj, np.ndarray):
+        out.add(id(obj))
+    elif isinstance(obj, tuple):
+        for v in obj:
+            _array_ids(v, out)
+    elif is_dataclass(obj) and not isinstance(obj, type):
+        for v in vars(obj).values():
+            if isinstance(v, np.ndarray):
+                out.add(id(v))
+            elif is_dataclass(v) and not isinstance(v, type):
+                _array_ids(v, out)
+    return out
+
+
+def _unshared(obj, ids: set):
+    """``obj`` (an array or a dataclass of them, nested) with a copy of each array whose id is in ``ids`` or that is a
+    view, the others kept: arrays that can be written in place without touching another's."""
+    if isinstance(obj, np.ndarray):
+        return obj.copy() if id(obj) in ids or not obj.flags.owndata else obj
+    changes = {}
+    for f in fields(obj):
+        name, v = f.name, getattr(obj, f.name)
+        if isinstance(v, np.ndarray):
+            if id(v) in ids or not v.flags.owndata:
+                changes[name] = v.copy()
+        elif is_dataclass(v) and not isinstance(v, type):
+            changes[name] = _unshared(v, ids)
+    return replace(obj, **changes) if changes else obj
 
 
 def _rows_of(round_: dict, index: np.ndarray) -> tuple:

@@ -152,7 +152,7 @@ def attention_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
 
 def prompt_attention_s(shape: ModelShape, lay: Layout, r: Rates, group_tokens: np.ndarray, stage_tokens: np.ndarray,
                        chunk_tokens: np.ndarray, attention_flop: np.ndarray,
-                       share: np.ndarray | None = None) -> np.ndarray:
+                       share: np.ndarray | None = None, share_floor: np.ndarray | None = None) -> np.ndarray:
     """Prefill attention kernels of an iteration's prompt work on one stage, per GPU.
 
     One call per layer in the share of steps that carry a chunk (``stage_tokens / chunk_tokens``,
@@ -160,14 +160,15 @@ def prompt_attention_s(shape: ModelShape, lay: Layout, r: Rates, group_tokens: n
     the group's causal FLOPs (``attention_flop``, all layers, MLA un-absorbed;
     ``planner.serving.aggregated.PromptWork``): the average step pays ``share`` of a chunk's call
     floors, and the time tends to 0 with the prompt work. Zero under the seed preset. ``share``: that share,
-    when already computed.
+    when already computed; ``share_floor``: ``max(share, 1e-12)``, likewise.
     """
     k = r.attention_kernels
     if k is None:
         return np.zeros_like(lay.tp)
     flops = attention_flop / shape.num_layers * lay.stage_layers / lay.tp
     share = np.minimum(stage_tokens / chunk_tokens, 1.0) if share is None else share
-    units = group_tokens / np.maximum(share, 1e-12) * shape.attention_heads / lay.tp / QUERY_TILE
+    share_floor = np.maximum(share, 1e-12) if share_floor is None else share_floor
+    units = group_tokens / share_floor * shape.attention_heads / lay.tp / QUERY_TILE
     calls = lay.stage_layers * share
     return k.time_s("mla_prefill" if shape.is_mla else "prefill", calls, units, 0.0, flops)
 

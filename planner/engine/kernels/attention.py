@@ -69,7 +69,9 @@ def time_s(p: np.ndarray, calls, units, bytes_, flops, hbm_bytes_per_s: float, p
     floor, unit, half, byte_scale, flop_scale = p
     units = np.maximum(units, 1e-9)
     # work / occupancy, with the scalar factors folded first (the evaluator calls this on every row)
-    work = bytes_ * (byte_scale / hbm_bytes_per_s) + flops * (flop_scale / peak_flop_per_s)
+    # (no bytes, a scalar 0.0: only the FLOPs' term, as adding 0.0 to it changes no figure; it is never -0.0)
+    work = flops * (flop_scale / peak_flop_per_s) if np.ndim(bytes_) == 0 and bytes_ == 0.0 \
+        else bytes_ * (byte_scale / hbm_bytes_per_s) + flops * (flop_scale / peak_flop_per_s)
     return calls * (floor + unit * units) + work * ((units + half) / units)
 
 

@@ -145,7 +145,7 @@ class RowsCurve:
     def sum_shapes_s(self, gemms: GemmShapes) -> np.ndarray:
         """:meth:`sum_time_s` of the GEMMs whose ``m``-free parts ``gemms`` holds (bit for bit; each GEMM's
         ``ceil(n / tile_n)``, wave time and weight time taken instead of computed)."""
-        total = len(gemms) * self.floor_s
+        total = self.floor_s if len(gemms) == 1 else len(gemms) * self.floor_s  # (1 x floor is floor; not written)
         for n, k, tiles_n, wave_s, weight_s in zip(gemms.n, gemms.k, gemms.tiles_n, gemms.wave_s, gemms.weight_s):
             compute = self.tiles_m * tiles_n  # waves x wave time
             compute *= self.inv_sm

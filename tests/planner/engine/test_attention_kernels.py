@@ -23,6 +23,18 @@ def test_curve_hand_computed():
                                                                                         rel=1e-5)
 
 
+def test_no_bytes_as_a_scalar_zero_times_as_zero_bytes_per_row():
+    # Prefill attention reads no KV bytes (a scalar 0.0): the curve then takes the FLOPs' term alone, the same bits
+    # as adding 0.0 x byte scale to it on every row.
+    p = np.array([5e-6, 1e-9, 64.0, 1.25, 2.0])
+    rng = np.random.default_rng(4)
+    calls, units, flops = rng.random(1000) * 80, rng.random(1000) * 500, rng.random(1000) * 1e12
+    flops[:10] = 0.0
+    scalar = attention.time_s(p, calls, units, 0.0, flops, 4.2e12, 989e12)
+    assert np.array_equal(scalar, attention.time_s(p, calls, units, np.zeros(1000), flops, 4.2e12, 989e12))
+    assert scalar.min() > 0  # not vacuous: every row pays its calls' floors
+
+
 def test_shipped_parameters_are_physical():
     # Every (engine, GPU, kind): no negative floor or per-unit cost, and scales >= 1 (efficiency <= 1).
     data = attention._data()

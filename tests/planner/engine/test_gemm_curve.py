@@ -127,6 +127,10 @@ def test_prepared_gemm_shapes_sum_as_the_row_sum_bit_for_bit():
         direct = gemm.rows(c, mode, m).sum_time_s(dims, 1.0 / tp)
         assert np.array_equal(gemm.modes(c, mode).at(m).sum_shapes_s(prepared), direct)
         assert direct.min() > 0  # not vacuous: every row pays at least its three launch floors
+        # one GEMM (the LM head's) starts from its floor itself, not 1 x floor: the same bits
+        one = gemm.GemmShapes.of(gemm.modes(c, mode), dims[2:], 1.0 / tp)
+        assert np.array_equal(gemm.modes(c, mode).at(m).sum_shapes_s(one), gemm.rows(c, mode, m).sum_time_s(dims[2:],
+                                                                                                         1.0 / tp))
 
 
 @pytest.mark.parametrize("mode_name", ["bf16", "fp8"])

@@ -157,6 +157,11 @@ def test_collectives_taken_once_time_any_tokens_as_charged_one_by_one(name, syst
         folded = once.at(more.group_tokens, more.micro_tokens)
         np.testing.assert_allclose(folded.time_s, direct.time_s, rtol=1e-12, atol=0)
         np.testing.assert_allclose(folded.bytes_by_tier, direct.bytes_by_tier, rtol=1e-12, atol=0)
+        # the time alone, the bytes left for later (the fixed point's rounds): bytes_at of the tokens kept gives
+        # the same bits, and the time is the same
+        later = once.at(more.group_tokens, more.micro_tokens, tier_bytes=False)
+        assert later.bytes_by_tier is None and np.array_equal(later.time_s, folded.time_s)
+        assert np.array_equal(once.bytes_at(later.group_tokens, later.micro_tokens), folded.bytes_by_tier)
     # not vacuous: every tier carries bytes on some row, and the latency is most of a small batch's time
     assert (direct.bytes_by_tier.sum(axis=1) > 0).all()
     assert np.median(once.latency_s / np.maximum(curve_comm(shape, lay, r.comm_curves, hw.gpus_per_server,
@@ -185,3 +190,42 @@ def test_next_lifetimes_on_the_moving_rows_alone_are_those_of_every_row(name, sy
         assert np.array_equal(getattr(narrowed, field), getattr(full, field)), field
     # not vacuous: the first round steps all 3,000 rows, later ones fewer (some rows final, 0 < moving < 3,000)
     assert subsets[0] is None and any(s is not None and 0 < s < 3000 for s in subsets)
+
+
+@pytest.mark.parametrize("preset", [None, "seed"])
+def test_settled_rows_written_into_the_rounds_own_arrays_not_the_callers(preset, monkeypatch):
+    # settle writes the rows settled in narrowed rounds into the last whole round's arrays: those it shares with its
+    # inputs (the decode terms a step takes as they are: compute, offload, and the experts without the MoE curve)
+    # are copied first, so the caller's arrays keep every value; the step's own arrays are written in place.
+    from dataclasses import fields as fields_of
+
+    from planner.engine.rates import rates
+    from planner.serving.layout import layout
+
+    hw = Catalogue().hardware("hgx-h200", preset=preset)
+    sc = Scenario(hardware=hw, model=model("llama-3.1-70b"), workload=Workload(isl=4096, osl=1024), allow_span=True)
+    shape, prof = shape_of(sc), sc.engine_profile
+    plans = _rows(6000, seed=3)
+    lay, r = layout(shape, plans), rates(hw, prof)
+    decode = aggregated.DecodeTerms.of(shape, lay, r, plans.quant)
+    before = {f.name: getattr(decode, f.name).copy() for f in fields_of(decode)
+              if isinstance(getattr(decode, f.name), np.ndarray)}
+    kept = {}
+    original = fixed_point._unshared
+
+    def unshared(obj, ids):
+        out = original(obj, ids)
+        if not isinstance(obj, np.ndarray):
+            kept.update(step=obj, out=out)
+        return out
+
+    monkeypatch.setattr(fixed_point, "_unshared", unshared)
+    sv = aggregated.serving(shape, lay, r, plans.quant, prof, decode, 4096, 1024, shape.prefill_attention_flop,
+                            hw.gpus_per_server, hw.gpus_per_rack)
+    for name, values in before.items():  # the caller's arrays untouched
+        assert np.array_equal(getattr(decode, name), values), name
+    step, out = kept["step"], kept["out"]
+    assert sv.step.stage_time_s is out.stage_time_s and sv.step.compute_s is out.compute_s
+    assert out.compute_s is not decode.compute_s and out.offload_s is not decode.offload_s  # shared: copied
+    assert step.compute_s is decode.compute_s  # (the round took them as they are)
+    assert out.stage_time_s is step.stage_time_s and out.hbm_s is step.hbm_s  # its own: written in place

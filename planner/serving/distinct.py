@@ -1,0 +1,77 @@
+"""Rows whose aggregated-serving inputs are the same: scored once, the figures taken to each of them.
+
+``planner.serving.aggregated.serving`` times the admitted sequences of each row: a row whose batch
+does not fit its KV cache runs the sequences it admits (``memory.admitted_sequences``), so rows that
+differ only in a batch above what their layout admits serve the same sequences the same way (only the
+queue outside, applied afterwards, sees the batch). Every figure of a row is a function of its
+own inputs alone (its layout after admission and its weight modes), so a row scored once stands for
+every row with the same inputs: the same arithmetic on the same inputs, the same bits.
+:func:`distinct_rows` finds them in a sort of one integer key per row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner.serving.layout import Layout
+
+# Fewer rows than this: scored as they are (finding repeats costs more than it saves).
+DISTINCT_MIN_ROWS = 4096
+# Scored as they are unless at least this share of the rows admits fewer sequences than its batch (rows that keep
+# their batch differ in it; the others repeat), nor where at most this share of the rows repeats another.
+CAPPED_SHARE = 0.25
+REPEAT_SHARE = 0.25
+_KEY_LIMIT = float(1 << 62)
+SAMPLE_ROWS = 64  # rows whose distinct values are tried first for a part that is not whole numbers,
+FEW_VALUES = 8  # when they are at most this many  # a key's range at most this (int64)
+
+
+def distinct_rows(lay: Layout, quant_index: np.ndarray, capped: np.ndarray) -> tuple | None:
+    """``(first, inverse)``: one row of each distinct combination of ``lay``'s inputs (tp, pp, dp, ep, batch, the
+    blocks' and experts' weight modes, KV bytes per element and offloaded share) and ``quant_index``, and each
+    row's position among those; None where scoring every row costs less (few rows, few ``capped`` ones, few
+    repeats), or a batch is not a whole number below 2^31."""
+    rows = lay.tp.shape[0]
+    if rows < DISTINCT_MIN_ROWS or np.count_nonzero(capped) < CAPPED_SHARE * rows:
+        return None
+    code, codes = np.zeros(rows, dtype=np.int64), 1.0
+    for part in (lay.tp, lay.pp, lay.dp, lay.ep, lay.batch, quant_index, lay.dense_quant, lay.vocab_quant,
+                 lay.kv_bytes, lay.offload):
+        number, count = _numbered(np.broadcast_to(part, (rows,)))
+        if number is None or codes * count >= _KEY_LIMIT:
+            return None
+        code *= count
+        code += number
+        codes *= count
+    order = np.argsort(code)
+    ordered = np.take(code, order)
+    new = np.empty(rows, dtype=bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    first = order[new]
+    if first.size > (1.0 - REPEAT_SHARE) * rows:
+        return None
+    inverse = np.empty(rows, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return first, inverse
+
+
+def _numbered(values: np.ndarray) -> tuple:
+    """Each row's value numbered ``0 .. count - 1``, and ``count``, equal numbers for equal bits: whole numbers in
+    ``[0, 2^31)`` (no -0.0) by themselves, others by their bits' rank among the distinct ones; ``(None, 0)``
+    for integers out of that range."""
+    if values.dtype.kind in "iu":
+        low, high = values.min(), values.max()
+        return (None, 0) if low < 0 or high >= 2 ** 31 else (values.astype(np.int64), int(high) + 1)
+    if values.min() >= 0.0 and values.max() < 2 ** 31 and np.array_equal(values, np.floor(values)) \
+            and not np.signbit(values).any():
+        return values.astype(np.int64), int(values.max()) + 1
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
+    distinct = np.unique(bits[::max(1, bits.size // SAMPLE_ROWS)])  # (a few values, e.g. offload shares: a sample's)
+    if distinct.size <= FEW_VALUES and sum(np.count_nonzero(bits == d) for d in distinct) == bits.size:
+        number = np.zeros(bits.size, dtype=np.int64)  # every row holds one of them: its rank, by comparisons
+        for d in distinct[1:]:
+            number += bits >= d
+        return number, distinct.size
+    distinct = np.unique(bits)
+    return np.searchsorted(distinct, bits), distinct.size
