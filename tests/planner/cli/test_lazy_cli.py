@@ -225,3 +225,16 @@ def test_a_bare_group_prints_its_help_as_lines(capsys):
     assert "\\n" not in err
     assert err.splitlines()[0] == "Usage: rackplan train [OPTIONS] COMMAND [ARGS]..."
     assert any(line.split()[:1] == ["plan"] for line in err.splitlines())  # the commands listed, one a line
+
+
+@pytest.mark.parametrize("argv", [["plan"], ["plan", "--model", "qwen3-235b-a22b", "--system", "hgx-h200",
+                                             "--gpus", "8", "--isl", "4096", "--osl", "1024"]])
+def test_a_plan_from_warm_caches_imports_no_pydantic(argv, tmp_path):
+    # Every spec a plan builds (hardware, model, engine profile, workload) is a specbase record: once the first
+    # run has validated the files it reads and cached them, a plan (steady decode, the default, or isl/osl)
+    # imports no pydantic at all (~0.1 s and ~12 MB of a default plan before the specs became records).
+    env = {**os.environ, "RACKPLAN_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", PROBE.format(argv=argv, heavy=("pydantic", "pulp"))],
+                           capture_output=True, text=True, check=True, env=env) for _ in range(2)]
+    loaded = [run.stderr.strip().splitlines()[-1] for run in runs]
+    assert loaded == ["pulp pydantic", "pulp"]  # the first validated the files; the second solved its MILP without
