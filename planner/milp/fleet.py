@@ -55,6 +55,19 @@ from planner.units import GIGA
 # Fabric rows are written in GB/s: bytes/s coefficients (1e9-1e12) next to counts of 1-100
 # would leave the constraint matrix badly scaled.
 FABRIC_UNIT_BYTES_PER_S = GIGA
+# The evaluator's rates and fabric loads reach the MILP rounded to this many significant digits. Its
+# transcendental functions (exp, log, power) differ in the last bit between numpy's SIMD paths (AVX2 and
+# AVX-512 hosts), and one ulp on every rate was enough to make HiGHS return another of several tied plans
+# (the example fleet's gpt-oss-120b: agg+disagg or disagg, both 7 GPUs, $21/h and 3 instances). Rounded,
+# every host writes the same MILP (a value within an ulp of a rounding midpoint, ~2e-7 odds each, aside),
+# and the change (<= 5e-10 relative) is far inside the verifier's flow tolerance (1e-6).
+COEFFICIENT_DIGITS = 9
+
+
+def stable(values: np.ndarray) -> list[float]:
+    """``values`` rounded to ``COEFFICIENT_DIGITS`` significant digits, as Python floats: decimal rounding by
+    the correctly rounded ``format``, the same on every host."""
+    return [float(f"{x:.{COEFFICIENT_DIGITS}g}") for x in values.tolist()]
 
 
 @dataclass
@@ -89,7 +102,7 @@ def build(p: FleetProblem, reduce: bool = True) -> Milp:
     cols = range(len(c))
     n = [prob.add_variable(f"n__{c.names[i]}", lowBound=0, upBound=int(c.max_instances[i]), cat=pulp.LpInteger)
          for i in cols]
-    gpus_of, rate_of = c.gpus.tolist(), c.rate.tolist()
+    gpus_of, rate_of = c.gpus.tolist(), stable(c.rate)
 
     flows: dict[tuple[int, int, int, int], object] = {}
     for m, q in p.commodities():
@@ -173,7 +186,7 @@ def _fabric(prob: pulp.LpProblem, p: FleetProblem, n: list, flows: dict, reduce:
     unit = FABRIC_UNIT_BYTES_PER_S
     sent, received = kv_bytes_per_instance(p)
     kv = {key: p.models[key[0]].kv_bytes_per_request[key[1]] / unit for key in flows}
-    inst = [(c.fabric_load[t] / unit).tolist() for t in range(3)]  # every column's load per tier, in units
+    inst = [stable(c.fabric_load[t] / unit) for t in range(3)]  # every column's load per tier, in units
     for k, kind in enumerate(p.kinds):
         cap = kind.fabric_capacity_bytes_per_s / unit
         on = np.flatnonzero(c.kind == k).tolist()

@@ -177,3 +177,34 @@ def _example_scored():
     if not _SCORED:
         _SCORED.append(plan_fleet(load(EXAMPLE, Catalogue(), Overrides())).scored)
     return _SCORED[0]
+
+
+@pytest.mark.parametrize("direction", [np.inf, -np.inf])
+def test_an_ulp_of_every_rate_does_not_move_the_plan(direction, monkeypatch):
+    # numpy's exp/log/power differ in the last bit between hosts (AVX2 and AVX-512 SIMD paths); one ulp down
+    # on every rate made HiGHS return another of the example's tied plans for gpt-oss-120b (agg+disagg
+    # instead of disagg: both 7 GPUs, $21/h and 3 instances). The MILP reads the rates and fabric loads to
+    # COEFFICIENT_DIGITS significant digits, so every host writes the same model and gets the same plan.
+    from dataclasses import replace
+
+    from planner.fleet import optimise
+    from planner.milp import fleet as milp_fleet
+    from planner.milp import fleet_solve
+
+    fleet = load(EXAMPLE, Catalogue(), Overrides())
+    scored = _example_scored()
+
+    def plan():
+        result = plan_fleet(fleet, scored=scored)
+        return result.solution.counts.tolist(), {k: v for k, v in result.solution.flows.items() if v}
+
+    def nudged(p, reduce=True):
+        columns = replace(p.columns, rate=np.nextafter(p.columns.rate, direction),
+                          fabric_load=np.nextafter(p.columns.fabric_load, direction))
+        return build(replace(p, columns=columns), reduce)
+
+    shipped = plan()
+    monkeypatch.setattr(optimise, "build_milp", nudged)
+    monkeypatch.setattr(fleet_solve, "build", nudged)
+    assert milp_fleet.COEFFICIENT_DIGITS == 9
+    assert plan() == shipped
