@@ -84,9 +84,11 @@ class Verified:
 
 
 def _limit(rhs: float, lhs: float) -> float:
-    """Slack ``rhs - lhs``, with a shortfall inside the flow tolerance reported as 0."""
+    """Slack ``rhs - lhs``, reported as 0 when inside the flow tolerance either way: a row the solver holds at its
+    limit comes out a rounding error over or under it, which would otherwise decide which of several limits
+    the report calls the tightest."""
     slack = float(rhs - lhs)
-    if -FLOW_RELATIVE_TOLERANCE * max(1.0, abs(rhs), abs(lhs)) <= slack < 0:
+    if abs(slack) <= FLOW_RELATIVE_TOLERANCE * max(1.0, abs(rhs), abs(lhs)):
         return 0.0
     return slack
 

@@ -208,3 +208,14 @@ def test_an_ulp_of_every_rate_does_not_move_the_plan(direction, monkeypatch):
     monkeypatch.setattr(fleet_solve, "build", nudged)
     assert milp_fleet.COEFFICIENT_DIGITS == 9
     assert plan() == shipped
+
+
+def test_a_limit_held_to_a_rounding_error_either_way_has_slack_zero():
+    # Two rows the solver holds at their limits come out a rounding error over or under them; both are
+    # slack 0 (within FLOW_RELATIVE_TOLERANCE = 1e-6 of the larger side), so noise does not pick the report's
+    # "tightest" row. 150,000 tok/s against 150,000.01 or 149,999.99: 0.01 < 1e-6 x 150,000 = 0.15.
+    from planner.fleet.verify import FLOW_RELATIVE_TOLERANCE, _limit
+
+    assert FLOW_RELATIVE_TOLERANCE == 1e-6
+    assert _limit(150_000.0, 149_999.99) == 0.0 and _limit(150_000.0, 150_000.01) == 0.0
+    assert _limit(150_000.0, 149_999.0) == 1.0 and _limit(150_000.0, 150_001.0) == -1.0  # 1 > 0.15: a real slack
