@@ -101,23 +101,18 @@ class _Bounded(_Check):
         return value
 
 
-class _Text(_Check):
-    __slots__ = ()
-    wanted = "a string"
+class _Typed(_Check):
+    """A value of one Python type (a string; a flag, ``True`` or ``False``)."""
+
+    __slots__ = ("kind", "wanted")
+
+    def __init__(self, kind: type, wanted: str, optional: bool) -> None:
+        super().__init__(optional)
+        self.kind, self.wanted = kind, wanted
 
     def check(self, name: str, value):
-        if not isinstance(value, str):
-            raise FieldError(name, f"must be a string (got {value!r})")
-        return value
-
-
-class _Flag(_Check):
-    __slots__ = ()
-    wanted = "true or false"
-
-    def check(self, name: str, value):
-        if not isinstance(value, bool):
-            raise FieldError(name, f"must be true or false (got {value!r})")
+        if not isinstance(value, self.kind):
+            raise FieldError(name, f"must be {self.wanted} (got {value!r})")
         return value
 
 
@@ -178,12 +173,12 @@ def integer(*, gt: int | None = None, ge: int | None = None, lt: int | None = No
 
 def text(*, default=MISSING):
     """A string; ``default=None`` makes ``None`` a valid value."""
-    return _field(_Text(default is None), default)
+    return _field(_Typed(str, "a string", default is None), default)
 
 
 def flag(*, default=MISSING):
     """``True`` or ``False``."""
-    return _field(_Flag(False), default)
+    return _field(_Typed(bool, "true or false", False), default)
 
 
 def choice(options: Iterable[str], *, default=MISSING):
