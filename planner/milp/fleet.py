@@ -58,9 +58,10 @@ FABRIC_UNIT_BYTES_PER_S = GIGA
 # The evaluator's rates and fabric loads reach the MILP rounded to this many significant digits. Its
 # transcendental functions (exp, log, power) differ in the last bit between numpy's SIMD paths (AVX2 and
 # AVX-512 hosts), and one ulp on every rate was enough to make HiGHS return another of several tied plans
-# (the example fleet's gpt-oss-120b: agg+disagg or disagg, both 7 GPUs, $21/h and 3 instances). Rounded,
-# every host writes the same MILP (a value within an ulp of a rounding midpoint, ~2e-7 odds each, aside),
-# and the change (<= 5e-10 relative) is far inside the verifier's flow tolerance (1e-6).
+# (the example fleet's gpt-oss-120b: agg+disagg on an AVX-512 Xeon with numpy 2.5, disagg on an AVX2 EPYC
+# with numpy 2.4; both 7 GPUs, $21/h and 3 instances). Rounded, every host writes the same MILP (a value
+# within an ulp of a rounding midpoint, ~2e-7 odds each, aside): both hosts print disagg, and every docs
+# region the same. The change (<= 5e-10 relative) is far inside the verifier's flow tolerance (1e-6).
 COEFFICIENT_DIGITS = 9
 
 
