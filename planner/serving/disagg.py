@@ -56,10 +56,11 @@ def decode_scenario(scenario: Scenario) -> tuple[Scenario, ModelShape]:
     return steady, shape
 
 
-def decode_scores(scenario: Scenario, plans: PlanArrays) -> Scores:
-    """The evaluator's scores of decode-only instances (module docstring)."""
+def decode_scores(scenario: Scenario, plans: PlanArrays, full: bool = True) -> Scores:
+    """The evaluator's scores of decode-only instances (module docstring); ``full=False``: without the figures
+    only a plan's report reads (``planner.serving.evaluate.REPORTED``), as a candidate table is scored."""
     steady, shape = decode_scenario(scenario)
-    return evaluate(steady, plans, shape)
+    return evaluate(steady, plans, shape, full)
 
 
 def prefill_scenario(scenario: Scenario) -> Scenario:
@@ -72,7 +73,8 @@ class PrefillScores:
     """Prefill-instance scores, one entry per row (SI units).
 
     Attributes:
-        scores: the evaluator's scores at ``tokens_cached = isl`` (memory, feasibility, power).
+        scores: the evaluator's scores at ``tokens_cached = isl`` (memory, feasibility, power; without the
+            figures only a plan's report reads, ``planner.serving.evaluate.REPORTED``: none reads them here).
         batch_time_s: time to first token of a batch of ``batch`` prompts.
         prompt_tps: prompt tokens/s one instance processes with its pipeline full.
         fabric_bytes_per_s: (3, rows) bytes/s one instance puts on each tier.
@@ -95,7 +97,7 @@ def prefill_scores(scenario: Scenario, plans: PlanArrays) -> PrefillScores:
     """Score prefill-only instances of ``scenario``'s isl/osl workload (module docstring)."""
     isl = int(scenario.workload.isl)
     hw, prof, model = scenario.hardware, scenario.engine_profile, scenario.model
-    scores = evaluate(prefill_scenario(scenario), plans)
+    scores = evaluate(prefill_scenario(scenario), plans, full=False)
     shape = model_shape(model, float(isl), float(isl), scenario.moe_approximation, prefill_tokens=isl)
     r = rates(hw, prof)
     lay = layout(shape, plans, *block_modes(model.native_weight_quant, prof.lm_head_quant))
