@@ -16,7 +16,7 @@ on its own line: a single objective in a fresh process (the CLI) pays it.
 
 ``--phases`` prints instead where the CPU time of ``rackplan fleet examples/fleet.toml`` goes, phase by
 phase (medians of ``--repeat`` runs): the imports and the loading of the fleet file beyond the import floor
-(fresh processes, whose first validation builds the fleet file's schemas), then in this process scoring the
+(fresh processes; the fleet file's tables are specbase records, so no pydantic), then in this process scoring the
 candidate tables, pruning them into the MILP's columns, building the MILP, each HiGHS solve (the optimum,
 then the tie-break's value and plan), verification and the report.
 

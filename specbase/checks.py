@@ -18,7 +18,8 @@ integers ``int`` (an integral float is accepted, as pydantic's lax mode does), m
 A wrong value raises `FieldError`, whose message is one line that names the field and the bound,
 ``field 'latency_s' must be > 0 (got -1.0)``; each package prefixes the file or object it came from.
 Checks across fields go in the class's own ``__post_init__``, which runs after the field checks.
-A field declared without a check constructor is stored as given.
+A field declared without a check constructor is stored as given. `from_table` builds a spec from a table
+a user wrote (a fleet file's ``[[hardware]]``), refusing a key the spec does not declare, with a hint.
 """
 
 from __future__ import annotations
@@ -87,17 +88,22 @@ class _Bounded(_Check):
             raise FieldError(name, f"must be {self.wanted} (got {value!r})")
         if not isinstance(value, (int, float)):  # numpy scalars and other real numbers
             value = int(value) if hasattr(value, "__index__") else float(value)
+        given = value  # shown in a bound's message as written: 1e+300, not its 301 digits as an int
         if self.kind is int:
             if isinstance(value, float) and not value.is_integer():
                 raise FieldError(name, f"must be an integer (got {value!r})")
             value = int(value)
         else:
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an integer past the largest float (a TOML file may hold 10**400)
+                raise FieldError(name, f"must be a finite number (got {value!r})") from None
             if not math.isfinite(value):
                 raise FieldError(name, f"must be a finite number (got {value!r})")
+            given = value
         for symbol, holds, bound in self.bounds:
             if not holds(value, bound):
-                raise FieldError(name, f"must be {symbol} {bound:g} (got {value!r})")
+                raise FieldError(name, f"must be {symbol} {bound:g} (got {given!r})")
         return value
 
 
@@ -125,6 +131,8 @@ class _Choice(_Check):
 
     @property
     def wanted(self) -> str:
+        if len(self.options) == 1:
+            return repr(self.options[0])
         return "one of " + ", ".join(repr(option) for option in self.options)
 
     def check(self, name: str, value):
@@ -194,6 +202,37 @@ def mapping(values: dataclasses.Field | None = None, *, default_factory: Callabl
     """
     check = None if values is None else values.metadata["check"]
     return _field(_Mapping(check, optional), default_factory=MISSING if default_factory is None else default_factory)
+
+
+def refuse_unknown(table: dict, names: Iterable[str]) -> None:
+    """Raise `FieldError` on the first key of ``table`` not in ``names``, naming the closest of ``names``
+    (``is not a known key; did you mean 'racks'?``) or, when none is close, all of them."""
+    names = list(names)
+    for key in table:
+        if key not in names:
+            import difflib  # only for the hint of an error
+
+            close = difflib.get_close_matches(str(key), names, n=1)
+            raise FieldError(str(key), "is not a known key; "
+                             + (f"did you mean '{close[0]}'?" if close else f"known: {', '.join(names)}"))
+
+
+def from_table(cls, table: dict):
+    """``cls(**table)`` for a table a user wrote (a TOML table), ``cls`` a `spec`: a key ``cls`` does not
+    declare, or a required one left out, raises `FieldError` naming it, as a wrong value does.
+
+    An unknown key's message names the closest declared key (``is not a known key; did you mean
+    'racks'?``) or, when none is close, every declared key; a missing one says what to give
+    (``is required; give a string``). The caller prefixes the file and the table.
+    """
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    refuse_unknown(table, names)
+    required = cls.__record_spec__.required
+    for name in names:
+        if name in required and name not in table:
+            check = dict(cls.__spec_checks__).get(name)
+            raise FieldError(name, "is required" + (f"; give {check.wanted}" if check is not None else ""))
+    return cls(**table)
 
 
 def spec(cls=None, /, *, kw_only: bool = True):

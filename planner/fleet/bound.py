@@ -85,7 +85,7 @@ def decode_rates(sc: Scenario, plans: PlanArrays) -> DecodeRates:
     blocks = row_blocks(len(plans)) or [slice(0, len(plans))]
     parts = []
     for block in blocks:
-        s = decode_scores(sc, plans.take(block))
+        s = decode_scores(sc, plans.take(block), full=False)  # the report-only figures are not read
         parts.append((s.feasible, s.step_time_s, s.instance_tps, s.fabric_bytes_per_s))
     return DecodeRates(*(np.concatenate(arrays, axis=-1) for arrays in zip(*parts)))
 

@@ -33,12 +33,8 @@ once, here, to per GPU. Every error names the field, counting tables from 1
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from hardware.catalogue import Catalogue
 from hardware.errors import CatalogueError
@@ -50,27 +46,18 @@ from planner.milp.fleet_problem import OBJECTIVES
 from planner.model_file import model as load_model
 from planner.serving.candidates import Limits
 from planner.serving.resolve import check_context
-from planner.serving.workload import Workload
+from planner.serving.workload import MAX_TOKENS, Workload
 from planner.units import KILO, from_kw
+from specbase.checks import FieldError, choice, from_table, integer, number, refuse_unknown, spec, text
 from specbase.record import record
 
 SERVING = ("agg", "disagg", "any")
-Serving = Literal["agg", "disagg", "any"]
 # Bounded: a count of 10**30 would overflow int64 in the MILP; no fleet comes near a million of anything.
 MAX_COUNT = 1_000_000
-MAX_TOKENS = 100_000_000
-Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
-Tokens = Annotated[int, Field(ge=1, le=MAX_TOKENS)]
-Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
 MAX_TPS = 1e12  # tokens/s: a thousand times any fleet; beyond it instance counts overflow int64
 
 
-class _Table(BaseModel):
-    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
-
-
-def _at_most_one(entry: BaseModel, keys: tuple[str, ...], required: bool) -> None:
+def _at_most_one(entry, keys: tuple[str, ...], required: bool) -> None:
     given = [k for k in keys if getattr(entry, k) is not None]
     if len(given) > 1:
         raise ValueError(f"give one of {', '.join(keys)}, not {' and '.join(given)}")
@@ -78,20 +65,19 @@ def _at_most_one(entry: BaseModel, keys: tuple[str, ...], required: bool) -> Non
         raise ValueError(f"give one of {', '.join(keys)}")
 
 
-class PlanTable(_Table):
+@spec
+class PlanTable:
     """The ``[plan]`` table: the question (objective, limits, default serving mode, engine)."""
 
-    minimise: Literal["gpus", "cost", "power"] | None = None
-    maximise: Literal["tps"] | None = None
-    max_kw: Positive | None = None
-    max_cost_per_hour: Positive | None = None
-    serving: Serving = "any"
-    engine: str | None = None
+    minimise: str | None = choice(("gpus", "cost", "power"), default=None)
+    maximise: str | None = choice(("tps",), default=None)
+    max_kw: float | None = number(gt=0, default=None)
+    max_cost_per_hour: float | None = number(gt=0, default=None)
+    serving: str = choice(SERVING, default="any")
+    engine: str | None = text(default=None)
 
-    @model_validator(mode="after")
-    def _one_objective(self) -> PlanTable:
+    def __post_init__(self) -> None:
         _at_most_one(self, ("minimise", "maximise"), required=False)
-        return self
 
 
 # A price or power may be given per GPU, per server or per rack (at most one): (field, scale to
@@ -102,7 +88,7 @@ POWER_FIELDS = (("power_w_per_gpu", 1.0, "gpu"), ("power_kw_per_server", KILO, "
                 ("power_kw_per_rack", KILO, "rack"))
 
 
-def _per_gpu(t: BaseModel, fields: tuple, gpus_per: dict[str, int]) -> float | None:
+def _per_gpu(t: HardwareTable, fields: tuple, gpus_per: dict[str, int]) -> float | None:
     """The per-GPU value of the one field of ``fields`` given in ``t`` (``None`` when none is)."""
     for name, scale, unit in fields:
         value = getattr(t, name)
@@ -111,56 +97,56 @@ def _per_gpu(t: BaseModel, fields: tuple, gpus_per: dict[str, int]) -> float | N
     return None
 
 
-class _HardwareCount(_Table):
-    """The catalogue system of a ``[[hardware]]`` table and how many of it (exactly one count)."""
+@spec
+class HardwareTable:
+    """One ``[[hardware]]`` table: a hardware kind, how many of it (exactly one count), its price and power
+    (at most one of each of `PRICE_FIELDS` and `POWER_FIELDS`)."""
 
-    system: str
-    label: str | None = None
-    racks: Count | None = None
-    servers: Count | None = None
-    gpus: Count | None = None
+    system: str = text()
+    label: str | None = text(default=None)
+    racks: int | None = integer(ge=0, le=MAX_COUNT, default=None)
+    servers: int | None = integer(ge=0, le=MAX_COUNT, default=None)
+    gpus: int | None = integer(ge=0, le=MAX_COUNT, default=None)
+    price_per_gpu_hour: float | None = number(ge=0, default=None)
+    price_per_server_hour: float | None = number(ge=0, default=None)
+    price_per_rack_hour: float | None = number(ge=0, default=None)
+    power_w_per_gpu: float | None = number(gt=0, default=None)
+    power_kw_per_server: float | None = number(gt=0, default=None)
+    power_kw_per_rack: float | None = number(gt=0, default=None)
+    fabric: str | None = text(default=None)
+    preset: str | None = text(default=None)
 
-    @model_validator(mode="after")
-    def _one_each(self):
+    def __post_init__(self) -> None:
         _at_most_one(self, ("racks", "servers", "gpus"), required=True)
         for fields in (PRICE_FIELDS, POWER_FIELDS):
             _at_most_one(self, tuple(name for name, _, _ in fields), required=False)
-        return self
 
 
-# The price and power fields are declared from their tables above, so each name is written once.
-HardwareTable = create_model(
-    "HardwareTable", __base__=_HardwareCount,
-    __doc__="One ``[[hardware]]`` table: a hardware kind, how many of it, its price and power.",
-    **{name: (NonNegative | None, None) for name, _, _ in PRICE_FIELDS},
-    **{name: (Positive | None, None) for name, _, _ in POWER_FIELDS},
-    fabric=(str | None, None), preset=(str | None, None),
-)
-
-
-class ModelTable(_Table):
+@spec
+class ModelTable:
     """One ``[[model]]`` table: a served model, its workload, demand and latency limits."""
 
-    name: str
-    label: str | None = None
-    tokens_cached: Annotated[int, Field(ge=0, le=MAX_TOKENS)] | None = None
-    isl: Tokens | None = None
-    osl: Tokens | None = None
-    target_tps: Annotated[float, Field(gt=0, le=MAX_TPS)] | None = None
-    share: Positive | None = None
-    weight: float = Field(default=1.0, gt=0)
-    max_tpot_ms: Positive | None = None
-    min_tok_per_user: Positive | None = None
-    max_ttft_ms: Positive | None = None
-    serving: Serving | None = None
+    name: str = text()
+    label: str | None = text(default=None)
+    tokens_cached: int | None = integer(ge=0, le=MAX_TOKENS, default=None)
+    isl: int | None = integer(ge=1, le=MAX_TOKENS, default=None)
+    osl: int | None = integer(ge=1, le=MAX_TOKENS, default=None)
+    target_tps: float | None = number(gt=0, le=MAX_TPS, default=None)
+    share: float | None = number(gt=0, default=None)
+    weight: float = number(gt=0, default=1.0)
+    max_tpot_ms: float | None = number(gt=0, default=None)
+    min_tok_per_user: float | None = number(gt=0, default=None)
+    max_ttft_ms: float | None = number(gt=0, default=None)
+    serving: str | None = choice(SERVING, default=None)
 
 
-class FleetTable(_Table):
-    """The whole file."""
+@record(kw_only=True)
+class FleetFile:
+    """The whole file: its ``[plan]`` table and its ``[[hardware]]`` and ``[[model]]`` tables, in order."""
 
-    plan: PlanTable = PlanTable()
-    hardware: list[HardwareTable] = Field(min_length=1)
-    model: list[ModelTable] = Field(default_factory=list)
+    plan: PlanTable
+    hardware: tuple[HardwareTable, ...]
+    model: tuple[ModelTable, ...]
 
 
 @record
@@ -175,29 +161,43 @@ class Overrides:
     models: tuple[dict, ...] = ()
 
 
-def _where(loc: tuple) -> str:
-    parts: list[str] = []
-    for p in loc:
-        if isinstance(p, int):
-            parts[-1] = f"{parts[-1]}[{p + 1}]" if parts else f"[{p + 1}]"
-        else:
-            parts.append(str(p))
-    return ".".join(parts)
+def _table(kind: type, value, where: str, field: str):
+    """``value`` (a TOML table) as the spec ``kind``; ``where`` and ``field`` (``hardware[2]``, or ``""``
+    for the table itself) name it in the one-line ``InputError`` of a wrong key or value."""
+    prefix = f"{field}." if field else ""
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: field '{field}' must be a table of keys (got {value!r})")
+    try:
+        return from_table(kind, value)
+    except FieldError as exc:  # a key it does not declare, a required one left out, or a wrong value
+        raise InputError(f"{where}: field '{prefix}{exc.field}' {exc.problem}") from None
+    except ValueError as exc:  # a check across its fields (its __post_init__)
+        raise InputError(f"{where}: {field}: {exc}" if field else f"{where}: {exc}") from None
 
 
-def _validation_line(exc: ValidationError, where: str) -> InputError:
-    err = exc.errors()[0]
-    loc = _where(tuple(err["loc"]))
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        known = {"hardware": HardwareTable, "model": ModelTable, "plan": PlanTable}.get(str(err["loc"][0]), FleetTable)
-        close = difflib.get_close_matches(str(err["loc"][-1]), list(known.model_fields), n=1)
-        msg = "is not a known key" + (f"; did you mean '{close[0]}'?" if close else "")
-    elif err["type"] == "missing":
-        msg = "is required"
-    elif "input" in err and err["type"] not in ("value_error",):
-        msg = f"{msg[:1].lower()}{msg[1:]} (got {err['input']!r})"
-    return InputError(f"{where}: field '{loc}': {msg}")
+def _tables(kind: type, raw: dict, where: str, name: str, required: bool) -> tuple:
+    """The ``[[name]]`` tables of the file as ``kind`` specs, counted from 1 in errors (``hardware[2]``)."""
+    if name not in raw:
+        if required:
+            raise InputError(f"{where}: field '{name}' is required; add a [[{name}]] table for each {name} kind")
+        return ()
+    tables = raw[name]
+    if not isinstance(tables, list):
+        raise InputError(f"{where}: field '{name}' must be a list of tables, each headed [[{name}]] (got {tables!r})")
+    if required and not tables:
+        raise InputError(f"{where}: field '{name}' is empty; add a [[{name}]] table for each {name} kind")
+    return tuple(_table(kind, t, where, f"{name}[{i + 1}]") for i, t in enumerate(tables))
+
+
+def _file(raw: dict, where: str) -> FleetFile:
+    """The file's tables as specs; the first wrong key or value raised as one line naming it."""
+    try:
+        refuse_unknown(raw, ("plan", "hardware", "model"))
+    except FieldError as exc:  # a table the file does not have (a misspelt [[hardware]])
+        raise InputError(f"{where}: field '{exc.field}' {exc.problem}") from None
+    plan = _table(PlanTable, raw["plan"], where, "plan") if "plan" in raw else PlanTable()
+    return FleetFile(plan=plan, hardware=_tables(HardwareTable, raw, where, "hardware", required=True),
+                     model=_tables(ModelTable, raw, where, "model", required=False))
 
 
 def _distinct_labels(labels: list[str], entry, earlier) -> None:
@@ -210,7 +210,7 @@ def _distinct_labels(labels: list[str], entry, earlier) -> None:
         seen[label] = i
 
 
-def parse(text: str, where: str = "fleet file") -> FleetTable:
+def parse(text: str, where: str = "fleet file") -> FleetFile:
     """Parse and validate fleet TOML text; one-line ``InputError`` naming the field."""
     try:
         raw = tomllib.loads(text)
@@ -218,10 +218,7 @@ def parse(text: str, where: str = "fleet file") -> FleetTable:
         raise InputError(f"{where}: malformed TOML: {exc}") from None
     except RecursionError:
         raise InputError(f"{where}: malformed TOML: nested too deeply") from None
-    try:
-        return FleetTable.model_validate(raw)
-    except ValidationError as exc:
-        raise _validation_line(exc, where) from None
+    return _file(raw, where)
 
 
 def _kind(cat: Catalogue, t: HardwareTable, field: str) -> FleetKind:
@@ -272,14 +269,11 @@ def _objective(plan: PlanTable, override: str | None, models: list[ModelTable]) 
     return name
 
 
-def resolve(table: FleetTable, cat: Catalogue, overrides: Overrides = Overrides(), where: str = "fleet file") -> Fleet:
+def resolve(table: FleetFile, cat: Catalogue, overrides: Overrides = Overrides(), where: str = "fleet file") -> Fleet:
     """Resolve names to specs, convert units, and check the question is well posed."""
     plan = table.plan
     if overrides.models:
-        try:
-            models = [ModelTable.model_validate(m) for m in overrides.models]
-        except ValidationError as exc:
-            raise _validation_line(exc, "--model") from None
+        models = [_table(ModelTable, m, f"--model {m.get('name', '')}".rstrip(), "") for m in overrides.models]
         prefix = "--model"
     else:
         models, prefix = table.model, f"{where}: model"

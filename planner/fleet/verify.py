@@ -99,7 +99,7 @@ def _score(fleet: Fleet, mi: int, ki: int, role: int, plan: Plan, kind: KindData
     arrays = PlanArrays.from_plans([plan])
     if role == PREFILL:
         p = prefill_scores(sc, arrays)
-        s, rate, tpot = p.scores, float(p.prompt_tps[0]), None
+        s, rate, tpot = p.fit, float(p.prompt_tps[0]), None
         ttft, load = float(p.batch_time_s[0]), p.fabric_bytes_per_s
     elif role == DECODE:
         s = decode_scores(sc, arrays)

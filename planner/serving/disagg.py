@@ -39,7 +39,7 @@ from models import counts
 from planner import quant
 from planner.engine.rates import rates
 from planner.serving.aggregated import DecodeTerms, PromptWork, iteration
-from planner.serving.evaluate import Scores, evaluate
+from planner.serving.evaluate import Fit, Scores, evaluate, fit
 from planner.serving.layout import block_modes, layout
 from planner.serving.plan import PlanArrays
 from planner.serving.scenario import Scenario
@@ -56,10 +56,11 @@ def decode_scenario(scenario: Scenario) -> tuple[Scenario, ModelShape]:
     return steady, shape
 
 
-def decode_scores(scenario: Scenario, plans: PlanArrays) -> Scores:
-    """The evaluator's scores of decode-only instances (module docstring)."""
+def decode_scores(scenario: Scenario, plans: PlanArrays, full: bool = True) -> Scores:
+    """The evaluator's scores of decode-only instances (module docstring); ``full=False``: without the figures
+    only a plan's report reads (``planner.serving.evaluate.REPORTED``), as a candidate table is scored."""
     steady, shape = decode_scenario(scenario)
-    return evaluate(steady, plans, shape)
+    return evaluate(steady, plans, shape, full)
 
 
 def prefill_scenario(scenario: Scenario) -> Scenario:
@@ -72,14 +73,15 @@ class PrefillScores:
     """Prefill-instance scores, one entry per row (SI units).
 
     Attributes:
-        scores: the evaluator's scores at ``tokens_cached = isl`` (memory, feasibility, power).
+        fit: the evaluator's per-instance limits at ``tokens_cached = isl`` (memory, layout, placement:
+            ``planner.serving.evaluate.fit``, the limits of its scores without timing a decode step).
         batch_time_s: time to first token of a batch of ``batch`` prompts.
         prompt_tps: prompt tokens/s one instance processes with its pipeline full.
         fabric_bytes_per_s: (3, rows) bytes/s one instance puts on each tier.
         iterations: engine iterations one micro-batch takes (chunked prefill).
     """
 
-    scores: Scores
+    fit: Fit
     batch_time_s: np.ndarray
     prompt_tps: np.ndarray
     fabric_bytes_per_s: np.ndarray
@@ -88,14 +90,14 @@ class PrefillScores:
     @property
     def feasible(self) -> np.ndarray:
         """Rows meeting the evaluator's per-instance limits."""
-        return self.scores.feasible
+        return self.fit.feasible
 
 
 def prefill_scores(scenario: Scenario, plans: PlanArrays) -> PrefillScores:
     """Score prefill-only instances of ``scenario``'s isl/osl workload (module docstring)."""
     isl = int(scenario.workload.isl)
     hw, prof, model = scenario.hardware, scenario.engine_profile, scenario.model
-    scores = evaluate(prefill_scenario(scenario), plans)
+    fits = fit(prefill_scenario(scenario), plans)
     shape = model_shape(model, float(isl), float(isl), scenario.moe_approximation, prefill_tokens=isl)
     r = rates(hw, prof)
     lay = layout(shape, plans, *block_modes(model.native_weight_quant, prof.lm_head_quant))
@@ -112,7 +114,7 @@ def prefill_scores(scenario: Scenario, plans: PlanArrays) -> PrefillScores:
     batch_time = (n + lay.pp - 1.0) * it.stage_time_s + n * overhead + prof.ttft_overhead_s
     prompt_tps = lay.batch * isl / (n * (lay.pp * it.stage_time_s + overhead))
     fabric = it.comm.bytes_by_tier / it.stage_time_s * lay.gpus
-    return PrefillScores(scores, batch_time, prompt_tps, fabric, n)
+    return PrefillScores(fits, batch_time, prompt_tps, fabric, n)
 
 
 def kv_bytes_per_request(scenario: Scenario, kv_quant: str) -> float:

@@ -36,7 +36,7 @@ from planner.engine.rates import rates
 from planner.serving import parallel
 from planner.serving.comm import comm
 from planner.serving.layout import block_modes, layout
-from planner.serving.memory import admitted_sequences, memory
+from planner.serving.memory import Memory, admitted_sequences, memory
 from planner.serving.plan import KvRuns, Plan, PlanArrays, join_rows, kv_runs, take_rows
 from planner.serving.roofline import (
     attention_s,
@@ -211,11 +211,7 @@ def _evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape, full: bo
     gpus = lay.gpus
     kept = dict(
         plans=plans, step_time_s=step, ttft_s=ttft, instance_tps=instance_tps, fabric_bytes_per_s=per_gpu_rate * gpus,
-        memory=mem,
-        hbm_capacity_bytes=hw.gpu.hbm_bytes * prof.hbm_usable_fraction,
-        host_capacity_bytes=r.host_memory_bytes,
-        layout_ok=_layout_ok(scenario, plans, runs),
-        span_ok=np.ones(len(plans), bool) if scenario.allow_span else gpus <= hw.scale_up_domain_gpus,
+        **_limits(scenario, plans, lay, mem, runs, r),
         gpus_per_instance=gpus.astype(np.int64),
         power_w=gpus * plans.instances * hw.gpu.power_w,
     )
@@ -244,6 +240,51 @@ def _evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape, full: bo
 
 def _same(x):
     return x
+
+
+def _limits(scenario: Scenario, plans: PlanArrays, lay, mem: Memory, runs: KvRuns | None, r) -> dict:
+    """The fields of the per-instance limits (`Fit`'s, and `Scores`' of those names) of rows laid out as ``lay``."""
+    hw, prof = scenario.hardware, scenario.engine_profile
+    return dict(memory=mem, hbm_capacity_bytes=hw.gpu.hbm_bytes * prof.hbm_usable_fraction,
+                host_capacity_bytes=r.host_memory_bytes, layout_ok=_layout_ok(scenario, plans, runs),
+                span_ok=np.ones(len(plans), bool) if scenario.allow_span else lay.gpus <= hw.scale_up_domain_gpus)
+
+
+@record
+class Fit:
+    """Whether each row fits one instance, without timing it (`fit`): memory per GPU against the usable HBM and
+    host memory, the layout rules and the placement; the same arrays as the `Scores` fields of those names."""
+
+    memory: Memory
+    hbm_capacity_bytes: float
+    host_capacity_bytes: float
+    layout_ok: np.ndarray
+    span_ok: np.ndarray
+
+    @property
+    def hbm_excess_bytes(self) -> np.ndarray:
+        """Bytes per GPU above the usable HBM (negative: headroom)."""
+        return self.memory.total - self.hbm_capacity_bytes
+
+    @property
+    def host_excess_bytes(self) -> np.ndarray:
+        """Offloaded KV bytes per GPU above the usable host memory (negative: headroom)."""
+        return self.memory.kv_offloaded - self.host_capacity_bytes
+
+    @property
+    def feasible(self) -> np.ndarray:
+        """Rows meeting every per-instance limit (layout, placement, HBM, host memory): `Scores.feasible`."""
+        return self.layout_ok & self.span_ok & (self.hbm_excess_bytes <= 0) & (self.host_excess_bytes <= 0)
+
+
+def fit(scenario: Scenario, plans: PlanArrays) -> Fit:
+    """The per-instance limits of every row of ``plans`` under ``scenario``, as `evaluate` checks them, without the
+    times (a fifth of the work of a steady-decode table's scores: a prefill pool reads only these of them)."""
+    prof = scenario.engine_profile
+    shape = shape_of(scenario)
+    lay = layout(shape, plans, *block_modes(scenario.model.native_weight_quant, prof.lm_head_quant))
+    runs = kv_runs(plans) if not scenario.workload.has_prefill else None
+    return Fit(**_limits(scenario, plans, lay, memory(shape, lay), runs, rates(scenario.hardware, prof)))
 
 
 def _layout_ok(scenario: Scenario, plans: PlanArrays, runs: KvRuns | None) -> np.ndarray:

@@ -50,8 +50,8 @@ class DeclaredSpace:
     def size(self) -> int:
         """Number of raw combinations before validity filtering."""
         n = 1
-        for v in asdict(self).values():
-            n *= len(v)
+        for f in fields(self):  # not asdict, which deep-copies every value tuple (~0.1 ms a call)
+            n *= len(getattr(self, f.name))
         return n
 
     def contains(self, plan) -> bool:

@@ -5,7 +5,18 @@ import dataclasses
 import numpy as np
 import pytest
 
-from specbase.checks import FieldError, choice, flag, integer, mapping, number, spec, text
+from specbase.checks import (
+    FieldError,
+    choice,
+    flag,
+    from_table,
+    integer,
+    mapping,
+    number,
+    refuse_unknown,
+    spec,
+    text,
+)
 
 
 @spec
@@ -89,3 +100,48 @@ def test_equal_specs_hash_alike_whatever_the_order_of_their_tables():
 def test_keyword_only_by_default():
     with pytest.raises(TypeError):
         Link("nvlink", "scale-up", 1.0, 0.5)
+
+
+def test_a_bound_shows_the_value_as_given():
+    # an integral float is an integer, but its bound's message shows it as written: -1e+300, not 301 digits
+    with pytest.raises(FieldError) as caught:
+        _link(lanes=-1e300)
+    assert str(caught.value) == "field 'lanes' must be >= 1 (got -1e+300)"
+    with pytest.raises(FieldError) as caught:
+        _link(bytes_per_s=-(10 ** 400))  # an integer past the largest float (TOML integers are unbounded)
+    assert str(caught.value) == f"field 'bytes_per_s' must be a finite number (got {-(10 ** 400)})"
+
+
+def test_one_choice_is_named_alone():
+    @spec
+    class Question:
+        maximise: str = choice(("tps",))
+
+    with pytest.raises(FieldError) as caught:
+        Question(maximise="cost")
+    assert str(caught.value) == "field 'maximise' must be 'tps' (got 'cost')"
+
+
+def test_from_table_refuses_unknown_and_missing_keys():
+    table = dict(name="nvlink", kind="scale-up", bytes_per_s=900e9, efficiency_fraction=0.8)
+    assert from_table(Link, table) == _link()
+    with pytest.raises(FieldError) as caught:
+        from_table(Link, {**table, "lane": 2})
+    assert (caught.value.field, caught.value.problem) == ("lane", "is not a known key; did you mean 'lanes'?")
+    with pytest.raises(FieldError) as caught:
+        from_table(Link, {**table, "colour": 2})
+    assert str(caught.value) == ("field 'colour' is not a known key; known: name, kind, bytes_per_s, "
+                                 "efficiency_fraction, lanes, p2p_bytes_per_s, switched, sources, peaks")
+    # the first required key missing, in field order, with what to give (not the TypeError of a record's __init__)
+    with pytest.raises(FieldError) as caught:
+        from_table(Link, {"name": "nvlink", "efficiency_fraction": 0.8})
+    assert str(caught.value) == "field 'kind' is required; give one of 'scale-up', 'scale-out'"
+    with pytest.raises(FieldError) as caught:
+        from_table(Link, {**table, "bytes_per_s": 0})
+    assert str(caught.value) == "field 'bytes_per_s' must be > 0 (got 0.0)"
+
+
+def test_refuse_unknown_takes_any_names():
+    refuse_unknown({"plan": 1}, ("plan", "model"))
+    with pytest.raises(FieldError, match="field 'models' is not a known key; did you mean 'model'"):
+        refuse_unknown({"plan": 1, "models": 2}, ("plan", "model"))

@@ -171,7 +171,8 @@ BAD = [
     ("[[hardware]]\nsystem = 'hgx-h200'\nservers = -2\n", "hardware[1].servers"),
     ("[[hardware]]\nsystem = 'hgx-h201'\nservers = 2\n[[model]]\nname='llama-3.1-8b'\ntokens_cached=10\n",
      "hardware[1]: unknown system"),
-    ("[[hardware]]\nsystem = 'hgx-h200'\nservers = 2\nrack = 1\n", "'hardware[1].rack': is not a known key"),
+    ("[[hardware]]\nsystem = 'hgx-h200'\nservers = 2\nrack = 1\n",
+     "field 'hardware[1].rack' is not a known key; did you mean 'racks'?"),
     ("[[hardware]]\nsystem = 'hgx-h200'\nservers = 2\nracks = 1\n", "give one of racks, servers, gpus"),
     ("[[hardware]\nsystem = 'hgx-h200'\n", "malformed TOML"),
     ("[plan]\nminimise='cost'\n[[hardware]]\nsystem = 'hgx-h200'\nservers = 1\n[[model]]\nname='llama-3.1-8b'\n"
