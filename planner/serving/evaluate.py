@@ -62,8 +62,32 @@ LIMITS = ("compute", "hbm", "comm", "offload", "gemm", "moe", "attn")  # attn: a
 BLOCK_ROWS = 32_768
 
 
+class HbmHeadroom:
+    """Bytes per GPU above the usable HBM, of scores holding ``memory`` (``.total``) and ``hbm_capacity_bytes``."""
+
+    @property
+    def hbm_excess_bytes(self) -> np.ndarray:
+        """Bytes per GPU above the usable HBM (negative: headroom)."""
+        return self.memory.total - self.hbm_capacity_bytes
+
+
+class InstanceLimits(HbmHeadroom):
+    """Whether each row fits one instance, of scores holding the memory per GPU, the usable HBM and host memory,
+    ``layout_ok`` and ``span_ok`` (`Scores` and `Fit`)."""
+
+    @property
+    def host_excess_bytes(self) -> np.ndarray:
+        """Offloaded KV bytes per GPU above the usable host memory (negative: headroom)."""
+        return self.memory.kv_offloaded - self.host_capacity_bytes
+
+    @property
+    def feasible(self) -> np.ndarray:
+        """Rows meeting every per-instance limit (layout, placement, HBM, host memory)."""
+        return self.layout_ok & self.span_ok & (self.hbm_excess_bytes <= 0) & (self.host_excess_bytes <= 0)
+
+
 @record
-class CommonScores:
+class CommonScores(HbmHeadroom):
     """What serving's and training's scores both report per row (SI units).
 
     Attributes:
@@ -89,14 +113,9 @@ class CommonScores:
         """Rows ``index`` of every array (tier arrays keep their first axis)."""
         return take_rows(self, index)
 
-    @property
-    def hbm_excess_bytes(self) -> np.ndarray:
-        """Bytes per GPU above the usable HBM (negative: headroom)."""
-        return self.memory.total - self.hbm_capacity_bytes
-
 
 @record
-class Scores(CommonScores):
+class Scores(CommonScores, InstanceLimits):
     """Evaluator output, one entry per candidate row (SI units), beyond :class:`CommonScores`."""
 
     plans: PlanArrays
@@ -118,16 +137,6 @@ class Scores(CommonScores):
     span_ok: np.ndarray
     gpus_per_instance: np.ndarray
     power_w: np.ndarray
-
-    @property
-    def host_excess_bytes(self) -> np.ndarray:
-        """Offloaded KV bytes per GPU above the usable host memory (negative: headroom)."""
-        return self.memory.kv_offloaded - self.host_capacity_bytes
-
-    @property
-    def feasible(self) -> np.ndarray:
-        """Rows meeting every per-instance limit (layout, placement, HBM, host memory)."""
-        return self.layout_ok & self.span_ok & (self.hbm_excess_bytes <= 0) & (self.host_excess_bytes <= 0)
 
 
 # What a plan's report reads of its scores and nothing else does: the time split, the limit, the bounds and
@@ -251,7 +260,7 @@ def _limits(scenario: Scenario, plans: PlanArrays, lay, mem: Memory, runs: KvRun
 
 
 @record
-class Fit:
+class Fit(InstanceLimits):
     """Whether each row fits one instance, without timing it (`fit`): memory per GPU against the usable HBM and
     host memory, the layout rules and the placement; the same arrays as the `Scores` fields of those names."""
 
@@ -260,21 +269,6 @@ class Fit:
     host_capacity_bytes: float
     layout_ok: np.ndarray
     span_ok: np.ndarray
-
-    @property
-    def hbm_excess_bytes(self) -> np.ndarray:
-        """Bytes per GPU above the usable HBM (negative: headroom)."""
-        return self.memory.total - self.hbm_capacity_bytes
-
-    @property
-    def host_excess_bytes(self) -> np.ndarray:
-        """Offloaded KV bytes per GPU above the usable host memory (negative: headroom)."""
-        return self.memory.kv_offloaded - self.host_capacity_bytes
-
-    @property
-    def feasible(self) -> np.ndarray:
-        """Rows meeting every per-instance limit (layout, placement, HBM, host memory): `Scores.feasible`."""
-        return self.layout_ok & self.span_ok & (self.hbm_excess_bytes <= 0) & (self.host_excess_bytes <= 0)
 
 
 def fit(scenario: Scenario, plans: PlanArrays) -> Fit:
