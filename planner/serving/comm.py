@@ -160,13 +160,18 @@ class _Span:
     once, otherwise they are the rows' own spans (the same arithmetic on the same values either way).
     """
 
-    def __init__(self, span: np.ndarray, gpus_per_server: int, gpus_per_rack: int, rows: int, tiers: bool = True):
-        self.index = whole_index(span)
-        self.values = span if self.index is None else table_values(self.index)
+    def __init__(self, span: np.ndarray, gpus_per_server: int, gpus_per_rack: int, rows: int, tiers: bool = True,
+                 index: np.ndarray | None = None):
+        self.index = whole_index(span) if index is None else index
+        self.values = span if self.index is None or index is not None else table_values(self.index)
         self.tier, self.at, self._taken = 0, slice(0, rows), {}
         if tiers and (self.values > gpus_per_server).any():  # (the table's largest value is a row's)
             self.tier = (self.values > gpus_per_server).astype(np.intp) + (self.values > gpus_per_rack)
             self.at = self.rows(self.tier) * rows + np.arange(rows)
+
+    def doubled(self, gpus_per_server: int, gpus_per_rack: int, rows: int) -> _Span:
+        """The span of twice as many GPUs (the same rows' table, doubled)."""
+        return _Span(2.0 * self.values, gpus_per_server, gpus_per_rack, rows, index=self.index)
 
     def rows(self, x):
         """Each row's value of ``x``, a function of the span over ``values`` (scalars as they are)."""
@@ -225,36 +230,36 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
     # Attention and dense-FFN all-reduce over tp.
     tp = span(lay.tp)
     curve, factor = allreduce(tp)
-    add(tp, "group", (lay.stage_layers + lay.dense_layers) * tp.rows(tp.values > 1), lambda g: g * hidden_bytes,
+    add(tp, "group", (lay.stage_layers + lay.dense_layers) * (lay.tp > 1), lambda g: g * hidden_bytes,
         factor, curve, oneshot(tp))
 
     if shape.num_moe_layers:
         # Expert-parallel dispatch + combine over the stage's GPUs, (ep - 1) / ep of it remote.
         stage, ep = span(lay.stage_gpus), _Span(lay.ep, gpus_per_server, gpus_per_rack, rows, tiers=False)
         remote = ep.rows(remote_share(ep.values))
-        add(stage, "micro", 2.0 * lay.moe_layers * ep.rows(ep.values > 1),
-            lambda m: m / lay.stage_gpus * shape.top_k * hidden_bytes, remote, _alltoall(k, stage, ep, remote))
+        add(stage, "micro", 2.0 * lay.moe_layers * (lay.ep > 1),
+            lambda m: m / lay.stage_gpus * shape.top_k * hidden_bytes, remote, _alltoall(k, stage, ep, lay.ep, remote))
         # Expert tensor-parallel all-reduce of the token-expert pairs (top_k / ep of the micro-batch's tokens, the
         # micro-batch's without EP).
         moe_tp, pairs = span(lay.moe_tp), ep.rows(np.where(ep.values > 1, float(shape.top_k), 1.0))
         curve, factor = allreduce(moe_tp)
         by = ep.rows(np.where(ep.values > 1, ep.values, 1.0))
-        add(moe_tp, "micro", lay.moe_layers * moe_tp.rows(moe_tp.values > 1),
+        add(moe_tp, "micro", lay.moe_layers * (lay.moe_tp > 1),
             (lambda m: np.where(lay.ep > 1, m * shape.top_k / lay.ep, m) * hidden_bytes) if ep.index is None
             else (lambda m: m * pairs / by * hidden_bytes), factor, curve, oneshot(moe_tp))
 
     # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
-    pipe = span(2.0 * lay.stage_gpus)
+    pipe = stage.doubled(gpus_per_server, gpus_per_rack, rows) if shape.num_moe_layers else span(2.0 * lay.stage_gpus)
     add(pipe, "group", (lay.pp > 1).astype(float), lambda g: g * hidden_bytes / lay.tp,
         bandwidth_factor(P2P, 2.0),
         lambda m, on: p2p_s(m, pipe.rows(pipe.t(k.alltoall_floor_s) * on), pipe.rows(pipe.t(k.alltoall_bytes_per_s))))
     return out
 
 
-def _alltoall(k: CommTiers, stage: _Span, ep: _Span, remote: np.ndarray):
+def _alltoall(k: CommTiers, stage: _Span, ep: _Span, ep_rows: np.ndarray, remote: np.ndarray):
     """The MoE dispatch's (or combine's) curve ``curve(message_bytes, with_latency)``, its group the stage's GPUs
-    (``stage``), its destinations the EP ranks (``ep``; ``remote``: their remote share per row); zero without EP
-    (``alltoall_s``: where the ranks are a table, the curve, >= 0, times 0.0 there)."""
+    (``stage``), its destinations the EP ranks (``ep``, each row's ``ep_rows``; ``remote``: their remote share per
+    row); zero without EP (``alltoall_s``; where the ranks are a table, the curve, >= 0, times 0.0 there)."""
     parts = {}
 
     def curve(m, on):
@@ -263,7 +268,7 @@ def _alltoall(k: CommTiers, stage: _Span, ep: _Span, remote: np.ndarray):
             parts[on] = (stage.rows(latency), stage.rows(stage.t(k.alltoall_bytes_per_s)))
         latency, bytes_per_s = parts[on]
         t = latency + remote * m / bytes_per_s
-        return np.where(ep.values > 1, t, 0.0) if ep.index is None else t * ep.rows((ep.values > 1) * 1.0)
+        return np.where(ep_rows > 1, t, 0.0) if ep.index is None else t * (ep_rows > 1)
     return curve
 
 
