@@ -161,13 +161,13 @@ class _Span:
     """
 
     def __init__(self, span: np.ndarray, gpus_per_server: int, gpus_per_rack: int, rows: int, tiers: bool = True,
-                 index: np.ndarray | None = None):
-        self.index = whole_index(span) if index is None else index
+                 index: np.ndarray | None = None, whole: bool = False):
+        self.index = whole_index(span, whole) if index is None else index
         self.values = span if self.index is None or index is not None else table_values(self.index)
         self.tier, self.at, self._taken = 0, slice(0, rows), {}
         if tiers and (self.values > gpus_per_server).any():  # (the table's largest value is a row's)
             self.tier = (self.values > gpus_per_server).astype(np.intp) + (self.values > gpus_per_rack)
-            self.at = self.rows(self.tier) * rows + np.arange(rows)
+            self.at = self.rows(self.tier * rows) + np.arange(rows)
 
     def doubled(self, gpus_per_server: int, gpus_per_rack: int, rows: int) -> _Span:
         """The span of twice as many GPUs (the same rows' table, doubled)."""
@@ -200,42 +200,43 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
     out = []
     hidden_bytes = shape.hidden_size * ACTIVATION_BYTES
 
-    def span(n) -> _Span:
-        return _Span(n, gpus_per_server, gpus_per_rack, rows)
+    def span(n, whole: bool = False) -> _Span:  # (whole: products of the layout's whole sizes)
+        return _Span(n, gpus_per_server, gpus_per_rack, rows, whole=whole and lay.whole_sizes)
 
     def add(s: _Span, driver: str, calls, message_of, sent_per_byte, curve, oneshot=None):
         out.append((s.at, driver, calls, message_of, sent_per_byte, curve, oneshot))
 
     def allreduce(s: _Span):
-        factors, parts = allreduce_factors(s.values), {}
+        factors, parts = [s.rows(x) for x in allreduce_factors(s.values)], {}  # (0.0 at n = 1: n - 1 is)
 
         def curve(m, on):
             if on not in parts:
                 latency = group_latency_s(s.values, s.t(k.allreduce_floor_s) * on, s.t(k.allreduce_step_s) * on)
-                terms, twoshot_s = (latency, *factors), s.t(k.allreduce_twoshot_s) * on
-                if s.index is not None:  # allreduce_s's zero where n <= 1: the table's latency and factors zero there
-                    one = s.values <= 1.0  # (and the two-shot round, unless none is below 0: the minimum is 0 then)
-                    terms = [np.where(one, 0.0, x) for x in terms]
+                twoshot_s = s.t(k.allreduce_twoshot_s) * on
+                if s.index is not None:  # allreduce_s's zero where n <= 1: the table's latency zero there (and the
+                    one = s.values <= 1.0  # two-shot round, unless none is below 0: the minimum is 0.0 then)
+                    latency = np.where(one, 0.0, latency)
                     twoshot_s = np.where(one, 0.0, twoshot_s) if np.any(twoshot_s < 0.0) else twoshot_s
-                parts[on] = [s.rows(x) for x in (*terms, s.t(k.allreduce_bytes_per_s), twoshot_s)]
-            latency, twoshot, oneshot, bytes_per_s, twoshot_s = parts[on]
-            t = allreduce_line_s(latency, (twoshot, oneshot), m, bytes_per_s, twoshot_s)
+                parts[on] = [s.rows(x) for x in (latency, s.t(k.allreduce_bytes_per_s), twoshot_s)]
+            latency, bytes_per_s, twoshot_s = parts[on]
+            t = allreduce_line_s(latency, factors, m, bytes_per_s, twoshot_s)
             return t if s.index is not None else np.where(s.values > 1, t, 0.0)
-        return curve, s.rows(factors[0])  # (the two-shot factor is the all-reduce's bandwidth factor)
+        return curve, factors[0]  # (the two-shot factor is the all-reduce's bandwidth factor)
 
     def oneshot(s: _Span):
         return lambda: (s.rows(s.t(k.allreduce_twoshot_s)),
                         s.rows(oneshot_gap_per_byte(s.values, s.t(k.allreduce_bytes_per_s))))
 
     # Attention and dense-FFN all-reduce over tp.
-    tp = span(lay.tp)
+    tp = span(lay.tp, True)
     curve, factor = allreduce(tp)
     add(tp, "group", (lay.stage_layers + lay.dense_layers) * (lay.tp > 1), lambda g: g * hidden_bytes,
         factor, curve, oneshot(tp))
 
     if shape.num_moe_layers:
         # Expert-parallel dispatch + combine over the stage's GPUs, (ep - 1) / ep of it remote.
-        stage, ep = span(lay.stage_gpus), _Span(lay.ep, gpus_per_server, gpus_per_rack, rows, tiers=False)
+        stage = span(lay.stage_gpus, True)
+        ep = _Span(lay.ep, gpus_per_server, gpus_per_rack, rows, tiers=False, whole=lay.whole_sizes)
         remote = ep.rows(remote_share(ep.values))
         add(stage, "micro", 2.0 * lay.moe_layers * (lay.ep > 1),
             lambda m: m / lay.stage_gpus * shape.top_k * hidden_bytes, remote, _alltoall(k, stage, ep, lay.ep, remote))
@@ -249,7 +250,8 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
             else (lambda m: m * pairs / by * hidden_bytes), factor, curve, oneshot(moe_tp))
 
     # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
-    pipe = stage.doubled(gpus_per_server, gpus_per_rack, rows) if shape.num_moe_layers else span(2.0 * lay.stage_gpus)
+    pipe = stage.doubled(gpus_per_server, gpus_per_rack, rows) if shape.num_moe_layers \
+        else span(2.0 * lay.stage_gpus, True)
     add(pipe, "group", (lay.pp > 1).astype(float), lambda g: g * hidden_bytes / lay.tp,
         bandwidth_factor(P2P, 2.0),
         lambda m, on: p2p_s(m, pipe.rows(pipe.t(k.alltoall_floor_s) * on), pipe.rows(pipe.t(k.alltoall_bytes_per_s))))

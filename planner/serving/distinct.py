@@ -83,15 +83,16 @@ def _numbered(values: np.ndarray) -> tuple:
     return np.searchsorted(distinct, bits), distinct.size
 
 
-def whole_index(values: np.ndarray, limit: int = TABLE_VALUES) -> np.ndarray | None:
+def whole_index(values: np.ndarray, whole: bool = False, limit: int = TABLE_VALUES) -> np.ndarray | None:
     """Each row's value as an index (intp) into a table over ``0 .. max``, where every value is a whole number
     from 1 to ``limit - 1`` (a layout's tp, tp x dp, ep: a few small numbers), so that a function of the value
     alone is computed once per value and taken by each row (the same arithmetic on the same values, the same
-    bits); None otherwise (fractions, zeros, large or few values: computed per row)."""
+    bits); None otherwise (fractions, zeros, large or few values: computed per row). ``whole``: the values are
+    known to be whole numbers (``Layout.whole_sizes``), not compared again."""
     if np.ndim(values) != 1 or values.size < TABLE_MIN_ROWS:
         return None
     index = values.astype(np.intp)
-    if index.min() < 1 or index.max() >= limit or not np.array_equal(index, values):
+    if index.min() < 1 or index.max() >= limit or not (whole or np.array_equal(index, values)):
         return None
     return index
 

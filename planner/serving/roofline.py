@@ -93,10 +93,10 @@ def moe_imbalance(micro_tokens: np.ndarray, top_k: int, ep: np.ndarray,
     return np.minimum(ratio, np.maximum(ep, 1.0))
 
 
-def ep_logs(ep: np.ndarray) -> np.ndarray | None:
+def ep_logs(ep: np.ndarray, whole: bool = False) -> np.ndarray | None:
     """``2 ln(ep)`` of each row, computed once per EP size where the sizes are a few whole numbers from 1
     (``planner.serving.distinct.whole_index``; the same logarithms, taken); None otherwise."""
-    index = whole_index(ep)
+    index = whole_index(ep, whole)
     return None if index is None else np.take(2.0 * np.log(np.maximum(table_values(index), 1.0)), index)
 
 
@@ -320,7 +320,7 @@ def moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, tok
     if not shape.num_moe_layers or r.moe_curve is None:
         return np.zeros_like(lay.tp)
     inter = shape.expert_params / (moe.GATED_MATRICES * shape.hidden_size)
-    two_log_ep = ep_logs(lay.ep)
+    two_log_ep = ep_logs(lay.ep, lay.whole_sizes)
     layer = moe.layer_s(tokens, shape.hidden_size, inter, shape.top_k, shape.num_experts, lay.moe_tp, lay.ep,
                         lay.weight_bytes, moe.for_modes(r.moe_curve, quant_index),
                         imbalance=moe_imbalance(tokens, shape.top_k, lay.ep, two_log_ep), two_log_ep=two_log_ep)
