@@ -274,6 +274,13 @@ def _alltoall(k: CommTiers, stage: _Span, ep: _Span, ep_rows: np.ndarray, remote
     return curve
 
 
+def _saving(oneshot_s: np.ndarray, gap_s_per_token: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """``max(0, oneshot_s - gap_s_per_token x tokens)``, in one array (``CurveCollectives.at``)."""
+    out = gap_s_per_token * tokens
+    np.subtract(oneshot_s, out, out=out)
+    return np.maximum(0.0, out, out=out)
+
+
 @record
 class CurveCollectives:
     """:func:`curve_comm`'s collectives of a layout as linear functions of its tokens (arrays over rows).
@@ -308,11 +315,13 @@ class CurveCollectives:
         """Traffic and time of the collectives of ``micro_tokens`` per micro-batch, ``group_tokens`` per group
         (``tier_bytes=False``: the time, the bytes left for later, ``bytes_by_tier`` None and the tokens kept:
         :meth:`bytes_at` of them gives the bytes ``at`` gives)."""
-        time = self.latency_s + self.s_per_group_token * group_tokens \
-            - np.maximum(0.0, self.oneshot_s[0] - self.oneshot_gap_s_per_token[0] * group_tokens)
+        # latency + s x g - max(0, oneshot - gap x g) [+ s x m - max(0, ...)], each step in a temporary of its own
+        time = self.s_per_group_token * group_tokens
+        time += self.latency_s  # (a sum's operands commute: the same bits)
+        time -= _saving(self.oneshot_s[0], self.oneshot_gap_s_per_token[0], group_tokens)
         if self.s_per_micro_token is not None:  # (none scales with the micro-batch: adding zeros changes nothing)
-            time = time + self.s_per_micro_token * micro_tokens \
-                - np.maximum(0.0, self.oneshot_s[1] - self.oneshot_gap_s_per_token[1] * micro_tokens)
+            time += self.s_per_micro_token * micro_tokens
+            time -= _saving(self.oneshot_s[1], self.oneshot_gap_s_per_token[1], micro_tokens)
         if tier_bytes:
             return Comm(bytes_by_tier=self.bytes_at(group_tokens, micro_tokens), time_s=time)
         return Comm(bytes_by_tier=None, time_s=time, group_tokens=group_tokens, micro_tokens=micro_tokens)
