@@ -126,7 +126,13 @@ def hit_share(choices_per_expert, sharpness, at_cap=None):
 
 
 def _hit_share(u, sharpness):
-    return np.power(-np.expm1(-np.power(u, sharpness)), 1.0 / sharpness)
+    out = np.power(u, sharpness)  # (1 - exp(-u^s))^(1/s), each step in this one array: the same operations
+    if np.ndim(out) == 0:
+        return np.power(-np.expm1(-out), 1.0 / sharpness)
+    np.negative(out, out=out)
+    np.expm1(out, out=out)
+    np.negative(out, out=out)
+    return np.power(out, 1.0 / sharpness, out=out)
 
 
 def layer_s(tokens, hidden, inter, topk, experts, moe_tp, moe_ep, bytes_per_element, c: MoeCurve | dict,
@@ -186,9 +192,17 @@ def _norm(a, b, p):
     and ``1^p`` exactly 1, so only the smaller term's power is computed (the same figures).
     """
     top = np.maximum(a, b)
+    if np.size(top) and top.min() >= 1e-30 and top.max() < np.inf:  # (then the floor leaves top as it is)
+        if np.ndim(top) == 0:
+            return top * np.power(1.0 + np.power(np.minimum(a, b) / top, p), 1.0 / p)
+        out = np.minimum(a, b)  # big x (1 + (small / big)^p)^(1/p), each step in this one array
+        out /= top
+        np.power(out, p, out=out)
+        out += 1.0
+        np.power(out, 1.0 / p, out=out)
+        out *= top
+        return out
     big = np.maximum(top, 1e-30)
-    if np.size(top) and top.min() >= 1e-30 and top.max() < np.inf:
-        return big * np.power(1.0 + np.power(np.minimum(a, b) / big, p), 1.0 / p)
     return big * np.power(np.power(a / big, p) + np.power(b / big, p), 1.0 / p)
 
 
