@@ -83,8 +83,7 @@ def moe_imbalance(micro_tokens: np.ndarray, top_k: int, ep: np.ndarray,
     ``1 + sqrt(2 ln(ep) / mu)`` with ``mu = micro_tokens * top_k / ep`` token-expert pairs per
     rank (Poisson arrivals, Gaussian approximation of the maximum of ``ep`` counts), capped
     at ``ep`` (one rank takes everything). E.g. ``ep = 8``, 64 tokens, top-8: ``mu = 64``,
-    ratio ``1 + sqrt(2 ln 8 / 64) = 1.255``. ``two_log_ep``: ``2 ln(ep)`` of each row where every ``ep`` is at
-    least 1 and it is already known (:func:`ep_logs`).
+    ratio ``1 + sqrt(2 ln 8 / 64) = 1.255``. ``two_log_ep``: ``2 ln(ep)`` per row (every ep >= 1), when known.
     """
     mu = np.maximum(micro_tokens * top_k / ep, 1e-9)
     if two_log_ep is not None:  # (ep >= 1: the cap is ep itself)
@@ -94,8 +93,7 @@ def moe_imbalance(micro_tokens: np.ndarray, top_k: int, ep: np.ndarray,
 
 
 def ep_logs(ep: np.ndarray, whole: bool = False) -> np.ndarray | None:
-    """``2 ln(ep)`` of each row, computed once per EP size where the sizes are a few whole numbers from 1
-    (``planner.serving.distinct.whole_index``; the same logarithms, taken); None otherwise."""
+    """``2 ln(ep)`` per row, once per EP size where they are few whole numbers (``distinct.whole_index``); else None."""
     index = whole_index(ep, whole)
     return None if index is None else np.take(2.0 * np.log(np.maximum(table_values(index), 1.0)), index)
 
