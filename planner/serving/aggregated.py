@@ -209,8 +209,7 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     its tokens kept: ``comm.CurveCollectives.bytes_at``), for a caller that takes the times only, or the bytes of
     the rows' final rounds alone (the fixed point's rounds).
     """
-    both = replace(lay, micro_tokens=lay.micro_tokens + work.stage_tokens,
-                   group_tokens=lay.group_tokens + work.group_tokens)
+    micro, group = lay.micro_tokens + work.stage_tokens, lay.group_tokens + work.group_tokens  # decode and prompt
     chunks_per_step = work.stage_tokens / work.chunk_tokens
     experts = chunked_moe_s(shape, lay, r, quant_index, work.chunk_tokens, chunks_per_step, decode.moe_s,
                             decode.moe_chunk_s)
@@ -227,8 +226,8 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
         hbm = decode.hbm_s + (kv_write + activations) / r.hbm_bytes_per_s
     collectives = decode.collectives if decode.collectives is not None or r.comm_curves is None \
         else CurveCollectives.of(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack)
-    traffic = comm(shape, both, r, gpus_per_server, gpus_per_rack) if collectives is None \
-        else collectives.at(both.group_tokens, both.micro_tokens, tier_bytes)
+    traffic = comm(shape, replace(lay, micro_tokens=micro, group_tokens=group), r, gpus_per_server, gpus_per_rack) \
+        if collectives is None else collectives.at(group, micro, tier_bytes)
     # A step that takes a prompt chunk runs its dense GEMMs on the decode and chunk tokens together,
     # one without on the decode tokens; the average step mixes the two by the share of steps that take
     # a chunk (GEMM time is convex in its rows: the average of the two is not the GEMM of the average).
@@ -240,10 +239,10 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     # (where every step takes a chunk, per_chunk is 1.0: the chunked GEMM is the whole step's, bit for bit)
     gemm = gemm_s(shape, lay, r, lay.group_tokens + work.group_tokens * per_chunk,
                   lay.group_tokens + work.prompts_per_group * per_chunk, decode.gemm_setup, decode.chunk_gemms)
-    if r.gemm is not None and np.any(share < 1.0):
+    if r.gemm is not None and (partial := share < 1.0).any():
         alone = gemm_s(shape, lay, r, lay.group_tokens, lay.group_tokens, decode.gemm_setup) \
             if decode.gemm_alone_s is None else decode.gemm_alone_s
-        gemm = np.where(share < 1.0, (1.0 - share) * alone + share * gemm, gemm)
+        gemm = np.where(partial, (1.0 - share) * alone + share * gemm, gemm)
     attention = decode.attention_s + prompt_attention_s(shape, lay, r, work.group_tokens, work.stage_tokens,
                                                         work.chunk_tokens, work.attention_flop, share, share_floor)
     launch = launch_overhead_s(shape, lay, profile.per_layer_overhead_s, profile.per_kernel_overhead_s, r) \

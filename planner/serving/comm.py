@@ -48,13 +48,16 @@ from planner.engine.collectives import (
 )
 from planner.engine.kernels.comm import (
     CommTiers,
-    allreduce_s,
-    alltoall_s,
+    allreduce_factors,
+    allreduce_line_s,
+    group_latency_s,
     latency_and_per_byte,
     oneshot_gap_per_byte,
     p2p_s,
+    remote_share,
 )
 from planner.engine.rates import Rates
+from planner.serving.distinct import table_values, whole_index
 from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
 from specbase.record import record
@@ -148,57 +151,134 @@ def curve_comm(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: in
     return Comm(bytes_by_tier=volume, time_s=time)
 
 
+class _Span:
+    """The GPUs a collective's group spans, per row, and the tier it runs on (``_tier_of``).
+
+    What depends on the span alone (its tier's curve parameters, latency and volume factors) is computed over
+    ``values`` and taken to the rows by :meth:`rows`: where the spans are a few whole numbers (a layout's tp,
+    tp x dp, ep; ``planner.serving.distinct.whole_index``) ``values`` are 0 .. the largest and each is computed
+    once, otherwise they are the rows' own spans (the same arithmetic on the same values either way).
+    """
+
+    def __init__(self, span: np.ndarray, gpus_per_server: int, gpus_per_rack: int, rows: int, tiers: bool = True,
+                 index: np.ndarray | None = None, whole: bool = False):
+        self.index = whole_index(span, whole) if index is None else index
+        self.values = span if self.index is None or index is not None else table_values(self.index)
+        self.tier, self.at, self._taken = 0, slice(0, rows), {}
+        if tiers and (self.values > gpus_per_server).any():  # (the table's largest value is a row's)
+            self.tier = (self.values > gpus_per_server).astype(np.intp) + (self.values > gpus_per_rack)
+            self.at = self.rows(self.tier * rows) + np.arange(rows)
+
+    def doubled(self, gpus_per_server: int, gpus_per_rack: int, rows: int) -> _Span:
+        """The span of twice as many GPUs (the same rows' table, doubled)."""
+        return _Span(2.0 * self.values, gpus_per_server, gpus_per_rack, rows, index=self.index)
+
+    def rows(self, x):
+        """Each row's value of ``x``, a function of the span over ``values`` (scalars as they are)."""
+        return x if self.index is None or np.ndim(x) == 0 else np.take(x, self.index)
+
+    def t(self, values: np.ndarray):
+        """A per-tier parameter at each value's tier, looked up once for all the curve's calls."""
+        if id(values) not in self._taken:
+            self._taken[id(values)] = np.take(values, self.tier)
+        return self._taken[id(values)]
+
+
 def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: int, gpus_per_rack: int) -> list:
     """:func:`curve_comm`'s collectives of ``lay``, its tokens aside: for each, where its bytes land in a (tiers,
     rows) array flattened (``_tier_of``), whose tokens its message scales with (``"group"``: the attention
     group's, ``"micro"``: the micro-batch's), its calls, its message (bytes) of those tokens, bytes sent per
     message byte, its curve ``curve(message_bytes, with_latency)`` on each row's tier
-    (``planner.engine.kernels.comm.latency_and_per_byte``), and for an all-reduce its one-shot terms on each
-    row's tier, ``(twoshot_s, oneshot_gap_per_byte)`` (``planner.engine.kernels.comm``: the curve is the
-    two-shot line less ``max(0, twoshot - gap x message)``), None for the other collectives."""
+    (``planner.engine.kernels.comm.latency_and_per_byte``), and for an all-reduce a function giving its one-shot
+    terms on each row's tier, ``(twoshot_s, oneshot_gap_per_byte)`` (``planner.engine.kernels.comm``: the curve
+    is the two-shot line less ``max(0, twoshot - gap x message)``), None for the other collectives.
+
+    What depends on a group's size alone is computed once per size (``_Span``): the curves' latency parts, the
+    volume factors, the tiers' parameters.
+    """
     rows = lay.tp.shape[0]
     out = []
     hidden_bytes = shape.hidden_size * ACTIVATION_BYTES
 
-    def add(span, driver: str, calls, message_of, sent_per_byte, curve, oneshot=None):
-        tier, at = _tier_of(span, gpus_per_server, gpus_per_rack, rows)
-        taken = {}
+    def span(n, whole: bool = False) -> _Span:  # (whole: products of the layout's whole sizes)
+        return _Span(n, gpus_per_server, gpus_per_rack, rows, whole=whole and lay.whole_sizes)
 
-        def t(values):  # a per-tier parameter at each row's tier, looked up once for all the curve's calls
-            if id(values) not in taken:
-                taken[id(values)] = np.take(values, tier)
-            return taken[id(values)]
-        out.append((at, driver, calls, message_of, sent_per_byte, curve(t), None if oneshot is None else
-                    oneshot(t)))
+    def add(s: _Span, driver: str, calls, message_of, sent_per_byte, curve, oneshot=None):
+        out.append((s.at, driver, calls, message_of, sent_per_byte, curve, oneshot))
 
-    def allreduce(n):
-        return lambda t: lambda m, on: allreduce_s(n, m, t(k.allreduce_floor_s) * on, t(k.allreduce_step_s) * on,
-                                                   t(k.allreduce_bytes_per_s), t(k.allreduce_twoshot_s) * on)
+    def allreduce(s: _Span):
+        factors, parts = [s.rows(x) for x in allreduce_factors(s.values)], {}  # (0.0 at n = 1: n - 1 is)
 
-    def oneshot(n):
-        return lambda t: (t(k.allreduce_twoshot_s), oneshot_gap_per_byte(n, t(k.allreduce_bytes_per_s)))
+        def curve(m, on):
+            if on not in parts:
+                latency = group_latency_s(s.values, s.t(k.allreduce_floor_s) * on, s.t(k.allreduce_step_s) * on)
+                twoshot_s = s.t(k.allreduce_twoshot_s) * on
+                if s.index is not None:  # allreduce_s's zero where n <= 1: the table's latency zero there (and the
+                    one = s.values <= 1.0  # two-shot round, unless none is below 0: the minimum is 0.0 then)
+                    latency = np.where(one, 0.0, latency)
+                    twoshot_s = np.where(one, 0.0, twoshot_s) if np.any(twoshot_s < 0.0) else twoshot_s
+                parts[on] = [s.rows(x) for x in (latency, s.t(k.allreduce_bytes_per_s), twoshot_s)]
+            latency, bytes_per_s, twoshot_s = parts[on]
+            t = allreduce_line_s(latency, factors, m, bytes_per_s, twoshot_s)
+            return t if s.index is not None else np.where(s.values > 1, t, 0.0)
+        return curve, factors[0]  # (the two-shot factor is the all-reduce's bandwidth factor)
+
+    def oneshot(s: _Span):
+        return lambda: (s.rows(s.t(k.allreduce_twoshot_s)),
+                        s.rows(oneshot_gap_per_byte(s.values, s.t(k.allreduce_bytes_per_s))))
 
     # Attention and dense-FFN all-reduce over tp.
-    add(lay.tp, "group", (lay.stage_layers + lay.dense_layers) * (lay.tp > 1), lambda g: g * hidden_bytes,
-        bandwidth_factor(ALL_REDUCE, lay.tp), allreduce(lay.tp), oneshot(lay.tp))
+    tp = span(lay.tp, True)
+    curve, factor = allreduce(tp)
+    add(tp, "group", (lay.stage_layers + lay.dense_layers) * (lay.tp > 1), lambda g: g * hidden_bytes,
+        factor, curve, oneshot(tp))
 
     if shape.num_moe_layers:
         # Expert-parallel dispatch + combine over the stage's GPUs, (ep - 1) / ep of it remote.
-        add(lay.stage_gpus, "micro", 2.0 * lay.moe_layers * (lay.ep > 1),
-            lambda m: m / lay.stage_gpus * shape.top_k * hidden_bytes,
-            bandwidth_factor(ALL_TO_ALL, lay.stage_gpus, lay.ep),
-            lambda t: lambda m, on: alltoall_s(lay.stage_gpus, m, lay.ep, t(k.alltoall_floor_s) * on,
-                                               t(k.alltoall_step_s) * on, t(k.alltoall_bytes_per_s)))
-        # Expert tensor-parallel all-reduce of the token-expert pairs.
-        add(lay.moe_tp, "micro", lay.moe_layers * (lay.moe_tp > 1),
-            lambda m: np.where(lay.ep > 1, m * shape.top_k / lay.ep, m) * hidden_bytes,
-            bandwidth_factor(ALL_REDUCE, lay.moe_tp), allreduce(lay.moe_tp), oneshot(lay.moe_tp))
+        stage = span(lay.stage_gpus, True)
+        ep = _Span(lay.ep, gpus_per_server, gpus_per_rack, rows, tiers=False, whole=lay.whole_sizes)
+        remote = ep.rows(remote_share(ep.values))
+        add(stage, "micro", 2.0 * lay.moe_layers * (lay.ep > 1),
+            lambda m: m / lay.stage_gpus * shape.top_k * hidden_bytes, remote, _alltoall(k, stage, ep, lay.ep, remote))
+        # Expert tensor-parallel all-reduce of the token-expert pairs (top_k / ep of the micro-batch's tokens, the
+        # micro-batch's without EP).
+        moe_tp, pairs = span(lay.moe_tp), ep.rows(np.where(ep.values > 1, float(shape.top_k), 1.0))
+        curve, factor = allreduce(moe_tp)
+        by = ep.rows(np.where(ep.values > 1, ep.values, 1.0))
+        add(moe_tp, "micro", lay.moe_layers * (lay.moe_tp > 1),
+            (lambda m: np.where(lay.ep > 1, m * shape.top_k / lay.ep, m) * hidden_bytes) if ep.index is None
+            else (lambda m: m * pairs / by * hidden_bytes), factor, curve, oneshot(moe_tp))
 
     # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
-    add(2.0 * lay.stage_gpus, "group", (lay.pp > 1).astype(float), lambda g: g * hidden_bytes / lay.tp,
+    pipe = stage.doubled(gpus_per_server, gpus_per_rack, rows) if shape.num_moe_layers \
+        else span(2.0 * lay.stage_gpus, True)
+    add(pipe, "group", (lay.pp > 1).astype(float), lambda g: g * hidden_bytes / lay.tp,
         bandwidth_factor(P2P, 2.0),
-        lambda t: lambda m, on: p2p_s(m, t(k.alltoall_floor_s) * on, t(k.alltoall_bytes_per_s)))
+        lambda m, on: p2p_s(m, pipe.rows(pipe.t(k.alltoall_floor_s) * on), pipe.rows(pipe.t(k.alltoall_bytes_per_s))))
     return out
+
+
+def _alltoall(k: CommTiers, stage: _Span, ep: _Span, ep_rows: np.ndarray, remote: np.ndarray):
+    """The MoE dispatch's (or combine's) curve ``curve(message_bytes, with_latency)``, its group the stage's GPUs
+    (``stage``), its destinations the EP ranks (``ep``, each row's ``ep_rows``; ``remote``: their remote share per
+    row); zero without EP (``alltoall_s``; where the ranks are a table, the curve, >= 0, times 0.0 there)."""
+    parts = {}
+
+    def curve(m, on):
+        if on not in parts:
+            latency = group_latency_s(stage.values, stage.t(k.alltoall_floor_s) * on, stage.t(k.alltoall_step_s) * on)
+            parts[on] = (stage.rows(latency), stage.rows(stage.t(k.alltoall_bytes_per_s)))
+        latency, bytes_per_s = parts[on]
+        t = latency + remote * m / bytes_per_s
+        return np.where(ep_rows > 1, t, 0.0) if ep.index is None else t * (ep_rows > 1)
+    return curve
+
+
+def _saving(oneshot_s: np.ndarray, gap_s_per_token: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """``max(0, oneshot_s - gap_s_per_token x tokens)``, in one array (``CurveCollectives.at``)."""
+    out = gap_s_per_token * tokens
+    np.subtract(oneshot_s, out, out=out)
+    return np.maximum(0.0, out, out=out)
 
 
 @record
@@ -235,11 +315,13 @@ class CurveCollectives:
         """Traffic and time of the collectives of ``micro_tokens`` per micro-batch, ``group_tokens`` per group
         (``tier_bytes=False``: the time, the bytes left for later, ``bytes_by_tier`` None and the tokens kept:
         :meth:`bytes_at` of them gives the bytes ``at`` gives)."""
-        time = self.latency_s + self.s_per_group_token * group_tokens \
-            - np.maximum(0.0, self.oneshot_s[0] - self.oneshot_gap_s_per_token[0] * group_tokens)
+        # latency + s x g - max(0, oneshot - gap x g) [+ s x m - max(0, ...)], each step in a temporary of its own
+        time = self.s_per_group_token * group_tokens
+        time += self.latency_s  # (a sum's operands commute: the same bits)
+        time -= _saving(self.oneshot_s[0], self.oneshot_gap_s_per_token[0], group_tokens)
         if self.s_per_micro_token is not None:  # (none scales with the micro-batch: adding zeros changes nothing)
-            time = time + self.s_per_micro_token * micro_tokens \
-                - np.maximum(0.0, self.oneshot_s[1] - self.oneshot_gap_s_per_token[1] * micro_tokens)
+            time += self.s_per_micro_token * micro_tokens
+            time -= _saving(self.oneshot_s[1], self.oneshot_gap_s_per_token[1], micro_tokens)
         if tier_bytes:
             return Comm(bytes_by_tier=self.bytes_at(group_tokens, micro_tokens), time_s=time)
         return Comm(bytes_by_tier=None, time_s=time, group_tokens=group_tokens, micro_tokens=micro_tokens)
@@ -260,6 +342,7 @@ class CurveCollectives:
         collectives = _collectives(shape, lay, k, gpus_per_server, gpus_per_rack)
         for at, driver, calls, message_of, sent_per_byte, curve, oneshot in collectives:
             message_per_token = message_of(1.0)
+            oneshot = None if oneshot is None else oneshot()
             call_latency, per_byte = latency_and_per_byte(curve)
             per_token[driver].reshape(-1)[at] += sent_per_byte * message_per_token * calls
             latency = latency + calls * call_latency

@@ -7,6 +7,9 @@ queue outside, applied afterwards, sees the batch). Every figure of a row is a f
 own inputs alone (its layout after admission and its weight modes), so a row scored once stands for
 every row with the same inputs: the same arithmetic on the same inputs, the same bits.
 :func:`distinct_rows` finds them in a sort of one integer key per row.
+
+Likewise a function of one column of a few whole numbers (a layout's tp, ep, ...) is computed once per value and
+taken by each row (:func:`whole_index`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ REPEAT_SHARE = 0.25
 _KEY_LIMIT = float(1 << 62)
 SAMPLE_ROWS = 64  # rows whose distinct values are tried first for a part that is not whole numbers,
 FEW_VALUES = 8  # when they are at most this many  # a key's range at most this (int64)
+# Per-value tables (:func:`whole_index`): values up to this, over at least this many rows.
+TABLE_VALUES = 1024
+TABLE_MIN_ROWS = 256
 
 
 def distinct_rows(lay: Layout, quant_index: np.ndarray, capped: np.ndarray) -> tuple | None:
@@ -75,3 +81,25 @@ def _numbered(values: np.ndarray) -> tuple:
         return number, distinct.size
     distinct = np.unique(bits)
     return np.searchsorted(distinct, bits), distinct.size
+
+
+def whole_index(values: np.ndarray, whole: bool = False, limit: int = TABLE_VALUES) -> np.ndarray | None:
+    """Each row's value as an index (intp) into a table over ``0 .. max``, where every value is a whole number
+    from 1 to ``limit - 1`` (a layout's tp, tp x dp, ep: a few small numbers), so that a function of the value
+    alone is computed once per value and taken by each row (the same arithmetic on the same values, the same
+    bits); None otherwise (fractions, zeros, large or few values: computed per row). ``whole``: the values are
+    known to be whole numbers (``Layout.whole_sizes``), not compared again."""
+    if np.ndim(values) != 1 or values.size < TABLE_MIN_ROWS:
+        return None
+    index = values.astype(np.intp)
+    if index.min() < 1 or index.max() >= limit or not (whole or np.array_equal(index, values)):
+        return None
+    return index
+
+
+def table_values(index: np.ndarray) -> np.ndarray:
+    """The values a table over ``0 .. index.max()`` is computed at (``whole_index``): the whole numbers, with 1 at
+    0 (no row reads it; it keeps the table's arithmetic defined)."""
+    values = np.arange(index.max() + 1.0)
+    values[0] = 1.0
+    return values

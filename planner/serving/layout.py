@@ -62,6 +62,7 @@ class Layout:
     dense_weight_bytes: np.ndarray  # per element
     vocab_quant: np.ndarray         # mode index of the LM head
     vocab_weight_bytes: np.ndarray  # per element
+    whole_sizes: bool = False       # tp, pp, ep, dp are the plans' integers (as floats): whole numbers
 
     def with_batch(self, batch: np.ndarray) -> Layout:
         """This layout with another batch (micro-batch and group shares follow)."""
@@ -106,4 +107,5 @@ def layout(shape: ModelShape, plans: PlanArrays, dense_quant: str | None = None,
         offload=plans.kv_offload_fraction.astype(float),
         dense_quant=dense_q, dense_weight_bytes=dense_bytes,
         vocab_quant=vocab_q, vocab_weight_bytes=vocab_bytes,
+        whole_sizes=all(np.asarray(c).dtype.kind in "iu" for c in (plans.tp, plans.pp, plans.ep, plans.dp)),
     )

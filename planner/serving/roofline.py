@@ -59,6 +59,7 @@ from planner.engine.kernels.attention import QUERY_TILE
 from planner.engine.kernels.gemm import Dims, GemmShapes, ModeRows, Modes
 from planner.engine.kernels.gemm import modes as gemm_modes
 from planner.engine.rates import Rates
+from planner.serving.distinct import table_values, whole_index
 from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
 from specbase.record import record
@@ -75,17 +76,26 @@ CURVE_MOE_KERNELS = 5
 # Kernels of a layer's attention block the attention curve times (its per-call floor): the attention
 # core (FlashAttention/FlashInfer decode, or MLA's), one per layer.
 CURVE_ATTENTION_KERNELS = 1
-def moe_imbalance(micro_tokens: np.ndarray, top_k: int, ep: np.ndarray) -> np.ndarray:
+def moe_imbalance(micro_tokens: np.ndarray, top_k: int, ep: np.ndarray,
+                  two_log_ep: np.ndarray | None = None) -> np.ndarray:
     """Slowest-rank / mean-rank expert load for ``ep`` ranks (1 where ``ep == 1``).
 
     ``1 + sqrt(2 ln(ep) / mu)`` with ``mu = micro_tokens * top_k / ep`` token-expert pairs per
     rank (Poisson arrivals, Gaussian approximation of the maximum of ``ep`` counts), capped
     at ``ep`` (one rank takes everything). E.g. ``ep = 8``, 64 tokens, top-8: ``mu = 64``,
-    ratio ``1 + sqrt(2 ln 8 / 64) = 1.255``.
+    ratio ``1 + sqrt(2 ln 8 / 64) = 1.255``. ``two_log_ep``: ``2 ln(ep)`` per row (every ep >= 1), when known.
     """
     mu = np.maximum(micro_tokens * top_k / ep, 1e-9)
+    if two_log_ep is not None:  # (ep >= 1: the cap is ep itself)
+        return np.minimum(1.0 + np.sqrt(two_log_ep / mu), ep)
     ratio = 1.0 + np.sqrt(2.0 * np.log(ep) / mu)
     return np.minimum(ratio, np.maximum(ep, 1.0))
+
+
+def ep_logs(ep: np.ndarray, whole: bool = False) -> np.ndarray | None:
+    """``2 ln(ep)`` per row, once per EP size where they are few whole numbers (``distinct.whole_index``); else None."""
+    index = whole_index(ep, whole)
+    return None if index is None else np.take(2.0 * np.log(np.maximum(table_values(index), 1.0)), index)
 
 
 def experts_hit_fraction(tokens: np.ndarray, top_k: int, num_experts: int) -> np.ndarray:
@@ -308,9 +318,10 @@ def moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, tok
     if not shape.num_moe_layers or r.moe_curve is None:
         return np.zeros_like(lay.tp)
     inter = shape.expert_params / (moe.GATED_MATRICES * shape.hidden_size)
+    two_log_ep = ep_logs(lay.ep, lay.whole_sizes)
     layer = moe.layer_s(tokens, shape.hidden_size, inter, shape.top_k, shape.num_experts, lay.moe_tp, lay.ep,
                         lay.weight_bytes, moe.for_modes(r.moe_curve, quant_index),
-                        imbalance=moe_imbalance(tokens, shape.top_k, lay.ep))
+                        imbalance=moe_imbalance(tokens, shape.top_k, lay.ep, two_log_ep), two_log_ep=two_log_ep)
     return layer * lay.moe_layers
 
 

@@ -84,10 +84,28 @@ class CommTiers:
 def allreduce_s(n, message_bytes, floor_s, step_s, bytes_per_s, twoshot_s=0.0):
     """Seconds of one all-reduce of ``message_bytes`` over ``n`` GPUs (module docstring); 0 for n <= 1."""
     n = np.asarray(n, dtype=float)
-    twoshot = 2.0 * (n - 1.0) / n * message_bytes / bytes_per_s
-    oneshot = (n - 1.0) * message_bytes / bytes_per_s
-    t = floor_s + step_s * np.log2(np.maximum(n, 1.0)) + np.minimum(oneshot, twoshot + twoshot_s)
+    t = allreduce_line_s(group_latency_s(n, floor_s, step_s), allreduce_factors(n), message_bytes, bytes_per_s,
+                         twoshot_s)
     return np.where(n > 1, t, 0.0)
+
+
+def group_latency_s(n, floor_s, step_s):
+    """The latency part of a collective over ``n`` GPUs: its floor plus one step per doubling of the group."""
+    return floor_s + step_s * np.log2(np.maximum(n, 1.0))
+
+
+def allreduce_factors(n) -> tuple:
+    """Message bytes each GPU moves per message byte in an all-reduce over ``n`` GPUs: ``(2 (n - 1) / n, n - 1)``,
+    two-shot and one-shot (module docstring)."""
+    return 2.0 * (n - 1.0) / n, n - 1.0
+
+
+def allreduce_line_s(latency_s, factors: tuple, message_bytes, bytes_per_s, twoshot_s):
+    """:func:`allreduce_s` for ``n > 1`` of its group's parts: :func:`group_latency_s` and
+    :func:`allreduce_factors` (computed once for a group timed at many messages, or once per group size)."""
+    twoshot, oneshot = factors
+    return latency_s + np.minimum(oneshot * message_bytes / bytes_per_s, twoshot * message_bytes / bytes_per_s
+                                  + twoshot_s)
 
 
 def oneshot_gap_per_byte(n, bytes_per_s):
@@ -101,8 +119,13 @@ def oneshot_gap_per_byte(n, bytes_per_s):
 def alltoall_s(n, share_bytes, destinations, floor_s, step_s, bytes_per_s):
     """Seconds of one all-to-all exchange over ``n`` GPUs, ``share_bytes`` per rank spread over ``destinations``."""
     d = np.asarray(destinations, dtype=float)
-    t = floor_s + step_s * np.log2(np.maximum(n, 1.0)) + (d - 1.0) / d * share_bytes / bytes_per_s
+    t = group_latency_s(n, floor_s, step_s) + remote_share(d) * share_bytes / bytes_per_s
     return np.where(d > 1, t, 0.0)
+
+
+def remote_share(destinations):
+    """Share of an all-to-all's bytes a rank sends to others, ``(d - 1) / d`` over ``d`` destinations."""
+    return (destinations - 1.0) / destinations
 
 
 def p2p_s(message_bytes, floor_s, bytes_per_s):

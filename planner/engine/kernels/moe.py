@@ -126,30 +126,38 @@ def hit_share(choices_per_expert, sharpness, at_cap=None):
 
 
 def _hit_share(u, sharpness):
-    return np.power(-np.expm1(-np.power(u, sharpness)), 1.0 / sharpness)
+    out = np.power(u, sharpness)  # (1 - exp(-u^s))^(1/s), each step in this one array: the same operations
+    if np.ndim(out) == 0:
+        return np.power(-np.expm1(-out), 1.0 / sharpness)
+    np.negative(out, out=out)
+    np.expm1(out, out=out)
+    np.negative(out, out=out)
+    return np.power(out, 1.0 / sharpness, out=out)
 
 
 def layer_s(tokens, hidden, inter, topk, experts, moe_tp, moe_ep, bytes_per_element, c: MoeCurve | dict,
-            imbalance=1.0, matrices=GATED_MATRICES):
+            imbalance=1.0, matrices=GATED_MATRICES, two_log_ep=None):
     """Seconds of one MoE layer's routed experts on one GPU (module docstring); vectorised.
 
     ``matrices``: weight matrices per expert (3 gated, 2 for a plain up/down MLP).
     ``c``'s fields are scalars or arrays matching ``tokens`` (index a :class:`MoeCurve`'s
     per-mode arrays by the rows' mode first: :func:`for_modes`). ``imbalance`` scales the
-    tokens the slowest EP rank computes (``planner.serving.roofline.moe_imbalance``).
+    tokens the slowest EP rank computes (``planner.serving.roofline.moe_imbalance``). ``two_log_ep``: ``2 ln ep``
+    of each row (:func:`slowest_rank_hits`), when already known.
     """
     g = c if isinstance(c, dict) else c.__dict__
+    choices = tokens * topk  # token-expert choices per step
     shard = matrices * hidden * (inter / moe_tp)  # elements of one expert's shard
     local = experts / moe_ep
-    hits = slowest_rank_hits(local, hit_share(tokens * topk / experts, g["hit_sharpness"], g.get("hit_at_cap")),
-                             moe_ep, np.minimum(tokens * topk, 1.0))
-    rows = tokens * topk / moe_ep * imbalance + hits * g["pad_tokens"]
+    hits = slowest_rank_hits(local, hit_share(choices / experts, g["hit_sharpness"], g.get("hit_at_cap")),
+                             moe_ep, np.minimum(choices, 1.0), two_log_ep)
+    rows = choices / moe_ep * imbalance + hits * g["pad_tokens"]
     compute = 2.0 * shard * rows / g["flop_per_s"] * (1.0 + g["thin_inter"] * moe_tp / inter)
     p = g["blend"]
     memory = hits * np.maximum(shard * bytes_per_element / g["bytes_per_s"], g["expert_s"])
     blended = _norm(compute, memory, p)
-    permute = tokens * topk * hidden * ACTIVATION_BYTES * g["permute_passes"] / g["bytes_per_s"]
-    return g["launch_s"] + g["path_s"] * path_switch(tokens * topk / g["path_pairs"]) + permute + blended
+    permute = choices * hidden * ACTIVATION_BYTES * g["permute_passes"] / g["bytes_per_s"]
+    return g["launch_s"] + g["path_s"] * path_switch(choices / g["path_pairs"]) + permute + blended
 
 
 def path_switch(ratio):
@@ -161,16 +169,19 @@ def path_switch(ratio):
     return x / (1.0 + x)
 
 
-def slowest_rank_hits(local, share, ep, any_token):
+def slowest_rank_hits(local, share, ep, any_token, two_log_ep=None):
     """Experts the slowest of ``ep`` ranks reads: its ``local`` experts hit with probability ``share``
     each, the largest of ``ep`` such counts, ``mean + sqrt(2 ln(ep) var)`` (Gaussian extreme value,
     as ``planner.serving.roofline.moe_imbalance``), at least one expert once any token arrives
-    (``any_token``: 1, or the fraction of a token), at most all ``local``.
+    (``any_token``: 1, or the fraction of a token), at most all ``local``. ``two_log_ep``: ``2 ln(max(ep, 1))``,
+    when already known (computed once per EP size).
 
     E.g. 16 local experts, share 0.5, ep 8: ``8 + sqrt(2 ln 8 x 4) = 12.08``.
     """
     mean = local * share
-    spread = np.sqrt(2.0 * np.log(np.maximum(ep, 1.0)) * mean * (1.0 - share))
+    if two_log_ep is None:
+        two_log_ep = 2.0 * np.log(np.maximum(ep, 1.0))
+    spread = np.sqrt(two_log_ep * mean * (1.0 - share))
     return np.minimum(np.maximum(mean + spread, np.minimum(local, any_token)), local)
 
 
@@ -181,9 +192,17 @@ def _norm(a, b, p):
     and ``1^p`` exactly 1, so only the smaller term's power is computed (the same figures).
     """
     top = np.maximum(a, b)
+    if np.size(top) and top.min() >= 1e-30 and top.max() < np.inf:  # (then the floor leaves top as it is)
+        if np.ndim(top) == 0:
+            return top * np.power(1.0 + np.power(np.minimum(a, b) / top, p), 1.0 / p)
+        out = np.minimum(a, b)  # big x (1 + (small / big)^p)^(1/p), each step in this one array
+        out /= top
+        np.power(out, p, out=out)
+        out += 1.0
+        np.power(out, 1.0 / p, out=out)
+        out *= top
+        return out
     big = np.maximum(top, 1e-30)
-    if np.size(top) and top.min() >= 1e-30 and top.max() < np.inf:
-        return big * np.power(1.0 + np.power(np.minimum(a, b) / big, p), 1.0 / p)
     return big * np.power(np.power(a / big, p) + np.power(b / big, p), 1.0 / p)
 
 
