@@ -9,9 +9,11 @@ and fabric allow for max-TPS; the fewest that reach the target for min-GPUs).
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 
+from planner import quant
 from planner.budget import Budget, fabric_capacity_bytes_per_s, max_instances
 from planner.serving.candidates import Limits
 from planner.serving.evaluate import evaluate
@@ -36,11 +38,9 @@ def brute_force(scenario: Scenario, budget: Budget, space: SearchSpace, limits: 
     space = validate(space)
     combos = list(itertools.product(space.tp, space.pp, space.ep, space.dp, space.batch, space.quant,
                                     space.kv_quant, space.kv_offload_fraction))
-    plans = [Plan(tp=c[0], pp=c[1], ep=c[2], dp=c[3], batch=c[4], quant=c[5], kv_quant=c[6],
-                  kv_offload_fraction=c[7]) for c in combos]
-    if not plans:
+    if not combos:
         return Oracle(None, None, 0)
-    arrays = PlanArrays.from_plans(plans)
+    arrays = _arrays(combos)
     s = evaluate(scenario, arrays)
     ok = s.feasible.copy()
     if limits.max_tpot_s is not None:
@@ -61,7 +61,7 @@ def brute_force(scenario: Scenario, budget: Budget, space: SearchSpace, limits: 
         value = np.where(ok, n * s.instance_tps, -np.inf)
         best = int(np.argmax(value))
         if not np.isfinite(value[best]):
-            return Oracle(None, None, len(plans))
+            return Oracle(None, None, len(combos))
         count, result = int(n[best]), float(value[best])
     else:
         need = np.ceil(target_tps / s.instance_tps - 1e-12)
@@ -69,7 +69,19 @@ def brute_force(scenario: Scenario, budget: Budget, space: SearchSpace, limits: 
         gpus = np.where(ok, need * s.gpus_per_instance, np.inf)
         best = int(np.argmin(gpus))
         if not np.isfinite(gpus[best]):
-            return Oracle(None, None, len(plans))
+            return Oracle(None, None, len(combos))
         count, result = int(need[best]), float(gpus[best])
-    p = plans[best]
-    return Oracle(result, Plan(**{**p.__dict__, "instances": count}), len(plans))
+    return Oracle(result, replace(arrays.plan(best), instances=count), len(combos))
+
+
+def _arrays(combos: list[tuple]) -> PlanArrays:
+    """The combinations as plan arrays, column by column (no ``Plan`` per combination: the realistic oracle
+    lists ~600,000, which took ~4 s as objects), quantisations as their ``quant.MODE_NAMES`` indices."""
+    tp, pp, ep, dp, batch, modes, kv_modes, offload = zip(*combos)
+    index = {name: quant.mode_index(name) for name in set(modes) | set(kv_modes)}
+
+    def ints(values) -> np.ndarray:
+        return np.array(values, dtype=np.int64)
+    return PlanArrays(tp=ints(tp), pp=ints(pp), ep=ints(ep), dp=ints(dp), batch=ints(batch),
+                      quant=ints([index[m] for m in modes]), kv_quant=ints([index[m] for m in kv_modes]),
+                      kv_offload_fraction=np.array(offload, dtype=float), instances=np.ones(len(combos), np.int64))
