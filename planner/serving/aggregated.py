@@ -372,8 +372,10 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
         step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack, False)
         return step, per_step, work.stage_tokens, profile.step_time_s(part[0].pp * step.stage_time_s, part[3])
 
-    def take(part, index: np.ndarray):  # rows ``index`` of a part
-        some = take_rows(part[0], index)
+    def take(part, index: np.ndarray):  # rows ``index`` of a part (the LM head's modes the blocks' array where they
+        some = take_rows(part[0], index)  # were one: the GEMM curve's setup picks their constants once, gemm_setup)
+        if part[0].vocab_quant is part[0].dense_quant:
+            some = replace(some, vocab_quant=some.dense_quant)
         return some, take_decode(shape, some, r, part[1], index), np.take(part[2], index), np.take(part[3], index)
 
     # the seed preset keeps the plain rounds, bit for bit
