@@ -104,6 +104,10 @@ from planner.serving.roofline import (
 from planner.serving.shape import ModelShape
 from specbase.record import record
 
+# Layout fields the fixed point's rounds do not read where every term is on its curve (:func:`_read_by_rounds`).
+ROUNDS_UNREAD = ("ep", "gpus", "stage_gpus", "moe_tp", "weight_bytes", "offload", "dense_weight_bytes",
+                 "vocab_weight_bytes")
+
 
 @record
 class DecodeTerms:
@@ -338,6 +342,18 @@ def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
                         lifetime_s=lifetime)
 
 
+def _read_by_rounds(shape: ModelShape, lay: Layout, r: Rates, decode: DecodeTerms) -> tuple[Layout, DecodeTerms]:
+    """``lay`` and ``decode`` as the fixed point's rounds read them: where every term is on its curve and the
+    collectives are computed once (``steady_terms``), without the layout's fields they do not read (``ROUNDS_UNREAD``)
+    nor the collectives' bytes per tier (the final rounds' bytes are the whole layout's, after them), so that rows
+    dropped between rounds do not take them; else as they are."""
+    if r.gemm is None or r.attention_kernels is None or decode.collectives is None \
+            or (shape.num_moe_layers and r.moe_curve is None):
+        return lay, decode
+    return replace(lay, **dict.fromkeys(ROUNDS_UNREAD)), \
+        replace(decode, collectives=replace(decode.collectives, bytes_per_group_token=None, bytes_per_micro_token=None))
+
+
 def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
                  decode: DecodeTerms, isl: int, osl: int, chunk: float, ttft: np.ndarray, overhead: np.ndarray,
                  prefill_attention_flop: float, during_decode: float, gpus_per_server: int, gpus_per_rack: int,
@@ -356,13 +372,15 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
         step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack, False)
         return step, per_step, work.stage_tokens, profile.step_time_s(part[0].pp * step.stage_time_s, part[3])
 
-    def take(part, index: np.ndarray):  # rows ``index`` of a part
-        some = take_rows(part[0], index)
+    def take(part, index: np.ndarray):  # rows ``index`` of a part (the LM head's modes the blocks' array where they
+        some = take_rows(part[0], index)  # were one: the GEMM curve's setup picks their constants once, gemm_setup)
+        if part[0].vocab_quant is part[0].dense_quant:
+            some = replace(some, vocab_quant=some.dense_quant)
         return some, take_decode(shape, some, r, part[1], index), np.take(part[2], index), np.take(part[3], index)
 
     # the seed preset keeps the plain rounds, bit for bit
-    step, per_step = settle(step_of, (lay, decode, quant_index, overhead), lifetimes, rows, osl,
-                            osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
+    step, per_step = settle(step_of, (*_read_by_rounds(shape, lay, r, decode), quant_index, overhead), lifetimes,
+                            rows, osl, osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
                             None if r.comm_curves is None else profile.step_time_s(lay.pp * chunk_stage_s, overhead),
                             take)
     if step.comm.bytes_by_tier is None:  # the rounds timed the collectives alone: their bytes at each row's tokens

@@ -78,6 +78,9 @@ SETTLED = 1e-12
 # length: more than a round of 2,048 rows).
 COMPACT_FRACTION = 0.5
 COMPACT_ROWS = 2048
+# The line step's root is computed on the rows on the line alone where they are at most this share of the rows
+# stepped (``_following``: six takes on those rows cost less than the root's ~30 operations on every row).
+LINE_SHARE = 0.5
 # Terms that depend on the layout's (tp, pp, dp, ep) alone are computed on one row of each distinct layout
 # (:func:`per_layout`) in blocks of at least this many rows with at most a quarter as many distinct layouts
 # (finding them costs about two rounds of a few terms: worth it for the collectives on several tiers).
@@ -334,10 +337,23 @@ def lifetimes(tpot_of, rows: int, osl: int, waited: float, ttft: np.ndarray, chu
 
 def _following(rows: np.ndarray | None, x, tpot, last: tuple, plain, line, waited: float, ttft, osl: int):
     """The next lifetime of rows ``rows`` (None: all): the line step's root where a row is on the line and the root
-    is at least ``osl``, else the plain step's (:func:`lifetimes`)."""
+    is at least ``osl``, else the plain step's (:func:`lifetimes`). The root is computed on the rows on the line
+    alone where they are at most ``LINE_SHARE`` of them (after the first rounds, few are: elementwise arithmetic,
+    the same bits), and not at all where none is."""
     if rows is not None:
-        x, tpot, last, plain, line, ttft = x[rows], tpot[rows], (last[0][rows], last[1][rows]), plain[rows], \
-            line[rows], ttft[rows]
+        line = line[rows]
+    on = np.flatnonzero(line)
+    if on.size <= LINE_SHARE * line.size:
+        following = plain.copy() if rows is None else np.take(plain, rows)
+        if on.size:
+            at = on if rows is None else np.take(rows, on)
+            root = _line_root(np.take(x, at), np.take(tpot, at), np.take(last[0], at), np.take(last[1], at), waited,
+                              np.take(ttft, at))
+            take = root >= osl
+            following[on[take]] = root[take]
+        return following
+    if rows is not None:
+        x, tpot, last, plain, ttft = x[rows], tpot[rows], (last[0][rows], last[1][rows]), plain[rows], ttft[rows]
     root = _line_root(x, tpot, *last, waited, ttft)
     return np.where(line & (root >= osl), root, plain)
 

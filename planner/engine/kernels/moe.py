@@ -149,8 +149,7 @@ def layer_s(tokens, hidden, inter, topk, experts, moe_tp, moe_ep, bytes_per_elem
     choices = tokens * topk  # token-expert choices per step
     shard = matrices * hidden * (inter / moe_tp)  # elements of one expert's shard
     local = experts / moe_ep
-    hits = slowest_rank_hits(local, hit_share(choices / experts, g["hit_sharpness"], g.get("hit_at_cap")),
-                             moe_ep, np.minimum(choices, 1.0), two_log_ep)
+    hits = expert_hits(local, choices, experts, moe_ep, g["hit_sharpness"], g.get("hit_at_cap"), two_log_ep)
     rows = choices / moe_ep * imbalance + hits * g["pad_tokens"]
     compute = 2.0 * shard * rows / g["flop_per_s"] * (1.0 + g["thin_inter"] * moe_tp / inter)
     p = g["blend"]
@@ -158,6 +157,28 @@ def layer_s(tokens, hidden, inter, topk, experts, moe_tp, moe_ep, bytes_per_elem
     blended = _norm(compute, memory, p)
     permute = choices * hidden * ACTIVATION_BYTES * g["permute_passes"] / g["bytes_per_s"]
     return g["launch_s"] + g["path_s"] * path_switch(choices / g["path_pairs"]) + permute + blended
+
+
+def expert_hits(local, choices, experts, ep, sharpness, at_cap=None, two_log_ep=None):
+    """:func:`slowest_rank_hits` of :func:`hit_share` at ``choices / experts`` choices per expert (:func:`layer_s`).
+
+    Token counts stacked on a first axis (``choices`` of shape (counts, rows): ``planner.serving.roofline.moe_s_at``)
+    whose every row is at the cap with a whole choice at least take the slowest rank's hits at the cap (``at_cap``),
+    computed once per row for all of them: the same function of the same inputs, the same bits (a prompt chunk's
+    counts always are at the cap).
+    """
+    u = choices / experts
+    capped = ((u >= HIT_CAP).all(axis=1) & (choices.min(axis=1) >= 1.0)) \
+        if at_cap is not None and np.ndim(u) == 2 and u.shape[0] > 1 else None
+    if capped is None or not capped.any():
+        return slowest_rank_hits(local, hit_share(u, sharpness, at_cap), ep, np.minimum(choices, 1.0), two_log_ep)
+    out = np.empty(u.shape)
+    out[capped] = slowest_rank_hits(local, at_cap, ep, 1.0, two_log_ep)  # (any_token: min(choices, 1) is 1.0)
+    if not capped.all():
+        rest = ~capped
+        out[rest] = slowest_rank_hits(local, hit_share(u[rest], sharpness, at_cap), ep,
+                                      np.minimum(choices[rest], 1.0), two_log_ep)
+    return out
 
 
 def path_switch(ratio):

@@ -229,3 +229,36 @@ def test_settled_rows_written_into_the_rounds_own_arrays_not_the_callers(preset,
     assert out.compute_s is not decode.compute_s and out.offload_s is not decode.offload_s  # shared: copied
     assert step.compute_s is decode.compute_s  # (the round took them as they are)
     assert out.stage_time_s is step.stage_time_s and out.hbm_s is step.hbm_s  # its own: written in place
+
+
+def test_line_root_on_the_line_rows_alone_is_that_of_every_row():
+    # fixed_point._following computes the line step's root on the rows on the line alone where they are at most
+    # LINE_SHARE of the rows stepped: bit for bit np.where(line & (root >= osl), root, plain) over every row
+    # (elementwise arithmetic), for every subset of rows and every share of rows on the line, none included.
+    rng = np.random.default_rng(5)
+    n, osl, waited = 2000, 1024, 1025.0
+    x = 1.0 / rng.uniform(1024.0, 4000.0, n)
+    tpot, last = rng.uniform(0.01, 0.05, n), (1.0 / rng.uniform(1024.0, 4000.0, n), rng.uniform(0.01, 0.05, n))
+    plain, ttft = rng.uniform(1024.0, 4000.0, n), rng.uniform(0.1, 40.0, n)
+    for share in (0.0, 0.01, 0.3, 0.5, 0.9, 1.0):
+        line = rng.random(n) < share
+        for rows in (None, np.flatnonzero(rng.random(n) < 0.4)):
+            got = fixed_point._following(rows, x, tpot, last, plain, line, waited, ttft, osl)
+            root = fixed_point._line_root(x, tpot, *last, waited, ttft)
+            every = np.where(line & (root >= osl), root, plain)
+            assert np.array_equal(got, every if rows is None else every[rows], equal_nan=True), (share, rows is None)
+    # not vacuous: some roots are taken (at least osl) and some are not (below it, or NaN)
+    assert 0 < np.count_nonzero(root >= osl) < n
+
+
+@pytest.mark.parametrize("workload", [Workload(isl=4096, osl=1024), Workload(isl=1024, osl=256)])
+def test_line_root_on_every_row_changes_no_figure(workload, monkeypatch):
+    # the same end to end: the evaluator's figures with the root on every row (LINE_SHARE 0) are the same bits
+    sc = Scenario(hardware=Catalogue().hardware("gb200-nvl72"), model=model("qwen3-235b-a22b"), workload=workload,
+                  allow_span=True)
+    plans = _rows(3000, seed=4)
+    narrowed = evaluate(sc, plans, shape_of(sc))
+    monkeypatch.setattr(fixed_point, "LINE_SHARE", -1.0)
+    every = evaluate(sc, plans, shape_of(sc))
+    for field in ("step_time_s", "ttft_s", "instance_tps", "stage_time_s", "fabric_bytes_per_s", "gemm_s"):
+        assert np.array_equal(getattr(narrowed, field), getattr(every, field)), field

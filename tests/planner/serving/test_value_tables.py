@@ -101,3 +101,30 @@ def test_first_largest_is_the_first_index_of_the_largest_term():
         assert np.array_equal(first_largest(terms), np.vstack(terms).argmax(axis=0))
     terms = [np.array([1.0, np.nan]), np.array([2.0, 0.0]), np.array([2.0, 5.0])]
     assert first_largest(terms).tolist() == [1, 2]  # a NaN row: the last index (no term equals the NaN largest)
+
+
+@pytest.mark.parametrize("modes", ["one", "every"])
+def test_expert_hits_at_the_cap_once_per_row_are_each_counts_own(modes):
+    # planner.engine.kernels.moe.expert_hits: stacked token counts whose every row is at the hit cap take the slowest
+    # rank's hits at the cap computed once per row: bit for bit each count's own hit share (hit_share) and extreme
+    # value (slowest_rank_hits), with a count below the cap beside them and without (moe_s_at's decode, chunk and
+    # budget counts: qwen3-235b-a22b, 128 experts, top-8; the cap is 50 choices per expert, 800 tokens).
+    from planner.engine.kernels import moe
+    from planner.engine.rates import rates
+
+    sc = Scenario(hardware=Catalogue().hardware("gb200-nvl72"), model=model("qwen3-235b-a22b"),
+                  workload=Workload(isl=4096, osl=1024), allow_span=True)
+    plans = _plans(3000, True)
+    quant = np.zeros(3000, np.int64) if modes == "one" else plans.quant
+    g = moe.for_modes(rates(sc.hardware, sc.engine_profile).moe_curve, quant)
+    lay = layout(shape_of(sc), plans)
+    micro = lay.micro_tokens
+    local, ep, two_log_ep = 128.0 / lay.ep, lay.ep, 2.0 * np.log(lay.ep)
+    for counts in ([micro, micro + 4096.0, micro + 8192.0], [micro + 4096.0, micro + 8192.0]):
+        choices = np.stack(counts) * 8.0
+        got = moe.expert_hits(local, choices, 128.0, ep, g["hit_sharpness"], g["hit_at_cap"], two_log_ep)
+        own = moe.slowest_rank_hits(local, moe.hit_share(choices / 128.0, g["hit_sharpness"], g["hit_at_cap"]), ep,
+                                    np.minimum(choices, 1.0), two_log_ep)
+        assert np.array_equal(got, own)
+    # not vacuous: the decode count is below the cap on some rows, the chunk's never is
+    assert (micro * 8.0 / 128.0 < moe.HIT_CAP).any() and ((micro + 4096.0) * 8.0 / 128.0 >= moe.HIT_CAP).all()
