@@ -169,7 +169,7 @@ def expert_hits(local, choices, experts, ep, sharpness, at_cap=None, two_log_ep=
     """
     u = choices / experts
     capped = ((u >= HIT_CAP).all(axis=1) & (choices.min(axis=1) >= 1.0)) \
-        if at_cap is not None and np.ndim(u) == 2 and u.shape[0] > 1 else None
+        if at_cap is not None and np.ndim(u) == 2 and u.shape[0] > 1 and u.shape[1] > 0 else None
     if capped is None or not capped.any():
         return slowest_rank_hits(local, hit_share(u, sharpness, at_cap), ep, np.minimum(choices, 1.0), two_log_ep)
     out = np.empty(u.shape)

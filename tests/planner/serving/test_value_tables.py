@@ -128,3 +128,7 @@ def test_expert_hits_at_the_cap_once_per_row_are_each_counts_own(modes):
         assert np.array_equal(got, own)
     # not vacuous: the decode count is below the cap on some rows, the chunk's never is
     assert (micro * 8.0 / 128.0 < moe.HIT_CAP).any() and ((micro + 4096.0) * 8.0 / 128.0 >= moe.HIT_CAP).all()
+    # no rows (a block whose every row left the fixed point, or a space with no valid layout): stacked counts of
+    # zero rows give zero rows, not a reduction over nothing (a property test's space with ep 2 on one GPU found it)
+    none, g0 = np.empty((2, 0)), moe.for_modes(rates(sc.hardware, sc.engine_profile).moe_curve, quant[:0])
+    assert moe.expert_hits(none, none, 128.0, none, g0["hit_sharpness"], g0["hit_at_cap"], none).shape == (2, 0)
