@@ -4,9 +4,9 @@ Scores (``planner.serving.evaluate.Scores``, its nested records such as ``memory
 random rows and of each scenario's default candidate table, for eight model/system pairs (dense, GQA, MLA, experts-only
 MXFP4, small and large MoE), the default preset and the seed preset, four engines, four workloads (decode at two
 contexts, isl/osl at two shapes), full and table scores; then bench/evaluator.py's own cases at its 1,000,000 rows,
-decode and isl/osl. Run it on two trees and compare:
+decode and isl/osl. Run it on two trees (here a checkout of main in ../main, the change in this one) and compare:
 
-    PYTHONPATH=/work/main python bench/score_digests.py main.json
+    PYTHONPATH=../main python ../main/bench/score_digests.py main.json
     PYTHONPATH=. python bench/score_digests.py new.json --against main.json
 
 ``--quick``: two pairs, one engine, two workloads, random rows only (seconds instead of minutes).

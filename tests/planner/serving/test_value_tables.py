@@ -3,7 +3,11 @@ each row (planner.serving.distinct.whole_index: the collectives' curves, the MoE
 the one computed row by row; and the evaluator's integer shortcuts (layout rules by float quotients, the first
 largest term by counting) give the booleans and indices of the plain integer arithmetic."""
 
+import importlib.util
+import os
+import sys
 from dataclasses import fields, is_dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,15 +25,20 @@ from planner.serving.workload import Workload
 
 
 def _plans(n: int, moe: bool, seed: int = 0) -> PlanArrays:
-    # bench/evaluator.py's random rows: power-of-two layouts, ep up to tp x dp (MoE), every mode
-    rng = np.random.default_rng(seed)
-    pow2 = np.array([1, 2, 4, 8])
-    tp = rng.choice(pow2, n)
-    dp = rng.choice(pow2, n) if moe else np.ones(n, np.int64)
-    ep = np.minimum(rng.choice(np.array([1, 2, 4, 8, 16, 32]), n), tp * dp) if moe else np.ones(n, np.int64)
-    return PlanArrays(tp=tp, pp=rng.choice(pow2, n), ep=ep, dp=dp, batch=rng.integers(1, 4097, n),
-                      quant=rng.integers(0, 5, n), kv_quant=rng.integers(0, 2, n),
-                      kv_offload_fraction=rng.choice(np.array([0.0, 0.25, 0.5]), n), instances=np.ones(n, np.int64))
+    """bench/evaluator.py's own random rows (power-of-two layouts, ep up to tp x dp for MoE, every mode), loaded from
+    the script (it finds bench/machine.py on the path, then takes its folder off it again; the thread settings it
+    puts in the environment are undone)."""
+    bench, environ = Path(__file__).resolve().parents[3] / "bench", dict(os.environ)
+    sys.path.insert(0, str(bench))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_evaluator", bench / "evaluator.py")
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+    finally:
+        sys.path[:] = [p for p in sys.path if p != str(bench)]
+        os.environ.clear()
+        os.environ.update(environ)
+    return script.random_rows(n, moe, seed)
 
 
 def _arrays(obj, where=""):
