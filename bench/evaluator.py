@@ -6,7 +6,10 @@ GB200 NVL72), single process with the BLAS/OpenMP pools pinned to one thread, an
 the best of a few repeats (CPU time of the process: on a shared machine other processes stretch
 its wall time); then the same rows under an isl/osl workload (4,096 in, 1,024 out: prefill and
 the serving fixed point), with its slowdown against decode (the two workloads take turns in each
-repeat, so a load that comes and goes moves both alike). Goals: at least
+repeat, so a load that comes and goes moves both alike). It scores under the allocator setting every
+``rackplan`` command runs with (``planner.cli.memory.keep_freed_memory``: freed blocks stay with the process),
+as the planner's own scoring runs: without it each million rows pays ~12,000 page faults of system time
+(the blocks' temporaries paged in afresh), which the shared host's load stretches most. Goals: at least
 3,000,000 dense and 2,000,000 MoE decode plans/s per core, isl/osl within 3x of decode.
 
 Usage: ``.venv/bin/python bench/evaluator.py [--rows N] [--repeats N]``
@@ -35,6 +38,7 @@ import numpy as np  # noqa: E402
 from hardware.catalogue import Catalogue  # noqa: E402
 from models.catalogue import model  # noqa: E402
 from planner import quant  # noqa: E402
+from planner.cli.memory import keep_freed_memory  # noqa: E402
 from planner.serving.evaluate import evaluate, shape_of  # noqa: E402
 from planner.serving.plan import PlanArrays  # noqa: E402
 from planner.serving.scenario import Scenario  # noqa: E402
@@ -84,6 +88,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    keep_freed_memory()  # as every rackplan command (module docstring)
     cat = Catalogue()
     print(describe())
     print(f"evaluator: {args.rows:,} decode rows (tokens_cached {TOKENS_CACHED}), one process, 1 BLAS thread, "
