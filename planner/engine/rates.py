@@ -19,6 +19,7 @@ from planner.engine.kernels import comm as comm_kernels
 from planner.engine.kernels import gemm, moe
 from planner.engine.kernels.attention import AttentionKernels, for_gpu
 from planner.engine.profile import EngineProfile
+from planner.kept import Kept
 from specbase.record import record
 
 # PCIe Gen5 x16 host->device measured 55.4 GB/s of 63 GB/s (88 %) on H200 (docs/sources.md [E11]);
@@ -82,25 +83,21 @@ def _peak(hw: Hardware, dtype: str) -> float:
 
 
 # A table scored in blocks and rounds asks one (hardware, engine) pair's rates for every block and round (~0.13 ms
-# a call on a 2-core EPYC; 56 calls of the example fleet's scoring for 3 pairs): each pair's are computed once,
-# kept by the identity of its (frozen) specs, with every array read-only so no caller changes what the next reads.
-_KEPT: dict[tuple[int, int], tuple[Hardware, EngineProfile, Rates]] = {}
+# a call on a 2-core EPYC; 56 calls of the example fleet's scoring for 3 pairs): each pair's are computed once
+# (`planner.kept`), with every array read-only so no caller changes what the next reads.
+_KEPT: Kept[Rates] = Kept(limit=64)
 
 
 def rates(hw: Hardware, profile: EngineProfile) -> Rates:
     """Rates of ``hw`` under ``profile`` (computed once per pair of specs: its arrays are read-only)."""
-    key = (id(hw), id(profile))
-    hit = _KEPT.get(key)
-    if hit is None or hit[0] is not hw or hit[1] is not profile:
-        if len(_KEPT) > 64:
-            _KEPT.clear()
-        made = _rates(hw, profile)
-        for value in vars(made).values():
-            if isinstance(value, np.ndarray):
-                value.flags.writeable = False
-        hit = (hw, profile, made)
-        _KEPT[key] = hit
-    return hit[2]
+    return _KEPT.get((hw, profile), lambda: _read_only(_rates(hw, profile)))
+
+
+def _read_only(made: Rates) -> Rates:
+    for value in vars(made).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return made
 
 
 def _rates(hw: Hardware, profile: EngineProfile) -> Rates:

@@ -16,6 +16,7 @@ import numpy as np
 
 from models import counts
 from models.spec import ModelSpec
+from planner.kept import Kept
 from planner.serving.gemms import Gemm, dense_gemms
 from specbase.record import record
 
@@ -154,23 +155,17 @@ class ModelShape(BlockShape):
 
 
 # A table scored in blocks and rounds asks the same shape for every block (~0.1 ms a call on a 2-core EPYC): each
-# is collected once, kept by the identity of its (frozen) model spec and approximation and by its contexts.
-_KEPT: dict[tuple, tuple[ModelSpec, object, ModelShape]] = {}
+# is collected once (`planner.kept`), by its model spec and approximation and its contexts.
+_KEPT: Kept[ModelShape] = Kept(limit=256)
 
 
 def model_shape(model: ModelSpec, decode_context_tokens: float, kv_context_tokens: float,
                 moe_approximation: counts.SeedMoeApproximation | None = None,
                 prefill_tokens: float = 0.0) -> ModelShape:
     """Collect the scalars of ``model`` at the given decode and KV contexts and prompt length (tokens)."""
-    key = (id(model), decode_context_tokens, kv_context_tokens, id(moe_approximation), prefill_tokens)
-    hit = _KEPT.get(key)
-    if hit is None or hit[0] is not model or hit[1] is not moe_approximation:
-        if len(_KEPT) > 256:
-            _KEPT.clear()
-        hit = (model, moe_approximation, _shape(model, decode_context_tokens, kv_context_tokens, moe_approximation,
-                                                prefill_tokens))
-        _KEPT[key] = hit
-    return hit[2]
+    return _KEPT.get((model, moe_approximation),
+                     lambda: _shape(model, decode_context_tokens, kv_context_tokens, moe_approximation, prefill_tokens),
+                     (decode_context_tokens, kv_context_tokens, prefill_tokens))
 
 
 def _shape(model: ModelSpec, decode_context_tokens: float, kv_context_tokens: float,
