@@ -40,6 +40,7 @@ import numpy as np
 
 from planner import quant, units
 from planner.engine.kernels import tables
+from planner.engine.kernels.modes import at_modes, stacked
 from specbase.record import record
 
 # Effective output tiles (m x n) the fit chooses among; on H200 vLLM BF16, 16 x 64 scores 11.6 % MAPE,
@@ -237,37 +238,29 @@ class ModeRows:
 
 def modes(curve: GemmCurve, mode: np.ndarray) -> ModeRows:
     """``curve``'s constants for rows of quantisation modes ``mode``, whatever their GEMMs' rows."""
-    pick = _picker(mode)
-    return ModeRows(
-        inv_tile_m=pick(1.0 / curve.tile_m), inv_tile_n=pick(1.0 / curve.tile_n), inv_sm=1.0 / curve.sm_count,
-        wave_s_per_k=pick(2.0 * curve.sm_count * curve.tile_m * curve.tile_n / curve.flop_per_s),
-        in_s_per_m=pick(curve.activation_bytes / curve.bytes_per_s), out_s_per_m=pick(OUTPUT_BYTES / curve.bytes_per_s),
-        weight_s=pick(curve.weight_bytes / curve.bytes_per_s), quant_s_per_m=pick(curve.quant_s_per_element),
-        floor_s=pick(curve.floor_s))
+    inv_tile_m, inv_tile_n, wave_s_per_k, in_s, out_s, weight_s, quant_s, floor_s = _picked(curve, mode)
+    return ModeRows(inv_tile_m=inv_tile_m, inv_tile_n=inv_tile_n, inv_sm=1.0 / curve.sm_count,
+                    wave_s_per_k=wave_s_per_k, in_s_per_m=in_s, out_s_per_m=out_s, weight_s=weight_s,
+                    quant_s_per_m=quant_s, floor_s=floor_s)
 
 
 def rows(curve: GemmCurve, mode: np.ndarray, m: np.ndarray) -> RowsCurve:
     """``curve``'s constants for rows of quantisation modes ``mode`` running GEMMs of ``m`` rows each
     (``modes(curve, mode).at(m)``, without keeping the ``m``-free constants: fewer arrays alive at once)."""
-    pick = _picker(mode)
-    return RowsCurve(
-        tiles_m=np.ceil(m * pick(1.0 / curve.tile_m)), inv_tile_n=pick(1.0 / curve.tile_n),
-        inv_sm=1.0 / curve.sm_count,
-        wave_s_per_k=pick(2.0 * curve.sm_count * curve.tile_m * curve.tile_n / curve.flop_per_s),
-        in_s_per_k=m * pick(curve.activation_bytes / curve.bytes_per_s),
-        out_s_per_n=m * pick(OUTPUT_BYTES / curve.bytes_per_s),
-        weight_s=pick(curve.weight_bytes / curve.bytes_per_s),
-        quant_s_per_k=m * pick(curve.quant_s_per_element),
-        floor_s=pick(curve.floor_s))
+    inv_tile_m, inv_tile_n, wave_s_per_k, in_s, out_s, weight_s, quant_s, floor_s = _picked(curve, mode)
+    return RowsCurve(tiles_m=np.ceil(m * inv_tile_m), inv_tile_n=inv_tile_n, inv_sm=1.0 / curve.sm_count,
+                     wave_s_per_k=wave_s_per_k, in_s_per_k=m * in_s, out_s_per_n=m * out_s, weight_s=weight_s,
+                     quant_s_per_k=m * quant_s, floor_s=floor_s)
 
 
-def _picker(mode: np.ndarray):
-    """``values -> values[mode]`` for arrays of per-mode constants; a scalar when every row has the same mode (the
-    LM head's, which the engine pins): the same figures, without a look-up per row."""
-    if mode.size and np.all(mode == mode.flat[0]):
-        first = int(mode.flat[0])
-        return lambda values: float(values[first])
-    return lambda values: np.take(values, mode)
+def _picked(curve: GemmCurve, mode: np.ndarray) -> list:
+    """The per-mode constants :func:`rows` and :func:`modes` read, at each row's mode (``modes.at_modes``):
+    1 / tile_m, 1 / tile_n, one wave's seconds per unit of k, activation, output and weight seconds per element,
+    quantisation seconds per element, floor."""
+    return at_modes(stacked(curve, lambda: np.stack(np.broadcast_arrays(
+        1.0 / curve.tile_m, 1.0 / curve.tile_n, 2.0 * curve.sm_count * curve.tile_m * curve.tile_n / curve.flop_per_s,
+        curve.activation_bytes / curve.bytes_per_s, OUTPUT_BYTES / curve.bytes_per_s,
+        curve.weight_bytes / curve.bytes_per_s, curve.quant_s_per_element, curve.floor_s))), mode)
 
 
 @record

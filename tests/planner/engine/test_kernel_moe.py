@@ -245,11 +245,26 @@ def test_hit_share_at_its_cap_taken_is_the_computed_share(sharpness):
         assert c["hit_at_cap"] == pytest.approx((1 - math.exp(-50 ** 0.501174)) ** (1 / 0.501174), rel=1e-12)
 
 
+def test_power_is_numpy_power_within_its_exponent_times_an_ulp():
+    # power(x, p) = exp(p ln x): the error of ln x (half an ulp) times |p ln x|, plus exp's own; against
+    # numpy's correctly rounded np.power, over x in [0, 50] (the hit share's choices per expert stop at HIT_CAP
+    # = 50; the blend's ratios are in [0, 1]) and the fitted exponents' range (sharpness 0.5-4, blend 1-75).
+    rng = np.random.default_rng(11)
+    x = np.concatenate([[0.0, 1.0, moe.HIT_CAP], rng.random(5000) * moe.HIT_CAP, rng.random(5000)])
+    p = rng.uniform(0.5, 75.0, x.size)
+    got, want = moe.power(x, p), np.power(x, p)
+    scale = np.maximum(np.abs(p * np.log(np.where(x > 0, x, 1.0))), 1.0)  # |p ln x|, at least 1
+    assert np.all(np.abs(got - want) <= 4 * np.finfo(float).eps * scale * want)
+    assert got[0] == 0.0 and got[1] == 1.0  # 0^p = 0 (exp(-inf)), 1^p = 1 (exp(0))
+    out = np.empty(x.size)  # in place, as _norm and _hit_share call it
+    assert moe.power(x, p, out=out) is out and np.array_equal(out, got)
+
+
 def test_blend_of_two_terms_takes_one_power_when_the_larger_is_the_scale():
     # _norm computes (a^p + b^p)^(1/p) as big (1 + (small / big)^p)^(1/p) where the larger term is finite and
-    # at least 1e-30 (its ratio is exactly 1, 1^p exactly 1): bit for bit the two-power form, ties, zeros, a
-    # per-row exponent and a scalar one (2: numpy's fast path) included; otherwise (a term below 1e-30, or
-    # infinite) the two-power form itself.
+    # at least 1e-30 (its ratio is exactly 1, 1^p exactly 1), its powers as exp(p ln x) (moe.power): the two-power
+    # form within 1e-14 relative, ties, zeros, a per-row exponent and a scalar one included; otherwise (a term
+    # below 1e-30, or infinite) the two-power form itself, bit for bit.
     rng = np.random.default_rng(5)
     a = rng.choice([0.0, 1e-6, 3e-5, 2e-4], 4000) * rng.random(4000)
     b = rng.choice([0.0, 1e-6, 3e-5, 2e-4], 4000) * rng.random(4000)
@@ -261,9 +276,9 @@ def test_blend_of_two_terms_takes_one_power_when_the_larger_is_the_scale():
 
     a[(a == 0) & (b == 0)] = 1e-9  # every row's larger term at least 1e-30: the one-power form
     for p in (rng.choice([1.0, 2.0, 75.00905], 4000), 2.0, 75.00905):
-        assert np.array_equal(moe._norm(a, b, p), two_powers(a, b, p))
-    # e.g. a = 3, b = 4, p = 2: 4 (1 + 0.75^2)^(1/2) = 5
-    assert moe._norm(np.array([3.0]), np.array([4.0]), 2.0)[0] == 5.0
+        np.testing.assert_allclose(moe._norm(a, b, p), two_powers(a, b, p), rtol=1e-14, atol=0.0)
+    # e.g. a = 3, b = 4, p = 2: 4 (1 + 0.75^2)^(1/2) = 5 (exp(ln(1.5625) / 2) x 4, within an ulp of 5)
+    assert moe._norm(np.array([3.0]), np.array([4.0]), 2.0)[0] == pytest.approx(5.0, rel=1e-15)
     for edge in (np.array([0.0, 1e-6]), np.array([np.inf, 1e-6])):  # both zero; an infinite term
         other = np.array([0.0, 2e-6])
         with np.errstate(invalid="ignore"):  # inf / inf
