@@ -23,6 +23,7 @@ Usage::
     .venv/bin/python bench/accuracy.py            # the tables, shipped defaults
     .venv/bin/python bench/accuracy.py --fit      # also refit the defaults (minutes) and print them
     .venv/bin/python bench/accuracy.py --no-measured-screen   # also score the rows the measured-rate screen drops
+    .venv/bin/python bench/accuracy.py --decompose   # TPOT split into decode step and prompt tokens, only
 
 ``--fit`` refits, on the silicon rows outside the held-out family (saturated runs
 excluded), every engine profile's knobs jointly with the GPUs' HBM fractions and the per-GPU
@@ -34,6 +35,11 @@ and prints the values to paste into ``planner/engine/data/*.toml`` and
 ``--lofo`` adds leave-one-model-family-out cross-validation: for each family (``--families``,
 default all four), the same joint fit without that family's rows, scored on them. One fit per
 family (a few minutes each); the pooled line is the accuracy to expect on a model never seen.
+
+``--decompose`` prints only the split of TPOT into the decode step and the cost of a prompt token
+(``planner.calibration.decompose``): for every (model, system, engine) whose runs of one configuration
+differ in output length, the predicted step without prompts and the predicted cost of a prompt token,
+each over the measured one (medians over its configurations), and that cost in GPU microseconds.
 """
 
 from __future__ import annotations
@@ -55,8 +61,8 @@ import numpy as np  # noqa: E402
 from hardware.catalogue import Catalogue  # noqa: E402
 from models.catalogue import model as load_model  # noqa: E402
 from planner.budget import Budget  # noqa: E402
+from planner.calibration import decompose, joint, measurements, screen  # noqa: E402
 from planner.calibration import fit as cal  # noqa: E402
-from planner.calibration import joint, measurements, screen  # noqa: E402
 from planner.calibration.profile_file import toml_key  # noqa: E402
 from planner.engine.profile import engine  # noqa: E402
 from planner.engine.rates import rates  # noqa: E402
@@ -132,6 +138,16 @@ def silicon_table(rows, pred: cal.Predictions) -> str:
     lines.append(line(f"**held-out family ({HELD_OUT_FAMILY})**", held_idx))
     lines.append(line("**overall (not saturated)**", fit_idx + held_idx))
     lines.append(line("saturated runs (scored apart)", sat_idx))
+    return "\n".join(lines)
+
+
+def decomposition_table(rows, pred: cal.Predictions) -> str:
+    """``decompose.by_group`` of the rows as a markdown table."""
+    groups = decompose.by_group(decompose.configurations(rows, pred.tpot_s, pred.ttft_s))
+    lines = ["| group | configurations | decode step, predicted / measured | prompt token, predicted / measured | "
+             "prompt token, measured GPU us | prompt token, predicted GPU us |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {g.label} | {g.configurations} | {g.decode_ratio:.2f} | {g.prompt_ratio:.2f} | "
+              f"{g.measured_gpu_us:.1f} | {g.predicted_gpu_us:.1f} |" for g in groups]
     return "\n".join(lines)
 
 
@@ -364,6 +380,8 @@ def main(argv=None) -> int:
                         help="leave-one-model-family-out cross-validation (one fit per family, minutes each)")
     parser.add_argument("--no-measured-screen", action="store_true",
                         help="score the rows the measured-rate screen counts out (screen.below_measured_ceiling)")
+    parser.add_argument("--decompose", action="store_true",
+                        help="print only TPOT split into the decode step and the cost of a prompt token")
     parser.add_argument("--families", default=",".join(FAMILIES),
                         help=f"families --lofo leaves out in turn (comma-separated; default {','.join(FAMILIES)})")
     args = parser.parse_args(argv)
@@ -376,6 +394,10 @@ def main(argv=None) -> int:
     table = {name: engine(name) for name in ("default", *ENGINES)}
     t0 = time.perf_counter()
     pred = cal.predict(rows, hardware, profiles_for(rows, table))
+    if args.decompose:
+        print("## TPOT split: the decode step and the cost of a prompt token (shipped defaults)\n")
+        print(decomposition_table(rows, pred))
+        return 0
     print(f"# rackplan accuracy ({len(rows)} silicon rows scored in {time.perf_counter() - t0:.1f} s)\n")
     print("## silicon_calibration.csv (aggregated serving)\n")
     print(silicon_table(rows, pred))
