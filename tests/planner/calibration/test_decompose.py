@@ -75,3 +75,15 @@ def test_by_group_takes_medians_and_counts_gpus():
     assert g.decode_ratio == pytest.approx(1.1) and g.prompt_ratio == pytest.approx(0.8)
     assert g.measured_gpu_us == pytest.approx(80.0)  # 40 us x (1, 2, 4) GPUs: median 80
     assert g.predicted_gpu_us == pytest.approx(64.0)  # 28, 64, 144: median 64
+
+
+def test_a_configuration_its_line_does_not_fit_is_left_out():
+    # TPOT 60, 90 and 45 ms at osl 128, 256 and 512 (TTFT 800 ms): P = 64 x 2048 / (127 + 800 / 60) = 934.0,
+    # 131,072 / (255 + 800 / 90) = 496.7 and 131,072 / (511 + 800 / 45) = 247.9 tokens; TPOT rises where P falls
+    # and falls again, a line explains little of it
+    rows = [run(128, 60.0, 800.0), run(256, 90.0, 800.0), run(512, 45.0, 800.0)]
+    tpot, ttft = np.array([m.tpot_s for m in rows]), np.array([m.ttft_s for m in rows])
+    p = qwen_prompt_tokens(tpot, ttft)
+    assert p == pytest.approx([934.0, 496.7, 247.9], abs=0.1)
+    assert decompose.split(p, tpot).r_squared < decompose.MIN_R_SQUARED
+    assert decompose.configurations(rows, tpot, ttft) == []
