@@ -54,11 +54,10 @@ HIGHS_OPTIONS = {"mip_allow_restart": False}
 # tokens/s), HiGHS's root reduced-cost heuristic can stall the root node: on the docs' small fleet with
 # `--maximise tps --max-kw 90` it took 9.4 s of a 9.5 s tie-break (33 nodes; 0.8 s without it), and on
 # the example fleet's max-TPS tie-break it made no difference (same plan, same flows). Minimising
-# tie-breaks keep it (it saved them no time).
-#
-# Neither does its sub-MIP heuristics (RINS, RENS): the tie-break starts from a floor the first solve proved, where
-# they hunt incumbents the search finds anyway; on the example fleet's max-TPS tie-break the search settles in 85
-# nodes instead of 465 (HiGHS 1.16, 0.96 -> 0.73 s wall on a 2-core EPYC, the same 336 GPUs).
+# tie-breaks keep it (it saved them no time). The max-TPS tie-break also runs without HiGHS's sub-MIP heuristics
+# (RINS, RENS): it starts from a floor the first solve proved, where they hunt incumbents the search finds anyway;
+# on the example fleet the search settles in 85 nodes instead of 465 (HiGHS 1.16, 0.96 -> 0.73 s wall on a 2-core
+# EPYC, the same 336 GPUs).
 MAX_TPS_TIEBREAK_OPTIONS = {"mip_heuristic_run_root_reduced_cost": False, "mip_heuristic_run_rins": False,
                             "mip_heuristic_run_rens": False}
 # The first maximise-throughput solve runs without the feasibility jump, a heuristic that only hunts an early
