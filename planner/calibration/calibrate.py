@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from hardware.catalogue import Catalogue
 from hardware.specs import Hardware
-from planner.calibration import measurements, screen
+from planner.calibration import decompose, measurements, screen
 from planner.calibration.fit import Report, fit_knobs, flattened, informed_knobs, measured, predict, report
 from planner.calibration.identify import Identifiability, identifiability
 from planner.calibration.measurements import MeasurementSet
@@ -35,6 +35,7 @@ class Calibration:
     engines: tuple[str, ...]
     knobs: tuple[str, ...]
     identifiability: tuple[Identifiability, ...] = ()
+    tpot_split: tuple[decompose.GroupSplit, ...] = ()  # the fitted profile's decode step and prompt token, per group
 
 
 def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineProfile, name: str,
@@ -55,7 +56,8 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
     result = fit_knobs(rows, hardware, flattened(base, {hardware[m.system].gpu.name for m in rows}), knobs,
                        progress=progress)
     fitted = result.profile
-    after = report(predict(rows, hardware, [fitted] * len(rows)), meas)
+    predicted = predict(rows, hardware, [fitted] * len(rows))
+    after = report(predicted, meas)
     systems = tuple(sorted({m.system for m in rows}))
     engines = tuple(sorted({m.engine or "unnamed" for m in rows}))
     note = (f"fitted by rackplan calibrate on {source} ({len(rows)} rows; systems {', '.join(systems)}; "
@@ -69,7 +71,9 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
     )
     return Calibration(base=base, profile=profile, before=before, after=after, rows_used=len(rows),
                        skipped=dict(mset.skipped), systems=systems, engines=engines,
-                       knobs=tuple(k.name for k in knobs), identifiability=identifiability(result))
+                       knobs=tuple(k.name for k in knobs), identifiability=identifiability(result),
+                       tpot_split=tuple(decompose.by_group(decompose.configurations(rows, predicted.tpot_s,
+                                                                                    predicted.ttft_s))))
 
 
 def calibrate_file(path: str, cat: Catalogue, *, system: str | None = None, gpu: str | None = None,
@@ -126,5 +130,6 @@ def calibration_document(c: Calibration) -> dict:
         "identifiability": {i.knob: {"verdict": i.verdict, "data_share": i.data_share, "std": i.std,
                                      "partner": i.partner, "correlation": i.correlation}
                             for i in c.identifiability},
+        "tpot_split": [dataclasses.asdict(g) for g in c.tpot_split],
     }
 

@@ -85,7 +85,7 @@ def configurations(rows: Sequence[Measurement], predicted_tpot_s: np.ndarray,
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, m in enumerate(rows):
         if m.tpot_s is not None and m.ttft_s is not None and not saturated(m):
-            groups[(m.model_name, m.system, m.engine, m.tp, m.pp, m.ep, m.dp, m.batch, m.isl)].append(i)
+            groups[(m.model_name, m.system, m.engine or "unnamed", m.tp, m.pp, m.ep, m.dp, m.batch, m.isl)].append(i)
     out = []
     for key, idx in groups.items():
         runs = [rows[i] for i in idx]

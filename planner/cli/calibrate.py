@@ -49,6 +49,16 @@ def format_calibration(doc: dict, fmt: str, out_path: str) -> str:
     out.append("identifiability: 'identified' = the rows fix the knob (>= 90 % of its information from data, "
                "within ±25 %); 'weak'; 'held by prior' = the rows cannot tell it apart (it stays near its start); "
                "'at bound' = the data pushed it to a physical limit (a finding, not a fit)")
+    if doc["tpot_split"]:
+        out.append(format_rows(doc["tpot_split"], [
+            Column("TPOT split: group", "label"), Column("configurations", "configurations"),
+            Column("decode step, fitted / measured", "decode_ratio", ".2f"),
+            Column("prompt token, fitted / measured", "prompt_ratio", ".2f"),
+            Column("prompt token, measured GPU us", "measured_gpu_us", ".1f"),
+            Column("prompt token, fitted GPU us", "predicted_gpu_us", ".1f")], fmt))
+        out.append("TPOT split: runs of one configuration at several output lengths, TPOT against the prompt tokens "
+                   "each step carries; the line's intercept is the decode step, its slope what a prompt token adds "
+                   "(planner.calibration.decompose). A ratio away from 1 is what the fitted knobs could not place.")
     skipped = "; ".join(f"{why}: {n}" for why, n in sorted(doc["skipped"].items())) or "none"
     out.append(f"rows not used: {skipped}")
     out.append(f"wrote {out_path} (use it with --profile {out_path})")

@@ -226,3 +226,27 @@ def test_identifiability_names_what_the_rows_fix(synthetic):
     for knob in ("sequence_overhead_s", "overlap_fraction"):
         assert verdict[knob] in ("weak", "held by prior"), knob
     assert verdict["per_kernel_overhead_s"] == "at bound"
+
+
+def test_the_tpot_split_of_runs_the_fitted_profile_reproduces_is_one(tmp_path, capsys):
+    # Llama-3.1-8B on one H200 at 32 and 64 requests of 2,048 in, 128 / 256 / 512 out: runs the evaluator itself
+    # timed under TRUTH. The fit recovers TRUTH, so the fitted line through each configuration is the runs' own:
+    # decode step and prompt token at 1.00 of the measured, both configurations split (P spans 1024 / 248 = 4x).
+    path = tmp_path / "lengths.csv"
+    hw = CAT.hardware("hgx-h200")
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(SIMPLE_HEADER)
+        for batch, osl in itertools.product((32, 64), (128, 256, 512)):
+            s = evaluate_plan(Scenario(hw, model("llama-3.1-8b"), Workload(isl=2048, osl=osl), TRUTH),
+                              Plan(tp=1, batch=batch, quant="fp8", kv_quant="bf16"))
+            out.writerow(["llama-3.1-8b", "hgx-h200", 1, batch, "fp8", "bf16", 2048, osl,
+                          f"{s.step_time_s[0] * 1e3:.9f}", f"{s.ttft_s[0] * 1e3:.9f}"])
+    cal = calibrate_file(str(path), CAT)
+    (group,) = cal.tpot_split
+    assert group.label == "llama-3.1-8b / hgx-h200 / unnamed" and group.configurations == 2
+    assert group.decode_ratio == pytest.approx(1.0, abs=0.02) and group.prompt_ratio == pytest.approx(1.0, abs=0.02)
+    with pytest.raises(SystemExit) as done:
+        main(["calibrate", str(path), "--output", str(tmp_path / "lengths.toml")])
+    assert done.value.code == 0
+    assert "TPOT split: group" in capsys.readouterr().out
