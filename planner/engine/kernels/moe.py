@@ -237,9 +237,7 @@ def _norm(a, b, p):
         out /= top
         power(out, p, out=out)
         out += 1.0
-        np.log(out, out=out)  # (a power of 1 + ... >= 1: its log is finite)
-        out /= p
-        np.exp(out, out=out)
+        power(out, 1.0 / p, out=out)
         out *= top
         return out
     big = np.maximum(top, 1e-30)
