@@ -42,7 +42,7 @@ PRIOR_WEIGHT = 0.05
 GPU_KNOBS: dict[str, tuple[float, float]] = {}
 # (Before the kernel curves this fitted each GPU's HBM fraction in (0.6, 0.92). The curves are fitted
 # against the catalogue's fractions as their denominator, so moving them here would move every curve.)
-PAIR_SPEED_KNOBS = ("step_overhead_s", "per_kernel_overhead_s")
+PAIR_SPEED_KNOBS = ("step_overhead_s", "per_kernel_overhead_s", "eager_kernel_overhead_s")
 PAIR_LATENCY_KNOBS = ("prefill_wait_fraction", "ttft_overhead_s", "arrival_wait_steps", "prompts_ahead")
 MIN_PAIR_ROWS = 15
 MIN_FAMILY_ROWS = 5

@@ -59,6 +59,13 @@ class EngineProfile:
             and minimum kernel duration under CUDA graphs; kernels counted from the
             architecture, ``planner.serving.shape.kernels_per_layer``).
         per_layer_overhead_s: fixed cost per layer per step, on top of the per-kernel cost.
+        eager_kernel_overhead_s: host time to launch each kernel of an iteration that carries prompt
+            tokens. The engines replay CUDA graphs captured for decode batches (TensorRT-LLM's and
+            SGLang's decode-only graphs; vLLM's piecewise graphs up to its largest captured token count,
+            512 by default), so an iteration with a prompt chunk launches every kernel of the stage from
+            the host, and those launches add to its GPU time
+            (``planner.serving.roofline.eager_iteration_s``). 0 (the seed preset and neutral profile):
+            prompt iterations cost their GPU time alone.
         hbm_usable_fraction: share of HBM the engine lets weights, KV and activations use.
         kv_memory_fraction: share of the HBM left after weights and activations that the engine
             gives its KV cache (TensorRT-LLM's ``free_gpu_memory_fraction``; 1 where the engine
@@ -130,6 +137,7 @@ class EngineProfile:
     sequence_overhead_s: float = _seconds()
     per_kernel_overhead_s: float = _seconds()
     per_layer_overhead_s: float = _seconds()
+    eager_kernel_overhead_s: float = _seconds()
     hbm_usable_fraction: float = number(gt=0, le=1, default=0.9)
     kv_memory_fraction: float = number(gt=0, le=1, default=1.0)
     kv_reserved_output_fraction: float = number(ge=0, le=1, default=1.0)
@@ -196,8 +204,8 @@ class EngineProfile:
 GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale",
              "weight_only_efficiency_scale", "hbm_efficiency_scale", "comm_efficiency_scale",
              "comm_latency_scale", "step_overhead_s", "sequence_overhead_s", "per_kernel_overhead_s",
-             "per_layer_overhead_s", "overlap_fraction", "prefill_wait_fraction", "ttft_overhead_s",
-             "arrival_wait_steps", "prompts_ahead")
+             "per_layer_overhead_s", "eager_kernel_overhead_s", "overlap_fraction", "prefill_wait_fraction",
+             "ttft_overhead_s", "arrival_wait_steps", "prompts_ahead")
 _ON_GPU: dict[tuple[int, str], tuple[EngineProfile, EngineProfile]] = {}
 _PAIR = integer().metadata["check"]
 
@@ -212,7 +220,7 @@ def _pair(name: str, value) -> tuple[int, int] | None:
     return low, high
 _US_KEYS = (("step_overhead_us", "step_overhead_s"), ("sequence_overhead_us", "sequence_overhead_s"),
             ("per_layer_overhead_us", "per_layer_overhead_s"), ("per_kernel_overhead_us", "per_kernel_overhead_s"),
-            ("ttft_overhead_us", "ttft_overhead_s"))
+            ("eager_kernel_overhead_us", "eager_kernel_overhead_s"), ("ttft_overhead_us", "ttft_overhead_s"))
 
 
 def _seconds(table: dict) -> dict:

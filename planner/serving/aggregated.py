@@ -36,6 +36,11 @@ Assumptions, each a named term below:
   DeepSeek-V3 report 2.1.1) while decode runs absorbed over the latent: prefill attention is
   scaled by :func:`planner.serving.shape.prefill_attention_scale`. Routed experts pay the EP load imbalance of the
   tokens they receive (``planner.serving.roofline.moe_imbalance``).
+* **Eager prompt iterations.** The engines replay CUDA graphs of decode batches; an iteration
+  carrying prompt tokens runs outside them, so its host launches every kernel of the stage and
+  those launches add to its GPU time (``planner.serving.roofline.eager_iteration_s``, the engine's
+  ``eager_kernel_overhead_s`` per kernel): the request's own chunks, the prompts it queues behind,
+  and the share of decode steps that take a chunk pay them.
 * **Own prefill (TTFT).** A prompt of ``isl`` tokens takes ``n = ceil(isl / chunk)``
   iterations, each carrying one chunk of ``isl / n`` tokens in one attention group, ``1 / n``
   of its causal attention, and the running decode batch; with ``pp`` stages the chunks
@@ -92,6 +97,7 @@ from planner.serving.roofline import (
     chunked_moe_s,
     combine,
     compute_s,
+    eager_iteration_s,
     gemm_s,
     hbm_s,
     launch_overhead_s,
@@ -127,6 +133,7 @@ class DecodeTerms:
     collectives: CurveCollectives | None = None  # the layout's collectives on the curves, tokens aside
     gemm_setup: GemmSetup | None = None  # roofline.gemm_setup of the layout: the GEMM curve's rows aside
     chunk_gemms: BlockGemms | None = None  # the blocks' GEMMs of a step carrying one chunk (fixed_point)
+    eager_s: np.ndarray | None = None  # host launch time a step carrying a chunk adds beyond its GPU time
 
     @classmethod
     def of(cls, shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
@@ -253,6 +260,8 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
         if decode.launch_s is None else decode.launch_s
     stage = combine([compute, hbm, traffic.time_s, decode.offload_s], profile.overlap_fraction) + launch \
         + gemm + experts + attention  # kernel-curve terms after the blend (zero under the seed preset)
+    if decode.eager_s is not None:  # the steps that take a chunk run outside CUDA graphs (roofline.eager_iteration_s)
+        stage = stage + share * decode.eager_s
     return Iteration(compute_s=compute, hbm_s=hbm, comm=traffic, offload_s=decode.offload_s, stage_time_s=stage,
                      gemm_s=gemm, moe_s=experts, attention_s=attention)
 
@@ -311,8 +320,9 @@ def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     decode = replace(decode, moe_chunk_s=experts[0])
     decode = steady_terms(shape, lay, r, profile, decode, chunk, gpus_per_server, gpus_per_rack)  # once for all
     first = iteration(shape, lay, r, quant_index, profile, decode, own, gpus_per_server, gpus_per_rack, False)
+    chunk_stage = eager_iteration_s(shape, lay, profile.eager_kernel_overhead_s, first.stage_time_s)
     overhead = profile.iteration_overhead_s(lay.batch / lay.dp)  # per iteration, the running batch's
-    prompt = (chunks + lay.pp - 1.0) * first.stage_time_s + chunks * overhead
+    prompt = (chunks + lay.pp - 1.0) * chunk_stage + chunks * overhead
     if isl < profile.prefill_chunk_tokens:  # queued prompts share iterations up to the token budget
         share = isl / budget
         full = PromptWork(group_tokens=budget, stage_tokens=budget, prompts_per_group=1.0 / share,
@@ -320,12 +330,15 @@ def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
         batched = iteration(shape, lay, r, quant_index, profile,
                             replace(decode, moe_chunk_s=experts[1], chunk_read_bytes=None, chunk_gemms=None), full,
                             gpus_per_server, gpus_per_rack, False)
-        per_prompt = share * (lay.pp * batched.stage_time_s + overhead)
+        per_prompt = share * (lay.pp * eager_iteration_s(shape, lay, profile.eager_kernel_overhead_s,
+                                                         batched.stage_time_s) + overhead)
     else:
         per_prompt = prompt
     others = np.maximum(lay.batch / lay.dp - 1.0, 0.0)  # prompts a new one can queue behind
     wait = np.minimum(profile.prompts_ahead + profile.prefill_wait_fraction * others, others) * per_prompt
     ttft = profile.ttft_overhead_s + wait + prompt
+    if chunk_stage is not first.stage_time_s:  # the decode steps that take a chunk pay its host launches too
+        decode = replace(decode, eager_s=chunk_stage - first.stage_time_s)
 
     # Little's law: prompts arrive once per request lifetime, TTFT + (osl - 1) TPOT, so the
     # prompt work per step depends on TPOT itself; iterate from osl steps per lifetime.
@@ -334,7 +347,7 @@ def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     # the same whichever rows are evaluated beside it.
     step, tpot, per_step = _fixed_point(shape, lay, r, quant_index, profile, decode, isl, osl, chunk, ttft, overhead,
                                         prefill_attention_flop, during_decode, gpus_per_server, gpus_per_rack,
-                                        first.stage_time_s)
+                                        chunk_stage)
     ttft = ttft + profile.arrival_wait_steps * tpot
     lifetime = ttft + (osl - 1.0) * tpot
     return ServingTimes(step=step, step_time_s=tpot, prompt_s=prompt, wait_s=wait, ttft_s=ttft,

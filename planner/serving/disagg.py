@@ -42,6 +42,7 @@ from planner.serving.aggregated import DecodeTerms, PromptWork, iteration
 from planner.serving.evaluate import Fit, Scores, evaluate, fit
 from planner.serving.layout import block_modes, layout
 from planner.serving.plan import PlanArrays
+from planner.serving.roofline import eager_iteration_s
 from planner.serving.scenario import Scenario
 from planner.serving.shape import ModelShape, model_shape, prefill_attention_scale
 from planner.serving.workload import Workload
@@ -110,10 +111,11 @@ def prefill_scores(scenario: Scenario, plans: PlanArrays) -> PrefillScores:
                       prompts_per_group=prompts / n / lay.dp, attention_flop=prompts / n / lay.dp * one_prompt,
                       chunk_tokens=prompts * isl / n)  # one chunk per iteration: the micro-batch's share
     it = iteration(shape, idle, r, plans.quant, prof, decode, work, hw.gpus_per_server, hw.gpus_per_rack)
+    stage = eager_iteration_s(shape, lay, prof.eager_kernel_overhead_s, it.stage_time_s)  # outside CUDA graphs
     overhead = prof.iteration_overhead_s(prompts / n / lay.dp)  # the prompts an iteration carries
-    batch_time = (n + lay.pp - 1.0) * it.stage_time_s + n * overhead + prof.ttft_overhead_s
-    prompt_tps = lay.batch * isl / (n * (lay.pp * it.stage_time_s + overhead))
-    fabric = it.comm.bytes_by_tier / it.stage_time_s * lay.gpus
+    batch_time = (n + lay.pp - 1.0) * stage + n * overhead + prof.ttft_overhead_s
+    prompt_tps = lay.batch * isl / (n * (lay.pp * stage + overhead))
+    fabric = it.comm.bytes_by_tier / stage * lay.gpus
     return PrefillScores(fits, batch_time, prompt_tps, fabric, n)
 
 

@@ -12,7 +12,8 @@ terms, so the two can be compared directly:
   micro-batch's tokens (no chunking) and whose decode part is empty: the non-expert weights
   are read once, the routed experts those tokens hit once, and every prompt's causal attention
   (MLA un-absorbed) and last-token LM head are computed; KV writes, activations and the
-  collectives of all the tokens are charged as in serving;
+  collectives of all the tokens are charged as in serving; it runs outside CUDA graphs
+  (``planner.serving.roofline.eager_iteration_s``);
 * the micro-batches pipeline through the stages: ``2 pp - 1`` stage times (1 at ``pp = 1``), plus
   the engine's iteration overhead once for the pass.
 """
@@ -25,7 +26,7 @@ from planner.engine.rates import rates
 from planner.serving.aggregated import DecodeTerms, PromptWork, iteration
 from planner.serving.layout import block_modes, layout
 from planner.serving.plan import PlanArrays
-from planner.serving.roofline import dense_read_bytes
+from planner.serving.roofline import dense_read_bytes, eager_iteration_s
 from planner.serving.scenario import Scenario
 from planner.serving.shape import model_shape, prefill_attention_scale
 
@@ -51,6 +52,7 @@ def prefill_time_s(scenario: Scenario, plans: PlanArrays) -> np.ndarray | None:
     zero = np.zeros_like(lay.tp)
     weights_s = zero if r.gemm is not None else dense_read_bytes(shape, empty) / r.hbm_bytes_per_s  # else: gemm_s
     decode = DecodeTerms(compute_s=zero, hbm_s=weights_s, offload_s=zero, attention_s=zero)
-    stage = iteration(shape, empty, r, plans.quant, prof, decode, work, hw.gpus_per_server,
-                      hw.gpus_per_rack).stage_time_s
+    stage = eager_iteration_s(shape, lay, prof.eager_kernel_overhead_s,
+                              iteration(shape, empty, r, plans.quant, prof, decode, work, hw.gpus_per_server,
+                                        hw.gpus_per_rack).stage_time_s)
     return (2.0 * lay.pp - 1.0) * stage + prof.iteration_overhead_s(prompts_per_group)

@@ -42,7 +42,10 @@ Modelling assumptions (each a named term below):
   graphs), with kernels counted from the architecture (``planner.serving.shape.kernels_per_layer``),
   plus any ``per_layer_overhead_s`` per layer. A kernel a curve times is charged there only: its
   fitted floor is the measured kernel's launch and least duration (the dense GEMMs, the MoE
-  curve's ``CURVE_MOE_KERNELS``, the attention core's ``CURVE_ATTENTION_KERNELS``).
+  curve's ``CURVE_MOE_KERNELS``, the attention core's ``CURVE_ATTENTION_KERNELS``). An iteration
+  that carries prompt tokens runs outside the engine's CUDA graphs (:func:`eager_iteration_s`): its
+  host launches every kernel of the stage, at the engine's ``eager_kernel_overhead_s`` each, added
+  to its GPU time.
 * Activations: about ``ACTIVATION_PASSES_PER_LAYER`` reads/writes of a hidden vector per
   token per layer (norms, residuals, projections' inputs and outputs).
 """
@@ -386,6 +389,21 @@ def launch_overhead_s(shape: ModelShape, lay: Layout, per_layer_overhead_s: floa
     if r is not None and r.attention_kernels is not None:
         kernels = kernels - CURVE_ATTENTION_KERNELS * lay.stage_layers
     return per_kernel_overhead_s * kernels + per_layer_overhead_s * lay.stage_layers
+
+
+def eager_iteration_s(shape: ModelShape, lay: Layout, eager_kernel_overhead_s: float,
+                      stage_time_s: np.ndarray) -> np.ndarray:
+    """Stage time of an iteration that carries prompt tokens, of GPU time ``stage_time_s``: outside the engine's
+    CUDA graphs its host launches every kernel of the stage (:func:`stage_kernels`, the curves' kernels
+    included: none is replayed from a graph) at ``eager_kernel_overhead_s`` each, and those launches add to the
+    GPU time: most of a layer's kernels (norms, activations, routing, rotary, residuals) run shorter than their
+    launch, so the GPU waits on the host for them, and runs the large GEMMs, attention and expert kernels while
+    the host queues the next. E.g. DeepSeek-V3 at ``pp = 1``: 61 layers x 9 attention kernels + 3 dense FFNs x 4
+    + 58 MoE FFNs x 11 = 1,199 kernels, at 10 us each 12.0 ms beside a chunk's 30 ms on the GPU: 42.0 ms.
+    ``stage_time_s`` itself where the knob is 0 (the seed preset, the neutral profile)."""
+    if not eager_kernel_overhead_s:
+        return stage_time_s
+    return stage_time_s + eager_kernel_overhead_s * stage_kernels(shape, lay)
 
 
 def combine(terms: list[np.ndarray], overlap_fraction: float) -> np.ndarray:

@@ -37,6 +37,9 @@ def test_profile_loads_and_every_value_is_sourced(name):
     # of two between 512 and 65,536 tokens.
     assert 0 <= prof.step_overhead_s < 10e-3 and 0 <= prof.per_layer_overhead_s < 0.2e-3
     assert 0 <= prof.per_kernel_overhead_s < 20e-6
+    # Outside CUDA graphs a kernel's host launch (PyTorch dispatch and the launch itself) costs ~5-50 us: below
+    # the fit's 100 us bound (planner.calibration.fit.KNOBS), on every GPU's table too.
+    assert all(0 <= prof.on_gpu(g).eager_kernel_overhead_s < 100e-6 for g in (None, *prof.gpus))
     assert 0 <= prof.ttft_overhead_s < 1.0 and 0 <= prof.prefill_wait_fraction <= 0.5
     assert prof.prefill_chunk_tokens in (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
     assert 0.5 <= prof.hbm_usable_fraction <= 1.0
