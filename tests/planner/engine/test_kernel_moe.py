@@ -242,29 +242,50 @@ def test_hit_share_at_its_cap_taken_is_the_computed_share(sharpness):
     # (1 - exp(-50^1.3)) ^ (1 / 1.3) rounds to 1.0, s = 0.501174: 1 - exp(-50^0.5) ~ 1 - exp(-7.1) = 0.99918
     assert 0.2 < np.mean(u >= 50.0) < 0.5 and np.isscalar(c["hit_at_cap"]) == (sharpness != "modes")
     if sharpness == 0.501174:
-        assert c["hit_at_cap"] == pytest.approx((1 - math.exp(-50 ** 0.501174)) ** (1 / 0.501174), rel=1e-12)
+        # (its powers in single precision, moe.power: within 2e-6 of the double-precision share)
+        assert c["hit_at_cap"] == pytest.approx((1 - math.exp(-50 ** 0.501174)) ** (1 / 0.501174), rel=2e-6)
 
 
-def test_power_is_numpy_power_within_its_exponent_times_an_ulp():
-    # power(x, p) = exp(p ln x): the error of ln x (half an ulp) times |p ln x|, plus exp's own; against
-    # numpy's correctly rounded np.power, over x in [0, 50] (the hit share's choices per expert stop at HIT_CAP
-    # = 50; the blend's ratios are in [0, 1]) and the fitted exponents' range (sharpness 0.5-4, blend 1-75).
+def test_power_is_numpy_power_within_single_precision():
+    # power(x, p) = exp(p ln x) in single precision: x rounds to float32 (2^-24 relative, which the power
+    # scales by p), ln x and its product with p round the same, then exp's own error: within
+    # (|p| + |p ln x| + 2) x 2^-23 relative of numpy's correctly rounded double-precision np.power, over the
+    # curve's domain: the hit share's u^s (u up to HIT_CAP = 50, sharpness 0.5-4) and its blend's r^p (r in
+    # [0, 1], blend 1-130, the fitted range).
     rng = np.random.default_rng(11)
     x = np.concatenate([[0.0, 1.0, moe.HIT_CAP], rng.random(5000) * moe.HIT_CAP, rng.random(5000)])
-    p = rng.uniform(0.5, 75.0, x.size)
+    p = np.concatenate([rng.uniform(0.5, 4.0, 5003), rng.uniform(1.0, 130.0, 5000)])
     got, want = moe.power(x, p), np.power(x, p)
-    scale = np.maximum(np.abs(p * np.log(np.where(x > 0, x, 1.0))), 1.0)  # |p ln x|, at least 1
-    assert np.all(np.abs(got - want) <= 4 * np.finfo(float).eps * scale * want)
+    assert got.dtype == np.float64
+    scale = np.abs(p) + np.abs(p * np.log(np.where(x > 0, x, 1.0))) + 2.0
+    normal = want >= 1e-37  # single precision's normal range; below it a power flushes towards 0 (the blend adds
+    assert np.all(np.abs(got - want)[normal] <= (scale * 2.0 ** -23 * want)[normal])  # it to 1: no figure moves)
+    assert np.all(np.abs(got - want)[~normal] <= 1.2e-38)
+    rel = np.abs(got / np.where(want > 0, want, 1.0) - 1.0)
+    # the hit share's powers (50^4 the largest: |p ln x| = 15.6) within 3e-6; the blend's (p up to 130) 3e-5
+    assert rel[:5003][normal[:5003]].max() < 3e-6 and rel[normal].max() < 3e-5
     assert got[0] == 0.0 and got[1] == 1.0  # 0^p = 0 (exp(-inf)), 1^p = 1 (exp(0))
     out = np.empty(x.size)  # in place, as _norm and _hit_share call it
     assert moe.power(x, p, out=out) is out and np.array_equal(out, got)
+    # A scalar exponent broadcast over the rows gives the same figures as the same exponent per row.
+    assert np.array_equal(moe.power(x, 2.5), moe.power(x, np.full(x.size, 2.5)))
+
+
+def test_power_beyond_single_precision_takes_double():
+    # 50^75 = 2.6e127 overflows single precision (3.4e38): such a power is taken as exp(p ln x) in double
+    # precision, within |p ln x| ulps of np.power (p ln x = 75 ln 50 = 293.4).
+    x, p = np.array([50.0, 2.0, 0.5]), np.array([75.0, 3.0, 2.0])
+    got = moe.power(x, p)
+    assert got == pytest.approx(np.power(x, p), rel=300 * np.finfo(float).eps)
+    assert np.isfinite(got).all() and got[0] == pytest.approx(float(50 ** 75), rel=300 * np.finfo(float).eps)
 
 
 def test_blend_of_two_terms_takes_one_power_when_the_larger_is_the_scale():
     # _norm computes (a^p + b^p)^(1/p) as big (1 + (small / big)^p)^(1/p) where the larger term is finite and
     # at least 1e-30 (its ratio is exactly 1, 1^p exactly 1), its powers as exp(p ln x) (moe.power): the two-power
-    # form within 1e-14 relative, ties, zeros, a per-row exponent and a scalar one included; otherwise (a term
-    # below 1e-30, or infinite) the two-power form itself, bit for bit.
+    # form within 1e-6 relative (moe.power runs in single precision: (|p ln x| + 2) x 2^-23 each, and the blend's
+    # result is at most twice its larger term), ties, zeros, a per-row exponent and a scalar one included;
+    # otherwise (a term below 1e-30, or infinite) the two-power form itself, bit for bit.
     rng = np.random.default_rng(5)
     a = rng.choice([0.0, 1e-6, 3e-5, 2e-4], 4000) * rng.random(4000)
     b = rng.choice([0.0, 1e-6, 3e-5, 2e-4], 4000) * rng.random(4000)
@@ -276,9 +297,9 @@ def test_blend_of_two_terms_takes_one_power_when_the_larger_is_the_scale():
 
     a[(a == 0) & (b == 0)] = 1e-9  # every row's larger term at least 1e-30: the one-power form
     for p in (rng.choice([1.0, 2.0, 75.00905], 4000), 2.0, 75.00905):
-        np.testing.assert_allclose(moe._norm(a, b, p), two_powers(a, b, p), rtol=1e-14, atol=0.0)
-    # e.g. a = 3, b = 4, p = 2: 4 (1 + 0.75^2)^(1/2) = 5 (exp(ln(1.5625) / 2) x 4, within an ulp of 5)
-    assert moe._norm(np.array([3.0]), np.array([4.0]), 2.0)[0] == pytest.approx(5.0, rel=1e-15)
+        np.testing.assert_allclose(moe._norm(a, b, p), two_powers(a, b, p), rtol=1e-6, atol=0.0)
+    # e.g. a = 3, b = 4, p = 2: 4 (1 + 0.75^2)^(1/2) = 5 (exp(ln(1.5625) / 2) x 4, in single precision)
+    assert moe._norm(np.array([3.0]), np.array([4.0]), 2.0)[0] == pytest.approx(5.0, rel=3e-7)
     for edge in (np.array([0.0, 1e-6]), np.array([np.inf, 1e-6])):  # both zero; an infinite term
         other = np.array([0.0, 2e-6])
         with np.errstate(invalid="ignore"):  # inf / inf

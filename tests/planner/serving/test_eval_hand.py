@@ -33,6 +33,7 @@ from planner.serving.workload import Workload
 
 CAT = Catalogue()
 REL = 1e-9  # the evaluator and the test add the same float terms in another order
+MOE_REL = 1e-6  # the MoE curve takes its powers in single precision (planner.engine.kernels.moe.power)
 
 
 def profile(overlap_fraction: float, gemm_curve: bool = False) -> EngineProfile:
@@ -326,7 +327,7 @@ def test_moe_qwen30b_dep2():
     assert 1 + math.sqrt(2 * math.log(2) / 256) == pytest.approx(1.07359, abs=1e-5)
     layer, h = moe_layer(sc, "bfloat16", 64, 2048, 768, 8, 128, 2, 2, gpu.peak_flop_per_s["bf16"])
     assert gpu.peak_flop_per_s["bf16"] == 989e12
-    assert s.moe_s[0] == pytest.approx(48 * layer, rel=REL)
+    assert s.moe_s[0] == pytest.approx(48 * layer, rel=MOE_REL)
     # Bounds: no faster than its FLOPs at the bf16 peak or its distinct experts' bytes at full HBM rate.
     assert layer > max(2 * QWEN30_EXPERT * 64 * 8 / 2 / 989e12, 64 * h * QWEN30_EXPERT * 2 / hbm_rate(gpu))
 
@@ -362,8 +363,8 @@ def test_moe_qwen30b_dep2():
     # Perfect overlap, no overheads: the blend is the largest of HBM and comm, the curve-timed kernels
     # (GEMMs, experts, attention) run after it on the same stream.
     step = max(t_hbm, t_comm) + t_gemm + 48 * layer + t_attention
-    assert s.step_time_s[0] == pytest.approx(step, rel=REL)
-    assert s.fabric_bytes_per_s[:, 0] == pytest.approx([sent * 2 / step, 0.0, 0.0], rel=REL)
+    assert s.step_time_s[0] == pytest.approx(step, rel=MOE_REL)
+    assert s.fabric_bytes_per_s[:, 0] == pytest.approx([sent * 2 / step, 0.0, 0.0], rel=MOE_REL)
 
     # Memory: 64 experts x 4,718,592 x 48 layers + (48 x 19,136,768 + 2 x 311,164,928) = 16,117,399,552
     # parameters x 2 B per GPU; KV 32 x 2,048 x 49,152 x 2 B = 6,442,450,944 B.
@@ -436,7 +437,7 @@ def test_mla_deepseek_v3_tp8():
     assert 1 + math.sqrt(2 * math.log(8) / 32) == pytest.approx(1.3605, abs=1e-4)
     assert 3 * 7168 * 2048 == DSV3_EXPERT and gpu.peak_flop_per_s["fp8"] == 1979e12
     layer, _ = moe_layer(sc, "fp8_block", 32, 7168, 2048, 8, 256, 8, 1, gpu.peak_flop_per_s["fp8"])
-    assert s.moe_s[0] == pytest.approx(58 * layer, rel=REL)
+    assert s.moe_s[0] == pytest.approx(58 * layer, rel=MOE_REL)
 
     # HBM: what no curve reads: the new latent 32 x 61 x 576 x 1 B = 1,124,352 B, activations
     # 32 x 7,168 x 2 B x 8 passes x 61 layers = 223,870,976 B; 224,995,328 B at 4.2096 TB/s = 53.4 us.
@@ -461,7 +462,7 @@ def test_mla_deepseek_v3_tp8():
     assert s.comm_s[0] == pytest.approx(t_comm, rel=REL)
 
     # Perfect overlap, no overheads: the largest of HBM and comm, then the curve-timed kernels.
-    assert s.step_time_s[0] == pytest.approx(max(t_hbm, t_comm) + t_gemm + 58 * layer + t_attention, rel=REL)
+    assert s.step_time_s[0] == pytest.approx(max(t_hbm, t_comm) + t_gemm + 58 * layer + t_attention, rel=MOE_REL)
 
     # Weights per GPU: (61 x 187,107,328 + 3 x 396,361,728 + 58 x 45,875,456) / 8 + 2 x 926,679,040 / 8
     # + 256 / 8 = 32 whole experts x 44,040,192 x 58, at 1 B = 83,878,192,192 B (83.9 GB of 126.9 usable).
