@@ -136,6 +136,9 @@ def _hit_share(u, sharpness):
     return power(out, 1.0 / sharpness, out=out)
 
 
+_LN_FLOAT32_MAX = float(np.log(np.finfo(np.float32).max))  # 88.72: exp beyond overflows single precision
+
+
 def power(x, p, out=None):
     """``x^p`` for ``x >= 0`` and ``p > 0`` (``0^p = 0``) as ``exp(p ln x)`` in single precision, in ``out`` when
     given (double precision, as every figure around it).
@@ -153,9 +156,7 @@ def power(x, p, out=None):
     reaches) the power is taken in double precision instead.
     """
     with np.errstate(divide="ignore", over="ignore"):  # ln 0 = -inf: exp(-inf) = 0, as 0^p
-        y = np.log(np.asarray(x, dtype=np.float32))
-        y = np.multiply(y, np.asarray(p, dtype=np.float32), out=y if np.shape(y) == np.broadcast_shapes(
-            np.shape(y), np.shape(p)) else None)  # (p may broadcast x to more rows)
+        y = np.log(np.asarray(x, dtype=np.float32)) * np.asarray(p, dtype=np.float32)  # (p may broadcast x)
         if y.size and y.max() > _LN_FLOAT32_MAX:
             y = np.log(np.asarray(x, dtype=float)) * p
             return np.exp(y, out=out) if out is not None else np.exp(y)
@@ -164,9 +165,6 @@ def power(x, p, out=None):
         return y.astype(float)
     np.copyto(out, y)
     return out
-
-
-_LN_FLOAT32_MAX = float(np.log(np.finfo(np.float32).max))  # 88.72: exp beyond overflows single precision
 
 
 def layer_s(tokens, hidden, inter, topk, experts, moe_tp, moe_ep, bytes_per_element, c: MoeCurve | dict,
