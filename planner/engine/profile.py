@@ -112,6 +112,10 @@ class EngineProfile:
             profile was fitted on; a plan outside it is flagged (``planner.serving.coverage``).
             ``None``: no measured range recorded (no flag).
         measured_context_tokens: (shortest, longest) ``isl + osl`` among those runs, likewise.
+        measured_tokens_per_step: (fewest, most) tokens one iteration of an instance processed on average
+            among those runs: its running sequences' decode tokens plus the prompt tokens interleaved into
+            the step (Little's law from the run's TTFT and TPOT, ``planner.serving.coverage.tokens_per_step``),
+            likewise.
         gemm_curve: run the dense-block GEMMs (attention projections, dense FFN, shared experts,
             LM head) on the fitted GEMM kernel curve (``planner.engine.kernels.gemm``); ``False``
             keeps them on the FLOP/byte roofline (the GPU's decode/prefill efficiency x
@@ -153,12 +157,13 @@ class EngineProfile:
     max_batch: int | None = integer(ge=1, le=1_000_000, default=None)
     measured_batch: tuple[int, int] | None = None  # (smallest, largest): checked below
     measured_context_tokens: tuple[int, int] | None = None
+    measured_tokens_per_step: tuple[int, int] | None = None
     gemm_curve: bool = flag(default=True)
     gpus: dict[str, dict[str, float]] = mapping(default_factory=dict)  # each knob checked below, by its own bounds
     sources: dict[str, str] = mapping(text(), default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("measured_batch", "measured_context_tokens"):
+        for name in ("measured_batch", "measured_context_tokens", "measured_tokens_per_step"):
             self.__dict__[name] = _pair(name, getattr(self, name))
         gpus = self.gpus
         if gpus:

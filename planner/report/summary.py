@@ -72,6 +72,7 @@ def result_document(result: Result) -> dict:
     doc = plan_document(result, scenario_dict(result), row)
     doc["footprint"] = footprint(result.scenario.hardware, result.best.plan.gpus)
     sc = result.scenario
-    doc["outside_measured_range"] = outside_measured_range(sc.engine_profile, sc.workload, result.best.plan)
+    doc["outside_measured_range"] = outside_measured_range(sc.engine_profile, sc.workload, result.best.plan,
+                                                           doc.get("ttft_s"), doc.get("tpot_s"))
     doc["explanation"] = explain(result)
     return doc

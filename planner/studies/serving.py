@@ -140,6 +140,7 @@ def evaluation(*, tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv
         decisions[key] = mode(decisions[key]).name
     plan = Plan(**decisions)
     title = f"{sc.model.name} on {sc.hardware.system.name}, {sc.workload.label()}, plan {plan.layout()} (TPxPPxEPxDP)"
-    doc = {"plan": plan.as_dict(), **row(sc, evaluate_plan(sc, plan), prefill=True),
-           "outside_measured_range": outside_measured_range(sc.engine_profile, sc.workload, plan)}
+    doc = {"plan": plan.as_dict(), **row(sc, evaluate_plan(sc, plan), prefill=True)}
+    doc["outside_measured_range"] = outside_measured_range(sc.engine_profile, sc.workload, plan, doc["ttft_s"],
+                                                           doc["tpot_s"])
     return Document(doc, title)

@@ -2,13 +2,16 @@
 
 The shipped ranges are those of the unsaturated aggregated rows of calibration/silicon_calibration.csv
 per engine: vLLM 4-144 sequences per instance and 1,100-10,000 tokens of isl + osl, TensorRT-LLM
-1-384 and 1,152-9,216, SGLang 4-512 and 1,100-10,000.
+1-384 and 1,152-9,216, SGLang 4-512 and 1,100-10,000; tokens per step (concurrency plus the prompt tokens
+Little's law gives from each run's TTFT and TPOT) vLLM 4-3,986, TensorRT-LLM 4-4,010, SGLang 4-4,535.
 """
+
+import pytest
 
 import planner
 from planner.calibration.profile_file import profile_toml
 from planner.engine.profile import engine, load_profile
-from planner.serving.coverage import outside_measured_range
+from planner.serving.coverage import outside_measured_range, tokens_per_step
 from planner.serving.plan import Plan
 from planner.serving.workload import Workload
 
@@ -17,6 +20,23 @@ def test_shipped_ranges():
     assert engine("vllm").measured_batch == (4, 144) and engine("vllm").measured_context_tokens == (1100, 10000)
     assert engine("trtllm").measured_batch == (1, 384) and engine("sglang").measured_batch == (4, 512)
     assert engine("default").measured_batch is None  # neutral engine: nothing measured, nothing flagged
+    steps = {name: engine(name).measured_tokens_per_step for name in ("vllm", "trtllm", "sglang", "default")}
+    assert steps == {"vllm": (4, 3986), "trtllm": (4, 4010), "sglang": (4, 4535), "default": None}
+
+
+def test_tokens_per_step_by_hand():
+    # 64 requests of 2,048 in / 128 out at TTFT 817.8 ms, TPOT 98.45 ms (a Qwen3-32B / H100 / TensorRT-LLM run):
+    # 64 decode tokens + 64 x 2,048 / (127 + 817.8 / 98.45) = 64 + 968.7 prompt tokens a step
+    assert tokens_per_step(Workload(isl=2048, osl=128), 64, 0.8178, 0.09845) == pytest.approx(1032.7, abs=0.05)
+    assert tokens_per_step(Workload(tokens_cached=4096), 64, None, None) == 64.0  # steady decode: the batch
+    assert tokens_per_step(Workload(isl=2048, osl=128), 64, None, 0.1) is None  # no TTFT: not placed
+    # 4,000 tokens a step is inside TensorRT-LLM's 4-4,010; 4,011 is not
+    trtllm, w = engine("trtllm"), Workload(isl=2048, osl=128)
+    ttft_inside = (64 * 2048 / (4000 - 64) - 127) * 0.1  # TTFT that puts 3,936 prompt tokens in each 0.1 s step
+    assert outside_measured_range(trtllm, w, Plan(batch=64), ttft_inside, 0.1) == []
+    ttft_outside = (64 * 2048 / (4012.2 - 64) - 127) * 0.1  # 4,012.2 tokens a step
+    assert outside_measured_range(trtllm, w, Plan(batch=64), ttft_outside, 0.1) == [
+        "4,012 tokens per step outside the 4-4,010 trtllm was measured at"]
 
 
 def test_flags_name_the_numbers():
@@ -37,6 +57,13 @@ def test_evaluate_reports_it():
                            batch=1024)
     assert doc["outside_measured_range"] == [
         "batch 1,024 outside the 1-384 sequences per instance trtllm was measured at"]
+    # 256 sequences of 2,048 in / 128 out: inside the batch range, but their prompts put more tokens in a step
+    # than any measured run: 256 + 256 x 2,048 / (127 + TTFT / TPOT), from the evaluator's own figures
+    doc = planner.evaluate(model="llama-3.1-8b", system="hgx-h200", engine_name="trtllm", isl=2048, osl=128,
+                           batch=256)
+    tokens = 256 + 256 * 2048 / (127 + doc["ttft_s"] / doc["tpot_s"])
+    assert tokens > 4010 and doc["outside_measured_range"] == [
+        f"{tokens:,.0f} tokens per step outside the 4-4,010 trtllm was measured at"]
 
 
 def test_range_round_trips_through_a_profile_file(tmp_path):
@@ -44,3 +71,4 @@ def test_range_round_trips_through_a_profile_file(tmp_path):
     path.write_text(profile_toml(engine("sglang")))
     back = load_profile(path)
     assert back.measured_batch == (4, 512) and back.measured_context_tokens == (1100, 10000)
+    assert back.measured_tokens_per_step == (4, 4535)
