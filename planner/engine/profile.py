@@ -228,14 +228,17 @@ _US_KEYS = (("step_overhead_us", "step_overhead_s"), ("sequence_overhead_us", "s
             ("eager_kernel_overhead_us", "eager_kernel_overhead_s"), ("ttft_overhead_us", "ttft_overhead_s"))
 
 
-def _seconds(table: dict) -> dict:
-    """``table`` with its ``*_us`` keys converted to ``*_s`` seconds."""
+def _seconds(table: dict, prefix: str = "") -> dict:
+    """``table`` with its ``*_us`` keys converted to ``*_s`` seconds; a value that is not a number of microseconds,
+    or is negative, is refused under the key the file wrote (``prefix``: a ``[gpus.NAME]`` table's ``gpus.NAME.``)."""
     out = dict(table)
     for key_us, key_s in _US_KEYS:
         if key_us in out:
             value = out.pop(key_us)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"field '{key_us}': must be a number of microseconds, got {value!r}")
+                raise ValueError(f"field '{prefix}{key_us}': must be a number of microseconds, got {value!r}")
+            if value < 0:
+                raise ValueError(f"field '{prefix}{key_us}' must be >= 0 microseconds (got {value!r})")
             out[key_s] = from_us(float(value))
     return out
 
@@ -245,7 +248,8 @@ def _from_file(path: Path) -> EngineProfile:
     try:
         raw = _seconds(raw)
         if isinstance(raw.get("gpus"), dict):
-            raw["gpus"] = {name: _seconds(t) if isinstance(t, dict) else t for name, t in raw["gpus"].items()}
+            raw["gpus"] = {name: _seconds(t, f"gpus.{name}.") if isinstance(t, dict) else t
+                           for name, t in raw["gpus"].items()}
     except ValueError as exc:
         raise InputError(f"{path}: {exc}") from None
     known = {f.name for f in dataclasses.fields(EngineProfile)}
@@ -253,7 +257,8 @@ def _from_file(path: Path) -> EngineProfile:
         if key not in known:
             import difflib  # only for the hint of an error
 
-            close = difflib.get_close_matches(key, sorted(known), n=1)
+            written = (known - {key_s for _, key_s in _US_KEYS}) | {key_us for key_us, _ in _US_KEYS}  # as files do
+            close = difflib.get_close_matches(key, sorted(written), n=1)
             raise InputError(f"{path}: field '{key}' is not a profile key; "
                              + (f"did you mean '{close[0]}'?" if close else "remove it"))
     for key in ("name", "source"):

@@ -107,9 +107,14 @@ def test_replace_and_on_gpu_check_again_and_equal_profiles_hash_alike():
 
 @pytest.mark.parametrize("text, message", [
     ("gemm_efficiency_scale = 3\n", "field 'gemm_efficiency_scale' must be <= 2 (got 3.0)"),
-    ("step_overhead_us = -1\n", "field 'step_overhead_s' must be >= 0 (got -1e-06)"),  # -1 us in seconds
+    ("step_overhead_us = -1\n", "field 'step_overhead_us' must be >= 0 microseconds (got -1)"),  # as the file wrote
     ("step_overhead_us = \"x\"\n", "field 'step_overhead_us': must be a number of microseconds, got 'x'"),
-    ("[gpus.h200-sxm]\nttft_overhead_us = -1\n", "field 'gpus.h200-sxm.ttft_overhead_s' must be >= 0 (got -1e-06)"),
+    ("[gpus.h200-sxm]\nttft_overhead_us = -1\n",
+     "field 'gpus.h200-sxm.ttft_overhead_us' must be >= 0 microseconds (got -1)"),
+    ("[gpus.h200-sxm]\neager_kernel_overhead_us = -2.5\n",
+     "field 'gpus.h200-sxm.eager_kernel_overhead_us' must be >= 0 microseconds (got -2.5)"),
+    ("eager_kernel_overhed_us = 3\n", "field 'eager_kernel_overhed_us' is not a profile key; "
+                                      "did you mean 'eager_kernel_overhead_us'?"),  # the key files write
     ("speed = 2\n", "field 'speed' is not a profile key; remove it"),
     ("overlap_fractoin = 0.5\n", "field 'overlap_fractoin' is not a profile key; did you mean 'overlap_fraction'?"),
 ])
