@@ -22,7 +22,11 @@ Aggregated rows are scored in full only where they can be the fastest of their s
 one row per size of them when the fabric cannot bind.
 
 Prefill rows use a batch ladder up to ``PREFILL_MAX_BATCH`` prompts and no KV offload (a
-prefill instance hands its KV away; ``planner.serving.disagg``).
+prefill instance hands its KV away; ``planner.serving.disagg``). Their prompt rates are compared at
+``RATE_BITS`` bits (:func:`settled_rates`): batches whose prompts fill the same iterations serve the
+same tokens a second (2 prompts of 4,096 tokens in one 8,192-token iteration, 6 in three), and such a
+tie then goes to the first row of the ladder, the smaller batch and the shorter TTFT, not to the last
+bit of a division.
 """
 
 from __future__ import annotations
@@ -67,6 +71,17 @@ PREFILL_MAX_BATCH = 64
 def scenario(fleet: Fleet, m: FleetModel, k: FleetKind) -> Scenario:
     """The evaluator's scenario of model ``m`` on kind ``k``."""
     return Scenario(hardware=k.hardware, model=m.spec, workload=m.workload, profile=fleet.profile)
+
+
+RATE_BITS = 40  # mantissa bits a prefill row's prompt rate keeps (it moves by at most 2^-40, ~1e-12, relative)
+
+
+def settled_rates(rate: np.ndarray) -> np.ndarray:
+    """``rate`` rounded to ``RATE_BITS`` mantissa bits, so that rates equal but for their last bits are equal
+    (module docstring): a change of at most 2^-40 relative (half a step of a mantissa of at least 1/2). E.g.
+    8,192 / x and 24,576 / (3 x) can differ in their last bit; rounded, they are one number."""
+    mantissa, exponent = np.frexp(rate)
+    return np.ldexp(np.round(mantissa * 2.0 ** RATE_BITS) / 2.0 ** RATE_BITS, exponent)
 
 
 def prefill_space(space: SearchSpace) -> SearchSpace:
@@ -129,7 +144,7 @@ def role_rows(sc: Scenario, space: SearchSpace, m: FleetModel, role: int, shared
         p = prefill_scores(sc, plans)
         fits, ttft = p.feasible & (p.prompt_tps > 0), p.batch_time_s
         ok = fits & ((ttft <= lim.max_ttft_s) if lim.max_ttft_s is not None else True)
-        rate, load, enumerated = p.prompt_tps, p.fabric_bytes_per_s, pspace.size()
+        rate, load, enumerated = settled_rates(p.prompt_tps), p.fabric_bytes_per_s, pspace.size()
     ok = np.asarray(ok, bool) & is_power_of_two(plans.tp * plans.pp * plans.dp)
     idx = np.flatnonzero(ok)
     meeting = int(idx.size)
