@@ -1,4 +1,4 @@
-"""Honest range: a plan outside the batch or context its engine was measured at is flagged.
+"""Honest range: a plan outside the batch, context or tokens per step its engine was measured at is flagged.
 
 The shipped ranges are those of the unsaturated aggregated rows of calibration/silicon_calibration.csv
 per engine: vLLM 4-144 sequences per instance and 1,100-10,000 tokens of isl + osl, TensorRT-LLM
@@ -6,9 +6,14 @@ per engine: vLLM 4-144 sequences per instance and 1,100-10,000 tokens of isl + o
 Little's law gives from each run's TTFT and TPOT) vLLM 4-3,986, TensorRT-LLM 4-4,010, SGLang 4-4,535.
 """
 
+import math
+from pathlib import Path
+
 import pytest
 
 import planner
+from hardware.catalogue import Catalogue
+from planner.calibration import measurements, screen
 from planner.calibration.profile_file import profile_toml
 from planner.engine.profile import engine, load_profile
 from planner.serving.coverage import outside_measured_range, tokens_per_step
@@ -72,3 +77,19 @@ def test_range_round_trips_through_a_profile_file(tmp_path):
     back = load_profile(path)
     assert back.measured_batch == (4, 512) and back.measured_context_tokens == (1100, 10000)
     assert back.measured_tokens_per_step == (4, 4535)
+
+
+def test_shipped_ranges_are_the_calibration_rows():
+    # Every shipped range recomputed from calibration/silicon_calibration.csv: the unsaturated aggregated rows
+    # the accuracy bench scores (planner.calibration.screen.resolve), per engine; tokens per step over the rows
+    # with a measured TTFT, floored and ceiled to whole tokens.
+    path = Path(__file__).resolve().parents[3] / "calibration" / "silicon_calibration.csv"
+    rows, _ = screen.resolve(measurements.read(path), Catalogue())
+    for name in ("trtllm", "vllm", "sglang"):
+        mine = [m for m in rows.rows if m.engine == name and not screen.saturated(m)]
+        timed = [m for m in mine if m.ttft_s is not None and m.tpot_s is not None]
+        tokens = [tokens_per_step(Workload(isl=m.isl, osl=m.osl), m.batch, m.ttft_s, m.tpot_s) for m in timed]
+        prof = engine(name)
+        assert prof.measured_batch == (min(m.batch for m in mine), max(m.batch for m in mine))
+        assert prof.measured_context_tokens == (min(m.isl + m.osl for m in mine), max(m.isl + m.osl for m in mine))
+        assert prof.measured_tokens_per_step == (math.floor(min(tokens)), math.ceil(max(tokens)))
