@@ -63,8 +63,7 @@ from models.catalogue import model as load_model  # noqa: E402
 from planner.budget import Budget  # noqa: E402
 from planner.calibration import decompose, joint, measurements, screen  # noqa: E402
 from planner.calibration import fit as cal  # noqa: E402
-from planner.calibration.profile_file import toml_key  # noqa: E402
-from planner.engine.profile import engine  # noqa: E402
+from planner.engine.profile import engine, file_key  # noqa: E402
 from planner.engine.rates import rates  # noqa: E402
 from planner.serving.candidates import Limits, candidate_table  # noqa: E402
 from planner.serving.evaluate import evaluate_plan  # noqa: E402
@@ -281,7 +280,7 @@ def knob_line(name: str, value: float) -> str:
     """A fitted knob as its profile-file line (overheads in microseconds, 4 significant digits)."""
     if name.endswith("_overhead_s"):
         value *= 1e6
-    return f"{toml_key(name)} = {value:.4g}"
+    return f"{file_key(name)} = {value:.4g}"
 
 
 def training_rows(rows, left_out: str = HELD_OUT_FAMILY) -> list:

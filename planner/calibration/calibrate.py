@@ -16,8 +16,7 @@ from planner.calibration import decompose, measurements, screen
 from planner.calibration.fit import Report, fit_knobs, flattened, informed_knobs, measured, predict, report
 from planner.calibration.identify import Identifiability, identifiability
 from planner.calibration.measurements import MeasurementSet
-from planner.calibration.profile_file import toml_key
-from planner.engine.profile import EngineProfile, engine, engine_names
+from planner.engine.profile import EngineProfile, engine, engine_names, file_key
 from planner.errors import InputError
 
 
@@ -64,7 +63,7 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
             f"engines {', '.join(engines)}), starting from '{base.name}'")
     sources = dict(base.sources)
     for k in knobs:
-        sources[toml_key(k.name)] = note
+        sources[file_key(k.name)] = note
     profile = dataclasses.replace(
         fitted, name=name, source=note, sources=sources,
         description=f"Calibrated from '{base.name}' on {len(rows)} measured runs.",

@@ -2,7 +2,7 @@
 
 In a closed loop of ``B`` requests of ``isl`` in / ``osl`` out, every step carries on average
 ``P = B x isl / (osl - 1 + TTFT / TPOT)`` prompt tokens (Little's law;
-``planner.serving.prompt_work.interleaved_prompt_tokens``). Runs of one configuration (model, system,
+``planner.serving.prompt_work.prompt_tokens_per_step``). Runs of one configuration (model, system,
 engine, layout, batch, ``isl``) at several ``osl`` give TPOT at several ``P``, and a straight line
 ``TPOT = decode_s + prompt_token_s x P`` through them (least squares) separates the step without
 prompts (its intercept) from what one prompt token adds to the steps it runs in (its slope). The
@@ -31,7 +31,7 @@ import numpy as np
 
 from planner.calibration.measurements import Measurement
 from planner.calibration.screen import saturated
-from planner.serving.prompt_work import interleaved_prompt_tokens
+from planner.serving.prompt_work import prompt_tokens_per_step
 from specbase.record import record
 
 # Least ratio of the largest to the smallest prompt tokens per step among a configuration's runs.
@@ -47,12 +47,6 @@ class Split:
     decode_s: float
     prompt_token_s: float
     r_squared: float = 1.0  # share of TPOT's variance over the runs the line explains
-
-
-def prompt_tokens_per_step(batch, isl, osl, tpot_s, ttft_s) -> np.ndarray:
-    """``P`` of each run (module docstring), from its TPOT and TTFT."""
-    return interleaved_prompt_tokens(np.asarray(batch, float), np.asarray(isl, float),
-                                     np.asarray(osl, float) - 1.0 + np.asarray(ttft_s) / np.asarray(tpot_s))
 
 
 def split(prompt_tokens: np.ndarray, tpot_s: np.ndarray) -> Split | None:

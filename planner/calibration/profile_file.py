@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from planner.engine.profile import EngineProfile
+from planner.engine.profile import EngineProfile, file_key
 from planner.units import us
-
-
-def toml_key(field: str) -> str:
-    """The profile-file key of a field: overheads are written in microseconds (``*_us``)."""
-    return field.removesuffix("_s") + "_us" if field.endswith("_overhead_s") else field
 
 
 def _toml_value(value) -> str:
@@ -26,8 +21,8 @@ def _toml_value(value) -> str:
 
 def _toml_line(key: str, value) -> str:
     """One ``key = value`` line of a profile file (overheads in microseconds, floats to 6 digits)."""
-    if key.endswith("_overhead_s"):
-        key, value = toml_key(key), us(value)
+    if file_key(key) != key:  # an overhead, in microseconds
+        key, value = file_key(key), us(value)
     if isinstance(value, float):
         value = float(f"{value:.6g}")
     return f"{key} = {_toml_value(value)}"
@@ -45,5 +40,5 @@ def profile_toml(profile: EngineProfile) -> str:
     if sources:
         lines += ["", "[sources]"]
         for key, text in sources.items():
-            lines.append(f"{toml_key(key)} = {_toml_value(text)}")
+            lines.append(f"{file_key(key)} = {_toml_value(text)}")
     return "\n".join(lines) + "\n"

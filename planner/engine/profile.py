@@ -18,6 +18,7 @@ import numpy as np
 
 from hardware.toml_file import read_toml
 from planner.errors import InputError
+from planner.kept import Kept
 from planner.units import from_us
 from specbase.checks import FieldError, choice, flag, integer, mapping, number, spec, text
 
@@ -195,14 +196,7 @@ class EngineProfile:
         values = self.gpus.get(gpu_name)
         if not values:
             return self
-        key = (id(self), gpu_name)
-        hit = _ON_GPU.get(key)
-        if hit is None or hit[0] is not self:
-            if len(_ON_GPU) > 256:
-                _ON_GPU.clear()
-            hit = (self, dataclasses.replace(self, **values))
-            _ON_GPU[key] = hit
-        return hit[1]
+        return _ON_GPU.get((self,), lambda: dataclasses.replace(self, **values), (gpu_name,))
 
 
 # Knobs an engine profile may set per GPU: speed and latency, not memory or chunking policy.
@@ -211,7 +205,7 @@ GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficie
              "comm_latency_scale", "step_overhead_s", "sequence_overhead_s", "per_kernel_overhead_s",
              "per_layer_overhead_s", "eager_kernel_overhead_s", "overlap_fraction", "prefill_wait_fraction",
              "ttft_overhead_s", "arrival_wait_steps", "prompts_ahead")
-_ON_GPU: dict[tuple[int, str], tuple[EngineProfile, EngineProfile]] = {}
+_ON_GPU: Kept[EngineProfile] = Kept(limit=256)  # each profile's per-GPU copies, made once (`planner.kept`)
 _PAIR = integer().metadata["check"]
 
 
@@ -223,9 +217,13 @@ def _pair(name: str, value) -> tuple[int, int] | None:
         raise FieldError(name, f"must be a pair [smallest, largest] (got {value!r})")
     low, high = (_PAIR(f"{name}.{i}", v) for i, v in enumerate(value))
     return low, high
-_US_KEYS = (("step_overhead_us", "step_overhead_s"), ("sequence_overhead_us", "sequence_overhead_s"),
-            ("per_layer_overhead_us", "per_layer_overhead_s"), ("per_kernel_overhead_us", "per_kernel_overhead_s"),
-            ("eager_kernel_overhead_us", "eager_kernel_overhead_s"), ("ttft_overhead_us", "ttft_overhead_s"))
+def file_key(field: str) -> str:
+    """A field's key in a profile file: overheads are written in microseconds (``step_overhead_s`` is
+    ``step_overhead_us``), every other field as it is named."""
+    return field.removesuffix("_s") + "_us" if field.endswith("_overhead_s") else field
+
+
+_US_KEYS = tuple((file_key(f.name), f.name) for f in dataclasses.fields(EngineProfile) if file_key(f.name) != f.name)
 
 
 def _seconds(table: dict, prefix: str = "") -> dict:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from planner.engine.profile import EngineProfile
 from planner.serving.plan import Plan
-from planner.serving.prompt_work import interleaved_prompt_tokens
+from planner.serving.prompt_work import prompt_tokens_per_step
 from planner.serving.workload import Workload
 
 
 def tokens_per_step(workload: Workload, batch: float, ttft_s: float | None, tpot_s: float | None) -> float | None:
     """Tokens one iteration of an instance of ``batch`` sequences in flight processes on average: a decode token
     per sequence plus, with prompts, the prompt tokens interleaved into the step, ``batch x isl / (osl - 1 + TTFT /
-    TPOT)`` (Little's law, ``planner.serving.prompt_work.interleaved_prompt_tokens``; where the KV cache admits
+    TPOT)`` (Little's law, ``planner.serving.prompt_work.prompt_tokens_per_step``; where the KV cache admits
     fewer than ``batch``, only those decode: an upper bound then). E.g. 64 requests of 2,048 in and 128 out at TTFT
     817.8 ms and TPOT 98.45 ms: ``64 + 64 x 2048 / (127 + 8.31) = 1,032.7``. None where an isl/osl workload has no
     TTFT or TPOT."""
@@ -27,7 +27,7 @@ def tokens_per_step(workload: Workload, batch: float, ttft_s: float | None, tpot
         return float(batch)
     if ttft_s is None or tpot_s is None:
         return None
-    return float(batch + interleaved_prompt_tokens(batch, workload.isl, workload.osl - 1.0 + ttft_s / tpot_s))
+    return float(batch + prompt_tokens_per_step(batch, workload.isl, workload.osl, tpot_s, ttft_s))
 
 
 def outside_measured_range(profile: EngineProfile, workload: Workload, plan: Plan, ttft_s: float | None = None,
