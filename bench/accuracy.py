@@ -71,6 +71,7 @@ from planner.serving.plan import Plan  # noqa: E402
 from planner.serving.scenario import Scenario  # noqa: E402
 from planner.serving.space import default_space  # noqa: E402
 from planner.serving.workload import Workload  # noqa: E402
+from planner.units import us  # noqa: E402
 
 CALIBRATION = Path(__file__).resolve().parents[1] / "calibration"
 HELD_OUT_FAMILY = "llama"  # Llama-3.1-8B (bf16 and FP8): dense GQA, never seen by --fit
@@ -278,8 +279,8 @@ def microbench(cat: Catalogue) -> str:
 # ------------------------------------------------------------------------------------------ fit
 def knob_line(name: str, value: float) -> str:
     """A fitted knob as its profile-file line (overheads in microseconds, 4 significant digits)."""
-    if name.endswith("_overhead_s"):
-        value *= 1e6
+    if file_key(name) != name:  # an overhead, in microseconds
+        value = us(value)
     return f"{file_key(name)} = {value:.4g}"
 
 
