@@ -22,8 +22,9 @@ Usage::
 
     .venv/bin/python bench/accuracy.py            # the tables, shipped defaults
     .venv/bin/python bench/accuracy.py --fit      # also refit the defaults (minutes) and print them
-    .venv/bin/python bench/accuracy.py --no-measured-screen   # also score the rows the measured-rate screen drops
+    .venv/bin/python bench/accuracy.py --no-measured-screen   # also score the rows the kernel-table screens drop
     .venv/bin/python bench/accuracy.py --decompose   # TPOT split into decode step and prompt tokens, only
+    .venv/bin/python bench/accuracy.py --screens     # each group's rows against the measured-kernel floor, only
 
 ``--fit`` refits, on the silicon rows outside the held-out family (saturated runs
 excluded), every engine profile's knobs jointly with the GPUs' HBM fractions and the per-GPU
@@ -40,6 +41,10 @@ family (a few minutes each); the pooled line is the accuracy to expect on a mode
 (``planner.calibration.decompose``): for every (model, system, engine) whose runs of one configuration
 differ in output length, the predicted step without prompts and the predicted cost of a prompt token,
 each over the measured one (medians over its configurations), and that cost in GPU microseconds.
+
+``--screens`` prints only, per (model, system, engine) group the measured-kernel floor applies to (dense models,
+``planner.calibration.kernel_chain``), how many of its rows (every row the other checks keep, saturated ones
+included) measure a TPOT below the floor and the range of measured TPOT over floor among those and among the rest.
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ import numpy as np  # noqa: E402
 from hardware.catalogue import Catalogue  # noqa: E402
 from models.catalogue import model as load_model  # noqa: E402
 from planner.budget import Budget  # noqa: E402
-from planner.calibration import decompose, joint, measurements, screen  # noqa: E402
+from planner.calibration import decompose, joint, kernel_chain, measurements, screen  # noqa: E402
 from planner.calibration import fit as cal  # noqa: E402
 from planner.engine.profile import engine, file_key  # noqa: E402
 from planner.engine.rates import rates  # noqa: E402
@@ -148,6 +153,28 @@ def decomposition_table(rows, pred: cal.Predictions) -> str:
              "prompt token, measured GPU us | prompt token, predicted GPU us |", "|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {g.label} | {g.configurations} | {g.decode_ratio:.2f} | {g.prompt_ratio:.2f} | "
               f"{g.measured_gpu_us:.1f} | {g.predicted_gpu_us:.1f} |" for g in groups]
+    return "\n".join(lines)
+
+
+def screens_table(cat: Catalogue) -> str:
+    """Each group's rows over their measured-kernel floor (``screen.below_kernel_chain``), as a markdown table."""
+    rows, hardware, _ = silicon(cat, measured_ceiling=False)
+    ratios = defaultdict(list)
+    for m in rows:
+        spec, hw = screen.model_spec(m.model), hardware[m.system]
+        floor = screen.physical_floor(m, spec, hw)
+        chain = kernel_chain.step_floor_s(m, spec, hw, floor.running, floor.kv_read_s, floor.prompt_attention_s)
+        if chain is not None:
+            ratios[(m.model_name, m.system, m.engine)].append(m.tpot_s / chain)
+    lines = ["| group | rows | below the floor | TPOT / floor, below | TPOT / floor, kept |",
+             "|---|---:|---:|---:|---:|"]
+
+    def span(values):
+        return f"{min(values):.3f}-{max(values):.3f}" if values else "-"
+    for key in sorted(ratios):
+        below = [r for r in ratios[key] if r < 1.0]
+        kept = [r for r in ratios[key] if r >= 1.0]
+        lines.append(f"| {' / '.join(key)} | {len(ratios[key])} | {len(below)} | {span(below)} | {span(kept)} |")
     return "\n".join(lines)
 
 
@@ -379,9 +406,13 @@ def main(argv=None) -> int:
     parser.add_argument("--lofo", action="store_true",
                         help="leave-one-model-family-out cross-validation (one fit per family, minutes each)")
     parser.add_argument("--no-measured-screen", action="store_true",
-                        help="score the rows the measured-rate screen counts out (screen.below_measured_ceiling)")
+                        help="score the rows the screens on the kernel tables count out "
+                             "(screen.below_measured_ceiling, screen.below_kernel_chain)")
     parser.add_argument("--decompose", action="store_true",
                         help="print only TPOT split into the decode step and the cost of a prompt token")
+    parser.add_argument("--screens", action="store_true",
+                        help="print only each group's rows against the measured-kernel floor "
+                             "(screen.below_kernel_chain)")
     parser.add_argument("--families", default=",".join(FAMILIES),
                         help=f"families --lofo leaves out in turn (comma-separated; default {','.join(FAMILIES)})")
     args = parser.parse_args(argv)
@@ -390,6 +421,10 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"--families: unknown family {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
     cat = Catalogue()
+    if args.screens:
+        print("## Measured-kernel floor: each group's measured TPOT over its own kernels' time\n")
+        print(screens_table(cat))
+        return 0
     rows, hardware, skipped = silicon(cat, measured_ceiling=not args.no_measured_screen)
     table = {name: engine(name) for name in ("default", *ENGINES)}
     t0 = time.perf_counter()

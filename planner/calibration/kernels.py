@@ -37,6 +37,15 @@ def _pyarrow():
     return pq
 
 
+def readable() -> bool:
+    """Whether the tables can be read here (pyarrow installed)."""
+    try:
+        _pyarrow()
+    except PlannerError:
+        return False
+    return True
+
+
 def paths(table: str, system: str | None = None, engine: str | None = None,
           root: Path = KERNELS_DIR) -> list[Path]:
     """Parquet files of ``table`` (e.g. ``moe_perf``), optionally of one system and engine, sorted."""

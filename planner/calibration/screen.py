@@ -20,7 +20,7 @@ from hardware.specs import Hardware
 from models.errors import ModelError
 from models.spec import ModelSpec
 from planner import quant
-from planner.calibration import ceilings
+from planner.calibration import ceilings, kernel_chain, kernels
 from planner.calibration.measurements import Measurement, MeasurementSet
 from planner.model_file import model as load_model
 from planner.serving import parallel
@@ -91,6 +91,8 @@ class Floor:
     step_bytes_s: float = 0.0
     prompt_flop_s: float = 0.0
     peak_flop_per_s: float = 0.0  # the datasheet peak the FLOP times above are at
+    kv_read_s: float = 0.0  # the running sequences' KV cache at isl tokens, per GPU, at the nominal bandwidth
+    prompt_attention_s: float = 0.0  # one prompt's causal attention FLOPs per GPU at the peak
 
     def interleaved_tpot_s(self, batch: int, osl: int, tpot_s: float, ttft_s: float,
                            flop_scale: float = 1.0) -> float:
@@ -158,7 +160,9 @@ def physical_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> Floor:
                    + shape.prefill_attention_flop) / m.gpus
     ttft = max(prompt_flop / peak, (dense + routed) / bandwidth)
     return Floor(tpot_s=tpot, ttft_s=ttft, running=running, step_flop_s=step_flop / peak,
-                 step_bytes_s=step_bytes / bandwidth, prompt_flop_s=prompt_flop / peak, peak_flop_per_s=peak)
+                 step_bytes_s=step_bytes / bandwidth, prompt_flop_s=prompt_flop / peak, peak_flop_per_s=peak,
+                 kv_read_s=running / m.dp * kv_per_sequence_gpu / bandwidth,
+                 prompt_attention_s=shape.prefill_attention_flop / m.gpus / peak)
 
 
 def below_floor(m: Measurement, spec: ModelSpec, hw: Hardware) -> str | None:
@@ -200,12 +204,35 @@ def below_measured_ceiling(m: Measurement, spec: ModelSpec, hw: Hardware) -> str
     return None
 
 
+KERNEL_CHAIN_REASON = ("TPOT below the measured-kernel floor (the step's own GEMMs, all-reduces and attention one "
+                       "after another, each at the fastest time the kernel tables measured)")
+# Listed with a count of 0 where pyarrow is missing: the rows are kept, unchecked against that floor.
+KERNEL_CHAIN_UNCHECKED = ("measured-kernel floor not applied (reading the kernel tables needs pyarrow: "
+                          "pip install '.[calibrate]')")
+
+
+def below_kernel_chain(m: Measurement, spec: ModelSpec, hw: Hardware) -> str | None:
+    """Why row ``m``'s TPOT is below the time its own kernels measured (``planner.calibration.kernel_chain``;
+    None when not, or where that floor does not apply). Needs the kernel tables (pyarrow).
+
+    E.g. Llama-3.1-8B FP8 on 4 H200 under vLLM, 64 requests of 4,000 in / 100 out at TTFT 124.63 ms and TPOT
+    7.52 ms: its steps carry 64 + 64 x 4,000 / (99 + 16.6) = 2,279 tokens, whose GEMMs alone took 7.6 ms in the
+    tables and their all-reduces 5.3 ms: 14.1 ms with the KV read and the prompts' attention
+    (tests/planner/calibration/test_kernel_chain.py).
+    """
+    floor = physical_floor(m, spec, hw)
+    chain = kernel_chain.step_floor_s(m, spec, hw, floor.running, floor.kv_read_s, floor.prompt_attention_s)
+    return KERNEL_CHAIN_REASON if chain is not None and m.tpot_s < chain else None
+
+
 def resolve(mset: MeasurementSet, cat: Catalogue,
             measured_ceiling: bool = True) -> tuple[MeasurementSet, dict[str, Hardware]]:
     """Keep the rows whose model, system and layout the catalogue accepts; count the others.
 
-    ``measured_ceiling`` also counts out the rows :func:`below_measured_ceiling` names (on by default;
-    off scores them, to compare).
+    ``measured_ceiling`` also counts out the rows the kernel tables' measurements contradict,
+    :func:`below_measured_ceiling` and :func:`below_kernel_chain` (on by default; off scores them, to compare).
+    The second reads the tables themselves: without pyarrow it is not applied, and ``KERNEL_CHAIN_UNCHECKED`` is
+    listed among the reasons with a count of 0 (no row is dropped for it).
 
     Returns:
         The kept rows (``model_name`` and ``system`` filled in; ``ep`` 1 on dense models) and
@@ -213,6 +240,7 @@ def resolve(mset: MeasurementSet, cat: Catalogue,
     """
     hardware: dict[str, Hardware] = {}
     kept, skipped = [], Counter()
+    chain = measured_ceiling and kernels.readable()
     for m in mset.rows:
         try:
             spec = model_spec(m.model)
@@ -227,9 +255,12 @@ def resolve(mset: MeasurementSet, cat: Catalogue,
             skipped[f"system '{m.system or m.gpu}' not in the catalogue"] += 1
             continue
         reason = check(m, spec, hardware[system]) or below_floor(m, spec, hardware[system]) \
-            or (below_measured_ceiling(m, spec, hardware[system]) if measured_ceiling else None)
+            or (below_measured_ceiling(m, spec, hardware[system]) if measured_ceiling else None) \
+            or (below_kernel_chain(m, spec, hardware[system]) if chain else None)
         if reason:
             skipped[reason] += 1
             continue
         kept.append(replace(m, model_name=spec.name, system=system, ep=m.ep if spec.moe is not None else 1))
+    if measured_ceiling and not chain and kept:
+        skipped[KERNEL_CHAIN_UNCHECKED] = 0  # (listed, not counted: the rows are kept)
     return mset.with_rows(kept, skipped), hardware
