@@ -66,7 +66,7 @@ import numpy as np  # noqa: E402
 from hardware.catalogue import Catalogue  # noqa: E402
 from models.catalogue import model as load_model  # noqa: E402
 from planner.budget import Budget  # noqa: E402
-from planner.calibration import decompose, joint, kernel_chain, measurements, screen  # noqa: E402
+from planner.calibration import decompose, joint, measurements, screen  # noqa: E402
 from planner.calibration import fit as cal  # noqa: E402
 from planner.engine.profile import engine, file_key  # noqa: E402
 from planner.engine.rates import rates  # noqa: E402
@@ -161,9 +161,7 @@ def screens_table(cat: Catalogue) -> str:
     rows, hardware, _ = silicon(cat, measured_ceiling=False)
     ratios = defaultdict(list)
     for m in rows:
-        spec, hw = screen.model_spec(m.model), hardware[m.system]
-        floor = screen.physical_floor(m, spec, hw)
-        chain = kernel_chain.step_floor_s(m, spec, hw, floor.running, floor.kv_read_s, floor.prompt_attention_s)
+        chain = screen.kernel_chain_s(m, screen.model_spec(m.model), hardware[m.system])
         if chain is not None:
             ratios[(m.model_name, m.system, m.engine)].append(m.tpot_s / chain)
     lines = ["| group | rows | below the floor | TPOT / floor, below | TPOT / floor, kept |",

@@ -37,6 +37,7 @@ from planner import quant
 from planner.calibration import kernels
 from planner.calibration.measurements import Measurement
 from planner.serving.gemms import dense_gemms
+from planner.serving.prompt_work import prompt_tokens_per_step
 
 # Kernel dtypes (gemm_perf's gemm_dtype) a compute dtype's GEMMs may run in, the faster counting.
 GEMM_DTYPES = {"bf16": ("bfloat16",), "fp8": ("fp8", "fp8_block"), "fp4": ("nvfp4",)}
@@ -103,15 +104,15 @@ def step_floor_s(m: Measurement, spec: ModelSpec, hw: Hardware, running: float, 
     """The measured-kernel floor of row ``m``'s average step (module docstring), or None where it does not apply.
 
     ``running``: the sequences decoding each step; ``kv_read_s``: their KV cache read per GPU at the nominal
-    bandwidth; ``prompt_attention_s``: one prompt's causal attention per GPU at the dense peak (both from
-    ``planner.calibration.screen.physical_floor``).
+    bandwidth; ``prompt_attention_s``: one prompt's causal attention per GPU at the dense peak (the three from
+    ``planner.calibration.screen.physical_floor``, whose ``kernel_chain_s`` passes them).
     """
     system = TABLE_SYSTEMS.get(hw.gpu.name)
     dtype = quant.mode(m.quant).compute_dtype
     if spec.moe is not None or m.pp != 1 or system is None or dtype not in GEMM_DTYPES \
             or m.tpot_s is None or m.ttft_s is None:
         return None
-    prompts = running / (m.osl - 1.0 + m.ttft_s / m.tpot_s)  # per step, Little's law (prompt_tokens_per_step)
+    prompts = float(prompt_tokens_per_step(running, 1, m.osl, m.tpot_s, m.ttft_s))  # a step's, by Little's law
     tokens = (running + prompts * m.isl) / m.dp  # rows of each attention group's GEMMs
     head_tokens = (running + prompts) / m.dp  # the LM head: decode tokens and each prompt's last token
     layers = spec.num_hidden_layers

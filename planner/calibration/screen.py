@@ -27,6 +27,7 @@ from planner.serving import parallel
 from planner.serving.layout import block_modes, layout
 from planner.serving.memory import weight_bytes_per_gpu
 from planner.serving.plan import Plan, PlanArrays
+from planner.serving.prompt_work import prompt_tokens_per_step
 from planner.serving.roofline import dense_read_bytes
 from planner.serving.shape import model_shape
 
@@ -105,7 +106,7 @@ class Floor:
         TPOT 9.74 ms carry ``64 / 111.5 = 0.574`` prompts a step. ``flop_scale`` stretches the FLOP
         time (peak over a slower rate: :func:`below_measured_ceiling`).
         """
-        prompts = batch / (osl - 1.0 + ttft_s / tpot_s)
+        prompts = float(prompt_tokens_per_step(batch, 1, osl, tpot_s, ttft_s))
         return max((self.step_flop_s + prompts * self.prompt_flop_s) * flop_scale, self.step_bytes_s)
 
 
@@ -220,9 +221,15 @@ def below_kernel_chain(m: Measurement, spec: ModelSpec, hw: Hardware) -> str | N
     tables and their all-reduces 5.3 ms: 14.1 ms with the KV read and the prompts' attention
     (tests/planner/calibration/test_kernel_chain.py).
     """
-    floor = physical_floor(m, spec, hw)
-    chain = kernel_chain.step_floor_s(m, spec, hw, floor.running, floor.kv_read_s, floor.prompt_attention_s)
+    chain = kernel_chain_s(m, spec, hw)
     return KERNEL_CHAIN_REASON if chain is not None and m.tpot_s < chain else None
+
+
+def kernel_chain_s(m: Measurement, spec: ModelSpec, hw: Hardware) -> float | None:
+    """Row ``m``'s measured-kernel floor (``planner.calibration.kernel_chain.step_floor_s`` of its running
+    sequences, KV read and prompt attention as :func:`physical_floor` has them); None where it does not apply."""
+    floor = physical_floor(m, spec, hw)
+    return kernel_chain.step_floor_s(m, spec, hw, floor.running, floor.kv_read_s, floor.prompt_attention_s)
 
 
 def resolve(mset: MeasurementSet, cat: Catalogue,
