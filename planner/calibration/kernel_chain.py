@@ -51,16 +51,16 @@ def _gemms(system: str, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     """(m, n, k, seconds) of every GEMM shape measured on ``system`` in ``dtype``'s kernel dtypes, fastest of all
     engines and kernels per shape."""
     frames = kernels.load("gemm_perf", system, columns=["gemm_dtype", "m", "n", "k"])
-    shapes: dict[tuple, float] = {}
-    for f in frames:
-        keep = np.isin(f["gemm_dtype"], GEMM_DTYPES[dtype])
-        for m, n, k, t in zip(f["m"][keep], f["n"][keep], f["k"][keep], f["latency_s"][keep]):
-            key = (float(m), float(n), float(k))
-            shapes[key] = min(t, shapes.get(key, np.inf))
-    if not shapes:
-        return (np.empty(0),) * 4
-    m, n, k = (np.array(v) for v in zip(*shapes))
-    return m, n, k, np.array(list(shapes.values()))
+    keep = [np.isin(f["gemm_dtype"], GEMM_DTYPES[dtype]) for f in frames]
+    m, n, k, t = (np.concatenate([np.asarray(f[c], dtype=float)[w] for f, w in zip(frames, keep)])
+                  for c in ("m", "n", "k", "latency_s"))
+    if not t.size:
+        return m, n, k, t
+    order = np.lexsort((t, k, n, m))  # by shape, fastest first
+    m, n, k, t = m[order], n[order], k[order], t[order]
+    first = np.ones(t.size, dtype=bool)
+    first[1:] = (m[1:] != m[:-1]) | (n[1:] != n[:-1]) | (k[1:] != k[:-1])
+    return m[first], n[first], k[first], t[first]
 
 
 @cache
