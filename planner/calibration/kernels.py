@@ -37,13 +37,14 @@ def _pyarrow():
     return pq
 
 
-def readable() -> bool:
-    """Whether the tables can be read here (pyarrow installed)."""
+def readable(root: Path = KERNELS_DIR) -> bool:
+    """Whether the tables can be read here: pyarrow installed and the tables' folder present (a checkout, or a
+    plain install run from one)."""
     try:
         _pyarrow()
     except PlannerError:
         return False
-    return True
+    return root.is_dir()
 
 
 def paths(table: str, system: str | None = None, engine: str | None = None,

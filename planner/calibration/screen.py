@@ -207,9 +207,9 @@ def below_measured_ceiling(m: Measurement, spec: ModelSpec, hw: Hardware) -> str
 
 KERNEL_CHAIN_REASON = ("TPOT below the measured-kernel floor (the step's own GEMMs, all-reduces and attention one "
                        "after another, each at the fastest time the kernel tables measured)")
-# Listed with a count of 0 where pyarrow is missing: the rows are kept, unchecked against that floor.
-KERNEL_CHAIN_UNCHECKED = ("measured-kernel floor not applied (reading the kernel tables needs pyarrow: "
-                          "pip install '.[calibrate]')")
+# Listed with a count of 0 where the tables cannot be read: the rows are kept, unchecked against that floor.
+KERNEL_CHAIN_UNCHECKED = ("measured-kernel floor not applied (it reads calibration/kernels/ of a checkout, with "
+                          "pyarrow: pip install '.[calibrate]')")
 
 
 def below_kernel_chain(m: Measurement, spec: ModelSpec, hw: Hardware) -> str | None:
@@ -238,8 +238,8 @@ def resolve(mset: MeasurementSet, cat: Catalogue,
 
     ``measured_ceiling`` also counts out the rows the kernel tables' measurements contradict,
     :func:`below_measured_ceiling` and :func:`below_kernel_chain` (on by default; off scores them, to compare).
-    The second reads the tables themselves: without pyarrow it is not applied, and ``KERNEL_CHAIN_UNCHECKED`` is
-    listed among the reasons with a count of 0 (no row is dropped for it).
+    The second reads the tables themselves: without pyarrow or the tables' folder it is not applied, and
+    ``KERNEL_CHAIN_UNCHECKED`` is listed among the reasons with a count of 0 (no row is dropped for it).
 
     Returns:
         The kept rows (``model_name`` and ``system`` filled in; ``ep`` 1 on dense models) and

@@ -102,3 +102,7 @@ def test_without_pyarrow_the_screen_is_listed_not_applied(monkeypatch):
     monkeypatch.undo()
     kept, _ = screen.resolve(rows, Catalogue())
     assert not kept.rows and kept.skipped == {screen.KERNEL_CHAIN_REASON: 1}
+
+
+def test_readable_needs_the_tables_folder(tmp_path):
+    assert kernels.readable() and not kernels.readable(tmp_path / "no-such-folder")
