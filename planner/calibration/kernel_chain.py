@@ -36,11 +36,13 @@ from models.spec import ModelSpec
 from planner import quant
 from planner.calibration import kernels
 from planner.calibration.measurements import Measurement
+from planner.engine.kernels.gemm import DTYPE_PEAK
 from planner.serving.gemms import dense_gemms
 from planner.serving.prompt_work import prompt_tokens_per_step
 
-# Kernel dtypes (gemm_perf's gemm_dtype) a compute dtype's GEMMs may run in, the faster counting.
-GEMM_DTYPES = {"bf16": ("bfloat16",), "fp8": ("fp8", "fp8_block"), "fp4": ("nvfp4",)}
+# Kernel dtypes (gemm_perf's gemm_dtype) a compute dtype's GEMMs may run in, the faster counting: those whose
+# datasheet peak is that dtype's (the GEMM curve's DTYPE_PEAK; bf16: bfloat16, fp8: fp8 and fp8_block, fp4: nvfp4).
+GEMM_DTYPES = {peak: tuple(t for t, p in DTYPE_PEAK.items() if p == peak) for peak in set(DTYPE_PEAK.values())}
 ALLREDUCE_DTYPES = ("bfloat16", "half")  # the engines all-reduce 16-bit activations
 TABLE_SYSTEMS = {gpu: system for system, gpu in kernels.SYSTEM_GPUS.items()}  # catalogue GPU -> table system
 ALL_REDUCES_PER_LAYER = 2  # after attention's O GEMM and after the MLP's down GEMM

@@ -217,6 +217,8 @@ def _pair(name: str, value) -> tuple[int, int] | None:
         raise FieldError(name, f"must be a pair [smallest, largest] (got {value!r})")
     low, high = (_PAIR(f"{name}.{i}", v) for i, v in enumerate(value))
     return low, high
+
+
 def file_key(field: str) -> str:
     """A field's key in a profile file: overheads are written in microseconds (``step_overhead_s`` is
     ``step_overhead_us``), every other field as it is named."""
