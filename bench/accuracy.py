@@ -54,7 +54,7 @@ import json
 import math
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 # Python puts this script's folder first on sys.path, where bench/planner.py would shadow the
@@ -64,9 +64,11 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import numpy as np  # noqa: E402
 
 from hardware.catalogue import Catalogue  # noqa: E402
+from hardware.errors import CatalogueError  # noqa: E402
 from models.catalogue import model as load_model  # noqa: E402
+from models.errors import ModelError  # noqa: E402
 from planner.budget import Budget  # noqa: E402
-from planner.calibration import decompose, joint, measurements, screen  # noqa: E402
+from planner.calibration import decompose, joint, kernels, measurements, screen  # noqa: E402
 from planner.calibration import fit as cal  # noqa: E402
 from planner.engine.profile import engine, file_key  # noqa: E402
 from planner.engine.rates import rates  # noqa: E402
@@ -146,6 +148,43 @@ def silicon_table(rows, pred: cal.Predictions) -> str:
     return "\n".join(lines)
 
 
+# Streamed output tokens/s of one instance (concurrency / measured TPOT): the bins of ttft_rate_table.
+RATE_BINS = (0.0, 2_000.0, 6_000.0, 10_000.0, 20_000.0, math.inf)
+
+
+def collection(sweep: str | None) -> str:
+    """Which of the file's three collections a run's campaign (``Measurement.sweep``) comes from: a results
+    database's configurations (``config_id=``), the per-file collection (``source_file=`` a path), or the dated
+    CSVs (``source_file=`` a dated file name)."""
+    if sweep is None:
+        return "none recorded"
+    if sweep.startswith("config_id="):
+        return "database configurations"
+    return "per-file collection" if "/" in sweep.partition(", ")[0] else "dated CSVs"
+
+
+def ttft_rate_table(rows, pred: cal.Predictions) -> str:
+    """Measured over predicted TTFT (median, and runs) by collection, engine and the instance's streamed output
+    tokens/s, unsaturated runs with both measurements (markdown)."""
+    meas = cal.measured(rows)
+    cells = defaultdict(list)
+    for i, m in enumerate(rows):
+        if saturated(m) or not (meas.ttft_s[i] > 0 and meas.tpot_s[i] > 0):
+            continue
+        rate = m.batch / meas.tpot_s[i]
+        k = next(b for b in range(len(RATE_BINS) - 1) if rate < RATE_BINS[b + 1])
+        cells[(collection(m.sweep), m.engine, k)].append(meas.ttft_s[i] / pred.ttft_s[i])
+    labels = [f"{lo / 1e3:g}-{hi / 1e3:g}k" if math.isfinite(hi) else f">= {lo / 1e3:g}k"
+              for lo, hi in zip(RATE_BINS, RATE_BINS[1:])]
+    lines = ["| collection / engine | " + " | ".join(f"{b} tok/s" for b in labels) + " |",
+             "|---|" + "---:|" * len(labels)]
+    for key in sorted({k[:2] for k in cells}):
+        row = [cells.get((*key, b)) for b in range(len(labels))]
+        lines.append(f"| {' / '.join(key)} | " + " | ".join(
+            f"{np.median(c):.2f} ({len(c)})" if c else "-" for c in row) + " |")
+    return "\n".join(lines)
+
+
 def decomposition_table(rows, pred: cal.Predictions) -> str:
     """``decompose.by_group`` of the rows as a markdown table."""
     groups = decompose.by_group(decompose.configurations(rows, pred.tpot_s, pred.ttft_s))
@@ -174,6 +213,35 @@ def screens_table(cat: Catalogue) -> str:
         kept = [r for r in ratios[key] if r >= 1.0]
         lines.append(f"| {' / '.join(key)} | {len(ratios[key])} | {len(below)} | {span(below)} | {span(kept)} |")
     return "\n".join(lines)
+
+
+def campaigns_table(cat: Catalogue) -> str:
+    """Every campaign (``Measurement.sweep``) with a run below a physical floor: its runs below one, the others,
+    and whether ``screen.discredited_sweeps`` counts it out whole (markdown)."""
+    mset = measurements.read(CALIBRATION / "silicon_calibration.csv")
+    below, passed = Counter(), Counter()
+    for m in mset.rows:
+        try:
+            spec, hw = screen.model_spec(m.model), cat.hardware(m.system)
+        except (ModelError, CatalogueError):
+            continue
+        if screen.check(m, spec, hw) is None:
+            (below if screen.floor_reason(m, spec, hw, chain=kernels.readable()) else passed)[m.sweep] += 1
+    gone = screen.discredited_sweeps(below, passed)
+    lines = ["| campaign (source, model, engine, system) | runs below a floor | runs above | counted out whole |",
+             "|---|---:|---:|---|"]
+    lines += [f"| {short_sweep(s)} | {below[s]} | {passed[s]} | {'yes' if s in gone else 'no'} |"
+              for s in sorted(below, key=str)]
+    return "\n".join(lines)
+
+
+def short_sweep(sweep: str | None) -> str:
+    """A campaign's name without the collector's home folder: ``.../h200_sxm/vllm/0.12.0/FILE.csv, ...``."""
+    if sweep is None:
+        return "(none recorded)"
+    source, _, rest = sweep.partition(", ")
+    folders = source.split("/")
+    return (f"{folders[0].split('=')[0]}=.../{'/'.join(folders[-4:])}" if len(folders) > 4 else source) + f", {rest}"
 
 
 def overall(rows, pred) -> cal.Report:
@@ -408,6 +476,9 @@ def main(argv=None) -> int:
                              "(screen.below_measured_ceiling, screen.below_kernel_chain)")
     parser.add_argument("--decompose", action="store_true",
                         help="print only TPOT split into the decode step and the cost of a prompt token")
+    parser.add_argument("--ttft-by-rate", action="store_true",
+                        help="print only measured over predicted TTFT by collection, engine and the instance's "
+                             "streamed output tokens/s")
     parser.add_argument("--screens", action="store_true",
                         help="print only each group's rows against the measured-kernel floor "
                              "(screen.below_kernel_chain)")
@@ -422,6 +493,8 @@ def main(argv=None) -> int:
     if args.screens:
         print("## Measured-kernel floor: each group's measured TPOT over its own kernels' time\n")
         print(screens_table(cat))
+        print("\n## Campaigns with a run below a physical floor (screen.discredited_sweeps)\n")
+        print(campaigns_table(cat))
         return 0
     rows, hardware, skipped = silicon(cat, measured_ceiling=not args.no_measured_screen)
     table = {name: engine(name) for name in ("default", *ENGINES)}
@@ -430,6 +503,10 @@ def main(argv=None) -> int:
     if args.decompose:
         print("## TPOT split: the decode step and the cost of a prompt token (shipped defaults)\n")
         print(decomposition_table(rows, pred))
+        return 0
+    if args.ttft_by_rate:
+        print("## Measured / predicted TTFT by collection, engine and streamed output tokens/s (median, runs)\n")
+        print(ttft_rate_table(rows, pred))
         return 0
     print(f"# rackplan accuracy ({len(rows)} silicon rows scored in {time.perf_counter() - t0:.1f} s)\n")
     print("## silicon_calibration.csv (aggregated serving)\n")

@@ -11,6 +11,7 @@ Usage::
 
     python bench/kernel_fits.py          # the table quoted in docs/accuracy.md
     python bench/kernel_fits.py --fit    # refit, print the parameters, then the table
+    python bench/kernel_fits.py --moe-by-ep  # the MoE curve over measured, by expert-parallel size and tokens
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ from planner.calibration import kernel_fits  # noqa: E402
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit", action="store_true", help="refit every curve and print its parameters")
+    parser.add_argument("--moe-by-ep", action="store_true",
+                        help="print only the MoE curve over the measured latency by expert-parallel size and tokens")
     args = parser.parse_args(argv)
+    if args.moe_by_ep:
+        from planner.calibration.kernel_fits import moe
+
+        print(moe.by_ep_markdown())
+        return 0
     if args.fit:
         for name, module in kernel_fits.modules():
             print(f"# {name}: fitted parameters")

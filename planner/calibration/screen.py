@@ -240,13 +240,15 @@ def resolve(mset: MeasurementSet, cat: Catalogue,
     :func:`below_measured_ceiling` and :func:`below_kernel_chain` (on by default; off scores them, to compare).
     The second reads the tables themselves: without pyarrow or the tables' folder it is not applied, and
     ``KERNEL_CHAIN_UNCHECKED`` is listed among the reasons with a count of 0 (no row is dropped for it).
+    Then a campaign (:attr:`Measurement.sweep`) more of whose rows broke one of these floors than passed
+    them is counted out whole (:data:`SWEEP_REASON`, :func:`discredited_sweeps`).
 
     Returns:
         The kept rows (``model_name`` and ``system`` filled in; ``ep`` 1 on dense models) and
         the hardware of each system used.
     """
     hardware: dict[str, Hardware] = {}
-    kept, skipped = [], Counter()
+    kept, skipped, floored = [], Counter(), Counter()
     chain = measured_ceiling and kernels.readable()
     for m in mset.rows:
         try:
@@ -261,13 +263,46 @@ def resolve(mset: MeasurementSet, cat: Catalogue,
         except CatalogueError:
             skipped[f"system '{m.system or m.gpu}' not in the catalogue"] += 1
             continue
-        reason = check(m, spec, hardware[system]) or below_floor(m, spec, hardware[system]) \
-            or (below_measured_ceiling(m, spec, hardware[system]) if measured_ceiling else None) \
-            or (below_kernel_chain(m, spec, hardware[system]) if chain else None)
+        reason = check(m, spec, hardware[system])
         if reason:
             skipped[reason] += 1
             continue
+        reason = floor_reason(m, spec, hardware[system], measured_ceiling, chain)
+        if reason:
+            skipped[reason] += 1
+            floored[m.sweep] += 1
+            continue
         kept.append(replace(m, model_name=spec.name, system=system, ep=m.ep if spec.moe is not None else 1))
+    gone = discredited_sweeps(floored, Counter(m.sweep for m in kept))
+    if gone:
+        skipped[SWEEP_REASON] += sum(1 for m in kept if m.sweep in gone)
+        kept = [m for m in kept if m.sweep not in gone]
     if measured_ceiling and not chain and kept:
         skipped[KERNEL_CHAIN_UNCHECKED] = 0  # (listed, not counted: the rows are kept)
     return mset.with_rows(kept, skipped), hardware
+
+
+def floor_reason(m: Measurement, spec: ModelSpec, hw: Hardware, measured_ceiling: bool = True,
+                 chain: bool = True) -> str | None:
+    """The first physical floor row ``m`` breaks (None when none): :func:`below_floor`, then where asked
+    :func:`below_measured_ceiling` and :func:`below_kernel_chain` (which needs ``kernels.readable()``)."""
+    return below_floor(m, spec, hw) or (below_measured_ceiling(m, spec, hw) if measured_ceiling else None) \
+        or (below_kernel_chain(m, spec, hw) if chain else None)
+
+
+SWEEP_REASON = ("campaign discredited: most of its runs are faster than a physical floor, so its runs timed other "
+                "work than they record")
+
+
+def discredited_sweeps(floored: Counter, passed: Counter) -> set[str]:
+    """The campaigns (:attr:`Measurement.sweep`, ``None`` aside) more of whose rows broke a physical floor
+    (:func:`below_floor`, :func:`below_measured_ceiling`, :func:`below_kernel_chain`) than passed them.
+
+    Every floor is a lower bound on what the described run can take, so a row below one timed other work
+    than its file records (fewer prompt tokens, a warm prefix cache, another batch). When most of a
+    campaign's rows show it, its other rows came from the same method and only happen to sit above floors
+    that are not tight: they are no evidence either. E.g. the collection's Llama-3.1-8B FP8 / H200 / vLLM
+    file: 12 of its 21 runs are below a floor, and the 9 others measure TTFTs of 111-121 ms for 96-128
+    requests of 4,000 tokens, without the queue every other campaign of that engine shows.
+    """
+    return {s for s, n in floored.items() if s is not None and n > passed.get(s, 0)}

@@ -216,3 +216,32 @@ def score() -> list[Score]:
             out.append(make_score("moe", label, f["system"], f["engine"], predictions(rows, own),
                                   rows["latency_s"]))
     return out
+
+
+# Token bands of by_ep_markdown: 1-256, 257-1,024, 1,025-4,096 and 4,097-16,384 tokens per step.
+EP_TOKEN_BINS = (1, 257, 1025, 4097, 16385)
+
+
+def by_ep_markdown() -> str:
+    """The planner's curve (each dtype's, all kernels) over the measured latency, median by expert-parallel size and
+    tokens per step, over every system's and engine's ``FIT_DISTRIBUTION`` rows without tensor-parallel expert
+    shards (``moe_tp_size`` 1), as a markdown table; below 1 the curve is faster than the kernel."""
+    ratios: dict = {}
+    for f in frames():
+        rows = _subset(f, (f["distribution"] == FIT_DISTRIBUTION) & (f["moe_tp_size"] == 1))
+        ratio = predictions(rows, own_kernel=False) / rows["latency_s"]
+        band = np.searchsorted(EP_TOKEN_BINS, rows["num_tokens"], side="right") - 1
+        for ep in np.unique(rows["moe_ep_size"]):
+            for b in range(len(EP_TOKEN_BINS) - 1):
+                picked = ratio[(rows["moe_ep_size"] == ep) & (band == b)]
+                ratios.setdefault((int(ep), b), []).append(picked)
+    eps = sorted({ep for ep, _ in ratios})
+    labels = [f"{lo:,}-{hi - 1:,}" for lo, hi in zip(EP_TOKEN_BINS, EP_TOKEN_BINS[1:])]
+    lines = ["| tokens per step | " + " | ".join(f"ep {ep}" for ep in eps) + " |", "|---|" + "---:|" * len(eps)]
+    for b, label in enumerate(labels):
+        cells = []
+        for ep in eps:
+            values = np.concatenate(ratios.get((ep, b), [np.empty(0)]))
+            cells.append(f"{np.median(values):.2f}" if values.size else "-")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -3,15 +3,17 @@
 Measured with the shipped defaults (bench/accuracy.py, docs/accuracy.md) on the kernel-curve cost
 model (GEMMs, attention, MoE layers and collectives timed by curves fitted to measured kernels; the
 end-to-end fit keeps only engine behaviour: overlap, step/kernel/sequence overheads, eager prompt
-iterations, TTFT wait and fixed cost), on the 1,142 rows the screens keep: TPOT MAPE 9.96 % overall
-(9.7 % on the fitted families, 11.1 % on the held-out Llama family), TTFT MAPE 23.7 % (median 11.9 %),
-published median 9.0 %. Of the issue's goals (TPOT <= 10 %, TTFT <= 20 %, published <= 12 %) TPOT and the
+iterations, TTFT wait and fixed cost), on the 1,132 rows the screens keep: TPOT MAPE 9.5 % overall
+(9.7 % on the fitted families, 8.6 % on the held-out Llama family), TTFT MAPE 20.8 % (median 11.5 %),
+published median 8.4 %. Of the issue's goals (TPOT <= 10 %, TTFT <= 20 %, published <= 12 %) TPOT and the
 published median are met, TTFT is not; these tests pin today's levels with a little headroom, so that a change
 that loses accuracy fails. The data ship in the repository (calibration/, see its README), so these tests run
 on a bare clone.
 """
 
 import importlib.util
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -61,60 +63,88 @@ def test_rows_scored_and_skipped(silicon):
     # 121.73 ms, TPOT 9.74 ms: 17.65 TFLOP a step, 10.52 ms at the 1,677.6 TFLOP/s the kernel tables
     # measured, screen.below_measured_ceiling) and 15 whose TPOT is shorter than their own kernels took
     # (screen.below_kernel_chain: 11 more Llama-3.1-8B FP8 / H200 / vLLM runs, 2 Qwen3-32B FP8 / H100 / vLLM,
-    # 2 Qwen3-32B FP8 / H100 / TensorRT-LLM; python bench/accuracy.py --screens) are counted out; 1,142
+    # 2 Qwen3-32B FP8 / H100 / TensorRT-LLM; python bench/accuracy.py --screens) are counted out, and with them
+    # the 10 other runs of the two campaigns most of whose runs these floors count out (screen.discredited_sweeps:
+    # the Llama file's 9 others of 21, the Qwen3-32B / H100 / vLLM qwen3_32b.csv file's 1 other of 3); 1,132
     # scored, of which 17 saturated runs are reported apart.
     assert skipped == {"disaggregated run (prefill and decode pools measured together)": 293,
                        "layout wider than the scale-up domain": 132,
                        "recorded silicon_concurrency differs from batch_size x attention_dp_size": 23,
                        "TPOT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)": 1,
-                       acc.screen.MEASURED_CEILING_REASON: 1, acc.screen.KERNEL_CHAIN_REASON: 15}
-    assert len(rows) == 1142 and sum(acc.saturated(m) for m in rows) == 17
+                       acc.screen.MEASURED_CEILING_REASON: 1, acc.screen.KERNEL_CHAIN_REASON: 15,
+                       acc.screen.SWEEP_REASON: 10}
+    assert len(rows) == 1132 and sum(acc.saturated(m) for m in rows) == 17
     groups = {}
     for m in rows:
         groups[(m.model_name, m.system, m.engine)] = groups.get((m.model_name, m.system, m.engine), 0) + 1
-    assert groups[("llama-3.1-8b", "hgx-h200", "vllm")] == 9  # of 21 measured: 12 counted out above
+    assert ("llama-3.1-8b", "hgx-h200", "vllm") not in groups  # all 21 measured: 12 below a floor, then their campaign
 
 
 def test_fitted_families_tpot(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m) and acc.family(m.model_name) != acc.HELD_OUT_FAMILY)
-    assert tpot.n == 893
-    assert tpot.mape <= 10.5 and tpot.median <= 8.5  # measured 9.68 / 7.83
-    assert ttft.median <= 11.0 and ttft.mape <= 18.5  # measured 9.7 / 17.1
+    assert tpot.n == 892
+    assert tpot.mape <= 10.5 and tpot.median <= 8.5  # measured 9.7 / 7.8
+    assert ttft.median <= 11.0 and ttft.mape <= 18.5  # measured 9.5 / 17.0
 
 
 def test_held_out_family(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m) and acc.family(m.model_name) == acc.HELD_OUT_FAMILY)
-    assert tpot.n == 232
-    assert tpot.median <= 8.0 and tpot.mape <= 12.0  # measured 7.2 / 11.1
-    assert ttft.mape <= 52.0  # measured 49.0 (Llama-3.1-8B / H200 / vLLM's 9 runs: +59 % TPOT, +419 % TTFT)
+    assert tpot.n == 223
+    assert tpot.median <= 7.0 and tpot.mape <= 9.5  # measured 6.2 / 8.6
+    assert ttft.mape <= 39.0  # measured 36.2 (TensorRT-LLM / H100 35.4, SGLang / H200 39.1)
 
 
 def test_overall(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m))
-    assert tpot.mape <= 10.0  # measured 9.96: the issue's goal
-    assert ttft.median <= 13.0  # measured 11.9
-    assert ttft.mape <= 25.0  # measured 23.7
+    assert tpot.mape <= 10.0  # measured 9.5: the issue's goal
+    assert ttft.median <= 12.5  # measured 11.5
+    assert ttft.mape <= 22.0  # measured 20.8
 
 
 def test_published_max_throughput_goal():
     from hardware.catalogue import Catalogue
 
     _, median, skipped = acc.published(Catalogue())
-    assert median <= 12.0  # the issue's goal; measured 9.0 over 22 comparable points
+    assert median <= 12.0  # the issue's goal; measured 8.4 over 22 comparable points
     assert len(skipped) == 13  # speculative decoding, disaggregation, variable-length datasets
 
 
-def test_llama_8b_h200_vllm_osl_100_rows_are_below_their_own_kernels(silicon):
+def test_llama_8b_h200_vllm_runs_below_their_own_kernels_take_their_campaign(silicon):
     # The group the model missed most (+111 % TPOT when scored whole): e.g. Llama-3.1-8B FP8, tp 1, 112 sequences
     # of 1,000 + 100 tokens, measured TPOT 11.25 ms. By Little's law its steps carry 112 / (99 + 71.91 / 11.25)
     # = 1.063 prompts, 112 + 1,063 = 1,175 tokens; their GEMMs alone took 10.4 ms in the kernel tables, with
     # the KV read and the prompts' attention 12.1 ms (planner.calibration.kernel_chain): more than the step
     # measured, so the run did not do the work it describes and is counted out. The group's SGLang runs (the
     # same collection, model, GPU and lengths) all measure at least 1.49x their floor.
-    rows, _, _, _ = silicon
-    kept = {(m.tp, m.batch, m.isl, m.osl) for m in rows
-            if (m.model_name, m.system, m.engine) == ("llama-3.1-8b", "hgx-h200", "vllm")}
+    # The floors alone keep 9 of the file's 21 runs: one GPU's 8,000 / 100 at 16 requests (1.40x its floor) and
+    # the runs of 500-2,000 out but one. 12 below, 9 above: the campaign is counted out whole
+    # (screen.discredited_sweeps), so none is scored.
+    from hardware.catalogue import Catalogue
+    from planner.calibration import measurements, screen
+
+    file = measurements.read(Path(BENCH).parents[1] / "calibration" / "silicon_calibration.csv")
+    runs = [m for m in file.rows if "Llama-3.1-8B" in m.model and m.system == "hgx-h200" and m.engine == "vllm"]
+    assert len(runs) == 21 and len({m.sweep for m in runs}) == 1
+    alone = screen.resolve(file.with_rows([replace(m, sweep=None) for m in runs]), Catalogue())[0].rows
+    kept = {(m.tp, m.batch, m.isl, m.osl) for m in alone}
     assert (1, 112, 1000, 100) not in kept
-    # the 9 kept: one GPU's 8,000 / 100 at 16 requests (1.40x its floor) and the runs of 500-2,000 out but one
     assert sorted(osl for *_, osl in kept) == [100, 500, 500, 500, 1000, 1000, 1000, 2000, 2000]
     assert (1, 16, 8000, 100) in kept and (4, 128, 8000, 500) not in kept
+    whole = screen.resolve(file.with_rows(runs), Catalogue())[0]
+    assert whole.rows == () and whole.skipped[screen.SWEEP_REASON] == 9
+    rows, _, _, _ = silicon
+    assert not [m for m in rows if (m.model_name, m.system, m.engine) == ("llama-3.1-8b", "hgx-h200", "vllm")]
+
+
+def test_ttft_by_rate_bins_every_scored_run(silicon):
+    # Each unsaturated run with both measurements lands in one cell: the cells' counts add up to the 1,115 scored
+    # runs (every silicon run measures both), and the collection is read off the campaign's provenance.
+    rows, pred, _, _ = silicon
+    table = acc.ttft_rate_table(rows, pred)
+    counts = [int(c) for c in re.findall(r"\((\d+)\)", table)]
+    assert sum(counts) == 1115
+    assert acc.collection("config_id=88, deepseek-ai/DeepSeek-V3, sglang, b200_sxm") == "database configurations"
+    assert acc.collection("source_file=/d/h100_sxm/trtllm/1.0.0rc3/llama.csv, m, trtllm, h100_sxm") == \
+        "per-file collection"
+    assert acc.collection("source_file=2026-04-06.csv, openai/gpt-oss-120b, vllm, h200_sxm") == "dated CSVs"
+    assert acc.collection(None) == "none recorded"

@@ -42,3 +42,18 @@ def test_non_gated_shapes_take_two_matrices():
             "inter_size": np.array([2688, 5120, 5120]), "topk": np.array([22, 22, 8]),
             "num_experts": np.array([512, 512, 512])}
     assert fit.matrices(rows).tolist() == [2.0, 2.0, 3.0]
+
+
+@pytest.mark.slow
+def test_by_ep_table_pins_the_routing_skew():
+    """bench/kernel_fits.py --moe-by-ep (docs/accuracy.md): the planner's curve over measured, median per EP size
+    and token band, whole experts. Decode-sized steps (1-256 tokens) within 10 % at every EP size (0.91-1.03 as
+    shipped); from 4,097 tokens the Poisson imbalance has vanished and the curve runs fast across EP 16-64
+    (0.77-0.78), the optimism docs/accuracy.md names."""
+    lines = fit.by_ep_markdown().splitlines()
+    eps = [int(c.split()[1]) for c in lines[0].strip("|").split("|")[1:]]
+    rows = {line.split("|")[1].strip(): [float(c) for c in line.strip("|").split("|")[1:]] for line in lines[2:]}
+    assert eps == [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    assert all(0.9 <= r <= 1.1 for r in rows["1-256"])
+    large = dict(zip(eps, rows["4,097-16,384"]))
+    assert all(large[ep] < 0.85 for ep in (16, 32, 64)) and large[1] > 1.0

@@ -22,7 +22,7 @@ from planner.serving.workload import Workload
 
 
 def test_shipped_ranges():
-    assert engine("vllm").measured_batch == (4, 144) and engine("vllm").measured_context_tokens == (1152, 10000)
+    assert engine("vllm").measured_batch == (4, 128) and engine("vllm").measured_context_tokens == (1152, 9216)
     assert engine("trtllm").measured_batch == (1, 384) and engine("sglang").measured_batch == (4, 512)
     assert engine("default").measured_batch is None  # neutral engine: nothing measured, nothing flagged
     steps = {name: engine(name).measured_tokens_per_step for name in ("vllm", "trtllm", "sglang", "default")}
@@ -46,14 +46,14 @@ def test_tokens_per_step_by_hand():
 
 def test_flags_name_the_numbers():
     vllm = engine("vllm")
-    inside = Workload(isl=1024, osl=1024)  # 2,048 tokens, within 1,152-10,000
-    assert outside_measured_range(vllm, inside, Plan(batch=144)) == []
-    assert outside_measured_range(vllm, inside, Plan(batch=145)) == [
-        "batch 145 outside the 4-144 sequences per instance vllm was measured at"]
+    inside = Workload(isl=1024, osl=1024)  # 2,048 tokens, within 1,152-9,216
+    assert outside_measured_range(vllm, inside, Plan(batch=128)) == []
+    assert outside_measured_range(vllm, inside, Plan(batch=129)) == [
+        "batch 129 outside the 4-128 sequences per instance vllm was measured at"]
     # 1,024 + 1 = 1,025 tokens: below the shortest measured 1,152; batch 3 below 4
     flags = outside_measured_range(vllm, Workload(isl=1024, osl=1), Plan(batch=3))
-    assert flags == ["batch 3 outside the 4-144 sequences per instance vllm was measured at",
-                     "context 1,025 tokens outside the 1,152-10,000 (isl + osl) vllm was measured at"]
+    assert flags == ["batch 3 outside the 4-128 sequences per instance vllm was measured at",
+                     "context 1,025 tokens outside the 1,152-9,216 (isl + osl) vllm was measured at"]
     assert outside_measured_range(engine("default"), inside, Plan(batch=4096)) == []
 
 

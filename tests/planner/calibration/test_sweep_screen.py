@@ -1,0 +1,75 @@
+"""A campaign most of whose runs break a physical floor is counted out whole (screen.discredited_sweeps)."""
+
+from collections import Counter
+
+from hardware.catalogue import Catalogue
+from planner.calibration import measurements, screen
+from planner.calibration.measurements import Measurement, MeasurementSet
+
+CAT = Catalogue()
+
+
+def _run(batch, isl, osl, tpot_ms, ttft_ms, sweep="h200 vllm llama file"):
+    # Llama-3.1-8B FP8 on one H200 under vLLM, as the shipped file's collection measured it.
+    return Measurement(line=2, label=f"{batch}x{isl}/{osl}", model="llama-3.1-8b", system="hgx-h200", gpu=None,
+                       engine="vllm", tp=1, pp=1, ep=1, dp=1, batch=batch, quant="fp8", kv_quant="fp8", isl=isl,
+                       osl=osl, tpot_s=tpot_ms / 1e3, ttft_s=ttft_ms / 1e3, tok_per_gpu=None, sweep=sweep)
+
+
+# Below the measured-rate floor: 64 x 2,000 / 100 at TPOT 9.74 ms, TTFT 121.73 ms needs 10.52 ms at the fastest FP8
+# GEMM ever measured on an H200 (tests/planner/calibration/test_ceilings.py, test_counted_out_row).
+MEASURED_RATE = (64, 2000, 100, 9.74, 121.73)
+# Below the datasheet floor: a 1.0 ms step cannot read the 8.03 GB of FP8 weights (1.67 ms at 4.8 TB/s).
+DATASHEET = (64, 2000, 100, 1.0, 121.73)
+# Above every floor (kept in the shipped file): 96 x 4,000 / 500 at 17.11 / 120.93 ms and 128 x 4,000 / 1,000 at
+# 21.99 / 114.96 ms.
+KEPT = ((96, 4000, 500, 17.11, 120.93), (128, 4000, 1000, 21.99, 114.96))
+
+
+def _resolve(*runs, **options):
+    return screen.resolve(MeasurementSet(path="hand.csv", kind="silicon", rows=tuple(runs), skipped={}), CAT,
+                          **options)[0]
+
+
+def test_majority_below_a_floor_counts_the_campaign_out():
+    # 2 of 3 below a floor (one the datasheet's, one the measured rate's): the third goes too.
+    kept = _resolve(_run(*MEASURED_RATE), _run(*DATASHEET), _run(*KEPT[0]))
+    assert kept.rows == ()
+    assert kept.skipped == {screen.MEASURED_CEILING_REASON: 1, screen.SWEEP_REASON: 1,
+                            "TPOT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)": 1}
+
+
+def test_minority_below_a_floor_keeps_the_others():
+    # 1 of 3 below: the two others stay; so do runs without a campaign (the simple format), whatever their floors.
+    kept = _resolve(_run(*MEASURED_RATE), _run(*KEPT[0]), _run(*KEPT[1]))
+    assert [m.batch for m in kept.rows] == [96, 128] and kept.skipped == {screen.MEASURED_CEILING_REASON: 1}
+    kept = _resolve(_run(*MEASURED_RATE, sweep=None), _run(*DATASHEET, sweep=None), _run(*KEPT[0], sweep=None))
+    assert [m.batch for m in kept.rows] == [96]
+
+
+def test_only_the_floors_applied_count():
+    # Without the kernel-table screens the measured-rate run is kept: 1 of 3 below, nothing else goes.
+    kept = _resolve(_run(*MEASURED_RATE), _run(*DATASHEET), _run(*KEPT[0]), measured_ceiling=False)
+    assert [m.batch for m in kept.rows] == [64, 96]
+
+
+def test_discredited_sweeps_is_a_strict_majority():
+    floored = Counter({"a": 2, "b": 1, "c": 3, None: 5})
+    passed = Counter({"a": 1, "b": 1, None: 0})
+    assert screen.discredited_sweeps(floored, passed) == {"a", "c"}  # b: a tie stays; None: no campaign
+
+
+def test_campaign_is_read_from_the_provenance(tmp_path):
+    head = ("id,silicon_data_source,backend,model_path,system,mode,isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,"
+            "tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,silicon_ttft_ms,silicon_tpot_ms")
+    tail = ",agg,1024,1024,fp8,fp8,8,8,1,,,,300,10"
+    path = tmp_path / "silicon.csv"
+    path.write_text("\n".join([
+        head,
+        "a,source_file=/data/h200_sxm/vllm/0.12.0/llama.csv; silicon_concurrency=8,vllm,meta-llama/Llama-3.1-8B,"
+        "h200_sxm" + tail,
+        "b,db-dump/2026-04-27; config_id=88; silicon_concurrency=8,sglang,deepseek-ai/DeepSeek-V3,b200_sxm" + tail,
+        "c,,vllm,meta-llama/Llama-3.1-8B,h200_sxm" + tail]) + "\n")
+    sweeps = [m.sweep for m in measurements.read(path).rows]
+    assert sweeps == ["source_file=/data/h200_sxm/vllm/0.12.0/llama.csv, meta-llama/Llama-3.1-8B, vllm, h200_sxm",
+                      "config_id=88, deepseek-ai/DeepSeek-V3, sglang, b200_sxm", None]
