@@ -54,9 +54,9 @@ NON_GATED = ((2688, 1856, 6, 128), (1024, 2688, 22, 512), (2048, 5120, 22, 512),
 DTYPE_MODES = {d: m for m, ds in moe.MODE_DTYPES.items() if m != "int8" for d in ds}
 # Start of the fit (transformed units below): 30 us, half of peak, 80 % of HBM, 32 rows of padding per
 # expert, 256-column thinness, blend 2, sharpness 2, one routing pass, 0.5 us per expert, a 5 us batch
-# path from 100 choices per step.
+# path from 100 choices per step, a skew of 0.05 per ln(ep).
 THETA0 = np.array([np.log(30.0), 0.0, np.log(4.0), np.log(32.0), np.log(256.0), 0.0, np.log(1.5), 0.0, np.log(0.5),
-                   np.log(5.0), np.log(100.0)])
+                   np.log(5.0), np.log(100.0), np.log(0.05)])
 
 
 def params_of(theta: np.ndarray) -> dict:
@@ -66,7 +66,7 @@ def params_of(theta: np.ndarray) -> dict:
             "thin_inter": float(np.exp(theta[4])), "blend": float(1.0 + np.exp(theta[5])),
             "hit_sharpness": float(0.5 + np.exp(theta[6])), "permute_passes": float(np.exp(theta[7])),
             "expert_us": float(np.exp(theta[8])), "path_us": float(np.exp(theta[9])),
-            "path_pairs": float(np.exp(theta[10]))}
+            "path_pairs": float(np.exp(theta[10])), "skew": float(np.exp(theta[11]))}
 
 
 def gpu_of(system: str):
@@ -81,7 +81,7 @@ def applied(params: dict, gpu, dtype: str) -> dict:
             "pad_tokens": params["pad_tokens"], "thin_inter": params["thin_inter"], "blend": params["blend"],
             "hit_sharpness": params["hit_sharpness"], "permute_passes": params["permute_passes"],
             "expert_s": units.from_us(params["expert_us"]), "path_s": units.from_us(params["path_us"]),
-            "path_pairs": params["path_pairs"]}
+            "path_pairs": params["path_pairs"], "skew": params["skew"]}
 
 
 def _peak_of(gpu, dtype: str) -> float:

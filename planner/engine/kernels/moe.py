@@ -15,6 +15,11 @@ A layer of ``E`` routed experts (``hidden`` x ``inter`` each, gated: three matri
   cannot stream at full bandwidth). The slowest EP rank reads more than the mean
   (:func:`slowest_rank_hits`), at least one expert. This is why
   the measured layer is flat from ``T ~ E / k`` tokens.
+* **Routing skew.** The slowest EP rank's share of the ``T k`` choices is the mean's times the Poisson
+  imbalance the caller passes (``planner.serving.roofline.moe_imbalance``: ``1 + sqrt(2 ln(ep) / mu)``, which
+  vanishes as the choices per rank ``mu`` grow) plus ``skew x ln(ep)``: a router whose experts are not
+  equally popular keeps a hot rank at any batch (the tables' ``power_law`` rows), 0 at ``ep = 1``; the sum
+  at most ``ep`` (one rank takes every choice).
 * **Grouped GEMM.** FLOPs ``2 x 3 hidden (inter / moe_tp) x (T k / ep x imbalance + hit experts x
   pad_tokens)``: every hit expert pads its rows by ``pad_tokens`` (tile quantisation: the
   efficiency falls with few tokens per expert), at ``compute_fraction x i / (i + thin_inter)``
@@ -55,7 +60,7 @@ from planner.engine.kernels.modes import at_modes, stacked
 from specbase.record import record
 
 PARAMS = ("launch_us", "compute_fraction", "hbm_fraction", "pad_tokens", "thin_inter", "blend", "hit_sharpness",
-          "permute_passes", "expert_us", "path_us", "path_pairs")
+          "permute_passes", "expert_us", "path_us", "path_pairs", "skew")
 PATH_SHARPNESS = 8  # how sharply the batch path switches on around path_pairs choices per step (2^3)
 # Kernel dtypes (moe_perf's moe_dtype) an engine runs for each quantisation mode, first found wins.
 MODE_DTYPES = {"bf16": ("bfloat16",), "fp8": ("fp8_block", "fp8"), "int8": ("fp8_block", "fp8"),
@@ -90,6 +95,7 @@ class MoeCurve:
             docstring.
         expert_s: least streaming time of one expert's shard.
         path_s: fixed time the batch path adds once it runs.
+        skew: the slowest EP rank's load beyond the Poisson imbalance, per ``ln(ep)`` (routing skew).
         transferred: the GPU had no kernel rows (fractions are the measured GPUs' median).
     """
 
@@ -104,6 +110,7 @@ class MoeCurve:
     expert_s: np.ndarray
     path_s: np.ndarray
     path_pairs: np.ndarray
+    skew: np.ndarray
     transferred: bool = False
 
 
@@ -182,6 +189,8 @@ def layer_s(tokens, hidden, inter, topk, experts, moe_tp, moe_ep, bytes_per_elem
     shard = matrices * hidden * (inter / moe_tp)  # elements of one expert's shard
     local = experts / moe_ep
     hits = expert_hits(local, choices, experts, moe_ep, g["hit_sharpness"], g.get("hit_at_cap"), two_log_ep)
+    log_ep = 0.5 * two_log_ep if two_log_ep is not None else np.log(np.maximum(moe_ep, 1.0))
+    imbalance = np.minimum(imbalance + g.get("skew", 0.0) * log_ep, np.maximum(moe_ep, 1.0))  # routing skew
     rows = choices / moe_ep * imbalance + hits * g["pad_tokens"]
     compute = 2.0 * shard * rows / g["flop_per_s"] * (1.0 + g["thin_inter"] * moe_tp / inter)
     p = g["blend"]
@@ -336,4 +345,5 @@ def curve(engine: str, gpu, peak_flop_per_s: np.ndarray, hbm_bytes_per_s: float)
                     bytes_per_s=hbm_bytes_per_s * f["hbm_fraction"], pad_tokens=f["pad_tokens"],
                     thin_inter=f["thin_inter"], blend=f["blend"], hit_sharpness=f["hit_sharpness"],
                     permute_passes=f["permute_passes"], expert_s=units.from_us(f["expert_us"]),
-                    path_s=units.from_us(f["path_us"]), path_pairs=f["path_pairs"], transferred=transferred)
+                    path_s=units.from_us(f["path_us"]), path_pairs=f["path_pairs"], skew=f["skew"],
+                    transferred=transferred)

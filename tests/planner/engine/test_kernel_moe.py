@@ -87,7 +87,7 @@ def test_shipped_parameters_are_physical():
         assert 0 < p["compute_fraction"] <= 1, (e, g, d)
         assert 0 < p["hbm_fraction"] <= 1, (e, g, d)
         assert p["blend"] >= 1 and p["launch_us"] > 0 and p["pad_tokens"] >= 0 and p["expert_us"] >= 0
-        assert p["path_us"] >= 0 and p["path_pairs"] > 0, (e, g, d)
+        assert p["path_us"] >= 0 and p["path_pairs"] > 0 and p["skew"] >= 0, (e, g, d)
 
 
 def test_each_kernel_scored_with_its_own_parameters():
@@ -181,8 +181,8 @@ def test_trtllm_hopper_mxfp4_runs_the_openai_triton_kernel(gpu):
     oai = moe.table()["vllm"][gpu]["kernels"]["w4a16_mxfp4"][moe.SHARED_KERNELS[("trtllm", "w4a16_mxfp4")][1]]
     assert params == {p: pytest.approx(float(oai[p]), rel=1e-12) for p in moe.PARAMS}
     if gpu == "h200-sxm":  # moe.toml: [vllm."h200-sxm".kernels.w4a16_mxfp4.vllm_gptossmxfp4moe_triton_...]
-        assert params["compute_fraction"] == pytest.approx(0.533355, rel=1e-6)
-        assert params["hbm_fraction"] == pytest.approx(0.742145, rel=1e-6)
+        assert params["compute_fraction"] == pytest.approx(0.577489, rel=1e-6)
+        assert params["hbm_fraction"] == pytest.approx(0.675726, rel=1e-6)
     # The fp4 plan mode on Hopper (no FP4 tensor cores, no nvfp4 or w4a8 rows there) takes it.
     hw = CAT.hardware("hgx-h200" if gpu == "h200-sxm" else "hgx-h100")
     c = rates(hw, engine("trtllm")).moe_curve
@@ -210,15 +210,15 @@ def test_vllm_hopper_mxfp4_runs_its_gpt_oss_kernel(gpu):
     params, moved = moe.parameters("vllm", gpu, "w4a16_mxfp4")
     oai = moe.table()["vllm"][gpu]["kernels"]["w4a16_mxfp4"][moe.SHARED_KERNELS[("vllm", "w4a16_mxfp4")][1]]
     assert not moved and params == {p: float(oai[p]) for p in moe.PARAMS}
-    # moe.toml: H100 OAI Triton hbm_fraction 0.997329 against 0.8435 for the fit over both kernels;
-    # H200 compute_fraction 0.533355 against 0.531901.
+    # moe.toml: H100 OAI Triton hbm_fraction 0.80564 against 0.999406 for the fit over both kernels;
+    # H200 compute_fraction 0.577489 against 0.631192.
     pooled = moe.table()["vllm"][gpu]["w4a16_mxfp4"]
     if gpu == "h100-sxm":
-        assert params["hbm_fraction"] == pytest.approx(0.997329, rel=1e-6)
-        assert pooled["hbm_fraction"] == pytest.approx(0.8435, rel=1e-6)
+        assert params["hbm_fraction"] == pytest.approx(0.80564, rel=1e-6)
+        assert pooled["hbm_fraction"] == pytest.approx(0.999406, rel=1e-6)
     else:
-        assert params["compute_fraction"] == pytest.approx(0.533355, rel=1e-6)
-        assert pooled["compute_fraction"] == pytest.approx(0.531901, rel=1e-6)
+        assert params["compute_fraction"] == pytest.approx(0.577489, rel=1e-6)
+        assert pooled["compute_fraction"] == pytest.approx(0.631192, rel=1e-6)
 
 
 @pytest.mark.parametrize("sharpness", [0.501174, 2.0, 0.5, "modes"])
@@ -231,7 +231,7 @@ def test_hit_share_at_its_cap_taken_is_the_computed_share(sharpness):
     u = rng.choice([0.01, 0.7, 12.25, 49.9, 50.0, 256.0, 4096.0], (3, 2000))
     curve = moe.MoeCurve(**{k: np.full(5, 1.0) for k in ("launch_s", "flop_per_s", "bytes_per_s", "pad_tokens",
                                                           "thin_inter", "blend", "permute_passes", "expert_s",
-                                                          "path_s", "path_pairs")},
+                                                          "path_s", "path_pairs", "skew")},
                          hit_sharpness=np.array([0.501174, 2.0, 0.5, 1.3, 0.8]))
     mode = rng.integers(0, 5, 2000) if sharpness == "modes" else np.full(2000, [0.501174, 2.0, 0.5].index(sharpness))
     c = moe.for_modes(curve, mode)
@@ -305,3 +305,21 @@ def test_blend_of_two_terms_takes_one_power_when_the_larger_is_the_scale():
         with np.errstate(invalid="ignore"):  # inf / inf
             assert np.array_equal(moe._norm(edge, other, 2.0), two_powers(edge, other, 2.0), equal_nan=True)
     assert moe._norm(np.array([0.0]), np.array([0.0]), 2.0)[0] == 0.0
+
+
+def test_routing_skew_by_hand():
+    # The slowest of ep ranks carries the Poisson imbalance the caller passes plus skew x ln(ep): at ep 4 and skew
+    # 0.2, 1 + 0.2 x ln 4 = 1.27726 times the mean rank's 1,024 x 8 / 4 = 2,048 choices, the same layer as an
+    # imbalance of 1.27726 passed with no skew; ep 1 has no rank to be hot (ln 1 = 0).
+    skewed = {**HAND, "skew": 0.2}
+    lifted = 1.0 + 0.2 * math.log(4.0)
+    assert lifted == pytest.approx(1.27726, abs=1e-5)
+    t = moe.layer_s(1024.0, 2048.0, 768.0, 8.0, 128.0, 1.0, 4.0, 2.0, skewed)
+    assert t == pytest.approx(moe.layer_s(1024.0, 2048.0, 768.0, 8.0, 128.0, 1.0, 4.0, 2.0, HAND, imbalance=lifted),
+                              rel=1e-12)
+    assert t > moe.layer_s(1024.0, 2048.0, 768.0, 8.0, 128.0, 1.0, 4.0, 2.0, HAND)
+    assert moe.layer_s(1024.0, 2048.0, 768.0, 8.0, 128.0, 1.0, 1.0, 2.0, skewed) == \
+        moe.layer_s(1024.0, 2048.0, 768.0, 8.0, 128.0, 1.0, 1.0, 2.0, HAND)
+    # Capped at ep: one rank cannot take more than every choice (1 + 10 ln 2 = 7.93 -> 2 at ep 2).
+    assert moe.layer_s(1024.0, 2048.0, 768.0, 8.0, 128.0, 1.0, 2.0, 2.0, {**HAND, "skew": 10.0}) == \
+        pytest.approx(moe.layer_s(1024.0, 2048.0, 768.0, 8.0, 128.0, 1.0, 2.0, 2.0, HAND, imbalance=2.0), rel=1e-12)

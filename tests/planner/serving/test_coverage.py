@@ -1,7 +1,7 @@
 """Honest range: a plan outside the batch, context or tokens per step its engine was measured at is flagged.
 
 The shipped ranges are those of the unsaturated aggregated rows of calibration/silicon_calibration.csv
-per engine: vLLM 4-144 sequences per instance and 1,152-10,000 tokens of isl + osl, TensorRT-LLM
+per engine: vLLM 4-128 sequences per instance and 1,152-9,216 tokens of isl + osl, TensorRT-LLM
 1-384 and 1,152-9,216, SGLang 4-512 and 1,100-10,000; tokens per step (concurrency plus the prompt tokens
 Little's law gives from each run's TTFT and TPOT) vLLM 4-3,986, TensorRT-LLM 4-4,010, SGLang 4-4,535.
 """

@@ -84,15 +84,15 @@ def moe_layer(sc, dtype, tokens, hidden, inter, top_k, experts, ep, weight_bytes
     curve's parameters (``planner.engine.kernels.moe``; pinned in tests/planner/engine/test_kernel_moe.py):
     u = T k / E choices per expert hit h = (1 - exp(-u^s))^(1/s) of the rank's E / ep experts, the slowest
     rank + sqrt(2 ln ep x (E / ep) h (1 - h)), at most E / ep; it computes T k / ep x (1 + sqrt(2 ln ep /
-    (T k / ep))) rows plus pad rows per hit expert at ``peak`` x compute_fraction, slowed by thin_inter /
-    inter; streams each hit expert's 3 x hidden x inter elements at HBM x hbm_fraction (at least
-    expert_us each); the two blend as a p-norm; routing passes move T k hidden vectors of 2 B; the batch
-    path adds path_us x x^8 / (1 + x^8), x = T k / path_pairs."""
+    (T k / ep)) + skew x ln ep, at most ep) rows plus pad rows per hit expert at ``peak`` x compute_fraction,
+    slowed by thin_inter / inter; streams each hit expert's 3 x hidden x inter elements at HBM x hbm_fraction
+    (at least expert_us each); the two blend as a p-norm; routing passes move T k hidden vectors of 2 B; the
+    batch path adds path_us x x^8 / (1 + x^8), x = T k / path_pairs."""
     p, moved = moe.parameters(sc.profile.name, sc.hardware.gpu.name, dtype)
     assert not moved  # measured on this GPU (the engines' median)
     local = experts / ep
     mu = tokens * top_k / ep
-    imbalance = min(1 + math.sqrt(2 * math.log(ep) / mu), ep)
+    imbalance = min(1 + math.sqrt(2 * math.log(ep) / mu) + p["skew"] * math.log(ep), ep)
     h = (1 - math.exp(-(tokens * top_k / experts) ** p["hit_sharpness"])) ** (1 / p["hit_sharpness"])
     hits = min(local * h + math.sqrt(2 * math.log(ep) * local * h * (1 - h)), local)
     shard = 3 * hidden * inter
@@ -322,7 +322,7 @@ def test_moe_qwen30b_dep2():
     # engines' H200 bfloat16 parameters. One layer: 64 tokens x 8 choices over 128 experts, u = 4;
     # each GPU holds 64 experts, hits 64 h on average, the slower of the two ranks
     # + sqrt(2 ln 2 x 64 h (1 - h)), at most 64; the slowest rank computes 64 x 8 / 2 x 1.07359 rows
-    # (EP imbalance 1 + sqrt(2 ln 2 / 256)) plus pad rows per hit expert, on shards of
+    # (EP imbalance 1 + sqrt(2 ln 2 / 256), plus the curve's skew x ln 2) plus pad rows per hit expert, on shards of
     # 3 x 2048 x 768 = 4,718,592 elements (inter = 768, moe_tp 1), at 989e12 x compute_fraction.
     assert 1 + math.sqrt(2 * math.log(2) / 256) == pytest.approx(1.07359, abs=1e-5)
     layer, h = moe_layer(sc, "bfloat16", 64, 2048, 768, 8, 128, 2, 2, gpu.peak_flop_per_s["bf16"])
@@ -432,7 +432,7 @@ def test_mla_deepseek_v3_tp8():
 
     # MoE curve, fp8 block-scaled experts (the engines' median on H200): one layer of 32 tokens x 8
     # choices over 256 experts (u = 1), 32 experts per GPU, EP imbalance 1 + sqrt(2 ln 8 / (32 x 8 / 8))
-    # = 1.3605, shards of 3 x 7,168 x 2,048 = 44,040,192 elements (moe_tp = 8 x 1 / 8 = 1) at 1 B,
+    # = 1.3605 (plus the curve's skew x ln 8), shards of 3 x 7,168 x 2,048 = 44,040,192 elements (moe_tp = 1) at 1 B,
     # FLOPs at the fp8 peak 1,979e12 x compute_fraction; x 58 MoE layers.
     assert 1 + math.sqrt(2 * math.log(8) / 32) == pytest.approx(1.3605, abs=1e-4)
     assert 3 * 7168 * 2048 == DSV3_EXPERT and gpu.peak_flop_per_s["fp8"] == 1979e12

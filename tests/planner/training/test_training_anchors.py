@@ -78,7 +78,7 @@ def test_planner_own_layouts_for_the_issue_jobs():
     # Meta's 16K job: TP4 CP4 PP16 DP64, vpp 4, 41.8 % MFU (Meta 41 %; the issue's bar 38-46 %).
     meta = predict_free(_anchor("Llama 3 405B, 16,384 H100, TP8 PP16"))
     assert 0.38 <= meta.value <= 0.46 and meta.plan.gpus == 16384
-    # DeepSeek-V3's job: TP2 PP16 EP8 DP64 at 154.4 K GPU-hours per trillion tokens, -14.2 % of the published
+    # DeepSeek-V3's job: TP2 PP16 EP8 DP64 at 153.2 K GPU-hours per trillion tokens, -14.9 % of the published
     # 180 K, inside the issue's 20 % bar (it found 130.3 K, -27.6 %, while linear layers ran at a flat GEMM rate:
     # the measured FP8 GEMM curve, its quantisation pass and the routing passes cost every layout, and an EP
     # group inside one server no longer hides them behind cheap NVLink all-to-alls). Without the MTP module it
@@ -87,4 +87,4 @@ def test_planner_own_layouts_for_the_issue_jobs():
     # pass make it the slowest stage.
     ds = predict_free(_anchor("DeepSeek-V3, 2,048"))
     assert (ds.plan.tp, ds.plan.pp, ds.plan.ep, ds.plan.dp) == (2, 16, 8, 64) and bool(ds.scores.feasible[0])
-    assert ds.value == pytest.approx(154.4e3, rel=0.005) and abs(ds.error(_anchor("DeepSeek-V3, 2,048"))) <= 0.20
+    assert ds.value == pytest.approx(153.2e3, rel=0.005) and abs(ds.error(_anchor("DeepSeek-V3, 2,048"))) <= 0.20
