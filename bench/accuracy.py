@@ -152,15 +152,15 @@ def silicon_table(rows, pred: cal.Predictions) -> str:
 RATE_BINS = (0.0, 2_000.0, 6_000.0, 10_000.0, 20_000.0, math.inf)
 
 
-def collection(sweep: str | None) -> str:
-    """Which of the file's three collections a run's campaign (``Measurement.sweep``) comes from: a results
+def collection(campaign: str | None) -> str:
+    """Which of the file's three collections a run's campaign (``Measurement.campaign``) comes from: a results
     database's configurations (``config_id=``), the per-file collection (``source_file=`` a path), or the dated
     CSVs (``source_file=`` a dated file name)."""
-    if sweep is None:
+    if campaign is None:
         return "none recorded"
-    if sweep.startswith("config_id="):
+    if campaign.startswith("config_id="):
         return "database configurations"
-    return "per-file collection" if "/" in sweep.partition(", ")[0] else "dated CSVs"
+    return "per-file collection" if "/" in campaign.partition(", ")[0] else "dated CSVs"
 
 
 def ttft_rate_table(rows, pred: cal.Predictions) -> str:
@@ -173,7 +173,7 @@ def ttft_rate_table(rows, pred: cal.Predictions) -> str:
             continue
         rate = m.batch / meas.tpot_s[i]
         k = next(b for b in range(len(RATE_BINS) - 1) if rate < RATE_BINS[b + 1])
-        cells[(collection(m.sweep), m.engine, k)].append(meas.ttft_s[i] / pred.ttft_s[i])
+        cells[(collection(m.campaign), m.engine, k)].append(meas.ttft_s[i] / pred.ttft_s[i])
     labels = [f"{lo / 1e3:g}-{hi / 1e3:g}k" if math.isfinite(hi) else f">= {lo / 1e3:g}k"
               for lo, hi in zip(RATE_BINS, RATE_BINS[1:])]
     lines = ["| collection / engine | " + " | ".join(f"{b} tok/s" for b in labels) + " |",
@@ -216,8 +216,8 @@ def screens_table(cat: Catalogue) -> str:
 
 
 def campaigns_table(cat: Catalogue) -> str:
-    """Every campaign (``Measurement.sweep``) with a run below a physical floor: its runs below one, the others,
-    and whether ``screen.discredited_sweeps`` counts it out whole (markdown)."""
+    """Every campaign (``Measurement.campaign``) with a run below a physical floor: its runs below one, the others,
+    and whether ``screen.discredited_campaigns`` counts it out whole (markdown)."""
     mset = measurements.read(CALIBRATION / "silicon_calibration.csv")
     below, passed = Counter(), Counter()
     for m in mset.rows:
@@ -226,20 +226,20 @@ def campaigns_table(cat: Catalogue) -> str:
         except (ModelError, CatalogueError):
             continue
         if screen.check(m, spec, hw) is None:
-            (below if screen.floor_reason(m, spec, hw, chain=kernels.readable()) else passed)[m.sweep] += 1
-    gone = screen.discredited_sweeps(below, passed)
+            (below if screen.floor_reason(m, spec, hw, chain=kernels.readable()) else passed)[m.campaign] += 1
+    gone = screen.discredited_campaigns(below, passed)
     lines = ["| campaign (source, model, engine, system) | runs below a floor | runs above | counted out whole |",
              "|---|---:|---:|---|"]
-    lines += [f"| {short_sweep(s)} | {below[s]} | {passed[s]} | {'yes' if s in gone else 'no'} |"
+    lines += [f"| {short_campaign(s)} | {below[s]} | {passed[s]} | {'yes' if s in gone else 'no'} |"
               for s in sorted(below, key=str)]
     return "\n".join(lines)
 
 
-def short_sweep(sweep: str | None) -> str:
+def short_campaign(campaign: str | None) -> str:
     """A campaign's name without the collector's home folder: ``.../h200_sxm/vllm/0.12.0/FILE.csv, ...``."""
-    if sweep is None:
+    if campaign is None:
         return "(none recorded)"
-    source, _, rest = sweep.partition(", ")
+    source, _, rest = campaign.partition(", ")
     folders = source.split("/")
     return (f"{folders[0].split('=')[0]}=.../{'/'.join(folders[-4:])}" if len(folders) > 4 else source) + f", {rest}"
 
@@ -493,7 +493,7 @@ def main(argv=None) -> int:
     if args.screens:
         print("## Measured-kernel floor: each group's measured TPOT over its own kernels' time\n")
         print(screens_table(cat))
-        print("\n## Campaigns with a run below a physical floor (screen.discredited_sweeps)\n")
+        print("\n## Campaigns with a run below a physical floor (screen.discredited_campaigns)\n")
         print(campaigns_table(cat))
         return 0
     rows, hardware, skipped = silicon(cat, measured_ceiling=not args.no_measured_screen)

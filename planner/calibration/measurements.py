@@ -88,7 +88,7 @@ class Measurement:
         tpot_s, ttft_s: measured time per output token and time to first token.
         tok_per_gpu: measured output tokens/s per GPU.
         model_name, hardware: catalogue names once resolved (`planner.calibration.screen.resolve`).
-        sweep: the measurement campaign the run belongs to (its provenance's source file or database
+        campaign: the measurement campaign the run belongs to (its provenance's source file or database
             configuration, with the model, engine and system), so that a campaign whose runs mostly
             break a physical floor can be counted out whole (`planner.calibration.screen.resolve`); None
             where the file does not say (the simple format).
@@ -114,7 +114,7 @@ class Measurement:
     tok_per_gpu: float | None
     moe_tp: int | None = None
     model_name: str | None = None
-    sweep: str | None = None
+    campaign: str | None = None
 
     @property
     def gpus(self) -> int:
@@ -205,12 +205,12 @@ def _silicon_row(raw: dict, line: int) -> Measurement | str:
         quant=SILICON_QUANTS[mode], kv_quant=None, isl=_int(raw["isl"]), osl=_int(raw["osl"]),
         tpot_s=None if tpot is None else from_ms(tpot), ttft_s=None if ttft is None else from_ms(ttft),
         tok_per_gpu=None,
-        moe_tp=moe_tp if ep else None, sweep=_sweep(raw),
+        moe_tp=moe_tp if ep else None, campaign=_campaign(raw),
     )
 
 
-def _sweep(raw: dict) -> str | None:
-    """A silicon row's campaign (:attr:`Measurement.sweep`): its provenance's ``source_file=`` or ``config_id=``,
+def _campaign(raw: dict) -> str | None:
+    """A silicon row's campaign (:attr:`Measurement.campaign`): its provenance's ``source_file=`` or ``config_id=``,
     model, engine and system, e.g. ``config_id=88, nvidia/DeepSeek-V3.1-NVFP4, sglang, b200_sxm``."""
     found = _SILICON_CAMPAIGN.search(raw.get("silicon_data_source") or "")
     if found is None:

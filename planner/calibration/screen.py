@@ -240,8 +240,8 @@ def resolve(mset: MeasurementSet, cat: Catalogue,
     :func:`below_measured_ceiling` and :func:`below_kernel_chain` (on by default; off scores them, to compare).
     The second reads the tables themselves: without pyarrow or the tables' folder it is not applied, and
     ``KERNEL_CHAIN_UNCHECKED`` is listed among the reasons with a count of 0 (no row is dropped for it).
-    Then a campaign (:attr:`Measurement.sweep`) more of whose rows broke one of these floors than passed
-    them is counted out whole (:data:`SWEEP_REASON`, :func:`discredited_sweeps`).
+    Then a campaign (:attr:`Measurement.campaign`) more of whose rows broke one of these floors than passed
+    them is counted out whole (:data:`CAMPAIGN_REASON`, :func:`discredited_campaigns`).
 
     Returns:
         The kept rows (``model_name`` and ``system`` filled in; ``ep`` 1 on dense models) and
@@ -270,13 +270,13 @@ def resolve(mset: MeasurementSet, cat: Catalogue,
         reason = floor_reason(m, spec, hardware[system], measured_ceiling, chain)
         if reason:
             skipped[reason] += 1
-            floored[m.sweep] += 1
+            floored[m.campaign] += 1
             continue
         kept.append(replace(m, model_name=spec.name, system=system, ep=m.ep if spec.moe is not None else 1))
-    gone = discredited_sweeps(floored, Counter(m.sweep for m in kept))
+    gone = discredited_campaigns(floored, Counter(m.campaign for m in kept))
     if gone:
-        skipped[SWEEP_REASON] += sum(1 for m in kept if m.sweep in gone)
-        kept = [m for m in kept if m.sweep not in gone]
+        skipped[CAMPAIGN_REASON] += sum(1 for m in kept if m.campaign in gone)
+        kept = [m for m in kept if m.campaign not in gone]
     if measured_ceiling and not chain and kept:
         skipped[KERNEL_CHAIN_UNCHECKED] = 0  # (listed, not counted: the rows are kept)
     return mset.with_rows(kept, skipped), hardware
@@ -290,12 +290,12 @@ def floor_reason(m: Measurement, spec: ModelSpec, hw: Hardware, measured_ceiling
         or (below_kernel_chain(m, spec, hw) if chain else None)
 
 
-SWEEP_REASON = ("campaign discredited: most of its runs are faster than a physical floor, so its runs timed other "
+CAMPAIGN_REASON = ("campaign discredited: most of its runs are faster than a physical floor, so its runs timed other "
                 "work than they record")
 
 
-def discredited_sweeps(floored: Counter, passed: Counter) -> set[str]:
-    """The campaigns (:attr:`Measurement.sweep`, ``None`` aside) more of whose rows broke a physical floor
+def discredited_campaigns(floored: Counter, passed: Counter) -> set[str]:
+    """The campaigns (:attr:`Measurement.campaign`, ``None`` aside) more of whose rows broke a physical floor
     (:func:`below_floor`, :func:`below_measured_ceiling`, :func:`below_kernel_chain`) than passed them.
 
     Every floor is a lower bound on what the described run can take, so a row below one timed other work

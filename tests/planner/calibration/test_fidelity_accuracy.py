@@ -64,7 +64,7 @@ def test_rows_scored_and_skipped(silicon):
     # measured, screen.below_measured_ceiling) and 15 whose TPOT is shorter than their own kernels took
     # (screen.below_kernel_chain: 11 more Llama-3.1-8B FP8 / H200 / vLLM runs, 2 Qwen3-32B FP8 / H100 / vLLM,
     # 2 Qwen3-32B FP8 / H100 / TensorRT-LLM; python bench/accuracy.py --screens) are counted out, and with them
-    # the 10 other runs of the two campaigns most of whose runs these floors count out (screen.discredited_sweeps:
+    # the 10 other runs of the two campaigns most of whose runs these floors count out (screen.discredited_campaigns:
     # the Llama file's 9 others of 21, the Qwen3-32B / H100 / vLLM qwen3_32b.csv file's 1 other of 3); 1,132
     # scored, of which 17 saturated runs are reported apart.
     assert skipped == {"disaggregated run (prefill and decode pools measured together)": 293,
@@ -72,7 +72,7 @@ def test_rows_scored_and_skipped(silicon):
                        "recorded silicon_concurrency differs from batch_size x attention_dp_size": 23,
                        "TPOT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)": 1,
                        acc.screen.MEASURED_CEILING_REASON: 1, acc.screen.KERNEL_CHAIN_REASON: 15,
-                       acc.screen.SWEEP_REASON: 10}
+                       acc.screen.CAMPAIGN_REASON: 10}
     assert len(rows) == 1132 and sum(acc.saturated(m) for m in rows) == 17
     groups = {}
     for m in rows:
@@ -118,20 +118,20 @@ def test_llama_8b_h200_vllm_runs_below_their_own_kernels_take_their_campaign(sil
     # same collection, model, GPU and lengths) all measure at least 1.49x their floor.
     # The floors alone keep 9 of the file's 21 runs: one GPU's 8,000 / 100 at 16 requests (1.40x its floor) and
     # the runs of 500-2,000 out but one. 12 below, 9 above: the campaign is counted out whole
-    # (screen.discredited_sweeps), so none is scored.
+    # (screen.discredited_campaigns), so none is scored.
     from hardware.catalogue import Catalogue
     from planner.calibration import measurements, screen
 
     file = measurements.read(Path(BENCH).parents[1] / "calibration" / "silicon_calibration.csv")
     runs = [m for m in file.rows if "Llama-3.1-8B" in m.model and m.system == "hgx-h200" and m.engine == "vllm"]
-    assert len(runs) == 21 and len({m.sweep for m in runs}) == 1
-    alone = screen.resolve(file.with_rows([replace(m, sweep=None) for m in runs]), Catalogue())[0].rows
+    assert len(runs) == 21 and len({m.campaign for m in runs}) == 1
+    alone = screen.resolve(file.with_rows([replace(m, campaign=None) for m in runs]), Catalogue())[0].rows
     kept = {(m.tp, m.batch, m.isl, m.osl) for m in alone}
     assert (1, 112, 1000, 100) not in kept
     assert sorted(osl for *_, osl in kept) == [100, 500, 500, 500, 1000, 1000, 1000, 2000, 2000]
     assert (1, 16, 8000, 100) in kept and (4, 128, 8000, 500) not in kept
     whole = screen.resolve(file.with_rows(runs), Catalogue())[0]
-    assert whole.rows == () and whole.skipped[screen.SWEEP_REASON] == 9
+    assert whole.rows == () and whole.skipped[screen.CAMPAIGN_REASON] == 9
     rows, _, _, _ = silicon
     assert not [m for m in rows if (m.model_name, m.system, m.engine) == ("llama-3.1-8b", "hgx-h200", "vllm")]
 

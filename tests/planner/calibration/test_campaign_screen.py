@@ -1,4 +1,4 @@
-"""A campaign most of whose runs break a physical floor is counted out whole (screen.discredited_sweeps)."""
+"""A campaign most of whose runs break a physical floor is counted out whole (screen.discredited_campaigns)."""
 
 from collections import Counter
 
@@ -9,11 +9,11 @@ from planner.calibration.measurements import Measurement, MeasurementSet
 CAT = Catalogue()
 
 
-def _run(batch, isl, osl, tpot_ms, ttft_ms, sweep="h200 vllm llama file"):
+def _run(batch, isl, osl, tpot_ms, ttft_ms, campaign="h200 vllm llama file"):
     # Llama-3.1-8B FP8 on one H200 under vLLM, as the shipped file's collection measured it.
     return Measurement(line=2, label=f"{batch}x{isl}/{osl}", model="llama-3.1-8b", system="hgx-h200", gpu=None,
                        engine="vllm", tp=1, pp=1, ep=1, dp=1, batch=batch, quant="fp8", kv_quant="fp8", isl=isl,
-                       osl=osl, tpot_s=tpot_ms / 1e3, ttft_s=ttft_ms / 1e3, tok_per_gpu=None, sweep=sweep)
+                       osl=osl, tpot_s=tpot_ms / 1e3, ttft_s=ttft_ms / 1e3, tok_per_gpu=None, campaign=campaign)
 
 
 # Below the measured-rate floor: 64 x 2,000 / 100 at TPOT 9.74 ms, TTFT 121.73 ms needs 10.52 ms at the fastest FP8
@@ -35,7 +35,7 @@ def test_majority_below_a_floor_counts_the_campaign_out():
     # 2 of 3 below a floor (one the datasheet's, one the measured rate's): the third goes too.
     kept = _resolve(_run(*MEASURED_RATE), _run(*DATASHEET), _run(*KEPT[0]))
     assert kept.rows == ()
-    assert kept.skipped == {screen.MEASURED_CEILING_REASON: 1, screen.SWEEP_REASON: 1,
+    assert kept.skipped == {screen.MEASURED_CEILING_REASON: 1, screen.CAMPAIGN_REASON: 1,
                             "TPOT below the physical floor (peak FLOP/s and HBM bandwidth, no overhead)": 1}
 
 
@@ -43,7 +43,7 @@ def test_minority_below_a_floor_keeps_the_others():
     # 1 of 3 below: the two others stay; so do runs without a campaign (the simple format), whatever their floors.
     kept = _resolve(_run(*MEASURED_RATE), _run(*KEPT[0]), _run(*KEPT[1]))
     assert [m.batch for m in kept.rows] == [96, 128] and kept.skipped == {screen.MEASURED_CEILING_REASON: 1}
-    kept = _resolve(_run(*MEASURED_RATE, sweep=None), _run(*DATASHEET, sweep=None), _run(*KEPT[0], sweep=None))
+    kept = _resolve(_run(*MEASURED_RATE, campaign=None), _run(*DATASHEET, campaign=None), _run(*KEPT[0], campaign=None))
     assert [m.batch for m in kept.rows] == [96]
 
 
@@ -53,10 +53,10 @@ def test_only_the_floors_applied_count():
     assert [m.batch for m in kept.rows] == [64, 96]
 
 
-def test_discredited_sweeps_is_a_strict_majority():
+def test_discredited_campaigns_is_a_strict_majority():
     floored = Counter({"a": 2, "b": 1, "c": 3, None: 5})
     passed = Counter({"a": 1, "b": 1, None: 0})
-    assert screen.discredited_sweeps(floored, passed) == {"a", "c"}  # b: a tie stays; None: no campaign
+    assert screen.discredited_campaigns(floored, passed) == {"a", "c"}  # b: a tie stays; None: no campaign
 
 
 def test_campaign_is_read_from_the_provenance(tmp_path):
@@ -70,6 +70,6 @@ def test_campaign_is_read_from_the_provenance(tmp_path):
         "h200_sxm" + tail,
         "b,db-dump/2026-04-27; config_id=88; silicon_concurrency=8,sglang,deepseek-ai/DeepSeek-V3,b200_sxm" + tail,
         "c,,vllm,meta-llama/Llama-3.1-8B,h200_sxm" + tail]) + "\n")
-    sweeps = [m.sweep for m in measurements.read(path).rows]
-    assert sweeps == ["source_file=/data/h200_sxm/vllm/0.12.0/llama.csv, meta-llama/Llama-3.1-8B, vllm, h200_sxm",
+    campaigns = [m.campaign for m in measurements.read(path).rows]
+    assert campaigns == ["source_file=/data/h200_sxm/vllm/0.12.0/llama.csv, meta-llama/Llama-3.1-8B, vllm, h200_sxm",
                       "config_id=88, deepseek-ai/DeepSeek-V3, sglang, b200_sxm", None]
