@@ -22,11 +22,13 @@ Two formats, told apart by their header:
 * **simple** (``tpot_ms`` or ``ttft_ms`` or ``tok_per_gpu`` column), one run per line:
 
   ``model, system | gpu, [engine], tp, [pp], [ep], [dp], batch, [quant], [kv_quant], isl, osl,
-  [tpot_ms], [ttft_ms], [tok_per_gpu]``
+  [tpot_ms], [ttft_ms], [tok_per_gpu], [campaign]``
 
   ``model`` is a catalogue name, HF id or config path; ``system`` a catalogue system (or
   ``gpu``: its default system); missing ``pp``/``ep``/``dp`` are 1, ``quant`` is ``bf16``,
-  an empty ``kv_quant`` is the engine's default; ``tok_per_gpu`` is output tokens/s per GPU.
+  an empty ``kv_quant`` is the engine's default; ``tok_per_gpu`` is output tokens/s per GPU; ``campaign`` names
+  the measurement campaign a run belongs to (any text; empty: none), so that a campaign whose runs mostly break a
+  physical floor is counted out whole (`planner.calibration.screen.discredited_campaigns`).
   At least one of the three measurements must be present on a line.
 
 Rows that cannot be used are counted by reason (:attr:`MeasurementSet.skipped`), never
@@ -91,7 +93,7 @@ class Measurement:
         campaign: the measurement campaign the run belongs to (its provenance's source file or database
             configuration, with the model, engine and system), so that a campaign whose runs mostly
             break a physical floor can be counted out whole (`planner.calibration.screen.resolve`); None
-            where the file does not say (the simple format).
+            where the file does not say (the simple format's optional ``campaign`` column).
     """
 
     line: int
@@ -241,7 +243,7 @@ def _simple_row(raw: dict, line: int) -> Measurement | str:
         isl=_int(raw["isl"]), osl=_int(raw["osl"]),
         tpot_s=None if measures["tpot_ms"] is None else from_ms(measures["tpot_ms"]),
         ttft_s=None if measures["ttft_ms"] is None else from_ms(measures["ttft_ms"]),
-        tok_per_gpu=measures["tok_per_gpu"],
+        tok_per_gpu=measures["tok_per_gpu"], campaign=(raw.get("campaign") or "").strip() or None,
     )
 
 

@@ -73,3 +73,24 @@ def test_campaign_is_read_from_the_provenance(tmp_path):
     campaigns = [m.campaign for m in measurements.read(path).rows]
     assert campaigns == ["source_file=/data/h200_sxm/vllm/0.12.0/llama.csv, meta-llama/Llama-3.1-8B, vllm, h200_sxm",
                       "config_id=88, deepseek-ai/DeepSeek-V3, sglang, b200_sxm", None]
+
+
+def test_simple_format_names_its_campaigns(tmp_path):
+    # rackplan calibrate's simple CSV takes an optional campaign column: the Llama-3.1-8B / H200 runs above as one
+    # user's sweep "a" (2 of its 3 below a floor: the third goes too) beside the same kept run in sweep "b"
+    # (above every floor: stays), and once more with the cell empty (no campaign: stays). The datasheet-floor run
+    # at 32 requests, not 64: the file reader counts out repeats of one configuration more than 2x apart.
+    path = tmp_path / "runs.csv"
+    head = "model,system,engine,tp,batch,quant,kv_quant,isl,osl,tpot_ms,ttft_ms,campaign"
+
+    def line(run, campaign):
+        batch, isl, osl, tpot, ttft = run
+        return f"llama-3.1-8b,hgx-h200,vllm,1,{batch},fp8,fp8,{isl},{osl},{tpot},{ttft},{campaign}"
+    below_datasheet = (32, *DATASHEET[1:])
+    path.write_text("\n".join([head, line(MEASURED_RATE, "a"), line(below_datasheet, "a"), line(KEPT[0], "a"),
+                               line(KEPT[1], "b"), line(KEPT[0], "")]) + "\n")
+    rows = measurements.read(path).rows
+    assert [m.campaign for m in rows] == ["a", "a", "a", "b", None]
+    kept = screen.resolve(measurements.read(path), CAT)[0]
+    assert [(m.batch, m.campaign) for m in kept.rows] == [(128, "b"), (96, None)]
+    assert kept.skipped[screen.CAMPAIGN_REASON] == 1
