@@ -117,6 +117,10 @@ class EngineProfile:
             among those runs: its running sequences' decode tokens plus the prompt tokens interleaved into
             the step (Little's law from the run's TTFT and TPOT, ``planner.serving.coverage.tokens_per_step``),
             likewise.
+        measured_streamed_tokens_per_s: (fewest, most) output tokens a second one instance streamed among those
+            runs (concurrency / TPOT), likewise: above it the serving front end that streams every token was never
+            measured, and in two of the calibration file's three collections TTFT grew with that rate
+            (docs/accuracy.md, 'TTFT and the streamed token rate').
         gemm_curve: run the dense-block GEMMs (attention projections, dense FFN, shared experts,
             LM head) on the fitted GEMM kernel curve (``planner.engine.kernels.gemm``); ``False``
             keeps them on the FLOP/byte roofline (the GPU's decode/prefill efficiency x
@@ -159,12 +163,14 @@ class EngineProfile:
     measured_batch: tuple[int, int] | None = None  # (smallest, largest): checked below
     measured_context_tokens: tuple[int, int] | None = None
     measured_tokens_per_step: tuple[int, int] | None = None
+    measured_streamed_tokens_per_s: tuple[int, int] | None = None
     gemm_curve: bool = flag(default=True)
     gpus: dict[str, dict[str, float]] = mapping(default_factory=dict)  # each knob checked below, by its own bounds
     sources: dict[str, str] = mapping(text(), default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("measured_batch", "measured_context_tokens", "measured_tokens_per_step"):
+        for name in ("measured_batch", "measured_context_tokens", "measured_tokens_per_step",
+                     "measured_streamed_tokens_per_s"):
             self.__dict__[name] = _pair(name, getattr(self, name))
         gpus = self.gpus
         if gpus:

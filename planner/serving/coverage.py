@@ -1,7 +1,8 @@
 """Honest range: flag a plan outside what its engine profile was measured on.
 
 An engine profile's knobs are fitted on measured runs (``bench/accuracy.py --fit``); its
-``measured_batch``, ``measured_context_tokens`` and ``measured_tokens_per_step`` record the range
+``measured_batch``, ``measured_context_tokens``, ``measured_tokens_per_step`` and
+``measured_streamed_tokens_per_s`` record the range
 those runs covered. A plan outside it is extrapolated: the prediction may still be right, but
 nothing measured backs it (the published points furthest outside, 1,024-3,072 sequences per
 instance, carry the largest misses). :func:`outside_measured_range` says how, one line per
@@ -33,7 +34,8 @@ def tokens_per_step(workload: Workload, batch: float, ttft_s: float | None, tpot
 def outside_measured_range(profile: EngineProfile, workload: Workload, plan: Plan, ttft_s: float | None = None,
                            tpot_s: float | None = None) -> list[str]:
     """Why ``plan`` under ``workload`` lies outside ``profile``'s measured range (empty: inside, or no range);
-    ``ttft_s`` and ``tpot_s``, the plan's predicted figures, place its tokens per step (:func:`tokens_per_step`)."""
+    ``ttft_s`` and ``tpot_s``, the plan's predicted figures, place its tokens per step (:func:`tokens_per_step`) and
+    the output tokens a second it streams (``batch / tpot_s``)."""
     out = []
     if profile.measured_batch is not None:
         low, high = profile.measured_batch
@@ -51,4 +53,10 @@ def outside_measured_range(profile: EngineProfile, workload: Workload, plan: Pla
         low, high = profile.measured_tokens_per_step
         if not low <= tokens <= high:
             out.append(f"{tokens:,.0f} tokens per step outside the {low:,}-{high:,} {profile.name} was measured at")
+    if profile.measured_streamed_tokens_per_s is not None and tpot_s:
+        low, high = profile.measured_streamed_tokens_per_s
+        streamed = plan.batch / tpot_s
+        if not low <= streamed <= high:
+            out.append(f"{streamed:,.0f} output tokens/s per instance outside the {low:,}-{high:,} {profile.name} "
+                       f"was measured streaming")
     return out

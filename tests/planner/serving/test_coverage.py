@@ -1,9 +1,12 @@
-"""Honest range: a plan outside the batch, context or tokens per step its engine was measured at is flagged.
+"""Honest range: a plan outside the batch, context, tokens per step or streamed rate its engine was measured at is
+flagged.
 
 The shipped ranges are those of the unsaturated aggregated rows of calibration/silicon_calibration.csv
 per engine: vLLM 4-128 sequences per instance and 1,152-9,216 tokens of isl + osl, TensorRT-LLM
 1-384 and 1,152-9,216, SGLang 4-512 and 1,100-10,000; tokens per step (concurrency plus the prompt tokens
-Little's law gives from each run's TTFT and TPOT) vLLM 4-3,986, TensorRT-LLM 4-4,010, SGLang 4-4,535.
+Little's law gives from each run's TTFT and TPOT) vLLM 4-3,986, TensorRT-LLM 4-4,010, SGLang 4-4,535; output
+tokens a second one instance streamed (concurrency / TPOT) vLLM 303-14,391, TensorRT-LLM 122-32,774, SGLang
+202-22,466.
 """
 
 import math
@@ -93,3 +96,19 @@ def test_shipped_ranges_are_the_calibration_rows():
         assert prof.measured_batch == (min(m.batch for m in mine), max(m.batch for m in mine))
         assert prof.measured_context_tokens == (min(m.isl + m.osl for m in mine), max(m.isl + m.osl for m in mine))
         assert prof.measured_tokens_per_step == (math.floor(min(tokens)), math.ceil(max(tokens)))
+        streamed = [m.batch / m.tpot_s for m in mine if m.tpot_s is not None]
+        assert prof.measured_streamed_tokens_per_s == (math.floor(min(streamed)), math.ceil(max(streamed)))
+
+
+def test_streamed_rate_outside_the_measured_one_is_flagged():
+    # trtllm.toml: measured_streamed_tokens_per_s [122, 32774] (concurrency / TPOT of its 610 unsaturated rows).
+    # 256 sequences at a predicted 7.5 ms TPOT stream 256 / 0.0075 = 34,133 output tokens/s: above; at 8 ms,
+    # 32,000: inside; without a predicted TPOT nothing is said about the rate.
+    trtllm = engine("trtllm")
+    assert trtllm.measured_streamed_tokens_per_s == (122, 32774)
+    w = Workload(tokens_cached=2048)
+    assert outside_measured_range(trtllm, w, Plan(batch=256), None, 0.0075) == [
+        "34,133 output tokens/s per instance outside the 122-32,774 trtllm was measured streaming"]
+    assert outside_measured_range(trtllm, w, Plan(batch=256), None, 0.008) == []
+    assert outside_measured_range(trtllm, w, Plan(batch=256)) == []
+
