@@ -8,6 +8,7 @@ the rows the catalogue and physics accept), `planner.calibration.fit` (score and
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from hardware.catalogue import Catalogue
@@ -18,6 +19,8 @@ from planner.calibration.identify import Identifiability, identifiability
 from planner.calibration.measurements import MeasurementSet
 from planner.engine.profile import EngineProfile, engine, engine_names, file_key
 from planner.errors import InputError
+from planner.serving.coverage import tokens_per_step
+from planner.serving.workload import Workload
 
 
 @dataclass(frozen=True)
@@ -64,15 +67,34 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
     sources = dict(base.sources)
     for k in knobs:
         sources[file_key(k.name)] = note
+    ranges = measured_ranges(rows)
+    for field in ranges:
+        sources[field] = f"the smallest and largest among the rows {note}"
     profile = dataclasses.replace(
         fitted, name=name, source=note, sources=sources,
-        description=f"Calibrated from '{base.name}' on {len(rows)} measured runs.",
+        description=f"Calibrated from '{base.name}' on {len(rows)} measured runs.", **ranges,
     )
     return Calibration(base=base, profile=profile, before=before, after=after, rows_used=len(rows),
                        skipped=dict(mset.skipped), systems=systems, engines=engines,
                        knobs=tuple(k.name for k in knobs), identifiability=identifiability(result),
                        tpot_split=tuple(decompose.by_group(decompose.configurations(rows, predicted.tpot_s,
                                                                                     predicted.ttft_s))))
+
+
+def measured_ranges(rows) -> dict[str, tuple[int, int] | None]:
+    """The measured range of a profile fitted on ``rows`` (screened, unsaturated: ``planner.serving.coverage``):
+    concurrency per instance and ``isl + osl`` over every row; tokens per step over the rows with TTFT and TPOT and
+    streamed output tokens/s (concurrency / TPOT) over the rows with TPOT, floored and ceiled to whole tokens (None
+    where no row has them). A profile keeps the range of the runs it was fitted on, not its base's."""
+    tokens = [tokens_per_step(Workload(isl=m.isl, osl=m.osl), m.batch, m.ttft_s, m.tpot_s)
+              for m in rows if m.ttft_s is not None and m.tpot_s is not None]
+    streamed = [m.batch / m.tpot_s for m in rows if m.tpot_s is not None]
+
+    def span(values):
+        return (math.floor(min(values)), math.ceil(max(values))) if values else None
+    return {"measured_batch": span([m.batch for m in rows]),
+            "measured_context_tokens": span([m.isl + m.osl for m in rows]),
+            "measured_tokens_per_step": span(tokens), "measured_streamed_tokens_per_s": span(streamed)}
 
 
 def calibrate_file(path: str, cat: Catalogue, *, system: str | None = None, gpu: str | None = None,

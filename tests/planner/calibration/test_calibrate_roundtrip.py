@@ -10,6 +10,7 @@ collectives run on kernel curves fitted to measured kernels, which no end-to-end
 import csv
 import dataclasses
 import itertools
+import math
 import tomllib
 
 import pytest
@@ -250,3 +251,29 @@ def test_the_tpot_split_of_runs_the_fitted_profile_reproduces_is_one(tmp_path, c
         main(["calibrate", str(path), "--output", str(tmp_path / "lengths.toml")])
     assert done.value.code == 0
     assert "TPOT split: group" in capsys.readouterr().out
+
+
+def test_calibrated_profile_records_the_range_of_its_own_rows(synthetic, tmp_path):
+    # The 32 synthetic runs: batch 1-64, isl + osl 1,024 + 256 = 1,280 and 4,096 + 128 = 4,224; each run's
+    # tokens per step batch + batch x isl / (osl - 1 + TTFT / TPOT) (Little's law) and streamed output tokens/s
+    # batch / TPOT, recomputed here from the file: the fitted profile carries those, not the base profile's.
+    with synthetic.open() as fh:
+        runs = list(csv.DictReader(fh))
+    tokens, streamed = [], []
+    for r in runs:
+        batch, isl, osl = int(r["batch"]), int(r["isl"]), int(r["osl"])
+        tpot, ttft = float(r["tpot_ms"]), float(r["ttft_ms"])
+        tokens.append(batch + batch * isl / (osl - 1 + ttft / tpot))
+        streamed.append(batch / (tpot / 1e3))
+    cal = calibrate_file(str(synthetic), CAT, name="h200-fitted")
+    p = cal.profile
+    assert p.measured_batch == (1, 64) and p.measured_context_tokens == (1280, 4224)
+    assert p.measured_tokens_per_step == (math.floor(min(tokens)), math.ceil(max(tokens)))
+    assert p.measured_streamed_tokens_per_s == (math.floor(min(streamed)), math.ceil(max(streamed)))
+    assert engine("default").measured_batch is None  # the base it started from records none
+    out = tmp_path / "h200-fitted.toml"
+    out.write_text(profile_toml(p))
+    loaded = load_profile(out)
+    assert (loaded.measured_batch, loaded.measured_streamed_tokens_per_s) == (p.measured_batch,
+                                                                               p.measured_streamed_tokens_per_s)
+    assert "rackplan calibrate" in tomllib.loads(out.read_text())["sources"]["measured_batch"]
