@@ -25,6 +25,7 @@ Usage::
     .venv/bin/python bench/accuracy.py --no-measured-screen   # also score the rows the kernel-table screens drop
     .venv/bin/python bench/accuracy.py --decompose   # TPOT split into decode step and prompt tokens, only
     .venv/bin/python bench/accuracy.py --screens     # each group's rows against the measured-kernel floor, only
+    .venv/bin/python bench/accuracy.py --ttft-by-rate   # measured / predicted TTFT by collection and streamed rate
 
 ``--fit`` refits, on the silicon rows outside the held-out family (saturated runs
 excluded), every engine profile's knobs jointly with the GPUs' HBM fractions and the per-GPU
@@ -44,7 +45,12 @@ each over the measured one (medians over its configurations), and that cost in G
 
 ``--screens`` prints only, per (model, system, engine) group the measured-kernel floor applies to (dense models,
 ``planner.calibration.kernel_chain``), how many of its rows (every row the other checks keep, saturated ones
-included) measure a TPOT below the floor and the range of measured TPOT over floor among those and among the rest.
+included) measure a TPOT below the floor and the range of measured TPOT over floor among those and among the rest;
+then every campaign with a row below a physical floor, and whether it is counted out whole
+(``planner.calibration.screen.discredited_campaigns``).
+
+``--fit`` also prints each engine's measured range (``planner.calibration.calibrate.measured_ranges`` of its
+unsaturated rows, every family), the ``measured_*`` lines of the shipped profiles.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ from models.errors import ModelError  # noqa: E402
 from planner.budget import Budget  # noqa: E402
 from planner.calibration import decompose, joint, kernels, measurements, screen  # noqa: E402
 from planner.calibration import fit as cal  # noqa: E402
+from planner.calibration.calibrate import measured_ranges  # noqa: E402
 from planner.engine.profile import engine, file_key  # noqa: E402
 from planner.engine.rates import rates  # noqa: E402
 from planner.serving.candidates import Limits, candidate_table  # noqa: E402
@@ -405,6 +412,8 @@ def refit(rows, hardware) -> None:
         for kind, o, k in fitted.params:
             if kind == "engine" and o == e:
                 print(knob_line(k.name, getattr(prof[e], k.name)))
+        for field, span in measured_ranges([m for m in rows if m.engine == e and not saturated(m)]).items():
+            print(f"{field} = {list(span) if span else None}")
     for e in ENGINES:
         for g, values in sorted(prof[e].gpus.items()):
             print(f"[{e}: gpus.{g}]")

@@ -290,8 +290,8 @@ def floor_reason(m: Measurement, spec: ModelSpec, hw: Hardware, measured_ceiling
         or (below_kernel_chain(m, spec, hw) if chain else None)
 
 
-CAMPAIGN_REASON = ("campaign discredited: most of its runs are faster than a physical floor, so its runs timed other "
-                "work than they record")
+CAMPAIGN_REASON = ("campaign discredited: most of its runs are faster than a physical floor, so its runs timed "
+                   "other work than they record")
 
 
 def discredited_campaigns(floored: Counter, passed: Counter) -> set[str]:

@@ -36,27 +36,16 @@ def outside_measured_range(profile: EngineProfile, workload: Workload, plan: Pla
     """Why ``plan`` under ``workload`` lies outside ``profile``'s measured range (empty: inside, or no range);
     ``ttft_s`` and ``tpot_s``, the plan's predicted figures, place its tokens per step (:func:`tokens_per_step`) and
     the output tokens a second it streams (``batch / tpot_s``)."""
-    out = []
-    if profile.measured_batch is not None:
-        low, high = profile.measured_batch
-        if not low <= plan.batch <= high:
-            out.append(f"batch {plan.batch:,} outside the {low:,}-{high:,} sequences per instance "
-                       f"{profile.name} was measured at")
-    if profile.measured_context_tokens is not None:
-        low, high = profile.measured_context_tokens
-        context = workload.kv_context_tokens
-        if not low <= context <= high:
-            out.append(f"context {context:,.0f} tokens outside the {low:,}-{high:,} (isl + osl) "
-                       f"{profile.name} was measured at")
-    tokens = tokens_per_step(workload, plan.batch, ttft_s, tpot_s)
-    if profile.measured_tokens_per_step is not None and tokens is not None:
-        low, high = profile.measured_tokens_per_step
-        if not low <= tokens <= high:
-            out.append(f"{tokens:,.0f} tokens per step outside the {low:,}-{high:,} {profile.name} was measured at")
-    if profile.measured_streamed_tokens_per_s is not None and tpot_s:
-        low, high = profile.measured_streamed_tokens_per_s
-        streamed = plan.batch / tpot_s
-        if not low <= streamed <= high:
-            out.append(f"{streamed:,.0f} output tokens/s per instance outside the {low:,}-{high:,} {profile.name} "
-                       f"was measured streaming")
-    return out
+    name = profile.name
+    figures = (  # (measured range, the plan's figure or None, the line saying it lies outside, {v}, {lo}, {hi})
+        (profile.measured_batch, plan.batch,
+         "batch {v:,.0f} outside the {lo:,}-{hi:,} sequences per instance " + f"{name} was measured at"),
+        (profile.measured_context_tokens, workload.kv_context_tokens,
+         "context {v:,.0f} tokens outside the {lo:,}-{hi:,} (isl + osl) " + f"{name} was measured at"),
+        (profile.measured_tokens_per_step, tokens_per_step(workload, plan.batch, ttft_s, tpot_s),
+         "{v:,.0f} tokens per step outside the {lo:,}-{hi:,} " + f"{name} was measured at"),
+        (profile.measured_streamed_tokens_per_s, plan.batch / tpot_s if tpot_s else None,
+         "{v:,.0f} output tokens/s per instance outside the {lo:,}-{hi:,} " + f"{name} was measured streaming"),
+    )
+    return [line.format(v=value, lo=span[0], hi=span[1]) for span, value, line in figures
+            if span is not None and value is not None and not span[0] <= value <= span[1]]
