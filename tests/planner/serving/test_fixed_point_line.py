@@ -87,14 +87,15 @@ def test_the_line_settles_most_rows_in_two_rounds(monkeypatch):
         return lifetimes(counted, *args)
     monkeypatch.setattr(aggregated, "lifetimes", counting)
     evaluate(sc, plans, shape_of(sc))
-    line = sum(rows_per_round)
+    line, rounds = sum(rows_per_round), list(rows_per_round)
     rows_per_round.clear()
     monkeypatch.setattr(aggregated, "lifetimes", lambda tpot_of, *args: counting(tpot_of, *args[:-1], None))
     evaluate(sc, plans, shape_of(sc))
     plain = sum(rows_per_round)
-    # rows x rounds: the first two rounds run over all 1,500 rows and few rows need more; the plain rounds
-    # need twice as many at least
-    assert line < 1500 * 2.5 and plain > 2 * line, (line, plain)
+    # rows x rounds: the first two rounds run over all 1,500 rows and few rows need more (a third round: 170 rows
+    # on the shipped default profile, 11.3 %; 3,746 row-rounds in all); the plain rounds need twice as many at least
+    assert rounds[:2] == [1500, 1500] and rounds[2] < 0.15 * 1500, rounds
+    assert line < 1500 * 2.6 and plain > 2 * line, (line, plain)
 
 
 def test_line_root_of_a_straight_line():

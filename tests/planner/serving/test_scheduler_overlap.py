@@ -47,7 +47,8 @@ def _scores(workload, overlap):
                          ids=["decode", "isl-osl"])
 def test_step_is_the_longer_of_gpu_and_host(workload):
     prof, on = _scores(workload, True)
-    host = prof.iteration_overhead_s(np.array([16.0, 512.0]))  # one attention group each (dp 1)
+    # one attention group each (dp 1), at the H200's own host costs (the profile's [gpus.h200-sxm] table)
+    host = prof.on_gpu("h200-sxm").iteration_overhead_s(np.array([16.0, 512.0]))
     # pp 1: the GPU time of a step is its stage time; the step takes the longer of it and the host's.
     assert on.step_time_s == pytest.approx(np.maximum(on.stage_time_s, host), rel=1e-12)
     _, off = _scores(workload, False)
