@@ -127,6 +127,23 @@ def test_fixed_shares_split_the_output(tmp_path):
     assert min(llama["capacity_tps"] / 2, qwen["capacity_tps"]) == pytest.approx(qwen["output_tps"], rel=1e-9)
 
 
+
+def test_fixed_shares_solve_where_highs_doubted_its_own_optimum(tmp_path):
+    # The same fleet under a default profile whose pooled TTFT knobs moved a little (a refit on every model family:
+    # prefill_wait_fraction 0.09678 -> 0.1034, ttft_overhead_us 31,500 -> 34,310): HiGHS 1.16 found the optimum of
+    # the first solve, then rejected it at its own final check (a primal infeasibility of 1e-6 on rows of 1e3-1e5
+    # tokens/s: status 'Not Solved'); the first max-TPS solve's MIP feasibility tolerance of 1e-7
+    # (planner.milp.fleet_solve.MAX_FIRST_SOLVE_OPTIONS) meets it.
+    default = (Path(__file__).resolve().parents[3] / "planner" / "engine" / "data" / "default.toml").read_text()
+    assert "\nprefill_wait_fraction = 0.09678\n" in default and "\nttft_overhead_us = 31500.0\n" in default
+    profile = default.replace("\nprefill_wait_fraction = 0.09678\n", "\nprefill_wait_fraction = 0.1034\n").replace(
+        "\nttft_overhead_us = 31500.0\n", "\nttft_overhead_us = 34310.0\n")
+    text = SMALL.format(objective="gpus").replace('minimise = "gpus"', 'maximise = "tps"').replace(
+        "target_tps = 20000", "share = 2") + '[[model]]\nname = "qwen3-30b-a3b"\nisl = 1024\nosl = 256\nshare = 1\n'
+    doc = _json(["fleet", _write(tmp_path, text), "--profile", _write(tmp_path, profile, "profile.toml")])
+    llama, qwen = doc["models"]
+    assert doc["verification"]["ok"] and llama["output_tps"] == pytest.approx(2 * qwen["output_tps"], rel=1e-9)
+
 def test_plan_disagg_json_has_both_pools():
     doc = _json(["plan", "--disagg", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--gpus", "8",
                  "--isl", "1024", "--osl", "256", "--max-tpot-ms", "40", "--batch", "8,64,256"])
