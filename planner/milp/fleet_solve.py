@@ -66,10 +66,9 @@ MAX_TPS_TIEBREAK_OPTIONS = {"mip_heuristic_run_root_reduced_cost": False, "mip_h
 # It also holds the MIP to a feasibility tolerance of 1e-7 instead of HiGHS's 1e-6: its throughput rows carry
 # 1e3-1e5 tokens/s an instance, and on a fleet with output shares (tests/planner/cli/test_fleet_cli.py,
 # test_fixed_shares_solve_where_highs_doubted_its_own_optimum) HiGHS 1.16 found the optimum, then rejected it in
-# its own final check
-# ("MIP solver claims optimality, but with num/max/sum primal(1/1e-06/1e-06) infeasibilities": status Solve
-# error), an infeasibility of 1e-11 of the row; at 1e-7 the branch and bound meets the check (the same
-# 97,976 tokens/s a share).
+# its own final check ("MIP solver claims optimality, but with num/max/sum primal(1/1e-06/1e-06) infeasibilities":
+# status Solve error), an infeasibility of 1e-11 of the row; at 1e-7 the branch and bound meets the check (the
+# same 97,976 tokens/s a share).
 MAX_FIRST_SOLVE_OPTIONS = {"mip_heuristic_run_feasibility_jump": False, "mip_feasibility_tolerance": 1e-7}
 # The first solve of a minimising objective only has to find the optimum's value: the tie-break picks the
 # plan. Without presolve HiGHS settles the example fleet's least-cost MILP at its root node (117 nodes with
