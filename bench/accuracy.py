@@ -37,6 +37,12 @@ and prints the values to paste into ``planner/engine/data/*.toml`` and
 ``--lofo`` adds leave-one-model-family-out cross-validation: for each family (``--families``,
 default all four), the same joint fit without that family's rows, scored on them. One fit per
 family (a few minutes each); the pooled line is the accuracy to expect on a model never seen.
+``--fit`` and every fold start from, and centre their prior on, values no calibration row informed
+(``planner.calibration.joint.neutral``: sourced values; ``--start``): the knobs the rows hold only
+weakly stay there, so a left-out family's errors cannot reach its own fold through the start.
+``--start shipped`` starts from the shipped profiles instead; those were fitted on every family but
+Llama, so the other folds then start from values their own family informed (docs/accuracy.md,
+"Folds that start where no row informed them").
 
 ``--decompose`` prints only the split of TPOT into the decode step and the cost of a prompt token
 (``planner.calibration.decompose``): for every (model, system, engine) whose runs of one configuration
@@ -389,8 +395,9 @@ def training_rows(rows, left_out: str = HELD_OUT_FAMILY) -> list:
     return [m for m in rows if family(m.model_name) != left_out and not saturated(m)]
 
 
-def refit(rows, hardware) -> None:
-    """Jointly refit engine knobs and GPU efficiencies on the training rows; print the values."""
+def refit(rows, hardware, start_from=engine) -> None:
+    """Jointly refit engine knobs and GPU efficiencies on the training rows; print the values. ``start_from``:
+    each engine's profile the fit starts from (``planner.calibration.joint.joint_fit``)."""
     t0 = time.perf_counter()
     start = time.perf_counter()
 
@@ -398,7 +405,7 @@ def refit(rows, hardware) -> None:
         print(f"pass {n}: iteration {i}/{of}, cost {cost:.4g}, {time.perf_counter() - start:.0f} s",
               file=sys.stderr, flush=True)
 
-    fitted = joint.joint_fit(training_rows(rows), hardware, progress=progress)
+    fitted = joint.joint_fit(training_rows(rows), hardware, progress=progress, start_from=start_from)
     held = [m for m in rows if family(m.model_name) == HELD_OUT_FAMILY and not saturated(m)]
     for label, sub in (("training", fitted.kept), ("held-out", held)):
         rep = cal.report(joint.score(fitted, sub), cal.measured(sub))
@@ -439,12 +446,13 @@ def goal_line(label: str, value: float, goal: float) -> str:
     return f"- {label}: {value:.1f} (goal <= {goal:.0f}: {'met' if value <= goal else 'NOT met'})"
 
 
-def lofo(rows, hardware, families) -> tuple[str, cal.Errors, cal.Errors]:
+def lofo(rows, hardware, families, start_from=engine) -> tuple[str, cal.Errors, cal.Errors]:
     """Leave-one-model-family-out cross-validation: fit without each family, score it (markdown).
 
     Each family's rows are predicted by a joint fit (``planner.calibration.joint``) that never saw
     them, the other families' rows all included (the held-out Llama family too); the pooled line
-    scores every row out of fold: the figure for a model the fit has never seen.
+    scores every row out of fold: the figure for a model the fit has never seen. ``start_from``: each
+    engine's profile the folds start from (``planner.calibration.joint.joint_fit``).
     """
     scored = [m for m in rows if not saturated(m)]
     pred_tpot, pred_ttft = np.full(len(scored), np.nan), np.full(len(scored), np.nan)
@@ -464,7 +472,7 @@ def lofo(rows, hardware, families) -> tuple[str, cal.Errors, cal.Errors]:
         if idx.size == 0:
             continue
         t0 = time.perf_counter()
-        fitted = joint.joint_fit(training_rows(rows, fam), hardware, log=lambda _line: None)
+        fitted = joint.joint_fit(training_rows(rows, fam), hardware, log=lambda _line: None, start_from=start_from)
         p = joint.score(fitted, [scored[i] for i in idx])
         pred_tpot[idx], pred_ttft[idx] = p.tpot_s, p.ttft_s
         lines.append(line(fam, idx, f"{time.perf_counter() - t0:.0f}"))
@@ -480,6 +488,9 @@ def main(argv=None) -> int:
     parser.add_argument("--fit", action="store_true", help="refit the defaults (minutes) and print them")
     parser.add_argument("--lofo", action="store_true",
                         help="leave-one-model-family-out cross-validation (one fit per family, minutes each)")
+    parser.add_argument("--start", choices=("neutral", "shipped"), default="neutral",
+                        help="where --fit and each --lofo fold start: sourced values no calibration row "
+                             "informed (planner.calibration.joint.neutral; the default), or the shipped profiles")
     parser.add_argument("--no-measured-screen", action="store_true",
                         help="score the rows the screens on the kernel tables count out "
                              "(screen.below_measured_ceiling, screen.below_kernel_chain)")
@@ -533,12 +544,14 @@ def main(argv=None) -> int:
                                ("TTFT MAPE %", rep.ttft.mape, GOALS["ttft_mape"]),
                                ("published max-throughput median error %", pub_median, GOALS["published_median"])):
         print(goal_line(label, value, goal))
+    start_from = joint.neutral if args.start == "neutral" else engine
     if args.fit:
-        refit(rows, hardware)
+        refit(rows, hardware, start_from)
     if args.lofo:
         t0 = time.perf_counter()
-        table_text, tpot, ttft = lofo(rows, hardware, families)
-        print(f"\n## Leave-one-family-out cross-validation ({time.perf_counter() - t0:.0f} s)\n")
+        table_text, tpot, ttft = lofo(rows, hardware, families, start_from)
+        print(f"\n## Leave-one-family-out cross-validation, folds from the {args.start} start "
+              f"({time.perf_counter() - t0:.0f} s)\n")
         print(table_text + "\n")
         print(goal_line(f"pooled TPOT MAPE % ({', '.join(families)})", tpot.mape, GOALS["lofo_tpot_mape"]))
         print(goal_line(f"pooled TTFT MAPE % ({', '.join(families)})", ttft.mape, GOALS["lofo_ttft_mape"]))

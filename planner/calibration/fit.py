@@ -222,15 +222,17 @@ def robust_weights(r: np.ndarray) -> np.ndarray:
 
 
 def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
-                         prior_weight: float = PRIOR_WEIGHT, progress=None) -> np.ndarray:
+                         prior_weight: float = PRIOR_WEIGHT, progress=None,
+                         start: np.ndarray | None = None) -> np.ndarray:
     """Minimise the soft-L1 cost of ``residuals(theta)`` plus the prior (module docstring).
 
     Args:
         residuals: ``theta -> residual vector`` (relative errors).
-        theta0: start, also the prior's centre (transformed units).
+        theta0: the prior's centre (transformed units), and the start unless ``start`` is given.
         iterations: most Levenberg-Marquardt iterations.
         prior_weight: pull towards ``theta0`` per transformed unit.
         progress: called after each iteration with (iteration from 1, iterations, cost); None: silent.
+        start: where the iterations start (e.g. an earlier fit's end); None: ``theta0``.
     """
     def both(theta):
         return residuals(theta), np.sqrt(prior_weight) * (theta - theta0)
@@ -238,7 +240,7 @@ def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
     def cost(r, prior):
         return float(np.sum(2.0 * ROBUST_SCALE**2 * (np.sqrt(1.0 + (r / ROBUST_SCALE) ** 2) - 1.0)) + prior @ prior)
 
-    theta, damping = theta0.copy(), 1e-2
+    theta, damping = (theta0 if start is None else start).copy(), 1e-2
     r, prior = both(theta)
     current = cost(r, prior)
     for done in range(iterations):

@@ -44,6 +44,13 @@ GPU_KNOBS: dict[str, tuple[float, float]] = {}
 # against the catalogue's fractions as their denominator, so moving them here would move every curve.)
 PAIR_SPEED_KNOBS = ("step_overhead_s", "per_kernel_overhead_s", "eager_kernel_overhead_s")
 PAIR_LATENCY_KNOBS = ("prefill_wait_fraction", "ttft_overhead_s", "arrival_wait_steps", "prompts_ahead")
+# The leak-free start (:func:`neutral`). Each kernel no curve times costs its launch gap and least duration
+# under CUDA graphs: aiconfigurator's mem_empirical_constant_latency, 3 us (systems/*.yaml; default.toml's
+# per_layer_overhead_us cites it). A closed-loop request arriving as the previous one's last token streams waits
+# out the iterations already scheduled without it (the engine TOMLs' arrival_wait_steps sources): TensorRT-LLM's
+# overlap scheduler 2, vLLM V1's engine core 1, SGLang's overlap scheduler 2.
+NEUTRAL_KERNEL_S = 3e-6
+SCHEDULER_DEPTH_STEPS = {"trtllm": 2.0, "vllm": 1.0, "sglang": 2.0}
 MIN_PAIR_ROWS = 15
 MIN_FAMILY_ROWS = 5
 OUTLIER_FACTOR = 2.5
@@ -53,6 +60,22 @@ ITERATIONS = 20
 def family(model_name: str) -> str:
     """Model family of a catalogue name: ``llama``, ``qwen3``, ``gpt``, ``deepseek``."""
     return model_name.split("-")[0]
+
+
+def neutral(name: str) -> EngineProfile:
+    """Engine ``name`` as a fit starts from when no calibration row may inform its start (``--lofo-start neutral``).
+
+    Every fitted knob (``planner.calibration.fit.KNOBS``) at a value a source gives, not a fit: the
+    ``default`` profile's step cost (1 ms) and overlap (0.5), each untimed kernel at aiconfigurator's
+    constant latency (``NEUTRAL_KERNEL_S``), a closed-loop arrival waiting out the engine's scheduler depth
+    (``SCHEDULER_DEPTH_STEPS``), the other knobs at their ``start`` (the ``default`` profile's TTFT knobs
+    are fitted, so not those); no per-GPU tables. The fields no fit moves keep the shipped profile's values.
+    """
+    base = engine("default")
+    start = {k.name: k.start if k.needs == "ttft" else max(k.start, getattr(base, k.name)) for k in cal.KNOBS}
+    start["per_kernel_overhead_s"] = NEUTRAL_KERNEL_S
+    start["arrival_wait_steps"] = SCHEDULER_DEPTH_STEPS.get(name, start["arrival_wait_steps"])
+    return replace(engine(name), gpus={}, **start)
 
 
 def pair_value(profile: EngineProfile, knob: cal.Knob, offset: float) -> float:
@@ -116,10 +139,12 @@ def _parameters(train: list[Measurement], hardware: dict[str, Hardware]) -> list
 
 
 def joint_fit(train: list[Measurement], hardware: dict[str, Hardware], log=print,
-              iterations: int = ITERATIONS, progress=None) -> JointFit:
+              iterations: int = ITERATIONS, progress=None,
+              start_from: Callable[[str], EngineProfile] = engine) -> JointFit:
     """Fit ``train`` (unsaturated rows) as the module docstring says; ``log`` gets the result lines,
-    ``progress(pass, iteration, of, cost)`` one call an iteration of each pass."""
-    engines = {e: engine(e) for e in ENGINES}
+    ``progress(pass, iteration, of, cost)`` one call an iteration of each pass. ``start_from``: each
+    engine's profile the fit starts from and centres its prior on (the shipped one; :func:`neutral`)."""
+    engines = {e: start_from(e) for e in ENGINES}
     params = _parameters(train, hardware)
 
     def start(kind, owner, knob):
@@ -154,10 +179,10 @@ def joint_fit(train: list[Measurement], hardware: dict[str, Hardware], log=print
         return cal.relative_residuals(cal.predict(rows, hw, [prof[m.engine] for m in rows]),
                                       cal.measured(rows), weight)
 
-    def solve(n: int) -> np.ndarray:
+    def solve(n: int, begin: np.ndarray | None = None) -> np.ndarray:
         show = None if progress is None else (lambda i, of, cost: progress(n, i, of, cost))
         return cal.robust_least_squares(residual, theta0, iterations=iterations, prior_weight=PRIOR_WEIGHT,
-                                        progress=show)
+                                        progress=show, start=begin)
 
     theta = solve(1)
     prof, hw_fit = state(theta)
@@ -166,7 +191,7 @@ def joint_fit(train: list[Measurement], hardware: dict[str, Hardware], log=print
     log(f"trimmed after the first pass (TPOT off by more than {OUTLIER_FACTOR}x): {sum(trimmed.values())} rows: "
         + "; ".join(f"{g}: {c}" for g, c in sorted(trimmed.items())))
     log(f"TTFT weight of the second pass (median TPOT / TTFT relative error, first pass): {weight:.3f}")
-    theta = solve(2)
+    theta = solve(2, theta)  # from the first pass's end; the prior stays centred on the start
     prof, hw_fit = state(theta)
     return JointFit(prof, hw_fit, params, theta, rows, trimmed, weight, residual)
 

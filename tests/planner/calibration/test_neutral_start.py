@@ -1,0 +1,48 @@
+"""The joint fit's leak-free start (``planner.calibration.joint.neutral``) and its ``start_from`` argument."""
+
+import pytest
+
+from hardware.catalogue import Catalogue
+from planner.calibration import joint
+from planner.calibration.measurements import Measurement
+from planner.engine.profile import engine
+
+
+@pytest.mark.parametrize("name", joint.ENGINES)
+def test_neutral_start_holds_no_fitted_value(name):
+    start = joint.neutral(name)
+    # planner/engine/data/default.toml: overlap_fraction 0.5, step_overhead_us 1000 (sourced, not fitted)
+    assert start.overlap_fraction == 0.5 and start.step_overhead_s == pytest.approx(1e-3)
+    # each untimed kernel at aiconfigurator's 3 us constant latency (joint.NEUTRAL_KERNEL_S); the default profile
+    # has no per-sequence or eager cost: the KNOBS starts, 1 and 0.2 us
+    assert (start.per_kernel_overhead_s, start.sequence_overhead_s, start.eager_kernel_overhead_s) == \
+        pytest.approx((3e-6, 1e-6, 2e-7))
+    # arrivals wait out the scheduler's depth: TensorRT-LLM's and SGLang's overlap schedulers 2, vLLM V1's 1
+    assert start.arrival_wait_steps == {"trtllm": 2.0, "vllm": 1.0, "sglang": 2.0}[name]
+    # the other TTFT knobs at their KNOBS starts (0.05, 1 ms, 0.05 prompts), not the default profile's pooled
+    # fit (prefill_wait_fraction 0.09678, ttft_overhead_us 31,500)
+    assert (start.prefill_wait_fraction, start.ttft_overhead_s, start.prompts_ahead) == \
+        pytest.approx((0.05, 1e-3, 0.05))
+    assert start.gpus == {}  # no per-GPU table: every one is fitted
+    shipped = engine(name)
+    assert start.prefill_chunk_tokens == shipped.prefill_chunk_tokens  # sourced fields stay
+    assert start.hbm_usable_fraction == shipped.hbm_usable_fraction
+
+
+def _row(label: str, batch: int) -> Measurement:
+    # Llama-3.1-8B on one H200 under vLLM, 1,024 in / 256 out: TPOT 8 ms, TTFT 60 ms (made-up figures: the fit
+    # below takes no step, so they only need to be scoreable)
+    return Measurement(line=2, label=label, model="llama-3.1-8b", system="hgx-h200", gpu=None, engine="vllm", tp=1,
+                       pp=1, ep=1, dp=1, batch=batch, quant="bf16", kv_quant=None, isl=1024, osl=256,
+                       tpot_s=8e-3, ttft_s=60e-3, tok_per_gpu=None, model_name="llama-3.1-8b")
+
+
+@pytest.mark.parametrize("start_from, overlap", [(joint.neutral, 0.5), (engine, engine("vllm").overlap_fraction)])
+def test_fit_starts_where_it_is_told(start_from, overlap):
+    # No iteration: the fit returns its start, so the profile it hands back is start_from's (two rows: no
+    # (engine, GPU) pair reaches MIN_PAIR_ROWS, 15, so no per-GPU table either)
+    rows = [_row("a", 8), _row("b", 32)]
+    fitted = joint.joint_fit(rows, {"hgx-h200": Catalogue().hardware("hgx-h200")}, log=lambda _line: None,
+                             iterations=0, start_from=start_from)
+    assert fitted.profile("vllm").overlap_fraction == pytest.approx(overlap, rel=1e-6)
+    assert fitted.profile("vllm").gpus == {}
