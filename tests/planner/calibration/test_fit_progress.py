@@ -1,6 +1,7 @@
 """The robust least squares reports each iteration: the cost it reached, never rising."""
 
 import numpy as np
+import pytest
 
 from planner.calibration.fit import robust_least_squares
 
@@ -24,3 +25,17 @@ def test_no_progress_callback_is_silent_and_the_same_fit():
     quiet = robust_least_squares(f, np.array([0.0]))
     loud = robust_least_squares(f, np.array([0.0]), progress=lambda *a: None)
     assert np.array_equal(quiet, loud)
+
+
+def test_a_later_start_keeps_the_prior_where_it_was():
+    # one residual t - 3 and a prior of weight 1 centred on theta0 = 0: the cost (soft-L1 of t - 3) + t^2 has
+    # one minimum, wherever the iterations begin
+    f = lambda t: np.array([t[0] - 3.0])  # noqa: E731
+    from_centre = robust_least_squares(f, np.array([0.0]), iterations=50, prior_weight=1.0)
+    from_beyond = robust_least_squares(f, np.array([0.0]), iterations=50, prior_weight=1.0, start=np.array([5.0]))
+    assert abs(from_beyond[0] - from_centre[0]) < 1e-3
+    # so far from 3 the soft-L1 cost (scale 0.15) is ~0.3 |t - 3|, slope 0.3, met by the prior's 2 t at t ~ 0.15:
+    # the prior, centred on 0, holds it there; a start at 5 does not recentre it
+    assert from_centre[0] == pytest.approx(0.15, abs=0.01)
+    # no iteration: the start itself
+    assert robust_least_squares(f, np.array([0.0]), iterations=0, start=np.array([5.0]))[0] == 5.0
