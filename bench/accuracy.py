@@ -37,12 +37,13 @@ and prints the values to paste into ``planner/engine/data/*.toml`` and
 ``--lofo`` adds leave-one-model-family-out cross-validation: for each family (``--families``,
 default all four), the same joint fit without that family's rows, scored on them. One fit per
 family (a few minutes each); the pooled line is the accuracy to expect on a model never seen.
-``--fit`` and every fold start from, and centre their prior on, values no calibration row informed
-(``planner.calibration.joint.neutral``: sourced values; ``--start``): the knobs the rows hold only
-weakly stay there, so a left-out family's errors cannot reach its own fold through the start.
-``--start shipped`` starts from the shipped profiles instead; those were fitted on every family but
-Llama, so the other folds then start from values their own family informed (docs/accuracy.md,
-"Folds that start where no row informed them").
+Each fold's fit starts from, and centres its prior on, values no calibration row informed
+(``planner.calibration.joint.neutral``: sourced values): the knobs the rows hold only weakly stay
+there, so a left-out family's errors cannot reach its own fold through the start. ``--start
+shipped`` starts the folds from the shipped profiles instead, as ``--fit`` does (it refits the
+shipped values; ``--fit --start neutral`` fits from the neutral start): those were fitted on every
+family but Llama, so the other folds then start from values their own family informed
+(docs/accuracy.md, "Folds that start where no row informed them").
 
 ``--decompose`` prints only the split of TPOT into the decode step and the cost of a prompt token
 (``planner.calibration.decompose``): for every (model, system, engine) whose runs of one configuration
@@ -488,9 +489,10 @@ def main(argv=None) -> int:
     parser.add_argument("--fit", action="store_true", help="refit the defaults (minutes) and print them")
     parser.add_argument("--lofo", action="store_true",
                         help="leave-one-model-family-out cross-validation (one fit per family, minutes each)")
-    parser.add_argument("--start", choices=("neutral", "shipped"), default="neutral",
+    parser.add_argument("--start", choices=("neutral", "shipped"),
                         help="where --fit and each --lofo fold start: sourced values no calibration row "
-                             "informed (planner.calibration.joint.neutral; the default), or the shipped profiles")
+                             "informed (planner.calibration.joint.neutral; --lofo's default) or the shipped "
+                             "profiles (--fit's default)")
     parser.add_argument("--no-measured-screen", action="store_true",
                         help="score the rows the screens on the kernel tables count out "
                              "(screen.below_measured_ceiling, screen.below_kernel_chain)")
@@ -544,13 +546,13 @@ def main(argv=None) -> int:
                                ("TTFT MAPE %", rep.ttft.mape, GOALS["ttft_mape"]),
                                ("published max-throughput median error %", pub_median, GOALS["published_median"])):
         print(goal_line(label, value, goal))
-    start_from = joint.neutral if args.start == "neutral" else engine
+    starts = {"neutral": joint.neutral, "shipped": engine}
     if args.fit:
-        refit(rows, hardware, start_from)
+        refit(rows, hardware, starts[args.start or "shipped"])
     if args.lofo:
         t0 = time.perf_counter()
-        table_text, tpot, ttft = lofo(rows, hardware, families, start_from)
-        print(f"\n## Leave-one-family-out cross-validation, folds from the {args.start} start "
+        table_text, tpot, ttft = lofo(rows, hardware, families, starts[args.start or "neutral"])
+        print(f"\n## Leave-one-family-out cross-validation, folds from the {args.start or 'neutral'} start "
               f"({time.perf_counter() - t0:.0f} s)\n")
         print(table_text + "\n")
         print(goal_line(f"pooled TPOT MAPE % ({', '.join(families)})", tpot.mape, GOALS["lofo_tpot_mape"]))
