@@ -63,7 +63,7 @@ def family(model_name: str) -> str:
 
 
 def neutral(name: str) -> EngineProfile:
-    """Engine ``name`` as a fit starts from when no calibration row may inform its start (``--lofo-start neutral``).
+    """Engine ``name`` as a fit starts from when no calibration row may inform its start (``bench/accuracy.py --lofo``).
 
     Every fitted knob (``planner.calibration.fit.KNOBS``) at a value a source gives, not a fit: the
     ``default`` profile's step cost (1 ms) and overlap (0.5), each untimed kernel at aiconfigurator's
