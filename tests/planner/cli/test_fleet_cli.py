@@ -127,7 +127,6 @@ def test_fixed_shares_split_the_output(tmp_path):
     assert min(llama["capacity_tps"] / 2, qwen["capacity_tps"]) == pytest.approx(qwen["output_tps"], rel=1e-9)
 
 
-
 def test_fixed_shares_solve_where_highs_doubted_its_own_optimum(tmp_path):
     # The same fleet under a default profile whose pooled TTFT knobs moved a little (a refit on every model family:
     # prefill_wait_fraction 0.09678 -> 0.1034, ttft_overhead_us 31,500 -> 34,310): HiGHS 1.16 found the optimum of
@@ -143,6 +142,7 @@ def test_fixed_shares_solve_where_highs_doubted_its_own_optimum(tmp_path):
     doc = _json(["fleet", _write(tmp_path, text), "--profile", _write(tmp_path, profile, "profile.toml")])
     llama, qwen = doc["models"]
     assert doc["verification"]["ok"] and llama["output_tps"] == pytest.approx(2 * qwen["output_tps"], rel=1e-9)
+
 
 def test_plan_disagg_json_has_both_pools():
     doc = _json(["plan", "--disagg", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--gpus", "8",
