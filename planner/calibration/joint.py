@@ -46,11 +46,8 @@ PAIR_SPEED_KNOBS = ("step_overhead_s", "per_kernel_overhead_s", "eager_kernel_ov
 PAIR_LATENCY_KNOBS = ("prefill_wait_fraction", "ttft_overhead_s", "arrival_wait_steps", "prompts_ahead")
 # The leak-free start (:func:`neutral`). Each kernel no curve times costs its launch gap and least duration
 # under CUDA graphs: aiconfigurator's mem_empirical_constant_latency, 3 us (systems/*.yaml; default.toml's
-# per_layer_overhead_us cites it). A closed-loop request arriving as the previous one's last token streams waits
-# out the iterations already scheduled without it (the engine TOMLs' arrival_wait_steps sources): TensorRT-LLM's
-# overlap scheduler 2, vLLM V1's engine core 1, SGLang's overlap scheduler 2.
+# per_layer_overhead_us cites it).
 NEUTRAL_KERNEL_S = 3e-6
-SCHEDULER_DEPTH_STEPS = {"trtllm": 2.0, "vllm": 1.0, "sglang": 2.0}
 MIN_PAIR_ROWS = 15
 MIN_FAMILY_ROWS = 5
 OUTLIER_FACTOR = 2.5
@@ -68,14 +65,15 @@ def neutral(name: str) -> EngineProfile:
     Every fitted knob (``planner.calibration.fit.KNOBS``) at a value a source gives, not a fit: the
     ``default`` profile's step cost (1 ms) and overlap (0.5), each untimed kernel at aiconfigurator's
     constant latency (``NEUTRAL_KERNEL_S``), a closed-loop arrival waiting out the engine's scheduler depth
-    (``SCHEDULER_DEPTH_STEPS``), the other knobs at their ``start`` (the ``default`` profile's TTFT knobs
+    (``EngineProfile.scheduler_depth_steps``), the other knobs at their ``start`` (the ``default`` profile's TTFT knobs
     are fitted, so not those); no per-GPU tables. The fields no fit moves keep the shipped profile's values.
     """
     base = engine("default")
     start = {k.name: k.start if k.needs == "ttft" else max(k.start, getattr(base, k.name)) for k in cal.KNOBS}
     start["per_kernel_overhead_s"] = NEUTRAL_KERNEL_S
-    start["arrival_wait_steps"] = SCHEDULER_DEPTH_STEPS.get(name, start["arrival_wait_steps"])
-    return replace(engine(name), gpus={}, **start)
+    shipped = engine(name)
+    start["arrival_wait_steps"] = float(shipped.scheduler_depth_steps)
+    return replace(shipped, gpus={}, **start)
 
 
 def pair_value(profile: EngineProfile, knob: cal.Knob, offset: float) -> float:

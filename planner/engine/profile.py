@@ -93,15 +93,19 @@ class EngineProfile:
             tokenisation, scheduling, first-token streaming).
         arrival_wait_steps: decode steps a new request of a closed loop waits before its first
             iteration is scheduled: it arrives when the previous request's last token has been
-            streamed, after the engine has scheduled the next iteration without it (1), or the
-            next two under an overlap scheduler, which schedules iteration ``n + 1`` while ``n``
-            runs (2); 0: none (the seed preset and neutral profile). The shipped engines fit it
-            within [0, 4] from those depths (``planner.calibration.fit.KNOBS``; also per GPU): it then
-            carries as well the steps between the first chunk and the first token reaching the client.
+            streamed, after the engine has scheduled the iterations it holds without it
+            (``scheduler_depth_steps``); 0: none (the seed preset and neutral profile). The shipped
+            engines fit it within [0, 4] from that depth (``planner.calibration.fit.KNOBS``; also per GPU):
+            it then carries as well the steps between the first chunk and the first token reaching the client.
+        scheduler_depth_steps: iterations the engine's scheduler holds when a request arrives, which a
+            closed-loop arrival waits out: 1 when each iteration is scheduled as the previous one returns,
+            2 when iteration ``n + 1`` is scheduled while ``n`` runs (SGLang's and TensorRT-LLM's overlap
+            schedulers, vLLM's asynchronous scheduling). Sourced, not fitted: ``arrival_wait_steps`` is fitted
+            from it (``planner.calibration.joint.neutral``).
         scheduler_overlap: the engine's host work of an iteration (``step_overhead_s`` and
-            ``sequence_overhead_s``: scheduling, batch preparation, output processing) runs while
-            the GPU runs the previous iteration (SGLang's and TensorRT-LLM's overlap schedulers), so
-            an iteration takes the longer of the two, not their sum (:meth:`step_time_s`).
+            ``sequence_overhead_s``: scheduling, batch preparation, output processing) hides behind
+            the GPU's work on the previous iteration, so an iteration takes the longer of the two, not
+            their sum (:meth:`step_time_s`); each engine profile's source says why it is set or not.
         lm_head_quant: quantisation the engine runs the output projection in (``bf16``: engines
             keep the LM head unquantised); ``None`` follows the plan's weight quantisation.
         default_kv_quant: KV-cache mode the engine picks when a measurement does not say:
@@ -156,6 +160,7 @@ class EngineProfile:
     prompts_ahead: float = number(ge=0, le=2, default=0.0)
     ttft_overhead_s: float = _seconds()
     arrival_wait_steps: float = number(ge=0, le=4, default=0.0)
+    scheduler_depth_steps: int = integer(ge=1, le=4, default=1)
     scheduler_overlap: bool = flag(default=False)
     lm_head_quant: str | None = choice(("bf16", "fp8", "int8", "int4", "fp4"), default=None)
     default_kv_quant: str = choice(("bf16", "fp8", "weights"), default="bf16")

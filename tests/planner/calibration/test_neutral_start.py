@@ -17,8 +17,8 @@ def test_neutral_start_holds_no_fitted_value(name):
     # has no per-sequence or eager cost: the KNOBS starts, 1 and 0.2 us
     assert (start.per_kernel_overhead_s, start.sequence_overhead_s, start.eager_kernel_overhead_s) == \
         pytest.approx((3e-6, 1e-6, 2e-7))
-    # arrivals wait out the scheduler's depth: TensorRT-LLM's and SGLang's overlap schedulers 2, vLLM V1's 1
-    assert start.arrival_wait_steps == {"trtllm": 2.0, "vllm": 1.0, "sglang": 2.0}[name]
+    # arrivals wait out the scheduler's depth: every engine's default scheduler overlaps (scheduler_overlap), 2
+    assert start.arrival_wait_steps == 2.0
     # the other TTFT knobs at their KNOBS starts (0.05, 1 ms, 0.05 prompts), not the default profile's pooled
     # fit (prefill_wait_fraction 0.09678, ttft_overhead_us 31,500)
     assert (start.prefill_wait_fraction, start.ttft_overhead_s, start.prompts_ahead) == \

@@ -42,6 +42,10 @@ NUMBER_CASES = [(field, value, f"must be {bound} (got {float(value)!r})")
     ("prefill_chunk_tokens", 1024.5, "must be an integer (got 1024.5)"),
     ("max_batch", 0, "must be >= 1 (got 0)"),
     ("max_batch", 1_000_001, "must be <= 1e+06 (got 1000001)"),
+    # a scheduler holds 1 iteration (scheduled as the previous returns) up to 4 in hand
+    ("scheduler_depth_steps", 0, "must be >= 1 (got 0)"),
+    ("scheduler_depth_steps", 5, "must be <= 4 (got 5)"),
+    ("scheduler_depth_steps", 1.5, "must be an integer (got 1.5)"),
     # not a number, not finite
     ("gemm_efficiency_scale", "x", "must be a number (got 'x')"),
     ("gemm_efficiency_scale", float("inf"), "must be a finite number (got inf)"),
@@ -94,11 +98,11 @@ def test_replace_and_on_gpu_check_again_and_equal_profiles_hash_alike():
         sglang.step_overhead_s = 0.0  # type: ignore[misc]
     with pytest.raises(FieldError, match=r"^field 'overlap_fraction' must be <= 1 \(got 2.0\)$"):
         dataclasses.replace(sglang, overlap_fraction=2)
-    # planner/engine/data/sglang.toml: step_overhead_us = 249.1 ([gpus.h200-sxm] sets no step overhead: the
-    # engine-wide one), [gpus.h200-sxm] arrival_wait_steps = 2.116
+    # planner/engine/data/sglang.toml: step_overhead_us = 248.8 ([gpus.h200-sxm] sets no step overhead: the
+    # engine-wide one), [gpus.h200-sxm] arrival_wait_steps = 2.216
     h200 = sglang.on_gpu("h200-sxm")
-    assert h200.step_overhead_s == pytest.approx(249.1e-6) and h200.gpus == sglang.gpus
-    assert h200.arrival_wait_steps == pytest.approx(2.116) != sglang.arrival_wait_steps
+    assert h200.step_overhead_s == pytest.approx(248.8e-6) and h200.gpus == sglang.gpus
+    assert h200.arrival_wait_steps == pytest.approx(2.216) != sglang.arrival_wait_steps
     assert sglang.on_gpu("h200-sxm") is h200 and sglang.on_gpu("no-such-gpu") is sglang
     again = load_profile(ENGINE_DIR / "sglang.toml")  # the same file read again: an equal record
     assert again == sglang and hash(again) == hash(sglang) and again is not sglang
