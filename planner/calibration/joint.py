@@ -65,8 +65,9 @@ def neutral(name: str) -> EngineProfile:
     Every fitted knob (``planner.calibration.fit.KNOBS``) at a value a source gives, not a fit: the
     ``default`` profile's step cost (1 ms) and overlap (0.5), each untimed kernel at aiconfigurator's
     constant latency (``NEUTRAL_KERNEL_S``), a closed-loop arrival waiting out the engine's scheduler depth
-    (``EngineProfile.scheduler_depth_steps``), the other knobs at their ``start`` (the ``default`` profile's TTFT knobs
-    are fitted, so not those); no per-GPU tables. The fields no fit moves keep the shipped profile's values.
+    (``EngineProfile.scheduler_depth_steps``), the other knobs at their ``start`` (the ``default`` profile's
+    TTFT knobs are fitted, so not those); no per-GPU tables. The fields no fit moves keep the shipped
+    profile's values.
     """
     base = engine("default")
     start = {k.name: k.start if k.needs == "ttft" else max(k.start, getattr(base, k.name)) for k in cal.KNOBS}
