@@ -83,6 +83,9 @@ class EngineProfile:
         prefill_chunk_tokens: most tokens one engine iteration takes (chunked prefill budget:
             vLLM ``max_num_batched_tokens``, SGLang ``chunked_prefill_size``, TensorRT-LLM
             ``max_num_tokens``); a longer prompt is prefilled over several iterations.
+        prefill_chunk_tokens_by_hbm: ``(hbm_gib, tokens)``: on a GPU with at least ``hbm_gib`` GiB of HBM
+            the chunk budget is ``tokens`` instead of ``prefill_chunk_tokens`` (SGLang sizes its
+            ``chunked_prefill_size`` from the GPU's memory); applied by :meth:`on_gpu`. ``None``: one budget.
         prefill_wait_fraction: share of the other in-flight prompts of its attention group a new
             prompt waits behind (0 = never queues; 0.5 = requests arrive in one synchronised
             wave, as when a benchmark starts all its clients at once).
@@ -156,6 +159,7 @@ class EngineProfile:
     kv_reserved_output_fraction: float = number(ge=0, le=1, default=1.0)
     overlap_fraction: float = number(ge=0, le=1, default=0.5)
     prefill_chunk_tokens: int = integer(ge=16, le=100_000_000, default=8192)
+    prefill_chunk_tokens_by_hbm: tuple[int, int] | None = None  # (GiB, tokens): checked below
     prefill_wait_fraction: float = number(ge=0, le=1, default=0.0)
     prompts_ahead: float = number(ge=0, le=2, default=0.0)
     ttft_overhead_s: float = _seconds()
@@ -177,6 +181,12 @@ class EngineProfile:
         for name in ("measured_batch", "measured_context_tokens", "measured_tokens_per_step",
                      "measured_streamed_tokens_per_s"):
             self.__dict__[name] = _pair(name, getattr(self, name))
+        by_hbm = self.prefill_chunk_tokens_by_hbm
+        if by_hbm is not None:
+            if not isinstance(by_hbm, (list, tuple)) or len(by_hbm) != 2:
+                raise FieldError("prefill_chunk_tokens_by_hbm", f"must be a pair [hbm_gib, tokens] (got {by_hbm!r})")
+            self.__dict__["prefill_chunk_tokens_by_hbm"] = (_GIB("prefill_chunk_tokens_by_hbm.0", by_hbm[0]),
+                                                            _CHUNK("prefill_chunk_tokens_by_hbm.1", by_hbm[1]))
         gpus = self.gpus
         if gpus:
             checks = dict(type(self).__spec_checks__)
@@ -202,12 +212,17 @@ class EngineProfile:
         (20.7 ms) beside 13 ms of GPU work: 20.7 ms with the overlap, 33.7 ms without."""
         return np.maximum(gpu_s, host_s) if self.scheduler_overlap else gpu_s + host_s
 
-    def on_gpu(self, gpu_name: str) -> EngineProfile:
-        """This profile with ``gpus[gpu_name]``'s values in place (itself when none are set)."""
-        values = self.gpus.get(gpu_name)
+    def on_gpu(self, gpu_name: str, hbm_bytes: float | None = None) -> EngineProfile:
+        """This profile with ``gpus[gpu_name]``'s values in place and, on a GPU of ``hbm_bytes`` that reaches
+        ``prefill_chunk_tokens_by_hbm``'s memory, its chunk budget (itself when neither applies)."""
+        values = self.gpus.get(gpu_name) or {}
+        by_hbm = self.prefill_chunk_tokens_by_hbm
+        if by_hbm is not None and hbm_bytes is not None and hbm_bytes >= by_hbm[0] * 2**30:
+            values = {**values, "prefill_chunk_tokens": by_hbm[1]}
         if not values:
             return self
-        return _ON_GPU.get((self,), lambda: dataclasses.replace(self, **values), (gpu_name,))
+        return _ON_GPU.get((self,), lambda: dataclasses.replace(self, **values),
+                           (gpu_name, values.get("prefill_chunk_tokens")))
 
 
 # Knobs an engine profile may set per GPU: speed and latency, not memory or chunking policy.
@@ -218,6 +233,8 @@ GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficie
              "ttft_overhead_s", "arrival_wait_steps", "prompts_ahead")
 _ON_GPU: Kept[EngineProfile] = Kept(limit=256)  # each profile's per-GPU copies, made once (`planner.kept`)
 _PAIR = integer().metadata["check"]
+_GIB = integer(ge=1, le=100_000).metadata["check"]
+_CHUNK = integer(ge=16, le=100_000_000).metadata["check"]  # as prefill_chunk_tokens
 
 
 def _pair(name: str, value) -> tuple[int, int] | None:

@@ -36,4 +36,5 @@ class Scenario:
     @property
     def engine_profile(self) -> EngineProfile:
         """The profile as it applies on this scenario's GPU (``EngineProfile.on_gpu``)."""
-        return self.profile.on_gpu(self.hardware.gpu.name)
+        gpu = self.hardware.gpu
+        return self.profile.on_gpu(gpu.name, gpu.hbm_bytes)

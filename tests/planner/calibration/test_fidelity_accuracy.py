@@ -4,8 +4,8 @@ Measured with the shipped defaults (bench/accuracy.py, docs/accuracy.md) on the 
 model (GEMMs, attention, MoE layers and collectives timed by curves fitted to measured kernels; the
 end-to-end fit keeps only engine behaviour: overlap, step/kernel/sequence overheads, eager prompt
 iterations, TTFT wait and fixed cost), on the 1,132 rows the screens keep: TPOT MAPE 9.4 % overall
-(9.6 % on the fitted families, 8.4 % on the held-out Llama family), TTFT MAPE 20.5 % (median 11.6 %),
-published median 6.4 %. Of the issue's goals (TPOT <= 10 %, TTFT <= 20 %, published <= 12 %) TPOT and the
+(9.7 % on the fitted families, 8.2 % on the held-out Llama family), TTFT MAPE 20.6 % (median 11.9 %),
+published median 6.9 %. Of the issue's goals (TPOT <= 10 %, TTFT <= 20 %, published <= 12 %) TPOT and the
 published median are met, TTFT is not; these tests pin today's levels with a little headroom, so that a change
 that loses accuracy fails. The data ship in the repository (calibration/, see its README), so these tests run
 on a bare clone.
@@ -83,29 +83,29 @@ def test_rows_scored_and_skipped(silicon):
 def test_fitted_families_tpot(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m) and acc.family(m.model_name) != acc.HELD_OUT_FAMILY)
     assert tpot.n == 892
-    assert tpot.mape <= 10.5 and tpot.median <= 8.5  # measured 9.6 / 7.5
-    assert ttft.median <= 11.0 and ttft.mape <= 18.5  # measured 9.7 / 16.9
+    assert tpot.mape <= 10.5 and tpot.median <= 8.5  # measured 9.7 / 7.5
+    assert ttft.median <= 11.0 and ttft.mape <= 18.5  # measured 9.6 / 16.9
 
 
 def test_held_out_family(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m) and acc.family(m.model_name) == acc.HELD_OUT_FAMILY)
     assert tpot.n == 223
-    assert tpot.median <= 7.5 and tpot.mape <= 9.5  # measured 6.5 / 8.4
-    assert ttft.mape <= 39.0  # measured 34.9 (TensorRT-LLM / H100 33.9, SGLang / H200 38.6)
+    assert tpot.median <= 7.5 and tpot.mape <= 9.5  # measured 6.4 / 8.2
+    assert ttft.mape <= 39.0  # measured 35.1 (TensorRT-LLM / H100 34.1, SGLang / H200 39.2)
 
 
 def test_overall(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m))
     assert tpot.mape <= 10.0  # measured 9.4: the goal
-    assert ttft.median <= 12.5  # measured 11.6
-    assert ttft.mape <= 22.0  # measured 20.5
+    assert ttft.median <= 12.5  # measured 11.9
+    assert ttft.mape <= 22.0  # measured 20.6
 
 
 def test_published_max_throughput_goal():
     from hardware.catalogue import Catalogue
 
     _, median, skipped = acc.published(Catalogue())
-    assert median <= 12.0  # the goal; measured 6.4 over 22 comparable points
+    assert median <= 12.0  # the goal; measured 6.9 over 22 comparable points
     assert len(skipped) == 13  # speculative decoding, disaggregation, variable-length datasets
 
 

@@ -43,6 +43,7 @@ NUMBER_CASES = [(field, value, f"must be {bound} (got {float(value)!r})")
     ("max_batch", 0, "must be >= 1 (got 0)"),
     ("max_batch", 1_000_001, "must be <= 1e+06 (got 1000001)"),
     # a scheduler holds 1 iteration (scheduled as the previous returns) up to 4 in hand
+    ("prefill_chunk_tokens_by_hbm", 160, "must be a pair [hbm_gib, tokens] (got 160)"),
     ("scheduler_depth_steps", 0, "must be >= 1 (got 0)"),
     ("scheduler_depth_steps", 5, "must be <= 4 (got 5)"),
     ("scheduler_depth_steps", 1.5, "must be an integer (got 1.5)"),
@@ -75,6 +76,18 @@ def test_values_kept_as_the_file_gives_them():
     assert (prof.prefill_chunk_tokens, prof.default_kv_quant, prof.gpus, prof.sources) == (4096, "bf16", {}, {})
 
 
+def test_the_chunk_by_memory_is_checked_as_the_chunk_and_applies_from_its_memory():
+    with pytest.raises(FieldError) as caught:
+        EngineProfile(**BASE, prefill_chunk_tokens_by_hbm=[160, 8])
+    assert str(caught.value) == "field 'prefill_chunk_tokens_by_hbm.1' must be >= 16 (got 8)"  # as the chunk itself
+    prof = EngineProfile(**BASE, prefill_chunk_tokens=8192, prefill_chunk_tokens_by_hbm=[160, 16384])
+    assert prof.prefill_chunk_tokens_by_hbm == (160, 16384)
+    # from 160 GiB = 160 x 2^30 bytes of HBM up: the larger budget; below it, or with no memory given, the file's
+    assert prof.on_gpu("x", 160 * 2**30).prefill_chunk_tokens == 16384
+    assert prof.on_gpu("x", 160 * 2**30 - 1).prefill_chunk_tokens == 8192
+    assert prof.on_gpu("x") is prof
+
+
 def test_per_gpu_values_are_checked_as_the_top_level_ones():
     with pytest.raises(FieldError) as caught:
         EngineProfile(**BASE, gpus={"h200-sxm": {"overlap_fraction": 1.5}})
@@ -99,10 +112,10 @@ def test_replace_and_on_gpu_check_again_and_equal_profiles_hash_alike():
     with pytest.raises(FieldError, match=r"^field 'overlap_fraction' must be <= 1 \(got 2.0\)$"):
         dataclasses.replace(sglang, overlap_fraction=2)
     # planner/engine/data/sglang.toml: step_overhead_us = 248.8 ([gpus.h200-sxm] sets no step overhead: the
-    # engine-wide one), [gpus.h200-sxm] arrival_wait_steps = 2.216
+    # engine-wide one), [gpus.h200-sxm] arrival_wait_steps = 2.176
     h200 = sglang.on_gpu("h200-sxm")
     assert h200.step_overhead_s == pytest.approx(248.8e-6) and h200.gpus == sglang.gpus
-    assert h200.arrival_wait_steps == pytest.approx(2.216) != sglang.arrival_wait_steps
+    assert h200.arrival_wait_steps == pytest.approx(2.176) != sglang.arrival_wait_steps
     assert sglang.on_gpu("h200-sxm") is h200 and sglang.on_gpu("no-such-gpu") is sglang
     again = load_profile(ENGINE_DIR / "sglang.toml")  # the same file read again: an equal record
     assert again == sglang and hash(again) == hash(sglang) and again is not sglang
