@@ -181,12 +181,8 @@ class EngineProfile:
         for name in ("measured_batch", "measured_context_tokens", "measured_tokens_per_step",
                      "measured_streamed_tokens_per_s"):
             self.__dict__[name] = _pair(name, getattr(self, name))
-        by_hbm = self.prefill_chunk_tokens_by_hbm
-        if by_hbm is not None:
-            if not isinstance(by_hbm, (list, tuple)) or len(by_hbm) != 2:
-                raise FieldError("prefill_chunk_tokens_by_hbm", f"must be a pair [hbm_gib, tokens] (got {by_hbm!r})")
-            self.__dict__["prefill_chunk_tokens_by_hbm"] = (_GIB("prefill_chunk_tokens_by_hbm.0", by_hbm[0]),
-                                                            _CHUNK("prefill_chunk_tokens_by_hbm.1", by_hbm[1]))
+        self.__dict__["prefill_chunk_tokens_by_hbm"] = _pair(
+            "prefill_chunk_tokens_by_hbm", self.prefill_chunk_tokens_by_hbm, "[hbm_gib, tokens]", (_GIB, _CHUNK))
         gpus = self.gpus
         if gpus:
             checks = dict(type(self).__spec_checks__)
@@ -237,14 +233,14 @@ _GIB = integer(ge=1, le=100_000).metadata["check"]
 _CHUNK = integer(ge=16, le=100_000_000).metadata["check"]  # as prefill_chunk_tokens
 
 
-def _pair(name: str, value) -> tuple[int, int] | None:
-    """``value`` as ``(smallest, largest)``: two integers (a list from a file becomes a tuple)."""
+def _pair(name: str, value, shape: str = "[smallest, largest]", checks=(_PAIR, _PAIR)) -> tuple[int, int] | None:
+    """``value`` as a pair of integers, each through its check (a list from a file becomes a tuple)."""
     if value is None:
         return None
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise FieldError(name, f"must be a pair [smallest, largest] (got {value!r})")
-    low, high = (_PAIR(f"{name}.{i}", v) for i, v in enumerate(value))
-    return low, high
+        raise FieldError(name, f"must be a pair {shape} (got {value!r})")
+    first, second = (check(f"{name}.{i}", v) for i, (check, v) in enumerate(zip(checks, value)))
+    return first, second
 
 
 def file_key(field: str) -> str:
