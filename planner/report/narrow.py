@@ -14,8 +14,9 @@ from planner.report.tables import BOUND_COLUMNS, FABRIC_COLUMNS, Column, format_
 
 WIDTH = 120
 # The plan columns a narrow table adds after the ones naming its rows, most needed first: what each
-# row delivers, the layout that delivers it, then the detail (``--wide``).
-PRIORITY = ["tok/s", "tok/s/GPU", "tok/s/user", "TPxPPxEPxDP", "GPUs", "quant/kv", "x base tok/s", "batch",
+# row delivers, whether measured runs back it (``range``), the layout that delivers it, then the detail
+# (``--wide``).
+PRIORITY = ["tok/s", "tok/s/GPU", "tok/s/user", "range", "TPxPPxEPxDP", "GPUs", "quant/kv", "x base tok/s", "batch",
             "Limit", "inst", "x base tok/s/GPU", "offload", "inst tok/s",
             *(c.header for c in BOUND_COLUMNS[1:] + FABRIC_COLUMNS)]
 

@@ -4,6 +4,10 @@ Every column of the plan table has a name for ``--columns`` (``PLAN_COLUMNS``); 
 (``DEFAULT_COLUMNS``) fits a 120-column terminal, ``--wide`` shows them all. Units live in the
 headers, one unit per column. The explanation (``explanation`` in the JSON document, computed
 by ``planner.search.explain``) prints under the table in text and markdown.
+
+A plan outside its engine profile's measured range (``planner.serving.coverage``) carries a ``*`` after
+its rank, explained under the table; CSV keeps ``#`` numeric and says it in a ``range`` column instead
+(``in``, ``out``, or empty where the profile records no range).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from planner.budget import footprint_text
 from planner.errors import InputError
 from planner.report.tables import (
+    RANGE_COLUMN,
     Column,
     _ms,
     budget_text,
@@ -22,8 +27,9 @@ from planner.report.tables import (
 )
 from planner.units import gb, ms
 
+OUTSIDE_MARK = "*"
 PLAN_COLUMNS: dict[str, Column] = {
-    "rank": Column("#", "rank", "d"),
+    "rank": Column("#", lambda r: f"{r['rank']}{OUTSIDE_MARK}" if r.get("outside_measured_range") else r["rank"]),
     "layout": Column("TPxPPxEPxDP", "layout"),
     "batch": Column("batch", plan_value("batch"), "d"),
     "quant": Column("quant/kv", lambda r: f"{r['plan']['quant']}/{r['plan']['kv_quant']}" if r.get("plan") else None),
@@ -45,8 +51,10 @@ PLAN_COLUMNS: dict[str, Column] = {
     "inter_rack": Column("inter-rack GB/s", "fabric_load_gb_per_s.inter_rack", ",.1f"),
     "memory": Column("GB/GPU", lambda r: gb(r["memory_per_gpu_bytes"]["total"]), ",.1f"),
     "power": Column("kW", "power_kw", ",.1f"),
+    "range": RANGE_COLUMN,
     "verified": Column("verified", lambda r: "ok" if r["verification"]["ok"] else "FAIL"),
 }
+NUMERIC_RANK = Column("#", "rank", "d")
 DEFAULT_COLUMNS = ("rank", "layout", "batch", "quant", "offload", "instances", "gpus", "tok_per_gpu", "total_tps",
                    "tok_per_user", "ttft", "limit", "memory", "verified")
 
@@ -151,11 +159,31 @@ def compact_table(rows: list[dict], columns: list[Column]) -> str:
 def format_result(doc: dict, fmt: str, columns: list[Column] | None = None) -> str:
     """A planner result: header lines, the optimum and the next best plans as rows, why this plan."""
     columns = columns or plan_columns()
+    if fmt == "csv":
+        return format_ranked(doc, _csv_columns(columns), fmt, result_header)
     if fmt != "table":
         text = format_ranked(doc, columns, fmt, result_header, gap="\n")
-        return text if fmt in ("json", "csv") else text + _explanation(doc, fmt)
-    table = compact_table([doc] + list(doc["alternatives"]), columns)
+        rows = [doc] + list(doc.get("alternatives", []))
+        note = _outside_note(rows, columns, doc["scenario"]["engine"], "\\" + OUTSIDE_MARK) if fmt == "markdown" else ""
+        return text if fmt == "json" else text + ("\n" + note if note else "") + _explanation(doc, fmt)
+    rows = [doc] + list(doc["alternatives"])
+    table = compact_table(rows, columns) + _outside_note(rows, columns, doc["scenario"]["engine"])
     return "\n".join(result_header(doc)) + "\n\n" + table + _explanation(doc, fmt)
+
+
+def _csv_columns(columns: list[Column]) -> list[Column]:
+    """CSV's columns: ``#`` numeric, and the ``range`` column that the ``*`` stands for elsewhere."""
+    out = [NUMERIC_RANK if c is PLAN_COLUMNS["rank"] else c for c in columns]
+    return out + [PLAN_COLUMNS["range"]] * (PLAN_COLUMNS["rank"] in columns and PLAN_COLUMNS["range"] not in columns)
+
+
+def _outside_note(rows: list[dict], columns: list[Column], engine: str, mark: str = OUTSIDE_MARK) -> str:
+    """The line under a table whose ranks carry the ``*`` (none when no row is outside, or ``#`` is not shown);
+    ``mark`` as the format writes it (markdown escapes it)."""
+    if PLAN_COLUMNS["rank"] not in columns or not any(r.get("outside_measured_range") for r in rows):
+        return ""
+    return (f"\n{mark} outside the range {engine} was measured at: extrapolated (JSON's "
+            "outside_measured_range says how; the header, for plan 1)")
 
 
 def format_plan(doc: dict, fmt: str, columns: list[Column] | None = None) -> str:

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from planner.budget import footprint
 from planner.search.explain import explain
 from planner.search.serving import Choice, Result
-from planner.serving.coverage import outside_measured_range
 from planner.serving.evaluate import row
 from planner.units import kw
 
@@ -71,8 +70,5 @@ def result_document(result: Result) -> dict:
     ``explanation`` (why this plan: ``planner.search.explain``)."""
     doc = plan_document(result, scenario_dict(result), row)
     doc["footprint"] = footprint(result.scenario.hardware, result.best.plan.gpus)
-    sc = result.scenario
-    doc["outside_measured_range"] = outside_measured_range(sc.engine_profile, sc.workload, result.best.plan,
-                                                           doc.get("ttft_s"), doc.get("tpot_s"))
     doc["explanation"] = explain(result)
     return doc

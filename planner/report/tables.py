@@ -18,6 +18,7 @@ from tabulate import tabulate
 
 from planner.budget import footprint_text
 from planner.report.fields import human_field
+from planner.serving.coverage import range_flag
 from planner.units import gb, mb, ms
 from specbase.record import record
 
@@ -167,6 +168,14 @@ FABRIC_COLUMNS = [
     Column("inter-srv GB/s", "fabric_load_gb_per_s.inter_server", ",.1f"),
     Column("inter-rack GB/s", "fabric_load_gb_per_s.inter_rack", ",.1f"),
 ]
+# in / out of the engine profile's measured range (``planner.serving.coverage``); "-" where it records none
+RANGE_COLUMN = Column("range", lambda r: range_flag(r.get("outside_measured_range")))
+
+
+def range_columns(rows: list[dict], fmt: str) -> list[Column]:
+    """``[RANGE_COLUMN]`` where a row's engine profile records a measured range, or in CSV (whose columns stay
+    the same whatever the rows); none where every cell would read "-"."""
+    return [RANGE_COLUMN] if fmt == "csv" or any(r.get("outside_measured_range") is not None for r in rows) else []
 MEMORY_AND_VERDICT_COLUMNS = [
     Column("mem/GPU GB", lambda r: gb(r["memory_per_gpu_bytes"]["total"]), ",.1f"),
     Column("verified", lambda r: "ok" if r["verification"]["ok"] else "FAIL"),

@@ -32,10 +32,10 @@ def tokens_per_step(workload: Workload, batch: float, ttft_s: float | None, tpot
 
 
 def outside_measured_range(profile: EngineProfile, workload: Workload, plan: Plan, ttft_s: float | None = None,
-                           tpot_s: float | None = None) -> list[str]:
-    """Why ``plan`` under ``workload`` lies outside ``profile``'s measured range (empty: inside, or no range);
-    ``ttft_s`` and ``tpot_s``, the plan's predicted figures, place its tokens per step (:func:`tokens_per_step`) and
-    the output tokens a second it streams (``batch / tpot_s``)."""
+                           tpot_s: float | None = None) -> list[str] | None:
+    """Why ``plan`` under ``workload`` lies outside ``profile``'s measured range (empty: inside; None: the profile
+    records no range, so nothing can be said); ``ttft_s`` and ``tpot_s``, the plan's predicted figures, place its
+    tokens per step (:func:`tokens_per_step`) and the output tokens a second it streams (``batch / tpot_s``)."""
     name = profile.name
     figures = (  # (measured range, the plan's figure or None, the line saying it lies outside, {v}, {lo}, {hi})
         (profile.measured_batch, plan.batch,
@@ -47,5 +47,13 @@ def outside_measured_range(profile: EngineProfile, workload: Workload, plan: Pla
         (profile.measured_streamed_tokens_per_s, plan.batch / tpot_s if tpot_s else None,
          "{v:,.0f} output tokens/s per instance outside the {lo:,}-{hi:,} " + f"{name} was measured streaming"),
     )
+    if all(span is None for span, _, _ in figures):
+        return None
     return [line.format(v=value, lo=span[0], hi=span[1]) for span, value, line in figures
             if span is not None and value is not None and not span[0] <= value <= span[1]]
+
+
+def range_flag(outside: list[str] | None) -> str | None:
+    """A plan table's ``range`` cell: ``in`` (inside the measured range), ``out`` (outside it: the JSON and the
+    report's header say how) or None (the engine profile records no range)."""
+    return None if outside is None else ("out" if outside else "in")

@@ -35,6 +35,7 @@ from hardware.specs import TIERS
 from planner.engine.rates import rates
 from planner.serving import parallel
 from planner.serving.comm import comm
+from planner.serving.coverage import outside_measured_range
 from planner.serving.layout import block_modes, layout
 from planner.serving.memory import Memory, admitted_sequences, memory
 from planner.serving.plan import KvRuns, Plan, PlanArrays, join_rows, kv_runs, take_rows
@@ -362,6 +363,8 @@ def row(scenario: Scenario, scores: Scores, i: int = 0, prefill: bool = False) -
     """Row ``i`` as the evaluator's JSON object (SI units; GB/s for fabric load).
 
     ``prefill`` adds ``prefill_time_s`` after ``ttft_s`` (``rackplan evaluate``; module docstring).
+    ``outside_measured_range``: how the plan lies outside its engine profile's measured range
+    (``planner.serving.coverage``; empty inside it, None where the profile records none).
     """
     m = scores.memory
     ttft = None if scores.ttft_s is None else float(scores.ttft_s[i])
@@ -391,4 +394,6 @@ def row(scenario: Scenario, scores: Scores, i: int = 0, prefill: bool = False) -
         "gpus_per_instance": int(scores.gpus_per_instance[i]),
         "gpus": int(scores.gpus_per_instance[i] * scores.plans.instances[i]),
         "power_kw": kw(float(scores.power_w[i])),
+        "outside_measured_range": outside_measured_range(scenario.engine_profile, scenario.workload,
+                                                         scores.plans.plan(i), ttft, step),
     }

@@ -31,6 +31,7 @@ from planner.report.tables import (
     LAYOUT_COLUMNS,
     THROUGHPUT_COLUMNS,
     Column,
+    range_columns,
     to_json,
 )
 from planner.search.serving import optimise
@@ -365,7 +366,7 @@ def compare_columns(rows: list[dict], fmt: str = "table") -> list[Column]:
         first = [Column("#", "index"), Column("baseline", lambda r: r["index"] == r["baseline"])]
     else:
         first = [Column("#", lambda r: f"{r['index']}*" if r["index"] == r["baseline"] else r["index"])]
-    return (first + axis_cols + PLAN_COLUMNS
+    return (first + axis_cols + PLAN_COLUMNS + range_columns(rows, fmt)
             + [Column("x base tok/s", "total_tps_ratio", ".2f"), Column("x base tok/s/GPU", "tok_per_gpu_ratio", ".2f"),
                WHY_NOT_COLUMN])
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from planner.errors import InputError, PlannerError
-from planner.report.tables import LAYOUT_COLUMNS, Column, format_rows, to_json
+from planner.report.tables import LAYOUT_COLUMNS, Column, format_rows, range_columns, to_json
 from planner.studies.compare import (
     WHY_NOT_COLUMN,
     ScenarioSpec,
@@ -151,7 +151,8 @@ def format_frontier(rows: list[dict], fmt: str) -> str:
     """Frontier points, slowest first within each line; JSON is the list of point rows."""
     if fmt == "json":
         return to_json(rows)
-    return format_rows(rows, FRONTIER_COLUMNS, fmt, title=None if fmt == "csv" else frontier_title(rows))
+    columns = FRONTIER_COLUMNS[:-1] + range_columns(rows, fmt) + FRONTIER_COLUMNS[-1:]  # the reason stays last
+    return format_rows(rows, columns, fmt, title=None if fmt == "csv" else frontier_title(rows))
 
 
 def plot_title(rows: list[dict]) -> str:

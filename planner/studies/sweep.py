@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hardware.toml_file import read_toml
 from planner.errors import InputError
 from planner.files import write_text
+from planner.serving.coverage import range_flag
 from planner.serving.workload import Workload
 from planner.studies.compare import ScenarioSpec, Settings, axis_values, expand, plan_row
 from planner.studies.executors import run_unordered
@@ -62,7 +63,7 @@ FIELDS = (
     "quant", "kv_quant", "kv_offload_fraction", "instances", "gpus", "tok_per_gpu", "instance_tps", "total_tps",
     "tok_per_user", "ttft_s", "limit", "bound_compute_tok_per_gpu", "bound_hbm_tok_per_gpu",
     "bound_comm_tok_per_gpu", "intra_server_gb_per_s", "inter_server_gb_per_s", "inter_rack_gb_per_s",
-    "memory_per_gpu_bytes", "power_kw", "verified",
+    "memory_per_gpu_bytes", "power_kw", "measured_range", "outside_measured_range", "verified",
 )
 
 
@@ -174,6 +175,9 @@ def flat_row(row: dict) -> dict:
     for key in ("intra_server", "inter_server", "inter_rack"):
         out[f"{key}_gb_per_s"] = load.get(key)
     out["memory_per_gpu_bytes"] = (row.get("memory_per_gpu_bytes") or {}).get("total")
+    outside = row.get("outside_measured_range")  # one line per figure outside (planner.serving.coverage)
+    out["measured_range"] = range_flag(outside)
+    out["outside_measured_range"] = "; ".join(outside) if outside else None
     out["verified"] = row["verification"]["ok"] if ok else None
     return {k: out[k] for k in FIELDS}
 

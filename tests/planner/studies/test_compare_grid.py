@@ -1,5 +1,7 @@
 """``rackplan compare``: grid expansion, rows equal to the planner's own optimum, ratios, failed rows."""
 
+import csv
+import io
 import json
 
 import pytest
@@ -155,3 +157,21 @@ def test_cli_baseline_out_of_range_is_one_line_exit_1(capsys):
     assert exit_info.value.code == 1
     # One scenario, so row 3 does not exist: one line on stderr, no traceback.
     assert capsys.readouterr().err == "error: --baseline must be a row number from 1 to 1 (got 3)\n"
+
+
+def test_each_row_says_whether_measured_runs_back_it():
+    # trtllm.toml measured contexts of 1,152-9,216 tokens: 4,096 cached lies inside, 16,384 outside.
+    args = ["compare", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--gpus", "8",
+            "--tokens-cached", "4096,16384", "--engine", "trtllm"]
+    doc = _cli_json(args[1:])
+    assert [r["outside_measured_range"] for r in doc["rows"]] == [
+        [], ["context 16,384 tokens outside the 1,152-9,216 (isl + osl) trtllm was measured at"]]
+    table = RUN.invoke(cli, args).output.splitlines()
+    assert table[1].split()[-1] == "range"  # shown in the narrow table, ahead of the layout detail
+    assert [ln.split()[-1] for ln in table[3:5]] == ["in", "out"]
+    # The default engine records no range: its table leaves the column out rather than fill it with "-";
+    # CSV keeps it (empty), so its columns do not depend on the rows.
+    default = RUN.invoke(cli, args[:-2]).output.splitlines()
+    assert "range" not in default[1].split()
+    rows = list(csv.DictReader(io.StringIO(RUN.invoke(cli, [*args[:-2], "--format", "csv"]).output)))
+    assert [r["range"] for r in rows] == ["", ""]

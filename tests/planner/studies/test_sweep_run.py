@@ -200,3 +200,20 @@ def test_progress_line_arithmetic():
     # After a resume that kept 30 rows, only the 10 planned in 4 s count: 2.5/s, 60 left = 24 s.
     assert format_progress(40, 100, 4.0, ran=10, width=10) == "[####------] 40/100  40% 2.5/s 0:24 left"
     assert format_progress(0, 100, 0.0, width=10).endswith("0.0/s -:-- left")  # no rate yet
+
+
+def test_rows_say_whether_measured_runs_back_them(tmp_path):
+    # trtllm.toml measured contexts of 1,152-9,216 tokens: 4,096 cached lies inside, 16,384 outside; the
+    # default engine records no range, so its rows leave both fields empty.
+    path = tmp_path / "grid.toml"
+    path.write_text('models = ["llama-3.1-8b"]\nsystems = ["hgx-h200"]\ngpu_budgets = [8]\n'
+                    'tokens_cached = [4096, 16384]\n\n[settings]\nengine = "trtllm"\nmax_batch = 256\n')
+    specs, settings = load_grid(path)
+    run_sweep(specs, settings, tmp_path / "out.csv", jobs=1)
+    rows = _rows(tmp_path / "out.csv")
+    assert [(r["measured_range"], r["outside_measured_range"]) for r in rows] == [
+        ("in", ""), ("out", "context 16,384 tokens outside the 1,152-9,216 (isl + osl) trtllm was measured at")]
+    path.write_text(path.read_text().replace('engine = "trtllm"', 'engine = "default"'))
+    specs, settings = load_grid(path)
+    run_sweep(specs, settings, tmp_path / "default.csv", jobs=1)
+    assert {(r["measured_range"], r["outside_measured_range"]) for r in _rows(tmp_path / "default.csv")} == {("", "")}
