@@ -24,10 +24,12 @@ from planner.milp.fleet_problem import AGG, DECODE, PREFILL, ROLES, FleetProblem
 from planner.milp.fleet_solve import FleetSolution
 from planner.quant import MODE_NAMES
 from planner.serving import parallel
+from planner.serving.coverage import outside_measured_range, outside_measured_roles
 from planner.serving.disagg import decode_scores, kv_bytes_per_request, prefill_scores
 from planner.serving.evaluate import evaluate
 from planner.serving.plan import Plan, PlanArrays
 from planner.serving.space import default_space, validate
+from planner.serving.workload import Workload
 from planner.verify import kit
 from planner.verify.kit import Check, Verdict
 from specbase.record import record
@@ -51,6 +53,7 @@ class Pool:
     fabric_bytes_per_s: np.ndarray  # (3,) one instance
     power_w: float
     cost_per_hour: float
+    outside_measured_range: tuple[str, ...] | None = None  # planner.serving.coverage; None: no range recorded
 
 
 @record
@@ -126,11 +129,25 @@ def _score(fleet: Fleet, mi: int, ki: int, role: int, plan: Plan, kind: KindData
         checks.append(Check(f"tpot_limit__{tag}", lim.max_tpot_s - tpot))
     if ttft is not None and lim.max_ttft_s is not None:
         checks.append(Check(f"ttft_limit__{tag}", lim.max_ttft_s - ttft))
+    outside = _outside(sc, role, plan, tpot, ttft)
     pool = Pool(model=mi, kind=ki, role=role, plan=plan, rate=rate, tpot_s=tpot, ttft_s=ttft,
                 memory_per_gpu_bytes=float(s.memory.total[0]), hbm_capacity_bytes=float(s.hbm_capacity_bytes),
                 fabric_bytes_per_s=np.asarray(load)[:, 0].astype(float),
-                power_w=g * k.power_w_per_gpu, cost_per_hour=g * (k.price_per_gpu_hour or 0.0))
+                power_w=g * k.power_w_per_gpu, cost_per_hour=g * (k.price_per_gpu_hour or 0.0),
+                outside_measured_range=None if outside is None else tuple(outside))
     return pool, checks
+
+
+def _outside(sc, role: int, plan: Plan, tpot: float | None, ttft: float | None) -> list[str] | None:
+    """How a pool lies outside its engine profile's measured range: a prefill pool by its role, a decode pool by
+    its decode figures at the full context ``isl + osl``, an aggregated one as any plan
+    (``planner.serving.coverage``)."""
+    if role == PREFILL:
+        return outside_measured_roles(sc.engine_profile, ROLES[role])
+    if role == DECODE:
+        w = sc.workload
+        return outside_measured_range(sc.engine_profile, Workload(tokens_cached=w.isl + w.osl), plan, None, tpot)
+    return outside_measured_range(sc.engine_profile, sc.workload, plan, ttft, tpot)
 
 
 def verify(fleet: Fleet, problem: FleetProblem, sol: FleetSolution) -> Verified:

@@ -66,6 +66,7 @@ def pool_rows(result: FleetResult) -> list[dict]:
                                      for t in range(3)},
             "power_kw": kw(p.power_w * plan.instances),
             "cost_per_hour": p.cost_per_hour * plan.instances if k.price_per_gpu_hour is not None else None,
+            "outside_measured_range": None if p.outside_measured_range is None else list(p.outside_measured_range),
         })
     return rows
 

@@ -328,11 +328,12 @@ def fleet_header(doc: dict) -> list[str]:
     ] + ([f"footprint: {used}"] if used else [])
 
 
-def fleet_tables(doc: dict) -> list[tuple[str, list[dict], list[Column]]]:
-    """The tables of a fleet plan as (title, rows, columns): pools, models, then KV hand-off and fabric
-    load where there are any."""
+def fleet_tables(doc: dict, fmt: str = "table") -> list[tuple[str, list[dict], list[Column]]]:
+    """The tables of a fleet plan as (title, rows, columns): pools (with ``range`` where an engine profile
+    records one, ``range_columns``), models, then KV hand-off and fabric load where there are any."""
+    pools = FLEET_POOL_COLUMNS + range_columns(doc["pools"], fmt)
     return [(title, rows, cols) for title, rows, cols in (
-        ("pools", doc["pools"], FLEET_POOL_COLUMNS), ("models", doc["models"], FLEET_MODEL_COLUMNS),
+        ("pools", doc["pools"], pools), ("models", doc["models"], FLEET_MODEL_COLUMNS),
         ("KV hand-off (prefill -> decode)", doc["kv_transfer"], FLEET_KV_COLUMNS),
         ("fabric load", doc["fabric"], FLEET_FABRIC_COLUMNS)) if rows or title in ("pools", "models")]
 
@@ -343,10 +344,11 @@ def format_fleet(doc: dict, fmt: str, more_header: list[str] | tuple[str, ...] =
     if fmt == "json":
         return to_json(doc)
     if fmt == "csv":
-        return format_rows(doc["pools"], FLEET_POOL_COLUMNS, fmt)
+        return format_rows(doc["pools"], fleet_tables(doc, fmt)[0][2], fmt)
     lines = fleet_header(doc)
     lines[2:2] = more_header
     if fmt == "markdown":
         lines = [ln + "  " for ln in lines]
-    parts = ["\n".join(lines)] + [format_rows(rows, cols, fmt, title=title) for title, rows, cols in fleet_tables(doc)]
+    parts = ["\n".join(lines)] + [format_rows(rows, cols, fmt, title=title)
+                                  for title, rows, cols in fleet_tables(doc, fmt)]
     return "\n\n".join(parts)

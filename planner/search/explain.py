@@ -11,7 +11,9 @@ data, each item with its numbers and a ``text`` sentence the reports print as is
   share of the step (term x pipeline stages / step time).
 * ``runner_up``: the best distinct alternative (``--top`` >= 2) and what it gives up.
 * ``what_would_move_it``: the same question solved again with one more rack, or with the tightest
-  latency limit relaxed by 10 %, on the already scored candidate table (``Result.table``).
+  latency limit relaxed by 10 %, on the already scored candidate table (``Result.table``); and, when
+  the answer lies outside its engine profile's measured range, solved again on the table's rows inside
+  it (``planner.serving.coverage.inside_measured_range``): the best plan that measured runs back.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from planner.budget import Budget
 from planner.errors import InfeasibleError
 from planner.quant import mode_index
 from planner.serving.candidates import Limits
+from planner.serving.coverage import inside_measured_range, outside_measured_range
 from planner.serving.evaluate import LIMITS, evaluate_plan
 from planner.units import gb, kw, ms
 from planner.verify.serving import check, rescore
@@ -148,15 +151,17 @@ def _runner_up(result) -> dict | None:
             "tps_given_up": tps - alt_tps, "tok_per_user": alt_user, "text": text}
 
 
-def _again(result, budget=None, limits=None, target_tps=None) -> tuple:
-    """The question solved again with another budget, limits or target (one answer), on the answer's scored table,
-    and under its own limits on the rows it already found meeting them: the answer (None if infeasible), not yet
-    verified (`_verified` verifies the explanation's answers together), with the budget, limits and target."""
+def _again(result, budget=None, limits=None, target_tps=None, table=None) -> tuple:
+    """The question solved again with another budget, limits or target (one answer), on the answer's scored table
+    (or on ``table``, some of its rows), and under its own limits on the rows it already found meeting them: the
+    answer (None if infeasible), not yet verified (`_verified` verifies the explanation's answers together), with the
+    budget, limits and target."""
     from planner.search.serving import optimise
     budget, limits, target_tps = budget or result.budget, limits or result.limits, target_tps or result.target_tps
     try:
         choice = optimise(result.scenario, budget, result.space, limits, result.objective, target_tps, top=1,
-                          scored=result.table, rows=result.rows, verified=False).best
+                          scored=result.table if table is None else table,
+                          rows=result.rows if table is None else None, verified=False).best
     except InfeasibleError:
         choice = None
     return choice, budget, limits, target_tps
@@ -216,8 +221,24 @@ def _moves(result, binding: list[dict]) -> list[dict]:
             relaxed = Limits(max_tpot_s=lim.max_tpot_s, max_ttft_s=lim.max_ttft_s * (1 + RELAX))
             what = f"TTFT limit relaxed by {RELAX:.0%} to {ms(relaxed.max_ttft_s):,.0f} ms"
         asked.append((what, _again(result, limits=relaxed)))
+    measured = _measured_rows(result)
+    if measured is not None:
+        asked.append((f"only plans inside the range {result.scenario.profile.name} was measured at",
+                      _again(result, table=measured)))
     answers = _verified(result, [again for _, again in asked])
     return [_move(result, what, choice) for (what, _), choice in zip(asked, answers)]
+
+
+def _measured_rows(result):
+    """The scored table's rows inside the engine profile's measured range, when the answer is not (else None)."""
+    sc, best, table = result.scenario, result.best, result.table
+    scores = best.scores
+    ttft = None if scores.ttft_s is None else float(scores.ttft_s[0])
+    if not outside_measured_range(sc.engine_profile, sc.workload, best.plan, ttft, float(scores.step_time_s[0])):
+        return None
+    s = table.scores
+    inside = inside_measured_range(sc.engine_profile, sc.workload, table.plans.batch, s.ttft_s, s.step_time_s)
+    return table.take(np.flatnonzero(inside))
 
 
 def explain(result) -> dict:

@@ -11,6 +11,8 @@ figure, with the numbers.
 
 from __future__ import annotations
 
+import numpy as np
+
 from planner.engine.profile import EngineProfile
 from planner.serving.plan import Plan
 from planner.serving.prompt_work import prompt_tokens_per_step
@@ -24,11 +26,33 @@ def tokens_per_step(workload: Workload, batch: float, ttft_s: float | None, tpot
     fewer than ``batch``, only those decode: an upper bound then). E.g. 64 requests of 2,048 in and 128 out at TTFT
     817.8 ms and TPOT 98.45 ms: ``64 + 64 x 2048 / (127 + 8.31) = 1,032.7``. None where an isl/osl workload has no
     TTFT or TPOT."""
+    tokens = _tokens_per_step(workload, batch, ttft_s, tpot_s)
+    return None if tokens is None else float(tokens)
+
+
+def _tokens_per_step(workload: Workload, batch, ttft_s, tpot_s):
+    """:func:`tokens_per_step` of a number or of arrays of rows."""
     if not workload.has_prefill:
-        return float(batch)
+        return batch
     if ttft_s is None or tpot_s is None:
         return None
-    return float(batch + prompt_tokens_per_step(batch, workload.isl, workload.osl, tpot_s, ttft_s))
+    return batch + prompt_tokens_per_step(batch, workload.isl, workload.osl, tpot_s, ttft_s)
+
+
+def _figures(profile: EngineProfile, workload: Workload, batch, ttft_s, tpot_s) -> tuple:
+    """(measured range or None, the plan's figure or None, the line saying it lies outside with ``{v}``, ``{lo}``,
+    ``{hi}``) of each figure a profile records; ``batch``, ``ttft_s`` and ``tpot_s`` numbers or arrays of rows."""
+    name = profile.name
+    return (
+        (profile.measured_batch, batch,
+         "batch {v:,.0f} outside the {lo:,}-{hi:,} sequences per instance " + f"{name} was measured at"),
+        (profile.measured_context_tokens, workload.kv_context_tokens,
+         "context {v:,.0f} tokens outside the {lo:,}-{hi:,} (isl + osl) " + f"{name} was measured at"),
+        (profile.measured_tokens_per_step, _tokens_per_step(workload, batch, ttft_s, tpot_s),
+         "{v:,.0f} tokens per step outside the {lo:,}-{hi:,} " + f"{name} was measured at"),
+        (profile.measured_streamed_tokens_per_s, None if tpot_s is None else batch / tpot_s,
+         "{v:,.0f} output tokens/s per instance outside the {lo:,}-{hi:,} " + f"{name} was measured streaming"),
+    )
 
 
 def outside_measured_range(profile: EngineProfile, workload: Workload, plan: Plan, ttft_s: float | None = None,
@@ -36,21 +60,35 @@ def outside_measured_range(profile: EngineProfile, workload: Workload, plan: Pla
     """Why ``plan`` under ``workload`` lies outside ``profile``'s measured range (empty: inside; None: the profile
     records no range, so nothing can be said); ``ttft_s`` and ``tpot_s``, the plan's predicted figures, place its
     tokens per step (:func:`tokens_per_step`) and the output tokens a second it streams (``batch / tpot_s``)."""
-    name = profile.name
-    figures = (  # (measured range, the plan's figure or None, the line saying it lies outside, {v}, {lo}, {hi})
-        (profile.measured_batch, plan.batch,
-         "batch {v:,.0f} outside the {lo:,}-{hi:,} sequences per instance " + f"{name} was measured at"),
-        (profile.measured_context_tokens, workload.kv_context_tokens,
-         "context {v:,.0f} tokens outside the {lo:,}-{hi:,} (isl + osl) " + f"{name} was measured at"),
-        (profile.measured_tokens_per_step, tokens_per_step(workload, plan.batch, ttft_s, tpot_s),
-         "{v:,.0f} tokens per step outside the {lo:,}-{hi:,} " + f"{name} was measured at"),
-        (profile.measured_streamed_tokens_per_s, plan.batch / tpot_s if tpot_s else None,
-         "{v:,.0f} output tokens/s per instance outside the {lo:,}-{hi:,} " + f"{name} was measured streaming"),
-    )
+    figures = _figures(profile, workload, plan.batch, ttft_s, tpot_s or None)
     if all(span is None for span, _, _ in figures):
         return None
-    return [line.format(v=value, lo=span[0], hi=span[1]) for span, value, line in figures
+    return [line.format(v=float(value), lo=span[0], hi=span[1]) for span, value, line in figures
             if span is not None and value is not None and not span[0] <= value <= span[1]]
+
+
+def inside_measured_range(profile: EngineProfile, workload: Workload, batch: np.ndarray, ttft_s: np.ndarray | None,
+                          tpot_s: np.ndarray) -> np.ndarray | None:
+    """Which rows (``batch``, and their predicted ``ttft_s`` and ``tpot_s``) lie inside ``profile``'s measured range
+    on every figure :func:`outside_measured_range` checks (None: the profile records no range)."""
+    figures = _figures(profile, workload, np.asarray(batch, float), ttft_s, tpot_s)
+    if all(span is None for span, _, _ in figures):
+        return None
+    inside = np.ones(len(batch), dtype=bool)
+    for span, value, _ in figures:
+        if span is not None and value is not None:
+            inside &= (span[0] <= value) & (value <= span[1])
+    return inside
+
+
+def outside_measured_roles(profile: EngineProfile, role: str) -> list[str] | None:
+    """A disaggregated pool of ``role`` (``prefill`` or ``decode``) against ``profile``'s measured runs, which
+    served prompts and decode together (``bench/accuracy.py`` counts disaggregated runs out): a prefill-only
+    pool is outside by construction (None: the profile records no range). A decode-only pool's steps are the
+    decode steps the runs timed, so :func:`outside_measured_range` judges it on its figures instead."""
+    if profile.measured_batch is None:
+        return None
+    return [f"a {role}-only pool: {profile.name} was measured serving prompts and decode together"]
 
 
 def range_flag(outside: list[str] | None) -> str | None:

@@ -140,3 +140,20 @@ def test_disagg_needs_prompts_and_one_domain():
     with pytest.raises(InputError, match="allow-span"):
         plan_disagg(Scenario(hardware=H200, model=LLAMA8, workload=Workload(isl=8, osl=8), allow_span=True),
                     Budget(gpus=8), _space())
+
+
+def test_pools_say_whether_measured_runs_back_them():
+    # TensorRT-LLM's profile was fitted on aggregated runs (prompts and decode together; disaggregated runs
+    # are counted out): a prefill-only pool is outside by construction. The decode pool is judged on its own
+    # figures: trtllm.toml measured 1-384 sequences, so a decode batch of 256 lies inside, 1,024 outside.
+    sc = replace(_scenario(), profile=engine("trtllm"))
+    for batch, decode in ((256, []), (1024, ["batch 1,024 outside the 1-384 sequences per instance trtllm was "
+                                             "measured at"])):
+        doc = fleet_document(plan_disagg(sc, Budget(gpus=8), _space(batch=(8, batch)), Limits()))
+        by_role = {p["role"]: p["outside_measured_range"] for p in doc["pools"]}
+        assert [p["plan"]["batch"] for p in doc["pools"] if p["role"] == "decode"] == [batch]  # the larger one
+        assert by_role == {"prefill": ["a prefill-only pool: trtllm was measured serving prompts and decode "
+                                       "together"], "decode": decode}
+    # The default engine records no range: nothing to say either way.
+    doc = fleet_document(plan_disagg(_scenario(), Budget(gpus=8), _space(), Limits()))
+    assert {p["role"]: p["outside_measured_range"] for p in doc["pools"]} == {"prefill": None, "decode": None}

@@ -86,3 +86,22 @@ def test_min_gpus_explains_its_target():
     assert move["change"] == "target 10% lower (90,000 tok/s)"
     assert move["gpus"] <= d["gpus"]
     assert d["explanation"]["runner_up"] is None
+
+
+def test_an_answer_outside_the_measured_range_names_the_best_plan_inside_it():
+    # The default question under SGLang: 3,072 sequences an instance and 68,274 output tokens/s, past the
+    # 4-512 sequences and 202-22,466 tokens/s sglang.toml was measured at.
+    d = planner.plan(engine_name="sglang", top=1)
+    assert len(d["outside_measured_range"]) == 2
+    move = d["explanation"]["what_would_move_it"][-1]
+    assert move["change"] == "only plans inside the range sglang was measured at"
+    # Solved, not guessed: here only the batch keeps the answer out, so the same question with the batch ladder
+    # cut at 512 (--max-batch 512) finds the same plan, and that plan lies inside every measured figure.
+    direct = planner.plan(engine_name="sglang", top=1, max_batch=512)
+    assert direct["outside_measured_range"] == [] and direct["plan"] == move["plan"]
+    assert move["total_tps"] == pytest.approx(direct["total_tps"], rel=1e-12) and move["total_tps"] < d["total_tps"]
+    assert move["text"].startswith(f"only plans inside the range sglang was measured at: {direct['total_tps']:,.0f} "
+                                   f"tok/s ({(direct['total_tps'] - d['total_tps']) / d['total_tps']:+.1%})")
+    # Inside the range already (the default engine records none): nothing to add.
+    assert all(not m["change"].startswith("only plans inside") for m in
+               planner.plan(isl=4096, osl=1024, top=1)["explanation"]["what_would_move_it"])
