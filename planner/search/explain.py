@@ -221,12 +221,16 @@ def _moves(result, binding: list[dict]) -> list[dict]:
             relaxed = Limits(max_tpot_s=lim.max_tpot_s, max_ttft_s=lim.max_ttft_s * (1 + RELAX))
             what = f"TTFT limit relaxed by {RELAX:.0%} to {ms(relaxed.max_ttft_s):,.0f} ms"
         asked.append((what, _again(result, limits=relaxed)))
-    measured = _measured_rows(result)
+    measured, unmeasured = _measured_rows(result), []
     if measured is not None:
-        asked.append((f"only plans inside the range {result.scenario.profile.name} was measured at",
-                      _again(result, table=measured)))
+        what = f"only plans inside the range {result.scenario.profile.name} was measured at"
+        if len(measured.plans):
+            asked.append((what, _again(result, table=measured)))
+        else:  # the workload itself lies outside (its context): no layout or batch can bring a plan inside
+            unmeasured.append({"change": what, "total_tps": None, "gpus": None,
+                               "text": f"{what}: no plan of the search space lies inside it"})
     answers = _verified(result, [again for _, again in asked])
-    return [_move(result, what, choice) for (what, _), choice in zip(asked, answers)]
+    return [_move(result, what, choice) for (what, _), choice in zip(asked, answers)] + unmeasured
 
 
 def _measured_rows(result):

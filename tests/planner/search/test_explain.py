@@ -102,6 +102,12 @@ def test_an_answer_outside_the_measured_range_names_the_best_plan_inside_it():
     assert move["total_tps"] == pytest.approx(direct["total_tps"], rel=1e-12) and move["total_tps"] < d["total_tps"]
     assert move["text"].startswith(f"only plans inside the range sglang was measured at: {direct['total_tps']:,.0f} "
                                    f"tok/s ({(direct['total_tps'] - d['total_tps']) / d['total_tps']:+.1%})")
+    # 20,000 tokens cached lie past the 1,152-9,216 tokens trtllm.toml was measured at, whatever the plan:
+    # nothing to solve, and the explanation says so.
+    far = planner.plan(engine_name="trtllm", model="llama-3.1-8b", system="hgx-h200", gpus=8, tokens_cached=20000,
+                       top=1)["explanation"]["what_would_move_it"][-1]
+    assert far["text"] == ("only plans inside the range trtllm was measured at: no plan of the search space lies "
+                           "inside it") and far["total_tps"] is None
     # Inside the range already (the default engine records none): nothing to add.
     assert all(not m["change"].startswith("only plans inside") for m in
                planner.plan(isl=4096, osl=1024, top=1)["explanation"]["what_would_move_it"])
