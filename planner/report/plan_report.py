@@ -159,22 +159,24 @@ def compact_table(rows: list[dict], columns: list[Column]) -> str:
 def format_result(doc: dict, fmt: str, columns: list[Column] | None = None) -> str:
     """A planner result: header lines, the optimum and the next best plans as rows, why this plan."""
     columns = columns or plan_columns()
-    if fmt == "csv":
-        return format_ranked(doc, _csv_columns(columns), fmt, result_header)
-    if fmt != "table":
-        text = format_ranked(doc, columns, fmt, result_header, gap="\n")
-        rows = [doc] + list(doc.get("alternatives", []))
-        note = _outside_note(rows, columns, doc["scenario"]["engine"], "\\" + OUTSIDE_MARK) if fmt == "markdown" else ""
-        return text if fmt == "json" else text + ("\n" + note if note else "") + _explanation(doc, fmt)
+    if fmt in ("json", "csv"):
+        return format_ranked(doc, _csv_columns(columns) if fmt == "csv" else columns, fmt, result_header)
     rows = [doc] + list(doc["alternatives"])
-    table = compact_table(rows, columns) + _outside_note(rows, columns, doc["scenario"]["engine"])
-    return "\n".join(result_header(doc)) + "\n\n" + table + _explanation(doc, fmt)
+    engine = doc["scenario"]["engine"]
+    if fmt == "table":
+        table = compact_table(rows, columns) + _outside_note(rows, columns, engine)
+        return "\n".join(result_header(doc)) + "\n\n" + table + _explanation(doc, fmt)
+    note = _outside_note(rows, columns, engine, "\\" + OUTSIDE_MARK) if fmt == "markdown" else ""
+    return (format_ranked(doc, columns, fmt, result_header, gap="\n") + ("\n" + note if note else "")
+            + _explanation(doc, fmt))
 
 
 def _csv_columns(columns: list[Column]) -> list[Column]:
     """CSV's columns: ``#`` numeric, and the ``range`` column that the ``*`` stands for elsewhere."""
     out = [NUMERIC_RANK if c is PLAN_COLUMNS["rank"] else c for c in columns]
-    return out + [PLAN_COLUMNS["range"]] * (PLAN_COLUMNS["rank"] in columns and PLAN_COLUMNS["range"] not in columns)
+    if PLAN_COLUMNS["rank"] in columns and PLAN_COLUMNS["range"] not in columns:
+        out.append(PLAN_COLUMNS["range"])
+    return out
 
 
 def _outside_note(rows: list[dict], columns: list[Column], engine: str, mark: str = OUTSIDE_MARK) -> str:

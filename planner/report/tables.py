@@ -176,6 +176,8 @@ def range_columns(rows: list[dict], fmt: str) -> list[Column]:
     """``[RANGE_COLUMN]`` where a row's engine profile records a measured range, or in CSV (whose columns stay
     the same whatever the rows); none where every cell would read "-"."""
     return [RANGE_COLUMN] if fmt == "csv" or any(r.get("outside_measured_range") is not None for r in rows) else []
+
+
 MEMORY_AND_VERDICT_COLUMNS = [
     Column("mem/GPU GB", lambda r: gb(r["memory_per_gpu_bytes"]["total"]), ",.1f"),
     Column("verified", lambda r: "ok" if r["verification"]["ok"] else "FAIL"),
