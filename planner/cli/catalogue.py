@@ -6,6 +6,7 @@ import click
 
 from models import catalogue as model_catalogue
 from planner.cli.output import emit, format_option, pass_catalogue
+from planner.engine.profile import engine, load_profile
 from planner.report import describe
 from planner.report.fields import human_field
 from planner.report.tables import format_pairs, format_rows
@@ -42,13 +43,17 @@ def listing(name: str, text: str, rows_of) -> click.Command:
 
 
 @click.command("show")
-@click.argument("kind", type=click.Choice(["gpu", "system", "fabric", "model"]))
+@click.argument("kind", type=click.Choice(["gpu", "system", "fabric", "model", "engine"]))
 @click.argument("name")
 @format_option
 @pass_catalogue
 def show(kind, name, fmt, output, catalogue_dirs):
-    """Show one GPU, system, fabric or model: spec, derived figures and sources."""
-    pairs = describe.show_pairs(everything(catalogue_dirs), kind, name)
+    """Show one GPU, system, fabric or model: spec, derived figures and sources; or one engine profile (a name,
+    or a profile TOML such as `rackplan calibrate` writes): its knobs, per-GPU tables, measured range and sources."""
+    if kind == "engine":
+        pairs = describe.engine_pairs(load_profile(name) if name.endswith(".toml") else engine(name))
+    else:
+        pairs = describe.show_pairs(everything(catalogue_dirs), kind, name)
     if fmt in ("table", "markdown"):  # units into the field names, figures in them (JSON/CSV stay SI)
         pairs = [human_field(k, v) for k, v in pairs]
     emit(format_pairs(pairs, fmt, title=f"{kind} {name}"), output)

@@ -9,6 +9,7 @@ from models import catalogue as model_catalogue
 from models import counts
 from planner import quant
 from planner.engine.kernels import gemm
+from planner.engine.profile import EngineProfile
 from planner.report.tables import Column
 from planner.units import billions, gb, kw, tb, tflops, us
 
@@ -91,6 +92,17 @@ def model_rows(names) -> tuple[list[dict], list[Column]]:
 def _without_none(data: dict) -> dict:
     """``data`` without its ``None`` values, nested tables too (an unset optional field is not shown)."""
     return {k: _without_none(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None}
+
+
+def engine_pairs(profile: EngineProfile) -> list[tuple[str, object]]:
+    """Field/value pairs of an engine profile for ``rackplan show engine``: every field (knobs, defaults, the
+    measured range), each per-GPU table's values as ``field.gpu`` (``EngineProfile.on_gpu`` applies them on that
+    GPU), then each field's source as ``source.field``."""
+    data = asdict(profile)
+    sources, gpus = data.pop("sources"), data.pop("gpus")
+    pairs = list(data.items())
+    pairs += [(f"{k}.{g}", v) for g, table in sorted(gpus.items()) for k, v in table.items()]
+    return pairs + [(f"source.{k}", v) for k, v in sources.items()]
 
 
 def show_pairs(cat: Catalogue, kind: str, name: str) -> list[tuple[str, object]]:

@@ -18,7 +18,9 @@ UNITS = (
     ("_bytes_per_s", "_bytes_per_s", "GB/s", gb, ",.1f"),
     ("_gb_per_s", "_gb_per_s", "GB/s", float, ",.2f"),
     ("_bytes", "_bytes", "GB", gb, ",.2f"),
+    ("_tokens_per_s", "_per_s", "/s", float, ",.0f"),
     ("latency_s", "_s", "us", us, ",.2f"),
+    ("overhead_s", "_s", "us", us, ",.2f"),  # engine profiles' fixed costs, in the unit their TOMLs write
     ("_s", "_s", "ms", ms, ",.3f"),
     ("_kw", "_kw", "kW", float, ",.2f"),
     ("_w", "_w", "W", float, ",.0f"),

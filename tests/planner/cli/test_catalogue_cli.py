@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from planner.calibration.profile_file import profile_toml
 from planner.cli.main import cli, main
+from planner.engine.profile import engine
 
 RUN = CliRunner()
 
@@ -71,7 +73,27 @@ def test_catalogue_dir_option_and_env_var(tmp_path):
     assert "my-gpu" in [r["name"] for r in json.loads(by_env.output)]
 
 
+def test_show_engine_lists_knobs_tables_range_and_sources(tmp_path):
+    doc = json.loads(RUN.invoke(cli, ["show", "engine", "trtllm", "--format", "json"]).output)
+    # trtllm.toml: step_overhead_us = 202.9 engine-wide, 367.4 in its [gpus.b200] table; max_batch 2048;
+    # measured_batch [1, 384]. JSON keeps SI units (seconds) and lists; the table shows microseconds.
+    assert doc["step_overhead_s"] == pytest.approx(202.9e-6) and doc["step_overhead_s.b200"] == pytest.approx(367.4e-6)
+    assert doc["max_batch"] == 2048 and doc["measured_batch"] == [1, 384]
+    assert "trtllm-serve --max_batch_size default 2048" in doc["source.max_batch"]
+    table = RUN.invoke(cli, ["show", "engine", "trtllm"]).output.splitlines()
+    assert [ln.split()[-1] for ln in table if ln.startswith(("step_overhead (us)", "step_overhead.b200 (us)"))] \
+        == ["202.90", "367.40"]
+    assert any(ln.split()[:2] == ["measured_streamed_tokens", "(/s)"] for ln in table)
+    # A profile file (as `rackplan calibrate` writes) shows the same way.
+    path = tmp_path / "mine.toml"
+    path.write_text(profile_toml(engine("sglang")))
+    mine = json.loads(RUN.invoke(cli, ["show", "engine", str(path), "--format", "json"]).output)
+    assert mine["prefill_chunk_tokens_by_hbm"] == [160, 16384] and mine["name"] == "sglang"
+
+
 @pytest.mark.parametrize("args,needle", [
+    (["show", "engine", "trtlm"], "closest: trtllm"),
+    (["show", "engine", "/no/such/profile.toml"], "profile.toml"),
     (["show", "gpu", "h100x"], "closest"),
     (["show", "model", "llama-3.1-9b"], "llama-3.1-8b"),
     (["show", "model", "/no/such/config.json"], "config.json"),
