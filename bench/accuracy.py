@@ -415,12 +415,13 @@ def refit(rows, hardware, start_from=engine) -> None:
     print(f"\n## Refit ({len(fitted.kept)} training rows, {len(fitted.params)} parameters, "
           f"{time.perf_counter() - t0:.0f} s)\n")
     prof = fitted.profiles
+    gpu_of = {s: h.gpu.name for s, h in hardware.items()}
     for e in ENGINES:
         print(f"[{e}]")
         for kind, o, k in fitted.params:
             if kind == "engine" and o == e:
                 print(knob_line(k.name, getattr(prof[e], k.name)))
-        for field, span in measured_ranges([m for m in rows if m.engine == e and not saturated(m)]).items():
+        for field, span in measured_ranges([m for m in rows if m.engine == e and not saturated(m)], gpu_of).items():
             print(f"{field} = {list(span) if span else None}")
     for e in ENGINES:
         for g, values in sorted(prof[e].gpus.items()):

@@ -67,9 +67,10 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
     sources = dict(base.sources)
     for k in knobs:
         sources[file_key(k.name)] = note
-    ranges = measured_ranges(rows)
+    ranges = measured_ranges(rows, {m.system: hardware[m.system].gpu.name for m in rows})
     for field in ranges:
-        sources[field] = f"the smallest and largest among the rows {note}"
+        what = "GPUs of" if field == "measured_gpus" else "smallest and largest among"
+        sources[field] = f"the {what} the rows {note}"
     profile = dataclasses.replace(
         fitted, name=name, source=note, sources=sources,
         description=f"Calibrated from '{base.name}' on {len(rows)} measured runs.", **ranges,
@@ -81,11 +82,12 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
                                                                                     predicted.ttft_s))))
 
 
-def measured_ranges(rows) -> dict[str, tuple[int, int] | None]:
+def measured_ranges(rows, gpu_of: dict[str, str]) -> dict[str, tuple | None]:
     """The measured range of a profile fitted on ``rows`` (screened, unsaturated: ``planner.serving.coverage``):
     concurrency per instance and ``isl + osl`` over every row; tokens per step over the rows with TTFT and TPOT and
     streamed output tokens/s (concurrency / TPOT) over the rows with TPOT, floored and ceiled to whole tokens (None
-    where no row has them). A profile keeps the range of the runs it was fitted on, not its base's."""
+    where no row has them); the GPUs the rows ran on (``gpu_of``: each row's system to its catalogue GPU). A profile
+    keeps the range of the runs it was fitted on, not its base's."""
     tokens = [tokens_per_step(Workload(isl=m.isl, osl=m.osl), m.batch, m.ttft_s, m.tpot_s)
               for m in rows if m.ttft_s is not None and m.tpot_s is not None]
     streamed = [m.batch / m.tpot_s for m in rows if m.tpot_s is not None]
@@ -94,7 +96,8 @@ def measured_ranges(rows) -> dict[str, tuple[int, int] | None]:
         return (math.floor(min(values)), math.ceil(max(values))) if values else None
     return {"measured_batch": span([m.batch for m in rows]),
             "measured_context_tokens": span([m.isl + m.osl for m in rows]),
-            "measured_tokens_per_step": span(tokens), "measured_streamed_tokens_per_s": span(streamed)}
+            "measured_tokens_per_step": span(tokens), "measured_streamed_tokens_per_s": span(streamed),
+            "measured_gpus": tuple(sorted({gpu_of[m.system] for m in rows})) or None}
 
 
 def calibrate_file(path: str, cat: Catalogue, *, system: str | None = None, gpu: str | None = None,

@@ -48,8 +48,10 @@ def listing(name: str, text: str, rows_of) -> click.Command:
 @format_option
 @pass_catalogue
 def show(kind, name, fmt, output, catalogue_dirs):
-    """Show one GPU, system, fabric or model: spec, derived figures and sources; or one engine profile (a name,
-    or a profile TOML such as `rackplan calibrate` writes): its knobs, per-GPU tables, measured range and sources."""
+    """Show one GPU, system, fabric, model or engine profile: spec, derived figures and sources.
+
+    An engine is a shipped name or a profile TOML (as `rackplan calibrate` writes): its knobs, per-GPU tables,
+    default maximum batch, measured range and sources."""
     if kind == "engine":
         pairs = describe.engine_pairs(load_profile(name) if name.endswith(".toml") else engine(name))
     else:

@@ -38,7 +38,7 @@ gpus catalogue List GPUs with memory, bandwidth, peak FLOP/s and power.
 min-gpus plan Fewest GPUs (then racks) that reach --target-tps (the budget is the cap searched).
 models catalogue List catalogue models with parameter counts and KV bytes per token.
 plan plan Throughput-optimal plan for a rack or GPU budget (MILP, verified by the evaluator).
-show catalogue Show one GPU, system, fabric or model: spec, derived figures and sources.
+show catalogue Show one GPU, system, fabric, model or engine profile: spec, derived figures and sources.
 sweep sweep Plan every scenario of GRID.toml (models x systems x budgets x workloads x latency floors x fabrics).
 systems catalogue List systems (servers and racks) with their fabric tiers.
 train train Plan and score training jobs: layouts, MFU, memory, time to train.

@@ -128,6 +128,8 @@ class EngineProfile:
             runs (concurrency / TPOT), likewise: above it the serving front end that streams every token was never
             measured, and in two of the calibration file's three collections TTFT grew with that rate
             (docs/accuracy.md, 'TTFT and the streamed token rate').
+        measured_gpus: the catalogue GPUs those runs ran on; a plan on another GPU is flagged, its engine knobs
+            taken from the profile's engine-wide values fitted elsewhere. ``None``: not recorded (no flag).
         gemm_curve: run the dense-block GEMMs (attention projections, dense FFN, shared experts,
             LM head) on the fitted GEMM kernel curve (``planner.engine.kernels.gemm``); ``False``
             keeps them on the FLOP/byte roofline (the GPU's decode/prefill efficiency x
@@ -173,6 +175,7 @@ class EngineProfile:
     measured_context_tokens: tuple[int, int] | None = None
     measured_tokens_per_step: tuple[int, int] | None = None
     measured_streamed_tokens_per_s: tuple[int, int] | None = None
+    measured_gpus: tuple[str, ...] | None = None  # checked below
     gemm_curve: bool = flag(default=True)
     gpus: dict[str, dict[str, float]] = mapping(default_factory=dict)  # each knob checked below, by its own bounds
     sources: dict[str, str] = mapping(text(), default_factory=dict)
@@ -181,6 +184,7 @@ class EngineProfile:
         for name in ("measured_batch", "measured_context_tokens", "measured_tokens_per_step",
                      "measured_streamed_tokens_per_s"):
             self.__dict__[name] = _pair(name, getattr(self, name))
+        self.__dict__["measured_gpus"] = _names("measured_gpus", self.measured_gpus)
         self.__dict__["prefill_chunk_tokens_by_hbm"] = _pair(
             "prefill_chunk_tokens_by_hbm", self.prefill_chunk_tokens_by_hbm, "[hbm_gib, tokens]", (_GIB, _CHUNK))
         gpus = self.gpus
@@ -231,6 +235,15 @@ _ON_GPU: Kept[EngineProfile] = Kept(limit=256)  # each profile's per-GPU copies,
 _PAIR = integer().metadata["check"]
 _GIB = integer(ge=1, le=100_000).metadata["check"]
 _CHUNK = integer(ge=16, le=100_000_000).metadata["check"]  # as prefill_chunk_tokens
+
+
+def _names(name: str, value) -> tuple[str, ...] | None:
+    """``value`` as a sorted tuple of distinct non-empty names (a list from a file becomes a tuple)."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise FieldError(name, f"must be a non-empty list of GPU names, e.g. [\"h100-sxm\", \"b200\"] (got {value!r})")
+    return tuple(sorted(set(value)))
 
 
 def _pair(name: str, value, shape: str = "[smallest, largest]", checks=(_PAIR, _PAIR)) -> tuple[int, int] | None:

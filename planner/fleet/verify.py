@@ -142,12 +142,13 @@ def _outside(sc, role: int, plan: Plan, tpot: float | None, ttft: float | None) 
     """How a pool lies outside its engine profile's measured range: a prefill pool by its role, a decode pool by
     its decode figures at the full context ``isl + osl``, an aggregated one as any plan
     (``planner.serving.coverage``)."""
+    prof, gpu = sc.engine_profile, sc.hardware.gpu.name
     if role == PREFILL:
-        return outside_measured_roles(sc.engine_profile, ROLES[role])
+        return outside_measured_roles(prof, ROLES[role])
     if role == DECODE:
         w = sc.workload
-        return outside_measured_range(sc.engine_profile, Workload(tokens_cached=w.isl + w.osl), plan, None, tpot)
-    return outside_measured_range(sc.engine_profile, sc.workload, plan, ttft, tpot)
+        return outside_measured_range(prof, Workload(tokens_cached=w.isl + w.osl), plan, None, tpot, gpu)
+    return outside_measured_range(prof, sc.workload, plan, ttft, tpot, gpu)
 
 
 def verify(fleet: Fleet, problem: FleetProblem, sol: FleetSolution) -> Verified:

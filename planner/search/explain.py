@@ -238,10 +238,11 @@ def _measured_rows(result):
     sc, best, table = result.scenario, result.best, result.table
     scores = best.scores
     ttft = None if scores.ttft_s is None else float(scores.ttft_s[0])
-    if not outside_measured_range(sc.engine_profile, sc.workload, best.plan, ttft, float(scores.step_time_s[0])):
+    gpu = sc.hardware.gpu.name
+    if not outside_measured_range(sc.engine_profile, sc.workload, best.plan, ttft, float(scores.step_time_s[0]), gpu):
         return None
     s = table.scores
-    inside = inside_measured_range(sc.engine_profile, sc.workload, table.plans.batch, s.ttft_s, s.step_time_s)
+    inside = inside_measured_range(sc.engine_profile, sc.workload, table.plans.batch, s.ttft_s, s.step_time_s, gpu)
     return table.take(np.flatnonzero(inside))
 
 

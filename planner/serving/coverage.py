@@ -55,26 +55,35 @@ def _figures(profile: EngineProfile, workload: Workload, batch, ttft_s, tpot_s) 
     )
 
 
+def _unmeasured_gpu(profile: EngineProfile, gpu: str | None) -> list[str]:
+    """The line saying ``gpu`` is none of the GPUs ``profile``'s runs ran on (empty: one of them, or not recorded)."""
+    if gpu is None or profile.measured_gpus is None or gpu in profile.measured_gpus:
+        return []
+    return [f"GPU {gpu}: {profile.name} was measured on {', '.join(profile.measured_gpus)} only"]
+
+
 def outside_measured_range(profile: EngineProfile, workload: Workload, plan: Plan, ttft_s: float | None = None,
-                           tpot_s: float | None = None) -> list[str] | None:
-    """Why ``plan`` under ``workload`` lies outside ``profile``'s measured range (empty: inside; None: the profile
-    records no range, so nothing can be said); ``ttft_s`` and ``tpot_s``, the plan's predicted figures, place its
-    tokens per step (:func:`tokens_per_step`) and the output tokens a second it streams (``batch / tpot_s``)."""
+                           tpot_s: float | None = None, gpu: str | None = None) -> list[str] | None:
+    """Why ``plan`` under ``workload`` on ``gpu`` (a catalogue GPU name; None: not checked) lies outside
+    ``profile``'s measured range (empty: inside; None: the profile records no range, so nothing can be said);
+    ``ttft_s`` and ``tpot_s``, the plan's predicted figures, place its tokens per step (:func:`tokens_per_step`) and
+    the output tokens a second it streams (``batch / tpot_s``)."""
     figures = _figures(profile, workload, plan.batch, ttft_s, tpot_s or None)
-    if all(span is None for span, _, _ in figures):
+    if all(span is None for span, _, _ in figures) and profile.measured_gpus is None:
         return None
-    return [line.format(v=float(value), lo=span[0], hi=span[1]) for span, value, line in figures
-            if span is not None and value is not None and not span[0] <= value <= span[1]]
+    return _unmeasured_gpu(profile, gpu) + [
+        line.format(v=float(value), lo=span[0], hi=span[1]) for span, value, line in figures
+        if span is not None and value is not None and not span[0] <= value <= span[1]]
 
 
 def inside_measured_range(profile: EngineProfile, workload: Workload, batch: np.ndarray, ttft_s: np.ndarray | None,
-                          tpot_s: np.ndarray) -> np.ndarray | None:
-    """Which rows (``batch``, and their predicted ``ttft_s`` and ``tpot_s``) lie inside ``profile``'s measured range
-    on every figure :func:`outside_measured_range` checks (None: the profile records no range)."""
+                          tpot_s: np.ndarray, gpu: str | None = None) -> np.ndarray | None:
+    """Which rows (``batch``, and their predicted ``ttft_s`` and ``tpot_s``) on ``gpu`` lie inside ``profile``'s
+    measured range on every figure :func:`outside_measured_range` checks (None: the profile records no range)."""
     figures = _figures(profile, workload, np.asarray(batch, float), ttft_s, tpot_s)
-    if all(span is None for span, _, _ in figures):
+    if all(span is None for span, _, _ in figures) and profile.measured_gpus is None:
         return None
-    inside = np.ones(len(batch), dtype=bool)
+    inside = np.full(len(batch), not _unmeasured_gpu(profile, gpu))
     for span, value, _ in figures:
         if span is not None and value is not None:
             inside &= (span[0] <= value) & (value <= span[1])

@@ -395,5 +395,5 @@ def row(scenario: Scenario, scores: Scores, i: int = 0, prefill: bool = False) -
         "gpus": int(scores.gpus_per_instance[i] * scores.plans.instances[i]),
         "power_kw": kw(float(scores.power_w[i])),
         "outside_measured_range": outside_measured_range(scenario.engine_profile, scenario.workload,
-                                                         scores.plans.plan(i), ttft, step),
+                                                         scores.plans.plan(i), ttft, step, scenario.hardware.gpu.name),
     }

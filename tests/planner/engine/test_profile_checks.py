@@ -35,6 +35,9 @@ NUMBER_CASES = [(field, value, f"must be {bound} (got {float(value)!r})")
                 for bound, value in ((low, below), (high, above)) if bound is not None]
 
 
+GPU_NAMES = 'must be a non-empty list of GPU names, e.g. ["h100-sxm", "b200"] '
+
+
 @pytest.mark.parametrize("field, value, message", NUMBER_CASES + [
     # counts: 16 tokens up to 1e8 per chunk, 1 up to 1e6 sequences
     ("prefill_chunk_tokens", 8, "must be >= 16 (got 8)"),
@@ -59,6 +62,9 @@ NUMBER_CASES = [(field, value, f"must be {bound} (got {float(value)!r})")
     ("description", 3, "must be a string (got 3)"),
     ("measured_batch", [4], "must be a pair [smallest, largest] (got [4])"),
     ("measured_context_tokens", "1100-10000", "must be a pair [smallest, largest] (got '1100-10000')"),
+    ("measured_gpus", "h100-sxm", GPU_NAMES + "(got 'h100-sxm')"),
+    ("measured_gpus", [], GPU_NAMES + "(got [])"),
+    ("measured_gpus", ["b200", ""], GPU_NAMES + "(got ['b200', ''])"),
     ("sources", ["a"], "must be a table of names to values (got ['a'])"),
 ])
 def test_a_knob_outside_its_bound_names_the_field(field, value, message):

@@ -89,19 +89,23 @@ def test_min_gpus_explains_its_target():
 
 
 def test_an_answer_outside_the_measured_range_names_the_best_plan_inside_it():
-    # The default question under SGLang: 3,072 sequences an instance and 68,274 output tokens/s, past the
-    # 4-512 sequences and 202-22,466 tokens/s sglang.toml was measured at.
-    d = planner.plan(engine_name="sglang", top=1)
-    assert len(d["outside_measured_range"]) == 2
+    # The default workload under SGLang on one rack of HGX H200: 768 sequences an instance, past the 4-512
+    # sglang.toml was measured at (its runs include H200, so the GPU is inside).
+    d = planner.plan(engine_name="sglang", system="hgx-h200", top=1)
+    assert d["outside_measured_range"] == ["batch 768 outside the 4-512 sequences per instance sglang was measured at"]
     move = d["explanation"]["what_would_move_it"][-1]
     assert move["change"] == "only plans inside the range sglang was measured at"
     # Solved, not guessed: here only the batch keeps the answer out, so the same question with the batch ladder
     # cut at 512 (--max-batch 512) finds the same plan, and that plan lies inside every measured figure.
-    direct = planner.plan(engine_name="sglang", top=1, max_batch=512)
+    direct = planner.plan(engine_name="sglang", system="hgx-h200", top=1, max_batch=512)
     assert direct["outside_measured_range"] == [] and direct["plan"] == move["plan"]
     assert move["total_tps"] == pytest.approx(direct["total_tps"], rel=1e-12) and move["total_tps"] < d["total_tps"]
     assert move["text"].startswith(f"only plans inside the range sglang was measured at: {direct['total_tps']:,.0f} "
                                    f"tok/s ({(direct['total_tps'] - d['total_tps']) / d['total_tps']:+.1%})")
+    # On GB200, where no SGLang run was measured, no plan lies inside whatever its batch.
+    gb200 = planner.plan(engine_name="sglang", top=1)
+    assert gb200["outside_measured_range"][0] == "GPU gb200: sglang was measured on b200, b300, h100-sxm, h200-sxm only"
+    assert gb200["explanation"]["what_would_move_it"][-1]["text"].endswith("no plan of the search space lies inside it")
     # 20,000 tokens cached lie past the 1,152-9,216 tokens trtllm.toml was measured at, whatever the plan:
     # nothing to solve, and the explanation says so.
     far = planner.plan(engine_name="trtllm", model="llama-3.1-8b", system="hgx-h200", gpus=8, tokens_cached=20000,

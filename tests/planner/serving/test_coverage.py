@@ -98,6 +98,20 @@ def test_shipped_ranges_are_the_calibration_rows():
         assert prof.measured_tokens_per_step == (math.floor(min(tokens)), math.ceil(max(tokens)))
         streamed = [m.batch / m.tpot_s for m in mine if m.tpot_s is not None]
         assert prof.measured_streamed_tokens_per_s == (math.floor(min(streamed)), math.ceil(max(streamed)))
+        assert prof.measured_gpus == tuple(sorted({Catalogue().hardware(m.system).gpu.name for m in mine}))
+
+
+def test_a_gpu_no_run_measured_is_flagged():
+    # trtllm.toml: measured on B200, GB200, H100 and H200 (its 610 rows); vLLM on B200, H100 and H200.
+    assert engine("trtllm").measured_gpus == ("b200", "gb200", "h100-sxm", "h200-sxm")
+    vllm, w = engine("vllm"), Workload(isl=1024, osl=1024)
+    assert outside_measured_range(vllm, w, Plan(batch=64), gpu="h200-sxm") == []
+    assert outside_measured_range(vllm, w, Plan(batch=64), gpu="mi355x") == [
+        "GPU mi355x: vllm was measured on b200, h100-sxm, h200-sxm only"]
+    assert outside_measured_range(vllm, w, Plan(batch=64)) == []  # no GPU given: not checked
+    assert outside_measured_range(engine("default"), w, Plan(batch=64), gpu="mi355x") is None  # nothing recorded
+    doc = planner.evaluate(model="llama-3.1-8b", system="mi355x-8", engine_name="vllm", isl=1024, osl=1024, batch=64)
+    assert doc["outside_measured_range"] == ["GPU mi355x: vllm was measured on b200, h100-sxm, h200-sxm only"]
 
 
 def test_streamed_rate_outside_the_measured_one_is_flagged():
