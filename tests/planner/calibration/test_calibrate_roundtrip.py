@@ -277,3 +277,6 @@ def test_calibrated_profile_records_the_range_of_its_own_rows(synthetic, tmp_pat
     assert (loaded.measured_batch, loaded.measured_streamed_tokens_per_s) == (p.measured_batch,
                                                                                p.measured_streamed_tokens_per_s)
     assert "rackplan calibrate" in tomllib.loads(out.read_text())["sources"]["measured_batch"]
+    # Every synthetic run is on hgx-h200: the profile records that GPU, and the file keeps it.
+    assert p.measured_gpus == loaded.measured_gpus == ("h200-sxm",)
+    assert tomllib.loads(out.read_text())["sources"]["measured_gpus"].startswith("the GPUs of the rows fitted by")
