@@ -226,7 +226,7 @@ def _moves(result, binding: list[dict]) -> list[dict]:
         what = f"only plans inside the range {result.scenario.profile.name} was measured at"
         if len(measured.plans):
             asked.append((what, _again(result, table=measured)))
-        else:  # the workload itself lies outside (its context): no layout or batch can bring a plan inside
+        else:  # the question itself lies outside (its context, its GPU): no layout or batch brings a plan inside
             unmeasured.append({"change": what, "total_tps": None, "gpus": None,
                                "text": f"{what}: no plan of the search space lies inside it"})
     answers = _verified(result, [again for _, again in asked])

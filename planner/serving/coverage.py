@@ -2,11 +2,12 @@
 
 An engine profile's knobs are fitted on measured runs (``bench/accuracy.py --fit``); its
 ``measured_batch``, ``measured_context_tokens``, ``measured_tokens_per_step`` and
-``measured_streamed_tokens_per_s`` record the range
-those runs covered. A plan outside it is extrapolated: the prediction may still be right, but
-nothing measured backs it (the published points furthest outside, 1,024-3,072 sequences per
-instance, carry the largest misses). :func:`outside_measured_range` says how, one line per
-figure, with the numbers.
+``measured_streamed_tokens_per_s`` record the range those runs covered, and ``measured_gpus`` the GPUs
+they ran on. A plan outside it is extrapolated: the prediction may still be right, but nothing
+measured backs it (the published points furthest outside, 1,024-3,072 sequences per instance, carry
+the largest misses). :func:`outside_measured_range` says how, one line per figure, with the numbers;
+:func:`inside_measured_range` marks the rows of a table inside it; :func:`outside_measured_roles`
+judges a disaggregated pool's role.
 """
 
 from __future__ import annotations
