@@ -56,6 +56,13 @@ def _figures(profile: EngineProfile, workload: Workload, batch, ttft_s, tpot_s) 
     )
 
 
+def _records_range(profile: EngineProfile) -> bool:
+    """Whether ``profile`` records any of the measured range (no range: nothing can be said either way)."""
+    return any(getattr(profile, name) is not None for name in (
+        "measured_batch", "measured_context_tokens", "measured_tokens_per_step", "measured_streamed_tokens_per_s",
+        "measured_gpus"))
+
+
 def _unmeasured_gpu(profile: EngineProfile, gpu: str | None) -> list[str]:
     """The line saying ``gpu`` is none of the GPUs ``profile``'s runs ran on (empty: one of them, or not recorded)."""
     if gpu is None or profile.measured_gpus is None or gpu in profile.measured_gpus:
@@ -69,9 +76,9 @@ def outside_measured_range(profile: EngineProfile, workload: Workload, plan: Pla
     ``profile``'s measured range (empty: inside; None: the profile records no range, so nothing can be said);
     ``ttft_s`` and ``tpot_s``, the plan's predicted figures, place its tokens per step (:func:`tokens_per_step`) and
     the output tokens a second it streams (``batch / tpot_s``)."""
-    figures = _figures(profile, workload, plan.batch, ttft_s, tpot_s or None)
-    if all(span is None for span, _, _ in figures) and profile.measured_gpus is None:
+    if not _records_range(profile):
         return None
+    figures = _figures(profile, workload, plan.batch, ttft_s, tpot_s or None)
     return _unmeasured_gpu(profile, gpu) + [
         line.format(v=float(value), lo=span[0], hi=span[1]) for span, value, line in figures
         if span is not None and value is not None and not span[0] <= value <= span[1]]
@@ -81,9 +88,9 @@ def inside_measured_range(profile: EngineProfile, workload: Workload, batch: np.
                           tpot_s: np.ndarray, gpu: str | None = None) -> np.ndarray | None:
     """Which rows (``batch``, and their predicted ``ttft_s`` and ``tpot_s``) on ``gpu`` lie inside ``profile``'s
     measured range on every figure :func:`outside_measured_range` checks (None: the profile records no range)."""
-    figures = _figures(profile, workload, np.asarray(batch, float), ttft_s, tpot_s)
-    if all(span is None for span, _, _ in figures) and profile.measured_gpus is None:
+    if not _records_range(profile):
         return None
+    figures = _figures(profile, workload, np.asarray(batch, float), ttft_s, tpot_s)
     inside = np.full(len(batch), not _unmeasured_gpu(profile, gpu))
     for span, value, _ in figures:
         if span is not None and value is not None:
@@ -96,7 +103,7 @@ def outside_measured_roles(profile: EngineProfile, role: str) -> list[str] | Non
     served prompts and decode together (``bench/accuracy.py`` counts disaggregated runs out): a prefill-only
     pool is outside by construction (None: the profile records no range). A decode-only pool's steps are the
     decode steps the runs timed, so :func:`outside_measured_range` judges it on its figures instead."""
-    if profile.measured_batch is None:
+    if not _records_range(profile):
         return None
     return [f"a {role}-only pool: {profile.name} was measured serving prompts and decode together"]
 
