@@ -36,7 +36,9 @@ and prints the values to paste into ``planner/engine/data/*.toml`` and
 
 ``--lofo`` adds leave-one-model-family-out cross-validation: for each family (``--families``,
 default all four), the same joint fit without that family's rows, scored on them. One fit per
-family (a few minutes each); the pooled line is the accuracy to expect on a model never seen.
+family (a few minutes each; ``--jobs 2`` fits two at once); the pooled line is the accuracy to expect on a
+model never seen. A second table scores the same out-of-fold predictions per engine, with the 90th percentile
+of the errors: the ``out_of_family_*`` lines of the shipped profiles, which the reports quote beside a plan.
 Each fold's fit starts from, and centres its prior on, values no calibration row informed
 (``planner.calibration.joint.neutral``: sourced values): the knobs the rows hold only weakly stay
 there, so a left-out family's errors cannot reach its own fold through the start. ``--start
@@ -63,6 +65,7 @@ unsaturated rows, every family), the ``measured_*`` lines of the shipped profile
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -448,41 +451,103 @@ def goal_line(label: str, value: float, goal: float) -> str:
     return f"- {label}: {value:.1f} (goal <= {goal:.0f}: {'met' if value <= goal else 'NOT met'})"
 
 
-def lofo(rows, hardware, families, start_from=engine) -> tuple[str, cal.Errors, cal.Errors]:
+_FOLDS: tuple = ()  # (rows, hardware, start_from) of the running --lofo, read by the forked fold workers
+
+
+POOLED_KNOBS = ("prefill_wait_fraction", "ttft_overhead_s")  # the default profile's fitted knobs, all engines pooled
+
+
+def _fold(fam: str):
+    """One fold of :func:`lofo`: the joint fit without family ``fam``, scored on its unsaturated rows, and the
+    ``default`` profile with its pooled knobs fitted (from their neutral starts) on the same training rows ->
+    (their indices among the unsaturated rows, predicted TPOT, TTFT, default's TPOT, TTFT, fit seconds)."""
+    rows, hardware, start_from = _FOLDS
+    scored = [m for m in rows if not saturated(m)]
+    idx = np.array([i for i, m in enumerate(scored) if family(m.model_name) == fam], dtype=int)
+    if idx.size == 0:
+        return idx, *[np.array([])] * 4, 0.0
+    t0 = time.perf_counter()
+    fitted = joint.joint_fit(training_rows(rows, fam), hardware, log=lambda _line: None, start_from=start_from)
+    left_out = [scored[i] for i in idx]
+    p = joint.score(fitted, left_out)
+    knobs = tuple(k for k in cal.KNOBS if k.name in POOLED_KNOBS)
+    start = dataclasses.replace(engine("default"), **{k.name: k.start for k in knobs})
+    default = cal.fit(fitted.kept, fitted.hardware, start, knobs=knobs)
+    d = cal.predict(left_out, fitted.hardware, [default] * len(left_out))
+    return idx, p.tpot_s, p.ttft_s, d.tpot_s, d.ttft_s, time.perf_counter() - t0
+
+
+def lofo(rows, hardware, families, start_from=engine, jobs: int = 1) -> tuple[str, cal.Errors, cal.Errors]:
     """Leave-one-model-family-out cross-validation: fit without each family, score it (markdown).
 
     Each family's rows are predicted by a joint fit (``planner.calibration.joint``) that never saw
     them, the other families' rows all included (the held-out Llama family too); the pooled line
     scores every row out of fold: the figure for a model the fit has never seen. ``start_from``: each
-    engine's profile the folds start from (``planner.calibration.joint.joint_fit``).
+    engine's profile the folds start from (``planner.calibration.joint.joint_fit``). ``jobs``: folds
+    fitted at once, each in its own process. A second table scores the same out-of-fold predictions
+    per engine, with the 90th percentile of the errors: the ``out_of_family_*`` lines of the shipped
+    profiles (``planner.engine.profile.EngineProfile``), which the reports quote beside every plan; its
+    ``default`` line scores the ``default`` profile on every left-out row, its pooled knobs fitted in each
+    fold as ``--fit`` fits them (from their neutral starts, on the fold's training rows and fitted GPUs).
     """
+    global _FOLDS
     scored = [m for m in rows if not saturated(m)]
     pred_tpot, pred_ttft = np.full(len(scored), np.nan), np.full(len(scored), np.nan)
+    default_tpot, default_ttft = np.full(len(scored), np.nan), np.full(len(scored), np.nan)
     lines = ["| left-out family | n | TPOT MAPE % | TPOT median % | TTFT MAPE % | TTFT median % | fit s |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     meas = cal.measured(scored)
 
+    def errors(idx):
+        return cal.Errors.of(pred_tpot[idx], meas.tpot_s[idx]), cal.Errors.of(pred_ttft[idx], meas.ttft_s[idx])
+
     def line(label, idx, seconds):
-        t = cal.Errors.of(pred_tpot[idx], meas.tpot_s[idx])
-        f = cal.Errors.of(pred_ttft[idx], meas.ttft_s[idx])
+        t, f = errors(idx)
         return (f"| {label} | {t.n} | {_fmt(t.mape)} | {_fmt(t.median)} | {_fmt(f.mape)} | {_fmt(f.median)} | "
                 f"{seconds} |")
 
+    _FOLDS = (rows, hardware, start_from)
+    try:
+        if jobs > 1:  # forked workers inherit _FOLDS: nothing large is pickled
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
+                folds = list(pool.map(_fold, families))
+        else:
+            folds = [_fold(fam) for fam in families]
+    finally:
+        _FOLDS = ()
     done = []
-    for fam in families:
-        idx = np.array([i for i, m in enumerate(scored) if family(m.model_name) == fam], dtype=int)
+    for fam, (idx, tpot, ttft, d_tpot, d_ttft, seconds) in zip(families, folds):
         if idx.size == 0:
             continue
-        t0 = time.perf_counter()
-        fitted = joint.joint_fit(training_rows(rows, fam), hardware, log=lambda _line: None, start_from=start_from)
-        p = joint.score(fitted, [scored[i] for i in idx])
-        pred_tpot[idx], pred_ttft[idx] = p.tpot_s, p.ttft_s
-        lines.append(line(fam, idx, f"{time.perf_counter() - t0:.0f}"))
+        pred_tpot[idx], pred_ttft[idx] = tpot, ttft
+        default_tpot[idx], default_ttft[idx] = d_tpot, d_ttft
+        lines.append(line(fam, idx, f"{seconds:.0f}"))
         done.extend(idx.tolist())
     pooled = np.array(sorted(done), dtype=int)
     lines.append(line("**pooled (every row out of fold)**", pooled, "-"))
-    return ("\n".join(lines), cal.Errors.of(pred_tpot[pooled], meas.tpot_s[pooled]),
-            cal.Errors.of(pred_ttft[pooled], meas.ttft_s[pooled]))
+    lines += ["", f"Out of fold by engine ({', '.join(families)} left out in turn; P90: nine rows in ten miss by "
+                  "less):", "", "| engine | n | TPOT MAPE % | TPOT P90 % | TTFT MAPE % | TTFT P90 % | profile lines |",
+              "|---|---:|---:|---:|---:|---:|---|"]
+
+    def engine_line(label, t, f):
+        toml = (f"out_of_family_tpot_mape_pct = {t.mape:.1f}, out_of_family_tpot_p90_pct = {t.p90:.0f}, "
+                f"out_of_family_ttft_mape_pct = {f.mape:.1f}, out_of_family_ttft_p90_pct = {f.p90:.0f}")
+        return (f"| {label} | {t.n} | {_fmt(t.mape)} | {_fmt(t.p90, 0)} | {_fmt(f.mape)} | {_fmt(f.p90, 0)} | "
+                f"`{toml}` |")
+
+    for e in ENGINES:
+        idx = np.array([i for i in pooled if scored[i].engine == e], dtype=int)
+        if idx.size:
+            lines.append(engine_line(e, *errors(idx)))
+    lines.append(engine_line("default (every row, as if its engine were unknown)",
+                             cal.Errors.of(default_tpot[pooled], meas.tpot_s[pooled]),
+                             cal.Errors.of(default_ttft[pooled], meas.ttft_s[pooled])))
+    t, f = errors(pooled)
+    lines.append(f"| **every engine, its own profile** | {t.n} | {_fmt(t.mape)} | {_fmt(t.p90, 0)} | {_fmt(f.mape)} | "
+                 f"{_fmt(f.p90, 0)} | |")
+    return "\n".join(lines), t, f
 
 
 def main(argv=None) -> int:
@@ -505,6 +570,8 @@ def main(argv=None) -> int:
     parser.add_argument("--screens", action="store_true",
                         help="print only each group's rows against the measured-kernel floor "
                              "(screen.below_kernel_chain)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="--lofo folds fitted at once, each in its own process (default 1)")
     parser.add_argument("--families", default=",".join(FAMILIES),
                         help=f"families --lofo leaves out in turn (comma-separated; default {','.join(FAMILIES)})")
     args = parser.parse_args(argv)
@@ -552,7 +619,7 @@ def main(argv=None) -> int:
         refit(rows, hardware, starts[args.start or "shipped"])
     if args.lofo:
         t0 = time.perf_counter()
-        table_text, tpot, ttft = lofo(rows, hardware, families, starts[args.start or "neutral"])
+        table_text, tpot, ttft = lofo(rows, hardware, families, starts[args.start or "neutral"], max(1, args.jobs))
         print(f"\n## Leave-one-family-out cross-validation, folds from the {args.start or 'neutral'} start "
               f"({time.perf_counter() - t0:.0f} s)\n")
         print(table_text + "\n")

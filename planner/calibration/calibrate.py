@@ -17,7 +17,7 @@ from planner.calibration import decompose, measurements, screen
 from planner.calibration.fit import Report, fit_knobs, flattened, informed_knobs, measured, predict, report
 from planner.calibration.identify import Identifiability, identifiability
 from planner.calibration.measurements import MeasurementSet
-from planner.engine.profile import EngineProfile, engine, engine_names, file_key
+from planner.engine.profile import OUT_OF_FAMILY, EngineProfile, engine, engine_names, file_key
 from planner.errors import InputError
 from planner.serving.coverage import tokens_per_step
 from planner.serving.workload import Workload
@@ -71,9 +71,13 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
     for field in ranges:
         what = "GPUs of" if field == "measured_gpus" else "smallest and largest among"
         sources[field] = f"the {what} the rows {note}"
+    # the base's out-of-family errors scored the base's fit, not this one: not carried over
+    unmeasured = {f"out_of_family_{figure}_pct": None for figure in OUT_OF_FAMILY}
+    for field in unmeasured:
+        sources.pop(file_key(field), None)
     profile = dataclasses.replace(
         fitted, name=name, source=note, sources=sources,
-        description=f"Calibrated from '{base.name}' on {len(rows)} measured runs.", **ranges,
+        description=f"Calibrated from '{base.name}' on {len(rows)} measured runs.", **ranges, **unmeasured,
     )
     return Calibration(base=base, profile=profile, before=before, after=after, rows_used=len(rows),
                        skipped=dict(mset.skipped), systems=systems, engines=engines,

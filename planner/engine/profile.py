@@ -130,6 +130,13 @@ class EngineProfile:
             (docs/accuracy.md, 'TTFT and the streamed token rate').
         measured_gpus: the catalogue GPUs those runs ran on; a plan on another GPU is flagged, its engine knobs
             taken from the profile's engine-wide values fitted elsewhere. ``None``: not recorded (no flag).
+        out_of_family_tpot_mape_pct, out_of_family_tpot_p90_pct, out_of_family_ttft_mape_pct,
+        out_of_family_ttft_p90_pct: how far this profile's predictions missed the measured TPOT and TTFT of
+            model families its fit never saw: the mean absolute percentage error and its 90th percentile (nine
+            runs in ten missed by less), each family's runs predicted by a fit without that family
+            (``bench/accuracy.py --lofo``). The reports quote them beside every plan (:meth:`out_of_family_error`).
+            ``None``: not measured (the neutral profiles, and a profile ``rackplan calibrate`` fits: its fit is not
+            the one the figures scored).
         gemm_curve: run the dense-block GEMMs (attention projections, dense FFN, shared experts,
             LM head) on the fitted GEMM kernel curve (``planner.engine.kernels.gemm``); ``False``
             keeps them on the FLOP/byte roofline (the GPU's decode/prefill efficiency x
@@ -176,6 +183,10 @@ class EngineProfile:
     measured_tokens_per_step: tuple[int, int] | None = None
     measured_streamed_tokens_per_s: tuple[int, int] | None = None
     measured_gpus: tuple[str, ...] | None = None  # checked below
+    out_of_family_tpot_mape_pct: float | None = number(ge=0, le=1000, default=None)
+    out_of_family_tpot_p90_pct: float | None = number(ge=0, le=1000, default=None)
+    out_of_family_ttft_mape_pct: float | None = number(ge=0, le=1000, default=None)
+    out_of_family_ttft_p90_pct: float | None = number(ge=0, le=1000, default=None)
     gemm_curve: bool = flag(default=True)
     gpus: dict[str, dict[str, float]] = mapping(default_factory=dict)  # each knob checked below, by its own bounds
     sources: dict[str, str] = mapping(text(), default_factory=dict)
@@ -212,6 +223,14 @@ class EngineProfile:
         (20.7 ms) beside 13 ms of GPU work: 20.7 ms with the overlap, 33.7 ms without."""
         return np.maximum(gpu_s, host_s) if self.scheduler_overlap else gpu_s + host_s
 
+    def out_of_family_error(self, prompts: bool = True) -> dict[str, float] | None:
+        """The measured out-of-family errors (percent) by name, ``tpot_mape``, ``tpot_p90``, ``ttft_mape``,
+        ``ttft_p90``, those recorded (the TTFT ones only for a workload with ``prompts``); None where none is."""
+        names = OUT_OF_FAMILY if prompts else tuple(n for n in OUT_OF_FAMILY if not n.startswith("ttft"))
+        figures = {name: getattr(self, f"out_of_family_{name}_pct") for name in names}
+        figures = {name: value for name, value in figures.items() if value is not None}
+        return figures or None
+
     def on_gpu(self, gpu_name: str, hbm_bytes: float | None = None) -> EngineProfile:
         """This profile with ``gpus[gpu_name]``'s values in place and, on a GPU of ``hbm_bytes`` that reaches
         ``prefill_chunk_tokens_by_hbm``'s memory, its chunk budget (itself when neither applies)."""
@@ -225,6 +244,8 @@ class EngineProfile:
                            (gpu_name, values.get("prefill_chunk_tokens")))
 
 
+# The measured out-of-family errors a profile may record (``out_of_family_<name>_pct``).
+OUT_OF_FAMILY = ("tpot_mape", "tpot_p90", "ttft_mape", "ttft_p90")
 # Knobs an engine profile may set per GPU: speed and latency, not memory or chunking policy.
 GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale",
              "weight_only_efficiency_scale", "hbm_efficiency_scale", "comm_efficiency_scale",

@@ -25,6 +25,7 @@ UNITS = (
     ("_kw", "_kw", "kW", float, ",.2f"),
     ("_w", "_w", "W", float, ",.0f"),
     ("_utilisation", "", "%", lambda v: v * 100, ".2f"),
+    ("_pct", "_pct", "%", float, ".1f"),
 )
 
 

@@ -88,6 +88,29 @@ def limits_text(sc: dict) -> str:
     return text
 
 
+def accuracy_text(sc: dict) -> str:
+    """``accuracy: on model families its fit never saw, engine trtllm's TPOT missed by 12 % on average, 9 runs
+    in 10 by under 25 %; TTFT by 33 %, 9 in 10 by under 68 % (bench/accuracy.py --lofo)``: the profile's measured
+    out-of-family errors as the scenario carries them (``EngineProfile.out_of_family_error``: TPOT alone for a
+    workload without prompts), or that it records none."""
+    err = sc.get("out_of_family_error_pct") or {}
+    parts = []
+    for key in ("tpot", "ttft"):
+        mape, p90 = err.get(f"{key}_mape"), err.get(f"{key}_p90")
+        if mape is None:
+            continue
+        if not parts:  # the first figure says what the numbers are; the next ones follow its wording
+            parts.append(f"{key.upper()} missed by {mape:.0f} % on average"
+                         + ("" if p90 is None else f", 9 runs in 10 by under {p90:.0f} %"))
+        else:
+            parts.append(f"{key.upper()} by {mape:.0f} %" + ("" if p90 is None else f", 9 in 10 by under {p90:.0f} %"))
+    if not parts:
+        return (f"accuracy: engine {sc['engine']} records no error measured on model families its fit never saw "
+                "(the shipped profiles do: rackplan show engine trtllm)")
+    return (f"accuracy: on model families its fit never saw, engine {sc['engine']}'s " + "; ".join(parts)
+            + " (bench/accuracy.py --lofo)")
+
+
 def answer_text(doc: dict) -> str:
     """``answer: 389,298 tok/s on 72 GPUs (5,407 per GPU), 29.2 tok/s per user, TTFT 1,334 ms; 36 servers
     in 1 rack, 86.4 kW board power``."""
@@ -111,6 +134,7 @@ def result_header(doc: dict) -> list[str]:
         f"objective: {objective}; {budget_text(sc['budget'])}",
         limits_text(sc),
         answer_text(doc),
+        accuracy_text(sc),
         *([f"measured range: {'; '.join(doc['outside_measured_range'])} (extrapolated: nothing measured backs it)"]
           if doc.get("outside_measured_range") else []),
         f"search space: {space_text(doc['search_space'])}",

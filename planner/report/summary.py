@@ -58,7 +58,9 @@ def scenario_dict(result: Result) -> dict:
     return {
         "model": sc.model.name, "system": sc.hardware.system.name, "gpu": sc.hardware.gpu.name,
         "fabrics": {k: f.name for k, f in sc.hardware.fabrics.items()},
-        "workload": dataclasses.asdict(sc.workload), "engine": sc.profile.name, "allow_span": sc.allow_span,
+        "workload": dataclasses.asdict(sc.workload), "engine": sc.profile.name,
+        "out_of_family_error_pct": sc.profile.out_of_family_error(sc.workload.has_prefill),
+        "allow_span": sc.allow_span,
         "budget": budget_dict(result.budget),
         "limits": {"max_tpot_s": result.limits.max_tpot_s, "max_ttft_s": result.limits.max_ttft_s},
         "target_tps": result.target_tps,

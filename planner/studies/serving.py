@@ -122,8 +122,9 @@ def plan_document(objective: str = "max_tps", target_tps: float | None = None, *
 
 def evaluation(*, tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv_quant=None,
                kv_offload_fraction=None, instances=None, **names) -> Document:
-    """One plan scored by the roofline evaluator: ``plan``, the evaluator's keys with ``prefill_time_s``, and
-    ``outside_measured_range`` (``planner.serving.coverage``) (``rackplan evaluate``).
+    """One plan scored by the roofline evaluator: ``plan``, the evaluator's keys with ``prefill_time_s``,
+    ``outside_measured_range`` (``planner.serving.coverage``) and the profile's ``out_of_family_error_pct``
+    (``EngineProfile.out_of_family_error``) (``rackplan evaluate``).
 
     ``names`` are `scenario`'s keywords; ``model`` and ``system`` or ``gpu`` are required.
     """
@@ -139,4 +140,5 @@ def evaluation(*, tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv
         decisions[key] = mode(decisions[key]).name
     plan = Plan(**decisions)
     title = f"{sc.model.name} on {sc.hardware.system.name}, {sc.workload.label()}, plan {plan.layout()} (TPxPPxEPxDP)"
-    return Document({"plan": plan.as_dict(), **row(sc, evaluate_plan(sc, plan), prefill=True)}, title)
+    return Document({"plan": plan.as_dict(), **row(sc, evaluate_plan(sc, plan), prefill=True),
+                     "out_of_family_error_pct": sc.profile.out_of_family_error(sc.workload.has_prefill)}, title)

@@ -280,3 +280,8 @@ def test_calibrated_profile_records_the_range_of_its_own_rows(synthetic, tmp_pat
     # Every synthetic run is on hgx-h200: the profile records that GPU, and the file keeps it.
     assert p.measured_gpus == loaded.measured_gpus == ("h200-sxm",)
     assert tomllib.loads(out.read_text())["sources"]["measured_gpus"].startswith("the GPUs of the rows fitted by")
+    # default.toml records how far its own fit missed on unseen model families; this profile is another fit,
+    # so it carries none of those figures, nor their sources, and a plan on it says it records none.
+    assert engine("default").out_of_family_error() is not None
+    assert p.out_of_family_error() is None and loaded.out_of_family_error() is None
+    assert not [k for k in tomllib.loads(out.read_text())["sources"] if k.startswith("out_of_family")]

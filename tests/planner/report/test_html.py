@@ -158,7 +158,8 @@ def test_the_expected_counts_agree_with_the_json_goldens():
     assert (len(docs["fleet"]["pools"]), len(docs["fleet"]["models"]), docs["fleet"]["fabric"]) == (1, 1, [])
     assert [r["status"] == "ok" for r in docs["compare"]["rows"]] == [True, False, True, False]
     assert len(docs["frontier"]) == 10 and len({r["series"] for r in docs["frontier"]}) == 2
-    assert _expected_rows("evaluate")["fields"] == 50  # plan 10 + 40 scalars and nested figures (time_split_s: 7 terms)
+    # plan 10 + 41 scalars and nested figures (time_split_s: 7 terms; out_of_family_error_pct null: one field)
+    assert _expected_rows("evaluate")["fields"] == 51
 
 
 def _check(dom: _Dom, command: str) -> None:
