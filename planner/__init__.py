@@ -32,7 +32,7 @@ def plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_
          kv_offload_fraction=None, max_batch=None, min_tok_per_user=None, max_tpot_ms=None, max_ttft_ms=None,
          max_kw=None, top=None, solver=None, time_limit_s=None, export_mps=None, export_lp=None, engine_name=None,
          profile_path=None, allow_span=False, seed_moe=False, disagg=False, catalogue_dirs=(),
-         allow_long_context=False) -> dict:
+         allow_long_context=False, latency_margin=None) -> dict:
     """The throughput-optimal serving plan for a budget (``rackplan plan``): MILP optimum, verified.
 
     Args:
@@ -47,7 +47,10 @@ def plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_
         min_tok_per_user: per-user decode floor, tokens/s; max_tpot_ms, max_ttft_ms: latency ceilings, ms.
             With isl/osl (``disagg`` too) the defaults are TPOT <= 80 ms (unless ``min_tok_per_user`` or
             ``max_tpot_ms`` is given) and TTFT <= 2,000 ms, the MLPerf Inference v5.1 server scenario's;
-            ``0`` lifts one. ``scenario.limits.defaults`` says which were applied.
+            ``0`` lifts one. ``scenario.limits.defaults`` says which were applied. latency_margin: headroom
+            under each latency limit for the cost model's error, percent of the prediction, or ``"p90"``, the
+            engine profile's 90th-percentile error on unseen model families (``scenario.limits.margin`` then
+            says what the predictions were held to).
         top: plans returned, the optimum and the next best (default 5); solver: ``"highs"`` (default) or
             ``"cbc"``; time_limit_s: per solve, seconds; export_mps, export_lp: paths to write the MILP to.
         engine_name, profile_path: serving-engine profile name, or a profile TOML path; allow_span: let an

@@ -34,6 +34,7 @@ from planner.cli.types import (
     TOKENS,
     Count,
     FiniteFloat,
+    MarginType,
     output_option,
 )
 from planner.milp.solve import SOLVERS
@@ -167,6 +168,10 @@ plan_latency_options = group(
     click.option("--max-tpot-ms", type=POSITIVE, default=None, help="Time-per-output-token ceiling, ms."),
     click.option("--max-ttft-ms", type=NON_NEGATIVE, default=None,
                  help="Time-to-first-token ceiling, ms (isl/osl workloads; default 2,000, 0 lifts it)."),
+    click.option("--latency-margin", type=MarginType(), default=None,
+                 help="Headroom under each latency limit for the cost model's error: percent of the prediction, "
+                      "or p90, the engine profile's 90th-percentile error on model families its fit never saw "
+                      "(rackplan show engine NAME)."),
 )
 
 solver_options = group(

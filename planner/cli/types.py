@@ -12,6 +12,7 @@ import click
 
 from planner.errors import InputError
 from planner.files import check_output
+from planner.serving.candidates import MARGIN_P90, MAX_MARGIN_PCT
 
 # Bounds on what one command may ask for: beyond them the work (or an int64) would overflow.
 MAX_COUNT = 1_000_000       # GPUs, instances, batch, a parallel degree: far above any rack fleet
@@ -53,6 +54,21 @@ class FiniteFloat(click.ParamType):
         if self.max is not None and number > self.max:
             self.fail(f"{value} must be <= {self.max:g}", param, ctx)
         return number
+
+
+class MarginType(click.ParamType):
+    """``--latency-margin``: a percentage from 0 to 1,000, or ``p90`` (the engine profile's measured error)."""
+
+    name = "percent|p90"
+
+    def convert(self, value, param, ctx):
+        if str(value).strip().lower() == MARGIN_P90:
+            return MARGIN_P90
+        try:
+            float(str(value).strip())
+        except ValueError:
+            self.fail(f"'{value}' is neither a percentage nor {MARGIN_P90}", param, ctx)
+        return FiniteFloat(min=0, max=MAX_MARGIN_PCT).convert(value, param, ctx)
 
 
 class Count(click.ParamType):

@@ -85,6 +85,16 @@ def limits_text(sc: dict) -> str:
                  f"{defaults['source']}; change with --min-tok-per-user, --max-tpot-ms, --max-ttft-ms; 0 lifts one)")
     elif not parts:
         text += " (add --min-tok-per-user or --max-tpot-ms for a per-user speed floor)"
+    margin = lim.get("margin")
+    if margin and not parts:
+        text += "; --latency-margin has no latency limit to hold"
+    elif margin:
+        held = [f"TPOT <= {ms(margin['predicted_max_tpot_s']):,.1f} ms ({margin['tpot_pct']:g} % margin)"
+                if margin["predicted_max_tpot_s"] else None,
+                f"TTFT <= {ms(margin['predicted_max_ttft_s']):,.0f} ms ({margin['ttft_pct']:g} % margin)"
+                if margin["predicted_max_ttft_s"] else None]
+        basis = "" if margin["basis"] == "asked" else f", {margin['basis']}"
+        text += f"; predictions held to {', '.join(h for h in held if h)} for the cost model's error{basis}"
     return text
 
 

@@ -17,7 +17,7 @@ from planner.quant import mode
 from planner.report.summary import result_document
 from planner.search.serving import optimise
 from planner.serving import resolve
-from planner.serving.candidates import Limits
+from planner.serving.candidates import Limits, Margin
 from planner.serving.evaluate import evaluate_plan, row
 from planner.serving.plan import Plan
 from planner.serving.space import default_space
@@ -81,7 +81,8 @@ def default_limits(sc, min_tok_per_user, max_tpot_ms, max_ttft_ms) -> tuple[Limi
 def plan_document(objective: str = "max_tps", target_tps: float | None = None, *, racks=None, gpus=None, tp=None,
                   pp=None, ep=None, dp=None, batch=None, quant=None, kv_quant=None, kv_offload_fraction=None,
                   max_batch=None, min_tok_per_user=None, max_tpot_ms=None, max_ttft_ms=None, max_kw=None, top=None,
-                  solver=None, time_limit_s=None, export_mps=None, export_lp=None, disagg=False, **names) -> dict:
+                  solver=None, time_limit_s=None, export_mps=None, export_lp=None, disagg=False, latency_margin=None,
+                  **names) -> dict:
     """The optimal plan (``max_tps``) or the fewest GPUs reaching ``target_tps`` (``min_gpus``), as the
     JSON document of ``rackplan plan`` / ``min-gpus``; ``names`` are `scenario`'s keywords."""
     sc = scenario(**names)
@@ -91,9 +92,16 @@ def plan_document(objective: str = "max_tps", target_tps: float | None = None, *
     space = default_space(sc, max_batch).pinned(
         tp=tp, pp=pp, ep=ep, dp=dp, batch=batch, quant=quant, kv_quant=kv_quant,
         kv_offload_fraction=kv_offload_fraction)
-    limits, defaulted = default_limits(sc, min_tok_per_user, max_tpot_ms, max_ttft_ms)
+    asked, defaulted = default_limits(sc, min_tok_per_user, max_tpot_ms, max_ttft_ms)
+    margin = Margin.of(latency_margin, sc.profile)
+    limits = asked.with_margin(margin)  # what the predictions are held to
     solver = _or(solver, DEFAULT_SOLVER)
     applied = {"applied": defaulted, "source": DEFAULT_LIMITS_SOURCE} if defaulted else None
+    # the limits as asked, the defaults applied and the margin: scenario.limits of either document
+    shown = {"max_tpot_s": asked.max_tpot_s, "max_ttft_s": asked.max_ttft_s, "defaults": applied,
+             "margin": None if margin is None else {
+                 "tpot_pct": margin.tpot_pct, "ttft_pct": margin.ttft_pct, "basis": margin.basis,
+                 "predicted_max_tpot_s": limits.max_tpot_s, "predicted_max_ttft_s": limits.max_ttft_s}}
     if disagg:  # prefill and decode pools sized together (planner.fleet.disagg), under the same limits
         if export_mps or export_lp:
             raise InputError("--export-mps/--export-lp are not available with --disagg")
@@ -109,14 +117,13 @@ def plan_document(objective: str = "max_tps", target_tps: float | None = None, *
 
         doc = fleet_document(plan_disagg(sc, budget, space, limits, solver, time_limit_s, target_tps))
         # The limits where a plan document has them (scenario.limits), for the header and JSON alike.
-        doc["scenario"] = {"limits": {"max_tpot_s": limits.max_tpot_s, "max_ttft_s": limits.max_ttft_s,
-                                      "defaults": applied}}
+        doc["scenario"] = {"limits": shown}
         doc["explanation"] = explain_disagg(doc, budget, limits, sc.hardware.gpus_per_rack, again)
         return doc
     result = optimise(sc, budget, space, limits, objective, target_tps, _or(top, DEFAULT_TOP), solver, time_limit_s,
                       export_mps, export_lp)
     doc = result_document(result)
-    doc["scenario"]["limits"]["defaults"] = applied
+    doc["scenario"]["limits"] = shown
     return doc
 
 

@@ -243,7 +243,8 @@ def test_plan_disagg_applies_the_default_limits_and_states_them():
     doc = _json(args)
     assert doc["scenario"]["limits"] == {"max_tpot_s": 0.08, "max_ttft_s": 2.0,
                                          "defaults": {"applied": ["tpot", "ttft"],
-                                                      "source": "MLPerf Inference v5.1 server scenario"}}
+                                                      "source": "MLPerf Inference v5.1 server scenario"},
+                                         "margin": None}  # no --latency-margin
     model = doc["models"][0]
     assert (model["max_tpot_s"], model["max_ttft_s"]) == (0.08, 2.0)  # what the MILP was given
     assert model["worst_tpot_s"] <= 0.08 and model["worst_ttft_s"] <= 2.0
@@ -253,7 +254,7 @@ def test_plan_disagg_applies_the_default_limits_and_states_them():
                        "--max-tpot-ms, --max-ttft-ms; 0 lifts one)")
     # 0 lifts both: no limit reaches the MILP.
     lifted = _json([*args, "--min-tok-per-user", "0", "--max-ttft-ms", "0"])
-    assert lifted["scenario"]["limits"] == {"max_tpot_s": None, "max_ttft_s": None, "defaults": None}
+    assert lifted["scenario"]["limits"] == {"max_tpot_s": None, "max_ttft_s": None, "defaults": None, "margin": None}
     assert (lifted["models"][0]["max_tpot_s"], lifted["models"][0]["max_ttft_s"]) == (None, None)
 
 

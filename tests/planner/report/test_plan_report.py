@@ -42,7 +42,7 @@ def test_isl_osl_plans_meet_the_default_limits_and_say_so():
 def test_zero_lifts_a_default_and_a_given_limit_replaces_it():
     free = json.loads(_run(["plan", "--isl", "4096", "--osl", "1024", "--top", "1", "--min-tok-per-user", "0",
                             "--max-ttft-ms", "0", "--format", "json"]))
-    assert free["scenario"]["limits"] == {"max_tpot_s": None, "max_ttft_s": None, "defaults": None}
+    assert free["scenario"]["limits"] == {"max_tpot_s": None, "max_ttft_s": None, "defaults": None, "margin": None}
     # Without limits the optimum is the 3.5 s TTFT, 24 tok/s per user plan the defaults rule out.
     assert free["ttft_s"] > 2.0
     given = json.loads(_run(["plan", "--isl", "4096", "--osl", "1024", "--top", "1", "--max-tpot-ms", "30",

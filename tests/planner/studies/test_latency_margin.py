@@ -1,0 +1,86 @@
+"""--latency-margin: plans keep headroom under each latency limit for the cost model's measured error."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from planner.cli.main import cli, main
+from planner.engine.profile import EngineProfile, engine
+from planner.errors import InputError
+from planner.serving.candidates import Limits, Margin
+
+MIN_GPUS = ["min-gpus", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--target-tps", "50000", "--isl", "1024",
+            "--osl", "1024", "--min-tok-per-user", "30", "--engine", "vllm", "--top", "1", "--format", "json"]
+
+
+def test_a_margin_divides_each_limit():
+    # 30 tok/s per user is TPOT <= 33.33 ms; with 25 % headroom the prediction must be <= 33.33 / 1.25 = 26.67 ms,
+    # and TTFT <= 2,000 ms with 68 % headroom <= 2,000 / 1.68 = 1,190.5 ms.
+    held = Limits(max_tpot_s=1 / 30, max_ttft_s=2.0).with_margin(Margin(tpot_pct=25, ttft_pct=68, basis="asked"))
+    assert held.max_tpot_s == pytest.approx(0.026667, rel=1e-4) and held.max_ttft_s == pytest.approx(1.19048, rel=1e-4)
+    assert Limits(max_tpot_s=None, max_ttft_s=2.0).with_margin(None) == Limits(max_tpot_s=None, max_ttft_s=2.0)
+
+
+def test_p90_reads_the_profile_and_a_percentage_applies_to_both():
+    # trtllm.toml: out_of_family_tpot_p90_pct 25, out_of_family_ttft_p90_pct 68 (bench/accuracy.py --lofo).
+    m = Margin.of("p90", engine("trtllm"))
+    assert (m.tpot_pct, m.ttft_pct) == (25.0, 68.0) and "trtllm" in m.basis
+    assert Margin.of(15, engine("trtllm")) == Margin(tpot_pct=15.0, ttft_pct=15.0, basis="asked")
+    assert Margin.of(None, engine("trtllm")) is None
+    with pytest.raises(InputError, match="engine mine records no error measured"):
+        Margin.of("p90", EngineProfile(name="mine", source="a test"))
+    with pytest.raises(InputError, match="not a percentage from 0 to 1000"):
+        Margin.of(-1, engine("trtllm"))
+
+
+def test_the_margin_costs_gpus_and_holds_every_prediction_under_it():
+    plain = json.loads(CliRunner().invoke(cli, MIN_GPUS, obj={}).output)
+    held = json.loads(CliRunner().invoke(cli, [*MIN_GPUS, "--latency-margin", "p90"], obj={}).output)
+    # vllm.toml's P90 errors: TPOT 24 %, TTFT 45 %; the asked limits stay in the document beside the held ones.
+    lim = held["scenario"]["limits"]
+    assert lim["max_tpot_s"] == pytest.approx(1 / 30) and lim["max_ttft_s"] == pytest.approx(2.0)
+    assert lim["margin"]["tpot_pct"] == 24.0 and lim["margin"]["ttft_pct"] == 45.0
+    assert lim["margin"]["predicted_max_tpot_s"] == pytest.approx(1 / 30 / 1.24)
+    assert lim["margin"]["predicted_max_ttft_s"] == pytest.approx(2.0 / 1.45)
+    for doc in (held, *held["alternatives"]):  # every plan, raised by the margin, still meets the asked limits
+        assert doc["tpot_s"] * 1.24 <= 1 / 30 and doc["ttft_s"] * 1.45 <= 2.0
+    # the plan without a margin runs closer to the TPOT limit than the margin allows, so the held one needs more GPUs
+    assert plain["tpot_s"] * 1.24 > 1 / 30 and held["gpus"] > plain["gpus"]
+    assert plain["scenario"]["limits"]["margin"] is None
+    # docs/usage.md quotes this example: 44 GPUs on the predictions alone, 52 with p90, TPOT held to
+    # 33.33 / 1.24 = 26.9 ms and TTFT to 2,000 / 1.45 = 1,379 ms.
+    assert (plain["gpus"], held["gpus"]) == (44, 52)
+
+
+def test_the_header_says_what_the_predictions_were_held_to():
+    out = CliRunner().invoke(cli, [*MIN_GPUS[:-2], "--latency-margin", "20"], obj={})
+    assert out.exit_code == 0, out.output
+    # 33.33 / 1.2 = 27.8 ms, 2,000 / 1.2 = 1,667 ms
+    assert ("; predictions held to TPOT <= 27.8 ms (20 % margin), TTFT <= 1,667 ms (20 % margin) for the cost "
+            "model's error\n") in out.output
+    # With no latency limit, the margin has nothing to hold, and the header says so rather than nothing.
+    none = CliRunner().invoke(cli, ["plan", "--top", "1", "--latency-margin", "20"], obj={})
+    assert "limits: none (add --min-tok-per-user or --max-tpot-ms for a per-user speed floor); --latency-margin " \
+           "has no latency limit to hold" in none.output
+
+
+@pytest.mark.parametrize("value, code, message", [
+    ("abc", 2, "Invalid value for '--latency-margin': 'abc' is neither a percentage nor p90"),
+    ("2000", 2, "Invalid value for '--latency-margin': 2000 must be <= 1000"),
+    ("-5", 2, "Invalid value for '--latency-margin': -5 must be >= 0"),
+])
+def test_a_bad_margin_is_one_line(value, code, message):
+    out = CliRunner().invoke(cli, ["plan", "--latency-margin", value], obj={})
+    assert out.exit_code == code and message in out.output
+
+
+def test_p90_on_a_profile_without_figures_names_the_fix(tmp_path, capsys):
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "mine"\nsource = "a test"\n')
+    with pytest.raises(SystemExit) as done:
+        main(["plan", "--profile", str(path), "--min-tok-per-user", "10", "--latency-margin", "p90"])
+    assert done.value.code == 1
+    assert capsys.readouterr().err == ("error: --latency-margin p90: engine mine records no error measured on model "
+                                       "families its fit never saw; give a percentage instead (e.g. --latency-margin "
+                                       "25)\n")
