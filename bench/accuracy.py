@@ -98,6 +98,8 @@ from planner.serving.workload import Workload  # noqa: E402
 from planner.units import us  # noqa: E402
 
 CALIBRATION = Path(__file__).resolve().parents[1] / "calibration"
+# The default profile's fitted knobs, all engines pooled (--fit, and each --lofo fold).
+POOLED_KNOBS = tuple(k for k in cal.KNOBS if k.name in ("prefill_wait_fraction", "ttft_overhead_s"))
 HELD_OUT_FAMILY = "llama"  # Llama-3.1-8B (bf16 and FP8): dense GQA, never seen by --fit
 ENGINES = joint.ENGINES
 FAMILIES = ("deepseek", "gpt", "llama", "qwen3")  # catalogue name prefixes (joint.family)
@@ -440,8 +442,7 @@ def refit(rows, hardware, start_from=engine) -> None:
     for i in fitted.identifiability():
         print(f"| {i.knob} | {i.value:.4g} | {i.verdict} | {i.data_share:.0%} | {i.std:.2f} | {i.partner} "
               f"| {i.correlation:+.2f} |")
-    pooled = cal.fit(fitted.kept, hardware, engine("default"),
-                     knobs=tuple(k for k in cal.KNOBS if k.name in ("prefill_wait_fraction", "ttft_overhead_s")))
+    pooled = cal.fit(fitted.kept, hardware, engine("default"), knobs=POOLED_KNOBS)
     print(f"[default, pooled serving knobs] prefill_wait_fraction = {pooled.prefill_wait_fraction:.4g}, "
           f"ttft_overhead_us = {pooled.ttft_overhead_s * 1e6:.4g}")
 
@@ -452,9 +453,6 @@ def goal_line(label: str, value: float, goal: float) -> str:
 
 
 _FOLDS: tuple = ()  # (rows, hardware, start_from) of the running --lofo, read by the forked fold workers
-
-
-POOLED_KNOBS = ("prefill_wait_fraction", "ttft_overhead_s")  # the default profile's fitted knobs, all engines pooled
 
 
 def _fold(fam: str):
@@ -470,9 +468,8 @@ def _fold(fam: str):
     fitted = joint.joint_fit(training_rows(rows, fam), hardware, log=lambda _line: None, start_from=start_from)
     left_out = [scored[i] for i in idx]
     p = joint.score(fitted, left_out)
-    knobs = tuple(k for k in cal.KNOBS if k.name in POOLED_KNOBS)
-    start = dataclasses.replace(engine("default"), **{k.name: k.start for k in knobs})
-    default = cal.fit(fitted.kept, fitted.hardware, start, knobs=knobs)
+    start = dataclasses.replace(engine("default"), **{k.name: k.start for k in POOLED_KNOBS})
+    default = cal.fit(fitted.kept, fitted.hardware, start, knobs=POOLED_KNOBS)
     d = cal.predict(left_out, fitted.hardware, [default] * len(left_out))
     return idx, p.tpot_s, p.ttft_s, d.tpot_s, d.ttft_s, time.perf_counter() - t0
 

@@ -135,7 +135,7 @@ class EngineProfile:
             model families its fit never saw: the mean absolute percentage error and its 90th percentile (nine
             runs in ten missed by less), each family's runs predicted by a fit without that family
             (``bench/accuracy.py --lofo``). The reports quote them beside every plan (:meth:`out_of_family_error`).
-            ``None``: not measured (the neutral profiles, and a profile ``rackplan calibrate`` fits: its fit is not
+            ``None``: not measured (a profile file of one's own, and one ``rackplan calibrate`` fits: its fit is not
             the one the figures scored).
         gemm_curve: run the dense-block GEMMs (attention projections, dense FFN, shared experts,
             LM head) on the fitted GEMM kernel curve (``planner.engine.kernels.gemm``); ``False``

@@ -13,6 +13,7 @@ on a bare clone.
 
 import importlib.util
 import re
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +26,7 @@ BENCH = Path(__file__).resolve().parents[3] / "bench" / "accuracy.py"
 def _bench():
     spec = importlib.util.spec_from_file_location("rackplan_bench_accuracy", BENCH)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # so that --lofo's forked fold workers find its functions by name
     spec.loader.exec_module(module)
     return module
 
@@ -148,3 +150,32 @@ def test_ttft_by_rate_bins_every_scored_run(silicon):
         "per-file collection"
     assert acc.collection("source_file=2026-04-06.csv, openai/gpt-oss-120b, vllm, h200_sxm") == "dated CSVs"
     assert acc.collection(None) == "none recorded"
+
+
+def test_lofo_scores_each_engine_out_of_fold_and_pools_the_folds(silicon, monkeypatch):
+    # The cross-validation's plumbing, with each fold's joint fit (minutes) replaced by the shipped profiles:
+    # the folds run in two forked workers, and the per-engine table must then score exactly the shipped
+    # predictions of the left-out families' rows, engine by engine, with their 90th percentiles.
+    from types import SimpleNamespace
+
+    from hardware.catalogue import Catalogue
+    from planner.engine.profile import engine
+
+    rows, pred, _, cal = silicon
+
+    def shipped(train, hardware, **_):
+        return SimpleNamespace(kept=train[:4], hardware=hardware,
+                               profile=lambda name: engine(name or "default"))
+
+    monkeypatch.setattr(acc.joint, "joint_fit", shipped)
+    text, tpot, _ = acc.lofo(rows, acc.silicon(Catalogue())[1], ("gpt", "qwen3"), jobs=2)
+    meas = cal.measured(rows)
+    left = [i for i, m in enumerate(rows) if not acc.saturated(m) and acc.family(m.model_name) in ("gpt", "qwen3")]
+    assert (tpot.n, tpot.mape) == (len(left), pytest.approx(cal.Errors.of(pred.tpot_s[left], meas.tpot_s[left]).mape))
+    for e in acc.ENGINES:
+        idx = [i for i in left if rows[i].engine == e]
+        t = cal.Errors.of(pred.tpot_s[idx], meas.tpot_s[idx])
+        f = cal.Errors.of(pred.ttft_s[idx], meas.ttft_s[idx])
+        assert (f"| {e} | {t.n} | {t.mape:.1f} | {t.p90:.0f} | {f.mape:.1f} | {f.p90:.0f} | "
+                f"`out_of_family_tpot_mape_pct = {t.mape:.1f}") in text
+    assert "| default (every row, as if its engine were unknown) | " + str(len(left)) + " | " in text
