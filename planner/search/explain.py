@@ -189,7 +189,9 @@ def _move(result, what: str, choice) -> dict:
     if choice is None:
         return {"change": what, "total_tps": None, "gpus": None, "text": f"{what}: still nothing feasible"}
     tps, new = float(best.scores.total_tps[0]), float(choice.scores.total_tps[0])
-    if result.objective == "min_gpus":
+    if choice.plan == best.plan:  # solved again, the answer stands: say so rather than "+0.0 %" with itself
+        text = f"{what}: the same plan, no better one"
+    elif result.objective == "min_gpus":
         extra = choice.plan.gpus - best.plan.gpus
         text = f"{what}: {choice.plan.gpus} GPUs ({extra:+d}) with {_plan_text(choice.plan)}"
     else:

@@ -33,12 +33,19 @@ def _move(doc: dict, what: str, new: dict | None) -> dict:
         return {"change": what, "total_tps": None, "gpus": None, "text": f"{what}: still nothing feasible"}
     tps, now = doc["totals"]["output_tps"], new["totals"]["output_tps"]
     pools = " + ".join(f"{p['role']} {p['layout']} b{p['plan']['batch']} x{p['instances']}" for p in new["pools"])
-    if doc["objective"] == "min_gpus":
+    if _pools(new) == _pools(doc):  # solved again, the answer stands (as planner.search.explain says it)
+        text = f"{what}: the same plan, no better one"
+    elif doc["objective"] == "min_gpus":
         gpus = new["totals"]["gpus"]
         text = f"{what}: {gpus} GPUs ({gpus - doc['totals']['gpus']:+d}) with {pools}"
     else:
         text = f"{what}: {now:,.0f} output tok/s ({(now - tps) / tps:+.1%}) with {pools}"
     return {"change": what, "total_tps": now, "gpus": new["totals"]["gpus"], "text": text}
+
+
+def _pools(doc: dict) -> list:
+    """What a fleet document's answer is: each pool's role, plan and instances."""
+    return [(p["role"], p["plan"], p["instances"]) for p in doc["pools"]]
 
 
 def _better(doc: dict, new: dict | None) -> bool:
