@@ -134,11 +134,13 @@ def compare(*, models=None, systems=None, gpus=None, racks=None, gpu_budgets=Non
         progress: ``progress(done, total)`` before the first scenario and after each (None: silent).
         settings: shared by every scenario: engine_name, profile_path, allow_span, seed_moe, allow_long_context,
             catalogue_dirs, max_batch, tp, pp, ep, dp, batch, kv_quant, kv_offload_fraction (value lists),
-            max_tpot_ms, max_ttft_ms, max_kw, solver, time_limit_s.
+            max_tpot_ms, max_ttft_ms, latency_margin (as `plan`'s; ``latency_margin`` in the document then says
+            what the predictions were held to), max_kw, solver, time_limit_s.
 
     Returns:
-        ``{"baseline": n, "rows": [...]}``: one row per scenario (``status`` ``ok``, ``infeasible`` or
-        ``error`` with ``reason``; an ok row carries `plan`'s keys and ``total_tps_ratio``, ``tok_per_gpu_ratio``).
+        ``{"baseline": n, "rows": [...], "latency_margin": {...} or None}``: one row per scenario (``status``
+        ``ok``, ``infeasible`` or ``error`` with ``reason``; an ok row carries `plan`'s keys and
+        ``total_tps_ratio``, ``tok_per_gpu_ratio``).
 
     Raises:
         InputError for a contradictory grid or a bad baseline; a scenario that fails is a row, not an error.

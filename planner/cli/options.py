@@ -160,6 +160,12 @@ plan_format_option = group(
     report_output_option,
 )
 
+# plan, min-gpus and compare: headroom under the latency limits (planner.serving.candidates.Margin).
+latency_margin_option = click.option(
+    "--latency-margin", type=MarginType(), default=None,
+    help="Headroom under each latency limit for the cost model's error: percent of the prediction, or p90, the "
+         "engine profile's 90th-percentile error on model families its fit never saw (rackplan show engine NAME).")
+
 # plan and min-gpus: isl/osl workloads get default limits (planner.studies.serving), 0 lifts one.
 plan_latency_options = group(
     click.option("--min-tok-per-user", type=NON_NEGATIVE, default=None,
@@ -168,10 +174,7 @@ plan_latency_options = group(
     click.option("--max-tpot-ms", type=POSITIVE, default=None, help="Time-per-output-token ceiling, ms."),
     click.option("--max-ttft-ms", type=NON_NEGATIVE, default=None,
                  help="Time-to-first-token ceiling, ms (isl/osl workloads; default 2,000, 0 lifts it)."),
-    click.option("--latency-margin", type=MarginType(), default=None,
-                 help="Headroom under each latency limit for the cost model's error: percent of the prediction, "
-                      "or p90, the engine profile's 90th-percentile error on model families its fit never saw "
-                      "(rackplan show engine NAME)."),
+    latency_margin_option,
 )
 
 solver_options = group(
@@ -259,6 +262,7 @@ def _grid_groups() -> dict:
         grid_options, floor_axis, shared_options,
         click.option("--baseline", type=Count(1, MAX_BASELINE), default=None,
                      help="Row number the ratio columns compare against (default 1)."),
+        latency_margin_option,
         html_format_option,
     )
     frontier_options = group(

@@ -36,7 +36,7 @@ from planner.report.tables import (
 )
 from planner.search.serving import optimise
 from planner.serving import resolve
-from planner.serving.candidates import Limits
+from planner.serving.candidates import Limits, Margin
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, default_space
 from planner.studies.serving import Document
@@ -133,6 +133,7 @@ class Settings:
     pins: tuple[tuple[str, tuple], ...] = ()
     max_tpot_ms: float | None = None
     max_ttft_ms: float | None = None
+    latency_margin: float | str | None = None  # planner.serving.candidates.Margin.of: a percentage or "p90"
     max_kw: float | None = None
     solver: str = "highs"
     time_limit_s: float | None = None
@@ -170,7 +171,7 @@ def problem(spec: ScenarioSpec, settings: Settings) -> Problem:
         pins["quant"] = spec.quant
     space = default_space(sc, settings.max_batch).pinned(**pins)
     limits = Limits.from_cli(spec.min_tok_per_user, settings.max_tpot_ms, settings.max_ttft_ms)
-    return Problem(sc, budget, space, limits)
+    return Problem(sc, budget, space, limits.with_margin(Margin.of(settings.latency_margin, sc.profile)))
 
 
 # Catalogue files are read once per process for each distinct (model, hardware, context), not once
@@ -380,17 +381,31 @@ def common_label(specs: list[ScenarioSpec], skip: tuple[str, ...] = ()) -> str:
     return "; ".join(v for k, v in parts.items() if k not in vary)
 
 
+def _held_text(margin: Margin, tpot: bool, ttft: bool) -> str:
+    """``; predictions held 25 % under the TPOT limits and 68 % under the TTFT limit, the 90th percentile of ...``:
+    the title's word on ``--latency-margin`` (the limits some scenario has), or that no limit holds it."""
+    held = [f"{margin.tpot_pct:g} % under the TPOT limits"] * bool(tpot) \
+        + [f"{margin.ttft_pct:g} % under the TTFT limit"] * bool(ttft)
+    if not held:
+        return "; --latency-margin has no latency limit to hold"
+    return f"; predictions held {' and '.join(held)}" + ("" if margin.basis == "asked" else f", {margin.basis}")
+
+
 def compare_document(specs: list[ScenarioSpec], settings: Settings, baseline: int = 1,
                      progress: Callable[[int, int], None] | None = None) -> Document:
     """Plan every scenario (`compare`): the JSON document of ``rackplan compare``, ``{baseline, rows}``,
     titled with what every row shares and the engine profile (``progress`` as in `compare`)."""
+    profile = resolve.profile(settings.engine_name, settings.profile_path)
+    margin = Margin.of(settings.latency_margin, profile)  # (refused here, before any scenario is planned)
     rows = compare(specs, settings, baseline, progress)
     shared = common_label(specs)
-    engine = resolve.profile(settings.engine_name, settings.profile_path).name
+    held = "" if margin is None else _held_text(margin, settings.max_tpot_ms or any(s.min_tok_per_user for s in specs),
+                                                settings.max_ttft_ms)
     title = (f"compare: {len(rows)} scenario{'s' if len(rows) != 1 else ''}"
-             + (f"; shared: {shared}" if shared else "") + (f"; engine {engine}" if engine else "")
-             + f"; ratios to row {baseline} (*)")
-    return Document({"baseline": baseline, "rows": rows}, title)
+             + (f"; shared: {shared}" if shared else "") + (f"; engine {profile.name}" if profile.name else "")
+             + held + f"; ratios to row {baseline} (*)")
+    return Document({"baseline": baseline, "rows": rows,
+                     "latency_margin": None if margin is None else asdict(margin)}, title)
 
 
 def format_compare(doc: Document, fmt: str, wide: bool = False) -> str:

@@ -30,8 +30,8 @@ def scenarios(*, models=None, systems=None, gpus=None, racks=None, gpu_budgets=N
 
 def settings(*, engine_name=None, profile_path=None, allow_span=False, seed_moe=False, allow_long_context=False,
              catalogue_dirs=(),
-             max_batch=None, kv_quant=None, max_tpot_ms=None, max_ttft_ms=None, max_kw=None, solver=None,
-             time_limit_s=None,
+             max_batch=None, kv_quant=None, max_tpot_ms=None, max_ttft_ms=None, latency_margin=None, max_kw=None,
+             solver=None, time_limit_s=None,
              **pins) -> Settings:
     """What every scenario shares; ``pins`` restrict the search space (``tp``, ``batch``, ...: value lists)."""
     unknown = set(pins) - set(PINS)
@@ -44,5 +44,6 @@ def settings(*, engine_name=None, profile_path=None, allow_span=False, seed_moe=
                     seed_moe=bool(seed_moe), allow_long_context=bool(allow_long_context),
                     catalogue_dirs=tuple(catalogue_dirs or ()),
                     max_batch=max_batch, pins=tuple(values.items()),
-                    max_tpot_ms=max_tpot_ms, max_ttft_ms=max_ttft_ms, max_kw=max_kw, solver=solver or DEFAULT_SOLVER,
+                    max_tpot_ms=max_tpot_ms, max_ttft_ms=max_ttft_ms, latency_margin=latency_margin, max_kw=max_kw,
+                    solver=solver or DEFAULT_SOLVER,
                     time_limit_s=time_limit_s)
