@@ -34,6 +34,8 @@ TABLE = [
     *((("plan",), opt, BAD_NAMES)
       for opt in ("--model", "--system", "--gpu", "--fabric", "--engine", "--preset", "--quant", "--kv-quant")),
     (("min-gpus",), "--target-tps", BAD_POSITIVE_FLOATS + ("0",)),
+    # a percentage from 0 to 1,000, or p90 (the engine profile's measured error)
+    *(((cmd,), "--latency-margin", BAD_POSITIVE_FLOATS + ("1001", "p91", "p 90")) for cmd in ("plan", "compare")),
     # rackplan evaluate: one plan, single values
     *((("evaluate",), opt, BAD_POSITIVE_INTS)
       for opt in ("--tp", "--pp", "--ep", "--dp", "--batch", "--instances", "--isl", "--osl")),
