@@ -9,6 +9,7 @@ means "the default".
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import fields
 
 from planner.budget import Budget
@@ -78,6 +79,18 @@ def default_limits(sc, min_tok_per_user, max_tpot_ms, max_ttft_ms) -> tuple[Limi
     return Limits.from_cli(min_tok_per_user, max_tpot_ms, max_ttft_ms), defaulted
 
 
+@contextmanager
+def _margin_noted(margin: Margin | None):
+    """An InfeasibleError inside says which limits it met: those asked, held under by ``--latency-margin``."""
+    try:
+        yield
+    except InfeasibleError as e:
+        if margin is None:
+            raise
+        raise InfeasibleError(f"{e} (the limits asked, held {margin.tpot_pct:g} % (TPOT) and {margin.ttft_pct:g} % "
+                              "(TTFT) under by --latency-margin)") from None
+
+
 def plan_document(objective: str = "max_tps", target_tps: float | None = None, *, racks=None, gpus=None, tp=None,
                   pp=None, ep=None, dp=None, batch=None, quant=None, kv_quant=None, kv_offload_fraction=None,
                   max_batch=None, min_tok_per_user=None, max_tpot_ms=None, max_ttft_ms=None, max_kw=None, top=None,
@@ -115,13 +128,15 @@ def plan_document(objective: str = "max_tps", target_tps: float | None = None, *
             except InfeasibleError:
                 return None
 
-        doc = fleet_document(plan_disagg(sc, budget, space, limits, solver, time_limit_s, target_tps))
+        with _margin_noted(margin):
+            doc = fleet_document(plan_disagg(sc, budget, space, limits, solver, time_limit_s, target_tps))
         # The limits where a plan document has them (scenario.limits), for the header and JSON alike.
         doc["scenario"] = {"limits": shown}
         doc["explanation"] = explain_disagg(doc, budget, limits, sc.hardware.gpus_per_rack, again)
         return doc
-    result = optimise(sc, budget, space, limits, objective, target_tps, _or(top, DEFAULT_TOP), solver, time_limit_s,
-                      export_mps, export_lp)
+    with _margin_noted(margin):
+        result = optimise(sc, budget, space, limits, objective, target_tps, _or(top, DEFAULT_TOP), solver,
+                          time_limit_s, export_mps, export_lp)
     doc = result_document(result)
     doc["scenario"]["limits"] = shown
     return doc

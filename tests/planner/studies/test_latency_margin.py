@@ -104,3 +104,16 @@ def test_compare_holds_every_row_and_says_so_in_its_title():
     # no --max-ttft-ms here (compare applies no default TTFT limit): the title names the TPOT limits alone
     assert ("; predictions held 25 % under the TPOT limits, the 90th percentile of trtllm's error on model families "
             "its fit never saw; ratios to row 1 (*)") in title
+
+
+def test_an_infeasible_answer_says_the_margin_moved_the_limits(capsys):
+    # 100 tok/s per user is TPOT <= 10 ms; vllm.toml's P90 TPOT error, 24 %, holds the prediction to 10 / 1.24 =
+    # 8.06 ms (124.0 tok/s per user), which no plan on 8 H100 reaches: the refusal names the margin beside the
+    # limit it reports, so the 124.0 is not a mystery.
+    with pytest.raises(SystemExit) as done:
+        main(["plan", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--gpus", "8", "--isl", "1024", "--osl",
+              "1024", "--min-tok-per-user", "100", "--engine", "vllm", "--latency-margin", "p90"])
+    assert done.value.code == 1
+    err = capsys.readouterr().err
+    assert "but the limit asks 124.0 (TPOT 8.06 ms)" in err
+    assert err.endswith("(the limits asked, held 24 % (TPOT) and 45 % (TTFT) under by --latency-margin)\n")
