@@ -86,10 +86,12 @@ class Margin:
             return None
         if asked == MARGIN_P90:
             err = profile.out_of_family_error() or {}
-            if "tpot_p90" not in err:
-                raise InputError(f"--latency-margin p90: engine {profile.name} records no error measured on model "
-                                 "families its fit never saw; give a percentage instead (e.g. --latency-margin 25)")
-            return cls(tpot_pct=err["tpot_p90"], ttft_pct=err.get("ttft_p90", err["tpot_p90"]),
+            missing = [name.removesuffix("_p90").upper() for name in ("tpot_p90", "ttft_p90") if name not in err]
+            if missing:
+                raise InputError(f"--latency-margin p90: engine {profile.name} records no {' or '.join(missing)} "
+                                 "error measured on model families its fit never saw; give a percentage instead "
+                                 "(e.g. --latency-margin 25)")
+            return cls(tpot_pct=err["tpot_p90"], ttft_pct=err["ttft_p90"],
                        basis=f"the 90th percentile of {profile.name}'s error on model families its fit never saw")
         if not (isinstance(asked, (int, float)) and math.isfinite(asked) and 0 <= asked <= MAX_MARGIN_PCT):
             raise InputError(f"--latency-margin: {asked!r} is not a percentage from 0 to {MAX_MARGIN_PCT} or 'p90'")

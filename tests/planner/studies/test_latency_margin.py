@@ -28,8 +28,11 @@ def test_p90_reads_the_profile_and_a_percentage_applies_to_both():
     assert (m.tpot_pct, m.ttft_pct) == (25.0, 68.0) and "trtllm" in m.basis
     assert Margin.of(15, engine("trtllm")) == Margin(tpot_pct=15.0, ttft_pct=15.0, basis="asked")
     assert Margin.of(None, engine("trtllm")) is None
-    with pytest.raises(InputError, match="engine mine records no error measured"):
+    with pytest.raises(InputError, match="engine mine records no TPOT or TTFT error measured"):
         Margin.of("p90", EngineProfile(name="mine", source="a test"))
+    # a TPOT figure alone is not stretched to TTFT: the missing one is named
+    with pytest.raises(InputError, match="engine half records no TTFT error measured"):
+        Margin.of("p90", EngineProfile(name="half", source="a test", out_of_family_tpot_p90_pct=20.0))
     with pytest.raises(InputError, match="not a percentage from 0 to 1000"):
         Margin.of(-1, engine("trtllm"))
 
@@ -81,9 +84,9 @@ def test_p90_on_a_profile_without_figures_names_the_fix(tmp_path, capsys):
     with pytest.raises(SystemExit) as done:
         main(["plan", "--profile", str(path), "--min-tok-per-user", "10", "--latency-margin", "p90"])
     assert done.value.code == 1
-    assert capsys.readouterr().err == ("error: --latency-margin p90: engine mine records no error measured on model "
-                                       "families its fit never saw; give a percentage instead (e.g. --latency-margin "
-                                       "25)\n")
+    assert capsys.readouterr().err == ("error: --latency-margin p90: engine mine records no TPOT or TTFT error "
+                                       "measured on model families its fit never saw; give a percentage instead (e.g. "
+                                       "--latency-margin 25)\n")
 
 
 COMPARE = ["compare", "--system", "gb200-nvl72,hgx-b200", "--engine", "trtllm", "--isl", "1024", "--osl", "1024",
