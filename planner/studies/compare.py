@@ -393,8 +393,9 @@ def _held_text(margin: Margin, tpot: bool, ttft: bool) -> str:
 
 def compare_document(specs: list[ScenarioSpec], settings: Settings, baseline: int = 1,
                      progress: Callable[[int, int], None] | None = None) -> Document:
-    """Plan every scenario (`compare`): the JSON document of ``rackplan compare``, ``{baseline, rows}``,
-    titled with what every row shares and the engine profile (``progress`` as in `compare`)."""
+    """Plan every scenario (`compare`): the JSON document of ``rackplan compare``, ``{baseline, rows,
+    latency_margin}``, titled with what every row shares, the engine profile and the margin (``progress`` as in
+    `compare`)."""
     profile = resolve.profile(settings.engine_name, settings.profile_path)
     margin = Margin.of(settings.latency_margin, profile)  # (refused here, before any scenario is planned)
     rows = compare(specs, settings, baseline, progress)
