@@ -12,7 +12,7 @@ import click
 
 from planner.errors import InputError
 from planner.files import check_output
-from planner.serving.candidates import MARGIN_P90, MAX_MARGIN_PCT
+from planner.serving.margin import MARGIN_P90, MAX_MARGIN_PCT
 
 # Bounds on what one command may ask for: beyond them the work (or an int64) would overflow.
 MAX_COUNT = 1_000_000       # GPUs, instances, batch, a parallel degree: far above any rack fleet

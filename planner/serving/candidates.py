@@ -16,6 +16,7 @@ from planner import quant
 from planner.errors import InputError
 from planner.serving import parallel
 from planner.serving.evaluate import Scores, evaluate, shape_of
+from planner.serving.margin import Margin
 from planner.serving.plan import PlanArrays
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace
@@ -59,43 +60,6 @@ class Limits:
             return self
         return Limits(max_tpot_s=None if self.max_tpot_s is None else self.max_tpot_s / (1 + margin.tpot_pct / 100),
                       max_ttft_s=None if self.max_ttft_s is None else self.max_ttft_s / (1 + margin.ttft_pct / 100))
-
-
-MARGIN_P90 = "p90"  # --latency-margin's word for the profile's own measured error
-MAX_MARGIN_PCT = 1000  # a prediction 11x short of the measurement: the profiles' error fields stop there too
-
-
-@record
-class Margin:
-    """Headroom a plan keeps under each latency limit for the cost model's error, percent of the prediction;
-    ``basis`` says where the figures come from."""
-
-    tpot_pct: float
-    ttft_pct: float
-    basis: str
-
-    @classmethod
-    def of(cls, asked: float | str | None, profile) -> Margin | None:
-        """``--latency-margin``: a percentage for both limits, or ``"p90"``, the engine profile's 90th-percentile
-        error on model families its fit never saw (TPOT's for TPOT, TTFT's for TTFT); None: no margin.
-
-        Raises:
-            InputError: ``"p90"`` where the profile records no such error, or a percentage outside [0, 1000].
-        """
-        if asked is None:
-            return None
-        if asked == MARGIN_P90:
-            err = profile.out_of_family_error() or {}
-            missing = [name.removesuffix("_p90").upper() for name in ("tpot_p90", "ttft_p90") if name not in err]
-            if missing:
-                raise InputError(f"--latency-margin p90: engine {profile.name} records no {' or '.join(missing)} "
-                                 "error measured on model families its fit never saw; give a percentage instead "
-                                 "(e.g. --latency-margin 25)")
-            return cls(tpot_pct=err["tpot_p90"], ttft_pct=err["ttft_p90"],
-                       basis=f"the 90th percentile of {profile.name}'s error on model families its fit never saw")
-        if not (isinstance(asked, (int, float)) and math.isfinite(asked) and 0 <= asked <= MAX_MARGIN_PCT):
-            raise InputError(f"--latency-margin: {asked!r} is not a percentage from 0 to {MAX_MARGIN_PCT} or 'p90'")
-        return cls(tpot_pct=float(asked), ttft_pct=float(asked), basis="asked")
 
 
 def _product(*axes: np.ndarray) -> list[np.ndarray]:

@@ -36,7 +36,8 @@ from planner.report.tables import (
 )
 from planner.search.serving import optimise
 from planner.serving import resolve
-from planner.serving.candidates import Limits, Margin
+from planner.serving.candidates import Limits
+from planner.serving.margin import Margin
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, default_space
 from planner.studies.serving import Document

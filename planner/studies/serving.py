@@ -18,8 +18,9 @@ from planner.quant import mode
 from planner.report.summary import result_document
 from planner.search.serving import optimise
 from planner.serving import resolve
-from planner.serving.candidates import Limits, Margin
+from planner.serving.candidates import Limits
 from planner.serving.evaluate import evaluate_plan, row
+from planner.serving.margin import Margin
 from planner.serving.plan import Plan
 from planner.serving.space import default_space
 

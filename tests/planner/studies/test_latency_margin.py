@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from planner.cli.main import cli, main
 from planner.engine.profile import EngineProfile, engine
 from planner.errors import InputError
-from planner.serving.candidates import Limits, Margin
+from planner.serving.candidates import Limits
+from planner.serving.margin import Margin
 
 MIN_GPUS = ["min-gpus", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--target-tps", "50000", "--isl", "1024",
             "--osl", "1024", "--min-tok-per-user", "30", "--engine", "vllm", "--top", "1", "--format", "json"]

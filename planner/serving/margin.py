@@ -1,0 +1,50 @@
+"""Headroom under the latency limits for the cost model's error (``--latency-margin``).
+
+A plan is held to ``limit / (1 + margin / 100)`` (``planner.serving.candidates.Limits.with_margin``), so that its
+predictions, raised by the margin, still meet the limits asked. The margin is a percentage, or ``p90``: the engine
+profile's own 90th-percentile error on model families its fit never saw (``EngineProfile.out_of_family_error``).
+Light on purpose: the command line checks ``--latency-margin`` against it before anything heavy loads.
+"""
+
+from __future__ import annotations
+
+import math
+
+from planner.errors import InputError
+from specbase.record import record
+
+MARGIN_P90 = "p90"  # --latency-margin's word for the profile's own measured error
+MAX_MARGIN_PCT = 1000  # a prediction 11x short of the measurement: the profiles' error fields stop there too
+
+
+@record
+class Margin:
+    """Headroom a plan keeps under each latency limit for the cost model's error, percent of the prediction;
+    ``basis`` says where the figures come from."""
+
+    tpot_pct: float
+    ttft_pct: float
+    basis: str
+
+    @classmethod
+    def of(cls, asked: float | str | None, profile) -> Margin | None:
+        """``--latency-margin``: a percentage for both limits, or ``"p90"``, the engine profile's 90th-percentile
+        error on model families its fit never saw (TPOT's for TPOT, TTFT's for TTFT); None: no margin.
+
+        Raises:
+            InputError: ``"p90"`` where the profile records no such error, or a percentage outside [0, 1000].
+        """
+        if asked is None:
+            return None
+        if asked == MARGIN_P90:
+            err = profile.out_of_family_error() or {}
+            missing = [name.removesuffix("_p90").upper() for name in ("tpot_p90", "ttft_p90") if name not in err]
+            if missing:
+                raise InputError(f"--latency-margin p90: engine {profile.name} records no {' or '.join(missing)} "
+                                 "error measured on model families its fit never saw; give a percentage instead "
+                                 "(e.g. --latency-margin 25)")
+            return cls(tpot_pct=err["tpot_p90"], ttft_pct=err["ttft_p90"],
+                       basis=f"the 90th percentile of {profile.name}'s error on model families its fit never saw")
+        if not (isinstance(asked, (int, float)) and math.isfinite(asked) and 0 <= asked <= MAX_MARGIN_PCT):
+            raise InputError(f"--latency-margin: {asked!r} is not a percentage from 0 to {MAX_MARGIN_PCT} or 'p90'")
+        return cls(tpot_pct=float(asked), ttft_pct=float(asked), basis="asked")
