@@ -35,6 +35,10 @@ def _seconds():
     return number(ge=0, default=0.0)
 
 
+# The largest error, percent, a profile may record or a plan keep as margin: a prediction 11x short.
+MAX_ERROR_PCT = 1000
+
+
 @spec
 class EngineProfile:
     """Achievable-efficiency multipliers and overheads of one serving engine.
@@ -183,10 +187,10 @@ class EngineProfile:
     measured_tokens_per_step: tuple[int, int] | None = None
     measured_streamed_tokens_per_s: tuple[int, int] | None = None
     measured_gpus: tuple[str, ...] | None = None  # checked below
-    out_of_family_tpot_mape_pct: float | None = number(ge=0, le=1000, default=None)
-    out_of_family_tpot_p90_pct: float | None = number(ge=0, le=1000, default=None)
-    out_of_family_ttft_mape_pct: float | None = number(ge=0, le=1000, default=None)
-    out_of_family_ttft_p90_pct: float | None = number(ge=0, le=1000, default=None)
+    out_of_family_tpot_mape_pct: float | None = number(ge=0, le=MAX_ERROR_PCT, default=None)
+    out_of_family_tpot_p90_pct: float | None = number(ge=0, le=MAX_ERROR_PCT, default=None)
+    out_of_family_ttft_mape_pct: float | None = number(ge=0, le=MAX_ERROR_PCT, default=None)
+    out_of_family_ttft_p90_pct: float | None = number(ge=0, le=MAX_ERROR_PCT, default=None)
     gemm_curve: bool = flag(default=True)
     gpus: dict[str, dict[str, float]] = mapping(default_factory=dict)  # each knob checked below, by its own bounds
     sources: dict[str, str] = mapping(text(), default_factory=dict)

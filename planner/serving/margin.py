@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 
+from planner.engine.profile import MAX_ERROR_PCT
 from planner.errors import InputError
 from specbase.record import record
 
 MARGIN_P90 = "p90"  # --latency-margin's word for the profile's own measured error
-MAX_MARGIN_PCT = 1000  # a prediction 11x short of the measurement: the profiles' error fields stop there too
+MAX_MARGIN_PCT = MAX_ERROR_PCT  # the largest error a profile may record
 
 
 @record
