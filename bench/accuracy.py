@@ -1,6 +1,6 @@
 """Accuracy of rackplan's predictions against measurements, with the shipped defaults.
 
-Three comparisons (data in ``calibration/``, see its README):
+Four comparisons (data in ``calibration/``, see its README):
 
 1. ``silicon_calibration.csv``: measured TPOT and TTFT of aggregated serving runs, per
    (model, system, engine) group and overall: n, TPOT MAPE, TPOT median absolute % error,
@@ -17,6 +17,9 @@ Three comparisons (data in ``calibration/``, see its README):
    datasets, models outside the catalogue). Input+output figures are compared on their
    output share (the file's ``output_tok_s_per_gpu``).
 3. ``h200_microbench.json``: the catalogue's H200 rates against the measured kernels.
+4. ``silicon_calibration.csv``'s disaggregated runs: each decode pool's measured TPOT against the
+   decode-only instance ``--disagg`` sizes its decode pool with, at the sequences it runs by Little's law
+   (``planner.calibration.decode_pools``), per group and overall. Never fitted, and no goal.
 
 Usage::
 
@@ -84,7 +87,7 @@ from hardware.errors import CatalogueError  # noqa: E402
 from models.catalogue import model as load_model  # noqa: E402
 from models.errors import ModelError  # noqa: E402
 from planner.budget import Budget  # noqa: E402
-from planner.calibration import decompose, joint, kernels, measurements, screen  # noqa: E402
+from planner.calibration import decode_pools, decompose, joint, kernels, measurements, screen  # noqa: E402
 from planner.calibration import fit as cal  # noqa: E402
 from planner.calibration.calibrate import measured_ranges  # noqa: E402
 from planner.engine.profile import engine, file_key  # noqa: E402
@@ -165,6 +168,34 @@ def silicon_table(rows, pred: cal.Predictions) -> str:
     lines.append(line("**overall (not saturated)**", fit_idx + held_idx))
     lines.append(line("saturated runs (scored apart)", sat_idx))
     return "\n".join(lines)
+
+
+def decode_pool_table(cat: Catalogue, table: dict) -> tuple[str, dict[str, int]]:
+    """Per-group and overall TPOT errors of the decode pools of the file's disaggregated runs
+    (``planner.calibration.decode_pools``: never fitted), as a markdown table, and the pools not scored by reason
+    (the file's aggregated rows left out of the count)."""
+    mset, hardware = decode_pools.resolve(measurements.read(CALIBRATION / "silicon_calibration.csv",
+                                                            decode_pools=True), cat)
+    rows = list(mset.rows)
+    pred = decode_pools.predict_tpot(rows, hardware, profiles_for(rows, table))
+    meas = np.array([m.tpot_s for m in rows])
+    head = ("| group | n | sequences per worker | TPOT MAPE % | TPOT median % | TPOT within 20 % | "
+            "predicted / measured, median |\n|---|---:|---:|---:|---:|---:|---:|")
+
+    def line(label, idx):
+        idx = np.asarray(idx, dtype=int)
+        e = cal.Errors.of(pred[idx], meas[idx])
+        seqs = [decode_pools.running(rows[i]) for i in idx]
+        return (f"| {label} | {e.n} | {min(seqs):,}-{max(seqs):,} | {_fmt(e.mape)} | {_fmt(e.median)} | "
+                f"{_fmt(e.within_20, 0)} | {np.median(pred[idx] / meas[idx]):.2f} |")
+
+    groups = defaultdict(list)
+    for i, m in enumerate(rows):
+        groups[(m.model_name, m.system, m.engine)].append(i)
+    lines = [head] + [line(" / ".join(key), groups[key]) for key in sorted(groups)]
+    lines.append(line("**all decode pools**", range(len(rows))))
+    skipped = {k: v for k, v in mset.skipped.items() if k != measurements.AGGREGATED_RUN}
+    return "\n".join(lines), skipped
 
 
 # Streamed output tokens/s of one instance (concurrency / measured TPOT): the bins of ttft_rate_table.
@@ -599,6 +630,10 @@ def main(argv=None) -> int:
     print("## silicon_calibration.csv (aggregated serving)\n")
     print(silicon_table(rows, pred))
     print("\nRows not scored: " + "; ".join(f"{k}: {v}" for k, v in sorted(skipped.items())))
+    pools, pools_skipped = decode_pool_table(cat, table)
+    print("\n## silicon_calibration.csv (disaggregated runs: decode pools, TPOT, never fitted)\n")
+    print(pools)
+    print("\nPools not scored: " + "; ".join(f"{k}: {v}" for k, v in sorted(pools_skipped.items())))
     rep = overall(rows, pred)
     pub_table, pub_median, pub_skipped = published(cat)
     print("\n## published_calibration.json (max output tokens/s per GPU, layout pinned)\n")

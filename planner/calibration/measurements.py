@@ -69,6 +69,9 @@ _SILICON_CONCURRENCY = re.compile(r"silicon_concurrency=(\d+)")
 # The campaign it came from: a collection's source file, or a results database's configuration.
 _SILICON_CAMPAIGN = re.compile(r"source_file=[^;]+|config_id=\d+")
 AMBIGUOUS_CONCURRENCY = "recorded silicon_concurrency differs from batch_size x attention_dp_size"
+AGGREGATED_RUN = "aggregated run (no decode pool)"
+AMBIGUOUS_POOL_CONCURRENCY = ("no silicon_concurrency recorded, or it differs from decode_batch_size x "
+                              "decode_attention_dp_size x decode_num_workers")
 
 SIMPLE_MEASURES = ("tpot_ms", "ttft_ms", "tok_per_gpu")
 SIMPLE_REQUIRED = ("model", "tp", "batch", "isl", "osl")
@@ -177,9 +180,9 @@ def _positive(value: float | None) -> float | None:
     return value if value is not None and value > 0 else None
 
 
-def _silicon_row(raw: dict, line: int) -> Measurement | str:
-    if raw.get("mode", "agg").strip() != "agg":
-        return "disaggregated run (prefill and decode pools measured together)"
+def _silicon_run(raw: dict) -> dict | str:
+    """The fields every silicon row gives, pool or not (model, system, engine, modes, lengths, measurements,
+    label and campaign), or why the row cannot be used."""
     system = SILICON_SYSTEMS.get(raw["system"].strip())
     if system is None:
         return f"system '{raw['system'].strip()}' not in the catalogue"
@@ -192,23 +195,58 @@ def _silicon_row(raw: dict, line: int) -> Measurement | str:
     ttft = _positive(_float(raw.get("silicon_ttft_ms", "")))
     if tpot is None and ttft is None:
         return "no measurement"
+    return dict(model=raw["model_path"].strip(), system=system, gpu=None, engine=raw.get("backend", "").strip() or None,
+                quant=SILICON_QUANTS[mode], kv_quant=None, isl=_int(raw["isl"]), osl=_int(raw["osl"]),
+                tpot_s=None if tpot is None else from_ms(tpot), ttft_s=None if ttft is None else from_ms(ttft),
+                tok_per_gpu=None, campaign=_campaign(raw))
+
+
+def _recorded_concurrency(raw: dict) -> int | None:
+    """The ``silicon_concurrency=N`` a silicon row's provenance records, if it does."""
+    recorded = _SILICON_CONCURRENCY.search(raw.get("silicon_data_source") or "")
+    return None if recorded is None else int(recorded.group(1))
+
+
+def _silicon_row(raw: dict, line: int) -> Measurement | str:
+    if raw.get("mode", "agg").strip() != "agg":
+        return "disaggregated run (prefill and decode pools measured together)"
+    run = _silicon_run(raw)
+    if isinstance(run, str):
+        return run
     ep = _int(raw.get("moe_ep_size", ""), None, zero_is_unset=True)
     moe_tp = _int(raw.get("moe_tp_size", ""), None, zero_is_unset=True)
     dp = _int(raw.get("attention_dp_size", ""), 1, zero_is_unset=True)
     batch = _int(raw["batch_size"]) * dp
-    recorded = _SILICON_CONCURRENCY.search(raw.get("silicon_data_source") or "")
-    if recorded is not None and int(recorded.group(1)) != batch:
+    recorded = _recorded_concurrency(raw)
+    if recorded is not None and recorded != batch:
         return AMBIGUOUS_CONCURRENCY
-    return Measurement(
-        line=line, label=raw.get("id") or f"line {line}", model=raw["model_path"].strip(), system=system, gpu=None,
-        engine=raw.get("backend", "").strip() or None,
-        tp=_int(raw["tp_size"]), pp=_int(raw.get("pp_size", ""), 1, True), ep=ep or 1,
-        dp=dp, batch=batch,
-        quant=SILICON_QUANTS[mode], kv_quant=None, isl=_int(raw["isl"]), osl=_int(raw["osl"]),
-        tpot_s=None if tpot is None else from_ms(tpot), ttft_s=None if ttft is None else from_ms(ttft),
-        tok_per_gpu=None,
-        moe_tp=moe_tp if ep else None, campaign=_campaign(raw),
-    )
+    return Measurement(line=line, label=raw.get("id") or f"line {line}", **run,
+                       tp=_int(raw["tp_size"]), pp=_int(raw.get("pp_size", ""), 1, True), ep=ep or 1, dp=dp,
+                       batch=batch, moe_tp=moe_tp if ep else None)
+
+
+def _decode_pool_row(raw: dict, line: int) -> Measurement | str:
+    """The decode pool of a disaggregated silicon run (:func:`read_decode_pools`)."""
+    if raw.get("mode", "agg").strip() != "disagg":
+        return AGGREGATED_RUN
+    run = _silicon_run(raw)
+    if isinstance(run, str):
+        return run
+    tp = _int(raw.get("decode_tp_size", ""), None, zero_is_unset=True)
+    per_rank = _int(raw.get("decode_batch_size", ""), None, zero_is_unset=True)
+    if tp is None or per_rank is None:
+        return "no decode-pool layout or batch recorded"
+    ep = _int(raw.get("decode_moe_ep_size", ""), None, zero_is_unset=True)
+    moe_tp = _int(raw.get("decode_moe_tp_size", ""), None, zero_is_unset=True)
+    dp = _int(raw.get("decode_attention_dp_size", ""), 1, zero_is_unset=True)
+    batch = per_rank * dp  # one worker's
+    workers = _int(raw.get("decode_num_workers", ""), 1, zero_is_unset=True)
+    recorded = _recorded_concurrency(raw)
+    if recorded is None or recorded != batch * workers:
+        return AMBIGUOUS_POOL_CONCURRENCY
+    return Measurement(line=line, label=raw.get("id") or f"line {line}", **run,
+                       tp=tp, pp=_int(raw.get("decode_pp_size", ""), 1, True), ep=ep or 1, dp=dp, batch=batch,
+                       moe_tp=moe_tp if ep else None)
 
 
 def _campaign(raw: dict) -> str | None:
@@ -247,11 +285,17 @@ def _simple_row(raw: dict, line: int) -> Measurement | str:
     )
 
 
-def read(path: str | Path) -> MeasurementSet:
+def read(path: str | Path, decode_pools: bool = False) -> MeasurementSet:
     """Parse a silicon or simple measurements CSV (module docstring).
 
+    ``decode_pools``: read instead the decode pools of a silicon file's disaggregated runs (``mode`` ``disagg``),
+    one row each: the ``decode_*`` layout, ``batch`` one decode worker's concurrency (``decode_batch_size x
+    decode_attention_dp_size``), the run's measured TPOT and TTFT. A row counts only where its provenance records
+    the concurrency and it equals that batch times ``decode_num_workers`` (e.g. 64 x 32 x 1 = 2,048); the others
+    and those with no decode layout or batch (gpt-oss-120b on GB200 records none) are counted out.
+
     Raises:
-        InputError: the file cannot be read, or its header fits neither format.
+        InputError: the file cannot be read, or its header fits neither format (``decode_pools``: is not silicon).
     """
     path = Path(path)
     try:
@@ -264,8 +308,11 @@ def read(path: str | Path) -> MeasurementSet:
     header = [h.strip() for h in (reader.fieldnames or [])]
     reader.fieldnames = header
     if "silicon_tpot_ms" in header:
-        kind, parse = "silicon", _silicon_row
-        missing = [c for c in ("model_path", "system", "isl", "osl", "batch_size", "tp_size") if c not in header]
+        kind, parse = "silicon", _decode_pool_row if decode_pools else _silicon_row
+        needed = ("decode_batch_size", "decode_tp_size") if decode_pools else ("batch_size", "tp_size")
+        missing = [c for c in ("model_path", "system", "isl", "osl", *needed) if c not in header]
+    elif decode_pools:
+        raise InputError(f"{path}: decode pools are read from the silicon format only (silicon_tpot_ms column)")
     elif any(m in header for m in SIMPLE_MEASURES):
         kind, parse = "simple", _simple_row
         missing = [c for c in SIMPLE_REQUIRED if c not in header]
