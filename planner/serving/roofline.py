@@ -312,7 +312,8 @@ def hbm_s(shape: ModelShape, lay: Layout, r: Rates) -> np.ndarray:
 def moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     """Routed-expert time of the stage's MoE layers for ``tokens`` tokens per micro-batch (seconds).
 
-    The kernel curve (``planner.engine.kernels.moe.layer_s``) of one layer with the experts split
+    The kernel curve (``planner.engine.kernels.moe.layer_s``; the engine's wide-EP kernel's where it runs one for
+    the row, ``moe.mode_rows``) of one layer with the experts split
     ``ep`` ways and each expert ``moe_tp`` ways, the EP imbalance of ``tokens``
     (:func:`moe_imbalance`) on the slowest rank, times the stage's MoE layers; zero without a
     curve (seed preset) or without MoE layers. The expert width is ``expert_params / (3 hidden)``
@@ -323,7 +324,8 @@ def moe_s(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, tok
     inter = shape.expert_params / (moe.GATED_MATRICES * shape.hidden_size)
     two_log_ep = ep_logs(lay.ep, lay.whole_sizes)
     layer = moe.layer_s(tokens, shape.hidden_size, inter, shape.top_k, shape.num_experts, lay.moe_tp, lay.ep,
-                        lay.weight_bytes, moe.for_modes(r.moe_curve, quant_index),
+                        lay.weight_bytes, moe.for_modes(r.moe_curve, moe.mode_rows(r.moe_curve, quant_index, lay.ep,
+                                                                                    lay.moe_tp)),
                         imbalance=moe_imbalance(tokens, shape.top_k, lay.ep, two_log_ep), two_log_ep=two_log_ep)
     return layer * lay.moe_layers
 

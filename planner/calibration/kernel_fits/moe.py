@@ -16,6 +16,12 @@ the dtype on several kernels, one more parameter set per kernel is fitted on tha
 (``kernels.<dtype>.<kernel>`` in the TOML) and every row is scored against the curve of the kernel
 it ran: how well the curve's form fits each kernel. The table also scores the planner's curves.
 
+Wide expert parallelism: an engine's wide-EP expert kernel, timed apart (``WIDE_EP_TABLES``: SGLang's
+``DeepEPMoE`` in ``wideep_generation_moe_perf``, FP8 block-scaled, EP 2-256, 1-32,768 tokens), gets one
+more parameter set per (engine, system, dtype), the ``wide_ep`` entries of the TOML, fitted and scored on
+its own rows the same way (``planner.engine.kernels.moe``, "Wide expert parallelism", says when the
+planner uses it).
+
 Routing: the fit uses the ``power_law_1.01`` rows. That is the distribution aiconfigurator
 itself predicts with by default (its ``power_law`` workload), and the nearest to a trained router:
 it hits fewer distinct experts than ``balanced`` (which spreads ``T k`` choices over exactly
@@ -41,6 +47,10 @@ from planner.engine.kernels import moe
 from planner.serving.roofline import moe_imbalance
 
 TABLE = "moe_perf"
+# The tables of an engine's wide-EP expert kernel (planner.engine.kernels.moe.WIDE_EP): SGLang's DeepEPMoE decode
+# (low-latency) layer. TensorRT-LLM's wideep_moe_perf (its WIDEEP backend's NVFP4 CUTLASS kernel) is not
+# fitted: the backend is a deployment's choice the planner's layouts do not tell.
+WIDE_EP_TABLES = {"sglang": "wideep_generation_moe_perf"}
 FIT_DISTRIBUTION = "power_law_1.01"
 DECODE_TOKENS = 256  # the done-when's regime: 1-256 tokens per step
 COLUMNS = ["moe_dtype", "num_tokens", "hidden_size", "inter_size", "topk", "num_experts", "moe_tp_size",
@@ -152,7 +162,29 @@ def fitted() -> dict:
             for kernel in names if len(names) > 1 else ():
                 params = fit_group(_subset(group, group["kernel_source"] == kernel), gpu, dtype)
                 entry.setdefault("kernels", {}).setdefault(dtype, {})[kernel] = params
+    for engine, gpu, dtype, rows in wide_groups():
+        entry = out.setdefault(engine, {}).setdefault(gpu.name, {})
+        entry.setdefault(moe.WIDE_EP, {})[dtype] = fit_group(rows, gpu, dtype)
     return out
+
+
+@cache
+def wide_frames() -> tuple[dict, ...]:
+    """The ``WIDE_EP_TABLES`` of every system, rows of the mapped dtypes only."""
+    out = []
+    for engine, table in WIDE_EP_TABLES.items():
+        for f in kernels.load(table, engine=engine, columns=COLUMNS):
+            keep = np.isin(f["moe_dtype"], list(DTYPE_MODES))
+            out.append({k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in f.items()})
+    return tuple(out)
+
+
+def wide_groups():
+    """(engine, GPU, dtype, rows) of the wide-EP tables: each system's ``FIT_DISTRIBUTION`` rows of one dtype."""
+    for f in wide_frames():
+        rows = _subset(f, f["distribution"] == FIT_DISTRIBUTION)
+        for dtype in sorted(set(rows["moe_dtype"].tolist())):
+            yield f["engine"], gpu_of(f["system"]), dtype, _subset(rows, rows["moe_dtype"] == dtype)
 
 
 def _params_lines(params: dict) -> list[str]:
@@ -169,18 +201,28 @@ def fit_text() -> str:
     for engine in sorted(data):
         for gpu in sorted(data[engine]):
             entry = data[engine][gpu]
-            for dtype in sorted(k for k in entry if k != "kernels"):
+            for dtype in sorted(k for k in entry if k not in ("kernels", moe.WIDE_EP)):
                 lines.append(f'[{engine}."{gpu}".{dtype}]')
                 lines += _params_lines(entry[dtype]) + [""]
             for dtype, others in sorted(entry.get("kernels", {}).items()):
                 for kernel, params in sorted(others.items()):
                     lines.append(f'[{engine}."{gpu}".kernels.{dtype}.{kernel}]')
                     lines += _params_lines(params) + [""]
+            lines += wide_lines(engine, gpu, entry)
     lines += ["[sources]",
               f'fit = "fitted by bench/kernel_fits.py --fit to calibration/kernels/{TABLE} (aiconfigurator-core '
-              f'0.12.0), {FIT_DISTRIBUTION} rows, all token counts, one set per kernel_source '
-              f'(planner/calibration/kernel_fits/moe.py)"']
+              f'0.12.0), {FIT_DISTRIBUTION} rows, all token counts, one set per kernel_source; wide_ep: the same '
+              f'to {", ".join(sorted(set(WIDE_EP_TABLES.values())))} (planner/calibration/kernel_fits/moe.py)"']
     return "\n".join(lines) + "\n"
+
+
+def wide_lines(engine: str, gpu: str, entry: dict) -> list[str]:
+    """The TOML lines of one GPU's ``wide_ep`` entries (``fit_text``)."""
+    lines = []
+    for dtype, params in sorted(entry.get(moe.WIDE_EP, {}).items()):
+        lines.append(f'[{engine}."{gpu}".{moe.WIDE_EP}.{dtype}]')
+        lines += _params_lines(params) + [""]
+    return lines
 
 
 def predictions(f: dict, own_kernel: bool = True) -> np.ndarray:
@@ -215,6 +257,26 @@ def score() -> list[Score]:
             rows = _subset(f, mask)
             out.append(make_score("moe", label, f["system"], f["engine"], predictions(rows, own),
                                   rows["latency_s"]))
+    for engine, table in WIDE_EP_TABLES.items():
+        for label, most in ((f"{table} {FIT_DISTRIBUTION} 1-{DECODE_TOKENS} tok", DECODE_TOKENS),
+                            (f"{table} {FIT_DISTRIBUTION} all tok", None)):
+            for f in wide_frames():
+                if f["engine"] != engine:
+                    continue
+                rows = _subset(f, (f["distribution"] == FIT_DISTRIBUTION) & (f["num_tokens"] <= (most or np.inf)))
+                out.append(make_score("moe", label, f["system"], engine, wide_predictions(rows), rows["latency_s"]))
+    return out
+
+
+def wide_predictions(f: dict) -> np.ndarray:
+    """The shipped wide-EP curves' seconds for every row of wide-EP frame ``f`` (NaN where none is shipped)."""
+    gpu = gpu_of(f["system"])
+    out = np.full(f["latency_s"].size, np.nan)
+    for dtype in set(f["moe_dtype"].tolist()):
+        params = moe.wide_parameters(f["engine"], gpu.name, dtype)
+        mask = f["moe_dtype"] == dtype
+        if params is not None:
+            out[mask] = predict(_subset(f, mask), params, gpu, dtype)
     return out
 
 

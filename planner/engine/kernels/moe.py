@@ -39,6 +39,15 @@ A layer of ``E`` routed experts (``hidden`` x ``inter`` each, gated: three matri
   >= 1: ``p = 1`` adds them, large ``p`` takes the larger), with the per-layer launch floor
   ``launch_s``.
 
+**Wide expert parallelism.** An engine that dispatches tokens to whole experts over EP ranks with
+DeepEP runs its experts on another kernel than its ``moe_perf`` ones: SGLang's ``DeepEPMoE`` (DeepGEMM's
+masked grouped GEMM at FP8), which the tables time apart (``wideep_generation_moe_perf``). The planner
+already prices SGLang's dispatch and combine on DeepEP's low-latency kernels
+(``planner.calibration.kernel_fits.comm``), so its rows with ``ep > 1`` and whole experts (``moe_tp``
+1) take that kernel's curve for the dtypes it was measured in (:func:`mode_rows`; ``wide_ep`` entries
+of the TOML, measured GPUs only): on GB200 at EP 32 and 4,096 tokens a step the kernel takes 0.087-0.159
+ms where SGLang's ``moe_perf`` curve takes 0.487 ms.
+
 Parameters per (engine, GPU, kernel dtype) live in ``planner/engine/data/kernels/moe.toml``
 (fitted by ``bench/kernel_fits.py --fit``) on every kernel the engine runs the dtype on, as it
 picks them by shape; where it runs several, each kernel's own parameters are stored beside them
@@ -78,6 +87,8 @@ MODE_DTYPES = {"bf16": ("bfloat16",), "fp8": ("fp8_block", "fp8"), "int8": ("fp8
 # fused Triton kernel (half the bandwidth) included.
 SHARED_KERNELS = {("trtllm", "w4a16_mxfp4"): ("vllm", "vllm_gptossmxfp4moe_triton_oaitritonmxfp4expertsmonolithic"),
                   ("vllm", "w4a16_mxfp4"): ("vllm", "vllm_gptossmxfp4moe_triton_oaitritonmxfp4expertsmonolithic")}
+# TOML key of an engine's wide-EP kernel per dtype on one GPU (module docstring, "Wide expert parallelism").
+WIDE_EP = "wide_ep"
 GATED_MATRICES = 3.0  # gate, up and down projections of one expert
 HIT_CAP = 50.0  # choices per expert beyond which every expert counts as hit (hit_share: 1 - exp(-50) is 1)
 ACTIVATION_BYTES = 2.0  # bf16 activations moved by the routing passes
@@ -85,7 +96,8 @@ ACTIVATION_BYTES = 2.0  # bf16 activations moved by the routing passes
 
 @record
 class MoeCurve:
-    """Curve parameters with the GPU's peaks applied; arrays over ``quant.MODE_NAMES``.
+    """Curve parameters with the GPU's peaks applied; arrays over ``quant.MODE_NAMES``, then (``wide_ep``) over
+    the same modes again for the engine's wide-EP kernel (each mode's own curve where none was measured in it).
 
     Attributes:
         launch_s: fixed time of one layer's expert kernels.
@@ -97,6 +109,7 @@ class MoeCurve:
         path_s: fixed time the batch path adds once it runs.
         skew: the slowest EP rank's load beyond the Poisson imbalance, per ``ln(ep)`` (routing skew).
         transferred: the GPU had no kernel rows (fractions are the measured GPUs' median).
+        wide_ep: the arrays carry the wide-EP kernel's modes after the others (:func:`mode_rows`).
     """
 
     launch_s: np.ndarray
@@ -112,6 +125,7 @@ class MoeCurve:
     path_pairs: np.ndarray
     skew: np.ndarray
     transferred: bool = False
+    wide_ep: bool = False
 
 
 def hit_share(choices_per_expert, sharpness, at_cap=None):
@@ -304,6 +318,22 @@ def _shared_kernel(engine: str, gpu: str, dtype: str) -> dict | None:
     return None if found is None else {p: float(found[p]) for p in PARAMS}
 
 
+def wide_parameters(engine: str, gpu: str, dtype: str) -> dict | None:
+    """The parameters of ``engine``'s wide-EP kernel for ``dtype`` on ``gpu`` (``WIDE_EP`` entries: measured on
+    that GPU, never transferred); ``None`` where none was measured."""
+    found = table().get(engine, {}).get(gpu, {}).get(WIDE_EP, {}).get(dtype)
+    return None if found is None else {p: float(found[p]) for p in PARAMS}
+
+
+def mode_rows(c: MoeCurve, quant_index: np.ndarray, ep, moe_tp) -> np.ndarray:
+    """Each row's index into ``c``'s arrays: its quantisation mode's, or where ``c`` has a wide-EP kernel
+    (``c.wide_ep``) and the row splits whole experts over ranks (``ep > 1``, ``moe_tp`` 1), the same mode's
+    among the wide-EP modes after them (module docstring)."""
+    if not c.wide_ep:
+        return quant_index
+    return quant_index + len(quant.MODE_NAMES) * ((np.asarray(ep) > 1.0) & (np.asarray(moe_tp) <= 1.0))
+
+
 def kernel_parameters(engine: str, gpu: str, dtype: str, kernel: str | None = None) -> dict | None:
     """The measured parameters of one kernel of ``engine`` on ``gpu`` for ``dtype`` (``kernel``, a
     ``moe_perf`` ``kernel_source``): those fitted to that kernel alone where the engine runs the
@@ -317,11 +347,14 @@ def kernel_parameters(engine: str, gpu: str, dtype: str, kernel: str | None = No
 
 
 @cache
-def _fractions(engine: str, gpu_name: str) -> tuple[dict, bool]:
-    """Per-mode parameter arrays of ``engine`` on ``gpu_name`` (``MODE_DTYPES``) and whether any was
-    transferred from the measured GPUs."""
+def _fractions(engine: str, gpu_name: str) -> tuple[dict, bool, bool]:
+    """Per-mode parameter arrays of ``engine`` on ``gpu_name`` (``MODE_DTYPES``), whether any was
+    transferred from the measured GPUs, and whether the engine has a wide-EP kernel there: then the arrays
+    go on over the modes again, each mode's wide-EP parameters (of the first of its dtypes measured so) or,
+    where none was, its own (:class:`MoeCurve`)."""
     fields = {p: [] for p in PARAMS}
     transferred = False
+    wide = []
     for name in quant.MODE_NAMES:
         found = None
         for dtype in MODE_DTYPES[name]:
@@ -334,16 +367,22 @@ def _fractions(engine: str, gpu_name: str) -> tuple[dict, bool]:
         transferred |= moved
         for p in PARAMS:
             fields[p].append(params[p])
-    return {p: np.array(v) for p, v in fields.items()}, transferred
+        wide.append(next(filter(None, (wide_parameters(engine, gpu_name, d) for d in MODE_DTYPES[name])), None))
+    if any(wide):
+        for own, params in enumerate(wide):
+            for p in PARAMS:
+                fields[p].append(fields[p][own] if params is None else params[p])
+    return {p: np.array(v) for p, v in fields.items()}, transferred, any(wide)
 
 
 def curve(engine: str, gpu, peak_flop_per_s: np.ndarray, hbm_bytes_per_s: float) -> MoeCurve:
     """The curve of ``engine`` on ``gpu`` (a catalogue GpuSpec): per mode, the dense datasheet peak of
     its dtype (``peak_flop_per_s``) and the achievable HBM bandwidth times the fitted fractions."""
-    f, transferred = _fractions(engine, gpu.name)
-    return MoeCurve(launch_s=units.from_us(f["launch_us"]), flop_per_s=peak_flop_per_s * f["compute_fraction"],
+    f, transferred, wide = _fractions(engine, gpu.name)
+    peaks = np.tile(peak_flop_per_s, 2) if wide else peak_flop_per_s  # (the wide-EP modes: the same peaks)
+    return MoeCurve(launch_s=units.from_us(f["launch_us"]), flop_per_s=peaks * f["compute_fraction"],
                     bytes_per_s=hbm_bytes_per_s * f["hbm_fraction"], pad_tokens=f["pad_tokens"],
                     thin_inter=f["thin_inter"], blend=f["blend"], hit_sharpness=f["hit_sharpness"],
                     permute_passes=f["permute_passes"], expert_s=units.from_us(f["expert_us"]),
                     path_s=units.from_us(f["path_us"]), path_pairs=f["path_pairs"], skew=f["skew"],
-                    transferred=transferred)
+                    transferred=transferred, wide_ep=wide)

@@ -112,3 +112,15 @@ def test_the_shipped_file_scores_its_recorded_pools():
     rows = list(mset.rows)
     predicted = decode_pools.predict_tpot(rows, hardware, [engine(m.engine) for m in rows])
     assert np.isfinite(predicted).all() and (predicted > 0).all()
+
+
+def test_sglang_fp8_wide_ep_pool_on_the_deepep_kernel():
+    # Shipped row dsr1_gb200_sglang_fp8_disagg_1024x1024_c4096_cfg523 (SGLang 0.5.8.post1): attention DP 32, EP 32,
+    # 4,096 in flight, TTFT 2,730 ms, TPOT 26.64 ms: 4096 x 27.25 / (2.73 + 27.25) = 3,723 decoding. On the
+    # DeepEP expert kernel (planner.engine.kernels.moe, "Wide expert parallelism") the model predicts 25.9 ms;
+    # on SGLang's moe_perf curve it predicted 42.7 ms (+60 %).
+    mset, hardware = decode_pools.resolve(measurements.read(SHIPPED, decode_pools=True), CAT)
+    (m,) = [m for m in mset.rows if m.label == "dsr1_gb200_sglang_fp8_disagg_1024x1024_c4096_cfg523"]
+    assert decode_pools.running(m) == 3723
+    predicted = decode_pools.predict_tpot([m], hardware, [engine("sglang")])[0]
+    assert predicted == pytest.approx(m.tpot_s, rel=0.10)

@@ -66,12 +66,14 @@ def test_hit_share_limits():
 
 
 def _shipped() -> list[tuple[str, str, str, dict]]:
-    """Every shipped parameter set: each dtype's (the planner's) and the per-kernel ones under ``kernels``."""
+    """Every shipped parameter set: each dtype's (the planner's), the per-kernel ones under ``kernels`` and the
+    wide-EP kernel's under ``wide_ep``."""
     out = []
     for e, gpus in moe.table().items():
         for g, ds in gpus.items():
-            out += [(e, g, d, p) for d, p in ds.items() if d != "kernels"]
+            out += [(e, g, d, p) for d, p in ds.items() if d not in ("kernels", moe.WIDE_EP)]
             out += [(e, g, f"{d} {k}", p) for d, ks in ds.get("kernels", {}).items() for k, p in ks.items()]
+            out += [(e, g, f"{d} {moe.WIDE_EP}", p) for d, p in ds.get(moe.WIDE_EP, {}).items()]
     return out
 
 
@@ -80,9 +82,11 @@ def test_shipped_parameters_are_physical():
     # Kernel dtypes in moe_perf: SGLang 4 on each Hopper + 6 on each of 4 Blackwell systems = 32,
     # TensorRT-LLM 2 x 2 + 1 x 4 = 8, vLLM 5 x 2 + 7 x 4 = 38: 78 planner curves. Dtypes run on two or
     # three kernels get one set per kernel: SGLang 4 per Hopper (2 dtypes x 2), 6 per Blackwell system
-    # (3 x 2); vLLM 4 per Hopper, 11 per Blackwell system (5 dtypes, one on three kernels): 84 more.
+    # (3 x 2); vLLM 4 per Hopper, 11 per Blackwell system (5 dtypes, one on three kernels): 84 more. SGLang's
+    # wide-EP kernel (wideep_generation_moe_perf: fp8_block on each of the six systems): 6 more.
     assert len([x for x in entries if " " not in x[2]]) == 78
-    assert len(entries) == 78 + 84
+    assert len([x for x in entries if x[2].endswith(moe.WIDE_EP)]) == 6
+    assert len(entries) == 78 + 84 + 6
     for e, g, d, p in entries:
         assert 0 < p["compute_fraction"] <= 1, (e, g, d)
         assert 0 < p["hbm_fraction"] <= 1, (e, g, d)
@@ -323,3 +327,47 @@ def test_routing_skew_by_hand():
     # Capped at ep: one rank cannot take more than every choice (1 + 10 ln 2 = 7.93 -> 2 at ep 2).
     assert moe.layer_s(1024.0, 2048.0, 768.0, 8.0, 128.0, 1.0, 2.0, 2.0, {**HAND, "skew": 10.0}) == \
         pytest.approx(moe.layer_s(1024.0, 2048.0, 768.0, 8.0, 128.0, 1.0, 2.0, 2.0, HAND, imbalance=2.0), rel=1e-12)
+
+
+# DeepSeek-V3's routed layer (hidden 7168, inter 2048, top-8 of 256) over 32 ranks of whole experts, 4,096 tokens.
+DSV3_EP32 = dict(tokens=np.array([4096.0]), hidden=7168.0, inter=2048.0, topk=8.0, experts=256.0,
+                 moe_tp=np.array([1.0]), ep=np.array([32.0]))
+
+
+def _dsv3_layer_ms(curve, mode_row):
+    from planner.serving.roofline import moe_imbalance
+    x = DSV3_EP32
+    return 1e3 * float(moe.layer_s(x["tokens"], x["hidden"], x["inter"], x["topk"], x["experts"], x["moe_tp"],
+                                   x["ep"], 1.0, moe.for_modes(curve, np.array([mode_row])),
+                                   imbalance=moe_imbalance(x["tokens"], x["topk"], x["ep"]))[0])
+
+
+def test_sglang_wide_ep_rows_take_the_deepep_kernel():
+    n, fp8, fp4 = len(quant.MODE_NAMES), quant.mode_index("fp8"), quant.mode_index("fp4")
+    c = rates(CAT.hardware("gb200-nvl72"), engine("sglang")).moe_curve
+    assert c.wide_ep and c.flop_per_s.size == 2 * n  # the modes, then the same modes' wide-EP kernel
+    q = np.array([fp8, fp8, fp8, fp4])
+    ep, moe_tp = np.array([32.0, 1.0, 4.0, 32.0]), np.array([1.0, 8.0, 2.0, 1.0])
+    # whole experts over 32 ranks: the wide-EP kernel; one rank, or experts split 2 ways: the moe_perf curve
+    assert moe.mode_rows(c, q, ep, moe_tp).tolist() == [n + fp8, fp8, fp8, n + fp4]
+    # NVFP4 has no wide-EP rows: its wide-EP entry is its own curve
+    wide_fp4 = moe.for_modes(c, np.array([n + fp4]))
+    assert all(np.all(wide_fp4[k] == moe.for_modes(c, np.array([fp4]))[k]) for k in wide_fp4)
+    # FP8: the fitted DeepEP parameters on the GB200's own FP8 peak
+    params = moe.wide_parameters("sglang", "gb200", "fp8_block")
+    gpu = CAT.hardware("gb200-nvl72").gpu
+    assert c.flop_per_s[n + fp8] == pytest.approx(gpu.peak_flop_per_s["fp8"] * params["compute_fraction"])
+    # wideep_generation_moe_perf, GB200, SGLang 0.5.10, DeepEPMoE, EP 32, 4,096 tokens: 0.159 ms at power law
+    # 1.01 (0.087 ms uniform); SGLang's moe_perf curve takes 0.487 ms there, the DeepEP curve 0.170.
+    assert _dsv3_layer_ms(c, n + fp8) == pytest.approx(0.159, rel=0.10)
+    assert _dsv3_layer_ms(c, fp8) == pytest.approx(0.487, rel=0.01)
+
+
+def test_no_wide_ep_kernel_where_none_was_measured():
+    # TensorRT-LLM's wide-EP table is not fitted (its backend is a deployment's choice), the default profile
+    # pools no engine's, and SGLang on MI355X has no kernel rows: one curve per mode, the index its own.
+    for system, name in (("gb200-nvl72", "trtllm"), ("gb200-nvl72", "default"), ("mi355x-8", "sglang")):
+        c = rates(CAT.hardware(system), engine(name)).moe_curve
+        assert not c.wide_ep and c.flop_per_s.size == len(quant.MODE_NAMES), (system, name)
+        q = np.array([quant.mode_index("fp8")] * 2)
+        assert moe.mode_rows(c, q, np.array([32.0, 1.0]), np.array([1.0, 8.0])) is q
