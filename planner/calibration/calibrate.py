@@ -17,7 +17,7 @@ from planner.calibration import decompose, measurements, screen
 from planner.calibration.fit import Report, fit_knobs, flattened, informed_knobs, measured, predict, report
 from planner.calibration.identify import Identifiability, identifiability
 from planner.calibration.measurements import MeasurementSet
-from planner.engine.profile import OUT_OF_FAMILY, EngineProfile, engine, engine_names, file_key
+from planner.engine.profile import DISAGG_DECODE, OUT_OF_FAMILY, EngineProfile, engine, engine_names, file_key
 from planner.errors import InputError
 from planner.serving.coverage import tokens_per_step
 from planner.serving.workload import Workload
@@ -71,8 +71,9 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
     for field in ranges:
         what = "GPUs of" if field == "measured_gpus" else "smallest and largest among"
         sources[field] = f"the {what} the rows {note}"
-    # the base's out-of-family errors scored the base's fit, not this one: not carried over
-    unmeasured = {f"out_of_family_{figure}_pct": None for figure in OUT_OF_FAMILY}
+    # the base's out-of-family and decode-pool errors scored the base's fit, not this one: not carried over
+    unmeasured = {f"out_of_family_{figure}_pct": None for figure in OUT_OF_FAMILY} \
+        | {f"disagg_decode_{figure}_pct": None for figure in DISAGG_DECODE}
     for field in unmeasured:
         sources.pop(file_key(field), None)
     profile = dataclasses.replace(

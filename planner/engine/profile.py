@@ -141,6 +141,11 @@ class EngineProfile:
             (``bench/accuracy.py --lofo``). The reports quote them beside every plan (:meth:`out_of_family_error`).
             ``None``: not measured (a profile file of one's own, and one ``rackplan calibrate`` fits: its fit is not
             the one the figures scored).
+        disagg_decode_tpot_mape_pct, disagg_decode_tpot_p90_pct: how far this profile's decode-only instance
+            missed the measured TPOT of the decode pools of disaggregated runs, which no fit uses
+            (``planner.calibration.decode_pools``; ``bench/accuracy.py``): the mean absolute percentage error and
+            its 90th percentile. A disaggregated plan quotes them (:meth:`disagg_decode_error`). ``None``: not
+            measured (no such run of the engine, and a calibrated profile, as above).
         gemm_curve: run the dense-block GEMMs (attention projections, dense FFN, shared experts,
             LM head) on the fitted GEMM kernel curve (``planner.engine.kernels.gemm``); ``False``
             keeps them on the FLOP/byte roofline (the GPU's decode/prefill efficiency x
@@ -191,6 +196,8 @@ class EngineProfile:
     out_of_family_tpot_p90_pct: float | None = number(ge=0, le=MAX_ERROR_PCT, default=None)
     out_of_family_ttft_mape_pct: float | None = number(ge=0, le=MAX_ERROR_PCT, default=None)
     out_of_family_ttft_p90_pct: float | None = number(ge=0, le=MAX_ERROR_PCT, default=None)
+    disagg_decode_tpot_mape_pct: float | None = number(ge=0, le=MAX_ERROR_PCT, default=None)
+    disagg_decode_tpot_p90_pct: float | None = number(ge=0, le=MAX_ERROR_PCT, default=None)
     gemm_curve: bool = flag(default=True)
     gpus: dict[str, dict[str, float]] = mapping(default_factory=dict)  # each knob checked below, by its own bounds
     sources: dict[str, str] = mapping(text(), default_factory=dict)
@@ -235,6 +242,13 @@ class EngineProfile:
         figures = {name: value for name, value in figures.items() if value is not None}
         return figures or None
 
+    def disagg_decode_error(self) -> dict[str, float] | None:
+        """The measured decode-pool TPOT errors (percent) by name, ``tpot_mape`` and ``tpot_p90``, those recorded;
+        None where none is."""
+        figures = {name: getattr(self, f"disagg_decode_{name}_pct") for name in DISAGG_DECODE}
+        figures = {name: value for name, value in figures.items() if value is not None}
+        return figures or None
+
     def on_gpu(self, gpu_name: str, hbm_bytes: float | None = None) -> EngineProfile:
         """This profile with ``gpus[gpu_name]``'s values in place and, on a GPU of ``hbm_bytes`` that reaches
         ``prefill_chunk_tokens_by_hbm``'s memory, its chunk budget (itself when neither applies)."""
@@ -250,6 +264,8 @@ class EngineProfile:
 
 # The measured out-of-family errors a profile may record (``out_of_family_<name>_pct``).
 OUT_OF_FAMILY = ("tpot_mape", "tpot_p90", "ttft_mape", "ttft_p90")
+# The measured decode-pool errors a profile may record (``disagg_decode_<name>_pct``).
+DISAGG_DECODE = ("tpot_mape", "tpot_p90")
 # Knobs an engine profile may set per GPU: speed and latency, not memory or chunking policy.
 GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale",
              "weight_only_efficiency_scale", "hbm_efficiency_scale", "comm_efficiency_scale",

@@ -157,6 +157,7 @@ def fleet_document(result: FleetResult) -> dict:
         "solver": sol.solver, "solve_time_s": sol.solve_time_s, "table_time_s": result.table_time_s,
         "verify_time_s": result.verify_time_s, "wall_time_s": result.wall_time_s,
         "engine": fleet.profile.name,
+        "disagg_decode_error_pct": fleet.profile.disagg_decode_error(),
         "limits": {"max_power_kw": None if fleet.max_power_w is None else kw(fleet.max_power_w),
                    "max_cost_per_hour": fleet.max_cost_per_hour},
         "totals": {"gpus": sum(p.plan.gpus for p in v.pools), "gpus_held": fleet.gpus, "power_kw": kw(power),

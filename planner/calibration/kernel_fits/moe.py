@@ -48,8 +48,10 @@ from planner.serving.roofline import moe_imbalance
 
 TABLE = "moe_perf"
 # The tables of an engine's wide-EP expert kernel (planner.engine.kernels.moe.WIDE_EP): SGLang's DeepEPMoE decode
-# (low-latency) layer. TensorRT-LLM's wideep_moe_perf (its WIDEEP backend's NVFP4 CUTLASS kernel) is not
-# fitted: the backend is a deployment's choice the planner's layouts do not tell.
+# (low-latency) layer. TensorRT-LLM's wideep_moe_perf (its WIDEEP backend's NVFP4 CUTLASS kernel) is not used:
+# fitted the same way (its rows without redundant expert slots) and taken for its rows with whole experts over EP
+# ranks, the disaggregated decode pools moved away from their measurements (GB200 TPOT MAPE 35.9 -> 54.2 %, GB300
+# 87.6 -> 101.5 %, B200 48.2 -> 60.5 %; docs/accuracy.md, "Wide-EP expert kernel").
 WIDE_EP_TABLES = {"sglang": "wideep_generation_moe_perf"}
 FIT_DISTRIBUTION = "power_law_1.01"
 DECODE_TOKENS = 256  # the done-when's regime: 1-256 tokens per step

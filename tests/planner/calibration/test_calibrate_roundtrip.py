@@ -282,6 +282,8 @@ def test_calibrated_profile_records_the_range_of_its_own_rows(synthetic, tmp_pat
     assert tomllib.loads(out.read_text())["sources"]["measured_gpus"].startswith("the GPUs of the rows fitted by")
     # default.toml records how far its own fit missed on unseen model families; this profile is another fit,
     # so it carries none of those figures, nor their sources, and a plan on it says it records none.
-    assert engine("default").out_of_family_error() is not None
+    # The same for its decode-pool errors on disaggregated runs.
+    assert engine("default").out_of_family_error() is not None and engine("default").disagg_decode_error() is not None
     assert p.out_of_family_error() is None and loaded.out_of_family_error() is None
-    assert not [k for k in tomllib.loads(out.read_text())["sources"] if k.startswith("out_of_family")]
+    assert p.disagg_decode_error() is None and loaded.disagg_decode_error() is None
+    assert not [k for k in tomllib.loads(out.read_text())["sources"] if k.startswith(("out_of_family", "disagg_"))]
