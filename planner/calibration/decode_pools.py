@@ -15,7 +15,7 @@ pool, so by Little's law the worker runs ``B x (osl - 1) TPOT / (TTFT + (osl - 1
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -25,14 +25,10 @@ from hardware.errors import CatalogueError
 from hardware.specs import Hardware
 from models.errors import ModelError
 from planner.calibration import screen
-from planner.calibration.fit import kv_mode
+from planner.calibration.fit import scenario_groups
 from planner.calibration.measurements import Measurement, MeasurementSet
 from planner.engine.profile import EngineProfile
-from planner.model_file import model as load_model
 from planner.serving.disagg import decode_scores
-from planner.serving.plan import Plan, PlanArrays
-from planner.serving.scenario import Scenario
-from planner.serving.workload import Workload
 
 
 def running(m: Measurement) -> int:
@@ -76,17 +72,8 @@ def resolve(mset: MeasurementSet, cat: Catalogue) -> tuple[MeasurementSet, dict[
 def predict_tpot(rows: list[Measurement], hardware: dict[str, Hardware],
                  profiles: list[EngineProfile]) -> np.ndarray:
     """Predicted TPOT (seconds) of each resolved decode pool at its :func:`running` sequences under its
-    profile; one evaluator call per scenario."""
+    profile; one evaluator call per scenario (``planner.calibration.fit.scenario_groups``)."""
     out = np.full(len(rows), np.nan)
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    for i, (m, prof) in enumerate(zip(rows, profiles)):
-        groups[(m.model_name, m.system, m.isl, m.osl, id(prof))].append(i)
-    for (name, system, isl, osl, _), idx in groups.items():
-        prof = profiles[idx[0]]
-        sc = Scenario(hardware=hardware[system], model=load_model(name), workload=Workload(isl=isl, osl=osl),
-                      profile=prof)
-        plans = PlanArrays.from_plans([
-            Plan(tp=rows[i].tp, pp=rows[i].pp, ep=rows[i].ep, dp=rows[i].dp, batch=running(rows[i]),
-                 quant=rows[i].quant, kv_quant=rows[i].kv_quant or kv_mode(prof, rows[i].quant)) for i in idx])
+    for sc, idx, plans in scenario_groups(rows, hardware, profiles, running):
         out[idx] = decode_scores(sc, plans).step_time_s
     return out

@@ -140,6 +140,18 @@ def predict(rows: list[Measurement], hardware: dict[str, Hardware], profiles: li
     """Score every (resolved) row under its profile; one evaluator call per scenario group."""
     n = len(rows)
     out = Predictions(np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan))
+    for sc, idx, plans in scenario_groups(rows, hardware, profiles):
+        s = evaluate(sc, plans)
+        out.tpot_s[idx] = s.step_time_s
+        out.ttft_s[idx] = s.ttft_s
+        out.tok_per_gpu[idx] = s.tok_per_gpu
+    return out
+
+
+def scenario_groups(rows: list[Measurement], hardware: dict[str, Hardware], profiles: list[EngineProfile],
+                    batch: Callable[[Measurement], int] = lambda m: m.batch):
+    """(scenario, row indices, plans) of the rows that share a model, system, isl/osl and profile: each row's
+    layout and modes at ``batch(row)`` sequences (its KV mode, where the row gives none, the engine's default)."""
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, (m, prof) in enumerate(zip(rows, profiles)):
         groups[(m.model_name, m.system, m.isl, m.osl, id(prof))].append(i)
@@ -147,14 +159,9 @@ def predict(rows: list[Measurement], hardware: dict[str, Hardware], profiles: li
         prof = profiles[idx[0]]
         sc = Scenario(hardware=hardware[system], model=load_model(name), workload=Workload(isl=isl, osl=osl),
                       profile=prof)
-        plans = PlanArrays.from_plans([
-            Plan(tp=rows[i].tp, pp=rows[i].pp, ep=rows[i].ep, dp=rows[i].dp, batch=rows[i].batch,
+        yield sc, idx, PlanArrays.from_plans([
+            Plan(tp=rows[i].tp, pp=rows[i].pp, ep=rows[i].ep, dp=rows[i].dp, batch=batch(rows[i]),
                  quant=rows[i].quant, kv_quant=rows[i].kv_quant or kv_mode(prof, rows[i].quant)) for i in idx])
-        s = evaluate(sc, plans)
-        out.tpot_s[idx] = s.step_time_s
-        out.ttft_s[idx] = s.ttft_s
-        out.tok_per_gpu[idx] = s.tok_per_gpu
-    return out
 
 
 def report(pred: Predictions, meas: Predictions) -> Report:

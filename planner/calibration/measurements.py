@@ -180,9 +180,9 @@ def _positive(value: float | None) -> float | None:
     return value if value is not None and value > 0 else None
 
 
-def _silicon_run(raw: dict) -> dict | str:
-    """The fields every silicon row gives, pool or not (model, system, engine, modes, lengths, measurements,
-    label and campaign), or why the row cannot be used."""
+def _silicon_run(raw: dict, line: int) -> dict | str:
+    """The fields every silicon row gives, pool or not (label, model, system, engine, modes, lengths, measurements
+    and campaign), or why the row cannot be used."""
     system = SILICON_SYSTEMS.get(raw["system"].strip())
     if system is None:
         return f"system '{raw['system'].strip()}' not in the catalogue"
@@ -195,10 +195,20 @@ def _silicon_run(raw: dict) -> dict | str:
     ttft = _positive(_float(raw.get("silicon_ttft_ms", "")))
     if tpot is None and ttft is None:
         return "no measurement"
-    return dict(model=raw["model_path"].strip(), system=system, gpu=None, engine=raw.get("backend", "").strip() or None,
-                quant=SILICON_QUANTS[mode], kv_quant=None, isl=_int(raw["isl"]), osl=_int(raw["osl"]),
-                tpot_s=None if tpot is None else from_ms(tpot), ttft_s=None if ttft is None else from_ms(ttft),
-                tok_per_gpu=None, campaign=_campaign(raw))
+    return dict(line=line, label=raw.get("id") or f"line {line}", model=raw["model_path"].strip(), system=system,
+                gpu=None, engine=raw.get("backend", "").strip() or None, quant=SILICON_QUANTS[mode], kv_quant=None,
+                isl=_int(raw["isl"]), osl=_int(raw["osl"]), tpot_s=None if tpot is None else from_ms(tpot),
+                ttft_s=None if ttft is None else from_ms(ttft), tok_per_gpu=None, campaign=_campaign(raw))
+
+
+def _split(raw: dict, prefix: str = "") -> dict:
+    """A silicon row's pipeline, attention-DP and expert split (``prefix`` ``decode_``: its decode pool's):
+    ``ep`` 1 and ``moe_tp`` None where no expert split is given, ``pp`` and ``dp`` 1 where empty or 0."""
+    ep = _int(raw.get(f"{prefix}moe_ep_size", ""), None, zero_is_unset=True)
+    moe_tp = _int(raw.get(f"{prefix}moe_tp_size", ""), None, zero_is_unset=True)
+    return dict(pp=_int(raw.get(f"{prefix}pp_size", ""), 1, True), ep=ep or 1,
+                dp=_int(raw.get(f"{prefix}attention_dp_size", ""), 1, zero_is_unset=True),
+                moe_tp=moe_tp if ep else None)
 
 
 def _recorded_concurrency(raw: dict) -> int | None:
@@ -210,43 +220,34 @@ def _recorded_concurrency(raw: dict) -> int | None:
 def _silicon_row(raw: dict, line: int) -> Measurement | str:
     if raw.get("mode", "agg").strip() != "agg":
         return "disaggregated run (prefill and decode pools measured together)"
-    run = _silicon_run(raw)
+    run = _silicon_run(raw, line)
     if isinstance(run, str):
         return run
-    ep = _int(raw.get("moe_ep_size", ""), None, zero_is_unset=True)
-    moe_tp = _int(raw.get("moe_tp_size", ""), None, zero_is_unset=True)
-    dp = _int(raw.get("attention_dp_size", ""), 1, zero_is_unset=True)
-    batch = _int(raw["batch_size"]) * dp
+    split = _split(raw)
+    batch = _int(raw["batch_size"]) * split["dp"]
     recorded = _recorded_concurrency(raw)
     if recorded is not None and recorded != batch:
         return AMBIGUOUS_CONCURRENCY
-    return Measurement(line=line, label=raw.get("id") or f"line {line}", **run,
-                       tp=_int(raw["tp_size"]), pp=_int(raw.get("pp_size", ""), 1, True), ep=ep or 1, dp=dp,
-                       batch=batch, moe_tp=moe_tp if ep else None)
+    return Measurement(**run, **split, tp=_int(raw["tp_size"]), batch=batch)
 
 
 def _decode_pool_row(raw: dict, line: int) -> Measurement | str:
-    """The decode pool of a disaggregated silicon run (:func:`read_decode_pools`)."""
+    """The decode pool of a disaggregated silicon run (:func:`read` with ``decode_pools``)."""
     if raw.get("mode", "agg").strip() != "disagg":
         return AGGREGATED_RUN
-    run = _silicon_run(raw)
+    run = _silicon_run(raw, line)
     if isinstance(run, str):
         return run
     tp = _int(raw.get("decode_tp_size", ""), None, zero_is_unset=True)
     per_rank = _int(raw.get("decode_batch_size", ""), None, zero_is_unset=True)
     if tp is None or per_rank is None:
         return "no decode-pool layout or batch recorded"
-    ep = _int(raw.get("decode_moe_ep_size", ""), None, zero_is_unset=True)
-    moe_tp = _int(raw.get("decode_moe_tp_size", ""), None, zero_is_unset=True)
-    dp = _int(raw.get("decode_attention_dp_size", ""), 1, zero_is_unset=True)
-    batch = per_rank * dp  # one worker's
-    workers = _int(raw.get("decode_num_workers", ""), 1, zero_is_unset=True)
+    split = _split(raw, "decode_")
+    batch = per_rank * split["dp"]  # one worker's
     recorded = _recorded_concurrency(raw)
-    if recorded is None or recorded != batch * workers:
+    if recorded is None or recorded != batch * _int(raw.get("decode_num_workers", ""), 1, zero_is_unset=True):
         return AMBIGUOUS_POOL_CONCURRENCY
-    return Measurement(line=line, label=raw.get("id") or f"line {line}", **run,
-                       tp=tp, pp=_int(raw.get("decode_pp_size", ""), 1, True), ep=ep or 1, dp=dp, batch=batch,
-                       moe_tp=moe_tp if ep else None)
+    return Measurement(**run, **split, tp=tp, batch=batch)
 
 
 def _campaign(raw: dict) -> str | None:

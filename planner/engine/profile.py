@@ -237,15 +237,17 @@ class EngineProfile:
     def out_of_family_error(self, prompts: bool = True) -> dict[str, float] | None:
         """The measured out-of-family errors (percent) by name, ``tpot_mape``, ``tpot_p90``, ``ttft_mape``,
         ``ttft_p90``, those recorded (the TTFT ones only for a workload with ``prompts``); None where none is."""
-        names = OUT_OF_FAMILY if prompts else tuple(n for n in OUT_OF_FAMILY if not n.startswith("ttft"))
-        figures = {name: getattr(self, f"out_of_family_{name}_pct") for name in names}
-        figures = {name: value for name, value in figures.items() if value is not None}
-        return figures or None
+        return self._recorded("out_of_family", OUT_OF_FAMILY if prompts else
+                              tuple(n for n in OUT_OF_FAMILY if not n.startswith("ttft")))
 
     def disagg_decode_error(self) -> dict[str, float] | None:
         """The measured decode-pool TPOT errors (percent) by name, ``tpot_mape`` and ``tpot_p90``, those recorded;
         None where none is."""
-        figures = {name: getattr(self, f"disagg_decode_{name}_pct") for name in DISAGG_DECODE}
+        return self._recorded("disagg_decode", DISAGG_DECODE)
+
+    def _recorded(self, prefix: str, names: tuple[str, ...]) -> dict[str, float] | None:
+        """The ``<prefix>_<name>_pct`` figures of ``names`` this profile records, by name; None where none is."""
+        figures = {name: getattr(self, f"{prefix}_{name}_pct") for name in names}
         figures = {name: value for name, value in figures.items() if value is not None}
         return figures or None
 

@@ -21,6 +21,7 @@ from planner.report.tables import (
     budget_text,
     format_fleet,
     format_ranked,
+    missed_text,
     plan_value,
     solver_text,
     space_text,
@@ -110,8 +111,7 @@ def accuracy_text(sc: dict) -> str:
         if mape is None:
             continue
         if not parts:  # the first figure says what the numbers are; the next ones follow its wording
-            parts.append(f"{key.upper()} missed by {mape:.0f} % on average"
-                         + ("" if p90 is None else f", 9 runs in 10 by under {p90:.0f} %"))
+            parts.append(f"{key.upper()} {missed_text(mape, p90)}")
         else:
             parts.append(f"{key.upper()} by {mape:.0f} %" + ("" if p90 is None else f", 9 in 10 by under {p90:.0f} %"))
     if not parts:

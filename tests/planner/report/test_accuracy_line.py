@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from planner.cli.main import cli
-from planner.engine.profile import OUT_OF_FAMILY, EngineProfile, engine
+from planner.engine.profile import DISAGG_DECODE, OUT_OF_FAMILY, EngineProfile, engine
 from planner.report.plan_report import accuracy_text
 from specbase.checks import FieldError
 
@@ -72,8 +72,9 @@ def test_only_the_figures_recorded_are_quoted():
 @pytest.mark.parametrize("value, message", [(-0.5, "must be >= 0 (got -0.5)"),
                                             (1000.5, "must be <= 1000 (got 1000.5)")])
 def test_a_figure_out_of_range_names_the_field(value, message):
-    for figure in OUT_OF_FAMILY:
-        field = f"out_of_family_{figure}_pct"
+    # the out-of-family figures, and the decode-pool ones a disaggregated plan quotes (test_disagg_accuracy_line.py)
+    fields = [*(f"out_of_family_{f}_pct" for f in OUT_OF_FAMILY), *(f"disagg_decode_{f}_pct" for f in DISAGG_DECODE)]
+    for field in fields:
         with pytest.raises(FieldError) as caught:
             EngineProfile(name="x", source="a test", **{field: value})
         assert str(caught.value) == f"field '{field}' {message}"
