@@ -160,7 +160,7 @@ plan_format_option = group(
     report_output_option,
 )
 
-# plan, min-gpus and compare: headroom under the latency limits (planner.serving.candidates.Margin).
+# plan, min-gpus and compare: headroom under the latency limits (planner.serving.margin.Margin).
 latency_margin_option = click.option(
     "--latency-margin", type=MarginType(), default=None,
     help="Headroom under each latency limit for the cost model's error: percent of the prediction, or p90, the "

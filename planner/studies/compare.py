@@ -134,7 +134,7 @@ class Settings:
     pins: tuple[tuple[str, tuple], ...] = ()
     max_tpot_ms: float | None = None
     max_ttft_ms: float | None = None
-    latency_margin: float | str | None = None  # planner.serving.candidates.Margin.of: a percentage or "p90"
+    latency_margin: float | str | None = None  # planner.serving.margin.Margin.of: a percentage or "p90"
     max_kw: float | None = None
     solver: str = "highs"
     time_limit_s: float | None = None

@@ -10,7 +10,7 @@ means "the default".
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import asdict, fields
 
 from planner.budget import Budget
 from planner.errors import InfeasibleError, InputError
@@ -114,8 +114,8 @@ def plan_document(objective: str = "max_tps", target_tps: float | None = None, *
     # the limits as asked, the defaults applied and the margin: scenario.limits of either document
     shown = {"max_tpot_s": asked.max_tpot_s, "max_ttft_s": asked.max_ttft_s, "defaults": applied,
              "margin": None if margin is None else {
-                 "tpot_pct": margin.tpot_pct, "ttft_pct": margin.ttft_pct, "basis": margin.basis,
-                 "predicted_max_tpot_s": limits.max_tpot_s, "predicted_max_ttft_s": limits.max_ttft_s}}
+                 **asdict(margin), "predicted_max_tpot_s": limits.max_tpot_s,
+                 "predicted_max_ttft_s": limits.max_ttft_s}}
     if disagg:  # prefill and decode pools sized together (planner.fleet.disagg), under the same limits
         if export_mps or export_lp:
             raise InputError("--export-mps/--export-lp are not available with --disagg")
