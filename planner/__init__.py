@@ -138,8 +138,9 @@ def compare(*, models=None, systems=None, gpus=None, racks=None, gpu_budgets=Non
             what the predictions were held to), max_kw, solver, time_limit_s.
 
     Returns:
-        ``{"baseline": n, "rows": [...], "latency_margin": {...} or None}``: one row per scenario (``status``
-        ``ok``, ``infeasible`` or ``error`` with ``reason``; an ok row carries `plan`'s keys and
+        ``{"baseline": n, "rows": [...], "latency_margin": {...} or None, "disagg_latency_margin": {...} or None}``
+        (the second where disaggregated rows hold TPOT by the profile's decode-pool error): one row per scenario
+        (``status`` ``ok``, ``infeasible`` or ``error`` with ``reason``; an ok row carries `plan`'s keys and
         ``total_tps_ratio``, ``tok_per_gpu_ratio``).
 
     Raises:

@@ -164,7 +164,8 @@ plan_format_option = group(
 latency_margin_option = click.option(
     "--latency-margin", type=MarginType(), default=None,
     help="Headroom under each latency limit for the cost model's error: percent of the prediction, or p90, the "
-         "engine profile's 90th-percentile error on model families its fit never saw (rackplan show engine NAME).")
+         "engine profile's 90th-percentile error on model families its fit never saw (with --disagg, TPOT's on "
+         "measured decode pools where recorded; rackplan show engine NAME).")
 
 # plan and min-gpus: isl/osl workloads get default limits (planner.studies.serving), 0 lifts one.
 plan_latency_options = group(

@@ -10,11 +10,16 @@ and latency rounds per kind, the same function training uses):
 
 * Attention (every layer) and dense FFN (dense layers) outputs: all-reduce over ``tp``
   of the group's tokens, ``2 (n-1)/n x message`` bytes sent per GPU.
-* MoE layers with ``ep > 1``: dispatch and combine all-to-all over the stage's ``tp * dp``
-  GPUs; each GPU sends its ``T / (tp dp)`` tokens' hidden vectors to ``k`` experts, of which
-  ``(ep - 1) / ep`` live elsewhere.
+* MoE layers with ``ep > 1`` and attention data-parallel (``dp > 1``): dispatch and combine
+  all-to-all over the stage's ``tp * dp`` GPUs; each GPU sends its ``T / (tp dp)`` tokens' hidden
+  vectors to ``k`` experts, of which ``(ep - 1) / ep`` live elsewhere.
 * MoE layers with ``moe_tp > 1``: all-reduce of the expert outputs inside each expert's
   tensor-parallel group (``T`` tokens when ``ep == 1``, ``T k / ep`` token-expert pairs otherwise).
+* MoE layers with ``ep > 1`` and ``dp == 1`` (the curves; the seed preset keeps the all-to-all): every rank
+  holds every token after the attention all-reduce, so none is dispatched; each rank runs its experts'
+  share and the summed output is all-reduced over the stage's ``tp`` GPUs (``T`` tokens), as the engines
+  do (TensorRT-LLM's MoE communication factory selects no all-to-all without attention DP; vLLM's and
+  SGLang's expert-parallel layers reduce over the tensor-parallel group).
 * Pipeline: each stage hands its micro-batch's hidden vectors to the next (``1 / tp`` each).
 
 Time: the engine's fitted collective curves (``planner.engine.kernels.comm``, :func:`curve_comm`):
@@ -234,20 +239,29 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
         factor, curve, oneshot(tp))
 
     if shape.num_moe_layers:
-        # Expert-parallel dispatch + combine over the stage's GPUs, (ep - 1) / ep of it remote.
+        # Expert-parallel dispatch + combine over the stage's GPUs, (ep - 1) / ep of it remote, where attention is
+        # data-parallel; without attention DP every rank holds every token and no token is dispatched.
         stage = span(lay.stage_gpus, True)
         ep = _Span(lay.ep, gpus_per_server, gpus_per_rack, rows, tiers=False, whole=lay.whole_sizes)
         remote = ep.rows(remote_share(ep.values))
-        add(stage, "micro", 2.0 * lay.moe_layers * (lay.ep > 1),
+        replicated = (lay.ep > 1) & (lay.dp <= 1)
+        add(stage, "micro", 2.0 * lay.moe_layers * ((lay.ep > 1) & ~replicated),
             lambda m: m / lay.stage_gpus * shape.top_k * hidden_bytes, remote, _alltoall(k, stage, ep, lay.ep, remote))
-        # Expert tensor-parallel all-reduce of the token-expert pairs (top_k / ep of the micro-batch's tokens, the
-        # micro-batch's without EP).
-        moe_tp, pairs = span(lay.moe_tp), ep.rows(np.where(ep.values > 1, float(shape.top_k), 1.0))
+        # The experts' output all-reduce: of the token-expert pairs (top_k / ep of the micro-batch's tokens) over
+        # ``moe_tp`` under EP, of the micro-batch's tokens over ``moe_tp`` without EP, and of the micro-batch's
+        # tokens over the stage's GPUs where the tokens are replicated (each rank's experts' share summed).
+        group = np.where(replicated, lay.stage_gpus, lay.moe_tp) if replicated.any() else lay.moe_tp
+        moe_tp = span(group)
+        if replicated.any():
+            share = np.where(replicated, 1.0, np.where(lay.ep > 1, shape.top_k / lay.ep, 1.0))
+            message = lambda m: m * share * hidden_bytes  # noqa: E731
+        else:
+            pairs = ep.rows(np.where(ep.values > 1, float(shape.top_k), 1.0))
+            by = ep.rows(np.where(ep.values > 1, ep.values, 1.0))
+            message = (lambda m: np.where(lay.ep > 1, m * shape.top_k / lay.ep, m) * hidden_bytes) \
+                if ep.index is None else (lambda m: m * pairs / by * hidden_bytes)
         curve, factor = allreduce(moe_tp)
-        by = ep.rows(np.where(ep.values > 1, ep.values, 1.0))
-        add(moe_tp, "micro", lay.moe_layers * (lay.moe_tp > 1),
-            (lambda m: np.where(lay.ep > 1, m * shape.top_k / lay.ep, m) * hidden_bytes) if ep.index is None
-            else (lambda m: m * pairs / by * hidden_bytes), factor, curve, oneshot(moe_tp))
+        add(moe_tp, "micro", lay.moe_layers * (group > 1), message, factor, curve, oneshot(moe_tp))
 
     # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
     pipe = stage.doubled(gpus_per_server, gpus_per_rack, rows) if shape.num_moe_layers \

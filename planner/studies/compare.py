@@ -37,7 +37,7 @@ from planner.report.tables import (
 from planner.search.serving import optimise
 from planner.serving import resolve
 from planner.serving.candidates import Limits
-from planner.serving.margin import Margin
+from planner.serving.margin import DECODE_POOL_BASIS, Margin
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, default_space
 from planner.studies.serving import Document
@@ -162,8 +162,9 @@ def disagg_row(scenario: Scenario, budget: Budget, space: SearchSpace, limits: L
     return out
 
 
-def problem(spec: ScenarioSpec, settings: Settings) -> Problem:
-    """Resolve names into specs, budget, search space and limits."""
+def problem(spec: ScenarioSpec, settings: Settings, disagg: bool = False) -> Problem:
+    """Resolve names into specs, budget, search space and limits (``disagg``: held by a disaggregated plan's margin,
+    ``planner.serving.margin.Margin.of``)."""
     sc = _resolved(spec.model, spec.system, spec.gpu, spec.fabric, spec.tokens_cached, spec.isl, spec.osl,
                    settings)
     budget = Budget.of(sc.hardware, spec.racks, spec.gpus, settings.max_kw)
@@ -172,7 +173,7 @@ def problem(spec: ScenarioSpec, settings: Settings) -> Problem:
         pins["quant"] = spec.quant
     space = default_space(sc, settings.max_batch).pinned(**pins)
     limits = Limits.from_cli(spec.min_tok_per_user, settings.max_tpot_ms, settings.max_ttft_ms)
-    return Problem(sc, budget, space, limits.with_margin(Margin.of(settings.latency_margin, sc.profile)))
+    return Problem(sc, budget, space, limits.with_margin(Margin.of(settings.latency_margin, sc.profile, disagg)))
 
 
 # Catalogue files are read once per process for each distinct (model, hardware, context), not once
@@ -201,7 +202,7 @@ def plan_aggregated(spec: ScenarioSpec, settings: Settings) -> dict:
 
 def plan_disaggregated(spec: ScenarioSpec, settings: Settings) -> dict:
     """Disaggregated serving: prefill and decode pools sized together (``planner.fleet.disagg``)."""
-    p = problem(spec, settings)
+    p = problem(spec, settings, disagg=True)
     return disagg_row(p.scenario, p.budget, p.space, p.limits, settings.solver, settings.time_limit_s)
 
 
@@ -401,13 +402,18 @@ def compare_document(specs: list[ScenarioSpec], settings: Settings, baseline: in
     margin = Margin.of(settings.latency_margin, profile)  # (refused here, before any scenario is planned)
     rows = compare(specs, settings, baseline, progress)
     shared = common_label(specs)
-    held = "" if margin is None else _held_text(margin, settings.max_tpot_ms or any(s.min_tok_per_user for s in specs),
-                                                settings.max_ttft_ms)
+    tpot_limit = settings.max_tpot_ms or any(s.min_tok_per_user for s in specs)
+    held = "" if margin is None else _held_text(margin, tpot_limit, settings.max_ttft_ms)
+    decode = None if margin is None or not any(s.serving == "disagg" for s in specs) \
+        else Margin.of(settings.latency_margin, profile, disagg=True)
+    if decode is not None and decode != margin and tpot_limit:  # the disaggregated rows' TPOT held by their own
+        held += f"; disaggregated rows' TPOT {decode.tpot_pct:g} % under, {DECODE_POOL_BASIS.format(profile.name)}"
     title = (f"compare: {len(rows)} scenario{'s' if len(rows) != 1 else ''}"
              + (f"; shared: {shared}" if shared else "") + (f"; engine {profile.name}" if profile.name else "")
              + held + f"; ratios to row {baseline} (*)")
     return Document({"baseline": baseline, "rows": rows,
-                     "latency_margin": None if margin is None else asdict(margin)}, title)
+                     "latency_margin": None if margin is None else asdict(margin),
+                     "disagg_latency_margin": None if decode is None else asdict(decode)}, title)
 
 
 def format_compare(doc: Document, fmt: str, wide: bool = False) -> str:

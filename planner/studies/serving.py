@@ -107,7 +107,7 @@ def plan_document(objective: str = "max_tps", target_tps: float | None = None, *
         tp=tp, pp=pp, ep=ep, dp=dp, batch=batch, quant=quant, kv_quant=kv_quant,
         kv_offload_fraction=kv_offload_fraction)
     asked, defaulted = default_limits(sc, min_tok_per_user, max_tpot_ms, max_ttft_ms)
-    margin = Margin.of(latency_margin, sc.profile)
+    margin = Margin.of(latency_margin, sc.profile, disagg)
     limits = asked.with_margin(margin)  # what the predictions are held to
     solver = _or(solver, DEFAULT_SOLVER)
     applied = {"applied": defaulted, "source": DEFAULT_LIMITS_SOURCE} if defaulted else None

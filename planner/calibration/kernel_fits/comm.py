@@ -23,7 +23,9 @@ relative-error fit (iteratively reweighted least squares) with floor, step >= 0 
 (a bound that binds is held there and the rest refitted). Where the rows have one group size only,
 ``step`` is not identifiable and is 0 (the floor carries it). On GB200 the TensorRT-LLM all-to-all is
 fitted to ``trtllm_alltoall_perf`` alone (its NVLink kernels for wide EP, 2-64 ranks); its DeepEP
-``moe_a2a_perf`` rows, 3-5x slower, are still scored against that curve.
+``moe_a2a_perf`` rows, 3-5x slower, are still scored against that curve. GB300 has no
+``trtllm_alltoall_perf`` rows; its NVL72 is GB200's NVLink domain and TensorRT-LLM runs the same kernel there,
+so its TensorRT-LLM all-to-all is fitted to GB200's native rows (``NATIVE_TRANSFER``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ TABLES = ("custom_allreduce_perf", "nccl_perf", "moe_a2a_perf", "trtllm_alltoall
 # TensorRT-LLM's own NVLink all-to-all (what it runs for wide EP on an NVL72); where measured, the
 # TensorRT-LLM all-to-all curve is fitted to it alone, not to the DeepEP low-latency rows beside it.
 NATIVE_ALLTOALL = "trtllm_alltoall_perf"
+# A system without native all-to-all rows whose scale-up domain is a measured system's: its engine runs the same
+# kernel on the same links, so the measured system's native rows are fitted for it. The GB300 NVL72 is the GB200
+# NVL72's 72-GPU NVLink 5 switch domain (900 GB/s a GPU each way on both, hardware catalogue), and TensorRT-LLM
+# picks its NVLink one-sided all-to-all first wherever it runs (its MoE communication factory's auto-selection:
+# NVLinkOneSided, then NVLinkTwoSided, then DeepEP); GB300's DeepEP rows are still scored against that curve.
+NATIVE_TRANSFER = {"gb300": "gb200"}
 IRLS_ROUNDS = 12
 SOURCE = ("fitted by bench/kernel_fits.py --fit to calibration/kernels/<system>/comm/ tables custom_allreduce_perf, "
           "nccl_perf, moe_a2a_perf, trtllm_alltoall_perf, wideep_deepep_ll_perf (aiconfigurator-core 0.12.0); "
@@ -187,6 +195,10 @@ def fit() -> dict[tuple[str, str], curve.CommParams]:
             pooled.setdefault((engine, system), {})[table] = r
     out = {}
     for (engine, system), by_table in sorted(pooled.items()):
+        donor = pooled.get((engine, NATIVE_TRANSFER.get(system)), {})
+        if NATIVE_ALLTOALL not in by_table and NATIVE_ALLTOALL in donor and _link(system) == _link(
+                NATIVE_TRANSFER[system]):
+            by_table = {**by_table, NATIVE_ALLTOALL: donor[NATIVE_ALLTOALL]}
         if NATIVE_ALLTOALL in by_table:  # the engine's own wide-EP kernel replaces DeepEP's on this system
             by_table.pop("moe_a2a_perf", None)
         blocks = list(by_table.values())

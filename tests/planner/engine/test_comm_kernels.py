@@ -187,3 +187,49 @@ def test_decode_all_reduce_over_8_gpus_runs_one_shot_at_decode_sizes_and_the_fix
     big = 2048 * 4096 * 2
     assert t[1] == pytest.approx(64 * (p.allreduce_floor_s + 3 * p.allreduce_step_s + 1.75 * big / rate
                                        + p.allreduce_twoshot_s), rel=1e-12)
+
+
+def test_experts_over_ep_without_attention_dp_all_reduce_instead_of_dispatching():
+    # DeepSeek-V3 at tp 8, ep 8, dp 1 on a GB200 NVL72 under TensorRT-LLM, 16 sequences: attention is tensor-
+    # parallel, so every rank holds all 16 tokens and nothing is dispatched (TensorRT-LLM's MoE communication
+    # factory selects no all-to-all without attention DP). A step charges 61 attention all-reduces, 3 dense-FFN
+    # ones (the 3 dense layers) and 58 expert-output ones, each of 16 x 7,168 x 2 B = 229,376 B over the 8 GPUs,
+    # and no all-to-all: 122 all-reduces in all. With dp 8 (tp 1) the same 8 GPUs dispatch and combine instead:
+    # 116 exchanges.
+    from planner.serving.comm import CurveCollectives, curve_comm
+    from planner.serving.layout import layout
+    from planner.serving.plan import PlanArrays
+    from planner.serving.shape import model_shape
+
+    hw = CAT.hardware("gb200-nvl72")
+    r = rates_module.rates(hw, engine("trtllm"))
+    p = comm.params("trtllm", "gb200")
+    rate = hw.fabrics["intra_server"].bytes_per_s * p.allreduce_efficiency
+    shape = model_shape(model("deepseek-v3"), 1024.0, 1024.0)
+    lay = layout(shape, PlanArrays.from_plans([Plan(tp=8, ep=8, batch=16), Plan(tp=1, dp=8, ep=8, batch=16 * 8)]))
+    t = curve_comm(shape, lay, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
+    one = comm.allreduce_s(8.0, 16 * 7168 * 2.0, p.allreduce_floor_s, p.allreduce_step_s, rate, p.allreduce_twoshot_s)
+    assert t.time_s[0] == pytest.approx((61 + 3 + 58) * one, rel=1e-12)
+    share = 16 * 8 * 7168 * 2.0
+    exchange = p.alltoall_floor_s + p.alltoall_step_s * 3 + 7 / 8 * share / (
+        hw.fabrics["intra_server"].bytes_per_s * p.alltoall_efficiency)
+    assert t.time_s[1] == pytest.approx(116 * exchange, rel=1e-12)
+    # the fixed point's folded form agrees on both layouts
+    once = CurveCollectives.of(shape, lay, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
+    np.testing.assert_allclose(once.at(lay.group_tokens, lay.micro_tokens).time_s, t.time_s, rtol=1e-12)
+    # and the fabric (the rack's NVLink tier: 8 GPUs span two 4-GPU trays) carries the all-reduce's ring volume,
+    # 2 x 7 / 8 of each message, 122 times
+    assert t.bytes_by_tier[1, 0] == pytest.approx(122 * 1.75 * 16 * 7168 * 2.0, rel=1e-12)
+
+
+def test_gb300_tensorrt_llm_all_to_all_is_its_nvlink_kernel_fitted_on_gb200():
+    # GB300 has no trtllm_alltoall_perf rows; its NVL72 is GB200's NVLink domain (900 GB/s a GPU each way on
+    # both), so its TensorRT-LLM all-to-all takes GB200's native-kernel fit (kernel_fits.comm.NATIVE_TRANSFER),
+    # not its DeepEP low-latency rows (a 54 us floor fitted to them, against 7.6 us).
+    gb200, gb300 = comm.params("trtllm", "gb200"), comm.params("trtllm", "gb300")
+    assert (gb300.alltoall_floor_s, gb300.alltoall_step_s, gb300.alltoall_efficiency) == (
+        gb200.alltoall_floor_s, gb200.alltoall_step_s, gb200.alltoall_efficiency)
+    assert gb300.alltoall_floor_s < 10e-6
+    assert gb300.allreduce_floor_s != gb200.allreduce_floor_s  # its all-reduce stays its own fit
+    assert CAT.hardware("gb300-nvl72").fabrics["intra_server"].bytes_per_s == \
+        CAT.hardware("gb200-nvl72").fabrics["intra_server"].bytes_per_s
