@@ -250,18 +250,16 @@ def _collectives(shape: ModelShape, lay: Layout, k: CommTiers, gpus_per_server: 
         # The experts' output all-reduce: of the token-expert pairs (top_k / ep of the micro-batch's tokens) over
         # ``moe_tp`` under EP, of the micro-batch's tokens over ``moe_tp`` without EP, and of the micro-batch's
         # tokens over the stage's GPUs where the tokens are replicated (each rank's experts' share summed).
-        group = np.where(replicated, lay.stage_gpus, lay.moe_tp) if replicated.any() else lay.moe_tp
+        group = lay.moe_tp
+        pairs = ep.rows(np.where(ep.values > 1, float(shape.top_k), 1.0))
+        by = ep.rows(np.where(ep.values > 1, ep.values, 1.0))
+        if replicated.any():  # (m x pairs / by: the same bits as m x top_k / ep, and m without EP)
+            group = np.where(replicated, lay.stage_gpus, lay.moe_tp)
+            pairs, by = np.where(replicated, 1.0, pairs), np.where(replicated, 1.0, by)
         moe_tp = span(group)
-        if replicated.any():
-            share = np.where(replicated, 1.0, np.where(lay.ep > 1, shape.top_k / lay.ep, 1.0))
-            message = lambda m: m * share * hidden_bytes  # noqa: E731
-        else:
-            pairs = ep.rows(np.where(ep.values > 1, float(shape.top_k), 1.0))
-            by = ep.rows(np.where(ep.values > 1, ep.values, 1.0))
-            message = (lambda m: np.where(lay.ep > 1, m * shape.top_k / lay.ep, m) * hidden_bytes) \
-                if ep.index is None else (lambda m: m * pairs / by * hidden_bytes)
         curve, factor = allreduce(moe_tp)
-        add(moe_tp, "micro", lay.moe_layers * (group > 1), message, factor, curve, oneshot(moe_tp))
+        add(moe_tp, "micro", lay.moe_layers * (group > 1), lambda m: m * pairs / by * hidden_bytes, factor, curve,
+            oneshot(moe_tp))
 
     # Pipeline hand-off to the next stage (its span reaches into the next stage's GPUs).
     pipe = stage.doubled(gpus_per_server, gpus_per_rack, rows) if shape.num_moe_layers \
