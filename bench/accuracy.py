@@ -183,15 +183,6 @@ def decode_pools_scored(cat: Catalogue, table: dict):
     return rows, np.array([m.tpot_s for m in rows]), pred, unknown, skipped
 
 
-def decode_pool_errors(rows, meas, pred, unknown) -> dict[str, cal.Errors]:
-    """TPOT errors of the decode pools per engine (each under its own profile) and ``default`` (every pool under the
-    default profile): the ``disagg_decode_*`` figures of the shipped profiles."""
-    out = {engine_name: cal.Errors.of(pred[idx], meas[idx])
-           for engine_name in ENGINES if (idx := [i for i, m in enumerate(rows) if m.engine == engine_name])}
-    out["default"] = cal.Errors.of(unknown, meas)
-    return out
-
-
 def decode_pool_table(cat: Catalogue, table: dict) -> tuple[str, dict[str, int]]:
     """Per-group, per-engine and overall TPOT errors of the decode pools of the file's disaggregated runs
     (:func:`decode_pools_scored`: never fitted), as a markdown table, and the pools not scored by reason."""

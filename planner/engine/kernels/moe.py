@@ -43,7 +43,8 @@ A layer of ``E`` routed experts (``hidden`` x ``inter`` each, gated: three matri
 DeepEP runs its experts on another kernel than its ``moe_perf`` ones: SGLang's ``DeepEPMoE`` (DeepGEMM's
 masked grouped GEMM at FP8), which the tables time apart (``wideep_generation_moe_perf``). The planner
 already prices SGLang's dispatch and combine on DeepEP's low-latency kernels
-(``planner.calibration.kernel_fits.comm``), so its rows with ``ep > 1`` and whole experts (``moe_tp``
+(``planner.calibration.kernel_fits.comm``; with attention DP: without it no token is dispatched,
+``planner.serving.comm``), so its rows with ``ep > 1`` and whole experts (``moe_tp``
 1) take that kernel's curve for the dtypes it was measured in (:func:`mode_rows`; ``wide_ep`` entries
 of the TOML, measured GPUs only): on GB200 at EP 32 and 4,096 tokens a step the kernel takes 0.087-0.159
 ms where SGLang's ``moe_perf`` curve takes 0.487 ms.
