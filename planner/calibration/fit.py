@@ -231,7 +231,7 @@ def robust_weights(r: np.ndarray) -> np.ndarray:
 
 
 def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
-                         prior_weight: float = PRIOR_WEIGHT, progress=None,
+                         prior_weight: float | np.ndarray = PRIOR_WEIGHT, progress=None,
                          start: np.ndarray | None = None) -> np.ndarray:
     """Minimise the soft-L1 cost of ``residuals(theta)`` plus the prior (module docstring).
 
@@ -239,7 +239,7 @@ def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
         residuals: ``theta -> residual vector`` (relative errors).
         theta0: the prior's centre (transformed units), and the start unless ``start`` is given.
         iterations: most Levenberg-Marquardt iterations.
-        prior_weight: pull towards ``theta0`` per transformed unit.
+        prior_weight: pull towards ``theta0`` per transformed unit: one weight, or one per parameter.
         progress: called after each iteration with (iteration from 1, iterations, cost); None: silent.
         start: where the iterations start (e.g. an earlier fit's end); None: ``theta0``.
     """
@@ -255,7 +255,7 @@ def robust_least_squares(residuals, theta0: np.ndarray, iterations: int = 25,
     for done in range(iterations):
         jac = jacobian(residuals, theta, r)
         w = robust_weights(r)
-        a = np.vstack([jac * w[:, None], np.sqrt(prior_weight) * np.eye(theta.size)])
+        a = np.vstack([jac * w[:, None], np.diag(np.broadcast_to(np.sqrt(prior_weight), theta.shape))])
         b = np.concatenate([r * w, prior])
         ata, atb = a.T @ a, a.T @ b
         improved, delta = False, np.zeros_like(theta)
@@ -284,7 +284,7 @@ class Fitted:
     knobs: tuple[Knob, ...]
     theta: np.ndarray             # the fitted knobs in transformed units
     residuals: Callable[[np.ndarray], np.ndarray]  # theta -> relative residuals of the rows
-    prior_weight: float
+    prior_weight: float | np.ndarray  # one weight, or one per knob
 
 
 def fit_knobs(rows: list[Measurement], hardware: dict[str, Hardware], base: EngineProfile,

@@ -1,10 +1,10 @@
 """Identifiability of fitted knobs: how much of each knob the measured rows pin down.
 
 At the fitted point the soft-L1 fit is locally a weighted linear least-squares problem with the
-prior: ``H = A'A + lambda I`` with ``A = W J`` (``J`` the Jacobian of the relative residuals in
-transformed units, ``W`` the robust weights, ``lambda`` the prior weight). From ``H^-1``:
+prior: ``H = A'A + Lambda`` with ``A = W J`` (``J`` the Jacobian of the relative residuals in
+transformed units, ``W`` the robust weights, ``Lambda`` the diagonal of the prior weights). From ``H^-1``:
 
-* ``data_share``: the diagonal of the resolution matrix ``H^-1 A'A``, i.e. ``1 - lambda [H^-1]_jj``:
+* ``data_share``: the diagonal of the resolution matrix ``H^-1 A'A``, i.e. ``1 - lambda_j [H^-1]_jj``:
   1 when the rows alone fix the knob, 0 when only the prior holds it;
 * ``std``: one standard error, ``s sqrt([H^-1]_jj)`` with ``s^2`` the weighted residual variance,
   in transformed units (for a log-scaled knob, about the relative uncertainty: 0.1 = +-10 %);
@@ -70,8 +70,8 @@ def identifiability(fitted: Fitted) -> tuple[Identifiability, ...]:
         return ()
     r = fitted.residuals(theta)
     a = jacobian(fitted.residuals, theta, r) * robust_weights(r)[:, None]
-    lam = fitted.prior_weight
-    inverse = np.linalg.inv(a.T @ a + lam * np.eye(theta.size))
+    lam = np.broadcast_to(np.asarray(fitted.prior_weight, dtype=float), theta.shape)  # (one weight, or one a knob)
+    inverse = np.linalg.inv(a.T @ a + np.diag(lam))
     dof = max(r.size - theta.size, 1)
     s2 = float(np.sum((r * robust_weights(r)) ** 2) / dof)
     diag = np.diag(inverse)
@@ -81,7 +81,7 @@ def identifiability(fitted: Fitted) -> tuple[Identifiability, ...]:
         value = from_theta(knob, theta[j])
         others = [(abs(corr[j, i]), i) for i in range(theta.size) if i != j]
         c, i = max(others) if others else (0.0, j)
-        out.append(Identifiability(knob=knob.name, value=value, data_share=float(1.0 - lam * diag[j]),
+        out.append(Identifiability(knob=knob.name, value=value, data_share=float(1.0 - lam[j] * diag[j]),
                                    std=float(np.sqrt(s2 * diag[j])), partner=knobs[i].name if others else "",
                                    correlation=float(corr[j, i]) if others else 0.0,
                                    at_bound=at_bound(knob, value)))

@@ -39,3 +39,12 @@ def test_a_later_start_keeps_the_prior_where_it_was():
     assert from_centre[0] == pytest.approx(0.15, abs=0.01)
     # no iteration: the start itself
     assert robust_least_squares(f, np.array([0.0]), iterations=0, start=np.array([5.0]))[0] == 5.0
+
+
+def test_a_prior_weight_per_parameter_holds_each_by_its_own():
+    # two independent residuals t0 - 3 and t1 - 3, priors centred on 0 of weight 1e-6 and 1: the first goes to
+    # ~3 (the prior's slope 2e-6 t is nothing), the second stays where the one-weight fit above holds it, ~0.15
+    f = lambda t: t - 3.0  # noqa: E731
+    theta = robust_least_squares(f, np.zeros(2), iterations=50, prior_weight=np.array([1e-6, 1.0]))
+    assert theta[0] == pytest.approx(3.0, abs=1e-2)
+    assert theta[1] == pytest.approx(0.15, abs=0.01)

@@ -50,3 +50,15 @@ def test_a_knob_at_its_bound_says_so_whatever_its_data():
                                      lambda t: NOISE + t[0], 0.005))
     # theta 0 is value exp(0) = 1, the knob's upper bound.
     assert knob.value == 1.0 and knob.verdict == "at bound"
+
+
+def test_a_prior_weight_per_knob_enters_each_knob_alone():
+    # knob a sees 50 rows of slope 1 and a prior of weight 5: H_aa = 50 + 5, share 1 - 5 / 55 = 10 / 11; knob b
+    # sees no row: share 0 whatever its weight (0.5)
+    lam = np.array([5.0, 0.5, 0.005, 0.005])
+    result = {i.knob: i for i in identifiability(Fitted(None, KNOBS, np.zeros(4), residuals, lam))}
+    # (the robust weights of the 1 % residual pattern are 1 - 1e-3 at most: H_aa is 50 x that, hence the tolerance)
+    assert result["a"].data_share == pytest.approx(1 - 5.0 / 55.0, rel=1e-3)
+    assert result["b"].data_share == pytest.approx(0.0, abs=1e-9)
+    # c and d as above, with their own 0.005: unchanged by a's and b's weights
+    assert result["c"].data_share == pytest.approx(50 / (100 + 0.005))

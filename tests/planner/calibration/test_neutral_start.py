@@ -46,3 +46,16 @@ def test_fit_starts_where_it_is_told(start_from, overlap):
                              iterations=0, start_from=start_from)
     assert fitted.profile("vllm").overlap_fraction == pytest.approx(overlap, rel=1e-6)
     assert fitted.profile("vllm").gpus == {}
+
+
+def test_the_steady_step_costs_are_pulled_ten_times_harder_than_the_other_knobs():
+    # joint.STEADY_KNOBS take STEADY_PRIOR_WEIGHT 0.5 engine-wide and as a pair's offset; the eager (prompt-iteration)
+    # kernel cost and the TTFT knobs keep PRIOR_WEIGHT 0.05 (docs/accuracy.md, 'A firmer pull on the step costs')
+    knobs = {k.name: k for k in joint.cal.KNOBS}
+    params = [("engine", "vllm", knobs["step_overhead_s"]),
+              ("pair", ("trtllm", "h200-sxm"), knobs["per_kernel_overhead_s"]),
+              ("engine", "sglang", knobs["overlap_fraction"]), ("engine", "sglang", knobs["sequence_overhead_s"]),
+              ("engine", "vllm", knobs["eager_kernel_overhead_s"]),
+              ("pair", ("sglang", "b200"), knobs["prompts_ahead"])]
+    assert joint.prior_weights(params).tolist() == [0.5, 0.5, 0.5, 0.5, 0.05, 0.05]
+    assert joint.STEADY_PRIOR_WEIGHT == 10 * joint.PRIOR_WEIGHT
