@@ -70,7 +70,7 @@ def identifiability(fitted: Fitted) -> tuple[Identifiability, ...]:
         return ()
     r = fitted.residuals(theta)
     a = jacobian(fitted.residuals, theta, r) * robust_weights(r)[:, None]
-    lam = np.broadcast_to(np.asarray(fitted.prior_weight, dtype=float), theta.shape)  # (one weight, or one a knob)
+    lam = np.broadcast_to(np.asarray(fitted.prior_weight, dtype=float), theta.shape)  # (one weight, or one per knob)
     inverse = np.linalg.inv(a.T @ a + np.diag(lam))
     dof = max(r.size - theta.size, 1)
     s2 = float(np.sum((r * robust_weights(r)) ** 2) / dof)

@@ -12,7 +12,8 @@
 
 Two passes of ``planner.calibration.fit.robust_least_squares``: the second leaves out rows the
 first misses by more than ``OUTLIER_FACTOR`` in TPOT and weighs TTFT by the ratio of the first
-pass's median TPOT and TTFT errors (:func:`second_pass`).
+pass's median TPOT and TTFT errors (:func:`second_pass`). Both pull each parameter towards its start,
+the steady step's engine costs harder than the rest (:func:`prior_weights`).
 """
 
 from __future__ import annotations
