@@ -195,9 +195,9 @@ def fit() -> dict[tuple[str, str], curve.CommParams]:
             pooled.setdefault((engine, system), {})[table] = r
     out = {}
     for (engine, system), by_table in sorted(pooled.items()):
-        donor = pooled.get((engine, NATIVE_TRANSFER.get(system)), {})
-        if NATIVE_ALLTOALL not in by_table and NATIVE_ALLTOALL in donor and _link(system) == _link(
-                NATIVE_TRANSFER[system]):
+        donor_system = NATIVE_TRANSFER.get(system)
+        donor = pooled.get((engine, donor_system), {})
+        if NATIVE_ALLTOALL not in by_table and NATIVE_ALLTOALL in donor and _link(system) == _link(donor_system):
             by_table = {**by_table, NATIVE_ALLTOALL: donor[NATIVE_ALLTOALL]}
         if NATIVE_ALLTOALL in by_table:  # the engine's own wide-EP kernel replaces DeepEP's on this system
             by_table.pop("moe_a2a_perf", None)
