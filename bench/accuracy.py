@@ -7,8 +7,8 @@ Four comparisons (data in ``calibration/``, see its README):
    share within +-20 %, TTFT MAPE and median. Disaggregated runs and rows that contradict
    themselves are counted, not scored. Saturated runs (requests waited longer for their
    first token than they spent decoding, so the engine ran fewer sequences than the stated
-   concurrency) are scored on a separate line. The held-out family (``HELD_OUT_FAMILY``,
-   never used by ``--fit``) is reported on its own line.
+   concurrency) are scored on a separate line. Each model family is reported on its own line too
+   (every family is fitted: how the model does on a family it never saw is ``--lofo``'s figure).
 2. ``published_calibration.json``: predicted maximum output tokens/s per GPU (the best scored
    candidate, ``planner.serving.candidates``, of one instance of the published GPU count, with the
    published layout, precision, KV dtype and, where given, concurrency pinned) against the
@@ -30,7 +30,7 @@ Usage::
     .venv/bin/python bench/accuracy.py --screens     # each group's rows against the measured-kernel floor, only
     .venv/bin/python bench/accuracy.py --ttft-by-rate   # measured / predicted TTFT by collection and streamed rate
 
-``--fit`` refits, on the silicon rows outside the held-out family (saturated runs
+``--fit`` refits, on every family's silicon rows (saturated runs
 excluded), every engine profile's knobs jointly with the GPUs' HBM fractions and the per-GPU
 tables of the engine profiles (``planner.calibration.joint``, whose docstring says what and how)
 and prints the values to paste into ``planner/engine/data/*.toml`` and
@@ -103,7 +103,6 @@ from planner.units import us  # noqa: E402
 CALIBRATION = Path(__file__).resolve().parents[1] / "calibration"
 # The default profile's fitted knobs, all engines pooled (--fit, and each --lofo fold).
 POOLED_KNOBS = tuple(k for k in cal.KNOBS if k.name in ("prefill_wait_fraction", "ttft_overhead_s"))
-HELD_OUT_FAMILY = "llama"  # Llama-3.1-8B (bf16 and FP8): dense GQA, never seen by --fit
 ENGINES = joint.ENGINES
 FAMILIES = ("deepseek", "gpt", "llama", "qwen3")  # catalogue name prefixes (joint.family)
 # The kernel-grounded cost model issue's goals: calibration set, and leave-one-family-out (--lofo).
@@ -160,12 +159,11 @@ def silicon_table(rows, pred: cal.Predictions) -> str:
             groups[(m.model_name, m.system, m.engine)].append(i)
     for key in sorted(groups):
         lines.append(line(" / ".join(key), groups[key]))
-    fit_idx = [i for i, m in enumerate(rows) if not saturated(m) and family(m.model_name) != HELD_OUT_FAMILY]
-    held_idx = [i for i, m in enumerate(rows) if not saturated(m) and family(m.model_name) == HELD_OUT_FAMILY]
+    for fam in FAMILIES:
+        lines.append(line(f"**family {fam}**",
+                          [i for i, m in enumerate(rows) if not saturated(m) and family(m.model_name) == fam]))
     sat_idx = [i for i, m in enumerate(rows) if saturated(m)]
-    lines.append(line("**fitted families (deepseek, gpt-oss, qwen3)**", fit_idx))
-    lines.append(line(f"**held-out family ({HELD_OUT_FAMILY})**", held_idx))
-    lines.append(line("**overall (not saturated)**", fit_idx + held_idx))
+    lines.append(line("**overall (not saturated)**", [i for i, m in enumerate(rows) if not saturated(m)]))
     lines.append(line("saturated runs (scored apart)", sat_idx))
     return "\n".join(lines)
 
@@ -437,8 +435,8 @@ def knob_line(name: str, value: float) -> str:
     return f"{file_key(name)} = {value:.4g}"
 
 
-def training_rows(rows, left_out: str = HELD_OUT_FAMILY) -> list:
-    """The unsaturated rows outside the family ``left_out``."""
+def training_rows(rows, left_out: str | None = None) -> list:
+    """The unsaturated rows outside the family ``left_out`` (None: every family's)."""
     return [m for m in rows if family(m.model_name) != left_out and not saturated(m)]
 
 
@@ -453,11 +451,9 @@ def refit(rows, hardware, start_from=engine) -> None:
               file=sys.stderr, flush=True)
 
     fitted = joint.joint_fit(training_rows(rows), hardware, progress=progress, start_from=start_from)
-    held = [m for m in rows if family(m.model_name) == HELD_OUT_FAMILY and not saturated(m)]
-    for label, sub in (("training", fitted.kept), ("held-out", held)):
-        rep = cal.report(joint.score(fitted, sub), cal.measured(sub))
-        print(f"{label}: TPOT MAPE {rep.tpot.mape:.1f} median {rep.tpot.median:.1f}; "
-              f"TTFT MAPE {rep.ttft.mape:.1f} median {rep.ttft.median:.1f}")
+    rep = cal.report(joint.score(fitted, fitted.kept), cal.measured(fitted.kept))
+    print(f"training: TPOT MAPE {rep.tpot.mape:.1f} median {rep.tpot.median:.1f}; "
+          f"TTFT MAPE {rep.ttft.mape:.1f} median {rep.ttft.median:.1f}")
     print(f"\n## Refit ({len(fitted.kept)} training rows, {len(fitted.params)} parameters, "
           f"{time.perf_counter() - t0:.0f} s)\n")
     prof = fitted.profiles
@@ -519,7 +515,7 @@ def lofo(rows, hardware, families, start_from=engine, jobs: int = 1) -> tuple[st
     """Leave-one-model-family-out cross-validation: fit without each family, score it (markdown).
 
     Each family's rows are predicted by a joint fit (``planner.calibration.joint``) that never saw
-    them, the other families' rows all included (the held-out Llama family too); the pooled line
+    them, the other families' rows all included; the pooled line
     scores every row out of fold: the figure for a model the fit has never seen. ``start_from``: each
     engine's profile the folds start from (``planner.calibration.joint.joint_fit``). ``jobs``: folds
     fitted at once, each in its own process. A second table scores the same out-of-fold predictions

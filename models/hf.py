@@ -174,6 +174,8 @@ def _fields(cfg: Mapping[str, Any], label: str) -> dict[str, Any]:
         "num_nextn_predict_layers": mtp_layers or 0,
         "torch_dtype": cfg.get("torch_dtype") or cfg.get("dtype"),
         "native_weight_quant": quant.get("quant_method") if isinstance(quant, Mapping) else None,
+        "block_scaled_fp8": isinstance(quant, Mapping) and quant.get("quant_method") == "fp8"
+        and bool(quant.get("weight_block_size")),
     }
 
 

@@ -134,6 +134,8 @@ class ModelSpec:
         torch_dtype: dtype the checkpoint declares; informational.
         native_weight_quant: quantisation of the released weights (``fp8`` for DeepSeek-V3,
             ``mxfp4`` for gpt-oss, experts only); informational.
+        block_scaled_fp8: the released FP8 weights carry a scale per weight block (``quantization_config``'s
+            ``weight_block_size``: DeepSeek-V3's 128 x 128), so the engines run them on block-scaled FP8 GEMMs.
     """
 
     name: str = text()  # not empty (checked below)
@@ -160,6 +162,7 @@ class ModelSpec:
     num_nextn_predict_layers: int = integer(ge=0, default=0)
     torch_dtype: str | None = text(default=None)
     native_weight_quant: str | None = text(default=None)
+    block_scaled_fp8: bool = flag(default=False)
 
     def __post_init__(self) -> None:
         if not self.name:

@@ -6,9 +6,10 @@
 * every engine's knobs (``planner.calibration.fit.KNOBS``) the engine's rows can inform;
 * the HBM efficiency fraction of each GPU with at least ``MIN_GPU_ROWS`` rows and no measured
   microbenchmark (H200's is measured and stays);
-* per-(engine, GPU) tables (``[gpus.NAME]`` of the profiles): latency knobs where the pair has
-  ``MIN_PAIR_ROWS`` rows, speed knobs where two model families measured the pair
-  (``MIN_FAMILY_ROWS`` rows each), fitted as log offsets from the engine-wide values.
+* per-(engine, GPU) tables (``[gpus.NAME]`` of the profiles), speed and latency knobs, where the pair has
+  ``MIN_PAIR_ROWS`` rows and two model families measured it (``MIN_FAMILY_ROWS`` rows each), fitted as log
+  offsets from the engine-wide values. One family's runs on a pair are one campaign's: its client's arrival
+  pattern and its model's unexplained time would go to every model planned on the pair.
 
 Two passes of ``planner.calibration.fit.robust_least_squares``: the second leaves out rows the
 first misses by more than ``OUTLIER_FACTOR`` in TPOT and weighs TTFT by the ratio of the first
@@ -147,8 +148,8 @@ def _parameters(train: list[Measurement], hardware: dict[str, Hardware]) -> list
     knob_by_name = {k.name: k for k in cal.KNOBS}
     for pair in sorted(p for p, c in pair_rows.items() if c >= MIN_PAIR_ROWS):
         families = sum(1 for (e, g, _), c in pair_families.items() if (e, g) == pair and c >= MIN_FAMILY_ROWS)
-        names = PAIR_LATENCY_KNOBS + (PAIR_SPEED_KNOBS if families >= 2 else ())
-        params += [("pair", pair, knob_by_name[f]) for f in names]
+        if families >= 2:
+            params += [("pair", pair, knob_by_name[f]) for f in PAIR_LATENCY_KNOBS + PAIR_SPEED_KNOBS]
     return params
 
 

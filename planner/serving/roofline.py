@@ -56,10 +56,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from planner import quant
 from planner.engine.activations import ACTIVATION_BYTES
 from planner.engine.kernels import moe
 from planner.engine.kernels.attention import QUERY_TILE
-from planner.engine.kernels.gemm import Dims, GemmShapes, ModeRows, Modes
+from planner.engine.kernels.gemm import FP8_BLOCK_ROW, Dims, GemmShapes, ModeRows, Modes
 from planner.engine.kernels.gemm import modes as gemm_modes
 from planner.engine.rates import Rates
 from planner.serving.distinct import table_values, whole_index
@@ -268,6 +269,16 @@ class GemmSetup:
     head_gemms: GemmShapes | Dims
 
 
+def block_modes(shape: ModelShape, dense_quant: np.ndarray) -> np.ndarray:
+    """The GEMM curve's rows of the blocks' weights: their modes, but FP8 weights of a model released with block
+    scales on the block-scaled kernel's row (``planner.engine.kernels.gemm.FP8_BLOCK_ROW``); the same array where
+    there are none."""
+    if not shape.fp8_block:
+        return dense_quant
+    fp8 = dense_quant == quant.mode_index("fp8")
+    return np.where(fp8, FP8_BLOCK_ROW, dense_quant) if fp8.any() else dense_quant
+
+
 def gemm_setup(shape: ModelShape, lay: Layout, r: Rates, stack: bool = True) -> GemmSetup | None:
     """:class:`GemmSetup` of ``lay``'s rows on ``r``'s GEMM curve (None without one). ``stack=False`` keeps
     each block's GEMMs as ``(n, k, split)`` (``planner.engine.kernels.gemm.Dims``) and its modes unpicked,
@@ -275,10 +286,11 @@ def gemm_setup(shape: ModelShape, lay: Layout, r: Rates, stack: bool = True) -> 
     if r.gemm is None:
         return None
     inv_tp = 1.0 / lay.tp
-    block, head = ((gemm_modes(r.gemm, lay.dense_quant), None) if stack
-                   else (Modes(r.gemm, lay.dense_quant), Modes(r.gemm, lay.vocab_quant)))
+    dense = block_modes(shape, lay.dense_quant)
+    block, head = ((gemm_modes(r.gemm, dense), None) if stack
+                   else (Modes(r.gemm, dense), Modes(r.gemm, lay.vocab_quant)))
     if head is None:  # the LM head's modes are the blocks' unless pinned (the same array): their constants once
-        head = block if lay.vocab_quant is lay.dense_quant else gemm_modes(r.gemm, lay.vocab_quant)
+        head = block if lay.vocab_quant is dense else gemm_modes(r.gemm, lay.vocab_quant)
 
     # a block :func:`gemm_s` does not time (dense FFN without dense layers, the router without MoE layers) is
     # left empty: nothing computed for it, nor carried through the fixed point's rounds

@@ -104,7 +104,7 @@ def test_parsed_fields_of_each_family():
     assert d.mla.kv_lora_rank == 512 and d.mla.q_lora_rank == 1536
     assert d.head_dim == 192  # MLA q/k width: qk_nope 128 + qk_rope 64
     assert d.moe.shared_expert_intermediate_size == 2048  # 1 shared x 2048
-    assert d.native_weight_quant == "fp8"
+    assert d.native_weight_quant == "fp8" and d.block_scaled_fp8  # weight_block_size [128, 128]
 
     k = model("kimi-k2")
     assert (k.moe.num_experts, k.num_dense_layers, k.num_attention_heads) == (384, 1, 64)
@@ -113,7 +113,7 @@ def test_parsed_fields_of_each_family():
     assert (g.moe.num_experts, g.moe.num_experts_per_tok) == (128, 4)
     assert g.attention_bias and g.attention_sinks and g.moe.expert_bias and g.moe.router_bias
     assert (g.sliding_window, g.num_sliding_layers, g.num_full_attention_layers) == (128, 18, 18)
-    assert g.native_weight_quant == "mxfp4" and g.torch_dtype is None
+    assert g.native_weight_quant == "mxfp4" and g.torch_dtype is None and not g.block_scaled_fp8
 
     m = model("mixtral-8x7b")
     assert (m.moe.num_experts, m.moe.num_experts_per_tok, m.moe.moe_intermediate_size) == (8, 2, 14336)

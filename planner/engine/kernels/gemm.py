@@ -51,6 +51,10 @@ OUTPUT_BYTES = 2.0
 # Table dtype each plan quantisation mode runs as (int8 has no rows: it runs as fp8 does).
 # A mode runs at its own compute dtype's peak; without tensor cores for it, weight-only at the BF16 rate.
 MODE_DTYPES = {"bf16": "bfloat16", "fp8": "fp8", "int8": "fp8", "fp4": "nvfp4", "int4": "nvfp4"}
+# The curve's row after the modes: FP8 weights with a scale per block (a model released so, DeepSeek-V3's 128 x 128
+# blocks: ``ModelShape.fp8_block``), on the engine's block-scaled kernel (``fp8_block``); the fp8 row where the
+# engine has none fitted (vLLM: its rows time the host, ``planner.calibration.kernel_fits.gemm.HOST_TIMED``).
+FP8_BLOCK_ROW = len(quant.MODE_NAMES)
 # Bytes per element of A (activations) in each table dtype; B follows the plan's weight mode.
 DTYPE_ACTIVATION_BYTES = {"bfloat16": 2.0, "fp8": 1.0, "fp8_block": 1.0, "nvfp4": 0.5}
 # Datasheet peak each table dtype runs at (``hardware.specs.DTYPES``).
@@ -318,6 +322,9 @@ def _curve(gpu, engine: str) -> GemmCurve:
             dtype, peak = "bfloat16", gpu.peak_flop_per_s["bf16"]
         weight_bytes = float(quant.BYTES_PER_ELEMENT[quant.mode_index(name)])
         per_mode.append(dtype_curve(gpu, dtype, by_dtype[dtype], weight_bytes, peak))
+    fp8 = per_mode[quant.mode_index("fp8")]
+    block = "fp8_block" in by_dtype and gpu.peak_flop_per_s.get("fp8")
+    per_mode.append(dtype_curve(gpu, "fp8_block", by_dtype["fp8_block"], float(fp8.weight_bytes)) if block else fp8)
     fields = ("flop_per_s", "bytes_per_s", "floor_s", "quant_s_per_element", "tile_m", "tile_n",
               "activation_bytes", "weight_bytes")
     return GemmCurve(**{f: np.array([getattr(c, f) for c in per_mode]) for f in fields},

@@ -1,5 +1,7 @@
 """The joint fit's leak-free start (``planner.calibration.joint.neutral``) and its ``start_from`` argument."""
 
+import dataclasses
+
 import pytest
 
 from hardware.catalogue import Catalogue
@@ -59,3 +61,22 @@ def test_the_steady_step_costs_are_pulled_ten_times_harder_than_the_other_knobs(
               ("pair", ("sglang", "b200"), knobs["prompts_ahead"])]
     assert joint.prior_weights(params).tolist() == [0.5, 0.5, 0.5, 0.5, 0.05, 0.05]
     assert joint.STEADY_PRIOR_WEIGHT == 10 * joint.PRIOR_WEIGHT
+
+
+def test_a_pair_gets_a_table_only_where_two_families_measured_it():
+    # joint._parameters: an (engine, GPU) pair gets a [gpus.NAME] table (the 4 latency and 3 speed knobs as offsets)
+    # only with MIN_PAIR_ROWS (15) rows and two families of MIN_FAMILY_ROWS (5) rows each: 15 Llama rows alone are
+    # one campaign's and give none; 10 Llama and 5 Qwen3 rows give all seven
+    hardware = {"hgx-h200": Catalogue().hardware("hgx-h200")}
+    llama = [_row(f"l{i}", 8) for i in range(15)]
+    qwen = [dataclasses.replace(_row(f"q{i}", 8), model="qwen3-32b", model_name="qwen3-32b") for i in range(5)]
+
+    def table(rows):
+        return [(owner, k.name) for kind, owner, k in joint._parameters(rows, hardware) if kind == "pair"]
+
+    assert (joint.MIN_PAIR_ROWS, joint.MIN_FAMILY_ROWS) == (15, 5)
+    assert table(llama) == []
+    assert table(llama[:10] + qwen) == [(("vllm", "h200-sxm"), name)
+                                        for name in joint.PAIR_LATENCY_KNOBS + joint.PAIR_SPEED_KNOBS]
+    assert len(table(llama[:10] + qwen)) == 7
+    assert table(llama[:11] + qwen[:4]) == []  # 4 Qwen3 rows: below MIN_FAMILY_ROWS, one family again

@@ -6,6 +6,7 @@ import pytest
 from hardware.catalogue import Catalogue
 from planner import quant
 from planner.engine.kernels import gemm
+from planner.serving.plan import Plan
 
 CAT = Catalogue()
 H200 = CAT.gpu("h200-sxm")
@@ -55,6 +56,12 @@ def test_no_curve_beats_the_datasheet_peak_or_the_achievable_bandwidth(gpu_name,
         t = gemm.gemm_time_s(m, n, k, c.take(i))
         weights = k * n * quant.BYTES_PER_ELEMENT[i]
         assert np.all(t >= 2 * m * n * k / peak) and np.all(t >= weights / achievable)
+    # the row of block-scaled FP8 weights: 1 B a weight, at most the fp8 peak (the bf16 one without FP8 tensor cores)
+    block = c.take(gemm.FP8_BLOCK_ROW)
+    peak = max(gpu.peak_flop_per_s.get("fp8") or 0.0, gpu.peak_flop_per_s["bf16"])
+    t = gemm.gemm_time_s(m, n, k, block)
+    assert block.floor_s > 0 and block.weight_bytes == 1.0
+    assert np.all(t >= 2 * m * n * k / peak) and np.all(t >= k * n / achievable)
 
 
 def test_default_engine_takes_the_median_of_the_three():
@@ -94,8 +101,10 @@ def test_fit_scores_on_the_h200_tables():
     from planner.calibration.kernel_fits import gemm as fits
 
     scores = {(s.system, s.engine, s.curve): s for s in fits.score()}
-    # Every row of gemm_perf scored: 18 files, 66 (system, engine, dtype) groups.
-    assert len(scores) == 66
+    # Every row of gemm_perf scored but vLLM's fp8_block rows, which time the host (kernel_fits.gemm.HOST_TIMED):
+    # 18 files, 66 (system, engine, dtype) groups less vLLM's six fp8_block ones (B200, B300, GB200, GB300, H100, H200).
+    assert len(scores) == 66 - 6
+    assert not [key for key in scores if key[1] == "vllm" and key[2] == "gemm fp8_block"]
     # H200 TensorRT-LLM: bf16 11.3 % and fp8 6.2 % MAPE over 35,700 rows each (docs/accuracy.md, Kernel curves).
     bf16, fp8 = scores[("h200_sxm", "trtllm", "gemm bfloat16")], scores[("h200_sxm", "trtllm", "gemm fp8")]
     assert bf16.rows == fp8.rows == 35_700
@@ -152,3 +161,35 @@ def test_a_mode_every_row_shares_takes_scalars_with_the_same_bits(mode_name):
     prepared = gemm.GemmShapes.of(gemm.modes(c, shared), dims, 1.0 / tp)
     assert np.array_equal(gemm.modes(c, shared).at(m).sum_shapes_s(prepared), direct)
     assert direct.min() > 3 * float(c.floor_s[quant.mode_index(mode_name)])  # three floors and more per row
+
+
+def test_block_scaled_fp8_weights_take_the_engines_block_scaled_kernel():
+    # gemm.toml: ["h200-sxm".trtllm] fp8 (per-tensor) floor 12.75 us, fp8_block (DeepGEMM) floor 4.25 us, 64 x 128
+    # tiles: the curve's row after the modes is the fp8_block fit, at 1 B a weight.
+    gpu = CAT.gpu("h200-sxm")
+    trt = gemm.curve(gpu, "trtllm")
+    assert gemm.FP8_BLOCK_ROW == len(quant.MODE_NAMES) == trt.floor_s.size - 1
+    assert trt.floor_s[quant.mode_index("fp8")] == pytest.approx(12.75e-6)
+    block = trt.take(gemm.FP8_BLOCK_ROW)
+    assert (block.floor_s, block.tile_m, block.tile_n) == (pytest.approx(4.25e-6), 64, 128)
+    assert block.flop_per_s == pytest.approx(gpu.peak_flop_per_s["fp8"] * 0.64)
+    # vLLM's fp8_block rows time the host (kernel_fits.gemm.HOST_TIMED: none fitted), so its row is the fp8 one
+    vllm = gemm.curve(gpu, "vllm")
+    assert "fp8_block" not in gemm.params("h200-sxm", "vllm")[0]
+    assert vllm.take(gemm.FP8_BLOCK_ROW) == vllm.take(quant.mode_index("fp8"))
+
+
+def test_a_model_released_with_fp8_block_scales_runs_its_fp8_blocks_on_that_row():
+    from models.catalogue import model
+    from planner.serving.plan import PlanArrays
+    from planner.serving.roofline import block_modes
+    from planner.serving.shape import model_shape
+
+    # DeepSeek-V3's config.json: quantization_config {quant_method fp8, weight_block_size [128, 128]}; Llama-3.1-8B's
+    # has none (bf16 weights; an FP8 plan quantises them per tensor).
+    assert model("deepseek-v3").block_scaled_fp8 and not model("llama-3.1-8b").block_scaled_fp8
+    plans = PlanArrays.from_plans([Plan(tp=8, batch=8, quant=q) for q in ("fp8", "bf16", "fp4")])
+    dsv3, llama = (model_shape(model(n), 1024.0, 1024.0) for n in ("deepseek-v3", "llama-3.1-8b"))
+    assert block_modes(dsv3, plans.quant).tolist() == [gemm.FP8_BLOCK_ROW, quant.mode_index("bf16"),
+                                                       quant.mode_index("fp4")]
+    assert block_modes(llama, plans.quant) is plans.quant

@@ -117,11 +117,12 @@ def test_replace_and_on_gpu_check_again_and_equal_profiles_hash_alike():
         sglang.step_overhead_s = 0.0  # type: ignore[misc]
     with pytest.raises(FieldError, match=r"^field 'overlap_fraction' must be <= 1 \(got 2.0\)$"):
         dataclasses.replace(sglang, overlap_fraction=2)
-    # planner/engine/data/sglang.toml: step_overhead_us = 248.8 ([gpus.h200-sxm] sets no step overhead: the
-    # engine-wide one), [gpus.h200-sxm] arrival_wait_steps = 2.297
+    # planner/engine/data/sglang.toml: step_overhead_us = 250.5 engine-wide, [gpus.h200-sxm] step_overhead_us = 251.7
+    # and arrival_wait_steps = 2.073 (engine-wide 3.274); [gpus.h200-sxm] sets no sequence overhead: the engine-wide one
     h200 = sglang.on_gpu("h200-sxm")
-    assert h200.step_overhead_s == pytest.approx(248.8e-6) and h200.gpus == sglang.gpus
-    assert h200.arrival_wait_steps == pytest.approx(2.297) != sglang.arrival_wait_steps
+    assert h200.step_overhead_s == pytest.approx(251.7e-6) and h200.gpus == sglang.gpus
+    assert h200.arrival_wait_steps == pytest.approx(2.073) != sglang.arrival_wait_steps
+    assert h200.sequence_overhead_s == sglang.sequence_overhead_s
     assert sglang.on_gpu("h200-sxm") is h200 and sglang.on_gpu("no-such-gpu") is sglang
     again = load_profile(ENGINE_DIR / "sglang.toml")  # the same file read again: an equal record
     assert again == sglang and hash(again) == hash(sglang) and again is not sglang

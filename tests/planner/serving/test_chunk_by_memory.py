@@ -15,9 +15,10 @@ def test_sglang_sizes_its_chunk_from_the_gpus_memory():
                               workload=Workload(isl=1000, osl=100), profile=engine("sglang")).engine_profile
              .prefill_chunk_tokens for system in ("hgx-b200", "mi300x-8", "hgx-h200", "hgx-h100")}
     assert chunk == {"hgx-b200": 16384, "mi300x-8": 16384, "hgx-h200": 8192, "hgx-h100": 8192}
-    # the per-GPU knobs still apply beside it: SGLang's [gpus.b200] arrival wait
-    b200 = Scenario(hardware=cat.hardware("hgx-b200"), model=model("llama-3.1-8b"),
+    # the per-GPU knobs still apply beside it: SGLang's [gpus.h200-sxm] arrival wait
+    h200 = Scenario(hardware=cat.hardware("hgx-h200"), model=model("llama-3.1-8b"),
                     workload=Workload(isl=1000, osl=100), profile=engine("sglang")).engine_profile
-    assert b200.arrival_wait_steps == engine("sglang").gpus["b200"]["arrival_wait_steps"]
+    assert h200.arrival_wait_steps == engine("sglang").gpus["h200-sxm"]["arrival_wait_steps"]
+    assert h200.arrival_wait_steps != engine("sglang").arrival_wait_steps
     # TensorRT-LLM's max_num_tokens does not depend on the GPU
     assert engine("trtllm").prefill_chunk_tokens_by_hbm is None

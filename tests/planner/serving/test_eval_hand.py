@@ -23,7 +23,7 @@ from planner import quant
 from planner.engine import rates as rates_module
 from planner.engine.kernels import attention, moe
 from planner.engine.kernels import comm as comm_kernels
-from planner.engine.kernels.gemm import gemm_time_s
+from planner.engine.kernels.gemm import FP8_BLOCK_ROW, gemm_time_s
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import rates
 from planner.serving.evaluate import evaluate_plan, reasons, row, shape_of
@@ -74,8 +74,10 @@ def attention_term(sc, kind, calls, units, kv_bytes, flops, kv_fp8=False):
 def gemm_term(sc, quant_name, m, gemms):
     """Seconds of dense-block GEMMs on the engine's GEMM curve (``planner.engine.kernels.gemm.gemm_time_s``,
     its arithmetic pinned in tests/planner/engine/test_gemm_curve.py, its wiring in test_gemm_wiring.py):
-    ``gemms`` is ``(count, n, k)`` per weight matrix, ``n`` or ``k`` already split over tp, at ``m`` rows."""
-    c = rates(sc.hardware, sc.engine_profile).gemm.take(quant.mode_index(quant_name))
+    ``gemms`` is ``(count, n, k)`` per weight matrix, ``n`` or ``k`` already split over tp, at ``m`` rows;
+    ``quant_name`` a mode, or ``"fp8_block"``, the curve's row of block-scaled FP8 weights."""
+    row = FP8_BLOCK_ROW if quant_name == "fp8_block" else quant.mode_index(quant_name)
+    c = rates(sc.hardware, sc.engine_profile).gemm.take(row)
     return sum(count * float(gemm_time_s(m, n, k, c)) for count, n, k in gemms)
 
 
@@ -403,7 +405,8 @@ def test_mla_deepseek_v3_tp8():
     tp4 = evaluate_plan(sc, Plan(tp=4, ep=4, batch=32, quant="fp8", kv_quant="fp8"))
     assert tp4.memory.kv_hbm[0] == kv
 
-    # Dense-block GEMMs on the fp8 GEMM curve, m = the group's 32 tokens, split over tp 8:
+    # Dense-block GEMMs, m = the group's 32 tokens, split over tp 8, on the block-scaled fp8 GEMM curve (DeepSeek-V3's
+    # released FP8 weights carry 128 x 128 block scales, its config's weight_block_size; the LM head on the fp8 one):
     # per layer (61) the MLA down-projection 7,168 -> 1,536 + 512 + 64 = 2,112 (replicated), q_b
     # 1,536 -> 128 x 192 / 8 = 3,072, kv_b 512 -> 128 x (128 + 128) / 8 = 4,096, O 128 x 128 / 8 = 2,048
     # -> 7,168 (together 187,105,280 = DSV3_ATTN less the latent norms' 1,536 + 512); dense FFN (3 layers)
@@ -413,9 +416,10 @@ def test_mla_deepseek_v3_tp8():
     # = 16,160 once.
     assert 2112 * 7168 + 24576 * 1536 + 32768 * 512 + 7168 * 16384 == DSV3_ATTN - 2048
     assert 256 * 7168 + 4096 * 7168 + 7168 * 2048 == DSV3_SHARED - 256
-    t_gemm = gemm_term(sc, "fp8", 32, [(61, 2112, 7168), (61, 3072, 1536), (61, 4096, 512), (61, 7168, 2048),
-                                       (3, 4608, 7168), (3, 7168, 2304),
-                                       (58, 256, 7168), (58, 512, 7168), (58, 7168, 256), (1, 16160, 7168)])
+    t_gemm = gemm_term(sc, "fp8_block", 32, [(61, 2112, 7168), (61, 3072, 1536), (61, 4096, 512), (61, 7168, 2048),
+                                             (3, 4608, 7168), (3, 7168, 2304),
+                                             (58, 256, 7168), (58, 512, 7168), (58, 7168, 256)]) \
+        + gemm_term(sc, "fp8", 32, [(1, 16160, 7168)])
     assert s.gemm_s[0] == pytest.approx(t_gemm, rel=REL)
 
     # Compute: nothing left; the GEMMs, the routed experts and the attention FLOPs are on their curves.

@@ -106,12 +106,12 @@ def test_cli_frontier_json_and_plot(tmp_path):
 
 def test_points_say_whether_measured_runs_back_them():
     # trtllm.toml measured 1-384 sequences and 4-4,010 tokens a step: the batch-1 point at the fast end
-    # processes 1 token a step, below any measured run; the two slower points (batch 384 and 96) lie inside.
+    # processes 1 token a step, below any measured run; the two slower points (batch 384 and 128) lie inside.
     args = ["frontier", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--gpus", "8", "--tokens-cached", "4096",
             "--engine", "trtllm", "--points", "3"]
     rows = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).output)
     assert [(r["plan"]["batch"], r["outside_measured_range"]) for r in rows] == [
-        (384, []), (96, []), (1, ["1 tokens per step outside the 4-4,010 trtllm was measured at"])]
+        (384, []), (128, []), (1, ["1 tokens per step outside the 4-4,010 trtllm was measured at"])]
     table = CliRunner().invoke(cli, args).output.splitlines()
     assert table[1].split()[-4:] == ["Limit", "range", "why", "not"]  # the reason stays the last column
     assert [ln.split()[-2] for ln in table[3:6]] == ["in", "in", "out"]
