@@ -269,11 +269,11 @@ class GemmSetup:
     head_gemms: GemmShapes | Dims
 
 
-def block_modes(shape: ModelShape, dense_quant: np.ndarray) -> np.ndarray:
+def gemm_rows(shape: ModelShape, dense_quant: np.ndarray) -> np.ndarray:
     """The GEMM curve's rows of the blocks' weights: their modes, but FP8 weights of a model released with block
     scales on the block-scaled kernel's row (``planner.engine.kernels.gemm.FP8_BLOCK_ROW``); the same array where
     there are none."""
-    if not shape.fp8_block:
+    if not shape.block_scaled_fp8:
         return dense_quant
     fp8 = dense_quant == quant.mode_index("fp8")
     return np.where(fp8, FP8_BLOCK_ROW, dense_quant) if fp8.any() else dense_quant
@@ -286,7 +286,7 @@ def gemm_setup(shape: ModelShape, lay: Layout, r: Rates, stack: bool = True) -> 
     if r.gemm is None:
         return None
     inv_tp = 1.0 / lay.tp
-    dense = block_modes(shape, lay.dense_quant)
+    dense = gemm_rows(shape, lay.dense_quant)
     block, head = ((gemm_modes(r.gemm, dense), None) if stack
                    else (Modes(r.gemm, dense), Modes(r.gemm, lay.vocab_quant)))
     if head is None:  # the LM head's modes are the blocks' unless pinned (the same array): their constants once

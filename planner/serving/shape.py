@@ -134,7 +134,7 @@ class ModelShape(BlockShape):
         prefill_tokens, prefill_attention_flop: prompt length and its causal attention FLOPs.
         dense_gemms: the dense-block GEMMs of a layer and the LM head (``planner.serving.gemms``).
         attention_heads: query heads per layer (the attention kernels' work units).
-        fp8_block: FP8 weights run on block-scaled GEMMs (the model's released FP8 weights carry block scales,
+        block_scaled_fp8: FP8 weights run on block-scaled GEMMs (the model's released FP8 weights carry block scales,
             ``ModelSpec.block_scaled_fp8``; ``planner.engine.kernels.gemm.FP8_BLOCK_ROW``).
     """
 
@@ -154,7 +154,7 @@ class ModelShape(BlockShape):
     prefill_attention_flop: float = 0.0
     dense_gemms: tuple[Gemm, ...] = ()
     attention_heads: int = 0
-    fp8_block: bool = False
+    block_scaled_fp8: bool = False
 
 
 # A table scored in blocks and rounds asks the same shape for every block (~0.1 ms a call on a 2-core EPYC): each
@@ -198,7 +198,7 @@ def _shape(model: ModelSpec, decode_context_tokens: float, kv_context_tokens: fl
         if prefill_tokens else 0.0,
         dense_gemms=dense_gemms(model),
         attention_heads=model.num_attention_heads,
-        fp8_block=model.block_scaled_fp8,
+        block_scaled_fp8=model.block_scaled_fp8,
     )
 
 

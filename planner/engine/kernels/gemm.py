@@ -52,7 +52,7 @@ OUTPUT_BYTES = 2.0
 # A mode runs at its own compute dtype's peak; without tensor cores for it, weight-only at the BF16 rate.
 MODE_DTYPES = {"bf16": "bfloat16", "fp8": "fp8", "int8": "fp8", "fp4": "nvfp4", "int4": "nvfp4"}
 # The curve's row after the modes: FP8 weights with a scale per block (a model released so, DeepSeek-V3's 128 x 128
-# blocks: ``ModelShape.fp8_block``), on the engine's block-scaled kernel (``fp8_block``); the fp8 row where the
+# blocks: ``ModelShape.block_scaled_fp8``), on the engine's block-scaled kernel (``fp8_block``); the fp8 row where the
 # engine has none fitted (vLLM: its rows time the host, ``planner.calibration.kernel_fits.gemm.HOST_TIMED``).
 FP8_BLOCK_ROW = len(quant.MODE_NAMES)
 # Bytes per element of A (activations) in each table dtype; B follows the plan's weight mode.

@@ -182,7 +182,7 @@ def test_block_scaled_fp8_weights_take_the_engines_block_scaled_kernel():
 def test_a_model_released_with_fp8_block_scales_runs_its_fp8_blocks_on_that_row():
     from models.catalogue import model
     from planner.serving.plan import PlanArrays
-    from planner.serving.roofline import block_modes
+    from planner.serving.roofline import gemm_rows
     from planner.serving.shape import model_shape
 
     # DeepSeek-V3's config.json: quantization_config {quant_method fp8, weight_block_size [128, 128]}; Llama-3.1-8B's
@@ -190,6 +190,6 @@ def test_a_model_released_with_fp8_block_scales_runs_its_fp8_blocks_on_that_row(
     assert model("deepseek-v3").block_scaled_fp8 and not model("llama-3.1-8b").block_scaled_fp8
     plans = PlanArrays.from_plans([Plan(tp=8, batch=8, quant=q) for q in ("fp8", "bf16", "fp4")])
     dsv3, llama = (model_shape(model(n), 1024.0, 1024.0) for n in ("deepseek-v3", "llama-3.1-8b"))
-    assert block_modes(dsv3, plans.quant).tolist() == [gemm.FP8_BLOCK_ROW, quant.mode_index("bf16"),
+    assert gemm_rows(dsv3, plans.quant).tolist() == [gemm.FP8_BLOCK_ROW, quant.mode_index("bf16"),
                                                        quant.mode_index("fp4")]
-    assert block_modes(llama, plans.quant) is plans.quant
+    assert gemm_rows(llama, plans.quant) is plans.quant
