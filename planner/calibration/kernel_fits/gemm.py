@@ -1,7 +1,7 @@
 """Fit and score of the GEMM curve (``planner.engine.kernels.gemm``) against ``gemm_perf``.
 
 Rows: every row of ``calibration/kernels/*/gemm/*/gemm_perf`` (bfloat16, fp8, fp8_block, nvfp4; m 1-32,768
-tokens, n and k 32-65,536) is scored, but for the groups of ``HOST_TIMED``, left out of fit and score. The
+tokens, n and k 32-65,536) is scored, except the groups of ``HOST_TIMED``, left out of fit and score. The
 fit, per (system, engine, dtype), minimises the mean absolute relative error on a random sample of at most
 ``FIT_ROWS`` rows of that group (``numpy.random.default_rng(0)``, without replacement: the full groups hold
 ~30,000-36,000 rows and the three parameters are well determined by a few thousand), by coordinate descent
