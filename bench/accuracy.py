@@ -102,7 +102,7 @@ from planner.units import us  # noqa: E402
 
 CALIBRATION = Path(__file__).resolve().parents[1] / "calibration"
 # The default profile's fitted knobs, all engines pooled (--fit, and each --lofo fold).
-POOLED_KNOBS = tuple(k for k in cal.KNOBS if k.name in ("prefill_wait_fraction", "ttft_overhead_s"))
+POOLED_KNOBS = tuple(k for k in cal.KNOBS if k.name in ("prompt_queue_scale", "ttft_overhead_s"))
 ENGINES = joint.ENGINES
 FAMILIES = ("deepseek", "gpt", "llama", "qwen3")  # catalogue name prefixes (joint.family)
 # The kernel-grounded cost model issue's goals: calibration set, and leave-one-family-out (--lofo).
@@ -480,7 +480,7 @@ def refit(rows, hardware, start_from=engine) -> None:
         print(f"| {i.knob} | {i.value:.4g} | {i.verdict} | {i.data_share:.0%} | {i.std:.2f} | {i.partner} "
               f"| {i.correlation:+.2f} |")
     pooled = cal.fit(fitted.kept, hardware, engine("default"), knobs=POOLED_KNOBS)
-    print(f"[default, pooled serving knobs] prefill_wait_fraction = {pooled.prefill_wait_fraction:.4g}, "
+    print(f"[default, pooled serving knobs] prompt_queue_scale = {pooled.prompt_queue_scale:.4g}, "
           f"ttft_overhead_us = {pooled.ttft_overhead_s * 1e6:.4g}")
 
 

@@ -75,6 +75,7 @@ KNOBS = (
     Knob("per_kernel_overhead_s", "log", OVERHEAD_FLOOR_S, 1e-4, start=1e-7),
     Knob("sequence_overhead_s", "log", OVERHEAD_FLOOR_S, 1e-3, start=1e-6),
     Knob("eager_kernel_overhead_s", "log", OVERHEAD_FLOOR_S, 1e-4, start=2e-7),
+    Knob("prompt_queue_scale", "logit", 1e-4, 4.0, needs="ttft", start=0.3),
     Knob("prefill_wait_fraction", "logit", 1e-4, 0.5, needs="ttft", start=0.05),
     Knob("ttft_overhead_s", "log", OVERHEAD_FLOOR_S, 1.0, needs="ttft", start=1e-3),
     Knob("arrival_wait_steps", "logit", 0.0, 4.0, needs="ttft", start=0.05),

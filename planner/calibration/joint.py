@@ -53,7 +53,8 @@ GPU_KNOBS: dict[str, tuple[float, float]] = {}
 # (Before the kernel curves this fitted each GPU's HBM fraction in (0.6, 0.92). The curves are fitted
 # against the catalogue's fractions as their denominator, so moving them here would move every curve.)
 PAIR_SPEED_KNOBS = ("step_overhead_s", "per_kernel_overhead_s", "eager_kernel_overhead_s")
-PAIR_LATENCY_KNOBS = ("prefill_wait_fraction", "ttft_overhead_s", "arrival_wait_steps", "prompts_ahead")
+PAIR_LATENCY_KNOBS = ("prompt_queue_scale", "prefill_wait_fraction", "ttft_overhead_s", "arrival_wait_steps",
+                      "prompts_ahead")
 # The leak-free start (:func:`neutral`). Each kernel no curve times costs its launch gap and least duration
 # under CUDA graphs: aiconfigurator's mem_empirical_constant_latency, 3 us (systems/*.yaml; default.toml's
 # per_layer_overhead_us cites it).

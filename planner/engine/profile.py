@@ -91,8 +91,13 @@ class EngineProfile:
             the chunk budget is ``tokens`` instead of ``prefill_chunk_tokens`` (SGLang sizes its
             ``chunked_prefill_size`` from the GPU's memory); applied by :meth:`on_gpu`. ``None``: one budget.
         prefill_wait_fraction: share of the other in-flight prompts of its attention group a new
-            prompt waits behind (0 = never queues; 0.5 = requests arrive in one synchronised
-            wave, as when a benchmark starts all its clients at once).
+            prompt waits behind in proportion to their number (0 = none; 0.5 = requests arrive in one
+            synchronised wave, as when a benchmark starts all its clients at once; a benchmark of ``k`` waves
+            whose first one alone queues, about ``0.5 / k``); added to the queue of ``prompt_queue_scale``, the
+            two together at most half of the others (``planner.serving.aggregated``, Queueing).
+        prompt_queue_scale: the prompts a new request finds queued ahead of it in its attention group per
+            square root of the other requests in flight there, ``scale x sqrt(n - 1)`` of ``n = batch / dp``:
+            the fluctuation of a closed loop's arrivals about their average. 0 in the seed preset.
         prompts_ahead: prompts a new request finds queued ahead of it even when arrivals are spread out
             (at most the other in-flight prompts of its group): the requests that finished in the same
             or the previous iteration arrive together; 0 in the seed preset and neutral profile.
@@ -179,6 +184,7 @@ class EngineProfile:
     prefill_chunk_tokens: int = integer(ge=16, le=100_000_000, default=8192)
     prefill_chunk_tokens_by_hbm: tuple[int, int] | None = None  # (GiB, tokens): checked below
     prefill_wait_fraction: float = number(ge=0, le=1, default=0.0)
+    prompt_queue_scale: float = number(ge=0, le=64, default=0.0)
     prompts_ahead: float = number(ge=0, le=2, default=0.0)
     ttft_overhead_s: float = _seconds()
     arrival_wait_steps: float = number(ge=0, le=4, default=0.0)
@@ -272,8 +278,8 @@ DISAGG_DECODE = ("tpot_mape", "tpot_p90")
 GPU_KNOBS = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale",
              "weight_only_efficiency_scale", "hbm_efficiency_scale", "comm_efficiency_scale",
              "comm_latency_scale", "step_overhead_s", "sequence_overhead_s", "per_kernel_overhead_s",
-             "per_layer_overhead_s", "eager_kernel_overhead_s", "overlap_fraction", "prefill_wait_fraction",
-             "ttft_overhead_s", "arrival_wait_steps", "prompts_ahead")
+             "per_layer_overhead_s", "eager_kernel_overhead_s", "overlap_fraction", "prompt_queue_scale",
+             "prefill_wait_fraction", "ttft_overhead_s", "arrival_wait_steps", "prompts_ahead")
 _ON_GPU: Kept[EngineProfile] = Kept(limit=256)  # each profile's per-GPU copies, made once (`planner.kept`)
 _PAIR = integer().metadata["check"]
 _GIB = integer(ge=1, le=100_000).metadata["check"]

@@ -15,11 +15,11 @@ Assumptions, each a named term below:
   plus as many prompts' causal attention. TPOT appears on both sides: it is iterated to a
   fixed point (``planner.serving.fixed_point``), starting from ``osl`` steps per lifetime. On the
   attention-DP groups the prompt work is not spread evenly: the groups step in lockstep and
-  a chunk runs on one of them (``prompt_work.critical_group_tokens``). Of the other prompts, the
-  share a request queued behind (``prefill_wait_fraction``, below) ran before its first
-  token, not during its decode: its steps carry ``(1 - prefill_wait_fraction)`` of that
-  prompt work (all of it when arrivals are spread out, half in a synchronised wave, where
-  the k-th request of the wave decodes through the prefills of the ``B - 1 - k`` after it).
+  a chunk runs on one of them (``prompt_work.critical_group_tokens``). Of the ``n - 1`` other
+  prompts of its group, the ``q`` a request queued behind (Queueing, below) ran before its first
+  token, not during its decode: its steps carry ``1 - q / (n - 1)`` of that prompt work (all of
+  it when arrivals are spread out, half in a synchronised wave, where the k-th request of the
+  wave decodes through the prefills of the ``n - 1 - k`` after it).
   Prompts are not spread token by token: a chunk of ``c = min(isl, chunk)`` tokens
   joins a decode step every ``c / (prompt tokens per step)`` steps. That step reads the
   routed experts the chunk and the decode tokens hit together (nearly all of them for a
@@ -45,13 +45,22 @@ Assumptions, each a named term below:
   iterations, each carrying one chunk of ``isl / n`` tokens in one attention group, ``1 / n``
   of its causal attention, and the running decode batch; with ``pp`` stages the chunks
   pipeline, ``(n + pp - 1)`` stage times, and every iteration pays the step overhead.
-* **Queueing (TTFT).** A new prompt also waits behind ``min(prompts_ahead + prefill_wait_fraction
-  x (B / dp - 1), B / dp - 1)`` other prompts of its attention group. Queued prompts shorter than the
-  token budget share iterations, so each costs ``isl / chunk`` of an iteration that carries a full
-  budget of prompt tokens (and the decode batch); a longer prompt costs as long as its own prefill.
-  The fraction is 0.5 for one synchronised wave of ``B`` requests, near 0 for spread arrivals;
-  ``prompts_ahead``, the queue a spread arrival still finds (requests that finished together
-  arrive together). Both are fitted (``bench/accuracy.py``); ``ttft_overhead_s`` adds fixed costs.
+* **Queueing (TTFT).** A new prompt also waits behind ``min(prompts_ahead + q, n - 1)`` other prompts of its
+  attention group, where ``n = B / dp`` requests are in flight and
+  ``q = min(prompt_queue_scale x sqrt(n - 1) + prefill_wait_fraction x (n - 1), (n - 1) / 2)``
+  (:func:`queued_prompts`). A closed loop of fixed-length requests is ``n`` periodic sources, each
+  sending one prompt per request lifetime: on average their prompts are served as fast as they arrive,
+  and the queue a new one finds is the fluctuation of the other ``n - 1`` arrivals about that average,
+  which grows as the square root of their number (the queue of ``n`` periodic sources of random phase,
+  n*D/D/1, near full load). The benchmark's first wave, all its clients starting at once, queues in
+  proportion to ``n``: ``prefill_wait_fraction``, 0.5 if every request ran in that one wave, about
+  ``0.5 / k`` for a run of ``k`` waves. ``prompts_ahead``: the few a spread arrival still finds, the
+  requests that finished together arriving together. The cap is one synchronised wave: whatever their
+  order, the requests of a wave wait on average behind half of the others. Queued prompts shorter
+  than the token budget share iterations, so each costs ``isl / chunk`` of an iteration that carries a
+  full budget of prompt tokens (and the decode batch); a longer prompt costs as long as its own
+  prefill. The three are fitted (``bench/accuracy.py``; docs/accuracy.md, "The queue as the square root of
+  the requests in flight"); ``ttft_overhead_s`` adds fixed costs.
 * **Arrival (TTFT).** In a closed loop a new request arrives when the previous one's last token
   is streamed, by which time the engine has already scheduled the next iteration without it
   (two under an overlap scheduler): it waits ``arrival_wait_steps`` average decode steps (TPOT)
@@ -304,7 +313,6 @@ def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
               decode: DecodeTerms | None, isl: int, osl: int, prefill_attention_flop: float, gpus_per_server: int,
               gpus_per_rack: int) -> ServingTimes:
     """:func:`serving` of the sequences ``lay`` admits, without the queue outside (``lay.batch`` of them)."""
-    during_decode = 1.0 - profile.prefill_wait_fraction  # share of others' prompts inside the decode window
     chunks = np.ceil(isl / profile.prefill_chunk_tokens)
     chunk = isl / chunks
     budget = float(profile.prefill_chunk_tokens)
@@ -334,8 +342,8 @@ def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
                                                          batched.stage_time_s) + overhead)
     else:
         per_prompt = prompt
-    others = np.maximum(lay.batch / lay.dp - 1.0, 0.0)  # prompts a new one can queue behind
-    wait = np.minimum(profile.prompts_ahead + profile.prefill_wait_fraction * others, others) * per_prompt
+    queued, during_decode = queued_prompts(lay.batch, lay.dp, profile.prompt_queue_scale, profile.prefill_wait_fraction)
+    wait = np.minimum(profile.prompts_ahead + queued, np.maximum(lay.batch / lay.dp - 1.0, 0.0)) * per_prompt
     ttft = profile.ttft_overhead_s + wait + prompt
     if chunk_stage is not first.stage_time_s:  # the decode steps that take a chunk pay its host launches too
         decode = replace(decode, eager_s=chunk_stage - first.stage_time_s)
@@ -355,6 +363,21 @@ def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
                         lifetime_s=lifetime)
 
 
+def queued_prompts(batch: np.ndarray, dp: np.ndarray, scale: float, wave: float) -> tuple[np.ndarray, np.ndarray]:
+    """The prompts a new request queues behind in its attention group, ``min(scale x sqrt(n - 1) + wave x (n - 1),
+    (n - 1) / 2)`` with ``n = batch / dp`` (module docstring, Queueing), and the share of the other prompts' work its
+    decode steps carry, ``1 - queued / (n - 1)`` (1 where it is alone); arrays over the rows.
+
+    E.g. scale 0.5, wave 0.05, batch 65: ``0.5 x sqrt(64) + 0.05 x 64 = 7.2`` prompts, and its steps carry
+    ``1 - 7.2 / 64 = 0.8875`` of the others' prompt work; batch 2: ``0.5 x 1 + 0.05 = 0.55``, above the cap (half of
+    the one other): 0.5, and 0.5 of its work.
+    """
+    others = np.maximum(np.asarray(batch, float) / dp - 1.0, 0.0)
+    queued = np.minimum(scale * np.sqrt(others) + wave * others, 0.5 * others)
+    share = np.divide(queued, others, out=np.zeros_like(queued), where=others > 0)
+    return queued, 1.0 - share
+
+
 def _read_by_rounds(shape: ModelShape, lay: Layout, r: Rates, decode: DecodeTerms) -> tuple[Layout, DecodeTerms]:
     """``lay`` and ``decode`` as the fixed point's rounds read them: where every term is on its curve and the
     collectives are computed once (``steady_terms``), without the layout's fields they do not read (``ROUNDS_UNREAD``)
@@ -369,7 +392,7 @@ def _read_by_rounds(shape: ModelShape, lay: Layout, r: Rates, decode: DecodeTerm
 
 def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
                  decode: DecodeTerms, isl: int, osl: int, chunk: float, ttft: np.ndarray, overhead: np.ndarray,
-                 prefill_attention_flop: float, during_decode: float, gpus_per_server: int, gpus_per_rack: int,
+                 prefill_attention_flop: float, during_decode: np.ndarray, gpus_per_server: int, gpus_per_rack: int,
                  chunk_stage_s: np.ndarray) -> tuple[Iteration, np.ndarray, np.ndarray]:
     """The average decode step, TPOT and prompt tokens per step at each row's fixed point (``serving``;
     ``chunk_stage_s``: the stage time of a step carrying one chunk, the own prefill's).
@@ -380,8 +403,9 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
     rows = lay.tp.shape[0]
     ttft, overhead = np.broadcast_to(ttft, (rows,)), np.broadcast_to(overhead, (rows,))
 
-    def step_of(part, steps_per_life: np.ndarray):  # part: (layout, decode terms, modes, overhead) of some rows
-        work, per_step = steady_work(part[0], isl, chunk, steps_per_life, prefill_attention_flop, during_decode)
+    def step_of(part, steps_per_life: np.ndarray):  # part: (layout, decode terms, modes, overhead, share of
+        # the others' prompt work in the decode steps) of some rows
+        work, per_step = steady_work(part[0], isl, chunk, steps_per_life, prefill_attention_flop, part[4])
         step = iteration(shape, part[0], r, part[2], profile, part[1], work, gpus_per_server, gpus_per_rack, False)
         return step, per_step, work.stage_tokens, profile.step_time_s(part[0].pp * step.stage_time_s, part[3])
 
@@ -389,11 +413,13 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
         some = take_rows(part[0], index)  # were one: the GEMM curve's setup picks their constants once, gemm_setup)
         if part[0].vocab_quant is part[0].dense_quant:
             some = replace(some, vocab_quant=some.dense_quant)
-        return some, take_decode(shape, some, r, part[1], index), np.take(part[2], index), np.take(part[3], index)
+        return some, take_decode(shape, some, r, part[1], index), np.take(part[2], index), np.take(part[3], index), \
+            np.take(part[4], index)
 
     # the seed preset keeps the plain rounds, bit for bit
-    step, per_step = settle(step_of, (*_read_by_rounds(shape, lay, r, decode), quant_index, overhead), lifetimes,
-                            rows, osl, osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
+    step, per_step = settle(step_of, (*_read_by_rounds(shape, lay, r, decode), quant_index, overhead,
+                                      np.broadcast_to(during_decode, (rows,))),
+                            lifetimes, rows, osl, osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
                             None if r.comm_curves is None else profile.step_time_s(lay.pp * chunk_stage_s, overhead),
                             take)
     if step.comm.bytes_by_tier is None:  # the rounds timed the collectives alone: their bytes at each row's tokens

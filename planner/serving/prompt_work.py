@@ -64,8 +64,10 @@ def critical_group_tokens(stage_tokens: np.ndarray, chunk: float, dp: np.ndarray
 
 
 def steady_work(lay: Layout, isl: int, chunk: float, steps_per_life: np.ndarray, prefill_attention_flop: float,
-                 during_decode: float) -> tuple[PromptWork, np.ndarray]:
-    """An average decode step's prompt work and the instance's prompt tokens per step at ``steps_per_life``."""
+                 during_decode: np.ndarray) -> tuple[PromptWork, np.ndarray]:
+    """An average decode step's prompt work and the instance's prompt tokens per step at ``steps_per_life``
+    (``during_decode``: the share of the other prompts' work inside a request's decode steps, per row;
+    ``planner.serving.aggregated.queued_prompts``)."""
     per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode
     prompts = lay.batch / steps_per_life * during_decode  # prompts finishing per step, instance
     stage_tokens = per_step / lay.pp

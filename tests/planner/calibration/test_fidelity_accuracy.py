@@ -3,8 +3,8 @@
 Measured with the shipped defaults (bench/accuracy.py, docs/accuracy.md) on the kernel-curve cost model
 (GEMMs, attention, MoE layers and collectives timed by curves fitted to measured kernels; the end-to-end fit
 keeps only engine behaviour: overlap, step/kernel/sequence overheads, eager prompt iterations, TTFT wait and
-fixed cost), on the 1,132 rows the screens keep, every model family fitted: TPOT MAPE 9.2 % overall, TTFT MAPE
-21.1 % (median 13.1 %), published median 6.6 %. Of the issue's goals (TPOT <= 10 %, TTFT <= 20 %, published <=
+fixed cost), on the 1,132 rows the screens keep, every model family fitted: TPOT MAPE 9.1 % overall, TTFT MAPE
+21.5 % (median 13.3 %), published median 7.0 %. Of the issue's goals (TPOT <= 10 %, TTFT <= 20 %, published <=
 12 %) TPOT and the published median are met, TTFT is not; these tests pin today's levels with a little
 headroom, so that a change that loses accuracy fails. The data ship in the repository (calibration/, see its
 README), so these tests run on a bare clone.
@@ -83,8 +83,8 @@ def test_rows_scored_and_skipped(silicon):
 
 # n, TPOT MAPE and median, TTFT MAPE and median of each family's rows (bench/accuracy.py's "family" lines; every
 # family is fitted, so these are in-sample: --lofo scores each family out of fold)
-FAMILY_MEASURED = {"deepseek": (144, 14.1, 11.3, 41.6, 38.0), "gpt": (400, 8.5, 6.4, 13.3, 8.6),
-                   "llama": (223, 7.4, 5.6, 32.3, 26.0), "qwen3": (348, 9.3, 7.3, 14.4, 10.7)}
+FAMILY_MEASURED = {"deepseek": (144, 14.0, 11.5, 42.5, 39.8), "gpt": (400, 8.4, 6.2, 13.1, 8.6),
+                   "llama": (223, 7.2, 5.4, 33.6, 26.3), "qwen3": (348, 9.0, 7.1, 14.9, 11.3)}
 
 
 @pytest.mark.parametrize("fam", sorted(FAMILY_MEASURED))
@@ -98,16 +98,16 @@ def test_each_family(silicon, fam):
 
 def test_overall(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m))
-    assert tpot.mape <= 10.0  # measured 9.2: the goal
-    assert ttft.median <= 14.0  # measured 13.1
-    assert ttft.mape <= 22.0  # measured 21.1
+    assert tpot.mape <= 10.0  # measured 9.1: the goal
+    assert ttft.median <= 14.0  # measured 13.3
+    assert ttft.mape <= 22.5  # measured 21.5
 
 
 def test_published_max_throughput_goal():
     from hardware.catalogue import Catalogue
 
     _, median, skipped = acc.published(Catalogue())
-    assert median <= 12.0  # the goal; measured 6.6 over 22 comparable points
+    assert median <= 12.0  # the goal; measured 7.0 over 22 comparable points
     assert len(skipped) == 13  # speculative decoding, disaggregation, variable-length datasets
 
 

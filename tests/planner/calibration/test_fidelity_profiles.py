@@ -14,7 +14,7 @@ RUN = CliRunner()
 # measures. Efficiencies come from the kernel curves (planner/engine/data/kernels), so the engine
 # files carry no efficiency scale (they default to 1 and shape only the seed preset).
 FITTED_KNOBS = ("step_overhead_us", "per_kernel_overhead_us", "sequence_overhead_us", "overlap_fraction",
-                "prefill_wait_fraction", "ttft_overhead_us")
+                "prompt_queue_scale", "prefill_wait_fraction", "ttft_overhead_us")
 EFFICIENCY_SCALES = ("gemm_efficiency_scale", "attention_efficiency_scale", "moe_efficiency_scale",
                      "weight_only_efficiency_scale", "hbm_efficiency_scale", "comm_efficiency_scale",
                      "comm_latency_scale")
@@ -40,7 +40,7 @@ def test_profile_loads_and_every_value_is_sourced(name):
     # Outside CUDA graphs a kernel's host launch (PyTorch dispatch and the launch itself) costs ~5-50 us: below
     # the fit's 100 us bound (planner.calibration.fit.KNOBS), on every GPU's table too.
     assert all(0 <= prof.on_gpu(g).eager_kernel_overhead_s < 100e-6 for g in (None, *prof.gpus))
-    assert 0 <= prof.ttft_overhead_s < 1.0 and 0 <= prof.prefill_wait_fraction <= 0.5
+    assert 0 <= prof.ttft_overhead_s < 1.0 and 0 <= prof.prompt_queue_scale <= 4.0  # (fit.KNOBS bound)
     assert prof.prefill_chunk_tokens in (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
     assert 0.5 <= prof.hbm_usable_fraction <= 1.0
 

@@ -111,11 +111,11 @@ def test_tpot_carries_interleaved_prefill_by_hand():
 
 
 def test_prompt_rate_is_a_littles_law_fixed_point():
-    # In a synchronised wave (wait fraction 0.5) TTFT is many TPOTs long, so prompts arrive
-    # less often than once per osl steps: the first round (osl steps per lifetime) over-charges
-    # the step; the fixed point satisfies P = B x isl x (1 - 0.5) x TPOT / (TTFT + 127 TPOT).
+    # In a synchronised wave (queue scale 4: 4 x sqrt(63) = 31.7 prompts, capped at half of the 63 others) TTFT is
+    # many TPOTs long, so prompts arrive less often than once per osl steps: the first round (osl steps per lifetime)
+    # over-charges the step; the fixed point satisfies P = B x isl x (1 - 0.5) x TPOT / (TTFT + 127 TPOT).
     import planner.serving.fixed_point as serving_module
-    plan, w, wave = Plan(tp=1, batch=64), Workload(isl=4096, osl=128), bare(prefill_wait_fraction=0.5)
+    plan, w, wave = Plan(tp=1, batch=64), Workload(isl=4096, osl=128), bare(prompt_queue_scale=4.0)
     s = score(w, plan, wave)
     converged, ttft = s.step_time_s[0], s.ttft_s[0]
     assert ttft / converged > 10
@@ -135,7 +135,7 @@ def test_a_row_scores_the_same_alone_or_among_others():
     from planner.serving.evaluate import evaluate
     from planner.serving.plan import PlanArrays
     sc = Scenario(hardware=H200, model=LLAMA, workload=Workload(isl=4096, osl=128),
-                  profile=bare(prefill_wait_fraction=0.5))
+                  profile=bare(prompt_queue_scale=0.5))
     plans = [Plan(tp=1, batch=b) for b in (1, 3, 8, 32, 96, 256)]
     together = evaluate(sc, PlanArrays.from_plans(plans))
     for i, plan in enumerate(plans):
@@ -167,14 +167,19 @@ def test_ttft_of_a_lone_request_by_hand():
 
 
 def test_ttft_grows_with_concurrency():
-    # Wait fraction 0.5 (a synchronised wave): the prompt waits behind half of the other B - 1
-    # prompts. isl 8,192 = the chunk budget, so each costs as long as the request's own prefill:
-    # TTFT(B = 9) = own x (1 + 0.5 x 8) = 5 x own.
+    # isl 8,192 = the chunk budget, so each queued prompt costs as long as the request's own prefill. Queue scale 1:
+    # the prompt waits behind sqrt(B - 1) others, TTFT(B = 9) = own x (1 + sqrt(8)) = 3.83 x own; scale 2 would
+    # queue 2 x sqrt(8) = 5.66, above the synchronised wave's half of the 8 others: own x (1 + 4) = 5 x own.
     plan = Plan(tp=1, batch=9)
-    alone = score(Workload(isl=8192, osl=512), plan, bare(prefill_wait_fraction=0.0))
-    wave = score(Workload(isl=8192, osl=512), plan, bare(prefill_wait_fraction=0.5))
+    alone = score(Workload(isl=8192, osl=512), plan, bare(prompt_queue_scale=0.0))
+    spread = score(Workload(isl=8192, osl=512), plan, bare(prompt_queue_scale=1.0))
+    wave = score(Workload(isl=8192, osl=512), plan, bare(prompt_queue_scale=2.0))
+    assert spread.ttft_s[0] == pytest.approx((1.0 + 8 ** 0.5) * alone.ttft_s[0], rel=1e-9)
     assert wave.ttft_s[0] == pytest.approx(5.0 * alone.ttft_s[0], rel=1e-9)
-    ttfts = [score(Workload(isl=1024, osl=256), Plan(tp=1, batch=b), bare(prefill_wait_fraction=0.2)).ttft_s[0]
+    # Scale 0.5, isl 1,024 (prompts share iterations): batch 64 queues 0.5 x sqrt(63) = 3.97 prompts, batch 1 none;
+    # each queued prompt costs at least its own prefill's share of a full-budget iteration, so TTFT more than
+    # quadruples (25 ms -> 115 ms).
+    ttfts = [score(Workload(isl=1024, osl=256), Plan(tp=1, batch=b), bare(prompt_queue_scale=0.5)).ttft_s[0]
              for b in (1, 4, 16, 64)]
     assert ttfts == sorted(ttfts) and ttfts[-1] > 4 * ttfts[0]
 

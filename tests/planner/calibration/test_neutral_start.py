@@ -21,10 +21,12 @@ def test_neutral_start_holds_no_fitted_value(name):
         pytest.approx((3e-6, 1e-6, 2e-7))
     # arrivals wait out the scheduler's depth: every engine's default scheduler overlaps (scheduler_overlap), 2
     assert start.arrival_wait_steps == 2.0
-    # the other TTFT knobs at their KNOBS starts (0.05, 1 ms, 0.05 prompts), not the default profile's pooled
-    # fit (prefill_wait_fraction 0.09678, ttft_overhead_us 31,500)
-    assert (start.prefill_wait_fraction, start.ttft_overhead_s, start.prompts_ahead) == \
-        pytest.approx((0.05, 1e-3, 0.05))
+    # the other TTFT knobs at their KNOBS starts (0.3 prompts per root of the others in flight, a first wave of 0.05
+    # of them, 1 ms, 0.05 prompts), not the default profile's pooled fit (planner/engine/data/default.toml:
+    # prompt_queue_scale 0.7552, ttft_overhead_us 24,630)
+    assert (start.prompt_queue_scale, start.prefill_wait_fraction, start.ttft_overhead_s, start.prompts_ahead) == \
+        pytest.approx((0.3, 0.05, 1e-3, 0.05))
+    assert (engine("default").prompt_queue_scale, engine("default").ttft_overhead_s) == pytest.approx((0.7552, 0.02463))
     assert start.gpus == {}  # no per-GPU table: every one is fitted
     shipped = engine(name)
     assert start.prefill_chunk_tokens == shipped.prefill_chunk_tokens  # sourced fields stay
@@ -64,9 +66,9 @@ def test_the_steady_step_costs_are_pulled_ten_times_harder_than_the_other_knobs(
 
 
 def test_a_pair_gets_a_table_only_where_two_families_measured_it():
-    # joint._parameters: an (engine, GPU) pair gets a [gpus.NAME] table (the 4 latency and 3 speed knobs as offsets)
+    # joint._parameters: an (engine, GPU) pair gets a [gpus.NAME] table (the 5 latency and 3 speed knobs as offsets)
     # only with MIN_PAIR_ROWS (15) rows and two families of MIN_FAMILY_ROWS (5) rows each: 15 Llama rows alone are
-    # one campaign's and give none; 10 Llama and 5 Qwen3 rows give all seven
+    # one campaign's and give none; 10 Llama and 5 Qwen3 rows give all eight
     hardware = {"hgx-h200": Catalogue().hardware("hgx-h200")}
     llama = [_row(f"l{i}", 8) for i in range(15)]
     qwen = [dataclasses.replace(_row(f"q{i}", 8), model="qwen3-32b", model_name="qwen3-32b") for i in range(5)]
@@ -78,5 +80,5 @@ def test_a_pair_gets_a_table_only_where_two_families_measured_it():
     assert table(llama) == []
     assert table(llama[:10] + qwen) == [(("vllm", "h200-sxm"), name)
                                         for name in joint.PAIR_LATENCY_KNOBS + joint.PAIR_SPEED_KNOBS]
-    assert len(table(llama[:10] + qwen)) == 7
+    assert len(table(llama[:10] + qwen)) == 8
     assert table(llama[:11] + qwen[:4]) == []  # 4 Qwen3 rows: below MIN_FAMILY_ROWS, one family again

@@ -129,14 +129,14 @@ def test_fixed_shares_split_the_output(tmp_path):
 
 
 def test_fixed_shares_solve_where_highs_doubted_its_own_optimum(tmp_path):
-    # The same fleet under a default profile whose pooled TTFT knobs sit at prefill_wait_fraction 0.1034 and
-    # ttft_overhead_us 34,310 (a refit on every model family moved them there once): HiGHS 1.16 found the optimum of
-    # the first solve, then rejected it at its own final check (a primal infeasibility of 1e-6 on rows of 1e3-1e5
-    # tokens/s: status 'Not Solved'); the first max-TPS solve's MIP feasibility tolerance of 1e-7
-    # (planner.milp.fleet_solve.MAX_FIRST_SOLVE_OPTIONS) meets it.
+    # The same fleet under a default profile whose pooled TTFT knobs sit at prefill_wait_fraction 0.1034 (no root
+    # queue: the queue of that day) and ttft_overhead_us 34,310 (a refit on every model family moved them there once):
+    # HiGHS 1.16 found the optimum of the first solve, then rejected it at its own final check (a primal infeasibility
+    # of 1e-6 on rows of 1e3-1e5 tokens/s: status 'Not Solved'); the first max-TPS solve's MIP feasibility tolerance
+    # of 1e-7 (planner.milp.fleet_solve.MAX_FIRST_SOLVE_OPTIONS) meets it.
     default = (Path(__file__).resolve().parents[3] / "planner" / "engine" / "data" / "default.toml").read_text()
-    profile, swapped = re.subn(r"^prefill_wait_fraction = [0-9.]+$", "prefill_wait_fraction = 0.1034", default,
-                               count=1, flags=re.M)
+    profile, swapped = re.subn(r"^prompt_queue_scale = [0-9.]+$",
+                               "prompt_queue_scale = 0.0\nprefill_wait_fraction = 0.1034", default, count=1, flags=re.M)
     profile, more = re.subn(r"^ttft_overhead_us = [0-9.]+$", "ttft_overhead_us = 34310.0", profile, count=1, flags=re.M)
     assert swapped == more == 1
     text = SMALL.format(objective="gpus").replace('minimise = "gpus"', 'maximise = "tps"').replace(

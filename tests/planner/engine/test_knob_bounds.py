@@ -52,7 +52,9 @@ def test_shipped_knobs_within_physical_bounds(name, gpu, prof):
         assert fraction * prof.attention_efficiency_scale <= 1.0, (
             f"{name} on {gpu}: attention at {fraction * prof.attention_efficiency_scale:.2f} of the dense peak")
     assert spec.hbm_efficiency_fraction <= HBM_BOUND
-    assert 0.0 <= prof.overlap_fraction <= 1.0 and 0.0 <= prof.prefill_wait_fraction <= 0.5
+    assert 0.0 <= prof.overlap_fraction <= 1.0
+    assert 0.0 <= prof.prompt_queue_scale <= 4.0  # prompts queued per root of the others in flight (fit.KNOBS bounds)
+    assert 0.0 <= prof.prefill_wait_fraction <= 0.5  # the first wave's share: at most one synchronised wave
     assert 0.0 <= prof.prompts_ahead <= 2.0  # prompts queued ahead of a spread-out arrival (fit.KNOBS bounds)
 
 
