@@ -92,8 +92,8 @@ class EngineProfile:
             ``chunked_prefill_size`` from the GPU's memory); applied by :meth:`on_gpu`. ``None``: one budget.
         prefill_wait_fraction: share of the other in-flight prompts of its attention group a new
             prompt waits behind in proportion to their number (0 = none; 0.5 = requests arrive in one
-            synchronised wave, as when a benchmark starts all its clients at once; a benchmark of ``k`` waves
-            whose first one alone queues, about ``0.5 / k``); added to the queue of ``prompt_queue_scale``, the
+            synchronised wave, as when a benchmark starts all its clients at once; a benchmark of ``w`` waves
+            whose first one alone queues, about ``0.5 / w``); added to the queue of ``prompt_queue_scale``, the
             two together at most half of the others (``planner.serving.aggregated``, Queueing).
         prompt_queue_scale: the prompts a new request finds queued ahead of it in its attention group per
             square root of the other requests in flight there, ``scale x sqrt(n - 1)`` of ``n = batch / dp``:

@@ -54,7 +54,7 @@ Assumptions, each a named term below:
   which grows as the square root of their number (the queue of ``n`` periodic sources of random phase,
   n*D/D/1, near full load). The benchmark's first wave, all its clients starting at once, queues in
   proportion to ``n``: ``prefill_wait_fraction``, 0.5 if every request ran in that one wave, about
-  ``0.5 / k`` for a run of ``k`` waves. ``prompts_ahead``: the few a spread arrival still finds, the
+  ``0.5 / w`` for a run of ``w`` waves. ``prompts_ahead``: the few a spread arrival still finds, the
   requests that finished together arriving together. The cap is one synchronised wave: whatever their
   order, the requests of a wave wait on average behind half of the others. Queued prompts shorter
   than the token budget share iterations, so each costs ``isl / chunk`` of an iteration that carries a
@@ -342,8 +342,9 @@ def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
                                                          batched.stage_time_s) + overhead)
     else:
         per_prompt = prompt
-    queued, during_decode = queued_prompts(lay.batch, lay.dp, profile.prompt_queue_scale, profile.prefill_wait_fraction)
-    wait = np.minimum(profile.prompts_ahead + queued, np.maximum(lay.batch / lay.dp - 1.0, 0.0)) * per_prompt
+    queued, during_decode = queued_prompts(lay.batch, lay.dp, profile.prompt_queue_scale, profile.prefill_wait_fraction,
+                                           profile.prompts_ahead)
+    wait = queued * per_prompt
     ttft = profile.ttft_overhead_s + wait + prompt
     if chunk_stage is not first.stage_time_s:  # the decode steps that take a chunk pay its host launches too
         decode = replace(decode, eager_s=chunk_stage - first.stage_time_s)
@@ -363,19 +364,20 @@ def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
                         lifetime_s=lifetime)
 
 
-def queued_prompts(batch: np.ndarray, dp: np.ndarray, scale: float, wave: float) -> tuple[np.ndarray, np.ndarray]:
-    """The prompts a new request queues behind in its attention group, ``min(scale x sqrt(n - 1) + wave x (n - 1),
-    (n - 1) / 2)`` with ``n = batch / dp`` (module docstring, Queueing), and the share of the other prompts' work its
-    decode steps carry, ``1 - queued / (n - 1)`` (1 where it is alone); arrays over the rows.
+def queued_prompts(batch: np.ndarray, dp: np.ndarray, scale: float, wave: float,
+                   ahead: float) -> tuple[np.ndarray, np.ndarray]:
+    """The prompts a new request queues behind in its attention group, ``min(ahead + q, n - 1)`` with ``q = min(scale x
+    sqrt(n - 1) + wave x (n - 1), (n - 1) / 2)`` and ``n = batch / dp`` (module docstring, Queueing), and the share of
+    the other prompts' work its decode steps carry, ``1 - q / (n - 1)`` (1 where it is alone); arrays over the rows.
 
-    E.g. scale 0.5, wave 0.05, batch 65: ``0.5 x sqrt(64) + 0.05 x 64 = 7.2`` prompts, and its steps carry
-    ``1 - 7.2 / 64 = 0.8875`` of the others' prompt work; batch 2: ``0.5 x 1 + 0.05 = 0.55``, above the cap (half of
-    the one other): 0.5, and 0.5 of its work.
+    E.g. scale 0.5, wave 0.05, no prompts ahead, batch 65: ``q = 0.5 x sqrt(64) + 0.05 x 64 = 7.2`` prompts, and its
+    steps carry ``1 - 7.2 / 64 = 0.8875`` of the others' prompt work; batch 2: ``0.5 x 1 + 0.05 = 0.55``, above the cap
+    (half of the one other): 0.5, and 0.5 of its work.
     """
     others = np.maximum(np.asarray(batch, float) / dp - 1.0, 0.0)
-    queued = np.minimum(scale * np.sqrt(others) + wave * others, 0.5 * others)
-    share = np.divide(queued, others, out=np.zeros_like(queued), where=others > 0)
-    return queued, 1.0 - share
+    q = np.minimum(scale * np.sqrt(others) + wave * others, 0.5 * others)
+    share = np.divide(q, others, out=np.zeros_like(q), where=others > 0)
+    return np.minimum(ahead + q, others), 1.0 - share
 
 
 def _read_by_rounds(shape: ModelShape, lay: Layout, r: Rates, decode: DecodeTerms) -> tuple[Layout, DecodeTerms]:

@@ -27,18 +27,21 @@ def test_queue_by_hand():
     # work; batch 17 over dp 4 has 17 / 4 - 1 = 3.25 others in its group: 0.5 x sqrt(3.25) = 0.901; batch 2 would
     # queue 0.5 x 1 = 0.5, exactly the cap (half of its one other); batch 1 is alone.
     batch, dp = np.array([65.0, 17.0, 2.0, 1.0]), np.array([1.0, 4.0, 1.0, 1.0])
-    queued, during = queued_prompts(batch, dp, 0.5, 0.0)
+    queued, during = queued_prompts(batch, dp, 0.5, 0.0, 0.0)
     assert queued == pytest.approx([4.0, 0.5 * 3.25 ** 0.5, 0.5, 0.0], rel=1e-12)
     assert during == pytest.approx([1.0 - 4.0 / 64.0, 1.0 - 0.5 * 3.25 ** 0.5 / 3.25, 0.5, 1.0], rel=1e-12)
     # a first wave of 0.05 adds 0.05 x 64 = 3.2 prompts at batch 65 (7.2 in all) and 0.05 x 3.25 at batch 17
-    queued, during = queued_prompts(batch, dp, 0.5, 0.05)
+    queued, during = queued_prompts(batch, dp, 0.5, 0.05, 0.0)
     assert queued[:2] == pytest.approx([7.2, 0.5 * 3.25 ** 0.5 + 0.05 * 3.25], rel=1e-12)
     assert during[0] == pytest.approx(1.0 - 7.2 / 64.0, rel=1e-12)
     # scale 4: batch 65 would queue 32 = 4 x 8, the cap (half of 64): one synchronised wave, half its work before it
-    queued, during = queued_prompts(np.array([65.0]), np.array([1.0]), 4.0, 0.0)
+    queued, during = queued_prompts(np.array([65.0]), np.array([1.0]), 4.0, 0.0, 0.0)
     assert queued[0] == 32.0 and during[0] == 0.5
     # the wave share alone at 0.5 is the same wave
-    assert queued_prompts(np.array([65.0]), np.array([1.0]), 0.0, 0.5)[0][0] == 32.0
+    assert queued_prompts(np.array([65.0]), np.array([1.0]), 0.0, 0.5, 0.0)[0][0] == 32.0
+    # prompts ahead add to the queue, up to the others in flight (not to the decode steps' share): 1.5 ahead at batch 2
+    # with scale 0.5 is 1.5 + 0.5 = 2 prompts, capped at its 1 other, and still 0.5 of its work
+    assert [float(x[0]) for x in queued_prompts(np.array([2.0]), np.array([1.0]), 0.5, 0.0, 1.5)] == [1.0, 0.5]
 
 
 def _ttft(scale=0.0, ahead=0.0):
