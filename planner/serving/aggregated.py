@@ -419,8 +419,7 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
             np.take(part[4], index)
 
     # the seed preset keeps the plain rounds, bit for bit
-    step, per_step = settle(step_of, (*_read_by_rounds(shape, lay, r, decode), quant_index, overhead,
-                                      np.broadcast_to(during_decode, (rows,))),
+    step, per_step = settle(step_of, (*_read_by_rounds(shape, lay, r, decode), quant_index, overhead, during_decode),
                             lifetimes, rows, osl, osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
                             None if r.comm_curves is None else profile.step_time_s(lay.pp * chunk_stage_s, overhead),
                             take)
