@@ -12,7 +12,12 @@ as the planner's own scoring runs: without it each million rows pays ~12,000 pag
 (the blocks' temporaries paged in afresh), which the shared host's load stretches most. Goals: at least
 3,000,000 dense and 2,000,000 MoE decode plans/s per core, isl/osl within 3x of decode.
 
-Usage: ``.venv/bin/python bench/evaluator.py [--rows N] [--repeats N]``
+``--against TREE``: this tree's and another checkout's whole runs of this script, taking turns (``--pairs`` of
+them), and each rate's median in both with the median and range of the pairs' ratios (``bench/paired.py``): the
+figure that holds when the host's speed drifts or the host changes, e.g. today's tree against the commit that
+last met a goal.
+
+Usage: ``.venv/bin/python bench/evaluator.py [--rows N] [--repeats N] [--against TREE [--pairs N]]``
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
     os.environ[_var] = "1"  # before numpy loads: one core, as the goal is stated per core
 
 import argparse  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from machine import describe  # noqa: E402  bench/machine.py, before its folder leaves sys.path
+from paired import PairedRunError, alternate, script_of, summary, whole_run  # noqa: E402  bench/paired.py, likewise
 
 # Python puts this script's folder first on sys.path, where bench/planner.py would shadow the
 # planner package: drop it so the imports below find the installed packages.
@@ -47,6 +54,9 @@ from planner.serving.workload import Workload  # noqa: E402
 TOKENS_CACHED = 8192
 ISL, OSL = 4096, 1024
 GOAL_ISL_OSL_SLOWDOWN = 3.0
+# One case's line of main's output: its label, then its decode and isl/osl rates (the format of every earlier
+# version of this script too, so a checkout of an older commit compares).
+RATE_LINE = re.compile(r"^ +(\w+) +\S+ +on +\S+ +([\d,]+) plans/s.*?isl \d+/osl \d+ +([\d,]+) plans/s", re.M)
 # label, model, system, decode goal (plans/s per core)
 CASES = (("dense", "llama-3.1-70b", "hgx-h200", 3_000_000), ("moe", "qwen3-235b-a22b", "gb200-nvl72", 2_000_000))
 
@@ -83,11 +93,49 @@ def plans_per_s(scenarios: list[Scenario], plans: PlanArrays, repeats: int) -> l
     return [len(plans) / t for t in best]
 
 
+def rates_printed(text: str) -> dict[str, float]:
+    """The rates a run of this script printed: ``{"moe decode": plans/s, "moe isl/osl": plans/s, ...}``."""
+    out = {}
+    for label, decode, prompts in RATE_LINE.findall(text):
+        out[f"{label} decode"] = float(decode.replace(",", ""))
+        out[f"{label} isl/osl"] = float(prompts.replace(",", ""))
+    return out
+
+
+def against(other: Path, pairs: int, rows: int, repeats: int) -> None:
+    """Print each rate's median in this tree and in ``other``, and its pairs' ratios (``--against``)."""
+    here, script = Path(__file__).resolve().parents[1], "bench/evaluator.py"
+    script_of(other, script)  # (before the header: a wrong tree is one line)
+
+    def run(tree: Path) -> dict[str, float]:
+        rates = rates_printed(whole_run(tree, script, ["--rows", str(rows), "--repeats", str(repeats)]))
+        if not rates:
+            raise PairedRunError(f"{tree / script} printed no rates: give a checkout of this project")
+        return rates
+
+    print(describe())
+    print(f"evaluator: this tree against {other}, {pairs} pairs of whole runs taking turns, each {rows:,} rows "
+          f"and the best CPU time of {repeats}; medians, and the pairs' ratios this tree / {other.name}")
+    for key, (mine, theirs, ratio, low, high) in summary(alternate(run, (here, other.resolve()), pairs)).items():
+        print(f"  {key:12s} {mine:14,.0f} against {theirs:14,.0f} plans/s: ratio {ratio:.3f} "
+              f"(pairs {low:.3f}-{high:.3f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--against", type=Path, metavar="TREE", help="another checkout to take turns with")
+    parser.add_argument("--pairs", type=int, default=3, help="pairs of whole runs with --against (default 3)")
     args = parser.parse_args()
+    if args.pairs < 1:
+        parser.error(f"--pairs {args.pairs}: give at least 1")
+    if args.against is not None:
+        try:
+            against(args.against, args.pairs, args.rows, args.repeats)
+        except PairedRunError as error:
+            sys.exit(f"bench/evaluator.py --against: {error}")
+        return
     keep_freed_memory()  # as every rackplan command (module docstring)
     cat = Catalogue()
     print(describe())
