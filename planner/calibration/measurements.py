@@ -44,6 +44,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from planner import quant
@@ -68,6 +69,15 @@ IRREPRODUCIBLE = f"configuration measured more than once, TPOTs more than {IRREP
 _SILICON_CONCURRENCY = re.compile(r"silicon_concurrency=(\d+)")
 # The campaign it came from: a collection's source file, or a results database's configuration.
 _SILICON_CAMPAIGN = re.compile(r"source_file=[^;]+|config_id=\d+")
+# Runs of SemiAnalysis InferenceX: its results database (``db-dump/`` provenance) and that database's dated CSV
+# exports (``source_file=YYYY-MM-DD.csv``), the file's DeepSeek-V3 and gpt-oss-120b runs. Its benchmark client draws
+# each request's prompt and output lengths as whole numbers uniformly from floor(0.8 L) .. L about the run's stated L
+# (https://github.com/SemiAnalysisAI/InferenceX: .github/workflows/benchmark-tmpl.yml, ``random-range-ratio`` 0.8;
+# utils/bench_serving/benchmark_serving.py, ``sample_random_requests``), so the lengths it sent average
+# (floor(0.8 L) + L) / 2: 921.5 tokens of a stated 1,024, 7,372.5 of 8,192 (:func:`sent_length`; :func:`read`'s
+# ``sent_lengths``, docs/accuracy.md, "What the InferenceX recipes ran").
+INFERENCEX_PROVENANCE = re.compile(r"db-dump/|source_file=\d{4}-\d{2}-\d{2}\.csv")
+INFERENCEX_RANGE_RATIO = 0.8
 AMBIGUOUS_CONCURRENCY = "recorded silicon_concurrency differs from batch_size x attention_dp_size"
 AGGREGATED_RUN = "aggregated run (no decode pool)"
 AMBIGUOUS_POOL_CONCURRENCY = ("no silicon_concurrency recorded, or it differs from decode_batch_size x "
@@ -89,7 +99,7 @@ class Measurement:
         engine: serving engine (``trtllm``, ``vllm``, ``sglang``), or None.
         tp, pp, ep, dp, batch: layout and concurrency of one instance.
         quant, kv_quant: weight and KV-cache modes (``kv_quant`` None: the engine default).
-        isl, osl: prompt and output lengths, tokens.
+        isl, osl: prompt and output lengths, tokens (as stated; :func:`read`'s ``sent_lengths``: as sent).
         tpot_s, ttft_s: measured time per output token and time to first token.
         tok_per_gpu: measured output tokens/s per GPU.
         model_name, hardware: catalogue names once resolved (`planner.calibration.screen.resolve`).
@@ -180,9 +190,25 @@ def _positive(value: float | None) -> float | None:
     return value if value is not None and value > 0 else None
 
 
-def _silicon_run(raw: dict, line: int) -> dict | str:
+def sent_length(stated: int, range_ratio: float) -> int:
+    """The mean length, to the nearest whole number (half to even), of requests whose lengths a benchmark draws
+    uniformly from the whole numbers ``floor(range_ratio x stated) .. stated``: e.g. 922 for 1,024 at 0.8 (the mean of
+    819 .. 1,024 is 921.5), 7,372 for 8,192 (6,553 .. 8,192: 7,372.5); ``stated`` itself at a ratio of 1."""
+    return round((math.floor(range_ratio * stated) + stated) / 2)
+
+
+def _length(raw: dict, column: str, sent: bool) -> int:
+    """A silicon row's prompt (``isl``) or output (``osl``) length: as stated, or with ``sent`` the mean an
+    InferenceX run's benchmark sent about the stated one (``INFERENCEX_PROVENANCE``; other runs as stated)."""
+    stated = _int(raw[column])
+    if sent and INFERENCEX_PROVENANCE.match((raw.get("silicon_data_source") or "").strip()):
+        return sent_length(stated, INFERENCEX_RANGE_RATIO)
+    return stated
+
+
+def _silicon_run(raw: dict, line: int, sent: bool = False) -> dict | str:
     """The fields every silicon row gives, pool or not (label, model, system, engine, modes, lengths, measurements
-    and campaign), or why the row cannot be used."""
+    and campaign), or why the row cannot be used; ``sent``: an InferenceX run's lengths as sent (:func:`_length`)."""
     system = SILICON_SYSTEMS.get(raw["system"].strip())
     if system is None:
         return f"system '{raw['system'].strip()}' not in the catalogue"
@@ -197,8 +223,9 @@ def _silicon_run(raw: dict, line: int) -> dict | str:
         return "no measurement"
     return dict(line=line, label=raw.get("id") or f"line {line}", model=raw["model_path"].strip(), system=system,
                 gpu=None, engine=raw.get("backend", "").strip() or None, quant=SILICON_QUANTS[mode], kv_quant=None,
-                isl=_int(raw["isl"]), osl=_int(raw["osl"]), tpot_s=None if tpot is None else from_ms(tpot),
-                ttft_s=None if ttft is None else from_ms(ttft), tok_per_gpu=None, campaign=_campaign(raw))
+                isl=_length(raw, "isl", sent), osl=_length(raw, "osl", sent),
+                tpot_s=None if tpot is None else from_ms(tpot), ttft_s=None if ttft is None else from_ms(ttft),
+                tok_per_gpu=None, campaign=_campaign(raw))
 
 
 def _split(raw: dict, prefix: str = "") -> dict:
@@ -217,10 +244,10 @@ def _recorded_concurrency(raw: dict) -> int | None:
     return None if recorded is None else int(recorded.group(1))
 
 
-def _silicon_row(raw: dict, line: int) -> Measurement | str:
+def _silicon_row(raw: dict, line: int, sent: bool = False) -> Measurement | str:
     if raw.get("mode", "agg").strip() != "agg":
         return "disaggregated run (prefill and decode pools measured together)"
-    run = _silicon_run(raw, line)
+    run = _silicon_run(raw, line, sent)
     if isinstance(run, str):
         return run
     split = _split(raw)
@@ -231,11 +258,11 @@ def _silicon_row(raw: dict, line: int) -> Measurement | str:
     return Measurement(**run, **split, tp=_int(raw["tp_size"]), batch=batch)
 
 
-def _decode_pool_row(raw: dict, line: int) -> Measurement | str:
+def _decode_pool_row(raw: dict, line: int, sent: bool = False) -> Measurement | str:
     """The decode pool of a disaggregated silicon run (:func:`read` with ``decode_pools``)."""
     if raw.get("mode", "agg").strip() != "disagg":
         return AGGREGATED_RUN
-    run = _silicon_run(raw, line)
+    run = _silicon_run(raw, line, sent)
     if isinstance(run, str):
         return run
     tp = _int(raw.get("decode_tp_size", ""), None, zero_is_unset=True)
@@ -286,7 +313,7 @@ def _simple_row(raw: dict, line: int) -> Measurement | str:
     )
 
 
-def read(path: str | Path, decode_pools: bool = False) -> MeasurementSet:
+def read(path: str | Path, decode_pools: bool = False, sent_lengths: bool = False) -> MeasurementSet:
     """Parse a silicon or simple measurements CSV (module docstring).
 
     ``decode_pools``: read instead the decode pools of a silicon file's disaggregated runs (``mode`` ``disagg``),
@@ -294,6 +321,9 @@ def read(path: str | Path, decode_pools: bool = False) -> MeasurementSet:
     decode_attention_dp_size``), the run's measured TPOT and TTFT. A row counts only where its provenance records
     the concurrency and it equals that batch times ``decode_num_workers`` (e.g. 64 x 32 x 1 = 2,048); the others
     and those with no decode layout or batch (gpt-oss-120b on GB200 records none) are counted out.
+
+    ``sent_lengths``: a silicon file's InferenceX runs (``INFERENCEX_PROVENANCE``) at the mean prompt and output
+    lengths their benchmark sent (:func:`sent_length`: 922 of a stated 1,024) instead of the stated ones.
 
     Raises:
         InputError: the file cannot be read, or its header fits neither format (``decode_pools``: is not silicon).
@@ -309,7 +339,7 @@ def read(path: str | Path, decode_pools: bool = False) -> MeasurementSet:
     header = [h.strip() for h in (reader.fieldnames or [])]
     reader.fieldnames = header
     if "silicon_tpot_ms" in header:
-        kind, parse = "silicon", _decode_pool_row if decode_pools else _silicon_row
+        kind, parse = "silicon", partial(_decode_pool_row if decode_pools else _silicon_row, sent=sent_lengths)
         needed = ("decode_batch_size", "decode_tp_size") if decode_pools else ("batch_size", "tp_size")
         missing = [c for c in ("model_path", "system", "isl", "osl", *needed) if c not in header]
     elif decode_pools:
