@@ -25,7 +25,11 @@ and latency rounds per kind, the same function training uses):
 Time: the engine's fitted collective curves (``planner.engine.kernels.comm``, :func:`curve_comm`):
 an all-reduce pays a floor growing per doubling of its group plus its ring volume at the fitted
 efficiency of the tier's link; a MoE dispatch or combine is ONE exchange (floor plus the rank's
-share), not ``log2 n`` rounds. The bytes per tier are the same volumes below.
+share), not ``log2 n`` rounds. The bytes per tier are the same volumes below. A dense model's two collectives
+are charged one by one (:func:`curve_comm`); an MoE model's four are folded into linear functions of the tokens
+(:class:`CurveCollectives`), which a candidate table's block of many rows of a few layouts computes once per
+distinct layout (``planner.serving.distinct.per_layout``): charged one by one they took 26 % of the evaluator's
+MoE decode time, about half that folded.
 
 Seed preset (``Rates.comm_curves is None``): decode uses the ``TREE`` latency model, a
 collective over ``n`` GPUs costs ``log2 n`` rounds of its tier's per-message latency (a tree or
@@ -62,7 +66,7 @@ from planner.engine.kernels.comm import (
     remote_share,
 )
 from planner.engine.rates import Rates
-from planner.serving.distinct import table_values, whole_index
+from planner.serving.distinct import per_layout, table_values, whole_index
 from planner.serving.layout import Layout
 from planner.serving.shape import ModelShape
 from specbase.record import record
@@ -89,7 +93,12 @@ class Comm:
 def comm(shape: ModelShape, lay: Layout, r: Rates, gpus_per_server: int, gpus_per_rack: int) -> Comm:
     """Traffic and time of the collectives of one micro-batch on one stage."""
     if r.comm_curves is not None:
-        return curve_comm(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack)
+        if not shape.num_moe_layers:  # a dense model's two collectives: cheaper one by one (bench/evaluator.py)
+            return curve_comm(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack)
+        # an MoE model's, folded (CurveCollectives) once per distinct layout of many rows (every row's bits
+        # whatever the rows beside it: the folded sums on every MoE row, per_layout's bits its own)
+        return per_layout(lambda part: CurveCollectives.of(shape, part, r.comm_curves, gpus_per_server, gpus_per_rack),
+                          lay).at(lay.group_tokens, lay.micro_tokens)
     rows = lay.tp.shape[0]
     volume = np.zeros((NUM_TIERS, rows))
     latency = np.zeros((NUM_TIERS, rows))
@@ -303,7 +312,8 @@ class CurveCollectives:
     all-reduce's two-shot line, less its one-shot saving ``max(0, twoshot - gap x message)``), so
     the tiers, parameter look-ups and latency parts are summed once per layout (:meth:`of`) and
     :meth:`at` times any number of tokens in a few products: the serving fixed point's rounds change
-    only the tokens. (:func:`curve_comm` charges the same collectives one by one: one call is cheaper so.)
+    only the tokens, and :func:`comm` times an MoE model's collectives so, folded once per distinct layout of a
+    block. (:func:`curve_comm` charges the same collectives one by one: a dense model's two cost less so.)
 
     Attributes:
         latency_s: every call's latency part, summed.

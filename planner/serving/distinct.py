@@ -9,7 +9,8 @@ every row with the same inputs: the same arithmetic on the same inputs, the same
 :func:`distinct_rows` finds them in a sort of one integer key per row.
 
 Likewise a function of one column of a few whole numbers (a layout's tp, ep, ...) is computed once per value and
-taken by each row (:func:`whole_index`).
+taken by each row (:func:`whole_index`), and terms of a layout's sizes alone (the collectives' tiers, curve
+parameters and latency parts) once per distinct layout (:func:`per_layout`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.serving.layout import Layout
+from planner.serving.plan import take_rows
 
 # Fewer rows than this: scored as they are (finding repeats costs more than it saves).
 DISTINCT_MIN_ROWS = 4096
@@ -30,6 +32,11 @@ FEW_VALUES = 8  # when they are at most this many  # a key's range at most this 
 # Per-value tables (:func:`whole_index`): values up to this, over at least this many rows.
 TABLE_VALUES = 1024
 TABLE_MIN_ROWS = 256
+# Terms that depend on the layout's (tp, pp, dp, ep) alone are computed on one row of each distinct layout
+# (:func:`per_layout`) in blocks of at least this many rows with at most a quarter as many distinct layouts
+# (finding them costs about two rounds of a few terms: worth it for the collectives on several tiers).
+PER_LAYOUT_ROWS = 4096
+LAYOUT_KEY_LIMIT = 1 << 20  # (tp, pp, dp, ep) above this: every row computed (no look-up tables that long)
 
 
 def distinct_rows(lay: Layout, quant_index: np.ndarray, capped: np.ndarray) -> tuple | None:
@@ -103,3 +110,36 @@ def table_values(index: np.ndarray) -> np.ndarray:
     values = np.arange(index.max() + 1.0)
     values[0] = 1.0
     return values
+
+
+def per_layout(terms_of, lay: Layout):
+    """``terms_of(lay)``, a dataclass of per-row arrays that depend on each row's tp, pp, dp and ep alone
+    (and what the layout derives from them), computed on one row of each distinct layout and taken to every
+    row: each row's figures are those it has computed alone, at the cost of the few hundred distinct layouts
+    instead of every row. Small blocks, and blocks with many distinct layouts, compute every row."""
+    rows = lay.tp.shape[0]
+    if rows < PER_LAYOUT_ROWS or max(float(v.max()) for v in (lay.tp, lay.pp, lay.dp, lay.ep)) >= LAYOUT_KEY_LIMIT:
+        return terms_of(lay)
+    parts = [v.astype(np.intp) for v in (lay.tp, lay.pp, lay.dp, lay.ep)]
+    sizes = [int(part.max()) + 1 for part in parts]
+    if sizes[0] * sizes[1] * sizes[2] * sizes[3] <= rows:  # each row's (tp, pp, dp, ep) as one number
+        code, codes = parts[0], sizes[0]
+        for part, size in zip(parts[1:], sizes[1:]):
+            code, codes = code * size + part, codes * size
+    else:  # each part numbered densely first
+        code, codes = np.zeros(rows, dtype=np.intp), 1
+        for part, size in zip(parts, sizes):
+            seen = np.zeros(size, dtype=bool)
+            seen[part] = True
+            number = np.cumsum(seen) - 1
+            code, codes = code * int(number[-1] + 1) + np.take(number, part), codes * int(number[-1] + 1)
+            if codes > rows // 4:
+                return terms_of(lay)
+    one = np.full(codes, -1, dtype=np.intp)
+    one[code] = np.arange(rows)  # a row of each layout present
+    present = np.flatnonzero(one >= 0)
+    if present.size > rows // 4:
+        return terms_of(lay)
+    slot = np.zeros(codes, dtype=np.intp)
+    slot[present] = np.arange(present.size)
+    return take_rows(terms_of(take_rows(lay, np.take(one, present))), np.take(slot, code))

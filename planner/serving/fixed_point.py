@@ -51,6 +51,7 @@ import numpy as np
 from planner.engine.profile import EngineProfile
 from planner.engine.rates import Rates
 from planner.serving.comm import CurveCollectives
+from planner.serving.distinct import per_layout
 from planner.serving.layout import Layout
 from planner.serving.plan import put_rows, take_rows
 from planner.serving.roofline import (
@@ -81,11 +82,6 @@ COMPACT_ROWS = 2048
 # The line step's root is computed on the rows on the line alone where they are at most this share of the rows
 # stepped (``_following``: six takes on those rows cost less than the root's ~30 operations on every row).
 LINE_SHARE = 0.5
-# Terms that depend on the layout's (tp, pp, dp, ep) alone are computed on one row of each distinct layout
-# (:func:`per_layout`) in blocks of at least this many rows with at most a quarter as many distinct layouts
-# (finding them costs about two rounds of a few terms: worth it for the collectives on several tiers).
-PER_LAYOUT_ROWS = 4096
-_KEY_LIMIT = 1 << 20  # (tp, pp, dp, ep) above this: every row computed (no look-up tables that long)
 # ``BlockGemms.at`` reuses known GEMM times where the rows are the same when at most this share of at least
 # ``REUSE_ROWS`` rows is new, or none is (taking the curve's per-row constants to the new rows costs about
 # as much as computing a tenth of the rows again; on fewer rows the calls' overhead decides).
@@ -147,39 +143,6 @@ class BlockGemms:
 def block_gemms(shape: ModelShape, lay: Layout, tokens: np.ndarray, setup: GemmSetup) -> BlockGemms:
     """:class:`BlockGemms` of ``lay``'s rows at ``tokens`` rows each on the stacked ``setup``."""
     return BlockGemms(tokens, block_gemm_s(shape, setup, tokens, (lay.stage_layers, lay.dense_layers, lay.moe_layers)))
-
-
-def per_layout(terms_of, lay: Layout):
-    """``terms_of(lay)``, a dataclass of per-row arrays that depend on each row's tp, pp, dp and ep alone
-    (and what the layout derives from them), computed on one row of each distinct layout and taken to every
-    row: each row's figures are those it has computed alone, at the cost of the few hundred distinct layouts
-    instead of every row. Small blocks, and blocks with many distinct layouts, compute every row."""
-    rows = lay.tp.shape[0]
-    if rows < PER_LAYOUT_ROWS or max(float(v.max()) for v in (lay.tp, lay.pp, lay.dp, lay.ep)) >= _KEY_LIMIT:
-        return terms_of(lay)
-    parts = [v.astype(np.intp) for v in (lay.tp, lay.pp, lay.dp, lay.ep)]
-    sizes = [int(part.max()) + 1 for part in parts]
-    if sizes[0] * sizes[1] * sizes[2] * sizes[3] <= rows:  # each row's (tp, pp, dp, ep) as one number
-        code, codes = parts[0], sizes[0]
-        for part, size in zip(parts[1:], sizes[1:]):
-            code, codes = code * size + part, codes * size
-    else:  # each part numbered densely first
-        code, codes = np.zeros(rows, dtype=np.intp), 1
-        for part, size in zip(parts, sizes):
-            seen = np.zeros(size, dtype=bool)
-            seen[part] = True
-            number = np.cumsum(seen) - 1
-            code, codes = code * int(number[-1] + 1) + np.take(number, part), codes * int(number[-1] + 1)
-            if codes > rows // 4:
-                return terms_of(lay)
-    one = np.full(codes, -1, dtype=np.intp)
-    one[code] = np.arange(rows)  # a row of each layout present
-    present = np.flatnonzero(one >= 0)
-    if present.size > rows // 4:
-        return terms_of(lay)
-    slot = np.zeros(codes, dtype=np.intp)
-    slot[present] = np.arange(present.size)
-    return take_rows(terms_of(take_rows(lay, np.take(one, present))), np.take(slot, code))
 
 
 def take_decode(shape: ModelShape, lay: Layout, r: Rates, decode, index: np.ndarray):

@@ -5,6 +5,7 @@ from dataclasses import fields, is_dataclass
 import numpy as np
 import pytest
 
+import planner.serving.distinct as distinct
 import planner.serving.fixed_point as fixed_point
 from hardware.catalogue import Catalogue
 from models.catalogue import model
@@ -59,9 +60,9 @@ def test_collectives_per_layout_with_small_and_large_keys(tps, most):
         sizes.append(part.tp.shape[0])
         return CurveCollectives.of(shape, part, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
 
-    _same_bits(fixed_point.per_layout(of, lay), of(lay))
-    distinct = len({(a, b, c, d) for a, b, c, d in zip(plans.tp, plans.pp, plans.dp, plans.ep)})
-    assert sizes[0] == distinct <= most and sizes[1] == 6000
+    _same_bits(distinct.per_layout(of, lay), of(lay))
+    layouts = len({(a, b, c, d) for a, b, c, d in zip(plans.tp, plans.pp, plans.dp, plans.ep)})
+    assert sizes[0] == layouts <= most and sizes[1] == 6000
 
 
 @pytest.mark.parametrize("name,system", [("qwen3-235b-a22b", "gb200-nvl72"), ("llama-3.1-70b", "hgx-h200")])
@@ -94,7 +95,7 @@ def test_chunk_gemms_taken_where_the_rows_are_known(name, system, monkeypatch):
 
 @pytest.mark.parametrize("name,system", [("qwen3-235b-a22b", "gb200-nvl72"), ("llama-3.1-70b", "hgx-h200")])
 def test_collectives_per_layout_are_each_rows_own(name, system, monkeypatch):
-    # fixed_point.per_layout computes the collectives on one row of each distinct (tp, pp, dp, ep) and takes
+    # distinct.per_layout computes the collectives on one row of each distinct (tp, pp, dp, ep) and takes
     # them to every row: bit for bit what every row computes itself. tp up to 64 puts rows on all three tiers
     # (HGX H200: 8 GPUs a server, 32 a rack; GB200 NVL72: 4 a tray, 72 a rack).
     plans = _plans(6000, seed=5, tps=(1, 2, 4, 8, 16, 64))
@@ -105,7 +106,7 @@ def test_collectives_per_layout_are_each_rows_own(name, system, monkeypatch):
         sizes.append(part.tp.shape[0])
         return CurveCollectives.of(shape, part, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
 
-    shared = fixed_point.per_layout(of, lay)
+    shared = distinct.per_layout(of, lay)
     every = CurveCollectives.of(shape, lay, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
     _same_bits(shared, every)
     # not vacuous: it computed one row per layout, 6 x 3 x 3 x 4 = 216 at most (here fewer: ep <= tp dp), and
@@ -113,9 +114,32 @@ def test_collectives_per_layout_are_each_rows_own(name, system, monkeypatch):
     assert sizes[0] <= 216 and len(sizes) == 1
     assert (every.bytes_per_group_token.sum(axis=1) > 0).all()
     # a block below PER_LAYOUT_ROWS computes every row itself
-    monkeypatch.setattr(fixed_point, "PER_LAYOUT_ROWS", 10_000)
-    fixed_point.per_layout(of, lay)
+    monkeypatch.setattr(distinct, "PER_LAYOUT_ROWS", 10_000)
+    distinct.per_layout(of, lay)
     assert sizes[1] == 6000
+
+
+def test_decode_collectives_of_an_moe_table_folded_once_per_layout(monkeypatch):
+    # comm.comm times an MoE model's collectives folded (CurveCollectives) on one row of each distinct layout, a
+    # dense model's one by one (curve_comm): both the figures of charging every collective of every row, up to
+    # rounding (the folded sums run in another order).
+    import planner.serving.comm as comm_module
+
+    plans = _plans(6000, seed=5, tps=(1, 2, 4, 8, 16, 64))
+    for name, system, folded in (("qwen3-235b-a22b", "gb200-nvl72", True), ("llama-3.1-70b", "hgx-h200", False)):
+        hw, _, shape, r, lay = _setup(name, system, plans)
+        sizes = []
+        real = CurveCollectives.of.__func__
+        monkeypatch.setattr(CurveCollectives, "of", classmethod(
+            lambda cls, shape, part, *a: sizes.append(part.tp.shape[0]) or real(cls, shape, part, *a)))
+        got = comm_module.comm(shape, lay, r, hw.gpus_per_server, hw.gpus_per_rack)
+        monkeypatch.undo()
+        direct = comm_module.curve_comm(shape, lay, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
+        np.testing.assert_allclose(got.time_s, direct.time_s, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(got.bytes_by_tier, direct.bytes_by_tier, rtol=1e-12, atol=0)
+        # folded on one row of each layout (6 x 3 x 3 x 4 = 216 at most, fewer: ep <= tp dp), or not at all
+        assert (len(sizes) == 1 and sizes[0] <= 216) if folded else not sizes
+        assert (direct.time_s > 0).mean() > 0.9  # not vacuous: most rows' collectives take time
 
 
 def test_moe_curve_at_stacked_tokens_is_one_call_each():
