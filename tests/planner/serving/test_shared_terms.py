@@ -119,27 +119,32 @@ def test_collectives_per_layout_are_each_rows_own(name, system, monkeypatch):
     assert sizes[1] == 6000
 
 
-def test_decode_collectives_of_an_moe_table_folded_once_per_layout(monkeypatch):
+@pytest.mark.parametrize("name,system,folded", [("qwen3-235b-a22b", "gb200-nvl72", True),
+                                                 ("llama-3.1-70b", "hgx-h200", False)])
+def test_decode_collectives_of_an_moe_table_folded_once_per_layout(name, system, folded, monkeypatch):
     # comm.comm times an MoE model's collectives folded (CurveCollectives) on one row of each distinct layout, a
     # dense model's one by one (curve_comm): both the figures of charging every collective of every row, up to
     # rounding (the folded sums run in another order).
     import planner.serving.comm as comm_module
 
     plans = _plans(6000, seed=5, tps=(1, 2, 4, 8, 16, 64))
-    for name, system, folded in (("qwen3-235b-a22b", "gb200-nvl72", True), ("llama-3.1-70b", "hgx-h200", False)):
-        hw, _, shape, r, lay = _setup(name, system, plans)
-        sizes = []
-        real = CurveCollectives.of.__func__
-        monkeypatch.setattr(CurveCollectives, "of", classmethod(
-            lambda cls, shape, part, *a: sizes.append(part.tp.shape[0]) or real(cls, shape, part, *a)))
-        got = comm_module.comm(shape, lay, r, hw.gpus_per_server, hw.gpus_per_rack)
-        monkeypatch.undo()
-        direct = comm_module.curve_comm(shape, lay, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
-        np.testing.assert_allclose(got.time_s, direct.time_s, rtol=1e-12, atol=0)
-        np.testing.assert_allclose(got.bytes_by_tier, direct.bytes_by_tier, rtol=1e-12, atol=0)
-        # folded on one row of each layout (6 x 3 x 3 x 4 = 216 at most, fewer: ep <= tp dp), or not at all
-        assert (len(sizes) == 1 and sizes[0] <= 216) if folded else not sizes
-        assert (direct.time_s > 0).mean() > 0.9  # not vacuous: most rows' collectives take time
+    hw, _, shape, r, lay = _setup(name, system, plans)
+    sizes = []
+    real = CurveCollectives.of.__func__
+
+    def counted(cls, shape, part, *rest):
+        sizes.append(part.tp.shape[0])
+        return real(cls, shape, part, *rest)
+
+    monkeypatch.setattr(CurveCollectives, "of", classmethod(counted))
+    got = comm_module.comm(shape, lay, r, hw.gpus_per_server, hw.gpus_per_rack)
+    monkeypatch.undo()
+    direct = comm_module.curve_comm(shape, lay, r.comm_curves, hw.gpus_per_server, hw.gpus_per_rack)
+    np.testing.assert_allclose(got.time_s, direct.time_s, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got.bytes_by_tier, direct.bytes_by_tier, rtol=1e-12, atol=0)
+    # folded on one row of each layout (6 x 3 x 3 x 4 = 216 at most, fewer: ep <= tp dp), or not at all
+    assert (len(sizes) == 1 and sizes[0] <= 216) if folded else not sizes
+    assert (direct.time_s > 0).mean() > 0.9  # not vacuous: most rows' collectives take time
 
 
 def test_moe_curve_at_stacked_tokens_is_one_call_each():
