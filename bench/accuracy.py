@@ -173,6 +173,10 @@ def silicon_table(rows, pred: cal.Predictions) -> str:
     sat_idx = [i for i, m in enumerate(rows) if saturated(m)]
     lines.append(line("**overall (not saturated)**", [i for i, m in enumerate(rows) if not saturated(m)]))
     lines.append(line("saturated runs (scored apart)", sat_idx))
+    cold = np.array([i for i, m in enumerate(rows) if m.cold_ttft and not saturated(m)], dtype=int)
+    f = cal.Errors.of(pred.ttft_s[cold], cal.measured(rows, cold_ttft=True).ttft_s[cold])
+    lines.append(f"| cold-start TTFTs (scored apart: InferenceX runs before its warm-up; their TPOT scored above) | "
+                 f"{f.n} | | | | {_fmt(f.mape)} | {_fmt(f.median)} |")
     return "\n".join(lines)
 
 

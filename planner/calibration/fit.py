@@ -130,11 +130,15 @@ def kv_mode(profile: EngineProfile, weight_quant: str) -> str:
     return profile.default_kv_quant
 
 
-def measured(rows: list[Measurement]) -> Predictions:
-    """The measurements themselves, in the shape of :class:`Predictions` (NaN where absent)."""
+def measured(rows: list[Measurement], cold_ttft: bool = False) -> Predictions:
+    """The measurements themselves, in the shape of :class:`Predictions` (NaN where absent), a TTFT that includes
+    the server's cold start too (``Measurement.cold_ttft``: not a serving figure) unless ``cold_ttft``."""
     def col(name):
         return np.array([np.nan if getattr(m, name) is None else getattr(m, name) for m in rows], dtype=float)
-    return Predictions(col("tpot_s"), col("ttft_s"), col("tok_per_gpu"))
+    ttft = col("ttft_s")
+    if not cold_ttft:
+        ttft[[i for i, m in enumerate(rows) if m.cold_ttft]] = np.nan
+    return Predictions(col("tpot_s"), ttft, col("tok_per_gpu"))
 
 
 def predict(rows: list[Measurement], hardware: dict[str, Hardware], profiles: list[EngineProfile]) -> Predictions:

@@ -78,6 +78,13 @@ _SILICON_CAMPAIGN = re.compile(r"source_file=[^;]+|config_id=\d+")
 # ``sent_lengths``, docs/accuracy.md, "What the InferenceX recipes ran").
 INFERENCEX_PROVENANCE = re.compile(r"db-dump/|source_file=\d{4}-\d{2}-\d{2}\.csv")
 INFERENCEX_RANGE_RATIO = 0.8
+# The day InferenceX's client began warming the server up before its timed requests: 2 x the concurrency of
+# requests first (InferenceX PR #480, merged 2026-01-21: ``--num-warmups "$((2 * max_concurrency))"`` in
+# benchmarks/benchmark_lib.sh). A run measured before it (its provenance's ``measured=`` date) sent its timed
+# requests to a cold server, and its first wave's TTFT (a tenth of its requests) took the cold start: JIT-compiled
+# kernels, CUDA-graph capture and memory pools at the run's shapes (:attr:`Measurement.cold_ttft`).
+INFERENCEX_WARMUP_FROM = "2026-01-21"
+_MEASURED_ON = re.compile(r"measured=(\d{4}-\d{2}-\d{2})")
 AMBIGUOUS_CONCURRENCY = "recorded silicon_concurrency differs from batch_size x attention_dp_size"
 AGGREGATED_RUN = "aggregated run (no decode pool)"
 AMBIGUOUS_POOL_CONCURRENCY = ("no silicon_concurrency recorded, or it differs from decode_batch_size x "
@@ -107,6 +114,9 @@ class Measurement:
             configuration, with the model, engine and system), so that a campaign whose runs mostly
             break a physical floor can be counted out whole (`planner.calibration.screen.resolve`); None
             where the file does not say (the simple format's optional ``campaign`` column).
+        cold_ttft: the run's TTFT includes its server's cold start (an InferenceX run measured before its
+            client warmed the server up, ``INFERENCEX_WARMUP_FROM``): not a serving figure, so neither fitted
+            nor scored (`planner.calibration.fit.measured`), though the screens read it as measured.
     """
 
     line: int
@@ -130,6 +140,7 @@ class Measurement:
     moe_tp: int | None = None
     model_name: str | None = None
     campaign: str | None = None
+    cold_ttft: bool = False
 
     @property
     def gpus(self) -> int:
@@ -225,7 +236,7 @@ def _silicon_run(raw: dict, line: int, sent: bool = False) -> dict | str:
                 gpu=None, engine=raw.get("backend", "").strip() or None, quant=SILICON_QUANTS[mode], kv_quant=None,
                 isl=_length(raw, "isl", sent), osl=_length(raw, "osl", sent),
                 tpot_s=None if tpot is None else from_ms(tpot), ttft_s=None if ttft is None else from_ms(ttft),
-                tok_per_gpu=None, campaign=_campaign(raw))
+                tok_per_gpu=None, campaign=_campaign(raw), cold_ttft=_cold(raw))
 
 
 def _split(raw: dict, prefix: str = "") -> dict:
@@ -275,6 +286,14 @@ def _decode_pool_row(raw: dict, line: int, sent: bool = False) -> Measurement | 
     if recorded is None or recorded != batch * _int(raw.get("decode_num_workers", ""), 1, zero_is_unset=True):
         return AMBIGUOUS_POOL_CONCURRENCY
     return Measurement(**run, **split, tp=tp, batch=batch)
+
+
+def _cold(raw: dict) -> bool:
+    """Whether a silicon row is an InferenceX run measured before its client warmed the server up
+    (``INFERENCEX_WARMUP_FROM``; a run with no ``measured=`` date is taken as warmed)."""
+    source = (raw.get("silicon_data_source") or "").strip()
+    on = _MEASURED_ON.search(source)
+    return bool(INFERENCEX_PROVENANCE.match(source)) and on is not None and on.group(1) < INFERENCEX_WARMUP_FROM
 
 
 def _campaign(raw: dict) -> str | None:

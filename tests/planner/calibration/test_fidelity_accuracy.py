@@ -4,9 +4,10 @@ Measured with the shipped defaults (bench/accuracy.py, docs/accuracy.md) on the 
 (GEMMs, attention, MoE layers and collectives timed by curves fitted to measured kernels; the end-to-end fit
 keeps only engine behaviour: overlap, step/kernel/sequence overheads, eager prompt iterations, TTFT wait and
 fixed cost), on the 1,132 rows the screens keep, every model family fitted: TPOT MAPE 9.1 % overall, TTFT MAPE
-21.5 % (median 13.3 %), published median 7.0 %. Of the issue's goals (TPOT <= 10 %, TTFT <= 20 %, published <=
-12 %) TPOT and the published median are met, TTFT is not; these tests pin today's levels with a little
-headroom, so that a change that loses accuracy fails. The data ship in the repository (calibration/, see its
+19.0 % (median 12.2 %; the 212 TTFTs that include their server's cold start scored apart,
+measurements.INFERENCEX_WARMUP_FROM), published median 7.7 %. The issue's goals (TPOT <= 10 %, TTFT <= 20 %,
+published <= 12 %) are met; these tests pin today's levels with a little headroom, so that a change that loses
+accuracy fails. The data ship in the repository (calibration/, see its
 README), so these tests run on a bare clone.
 """
 
@@ -83,8 +84,8 @@ def test_rows_scored_and_skipped(silicon):
 
 # n, TPOT MAPE and median, TTFT MAPE and median of each family's rows (bench/accuracy.py's "family" lines; every
 # family is fitted, so these are in-sample: --lofo scores each family out of fold)
-FAMILY_MEASURED = {"deepseek": (144, 14.0, 11.5, 42.5, 39.8), "gpt": (400, 8.4, 6.2, 13.1, 8.6),
-                   "llama": (223, 7.2, 5.4, 33.6, 26.3), "qwen3": (348, 9.0, 7.1, 14.9, 11.3)}
+FAMILY_MEASURED = {"deepseek": (144, 13.9, 11.1, 29.8, 25.7), "gpt": (400, 8.4, 6.3, 10.1, 7.0),
+                   "llama": (223, 7.3, 5.4, 33.4, 26.4), "qwen3": (348, 9.1, 7.3, 14.4, 10.9)}
 
 
 @pytest.mark.parametrize("fam", sorted(FAMILY_MEASURED))
@@ -99,15 +100,16 @@ def test_each_family(silicon, fam):
 def test_overall(silicon):
     tpot, ttft = _errors(silicon, lambda m: not acc.saturated(m))
     assert tpot.mape <= 10.0  # measured 9.1: the issue's goal
-    assert ttft.median <= 14.0  # measured 13.3
-    assert ttft.mape <= 22.5  # measured 21.5
+    assert ttft.median <= 13.0  # measured 12.2
+    assert ttft.mape <= 20.0  # measured 19.0 over the 903 warm TTFTs: the issue's goal
+    assert ttft.n == 1115 - 212  # the cold-start TTFTs scored apart
 
 
 def test_published_max_throughput_goal():
     from hardware.catalogue import Catalogue
 
     _, median, skipped = acc.published(Catalogue())
-    assert median <= 12.0  # the issue's goal; measured 7.0 over 22 comparable points
+    assert median <= 12.0  # the issue's goal; measured 7.7 over 22 comparable points
     assert len(skipped) == 13  # speculative decoding, disaggregation, variable-length datasets
 
 
@@ -140,11 +142,12 @@ def test_llama_8b_h200_vllm_runs_below_their_own_kernels_take_their_campaign(sil
 
 def test_ttft_by_rate_bins_every_scored_run(silicon):
     # Each unsaturated run with both measurements lands in one cell: the cells' counts add up to the 1,115 scored
-    # runs (every silicon run measures both), and the collection is read off the campaign's provenance.
+    # runs (every silicon run measures both) less the 212 whose TTFT includes their server's cold start
+    # (measurements.INFERENCEX_WARMUP_FROM), and the collection is read off the campaign's provenance.
     rows, pred, _, _ = silicon
     table = acc.ttft_rate_table(rows, pred)
     counts = [int(c) for c in re.findall(r"\((\d+)\)", table)]
-    assert sum(counts) == 1115
+    assert sum(counts) == 1115 - 212
     assert acc.collection("config_id=88, deepseek-ai/DeepSeek-V3, sglang, b200_sxm") == "database configurations"
     assert acc.collection("source_file=/d/h100_sxm/trtllm/1.0.0rc3/llama.csv, m, trtllm, h100_sxm") == \
         "per-file collection"
