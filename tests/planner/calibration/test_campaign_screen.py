@@ -59,17 +59,12 @@ def test_discredited_campaigns_is_a_strict_majority():
     assert screen.discredited_campaigns(floored, passed) == {"a", "c"}  # b: a tie stays; None: no campaign
 
 
-def test_campaign_is_read_from_the_provenance(tmp_path):
-    head = ("id,silicon_data_source,backend,model_path,system,mode,isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,"
-            "tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,silicon_ttft_ms,silicon_tpot_ms")
-    tail = ",agg,1024,1024,fp8,fp8,8,8,1,,,,300,10"
-    path = tmp_path / "silicon.csv"
-    path.write_text("\n".join([
-        head,
+def test_campaign_is_read_from_the_provenance(silicon_file):
+    path = silicon_file([
         "a,source_file=/data/h200_sxm/vllm/0.12.0/llama.csv; silicon_concurrency=8,vllm,meta-llama/Llama-3.1-8B,"
-        "h200_sxm" + tail,
-        "b,db-dump/2026-04-27; config_id=88; silicon_concurrency=8,sglang,deepseek-ai/DeepSeek-V3,b200_sxm" + tail,
-        "c,,vllm,meta-llama/Llama-3.1-8B,h200_sxm" + tail]) + "\n")
+        "h200_sxm",
+        "b,db-dump/2026-04-27; config_id=88; silicon_concurrency=8,sglang,deepseek-ai/DeepSeek-V3,b200_sxm",
+        "c,,vllm,meta-llama/Llama-3.1-8B,h200_sxm"], ",agg,1024,1024,fp8,fp8,8,8,1,,,,300,10")
     campaigns = [m.campaign for m in measurements.read(path).rows]
     assert campaigns == ["source_file=/data/h200_sxm/vllm/0.12.0/llama.csv, meta-llama/Llama-3.1-8B, vllm, h200_sxm",
                       "config_id=88, deepseek-ai/DeepSeek-V3, sglang, b200_sxm", None]

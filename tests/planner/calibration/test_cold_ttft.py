@@ -11,30 +11,24 @@ from planner.calibration.measurements import INFERENCEX_WARMUP_FROM
 from planner.calibration.screen import saturated
 
 SHIPPED = Path(__file__).resolve().parents[3] / "calibration" / "silicon_calibration.csv"
-HEAD = ("id,silicon_data_source,backend,model_path,system,mode,isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,"
-        "tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,silicon_ttft_ms,silicon_tpot_ms")
 
 
-def test_runs_before_the_warm_up_have_a_cold_ttft(tmp_path):
+def test_runs_before_the_warm_up_have_a_cold_ttft(silicon_file):
     # InferenceX PR #480 (merged 2026-01-21) sent 2 x concurrency warm-up requests before the timed ones. A results
     # database row (db-dump/) or dated export row (source_file=YYYY-MM-DD.csv) measured before that day is cold; one
     # measured that day or later is not, nor a row without a measured= date, nor another collection's row whatever
     # its date.
     assert INFERENCEX_WARMUP_FROM == "2026-01-21"
-    tail = ",agg,1024,1024,fp8,fp8,8,8,1,,,,300,10"
-    path = tmp_path / "silicon.csv"
-    path.write_text("\n".join([
-        HEAD,
+    path = silicon_file([
         "a,db-dump/2026-04-27; config_id=88; silicon_concurrency=8; measured=2025-11-10T00:00:00.000Z,sglang,"
-        "deepseek-ai/DeepSeek-V3,b200_sxm" + tail,
+        "deepseek-ai/DeepSeek-V3,b200_sxm",
         "b,db-dump/2026-04-27; config_id=87; silicon_concurrency=8; measured=2026-01-21T00:00:00.000Z,sglang,"
-        "deepseek-ai/DeepSeek-V3,b200_sxm" + tail,
+        "deepseek-ai/DeepSeek-V3,b200_sxm",
         "c,source_file=2026-04-06.csv; model=GPT-OSS-120B; silicon_concurrency=8; measured=2025-12-08T00:00:00Z,vllm,"
-        "openai/gpt-oss-120b,h200_sxm" + tail,
-        "d,source_file=2026-04-06.csv; model=GPT-OSS-120B; silicon_concurrency=8,vllm,openai/gpt-oss-120b,h200_sxm"
-        + tail,
+        "openai/gpt-oss-120b,h200_sxm",
+        "d,source_file=2026-04-06.csv; model=GPT-OSS-120B; silicon_concurrency=8,vllm,openai/gpt-oss-120b,h200_sxm",
         "e,source_file=/data/h200_sxm/vllm/0.12.0/llama.csv; silicon_concurrency=8; measured=2025-11-10,vllm,"
-        "meta-llama/Llama-3.1-8B,h200_sxm" + tail]) + "\n")
+        "meta-llama/Llama-3.1-8B,h200_sxm"], ",agg,1024,1024,fp8,fp8,8,8,1,,,,300,10")
     rows = measurements.read(path).rows
     assert [m.cold_ttft for m in rows] == [True, False, True, False, False]
     # the measured TTFT stays on the row (the screens read it); the fit and the scores see none where it is cold,

@@ -7,8 +7,6 @@ from planner.calibration import measurements
 from planner.calibration.measurements import INFERENCEX_RANGE_RATIO, sent_length
 
 SHIPPED = Path(__file__).resolve().parents[3] / "calibration" / "silicon_calibration.csv"
-HEAD = ("id,silicon_data_source,backend,model_path,system,mode,isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,"
-        "tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,silicon_ttft_ms,silicon_tpot_ms")
 
 
 def test_mean_of_the_lengths_drawn():
@@ -19,20 +17,16 @@ def test_mean_of_the_lengths_drawn():
     assert sent_length(1024, 1.0) == 1024
 
 
-def test_inferencex_rows_read_the_lengths_sent_on_request(tmp_path):
+def test_inferencex_rows_read_the_lengths_sent_on_request(silicon_file):
     # The results database's rows (db-dump/) and its dated exports (source_file=YYYY-MM-DD.csv) are InferenceX runs:
     # with sent_lengths, 1,024 in / 8,192 out reads 922 / 7,372; a collection's file (source_file=/path/...) and a
     # row without a provenance read as stated; without it, every row reads as stated.
-    tail = ",agg,1024,8192,fp8,fp8,8,8,1,,,,300,10"
-    path = tmp_path / "silicon.csv"
-    path.write_text("\n".join([
-        HEAD,
-        "a,db-dump/2026-04-27; config_id=88; silicon_concurrency=8,sglang,deepseek-ai/DeepSeek-V3,b200_sxm" + tail,
-        "b,source_file=2026-04-06.csv; model=GPT-OSS-120B; silicon_concurrency=8,vllm,openai/gpt-oss-120b,"
-        "h200_sxm" + tail,
+    path = silicon_file([
+        "a,db-dump/2026-04-27; config_id=88; silicon_concurrency=8,sglang,deepseek-ai/DeepSeek-V3,b200_sxm",
+        "b,source_file=2026-04-06.csv; model=GPT-OSS-120B; silicon_concurrency=8,vllm,openai/gpt-oss-120b,h200_sxm",
         "c,source_file=/data/h200_sxm/vllm/0.12.0/llama.csv; silicon_concurrency=8,vllm,meta-llama/Llama-3.1-8B,"
-        "h200_sxm" + tail,
-        "d,,vllm,meta-llama/Llama-3.1-8B,h200_sxm" + tail]) + "\n")
+        "h200_sxm",
+        "d,,vllm,meta-llama/Llama-3.1-8B,h200_sxm"], ",agg,1024,8192,fp8,fp8,8,8,1,,,,300,10")
     sent = [(m.isl, m.osl) for m in measurements.read(path, sent_lengths=True).rows]
     assert sent == [(922, 7372), (922, 7372), (1024, 8192), (1024, 8192)]
     assert {(m.isl, m.osl) for m in measurements.read(path).rows} == {(1024, 8192)}
