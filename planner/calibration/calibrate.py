@@ -38,6 +38,7 @@ class Calibration:
     knobs: tuple[str, ...]
     identifiability: tuple[Identifiability, ...] = ()
     tpot_split: tuple[decompose.GroupSplit, ...] = ()  # the fitted profile's decode step and prompt token, per group
+    cold_ttfts: int = 0  # rows whose TTFT includes their server's cold start: neither fitted nor scored
 
 
 def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineProfile, name: str,
@@ -84,7 +85,8 @@ def calibrate(mset: MeasurementSet, hardware: dict[str, Hardware], base: EngineP
                        skipped=dict(mset.skipped), systems=systems, engines=engines,
                        knobs=tuple(k.name for k in knobs), identifiability=identifiability(result),
                        tpot_split=tuple(decompose.by_group(decompose.configurations(rows, predicted.tpot_s,
-                                                                                    predicted.ttft_s))))
+                                                                                    predicted.ttft_s))),
+                       cold_ttfts=sum(1 for m in rows if m.cold_ttft and m.ttft_s is not None))
 
 
 def measured_ranges(rows, gpu_of: dict[str, str]) -> dict[str, tuple | None]:
@@ -160,5 +162,6 @@ def calibration_document(c: Calibration) -> dict:
                                      "partner": i.partner, "correlation": i.correlation}
                             for i in c.identifiability},
         "tpot_split": [dataclasses.asdict(g) for g in c.tpot_split],
+        "cold_ttfts": c.cold_ttfts,
     }
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from planner.calibration.calibrate import calibrate_file, calibration_document
+from planner.calibration.measurements import INFERENCEX_WARMUP_FROM
 from planner.calibration.profile_file import profile_toml
 from planner.cli.options import emit, pass_catalogue
 from planner.cli.progress import progress_options
@@ -61,6 +62,10 @@ def format_calibration(doc: dict, fmt: str, out_path: str) -> str:
                    "(planner.calibration.decompose). A ratio away from 1 is what the fitted knobs could not place.")
     skipped = "; ".join(f"{why}: {n}" for why, n in sorted(doc["skipped"].items())) or "none"
     out.append(f"rows not used: {skipped}")
+    if doc["cold_ttfts"]:
+        out.append(f"TTFTs not used: {doc['cold_ttfts']} measured before their benchmark client warmed the server "
+                   f"up (InferenceX runs before {INFERENCEX_WARMUP_FROM}: the first wave's cold start; their TPOT is "
+                   "used)")
     out.append(f"wrote {out_path} (use it with --profile {out_path})")
     return "\n\n".join(out)
 

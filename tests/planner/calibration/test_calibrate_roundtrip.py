@@ -53,8 +53,8 @@ def synthetic(tmp_path_factory):
 def test_fit_recovers_known_factors(synthetic):
     cal = calibrate_file(str(synthetic), CAT)
     assert cal.rows_used == 32 and cal.skipped == {}
-    # The default engine (no step overhead; its pooled TTFT queue 0.76 per root, no first wave, and 25 ms) is off by
-    # 4.7 % (TPOT) and 8.7 % (TTFT) MAPE; the fit lands within 1 % (0.28 and 0.29 %).
+    # The default engine (no step overhead; its pooled TTFT queue 0.78 per root, no first wave, and 23 ms) is off by
+    # 4.5 % (TPOT) and 7.6 % (TTFT) MAPE; the fit lands within 1 % (0.28 and 0.30 %).
     assert cal.before.tpot.mape > 4 and cal.before.ttft.mape > 5
     assert cal.after.tpot.mape < 1.0 and cal.after.ttft.mape < 1.0
     p = cal.profile

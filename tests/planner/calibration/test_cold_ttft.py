@@ -1,5 +1,6 @@
 """InferenceX runs measured before its client warmed the server up: their TTFT is neither fitted nor scored."""
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -49,3 +50,27 @@ def test_shipped_file_cold_runs():
     assert Counter(m.model for m in cold) == {"openai/gpt-oss-120b": 167, "deepseek-ai/DeepSeek-V3": 118}
     assert Counter(m.engine for m in cold) == {"trtllm": 204, "sglang": 51, "vllm": 30}
     assert any(saturated(m) for m in cold)
+
+
+def test_calibrate_says_which_ttfts_it_left_out(silicon_file, tmp_path):
+    # rackplan calibrate on three gpt-oss-120b / H200 / vLLM runs, one measured before the warm-up: its TTFT is
+    # neither fitted nor scored (the report's TTFT row counts 2), its TPOT is (3), and the report says so.
+    from click.testing import CliRunner
+
+    from planner.cli.main import cli
+
+    path = silicon_file([
+        "a,source_file=2026-04-06.csv; silicon_concurrency=16; measured=2025-12-05T00:00:00Z,vllm,"
+        "openai/gpt-oss-120b,h200_sxm,agg,1024,1024,nvfp4,nvfp4,16,2,1,1,,,95,8.5",
+        "b,source_file=2026-04-06.csv; silicon_concurrency=16; measured=2026-03-27T00:00:00Z,vllm,"
+        "openai/gpt-oss-120b,h200_sxm,agg,1024,1024,nvfp4,nvfp4,16,2,1,1,,,90,8",
+        "c,source_file=2026-04-06.csv; silicon_concurrency=32; measured=2026-03-27T00:00:00Z,vllm,"
+        "openai/gpt-oss-120b,h200_sxm,agg,1024,1024,nvfp4,nvfp4,32,2,1,1,,,120,10"], "")
+    out = tmp_path / "mine.toml"
+    args = ["calibrate", str(path), "--engine", "vllm", "--output", str(out)]
+    doc = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"], obj={}).output)
+    assert doc["rows_used"] == 3 and doc["cold_ttfts"] == 1
+    assert doc["after"]["tpot"]["n"] == 3 and doc["after"]["ttft"]["n"] == 2
+    text = CliRunner().invoke(cli, args, obj={}).output
+    assert ("TTFTs not used: 1 measured before their benchmark client warmed the server up (InferenceX runs before "
+            "2026-01-21: the first wave's cold start; their TPOT is used)") in text
