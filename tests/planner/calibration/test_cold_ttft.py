@@ -42,8 +42,9 @@ def test_runs_before_the_warm_up_have_a_cold_ttft(silicon_file):
 
 def test_shipped_file_cold_runs():
     # calibration/silicon_calibration.csv: of its 685 aggregated InferenceX runs, the 285 measured from November
-    # 2025 to 2026-01-20 are cold (167 gpt-oss-120b, 118 DeepSeek-V3; 204 under TensorRT-LLM, 51 SGLang, 30 vLLM);
-    # none of the 606 other collections' runs is. A saturated run stays saturated (its measured TTFT kept).
+    # 2025 to 2026-01-07 are cold (167 gpt-oss-120b, 118 DeepSeek-V3; 204 under TensorRT-LLM, 51 SGLang, 30 vLLM; no
+    # run falls on 2026-01-21 itself, the next are of 2026-01-23); none of the 606 other collections' runs is. A
+    # saturated run stays saturated (its measured TTFT kept).
     rows = measurements.read(SHIPPED).rows
     cold = [m for m in rows if m.cold_ttft]
     assert (len(rows), len(cold)) == (1291, 285)
