@@ -95,8 +95,8 @@ def comm(shape: ModelShape, lay: Layout, r: Rates, gpus_per_server: int, gpus_pe
     if r.comm_curves is not None:
         if not shape.num_moe_layers:  # a dense model's two collectives: cheaper one by one (bench/evaluator.py)
             return curve_comm(shape, lay, r.comm_curves, gpus_per_server, gpus_per_rack)
-        # an MoE model's, folded (CurveCollectives) once per distinct layout of many rows (every row's bits
-        # whatever the rows beside it: the folded sums on every MoE row, per_layout's bits its own)
+        # an MoE model's folded (CurveCollectives) on every row, whatever table it is in, so that a row's figures never
+        # depend on the rows beside it; once per distinct layout of a large block (per_layout: each row's own bits)
         return per_layout(lambda part: CurveCollectives.of(shape, part, r.comm_curves, gpus_per_server, gpus_per_rack),
                           lay).at(lay.group_tokens, lay.micro_tokens)
     rows = lay.tp.shape[0]

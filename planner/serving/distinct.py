@@ -34,7 +34,7 @@ TABLE_VALUES = 1024
 TABLE_MIN_ROWS = 256
 # Terms that depend on the layout's (tp, pp, dp, ep) alone are computed on one row of each distinct layout
 # (:func:`per_layout`) in blocks of at least this many rows with at most a quarter as many distinct layouts
-# (finding them costs about two rounds of a few terms: worth it for the collectives on several tiers).
+# (finding them costs about two passes of a few terms over the rows: worth it for the collectives on several tiers).
 PER_LAYOUT_ROWS = 4096
 LAYOUT_KEY_LIMIT = 1 << 20  # (tp, pp, dp, ep) above this: every row computed (no look-up tables that long)
 
