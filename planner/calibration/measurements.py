@@ -208,13 +208,17 @@ def sent_length(stated: int, range_ratio: float) -> int:
     return round((math.floor(range_ratio * stated) + stated) / 2)
 
 
+def _inferencex(raw: dict) -> str | None:
+    """A silicon row's provenance where it is an InferenceX run's (``INFERENCEX_PROVENANCE``), else None."""
+    source = (raw.get("silicon_data_source") or "").strip()
+    return source if INFERENCEX_PROVENANCE.match(source) else None
+
+
 def _length(raw: dict, column: str, sent: bool) -> int:
     """A silicon row's prompt (``isl``) or output (``osl``) length: as stated, or with ``sent`` the mean an
-    InferenceX run's benchmark sent about the stated one (``INFERENCEX_PROVENANCE``; other runs as stated)."""
+    InferenceX run's benchmark sent about the stated one (other runs as stated)."""
     stated = _int(raw[column])
-    if sent and INFERENCEX_PROVENANCE.match((raw.get("silicon_data_source") or "").strip()):
-        return sent_length(stated, INFERENCEX_RANGE_RATIO)
-    return stated
+    return sent_length(stated, INFERENCEX_RANGE_RATIO) if sent and _inferencex(raw) else stated
 
 
 def _silicon_run(raw: dict, line: int, sent: bool = False) -> dict | str:
@@ -291,9 +295,8 @@ def _decode_pool_row(raw: dict, line: int, sent: bool = False) -> Measurement | 
 def _cold(raw: dict) -> bool:
     """Whether a silicon row is an InferenceX run measured before its client warmed the server up
     (``INFERENCEX_WARMUP_FROM``; a run with no ``measured=`` date is taken as warmed)."""
-    source = (raw.get("silicon_data_source") or "").strip()
-    on = _MEASURED_ON.search(source)
-    return bool(INFERENCEX_PROVENANCE.match(source)) and on is not None and on.group(1) < INFERENCEX_WARMUP_FROM
+    on = _MEASURED_ON.search(_inferencex(raw) or "")
+    return on is not None and on.group(1) < INFERENCEX_WARMUP_FROM
 
 
 def _campaign(raw: dict) -> str | None:
