@@ -122,7 +122,9 @@ def output_path(ctx, param, value):
     return value
 
 
-def output_option(*decls, help: str, **kwargs):
-    """An option naming a file to write (checked up front, written atomically)."""
-    return click.option(*decls, type=click.Path(dir_okay=False), callback=output_path, default=None, help=help,
-                        **kwargs)
+def output_option(*decls, help: str, required: bool = False, **kwargs):
+    """An option naming a file to write (checked up front, written atomically). A ``required`` one has no default:
+    since click 8.3 an explicit ``default=None`` counts as given, and the missing option reached the command."""
+    default = {} if required else {"default": None}
+    return click.option(*decls, type=click.Path(dir_okay=False), callback=output_path, required=required, help=help,
+                        **default, **kwargs)

@@ -2,8 +2,9 @@
 ``--output`` (``-o`` is sweep's short form), and no command spells it another way."""
 
 import click
+import pytest
 
-from planner.cli.main import cli
+from planner.cli.main import cli, main
 
 
 def _commands(group: click.Group, path: tuple[str, ...] = ()):
@@ -26,3 +27,16 @@ def test_every_command_writes_through_output_and_nothing_else():
     # Every command but none: the catalogue listings and show write their tables too.
     assert [n for n, has in seen.items() if not has] == []
     assert len(seen) >= 16  # 13 top-level commands and train plan, min-gpus, evaluate: the walk reaches them
+
+
+def test_a_required_output_left_out_is_one_line_and_exit_2(capsys, tmp_path):
+    # sweep and calibrate need --output; under click 8.3 and later an option declared with default=None counts as
+    # given, so the missing option once reached the command and failed there (a TypeError on Path(None))
+    grid = tmp_path / "g.toml"
+    grid.write_text('models = ["llama-3.1-8b"]\nsystems = ["hgx-h100"]\ntokens_cached = [1024]\n')
+    for argv, option in ((["sweep", str(grid)], "'--output' / '-o'"), (["calibrate", str(grid)], "'--output'")):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        out, err = capsys.readouterr()
+        assert exc.value.code == 2 and out == ""
+        assert err.strip().splitlines() == [f"error: Missing option {option}. (see: rackplan {argv[0]} --help)"]
