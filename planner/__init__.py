@@ -32,7 +32,7 @@ def plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_
          kv_offload_fraction=None, max_batch=None, min_tok_per_user=None, max_tpot_ms=None, max_ttft_ms=None,
          max_kw=None, top=None, solver=None, time_limit_s=None, export_mps=None, export_lp=None, engine_name=None,
          profile_path=None, allow_span=False, seed_moe=False, disagg=False, catalogue_dirs=(),
-         allow_long_context=False, latency_margin=None) -> dict:
+         allow_long_context=False, latency_margin=None, arrivals=None) -> dict:
     """The throughput-optimal serving plan for a budget (``rackplan plan``): MILP optimum, verified.
 
     Args:
@@ -40,7 +40,9 @@ def plan(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_
         system, gpu: the hardware, a system name or a GPU name (its default system); default ``gb200-nvl72``.
         fabric: a fabric replacing every scale-out tier, or ``"default"``; preset: a catalogue preset.
         tokens_cached: steady-state decode context, tokens (default 8192); or isl and osl: prompt and
-            output lengths, tokens (both together).
+            output lengths, tokens (both together), and arrivals: ``"steady"`` (a closed loop keeps each
+            instance's batch in flight; the default) or ``"burst"`` (the batch arrives at once and is served to
+            the end; `planner.serving.workload`).
         racks, gpus: the budget in racks or GPUs (default one rack); max_kw: board-power cap, kW.
         tp, pp, ep, dp, batch, quant, kv_quant, kv_offload_fraction: restrict a decision to a value or a
             list of values (quantisation by name: ``"fp8"``); max_batch: largest batch searched (default 256).
@@ -97,12 +99,13 @@ def min_gpus(target_tps: float, **options) -> dict:
 def evaluate(*, model, system=None, gpu=None, fabric=None, preset=None, tokens_cached=None, isl=None, osl=None,
              tp=None, pp=None, ep=None, dp=None, batch=None, quant=None, kv_quant=None, kv_offload_fraction=None,
              instances=None, engine_name=None, profile_path=None, allow_span=False, seed_moe=False,
-             catalogue_dirs=(), allow_long_context=False) -> dict:
+             catalogue_dirs=(), allow_long_context=False, arrivals=None) -> dict:
     """Score one given serving plan with the roofline evaluator (``rackplan evaluate``).
 
     Args:
-        model, system or gpu, fabric, preset, tokens_cached or isl/osl, engine_name, profile_path, allow_span,
-            seed_moe, catalogue_dirs, allow_long_context: as in `plan` (model and the hardware are required).
+        model, system or gpu, fabric, preset, tokens_cached or isl/osl, arrivals, engine_name, profile_path,
+            allow_span, seed_moe, catalogue_dirs, allow_long_context: as in `plan` (model and the hardware are
+            required).
         tp, pp, ep, dp, batch, instances: the layout (default 1 each); quant, kv_quant: weight and
             KV-cache quantisation names (default ``"bf16"``); kv_offload_fraction: share of the KV cache
             kept in host memory (default 0).

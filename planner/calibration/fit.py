@@ -155,15 +155,16 @@ def predict(rows: list[Measurement], hardware: dict[str, Hardware], profiles: li
 
 def scenario_groups(rows: list[Measurement], hardware: dict[str, Hardware], profiles: list[EngineProfile],
                     batch: Callable[[Measurement], int] = lambda m: m.batch):
-    """(scenario, row indices, plans) of the rows that share a model, system, isl/osl and profile: each row's
-    layout and modes at ``batch(row)`` sequences (its KV mode, where the row gives none, the engine's default)."""
+    """(scenario, row indices, plans) of the rows that share a model, system, isl/osl, arrivals
+    (:attr:`Measurement.burst`) and profile: each row's layout and modes at ``batch(row)`` sequences (its KV mode,
+    where the row gives none, the engine's default)."""
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, (m, prof) in enumerate(zip(rows, profiles)):
-        groups[(m.model_name, m.system, m.isl, m.osl, id(prof))].append(i)
-    for (name, system, isl, osl, _), idx in groups.items():
+        groups[(m.model_name, m.system, m.isl, m.osl, m.burst, id(prof))].append(i)
+    for (name, system, isl, osl, burst, _), idx in groups.items():
         prof = profiles[idx[0]]
-        sc = Scenario(hardware=hardware[system], model=load_model(name), workload=Workload(isl=isl, osl=osl),
-                      profile=prof)
+        sc = Scenario(hardware=hardware[system], model=load_model(name),
+                      workload=Workload(isl=isl, osl=osl, arrivals="burst" if burst else "steady"), profile=prof)
         yield sc, idx, PlanArrays.from_plans([
             Plan(tp=rows[i].tp, pp=rows[i].pp, ep=rows[i].ep, dp=rows[i].dp, batch=batch(rows[i]),
                  quant=rows[i].quant, kv_quant=rows[i].kv_quant or kv_mode(prof, rows[i].quant)) for i in idx])

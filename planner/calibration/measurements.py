@@ -22,13 +22,15 @@ Two formats, told apart by their header:
 * **simple** (``tpot_ms`` or ``ttft_ms`` or ``tok_per_gpu`` column), one run per line:
 
   ``model, system | gpu, [engine], tp, [pp], [ep], [dp], batch, [quant], [kv_quant], isl, osl,
-  [tpot_ms], [ttft_ms], [tok_per_gpu], [campaign]``
+  [tpot_ms], [ttft_ms], [tok_per_gpu], [campaign], [arrivals]``
 
   ``model`` is a catalogue name, HF id or config path; ``system`` a catalogue system (or
   ``gpu``: its default system); missing ``pp``/``ep``/``dp`` are 1, ``quant`` is ``bf16``,
   an empty ``kv_quant`` is the engine's default; ``tok_per_gpu`` is output tokens/s per GPU; ``campaign`` names
   the measurement campaign a run belongs to (any text; empty: none), so that a campaign whose runs mostly break a
-  physical floor is counted out whole (`planner.calibration.screen.discredited_campaigns`).
+  physical floor is counted out whole (`planner.calibration.screen.discredited_campaigns`); ``arrivals`` is
+  ``steady`` (a closed loop kept the batch in flight; empty: steady) or ``burst`` (the run sent its batch at
+  once and timed it to the end: ``Workload.arrivals``).
   At least one of the three measurements must be present on a line.
 
 Rows that cannot be used are counted by reason (:attr:`MeasurementSet.skipped`), never
@@ -49,6 +51,7 @@ from pathlib import Path
 
 from planner import quant
 from planner.errors import InputError
+from planner.serving.workload import ARRIVALS
 from planner.units import from_ms
 
 # silicon_sample.csv system names -> catalogue systems (one instance inside one server or NVL72 rack).
@@ -84,6 +87,17 @@ INFERENCEX_RANGE_RATIO = 0.8
 # requests to a cold server, and its first wave's TTFT (a tenth of its requests) took the cold start: JIT-compiled
 # kernels, CUDA-graph capture and memory pools at the run's shapes (:attr:`Measurement.cold_ttft`).
 INFERENCEX_WARMUP_FROM = "2026-01-21"
+# Campaigns whose runs each sent one burst of their concurrency and measured it to the end (``Workload.arrivals =
+# 'burst'``; :attr:`Measurement.burst`), by the source file's path, with the evidence. A burst's signature is in its
+# TPOT, which no queue knob fits: its prompts run ahead of the decode (prompt priority), so a request's decode steps
+# carry only the prompts sent after it, about half the burst's, where a closed loop's carry every other request's
+# prompt once a lifetime (planner.serving.aggregated, Burst; docs/accuracy.md, "One burst, not a closed loop").
+BURST_CAMPAIGNS = {
+    "/data/h100_sxm/sglang/0.5.1.post1/Qwen_Qwen3-32B.csv":
+        "TPOT MAPE 5.1 % as one burst against 7.4 % as a closed loop on the shipped knobs (the other four campaigns "
+        "of the collection: 18-22 % against 7-11 %); TTFT 13.1 % as one burst with no queue knob, 16.7 % with them "
+        "fitted (bench/accuracy.py's rows, 2026-12-06)",
+}
 _MEASURED_ON = re.compile(r"measured=(\d{4}-\d{2}-\d{2})")
 AMBIGUOUS_CONCURRENCY = "recorded silicon_concurrency differs from batch_size x attention_dp_size"
 AGGREGATED_RUN = "aggregated run (no decode pool)"
@@ -117,6 +131,8 @@ class Measurement:
         cold_ttft: the run's TTFT includes its server's cold start (an InferenceX run measured before its
             client warmed the server up, ``INFERENCEX_WARMUP_FROM``): not a serving figure, so neither fitted
             nor scored (`planner.calibration.fit.measured`), though the screens read it as measured.
+        burst: the run sent its concurrency's requests at once and measured them to the end, not a closed loop
+            (``BURST_CAMPAIGNS``): predicted with ``Workload.arrivals = 'burst'`` (`planner.calibration.fit`).
     """
 
     line: int
@@ -141,6 +157,7 @@ class Measurement:
     model_name: str | None = None
     campaign: str | None = None
     cold_ttft: bool = False
+    burst: bool = False
 
     @property
     def gpus(self) -> int:
@@ -240,7 +257,7 @@ def _silicon_run(raw: dict, line: int, sent: bool = False) -> dict | str:
                 gpu=None, engine=raw.get("backend", "").strip() or None, quant=SILICON_QUANTS[mode], kv_quant=None,
                 isl=_length(raw, "isl", sent), osl=_length(raw, "osl", sent),
                 tpot_s=None if tpot is None else from_ms(tpot), ttft_s=None if ttft is None else from_ms(ttft),
-                tok_per_gpu=None, campaign=_campaign(raw), cold_ttft=_cold(raw))
+                tok_per_gpu=None, campaign=_campaign(raw), cold_ttft=_cold(raw), burst=_burst(raw))
 
 
 def _split(raw: dict, prefix: str = "") -> dict:
@@ -299,6 +316,12 @@ def _cold(raw: dict) -> bool:
     return on is not None and on.group(1) < INFERENCEX_WARMUP_FROM
 
 
+def _burst(raw: dict) -> bool:
+    """Whether a silicon row's campaign sent each run's requests as one burst (``BURST_CAMPAIGNS``)."""
+    found = _SILICON_CAMPAIGN.search(raw.get("silicon_data_source") or "")
+    return found is not None and any(found.group(0).strip().endswith(path) for path in BURST_CAMPAIGNS)
+
+
 def _campaign(raw: dict) -> str | None:
     """A silicon row's campaign (:attr:`Measurement.campaign`): its provenance's ``source_file=`` or ``config_id=``,
     model, engine and system, e.g. ``config_id=88, nvidia/DeepSeek-V3.1-NVFP4, sglang, b200_sxm``."""
@@ -323,6 +346,9 @@ def _simple_row(raw: dict, line: int) -> Measurement | str:
         kv_mode = quant.mode(kv_text).name if kv_text else None
     except InputError:
         return "unknown quantisation"
+    arrivals = (raw.get("arrivals") or "").strip().lower() or "steady"
+    if arrivals not in ARRIVALS:
+        return f"unknown arrivals (give {' or '.join(ARRIVALS)})"
     return Measurement(
         line=line, label=f"line {line}", model=raw["model"].strip(), system=system, gpu=gpu,
         engine=(raw.get("engine") or "").strip().lower() or None,
@@ -332,6 +358,7 @@ def _simple_row(raw: dict, line: int) -> Measurement | str:
         tpot_s=None if measures["tpot_ms"] is None else from_ms(measures["tpot_ms"]),
         ttft_s=None if measures["ttft_ms"] is None else from_ms(measures["ttft_ms"]),
         tok_per_gpu=measures["tok_per_gpu"], campaign=(raw.get("campaign") or "").strip() or None,
+        burst=arrivals == "burst",
     )
 
 

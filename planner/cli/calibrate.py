@@ -90,7 +90,8 @@ def calibrate(measurements, out_path, system, gpu, engine_name, name, fmt, progr
     Reads the silicon CSV format (calibration/silicon_calibration.csv) or a simple CSV with
     columns model, system or gpu, [engine], tp, [pp], [ep], [dp], batch, [quant], [kv_quant], isl,
     osl, and at least one of tpot_ms, ttft_ms, tok_per_gpu, and [campaign] (runs measured together: a campaign
-    most of whose runs beat a physical floor is counted out whole). Prints the error before and after.
+    most of whose runs beat a physical floor is counted out whole) and [arrivals] (steady, or burst: the run
+    sent its batch at once). Prints the error before and after.
 
     Example: rackplan calibrate runs.csv --engine vllm --gpu h100 --output my-vllm.toml
     """

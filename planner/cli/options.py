@@ -41,6 +41,7 @@ from planner.milp.solve import SOLVERS
 from planner.quant import MODE_NAMES
 from planner.report.tables import FORMATS
 from planner.serving.space import DEFAULT_MAX_BATCH
+from planner.serving.workload import ARRIVALS
 from planner.studies.serving import (
     DEFAULT_MIN_GPUS_RACKS,
     DEFAULT_MODEL,
@@ -100,6 +101,11 @@ workload_options = group(
     click.option("--isl", type=TOKENS, default=None, help="Prompt length in tokens."),
     click.option("--osl", type=TOKENS, default=None, help="Output length in tokens."),
 )
+
+arrivals_option = click.option(
+    "--arrivals", type=click.Choice(ARRIVALS), default=None,
+    help="How isl/osl requests arrive: steady (a closed loop keeps the batch in flight; default) or burst (the "
+         "whole batch at once, served to the end: TTFT is the burst's prefill queue).")
 
 engine_choice = group(
     click.option("--engine", "engine_name", type=NAME, default=None,
@@ -195,7 +201,7 @@ result_options = group(
 # --- the serving planner: plan, min-gpus ------------------------------------------------------------------------
 
 plan_options = group(
-    model_option, hardware_options, workload_options, budget_options, layout_pins, serving_pins,
+    model_option, hardware_options, workload_options, arrivals_option, budget_options, layout_pins, serving_pins,
     listed("--quant", help="Weight quantisation(s) to consider, e.g. fp8 or fp8,fp4."),
     plan_latency_options, power_option, result_options, solver_options, engine_options, plan_format_option,
 )
@@ -205,7 +211,7 @@ plan_defaults = (f"Defaults: {DEFAULT_MODEL} on one {DEFAULT_SYSTEM} rack, stead
 # --- evaluate: one given serving plan -------------------------------------------------------------------------
 
 evaluate_options = group(
-    model_option, hardware_options, workload_options,
+    model_option, hardware_options, workload_options, arrivals_option,
     click.option("--tp", type=Count(), default=None, help="Tensor-parallel degree (default 1)."),
     click.option("--pp", type=Count(), default=None, help="Pipeline stages (default 1)."),
     click.option("--ep", type=Count(), default=None,

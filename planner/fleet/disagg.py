@@ -33,6 +33,8 @@ def plan_disagg(scenario: Scenario, budget: Budget, space: SearchSpace, limits: 
                          "split each request's prompt from its output")
     if scenario.allow_span:
         raise InputError("--disagg keeps every instance inside one scale-up domain; drop --allow-span")
+    if scenario.workload.burst:
+        raise InputError("--arrivals burst is modelled for aggregated serving; drop --disagg, or --arrivals")
     objective = "max_tps" if target_tps is None else "min_gpus"
     fleet = single(scenario.hardware, budget.gpus, scenario.model, scenario.workload, limits, "disagg", objective,
                    scenario.profile, target_tps=target_tps, max_power_w=budget.max_power_w, space=space)

@@ -135,7 +135,7 @@ def result_header(doc: dict) -> list[str]:
     sc = doc["scenario"]
     w = sc["workload"]
     wl = (f"tokens cached {w['tokens_cached']}" if w.get("tokens_cached") is not None
-          else f"isl {w['isl']} / osl {w['osl']}")
+          else f"isl {w['isl']} / osl {w['osl']}" + (", one burst" if w.get("arrivals") == "burst" else ""))
     counts = doc["search_space"]["counts"]
     objective = "maximise total TPS" if doc["objective"] == "max_tps" else \
         f"fewest GPUs reaching {sc['target_tps']:,.0f} tok/s"

@@ -65,6 +65,15 @@ Assumptions, each a named term below:
   is streamed, by which time the engine has already scheduled the next iteration without it
   (two under an overlap scheduler): it waits ``arrival_wait_steps`` average decode steps (TPOT)
   before its first chunk runs. The request lifetime, and so the prompts per step, include them.
+* **Burst (TTFT and TPOT).** With ``Workload.arrivals = 'burst'`` the ``B`` requests arrive at once and are
+  served to the end, no request replacing them (a batch job's start; a benchmark that sends one wave of its
+  concurrency). The engine prefills the prompts in the order sent, a token budget per iteration, before their
+  decode (prompt priority): the k-th request's first token comes when the iteration holding the end of its
+  prompt completes, and on average over the burst ``M`` prompts' work is done by then
+  (:func:`burst_prompts`), so TTFT is ``ttft_overhead_s + max(M x per-prompt time, own prefill)`` with
+  no fitted queue and no arrival wait. The prompts sent after a request, ``n - M`` on average, stall its decode:
+  its ``osl - 1`` steps carry that share of the burst's prompt work (the lifetime in the fixed point is its own
+  decode, no TTFT, as no new prompt arrives while it waits).
 * **Admission (KV capacity).** The engine runs at most as many sequences as its KV cache
   holds at their full length ``isl + osl`` (:func:`planner.serving.memory.admitted_sequences`, from the engine's
   ``hbm_usable_fraction`` and ``kv_memory_fraction``); the other ``B - b`` requests queue
@@ -277,7 +286,8 @@ def iteration(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
 
 def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
             decode: DecodeTerms | None, isl: int, osl: int, prefill_attention_flop: float,
-            gpus_per_server: int, gpus_per_rack: int, running: np.ndarray | None = None) -> ServingTimes:
+            gpus_per_server: int, gpus_per_rack: int, running: np.ndarray | None = None,
+            burst: bool = False) -> ServingTimes:
     """TPOT, TTFT and output rate of aggregated serving (module docstring).
 
     Args:
@@ -289,6 +299,7 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
             MLA (:func:`planner.serving.shape.prefill_attention_scale`).
         gpus_per_server, gpus_per_rack: placement tiers for the collectives.
         running: sequences the engine admits (:func:`planner.serving.memory.admitted_sequences`); None: the batch.
+        burst: the batch arrives at once (``Workload.arrivals``; module docstring, Burst), not in a closed loop.
 
     Rows whose admitted sequences, layout and modes are the same serve the same way (only the queue outside
     sees the batch): one of them is timed and its figures taken to the others (``planner.serving.distinct``).
@@ -300,18 +311,18 @@ def serving(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, p
     repeats = None if decode is not None or capped is None else distinct_rows(lay, quant_index, capped)
     if repeats is None:
         sv = _admitted(shape, lay, r, quant_index, profile, decode, isl, osl, prefill_attention_flop, gpus_per_server,
-                       gpus_per_rack)
+                       gpus_per_rack, burst)
     else:
         first, inverse = repeats
         sv = take_rows(_admitted(shape, take_rows(lay, first), r, np.take(quant_index, first), profile, None, isl, osl,
-                                 prefill_attention_flop, gpus_per_server, gpus_per_rack), inverse)
+                                 prefill_attention_flop, gpus_per_server, gpus_per_rack, burst), inverse)
     queued = (batch / lay.batch - 1.0) * sv.lifetime_s
     return replace(sv, wait_s=sv.wait_s + queued, ttft_s=sv.ttft_s + queued)
 
 
 def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
               decode: DecodeTerms | None, isl: int, osl: int, prefill_attention_flop: float, gpus_per_server: int,
-              gpus_per_rack: int) -> ServingTimes:
+              gpus_per_rack: int, burst: bool = False) -> ServingTimes:
     """:func:`serving` of the sequences ``lay`` admits, without the queue outside (``lay.batch`` of them)."""
     chunks = np.ceil(isl / profile.prefill_chunk_tokens)
     chunk = isl / chunks
@@ -342,9 +353,13 @@ def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
                                                          batched.stage_time_s) + overhead)
     else:
         per_prompt = prompt
-    queued, during_decode = queued_prompts(lay.batch, lay.dp, profile.prompt_queue_scale, profile.prefill_wait_fraction,
-                                           profile.prompts_ahead)
-    wait = queued * per_prompt
+    if burst:  # the batch arrived at once: the prompts sent before it, then its own (module docstring, Burst)
+        completed, during_decode = burst_prompts(lay.batch, lay.dp, isl, budget)
+        wait = np.maximum(completed * per_prompt - prompt, 0.0)
+    else:
+        queued, during_decode = queued_prompts(lay.batch, lay.dp, profile.prompt_queue_scale,
+                                               profile.prefill_wait_fraction, profile.prompts_ahead)
+        wait = queued * per_prompt
     ttft = profile.ttft_overhead_s + wait + prompt
     if chunk_stage is not first.stage_time_s:  # the decode steps that take a chunk pay its host launches too
         decode = replace(decode, eager_s=chunk_stage - first.stage_time_s)
@@ -354,10 +369,13 @@ def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     # Each row stops on its own: once its TPOT moves by less than the tolerance its round's
     # figures are final and later rounds run over the rows still moving only, so a row scores
     # the same whichever rows are evaluated beside it.
-    step, tpot, per_step = _fixed_point(shape, lay, r, quant_index, profile, decode, isl, osl, chunk, ttft, overhead,
-                                        prefill_attention_flop, during_decode, gpus_per_server, gpus_per_rack,
-                                        chunk_stage)
-    ttft = ttft + profile.arrival_wait_steps * tpot
+    # a burst's prompts stall the decode steps of the requests ahead of them, over their own osl - 1 steps
+    waited = osl - 1.0 + (0.0 if burst else profile.arrival_wait_steps)
+    step, tpot, per_step = _fixed_point(shape, lay, r, quant_index, profile, decode, isl, osl, chunk,
+                                        np.zeros(1) if burst else ttft, overhead, prefill_attention_flop,
+                                        during_decode, gpus_per_server, gpus_per_rack, chunk_stage, waited)
+    if not burst:  # a closed loop's request arrives behind the iterations already scheduled (Arrival)
+        ttft = ttft + profile.arrival_wait_steps * tpot
     lifetime = ttft + (osl - 1.0) * tpot
     return ServingTimes(step=step, step_time_s=tpot, prompt_s=prompt, wait_s=wait, ttft_s=ttft,
                         prompt_tokens_per_step=per_step, instance_tps=lay.batch * osl / lifetime, running=lay.batch,
@@ -380,6 +398,27 @@ def queued_prompts(batch: np.ndarray, dp: np.ndarray, scale: float, wave: float,
     return np.minimum(ahead + q, others), 1.0 - share
 
 
+def burst_prompts(batch: np.ndarray, dp: np.ndarray, isl: int, budget: float) -> tuple[np.ndarray, np.ndarray]:
+    """A burst of ``n = batch / dp`` prompts per attention group, sent at once (module docstring, Burst): the prompts'
+    worth of prefill done, on average over the burst, when a request's own prompt completes, ``M``, and the share of
+    the others' prompt work its decode steps carry, ``1 - M / n``; arrays over the rows.
+
+    Prompts shorter than the token budget share iterations of ``budget`` tokens, ``q = budget / isl`` prompts each,
+    in the order sent: the k-th (from 1) completes with iteration ``ceil(k / q)``, and on average over the burst
+    ``M = min(n, (n + q) / 2)`` prompts' work is done by then (exact where ``q`` is whole and divides ``n``: the
+    mean of ``ceil(k / q) x q`` over ``k = 1..n``); a prompt of a budget or more runs its own iterations, ``M = (n +
+    1) / 2``. The others' prompts sent after it, ``n - M`` on average, run while it decodes and stall its steps.
+
+    E.g. 16 prompts of 1,024 tokens under an 8,192-token budget (``q = 8``): two iterations, the first eight
+    complete with the first and the last eight with the second, ``M = (16 + 8) / 2 = 12`` prompts' work (the mean
+    of 8 and 16), and their decode steps carry ``1 - 12 / 16 = 0.25`` of the burst's prompt work (the first eight
+    decode through the second iteration's eight prompts, the last eight through none: 4 of the 16, on average).
+    """
+    n = np.maximum(np.asarray(batch, float) / dp, 1.0)
+    completed = np.minimum(n, 0.5 * (n + max(budget / isl, 1.0)))
+    return completed, 1.0 - completed / n
+
+
 def _read_by_rounds(shape: ModelShape, lay: Layout, r: Rates, decode: DecodeTerms) -> tuple[Layout, DecodeTerms]:
     """``lay`` and ``decode`` as the fixed point's rounds read them: where every term is on its curve and the
     collectives are computed once (``steady_terms``), without the layout's fields they do not read (``ROUNDS_UNREAD``)
@@ -395,9 +434,10 @@ def _read_by_rounds(shape: ModelShape, lay: Layout, r: Rates, decode: DecodeTerm
 def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray, profile: EngineProfile,
                  decode: DecodeTerms, isl: int, osl: int, chunk: float, ttft: np.ndarray, overhead: np.ndarray,
                  prefill_attention_flop: float, during_decode: np.ndarray, gpus_per_server: int, gpus_per_rack: int,
-                 chunk_stage_s: np.ndarray) -> tuple[Iteration, np.ndarray, np.ndarray]:
+                 chunk_stage_s: np.ndarray, waited: float) -> tuple[Iteration, np.ndarray, np.ndarray]:
     """The average decode step, TPOT and prompt tokens per step at each row's fixed point (``serving``;
-    ``chunk_stage_s``: the stage time of a step carrying one chunk, the own prefill's).
+    ``chunk_stage_s``: the stage time of a step carrying one chunk, the own prefill's; ``waited``: the decode
+    steps of a lifetime besides TTFT / TPOT).
 
     The rounds (``planner.serving.fixed_point.lifetimes``) find each row's lifetime in steps; every row takes
     the figures of the round that ran it at that lifetime (``planner.serving.fixed_point.settle``).
@@ -420,7 +460,7 @@ def _fixed_point(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarr
 
     # the seed preset keeps the plain rounds, bit for bit
     step, per_step = settle(step_of, (*_read_by_rounds(shape, lay, r, decode), quant_index, overhead, during_decode),
-                            lifetimes, rows, osl, osl - 1.0 + profile.arrival_wait_steps, ttft, chunk,
+                            lifetimes, rows, osl, waited, ttft, chunk,
                             None if r.comm_curves is None else profile.step_time_s(lay.pp * chunk_stage_s, overhead),
                             take)
     if step.comm.bytes_by_tier is None:  # the rounds timed the collectives alone: their bytes at each row's tokens

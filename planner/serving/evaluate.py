@@ -211,7 +211,7 @@ def _evaluate(scenario: Scenario, plans: PlanArrays, shape: ModelShape, full: bo
 
         sv = serving(shape, lay, r, plans.quant, prof, None, w.isl, w.osl,
                      shape.prefill_attention_flop * prefill_attention_scale(scenario.model), gps, gpr,
-                     admitted_sequences(mem, lay, hw.gpu.hbm_bytes, prof, w.isl, w.osl))
+                     admitted_sequences(mem, lay, hw.gpu.hbm_bytes, prof, w.isl, w.osl), w.burst)
         t_compute, t_hbm, traffic, terms = sv.step.compute_s, sv.step.hbm_s, sv.step.comm, sv.step.terms
         t_gemm, t_moe = sv.step.gemm_s, sv.step.moe_s
         stage, step, ttft, instance_tps = sv.step.stage_time_s, sv.step_time_s, sv.ttft_s, sv.instance_tps

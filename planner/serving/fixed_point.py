@@ -272,7 +272,8 @@ def lifetimes(tpot_of, rows: int, osl: int, waited: float, ttft: np.ndarray, chu
         plain = waited + ttft / tpot
         if line is None:  # the first round: which rows qualify, and the one-chunk step as their other point
             line = np.zeros(rows, dtype=bool) if chunk_tpot is None else (tokens < chunk) & (plain >= steps)
-            last = (chunk / tokens / steps, chunk_tpot)
+            with np.errstate(divide="ignore"):  # (a burst of one carries no prompt tokens: never on the line)
+                last = (chunk / tokens / steps, chunk_tpot)
         x = 1.0 / steps
         if on_line := line.any():
             done |= line & (np.abs(plain - steps) <= SETTLED * steps)  # the next round would not move it

@@ -71,7 +71,8 @@ def steady_work(lay: Layout, isl: int, chunk: float, steps_per_life: np.ndarray,
     per_step = interleaved_prompt_tokens(lay.batch, isl, steps_per_life) * during_decode
     prompts = lay.batch / steps_per_life * during_decode  # prompts finishing per step, instance
     stage_tokens = per_step / lay.pp
-    group_share = critical_group_tokens(stage_tokens, chunk, lay.dp) / stage_tokens  # of the stage's prompts
+    group_share = np.divide(critical_group_tokens(stage_tokens, chunk, lay.dp), stage_tokens,  # of the stage's
+                            out=np.ones_like(stage_tokens), where=stage_tokens > 0)  # prompts (a burst of one: none)
     return PromptWork(
         group_tokens=stage_tokens * group_share,
         stage_tokens=stage_tokens,

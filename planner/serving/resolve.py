@@ -33,14 +33,14 @@ def hardware(cat: Catalogue, system: str | None, gpu: str | None, fabric: str | 
 
 
 def workload(tokens_cached: int | None, isl: int | None, osl: int | None,
-             default_tokens_cached: int | None = None) -> Workload:
-    """Build the workload, one line of error on bad combinations."""
+             default_tokens_cached: int | None = None, arrivals: str | None = None) -> Workload:
+    """Build the workload, one line of error on bad combinations (``arrivals`` None: steady)."""
     if tokens_cached is None and isl is None and osl is None:
         tokens_cached = default_tokens_cached
     try:
-        return Workload(tokens_cached=tokens_cached, isl=isl, osl=osl)
+        return Workload(tokens_cached=tokens_cached, isl=isl, osl=osl, arrivals=arrivals or "steady")
     except ValueError as exc:  # a field's bound (specbase.checks.FieldError) or the one-view check
-        raise InputError(f"workload: {exc} (--tokens-cached N, or --isl N --osl N)") from None
+        raise InputError(f"workload: {exc} (--tokens-cached N, or --isl N --osl N [--arrivals burst])") from None
 
 
 def check_context(model, load: Workload, allow_long_context: bool = False, fix: str | None = None,
@@ -76,11 +76,12 @@ def scenario(*, model: str, system: str | None = None, gpu: str | None = None, f
              tokens_cached: int | None = None, isl: int | None = None, osl: int | None = None,
              engine_name: str | None = None, profile_path: str | None = None, allow_span: bool = False,
              seed_moe: bool = False, preset: str | None = None, catalogue_dirs=(),
-             default_tokens_cached: int | None = None, allow_long_context: bool = False) -> Scenario:
+             default_tokens_cached: int | None = None, allow_long_context: bool = False,
+             arrivals: str | None = None) -> Scenario:
     """Everything a command needs except the plan (the context checked against the model, `check_context`)."""
     cat = catalogue(catalogue_dirs)
     spec = load_model(model)
-    load = workload(tokens_cached, isl, osl, default_tokens_cached)
+    load = workload(tokens_cached, isl, osl, default_tokens_cached, arrivals)
     check_context(spec, load, allow_long_context)
     return Scenario(
         hardware=hardware(cat, system, gpu, fabric, preset),

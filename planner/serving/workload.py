@@ -7,14 +7,21 @@ Two views:
 * ``isl``/``osl`` requests (prompt and output lengths): decode runs at the average context
   ``isl + osl / 2`` and the KV cache must hold ``isl + osl`` tokens per sequence; the prompt
   is prefilled first (time to first token).
+
+``isl``/``osl`` requests arrive in one of two ways (``arrivals``): ``steady``, a closed loop that keeps the
+batch in flight, each finished request replaced by a new one (a serving deployment's steady state, the
+default); or ``burst``, the whole batch sent at once and served to the end (a batch job's start, or a
+benchmark that sends one wave of its concurrency): every prompt queues behind those sent before it
+(``planner.serving.aggregated``, Burst).
 """
 
 from __future__ import annotations
 
-from specbase.checks import integer, spec
+from specbase.checks import choice, integer, spec
 
 # No model has a context near this; a larger value is a typo, and would overflow int64 KV sizes.
 MAX_TOKENS = 100_000_000
+ARRIVALS = ("steady", "burst")
 
 
 @spec
@@ -26,11 +33,14 @@ class Workload:
         tokens_cached: context tokens per sequence in steady-state decode.
         isl: prompt (input sequence) length in tokens.
         osl: output sequence length in tokens.
+        arrivals: ``steady`` (a closed loop keeps the batch in flight) or ``burst`` (the batch arrives at once);
+            isl/osl workloads only (module docstring).
     """
 
     tokens_cached: int | None = integer(ge=0, le=MAX_TOKENS, default=None)
     isl: int | None = integer(ge=1, le=MAX_TOKENS, default=None)
     osl: int | None = integer(ge=1, le=MAX_TOKENS, default=None)
+    arrivals: str = choice(ARRIVALS, default="steady")
 
     def __post_init__(self) -> None:
         has_io = self.isl is not None or self.osl is not None
@@ -40,6 +50,13 @@ class Workload:
             raise ValueError("isl and osl go together: give both")
         if self.tokens_cached is None and not has_io:
             raise ValueError("give tokens_cached, or isl and osl")
+        if self.burst and not has_io:
+            raise ValueError("arrivals = 'burst' needs isl and osl (a steady-state decode has no arrivals)")
+
+    @property
+    def burst(self) -> bool:
+        """True when the batch arrives at once (``arrivals = 'burst'``)."""
+        return self.arrivals == "burst"
 
     @property
     def has_prefill(self) -> bool:
@@ -64,4 +81,4 @@ class Workload:
         """Short text for tables, e.g. ``ctx 8192`` or ``1024/1024``."""
         if self.tokens_cached is not None:
             return f"ctx {self.tokens_cached}"
-        return f"{self.isl}/{self.osl}"
+        return f"{self.isl}/{self.osl}" + (" burst" if self.burst else "")

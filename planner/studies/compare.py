@@ -59,6 +59,7 @@ class ScenarioSpec:
         fabric: a fabric replacing every scale-out tier, or ``default``.
         racks, gpus: the budget (one of them; neither means one rack).
         tokens_cached, isl, osl: the context (steady-state decode, or prompt/output lengths).
+        arrivals: how isl/osl requests arrive, ``steady`` or ``burst`` (``planner.serving.workload``).
         quant: weight-quantisation set to search (``None``: the search space's default).
         serving: serving mode, a key of ``SERVING``.
         min_tok_per_user: per-user decode floor in tokens/s (``None``: no latency limit).
@@ -73,6 +74,7 @@ class ScenarioSpec:
     tokens_cached: int | None = None
     isl: int | None = None
     osl: int | None = None
+    arrivals: str = "steady"
     quant: tuple[str, ...] | None = None
     serving: str = "agg"
     min_tok_per_user: float | None = None
@@ -97,7 +99,7 @@ class ScenarioSpec:
     def context_label(self) -> str:
         """``ctx 8192`` or ``isl/osl 1024/1024``."""
         if self.isl is not None or self.osl is not None:
-            return f"isl/osl {self.isl}/{self.osl}"
+            return f"isl/osl {self.isl}/{self.osl}" + (", one burst" if self.arrivals == "burst" else "")
         return f"ctx {self.tokens_cached}"
 
     def quant_label(self) -> str:
@@ -166,7 +168,7 @@ def problem(spec: ScenarioSpec, settings: Settings, disagg: bool = False) -> Pro
     """Resolve names into specs, budget, search space and limits (``disagg``: held by a disaggregated plan's margin,
     ``planner.serving.margin.Margin.of``)."""
     sc = _resolved(spec.model, spec.system, spec.gpu, spec.fabric, spec.tokens_cached, spec.isl, spec.osl,
-                   settings)
+                   spec.arrivals, settings)
     budget = Budget.of(sc.hardware, spec.racks, spec.gpus, settings.max_kw)
     pins = dict(settings.pins)
     if spec.quant is not None:
@@ -179,9 +181,9 @@ def problem(spec: ScenarioSpec, settings: Settings, disagg: bool = False) -> Pro
 # Catalogue files are read once per process for each distinct (model, hardware, context), not once
 # per scenario: a sweep's budgets, quantisation sets and latency floors share a resolved scenario.
 @lru_cache(maxsize=256)
-def _resolved(model, system, gpu, fabric, tokens_cached, isl, osl, s: Settings) -> Scenario:
+def _resolved(model, system, gpu, fabric, tokens_cached, isl, osl, arrivals, s: Settings) -> Scenario:
     return resolve.scenario(model=model, system=system, gpu=gpu, fabric=fabric,
-                            preset=s.preset, tokens_cached=tokens_cached, isl=isl, osl=osl,
+                            preset=s.preset, tokens_cached=tokens_cached, isl=isl, osl=osl, arrivals=arrivals,
                             engine_name=s.engine_name, profile_path=s.profile_path, allow_span=s.allow_span,
                             seed_moe=s.seed_moe, catalogue_dirs=s.catalogue_dirs,
                             allow_long_context=s.allow_long_context)

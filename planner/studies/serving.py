@@ -56,14 +56,14 @@ def _or(value, default):
 
 def scenario(*, model=None, system=None, gpu=None, fabric=None, preset=None, tokens_cached=None, isl=None,
              osl=None, engine_name=None, profile_path=None, allow_span=False, seed_moe=False, catalogue_dirs=(),
-             default_tokens_cached=DEFAULT_TOKENS_CACHED, allow_long_context=False):
+             default_tokens_cached=DEFAULT_TOKENS_CACHED, allow_long_context=False, arrivals=None):
     """The serving scenario of these names, with the serving defaults filled in."""
     return resolve.scenario(model=model or DEFAULT_MODEL, system=system or (None if gpu else DEFAULT_SYSTEM),
                             gpu=gpu, fabric=fabric, preset=preset, tokens_cached=tokens_cached, isl=isl, osl=osl,
                             engine_name=engine_name, profile_path=profile_path, allow_span=bool(allow_span),
                             seed_moe=bool(seed_moe), catalogue_dirs=tuple(catalogue_dirs or ()),
                             default_tokens_cached=default_tokens_cached,
-                            allow_long_context=bool(allow_long_context))
+                            allow_long_context=bool(allow_long_context), arrivals=arrivals)
 
 
 def default_limits(sc, min_tok_per_user, max_tpot_ms, max_ttft_ms) -> tuple[Limits, list[str]]:

@@ -59,9 +59,9 @@ Share = Annotated[float, Field(ge=0, le=1)]
 Name = Annotated[str, Field(min_length=1)]
 FIELDS = (
     "index", "scenario", "model", "system", "gpu", "fabric", "racks", "gpu_budget", "tokens_cached", "isl", "osl",
-    "quant_set", "serving", "min_tok_per_user", "status", "reason", "layout", "tp", "pp", "ep", "dp", "batch",
-    "quant", "kv_quant", "kv_offload_fraction", "instances", "gpus", "tok_per_gpu", "instance_tps", "total_tps",
-    "tok_per_user", "ttft_s", "limit", "bound_compute_tok_per_gpu", "bound_hbm_tok_per_gpu",
+    "arrivals", "quant_set", "serving", "min_tok_per_user", "status", "reason", "layout", "tp", "pp", "ep", "dp",
+    "batch", "quant", "kv_quant", "kv_offload_fraction", "instances", "gpus", "tok_per_gpu", "instance_tps",
+    "total_tps", "tok_per_user", "ttft_s", "limit", "bound_compute_tok_per_gpu", "bound_hbm_tok_per_gpu",
     "bound_comm_tok_per_gpu", "intra_server_gb_per_s", "inter_server_gb_per_s", "inter_rack_gb_per_s",
     "memory_per_gpu_bytes", "power_kw", "measured_range", "outside_measured_range", "verified",
 )
@@ -161,7 +161,8 @@ def flat_row(row: dict) -> dict:
         "index": row["index"], "scenario": row["label"], "model": sc["model"],
         "system": row.get("system_name") or sc["system"], "gpu": row.get("gpu_name") or sc["gpu"],
         "fabric": sc["fabric"], "racks": sc["racks"], "gpu_budget": sc["gpus"], "tokens_cached": sc["tokens_cached"],
-        "isl": sc["isl"], "osl": sc["osl"], "quant_set": ",".join(sc["quant"]) if sc["quant"] else None,
+        "isl": sc["isl"], "osl": sc["osl"], "arrivals": sc["arrivals"] if sc["isl"] is not None else None,
+        "quant_set": ",".join(sc["quant"]) if sc["quant"] else None,
         "serving": sc["serving"], "min_tok_per_user": sc["min_tok_per_user"], "status": row["status"],
         "reason": None if row["reason"] is None else " ".join(row["reason"].split()),  # one line per row
         "layout": row.get("layout"),

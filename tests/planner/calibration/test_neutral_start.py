@@ -23,10 +23,10 @@ def test_neutral_start_holds_no_fitted_value(name):
     assert start.arrival_wait_steps == 2.0
     # the other TTFT knobs at their KNOBS starts (0.3 prompts per root of the others in flight, a first wave of 0.05
     # of them, 1 ms, 0.05 prompts), not the default profile's pooled fit (planner/engine/data/default.toml:
-    # prompt_queue_scale 0.7796, ttft_overhead_us 22,670)
+    # prompt_queue_scale 0.745, ttft_overhead_us 23,810)
     assert (start.prompt_queue_scale, start.prefill_wait_fraction, start.ttft_overhead_s, start.prompts_ahead) == \
         pytest.approx((0.3, 0.05, 1e-3, 0.05))
-    assert (engine("default").prompt_queue_scale, engine("default").ttft_overhead_s) == pytest.approx((0.7796, 0.02267))
+    assert (engine("default").prompt_queue_scale, engine("default").ttft_overhead_s) == pytest.approx((0.745, 0.02381))
     assert start.gpus == {}  # no per-GPU table: every one is fitted
     shipped = engine(name)
     assert start.prefill_chunk_tokens == shipped.prefill_chunk_tokens  # sourced fields stay

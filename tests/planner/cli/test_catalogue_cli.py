@@ -75,14 +75,14 @@ def test_catalogue_dir_option_and_env_var(tmp_path):
 
 def test_show_engine_lists_knobs_tables_range_and_sources(tmp_path):
     doc = json.loads(RUN.invoke(cli, ["show", "engine", "trtllm", "--format", "json"]).output)
-    # trtllm.toml: step_overhead_us = 709 engine-wide, 502.2 in its [gpus.b200] table; max_batch 2048;
+    # trtllm.toml: step_overhead_us = 715.1 engine-wide, 503.8 in its [gpus.b200] table; max_batch 2048;
     # measured_batch [1, 384]. JSON keeps SI units (seconds) and lists; the table shows microseconds.
-    assert doc["step_overhead_s"] == pytest.approx(709e-6) and doc["step_overhead_s.b200"] == pytest.approx(502.2e-6)
+    assert doc["step_overhead_s"] == pytest.approx(715.1e-6) and doc["step_overhead_s.b200"] == pytest.approx(503.8e-6)
     assert doc["max_batch"] == 2048 and doc["measured_batch"] == [1, 384]
     assert "trtllm-serve --max_batch_size default 2048" in doc["source.max_batch"]
     table = RUN.invoke(cli, ["show", "engine", "trtllm"]).output.splitlines()
     assert [ln.split()[-1] for ln in table if ln.startswith(("step_overhead (us)", "step_overhead.b200 (us)"))] \
-        == ["709.00", "502.20"]
+        == ["715.10", "503.80"]
     assert any(ln.split()[:2] == ["measured_streamed_tokens", "(/s)"] for ln in table)
     # A profile file (as `rackplan calibrate` writes) shows the same way.
     path = tmp_path / "mine.toml"

@@ -118,11 +118,11 @@ def test_replace_and_on_gpu_check_again_and_equal_profiles_hash_alike():
         sglang.step_overhead_s = 0.0  # type: ignore[misc]
     with pytest.raises(FieldError, match=r"^field 'overlap_fraction' must be <= 1 \(got 2.0\)$"):
         dataclasses.replace(sglang, overlap_fraction=2)
-    # planner/engine/data/sglang.toml: step_overhead_us = 252.1 engine-wide, [gpus.h200-sxm] step_overhead_us = 253.1
-    # and arrival_wait_steps = 3.432 (engine-wide 3.446); [gpus.h200-sxm] sets no sequence overhead: the engine-wide one
+    # planner/engine/data/sglang.toml: step_overhead_us = 253.9 engine-wide, [gpus.h200-sxm] step_overhead_us = 256.3
+    # and arrival_wait_steps = 3.534 (engine-wide 3.459); [gpus.h200-sxm] sets no sequence overhead: the engine-wide one
     h200 = sglang.on_gpu("h200-sxm")
-    assert h200.step_overhead_s == pytest.approx(253.1e-6) and h200.gpus == sglang.gpus
-    assert h200.arrival_wait_steps == pytest.approx(3.432) != sglang.arrival_wait_steps
+    assert h200.step_overhead_s == pytest.approx(256.3e-6) and h200.gpus == sglang.gpus
+    assert h200.arrival_wait_steps == pytest.approx(3.534) != sglang.arrival_wait_steps
     assert h200.sequence_overhead_s == sglang.sequence_overhead_s
     assert sglang.on_gpu("h200-sxm") is h200 and sglang.on_gpu("no-such-gpu") is sglang
     again = load_profile(ENGINE_DIR / "sglang.toml")  # the same file read again: an equal record

@@ -15,14 +15,14 @@ DISAGG = ["plan", "--disagg", "--model", "qwen3-235b-a22b", "--system", "gb200-n
 
 
 def test_a_disaggregated_plan_quotes_its_engines_decode_pool_error():
-    # sglang.toml, from `python bench/accuracy.py`: its 97 decode pools, TPOT MAPE 14.2 % (P90 28 %); whole percent.
+    # sglang.toml, from `python bench/accuracy.py`: its 97 decode pools, TPOT MAPE 14.3 % (P90 28 %); whole percent.
     out = CliRunner().invoke(cli, [*DISAGG, "--engine", "sglang"], obj={})
     assert out.exit_code == 0, out.output
     assert ("accuracy: on the decode pools of measured disaggregated runs, which no fit saw, engine sglang's TPOT "
             "missed by 14 % on average, 9 runs in 10 by under 28 %; prefill pools and TTFT not scored "
             "(bench/accuracy.py)\n") in out.output
     doc = json.loads(CliRunner().invoke(cli, [*DISAGG, "--engine", "sglang", "--format", "json"], obj={}).output)
-    assert doc["disagg_decode_error_pct"] == {"tpot_mape": 14.2, "tpot_p90": 28.0}
+    assert doc["disagg_decode_error_pct"] == {"tpot_mape": 14.3, "tpot_p90": 28.0}
 
 
 def test_an_engine_without_measured_pools_says_so():

@@ -25,6 +25,10 @@ from specbase.checks import FieldError
     ({"isl": 10}, "isl and osl go together: give both"),
     ({"osl": 10}, "isl and osl go together: give both"),
     ({}, "give tokens_cached, or isl and osl"),
+    ({"isl": 10, "osl": 10, "arrivals": "poisson"},
+     "field 'arrivals' must be one of 'steady', 'burst' (got 'poisson')"),
+    ({"tokens_cached": 8, "arrivals": "burst"},
+     "arrivals = 'burst' needs isl and osl (a steady-state decode has no arrivals)"),
 ])
 def test_bounds_and_one_view(fields, message):
     with pytest.raises(ValueError) as caught:
@@ -39,7 +43,9 @@ def test_views_and_records():
     # decode attends to 1024 + 256 / 2 = 1152 tokens on average; the KV cache holds 1024 + 256 = 1280
     assert (io.decode_context_tokens, io.kv_context_tokens, io.label()) == (1152.0, 1280.0, "1024/256")
     assert io == Workload(isl=1024, osl=256) and hash(io) == hash(Workload(isl=1024, osl=256))
-    assert dataclasses.asdict(io) == {"tokens_cached": None, "isl": 1024, "osl": 256}
+    assert dataclasses.asdict(io) == {"tokens_cached": None, "isl": 1024, "osl": 256, "arrivals": "steady"}
+    burst = dataclasses.replace(io, arrivals="burst")  # the same lengths, sent at once
+    assert burst.burst and not io.burst and burst != io and burst.label() == "1024/256 burst"
     with pytest.raises(FieldError, match=r"^field 'osl' must be >= 1 \(got -5\)$"):
         dataclasses.replace(io, osl=-5)
     with pytest.raises(ValueError, match="not both"):
