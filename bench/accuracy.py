@@ -255,6 +255,29 @@ def ttft_rate_table(rows, pred: cal.Predictions) -> str:
     return "\n".join(lines)
 
 
+def arrivals_table(rows, hardware, table: dict) -> str:
+    """Each group of the per-file collection (one campaign each) and the other collections' groups (markdown): TPOT and
+    TTFT MAPE with every run predicted as a closed loop and as one burst (``Workload.arrivals``), the shipped
+    profiles, unsaturated runs; the arrivals the file's campaigns are predicted with (``Measurement.burst``)."""
+    scored = [m for m in rows if not saturated(m)]
+    meas, profiles = cal.measured(scored), profiles_for(scored, table)
+    pred = {burst: cal.predict([dataclasses.replace(m, burst=burst) for m in scored], hardware, profiles)
+            for burst in (False, True)}
+    groups = defaultdict(list)
+    for i, m in enumerate(scored):
+        groups[(collection(m.campaign), m.model_name, m.system, m.engine)].append(i)
+    lines = ["| collection / group | runs | TPOT MAPE %, closed loop | TPOT MAPE %, one burst | TTFT MAPE %, closed loop "
+             "| TTFT MAPE %, one burst | predicted as |", "|---|---:|---:|---:|---:|---:|---|"]
+    for key in sorted(groups):
+        idx = np.array(groups[key])
+        tpot = [cal.Errors.of(pred[b].tpot_s[idx], meas.tpot_s[idx]).mape for b in (False, True)]
+        ttft = [cal.Errors.of(pred[b].ttft_s[idx], meas.ttft_s[idx]).mape for b in (False, True)]
+        kinds = sorted({"one burst" if scored[i].burst else "closed loop" for i in idx})
+        lines.append(f"| {key[0]}: {' / '.join(key[1:])} | {idx.size} | {_fmt(tpot[0])} | {_fmt(tpot[1])} | "
+                     f"{_fmt(ttft[0])} | {_fmt(ttft[1])} | {', '.join(kinds)} |")
+    return "\n".join(lines)
+
+
 def decomposition_table(rows, pred: cal.Predictions) -> str:
     """``decompose.by_group`` of the rows as a markdown table."""
     groups = decompose.by_group(decompose.configurations(rows, pred.tpot_s, pred.ttft_s))
@@ -613,6 +636,9 @@ def main(argv=None) -> int:
     parser.add_argument("--ttft-by-rate", action="store_true",
                         help="print only measured over predicted TTFT by collection, engine and the instance's "
                              "streamed output tokens/s")
+    parser.add_argument("--arrivals", action="store_true",
+                        help="print only each group's TPOT and TTFT errors predicted as a closed loop and as one "
+                             "burst (Workload.arrivals; docs/accuracy.md, 'One burst, not a closed loop')")
     parser.add_argument("--screens", action="store_true",
                         help="print only each group's rows against the measured-kernel floor "
                              "(screen.below_kernel_chain)")
@@ -644,6 +670,10 @@ def main(argv=None) -> int:
     if args.decompose:
         print("## TPOT split: the decode step and the cost of a prompt token (shipped defaults)\n")
         print(decomposition_table(rows, pred))
+        return 0
+    if args.arrivals:
+        print("## Closed loop or one burst: each group's runs predicted both ways (shipped defaults)\n")
+        print(arrivals_table(rows, hardware, table))
         return 0
     if args.ttft_by_rate:
         print("## Measured / predicted TTFT by collection, engine and streamed output tokens/s (median, runs)\n")

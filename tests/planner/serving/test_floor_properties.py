@@ -19,7 +19,7 @@ dropped from the evaluator shows up as a prediction under its floor:
 Weights and KV are counted at the plan's bytes per element (a BF16 block of an experts-only
 checkpoint is counted at the plan's narrower width: the floor errs low), linear FLOPs at the larger
 of the plan's compute dtype and BF16 peaks, attention at the larger of the KV dtype's and BF16's.
-500 random (model, system, engine, layout, batch, precision, workload) draws, over every shipped
+500 random (model, system, engine, layout, batch, precision, workload, arrivals) draws, over every shipped
 engine profile.
 """
 
@@ -85,12 +85,14 @@ def _floor(spec, shape, hw, plan: Plan, sequences: float, isl: int | None = None
 @given(data=st.data(), name=st.sampled_from(sorted(MODELS)), system=st.sampled_from(sorted(SYSTEMS)),
        eng=st.sampled_from(sorted(ENGINES)), wq=st.sampled_from(["bf16", "fp8", "fp4"]),
        kvq=st.sampled_from(["bf16", "fp8"]), batch=st.integers(1, 4096), decode=st.booleans(),
-       ctx=st.integers(1, 131072), isl=st.integers(1, 131072), osl=st.integers(1, 8192))
-def test_no_prediction_beats_the_hardware_floor(data, name, system, eng, wq, kvq, batch, decode, ctx, isl, osl):
+       ctx=st.integers(1, 131072), isl=st.integers(1, 131072), osl=st.integers(1, 8192), burst=st.booleans())
+def test_no_prediction_beats_the_hardware_floor(data, name, system, eng, wq, kvq, batch, decode, ctx, isl, osl,
+                                                burst):
     tp, pp, ep, dp = data.draw(st.sampled_from(LAYOUTS[name]))
     plan = Plan(tp=tp, pp=pp, ep=ep, dp=dp, batch=batch, quant=wq, kv_quant=kvq)
     hw, spec = SYSTEMS[system], MODELS[name]
-    load = Workload(tokens_cached=ctx) if decode else Workload(isl=isl, osl=osl)
+    load = Workload(tokens_cached=ctx) if decode else \
+        Workload(isl=isl, osl=osl, arrivals="burst" if burst else "steady")  # a closed loop, or the batch at once
     sc = Scenario(hardware=hw, model=spec, workload=load, profile=ENGINES[eng], allow_span=True)
     shape = shape_of(sc)
     s = evaluate(sc, PlanArrays.from_plans([plan]), shape)
