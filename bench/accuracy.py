@@ -266,8 +266,8 @@ def arrivals_table(rows, hardware, table: dict) -> str:
     groups = defaultdict(list)
     for i, m in enumerate(scored):
         groups[(collection(m.campaign), m.model_name, m.system, m.engine)].append(i)
-    lines = ["| collection / group | runs | TPOT MAPE %, closed loop | TPOT MAPE %, one burst | TTFT MAPE %, closed loop "
-             "| TTFT MAPE %, one burst | predicted as |", "|---|---:|---:|---:|---:|---:|---|"]
+    lines = ["| collection / group | runs | TPOT MAPE %, closed loop | TPOT MAPE %, one burst | "
+             "TTFT MAPE %, closed loop | TTFT MAPE %, one burst | predicted as |", "|---|---:|---:|---:|---:|---:|---|"]
     for key in sorted(groups):
         idx = np.array(groups[key])
         tpot = [cal.Errors.of(pred[b].tpot_s[idx], meas.tpot_s[idx]).mape for b in (False, True)]
