@@ -94,9 +94,10 @@ INFERENCEX_WARMUP_FROM = "2026-01-21"
 # prompt once a lifetime (planner.serving.aggregated, Burst; docs/accuracy.md, "One burst, not a closed loop").
 BURST_CAMPAIGNS = {
     "/data/h100_sxm/sglang/0.5.1.post1/Qwen_Qwen3-32B.csv":
-        "TPOT MAPE 5.1 % as one burst against 7.4 % as a closed loop on the shipped knobs (the other four campaigns "
-        "of the collection: 18-22 % against 7-11 %); TTFT 13.1 % as one burst with no queue knob, 16.7 % with them "
-        "fitted (bench/accuracy.py's rows, 2026-12-06)",
+        "TPOT MAPE 5.1 % as one burst against 7.4 % as a closed loop on the knobs shipped before the label, fitted "
+        "with every run a closed loop (the other four campaigns of the collection: 18-22 % against 7-11 %); TTFT "
+        "13.1 % as one burst with no queue knob, 16.7 % with them fitted (bench/accuracy.py's rows, 2026-12-06; "
+        "today's figures: python bench/accuracy.py --arrivals)",
 }
 _MEASURED_ON = re.compile(r"measured=(\d{4}-\d{2}-\d{2})")
 AMBIGUOUS_CONCURRENCY = "recorded silicon_concurrency differs from batch_size x attention_dp_size"

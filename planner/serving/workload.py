@@ -78,7 +78,7 @@ class Workload:
         return float(self.isl + self.osl)
 
     def label(self) -> str:
-        """Short text for tables, e.g. ``ctx 8192`` or ``1024/1024``."""
+        """Short text for tables, e.g. ``ctx 8192``, ``1024/1024`` or ``1024/1024, one burst``."""
         if self.tokens_cached is not None:
             return f"ctx {self.tokens_cached}"
-        return f"{self.isl}/{self.osl}" + (" burst" if self.burst else "")
+        return f"{self.isl}/{self.osl}" + (", one burst" if self.burst else "")

@@ -45,7 +45,7 @@ def test_views_and_records():
     assert io == Workload(isl=1024, osl=256) and hash(io) == hash(Workload(isl=1024, osl=256))
     assert dataclasses.asdict(io) == {"tokens_cached": None, "isl": 1024, "osl": 256, "arrivals": "steady"}
     burst = dataclasses.replace(io, arrivals="burst")  # the same lengths, sent at once
-    assert burst.burst and not io.burst and burst != io and burst.label() == "1024/256 burst"
+    assert burst.burst and not io.burst and burst != io and burst.label() == "1024/256, one burst"
     with pytest.raises(FieldError, match=r"^field 'osl' must be >= 1 \(got -5\)$"):
         dataclasses.replace(io, osl=-5)
     with pytest.raises(ValueError, match="not both"):
