@@ -369,8 +369,9 @@ def _admitted(shape: ModelShape, lay: Layout, r: Rates, quant_index: np.ndarray,
     # Each row stops on its own: once its TPOT moves by less than the tolerance its round's
     # figures are final and later rounds run over the rows still moving only, so a row scores
     # the same whichever rows are evaluated beside it.
-    # a burst's prompts stall the decode steps of the requests ahead of them, over their own osl - 1 steps
-    waited = osl - 1.0 + (0.0 if burst else profile.arrival_wait_steps)
+    # a burst's prompts stall the decode steps of the requests ahead of them, over their own osl - 1 steps (at
+    # least one: a burst of one-token outputs has no decode step to spread them over, and no TPOT to feel them)
+    waited = max(osl - 1.0, 1.0) if burst else osl - 1.0 + profile.arrival_wait_steps
     step, tpot, per_step = _fixed_point(shape, lay, r, quant_index, profile, decode, isl, osl, chunk,
                                         np.zeros(1) if burst else ttft, overhead, prefill_attention_flop,
                                         during_decode, gpus_per_server, gpus_per_rack, chunk_stage, waited)

@@ -68,6 +68,20 @@ def test_burst_ttft_is_the_prompts_sent_before_and_the_own():
     assert _scores("burst", arrival_wait_steps=4.0).ttft_s == pytest.approx(burst.ttft_s, rel=1e-12)
 
 
+def test_a_burst_of_one_token_outputs_has_a_ttft():
+    # osl 1: the first token is the whole output, no decode step to spread the later prompts over (the floor
+    # property test found a NaN TTFT here: a lifetime of osl - 1 = 0 steps); TTFT is still the prompts sent before
+    one = dataclasses.replace(engine("sglang"), gpus={})
+    sc = Scenario(hardware=Catalogue().hardware("hgx-h100"), model=model("qwen3-32b"),
+                  workload=Workload(isl=1024, osl=1, arrivals="burst"), profile=one)
+    s = evaluate(sc, PLANS)
+    assert np.isfinite(s.ttft_s).all() and np.isfinite(s.step_time_s).all()
+    longer = dataclasses.replace(sc, workload=Workload(isl=1024, osl=128, arrivals="burst"))
+    # the prompts' wait does not depend on the outputs: the same TTFT as with 128 tokens out (within the decode
+    # batch's share of each prompt iteration, which reads a shorter context)
+    assert s.ttft_s == pytest.approx(evaluate(longer, PLANS).ttft_s, rel=0.01)
+
+
 def test_burst_decode_carries_the_prompts_sent_after():
     burst, steady = _scores("burst"), _scores("steady")
     # batch 1 and 8: every prompt is done before any decode step (one iteration): the decode step alone, faster
