@@ -124,14 +124,15 @@ def evaluate(*, model, system=None, gpu=None, fabric=None, preset=None, tokens_c
 
 
 def compare(*, models=None, systems=None, gpus=None, racks=None, gpu_budgets=None, tokens_cached=None, isl=None,
-            osl=None, quants=None, fabrics=None, serving=None, min_tok_per_user=None, baseline=1, progress=None,
-            **settings) -> dict:
+            osl=None, arrivals=None, quants=None, fabrics=None, serving=None, min_tok_per_user=None, baseline=1,
+            progress=None, **settings) -> dict:
     """The optimal plan of every scenario of a grid, side by side (``rackplan compare``).
 
     Args:
         models, systems, gpus (GPU names), racks, gpu_budgets (budgets in GPUs), tokens_cached, isl, osl,
-            fabrics, serving (``"agg"``, ``"disagg"``), min_tok_per_user (tokens/s; 0: no floor): one list
-            of values per axis; every combination is a scenario. Empty axes take `plan`'s defaults.
+            arrivals (``"steady"``, ``"burst"``: with isl/osl), fabrics, serving (``"agg"``, ``"disagg"``),
+            min_tok_per_user (tokens/s; 0: no floor): one list of values per axis; every combination is a
+            scenario. Empty axes take `plan`'s defaults.
         quants: weight-quantisation sets, each searched together, e.g. ``[("fp8", "fp4")]`` or ``["bf16"]``.
         baseline: the row number (from 1) the ratio columns compare against.
         progress: ``progress(done, total)`` before the first scenario and after each (None: silent).
@@ -266,8 +267,8 @@ def train_evaluate(*, model, system=None, gpu=None, fabric=None, preset=None, gl
     return evaluation(**options)
 
 
-_GRID_AXES = ("models", "systems", "gpus", "racks", "gpu_budgets", "tokens_cached", "isl", "osl", "quants",
-              "fabrics", "serving", "min_tok_per_user")
+_GRID_AXES = ("models", "systems", "gpus", "racks", "gpu_budgets", "tokens_cached", "isl", "osl", "arrivals",
+              "quants", "fabrics", "serving", "min_tok_per_user")
 
 
 def _check(function, options: dict) -> None:

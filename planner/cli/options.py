@@ -257,6 +257,8 @@ def _grid_groups() -> dict:
                help=f"Steady-state decode context(s), e.g. 2048,8192 (default {DEFAULT_TOKENS_CACHED})."),
         listed("--isl", cast=TOKENS, help="Prompt length(s); combined with every --osl."),
         listed("--osl", cast=TOKENS, help="Output length(s)."),
+        listed("--arrivals", help="How the --isl/--osl requests arrive: steady (a closed loop; default), burst (each "
+                                  "instance's batch at once), or steady,burst for both."),
         click.option("--quant", "quants", multiple=True, default=None,
                      help="A weight-quantisation set searched together, e.g. fp8,fp4; repeat the option for one "
                           "scenario per set: --quant bf16 --quant fp8,fp4 (default: every mode the GPU runs)."),

@@ -40,6 +40,7 @@ from planner.serving.candidates import Limits
 from planner.serving.margin import DECODE_POOL_BASIS, Margin
 from planner.serving.scenario import Scenario
 from planner.serving.space import SearchSpace, default_space
+from planner.serving.workload import ARRIVALS
 from planner.studies.serving import Document
 from planner.studies.shared import limited_table, same_table_order, shared_table, sharing_tables
 from specbase.record import record
@@ -244,10 +245,12 @@ def fastest_tok_per_user(spec: ScenarioSpec, settings: Settings) -> float:
 
 
 def axis_values(*, models=(), systems=(), gpus=(), racks=(), gpu_budgets=(), tokens_cached=(), isl=(), osl=(),
-                workloads=(), quants=(), fabrics=(), serving=(), min_tok_per_user=()) -> dict[str, list[dict]]:
+                arrivals=(), workloads=(), quants=(), fabrics=(), serving=(),
+                min_tok_per_user=()) -> dict[str, list[dict]]:
     """A grid from value lists: each axis becomes a list of ``ScenarioSpec`` field dicts.
 
-    ``isl`` and ``osl`` combine as a product; ``workloads`` adds explicit context dicts.
+    ``isl``, ``osl`` and ``arrivals`` (``steady``, ``burst``; default steady) combine as a product; ``workloads`` adds
+    explicit context dicts.
     A latency floor of 0 or ``None`` means no limit. Empty axes take the spec's default.
     """
     if systems and gpus:
@@ -256,8 +259,14 @@ def axis_values(*, models=(), systems=(), gpus=(), racks=(), gpu_budgets=(), tok
         raise InputError("give --racks or --gpus values, not both")
     if bool(isl) != bool(osl):
         raise InputError("isl and osl go together: give both")
+    if arrivals and not isl:
+        raise InputError("arrivals apply to isl/osl workloads: give --isl and --osl with --arrivals")
+    unknown = [a for a in arrivals if a not in ARRIVALS]
+    if unknown:
+        raise InputError(f"arrivals: unknown {unknown[0]!r}; give {' or '.join(ARRIVALS)} (or both, comma-separated)")
     context = [{"tokens_cached": int(t)} for t in tokens_cached]
-    context += [{"isl": int(i), "osl": int(o)} for i, o in itertools.product(isl, osl)]
+    context += [{"isl": int(i), "osl": int(o), **({"arrivals": a} if a != "steady" else {})}
+                for i, o, a in itertools.product(isl, osl, arrivals or ("steady",))]
     context += [dict(w) for w in workloads]
     grid = {
         "model": [{"model": m} for m in models],

@@ -15,7 +15,8 @@ PINS = ("tp", "pp", "ep", "dp", "batch", "kv_offload_fraction")
 
 
 def scenarios(*, models=None, systems=None, gpus=None, racks=None, gpu_budgets=None, tokens_cached=None, isl=None,
-              osl=None, quants=None, fabrics=None, serving=None, min_tok_per_user=None) -> list[ScenarioSpec]:
+              osl=None, arrivals=None, quants=None, fabrics=None, serving=None,
+              min_tok_per_user=None) -> list[ScenarioSpec]:
     """Every combination of the axes' values, in ``compare.AXES`` order (defaults for empty axes)."""
     if not systems and not gpus:
         systems = (DEFAULT_SYSTEM,)
@@ -23,7 +24,8 @@ def scenarios(*, models=None, systems=None, gpus=None, racks=None, gpu_budgets=N
         tokens_cached = (DEFAULT_TOKENS_CACHED,)
     grid = axis_values(models=models or (DEFAULT_MODEL,), systems=systems or (), gpus=gpus or (),
                        racks=racks or (), gpu_budgets=gpu_budgets or (), tokens_cached=tokens_cached or (),
-                       isl=isl or (), osl=osl or (), quants=[quant_modes.parse_modes(q) for q in quants or ()],
+                       isl=isl or (), osl=osl or (), arrivals=arrivals or (),
+                       quants=[quant_modes.parse_modes(q) for q in quants or ()],
                        fabrics=fabrics or (), serving=serving or (), min_tok_per_user=min_tok_per_user or ())
     return expand(grid)
 

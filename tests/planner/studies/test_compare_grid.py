@@ -43,7 +43,18 @@ def test_isl_osl_and_quant_sets_are_axes():
         (1024, 1024, ("bf16",)), (1024, 1024, ("fp8", "fp4")), (8192, 1024, ("bf16",)), (8192, 1024, ("fp8", "fp4"))]
 
 
+def test_arrivals_multiply_the_isl_osl_contexts():
+    # 1 isl x 2 osl x steady and burst: four contexts, the burst of each length after its steady loop
+    specs = expand(axis_values(models=["m"], isl=[1024], osl=[128, 512], arrivals=["steady", "burst"]))
+    assert [(s.osl, s.arrivals) for s in specs] == [(128, "steady"), (128, "burst"), (512, "steady"), (512, "burst")]
+    assert specs[1].context_label() == "isl/osl 1024/128, one burst"
+    # without the axis every isl/osl context is a steady loop, the spec's default
+    assert {s.arrivals for s in expand(axis_values(models=["m"], isl=[1024], osl=[128]))} == {"steady"}
+
+
 @pytest.mark.parametrize("kw,message", [
+    ({"models": ["m"], "tokens_cached": [2048], "arrivals": ["burst"]}, "give --isl and --osl with --arrivals"),
+    ({"models": ["m"], "isl": [8], "osl": [8], "arrivals": ["poisson"]}, "unknown 'poisson'; give steady or burst"),
     ({"models": ["m"], "systems": ["a"], "gpus": ["h100"]}, "not both"),
     ({"models": ["m"], "racks": [1], "gpu_budgets": [8]}, "not both"),
     ({"models": ["m"], "isl": [1024]}, "go together"),
