@@ -317,20 +317,25 @@ def _cold(raw: dict) -> bool:
     return on is not None and on.group(1) < INFERENCEX_WARMUP_FROM
 
 
+def _source(raw: dict) -> str | None:
+    """A silicon row's provenance source: its ``source_file=`` or ``config_id=`` (``_SILICON_CAMPAIGN``), or None."""
+    found = _SILICON_CAMPAIGN.search(raw.get("silicon_data_source") or "")
+    return None if found is None else found.group(0).strip()
+
+
 def _burst(raw: dict) -> bool:
     """Whether a silicon row's campaign sent each run's requests as one burst (``BURST_CAMPAIGNS``)."""
-    found = _SILICON_CAMPAIGN.search(raw.get("silicon_data_source") or "")
-    return found is not None and any(found.group(0).strip().endswith(path) for path in BURST_CAMPAIGNS)
+    source = _source(raw)
+    return source is not None and any(source.endswith(path) for path in BURST_CAMPAIGNS)
 
 
 def _campaign(raw: dict) -> str | None:
     """A silicon row's campaign (:attr:`Measurement.campaign`): its provenance's ``source_file=`` or ``config_id=``,
     model, engine and system, e.g. ``config_id=88, nvidia/DeepSeek-V3.1-NVFP4, sglang, b200_sxm``."""
-    found = _SILICON_CAMPAIGN.search(raw.get("silicon_data_source") or "")
-    if found is None:
+    source = _source(raw)
+    if source is None:
         return None
-    return ", ".join((found.group(0).strip(), raw["model_path"].strip(), (raw.get("backend") or "").strip(),
-                       raw["system"].strip()))
+    return ", ".join((source, raw["model_path"].strip(), (raw.get("backend") or "").strip(), raw["system"].strip()))
 
 
 def _simple_row(raw: dict, line: int) -> Measurement | str:

@@ -265,7 +265,7 @@ def axis_values(*, models=(), systems=(), gpus=(), racks=(), gpu_budgets=(), tok
     if unknown:
         raise InputError(f"arrivals: unknown {unknown[0]!r}; give {' or '.join(ARRIVALS)} (or both, comma-separated)")
     context = [{"tokens_cached": int(t)} for t in tokens_cached]
-    context += [{"isl": int(i), "osl": int(o), **({"arrivals": a} if a != "steady" else {})}
+    context += [{"isl": int(i), "osl": int(o), "arrivals": a}
                 for i, o, a in itertools.product(isl, osl, arrivals or ("steady",))]
     context += [dict(w) for w in workloads]
     grid = {
